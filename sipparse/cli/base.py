@@ -1,0 +1,103 @@
+"""The click group every command hangs off, its global options, and error mapping.
+
+Commands are short adapters: parse options, call one library function, map errors.
+Library errors (``SipparseError``) become ``Error: <one line>`` on stderr and exit 1;
+click's usage errors keep exit 2; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any, TypeVar
+
+import click
+
+from sipparse import __version__
+from sipparse.config import Settings, resolve_settings
+from sipparse.errors import SipparseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """What the global options resolved to, handed to every command."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def debug(self) -> bool:
+        return self.settings.debug
+
+    def open_store(self) -> Any:
+        """Open (and create or migrate) the configured database."""
+        from sipparse.store import open_store
+
+        return open_store(self.settings.db_url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="sipparse")
+@click.option("--db", "db_url", metavar="URL", help="Database: sqlite:///PATH or mysql://USER@HOST[:PORT]/DB "
+              "(else $SIPPARSE_DB, else the config file, else the embedded SQLite default).")
+@click.option("--config", "config_file", metavar="FILE", help="TOML config file "
+              "(else $SIPPARSE_CONFIG, else /etc/sipparse/sipparse.toml when present).")
+@click.option("--debug", is_flag=True, help="Log details to stderr and show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, config_file: str | None, debug: bool) -> None:
+    """Turn Asterisk PJSIP logger output into SQL rows you can troubleshoot with.
+
+    Typical use: `sipparse ingest /var/log/asterisk/pjsip` from cron, then
+    `sipparse calls --status failed` and `sipparse show CALL_ID --format ladder`.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = App(resolve_settings(db_url, config_file, debug))
+
+
+def pass_app(func: F) -> F:
+    """Give a command the App built by the group (``app`` as first argument)."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        return ctx.invoke(func, ctx.find_object(App), *args, **kwargs)
+
+    return update_wrapper(wrapper, func)  # type: ignore[return-value]
+
+
+def run(args: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning library errors into one line and exit 1."""
+    argv = sys.argv[1:] if args is None else args
+    debug = "--debug" in argv
+    try:
+        cli.main(args=argv, prog_name="sipparse", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SipparseError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        sys.exit(1)

