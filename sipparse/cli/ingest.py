@@ -1,0 +1,159 @@
+"""`sipparse ingest` and `sipparse rejects`: thin adapters over sipparse.ingest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, tzinfo
+from typing import Any
+
+import click
+
+from sipparse.cli.base import App, cli, pass_app
+from sipparse.errors import LogFileError, SipparseError
+from sipparse.ingest import (
+    DEFAULT_PATHS,
+    IngestOptions,
+    check_dialect,
+    follow_paths,
+    ingest_paths,
+    list_rejects,
+)
+from sipparse.logs.follow import stop_on_signals
+
+
+def parse_tz(name: str | None) -> tzinfo | None:
+    """An IANA zone name or UTC; None means the machine's local zone."""
+    if not name or name.lower() == "local":
+        return None
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, "
+                                 "or UTC)", param_hint="--tz") from None
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
+def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, host: str | None,
+                  patterns_dirs: tuple[str, ...], **flags: bool) -> IngestOptions:
+    """Command line > config file ([ingest], [grok], [[dialects]]) > defaults."""
+    settings = app.settings
+    dialects = settings.config.get("dialects", [])
+    if not isinstance(dialects, list):
+        raise SipparseError(f"{settings.config_path}: [[dialects]] must be an array of tables")
+    fmt = fmt or settings.get("ingest", "format") or "auto"
+    try:
+        check_dialect(fmt, dialects)
+    except SipparseError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from None
+    return IngestOptions(
+        dialect=fmt,
+        year=year or settings.get("ingest", "year"),
+        tz=parse_tz(tz or settings.get("ingest", "tz")),
+        host=host or settings.get("ingest", "host"),
+        patterns_dirs=list(patterns_dirs) + _as_list(settings.get("grok", "patterns_dir")),
+        user_dialects=dialects,
+        **flags,
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[PATH|GLOB]...")
+@click.option("--format", "fmt", metavar="auto|syslog|rfc5424|full|NAME",
+              help="Log dialect (default auto, detected per file; NAME: a [[dialects]] entry of the config).")
+@click.option("--year", type=click.IntRange(1970, 9999), help="Year of yearless syslog timestamps "
+              "(default: inferred so that no timestamp lies in the future).")
+@click.option("--tz", metavar="ZONE", help="Zone of zoneless timestamps: IANA name or UTC (default: local).")
+@click.option("--host", metavar="NAME", help="Host label for messages whose log names none "
+              "(default: [ingest] host, else this machine's name).")
+@click.option("--patterns-dir", "patterns_dirs", multiple=True, metavar="DIR",
+              help="Extra grok pattern directory (repeatable); its definitions win.")
+@click.option("--follow", is_flag=True,
+              help="Keep tailing the files, across rotations, until SIGINT/SIGTERM.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: only when stderr is a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no summary line).")
+@click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
+@click.option("--wait", is_flag=True,
+              help="Wait for a run holding a file's lock instead of skipping the file.")
+@pass_app
+def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, tz: str | None,
+           host: str | None, patterns_dirs: tuple[str, ...], follow: bool, progress: bool | None,
+           quiet: bool, dry_run: bool, wait: bool) -> None:
+    """Read what is new in each log file since the last run, parse it, store it.
+
+    PATH defaults to the config's [ingest] paths, else /var/log/asterisk/pjsip. Rotated
+    generations (PATH.1, PATH.2.gz, PATH-20261129...) holding unread data are finished too.
+    Ends with one summary line.
+
+    Example: sipparse ingest --tz UTC /var/log/asterisk/pjsip
+    """
+    show_progress = (not quiet and sys.stderr.isatty()) if progress is None else (progress and not quiet)
+    options = build_options(app, fmt, year, tz, host, patterns_dirs, dry_run=dry_run, wait=wait,
+                            progress=show_progress)
+    targets = list(paths) or _as_list(app.settings.get("ingest", "paths")) or DEFAULT_PATHS
+    with app.open_store() as store:
+        if follow:
+            with stop_on_signals() as stop:
+                summary = follow_paths(store, targets, options, stop)
+        else:
+            summary = ingest_paths(store, targets, options)
+    if not quiet:
+        click.echo(summary.line(dry_run=dry_run))
+    if summary.failed:
+        more = f" (and {len(summary.failed) - 1} more)" if len(summary.failed) > 1 else ""
+        raise LogFileError(summary.failed[0] + more)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="How many (newest first).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_app
+def rejects(app: App, limit: int, fmt: str) -> None:
+    """List the pieces of logs that could not be parsed: file, offset, reason, raw text.
+
+    Example: sipparse rejects --limit 10 --format json
+    """
+    with app.open_store() as store:
+        rows = [_reject_view(row) for row in list_rejects(store, limit)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    _print_table(rows)
+
+
+def _reject_view(row: dict[str, Any]) -> dict[str, Any]:
+    raw = row.get("raw")
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw).decode("utf-8", errors="backslashreplace")
+    ts = row.get("timestamp")
+    return {"id": row.get("id"), "file": row.get("source_file"), "offset": row.get("source_offset"),
+            "end": row.get("source_end"), "reason": row.get("reason"),
+            "timestamp": None if ts is None else str(ts), "host": row.get("host"), "raw": raw}
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("no rejects stored")
+        return
+    header = ["id", "file", "offset", "reason", "raw"]
+    cells = [[str(r["id"]), str(r["file"]), str(r["offset"]), str(r["reason"]), _one_line(r["raw"], 60)]
+             for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    for line in [header, ["-" * w for w in widths], *cells]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _one_line(text: str | None, width: int) -> str:
+    flat = (text or "").replace("\r", "\\r").replace("\n", "\\n")
+    return flat if len(flat) <= width else flat[: width - 3] + "..."

@@ -1,0 +1,473 @@
+"""The ingest pipeline: log files -> parser batches -> storage, one transaction per batch.
+
+Exactly-once comes from two rules. Each batch's rows and the checkpoint that covers them
+are committed in one transaction (``Store.write_batch``), so a crash at any moment leaves
+the database and the checkpoint consistent; and a stored message's identity is (file
+fingerprint, byte offset), so bytes read twice (after a crash, a lost checkpoint, the same
+file given twice or under another name) never make a second row.
+
+Per log path ``P`` a run takes P's ``LogLock`` (a second run over P exits at once with a
+note, or waits with ``wait=True``), then reads, oldest first, the rotated generations of P
+that still hold unread data (``P.1``, ``P.2.gz``, ``P-20261129``...; only their first bytes
+are read to know) and then P itself, each from its checkpoint to the end of its last
+complete message. A file that cannot be read is reported and the others go on; a database
+failure stops the run, leaving every checkpoint at the last committed batch.
+
+Use::
+
+    from sipparse.ingest import IngestOptions, ingest_paths
+    summary = ingest_paths(store, ["/var/log/asterisk/pjsip"], IngestOptions(tz=timezone.utc))
+    print(summary.line())
+
+``sipparse rotate`` calls ``ingest_paths(..., lock_held=True)`` while it holds the locks.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import tzinfo
+from typing import Any, BinaryIO, Protocol
+
+from sipparse.errors import LogFileError, SipparseError
+from sipparse.logs import files
+from sipparse.logs.files import LogFile
+from sipparse.logs.follow import Opened, Tail
+from sipparse.logs.locks import LockBusy, LogLock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATHS = ["/var/log/asterisk/pjsip"]
+BUILTIN_DIALECTS = ("auto", "syslog", "rfc5424", "full")
+# A rotated plain file untouched this long is taken as finished: its writer has moved on,
+# so an unterminated last message is flushed instead of waited for.
+SETTLED_SECONDS = 300.0
+
+
+class ProgressBar(Protocol):
+    def update(self, n: int) -> Any: ...
+    def set_postfix_str(self, s: str) -> Any: ...
+    def close(self) -> Any: ...
+
+
+class NullProgressBar:
+    """The bar used under cron and ``--quiet``: it accepts every call and shows nothing."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix_str(self, s: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(enabled: bool, total: int) -> ProgressBar:
+    """A tqdm byte bar on stderr when enabled, else a bar that does nothing."""
+    if not enabled:
+        return NullProgressBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True,
+                desc="ingest", leave=False)
+
+
+@dataclass
+class IngestOptions:
+    """How to read the logs; mirrors the options of ``sipparse ingest``.
+
+    :param dialect: "auto", "syslog", "rfc5424", "full" or a user dialect name.
+    :param year: year of yearless syslog timestamps (None: inferred).
+    :param tz: zone of zoneless timestamps (None: the machine's local zone).
+    :param host: label for messages whose log line names no host (None: this machine).
+    :param patterns_dirs: extra grok pattern directories, winning over the bundled ones.
+    :param user_dialects: ``[[dialects]]`` tables of the config file.
+    :param dry_run: parse and count, write nothing.
+    :param wait: wait for a log's lock instead of skipping the log.
+    :param progress: show a progress bar on stderr.
+    """
+
+    dialect: str = "auto"
+    year: int | None = None
+    tz: tzinfo | None = None
+    host: str | None = None
+    patterns_dirs: list[str] = field(default_factory=list)
+    user_dialects: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+    wait: bool = False
+    progress: bool = False
+    batch_bytes: int = 4 << 20
+
+
+@dataclass
+class IngestSummary:
+    """What a run did, for the one summary line and for callers such as rotate."""
+
+    files: int = 0
+    bytes: int = 0
+    messages: int = 0
+    duplicates: int = 0
+    rejects: int = 0
+    skipped_lines: int = 0
+    call_ids: set[str] = field(default_factory=set)
+    missing: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def line(self, dry_run: bool = False) -> str:
+        """The summary line of the contract: files, bytes, messages, calls, rejects, s, MiB/s."""
+        seconds = self.seconds
+        rate = self.bytes / (1 << 20) / seconds if seconds > 0 else 0.0
+        stored = "parsed" if dry_run else "new"
+        text = (f"{self.files} files, {self.bytes} bytes, {self.messages} messages {stored}, "
+                f"{len(self.call_ids)} calls, {self.rejects} rejected, {seconds:.2f} s, {rate:.1f} MiB/s")
+        if self.duplicates:
+            text += f"; {self.duplicates} already stored"
+        if self.missing:
+            text += f"; missing: {', '.join(self.missing)}"
+        if self.busy:
+            text += f"; busy (another run holds the lock): {', '.join(self.busy)}"
+        return text
+
+
+def expand_paths(patterns: Iterable[str]) -> list[str]:
+    """Expand globs; a pattern matching nothing is kept as is (reported missing later).
+
+    The same file named twice (or by two globs) is kept once, in first-seen order.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else []
+        for path in matches or [pattern]:
+            key = os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                out.append(path)
+    return out
+
+
+def ingest_paths(store: Any, paths: Iterable[str], options: IngestOptions, lock_held: bool = False,
+                 summary: IngestSummary | None = None) -> IngestSummary:
+    """Ingest what is new in each log path (and its rotated siblings); see the module docstring.
+
+    :param store: an open ``sipparse.store`` Store.
+    :param lock_held: the caller already holds each path's LogLock (``sipparse rotate``).
+    :raises DatabaseError: the database failed; committed batches stay committed.
+    """
+    summary = summary or IngestSummary()
+    run = Run(store, options, summary)
+    with ExitStack() as stack:
+        locked = list(expand_paths(paths)) if lock_held else _lock_all(stack, paths, options, summary)
+        plan = run.plan(locked)
+        bar = stack.enter_context(_closing(progress_bar(options.progress, sum(w.todo for w in plan))))
+        run.bar = bar
+        for work in plan:
+            run.read(work)
+    summary.finished = time.monotonic()
+    return summary
+
+
+def _lock_all(stack: ExitStack, paths: Iterable[str], options: IngestOptions,
+              summary: IngestSummary) -> list[str]:
+    """Take each path's lock, in sorted order so that two waiting runs cannot deadlock."""
+    locked = []
+    for path in sorted(expand_paths(paths), key=os.path.abspath):
+        try:
+            stack.enter_context(LogLock(path).acquire(wait=options.wait))
+        except LockBusy:
+            log.info("%s is locked by another run; skipped", path)
+            summary.busy.append(path)
+            continue
+        locked.append(path)
+    return locked
+
+
+@contextmanager
+def _closing(bar: ProgressBar) -> Iterator[ProgressBar]:
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@dataclass
+class Work:
+    """One file to read: where it is, from which offset, and whether it can still grow."""
+
+    file: LogFile
+    start: int
+    final: bool
+
+    @property
+    def todo(self) -> int:
+        return max(0, self.file.size - self.start)
+
+
+def start_offset(lf: LogFile, cp: Any, final: bool = False) -> int | None:
+    """Where to resume reading ``lf`` given its checkpoint, or None when nothing is new.
+
+    Same fingerprint but fewer bytes than the checkpoint saw means copytruncate followed
+    by new writes starting like the old ones: read again from 0 (rows dedup by offset).
+    """
+    if cp is None:
+        return 0
+    if lf.compressed:
+        if lf.size == cp.size & 0xFFFFFFFF:
+            return cp.offset if final and cp.offset < cp.size else None
+        return cp.offset
+    if lf.size < cp.offset or lf.size < cp.size:
+        return 0
+    if lf.size == cp.size and not (final and cp.offset < cp.size):
+        return None
+    return cp.offset
+
+
+class Run:
+    """One ingest run over some paths: planning, reading, writing, counting."""
+
+    def __init__(self, store: Any, options: IngestOptions, summary: IngestSummary) -> None:
+        self.store = store
+        self.options = options
+        self.summary = summary
+        self.parse_options = make_parse_options(options)
+        self.host = options.host or socket.gethostname()
+        self.checkpoints = {cp.fingerprint: cp for cp in store.checkpoints()}
+        self.bar: ProgressBar = NullProgressBar()
+        self._seen: set[tuple[int, int]] = set()
+        self._dialects: dict[str, str] = {}
+
+    def plan(self, paths: list[str]) -> list[Work]:
+        """The files to read for these paths: unfinished rotated siblings first, then each path."""
+        plan: list[Work] = []
+        for path in paths:
+            plan += self._plan_siblings(path)
+            work = self._plan_file(path, final=False, known=True)
+            if work is not None:
+                plan.append(work)
+        return plan
+
+    def _plan_file(self, path: str, final: bool, known: bool) -> Work | None:
+        try:
+            lf = files.inspect(path)
+        except LogFileError as exc:
+            self._fail(str(exc))
+            return None
+        if lf is None:
+            if known:
+                self.summary.missing.append(path)
+            return None
+        if lf.fingerprint is None or (lf.device, lf.inode) in self._seen:
+            return None
+        self._seen.add((lf.device, lf.inode))
+        cp = self.checkpoints.get(lf.fingerprint)
+        if cp is None and not known:
+            return None
+        start = start_offset(lf, cp, final or lf.compressed)
+        return None if start is None else Work(lf, start, final or lf.compressed)
+
+    def _plan_siblings(self, path: str) -> list[Work]:
+        """Rotated generations with unread data; one never seen is read if written since our last look."""
+        siblings = files.rotated_siblings(path)
+        last_look = self._last_look(path, siblings)
+        plan = []
+        for sibling in siblings:
+            st_mtime = _mtime(sibling)
+            fresh = last_look is not None and st_mtime is not None and st_mtime > last_look
+            settled = st_mtime is not None and time.time() - st_mtime > SETTLED_SECONDS
+            work = self._plan_file(sibling, final=settled, known=fresh)
+            if work is not None:
+                plan.append(work)
+        return plan
+
+    def _last_look(self, path: str, siblings: list[str]) -> float | None:
+        """The newest mtime recorded in a checkpoint of this path or its siblings."""
+        names = {os.path.abspath(p) for p in [path, *siblings]}
+        times = [cp.mtime for cp in self.checkpoints.values() if os.path.abspath(cp.path) in names]
+        return max(times) if times else None
+
+    def read(self, work: Work) -> None:
+        """Read one file from its start offset, committing batch by batch."""
+        lf = work.file
+        try:
+            fh = files.open_at(lf.path, lf.compressed, work.start)
+        except FileNotFoundError:
+            self.summary.missing.append(lf.path)
+            return
+        except OSError as exc:
+            self._fail(f"cannot read {lf.path}: {exc.strerror or exc}")
+            return
+        with fh:
+            self.read_stream(lf, fh, work.start, work.final)
+
+    def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
+        """Parse ``fh`` (positioned at ``start``) and store its batches."""
+        from sipparse.logs import LogParser
+        from sipparse.sip.message import Source
+
+        log.debug("reading %s from %d (fingerprint %s, final=%s)", lf.path, start, lf.fingerprint, final)
+        options = self._parse_options_for(lf, fh, final)
+        parser = LogParser(Source(lf.path, lf.fingerprint or ""), start, options)
+        self.summary.files += 1
+        position = start
+        try:
+            for batch in parser.parse(fh, batch_bytes=self.options.batch_bytes):
+                self._store(lf, batch, batch.end - position)
+                self.bar.update(max(0, batch.end - position))
+                position = batch.end
+        except (OSError, EOFError, zlib.error) as exc:
+            self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
+
+    def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
+        """Per-file options: the dialect is detected from the file's head, never from mid-file."""
+        from sipparse.logs import detect_dialect
+
+        dialect = self.options.dialect
+        if dialect == "auto":
+            key = lf.fingerprint or ""
+            if key not in self._dialects:
+                self._dialects[key] = detect_dialect(files.read_head_of(fh, lf)) or "auto"
+            dialect = self._dialects[key]
+        return replace(self.parse_options, dialect=dialect, final=final)
+
+    def _store(self, lf: LogFile, batch: Any, nbytes: int) -> None:
+        messages, rejects = batch.messages, batch.rejects
+        _label_host(messages, rejects, self.host)
+        cp = make_checkpoint(lf, batch.checkpoint, batch.end)
+        if self.options.dry_run:
+            inserted, duplicates = len(messages), 0
+        else:
+            result = self.store.write_batch(messages, rejects, [cp])
+            inserted, duplicates = result.inserted, result.duplicates
+        self.checkpoints[cp.fingerprint] = cp
+        self._count(batch, nbytes, inserted, duplicates)
+
+    def _count(self, batch: Any, nbytes: int, inserted: int, duplicates: int) -> None:
+        s = self.summary
+        s.bytes += max(0, nbytes)
+        s.messages += inserted
+        s.duplicates += duplicates
+        s.rejects += len(batch.rejects)
+        s.skipped_lines += batch.skipped_lines
+        s.call_ids.update(m.call_id for m in batch.messages if m.call_id)
+        self.bar.set_postfix_str(f"{s.messages / max(s.seconds, 1e-3):.0f} msg/s")
+
+    def follow(self, tail: Tail, wait: bool) -> None:
+        """One look at a followed path: drain renamed-away files, then read the current one."""
+        try:
+            lock = LogLock(tail.path).acquire(wait=False)
+        except LockBusy:
+            return  # another run (a rotate, a cron ingest) is on it; look again next time
+        with lock:
+            tail.refresh()
+            for opened in tail.opened():
+                if opened.changed():
+                    opened.grew_at = time.monotonic()
+                    self._follow_read(opened, tail.path)
+            tail.expire()
+
+    def _follow_read(self, opened: Opened, path: str) -> None:
+        lf = files.inspect_open(opened.fh, path)
+        if lf.fingerprint is None:
+            return
+        start = start_offset(lf, self.store.get_checkpoint(lf.fingerprint))
+        if start is not None:
+            opened.fh.seek(start)
+            self.read_stream(lf, opened.fh, start, final=False)
+        opened.seen = lf.size
+
+    def _fail(self, reason: str) -> None:
+        log.warning("%s", reason)
+        self.summary.failed.append(reason)
+
+
+def _label_host(messages: list[Any], rejects: list[Any], host: str) -> None:
+    """Messages from logs that name no host get this machine's (or --host's) name."""
+    for record in messages:
+        if record.host is None:
+            record.host = host
+    for record in rejects:
+        if record.host is None:
+            record.host = host
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def make_checkpoint(lf: LogFile, offset: int, end: int) -> Any:
+    """The checkpoint stored with a batch: resume at ``offset``, ``end`` bytes seen."""
+    from sipparse.store import Checkpoint
+
+    return Checkpoint(fingerprint=lf.fingerprint, path=os.path.abspath(lf.path), offset=offset, size=end,
+                      inode=lf.inode, device=lf.device, mtime=lf.mtime)
+
+
+def make_parse_options(options: IngestOptions) -> Any:
+    """The parser's options for this run (the grok library is loaded once, here)."""
+    from sipparse.logs import ParseOptions
+
+    patterns = None
+    if options.patterns_dirs:
+        from sipparse.grok import PatternLibrary
+
+        patterns = PatternLibrary.load(extra_dirs=list(options.patterns_dirs))
+    return ParseOptions(dialect=options.dialect, year=options.year, tz=options.tz, now=None,
+                        patterns=patterns, user_dialects=list(options.user_dialects), final=False)
+
+
+def check_dialect(name: str, user_dialects: list[dict[str, Any]]) -> None:
+    """Refuse a dialect name that is neither built in nor defined in the config file."""
+    known = list(BUILTIN_DIALECTS) + [str(d.get("name")) for d in user_dialects]
+    if name not in known:
+        raise SipparseError(f"unknown log format {name!r}: choose one of {', '.join(known)}")
+
+
+def list_rejects(store: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent stored rejects, newest first."""
+    return list(store.fetchall(
+        "SELECT id, source_file, source_offset, source_end, reason, timestamp, host, raw "
+        "FROM rejects ORDER BY id DESC LIMIT ?", (int(limit),)))
+
+
+
+def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop: threading.Event,
+                 poll_seconds: float = 0.25) -> IngestSummary:
+    """Catch up like ``ingest_paths``, then tail the paths until ``stop`` is set.
+
+    Each path's lock is taken only for the moment of each read, so ``sipparse rotate`` can
+    still rotate a followed log; every batch is committed as soon as it is parsed.
+    """
+    options = replace(options, progress=False)
+    summary = ingest_paths(store, paths, options)
+    run = Run(store, options, summary)
+    tails: dict[str, Tail] = {}
+    try:
+        while not stop.is_set():
+            for path in expand_paths(paths):
+                tail = tails.setdefault(path, Tail(path))
+                run.follow(tail, options.wait and not stop.is_set())
+            stop.wait(poll_seconds)
+    finally:
+        for tail in tails.values():
+            tail.close()
+    summary.finished = time.monotonic()
+    return summary

@@ -1,0 +1,192 @@
+"""Log files as ingest sees them: identity that survives rotation, gzip, rotated siblings.
+
+A log file is identified by a *fingerprint* of its first bytes, not by its name or inode:
+logrotate renames ``pjsip`` to ``pjsip.1`` and later compresses it to ``pjsip.2.gz``, and
+the checkpoint of what was read must follow the content through both. The fingerprint is
+the SHA-1 of the file's first line, where "first line" means the bytes up to the first
+newline found at or after byte ``FINGERPRINT_MIN_BYTES`` (so a leading blank line or a
+short banner does not make every file alike), capped at ``FINGERPRINT_MAX_BYTES``. Once a
+file holds that much it never changes as the file grows; a shorter file has no fingerprint
+yet and holds no complete SIP message either, so ingest simply waits for it. For gzip files
+the fingerprint is taken over the decompressed bytes, so compression keeps the identity.
+
+copytruncate is recognised without any help from the rotating tool: the truncated file
+either starts with other bytes (another fingerprint: a new file, read from 0) or is smaller
+than the checkpoint says it was (same fingerprint, read again from 0; storage dedups).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import re
+import stat
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sipparse.errors import LogFileError
+
+FINGERPRINT_MIN_BYTES = 64
+FINGERPRINT_MAX_BYTES = 1024
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 64 << 10
+
+# What logrotate and `sipparse rotate` call a rotated generation of NAME: NAME.1, NAME.2.gz,
+# NAME-20261129, NAME-20261129-2, NAME-20261129.1.gz, NAME.1.gz ...
+_ROTATED_SUFFIX = re.compile(r"(?:[.-][0-9][0-9._-]*)?(?:\.gz)?")
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    """One log file as found on disk, with the identity ingest keys its checkpoint by.
+
+    ``size`` is the on-disk size for plain files and the decompressed size (from the gzip
+    trailer, modulo 4 GiB) for compressed ones; ``fingerprint`` is None while the file is
+    too short to have one.
+    """
+
+    path: str
+    fingerprint: str | None
+    size: int
+    inode: int
+    device: int
+    mtime: float
+    compressed: bool
+
+
+def fingerprint_of(head: bytes) -> str | None:
+    """The fingerprint of a file starting with ``head``, or None when it is too short yet."""
+    newline = head.find(b"\n", FINGERPRINT_MIN_BYTES - 1)
+    if newline >= 0:
+        end = min(newline + 1, FINGERPRINT_MAX_BYTES)
+    elif len(head) >= FINGERPRINT_MAX_BYTES:
+        end = FINGERPRINT_MAX_BYTES
+    else:
+        return None
+    return hashlib.sha1(head[:end]).hexdigest()
+
+
+def is_gzip(path: str) -> bool:
+    """Whether a file is gzip-compressed, by its magic bytes (the name may not say it)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+def inspect(path: str) -> LogFile | None:
+    """Look at a log file cheaply (stat + its first bytes); None when it does not exist.
+
+    Raises LogFileError when it exists but cannot be read.
+    """
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise LogFileError(f"{path} is not a regular file")
+        compressed = is_gzip(path)
+        head = read_head(path, compressed, FINGERPRINT_MAX_BYTES)
+        size = _gzip_size(path) if compressed else st.st_size
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise LogFileError(f"cannot read {path}: {_reason(exc)}") from None
+    return LogFile(path, fingerprint_of(head), size, st.st_ino, st.st_dev, st.st_mtime, compressed)
+
+
+def inspect_open(fh: BinaryIO, path: str) -> LogFile:
+    """Like ``inspect`` for a plain file already open (it may have been renamed since)."""
+    st = os.fstat(fh.fileno())
+    head = os.pread(fh.fileno(), FINGERPRINT_MAX_BYTES, 0)
+    return LogFile(path, fingerprint_of(head), st.st_size, st.st_ino, st.st_dev, st.st_mtime, False)
+
+
+def read_head_of(fh: BinaryIO, lf: LogFile) -> bytes:
+    """The first bytes of an open log, without moving its position (plain files) or by path (gzip)."""
+    if lf.compressed:
+        return read_head(lf.path, True)
+    return os.pread(fh.fileno(), HEAD_BYTES, 0)
+
+
+def read_head(path: str, compressed: bool, limit: int = HEAD_BYTES) -> bytes:
+    """The first ``limit`` bytes of a file, decompressed when it is gzip."""
+    with open_log(path, compressed) as fh:
+        return _read_upto(fh, limit)
+
+
+def _read_upto(fh: BinaryIO, limit: int) -> bytes:
+    """Read up to ``limit`` bytes; a truncated gzip member yields what could be decoded."""
+    chunks: list[bytes] = []
+    got = 0
+    try:
+        while got < limit:
+            chunk = fh.read(limit - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except EOFError:
+        pass
+    return b"".join(chunks)
+
+
+def open_log(path: str, compressed: bool) -> BinaryIO:
+    """Open a log for reading as a binary stream of its (decompressed) bytes."""
+    raw = open(path, "rb")
+    if not compressed:
+        return raw
+    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+
+def open_at(path: str, compressed: bool, offset: int) -> BinaryIO:
+    """Open a log positioned at ``offset`` of its decompressed bytes."""
+    fh = open_log(path, compressed)
+    if offset:
+        if compressed:
+            _skip(fh, offset)
+        else:
+            fh.seek(offset)
+    return fh
+
+
+def _skip(fh: BinaryIO, count: int) -> None:
+    """Gzip streams cannot seek for free: decompress and drop, in bounded chunks."""
+    while count > 0:
+        chunk = fh.read(min(count, 1 << 20))
+        if not chunk:
+            return
+        count -= len(chunk)
+
+
+def _gzip_size(path: str) -> int:
+    """The decompressed size from the gzip trailer (ISIZE, modulo 2**32), read in O(1)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, io.SEEK_END)
+        if fh.tell() < 18:
+            return 0
+        fh.seek(-4, io.SEEK_END)
+        return int(struct.unpack("<I", fh.read(4))[0])
+
+
+def rotated_siblings(path: str) -> list[str]:
+    """The rotated generations of ``path`` in its directory, oldest first (by mtime)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if entry != name and entry.startswith(name) and _ROTATED_SUFFIX.fullmatch(entry, len(name)):
+            full = os.path.join(directory, entry)
+            try:
+                found.append((os.stat(full).st_mtime, full))
+            except OSError:
+                continue
+    return [full for _, full in sorted(found)]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
