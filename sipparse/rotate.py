@@ -1,0 +1,375 @@
+"""logrotate-like rotation of Asterisk log files that cooperates with ingest and never loses a line.
+
+For each log path, under the same ``LogLock`` that ``sipparse ingest`` takes:
+
+1. ingest the file (and its rotated siblings) to its end, unless ``ingest`` is off;
+2. shift the generations (``pjsip.1`` -> ``pjsip.2`` ...) or pick a dated name
+   (``pjsip-20261129``, then ``pjsip-20261129-1`` for a second rotation that day);
+3. rename the log to its newest generation and create a new empty file with the old
+   owner, group and mode (or, with ``copytruncate``, copy it and truncate it in place);
+4. run ``postrotate`` so the writer reopens its file;
+5. gzip older generations (delaycompress: the newest one stays plain, because the writer may
+   still append to it until it has reopened), then drop generations beyond ``keep`` or older
+   than ``max_age``.
+
+Lines written between step 1 and the writer's reopen land in the newest generation: ingest
+identifies files by a fingerprint of their first bytes, so it finishes the renamed (or later
+gzipped) file from its checkpoint on its next run.
+
+Safe as root: a log path or generation that is a symlink is refused; files are only ever
+renamed (which never follows a link), created with ``O_EXCL|O_NOFOLLOW``, and compressed into
+a temp file of the same directory that is fsynced and renamed before the plain file goes.
+"""
+
+from __future__ import annotations
+
+import enum
+import glob
+import os
+import re
+import shlex
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from sipparse.config import Settings
+from sipparse.errors import ConfigError, SipparseError
+from sipparse.logs.locks import LockBusy, LogLock
+from sipparse.rotate_fs import (
+    Generation,
+    RotateError,
+    compress_file,
+    copy_and_truncate,
+    create_like,
+    fsync_dir,
+    log_stat,
+    scan_generations,
+)
+
+DEFAULT_LOG = "/var/log/asterisk/pjsip"
+GENERATION_NAME = re.compile(r"(\.[0-9]+|-[0-9]{8}(-[0-9]+)?)(\.gz)?$|\.gz$|^\.|/\.")
+IngestFn = Callable[[str], int]  # ingest one log path (and its siblings) to its end, lock held; bytes read
+Report = Callable[[str], None]
+POSTROTATE_TIMEOUT = 300.0
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+AGE_UNITS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class Outcome(enum.Enum):
+    ROTATED = "rotated"
+    MISSING = "missing"
+    TOO_SMALL = "too small"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RotateOptions:
+    """What ``sipparse rotate`` does, with logrotate's names (see ``docs``: cron/README.md).
+
+    :param keep: rotated generations kept (logrotate ``rotate N``), at least 1
+    :param min_size: rotate only files of at least this many bytes (empty files never)
+    :param max_age: seconds; rotated generations last written longer ago are deleted
+    :param delaycompress: leave the newest generation plain (gzip it on the next rotation)
+    :param dateext: name generations ``PATH-YYYYMMDD`` instead of ``PATH.N``
+    :param copytruncate: copy then truncate in place, for writers that cannot reopen
+    :param postrotate: command run after the rename, without a shell unless ``shell``
+    :param ingest: ingest each file to its end before rotating it
+    :param wait: wait up to ``timeout`` seconds for a lock held by another run
+    :param now: the clock (epoch seconds) for dated names and ages; ``None`` is the real one
+    """
+
+    keep: int = 7
+    min_size: int = 0
+    max_age: float | None = None
+    compress: bool = True
+    delaycompress: bool = True
+    dateext: bool = False
+    copytruncate: bool = False
+    postrotate: str | None = None
+    shell: bool = False
+    ingest: bool = True
+    wait: bool = True
+    timeout: float = 600.0
+    now: float | None = None
+
+    def clock(self) -> float:
+        return time.time() if self.now is None else self.now
+
+
+@dataclass
+class FileResult:
+    path: str
+    outcome: Outcome
+    rotated_to: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class RotateSummary:
+    results: list[FileResult] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [r.error for r in self.results if r.error]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+
+def parse_size(text: str | int) -> int:
+    """``10M``, ``1G``, ``512k``, ``2048`` (bytes; units are powers of 1024, as in logrotate)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return _non_negative(text, str(text))
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ConfigError(f"bad size {text!r}: expected a number with an optional unit k, M, G (e.g. 10M)")
+    return int(match[1]) * SIZE_UNITS[match[2].lower()]
+
+
+def parse_age(text: str | int) -> float:
+    """``30d``, ``12h``, ``2w``, ``90m``, ``45s``; a bare number is days (logrotate ``maxage``)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return _non_negative(text, str(text)) * 86400.0
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ConfigError(f"bad age {text!r}: expected a number with a unit s, m, h, d, w (e.g. 30d)")
+    return float(match[1]) * AGE_UNITS[match[2].lower()]
+
+
+def _non_negative(value: int, shown: str) -> int:
+    if value < 0:
+        raise ConfigError(f"bad value {shown}: must not be negative")
+    return value
+
+
+def options_from(config: dict[str, Any], overrides: dict[str, Any]) -> RotateOptions:
+    """Options from the config file's ``[rotate]`` section, then the command line (``None`` = not given)."""
+    known = {f.name for f in fields(RotateOptions)} - {"now"}
+    unknown = sorted(set(config) - known - {"paths"})
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in the [rotate] section of the config file")
+    merged = {k: v for k, v in config.items() if k in known}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return _validated(merged)
+
+
+def _validated(values: dict[str, Any]) -> RotateOptions:
+    converters: dict[str, Callable[[Any], Any]] = {
+        "min_size": parse_size, "max_age": parse_age, "keep": _keep, "timeout": float,
+        "postrotate": str,
+    }
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        convert = converters.get(key, _boolean(key))
+        try:
+            out[key] = convert(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"bad value {value!r} for rotate option {key}") from None
+    return RotateOptions(**out)
+
+
+def _keep(value: Any) -> int:
+    keep = int(value)
+    if keep < 1:
+        # keep 0 would delete the renamed file while the writer may still append to it
+        raise ConfigError("keep must be at least 1: the newest generation holds lines written while rotating")
+    return keep
+
+
+def _boolean(key: str) -> Callable[[Any], bool]:
+    def convert(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"rotate option {key} must be true or false, not {value!r}")
+        return value
+
+    return convert
+
+
+def default_paths(settings: Settings) -> list[str]:
+    """The config's ``[rotate] paths``, else ``[ingest] paths``, else Asterisk's pjsip log."""
+    configured = settings.get("rotate", "paths") or settings.get("ingest", "paths") or [DEFAULT_LOG]
+    if isinstance(configured, str) or not all(isinstance(p, str) for p in configured):
+        raise ConfigError(f"{settings.config_path}: paths must be a list of strings")
+    return list(configured)
+
+
+def expand_paths(patterns: Iterable[str]) -> list[str]:
+    """Expand glob patterns, leaving out rotated generations (``*.log`` must not match ``x.log.1``)."""
+    out: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        out.extend(m for m in matches if not GENERATION_NAME.search(m) and m not in out)
+    return out
+
+
+def rotate_paths(paths: Iterable[str], options: RotateOptions, ingest: IngestFn | None = None,
+                 report: Report | None = None) -> RotateSummary:
+    """Rotate each path in turn; a failure on one is recorded and the others still run."""
+    summary = RotateSummary()
+    say = report or (lambda _line: None)
+    for path in paths:
+        summary.results.append(_rotate_guarded(os.path.abspath(path), options, ingest, say))
+    return summary
+
+
+def _rotate_guarded(path: str, options: RotateOptions, ingest: IngestFn | None, say: Report) -> FileResult:
+    try:
+        return rotate_file(path, options, ingest, say)
+    except LockBusy:
+        say(f"skipped {path}: being processed by another sipparse run")
+        return FileResult(path, Outcome.BUSY)
+    except SipparseError as exc:
+        return FileResult(path, Outcome.FAILED, error=str(exc))
+    except OSError as exc:
+        where = exc.filename or path
+        return FileResult(path, Outcome.FAILED, error=f"cannot rotate {path}: {where}: {exc.strerror or exc}")
+
+
+def rotate_file(path: str, options: RotateOptions, ingest: IngestFn | None, say: Report) -> FileResult:
+    """Rotate one log file under its lock (see the module docstring for the steps)."""
+    if log_stat(path) is None:
+        say(f"skipped {path}: missing")
+        return FileResult(path, Outcome.MISSING)
+    _check_directory(os.path.dirname(path))
+    lock = LogLock(path).acquire(wait=options.wait, timeout=options.timeout if options.wait else None)
+    try:
+        return _rotate_locked(path, options, ingest, say)
+    finally:
+        lock.release()
+
+
+def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, say: Report) -> FileResult:
+    st = log_stat(path)
+    if st is None:
+        say(f"skipped {path}: missing")
+        return FileResult(path, Outcome.MISSING)
+    generations = scan_generations(path, options.dateext)
+    if st.st_size == 0 or st.st_size < options.min_size:
+        say(f"skipped {path}: {st.st_size} bytes, below the minimum size for rotation")
+        _prune_by_age(generations, options, None, say)
+        return FileResult(path, Outcome.TOO_SMALL)
+    if options.ingest and ingest is not None:
+        say(f"ingested {ingest(path)} bytes from {path}")
+    newest = _make_room(path, generations, options, say)
+    _detach(path, newest, options, say)
+    error = _postrotate(path, options, say)
+    _compress_older(scan_generations(path, options.dateext), newest, options, say)
+    _prune(path, newest, options, say)
+    return FileResult(path, Outcome.ROTATED, rotated_to=newest, error=error)
+
+
+def _check_directory(directory: str) -> None:
+    """As root, refuse a directory where anyone could swap files under us (logrotate does too)."""
+    st = os.stat(directory)
+    if os.geteuid() == 0 and st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise RotateError(f"refusing to rotate in {directory}: anyone may write there (chmod o-w it)")
+
+
+def _make_room(path: str, generations: list[Generation], options: RotateOptions, say: Report) -> str:
+    """Shift numbered generations up by one (dropping those beyond keep); return the newest name."""
+    if options.dateext:
+        return _dated_name(path, generations, options.clock())
+    for gen in sorted(generations, key=lambda g: g.key, reverse=True):
+        if gen.key[0] >= options.keep:
+            _delete(gen, say)
+        else:
+            _move(gen, f"{path}.{gen.key[0] + 1}", say)
+    return f"{path}.1"
+
+
+def _dated_name(path: str, generations: list[Generation], now: float) -> str:
+    """``PATH-YYYYMMDD``; a later rotation the same day gets ``-1``, ``-2``... so nothing is clobbered."""
+    day = time.strftime("%Y%m%d", time.localtime(now))
+    same_day = [g.key[1] for g in generations if g.key[0] == int(day)]
+    if not same_day:
+        return f"{path}-{day}"
+    return f"{path}-{day}-{max(same_day) + 1}"
+
+
+def _move(gen: Generation, base: str, say: Report) -> None:
+    for old in gen.files:
+        new = base + (".gz" if old.endswith(".gz") else "")
+        os.rename(old, new)
+        say(f"renamed {old} -> {new}")
+
+
+def _delete(gen: Generation, say: Report) -> None:
+    for name in gen.files:
+        os.unlink(name)
+        say(f"deleted {name}")
+
+
+def _detach(path: str, newest: str, options: RotateOptions, say: Report) -> None:
+    """Move the log's content to ``newest``: rename + create, or copy + truncate."""
+    if options.copytruncate:
+        copied = copy_and_truncate(path, newest)
+        say(f"copied {copied} bytes {path} -> {newest}, truncated {path}")
+        return
+    st = log_stat(path)
+    assert st is not None  # we hold the lock and checked it a moment ago
+    os.rename(path, newest)
+    say(f"renamed {path} -> {newest}")
+    if create_like(path, st):
+        say(f"created {path} (mode {stat.S_IMODE(st.st_mode):04o}, uid {st.st_uid}, gid {st.st_gid})")
+    else:
+        say(f"kept {path}: already recreated by its writer")
+    fsync_dir(os.path.dirname(path))
+
+
+def _postrotate(path: str, options: RotateOptions, say: Report) -> str | None:
+    """Run the postrotate command; return an error line when it failed (the rotation stands)."""
+    if not options.postrotate:
+        return None
+    command = options.postrotate
+    # with a shell, the log path is $1, as in logrotate's scripts
+    argv = ["/bin/sh", "-c", command, "sh", path] if options.shell else shlex.split(command)
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=POSTROTATE_TIMEOUT, check=False)
+    except FileNotFoundError:
+        say(f"ran postrotate {command!r}: command not found")
+        return f"postrotate command not found: {argv[0]} (rotated {path})"
+    except subprocess.TimeoutExpired:
+        say(f"ran postrotate {command!r}: timed out")
+        return f"postrotate {command!r} still running after {POSTROTATE_TIMEOUT:.0f} s (rotated {path})"
+    say(f"ran postrotate {command!r} (exit {done.returncode})")
+    if done.returncode:
+        return f"postrotate {command!r} exited with status {done.returncode} (rotated {path})"
+    return None
+
+
+def _compress_older(generations: list[Generation], newest: str, options: RotateOptions, say: Report) -> None:
+    """gzip every plain generation, except the newest one under delaycompress."""
+    if not options.compress:
+        return
+    for gen in generations:
+        if gen.plain is None or (options.delaycompress and gen.base == newest):
+            continue
+        if compress_file(gen.plain, gen.plain + ".gz"):
+            say(f"compressed {gen.plain} -> {gen.plain}.gz")
+        else:
+            say(f"left {gen.plain} plain: it grew while being compressed (its writer has not reopened yet)")
+
+
+def _prune(path: str, newest: str, options: RotateOptions, say: Report) -> None:
+    """Drop dated generations beyond keep (numbered ones were dropped while shifting), then old ones."""
+    generations = scan_generations(path, options.dateext)
+    if options.dateext:
+        for gen in generations[options.keep:]:
+            _delete(gen, say)
+        generations = generations[: options.keep]
+    _prune_by_age(generations, options, newest, say)
+
+
+def _prune_by_age(generations: list[Generation], options: RotateOptions, newest: str | None,
+                  say: Report) -> None:
+    """Delete generations last written more than max_age ago (never the one made by this run)."""
+    if options.max_age is None:
+        return
+    limit = options.clock() - options.max_age
+    for gen in generations:
+        if gen.mtime < limit and gen.base != newest:
+            _delete(gen, say)
