@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sipparse.config import Settings
-from sipparse.errors import ConfigError, SipparseError
+from sipparse.errors import ConfigError, LogFileError, SipparseError
 from sipparse.logs.locks import LockBusy, LogLock
 from sipparse.rotate_fs import (
     Generation,
@@ -187,6 +187,22 @@ def _boolean(key: str) -> Callable[[Any], bool]:
         return value
 
     return convert
+
+
+def ingest_with_lock_held(store: Any, options: Any) -> IngestFn:
+    """Rotate's ingest step: ``sipparse ingest`` of one path (and its siblings) under rotate's lock.
+
+    A file ingest could not read is not rotated: its unread lines would then be harder to find.
+    """
+    from sipparse.ingest import ingest_paths
+
+    def ingest(path: str) -> int:
+        summary = ingest_paths(store, [path], options, lock_held=True)
+        if summary.failed:
+            raise LogFileError(f"not rotated: {summary.failed[0]}")
+        return summary.bytes
+
+    return ingest
 
 
 def default_paths(settings: Settings) -> list[str]:
