@@ -1,0 +1,228 @@
+"""``sipparse show``, ``calls`` and ``stats``: troubleshooting from the terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import click
+
+from sipparse.cli.base import App, cli, pass_app
+from sipparse.errors import SipparseError
+from sipparse.query import calls as calls_lib
+from sipparse.query import ladder
+from sipparse.query import show as show_lib
+from sipparse.query import stats as stats_lib
+from sipparse.query.errors import QueryError
+from sipparse.query.render import Terminal
+from sipparse.query.times import Clock, parse_time_bound
+
+
+def display_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--utc`` and ``--tz ZONE``: the zone times are shown (and typed) in."""
+    func = click.option(
+        "--tz",
+        "tz",
+        metavar="ZONE",
+        help="Show times in this zone (IANA name, e.g. Europe/Berlin) instead of local time.",
+    )(func)
+    return click.option("--utc", is_flag=True, help="Show times in UTC instead of local time.")(func)
+
+
+def range_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--since`` and ``--until``: relative (1h, 30m, 2d: before now) or a date/time."""
+    func = click.option("--until", metavar="WHEN", help="Only before this time (same forms as --since).")(
+        func
+    )
+    return click.option(
+        "--since",
+        metavar="WHEN",
+        help="Only from this time on: 1h, 30m, 2d (before now), '2025-02-01 18:00' or an ISO date "
+        "(read in the display zone unless it has one).",
+    )(func)
+
+
+def _clock(utc: bool, tz: str | None) -> Clock:
+    try:
+        return Clock.from_options(utc=utc, tz=tz)
+    except QueryError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--tz'") from None
+
+
+def _bound(text: str | None, clock: Clock, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time_bound(text, clock)
+    except QueryError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
+
+
+@contextmanager
+def _store(app: App) -> Iterator[Any]:
+    """The configured store, closed afterwards; library errors become one line and exit 1."""
+    store = None
+    try:
+        store = app.open_store()
+        yield store
+    except SipparseError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if store is not None and hasattr(store, "close"):
+            store.close()
+
+
+def _terminal() -> Terminal:
+    return Terminal.detect(sys.stdout)
+
+
+def _echo(text: str) -> None:
+    if text:
+        click.echo(text)
+
+
+def _handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SipparseError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@cli.command()
+@click.argument("call_ids", nargs=-1, required=True, metavar="CALL_ID...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "raw", "ladder"]),
+    default="table",
+    show_default=True,
+    help="table: one row per message; json: for scripts; raw: as logged; ladder: a call flow diagram.",
+)
+@display_options
+@pass_app
+@_handles_errors
+def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | None) -> None:
+    """Every stored message of a call, in order.
+
+    CALL_ID may be a prefix of the Call-ID, or a pattern with % (SQL LIKE). Several
+    Call-IDs show the legs of a call together, interleaved by time.
+
+    Example: sipparse show 9-3973@127.0.1.1 --format ladder
+    """
+    clock = _clock(utc, tz)
+    with _store(app) as store:
+        found, messages = show_lib.show_call(store, call_ids)
+    if fmt == "json":
+        _echo(show_lib.render_show_json(messages, clock))
+    elif fmt == "raw":
+        _echo(show_lib.render_show_raw(messages, clock, several=len(found) > 1))
+    elif fmt == "ladder":
+        _echo(ladder.render_ladder(messages, found, clock, _terminal()))
+    else:
+        _echo(show_lib.render_show_table(messages, clock, _terminal()))
+
+
+@cli.command()
+@range_options
+@click.option("--from-user", metavar="USER", help="Only calls from this user (% for a pattern).")
+@click.option("--to-user", metavar="USER", help="Only calls to this user (% for a pattern).")
+@click.option(
+    "--status",
+    metavar="STATUS",
+    help="answered, completed, failed, busy, cancelled, no-answer, "
+    "in-progress, a code like 503, a class like 4xx; several separated by commas.",
+)
+@click.option("--host", metavar="HOST", help="Only calls logged by this Asterisk host.")
+@click.option(
+    "--kind",
+    type=click.Choice(list(calls_lib.KINDS)),
+    default="call",
+    show_default=True,
+    help="Dialogs to list: INVITE calls, REGISTER, OPTIONS, other, or all.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="At most this many calls, newest first (0: no limit).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+@display_options
+@pass_app
+@_handles_errors
+def calls(
+    app: App,
+    since: str | None,
+    until: str | None,
+    from_user: str | None,
+    to_user: str | None,
+    status: str | None,
+    host: str | None,
+    kind: str,
+    limit: int,
+    fmt: str,
+    utc: bool,
+    tz: str | None,
+) -> None:
+    """One row per call with its outcome, newest first.
+
+    Example: sipparse calls --since 1h --status failed
+    """
+    clock = _clock(utc, tz)
+    flt = calls_lib.CallFilter(
+        since=_bound(since, clock, "--since"),
+        until=_bound(until, clock, "--until"),
+        from_user=from_user,
+        to_user=to_user,
+        status=status,
+        host=host,
+        kind=kind,
+        limit=limit or None,
+    )
+    if status:
+        try:
+            calls_lib.status_condition(status)
+        except QueryError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--status'") from None
+    with _store(app) as store:
+        rows = calls_lib.list_calls(store, flt)
+    if fmt == "json":
+        _echo(calls_lib.render_calls_json(rows, clock))
+    elif fmt == "csv":
+        _echo(calls_lib.render_calls_csv(rows, clock))
+    elif rows:
+        _echo(calls_lib.render_calls_table(rows, clock, _terminal()))
+    else:
+        click.echo("No calls match.", err=True)
+
+
+@cli.command()
+@range_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@display_options
+@pass_app
+@_handles_errors
+def stats(app: App, since: str | None, until: str | None, fmt: str, utc: bool, tz: str | None) -> None:
+    """Traffic and failure figures: ASR, NER, failures, setup times, durations, causes.
+
+    Example: sipparse stats --since 1d
+    """
+    clock = _clock(utc, tz)
+    start, end = _bound(since, clock, "--since"), _bound(until, clock, "--until")
+    with _store(app) as store:
+        figures = stats_lib.compute(stats_lib.gather(store, start, end), clock)
+    if fmt == "json":
+        _echo(stats_lib.render_stats_json(figures, start, end))
+    else:
+        _echo(stats_lib.render_stats_text(figures, clock, _terminal(), start, end))

@@ -1,0 +1,254 @@
+"""``calls``: one row per call with its outcome, like sngrep's call list and HOMER's search.
+
+Reads the ``calls`` summary table (kept current by storage as messages arrive), so a
+filter over millions of messages costs an index range scan over calls, not messages.
+
+``--status`` takes a state, a final status code (``503``), a class (``4xx``), or several
+of these separated by commas. States are those of the summary (sipparse.store.calls):
+``answered`` means the call was answered, whether or not its BYE has been seen yet (so it
+includes ``completed``); every other state matches only itself: ``failed`` is a final
+response >= 300 other than busy (486/600), no-answer (408/480, or 487 without CANCEL) and
+cancelled (CANCEL then 487).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sipparse.query.errors import QueryError
+from sipparse.query.q850 import cause_text
+from sipparse.query.render import Terminal, render_table, to_csv, to_json
+from sipparse.query.show import Store
+from sipparse.query.times import Clock, bound_param, format_time, iso_time, stored_text
+
+STATES: dict[str, tuple[str, ...]] = {
+    "answered": ("answered", "completed"),
+    "completed": ("completed",),
+    "failed": ("failed",),
+    "busy": ("busy",),
+    "cancelled": ("cancelled",),
+    "no-answer": ("no-answer",),
+    "in-progress": ("in-progress",),
+}
+KINDS = ("call", "register", "options", "other", "all")
+CALL_COLUMNS = (
+    "call_id",
+    "first_seen",
+    "last_seen",
+    "kind",
+    "state",
+    "from_user",
+    "to_user",
+    "from_sip",
+    "to_sip",
+    "final_status",
+    "final_reason",
+    "setup_ms",
+    "duration_s",
+    "message_count",
+    "retransmissions",
+    "hangup_by",
+    "q850_cause",
+    "host",
+)
+STATE_STYLES: dict[str, str | None] = {
+    "answered": "green",
+    "completed": "green",
+    "in-progress": None,
+    "busy": "yellow",
+    "no-answer": "yellow",
+    "cancelled": "yellow",
+}
+_CODE = re.compile(r"[1-6]\d\d")
+_CLASS = re.compile(r"([1-6])xx", re.IGNORECASE)
+
+
+@dataclass
+class CallFilter:
+    """What the user asked for; times are naive UTC (see sipparse.query.times)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    from_user: str | None = None
+    to_user: str | None = None
+    status: str | None = None
+    host: str | None = None
+    kind: str = "call"
+    limit: int | None = 50
+
+
+def status_condition(text: str) -> tuple[str, list[Any]]:
+    """SQL for ``--status``: a state, a code, a class, or a comma list of them."""
+    parts, params = [], []
+    for word in (w.strip().lower() for w in text.split(",") if w.strip()):
+        sql, args = _one_status(word)
+        parts.append(sql)
+        params += args
+    if not parts:
+        raise QueryError("empty --status: use a state, a code like 503 or a class like 4xx")
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def _one_status(word: str) -> tuple[str, list[Any]]:
+    if word in STATES:
+        states = STATES[word]
+        return f"state IN ({', '.join('?' for _ in states)})", list(states)
+    if _CODE.fullmatch(word):
+        return "final_status = ?", [int(word)]
+    match = _CLASS.fullmatch(word)
+    if match:
+        low = int(match.group(1)) * 100
+        return "(final_status >= ? AND final_status < ?)", [low, low + 100]
+    raise QueryError(
+        f"unknown status {word!r}: use one of {', '.join(STATES)}, a code like 503 or a class like 4xx"
+    )
+
+
+def _user_condition(column: str, value: str) -> tuple[str, list[Any]]:
+    """Exact match, or a LIKE pattern when the user wrote ``%``."""
+    return (f"{column} LIKE ?", [value]) if "%" in value else (f"{column} = ?", [value])
+
+
+def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
+    """The WHERE of a calls query (empty string when nothing filters)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if flt.kind not in KINDS:
+        raise QueryError(f"unknown kind {flt.kind!r}: use one of {', '.join(KINDS)}")
+    if flt.kind != "all":
+        parts.append("kind = ?")
+        params.append(flt.kind)
+    if flt.since is not None:
+        parts.append("first_seen >= ?")
+        params.append(bound_param(flt.since, backend))
+    if flt.until is not None:
+        parts.append("first_seen < ?")
+        params.append(bound_param(flt.until, backend))
+    for column, value in (("from_user", flt.from_user), ("to_user", flt.to_user)):
+        if value:
+            sql, args = _user_condition(column, value)
+            parts.append(sql)
+            params += args
+    if flt.host:
+        parts.append("host = ?")
+        params.append(flt.host)
+    if flt.status:
+        sql, args = status_condition(flt.status)
+        parts.append(sql)
+        params += args
+    return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def calls_query(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
+    """The whole SELECT, newest first (the index on first_seen serves order and range)."""
+    where, params = where_clause(flt, backend)
+    sql = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls{where} ORDER BY first_seen DESC, call_id DESC"
+    if flt.limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(flt.limit))
+    return sql, params
+
+
+def list_calls(store: Store, flt: CallFilter) -> list[dict[str, Any]]:
+    """The calls matching the filter, newest first."""
+    sql, params = calls_query(flt, store.backend)
+    return store.fetchall(sql, tuple(params))
+
+
+def final_text(call: dict[str, Any]) -> str:
+    """``486 Busy Here``, or empty while no final response has been seen."""
+    if call.get("final_status") is None:
+        return ""
+    return f"{call['final_status']} {call.get('final_reason') or ''}".strip()
+
+
+def seconds_text(value: Any) -> str:
+    """A duration as people read it: ``12.5s``, ``3:07``, ``1:02:03``."""
+    if value is None:
+        return ""
+    seconds = float(value)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def setup_text(value: Any) -> str:
+    return "" if value is None else f"{float(value) / 1000:.3f}s"
+
+
+def hangup_text(call: dict[str, Any]) -> str:
+    """Who hung up and why: ``caller``, ``callee, 16 Normal clearing``."""
+    parts = [str(call["hangup_by"])] if call.get("hangup_by") else []
+    if call.get("q850_cause") is not None:
+        parts.append(cause_text(int(call["q850_cause"])))
+    return ", ".join(parts)
+
+
+TABLE_HEADERS = (
+    "start",
+    "from",
+    "to",
+    "state",
+    "final",
+    "setup",
+    "duration",
+    "msgs",
+    "hangup / cause",
+    "call_id",
+)
+
+
+def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Terminal) -> str:
+    """The call list for people: local times, words, durations; long cells cut to fit."""
+    headers = [f"start ({clock.label})", *TABLE_HEADERS[1:]]
+    rows = [
+        [
+            format_time(c.get("first_seen"), clock),
+            c.get("from_user"),
+            c.get("to_user"),
+            c.get("state"),
+            final_text(c),
+            setup_text(c.get("setup_ms")),
+            seconds_text(c.get("duration_s")),
+            c.get("message_count"),
+            hangup_text(c),
+            c.get("call_id"),
+        ]
+        for c in calls
+    ]
+    styles = [STATE_STYLES.get(str(c.get("state")), "red") for c in calls]
+    return render_table(
+        headers,
+        rows,
+        term,
+        styles=styles,
+        align_right=[h in ("setup", "duration", "msgs") for h in TABLE_HEADERS],
+        keep=[h in ("start", "state", "setup", "duration", "msgs") for h in TABLE_HEADERS],
+    )
+
+
+def call_json(call: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    """One call for scripts: every summary column (times as stored, UTC) plus readable extras."""
+    out: dict[str, Any] = {c: call.get(c) for c in CALL_COLUMNS}
+    out["first_seen"] = stored_text(call.get("first_seen"))
+    out["last_seen"] = stored_text(call.get("last_seen"))
+    out["start"] = iso_time(call.get("first_seen"), clock)
+    out["q850_text"] = cause_text(int(call["q850_cause"])) if call.get("q850_cause") is not None else None
+    return out
+
+
+def render_calls_json(calls: Sequence[dict[str, Any]], clock: Clock) -> str:
+    return to_json([call_json(c, clock) for c in calls])
+
+
+def render_calls_csv(calls: Sequence[dict[str, Any]], clock: Clock) -> str:
+    """CSV with the JSON's fields, one call per line."""
+    records = [call_json(c, clock) for c in calls]
+    headers = list(records[0]) if records else [*CALL_COLUMNS, "start", "q850_text"]
+    return to_csv(headers, [[r[h] for h in headers] for r in records])

@@ -1,0 +1,24 @@
+"""The errors of the query commands, each shown to the user as one clear line."""
+
+from sipparse.errors import SipparseError
+
+
+class QueryError(SipparseError):
+    """A query cannot be answered as asked (unknown or ambiguous Call-ID, bad time, ...)."""
+
+
+class CallNotFound(QueryError):
+    """No stored message has this Call-ID, and no Call-ID starts with it."""
+
+
+class AmbiguousCallId(QueryError):
+    """A Call-ID prefix or pattern matches several calls; the message lists them."""
+
+    def __init__(self, given: str, candidates: list[str], more: int = 0) -> None:
+        self.given = given
+        self.candidates = candidates
+        lines = [f"{given!r} matches {len(candidates) + more} calls; give more of the Call-ID:"]
+        lines += [f"  {cid}" for cid in candidates]
+        if more:
+            lines.append(f"  ... and {more} more")
+        super().__init__("\n".join(lines))

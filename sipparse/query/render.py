@@ -1,0 +1,181 @@
+"""Text output: tables that fit the terminal, JSON and CSV for scripts.
+
+Tables follow the terminal: on a terminal they use its width, box-drawing characters and
+colour; piped into a file or another program they are plain ASCII, uncoloured and only as
+narrow as ``$COLUMNS`` asks (nothing is cut when no width is known, so ``grep`` sees whole
+values). Cells are cut with an ellipsis in tables only; JSON and CSV always carry whole values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+_ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """What the output can show: a width (None: unlimited), Unicode and colour or not."""
+
+    width: int | None = None
+    fancy: bool = False  # box drawing and other non-ASCII characters
+    color: bool = False
+
+    @classmethod
+    def detect(cls, stream: TextIO) -> Terminal:
+        """Decide from the stream and the environment (COLUMNS, NO_COLOR)."""
+        is_tty = _isatty(stream)
+        width = _columns_env()
+        if width is None and is_tty:
+            width = shutil.get_terminal_size().columns
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        fancy = is_tty and encoding.startswith("utf")
+        color = is_tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        return cls(width=width, fancy=fancy, color=color)
+
+    def paint(self, text: str, style: str | None) -> str:
+        """Colour a piece of text when the output is a colour terminal."""
+        if not self.color or not style or not text:
+            return text
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
+
+    @property
+    def ellipsis(self) -> str:
+        return "…" if self.fancy else "~"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _columns_env() -> int | None:
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def cut(text: str, width: int, ellipsis: str = "~") -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when something is lost."""
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[:width]
+    return text[: width - len(ellipsis)] + ellipsis
+
+
+def cell_text(value: Any) -> str:
+    """How one value reads in a table cell (NULL shows empty, as sngrep and mysql -t do not)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def fit_widths(natural: list[int], minimum: list[int], budget: int | None) -> list[int]:
+    """Shrink the widest columns first until they fit the budget (or hit their minimum)."""
+    widths = list(natural)
+    if budget is None:
+        return widths
+    excess = sum(widths) - budget
+    while excess > 0:
+        candidates = [i for i, w in enumerate(widths) if w > minimum[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        others = [widths[i] for i in candidates if i != widest]
+        target = max(max(others, default=0), minimum[widest], widths[widest] - excess)
+        step = max(1, widths[widest] - target)
+        widths[widest] -= step
+        excess -= step
+    return widths
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    term: Terminal,
+    styles: Sequence[str | None] | None = None,
+    align_right: Sequence[bool] | None = None,
+    keep: Sequence[bool] | None = None,
+) -> str:
+    """A table of text; a cell with newlines takes several lines, and rows are then ruled.
+
+    :param styles: per row, a colour for the whole row (or None)
+    :param align_right: per column, right-align (numbers)
+    :param keep: per column, never cut it (short, essential columns: times, states)
+    """
+    body = [[cell_text(v).split("\n") for v in row] for row in rows]
+    natural = [max([len(h)] + [max(len(line) for line in r[i]) for r in body]) for i, h in enumerate(headers)]
+    kept = list(keep or [False] * len(headers))
+    minimum = [
+        n if k else min(n, max(3, min(len(h), 8))) for n, h, k in zip(natural, headers, kept, strict=True)
+    ]
+    gap = 3 if term.fancy else 2
+    budget = None if term.width is None else term.width - gap * (len(headers) - 1)
+    widths = fit_widths(natural, minimum, budget)
+    right = list(align_right or [False] * len(headers))
+    separator = " │ " if term.fancy else "  "
+    multiline = any(len(cell) > 1 for row in body for cell in row)
+    out = [_line([[h] for h in headers], widths, right, separator, term)[0]]
+    out.append(_rule(widths, term))
+    for index, row in enumerate(body):
+        style = styles[index] if styles else None
+        out += [term.paint(line, style) for line in _line(row, widths, right, separator, term)]
+        if multiline and index < len(body) - 1:
+            out.append(_rule(widths, term, light=True))
+    return "\n".join(line.rstrip() for line in out)
+
+
+def _line(
+    cells: list[list[str]], widths: list[int], right: list[bool], sep: str, term: Terminal
+) -> list[str]:
+    height = max(len(c) for c in cells)
+    lines = []
+    for k in range(height):
+        parts = []
+        for cell, width, is_right in zip(cells, widths, right, strict=True):
+            text = cut(cell[k] if k < len(cell) else "", width, term.ellipsis)
+            parts.append(text.rjust(width) if is_right else text.ljust(width))
+        lines.append(sep.join(parts))
+    return lines
+
+
+def _rule(widths: list[int], term: Terminal, light: bool = False) -> str:
+    if term.fancy:
+        char = "┄" if light else "─"
+        return f"{char}┼{char}".join(char * w for w in widths)
+    char = "." if light else "-"
+    return "  ".join(char * w for w in widths)
+
+
+def to_json(value: Any) -> str:
+    """Stable JSON for scripts: keys in the order given, UTF-8 kept, bytes as text."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """RFC 4180 CSV with a header line; whole values, NULL as an empty field."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue().rstrip("\n")

@@ -1,0 +1,212 @@
+"""``show``: every stored message of one or more calls, in order, in four shapes.
+
+A Call-ID is found exactly first; failing that, as a prefix (what a user copies from a
+truncated table), or as a SQL ``LIKE`` pattern when it holds ``%``. A prefix or pattern that
+matches several calls is an error that lists them, so the user can pick one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sipparse.query.errors import AmbiguousCallId, CallNotFound
+from sipparse.query.render import Terminal, render_table, to_json
+from sipparse.query.times import Clock, format_time, iso_time, stored_text
+
+MAX_CANDIDATES = 20
+
+MESSAGE_COLUMNS = (
+    "id",
+    "call_id",
+    "sip_method",
+    "method",
+    "request_uri",
+    "status_code",
+    "reason_phrase",
+    "from_sip",
+    "from_user",
+    "from_host",
+    "from_tag",
+    "to_sip",
+    "to_user",
+    "to_host",
+    "to_tag",
+    "cseq",
+    "cseq_method",
+    "via_branch",
+    "contact",
+    "user_agent",
+    "content_type",
+    "content_length",
+    "reason_header",
+    "q850_cause",
+    "sdp_content",
+    "timestamp",
+    "direction",
+    "transport",
+    "peer",
+    "marker_bytes",
+    "host",
+    "pid",
+    "dialect",
+    "source_file",
+    "source_offset",
+    "problems",
+    "raw_message",
+)
+TABLE_COLUMNS = (
+    "id",
+    "call_id",
+    "sip_method",
+    "from_sip",
+    "to_sip",
+    "cseq",
+    "sdp_content",
+    "timestamp",
+    "direction",
+)
+
+
+class Store(Protocol):
+    """What the query layer needs from sipparse.store: read-only SQL with '?' placeholders."""
+
+    backend: str
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ...) -> list[dict[str, Any]]: ...
+
+
+def resolve_call_ids(store: Store, given: Sequence[str]) -> list[str]:
+    """The stored Call-IDs the user means, in the order given, without repeats."""
+    found: list[str] = []
+    for text in given:
+        call_id = resolve_call_id(store, text)
+        if call_id not in found:
+            found.append(call_id)
+    return found
+
+
+def resolve_call_id(store: Store, text: str) -> str:
+    """One Call-ID from an exact value, a prefix or a ``%`` pattern; errors say which failed."""
+    if "%" not in text and _exists(store, text):
+        return text
+    candidates = _candidates(store, text)
+    if not candidates:
+        raise CallNotFound(f"no call with Call-ID {text!r} (nor one starting with it)")
+    if len(candidates) > 1:
+        shown = candidates[:MAX_CANDIDATES]
+        raise AmbiguousCallId(text, shown, more=len(candidates) - len(shown))
+    return candidates[0]
+
+
+def _exists(store: Store, call_id: str) -> bool:
+    rows = store.fetchall("SELECT 1 AS found FROM sip_transactions WHERE call_id = ? LIMIT 1", (call_id,))
+    return bool(rows)
+
+
+def _candidates(store: Store, text: str) -> list[str]:
+    """Call-IDs matching a pattern, or starting with a prefix, by an index-friendly query."""
+    limit = MAX_CANDIDATES * 50
+    if "%" in text:
+        sql = "SELECT call_id FROM calls WHERE call_id LIKE ? ORDER BY call_id LIMIT ?"
+        return [r["call_id"] for r in store.fetchall(sql, (text, limit))]
+    if store.backend == "mysql":
+        # a LIKE on a literal prefix is a range scan of the primary key in MySQL
+        pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql = "SELECT call_id FROM calls WHERE call_id LIKE ? ORDER BY call_id LIMIT ?"
+        rows = store.fetchall(sql, (pattern, limit))
+        return [r["call_id"] for r in rows if r["call_id"].startswith(text)]
+    # SQLite's LIKE is case-insensitive and skips the index; a range on the key does not
+    sql = "SELECT call_id FROM calls WHERE call_id >= ? AND call_id < ? ORDER BY call_id LIMIT ?"
+    return [r["call_id"] for r in store.fetchall(sql, (text, text + "\U0010ffff", limit))]
+
+
+def fetch_messages(store: Store, call_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every message of these calls, interleaved in log time order (timestamp, then id)."""
+    marks = ", ".join("?" for _ in call_ids)
+    sql = (
+        f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions "
+        f"WHERE call_id IN ({marks}) ORDER BY timestamp, id"
+    )
+    return store.fetchall(sql, tuple(call_ids))
+
+
+def show_call(store: Store, given: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Resolve what the user typed and fetch the messages: (Call-IDs, messages)."""
+    call_ids = resolve_call_ids(store, given)
+    return call_ids, fetch_messages(store, call_ids)
+
+
+def render_show_table(messages: list[dict[str, Any]], clock: Clock, term: Terminal) -> str:
+    """The seed's query result: one row per message, multi-line SDP kept whole."""
+    headers = [c if c != "timestamp" else f"timestamp ({clock.label})" for c in TABLE_COLUMNS]
+    rows = [[_table_value(m, c, clock) for c in TABLE_COLUMNS] for m in messages]
+    return render_table(
+        headers,
+        rows,
+        term,
+        styles=[_status_style(m) for m in messages],
+        align_right=[c in ("id", "cseq") for c in TABLE_COLUMNS],
+        keep=[c in ("id", "sip_method", "cseq", "timestamp", "direction") for c in TABLE_COLUMNS],
+    )
+
+
+def _table_value(message: dict[str, Any], column: str, clock: Clock) -> Any:
+    if column == "timestamp":
+        return format_time(message["timestamp"], clock)
+    return message.get(column)
+
+
+def _status_style(message: dict[str, Any]) -> str | None:
+    code = message.get("status_code") or 0
+    return "red" if code >= 400 else None
+
+
+def message_json(message: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    """One message for scripts: every column, times as stored (UTC) plus local ISO 8601."""
+    out: dict[str, Any] = {}
+    for column in MESSAGE_COLUMNS:
+        value = message.get(column)
+        if column == "timestamp":
+            out["timestamp"] = stored_text(value)
+            out["time"] = iso_time(value, clock)
+        elif column == "raw_message":
+            out[column] = bytes(value).decode("utf-8", "replace") if value is not None else None
+        else:
+            out[column] = value
+    return out
+
+
+def render_show_json(messages: list[dict[str, Any]], clock: Clock) -> str:
+    """A JSON array of message objects, in order."""
+    return to_json([message_json(m, clock) for m in messages])
+
+
+def render_show_raw(messages: list[dict[str, Any]], clock: Clock, several: bool) -> str:
+    """The messages as logged, each under a header line: time, direction, peer (and Call-ID)."""
+    blocks = []
+    for message in messages:
+        raw = message.get("raw_message") or b""
+        text = bytes(raw).decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
+        blocks.append(raw_header(message, clock, several) + "\n" + text)
+    return "\n\n".join(blocks)
+
+
+def raw_header(message: dict[str, Any], clock: Clock, several: bool) -> str:
+    """``# 2025-02-01 18:32:31 UTC  received from UDP:10.0.0.5:5060 (913 bytes)``."""
+    parts = [f"# {format_time(message.get('timestamp'), clock)} {clock.label}"]
+    where = f"{message['transport']}:{message['peer']}" if message.get("transport") else message.get("peer")
+    direction = message.get("direction")
+    if direction == "in":
+        parts.append(f"received from {where}" if where else "received")
+    elif direction == "out":
+        parts.append(f"transmitted to {where}" if where else "transmitted")
+    elif where:
+        parts.append(f"peer {where}")
+    if message.get("marker_bytes"):
+        parts.append(f"({message['marker_bytes']} bytes)")
+    if message.get("host"):
+        parts.append(f"host {message['host']}")
+    if several:
+        parts.append(f"Call-ID {message.get('call_id')}")
+    return "  ".join(parts)

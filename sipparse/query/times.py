@@ -1,0 +1,166 @@
+"""Time ranges users type and times users read.
+
+Stored times are naive UTC (SQLite TEXT ``YYYY-MM-DD HH:MM:SS[.ffffff]``, MySQL DATETIME(6)).
+Users type ``--since 1h`` or ``--since "2025-02-01 18:00"`` and read local times, so this
+module converts both ways through one ``Clock``: the display zone (local, ``--utc`` or
+``--tz ZONE``) plus "now", injectable so that tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as dateutil_parser
+
+from sipparse.query.errors import QueryError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE = re.compile(r"(?:\s*(\d+)\s*([smhdw]))+\s*", re.IGNORECASE)
+_RELATIVE_PART = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+
+
+def zone_by_name(name: str) -> tzinfo:
+    """An IANA zone (``Europe/Berlin``) or ``UTC``; a QueryError names an unknown one."""
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError(f"unknown time zone {name!r}: use an IANA name like Europe/Berlin, or UTC") from None
+
+
+def local_zone_name() -> str:
+    """The machine's zone as a name a user recognises (IANA name when it can be found)."""
+    tz_env = os.environ.get("TZ", "").lstrip(":")
+    if tz_env and "/" in tz_env and not tz_env.startswith("/"):
+        return tz_env
+    try:
+        target = str(Path("/etc/localtime").resolve())
+    except OSError:
+        target = ""
+    if "zoneinfo/" in target:
+        return target.split("zoneinfo/", 1)[1]
+    return time.tzname[0] or "local"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The display zone and the present moment, as the commands see them."""
+
+    zone: tzinfo | None = None  # None: the machine's local zone
+    now_utc: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+    @classmethod
+    def from_options(cls, utc: bool = False, tz: str | None = None) -> Clock:
+        """``--utc`` wins over ``--tz ZONE``, which wins over the local zone."""
+        if utc:
+            return cls(zone=UTC)
+        return cls(zone=zone_by_name(tz) if tz else None)
+
+    @property
+    def label(self) -> str:
+        """How the zone is named in column headers."""
+        if self.zone is None:
+            return local_zone_name()
+        if self.zone is UTC:
+            return "UTC"
+        return str(getattr(self.zone, "key", None) or self.zone.tzname(None) or self.zone)
+
+    def to_display(self, utc: datetime) -> datetime:
+        """A naive UTC time as an aware time in the display zone."""
+        aware = utc.replace(tzinfo=UTC)
+        return aware.astimezone(self.zone) if self.zone is not None else aware.astimezone()
+
+    def to_utc(self, local: datetime) -> datetime:
+        """A time typed by the user (naive: in the display zone) as naive UTC."""
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=self.zone) if self.zone is not None else local.astimezone()
+        return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def parse_time_bound(text: str, clock: Clock) -> datetime:
+    """``1h``, ``30m``, ``2d``, ``1h30m`` (that long before now), ``now``, or a date/time.
+
+    A date or time without a zone is read in the display zone; the result is naive UTC.
+    """
+    value = text.strip()
+    if not value:
+        raise QueryError("empty time: use e.g. 1h, 30m, 2d or '2025-02-01 18:00'")
+    if value.lower() == "now":
+        return clock.now_utc
+    if _RELATIVE.fullmatch(value):
+        seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _RELATIVE_PART.findall(value))
+        return clock.now_utc - timedelta(seconds=seconds)
+    return clock.to_utc(_parse_absolute(value))
+
+
+def _parse_absolute(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return dateutil_parser.parse(value, default=datetime(datetime.now().year, 1, 1))
+    except (ValueError, OverflowError):
+        raise QueryError(
+            f"cannot read time {value!r}: use e.g. 1h, 30m, 2d, '2025-02-01 18:00' or 2025-02-01T18:00:00Z"
+        ) from None
+
+
+def as_datetime(value: object) -> datetime | None:
+    """A stored time (datetime from MySQL, text from SQLite) as a naive UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return (
+            value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        )
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def stored_text(value: object) -> str | None:
+    """A stored time in the contract's text form ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (UTC)."""
+    moment = as_datetime(value)
+    if moment is None:
+        return None
+    return moment.isoformat(sep=" ", timespec="microseconds" if moment.microsecond else "seconds")
+
+
+def bound_param(moment: datetime, backend: str) -> object:
+    """A time bound as a query parameter that compares right against stored times.
+
+    SQLite compares text: the bound must have the stored shape (no ``.000000`` when the
+    fraction is zero, or ``18:00:00`` would sort before ``18:00:00.000000``).
+    """
+    if backend == "mysql":
+        return moment
+    return stored_text(moment)
+
+
+def format_time(value: object, clock: Clock, millis: bool = False, date: bool = True) -> str:
+    """A stored time for people, in the display zone (the zone is named in the header)."""
+    moment = as_datetime(value)
+    if moment is None:
+        return ""
+    shown = clock.to_display(moment)
+    text = shown.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+    if millis:
+        text += f".{shown.microsecond // 1000:03d}"
+    elif moment.microsecond:
+        text += f".{shown.microsecond:06d}".rstrip("0")
+    return text
+
+
+def iso_time(value: object, clock: Clock) -> str | None:
+    """A stored time as ISO 8601 with the display zone's offset, for scripts."""
+    moment = as_datetime(value)
+    return None if moment is None else clock.to_display(moment).isoformat()
