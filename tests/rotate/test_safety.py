@@ -1,0 +1,136 @@
+"""Safe as root: symlinks refused, nothing written through a planted link, owner and mode kept."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+import sipparse.rotate_fs as fs
+from sipparse.rotate import Outcome
+from sipparse.rotate_fs import compress_file, create_like
+from tests.rotate.helpers import append_lines, names, rotate
+
+LINK_REFUSED = "refusing to rotate {}: it is a symbolic link (give the real file instead)"
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand files to other users")
+
+
+@pytest.fixture
+def logdir(tmp_path: Path) -> Path:
+    directory = tmp_path / "log"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file outside the log directory that a planted link points at."""
+    path = tmp_path / "victim"
+    path.write_bytes(b"precious\n")
+    return path
+
+
+def test_log_path_that_is_a_symlink_is_refused(logdir: Path, victim: Path) -> None:
+    (logdir / "pjsip").symlink_to(victim)
+    summary, actions = rotate(logdir / "pjsip")
+    assert summary.results[0].outcome is Outcome.FAILED
+    link = logdir / "pjsip"
+    assert summary.errors == [LINK_REFUSED.format(link)]
+    assert names(logdir) == ["pjsip"] and victim.read_bytes() == b"precious\n" and actions == []
+
+
+def test_generation_that_is_a_symlink_is_refused_before_anything_moves(logdir: Path, victim: Path) -> None:
+    written = append_lines(logdir / "pjsip", "a")
+    append_lines(logdir / "pjsip.1", "old")
+    (logdir / "pjsip.2").symlink_to(victim)
+    summary, actions = rotate(logdir / "pjsip")
+    link = logdir / "pjsip.2"
+    assert summary.errors == [LINK_REFUSED.format(link)]
+    assert actions == []
+    assert (logdir / "pjsip").read_bytes() == b"".join(written)
+    assert os.path.islink(logdir / "pjsip.2") and victim.read_bytes() == b"precious\n"
+
+
+def test_a_dangling_symlink_generation_is_refused_too(logdir: Path, tmp_path: Path) -> None:
+    append_lines(logdir / "pjsip", "a")
+    (logdir / "pjsip.1.gz").symlink_to(tmp_path / "nowhere")
+    summary, _ = rotate(logdir / "pjsip")
+    assert summary.results[0].outcome is Outcome.FAILED
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_new_file_is_never_created_through_a_planted_link(logdir: Path, victim: Path) -> None:
+    st = victim.stat()
+    (logdir / "pjsip").symlink_to(victim)
+    assert create_like(str(logdir / "pjsip"), st) is False
+    assert victim.read_bytes() == b"precious\n"
+
+
+def test_compression_replaces_a_planted_gz_link_not_writing_through_it(logdir: Path, victim: Path) -> None:
+    plain = logdir / "pjsip.2"
+    content = b"".join(append_lines(plain, "a"))
+    (logdir / "pjsip.2.gz").symlink_to(victim)
+    assert compress_file(str(plain), str(logdir / "pjsip.2.gz")) is True
+    assert victim.read_bytes() == b"precious\n"
+    assert not os.path.islink(logdir / "pjsip.2.gz")
+    with gzip.open(logdir / "pjsip.2.gz") as fh:
+        assert fh.read() == content
+
+
+def test_compression_keeps_the_plain_file_when_it_is_still_growing(
+        logdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = logdir / "pjsip.2"
+    append_lines(plain, "a")
+    original = fs._write_gzip
+
+    def write_then_append(src: int, target: str, st: os.stat_result) -> str:
+        tmp = original(src, target, st)
+        append_lines(plain, "late", 1)  # a writer that has not reopened yet
+        return tmp
+
+    monkeypatch.setattr(fs, "_write_gzip", write_then_append)
+    assert compress_file(str(plain), str(plain) + ".gz") is False
+    assert names(logdir) == ["pjsip.2"]
+    assert plain.read_bytes().endswith(b"late line 00000 " + b"x" * 40 + b"\n")
+
+
+def test_a_failed_compression_leaves_the_plain_file_and_no_temp_file(
+        logdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = logdir / "pjsip.2"
+    content = b"".join(append_lines(plain, "a"))
+
+    def disk_full(src: int, out: gzip.GzipFile, size: int) -> None:
+        out.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fs, "_copy_exactly", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        compress_file(str(plain), str(plain) + ".gz")
+    assert names(logdir) == ["pjsip.2"] and plain.read_bytes() == content
+
+
+@as_root
+def test_new_file_and_compressed_generation_keep_owner_group_and_mode(logdir: Path) -> None:
+    log = logdir / "pjsip"
+    append_lines(log, "a")
+    os.chown(log, 4321, 8765)
+    os.chmod(log, 0o640)
+    rotate(log)
+    append_lines(log, "b")
+    rotate(log)
+    for path in (log, logdir / "pjsip.1", logdir / "pjsip.2.gz"):
+        st = path.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (4321, 8765, 0o640), path
+
+
+@as_root
+def test_world_writable_directory_is_refused_as_root(logdir: Path) -> None:
+    append_lines(logdir / "pjsip", "a")
+    os.chmod(logdir, 0o777)
+    summary, _ = rotate(logdir / "pjsip")
+    assert summary.errors == [f"refusing to rotate in {logdir}: anyone may write there (chmod o-w it)"]
+    os.chmod(logdir, 0o1777)  # sticky, like /tmp: others cannot replace our files
+    summary, _ = rotate(logdir / "pjsip")
+    assert summary.results[0].outcome is Outcome.ROTATED
