@@ -1,0 +1,320 @@
+"""The storage interface, and everything the SQLite and MySQL backends share.
+
+A backend supplies a connection, its placeholder, its "insert unless present" and
+"upsert" SQL, which errors are worth retrying, and how to lock call rows. The write path
+lives here, once:
+
+1. rows are built from the records (outside the transaction, once even when retried);
+2. one transaction inserts the messages and rejects (a duplicate (fingerprint, offset) is
+   skipped), upserts the checkpoints, and recomputes the ``calls`` row of every Call-ID
+   the new rows belong to from all of its stored rows (``calls.summarize``);
+3. a deadlock or lock wait timeout rolls the whole transaction back and runs it again.
+
+The checkpoints therefore never get ahead of, or fall behind, the rows they cover.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sipparse.config import DatabaseURL
+from sipparse.errors import DatabaseError
+from sipparse.sip.message import Reject, SipMessage
+from sipparse.store import calls, rows, schema
+from sipparse.store.rows import Checkpoint
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRIES = 8
+CALL_CHUNK = 500  # Call-IDs per IN (...) list
+CALL_ID_CLIP = schema.CALL_ID.clip or 512
+PACKET_BUDGET = 4 * 1024 * 1024  # bytes of row data per INSERT statement
+MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
+REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one ``write_batch`` did: rows inserted, duplicates skipped, rejects stored, calls refreshed."""
+
+    inserted: int
+    duplicates: int
+    rejects: int
+    calls: int
+
+
+class Store(ABC):
+    """A sipparse database: open with ``open_store(url)``; also a context manager.
+
+    :param url: the database to open; the schema is created or migrated on open.
+    """
+
+    backend: str = ""
+    placeholder: str = "?"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.retries = 0  # transactions run again after a deadlock or lock timeout
+        self._connect()
+        from sipparse.store.migrate import migrate
+
+        self._guard("create or migrate the schema", lambda: migrate(self))
+
+    # -- what a backend provides -------------------------------------------------------
+
+    @abstractmethod
+    def _connect(self) -> None: ...
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement with the backend's placeholders; return the affected row count."""
+
+    @abstractmethod
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query written with ``?`` placeholders, as dicts.
+
+        Values have the same Python types on both backends: timestamps come back as the
+        ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text, blobs as ``bytes``, numbers as int/float.
+        """
+
+    @abstractmethod
+    def fmt_time(self, value: datetime | None) -> Any: ...
+
+    @abstractmethod
+    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str: ...
+
+    @abstractmethod
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str: ...
+
+    @abstractmethod
+    def _is_retryable(self, exc: Exception) -> bool: ...
+
+    @abstractmethod
+    def _is_db_error(self, exc: Exception) -> bool: ...
+
+    @abstractmethod
+    def tables(self) -> set[str]:
+        """Names of the tables of the database."""
+
+    @abstractmethod
+    def columns(self, table: str) -> set[str]:
+        """Names of the columns of a table."""
+
+    @abstractmethod
+    def indexes(self) -> set[str]:
+        """Names of the indexes of the database."""
+
+    def _lock_calls(self, call_ids: Sequence[str]) -> None:  # noqa: B027 (optional hook)
+        """Serialise writers that touch the same calls (SQLite already has one writer)."""
+
+    # -- the interface ---------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get_checkpoint(self, fingerprint: str) -> Checkpoint | None:
+        """The checkpoint of the log file with this fingerprint, if one was stored."""
+        found = self._read(f"SELECT {self._checkpoint_columns()} FROM {self.q(CHECKPOINTS_TABLE)} "
+                           f"WHERE {self.q('fingerprint')} = {self.placeholder}", (fingerprint,))
+        return rows.checkpoint_from_row(found[0]) if found else None
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, by path."""
+        found = self._read(f"SELECT {self._checkpoint_columns()} FROM {self.q(CHECKPOINTS_TABLE)} "
+                           f"ORDER BY {self.q('path')}, {self.q('fingerprint')}")
+        return [rows.checkpoint_from_row(r) for r in found]
+
+    def write_batch(
+        self,
+        messages: Sequence[SipMessage],
+        rejects: Sequence[Reject] = (),
+        checkpoints: Sequence[Checkpoint] = (),
+    ) -> WriteResult:
+        """Store messages, rejects and checkpoints in ONE transaction, and refresh their calls.
+
+        Messages and rejects already stored (same source fingerprint and offset) are skipped,
+        so writing a batch again changes nothing. Retried whole on deadlock or lock timeout.
+        """
+        now = datetime.now(UTC).replace(tzinfo=None)
+        batch = _Batch(
+            rows.message_rows(messages, now, self.fmt_time),
+            rows.reject_rows(rejects, now, self.fmt_time),
+            rows.checkpoint_rows(checkpoints, now, self.fmt_time),
+            sorted({m.call_id[:CALL_ID_CLIP] for m in messages if m.call_id is not None}),
+            [len(m.raw_message) + len(m.sdp_content or "") + 512 for m in messages],
+        )
+        try:
+            return self._transaction(lambda: self._write(batch))
+        except UnicodeEncodeError:
+            batch.messages, batch.rejects = rows.sanitize(batch.messages), rows.sanitize(batch.rejects)
+            return self._transaction(lambda: self._write(batch))
+
+    def refresh_calls(self, call_ids: Sequence[str]) -> int:
+        """Recompute the ``calls`` rows of these Call-IDs in their own transaction."""
+        return self._transaction(lambda: self._refresh_calls(sorted(set(call_ids))))
+
+    def purge(self, older_than: datetime, batch_size: int = 5000) -> dict[str, int]:
+        """Delete messages, calls and rejects older than ``older_than``, in small transactions."""
+        from sipparse.store.purge import purge
+
+        return purge(self, older_than, batch_size)
+
+    # -- shared machinery ------------------------------------------------------------
+
+    def q(self, name: str) -> str:
+        return schema.quote(name, self.backend)
+
+    def _checkpoint_columns(self) -> str:
+        return ", ".join(self.q(c.name) for c in schema.CHECKPOINT_COLUMNS[:7])
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._guard("read", lambda: self._read_committed(sql, params))
+
+    def _read_committed(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """A read that ends its transaction, so the next one sees what others committed."""
+        try:
+            return self.query(sql, params)
+        finally:
+            self.rollback()
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in one transaction; run it again on deadlock or lock wait timeout."""
+        for attempt in range(RETRIES):
+            try:
+                self._begin()
+                result = work()
+                self.commit()
+                return result
+            except Exception as exc:
+                self._rollback_quietly()
+                if not self._is_db_error(exc):
+                    raise
+                if attempt + 1 < RETRIES and self._is_retryable(exc):
+                    self.retries += 1
+                    log.debug("transaction retried after %s", exc)
+                    time.sleep(min(0.05 * 2 ** attempt, 1.0))
+                    continue
+                raise self._error("write", exc) from None
+        raise AssertionError("unreachable")
+
+    def _guard(self, what: str, work: Callable[[], T]) -> T:
+        """Turn a database exception into a one-line DatabaseError."""
+        try:
+            return work()
+        except Exception as exc:
+            if self._is_db_error(exc):
+                raise self._error(what, exc) from None
+            raise
+
+    def _error(self, what: str, exc: Exception) -> DatabaseError:
+        reason = str(getattr(exc, "msg", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if self.url.password:
+            reason = reason.replace(self.url.password, "***")
+        return DatabaseError(f"{self.url.redacted()}: cannot {what}: {reason}")
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.rollback()
+        except Exception as exc:  # the connection may be gone; the next attempt reconnects
+            log.debug("rollback failed: %s", exc)
+
+    def _write(self, batch: _Batch) -> WriteResult:
+        insert = self.insert_ignore_sql(MESSAGE_TABLE, [c.name for c in schema.MESSAGE_COLUMNS])
+        inserted = self._insert_chunks(insert, batch.messages, batch.sizes)
+        insert = self.insert_ignore_sql(REJECTS_TABLE, [c.name for c in schema.REJECT_COLUMNS])
+        stored_rejects = self._insert_chunks(insert, batch.rejects, [len(r[5]) + 512 for r in batch.rejects])
+        if batch.checkpoints:
+            cp_names = [c.name for c in schema.CHECKPOINT_COLUMNS]
+            self.executemany(self.upsert_sql(CHECKPOINTS_TABLE, cp_names, "fingerprint"), batch.checkpoints)
+        refreshed = self._refresh_calls(batch.call_ids) if inserted else 0
+        return WriteResult(inserted, len(batch.messages) - inserted, stored_rejects, refreshed)
+
+    def _insert_chunks(self, sql: str, values: list[tuple[Any, ...]], sizes: list[int]) -> int:
+        """executemany in pieces that stay well under the server's max_allowed_packet."""
+        total = 0
+        for start, end in _chunks_by_size(sizes, PACKET_BUDGET):
+            total += self.executemany(sql, values[start:end])
+        return total
+
+    def _refresh_calls(self, call_ids: Sequence[str]) -> int:
+        names = [c.name for c in schema.CALL_COLUMNS]
+        upsert = self.upsert_sql(CALLS_TABLE, names, "call_id")
+        count = 0
+        for chunk in _chunks(call_ids, CALL_CHUNK):
+            self._lock_calls(chunk)
+            summaries = self._summaries(chunk)
+            self.executemany(upsert, [self._call_row(s) for s in summaries])
+            count += len(summaries)
+        return count
+
+    def _summaries(self, call_ids: Sequence[str]) -> list[calls.CallSummary]:
+        columns = ", ".join(self.q(c) for c in calls.INPUT_COLUMNS)
+        marks = ", ".join([self.placeholder] * len(call_ids))
+        found = self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
+                           f"WHERE call_id IN ({marks})", call_ids)
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in found:
+            grouped.setdefault(row[0], []).append(dict(zip(calls.INPUT_COLUMNS, row[1:], strict=True)))
+        return [calls.summarize(call_id, grouped[call_id]) for call_id in call_ids if call_id in grouped]
+
+    def _call_row(self, s: calls.CallSummary) -> tuple[Any, ...]:
+        t = self.fmt_time
+        return (
+            s.call_id, s.kind, s.state, t(s.first_seen), t(s.last_seen), s.from_user, s.to_user, s.from_sip,
+            s.to_sip, s.direction, s.final_status, s.final_reason, s.setup_ms, s.duration_s, t(s.answered_at),
+            t(s.ended_at), s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host,
+            t(datetime.now(UTC).replace(tzinfo=None)),
+        )
+
+
+@dataclass(slots=True)
+class _Batch:
+    messages: list[tuple[Any, ...]]
+    rejects: list[tuple[Any, ...]]
+    checkpoints: list[tuple[Any, ...]]
+    call_ids: list[str]
+    sizes: list[int]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _chunks_by_size(sizes: Sequence[int], budget: int) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges whose sizes add up to at most ``budget`` (at least one item each)."""
+    start, used = 0, 0
+    for index, size in enumerate(sizes):
+        if index > start and used + size > budget:
+            yield start, index
+            start, used = index, 0
+        used += size
+    if start < len(sizes):
+        yield start, len(sizes)

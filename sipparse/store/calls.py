@@ -1,0 +1,264 @@
+"""The per-call summary: one pure function from the stored message rows of a Call-ID.
+
+``summarize(call_id, rows)`` takes the rows of one Call-ID (mappings with the columns of
+``INPUT_COLUMNS``, as ``Store.fetchall`` returns them; timestamps as ``datetime`` or as the
+stored text) and returns a ``CallSummary``. The store recomputes the summary of every
+call a batch touches from all of its stored rows, inside the batch's transaction, so a call
+ingested over several runs ends with exactly the summary of the same call ingested at once.
+
+Rows are taken in log order: by timestamp, then by id (ids increase in log order).
+
+Kind (from the methods seen, requests or CSeq methods):
+  ``call`` an INVITE was seen; else ``register`` a REGISTER; else ``options`` an OPTIONS;
+  else ``other`` (SUBSCRIBE, NOTIFY, MESSAGE, ... dialogs).
+
+The deciding response of a ``call``: the initial INVITEs are the INVITE requests without a
+To tag (a re-INVITE inside the dialog has one, and never decides the outcome; a second
+initial INVITE with a higher CSeq answers a 401/407 challenge). The first 2xx to an initial
+INVITE decides; without one, the final response (>= 200) to the last initial INVITE that
+has one. When no INVITE request was logged, INVITE responses without a To tag on the request
+side cannot be told apart, so every final INVITE response counts as initial.
+
+State of a ``call``, first rule that applies:
+  ``completed``   answered (a 2xx decided) and a BYE was seen;
+  ``answered``    a 2xx decided, no BYE yet;
+  ``cancelled``   a CANCEL was seen and the deciding response is 487 or there is none yet;
+  ``busy``        the deciding response is 486 Busy Here or 600 Busy Everywhere;
+  ``no-answer``   408 or 480, or 487 without a CANCEL;
+  ``failed``      any other final response >= 300 (a 401/407 nobody answered included);
+  ``in-progress`` no final response yet.
+
+For ``register``, ``options`` and ``other`` the deciding response is the last final
+response of the dialog (a REGISTER refreshed for days reports how it stands now), and the
+state is ``completed`` for 2xx, then ``busy``/``no-answer``/``failed`` as above, else
+``in-progress``.
+
+Figures:
+  ``setup_ms``   first initial request to the deciding final response, in milliseconds
+                 (INVITE to 200 OK for an answered call, the post-dial delay with the
+                 auth round trip included); NULL while none;
+  ``duration_s`` answer (first 2xx) to the first BYE, in seconds; NULL unless completed;
+  ``hangup_by``  ``caller`` when the BYE's From tag is the initial INVITE's From tag (or the
+                 call was cancelled), ``callee`` when it is the other side's tag;
+  ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's, else the
+                 deciding response's;
+  ``retransmissions`` rows that repeat an earlier row's (CSeq, method or status,
+                 direction, Via branch): a UDP retransmission, or the same message logged
+                 twice;
+  ``from_user``/``to_user``/``from_sip``/``to_sip``/``direction``/``host`` come from the
+                 first request (the initial INVITE for a call), else from the first row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+INPUT_COLUMNS: tuple[str, ...] = (
+    "id", "timestamp", "sip_method", "method", "status_code", "reason_phrase", "cseq", "cseq_method",
+    "from_user", "to_user", "from_sip", "to_sip", "from_tag", "to_tag", "via_branch", "direction",
+    "q850_cause", "host",
+)
+BUSY = {486, 600}
+NO_ANSWER = {408, 480}
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """One row of the ``calls`` table (``updated_at`` is the store's business)."""
+
+    call_id: str
+    kind: str
+    state: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    from_user: str | None
+    to_user: str | None
+    from_sip: str | None
+    to_sip: str | None
+    direction: str | None
+    final_status: int | None
+    final_reason: str | None
+    setup_ms: int | None
+    duration_s: float | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    message_count: int
+    retransmissions: int
+    hangup_by: str | None
+    q850_cause: int | None
+    host: str | None
+
+
+def to_datetime(value: datetime | str | None) -> datetime | None:
+    """A stored timestamp as a naive UTC datetime (SQLite keeps them as text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def _method(row: Row) -> str | None:
+    """The request method; rows of the version-1 table only have ``sip_method``."""
+    if row["status_code"] is not None:
+        return None
+    return row["method"] or row["sip_method"] or None
+
+
+def _reason(row: Row) -> str | None:
+    """The reason phrase; rows of the version-1 table only have ``sip_method`` ("486 Busy Here")."""
+    if row["reason_phrase"] is not None or row["status_code"] is None:
+        return row["reason_phrase"]
+    parts = (row["sip_method"] or "").split(" ", 1)
+    return parts[1] if len(parts) == 2 else None
+
+
+def _order(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    out = [
+        {**row, "timestamp": to_datetime(row["timestamp"]), "method": _method(row),
+         "reason_phrase": _reason(row)}
+        for row in rows
+    ]
+    out.sort(key=lambda r: (r["timestamp"] is None, r["timestamp"] or datetime.min, r["id"] or 0))
+    return out
+
+
+def _kind(rows: list[dict[str, Any]]) -> str:
+    methods = {r["method"] for r in rows} | {r["cseq_method"] for r in rows}
+    for method, kind in (("INVITE", "call"), ("REGISTER", "register"), ("OPTIONS", "options")):
+        if method in methods:
+            return kind
+    return "other"
+
+
+def _retransmissions(rows: list[dict[str, Any]]) -> int:
+    seen: set[tuple[Any, ...]] = set()
+    for r in rows:
+        seen.add((r["cseq"], r["cseq_method"], r["method"] or r["status_code"], r["direction"],
+                  r["via_branch"]))
+    return len(rows) - len(seen)
+
+
+def _is_final(row: Row, method: str | None = None) -> bool:
+    code = row["status_code"]
+    return code is not None and code >= 200 and (method is None or row["cseq_method"] == method)
+
+
+def _deciding_invite_response(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    initial = {r["cseq"] for r in rows if r["method"] == "INVITE" and not r["to_tag"]}
+    finals = [r for r in rows if _is_final(r, "INVITE") and (not initial or r["cseq"] in initial)]
+    answered = [r for r in finals if r["status_code"] < 300]
+    if answered:
+        return answered[0]
+    if not finals:
+        return None
+    last_cseq = max(r["cseq"] or 0 for r in finals)
+    return next(r for r in finals if (r["cseq"] or 0) == last_cseq)
+
+
+def _state(code: int | None, cancelled: bool, answered: bool, bye: bool) -> str:
+    if answered:
+        return "completed" if bye else "answered"
+    if cancelled and code in (None, 487):
+        return "cancelled"
+    if code is None:
+        return "in-progress"
+    if code < 300:
+        return "completed"
+    if code in BUSY:
+        return "busy"
+    if code in NO_ANSWER or code == 487:
+        return "no-answer"
+    return "failed"
+
+
+def _first(rows: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
+    return next((r for r in rows if r["method"] == method), None)
+
+
+def _millis(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds() * 1000))
+
+
+def _hangup_by(invite: Row | None, bye: Row | None, cancelled: bool) -> str | None:
+    if bye is None:
+        return "caller" if cancelled else None
+    if invite is None or not invite["from_tag"]:
+        return None
+    if bye["from_tag"] == invite["from_tag"]:
+        return "caller"
+    return "callee" if bye["to_tag"] == invite["from_tag"] else None
+
+
+def _cause(*rows: Row | None) -> int | None:
+    return next((r["q850_cause"] for r in rows if r is not None and r["q850_cause"] is not None), None)
+
+
+def summarize(call_id: str, rows: Iterable[Row]) -> CallSummary:
+    """The summary of one Call-ID from all of its message rows (see the module docstring)."""
+    ordered = _order(rows)
+    if not ordered:
+        raise ValueError(f"no message rows for Call-ID {call_id!r}")
+    kind = _kind(ordered)
+    if kind == "call":
+        return _summarize_call(call_id, ordered)
+    return _summarize_dialog(call_id, kind, ordered)
+
+
+def _summarize_call(call_id: str, rows: list[dict[str, Any]]) -> CallSummary:
+    invite = next((r for r in rows if r["method"] == "INVITE" and not r["to_tag"]), _first(rows, "INVITE"))
+    decided = _deciding_invite_response(rows)
+    code = decided["status_code"] if decided else None
+    answered = code is not None and code < 300
+    bye = _first(rows, "BYE") if answered else None
+    cancel = _first(rows, "CANCEL")
+    cancelled = cancel is not None and not answered
+    state = _state(code, cancelled, answered, bye is not None)
+    start = invite["timestamp"] if invite else None
+    answered_at = decided["timestamp"] if answered and decided else None
+    ended_at = bye["timestamp"] if bye else None
+    duration = round((ended_at - answered_at).total_seconds(), 6) if ended_at and answered_at else None
+    return _build(
+        call_id, "call", state, rows, invite, decided,
+        setup_ms=_millis(start, decided["timestamp"] if decided else None),
+        duration_s=max(0.0, duration) if duration is not None else None,
+        answered_at=answered_at, ended_at=ended_at,
+        hangup_by=_hangup_by(invite, bye, cancelled) if state in ("completed", "cancelled") else None,
+        q850_cause=_cause(bye, cancel, decided),
+    )
+
+
+def _summarize_dialog(call_id: str, kind: str, rows: list[dict[str, Any]]) -> CallSummary:
+    request = next((r for r in rows if r["method"]), None)
+    finals = [r for r in rows if _is_final(r)]
+    decided = finals[-1] if finals else None
+    code = decided["status_code"] if decided else None
+    start = request["timestamp"] if request else None
+    return _build(
+        call_id, kind, _state(code, False, False, False), rows, request, decided,
+        setup_ms=_millis(start, decided["timestamp"] if decided else None),
+        duration_s=None, answered_at=None, ended_at=None, hangup_by=None, q850_cause=_cause(decided),
+    )
+
+
+def _build(
+    call_id: str, kind: str, state: str, rows: list[dict[str, Any]],
+    request: Row | None, decided: Row | None, **figures: Any,
+) -> CallSummary:
+    head = request or rows[0]
+    times = [r["timestamp"] for r in rows if r["timestamp"] is not None]
+    return CallSummary(
+        call_id=call_id, kind=kind, state=state,
+        first_seen=min(times) if times else None, last_seen=max(times) if times else None,
+        from_user=head["from_user"], to_user=head["to_user"],
+        from_sip=head["from_sip"], to_sip=head["to_sip"],
+        direction=head["direction"], host=head["host"],
+        final_status=decided["status_code"] if decided else None,
+        final_reason=decided["reason_phrase"] if decided else None,
+        message_count=len(rows), retransmissions=_retransmissions(rows),
+        **figures,
+    )

@@ -1,0 +1,92 @@
+"""Create the schema on first use, and bring older ones to the current version in place.
+
+The version lives in ``schema_version`` (one row per version applied). A database with a
+``sip_transactions`` table but no ``schema_version`` is a version-1 database: the table the
+Logstash pipeline wrote. Every step checks what exists before adding it, so a migration
+interrupted half-way, or run by two processes at once, finishes cleanly on the next open.
+SQLite runs it in one transaction (its DDL is transactional); MySQL commits each DDL
+statement by itself, hence the care for idempotency.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sipparse.store import schema
+
+if TYPE_CHECKING:
+    from sipparse.store.base import Store
+
+log = logging.getLogger(__name__)
+REBUILD_CHUNK = 2000
+
+
+def schema_version(store: Store) -> int:
+    """The version of the schema in the database: 0 when empty, 1 for the Logstash table."""
+    tables = store.tables()
+    if "schema_version" in tables:
+        found = store.query("SELECT MAX(version) FROM schema_version")
+        if found and found[0][0] is not None:
+            return int(found[0][0])
+    return 1 if "sip_transactions" in tables else 0
+
+
+def migrate(store: Store) -> int:
+    """Create or upgrade the schema; return the version found before."""
+    found = store._transaction(lambda: schema_version(store))
+    if found > schema.CURRENT_VERSION:
+        raise_newer(store, found)
+    if found < schema.CURRENT_VERSION:
+        store._transaction(lambda: _upgrade(store))
+    return found
+
+
+def raise_newer(store: Store, found: int) -> None:
+    from sipparse.errors import DatabaseError
+
+    raise DatabaseError(
+        f"{store.url.redacted()}: schema version {found} is newer than this sipparse knows "
+        f"({schema.CURRENT_VERSION}); upgrade sipparse"
+    )
+
+
+def _upgrade(store: Store) -> None:
+    found = schema_version(store)
+    if found >= schema.CURRENT_VERSION:
+        return
+    log.info("migrating %s from schema version %d to %d", store.url.redacted(), found, schema.CURRENT_VERSION)
+    for statement in schema.create_tables(store.backend):
+        store.execute(statement)
+    _add_missing_columns(store, "sip_transactions", schema.MESSAGE_COLUMNS)
+    existing = store.indexes()
+    for name in schema.INDEXES:
+        if name not in existing:
+            store.execute(schema.create_index(name, store.backend))
+    if found == 1:
+        _fill_version_1_rows(store)
+    store.execute(f"INSERT INTO schema_version (version, applied_at) VALUES ({store.placeholder}, "
+                  f"{store.placeholder})", (schema.CURRENT_VERSION, store.fmt_time(_now())))
+
+
+def _add_missing_columns(store: Store, table: str, columns: tuple[schema.Column, ...]) -> None:
+    present = store.columns(table)
+    for column in columns:
+        if column.name not in present:
+            kind = column.mysql if store.backend == "mysql" else column.sqlite
+            store.execute(f"ALTER TABLE {store.q(table)} ADD COLUMN {store.q(column.name)} {kind}")
+
+
+def _fill_version_1_rows(store: Store) -> None:
+    """Give the Logstash rows what version 2 derives: the request method, and their calls."""
+    store.execute("UPDATE sip_transactions SET method = sip_method "
+                  "WHERE status_code IS NULL AND method IS NULL")
+    found = store.query("SELECT DISTINCT call_id FROM sip_transactions WHERE call_id IS NOT NULL")
+    call_ids = [r[0] for r in found]
+    for start in range(0, len(call_ids), REBUILD_CHUNK):
+        store._refresh_calls(call_ids[start:start + REBUILD_CHUNK])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

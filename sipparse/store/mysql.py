@@ -1,0 +1,233 @@
+"""The MySQL / MariaDB backend (mysql-connector-python), for several writers into one server.
+
+It keeps to what MySQL 8, MariaDB 10.6+ and MySQL-protocol distributed databases (TiDB,
+Vitess) all accept: explicit primary keys, no triggers, procedures, foreign keys, ``LOCK
+TABLES`` or user variables, and no reliance on AUTO_INCREMENT values being contiguous.
+
+Concurrency: sessions run at READ COMMITTED, so each statement sees what other writers
+committed. Before a batch recomputes the summary of a call it takes the row lock of that
+``calls`` row (inserting a placeholder when the call is new, Call-IDs in sorted order); a
+second writer touching the same call waits for the first to commit and then reads its rows
+too, so no summary is computed from a partial view. Deadlocks (1213) and lock wait timeouts
+(1205) roll the whole batch back and run it again; a lost connection is reopened first.
+
+The connector's C extension is used when it loads. Some wheels bundle a newer OpenSSL than
+the system's: the extension then only loads if it comes before Python's ``ssl`` module, so
+it is imported first when nothing has loaded ``ssl`` yet.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sipparse.errors import DatabaseError
+from sipparse.store.base import Store
+from sipparse.store.rows import text_time, utc_naive
+
+log = logging.getLogger(__name__)
+RETRYABLE = {
+    1205,  # lock wait timeout
+    1213,  # deadlock
+    1060, 1061, 1062,  # duplicate column / index / key: another process migrated at the same time
+    2006, 2013, 2055,  # connection lost: reconnect and run the transaction again
+}
+CONNECTION_LOST = {2006, 2013, 2055}
+URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
+
+
+def _connector() -> Any:
+    """mysql.connector, with its C extension loaded when this process allows it."""
+    if "ssl" not in sys.modules and "mysql.connector" not in sys.modules:
+        try:
+            importlib.import_module("_mysql_connector")
+        except ImportError as exc:
+            log.debug("mysql-connector C extension not available: %s", exc)
+    import mysql.connector
+
+    return mysql.connector
+
+
+class MySQLStore(Store):
+    """A ``mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`` database."""
+
+    backend = "mysql"
+    placeholder = "%s"
+
+    def _connect(self) -> None:
+        connector = _connector()
+        self._connector = connector
+        try:
+            self._con = connector.connect(**self._connect_args(connector))
+        except connector.Error as exc:
+            raise self._error("connect", exc) from None
+        except (OSError, ValueError) as exc:
+            raise DatabaseError(f"{self.url.redacted()}: cannot connect: {exc}") from None
+        self._setup_session()
+
+    def _connect_args(self, connector: Any) -> dict[str, Any]:
+        url = self.url
+        args: dict[str, Any] = {
+            "host": url.host, "port": url.port or 3306, "database": url.database,
+            "charset": "utf8mb4", "collation": "utf8mb4_bin", "autocommit": False,
+            "use_pure": not getattr(connector, "HAVE_CEXT", False), "connection_timeout": 10,
+            "client_flags": [-connector.constants.ClientFlag.FOUND_ROWS],
+        }
+        if url.user:
+            args["user"] = url.user
+        if url.password is not None:
+            args["password"] = url.password
+        args.update({k: url.options[k] for k in URL_OPTIONS if url.options.get(k)})
+        if url.options.get("ssl_disabled", "").lower() in ("1", "true", "yes"):
+            args["ssl_disabled"] = True
+        if "option_files" in args:
+            args["option_groups"] = ["client", "sipparse"]
+        return args
+
+    def _setup_session(self) -> None:
+        cursor = self._con.cursor()
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
+        cursor.execute("SET time_zone = '+00:00'")
+        cursor.close()
+        self._con.commit()
+
+    def _reconnect(self) -> None:
+        try:
+            self._con.close()
+        except Exception as exc:  # already broken
+            log.debug("close before reconnect failed: %s", exc)
+        self._connect()
+
+    def _begin(self) -> None:
+        if not self._con.is_connected():
+            self._reconnect()
+        self._con.rollback()  # ends a stale read snapshot; cheap when nothing is open
+
+    def commit(self) -> None:
+        self._con.commit()
+
+    def rollback(self) -> None:
+        self._con.rollback()
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        except self._connector.Error as exc:
+            log.debug("close failed: %s", exc)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = self._con.cursor()
+        try:
+            cursor.execute(sql, tuple(params) or None)
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        if not seq:
+            return 0
+        cursor = self._con.cursor()
+        try:
+            cursor.executemany(sql, seq)
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._con.cursor()
+        try:
+            cursor.execute(sql, tuple(params) or None)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        def run() -> list[dict[str, Any]]:
+            cursor = self._con.cursor()
+            try:
+                cursor.execute(qmark_to_format(sql), tuple(params) or None)
+                names = [d[0] for d in cursor.description or ()]
+                return [dict(zip(names, map(_plain_value, row), strict=True)) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+                self._con.rollback()
+
+        return self._guard("run the query", run)
+
+    def fmt_time(self, value: datetime | None) -> Any:
+        return utc_naive(value)
+
+    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
+        # ON DUPLICATE KEY UPDATE id = id, not INSERT IGNORE: IGNORE would also turn real
+        # errors (a value too long, a bad date) into warnings and store something else.
+        names = ", ".join(self.q(c) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE `id` = `id`"
+
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+        names = ", ".join(self.q(c) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        # VALUES(col) is deprecated in MySQL 8.0.20+, but the row alias that replaces it is
+        # unknown to MariaDB and TiDB; VALUES() works on all of them.
+        updates = ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in columns if c != key)
+        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
+
+    def _lock_calls(self, call_ids: Sequence[str]) -> None:
+        marks = ", ".join(["(%s, 0)"] * len(call_ids))
+        self.execute(f"INSERT INTO `calls` (`call_id`, `message_count`) VALUES {marks} "
+                     "ON DUPLICATE KEY UPDATE `call_id` = `call_id`", list(call_ids))
+
+    def tables(self) -> set[str]:
+        found = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+        return {str(r[0]) for r in found}
+
+    def columns(self, table: str) -> set[str]:
+        found = self.query("SELECT column_name FROM information_schema.columns "
+                           "WHERE table_schema = DATABASE() AND table_name = %s", (table,))
+        return {str(r[0]) for r in found}
+
+    def indexes(self) -> set[str]:
+        found = self.query("SELECT DISTINCT index_name FROM information_schema.statistics "
+                           "WHERE table_schema = DATABASE()")
+        return {str(r[0]) for r in found}
+
+    def _is_retryable(self, exc: Exception) -> bool:
+        errno = getattr(exc, "errno", None)
+        if errno in CONNECTION_LOST:
+            self._reconnect()
+        return errno in RETRYABLE
+
+    def _is_db_error(self, exc: Exception) -> bool:
+        return isinstance(exc, self._connector.Error)
+
+
+def qmark_to_format(sql: str) -> str:
+    """``?`` placeholders to the connector's ``%s``, leaving quoted text alone."""
+    out: list[str] = []
+    quote: str | None = None
+    for char in sql:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == "?":
+            char = "%s"
+        out.append(char)
+    return "".join(out)
+
+
+def _plain_value(value: Any) -> Any:
+    """The Python types SQLite gives: text timestamps, bytes, int/float."""
+    if isinstance(value, datetime):
+        return text_time(value)
+    if isinstance(value, bytearray):
+        return bytes(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

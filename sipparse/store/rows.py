@@ -1,0 +1,127 @@
+"""Records (``SipMessage``, ``Reject``, ``Checkpoint``) to row tuples in column order.
+
+Kept apart from the backends because it is the hot loop of every write: plain attributes
+are read with one ``attrgetter`` call, and only the few derived values are computed in
+Python. Values of indexed ``VARCHAR`` columns are clipped to the declared length here, on
+both backends, so SQLite and MySQL store the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import attrgetter
+from typing import Any
+
+from sipparse.sip.message import Reject, SipMessage
+from sipparse.store import schema
+
+TimeFormat = Callable[[datetime | None], Any]
+RowList = list[tuple[Any, ...]]
+
+# Columns filled from other places than the same-named attribute of SipMessage.
+_DERIVED = {"timestamp", "source_file", "source_fingerprint", "source_offset", "source_end", "problems",
+            "ingested_at"}
+MESSAGE_NAMES = tuple(c.name for c in schema.MESSAGE_COLUMNS)
+_PLAIN_NAMES = tuple(n for n in MESSAGE_NAMES if n not in _DERIVED)
+_plain = attrgetter(*_PLAIN_NAMES)
+_CLIPS = tuple((_PLAIN_NAMES.index(c.name), c.clip) for c in schema.MESSAGE_COLUMNS
+               if c.clip and c.name not in _DERIVED)
+_FP_CLIP = 255
+_TIMESTAMP_AT = MESSAGE_NAMES.index("timestamp")
+# message_row() relies on this order: the derived columns are the timestamp and the tail.
+assert MESSAGE_NAMES[-6:] == ("source_file", "source_fingerprint", "source_offset", "source_end", "problems",
+                              "ingested_at")
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """How far a log file has been stored: resume reading at ``offset``.
+
+    ``fingerprint`` identifies the file by its first bytes (it survives renames and
+    compression); ``size``, ``inode``, ``device`` and ``mtime`` are what was seen when the
+    checkpoint was written, to notice truncation, rotation or replacement.
+    """
+
+    fingerprint: str
+    path: str
+    offset: int
+    size: int
+    inode: int | None = None
+    device: int | None = None
+    mtime: float | None = None
+
+
+def utc_naive(value: datetime | None) -> datetime | None:
+    """Timestamps are stored as naive UTC; an aware datetime is converted first."""
+    if value is not None and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def text_time(value: datetime | None) -> str | None:
+    """SQLite's timestamp text: ``YYYY-MM-DD HH:MM:SS[.ffffff]``."""
+    value = utc_naive(value)
+    return None if value is None else value.isoformat(" ")
+
+
+def _clip(values: list[Any]) -> list[Any]:
+    for index, length in _CLIPS:
+        value = values[index]
+        if value is not None and len(value) > length:
+            values[index] = value[:length]
+    return values
+
+
+def message_row(message: SipMessage, now: Any, fmt_time: TimeFormat) -> tuple[Any, ...]:
+    """One ``sip_transactions`` row, columns in ``schema.MESSAGE_COLUMNS`` order."""
+    plain = _clip(list(_plain(message)))
+    source = message.source
+    return (
+        *plain[:_TIMESTAMP_AT], fmt_time(message.timestamp), *plain[_TIMESTAMP_AT:],
+        source.path, source.fingerprint[:_FP_CLIP], message.offset, message.end,
+        "; ".join(message.problems) if message.problems else None, now,
+    )
+
+
+def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_time: TimeFormat) -> RowList:
+    stamp = fmt_time(now)
+    return [message_row(m, stamp, fmt_time) for m in messages]
+
+
+def reject_rows(rejects: Sequence[Reject], now: datetime, fmt_time: TimeFormat) -> RowList:
+    """``rejects`` rows in ``schema.REJECT_COLUMNS`` order."""
+    stamp = fmt_time(now)
+    return [
+        (r.source.path, r.source.fingerprint[:_FP_CLIP], r.offset, r.end, r.reason, bytes(r.raw),
+         fmt_time(r.timestamp), (r.host or None) and r.host[:255], stamp)
+        for r in rejects
+    ]
+
+
+def checkpoint_rows(checkpoints: Sequence[Checkpoint], now: datetime, fmt_time: TimeFormat) -> RowList:
+    """``checkpoints`` rows in ``schema.CHECKPOINT_COLUMNS`` order."""
+    stamp = fmt_time(now)
+    return [(c.fingerprint[:_FP_CLIP], c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp)
+            for c in checkpoints]
+
+
+def checkpoint_from_row(row: Sequence[Any]) -> Checkpoint:
+    fingerprint, path, offset, size, inode, device, mtime = row[:7]
+    return Checkpoint(fingerprint, path, int(offset), int(size), _opt_int(inode), _opt_int(device),
+                      None if mtime is None else float(mtime))
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Replace what the database cannot encode (lone surrogates from undecodable bytes)."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+
+    return [tuple(clean(v) for v in row) for row in rows]

@@ -1,0 +1,224 @@
+"""The tables, their columns for each backend, and the in-place migrations.
+
+One column list drives everything: the DDL of both backends, the INSERT statements and the
+row tuples built from ``SipMessage``. Types differ where the backends differ (timestamps are
+``TEXT`` ``YYYY-MM-DD HH:MM:SS[.ffffff]`` in SQLite, ``DATETIME(6)`` in MySQL), never in meaning.
+
+MySQL tables are ``utf8mb4`` with the binary collation: a Call-ID is compared byte by byte
+(RFC 3261 section 8.1.1.4), and searches give the same answers as SQLite's. Only columns
+that are indexed are ``VARCHAR`` (their values are clipped to the declared length, so strict
+mode never refuses a row and nothing is truncated silently); every other text is ``TEXT``.
+
+Versions: 1 is the table the Logstash pipeline wrote (the contract's columns only); 2 adds
+the parsed header columns, the source identity with its UNIQUE key, and the ``calls``,
+``rejects`` and ``checkpoints`` tables. Every step is idempotent (``IF NOT EXISTS``, and a
+column or index that already exists is skipped), so two processes may migrate at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CURRENT_VERSION = 2
+TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column with its SQLite and MySQL types; ``clip`` is the VARCHAR length, if any."""
+
+    name: str
+    sqlite: str
+    mysql: str
+    clip: int | None = None
+
+
+def _text(name: str) -> Column:
+    return Column(name, "TEXT", "TEXT")
+
+
+def _varchar(name: str, length: int) -> Column:
+    return Column(name, "TEXT", f"VARCHAR({length})", length)
+
+
+def _int(name: str, mysql: str = "BIGINT") -> Column:
+    return Column(name, "INTEGER", mysql)
+
+
+def _time(name: str) -> Column:
+    return Column(name, "TEXT", "DATETIME(6)")
+
+
+CALL_ID = _varchar("call_id", 512)
+
+# The contract's columns first (version 1), in the order the seed's table had them.
+V1_MESSAGE_COLUMNS: tuple[Column, ...] = (
+    CALL_ID,
+    _text("sip_method"),
+    _text("from_sip"),
+    _text("to_sip"),
+    _int("cseq"),
+    _varchar("cseq_method", 64),
+    Column("sdp_content", "TEXT", "MEDIUMTEXT"),
+    _time("timestamp"),
+    _int("status_code", "INT"),
+    _varchar("direction", 8),
+    Column("raw_message", "BLOB", "LONGBLOB"),
+)
+
+MESSAGE_COLUMNS: tuple[Column, ...] = V1_MESSAGE_COLUMNS + (
+    _varchar("method", 64),
+    _text("request_uri"),
+    _text("reason_phrase"),
+    _text("from_display"),
+    _varchar("from_user", 255),
+    _varchar("from_host", 255),
+    _varchar("from_tag", 255),
+    _text("to_display"),
+    _varchar("to_user", 255),
+    _varchar("to_host", 255),
+    _varchar("to_tag", 255),
+    _text("via"),
+    _varchar("via_branch", 255),
+    _text("contact"),
+    _text("user_agent"),
+    _text("content_type"),
+    _int("content_length"),
+    _text("reason_header"),
+    _int("q850_cause", "INT"),
+    _varchar("transport", 16),
+    _varchar("peer", 255),
+    _int("marker_bytes"),
+    _varchar("host", 255),
+    _int("pid"),
+    _varchar("dialect", 32),
+    _text("source_file"),
+    _varchar("source_fingerprint", 255),
+    _int("source_offset"),
+    _int("source_end"),
+    _text("problems"),
+    _time("ingested_at"),
+)
+
+CALL_COLUMNS: tuple[Column, ...] = (
+    CALL_ID,
+    _varchar("kind", 16),
+    _varchar("state", 16),
+    _time("first_seen"),
+    _time("last_seen"),
+    _varchar("from_user", 255),
+    _varchar("to_user", 255),
+    _text("from_sip"),
+    _text("to_sip"),
+    _varchar("direction", 8),
+    _int("final_status", "INT"),
+    _text("final_reason"),
+    _int("setup_ms"),
+    Column("duration_s", "REAL", "DOUBLE"),
+    _time("answered_at"),
+    _time("ended_at"),
+    _int("message_count"),
+    _int("retransmissions"),
+    _varchar("hangup_by", 16),
+    _int("q850_cause", "INT"),
+    _varchar("host", 255),
+    _time("updated_at"),
+)
+
+REJECT_COLUMNS: tuple[Column, ...] = (
+    _text("source_file"),
+    _varchar("source_fingerprint", 255),
+    _int("source_offset"),
+    _int("source_end"),
+    _text("reason"),
+    Column("raw", "BLOB", "LONGBLOB"),
+    _time("timestamp"),
+    _varchar("host", 255),
+    _time("created_at"),
+)
+
+CHECKPOINT_COLUMNS: tuple[Column, ...] = (
+    _varchar("fingerprint", 255),
+    _text("path"),
+    _int("offset"),
+    _int("size"),
+    _int("inode", "BIGINT UNSIGNED"),
+    _int("device", "BIGINT UNSIGNED"),
+    Column("mtime", "REAL", "DOUBLE"),
+    _time("updated_at"),
+)
+
+# name -> (table, columns, unique?)
+MESSAGE_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "uq_sip_transactions_source": ("sip_transactions", ("source_fingerprint", "source_offset"), True),
+    "ix_sip_transactions_call_id": ("sip_transactions", ("call_id",), False),
+    "ix_sip_transactions_timestamp": ("sip_transactions", ("timestamp",), False),
+    "ix_sip_transactions_from_user": ("sip_transactions", ("from_user",), False),
+    "ix_sip_transactions_to_user": ("sip_transactions", ("to_user",), False),
+    "ix_sip_transactions_status_code": ("sip_transactions", ("status_code",), False),
+}
+OTHER_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "ix_calls_first_seen": ("calls", ("first_seen",), False),
+    "ix_calls_last_seen": ("calls", ("last_seen",), False),
+    "ix_calls_from_user": ("calls", ("from_user",), False),
+    "ix_calls_to_user": ("calls", ("to_user",), False),
+    "ix_calls_state": ("calls", ("state",), False),
+    "uq_rejects_source": ("rejects", ("source_fingerprint", "source_offset"), True),
+    "ix_rejects_timestamp": ("rejects", ("timestamp",), False),
+}
+INDEXES = {**MESSAGE_INDEXES, **OTHER_INDEXES}
+
+
+def quote(name: str, backend: str) -> str:
+    """Quote an identifier (``offset`` and ``timestamp`` are keywords somewhere)."""
+    return f"`{name}`" if backend == "mysql" else f'"{name}"'
+
+
+def _column_ddl(column: Column, backend: str) -> str:
+    kind = column.mysql if backend == "mysql" else column.sqlite
+    return f"{quote(column.name, backend)} {kind}"
+
+
+def _id_ddl(backend: str) -> str:
+    if backend == "mysql":
+        return "`id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"
+    return '"id" INTEGER PRIMARY KEY'
+
+
+def _create_table(name: str, columns: tuple[Column, ...], backend: str, key: str | None = None) -> str:
+    """A CREATE TABLE; without ``key`` the table gets a surrogate ``id`` primary key."""
+    parts = [] if key else [_id_ddl(backend)]
+    parts += [_column_ddl(c, backend) + (" NOT NULL" if c.name == key else "") for c in columns]
+    if key:
+        parts.append(f"PRIMARY KEY ({quote(key, backend)})")
+    body = ",\n  ".join(parts)
+    options = f" {TABLE_OPTIONS}" if backend == "mysql" else ""
+    return f"CREATE TABLE IF NOT EXISTS {quote(name, backend)} (\n  {body}\n){options}"
+
+
+def create_messages_v1(backend: str) -> str:
+    """The version-1 table, as the Logstash pipeline created it (kept to test migrations)."""
+    return _create_table("sip_transactions", V1_MESSAGE_COLUMNS, backend)
+
+
+VERSION_COLUMNS = (Column("version", "INTEGER", "INT"), _time("applied_at"))
+
+
+def create_tables(backend: str) -> list[str]:
+    """CREATE TABLE statements of the current schema (secondary indexes come separately)."""
+    return [
+        _create_table("sip_transactions", MESSAGE_COLUMNS, backend),
+        _create_table("calls", CALL_COLUMNS, backend, key="call_id"),
+        _create_table("rejects", REJECT_COLUMNS, backend),
+        _create_table("checkpoints", CHECKPOINT_COLUMNS, backend, key="fingerprint"),
+        _create_table("schema_version", VERSION_COLUMNS, backend, key="version"),
+    ]
+
+
+def create_index(name: str, backend: str) -> str:
+    table, columns, unique = INDEXES[name]
+    cols = ", ".join(quote(c, backend) for c in columns)
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    exists = " IF NOT EXISTS" if backend == "sqlite" else ""
+    return f"CREATE {kind}{exists} {name} ON {quote(table, backend)} ({cols})"
+

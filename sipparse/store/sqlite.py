@@ -1,0 +1,122 @@
+"""The embedded backend: one SQLite file, in WAL mode, shared safely by several processes.
+
+Write transactions start with ``BEGIN IMMEDIATE`` so a writer takes the write lock before it
+reads anything (no lock upgrade, so no SQLITE_BUSY deadlock between two ingests), and
+``busy_timeout`` makes a second writer wait for the first instead of failing. The file and
+the directory sipparse creates for it are private to the user (0600 / 0700).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sipparse.errors import DatabaseError
+from sipparse.store.base import Store
+from sipparse.store.rows import text_time
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+class SQLiteStore(Store):
+    """A ``sqlite:///PATH`` database."""
+
+    backend = "sqlite"
+    placeholder = "?"
+
+    def _connect(self) -> None:
+        path = self.url.path or ""
+        if path != ":memory:":
+            _create_private(Path(path), self.url.redacted())
+        try:
+            self._con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                        check_same_thread=False)
+            for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "journal_mode = WAL", "synchronous = NORMAL"):
+                self._con.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+
+    def _begin(self) -> None:
+        self._con.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if self._con.in_transaction:
+            self._con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._con.in_transaction:
+            self._con.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._con.execute(sql, _params(params)).rowcount
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        if not seq:
+            return 0
+        return self._con.executemany(sql, seq).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._con.execute(sql, _params(params)).fetchall()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        def run() -> list[dict[str, Any]]:
+            cursor = self._con.execute(sql, _params(params))
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        return self._guard("run the query", run)
+
+    def fmt_time(self, value: datetime | None) -> Any:
+        return text_time(value)
+
+    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
+        names = ", ".join(self.q(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
+        names = ", ".join(self.q(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        updates = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in columns if c != key)
+        return (f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) "
+                f"ON CONFLICT ({self.q(key)}) DO UPDATE SET {updates}")
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def columns(self, table: str) -> set[str]:
+        return {r[1] for r in self.query(f"PRAGMA table_info({self.q(table)})")}
+
+    def indexes(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    def _is_retryable(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+    def _is_db_error(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.Error)
+
+
+def _params(params: Sequence[Any]) -> Sequence[Any]:
+    """Datetimes become the stored text, so comparisons with stored timestamps hold."""
+    if any(isinstance(p, datetime) for p in params):
+        return [text_time(p) if isinstance(p, datetime) else p for p in params]
+    return params
+
+
+def _create_private(path: Path, shown: str) -> None:
+    """Create the database file (and its directory) readable by the user only."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise DatabaseError(f"{shown}: cannot create the database file: {exc.strerror or exc}") from None
