@@ -1,0 +1,171 @@
+"""`sipparse rotate` on the command line: options, config file, lock, postrotate, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sipparse.cli import cli
+from sipparse.logs.locks import LogLock
+from tests.rotate.helpers import append_lines, names
+
+
+@pytest.fixture
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("SIPPARSE_CONFIG", raising=False)
+    directory = tmp_path / "log"
+    directory.mkdir()
+    path = directory / "pjsip"
+    append_lines(path, "a")
+    return path
+
+
+def invoke(tmp_path: Path, *args: str) -> object:
+    runner = CliRunner()
+    return runner.invoke(cli, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "rotate", *args])
+
+
+def test_verbose_prints_one_line_per_action(tmp_path: Path, log: Path) -> None:
+    invoke(tmp_path, "--no-ingest", str(log))
+    append_lines(log, "b")
+    result = invoke(tmp_path, "--no-ingest", "-v", str(log))
+    assert result.exit_code == 0, result.output
+    st = log.stat()
+    assert result.output.splitlines() == [
+        f"renamed {log}.1 -> {log}.2",
+        f"renamed {log} -> {log}.1",
+        f"created {log} (mode {st.st_mode & 0o777:04o}, uid {st.st_uid}, gid {st.st_gid})",
+        f"compressed {log}.2 -> {log}.2.gz",
+    ]
+
+
+def test_quiet_without_verbose_prints_nothing(tmp_path: Path, log: Path) -> None:
+    result = invoke(tmp_path, "--no-ingest", str(log), str(log.parent / "absent"))
+    assert (result.exit_code, result.output) == (0, "")
+    assert names(log.parent) == ["pjsip", "pjsip.1"]
+
+
+def test_missing_file_exits_zero_and_is_told_with_verbose(tmp_path: Path, log: Path) -> None:
+    result = invoke(tmp_path, "--no-ingest", "-v", str(log.parent / "absent"))
+    assert (result.exit_code, result.output) == (0, f"skipped {log.parent / 'absent'}: missing\n")
+
+
+def test_config_rotate_section_and_command_line_wins(tmp_path: Path, log: Path) -> None:
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f'[rotate]\nkeep = 1\ncompress = false\ningest = false\npaths = ["{log}"]\n')
+    runner = CliRunner()
+    base = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "rotate"]
+    for tag in "bc":
+        assert runner.invoke(cli, base).exit_code == 0
+        append_lines(log, tag)
+    assert names(log.parent) == ["pjsip", "pjsip.1"]
+    for tag in "de":
+        assert runner.invoke(cli, [*base, "--keep", "3", "--compress"]).exit_code == 0
+        append_lines(log, tag)
+    assert names(log.parent) == ["pjsip", "pjsip.1", "pjsip.2.gz", "pjsip.3.gz"]
+
+
+def test_bad_config_value_is_one_clear_error(tmp_path: Path, log: Path) -> None:
+    config = tmp_path / "sipparse.toml"
+    config.write_text("[rotate]\nmin_size = \"lots\"\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "rotate", "--no-ingest", str(log)])
+    assert result.exit_code == 1
+    assert str(result.exception).startswith("bad size 'lots'")
+
+
+def test_lock_held_by_ingest_no_wait_skips_with_a_note(tmp_path: Path, log: Path) -> None:
+    with LogLock(log).acquire():
+        result = CliRunner().invoke(cli, ["rotate", "--no-ingest", "--no-wait", str(log)])
+    assert result.exit_code == 0
+    assert result.stderr == f"skipped {log}: being processed by another sipparse run\n"
+    assert names(log.parent) == ["pjsip"]
+
+
+def test_lock_wait_times_out_with_a_note(tmp_path: Path, log: Path) -> None:
+    with LogLock(log).acquire():
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["rotate", "--no-ingest", "--timeout", "0.3", str(log)])
+    assert result.exit_code == 0 and "being processed by another sipparse run" in result.stderr
+    assert 0.3 <= time.monotonic() - started < 5
+    assert names(log.parent) == ["pjsip"]
+
+
+def test_lock_wait_rotates_once_the_other_run_is_done(tmp_path: Path, log: Path) -> None:
+    lock = LogLock(log).acquire()
+    releaser = threading.Timer(0.3, lock.release)
+    releaser.start()
+    result = CliRunner().invoke(cli, ["rotate", "--no-ingest", "--timeout", "20", str(log)])
+    releaser.join()
+    assert result.exit_code == 0, result.output
+    assert names(log.parent) == ["pjsip", "pjsip.1"]
+
+
+def snapshot_command(out: Path) -> str:
+    """A postrotate command (no shell) that records the directory listing and its argv."""
+    code = ("import os,sys; "
+            "open(sys.argv[1],'a').write(repr((sorted(os.listdir(sys.argv[2])), sys.argv[3:]))+'\\n')")
+    return f'{sys.executable} -c "{code}" {out} {{dir}} "$1" two\\ words'
+
+
+def test_postrotate_runs_after_the_rename_and_before_compression(tmp_path: Path, log: Path) -> None:
+    out = tmp_path / "seen"
+    command = snapshot_command(out).replace("{dir}", str(log.parent))
+    for tag in "bc":
+        result = invoke(tmp_path, "--no-ingest", "-v", "--postrotate", command, str(log))
+        assert result.exit_code == 0, result.output
+        append_lines(log, tag)
+    first, second = out.read_text().splitlines()
+    # no shell: "$1" stays literal and the backslash keeps "two words" together, as shlex splits
+    assert first == repr((["pjsip", "pjsip.1"], ["$1", "two words"]))
+    assert second == repr((["pjsip", "pjsip.1", "pjsip.2"], ["$1", "two words"]))
+    assert f"ran postrotate {command!r} (exit 0)" in result.output
+
+
+def test_postrotate_with_shell_gets_the_log_path_as_first_argument(tmp_path: Path, log: Path) -> None:
+    out = tmp_path / "seen"
+    command = f'echo "$1" > {out}; exit 0'
+    result = invoke(tmp_path, "--no-ingest", "--shell", "--postrotate", command, str(log))
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == f"{log}\n"
+
+
+def run_sipparse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sipparse", "--db", f"sqlite:///{tmp_path / 'x.db'}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_failed_postrotate_is_exit_1_with_one_line_and_the_rotation_stands(tmp_path: Path, log: Path) -> None:
+    done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--postrotate", "false", str(log))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"Error: postrotate 'false' exited with status 1 (rotated {log})\n"
+    assert names(log.parent) == ["pjsip", "pjsip.1"]
+
+
+def test_unknown_postrotate_command_is_a_clear_error(tmp_path: Path, log: Path) -> None:
+    done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--postrotate", "no-such-command-xyz -1", str(log))
+    assert done.returncode == 1
+    assert done.stderr == f"Error: postrotate command not found: no-such-command-xyz (rotated {log})\n"
+
+
+def test_symlink_refused_at_the_cli_others_still_rotate(tmp_path: Path, log: Path) -> None:
+    other = log.parent / "messages"
+    other.symlink_to(log)
+    done = run_sipparse(tmp_path, "rotate", "--no-ingest", str(other), str(log))
+    assert done.returncode == 1
+    assert done.stderr == (f"Error: refusing to rotate {other}: it is a symbolic link "
+                           "(give the real file instead)\n")
+    assert names(log.parent) == ["messages", "pjsip", "pjsip.1"]
+
+
+def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
+    done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--keep", "0", str(log))
+    assert done.returncode == 1
+    assert done.stderr == ("Error: keep must be at least 1: the newest generation holds lines written "
+                           "while rotating\n")
