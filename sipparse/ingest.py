@@ -298,7 +298,8 @@ class Run:
     def _last_look(self, path: str, siblings: list[str]) -> float | None:
         """The newest mtime recorded in a checkpoint of this path or its siblings."""
         names = {os.path.abspath(p) for p in [path, *siblings]}
-        times = [cp.mtime for cp in self.checkpoints.values() if os.path.abspath(cp.path) in names]
+        times = [cp.mtime for cp in self.checkpoints.values()
+                 if cp.mtime is not None and os.path.abspath(cp.path) in names]
         return max(times) if times else None
 
     def read(self, work: Work) -> None:

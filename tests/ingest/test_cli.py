@@ -1,0 +1,143 @@
+"""`sipparse ingest` and `sipparse rejects` from the outside: summary, options, locks, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sipparse.cli import cli
+from sipparse.logs.locks import LogLock
+from tests.ingest.helpers import count, dump, ingest, ingest_ok, open_db, run_process, sipparse_bin
+from tests.ingest.siplog import make_log, message_count
+
+SUMMARY = re.compile(r"^(\d+) files, (\d+) bytes, (\d+) messages new, (\d+) calls, (\d+) rejected, "
+                     r"[0-9.]+ s, [0-9.]+ MiB/s")
+
+
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
+
+
+def test_summary_line_counts_what_was_stored(sqlite_url: str, tmp_path: Path) -> None:
+    data = make_log(4)
+    (tmp_path / "pjsip").write_bytes(data)
+    out = ingest_ok(sqlite_url, str(tmp_path / "pjsip"))
+    assert len(out.splitlines()) == 1
+    match = SUMMARY.match(out)
+    assert match, out
+    assert [int(g) for g in match.groups()] == [1, len(data), message_count(4), 4, 0]
+
+
+def test_quiet_prints_nothing_and_dry_run_writes_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pjsip").write_bytes(make_log(2))
+    dry = ingest_ok(sqlite_url, "--dry-run", str(tmp_path / "pjsip"))
+    assert f"{message_count(2)} messages parsed" in dry
+    assert count(sqlite_url) == 0
+    assert ingest_ok(sqlite_url, "--quiet", str(tmp_path / "pjsip")) == ""
+    assert count(sqlite_url) == message_count(2)
+
+
+def test_progress_bar_only_when_asked(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pjsip").write_bytes(make_log(2))
+    argv = ["--db", sqlite_url, "ingest", "--tz", "UTC", "--progress", str(tmp_path / "pjsip")]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0
+    assert "ingest" in result.stderr and "B" in result.stderr
+    quiet = CliRunner().invoke(cli, ["--db", sqlite_url, "ingest", "--tz", "UTC", str(tmp_path / "pjsip")])
+    assert quiet.stderr == ""  # CliRunner's stderr is no terminal: no bar by default
+
+
+def test_a_locked_file_is_skipped_with_a_note_and_exit_0(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(2))
+    (tmp_path / "other").write_bytes(make_log(2, first=10))
+    with LogLock(log).acquire():
+        result = run_process(sqlite_url, str(log), str(tmp_path / "other"))
+    assert result.returncode == 0, result.stderr
+    assert f"busy (another run holds the lock): {log}" in result.stdout
+    assert count(sqlite_url) == message_count(2)  # the other file was not blocked
+    ingest_ok(sqlite_url, str(log))
+    assert count(sqlite_url) == message_count(4)
+
+
+def test_wait_waits_for_the_lock(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(2))
+    lock = LogLock(log).acquire()
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--tz", "UTC", "--wait", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=1.5)
+    finally:
+        lock.release()
+    assert proc.wait(timeout=60) == 0
+    assert count(sqlite_url) == message_count(2)
+
+
+def test_unreadable_file_among_others_exits_1_naming_it(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "good").write_bytes(make_log(2))
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + os.urandom(200))
+    result = run_process(sqlite_url, str(tmp_path / "bad.gz"), str(tmp_path / "good"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: cannot read {tmp_path / 'bad.gz'}")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert count(sqlite_url) == message_count(2)
+
+
+def test_bad_options_are_usage_errors(sqlite_url: str, tmp_path: Path) -> None:
+    assert ingest(sqlite_url, "--tz", "Mars/Olympus", str(tmp_path)).exit_code == 2
+    assert ingest(sqlite_url, "--format", "klingon", str(tmp_path)).exit_code == 2
+
+
+def test_config_file_paths_host_and_dialects(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(1, dialect="full"))
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f'[ingest]\npaths = ["{log}"]\nhost = "pbx-7"\ntz = "UTC"\n')
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "--config", str(config), "ingest", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    store = open_db(sqlite_url)
+    try:
+        hosts = {r["host"] for r in store.fetchall("SELECT host FROM sip_transactions")}
+    finally:
+        store.close()
+    assert hosts == {"pbx-7"}
+
+
+def test_syslog_host_is_kept(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pjsip").write_bytes(make_log(1, host="pbx-a"))
+    ingest_ok(sqlite_url, "--host", "elsewhere", str(tmp_path / "pjsip"))
+    assert {row.split("\t")[10] for row in dump(sqlite_url)} == {"pbx-a"}
+
+
+def test_rejects_are_stored_counted_and_listed(db_url: str, tmp_path: Path) -> None:
+    broken = b"Mar  1 12:00:00 pbx1 asterisk[6541]: INVITE sip:x SIP/2.0\n" + \
+        b"Mar  1 12:00:00 pbx1 asterisk[6541]: Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\n" + \
+        b"Mar  1 12:00:00 pbx1 asterisk[6541]: CSeq: banana\n" + \
+        b"Mar  1 12:00:00 pbx1 asterisk[6541]: #015\n\n"
+    (tmp_path / "pjsip").write_bytes(make_log(1) + broken + make_log(1, first=1))
+    out = ingest_ok(db_url, str(tmp_path / "pjsip"))
+    rejected = int(SUMMARY.match(out).group(5))  # type: ignore[union-attr]
+    assert count(db_url) == message_count(2)
+    assert rejected == count(db_url, "rejects")
+    table = CliRunner().invoke(cli, ["--db", db_url, "rejects"])
+    assert table.exit_code == 0
+    listed = CliRunner().invoke(cli, ["--db", db_url, "rejects", "--format", "json", "--limit", "5"])
+    rows = json.loads(listed.output)
+    assert len(rows) == min(rejected, 5)
+    for row in rows:
+        assert row["file"].endswith("pjsip") and row["reason"] and row["raw"]
+        assert str(row["id"]) in table.output
+
+
+def test_no_rejects(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "rejects"])
+    assert result.exit_code == 0 and result.output == "no rejects stored\n"

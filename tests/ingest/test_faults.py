@@ -1,0 +1,132 @@
+"""Faults: SIGKILL at random moments, a database that is down or disappears mid-way."""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.helpers import checkpoints, dump, ingest_ok, run_process, sipparse_bin
+from tests.ingest.siplog import make_log
+
+TRIALS = 10
+
+
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_a_normal_run(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(400))  # big enough that a run takes a while, small enough to stay fast
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    started = time.monotonic()
+    ingest_ok(ref, str(log))
+    clean_seconds = time.monotonic() - started
+    want = dump(ref)
+    rnd = random.Random(6)
+    kills = 0
+    argv = [*sipparse_bin(), "--db", db_url, "ingest", "--tz", "UTC", "--no-progress",
+            "--batch-bytes", "65536", str(log)]
+    for _ in range(TRIALS):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.3, 0.6 + clean_seconds))
+        if proc.poll() is None:
+            proc.kill()
+            kills += 1
+        proc.wait()
+    assert kills > 0
+    final = run_process(db_url, str(log))
+    assert final.returncode == 0, final.stderr
+    assert dump(db_url) == want
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_database_unreachable_exits_1_and_moves_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(2))
+    result = run_process(f"mysql://root@127.0.0.1:{_free_port()}/sip", str(log))
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1
+    assert "127.0.0.1" in result.stderr and "Traceback" not in result.stderr
+
+
+def _admin(mysql_url: str, sql: str) -> None:
+    """Run a server-level statement (no default database) with the test's credentials."""
+    import mysql.connector
+
+    from sipparse.config import parse_db_url
+
+    url = parse_db_url(mysql_url)
+    con = mysql.connector.connect(host=url.host, port=url.port or 3306, user=url.user,
+                                  password=url.password or "")
+    try:
+        con.cursor().execute(sql)
+    finally:
+        con.close()
+
+
+@pytest.mark.mysql
+def test_database_gone_between_runs_then_back(mysql_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    data = make_log(6)
+    half = data.index(b"\n\n", len(data) // 2) + 2
+    log.write_bytes(data[:half])
+    ingest_ok(mysql_url, str(log))
+    with open(log, "ab") as fh:
+        fh.write(data[half:])
+    database = mysql_url.rsplit("/", 1)[1]
+    _admin(mysql_url, f"DROP DATABASE `{database}`")
+    down = run_process(mysql_url, str(log))
+    assert down.returncode == 1, down.stdout
+    assert down.stderr.startswith("Error: ") and len(down.stderr.splitlines()) == 1, down.stderr
+    _admin(mysql_url, f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+    ingest_ok(mysql_url, str(log))
+    assert dump(mysql_url) == reference(tmp_path, data)
+
+
+@pytest.mark.mysql
+@pytest.mark.slow
+def test_database_dropped_during_a_run(mysql_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    data = make_log(1500)
+    log.write_bytes(data)
+    argv = [*sipparse_bin(), "--db", mysql_url, "ingest", "--tz", "UTC", "--no-progress",
+            "--batch-bytes", "32768", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and not _has_checkpoint(mysql_url):
+        time.sleep(0.01)
+    database = mysql_url.rsplit("/", 1)[1]
+    _admin(mysql_url, f"DROP DATABASE `{database}`")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (out, err)
+    assert err.startswith("Error: ") and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    _admin(mysql_url, f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+    ingest_ok(mysql_url, str(log))
+    assert dump(mysql_url) == reference(tmp_path, data)
+
+
+def _has_checkpoint(mysql_url: str) -> bool:
+    try:
+        return bool(checkpoints(mysql_url))
+    except Exception:  # the schema may not exist yet
+        return False
+
+
+def reference(tmp_path: Path, data: bytes) -> list[str]:
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "whole").write_bytes(data)
+    ingest_ok(ref, str(tmp_path / "whole"))
+    return dump(ref)

@@ -1,0 +1,118 @@
+"""File identity: fingerprints stable as a file grows, across rename and gzip; siblings; resume rules."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sipparse.errors import LogFileError
+from sipparse.ingest import expand_paths, start_offset
+from sipparse.logs import files
+from tests.ingest.siplog import make_log
+
+LOG = make_log(3)
+
+
+@dataclass
+class Cp:
+    """The fields of a stored checkpoint that resume decisions read."""
+
+    offset: int
+    size: int
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@given(st.integers(min_value=0, max_value=len(LOG)))
+@settings(max_examples=60, deadline=None)
+def test_fingerprint_never_changes_once_it_exists(cut: int) -> None:
+    whole = files.fingerprint_of(LOG)
+    assert whole is not None
+    prefix = files.fingerprint_of(LOG[:cut])
+    assert prefix in (None, whole)
+
+
+def test_fingerprint_needs_a_first_line_or_enough_bytes() -> None:
+    first_line_end = LOG.index(b"\n", files.FINGERPRINT_MIN_BYTES - 1) + 1
+    assert files.fingerprint_of(LOG[: first_line_end - 1]) is None
+    assert files.fingerprint_of(LOG[:first_line_end]) == files.fingerprint_of(LOG)
+    no_newline = b"x" * files.FINGERPRINT_MAX_BYTES
+    assert files.fingerprint_of(no_newline) == files.fingerprint_of(no_newline + b"more\n")
+
+
+def test_leading_blank_lines_do_not_make_files_alike() -> None:
+    a = b"\n\n" + make_log(1, first=1)
+    b = b"\n\n" + make_log(1, first=2)
+    assert files.fingerprint_of(a) != files.fingerprint_of(b)
+
+
+def test_identity_survives_rename_and_gzip(tmp_path: Path) -> None:
+    live = files.inspect(str(write(tmp_path / "pjsip", LOG)))
+    os.rename(tmp_path / "pjsip", tmp_path / "pjsip.1")
+    renamed = files.inspect(str(tmp_path / "pjsip.1"))
+    packed = tmp_path / "pjsip.2.gz"
+    packed.write_bytes(gzip.compress(LOG))
+    compressed = files.inspect(str(packed))
+    assert live and renamed and compressed
+    assert live.fingerprint == renamed.fingerprint == compressed.fingerprint
+    assert compressed.compressed and compressed.size == len(LOG) == live.size
+    with files.open_at(str(packed), True, 100) as fh:
+        assert fh.read() == LOG[100:]
+
+
+def test_inspect_missing_and_unreadable(tmp_path: Path) -> None:
+    assert files.inspect(str(tmp_path / "nope")) is None
+    with pytest.raises(LogFileError, match="not a regular file"):
+        files.inspect(str(tmp_path))
+    bad = write(tmp_path / "bad.gz", b"\x1f\x8bnot really gzip at all")
+    with pytest.raises(LogFileError, match=r"cannot read .*bad\.gz"):
+        files.inspect(str(bad))
+
+
+def test_rotated_siblings_are_found_oldest_first(tmp_path: Path) -> None:
+    names = ["pjsip.3.gz", "pjsip.2.gz", "pjsip-20261129", "pjsip-20261130-2", "pjsip.1"]
+    for age, name in enumerate(reversed(names)):
+        path = write(tmp_path / name, LOG)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    for other in ["pjsip", "pjsip.lock", "pjsipx.1", "other.1", "pjsip-old", "pjsip.bak"]:
+        write(tmp_path / other, LOG)
+    found = [os.path.basename(p) for p in files.rotated_siblings(str(tmp_path / "pjsip"))]
+    assert found == list(reversed(names))
+
+
+@pytest.mark.parametrize(
+    ("size", "cp", "final", "expected"),
+    [
+        (500, None, False, 0),            # never seen: from the start
+        (500, Cp(400, 450), False, 400),  # grown: from the checkpoint
+        (450, Cp(400, 450), False, None),  # nothing new
+        (450, Cp(400, 450), True, 400),   # nothing new, but a finished file flushes its tail
+        (300, Cp(400, 450), False, 0),    # shrank below the checkpoint: copytruncate
+        (420, Cp(400, 450), False, 0),    # shrank below what was seen: copytruncate
+    ],
+)
+def test_start_offset(tmp_path: Path, size: int, cp: Cp | None, final: bool, expected: int | None) -> None:
+    lf = files.LogFile("p", "fp", size, 1, 1, 0.0, compressed=False)
+    assert start_offset(lf, cp, final) == expected
+
+
+def test_start_offset_of_gzip_uses_the_trailer_size() -> None:
+    lf = files.LogFile("p.gz", "fp", 450, 1, 1, 0.0, compressed=True)
+    assert start_offset(lf, Cp(400, 450)) is None
+    assert start_offset(lf, Cp(400, 430)) == 400
+    assert start_offset(lf, Cp(400, 450), final=True) == 400
+
+
+def test_expand_paths_globs_and_duplicates(tmp_path: Path) -> None:
+    a, b = write(tmp_path / "a.log", LOG), write(tmp_path / "b.log", LOG)
+    got = expand_paths([str(tmp_path / "*.log"), str(a), str(tmp_path / "missing*"), str(b)])
+    assert got == [str(a), str(b), str(tmp_path / "missing*")]

@@ -1,0 +1,84 @@
+"""Exactly-once under appends: a log cut anywhere and ingested piece by piece equals one run."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.helpers import checkpoints, count, dump, execute_raw, ingest_ok
+from tests.ingest.siplog import make_log, message_count
+
+CALLS = 12
+
+
+def grow_and_ingest(db_url: str, path: Path, data: bytes, cuts: list[int]) -> None:
+    """Write ``data`` in pieces ending at ``cuts``, ingesting after each piece."""
+    previous = 0
+    with open(path, "wb") as fh:
+        for cut in [*cuts, len(data)]:
+            fh.write(data[previous:cut])
+            fh.flush()
+            previous = cut
+            ingest_ok(db_url, str(path))
+
+
+def reference(tmp_path: Path, data: bytes, sqlite_ref: str) -> list[str]:
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(data)
+    ingest_ok(sqlite_ref, str(whole))
+    return dump(sqlite_ref)
+
+
+@pytest.mark.parametrize("dialect", ["syslog", "full"])
+def test_random_cuts_equal_one_run(db_url: str, tmp_path: Path, dialect: str) -> None:
+    data = make_log(CALLS, dialect)
+    want = reference(tmp_path, data, f"sqlite:///{tmp_path / 'ref.db'}")
+    assert len(want) == message_count(CALLS)
+    cuts = sorted(random.Random(dialect).sample(range(1, len(data)), 9))
+    grow_and_ingest(db_url, tmp_path / "pjsip", data, cuts)
+    assert dump(db_url) == want
+
+
+def test_cuts_mid_line_mid_message_mid_sdp(db_url: str, tmp_path: Path) -> None:
+    data = make_log(4)
+    want = reference(tmp_path, data, f"sqlite:///{tmp_path / 'ref.db'}")
+    sdp = data.index(b"m=audio")
+    line = data.index(b"Call-ID", 2000)
+    header = data.index(b"CSeq", 3000)
+    blank = data.index(b"#015", 4000)
+    cuts = sorted({sdp + 3, line + 4, header - 1, blank + 2, data.index(b"\n\n", 5000) + 1})
+    grow_and_ingest(db_url, tmp_path / "pjsip", data, cuts)
+    assert dump(db_url) == want
+
+
+def test_a_run_with_nothing_new_reads_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    first = ingest_ok(sqlite_url, str(log))
+    assert f"{message_count(3)} messages new" in first
+    before = checkpoints(sqlite_url)
+    again = ingest_ok(sqlite_url, str(log))
+    assert again.startswith("0 files, 0 bytes, 0 messages new")
+    assert checkpoints(sqlite_url) == before
+
+
+def test_same_bytes_under_another_name_add_no_rows(db_url: str, tmp_path: Path) -> None:
+    data = make_log(3)
+    (tmp_path / "pjsip").write_bytes(data)
+    (tmp_path / "copy-of-pjsip").write_bytes(data)
+    ingest_ok(db_url, str(tmp_path / "pjsip"))
+    ingest_ok(db_url, str(tmp_path / "copy-of-pjsip"))
+    assert count(db_url) == message_count(3)
+
+
+def test_lost_checkpoint_reread_adds_no_rows(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    ingest_ok(db_url, str(log))
+    want = dump(db_url)
+    execute_raw(db_url, "DELETE FROM checkpoints")  # as after restoring an older backup
+    out = ingest_ok(db_url, str(log))
+    assert f"{message_count(3)} already stored" in out
+    assert dump(db_url) == want

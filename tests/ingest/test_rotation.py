@@ -1,0 +1,119 @@
+"""Rotation-aware ingest: rename, gzip, copytruncate, several files, globs, deleted files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+from tests.ingest.helpers import count, dump, ingest_ok
+from tests.ingest.siplog import make_log, message_count
+
+A, B, C = make_log(3, first=0), make_log(3, first=3), make_log(3, first=6)
+
+
+def one_run(tmp_path: Path, *parts: bytes) -> list[str]:
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    whole = tmp_path / "ref.log"
+    whole.write_bytes(b"".join(parts))
+    ingest_ok(ref, str(whole))
+    return dump(ref)
+
+
+def test_rename_rotation_finishes_the_old_file(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(db_url, str(log))
+    with open(log, "ab") as fh:  # written after the run, before the rename
+        fh.write(B)
+    os.rename(log, tmp_path / "pjsip.1")
+    log.write_bytes(C)
+    out = ingest_ok(db_url, str(log))
+    assert out.startswith("2 files,")
+    assert dump(db_url) == one_run(tmp_path, A, B, C)
+
+
+def test_rotated_then_compressed_file_is_read_transparently(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A + B[:700])  # cut inside a message
+    ingest_ok(db_url, str(log))
+    with open(log, "ab") as fh:
+        fh.write(B[700:])
+    os.rename(log, tmp_path / "pjsip.1")
+    with open(tmp_path / "pjsip.1", "rb") as src, gzip.open(tmp_path / "pjsip.2.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.unlink(tmp_path / "pjsip.1")
+    log.write_bytes(C)
+    ingest_ok(db_url, str(log))
+    assert dump(db_url) == one_run(tmp_path, A, B, C)
+    assert ingest_ok(db_url, str(log)).startswith("0 files,")  # finished .gz: only its head is read
+
+
+def test_rotated_file_never_seen_but_written_since_the_last_run(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(db_url, str(log))
+    os.rename(log, tmp_path / "pjsip.1")
+    log.write_bytes(B)  # a whole generation lived and was rotated between two runs
+    os.utime(tmp_path / "pjsip.1", (1, 1))  # the old one is old
+    os.rename(log, tmp_path / "pjsip.0")
+    (tmp_path / "pjsip.0").touch()
+    log.write_bytes(C)
+    ingest_ok(db_url, str(log))
+    assert dump(db_url) == one_run(tmp_path, A, B, C)
+
+
+def test_old_unknown_siblings_are_left_alone(sqlite_url: str, tmp_path: Path) -> None:
+    old = tmp_path / "pjsip.5"
+    old.write_bytes(B)
+    os.utime(old, (1, 1))
+    (tmp_path / "pjsip").write_bytes(A)
+    ingest_ok(sqlite_url, str(tmp_path / "pjsip"))
+    assert count(sqlite_url) == message_count(3)
+
+
+def test_copytruncate_reads_the_new_content_from_the_start(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A + B)
+    ingest_ok(db_url, str(log))
+    shutil.copyfile(log, tmp_path / "pjsip.1")
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+    log.write_bytes(C)  # smaller than before, other first line
+    ingest_ok(db_url, str(log))
+    assert dump(db_url) == one_run(tmp_path, A, B, C)
+
+
+def test_copytruncate_with_the_same_first_line(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A + B)
+    ingest_ok(db_url, str(log))
+    log.write_bytes(A)  # truncated, then the writer logged the same first call again
+    ingest_ok(db_url, str(log))
+    with open(log, "ab") as fh:
+        fh.write(C)
+    ingest_ok(db_url, str(log))
+    assert count(db_url) == message_count(9)
+
+
+def test_two_files_given_at_once_and_the_same_file_twice(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pbx-a").write_bytes(A)
+    (tmp_path / "pbx-b").write_bytes(B)
+    out = ingest_ok(db_url, str(tmp_path / "pbx-a"), str(tmp_path / "pbx-b"), str(tmp_path / "pbx-a"))
+    assert out.startswith("2 files,")
+    assert dump(db_url) == one_run(tmp_path, A, B)
+
+
+def test_glob(db_url: str, tmp_path: Path) -> None:
+    for name, data in [("a.log", A), ("b.log", B), ("c.txt", C)]:
+        (tmp_path / name).write_bytes(data)
+    ingest_ok(db_url, str(tmp_path / "*.log"))
+    assert count(db_url) == message_count(6)
+
+
+def test_deleted_file_is_reported_not_an_error(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pjsip").write_bytes(A)
+    out = ingest_ok(db_url, str(tmp_path / "pjsip"), str(tmp_path / "gone"))
+    assert f"missing: {tmp_path / 'gone'}" in out
+    assert count(db_url) == message_count(3)
