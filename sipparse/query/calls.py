@@ -36,24 +36,9 @@ STATES: dict[str, tuple[str, ...]] = {
 }
 KINDS = ("call", "register", "options", "other", "all")
 CALL_COLUMNS = (
-    "call_id",
-    "first_seen",
-    "last_seen",
-    "kind",
-    "state",
-    "from_user",
-    "to_user",
-    "from_sip",
-    "to_sip",
-    "final_status",
-    "final_reason",
-    "setup_ms",
-    "duration_s",
-    "message_count",
-    "retransmissions",
-    "hangup_by",
-    "q850_cause",
-    "host",
+    "call_id", "first_seen", "last_seen", "kind", "state", "from_user", "to_user", "from_sip", "to_sip",
+    "final_status", "final_reason", "setup_ms", "duration_s", "message_count", "retransmissions",
+    "hangup_by", "q850_cause", "host"
 )
 STATE_STYLES: dict[str, str | None] = {
     "answered": "green",

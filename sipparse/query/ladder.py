@@ -53,6 +53,12 @@ def top_via_sent_by(raw: bytes | bytearray | None) -> str | None:
     return match.group(1) if match else None
 
 
+def _via_sent_by(value: str | None) -> str | None:
+    """The sent-by of a stored topmost Via value (``SIP/2.0/UDP host:port;branch=...``)."""
+    parts = (value or "").split(None, 1)
+    return re.split(r"[;,\s]", parts[1].strip(), maxsplit=1)[0] or None if len(parts) == 2 else None
+
+
 def uri_hostport(uri: str | None) -> str | None:
     """``sip:1000@10.0.0.5:5060;transport=udp`` -> ``10.0.0.5:5060``."""
     if not uri:
@@ -68,7 +74,8 @@ class _Dialog:
     def __init__(self, messages: list[dict[str, Any]]) -> None:
         first = next((m for m in messages if m.get("method")), messages[0])
         self.caller_tag = first.get("from_tag")
-        self.caller = top_via_sent_by(first.get("raw_message")) or first.get("from_host") or "caller"
+        via = _via_sent_by(first.get("via")) or top_via_sent_by(first.get("raw_message"))
+        self.caller = via or first.get("from_host") or "caller"
         self.callee = uri_hostport(first.get("request_uri")) or first.get("to_host") or "callee"
         if self.callee == self.caller:
             self.callee += " (callee)"

@@ -1,0 +1,96 @@
+"""Time ranges as users type them, and times as users read them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipparse.query.errors import QueryError
+from sipparse.query.times import (
+    Clock,
+    as_datetime,
+    bound_param,
+    format_time,
+    iso_time,
+    parse_time_bound,
+    stored_text,
+    zone_by_name,
+)
+
+NOW = datetime(2025, 2, 1, 18, 0, 0)
+UTC_CLOCK = Clock(zone=UTC, now_utc=NOW)
+BERLIN = Clock(zone=zone_by_name("Europe/Berlin"), now_utc=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [("1h", timedelta(hours=1)), ("30m", timedelta(minutes=30)), ("2d", timedelta(days=2)),
+     ("1h30m", timedelta(minutes=90)), ("45s", timedelta(seconds=45)), ("1w", timedelta(days=7)),
+     ("2H", timedelta(hours=2))],
+)
+def test_relative_bounds_are_before_now(text: str, delta: timedelta) -> None:
+    assert parse_time_bound(text, UTC_CLOCK) == NOW - delta
+
+
+def test_absolute_times_are_read_in_the_display_zone() -> None:
+    assert parse_time_bound("2025-02-01 18:00", UTC_CLOCK) == datetime(2025, 2, 1, 18, 0)
+    # Berlin is UTC+1 in February
+    assert parse_time_bound("2025-02-01 18:00", BERLIN) == datetime(2025, 2, 1, 17, 0)
+    assert parse_time_bound("2025-02-01", BERLIN) == datetime(2025, 1, 31, 23, 0)
+
+
+def test_a_time_with_its_own_zone_keeps_it() -> None:
+    assert parse_time_bound("2025-02-01T18:00:00Z", BERLIN) == datetime(2025, 2, 1, 18, 0)
+    assert parse_time_bound("2025-02-01T18:00:00+02:00", UTC_CLOCK) == datetime(2025, 2, 1, 16, 0)
+
+
+def test_now_and_free_form_dates() -> None:
+    assert parse_time_bound("now", UTC_CLOCK) == NOW
+    assert parse_time_bound("Feb 1 2025 18:30", UTC_CLOCK) == datetime(2025, 2, 1, 18, 30)
+
+
+@pytest.mark.parametrize("text", ["", "yesterday-ish", "1x", "2025-13-45"])
+def test_unreadable_times_are_one_line_errors(text: str) -> None:
+    with pytest.raises(QueryError) as info:
+        parse_time_bound(text, UTC_CLOCK)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_zone_is_an_error() -> None:
+    with pytest.raises(QueryError, match="unknown time zone"):
+        Clock.from_options(tz="Mars/Olympus")
+
+
+def test_utc_wins_over_tz_and_labels() -> None:
+    assert Clock.from_options(utc=True, tz="Europe/Berlin").label == "UTC"
+    assert Clock.from_options(tz="Europe/Berlin").label == "Europe/Berlin"
+
+
+def test_stored_times_from_both_backends_read_alike() -> None:
+    assert as_datetime("2025-02-01 18:32:31") == datetime(2025, 2, 1, 18, 32, 31)
+    assert as_datetime(datetime(2025, 2, 1, 18, 32, 31, 5)) == datetime(2025, 2, 1, 18, 32, 31, 5)
+    assert as_datetime(None) is None
+    assert stored_text("2025-02-01 18:32:31.500000") == "2025-02-01 18:32:31.500000"
+    assert stored_text(datetime(2025, 2, 1, 18, 32, 31)) == "2025-02-01 18:32:31"
+
+
+def test_display_in_zone() -> None:
+    assert format_time("2025-02-01 18:32:31", UTC_CLOCK) == "2025-02-01 18:32:31"
+    assert format_time("2025-02-01 18:32:31", BERLIN) == "2025-02-01 19:32:31"
+    assert format_time("2025-02-01 18:32:31.25", BERLIN) == "2025-02-01 19:32:31.25"
+    assert format_time("2025-02-01 18:32:31.25", BERLIN, millis=True, date=False) == "19:32:31.250"
+    assert iso_time("2025-07-01 18:00:00", BERLIN) == "2025-07-01T20:00:00+02:00"
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)))
+def test_sqlite_bounds_sort_like_the_times_they_stand_for(moment: datetime) -> None:
+    """Text comparison in SQLite must agree with time comparison, fraction or not."""
+    bound = bound_param(moment, "sqlite")
+    for other in (moment, moment.replace(microsecond=0), moment + timedelta(microseconds=1),
+                  moment - timedelta(microseconds=1)):
+        stored = stored_text(other)
+        assert (stored >= bound) == (other >= moment)
+        assert (stored < bound) == (other < moment)
