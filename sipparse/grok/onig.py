@@ -1,0 +1,579 @@
+"""Oniguruma (Ruby, as Logstash's grok uses it) regular expressions in Python's dialect.
+
+Logstash compiles every grok expression with Ruby's regex engine (Joni/Oniguruma) and the
+``Regexp::MULTILINE`` option. The same pattern text means something else, or does not
+compile, in Python, so each expression is parsed once and rewritten. Every translation:
+
+``.``
+    Ruby's MULTILINE is Python's DOTALL: ``.`` matches a newline. Patterns are compiled
+    with ``DOTALL``; inside ``(?-m)`` the translator writes ``[^\\n]`` instead.
+``^`` ``$``
+    always line anchors in Ruby: compiled with Python's ``MULTILINE``.
+``(?m)`` ``(?-m)`` ``(?m:...)``
+    Ruby's ``m`` is Python's ``s`` (dot matches newline); handled by the translator, as is
+    ``x`` (extended: whitespace and ``#`` comments are dropped here). ``i`` is kept.
+``(?i)`` in the middle of a group
+    Ruby applies it to the rest of the enclosing group, alternatives included
+    (``a(?i)b|c`` is ``a(?i:b|c)``); Python 3.11 refuses flags after the start, so it
+    becomes a scoped group ``(?i:...)`` closed with the enclosing group.
+``\\d`` ``\\w`` ``\\s`` ``\\b`` (and ``\\D \\W \\S \\B``)
+    ASCII-only in Ruby: written as ``[0-9]``, ``[a-zA-Z0-9_]``, ``[\\t\\n\\v\\f\\r ]`` and
+    ``(?a:\\b)``, so the rest of the pattern keeps Unicode semantics.
+``\\h`` ``\\H``
+    a hex digit in Ruby (not horizontal space as in PCRE): ``[0-9a-fA-F]``.
+``\\A`` ``\\z`` ``\\Z``
+    ``\\z`` (very end) is Python's ``\\Z``; Ruby's ``\\Z`` (end or before a final newline)
+    becomes ``(?=\\n?\\Z)``.
+``\\e`` ``\\cX`` ``\\xH`` ``\\x{HHHH}`` ``\\u{HHHH}`` ``\\R``
+    escape, control, one-digit and braced hex escapes, linebreak: spelled out.
+``(?<name>...)`` ``(?'name'...)`` ``\\k<name>`` ``\\k'name'`` ``\\g<name>``
+    named groups are renamed ``(?P<gN>...)`` (Ruby allows a name twice, Python does not);
+    the caller maps ``gN`` back to the name. Backreferences follow the latest group of the
+    name; subexpression calls need the ``regex`` module (``(?&gN)``).
+``(...)``
+    in Ruby, plain groups do not capture when the pattern has named groups: they become
+    ``(?:...)``. Without named groups they keep their numbers for ``\\1`` references.
+``(?>...)`` ``*+`` ``++`` ``?+``
+    atomic groups and possessive quantifiers: native in Python 3.11's ``re``.
+``X{n,m}+``
+    not possessive in Ruby but a stacked ``+``: ``(?:X{n,m})+``.
+stacked quantifiers ``X?*`` ``X**`` ``X+*`` ...
+    Oniguruma accepts them and reduces them by its table (``X?*`` is ``X*``, ``X+?`` stays
+    lazy, ``X?+`` possessive, ``X+??`` is ``(?:X+)??``); Python calls them "multiple
+    repeat", so the reduced form is written.
+``[[:alnum:]]`` and classes nested in classes, ``&&`` intersections
+    Ruby unions nested classes; POSIX classes are Unicode-aware. Nested classes are
+    flattened where possible, otherwise written as an alternation of one-character atoms
+    (``(?:[...]|[^\\W_])``), negation as ``(?:(?!...)(?s:.))``, intersection as
+    ``(?:(?=A)B)``. ``[:upper:]``, ``[:lower:]``, ``[:punct:]``, ``[:graph:]``,
+    ``[:print:]`` and ``\\p{...}`` need the ``regex`` module.
+lookbehind
+    Python's ``re`` wants fixed width; a pattern that ``re`` refuses is compiled with
+    ``regex``, which accepts variable-width lookbehind as Oniguruma does.
+``(?#...)``
+    comments are dropped.
+
+Known difference: ``(?i)`` folds case by Unicode rules in both engines, but Ruby's
+``\\w`` etc. stay ASCII under it here too, which is what Ruby does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_ASCII_IN_CLASS = {"d": "0-9", "w": "a-zA-Z0-9_", "s": "\\t\\n\\v\\f\\r ", "h": "0-9a-fA-F"}
+_OUT_OF_CLASS = {
+    "d": "[0-9]", "D": "[^0-9]", "w": "[a-zA-Z0-9_]", "W": "[^a-zA-Z0-9_]",
+    "s": "[\\t\\n\\v\\f\\r ]", "S": "[^\\t\\n\\v\\f\\r ]", "h": "[0-9a-fA-F]", "H": "[^0-9a-fA-F]",
+    "b": "(?a:\\b)", "B": "(?a:\\B)", "A": "\\A", "z": "\\Z", "Z": "(?=\\n?\\Z)",
+    "R": "(?:\\r\\n|[\\n\\v\\f\\r\\x85\\u2028\\u2029])",
+}
+_SIMPLE_ESCAPES = {"n": "\\n", "t": "\\t", "r": "\\r", "f": "\\f", "v": "\\v", "a": "\\a", "e": "\\x1b"}
+_REGEX_ONLY_ESCAPES = {"G", "K", "X"}
+# POSIX bracket classes: a fragment usable inside a Python class, or an atom.
+_POSIX_FRAGMENT = {
+    "digit": "\\d", "space": "\\s", "word": "\\w", "xdigit": "0-9A-Fa-f", "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f-\\x9f", "ascii": "\\x00-\\x7f",
+}
+_POSIX_ATOM = {"alnum": "[^\\W_]", "alpha": "[^\\W\\d_]"}
+_POSIX_REGEX_ONLY = {"upper", "lower", "punct", "graph", "print"}
+_WIDE = {".", "[^\\t\\n\\v\\f\\r ]"}
+_SIMPLE_QUANTS = ("?", "*", "+", "??", "*?", "+?")
+# Oniguruma's ReduceTypeTable: row = inner quantifier, column = outer quantifier.
+_DEL, _A, _AQ, _QQ, _P_QQ, _PQ_Q, _ASIS = range(7)
+_REDUCE = (
+    (_DEL, _A, _A, _QQ, _AQ, _ASIS),
+    (_DEL, _DEL, _DEL, _P_QQ, _P_QQ, _DEL),
+    (_A, _A, _DEL, _ASIS, _P_QQ, _DEL),
+    (_DEL, _AQ, _AQ, _DEL, _AQ, _AQ),
+    (_DEL, _DEL, _DEL, _DEL, _DEL, _DEL),
+    (_ASIS, _PQ_Q, _DEL, _AQ, _AQ, _DEL),
+)
+_INTERVAL = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_NAMED_GROUP = re.compile(r"\(\?(?:<(?![=!])|'|P<)")
+
+
+class OnigSyntaxError(ValueError):
+    """The expression is not a valid Oniguruma regex; ``pos`` is where reading stopped."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(f"{message} at position {pos}")
+        self.pos = pos
+
+
+@dataclass
+class Translation:
+    """A Ruby regex rewritten for Python, with what the caller needs to compile and map it.
+
+    :param pattern: the Python pattern text (compile with ``DOTALL | MULTILINE``)
+    :param groups: ``(python group name, Ruby group name)`` in order of appearance
+    :param needs_regex: uses a feature only the ``regex`` module has
+    :param risky: nested or repeated unbounded quantifiers that could backtrack badly
+    """
+
+    pattern: str
+    groups: list[tuple[str, str]] = field(default_factory=list)
+    needs_regex: bool = False
+    risky: bool = False
+
+
+@dataclass
+class _Atom:
+    text: str
+    quant: str = ""
+    height: int = 0
+    wide: bool = False
+    quantifiable: bool = True
+
+    def render(self) -> str:
+        return self.text + self.quant
+
+
+@dataclass
+class _ClassNode:
+    items: list[str] = field(default_factory=list)
+    atoms: list[str] = field(default_factory=list)
+    negated: bool = False
+
+    def render(self) -> str:
+        """One-character atom; a flat Python class whenever possible."""
+        if not self.items and len(self.atoms) == 1 and not self.negated:
+            return self.atoms[0]
+        if not self.atoms:
+            if not self.items:
+                return "(?!)" if not self.negated else "(?s:.)"
+            return "[" + ("^" if self.negated else "") + "".join(self.items) + "]"
+        alternatives = (["[" + "".join(self.items) + "]"] if self.items else []) + self.atoms
+        union = "(?:" + "|".join(alternatives) + ")"
+        return f"(?:(?!{union})(?s:.))" if self.negated else union
+
+
+def translate(source: str) -> Translation:
+    """Rewrite one Oniguruma regex (Ruby syntax) as a Python regex; see the module doc."""
+    return _Translator(source).run()
+
+
+class _Translator:
+    def __init__(self, source: str) -> None:
+        self.src = source
+        self.pos = 0
+        self.out = Translation("")
+        self.names: dict[str, str] = {}
+        self.capture_plain = _NAMED_GROUP.search(source) is None
+        self.max_height = 0
+        self.wide_count = 0
+
+    def run(self) -> Translation:
+        text = self.sequence(dotall=True, extended=False)
+        if self.pos < len(self.src):
+            raise OnigSyntaxError("unmatched ')'", self.pos)
+        self.out.pattern = text
+        self.out.risky = self.max_height >= 2 or self.wide_count >= 3
+        return self.out
+
+    # -- structure ----------------------------------------------------------------------
+
+    def sequence(self, dotall: bool, extended: bool) -> str:
+        """Alternatives up to the closing ``)`` of the enclosing group (not consumed)."""
+        atoms: list[_Atom] = []
+        while self.pos < len(self.src) and self.src[self.pos] != ")":
+            c = self.src[self.pos]
+            if extended and self._skip_extended(c):
+                continue
+            if c == "|":
+                self.pos += 1
+                atoms.append(_Atom("|", quantifiable=False))
+            elif c in "*+?{" and self._at_quantifier():
+                self._quantify(atoms)
+            elif c == "(" and self._isolated_options():
+                atoms.append(self._options_rest(dotall, extended))
+                break
+            else:
+                atoms.append(self.atom(dotall, extended))
+        return "".join(a.render() for a in atoms)
+
+    def _skip_extended(self, c: str) -> bool:
+        if c.isspace():
+            self.pos += 1
+            return True
+        if c == "#":
+            end = self.src.find("\n", self.pos)
+            self.pos = len(self.src) if end < 0 else end + 1
+            return True
+        return False
+
+    def atom(self, dotall: bool, extended: bool) -> _Atom:
+        c = self.src[self.pos]
+        self.pos += 1
+        if c == "(":
+            return self.group(dotall, extended)
+        if c == "[":
+            text = self.char_class().render()
+            return _Atom(text, wide=text.startswith("[^") or text.startswith("(?:(?!"))
+        if c == "\\":
+            return self.escape()
+        if c == ".":
+            return _Atom("." if dotall else "[^\\n]", wide=True)
+        if c in "^$":
+            return _Atom(c, quantifiable=False)
+        if c in "{}":
+            return _Atom("\\" + c)
+        return _Atom(c)
+
+    def group(self, dotall: bool, extended: bool) -> _Atom:
+        src, p = self.src, self.pos
+        if src.startswith("?#", p):
+            end = src.find(")", p)
+            if end < 0:
+                raise OnigSyntaxError("unterminated comment", p)
+            self.pos = end + 1
+            return _Atom("", quantifiable=False)
+        for opener in ("?:", "?=", "?!", "?<=", "?<!", "?>"):
+            if src.startswith(opener, p):
+                self.pos += len(opener)
+                return self._close("(" + opener, dotall, extended, atomic=opener == "?>")
+        if src.startswith("?<", p) or src.startswith("?'", p) or src.startswith("?P<", p):
+            return self._named_group(dotall, extended)
+        if src.startswith("?", p):
+            return self._scoped_options(dotall, extended)
+        return self._close("(" if self.capture_plain else "(?:", dotall, extended)
+
+    def _close(self, opener: str, dotall: bool, extended: bool, atomic: bool = False) -> _Atom:
+        start, before = self.pos, self.max_height
+        self.max_height = 0
+        inner = self.sequence(dotall, extended)
+        if self.pos >= len(self.src):
+            raise OnigSyntaxError("end pattern with unmatched parenthesis", start - 1)
+        self.pos += 1
+        height = 0 if atomic else self.max_height
+        self.max_height = max(before, self.max_height)
+        return _Atom(opener + inner + ")", height=height)
+
+    def _named_group(self, dotall: bool, extended: bool) -> _Atom:
+        p = self.pos + (2 if self.src.startswith("?P<", self.pos) else 1)
+        close = ">" if self.src[p] == "<" else "'"
+        end = self.src.find(close, p + 1)
+        if end < 0 or end == p + 1:
+            raise OnigSyntaxError("invalid group name", p)
+        name = self.src[p + 1:end]
+        self.pos = end + 1
+        py_name = f"g{len(self.out.groups)}"
+        self.out.groups.append((py_name, name))
+        self.names[name] = py_name
+        return self._close(f"(?P<{py_name}>", dotall, extended)
+
+    _OPTIONS = re.compile(r"\?([imx]*)(?:-([imx]*))?([:)])")
+
+    def _isolated_options(self) -> bool:
+        m = self._OPTIONS.match(self.src, self.pos + 1)
+        return bool(m and m.group(3) == ")")
+
+    def _parse_options(self, dotall: bool, extended: bool) -> tuple[str, bool, bool, str]:
+        m = self._OPTIONS.match(self.src, self.pos)
+        if not m:
+            raise OnigSyntaxError("undefined group option", self.pos)
+        self.pos = m.end()
+        on, off = m.group(1), m.group(2) or ""
+        dotall = (dotall or "m" in on) and "m" not in off
+        extended = (extended or "x" in on) and "x" not in off
+        case = ("i" if "i" in on else "") + ("-i" if "i" in off else "")
+        return case, dotall, extended, m.group(3)
+
+    def _options_rest(self, dotall: bool, extended: bool) -> _Atom:
+        self.pos += 1
+        case, dotall, extended, _ = self._parse_options(dotall, extended)
+        rest = self.sequence(dotall, extended)
+        return _Atom(f"(?{case}:{rest})" if case else f"(?:{rest})", quantifiable=False)
+
+    def _scoped_options(self, dotall: bool, extended: bool) -> _Atom:
+        case, dotall, extended, _ = self._parse_options(dotall, extended)
+        return self._close(f"(?{case}:" if case else "(?:", dotall, extended)
+
+    # -- quantifiers --------------------------------------------------------------------
+
+    def _at_quantifier(self) -> bool:
+        if self.src[self.pos] != "{":
+            return True
+        m = _INTERVAL.match(self.src, self.pos)
+        return bool(m and (m.group(1) or (m.group(2) and m.group(3))))
+
+    def _read_quantifier(self) -> tuple[str, bool]:
+        """The quantifier text (with its lazy/possessive mark) and whether it is a simple one."""
+        src = self.src
+        if src[self.pos] == "{":
+            m = _INTERVAL.match(src, self.pos)
+            assert m is not None
+            self.pos = m.end()
+            low, comma, high = m.group(1) or "0", m.group(2), m.group(3)
+            text = "{" + low + comma + high + "}"
+            if self.pos < len(src) and src[self.pos] == "?":
+                self.pos += 1
+                text += "?"
+            return text, False
+        text = src[self.pos]
+        self.pos += 1
+        if self.pos < len(src) and src[self.pos] in "?+":
+            text += src[self.pos]
+            self.pos += 1
+        return text, True
+
+    def _quantify(self, atoms: list[_Atom]) -> None:
+        start = self.pos
+        quant, _ = self._read_quantifier()
+        if not atoms or not atoms[-1].quantifiable:
+            raise OnigSyntaxError("target of repeat operator is not specified", start)
+        atom = atoms[-1]
+        if atom.quant:
+            atom = atoms[-1] = self._stack(atom, quant)
+        else:
+            atom.quant = quant
+        self._account(atom)
+
+    def _stack(self, atom: _Atom, outer: str) -> _Atom:
+        """Apply a second quantifier the way Oniguruma reduces nested repeats."""
+        inner = atom.quant
+        if inner in _SIMPLE_QUANTS and outer in _SIMPLE_QUANTS:
+            rule = _REDUCE[_SIMPLE_QUANTS.index(inner)][_SIMPLE_QUANTS.index(outer)]
+            if rule == _DEL:
+                return atom
+            if rule in (_A, _AQ, _QQ):
+                return _Atom(atom.text, {_A: "*", _AQ: "*?", _QQ: "??"}[rule], atom.height, atom.wide)
+            if rule == _P_QQ:
+                return _Atom(f"(?:{atom.text}+)", "??", atom.height + 1, atom.wide)
+            if rule == _PQ_Q:
+                return _Atom(f"(?:{atom.text}+?)", "?", atom.height + 1, atom.wide)
+        return _Atom(f"(?:{atom.render()})", outer, self._height_of(atom), False)
+
+    @staticmethod
+    def _unbounded(quant: str) -> bool:
+        if quant.endswith("+") and len(quant) == 2:
+            return False  # possessive: never backtracks
+        return quant[0] in "*+" or (quant[0] == "{" and quant.rstrip("?").endswith(",}"))
+
+    def _height_of(self, atom: _Atom) -> int:
+        return atom.height + (1 if self._unbounded(atom.quant) else 0)
+
+    def _account(self, atom: _Atom) -> None:
+        if self._unbounded(atom.quant):
+            self.max_height = max(self.max_height, atom.height + 1)
+            if atom.wide:
+                self.wide_count += 1
+
+    # -- escapes ------------------------------------------------------------------------
+
+    def escape(self) -> _Atom:
+        if self.pos >= len(self.src):
+            raise OnigSyntaxError("end pattern at escape", self.pos)
+        c = self.src[self.pos]
+        self.pos += 1
+        if c in _OUT_OF_CLASS:
+            text = _OUT_OF_CLASS[c]
+            return _Atom(text, wide=text in _WIDE, quantifiable=c not in "bBAzZ")
+        if c in "kg":
+            return self._reference(c)
+        if c in _REGEX_ONLY_ESCAPES:
+            self.out.needs_regex = True
+            return _Atom("\\" + c, quantifiable=c == "X")
+        if c in "pP":
+            return _Atom(self._property(c))
+        if c.isdigit():
+            return _Atom(self._digits(c))
+        return _Atom(self._char_escape(c))
+
+    def _reference(self, kind: str) -> _Atom:
+        src, p = self.src, self.pos
+        close = {"<": ">", "'": "'"}.get(src[p] if p < len(src) else "")
+        end = src.find(close, p + 1) if close else -1
+        if end < 0:
+            raise OnigSyntaxError(f"invalid \\{kind} reference", p)
+        name = src[p + 1:end]
+        self.pos = end + 1
+        if name.isdigit():
+            target = name
+        elif name in self.names:
+            target = self.names[name]
+        else:
+            raise OnigSyntaxError(f"undefined name <{name}> reference", p)
+        if kind == "k":
+            return _Atom(f"(?P={target})" if not name.isdigit() else f"(?:\\{name})")
+        self.out.needs_regex = True
+        return _Atom(f"(?&{target})" if not name.isdigit() else f"(?{name})")
+
+    def _property(self, c: str) -> str:
+        m = re.compile(r"\{(\^?)([\w ]+)\}").match(self.src, self.pos)
+        if not m:
+            raise OnigSyntaxError("invalid character property name", self.pos)
+        self.pos = m.end()
+        self.out.needs_regex = True
+        negate = (c == "P") != bool(m.group(1))
+        return ("\\P" if negate else "\\p") + "{" + m.group(2) + "}"
+
+    def _digits(self, first: str) -> str:
+        m = re.compile(r"\d*").match(self.src, self.pos)
+        digits = first + (m.group() if m else "")
+        if first == "0":
+            octal = re.compile(r"[0-7]{0,2}").match(self.src, self.pos)
+            self.pos = octal.end() if octal else self.pos
+            value = int(first + (octal.group() if octal else ""), 8)
+            return _literal(chr(value))
+        self.pos += len(digits) - 1
+        return f"(?:\\{digits})"
+
+    def _char_escape(self, c: str) -> str:
+        """One character written with an escape, as Python text outside a class."""
+        value = self._char_value(c)
+        return _literal(value)
+
+    def _char_value(self, c: str) -> str:
+        src = self.src
+        if c in _SIMPLE_ESCAPES:
+            return {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "e": "\x1b"}[c]
+        if c in "xu":
+            digits = "|([0-9a-fA-F]{1,2})" if c == "x" else "|([0-9a-fA-F]{4})"
+            hit = re.compile(r"\{([0-9a-fA-F]{1,8})\}" + digits).match(src, self.pos)
+            if not hit:
+                raise OnigSyntaxError(f"invalid \\{c} escape", self.pos)
+            self.pos = hit.end()
+            return chr(int(hit.group(1) or hit.group(2), 16))
+        if c == "c":
+            if self.pos >= len(src):
+                raise OnigSyntaxError("end pattern at control", self.pos)
+            self.pos += 1
+            return chr(ord(src[self.pos - 1]) & 0x1F)
+        return c
+
+    # -- character classes --------------------------------------------------------------
+
+    def char_class(self) -> _ClassNode:
+        """Read a class after its ``[``; nested classes, POSIX names and ``&&`` included."""
+        node = _ClassNode()
+        if self.src.startswith("^", self.pos):
+            node.negated = True
+            self.pos += 1
+        first = True
+        while True:
+            if self.pos >= len(self.src):
+                raise OnigSyntaxError("premature end of char-class", self.pos)
+            c = self.src[self.pos]
+            if c == "]" and not first:
+                self.pos += 1
+                return node
+            first = False
+            if self.src.startswith("&&", self.pos):
+                self.pos += 2
+                return self._intersection(node)
+            if c == "[":
+                self._nested(node)
+            else:
+                self._class_item(node)
+
+    def _intersection(self, left: _ClassNode) -> _ClassNode:
+        negated, left.negated = left.negated, False
+        right = self._class_rest()
+        both = f"(?:(?={left.render()}){right.render()})"
+        return _ClassNode(atoms=[both], negated=negated)
+
+    def _class_rest(self) -> _ClassNode:
+        """The right side of ``&&``: items up to and including the class's ``]``."""
+        node = _ClassNode()
+        while True:
+            if self.pos >= len(self.src):
+                raise OnigSyntaxError("premature end of char-class", self.pos)
+            if self.src[self.pos] == "]":
+                self.pos += 1
+                return node
+            if self.src.startswith("&&", self.pos):
+                self.pos += 2
+                return self._intersection(node)
+            if self.src[self.pos] == "[":
+                self._nested(node)
+            else:
+                self._class_item(node)
+
+    _POSIX = re.compile(r"\[:(\^?)([a-z]+):\]")
+
+    def _nested(self, node: _ClassNode) -> None:
+        m = self._POSIX.match(self.src, self.pos)
+        if m:
+            self.pos = m.end()
+            inner = self._posix(m.group(2), bool(m.group(1)))
+        else:
+            self.pos += 1
+            inner = self.char_class()
+        _merge(node, inner)
+
+    def _posix(self, name: str, negated: bool) -> _ClassNode:
+        if name in _POSIX_FRAGMENT:
+            return _ClassNode(items=[_POSIX_FRAGMENT[name]], negated=negated)
+        if name in _POSIX_ATOM:
+            return _ClassNode(atoms=[_POSIX_ATOM[name]], negated=negated)
+        if name in _POSIX_REGEX_ONLY:
+            self.out.needs_regex = True
+            return _ClassNode(items=[f"[:{name}:]"], negated=negated)
+        raise OnigSyntaxError(f"invalid POSIX bracket type [:{name}:]", self.pos)
+
+    def _class_item(self, node: _ClassNode) -> None:
+        single = self._class_single(node)
+        if single is None:
+            return
+        src = self.src
+        if src.startswith("-", self.pos) and self.pos + 1 < len(src) and src[self.pos + 1] != "]":
+            self.pos += 1
+            high = self._class_single(node)
+            if high is None:
+                raise OnigSyntaxError("char-class value at end of range", self.pos)
+            node.items.append(single + "-" + high)
+        else:
+            node.items.append(single)
+
+    def _class_single(self, node: _ClassNode) -> str | None:
+        """One character as class text, or None when the item was a whole set (``\\d``)."""
+        c = self.src[self.pos]
+        self.pos += 1
+        if c != "\\":
+            return _class_literal(c)
+        if self.pos >= len(self.src):
+            raise OnigSyntaxError("end pattern at escape", self.pos)
+        e = self.src[self.pos]
+        self.pos += 1
+        if e in _ASCII_IN_CLASS:
+            node.items.append(_ASCII_IN_CLASS[e])
+            return None
+        if e in "DWSH":
+            _merge(node, _ClassNode(items=[_ASCII_IN_CLASS[e.lower()]], negated=True))
+            return None
+        if e in "pP":
+            node.items.append(self._property(e))
+            return None
+        if e == "b":
+            return "\\x08"
+        if e.isdigit():
+            octal = re.compile(r"[0-7]{0,3}").match(self.src, self.pos - 1)
+            self.pos = octal.end() if octal and octal.group() else self.pos
+            return _class_literal(chr(int(octal.group() or "0", 8)) if octal else e)
+        return _class_literal(self._char_value(e))
+
+
+def _merge(node: _ClassNode, inner: _ClassNode) -> None:
+    """Union a nested class into its parent, flat when both are plain."""
+    if not inner.negated and not inner.atoms:
+        node.items.extend(inner.items)
+    else:
+        node.atoms.append(inner.render())
+
+
+def _literal(ch: str) -> str:
+    if ch.isalnum() or ch == "_" or ord(ch) > 127:
+        return ch
+    if ch == "\n":
+        return "\\n"
+    return re.escape(ch)
+
+
+def _class_literal(ch: str) -> str:
+    if ch.isalnum() or ch == "_" or ord(ch) > 127:
+        return ch
+    if ord(ch) < 32 or ord(ch) == 127:
+        return f"\\x{ord(ch):02x}"
+    return "\\" + ch
