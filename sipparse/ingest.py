@@ -393,7 +393,7 @@ class Run:
         opened.seen = lf.size
 
     def _fail(self, reason: str) -> None:
-        log.warning("%s", reason)
+        log.info("%s", reason)
         self.summary.failed.append(reason)
 
 
