@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,3 +317,61 @@ def test_imfile_central_file_has_the_documented_shape(imfile_run: Run) -> None:
     assert all(text.startswith("[Nov ") for text in markers), "the marker keeps Asterisk's own prefix"
     assert "#015" in body, "the header/body separator is a line that is just #015"
     assert "" not in body, "imfile drops the empty line after each message"
+
+
+# -- the least-privilege MySQL account of examples/mysql/create-user.sql ----------------------
+
+
+def _statements(sql: str) -> list[str]:
+    text = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [statement.strip() for statement in text.split(";") if statement.strip()]
+
+
+@pytest.fixture
+def least_privilege(mysql_root_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The example's database, accounts and option file, on the throwaway server."""
+    import mysql.connector
+
+    tag = uuid.uuid4().hex[:10]
+    names = {"db": f"sip_lp_{tag}", "user": f"sp_{tag}", "viewer": f"sv_{tag}", "password": f"pw-{tag}-Aa1!"}
+    sql = rsyslog.adapt("mysql/create-user.sql", [
+        (" sip ", f" `{names['db']}` "), (" sip.* ", f" `{names['db']}`.* "),
+        ("'sipparse'@'10.0.0.20'", f"'{names['user']}'@'%'"),
+        ("'sipviewer'@'10.0.0.%'", f"'{names['viewer']}'@'%'"),
+        ("change-me-to-a-long-random-password", names["password"]),
+        ("another-long-random-password", names["password"]),
+    ])
+    root = parse_db_url(mysql_root_url)
+    admin = mysql.connector.connect(host=root.host, port=root.port or 3306, user=root.user or "root",
+                                    password=root.password or "")
+    for statement in _statements(sql):
+        admin.cursor().execute(statement)
+    cnf = tmp_path / "my.cnf"
+    password = [("change-me-to-a-long-random-password", names["password"])]
+    cnf.write_text(rsyslog.adapt("sipparse/my.cnf", password))
+    cnf.chmod(0o600)
+    base = f"{root.host}:{root.port or 3306}/{names['db']}"
+    names["url"] = f"mysql://{names['user']}@{base}?option_files={cnf}"
+    names["viewer_url"] = f"mysql://{names['viewer']}:{names['password']}@{base}"
+    names["admin_url"] = f"mysql://{root.user or 'root'}:{root.password or ''}@{base}"
+    try:
+        yield names
+    finally:
+        cursor = admin.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS `{names['db']}`")
+        for user in (names["user"], names["viewer"]):
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+
+
+@pytest.mark.mysql
+def test_least_privilege_account_creates_the_schema_and_ingests(syslog_channel_run: Run,
+                                                                least_privilege: dict[str, str]) -> None:
+    """The GRANTs of the example suffice, and the password comes from the option file only."""
+    assert ":" not in least_privilege["url"].split("//", 1)[1].split("@", 1)[0]
+    _ingest(least_privilege["url"], syslog_channel_run.traditional)
+    _assert_all_came_out(least_privilege["admin_url"], syslog_channel_run, COMPARED)
+    viewer = CliRunner().invoke(cli, ["--db", least_privilege["viewer_url"], "calls", "--format", "json",
+                                      "--limit", "1000"])
+    assert viewer.exit_code == 0, f"the read-only account cannot list calls: {viewer.output}"
+    assert "big-pbx-fwd-tcp@127.0.0.1" in viewer.output
