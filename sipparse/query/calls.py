@@ -194,7 +194,7 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
     headers = [f"start ({clock.label})", *TABLE_HEADERS[1:]]
     rows = [
         [
-            format_time(c.get("first_seen"), clock),
+            format_time(c.get("first_seen"), clock, digits=0),
             c.get("from_user"),
             c.get("to_user"),
             c.get("state"),
@@ -215,6 +215,7 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
         styles=styles,
         align_right=[h in ("setup", "duration", "msgs") for h in TABLE_HEADERS],
         keep=[h in ("start", "state", "setup", "duration", "msgs") for h in TABLE_HEADERS],
+        drop=[TABLE_HEADERS.index(h) for h in ("msgs", "setup", "hangup / cause", "duration", "final")],
     )
 
 

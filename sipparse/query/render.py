@@ -107,33 +107,54 @@ def render_table(
     styles: Sequence[str | None] | None = None,
     align_right: Sequence[bool] | None = None,
     keep: Sequence[bool] | None = None,
+    drop: Sequence[int] = (),
 ) -> str:
     """A table of text; a cell with newlines takes several lines, and rows are then ruled.
 
     :param styles: per row, a colour for the whole row (or None)
     :param align_right: per column, right-align (numbers)
     :param keep: per column, never cut it (short, essential columns: times, states)
+    :param drop: columns to leave out, in this order, while even cut cells cannot fit
     """
     body = [[cell_text(v).split("\n") for v in row] for row in rows]
     natural = [max([len(h)] + [max(len(line) for line in r[i]) for r in body]) for i, h in enumerate(headers)]
-    kept = list(keep or [False] * len(headers))
-    minimum = [
-        n if k else min(n, max(3, min(len(h), 8))) for n, h, k in zip(natural, headers, kept, strict=True)
-    ]
+    kept = keep or [False] * len(headers)
+    minimum = [_minimum(n, h, k) for n, h, k in zip(natural, headers, kept, strict=True)]
     gap = 3 if term.fancy else 2
-    budget = None if term.width is None else term.width - gap * (len(headers) - 1)
-    widths = fit_widths(natural, minimum, budget)
-    right = list(align_right or [False] * len(headers))
+    shown = _columns_that_fit(minimum, gap, term.width, drop)
+    budget = None if term.width is None else term.width - gap * (len(shown) - 1)
+    widths = fit_widths([natural[i] for i in shown], [minimum[i] for i in shown], budget)
+    right = [bool(align_right and align_right[i]) for i in shown]
     separator = " │ " if term.fancy else "  "
+    body = [[row[i] for i in shown] for row in body]
     multiline = any(len(cell) > 1 for row in body for cell in row)
-    out = [_line([[h] for h in headers], widths, right, separator, term)[0]]
+    out = [_line([[headers[i]] for i in shown], widths, right, separator, term)[0]]
     out.append(_rule(widths, term))
     for index, row in enumerate(body):
         style = styles[index] if styles else None
-        out += [term.paint(line, style) for line in _line(row, widths, right, separator, term)]
+        out += [term.paint(_clip(line, term), style) for line in _line(row, widths, right, separator, term)]
         if multiline and index < len(body) - 1:
             out.append(_rule(widths, term, light=True))
-    return "\n".join(line.rstrip() for line in out)
+    return "\n".join(_clip(line, term).rstrip() for line in out)
+
+
+def _minimum(natural: int, header: str, kept: bool) -> int:
+    """How narrow a column may be cut: never for kept ones, else to a few characters."""
+    return natural if kept else min(natural, max(3, min(len(header), 8)))
+
+
+def _columns_that_fit(minimum: list[int], gap: int, width: int | None, drop: Sequence[int]) -> list[int]:
+    shown = list(range(len(minimum)))
+    for column in drop:
+        if width is None or sum(minimum[i] for i in shown) + gap * (len(shown) - 1) <= width:
+            break
+        shown.remove(column)
+    return shown
+
+
+def _clip(line: str, term: Terminal) -> str:
+    """The last resort on a very narrow terminal: cut the line itself."""
+    return line if term.width is None else cut(line, term.width, term.ellipsis)
 
 
 def _line(

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sipparse.query.errors import AmbiguousCallId, CallNotFound
 from sipparse.query.render import Terminal, render_table, to_json
-from sipparse.query.times import Clock, format_time, iso_time, stored_text
+from sipparse.query.times import Clock, format_time, has_fraction, iso_time, stored_text
 
 MAX_CANDIDATES = 20
 
@@ -100,7 +100,8 @@ def show_call(store: Store, given: Sequence[str]) -> tuple[list[str], list[dict[
 def render_show_table(messages: list[dict[str, Any]], clock: Clock, term: Terminal) -> str:
     """The seed's query result: one row per message, multi-line SDP kept whole."""
     headers = [c if c != "timestamp" else f"timestamp ({clock.label})" for c in TABLE_COLUMNS]
-    rows = [[_table_value(m, c, clock) for c in TABLE_COLUMNS] for m in messages]
+    digits = 3 if has_fraction(m.get("timestamp") for m in messages) else 0
+    rows = [[_table_value(m, c, clock, digits) for c in TABLE_COLUMNS] for m in messages]
     return render_table(
         headers,
         rows,
@@ -108,12 +109,13 @@ def render_show_table(messages: list[dict[str, Any]], clock: Clock, term: Termin
         styles=[_status_style(m) for m in messages],
         align_right=[c in ("id", "cseq") for c in TABLE_COLUMNS],
         keep=[c in ("id", "sip_method", "cseq", "timestamp", "direction") for c in TABLE_COLUMNS],
+        drop=[TABLE_COLUMNS.index(c) for c in ("sdp_content", "direction", "cseq", "id")],
     )
 
 
-def _table_value(message: dict[str, Any], column: str, clock: Clock) -> Any:
+def _table_value(message: dict[str, Any], column: str, clock: Clock, digits: int) -> Any:
     if column == "timestamp":
-        return format_time(message["timestamp"], clock)
+        return format_time(message["timestamp"], clock, digits)
     return message.get(column)
 
 

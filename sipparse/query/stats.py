@@ -222,7 +222,7 @@ def _histogram(calls: Sequence[dict], clock: Clock) -> dict[str, Any]:
     origin = _floor(starts[0], step)
     counts = Counter(int((t - origin).total_seconds() // (step * 60)) for t in starts)
     bars = [
-        {"start": format_time(origin + timedelta(minutes=i * step), clock), "count": counts[i]}
+        {"start": format_time(origin + timedelta(minutes=i * step), clock, digits=0), "count": counts[i]}
         for i in range(max(counts) + 1)
     ]
     return {"minutes_per_bar": step, "bars": bars}
@@ -303,7 +303,7 @@ def _percent(value: float | None) -> str:
 
 def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until: datetime | None) -> str:
     c = stats["calls"]
-    start, end = format_time(since, clock) or "the beginning", format_time(until, clock) or "now"
+    start, end = format_time(since, clock, 0) or "the beginning", format_time(until, clock, 0) or "now"
     span = f"{start} to {end} ({clock.label})"
     dialogs = ", ".join(f"{k} {n}" for k, n in sorted(stats["dialogs"].items())) or "none"
     lines = [

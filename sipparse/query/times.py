@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -146,18 +147,25 @@ def bound_param(moment: datetime, backend: str) -> object:
     return stored_text(moment)
 
 
-def format_time(value: object, clock: Clock, millis: bool = False, date: bool = True) -> str:
-    """A stored time for people, in the display zone (the zone is named in the header)."""
+def format_time(value: object, clock: Clock, digits: int | None = None, date: bool = True) -> str:
+    """A stored time for people, in the display zone (the zone is named in the header).
+
+    :param digits: digits of the seconds' fraction (None: as many as stored, trailing zeros cut)
+    """
     moment = as_datetime(value)
     if moment is None:
         return ""
     shown = clock.to_display(moment)
     text = shown.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
-    if millis:
-        text += f".{shown.microsecond // 1000:03d}"
-    elif moment.microsecond:
-        text += f".{shown.microsecond:06d}".rstrip("0")
-    return text
+    fraction = f"{shown.microsecond:06d}"
+    if digits is None:
+        return text + ("." + fraction.rstrip("0") if moment.microsecond else "")
+    return text + ("." + fraction[:digits] if digits else "")
+
+
+def has_fraction(values: Iterable[object]) -> bool:
+    """Whether any of these stored times has a fraction of a second (to show them alike)."""
+    return any((m := as_datetime(v)) is not None and m.microsecond for v in values)
 
 
 def iso_time(value: object, clock: Clock) -> str | None:

@@ -81,7 +81,8 @@ def test_display_in_zone() -> None:
     assert format_time("2025-02-01 18:32:31", UTC_CLOCK) == "2025-02-01 18:32:31"
     assert format_time("2025-02-01 18:32:31", BERLIN) == "2025-02-01 19:32:31"
     assert format_time("2025-02-01 18:32:31.25", BERLIN) == "2025-02-01 19:32:31.25"
-    assert format_time("2025-02-01 18:32:31.25", BERLIN, millis=True, date=False) == "19:32:31.250"
+    assert format_time("2025-02-01 18:32:31.25", BERLIN, digits=3, date=False) == "19:32:31.250"
+    assert format_time("2025-02-01 18:32:31.25", BERLIN, digits=0) == "2025-02-01 19:32:31"
     assert iso_time("2025-07-01 18:00:00", BERLIN) == "2025-07-01T20:00:00+02:00"
 
 

@@ -1,0 +1,261 @@
+"""``show``, ``calls`` and ``stats`` through the CLI over a real database (SQLite and MariaDB)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sipparse.cli import cli
+from sipparse.query.stats import percentile
+from tests.query.scenarios import Scenario, standard, store_all
+
+
+@pytest.fixture
+def traffic(db_url: str) -> tuple[str, list[Scenario]]:
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    scenarios = standard(now)
+    store_all(db_url, scenarios)
+    return db_url, scenarios
+
+
+def run(db_url: str, *args: str, columns: str | None = None) -> Result:
+    env = {"COLUMNS": columns} if columns else {}
+    return CliRunner(env=env).invoke(cli, ["--db", db_url, *args], catch_exceptions=False)
+
+
+def ok(db_url: str, *args: str, columns: str | None = None) -> str:
+    result = run(db_url, *args, columns=columns)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def calls_json(db_url: str, *args: str) -> list[dict]:
+    return json.loads(ok(db_url, "calls", "--format", "json", "--limit", "0", *args))
+
+
+def ids(rows: list[dict]) -> set[str]:
+    return {r["call_id"] for r in rows}
+
+
+def calls_of(scenarios: list[Scenario]) -> list[Scenario]:
+    return [s for s in scenarios if s.kind == "call"]
+
+
+def test_every_call_is_listed_newest_first_with_its_state(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    rows = calls_json(db_url)
+    expected = sorted(calls_of(scenarios), key=lambda s: s.start, reverse=True)
+    assert [r["call_id"] for r in rows] == [s.call_id for s in expected]
+    assert {r["call_id"]: r["state"] for r in rows} == {s.call_id: s.state for s in expected}
+    by_id = {r["call_id"]: r for r in rows}
+    for sc in expected:
+        assert by_id[sc.call_id]["final_status"] == sc.final
+        assert by_id[sc.call_id]["from_user"] == sc.from_user
+    answered = [s for s in expected if s.final == 200]
+    assert {by_id[s.call_id]["setup_ms"] for s in answered} == {s.setup_ms for s in answered}
+
+
+@pytest.mark.parametrize(
+    ("status", "wanted"),
+    [
+        ("busy", lambda s: s.final in (486, 600)),
+        ("failed", lambda s: s.state == "failed"),
+        ("answered", lambda s: s.final == 200),
+        ("completed", lambda s: s.final == 200 and s.talk_s is not None),
+        ("in-progress", lambda s: s.final is None),
+        ("cancelled", lambda s: s.cancel),
+        ("no-answer", lambda s: s.final == 480),
+        ("486", lambda s: s.final == 486),
+        ("4xx", lambda s: s.final is not None and 400 <= s.final < 500),
+        ("busy,503", lambda s: s.final in (486, 503)),
+    ],
+)
+def test_status_filter(traffic, status: str, wanted) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    assert ids(calls_json(db_url, "--status", status)) == {s.call_id for s in calls_of(scenarios) if wanted(s)}
+
+
+def test_failed_includes_404_and_503(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    got = ids(calls_json(db_url, "--status", "failed"))
+    assert {s.call_id for s in scenarios if s.final in (404, 503)} <= got
+
+
+def test_time_user_host_and_kind_filters(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    now = datetime.now(UTC).replace(tzinfo=None)
+    recent = {s.call_id for s in calls_of(scenarios) if s.start >= now - timedelta(hours=1)}
+    assert recent and ids(calls_json(db_url, "--since", "1h")) == recent
+    older = {s.call_id for s in calls_of(scenarios) if s.start < now - timedelta(days=1)}
+    assert older and ids(calls_json(db_url, "--until", "1d")) == older
+    assert ids(calls_json(db_url, "--from-user", "102")) == {s.call_id for s in scenarios if s.from_user == "102"}
+    assert ids(calls_json(db_url, "--to-user", "30%")) == {s.call_id for s in scenarios
+                                                           if s.to_user.startswith("30")}
+    assert ids(calls_json(db_url, "--host", "pbx2")) == {s.call_id for s in scenarios if s.host == "pbx2"}
+    assert ids(calls_json(db_url, "--kind", "all")) == {s.call_id for s in scenarios}
+    assert ids(calls_json(db_url, "--kind", "register")) == {s.call_id for s in scenarios if s.kind == "register"}
+
+
+def test_absolute_since_in_the_display_zone(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    cut = max(s.start for s in calls_of(scenarios)) - timedelta(minutes=5)
+    local = cut.replace(tzinfo=UTC).astimezone(datetime.now().astimezone().tzinfo)
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    expected = {s.call_id for s in calls_of(scenarios) if s.start >= cut}
+    assert ids(calls_json(db_url, "--since", text)) == expected
+    assert ids(calls_json(db_url, "--utc", "--since", cut.isoformat(sep=" "))) == expected
+
+
+def test_limit_keeps_the_newest(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    newest = sorted(calls_of(scenarios), key=lambda s: s.start, reverse=True)[:3]
+    rows = json.loads(ok(db_url, "calls", "--format", "json", "--limit", "3"))
+    assert [r["call_id"] for r in rows] == [s.call_id for s in newest]
+
+
+def test_csv_has_the_json_fields(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    rows = list(csv.DictReader(io.StringIO(ok(db_url, "calls", "--format", "csv", "--limit", "0"))))
+    assert {r["call_id"] for r in rows} == {s.call_id for s in calls_of(scenarios)}
+    busy = [r for r in rows if r["state"] == "busy"]
+    assert {r["final_status"] for r in busy} == {"486"}
+    assert all(r["final_reason"] == "Busy Here" for r in busy)
+
+
+def test_table_is_plain_and_fits_columns(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    out = ok(db_url, "calls", "--utc", "--limit", "0")
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["start", "(UTC)", "from"]
+    assert len(lines) == 2 + len(calls_of(scenarios))
+    assert out.isascii() and "\x1b" not in out
+    assert "callee, 16 Normal clearing" in out
+    narrow = ok(db_url, "calls", "--limit", "0", columns="70")
+    assert all(len(line) <= 70 for line in narrow.splitlines())
+    assert "~" in narrow
+
+
+def test_no_calls_is_said_on_stderr(db_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", db_url, "calls"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "No calls match." in result.stderr
+
+
+def test_show_json_has_every_message_in_order(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    sc = next(s for s in scenarios if s.call_id == "ans-2@pbx")
+    rows = json.loads(ok(db_url, "show", sc.call_id, "--format", "json"))
+    assert [r["sip_method"] for r in rows] == [m.sip_method for m in sorted(sc.messages, key=lambda m: m.timestamp)]
+    for key in ("id", "call_id", "from_sip", "to_sip", "cseq", "sdp_content", "timestamp", "direction",
+                "status_code", "cseq_method", "host", "peer", "raw_message"):
+        assert key in rows[0]
+    assert rows[0]["timestamp"] == sc.start.isoformat(sep=" ")
+
+
+def test_show_finds_prefixes_and_patterns(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, _ = traffic
+    prefixed = json.loads(ok(db_url, "show", "busy-2", "--format", "json"))
+    assert {r["call_id"] for r in prefixed} == {"busy-2@pbx"}
+    pattern = json.loads(ok(db_url, "show", "%nf-1%", "--format", "json"))
+    assert {r["call_id"] for r in pattern} == {"nf-1@pbx"}
+
+
+def test_ambiguous_and_unknown_call_ids_exit_1(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, _ = traffic
+    result = run(db_url, "show", "busy")
+    assert result.exit_code == 1
+    assert "busy-1@pbx" in result.stderr and "busy-2@pbx" in result.stderr
+    result = run(db_url, "show", "nosuchcall")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no call with Call-ID 'nosuchcall' (nor one starting with it)\n"
+
+
+def test_show_several_legs_interleaved(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    legs = [s for s in scenarios if s.call_id in ("busy-1@pbx", "busy-2@pbx")]
+    rows = json.loads(ok(db_url, "show", "busy-1@pbx", "busy-2@pbx", "--format", "json"))
+    assert len(rows) == sum(len(s.messages) for s in legs)
+    assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)
+    ladder = ok(db_url, "show", "busy-1@pbx", "busy-2@pbx", "--format", "ladder")
+    assert "[1] Call-ID busy-1@pbx" in ladder and "[2] INVITE" in ladder
+    assert "(retransmission)" in ladder
+
+
+def test_show_table_raw_and_ladder(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    sc = next(s for s in scenarios if s.call_id == "ans-1@pbx")
+    table = ok(db_url, "show", sc.call_id, "--utc")
+    assert table.splitlines()[0].split() == ["id", "call_id", "sip_method", "from_sip", "to_sip", "cseq",
+                                             "sdp_content", "timestamp", "(UTC)", "direction"]
+    assert sc.start.isoformat(sep=" ") in table
+    raw = ok(db_url, "show", sc.call_id, "--format", "raw", "--utc")
+    headers = [line for line in raw.splitlines() if line.startswith("# ")]
+    assert len(headers) == len(sc.messages)
+    assert headers[0] == f"# {sc.start.isoformat(sep=' ')} UTC  received from UDP:10.0.0.5:5060  host pbx1"
+    ladder = ok(db_url, "show", sc.call_id, "--format", "ladder")
+    assert "10.0.0.5:5060" in ladder and "Asterisk" in ladder
+    assert "INVITE SDP" in ladder and "200 OK SDP" in ladder
+    assert "audio 10.0.0.1:17000 PCMU/8000,telephone-event/8000" in ladder
+
+
+def test_show_in_another_zone(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    sc = scenarios[0]
+    berlin = sc.start.replace(tzinfo=UTC).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    out = ok(db_url, "show", sc.call_id, "--tz", "Europe/Berlin")
+    assert "timestamp (Europe/Berlin)" in out
+    assert berlin.strftime("%Y-%m-%d %H:%M:%S") in out
+
+
+def test_stats_figures_match_the_traffic(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    figures = json.loads(ok(db_url, "stats", "--format", "json"))
+    calls = calls_of(scenarios)
+    answered = [s for s in calls if s.final == 200]
+    user_ended = [s for s in calls if s.final in (480, 486, 487, 600, 603)]
+    assert figures["calls"]["attempted"] == len(calls)
+    assert figures["calls"]["answered"] == len(answered)
+    assert figures["calls"]["busy"] == sum(s.state == "busy" for s in calls)
+    assert figures["asr"] == round(100 * len(answered) / len(calls), 2)
+    assert figures["ner"] == round(100 * (len(answered) + len(user_ended)) / len(calls), 2)
+    setups = [float(s.setup_ms) for s in answered]
+    assert figures["setup_ms"]["p50"] == percentile(setups, 50)
+    assert figures["setup_ms"]["p95"] == percentile(setups, 95)
+    assert {f["status"]: f["count"] for f in figures["failures"]}[486] == sum(s.final == 486 for s in calls)
+    assert figures["messages"]["total"] == sum(len(s.messages) for s in scenarios)
+    assert figures["messages"]["requests"]["INVITE"] == sum(
+        m.method == "INVITE" for s in scenarios for m in s.messages)
+    assert figures["retransmissions"] >= sum(s.retransmit_invite for s in scenarios)
+    assert figures["dialogs"] == {"call": len(calls), "register": 1}
+    completed = [s for s in calls if s.state == "completed"]
+    assert sum(b["count"] for b in figures["duration"]) == len(completed)
+    assert {b["text"]: b["count"] for b in figures["bye_causes"]}["16 Normal clearing"] == sum(
+        s.cause == 16 for s in completed)
+    assert sum(b["count"] for b in figures["calls_per_minute"]["bars"]) == len(calls)
+    assert figures["top_failing_destinations"][0] == {"user": "300", "count": 2}
+
+
+def test_stats_text_and_range(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    out = ok(db_url, "stats")
+    assert "ASR:" in out and "NER:" in out and "486" in out and "Busy Here" in out
+    assert "Normal clearing" in out and "Calls per" in out
+    recent = json.loads(ok(db_url, "stats", "--since", "1h", "--format", "json"))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    assert recent["calls"]["attempted"] == sum(s.start >= now - timedelta(hours=1) for s in calls_of(scenarios))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["calls", "--since", "yesterday-ish"], ["calls", "--status", "weird"], ["stats", "--tz", "Mars/Base"],
+     ["show", "--format", "pdf", "x"], ["calls", "--limit", "-1"]],
+)
+def test_bad_usage_exits_2(sqlite_url: str, args: list[str]) -> None:
+    result = run(sqlite_url, *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
