@@ -180,11 +180,13 @@ class Store(ABC):
         """Recompute the ``calls`` rows of these Call-IDs in their own transaction."""
         return self._transaction(lambda: self._refresh_calls(sorted(set(call_ids))))
 
-    def purge(self, older_than: datetime, batch_size: int = 5000) -> dict[str, int]:
-        """Delete messages, calls and rejects older than ``older_than``, in small transactions."""
+    def purge(self, older_than: datetime, batch_size: int = 5000, dry_run: bool = False) -> dict[str, int]:
+        """Delete messages, calls and rejects older than ``older_than`` (naive UTC), in small
+        transactions; return the counts per kind (``messages``, ``calls``, ``rejects``).
+        With ``dry_run`` only count them."""
         from sipparse.store.purge import purge
 
-        return purge(self, older_than, batch_size)
+        return self._guard("purge", lambda: purge(self, older_than, batch_size, dry_run))
 
     # -- shared machinery ------------------------------------------------------------
 

@@ -82,10 +82,26 @@ def _fill_version_1_rows(store: Store) -> None:
     """Give the Logstash rows what version 2 derives: the request method, and their calls."""
     store.execute("UPDATE sip_transactions SET method = sip_method "
                   "WHERE status_code IS NULL AND method IS NULL")
+    if store.backend == "sqlite":
+        _normalise_text_timestamps(store)
     found = store.query("SELECT DISTINCT call_id FROM sip_transactions WHERE call_id IS NOT NULL")
     call_ids = [r[0] for r in found]
     for start in range(0, len(call_ids), REBUILD_CHUNK):
         store._refresh_calls(call_ids[start:start + REBUILD_CHUNK])
+
+
+def _normalise_text_timestamps(store: Store) -> None:
+    """SQLite keeps whatever text it was given; ranges and sorting need the one format."""
+    found = store.query("SELECT id, timestamp FROM sip_transactions WHERE timestamp IS NOT NULL")
+    changed = []
+    for row_id, text in found:
+        try:
+            value = store.fmt_time(datetime.fromisoformat(str(text)))
+        except ValueError:
+            continue  # not a timestamp at all: left as it was
+        if value != text:
+            changed.append((value, row_id))
+    store.executemany("UPDATE sip_transactions SET timestamp = ? WHERE id = ?", changed)
 
 
 def _now() -> datetime:

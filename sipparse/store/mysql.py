@@ -136,6 +136,10 @@ class MySQLStore(Store):
         try:
             cursor.executemany(sql, seq)
             return cursor.rowcount
+        except self._connector.Error as exc:
+            if isinstance(exc.__cause__, UnicodeEncodeError):
+                raise exc.__cause__ from None  # the caller cleans the text and tries again
+            raise
         finally:
             cursor.close()
 

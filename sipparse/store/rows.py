@@ -120,8 +120,12 @@ def _opt_int(value: Any) -> int | None:
 def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Replace what the database cannot encode (lone surrogates from undecodable bytes)."""
     def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        return value
+        if not isinstance(value, str):
+            return value
+        try:  # surrogateescape gives the original bytes back: one U+FFFD per bad byte
+            data = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = value.encode("utf-8", "surrogatepass")
+        return data.decode("utf-8", "replace")
 
     return [tuple(clean(v) for v in row) for row in rows]

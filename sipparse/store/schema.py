@@ -34,7 +34,8 @@ class Column:
 
 
 def _text(name: str) -> Column:
-    return Column(name, "TEXT", "TEXT")
+    # MEDIUMTEXT (16 MiB), not TEXT (64 KiB): a header is never refused for its length.
+    return Column(name, "TEXT", "MEDIUMTEXT")
 
 
 def _varchar(name: str, length: int) -> Column:

@@ -1,0 +1,84 @@
+"""Deleting old data in small transactions, so writers are never blocked for long.
+
+Each round selects up to ``batch_size`` keys of old rows and deletes exactly those, in a
+transaction of its own: InnoDB then holds row locks for one short statement at a time and
+SQLite's write lock is released between rounds, so ingests keep running during a purge.
+Rows without a timestamp are judged by when they were stored.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sipparse.store.base import Store
+
+# table -> (key column, age column, fallback age column when the first is NULL)
+TARGETS: dict[str, tuple[str, str, str]] = {
+    "messages": ("id", "timestamp", "ingested_at"),
+    "calls": ("call_id", "last_seen", "updated_at"),
+    "rejects": ("id", "timestamp", "created_at"),
+}
+TABLES = {"messages": "sip_transactions", "calls": "calls", "rejects": "rejects"}
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+AGE = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+
+
+def parse_older_than(text: str, now: datetime | None = None) -> datetime:
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` ago, or a date/time; naive UTC result.
+
+    A date/time without a zone is local time, as ``date`` and ``find -newermt`` read it.
+
+    Raises ValueError with a one-line reason for anything else.
+    """
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    match = AGE.fullmatch(text.strip())
+    if match:
+        return now - timedelta(**{UNITS[match.group(2).lower()]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an age (30d, 12h, 90m) nor a date (2025-01-31)") from None
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def purge(store: Store, older_than: datetime, batch_size: int = 5000, dry_run: bool = False,
+          ) -> dict[str, int]:
+    """Delete (or with ``dry_run`` count) messages, calls and rejects older than ``older_than``."""
+    cutoff = store.fmt_time(older_than)
+    counts: dict[str, int] = {}
+    for name, (key, age, fallback) in TARGETS.items():
+        table = store.q(TABLES[name])
+        counts[name] = 0
+        for where in (f"{store.q(age)} < {store.placeholder}",
+                      f"{store.q(age)} IS NULL AND {store.q(fallback)} < {store.placeholder}"):
+            if dry_run:
+                counts[name] += _count(store, table, where, cutoff)
+            else:
+                counts[name] += _delete(store, table, store.q(key), where, cutoff, batch_size)
+    return counts
+
+
+def _count(store: Store, table: str, where: str, cutoff: Any) -> int:
+    return int(store._read(f"SELECT COUNT(*) FROM {table} WHERE {where}", (cutoff,))[0][0])
+
+
+def _delete(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int) -> int:
+    total = 0
+    while True:
+        deleted = store._transaction(lambda: _delete_round(store, table, key, where, cutoff, batch_size))
+        total += deleted
+        if deleted < batch_size:
+            return total
+
+
+def _delete_round(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int) -> int:
+    keys = [r[0] for r in store.query(f"SELECT {key} FROM {table} WHERE {where} LIMIT {int(batch_size)}",
+                                      (cutoff,))]
+    if not keys:
+        return 0
+    marks = ", ".join([store.placeholder] * len(keys))
+    store.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", keys)
+    return len(keys)

@@ -1,0 +1,166 @@
+"""The call summary as a pure function of message rows (no database)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import pytest
+
+from sipparse.sip.message import SipMessage, Source
+from sipparse.store.calls import INPUT_COLUMNS, summarize
+from tests.store.factory import SCENARIOS, CallBuilder, completed_call
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-calls")
+START = datetime(2025, 2, 1, 18, 32, 31)
+
+
+def rows_of(messages: list[SipMessage]) -> list[dict[str, object]]:
+    return [
+        {**{name: getattr(m, name, None) for name in INPUT_COLUMNS}, "id": n + 1}
+        for n, m in enumerate(messages)
+    ]
+
+
+def summary(builder: CallBuilder):  # type: ignore[no-untyped-def]
+    return summarize(builder.call_id, rows_of(builder.messages))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kind", "state", "final"),
+    [
+        ("completed", "call", "completed", 200),
+        ("answered", "call", "answered", 200),
+        ("busy", "call", "busy", 486),
+        ("cancelled", "call", "cancelled", 487),
+        ("no-answer", "call", "no-answer", 480),
+        ("failed", "call", "failed", 503),
+        ("in-progress", "call", "in-progress", None),
+        ("register", "register", "completed", 200),
+        ("options", "options", "completed", 200),
+    ],
+)
+def test_states(scenario: str, kind: str, state: str, final: int | None) -> None:
+    builder = CallBuilder(f"c-{scenario}", SOURCE, START)
+    SCENARIOS[scenario](builder)
+    s = summary(builder)
+    assert (s.kind, s.state, s.final_status) == (kind, state, final)
+    assert s.message_count == len(builder.messages)
+
+
+def test_completed_call_figures() -> None:
+    b = CallBuilder("c1", SOURCE, START, step_ms=100)
+    b.request("INVITE").response(100).response(180).response(200).request("ACK")
+    b.step_ms = 60_000
+    b.request("BYE", by="callee", q850=16)
+    b.step_ms = 10
+    b.response(200)
+    s = summary(b)
+    assert s.setup_ms == 300  # INVITE at +100 ms, 200 OK at +400 ms
+    assert s.duration_s == 60.1  # 200 OK (+400 ms) to BYE (+60.5 s)
+    assert s.hangup_by == "callee"
+    assert s.q850_cause == 16
+    assert s.final_reason == "OK"
+    assert (s.from_user, s.to_user, s.direction, s.host) == ("alice", "bob", "in", "pbx-a")
+    assert s.first_seen == b.messages[0].timestamp and s.last_seen == b.messages[-1].timestamp
+    assert s.answered_at == b.messages[3].timestamp and s.ended_at == b.messages[5].timestamp
+
+
+@pytest.mark.parametrize("by", ["caller", "callee"])
+def test_hangup_by(by: str) -> None:
+    assert summary(completed_call("c", SOURCE, START, hangup=by)).hangup_by == by
+
+
+@pytest.mark.parametrize(
+    ("code", "state"),
+    [
+        (408, "no-answer"),
+        (480, "no-answer"),
+        (487, "no-answer"),
+        (486, "busy"),
+        (600, "busy"),
+        (603, "failed"),
+        (404, "failed"),
+    ],
+)
+def test_final_codes_without_cancel(code: int, state: str) -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(180).response(code).request("ACK")
+    assert summary(b).state == state
+
+
+def test_auth_challenge_then_answer_is_decided_by_the_second_invite() -> None:
+    b = CallBuilder("c", SOURCE, START, step_ms=100)
+    b.request("INVITE").response(407).request("ACK")
+    b._to_tag = None  # the challenge's To tag does not start a dialog
+    b.request("INVITE", in_dialog=False).response(100).response(200).request("ACK")
+    s = summary(b)
+    assert (s.state, s.final_status) == ("answered", 200)
+    assert s.setup_ms == 500  # first INVITE (+100 ms) to the 200 OK (+600 ms), the 407 round trip included
+
+
+def test_unanswered_challenge_is_failed() -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(401).request("ACK")
+    assert (summary(b).state, summary(b).final_status) == ("failed", 401)
+
+
+def test_reinvite_does_not_change_the_outcome() -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(200).request("ACK")
+    b.request("INVITE").response(491)
+    s = summary(b)
+    assert (s.state, s.final_status) == ("answered", 200)
+
+
+def test_cancel_race_with_200_is_answered() -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(180)
+    b.request("CANCEL", in_dialog=False).response(200).response(200, method="INVITE").request("ACK")
+    assert summary(b).state == "answered"
+
+
+def test_cancel_before_487_logged_is_cancelled() -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(180).request("CANCEL", in_dialog=False)
+    s = summary(b)
+    assert (s.state, s.hangup_by, s.final_status) == ("cancelled", "caller", None)
+
+
+def test_retransmissions_are_counted() -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").repeat(2).response(100).response(180).repeat()
+    s = summary(b)
+    assert (s.message_count, s.retransmissions) == (6, 3)
+
+
+def test_other_kind() -> None:
+    b = CallBuilder("c", SOURCE, START).request("SUBSCRIBE").response(202).request("NOTIFY").response(200)
+    s = summary(b)
+    assert (s.kind, s.state, s.final_status) == ("other", "completed", 200)
+
+
+def test_register_reports_its_latest_outcome() -> None:
+    b = CallBuilder("c", SOURCE, START).request("REGISTER").response(200, to_tag=False)
+    b.request("REGISTER", in_dialog=False).response(403, to_tag=False)
+    assert (summary(b).state, summary(b).final_status) == ("failed", 403)
+
+
+def test_order_of_rows_does_not_matter() -> None:
+    b = completed_call("c", SOURCE, START)
+    rows = rows_of(b.messages)
+    shuffled = rows[:]
+    random.Random(7).shuffle(shuffled)
+    assert summarize("c", shuffled) == summarize("c", rows)
+
+
+def test_text_timestamps_as_sqlite_returns_them() -> None:
+    rows = rows_of(completed_call("c", SOURCE, START).messages)
+    as_text = [{**r, "timestamp": r["timestamp"].isoformat(" ")} for r in rows]  # type: ignore[union-attr]
+    assert summarize("c", as_text) == summarize("c", rows)
+
+
+def test_version_1_rows_with_only_sip_method() -> None:
+    rows = rows_of(CallBuilder("c", SOURCE, START).request("INVITE").response(486).messages)
+    legacy = [{**r, "method": None, "reason_phrase": None, "to_tag": None, "from_tag": None} for r in rows]
+    s = summarize("c", legacy)
+    assert (s.kind, s.state, s.final_reason) == ("call", "busy", "Busy Here")
+
+
+def test_no_rows_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        summarize("c", [])

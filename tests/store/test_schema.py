@@ -1,0 +1,177 @@
+"""Schema creation, reopening, the migration from version 1, and file permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sipparse.config import parse_db_url
+from sipparse.errors import DatabaseError
+from sipparse.sip.message import Source
+from sipparse.store import open_store, schema
+from sipparse.store.migrate import schema_version
+from tests.store.factory import completed_call
+from tests.store.helpers import calls_table, count
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-schema")
+START = datetime(2025, 2, 1, 18, 32, 31)
+
+
+def test_fresh_database_gets_the_current_schema(db_url: str) -> None:
+    with open_store(db_url) as store:
+        assert {"sip_transactions", "calls", "rejects", "checkpoints", "schema_version"} <= store.tables()
+        assert store.columns("sip_transactions") == {"id"} | {c.name for c in schema.MESSAGE_COLUMNS}
+        assert store.columns("calls") == {c.name for c in schema.CALL_COLUMNS}
+        assert set(schema.INDEXES) <= store.indexes()
+        assert schema_version(store) == schema.CURRENT_VERSION
+
+
+def test_reopening_keeps_rows_and_version(db_url: str) -> None:
+    with open_store(db_url) as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+    with open_store(db_url) as store:
+        assert count(store, "sip_transactions") == 7
+        versions = store.fetchall("SELECT version FROM schema_version")
+        assert [v["version"] for v in versions] == [schema.CURRENT_VERSION]
+
+
+def _create_version_1(db_url: str) -> None:
+    """The table the Logstash pipeline wrote, with a few of its rows."""
+    url = parse_db_url(db_url)
+    if url.is_sqlite:
+        import sqlite3
+
+        con = sqlite3.connect(url.path or "")
+        con.execute(schema.create_messages_v1("sqlite"))
+        con.executemany(
+            "INSERT INTO sip_transactions (call_id, sip_method, from_sip, to_sip, cseq, cseq_method, "
+            "timestamp, status_code, direction, raw_message) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            V1_ROWS,
+        )
+        con.commit()
+        con.close()
+        return
+    import mysql.connector
+
+    con = mysql.connector.connect(
+        host=url.host, port=url.port, user=url.user, password=url.password or "", database=url.database
+    )
+    cur = con.cursor()
+    cur.execute(schema.create_messages_v1("mysql"))
+    cur.executemany(
+        "INSERT INTO sip_transactions (call_id, sip_method, from_sip, to_sip, cseq, cseq_method, "
+        "timestamp, status_code, direction, raw_message) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+        V1_ROWS,
+    )
+    con.commit()
+    con.close()
+
+
+V1_ROWS = [
+    (
+        "legacy-1",
+        "INVITE",
+        "<sip:alice@x>;tag=a",
+        "<sip:bob@x>",
+        1,
+        "INVITE",
+        "2025-02-01 18:32:31",
+        None,
+        "in",
+        b"INVITE sip:bob@x SIP/2.0\r\n\r\n",
+    ),
+    (
+        "legacy-1",
+        "100 Trying",
+        "<sip:alice@x>;tag=a",
+        "<sip:bob@x>",
+        1,
+        "INVITE",
+        "2025-02-01 18:32:31.1",
+        100,
+        "out",
+        b"SIP/2.0 100 Trying\r\n\r\n",
+    ),
+    (
+        "legacy-1",
+        "486 Busy Here",
+        "<sip:alice@x>;tag=a",
+        "<sip:bob@x>;tag=b",
+        1,
+        "INVITE",
+        "2025-02-01 18:32:33",
+        486,
+        "out",
+        b"SIP/2.0 486 Busy Here\r\n\r\n",
+    ),
+    (
+        "legacy-2",
+        "OPTIONS",
+        "<sip:a@x>;tag=c",
+        "<sip:b@x>",
+        7,
+        "OPTIONS",
+        "2025-02-01 18:40:00",
+        None,
+        "out",
+        b"OPTIONS sip:b@x SIP/2.0\r\n\r\n",
+    ),
+]
+
+
+def test_migration_from_version_1_keeps_the_rows(db_url: str) -> None:
+    _create_version_1(db_url)
+    with open_store(db_url) as store:
+        assert schema_version(store) == schema.CURRENT_VERSION
+        assert store.columns("sip_transactions") == {"id"} | {c.name for c in schema.MESSAGE_COLUMNS}
+        assert set(schema.INDEXES) <= store.indexes()
+        rows = store.fetchall(
+            "SELECT id, call_id, sip_method, method, timestamp, raw_message FROM sip_transactions ORDER BY id"
+        )
+        assert [(r["call_id"], r["sip_method"], r["raw_message"]) for r in rows] == [
+            (r[0], r[1], r[9]) for r in V1_ROWS
+        ]
+        assert [r["method"] for r in rows] == ["INVITE", None, None, "OPTIONS"]
+        assert rows[1]["timestamp"] == "2025-02-01 18:32:31.100000"
+        calls = {c["call_id"]: c for c in calls_table(store)}
+        assert (calls["legacy-1"]["state"], calls["legacy-1"]["final_status"]) == ("busy", 486)
+        assert calls["legacy-1"]["setup_ms"] == 2000
+        assert (calls["legacy-2"]["kind"], calls["legacy-2"]["state"]) == ("options", "in-progress")
+        # the migrated table takes new rows like a fresh one, duplicates included
+        messages = completed_call("c1", SOURCE, START).messages
+        assert store.write_batch(messages).inserted == 7
+        assert store.write_batch(messages).duplicates == 7
+    with open_store(db_url) as store:
+        assert count(store, "sip_transactions") == 4 + 7
+
+
+def test_newer_schema_is_refused(db_url: str) -> None:
+    with open_store(db_url) as store:
+        store.execute(
+            f"INSERT INTO schema_version (version) VALUES ({store.placeholder})",
+            (schema.CURRENT_VERSION + 1,),
+        )
+        store.commit()
+    with pytest.raises(DatabaseError, match="newer than this sipparse knows"):
+        open_store(db_url)
+
+
+def test_sqlite_file_and_directory_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "sip.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+        assert store.fetchall("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    for name in os.listdir(path.parent):
+        assert stat.S_IMODE(os.stat(path.parent / name).st_mode) & 0o077 == 0, name
+
+
+def test_sqlite_unwritable_place_is_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DatabaseError, match=r"^sqlite:///.*/file/sip\.db: cannot create the database file"):
+        open_store(f"sqlite:///{blocker}/sip.db")

@@ -1,0 +1,240 @@
+"""write_batch: idempotency, retransmissions, atomicity with checkpoints, faithful values."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from sipparse.errors import DatabaseError
+from sipparse.sip.message import Reject, SipMessage, Source
+from sipparse.store import Checkpoint, open_store
+from tests.store.factory import CallBuilder, completed_call, mixed_traffic
+from tests.store.helpers import calls_table, count, message_keys
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-write")
+START = datetime(2025, 2, 1, 18, 32, 31)
+
+
+def test_same_batch_twice_leaves_one_row_each(db_url: str) -> None:
+    messages = completed_call("c1", SOURCE, START).messages
+    with open_store(db_url) as store:
+        first = store.write_batch(messages)
+        again = store.write_batch(messages)
+        assert (first.inserted, first.duplicates, first.calls) == (7, 0, 1)
+        assert (again.inserted, again.duplicates) == (0, 7)
+        assert count(store, "sip_transactions") == 7
+        assert calls_table(store)[0]["message_count"] == 7
+
+
+def test_duplicates_inside_one_batch(db_url: str) -> None:
+    messages = completed_call("c1", SOURCE, START).messages
+    with open_store(db_url) as store:
+        result = store.write_batch(messages + messages[:3])
+        assert (result.inserted, result.duplicates) == (7, 3)
+
+
+def test_retransmission_logged_twice_is_two_rows(db_url: str) -> None:
+    builder = CallBuilder("c1", SOURCE, START).request("INVITE").repeat().response(100)
+    with open_store(db_url) as store:
+        assert store.write_batch(builder.messages).inserted == 3
+        rows = store.fetchall("SELECT raw_message, source_offset FROM sip_transactions ORDER BY id")
+        assert rows[0]["raw_message"] == rows[1]["raw_message"]
+        assert rows[0]["source_offset"] != rows[1]["source_offset"]
+        assert calls_table(store)[0]["retransmissions"] == 1
+
+
+def test_same_offset_in_another_file_is_another_row(db_url: str) -> None:
+    a = completed_call("c1", SOURCE, START).messages
+    b = completed_call("c1", Source("/var/log/asterisk/pjsip.1", "fp-other"), START).messages
+    with open_store(db_url) as store:
+        store.write_batch(a)
+        assert store.write_batch(b).inserted == 7
+
+
+def test_ids_follow_the_order_given(db_url: str) -> None:
+    messages = mixed_traffic(SOURCE, 30, START)
+    with open_store(db_url) as store:
+        store.write_batch(messages)
+        rows = store.fetchall("SELECT id, source_offset FROM sip_transactions ORDER BY id")
+        assert [r["source_offset"] for r in rows] == [m.offset for m in messages]
+
+
+def test_values_round_trip(db_url: str) -> None:
+    message = completed_call("c1", SOURCE, START).messages[0]
+    message.raw_message = b"INVITE sip:x SIP/2.0\r\nX-Bin: \x00\xff\xfe\r\n\r\n"
+    message.timestamp = datetime(2025, 2, 1, 18, 32, 31, 123456)
+    message.problems = ["Content-Length mismatch", "no blank line"]
+    message.user_agent = "Ästerisk ☎ " + "x" * 70_000  # longer than a MySQL TEXT's 64 KiB in characters
+    with open_store(db_url) as store:
+        store.write_batch([message])
+        row = store.fetchall("SELECT * FROM sip_transactions")[0]
+    assert row["raw_message"] == message.raw_message
+    assert row["timestamp"] == "2025-02-01 18:32:31.123456"
+    assert row["problems"] == "Content-Length mismatch; no blank line"
+    assert row["sdp_content"] == message.sdp_content and "\r" not in row["sdp_content"]
+    for name in (
+        "call_id",
+        "sip_method",
+        "from_sip",
+        "to_sip",
+        "cseq",
+        "cseq_method",
+        "status_code",
+        "direction",
+        "from_user",
+        "to_tag",
+        "via_branch",
+        "q850_cause",
+        "host",
+        "pid",
+        "dialect",
+        "peer",
+        "transport",
+    ):
+        assert row[name] == getattr(message, name), name
+    assert (row["source_file"], row["source_fingerprint"]) == (SOURCE.path, SOURCE.fingerprint)
+    assert (row["source_offset"], row["source_end"]) == (message.offset, message.end)
+    assert row["ingested_at"] is not None
+
+
+def test_whole_second_and_aware_timestamps(db_url: str) -> None:
+    a, b = completed_call("c1", SOURCE, START).messages[:2]
+    a.timestamp = datetime(2025, 2, 1, 18, 32, 31)
+    b.timestamp = datetime(2025, 2, 1, 19, 32, 31, tzinfo=timezone(timedelta(hours=1)))
+    with open_store(db_url) as store:
+        store.write_batch([a, b])
+        stamps = [
+            r["timestamp"] for r in store.fetchall("SELECT timestamp FROM sip_transactions ORDER BY id")
+        ]
+    assert stamps == ["2025-02-01 18:32:31", "2025-02-01 18:32:31"]
+
+
+def test_long_call_id_is_clipped_consistently(db_url: str) -> None:
+    builder = completed_call("x" * 2000, SOURCE, START)
+    with open_store(db_url) as store:
+        store.write_batch(builder.messages)
+        calls = calls_table(store)
+        assert [len(c["call_id"]) for c in calls] == [512]
+        assert calls[0]["message_count"] == 7
+
+
+def test_undecodable_text_is_replaced_not_refused(db_url: str) -> None:
+    message = completed_call("c1", SOURCE, START).messages[0]
+    message.from_sip = b'"Bad\xff" <sip:a@b>'.decode("utf-8", "surrogateescape")
+    with open_store(db_url) as store:
+        assert store.write_batch([message]).inserted == 1
+        assert (
+            store.fetchall("SELECT from_sip FROM sip_transactions")[0]["from_sip"] == '"Bad\ufffd" <sip:a@b>'
+        )
+
+
+def test_checkpoints_are_stored_and_replaced(db_url: str) -> None:
+    with open_store(db_url) as store:
+        store.write_batch([], [], [Checkpoint("fp-a", "/var/log/a", 10, 10, 123, 45, 1.5)])
+        store.write_batch(
+            [],
+            [],
+            [
+                Checkpoint("fp-a", "/var/log/a.1", 99, 120, 123, 45, 2.5),
+                Checkpoint("fp-b", "/var/log/b", 0, 0),
+            ],
+        )
+        assert store.get_checkpoint("fp-a") == Checkpoint("fp-a", "/var/log/a.1", 99, 120, 123, 45, 2.5)
+        assert [c.fingerprint for c in store.checkpoints()] == ["fp-a", "fp-b"]
+        assert store.get_checkpoint("missing") is None
+
+
+def test_a_failed_batch_stores_neither_rows_nor_checkpoint(db_url: str) -> None:
+    messages = completed_call("c1", SOURCE, START).messages
+    with open_store(db_url) as store:
+        store.write_batch(messages[:2], [], [Checkpoint("fp-write", SOURCE.path, messages[1].end, 500)])
+        bad = Checkpoint("fp-write", SOURCE.path, 2**70, 500)  # no database takes this integer
+        with pytest.raises((DatabaseError, OverflowError)):
+            store.write_batch(messages[2:], [], [bad])
+        assert count(store, "sip_transactions") == 2
+        assert store.get_checkpoint("fp-write").offset == messages[1].end  # type: ignore[union-attr]
+        assert calls_table(store)[0]["message_count"] == 2
+        assert store.write_batch(messages[2:]).inserted == 5  # the store is still usable
+
+
+def test_rejects_are_idempotent(db_url: str) -> None:
+    rejects = [
+        Reject(SOURCE, 10, 20, "no Call-ID", b"GARBAGE\x00\xff", START, "pbx-a"),
+        Reject(SOURCE, 30, 40, "bad start line", b"X", None, None),
+    ]
+    with open_store(db_url) as store:
+        assert store.write_batch([], rejects).rejects == 2
+        assert store.write_batch([], rejects).rejects == 0
+        rows = store.fetchall("SELECT * FROM rejects ORDER BY source_offset")
+    assert [(r["reason"], r["raw"], r["timestamp"], r["host"]) for r in rows] == [
+        ("no Call-ID", b"GARBAGE\x00\xff", "2025-02-01 18:32:31", "pbx-a"),
+        ("bad start line", b"X", None, None),
+    ]
+
+
+def test_calls_summary_is_the_same_whatever_the_batches(db_url: str, sqlite_url: str) -> None:
+    """A call whose messages arrive over several runs ends as if ingested at once."""
+    messages = mixed_traffic(SOURCE, 60, START)
+    with open_store(sqlite_url.replace("test.db", "once.db")) as once:
+        once.write_batch(messages)
+        expected = calls_table(once)
+    rng = random.Random(5)
+    with open_store(db_url) as store:
+        position = 0
+        while position < len(messages):
+            size = rng.randint(1, 40)
+            store.write_batch(messages[position : position + size])
+            position += size
+        assert calls_table(store) == expected
+        assert len(message_keys(store)) == len(messages)
+    states = {c["state"] for c in expected}
+    assert {"completed", "answered", "busy", "cancelled", "no-answer", "failed", "in-progress"} <= states
+
+
+def test_rewriting_overlapping_batches_changes_nothing(db_url: str) -> None:
+    messages = mixed_traffic(SOURCE, 20, START)
+    with open_store(db_url) as store:
+        store.write_batch(messages[:50])
+        store.write_batch(messages[30:])
+        before = calls_table(store)
+        store.write_batch(messages)
+        assert calls_table(store) == before
+        assert count(store, "sip_transactions") == len(messages)
+
+
+def test_fetchall_placeholders_and_types(db_url: str) -> None:
+    with open_store(db_url) as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+        rows = store.fetchall(
+            "SELECT call_id, COUNT(*) AS n, SUM(cseq) AS s, MIN(timestamp) AS t "
+            "FROM sip_transactions WHERE status_code = ? AND sip_method LIKE '2%' "
+            "AND from_user <> '?' GROUP BY call_id",
+            (200,),
+        )
+        assert rows == [{"call_id": "c1", "n": 2, "s": 3, "t": "2025-02-01 18:32:32"}]
+        assert isinstance(rows[0]["s"], int)
+        since = store.fetchall(
+            "SELECT COUNT(*) AS n FROM sip_transactions WHERE timestamp >= ?", (START + timedelta(seconds=1),)
+        )
+        assert since[0]["n"] == 4
+
+
+def test_bad_sql_is_a_database_error(db_url: str) -> None:
+    with open_store(db_url) as store:
+        with pytest.raises(DatabaseError, match="cannot run the query"):
+            store.fetchall("SELECT nope FROM sip_transactions")
+
+
+def test_empty_batch(db_url: str) -> None:
+    with open_store(db_url) as store:
+        result = store.write_batch([], [], [])
+        assert (result.inserted, result.duplicates, result.rejects, result.calls) == (0, 0, 0, 0)
+
+
+def test_message_without_call_id_is_stored_without_a_call(db_url: str) -> None:
+    message = SipMessage(source=SOURCE, offset=0, end=10, raw_message=b"OPTIONS", timestamp=datetime.now(UTC))
+    with open_store(db_url) as store:
+        assert store.write_batch([message]).inserted == 1
+        assert calls_table(store) == []
