@@ -14,9 +14,11 @@ from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store
 
 SOURCE = Source(path="/var/log/asterisk/pjsip", fingerprint="scenario-fp")
-SDP = "v=0\no=- 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000"
-REASONS = {100: "Trying", 180: "Ringing", 200: "OK", 404: "Not Found", 486: "Busy Here", 487: "Request Terminated",
-           503: "Service Unavailable", 480: "Temporarily Unavailable", 603: "Decline"}
+SDP = ("v=0\no=- 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP 0 101\n"
+       "a=rtpmap:101 telephone-event/8000")
+REASONS = {100: "Trying", 180: "Ringing", 200: "OK", 404: "Not Found", 486: "Busy Here",
+           487: "Request Terminated", 503: "Service Unavailable", 480: "Temporarily Unavailable",
+           603: "Decline"}
 
 
 @dataclass
@@ -107,7 +109,8 @@ def build(sc: Scenario) -> Scenario:
         w.add(setup / 2, "CANCEL", 1, "CANCEL", to_tag=False)
         w.add(setup / 2 + 0.01, "200", 1, "CANCEL")
     if sc.final is not None:
-        w.add(setup, str(sc.final), 1, "INVITE", sdp=SDP.format(ip="10.0.0.1", port=17000) if sc.final < 300 else None)
+        answer = SDP.format(ip="10.0.0.1", port=17000) if sc.final < 300 else None
+        w.add(setup, str(sc.final), 1, "INVITE", sdp=answer)
         w.add(setup + 0.02, "ACK", 1, "ACK")
     if sc.final is not None and sc.final < 300 and sc.talk_s is not None:
         by_caller = not sc.bye_by_callee
