@@ -117,6 +117,11 @@ class Rsyslogd:
                 stdout=out, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "rsyslogd was not started"
+        return self.proc.pid
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

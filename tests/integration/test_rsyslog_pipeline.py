@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -375,3 +377,43 @@ def test_least_privilege_account_creates_the_schema_and_ingests(syslog_channel_r
                                       "--limit", "1000"])
     assert viewer.exit_code == 0, f"the read-only account cannot list calls: {viewer.output}"
     assert "big-pbx-fwd-tcp@127.0.0.1" in viewer.output
+
+
+# -- sipparse rotate against the live log server, as [rotate] postrotate of the example ------
+
+
+def _send_all(tcp: senders.OctetCountedSender, host: str, batch: list[Logged], pause: float = 0.0) -> None:
+    for message in batch:
+        tcp.send(senders.network_message(datetime.now(UTC), host, senders.asterisk_text(message)))
+        time.sleep(pause)
+
+
+def test_rotate_while_rsyslog_writes_loses_no_message(tmp_path: Path, sqlite_url: str) -> None:
+    """Ingest, rename, HUP (what /usr/lib/rsyslog/rsyslog-rotate does), while a host keeps sending."""
+    rsyslog.require_rsyslogd()
+    _samples()
+    port = rsyslog.free_port_pair()
+    server = rsyslog.central(tmp_path, port).start()
+    messages = [with_call_id(m, f"{expected_row(m, None)['call_id']}-rot") for m in read_full_log(REAL_PJSIP)]
+    half = len(messages) // 2
+    log = tmp_path / "logs" / "all.log"
+    try:
+        _wait_ready(server, port, tmp_path / "logs")
+        tcp = senders.OctetCountedSender(port)
+        _send_all(tcp, "pbx-r", messages[:half])
+        rsyslog.wait_until(lambda: _markers(log) >= half, "the first half in all.log")
+        sender = threading.Thread(target=_send_all, args=(tcp, "pbx-r", messages[half:], 0.003))
+        sender.start()
+        rotated = CliRunner().invoke(cli, ["--db", sqlite_url, "rotate", "--tz", "UTC", "--keep", "3",
+                                           "--shell", "--postrotate", f"kill -HUP {server.pid}", str(log)])
+        sender.join(timeout=30)
+        tcp.close()
+        assert rotated.exit_code == 0, rotated.output
+        rsyslog.wait_until(lambda: _markers(log) + _markers(log.with_name("all.log.1")) >= len(messages),
+                           "every message in all.log or all.log.1")
+    finally:
+        _stop(server)
+    assert _markers(log) > 0, "rsyslog did not reopen all.log after the HUP"
+    _ingest(sqlite_url, [log])
+    run = Run([], [], [expected_row(m, "pbx-r") for m in messages])
+    _assert_all_came_out(sqlite_url, run, COMPARED)
