@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import glob
 import logging
+import multiprocessing
 import os
+import queue
 import socket
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -94,6 +97,7 @@ class IngestOptions:
     :param dry_run: parse and count, write nothing.
     :param wait: wait for a log's lock instead of skipping the log.
     :param progress: show a progress bar on stderr.
+    :param workers: parse in this many forked processes, ahead of the storing one (0: in-process).
     """
 
     dialect: str = "auto"
@@ -106,6 +110,7 @@ class IngestOptions:
     wait: bool = False
     progress: bool = False
     batch_bytes: int = 4 << 20
+    workers: int = 0
 
 
 @dataclass
@@ -177,8 +182,7 @@ def ingest_paths(store: Any, paths: Iterable[str], options: IngestOptions, lock_
         plan = run.plan(locked)
         bar = stack.enter_context(_closing(progress_bar(options.progress, sum(w.todo for w in plan))))
         run.bar = bar
-        for work in plan:
-            run.read(work)
+        run.read_all(plan)
     summary.finished = time.monotonic()
     return summary
 
@@ -302,6 +306,37 @@ class Run:
                  if cp.mtime is not None and os.path.abspath(cp.path) in names]
         return max(times) if times else None
 
+    def read_all(self, plan: list[Work]) -> None:
+        """Read the planned files in order; with workers, parse ahead in forked processes."""
+        if self.options.workers < 1:
+            for work in plan:
+                self.read(work)
+            return
+        pending: deque[tuple[Work, ParseWorker | None]] = deque()
+        upcoming = iter(plan)
+        while True:
+            while len(pending) < self.options.workers and (work := next(upcoming, None)) is not None:
+                pending.append((work, self._start_worker(work)))
+            if not pending:
+                return
+            work, worker = pending.popleft()
+            if worker is not None:
+                with worker:
+                    self._consume(work.file, work.start, worker.batches())
+
+    def _start_worker(self, work: Work) -> ParseWorker | None:
+        lf = work.file
+        try:
+            with files.open_log(lf.path, lf.compressed) as fh:
+                parser = self.parser_for(lf, fh, work.start, work.final)
+        except FileNotFoundError:
+            self.summary.missing.append(lf.path)
+            return None
+        except (OSError, EOFError, zlib.error) as exc:
+            self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        return ParseWorker(parser, lf, work.start, self.options.batch_bytes)
+
     def read(self, work: Work) -> None:
         """Read one file from its start offset, committing batch by batch."""
         lf = work.file
@@ -318,16 +353,24 @@ class Run:
 
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
+        parser = self.parser_for(lf, fh, start, final)
+        self._consume(lf, start, parser.parse(fh, batch_bytes=self.options.batch_bytes))
+
+    def parser_for(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> Any:
+        """A parser for ``lf`` resuming at ``start`` (the dialect comes from the file's head)."""
         from sipparse.logs import LogParser
         from sipparse.sip.message import Source
 
         log.debug("reading %s from %d (fingerprint %s, final=%s)", lf.path, start, lf.fingerprint, final)
         options = self._parse_options_for(lf, fh, final)
-        parser = LogParser(Source(lf.path, lf.fingerprint or ""), start, options)
+        return LogParser(Source(lf.path, lf.fingerprint or ""), start, options)
+
+    def _consume(self, lf: LogFile, start: int, batches: Iterator[Any]) -> None:
+        """Store each batch with its checkpoint, one transaction per batch."""
         self.summary.files += 1
         position = start
         try:
-            for batch in parser.parse(fh, batch_bytes=self.options.batch_bytes):
+            for batch in batches:
                 self._store(lf, batch, batch.end - position)
                 self.bar.update(max(0, batch.end - position))
                 position = batch.end
@@ -395,6 +438,70 @@ class Run:
     def _fail(self, reason: str) -> None:
         log.info("%s", reason)
         self.summary.failed.append(reason)
+
+
+@dataclass
+class _Failure:
+    """What a parse worker sends instead of a batch when it cannot go on."""
+
+    reason: str
+
+
+class ParseWorker:
+    """Parses one file in a forked process, handing batches over a small bounded queue.
+
+    The parent keeps storing while the child parses the next batch (two cores, one
+    pipeline); the queue bound keeps memory flat. Batches arrive in the parser's order,
+    so the rows and checkpoints are exactly those of an in-process run.
+    """
+
+    def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.queue: Any = ctx.Queue(maxsize=2)
+        self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes), daemon=True)
+        self.process.start()
+
+    def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int) -> None:
+        try:
+            with files.open_at(lf.path, lf.compressed, start) as fh:
+                for batch in parser.parse(fh, batch_bytes=batch_bytes):
+                    self.queue.put(batch)
+            self.queue.put(None)
+        except (OSError, EOFError, zlib.error) as exc:
+            self.queue.put(_Failure(str(getattr(exc, "strerror", None) or exc)))
+        except BaseException as exc:  # anything else still ends the parent's wait
+            self.queue.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self.queue.close()
+            self.queue.join_thread()
+
+    def batches(self) -> Iterator[Any]:
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            if isinstance(item, _Failure):
+                raise OSError(item.reason)
+            yield item
+
+    def _next(self) -> Any:
+        while True:
+            try:
+                return self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    try:
+                        return self.queue.get(timeout=0.5)
+                    except queue.Empty:
+                        raise OSError(f"parser process ended with status {self.process.exitcode}") from None
+
+    def __enter__(self) -> ParseWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
 
 
 def _label_host(messages: list[Any], rejects: list[Any], host: str) -> None:

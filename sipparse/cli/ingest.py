@@ -85,12 +85,14 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
 @click.option("--wait", is_flag=True,
               help="Wait for a run holding a file's lock instead of skipping the file.")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Parse in N processes ahead of the one that stores (0: all in one process).")
 @click.option("--batch-bytes", type=click.IntRange(4096), default=4 << 20, hidden=True,
               help="Bytes of log per transaction (tests and tuning).")
 @pass_app
 def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, tz: str | None,
            host: str | None, patterns_dirs: tuple[str, ...], follow: bool, progress: bool | None,
-           quiet: bool, dry_run: bool, wait: bool, batch_bytes: int) -> None:
+           quiet: bool, dry_run: bool, wait: bool, workers: int, batch_bytes: int) -> None:
     """Read what is new in each log file since the last run, parse it, store it.
 
     PATH defaults to the config's [ingest] paths, else /var/log/asterisk/pjsip. Rotated
@@ -102,7 +104,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
     show_progress = (not quiet and sys.stderr.isatty()) if progress is None else (progress and not quiet)
     options = build_options(app, fmt, year, tz, host, patterns_dirs, dry_run=dry_run, wait=wait,
                             progress=show_progress)
-    options.batch_bytes = batch_bytes
+    options.batch_bytes, options.workers = batch_bytes, workers
     targets = list(paths) or _as_list(app.settings.get("ingest", "paths")) or DEFAULT_PATHS
     with app.open_store() as store:
         if follow:

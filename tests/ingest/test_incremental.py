@@ -82,3 +82,17 @@ def test_lost_checkpoint_reread_adds_no_rows(db_url: str, tmp_path: Path) -> Non
     out = ingest_ok(db_url, str(log))
     assert f"{message_count(3)} already stored" in out
     assert dump(db_url) == want
+
+
+def test_parse_workers_give_the_same_rows(db_url: str, tmp_path: Path) -> None:
+    data = make_log(CALLS)
+    want = reference(tmp_path, data, f"sqlite:///{tmp_path / 'ref.db'}")
+    (tmp_path / "pjsip").write_bytes(data[: len(data) // 2])
+    (tmp_path / "other").write_bytes(make_log(2, first=100))
+    ingest_ok(db_url, "--workers", "2", "--batch-bytes", "8192", str(tmp_path / "pjsip"), str(tmp_path / "other"))
+    with open(tmp_path / "pjsip", "ab") as fh:
+        fh.write(data[len(data) // 2:])
+    ingest_ok(db_url, "--workers", "1", "--batch-bytes", "8192", str(tmp_path / "pjsip"))
+    got = dump(db_url)
+    assert len(got) == len(want) + message_count(2)
+    assert set(want) <= set(got)
