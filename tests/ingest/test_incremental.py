@@ -89,7 +89,8 @@ def test_parse_workers_give_the_same_rows(db_url: str, tmp_path: Path) -> None:
     want = reference(tmp_path, data, f"sqlite:///{tmp_path / 'ref.db'}")
     (tmp_path / "pjsip").write_bytes(data[: len(data) // 2])
     (tmp_path / "other").write_bytes(make_log(2, first=100))
-    ingest_ok(db_url, "--workers", "2", "--batch-bytes", "8192", str(tmp_path / "pjsip"), str(tmp_path / "other"))
+    two = [str(tmp_path / "pjsip"), str(tmp_path / "other")]
+    ingest_ok(db_url, "--workers", "2", "--batch-bytes", "8192", *two)
     with open(tmp_path / "pjsip", "ab") as fh:
         fh.write(data[len(data) // 2:])
     ingest_ok(db_url, "--workers", "1", "--batch-bytes", "8192", str(tmp_path / "pjsip"))
