@@ -231,8 +231,8 @@ def _rows(url: str, table: str) -> list[dict[str, Any]]:
 
 def _comparable(row: dict[str, Any], fields: tuple[str, ...]) -> tuple[Any, ...]:
     raw = row.get("raw_message", row.get("raw"))
-    if isinstance(raw, (bytes, bytearray)):
-        raw = normalised(bytes(raw))
+    if isinstance(raw, (bytes, bytearray, str)):
+        raw = normalised(bytes(raw) if not isinstance(raw, str) else raw)
     values = {**row, "raw": raw}
     return tuple(values.get(name) for name in fields)
 
