@@ -270,7 +270,10 @@ class Run:
         try:
             lf = files.inspect(path)
         except LogFileError as exc:
-            self._fail(str(exc))
+            if known:
+                self._fail(str(exc))
+            else:  # an old generation we have no business with: not worth failing the run
+                log.info("%s", exc)
             return None
         if lf is None:
             if known:

@@ -116,3 +116,9 @@ def test_deleted_file_is_reported_not_an_error(db_url: str, tmp_path: Path) -> N
     out = ingest_ok(db_url, str(tmp_path / "pjsip"), str(tmp_path / "gone"))
     assert f"missing: {tmp_path / 'gone'}" in out
     assert count(db_url) == message_count(3)
+
+
+def test_a_broken_old_generation_does_not_fail_the_run(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pjsip.4.gz").write_bytes(b"\x1f\x8b" + os.urandom(64))
+    (tmp_path / "pjsip").write_bytes(A)
+    assert ingest_ok(sqlite_url, str(tmp_path / "pjsip")).startswith("1 files,")
