@@ -209,14 +209,18 @@ SCENARIOS = {
 
 
 def mixed_traffic(
-    source: Source, calls: int, start: datetime, host: str | None = "pbx-a"
+    source: Source, calls: int, start: datetime, host: str | None = "pbx-a", domain: str | None = None
 ) -> list[SipMessage]:
-    """``calls`` calls of every scenario in turn, their messages interleaved in time order."""
+    """``calls`` calls of every scenario in turn, their messages interleaved in time order.
+
+    Call-IDs are ``call-N@DOMAIN`` (default: the source's fingerprint), so two sources given
+    the same ``domain`` log the same calls, as two Asterisk hosts on one call path do.
+    """
     messages: list[SipMessage] = []
     names = sorted(SCENARIOS)
     for n in range(calls):
         when = start + timedelta(seconds=n)
-        builder = CallBuilder(f"call-{n}@{source.fingerprint}", source, when, host=host)
+        builder = CallBuilder(f"call-{n}@{domain or source.fingerprint}", source, when, host=host)
         SCENARIOS[names[n % len(names)]](builder)
         if n % 5 == 0:
             builder.repeat()

@@ -1,0 +1,115 @@
+"""Several writers into one database: no lost or duplicated rows, calls kept exact."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from sipparse.sip.message import Source
+from sipparse.store import WriteResult, open_store, schema, summarize
+from sipparse.store.calls import INPUT_COLUMNS
+from tests.store.factory import mixed_traffic
+from tests.store.helpers import calls_table, count, message_keys
+
+START = datetime(2025, 2, 1, 18, 32, 31)
+CALLS = 120
+
+
+def traffic(host: str, calls: int = CALLS) -> list:  # type: ignore[type-arg]
+    """What one Asterisk host logged: the same calls as the other host, from its own file."""
+    source = Source(f"/var/log/{host}/pjsip", f"fp-{host}")
+    return mixed_traffic(source, calls, START, host=host, domain="shared")
+
+
+def write_overlapping(url: str, host: str, seed: int, go: Any, calls: int = CALLS) -> int:
+    """Write the host's messages in random overlapping batches, then all of them again backwards.
+
+    Returns how many transactions had to be run again (deadlocks, lock wait timeouts).
+    """
+    messages = traffic(host, calls)
+    rng = random.Random(seed)
+    with open_store(url) as store:
+        go.wait(30)
+        position = 0
+        while position < len(messages):
+            size = rng.randint(5, 60)
+            store.write_batch(messages[max(0, position - rng.randint(0, 10)) : position + size])
+            position += size
+        for end in range(len(messages), 0, -40):
+            store.write_batch(messages[max(0, end - 50) : end])
+        return store.retries
+
+
+def run_writers(url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    go = context.Event()
+    workers = [context.Process(target=write_overlapping, args=(url, h, n, go)) for n, h in enumerate("ab")]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)  # both have imported and connected: let them start together
+    go.set()
+    for worker in workers:
+        worker.join(timeout=240)
+    assert [w.exitcode for w in workers] == [0, 0]
+
+
+@pytest.mark.slow
+def test_two_processes_write_overlapping_batches(db_url: str) -> None:
+    open_store(db_url).close()  # the schema exists before the race starts
+    run_writers(db_url)
+    expected_keys = sorted((m.source.fingerprint, m.offset) for host in "ab" for m in traffic(host))
+    with open_store(db_url) as store:
+        assert message_keys(store) == expected_keys
+        assert count(store, "sip_transactions") == len(expected_keys)
+        stored = calls_table(store)
+        columns = ", ".join(INPUT_COLUMNS)
+        rows = store.fetchall(f"SELECT call_id, {columns} FROM sip_transactions ORDER BY id")
+    grouped: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        grouped.setdefault(row.pop("call_id"), []).append(row)
+    recomputed = [summarize(call_id, grouped[call_id]) for call_id in sorted(grouped)]
+    assert len(stored) == CALLS
+    assert [c["message_count"] for c in stored] == [s.message_count for s in recomputed]
+    assert [(c["state"], c["final_status"], c["retransmissions"]) for c in stored] == [
+        (s.state, s.final_status, s.retransmissions) for s in recomputed
+    ]
+    hosts = {r["host"] for r in store_hosts(db_url)}
+    assert hosts == {"a", "b"}
+
+
+def store_hosts(url: str) -> list[dict[str, object]]:
+    with open_store(url) as store:
+        return store.fetchall("SELECT DISTINCT host FROM sip_transactions")
+
+
+@pytest.mark.mysql
+def test_deadlock_victim_batch_is_run_again(mysql_url: str) -> None:
+    """Force InnoDB to pick a batch as deadlock victim: the batch is rolled back and rerun whole."""
+    source = Source("/var/log/pjsip", "fp-deadlock")
+    messages = mixed_traffic(source, 2, START, domain="d")  # call-0@d and call-1@d
+    with open_store(mysql_url) as other, open_store(mysql_url) as store:
+        other._begin()
+        # a heavy transaction, so InnoDB prefers the batch as its victim
+        filler = [(f"/f{n}", "fp-filler", n, n, "x", b"x", None, None, None) for n in range(2000)]
+        other.executemany(other.insert_ignore_sql("rejects", [c.name for c in schema.REJECT_COLUMNS]), filler)
+        other._lock_calls(["call-1@d"])
+        writer = threading.Thread(target=lambda: results.append(store.write_batch(messages)))
+        results: list[WriteResult] = []
+        writer.start()
+        time.sleep(1.0)  # the batch now holds call-0@d and waits for call-1@d
+        other._lock_calls(["call-0@d"])  # closes the cycle
+        other.commit()
+        writer.join(timeout=60)
+        assert store.retries >= 1
+        assert results and results[0].inserted == len(messages)
+        assert count(store, "sip_transactions") == len(messages)
+        assert {c["call_id"]: c["message_count"] for c in calls_table(store)} == {
+            "call-0@d": sum(m.call_id == "call-0@d" for m in messages),
+            "call-1@d": sum(m.call_id == "call-1@d" for m in messages),
+        }
