@@ -1,0 +1,26 @@
+"""rsyslog's control-character escapes.
+
+rsyslog (``$EscapeControlCharactersOnReceive``, on by default) writes every control
+character of a message as ``#`` and three octal digits: CR as ``#015``, LF as ``#012``,
+TAB as ``#011``; with ``$Escape8BitCharactersOnReceive`` bytes above 127 too.  Only those
+values are decoded: rsyslog never escapes a printable character, so ``#100`` in a logged
+SIP line is text, not ``@``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ESCAPE = re.compile(rb"#(0[0-3][0-7]|177|[23][0-7][0-7])")
+_BYTES = {b"#%03o" % n: bytes([n]) for n in (*range(32), *range(127, 256))}
+
+
+def decode_escapes(data: bytes) -> bytes:
+    """Return ``data`` with rsyslog's ``#NNN`` escapes of control and 8-bit bytes decoded."""
+    if b"#" not in data:
+        return data
+    return _ESCAPE.sub(_replace, data)
+
+
+def _replace(match: re.Match[bytes]) -> bytes:
+    return _BYTES[match.group()]

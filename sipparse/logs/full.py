@@ -1,0 +1,128 @@
+"""The ``full`` layout: Asterisk's file channels (``/var/log/asterisk/full``, ``pjsip``).
+
+Every log entry begins with a prefixed line (``[Nov 29 14:06:35] VERBOSE[2931] ...``); the
+packet logger's entry is a marker line followed by the packet exactly as sent or received
+(CRLF kept, unprefixed), then one LF.  An entry ends where the next one begins.  The last
+entry of the data read so far is complete only when its message is whole by Content-Length
+and Asterisk's closing LF is there; otherwise it waits for more data (or, at the end of a
+file that will not grow, is taken as it is).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from sipparse.logs.dialects import AsteriskRules, Dialect
+from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
+from sipparse.logs.timestamps import TimestampParser
+from sipparse.sip.framing import frame_packet
+
+
+class FullLayout:
+    """Reads entries of a ``full``-layout log from byte buffers."""
+
+    def __init__(self, dialect: Dialect, rules: AsteriskRules, builder: PacketBuilder,
+                 timestamps: TimestampParser) -> None:
+        self.dialect = dialect
+        self.rules = rules
+        self.builder = builder
+        self.timestamps = timestamps
+        self._ts_group = dialect.groups["timestamp"]
+        self._lead_byte = _literal_lead(dialect.prefix.pattern)
+        self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
+
+    def checkpoint(self, done: int) -> int:
+        """Offset a later run must resume from: everything before ``done`` is read."""
+        return done
+
+    def feed(self, buf: bytes, base: int, final: bool) -> int:
+        """Read the entries of ``buf`` (file offset ``base``); return how many bytes are done."""
+        starts = list(self._entries(buf))
+        # lines before the first entry: the tail of an entry begun before this buffer
+        done = starts[0].start() if starts else (len(buf) if final else buf.rfind(b"\n") + 1)
+        self.builder.out.skipped += buf.count(b"\n", 0, done)
+        for i, match in enumerate(starts):
+            last = i + 1 == len(starts)
+            end = len(buf) if last else starts[i + 1].start()
+            if last and not final:
+                end = self._complete_end(buf, match)
+                if end is None:
+                    return match.start()
+            self._entry(buf, base, match, end)
+            done = end
+        return done
+
+    def force(self, buf: bytes, base: int) -> int:
+        """Give up on an entry too large to keep: reject its first bytes, skip the rest."""
+        self.builder.reject(base, base + len(buf), f"log entry larger than {MAX_MESSAGE} bytes", buf)
+        return len(buf)
+
+    def _entries(self, buf: bytes) -> Iterator[re.Match[bytes]]:
+        prefix = self.dialect.prefix
+        if self._lead is None:
+            yield from prefix.finditer(buf)
+            return
+        if buf[:1] == self._lead_byte:
+            match = prefix.match(buf, 0)
+            if match:
+                yield match
+        for hit in self._lead.finditer(buf):
+            match = prefix.match(buf, hit.start() + 1)
+            if match:
+                yield match
+
+    def _complete_end(self, buf: bytes, match: re.Match[bytes]) -> int | None:
+        """Where the last entry ends if it is already whole, else None."""
+        line_end = buf.find(b"\n", match.end())
+        if line_end < 0:
+            return None
+        if self._marker(buf, match) is None:
+            return buf.rfind(b"\n") + 1
+        payload = buf[line_end + 1:]
+        frames = frame_packet(payload, True)
+        if not frames or frames[-1].content_length is None or frames[-1].end >= len(payload):
+            return None
+        if frames[-1].problems and "body bytes" in frames[-1].problems[-1]:
+            return None
+        return line_end + 1 + frames[-1].end + 1
+
+    def _marker(self, buf: bytes, match: re.Match[bytes]) -> re.Match[bytes] | None:
+        origin = self.rules.origin.match(buf, match.end())
+        if origin is None:
+            return None
+        return self.rules.marker.match(buf, origin.end())
+
+    def _entry(self, buf: bytes, base: int, match: re.Match[bytes], end: int) -> None:
+        marker = self._marker(buf, match)
+        if marker is None:
+            self.builder.out.skipped += max(1, buf.count(b"\n", match.start(), end))
+            return
+        line_end = buf.find(b"\n", marker.end(), end)
+        body = line_end + 1 if line_end >= 0 else end
+        payload = buf[body:end]
+        if payload.endswith(b"\n"):
+            payload = payload[:-1]  # the LF Asterisk writes after the packet
+        timestamp = self.timestamps(match.group(self._ts_group))
+        self.builder.packet(payload[:MAX_MESSAGE], base + match.start(), base + end, base + body, timestamp,
+                            marker_of(marker, self.rules.marker_groups),
+                            problems=None if len(payload) <= MAX_MESSAGE else ["packet cut at 1 MiB"])
+
+
+def marker_of(match: re.Match[bytes], groups: dict[str, int]) -> Marker:
+    """The ``Marker`` of a match of ASTERISK_PJSIP_MARKER."""
+    verb, transport, peer, size = match.group(
+        groups["verb"], groups["transport"], groups["peer"], groups["bytes"]
+    )
+    return Marker("in" if verb == b"Received" else "out", transport.decode("ascii", "replace").upper(),
+                  peer.decode("utf-8", "replace"), int(size))
+
+
+def _literal_lead(pattern: bytes) -> bytes | None:
+    """The literal byte every match of a prefix pattern starts with, when there is one."""
+    text = pattern
+    for opener in (b"^", b"(?:", b"(?:", b"(?:"):
+        text = text.removeprefix(opener)
+    if text[:1] == b"\\" and text[1:2] and not text[1:2].isalnum():
+        return text[1:2]
+    return None

@@ -1,0 +1,250 @@
+"""The ``syslog`` layout: every logged line carries a syslog prefix (rsyslog output).
+
+A SIP message is a run of lines of one stream (host, program, pid), from a marker or a
+request/status line to the end of its body by Content-Length, or to the stream's next
+message when the length is missing.  Streams are kept apart, so lines of several hosts
+(an rsyslog server writing every forwarder into one file) or several processes may
+interleave, even inside a message.  ``#015`` ends a line as CR did; a header/body
+separator logged as a line that is just ``#015``; a line without a prefix continues the
+previous line (rsyslog wrapped it).  Asterisk's own prefix may sit inside the syslog one
+(imfile forwarding the ``pjsip`` file channel, or Asterisk logging to syslog, when the
+whole packet is on one line with ``#012`` escapes).
+
+A message of a stream that stays silent for ``STALE_LINES`` lines is closed as it is, so a
+host that stopped logging mid-message cannot hold the checkpoint back for ever; the rule
+counts lines from the message itself, so it gives the same result whatever offset a run
+resumed from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sipparse.logs.dialects import AsteriskRules, Dialect
+from sipparse.logs.escapes import decode_escapes
+from sipparse.logs.full import marker_of
+from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
+from sipparse.logs.timestamps import TimestampParser
+from sipparse.sip.framing import START_LINE
+
+STALE_LINES = 20000
+_SWEEP_EVERY = 4096
+_SEPARATORS = (b"#015", b"", b"\r")
+_ORIGIN_LEADS = frozenset(b"[VNWEDSTF")
+_CONTENT_LENGTH_NAMES = (b"content-length", b"l")
+
+
+@dataclass(slots=True)
+class _Open:
+    """A message being reassembled from the lines of one stream."""
+
+    offset: int
+    end: int
+    timestamp: bytes
+    host: bytes | None
+    pid: bytes | None
+    marker: Marker | None
+    last_line: int
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+    in_body: bool = False
+    content_length: int | None = None
+    body: int = 0
+
+
+class SyslogLayout:
+    """Reassembles messages of a ``syslog``-layout log from byte buffers of whole lines."""
+
+    def __init__(self, dialect: Dialect, rules: AsteriskRules, builder: PacketBuilder,
+                 timestamps: TimestampParser) -> None:
+        self.dialect = dialect
+        self.rules = rules
+        self.builder = builder
+        self.timestamps = timestamps
+        groups = dialect.groups
+        self._ts = groups["timestamp"]
+        self._key = tuple(groups[f] for f in ("host", "program", "pid") if f in groups) or (self._ts,)
+        self._host = groups.get("host")
+        self._pid = groups.get("pid")
+        self.open: dict[tuple, _Open] = {}
+        self.last: _Open | None = None
+        self.line_no = 0
+        self.skip_partial = False
+
+    def checkpoint(self, done: int) -> int:
+        """Offset a later run must resume from: the oldest message still open, or ``done``."""
+        return min([msg.offset for msg in self.open.values()] + [done])
+
+    def feed(self, buf: bytes, base: int, final: bool) -> int:
+        """Read the whole lines of ``buf`` (all of it when ``final``); return bytes done."""
+        limit = len(buf) if final else buf.rfind(b"\n") + 1
+        pos = self._skip_partial(buf, limit)
+        match, find = self.dialect.prefix.match, buf.find
+        while pos < limit:
+            nl = find(b"\n", pos, limit)
+            if nl < 0:
+                nl = limit
+            m = match(buf, pos, nl)
+            if m is None:
+                self._continuation(buf[pos:nl], base + nl + 1)
+            else:
+                self._line(m, buf[m.end():nl], base + pos, base + nl + 1)
+            pos = nl + 1
+        if final:
+            self.flush()
+        return limit
+
+    def force(self, buf: bytes, base: int) -> int:
+        """Give up on a line too long to keep: reject its first bytes, skip to its end."""
+        self.builder.reject(base, base + len(buf), f"log line longer than {MAX_MESSAGE} bytes", buf)
+        self.skip_partial = True
+        return len(buf)
+
+    def flush(self) -> None:
+        """Close every open message (the data will not grow)."""
+        for key in list(self.open):
+            self._close(key, "log ended inside the message")
+
+    def _skip_partial(self, buf: bytes, limit: int) -> int:
+        if not self.skip_partial:
+            return 0
+        nl = buf.find(b"\n", 0, limit)
+        if nl < 0:
+            return limit
+        self.skip_partial = False
+        return nl + 1
+
+    def _continuation(self, content: bytes, end: int) -> None:
+        msg = self.last
+        if msg is not None and msg.lines and content:
+            msg.lines[-1] += content
+            msg.size += len(content)
+            msg.end = end
+        elif content.strip():
+            self.builder.out.skipped += 1
+
+    def _line(self, m, content: bytes, start: int, end: int) -> None:
+        self.line_no += 1
+        if self.line_no % _SWEEP_EVERY == 0:
+            self._sweep()
+        key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
+        msg = self.open.get(key)
+        if msg is not None and self.line_no - msg.last_line > STALE_LINES:
+            self._close(key, "stream went silent inside the message")
+            msg = None
+        if msg is not None and msg.in_body and msg.content_length is not None:
+            self._append(key, msg, content, end)  # a body line, whatever it looks like
+            return
+        lead = content[:1]
+        if lead == b"<" or (lead and lead[0] in _ORIGIN_LEADS):
+            if self._asterisk_line(m, key, msg, content, start, end):
+                return
+        if START_LINE.match(_strip_cr(content)):
+            msg = self._start(m, key, msg, start, end)
+        if msg is None:
+            self.builder.out.skipped += 1
+            self.last = None
+            return
+        self._append(key, msg, content, end)
+
+    def _asterisk_line(self, m, key: tuple, msg: _Open | None, content: bytes, start: int, end: int) -> bool:
+        """Handle a marker or another Asterisk-prefixed line; False for anything else."""
+        pos = 0
+        origin = self.rules.origin.match(content)
+        if origin is not None:
+            pos = origin.end()
+        marker = self.rules.marker.match(content, pos)
+        if marker is None:
+            if origin is None:
+                return False
+            if msg is not None:
+                self._close(key)
+            self.builder.out.skipped += 1
+            self.last = None
+            return True
+        if msg is not None:
+            self._close(key)
+        info = marker_of(marker, self.rules.marker_groups)
+        rest = content[marker.end():]
+        if rest.strip():  # the whole packet on this line (Asterisk's syslog channel)
+            self.builder.packet(decode_escapes(rest), start, end, start, self.timestamps(m.group(self._ts)),
+                                info, *self._who(m.group(self._host) if self._host else None,
+                                                 m.group(self._pid) if self._pid else None))
+            self.last = None
+            return True
+        self.open[key] = self.last = _Open(start, end, m.group(self._ts), self._group(m, self._host),
+                                           self._group(m, self._pid), info, self.line_no)
+        return True
+
+    def _start(self, m, key: tuple, msg: _Open | None, start: int, end: int) -> _Open:
+        if msg is not None and msg.marker is not None and not msg.lines:
+            return msg
+        if msg is not None:
+            self._close(key)
+        msg = self.open[key] = _Open(start, end, m.group(self._ts), self._group(m, self._host),
+                                     self._group(m, self._pid), None, self.line_no)
+        return msg
+
+    def _append(self, key: tuple, msg: _Open, content: bytes, end: int) -> None:
+        msg.lines.append(content)
+        msg.size += len(content) + 1
+        msg.end = end
+        msg.last_line = self.line_no
+        self.last = msg
+        if msg.in_body:
+            msg.body += len(_strip_cr(content)) + 2
+            if msg.content_length is not None and msg.body >= msg.content_length:
+                self._close(key)
+        elif content in _SEPARATORS or content == b"\r":
+            msg.in_body = True
+            msg.content_length = _content_length(msg.lines)
+            if msg.content_length == 0:
+                self._close(key)
+        if msg.size > MAX_MESSAGE and key in self.open:
+            self._close(key, f"message longer than {MAX_MESSAGE} bytes, cut")
+
+    def _close(self, key: tuple, problem: str | None = None) -> None:
+        msg = self.open.pop(key)
+        if self.last is msg:
+            self.last = None
+        if not msg.lines:
+            self.builder.reject(msg.offset, msg.end, "a packet marker with no message after it", b"",
+                                self.timestamps(msg.timestamp), _text(msg.host))
+            return
+        text = decode_escapes(b"\n".join(msg.lines) + b"\n")
+        text = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.builder.packet(text, msg.offset, msg.end, msg.offset, self.timestamps(msg.timestamp), msg.marker,
+                            *self._who(msg.host, msg.pid), problems=[problem] if problem else None)
+
+    def _sweep(self) -> None:
+        for key, msg in list(self.open.items()):
+            if self.line_no - msg.last_line > STALE_LINES:
+                self._close(key, "stream went silent inside the message")
+
+    @staticmethod
+    def _group(m, index: int | None) -> bytes | None:
+        return m.group(index) if index is not None else None
+
+    @staticmethod
+    def _who(host: bytes | None, pid: bytes | None) -> tuple[str | None, int | None]:
+        return _text(host), (int(pid) if pid and pid.isdigit() else None)
+
+
+def _strip_cr(content: bytes) -> bytes:
+    if content.endswith(b"#015"):
+        return content[:-4]
+    return content[:-1] if content.endswith(b"\r") else content
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("utf-8", "replace") if value is not None else None
+
+
+def _content_length(lines: list[bytes]) -> int | None:
+    """Content-Length of a header section logged as lines (first one wins)."""
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in _CONTENT_LENGTH_NAMES:
+            value = _strip_cr(value).strip()
+            return int(value) if value.isdigit() else None
+    return None

@@ -1,0 +1,157 @@
+"""Reading a log file into batches of SIP messages, resumable at any checkpoint.
+
+::
+
+    from sipparse.logs import ParseOptions, LogParser, detect_dialect
+    opts = ParseOptions(dialect="auto", year=None, tz=None, now=None, patterns=None,
+                        user_dialects=[], final=False)
+    parser = LogParser(source, start_offset, opts)   # source: sipparse.sip.Source
+    for batch in parser.parse(fh, batch_bytes=4 << 20):   # fh positioned at start_offset
+        batch.messages, batch.rejects, batch.skipped_lines, batch.checkpoint, batch.end
+    parser.dialect                                    # the dialect detected (or given)
+
+``batch.checkpoint`` is where a later run must resume so that nothing is lost: every
+message starting before it has been emitted, in this batch or an earlier one.  A message
+still incomplete at the end of the data is not emitted (unless ``final``); the checkpoint
+stays at its first line.  Resuming may emit again messages already emitted (another
+stream's open message can hold the checkpoint back); each comes out with the same offset
+and fields whatever the resume point, and storage deduplicates on (fingerprint, offset).
+
+Memory is bounded by ``batch_bytes`` plus 1 MiB: a log entry or line larger than 1 MiB
+(``MAX_MESSAGE``) is rejected with its first 1 MiB and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, BinaryIO
+
+from sipparse.errors import ConfigError
+from sipparse.logs.dialects import Dialect, asterisk_rules, build_dialects, detect_dialect
+from sipparse.logs.full import FullLayout
+from sipparse.logs.lines import SyslogLayout
+from sipparse.logs.packets import MAX_MESSAGE, Output, PacketBuilder
+from sipparse.logs.timestamps import TimestampParser
+from sipparse.sip.grammar import Grammar
+from sipparse.sip.message import Reject, SipMessage, Source
+from sipparse.sip.parser import MessageParser
+
+DETECT_BYTES = 64 << 10
+
+
+@dataclass
+class ParseOptions:
+    """How to read a log.
+
+    :param dialect: ``"auto"``, ``"syslog"``, ``"rfc5424"``, ``"full"`` or a user dialect name
+    :param year: year of yearless time stamps (default: inferred, never in the future)
+    :param tz: zone of zoneless time stamps (default: the local zone)
+    :param now: reference time for the year inference (default: now)
+    :param patterns: a ``sipparse.grok.PatternLibrary`` (default: the bundled one)
+    :param user_dialects: ``[[dialects]]`` tables: name, line, fields, layout
+    :param final: the data will not grow: close an unfinished last message as it is
+    """
+
+    dialect: str = "auto"
+    year: int | None = None
+    tz: tzinfo | None = None
+    now: datetime | None = None
+    patterns: Any = None
+    user_dialects: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    final: bool = False
+
+
+@dataclass
+class Batch:
+    """What one slice of the log gave."""
+
+    messages: list[SipMessage]
+    rejects: list[Reject]
+    skipped_lines: int
+    checkpoint: int
+    end: int
+
+
+class _Compiled:
+    """Everything compiled from one pattern library, shared by the parsers using it."""
+
+    _cache: dict[tuple[int, str], _Compiled] = {}
+
+    def __init__(self, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> None:
+        self.dialects: dict[str, Dialect] = build_dialects(library, user_dialects)
+        self.rules = asterisk_rules(library)
+        self.grammar = Grammar.from_library(library)
+
+    @classmethod
+    def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
+        key = (id(library), repr(list(user_dialects)))
+        if key not in cls._cache:
+            cls._cache[key] = cls(library, user_dialects)
+        return cls._cache[key]
+
+
+class LogParser:
+    """Parses one log file from ``start_offset`` on, in batches.
+
+    :param source: the file (path and fingerprint), copied into every record
+    :param start_offset: the offset ``fh`` is positioned at (a checkpoint, or 0)
+    :param options: a ``ParseOptions``
+    """
+
+    def __init__(self, source: Source, start_offset: int = 0, options: ParseOptions | None = None) -> None:
+        self.source = source
+        self.start_offset = start_offset
+        self.options = options or ParseOptions()
+        library = self.options.patterns
+        if library is None:
+            from sipparse.grok import PatternLibrary
+
+            library = PatternLibrary.load()
+        self._compiled = _Compiled.get(library, self.options.user_dialects)
+        self.dialect: str | None = None if self.options.dialect == "auto" else self.options.dialect
+        if self.dialect is not None and self.dialect not in self._compiled.dialects:
+            known = ", ".join(self._compiled.dialects)
+            raise ConfigError(f"unknown log format {self.dialect!r} (known: auto, {known})")
+        self._parser = MessageParser(self._compiled.grammar)
+        self._timestamps = TimestampParser(self.options.year, self.options.tz, self.options.now)
+
+    def parse(self, fh: BinaryIO, batch_bytes: int = 4 << 20) -> Iterator[Batch]:
+        """Read ``fh`` to its end, yielding one batch per ``batch_bytes`` read (at least one)."""
+        out = Output()
+        layout = None
+        carry, pos, read_end = b"", self.start_offset, self.start_offset
+        while True:
+            chunk = fh.read(batch_bytes)
+            read_end += len(chunk)
+            buf = carry + chunk if carry else chunk
+            at_eof = not chunk
+            if layout is None:
+                layout = self._layout(buf, out, at_eof)
+                if layout is None:  # too little to tell the dialect yet
+                    if at_eof:
+                        yield Batch([], [], 0, pos, read_end)
+                        return
+                    carry = buf
+                    continue
+            done = layout.feed(buf, pos, at_eof and self.options.final)
+            if done == 0 and len(buf) > MAX_MESSAGE + batch_bytes:
+                done = layout.force(buf, pos)
+            carry, pos = buf[done:], pos + done
+            yield Batch(out.messages, out.rejects, out.skipped, layout.checkpoint(pos), read_end)
+            out.messages, out.rejects, out.skipped = [], [], 0
+            if at_eof:
+                return
+
+    def _layout(self, buf: bytes, out: Output, at_eof: bool) -> FullLayout | SyslogLayout | None:
+        if not buf:
+            return None
+        if self.dialect is None:
+            if len(buf) < DETECT_BYTES and not at_eof and b"\n" not in buf:
+                return None
+            self.dialect = detect_dialect(buf[:DETECT_BYTES], self._compiled.dialects) or "syslog"
+        dialect = self._compiled.dialects[self.dialect]
+        builder = PacketBuilder(self._parser, self.source, dialect.name, out)
+        kind = FullLayout if dialect.layout == "full" else SyslogLayout
+        return kind(dialect, self._compiled.rules, builder, self._timestamps)

@@ -1,0 +1,115 @@
+"""Log time stamps to naive UTC datetimes.
+
+Syslog and Asterisk's default time stamps have no year and no zone.  The year is
+``ParseOptions.year`` when given, else inferred: the latest year that does not put the
+time stamp in the future relative to ``now`` (so a log of December 31st read on January
+1st is last year's).  One day of slack absorbs clock skew between hosts, which must not
+throw a message a year back.  Zoneless times are in ``tz`` (default: the local zone).
+
+Time stamps repeat (a log has one per second at most for most lines), so every distinct
+text is parsed once: ISO 8601 by ``datetime.fromisoformat``, the syslog shape by a
+compiled pattern, anything else (a customised Asterisk ``dateformat``, a user dialect)
+by python-dateutil.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from dateutil import parser as dateutil_parser
+from dateutil import tz as dateutil_tz
+
+UTC = UTC
+_CACHE_LIMIT = 65536
+_SLACK = timedelta(days=1)
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_SYSLOG = re.compile(
+    r"(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)"
+    r"(?:[.,](?P<f>\d+))?(?: (?P<y>\d{4}))?"
+)
+
+
+class TimestampParser:
+    """Turns time stamp texts into naive UTC datetimes (``None`` when unreadable).
+
+    :param year: year for yearless time stamps, or ``None`` to infer it from ``now``
+    :param tz: zone of zoneless time stamps, ``None`` for the local zone
+    :param now: the reference "now" (aware or naive UTC), ``None`` for the current time
+    """
+
+    def __init__(
+        self, year: int | None = None, tz: tzinfo | None = None, now: datetime | None = None
+    ) -> None:
+        self.year = year
+        self.tz = tz if tz is not None else dateutil_tz.tzlocal()
+        now = now if now is not None else datetime.now(UTC)
+        self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        self._cache: dict[str | bytes, datetime | None] = {}
+
+    def __call__(self, text: str | bytes) -> datetime | None:
+        try:
+            return self._cache[text]
+        except KeyError:
+            pass
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        value = self._cache[text] = self._parse(decoded.strip())
+        return value
+
+    def _parse(self, text: str) -> datetime | None:
+        if not text:
+            return None
+        if text[0].isdigit():
+            try:
+                return self._to_utc(datetime.fromisoformat(text.replace(",", ".")))
+            except ValueError:
+                pass
+        match = _SYSLOG.fullmatch(text)
+        if match:
+            return self._from_syslog(match)
+        return self._from_dateutil(text)
+
+    def _from_syslog(self, match: re.Match[str]) -> datetime | None:
+        month = _MONTHS.get(match["mon"])
+        if month is None:
+            return None
+        fraction = int((match["f"] or "0")[:6].ljust(6, "0"))
+        fields = (month, int(match["day"]), int(match["h"]), int(match["m"]), int(match["s"]), fraction)
+        if match["y"]:
+            return self._build(int(match["y"]), fields)
+        return self._yearless(fields)
+
+    def _from_dateutil(self, text: str) -> datetime | None:
+        # Parsed with two different default years: if they disagree, the text had no year.
+        try:
+            first = dateutil_parser.parse(text, default=datetime(2000, 1, 1))
+            second = dateutil_parser.parse(text, default=datetime(2004, 1, 1))
+        except (ValueError, OverflowError):
+            return None
+        if first.year == second.year:
+            return self._to_utc(first)
+        fields = (first.month, first.day, first.hour, first.minute, first.second, first.microsecond)
+        return self._yearless(fields, first.tzinfo)
+
+    def _yearless(self, fields: tuple[int, ...], zone: tzinfo | None = None) -> datetime | None:
+        if self.year is not None:
+            return self._build(self.year, fields, zone)
+        latest = self.now + _SLACK
+        for year in range(latest.year, latest.year - 9, -1):  # Feb 29 waits for a leap year
+            value = self._build(year, fields, zone)
+            if value is not None and value.replace(tzinfo=UTC) <= latest:
+                return value
+        return None
+
+    def _build(self, year: int, fields: tuple[int, ...], zone: tzinfo | None = None) -> datetime | None:
+        try:
+            return self._to_utc(datetime(year, *fields, tzinfo=zone))
+        except ValueError:
+            return None
+
+    def _to_utc(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.tz)
+        return value.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,219 @@
+"""From the bytes of one logged SIP message to a filled ``SipMessage``.
+
+The parser is lenient the way a troubleshooting tool must be (RFC 3261 section 7.3.1,
+RFC 4475): header names match case-insensitively and in compact form, folded lines are
+unfolded, whitespace around colons is ignored, LF or bare-CR line ends are accepted.  A
+message is refused (a ``Reject`` with the reason) only when it has no request or status
+line or no Call-ID, since neither storage nor a user could place it anywhere.
+
+Every field is extracted eagerly, but work that repeats from message to message (the
+From/To of one dialog, the canonical spelling of a header name) is cached.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sipparse.sip.framing import Frame
+from sipparse.sip.grammar import Grammar, Rule
+from sipparse.sip.message import Reject, SipMessage, Source
+from sipparse.sip.sdp import sdp_text
+
+# RFC 3261 7.3.3 compact forms, plus those of later RFCs (3265 o/u, 3515 r, 3892 b,
+# 3841 a/j/d, 4028 x, 4474 y/n).
+_COMPACT = {
+    "i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
+    "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to",
+    "v": "via", "o": "event", "u": "allow-events", "r": "refer-to", "b": "referred-by",
+    "a": "accept-contact", "j": "reject-contact", "d": "request-disposition",
+    "x": "session-expires", "y": "identity", "n": "identity-info",
+}
+_CACHE_LIMIT = 16384
+_FOLD = re.compile(r"\n[ \t]+")
+
+Address = tuple[str | None, str | None, str | None, str | None]  # display, user, host, tag
+_NO_ADDRESS: Address = (None, None, None, None)
+
+
+@dataclass(slots=True)
+class Envelope:
+    """What the log says around a message: where, when, from whom, which way."""
+
+    source: Source
+    offset: int
+    end: int
+    timestamp: datetime | None
+    direction: str | None = None
+    transport: str | None = None
+    peer: str | None = None
+    marker_bytes: int | None = None
+    host: str | None = None
+    pid: int | None = None
+    dialect: str | None = None
+
+
+class MessageParser:
+    """Parses messages with the rules of one ``Grammar``; keeps small caches between calls."""
+
+    def __init__(self, grammar: Grammar) -> None:
+        self.g = grammar
+        self._names: dict[str, str] = {}
+        self._addresses: dict[str, Address] = {}
+        self._header_groups = _pair_groups(grammar.header)
+
+    def build(self, data: bytes, frame: Frame, env: Envelope, problems: list[str]) -> SipMessage | Reject:
+        """Parse ``data[frame.start:frame.end]`` into a record carrying ``env``."""
+        raw = data[frame.start:frame.end]
+        head = data[frame.start:frame.header_end].decode("utf-8", "replace")
+        if "\r" in head:
+            head = head.replace("\r\n", "\n").replace("\r", "\n")
+        first, _, rest = head.partition("\n")
+        start = self._start_line(first)
+        if start is None:
+            return self._reject(env, raw, f"not a SIP request or status line: {first[:80]!r}")
+        headers = self._headers(rest)
+        call_id = headers.get("call-id")
+        if not call_id:
+            return self._reject(env, raw, "no Call-ID header")
+        return self._message(data, frame, env, problems, raw, start, headers)
+
+    def _message(self, data: bytes, frame: Frame, env: Envelope, problems: list[str], raw: bytes,
+                 start: tuple, headers: dict[str, str]) -> SipMessage:
+        get = headers.get
+        from_sip, to_sip = get("from"), get("to")
+        cseq, cseq_method = self._cseq(get("cseq"), problems)
+        via = get("via")
+        via_top = _first_value(via) if via else None
+        content_type = get("content-type")
+        reason = get("reason")
+        if frame.problems:
+            problems = problems + frame.problems
+        return SipMessage(
+            env.source, env.offset, env.end, raw, env.timestamp, *start, get("call-id"),
+            from_sip, *self._address(from_sip), to_sip, *self._address(to_sip),
+            cseq, cseq_method, via_top, self._search(self.g.branch, "branch", via_top),
+            get("contact"), get("user-agent") or get("server"), content_type,
+            frame.content_length, reason, _int(self._search(self.g.q850, "cause", reason)),
+            sdp_text(content_type, data[frame.body_start:frame.end]),
+            env.direction, env.transport, env.peer, env.marker_bytes, env.host, env.pid, env.dialect,
+            problems,
+        )
+
+    def _start_line(self, line: str) -> tuple | None:
+        """(sip_method, method, request_uri, status_code, reason_phrase) of the first line."""
+        line = line.strip()
+        g = self.g
+        if line.startswith("SIP/"):
+            m = g.status_line.regex.match(line)
+            if m is None:
+                return None
+            groups = g.status_line.groups
+            code, phrase = m.group(groups["status_code"]), m.group(groups["reason_phrase"])
+            phrase = phrase.strip() if phrase else ""
+            return (f"{code} {phrase}" if phrase else code), None, None, int(code), phrase or None
+        m = g.request_line.regex.match(line)
+        if m is None:
+            return None
+        method = m.group(g.request_line.groups["method"])
+        return method, method, m.group(g.request_line.groups["request_uri"]), None, None
+
+    def _headers(self, text: str) -> dict[str, str]:
+        """Header values by lower-case full name; the first of a repeated header wins."""
+        name_group, value_group = self._header_groups
+        if name_group == 1 and value_group == 2 and self.g.header.regex.groups == 2:
+            pairs = self.g.header.regex.findall(text)
+        else:
+            pairs = [(m.group(name_group), m.group(value_group)) for m in self.g.header.regex.finditer(text)]
+        names = self._names
+        headers = {names.get(n) or self._canonical(n): v for n, v in reversed(pairs)}
+        if "\n" in text and ("\n " in text or "\n\t" in text):
+            headers = {k: _FOLD.sub(" ", v) for k, v in headers.items()}
+        for key in ("call-id", "from", "to", "cseq", "via", "contact"):
+            value = headers.get(key)
+            if value is not None:
+                headers[key] = value.strip()
+        return headers
+
+    def _canonical(self, name: str) -> str:
+        lower = name.lower()
+        canonical = self._names[name] = _COMPACT.get(lower, lower)
+        return canonical
+
+    def _cseq(self, value: str | None, problems: list[str]) -> tuple[int | None, str | None]:
+        if value is None:
+            problems.append("no CSeq header")
+            return None, None
+        rule = self.g.cseq
+        m = rule.regex.match(value)
+        if m is None:
+            problems.append(f"unreadable CSeq {value[:40]!r}")
+            return None, None
+        number = int(m.group(rule.groups["cseq"]))
+        if number >= 2**31:
+            problems.append(f"CSeq number {number} out of range")
+            return None, m.group(rule.groups["cseq_method"])
+        return number, m.group(rule.groups["cseq_method"])
+
+    def _address(self, value: str | None) -> Address:
+        if value is None:
+            return _NO_ADDRESS
+        found = self._addresses.get(value)
+        if found is None:
+            if len(self._addresses) >= _CACHE_LIMIT:
+                self._addresses.clear()
+            found = self._addresses[value] = self._parse_address(value)
+        return found
+
+    def _parse_address(self, value: str) -> Address:
+        g = self.g
+        m = g.name_addr.regex.match(value)
+        rule = g.name_addr
+        if m is None:
+            m, rule = g.addr_spec.regex.match(value), g.addr_spec
+            if m is None:
+                return _NO_ADDRESS
+        display = _display(m.group(rule.groups["display"])) if "display" in rule.groups else None
+        user, host = self._uri_parts(m.group(rule.groups["uri"]) or "")
+        return display, user, host, self._search(g.tag, "tag", m.group(rule.groups["params"]))
+
+    def _uri_parts(self, uri: str) -> tuple[str | None, str | None]:
+        rule = self.g.uri
+        m = rule.regex.match(uri.strip())
+        if m is None:
+            return None, None
+        return m.group(rule.groups["user"]) or None, m.group(rule.groups["host"]) or None
+
+    @staticmethod
+    def _search(rule: Rule, group: str, text: str | None) -> str | None:
+        if not text:
+            return None
+        m = rule.regex.search(text)
+        return m.group(rule.groups[group]) if m else None
+
+    @staticmethod
+    def _reject(env: Envelope, raw: bytes, reason: str) -> Reject:
+        return Reject(env.source, env.offset, env.end, reason, raw, env.timestamp, env.host)
+
+
+def _pair_groups(rule: Rule) -> tuple[int, int]:
+    return rule.groups["name"], rule.groups["value"]
+
+
+def _first_value(value: str) -> str:
+    """The first of a comma-separated list of header values (the topmost Via)."""
+    return value.split(",", 1)[0].strip() if "," in value else value
+
+
+def _display(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text or None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
