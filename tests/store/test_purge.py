@@ -1,0 +1,115 @@
+"""Purging old data: library, age parsing and the ``sipparse purge`` command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from sipparse.cli import cli
+from sipparse.sip.message import Reject, Source
+from sipparse.store import open_store
+from sipparse.store.purge import parse_older_than
+from tests.store.factory import mixed_traffic
+from tests.store.helpers import calls_table, count
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-purge")
+OLD = datetime(2025, 1, 1, 12, 0, 0)
+NEW = datetime(2025, 3, 1, 12, 0, 0)
+CUTOFF = datetime(2025, 2, 1)
+
+
+def fill(url: str) -> tuple[int, int]:
+    """Old and new traffic; returns how many old and new messages were written."""
+    old = mixed_traffic(SOURCE, 18, OLD)
+    new = mixed_traffic(Source("/var/log/asterisk/pjsip.new", "fp-new"), 9, NEW)
+    rejects = [Reject(SOURCE, 10**9 + n, 10**9 + n + 1, "bad", b"x", OLD if n % 2 else NEW) for n in range(6)]
+    with open_store(url) as store:
+        store.write_batch(old, rejects)
+        store.write_batch(new)
+    return len(old), len(new)
+
+
+def test_purge_deletes_old_rows_in_batches(db_url: str) -> None:
+    old, new = fill(db_url)
+    with open_store(db_url) as store:
+        assert store.purge(CUTOFF, batch_size=7, dry_run=True) == {"messages": old, "calls": 18, "rejects": 3}
+        assert count(store, "sip_transactions") == old + new
+        assert store.purge(CUTOFF, batch_size=7) == {"messages": old, "calls": 18, "rejects": 3}
+        assert count(store, "sip_transactions") == new
+        assert len(calls_table(store)) == 9
+        assert all(c["last_seen"] >= "2025-03-01" for c in calls_table(store))
+        assert count(store, "rejects") == 3
+        assert store.purge(CUTOFF) == {"messages": 0, "calls": 0, "rejects": 0}
+
+
+def test_rows_without_timestamp_go_by_when_they_were_stored(db_url: str) -> None:
+    messages = mixed_traffic(SOURCE, 2, OLD)
+    for m in messages:
+        m.timestamp = None
+    with open_store(db_url) as store:
+        store.write_batch(messages)
+        assert store.purge(datetime(2000, 1, 1))["messages"] == 0
+        future = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)
+        assert store.purge(future)["messages"] == len(messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("90m", timedelta(minutes=90)),
+        ("2w", timedelta(weeks=2)),
+        ("45s", timedelta(seconds=45)),
+        (" 7D ", timedelta(days=7)),
+    ],
+)
+def test_ages(text: str, delta: timedelta) -> None:
+    now = datetime(2025, 6, 1, 12, 0, 0)
+    assert parse_older_than(text, now) == now - delta
+
+
+def test_dates() -> None:
+    assert parse_older_than("2025-01-31T00:00:00+01:00") == datetime(2025, 1, 30, 23, 0, 0)
+    local = datetime(2025, 1, 31).astimezone().astimezone(UTC).replace(tzinfo=None)
+    assert parse_older_than("2025-01-31") == local
+
+
+@pytest.mark.parametrize("text", ["", "30", "d30", "30 days", "2025-13-01", "yesterday"])
+def test_bad_ages(text: str) -> None:
+    with pytest.raises(ValueError, match="neither an age"):
+        parse_older_than(text)
+
+
+def test_cli_purge(db_url: str) -> None:
+    old, new = fill(db_url)
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["--db", db_url, "purge", "--older-than", "2025-02-01T00:00:00+00:00", "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output
+        == f"would delete {old} messages, 18 calls, 3 rejects older than 2025-02-01 00:00:00 UTC\n"
+    )
+    result = runner.invoke(
+        cli, ["--db", db_url, "purge", "--older-than", "2025-02-01T00:00:00Z", "--batch-size", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"deleted {old} messages, 18 calls, 3 rejects")
+    with open_store(db_url) as store:
+        assert count(store, "sip_transactions") == new
+
+
+def test_cli_purge_bad_age_is_usage_error(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "purge", "--older-than", "soon"])
+    assert result.exit_code == 2
+    assert "'soon' is neither an age (30d, 12h, 90m) nor a date (2025-01-31)" in result.output
+
+
+def test_cli_purge_requires_an_age(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "purge"])
+    assert result.exit_code == 2
+    assert "--older-than" in result.output
