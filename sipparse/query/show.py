@@ -81,14 +81,16 @@ def _candidates(store: Store, text: str) -> list[str]:
     return [r["call_id"] for r in store.fetchall(sql, (text, text + "\U0010ffff", limit))]
 
 
+def fetch_messages_sql(count: int) -> str:
+    """The SELECT of every message of ``count`` Call-IDs, in log time order (timestamp, then id)."""
+    marks = ", ".join("?" for _ in range(count))
+    return (f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions "
+            f"WHERE call_id IN ({marks}) ORDER BY timestamp, id")
+
+
 def fetch_messages(store: Store, call_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Every message of these calls, interleaved in log time order (timestamp, then id)."""
-    marks = ", ".join("?" for _ in call_ids)
-    sql = (
-        f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions "
-        f"WHERE call_id IN ({marks}) ORDER BY timestamp, id"
-    )
-    return store.fetchall(sql, tuple(call_ids))
+    """Every message of these calls, interleaved in log time order."""
+    return store.fetchall(fetch_messages_sql(len(call_ids)), tuple(call_ids))
 
 
 def show_call(store: Store, given: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
