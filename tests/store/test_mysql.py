@@ -1,0 +1,114 @@
+"""MySQL specifics: connection errors, credentials from an option file, the minimal grants."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from sipparse.cli import run
+from sipparse.errors import DatabaseError
+from sipparse.sip.message import Source
+from sipparse.store import open_store, schema
+from tests.conftest import _admin_connect
+from tests.store.factory import mixed_traffic
+from tests.store.helpers import calls_table, count
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-mysql")
+START = datetime(2025, 2, 1, 18, 32, 31)
+GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX"
+
+
+def test_unreachable_server_is_one_line_without_the_password() -> None:
+    with pytest.raises(DatabaseError) as caught:
+        open_store("mysql://sip:s3cret-pw@127.0.0.1:1/sipdb")
+    message = str(caught.value)
+    assert message.startswith("mysql://sip:***@127.0.0.1:1/sipdb: cannot connect: ")
+    assert "s3cret-pw" not in message and "\n" not in message
+
+
+def test_cli_prints_one_line_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        run(["--db", "mysql://sip:s3cret-pw@127.0.0.1:1/sipdb", "purge", "--older-than", "30d"])
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: mysql://sip:***@127.0.0.1:1/sipdb: cannot connect: ")
+    assert err.count("\n") == 1 and "s3cret-pw" not in err
+
+
+@pytest.fixture
+def limited_user(mysql_root_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh database, and a user holding only the documented grants on it."""
+    name, user, password = (
+        f"sipparse_g_{uuid.uuid4().hex[:10]}",
+        f"sp{uuid.uuid4().hex[:8]}",
+        "pw-" + uuid.uuid4().hex,
+    )
+    con = _admin_connect(mysql_root_url)
+    cursor = con.cursor()
+    cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+    cursor.execute(f"GRANT {GRANTS} ON `{name}`.* TO '{user}'@'%'")
+    parts = urlsplit(mysql_root_url)
+    try:
+        yield parts.hostname, parts.port, name, user, password
+    finally:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        con.close()
+
+
+@pytest.mark.mysql
+def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host, port, database, user, password = limited_user
+    option_file = tmp_path / "my.cnf"
+    option_file.write_text(f"[client]\nuser = {user}\npassword = {password}\n")
+    os.chmod(option_file, 0o600)
+    url = f"mysql://{host}:{port}/{database}?option_files={option_file}"
+    with open_store(url) as store:  # creates the schema with these grants only
+        messages = mixed_traffic(SOURCE, 12, START)
+        assert store.write_batch(messages).inserted == len(messages)
+        assert len(calls_table(store)) == 12
+        assert store.purge(datetime(2030, 1, 1))["messages"] == len(messages)
+
+
+@pytest.mark.mysql
+def test_minimal_grants_migrate_version_1(limited_user) -> None:  # type: ignore[no-untyped-def]
+    host, port, database, user, password = limited_user
+    url = f"mysql://{user}:{password}@{host}:{port}/{database}"
+    import mysql.connector
+
+    con = mysql.connector.connect(host=host, port=port, user=user, password=password, database=database)
+    con.cursor().execute(schema.create_messages_v1("mysql"))
+    con.close()
+    with open_store(url) as store:
+        assert set(schema.INDEXES) <= store.indexes()
+        store.write_batch(mixed_traffic(SOURCE, 3, START))
+        assert count(store, "calls") == 3
+
+
+@pytest.mark.mysql
+def test_wrong_password_names_the_server_not_the_password(limited_user) -> None:  # type: ignore[no-untyped-def]
+    host, port, database, user, _ = limited_user
+    with pytest.raises(DatabaseError) as caught:
+        open_store(f"mysql://{user}:not-the-pw@{host}:{port}/{database}")
+    message = str(caught.value)
+    assert message.startswith(f"mysql://{user}:***@{host}:{port}/{database}: cannot connect: ")
+    assert "Access denied" in message and "not-the-pw" not in message
+
+
+@pytest.mark.mysql
+def test_tables_are_utf8mb4_with_binary_collation(mysql_url: str) -> None:
+    with open_store(mysql_url) as store:
+        rows = store.fetchall(
+            "SELECT table_name AS t, table_collation AS c FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        )
+        store.write_batch(mixed_traffic(SOURCE, 1, START))
+        upper = store.fetchall("SELECT COUNT(*) AS n FROM calls WHERE call_id = ?", ("CALL-0@FP-MYSQL",))
+    assert {r["c"] for r in rows} == {"utf8mb4_bin"}
+    assert upper == [{"n": 0}]  # Call-IDs compare byte by byte
