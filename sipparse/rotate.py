@@ -51,6 +51,7 @@ from sipparse.rotate_fs import (
 
 DEFAULT_LOG = "/var/log/asterisk/pjsip"
 GENERATION_NAME = re.compile(r"(\.[0-9]+|-[0-9]{8}(-[0-9]+)?)(\.gz)?$|\.gz$|^\.|/\.")
+SHELL_SYNTAX = re.compile(r"[$`|;&<>]")
 IngestFn = Callable[[str], int]  # ingest one log path (and its siblings) to its end, lock held; bytes read
 Report = Callable[[str], None]
 POSTROTATE_TIMEOUT = 300.0
@@ -158,6 +159,15 @@ def options_from(config: dict[str, Any], overrides: dict[str, Any]) -> RotateOpt
 
 
 def _validated(values: dict[str, Any]) -> RotateOptions:
+    options = _converted(values)
+    if options.postrotate and not options.shell and SHELL_SYNTAX.search(options.postrotate):
+        # without a shell, "$(cat pidfile)" would reach the program as a literal argument
+        raise ConfigError(f"postrotate {options.postrotate!r} uses shell syntax: add --shell "
+                          "(config: shell = true)")
+    return options
+
+
+def _converted(values: dict[str, Any]) -> RotateOptions:
     converters: dict[str, Callable[[Any], Any]] = {
         "min_size": parse_size, "max_age": parse_age, "keep": _keep, "timeout": float,
         "postrotate": str,

@@ -109,9 +109,9 @@ def test_lock_wait_rotates_once_the_other_run_is_done(tmp_path: Path, log: Path)
 
 def snapshot_command(out: Path) -> str:
     """A postrotate command (no shell) that records the directory listing and its argv."""
-    code = ("import os,sys; "
-            "open(sys.argv[1],'a').write(repr((sorted(os.listdir(sys.argv[2])), sys.argv[3:]))+'\\n')")
-    return f'{sys.executable} -c "{code}" {out} {{dir}} "$1" two\\ words'
+    code = ("import os, sys\n"
+            "open(sys.argv[1], 'a').write(repr((sorted(os.listdir(sys.argv[2])), sys.argv[3:])) + chr(10))")
+    return f'{sys.executable} -c "{code}" {out} {{dir}} "*.log" two\\ words'
 
 
 def test_postrotate_runs_after_the_rename_and_before_compression(tmp_path: Path, log: Path) -> None:
@@ -122,9 +122,9 @@ def test_postrotate_runs_after_the_rename_and_before_compression(tmp_path: Path,
         assert result.exit_code == 0, result.output
         append_lines(log, tag)
     first, second = out.read_text().splitlines()
-    # no shell: "$1" stays literal and the backslash keeps "two words" together, as shlex splits
-    assert first == repr((["pjsip", "pjsip.1"], ["$1", "two words"]))
-    assert second == repr((["pjsip", "pjsip.1", "pjsip.2"], ["$1", "two words"]))
+    # no shell: "*.log" is not globbed and the backslash keeps "two words" together, as shlex splits
+    assert first == repr((["pjsip", "pjsip.1"], ["*.log", "two words"]))
+    assert second == repr((["pjsip", "pjsip.1", "pjsip.2"], ["*.log", "two words"]))
     assert f"ran postrotate {command!r} (exit 0)" in result.output
 
 
@@ -134,6 +134,14 @@ def test_postrotate_with_shell_gets_the_log_path_as_first_argument(tmp_path: Pat
     result = invoke(tmp_path, "--no-ingest", "--shell", "--postrotate", command, str(log))
     assert result.exit_code == 0, result.output
     assert out.read_text() == f"{log}\n"
+
+
+def test_shell_syntax_without_shell_is_refused_before_anything_moves(tmp_path: Path, log: Path) -> None:
+    result = invoke(tmp_path, "--no-ingest", "--postrotate", "kill -HUP $(cat /run/rsyslogd.pid)", str(log))
+    assert result.exit_code == 1
+    assert str(result.exception) == ("postrotate 'kill -HUP $(cat /run/rsyslogd.pid)' uses shell syntax: "
+                                     "add --shell (config: shell = true)")
+    assert names(log.parent) == ["pjsip"]
 
 
 def run_sipparse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
