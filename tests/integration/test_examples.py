@@ -87,3 +87,10 @@ def test_readme_walks_through_every_example_file() -> None:
              if p.is_file() and p.name != "README.md"]
     missing = [name for name in files if f"]({name})" not in readme]
     assert files and not missing, f"examples/README.md does not link {missing}"
+
+
+def test_imfile_forwarding_never_uses_a_disk_assisted_queue() -> None:
+    """A disk-assisted queue reorders lines; line-by-line forwarding must keep their order."""
+    text = (rsyslog.EXAMPLES / "rsyslog" / "asterisk-host-imfile.conf").read_text()
+    settings = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert 'type="omfwd"' in settings and "queue.filename" not in settings
