@@ -29,7 +29,8 @@ def sipparse(db_url: str, *args: str) -> str:
 
 
 def ingest(db_url: str, name: str, year: int) -> None:
-    sipparse(db_url, "ingest", "--year", str(year), "--tz", "UTC", "--no-progress", "--quiet", str(DATA / name))
+    path = str(DATA / name)
+    sipparse(db_url, "ingest", "--year", str(year), "--tz", "UTC", "--no-progress", "--quiet", path)
 
 
 def truth() -> list[dict[str, Any]]:
@@ -148,7 +149,8 @@ def test_ladder_of_a_marked_log_puts_asterisk_between_peers(sqlite_url: str) -> 
 def test_setup_times_match_the_truth(sqlite_url: str) -> None:
     """The RFC 5424 log keeps microseconds, so setup times can be compared to the capture."""
     ingest(sqlite_url, "pjsip-rfc5424.log", sample_year())
-    listed = json.loads(sipparse(sqlite_url, "calls", "--status", "answered", "--format", "json", "--limit", "0"))
+    out = sipparse(sqlite_url, "calls", "--status", "answered", "--format", "json", "--limit", "0")
+    listed = json.loads(out)
     assert listed
     for call in listed:
         messages = dialogs()[call["call_id"]]
@@ -178,8 +180,8 @@ def test_stats_of_the_capture_match_the_truth(db_url: str) -> None:
     messages = truth()
     assert figures["messages"]["total"] == len(messages)
     assert figures["messages"]["requests"] == dict(Counter(m["method"] for m in messages if m["method"]))
-    assert figures["messages"]["responses"] == {str(k): v for k, v in
-                                                Counter(m["status_code"] for m in messages if m["status_code"]).items()}
+    codes = Counter(m["status_code"] for m in messages if m["status_code"])
+    assert figures["messages"]["responses"] == {str(k): v for k, v in codes.items()}
     text = sipparse(db_url, "stats")
     assert "ASR:" in text and "Busy Here" in text
 
