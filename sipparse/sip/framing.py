@@ -92,6 +92,12 @@ def _frame_one(data: bytes, start: int) -> Frame:
 
 
 def _content_length(data: bytes, start: int, end: int, problems: list[str]) -> int | None:
+    usual = data.find(b"\nContent-Length:", start, end)
+    if usual >= 0 and data.find(b"ength", usual + 16, end) < 0 and data.find(b"\nl", start, end) < 0:
+        text = data[usual + 16:data.find(b"\n", usual + 16, end) if data.find(b"\n", usual + 16, end) >= 0 else end]
+        text = text.strip()
+        if text.isdigit():
+            return int(text)
     values = _CONTENT_LENGTH.findall(data, start, end)
     if not values:
         return None

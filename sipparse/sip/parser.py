@@ -30,6 +30,19 @@ _COMPACT = {
     "a": "accept-contact", "j": "reject-contact", "d": "request-disposition",
     "x": "session-expires", "y": "identity", "n": "identity-info",
 }
+# The headers a SipMessage needs, and how nearly every stack spells them.
+_SPELLINGS = (
+    ("Call-ID", "call-id"), ("From", "from"), ("To", "to"), ("CSeq", "cseq"), ("Via", "via"),
+    ("Contact", "contact"), ("User-Agent", "user-agent"), ("Server", "server"),
+    ("Content-Type", "content-type"), ("Reason", "reason"),
+)
+_WANTED = frozenset(key for _, key in _SPELLINGS)
+_USUAL = frozenset(name for name, _ in _SPELLINGS) | {
+    "Max-Forwards", "Content-Length", "Allow", "Supported", "Subject", "Accept", "Expires",
+    "Record-Route", "Route", "Allow-Events", "Event", "Require", "Session-Expires", "Min-SE",
+    "Authorization", "WWW-Authenticate", "Proxy-Authorization", "Proxy-Authenticate",
+    "P-Asserted-Identity", "Remote-Party-ID", "Privacy", "Date", "Organization",
+}
 _CACHE_LIMIT = 16384
 _FOLD = re.compile(r"\n[ \t]+")
 
@@ -126,8 +139,13 @@ class MessageParser:
             pairs = self.g.header.regex.findall(text)
         else:
             pairs = [(m.group(name_group), m.group(value_group)) for m in self.g.header.regex.finditer(text)]
-        names = self._names
-        headers = {names.get(n) or self._canonical(n): v for n, v in reversed(pairs)}
+        first = dict(reversed(pairs))
+        unusual = first.keys() - _USUAL
+        if unusual and any(self._canonical(name) in _WANTED for name in unusual):
+            names = self._names
+            headers = {names.get(n) or self._canonical(n): v for n, v in reversed(pairs)}
+        else:  # every wanted header spelled the usual way: no per-header work
+            headers = {key: first[name] for name, key in _SPELLINGS if name in first}
         if "\n" in text and ("\n " in text or "\n\t" in text):
             headers = {k: _FOLD.sub(" ", v) for k, v in headers.items()}
         for key in ("call-id", "from", "to", "cseq", "via", "contact"):

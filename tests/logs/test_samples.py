@@ -1,0 +1,120 @@
+"""Every sample dialect gives exactly the messages of the ground truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.logs.helpers import DATA, imfile_lines, interleave, parse_bytes
+
+TRUTH = [json.loads(line) for line in (DATA / "truth.jsonl").read_text().splitlines()]
+REAL = ("full", "pjsip", "rsyslog-traditional.log", "rsyslog-fileformat.log")
+
+
+def _sdp(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace("\r\n", "\n").replace("\r", "").rstrip("\n") or None
+
+
+def _method(t: dict) -> str:
+    if t["type"] == "request":
+        return t["method"]
+    return f"{t['status_code']} {t['reason_phrase'] or ''}".strip()
+
+
+@pytest.mark.parametrize(
+    "name, dialect, says_direction",
+    [("pjsip-full", "full", True), ("pjsip-syslog", "syslog", False),
+     ("pjsip-syslog-markers", "syslog", True), ("pjsip-rfc5424", "rfc5424", False)],
+)
+def test_sample_matches_truth(name: str, dialect: str, says_direction: bool) -> None:
+    messages, rejects, _, batch = parse_bytes((DATA / f"{name}.log").read_bytes())
+    assert rejects == []
+    assert len(messages) == len(TRUTH)
+    for m, t in zip(messages, TRUTH, strict=True):
+        assert m.dialect == dialect
+        assert (m.call_id, m.sip_method, m.cseq, m.cseq_method) == (
+            t["call_id"], _method(t), t["cseq_number"], t["cseq_method"])
+        assert (m.from_sip, m.to_sip) == (t["from"], t["to"])
+        assert m.sdp_content == _sdp(t["sdp"])
+        assert m.content_type == t["content_type"]
+        assert m.user_agent == (t["user_agent"] or t["server"])
+        captured = datetime.fromtimestamp(t["time_epoch"], timezone.utc).replace(tzinfo=None)
+        assert abs((m.timestamp - captured).total_seconds()) <= 1.5
+        if says_direction:
+            assert m.direction == ("in" if t["direction"] == "received" else "out")
+            assert (m.transport, m.peer, m.marker_bytes) == (
+                t["transport"], t["src"] if m.direction == "in" else t["dst"], t["length"])
+            assert m.raw_message == t["raw"].encode()
+        else:
+            assert m.direction is None
+        assert m.problems == []
+    assert batch.checkpoint == batch.end == len((DATA / f"{name}.log").read_bytes())
+
+
+def test_offsets_point_at_first_log_line() -> None:
+    data = (DATA / "pjsip-syslog-markers.log").read_bytes()
+    messages, _, _, _ = parse_bytes(data)
+    for m in messages:
+        assert data[m.offset:].split(b"\n", 1)[0].endswith(b"bytes) from UDP:" + m.peer.encode() + b" --->") or \
+            b"<--- " in data[m.offset:m.offset + 200]
+        assert data[m.end - 1:m.end] == b"\n"
+
+
+def test_seed_call_gives_the_five_expected_rows() -> None:
+    expected = json.loads((DATA / "seed-call.expected.json").read_text())
+    messages, rejects, skipped, _ = parse_bytes((DATA / "seed-call.log").read_bytes(), year=2025)
+    assert rejects == [] and skipped == 0
+    got = [
+        {"call_id": m.call_id, "sip_method": m.sip_method, "from_sip": m.from_sip, "to_sip": m.to_sip,
+         "cseq": m.cseq, "cseq_method": m.cseq_method, "sdp_content": m.sdp_content,
+         "timestamp": m.timestamp.strftime("%Y-%m-%d %H:%M:%S")}
+        for m in messages
+    ]
+    assert got == expected
+    bye = messages[-1]
+    assert (bye.reason_header, bye.q850_cause) == ("Q.850;cause=16", 16)
+    assert messages[1].via_branch == "z9hG4bK-3973-9-0"  # the Via rsyslog wrapped onto two lines
+
+
+def _summary(messages: list) -> list[tuple]:
+    return [(m.call_id, m.sip_method, m.cseq, m.cseq_method, m.from_sip, m.to_sip, m.via_branch,
+             m.sdp_content, m.direction, m.transport, m.peer, m.marker_bytes, m.raw_message,
+             m.timestamp.replace(microsecond=0)) for m in messages]
+
+
+def test_real_asterisk_files_agree() -> None:
+    results = {name: parse_bytes((DATA / "asterisk-real" / name).read_bytes()) for name in REAL}
+    summaries = {name: _summary(messages) for name, (messages, _, _, _) in results.items()}
+    for name, (messages, rejects, skipped, _) in results.items():
+        assert len(messages) == 154, name
+        assert rejects == [], name
+        assert skipped > 0, name  # dialplan and banner lines are counted, never messages
+        assert summaries[name] == summaries["full"], name
+    full = results["full"][0]
+    assert {m.dialect for m in full} == {"full"}
+    assert {m.host for m in results["rsyslog-traditional.log"][0]} == {"vm"}
+    assert any(m.q850_cause == 16 for m in full)
+    assert {m.transport for m in full} == {"UDP", "TCP"}
+    assert all(m.problems == [] for m in full)
+
+
+def test_multi_host_imfile_file_keeps_every_message_whole() -> None:
+    channels = {"pbx-a": "pjsip", "pbx-b": "full"}
+    alone = {host: parse_bytes((DATA / "asterisk-real" / f).read_bytes())[0] for host, f in channels.items()}
+    streams = [imfile_lines((DATA / "asterisk-real" / f).read_bytes(), host, 4100 + i)
+               for i, (host, f) in enumerate(channels.items())]
+    data = interleave(streams, seed=7)
+    messages, rejects, _, batch = parse_bytes(data, batch_bytes=8192)
+    assert rejects == []
+    assert batch.checkpoint == len(data)
+    for host in channels:
+        mine = [m for m in messages if m.host == host]
+        assert len(mine) == 154
+        assert [(m.call_id, m.sip_method, m.cseq, m.raw_message, m.direction, m.peer) for m in mine] == [
+            (m.call_id, m.sip_method, m.cseq, m.raw_message, m.direction, m.peer) for m in alone[host]]
+        assert all(m.problems == [] for m in mine)
+    assert len({m.offset for m in messages}) == len(messages)
