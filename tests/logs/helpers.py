@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from sipparse.logs import LogParser, ParseOptions
@@ -16,7 +16,7 @@ SOURCE = Source("test.log", "fp")
 
 def parse_bytes(data: bytes, start: int = 0, batch_bytes: int = 1 << 20, **options: object):
     """Parse ``data[start:]`` as a file resumed at ``start``: (messages, rejects, skipped, last batch)."""
-    options.setdefault("tz", timezone.utc)
+    options.setdefault("tz", UTC)
     options.setdefault("year", 2026)
     parser = LogParser(SOURCE, start, ParseOptions(**options))  # type: ignore[arg-type]
     messages: list[SipMessage] = []

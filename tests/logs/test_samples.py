@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -42,7 +42,7 @@ def test_sample_matches_truth(name: str, dialect: str, says_direction: bool) -> 
         assert m.sdp_content == _sdp(t["sdp"])
         assert m.content_type == t["content_type"]
         assert m.user_agent == (t["user_agent"] or t["server"])
-        captured = datetime.fromtimestamp(t["time_epoch"], timezone.utc).replace(tzinfo=None)
+        captured = datetime.fromtimestamp(t["time_epoch"], UTC).replace(tzinfo=None)
         assert abs((m.timestamp - captured).total_seconds()) <= 1.5
         if says_direction:
             assert m.direction == ("in" if t["direction"] == "received" else "out")
@@ -59,8 +59,9 @@ def test_offsets_point_at_first_log_line() -> None:
     data = (DATA / "pjsip-syslog-markers.log").read_bytes()
     messages, _, _, _ = parse_bytes(data)
     for m in messages:
-        assert data[m.offset:].split(b"\n", 1)[0].endswith(b"bytes) from UDP:" + m.peer.encode() + b" --->") or \
-            b"<--- " in data[m.offset:m.offset + 200]
+        first_line = data[m.offset:data.index(b"\n", m.offset)]
+        assert first_line.endswith(f"{m.marker_bytes} bytes) {'from' if m.direction == 'in' else 'to'} "
+                                   f"{m.transport}:{m.peer} --->".encode())
         assert data[m.end - 1:m.end] == b"\n"
 
 
