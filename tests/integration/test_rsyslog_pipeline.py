@@ -173,14 +173,19 @@ def syslog_channel_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 # -- run (b): the file channel read by imfile, two hosts into one file ------------------------
 
 
-def _append_interleaved(targets: list[tuple[bytes, Path]], chunk: int = 8192) -> None:
-    """Grow both Asterisk logs a chunk at a time, alternately, cutting lines anywhere."""
+def _append_interleaved(targets: list[tuple[bytes, Path]], chunk: int = 2048, pause: float = 0.002) -> None:
+    """Grow both Asterisk logs a chunk at a time, alternately, cutting lines anywhere.
+
+    Small chunks with a pause make both forwarders send at once, so their lines interleave
+    in the central file, also inside messages, as on a busy log server.
+    """
     offsets = [0] * len(targets)
     while any(offset < len(data) for offset, (data, _) in zip(offsets, targets, strict=True)):
         for i, (data, path) in enumerate(targets):
             with open(path, "ab") as fh:
                 fh.write(data[offsets[i]:offsets[i] + chunk])
             offsets[i] += chunk
+        time.sleep(pause)
 
 
 @pytest.fixture(scope="module")
