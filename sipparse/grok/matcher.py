@@ -57,9 +57,11 @@ class Grok:
 
     def __init__(
         self, expression: str, translation: Translation, compiled: Any, *, keep_empty: bool = False,
-        timeout: float | None = DEFAULT_TIMEOUT,
+        timeout: float | None = DEFAULT_TIMEOUT, ruby: str | None = None,
     ) -> None:
         self.expression = expression
+        self._ruby = ruby
+        self._line_regex: Any = False
         self.pattern = translation.pattern
         self.regex = compiled
         self.keep_empty = keep_empty
@@ -79,6 +81,25 @@ class Grok:
             and len(set(fields)) == len(fields)
             and all(c is None and len(field_path(f)) == 1 for f, c in self.group_fields.values())
         )
+
+    @property
+    def line_regex(self) -> Any:
+        """A pattern for ``finditer`` over many lines joined by ``\\n``, or None.
+
+        Each of its matches lies within one line, runs to the end of that line, and is
+        the match :meth:`search` finds in that line alone (same groups); lines without a
+        match are skipped. Only for patterns on stdlib ``re`` (no timeout needed).
+        """
+        if self._line_regex is False:
+            self._line_regex = None
+            if not self.uses_regex_module and self._ruby is not None:
+                t = translate(self._ruby, line_mode=True)
+                if t.line_safe:
+                    try:
+                        self._line_regex = re.compile(f"(?:{t.pattern})[^\\n]*", FLAGS)
+                    except re.error:
+                        self._line_regex = None
+        return self._line_regex
 
     def search(self, text: str) -> Any:
         """The raw match object of an unanchored search, or None; GrokTimeout past the limit."""
@@ -186,7 +207,7 @@ def compile_grok(library: Any, expression: str, *, keep_empty: bool = False,
     except OnigSyntaxError as exc:
         raise GrokError(f"bad regex in grok expression {_short(expression)}: {exc}") from None
     compiled = _compile(translation, expression)
-    return Grok(expression, translation, compiled, keep_empty=keep_empty, timeout=timeout)
+    return Grok(expression, translation, compiled, keep_empty=keep_empty, timeout=timeout, ruby=ruby)
 
 
 def _compile(translation: Translation, expression: str) -> Any:

@@ -69,6 +69,11 @@ _OUT_OF_CLASS = {
     "b": "(?a:\\b)", "B": "(?a:\\B)", "A": "\\A", "z": "\\Z", "Z": "(?=\\n?\\Z)",
     "R": "(?:\\r\\n|[\\n\\v\\f\\r\\x85\\u2028\\u2029])",
 }
+# In line mode (see ``translate``) these may not match a newline.
+_LINE_MODE = {
+    "s": "[\\t\\v\\f\\r ]", "D": "[^0-9\\n]", "W": "[^a-zA-Z0-9_\\n]", "H": "[^0-9a-fA-F\\n]",
+    "A": "^", "z": "$", "Z": "$", "R": "[\\v\\f\\r\\x85\\u2028\\u2029]",
+}
 _SIMPLE_ESCAPES = {"n": "\\n", "t": "\\t", "r": "\\r", "f": "\\f", "v": "\\v", "a": "\\a", "e": "\\x1b"}
 _REGEX_ONLY_ESCAPES = {"G", "K", "X"}
 # POSIX bracket classes: a fragment usable inside a Python class, or an atom.
@@ -116,6 +121,7 @@ class Translation:
     groups: list[tuple[str, str]] = field(default_factory=list)
     needs_regex: bool = False
     risky: bool = False
+    line_safe: bool = True
 
 
 @dataclass
@@ -149,14 +155,21 @@ class _ClassNode:
         return f"(?:(?!{union})(?s:.))" if self.negated else union
 
 
-def translate(source: str) -> Translation:
-    """Rewrite one Oniguruma regex (Ruby syntax) as a Python regex; see the module doc."""
-    return _Translator(source).run()
+def translate(source: str, line_mode: bool = False) -> Translation:
+    """Rewrite one Oniguruma regex (Ruby syntax) as a Python regex; see the module doc.
+
+    ``line_mode`` writes a variant for searching many lines joined by newlines at once:
+    nothing in it can match a newline, ``\\A``/``\\z`` become ``^``/``$``, so each match
+    lies within one line and is the match a search of that line alone would find.
+    ``line_safe`` is False when that could not be guaranteed.
+    """
+    return _Translator(source, line_mode).run()
 
 
 class _Translator:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, line_mode: bool = False) -> None:
         self.src = source
+        self.line_mode = line_mode
         self.pos = 0
         self.out = Translation("")
         self.names: dict[str, str] = {}
@@ -209,12 +222,14 @@ class _Translator:
         if c == "(":
             return self.group(dotall, extended)
         if c == "[":
-            text = self.char_class().render()
+            text = self._class_atom(self.char_class())
             return _Atom(text, wide=text.startswith("[^") or text.startswith("(?:(?!"))
         if c == "\\":
             return self.escape()
         if c == ".":
-            return _Atom("." if dotall else "[^\\n]", wide=True)
+            return _Atom("." if dotall and not self.line_mode else "[^\\n]", wide=True)
+        if c == "\n" and self.line_mode:
+            return _Atom("(?!)")
         if c in "^$":
             return _Atom(c, quantifiable=False)
         if c in "{}":
@@ -368,12 +383,13 @@ class _Translator:
         c = self.src[self.pos]
         self.pos += 1
         if c in _OUT_OF_CLASS:
-            text = _OUT_OF_CLASS[c]
+            text = (_LINE_MODE if self.line_mode and c in _LINE_MODE else _OUT_OF_CLASS)[c]
             return _Atom(text, wide=text in _WIDE, quantifiable=c not in "bBAzZ")
         if c in "kg":
             return self._reference(c)
         if c in _REGEX_ONLY_ESCAPES:
             self.out.needs_regex = True
+            self.out.line_safe = False
             return _Atom("\\" + c, quantifiable=c == "X")
         if c in "pP":
             return _Atom(self._property(c))
@@ -406,6 +422,7 @@ class _Translator:
             raise OnigSyntaxError("invalid character property name", self.pos)
         self.pos = m.end()
         self.out.needs_regex = True
+        self.out.line_safe = False
         negate = (c == "P") != bool(m.group(1))
         return ("\\P" if negate else "\\p") + "{" + m.group(2) + "}"
 
@@ -415,15 +432,27 @@ class _Translator:
         if first == "0":
             octal = re.compile(r"[0-7]{0,2}").match(self.src, self.pos)
             self.pos = octal.end() if octal else self.pos
-            value = int(first + (octal.group() if octal else ""), 8)
-            return _literal(chr(value))
+            value = chr(int(first + (octal.group() if octal else ""), 8))
+            return "(?!)" if value == "\n" and self.line_mode else _literal(value)
         self.pos += len(digits) - 1
         return f"(?:\\{digits})"
 
     def _char_escape(self, c: str) -> str:
         """One character written with an escape, as Python text outside a class."""
         value = self._char_value(c)
-        return _literal(value)
+        return "(?!)" if value == "\n" and self.line_mode else _literal(value)
+
+    def _class_atom(self, node: _ClassNode) -> str:
+        """A class as an atom; in line mode, kept from matching a newline."""
+        text = node.render()
+        if not self.line_mode:
+            return text
+        try:
+            if re.fullmatch(text, "\n", re.DOTALL):
+                return "(?!\\n)" + text
+        except re.error:
+            self.out.line_safe = False
+        return text
 
     def _char_value(self, c: str) -> str:
         src = self.src
