@@ -9,6 +9,7 @@ from sipparse.cli import cron  # noqa: E402,F401
 from sipparse.cli import ingest  # noqa: E402,F401
 from sipparse.cli import query  # noqa: E402,F401
 from sipparse.cli import purge  # noqa: E402,F401
+from sipparse.cli import grok  # noqa: E402,F401
 
 main = run
 
