@@ -388,7 +388,9 @@ class Run:
         if dialect == "auto":
             key = lf.fingerprint or ""
             if key not in self._dialects:
-                self._dialects[key] = detect_dialect(files.read_head_of(fh, lf)) or "auto"
+                head = files.read_head_of(fh, lf)
+                opts = self.parse_options
+                self._dialects[key] = detect_dialect(head, opts.patterns, opts.user_dialects) or "auto"
             dialect = self._dialects[key]
         return replace(self.parse_options, dialect=dialect, final=final)
 
@@ -533,14 +535,12 @@ def make_checkpoint(lf: LogFile, offset: int, end: int) -> Any:
 
 
 def make_parse_options(options: IngestOptions) -> Any:
-    """The parser's options for this run (the grok library is loaded once, here)."""
+    """The parser's options for this run: the grok library is loaded once, here, and shared
+    by every parser of the run (follow mode makes one per poll)."""
+    from sipparse.grok import PatternLibrary
     from sipparse.logs import ParseOptions
 
-    patterns = None
-    if options.patterns_dirs:
-        from sipparse.grok import PatternLibrary
-
-        patterns = PatternLibrary.load(extra_dirs=list(options.patterns_dirs))
+    patterns = PatternLibrary.load(extra_dirs=list(options.patterns_dirs))
     return ParseOptions(dialect=options.dialect, year=options.year, tz=options.tz, now=None,
                         patterns=patterns, user_dialects=list(options.user_dialects), final=False)
 
