@@ -132,14 +132,14 @@ class SyslogLayout:
         if msg is not None and self.line_no - msg.last_line > STALE_LINES:
             self._close(key, "stream went silent inside the message")
             msg = None
-        if msg is not None and msg.in_body and msg.content_length is not None:
-            self._append(key, msg, content, end)  # a body line, whatever it looks like
-            return
         lead = content[:1]
         if lead == b"<" or (lead and lead[0] in _ORIGIN_LEADS):
             if self._asterisk_line(m, key, msg, content, start, end):
                 return
-        if START_LINE.match(_strip_cr(content)):
+        # A body may begin with a start line (message/sipfrag); past its first line, a start
+        # line means the Content-Length was too large and the next message has begun.
+        in_sized_body = msg is not None and msg.in_body and msg.content_length is not None
+        if (not in_sized_body or msg.body) and START_LINE.match(_strip_cr(content)):  # type: ignore[union-attr]
             msg = self._start(m, key, msg, start, end)
         if msg is None:
             self.builder.out.skipped += 1
@@ -195,7 +195,7 @@ class SyslogLayout:
             msg.body += len(_strip_cr(content)) + 2
             if msg.content_length is not None and msg.body >= msg.content_length:
                 self._close(key)
-        elif content in _SEPARATORS or content == b"\r":
+        elif content in _SEPARATORS:
             msg.in_body = True
             msg.content_length = _content_length(msg.lines)
             if msg.content_length == 0:

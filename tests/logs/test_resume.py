@@ -1,0 +1,87 @@
+"""Reading a growing log in pieces, resuming at each checkpoint, gives the one-shot result."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
+
+
+def _head(data: bytes, messages: int, marker: bytes) -> bytes:
+    """The first ``messages`` log entries of a sample, cut at an entry start."""
+    pos = -1
+    for _ in range(messages + 1):
+        pos = data.find(marker, pos + 1)
+        if pos < 0:
+            return data
+    return data[:data.rfind(b"\n", 0, pos) + 1]
+
+
+FULL = _head((DATA / "pjsip-full.log").read_bytes(), 30, b"\n[")
+SYSLOG = (DATA / "pjsip-syslog.log").read_bytes()[:12000]
+SYSLOG = SYSLOG[:SYSLOG.rfind(b"\n\n") + 2]
+MULTI_HOST = interleave(
+    [imfile_lines((DATA / "asterisk-real" / "pjsip").read_bytes()[40000:62000], "pbx-a", 1),
+     imfile_lines((DATA / "asterisk-real" / "full").read_bytes()[60000:80000], "pbx-b", 2)], seed=3)
+LOGS = {"full": FULL, "syslog": SYSLOG, "multi-host": MULTI_HOST}
+
+
+def _incremental(data: bytes, cuts: list[int], batch_bytes: int) -> dict[int, tuple]:
+    """Parse ``data`` as a file appended to at each cut, each run resuming at the last checkpoint."""
+    seen: dict[int, tuple] = {}
+    checkpoint = 0
+    for size in [*sorted(set(cuts)), len(data)]:
+        messages, _, _, batch = parse_bytes(data[:size], checkpoint, batch_bytes=batch_bytes)
+        for m in messages:
+            assert seen.setdefault(m.offset, key(m)) == key(m), "a message changed when emitted again"
+        assert checkpoint <= batch.checkpoint <= size
+        checkpoint = batch.checkpoint
+    return seen
+
+
+def _whole(data: bytes) -> dict[int, tuple]:
+    return {m.offset: key(m) for m in parse_bytes(data)[0]}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(LOGS)), data=st.data(), batch_bytes=st.sampled_from([97, 1024, 1 << 20]))
+def test_any_split_gives_the_same_messages(name: str, data: st.DataObject, batch_bytes: int) -> None:
+    log = LOGS[name]
+    cuts = data.draw(st.lists(st.integers(0, len(log)), max_size=6))
+    assert _incremental(log, cuts, batch_bytes) == _whole(log)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(LOGS)), junk=st.lists(st.binary(max_size=300), min_size=1, max_size=4),
+       data=st.data())
+def test_junk_between_messages_loses_nothing(name: str, junk: list[bytes], data: st.DataObject) -> None:
+    log = LOGS[name]
+    clean = parse_bytes(log)[0]
+    boundaries = sorted({m.end for m in clean})
+    spots = sorted(data.draw(st.lists(st.sampled_from(boundaries), min_size=len(junk), max_size=len(junk))))
+    pieces, last = [], 0
+    for spot, garbage in zip(spots, junk, strict=True):
+        pieces += [log[last:spot], garbage.replace(b"\n", b"") + b"\n"]
+        last = spot
+    dirty = b"".join(pieces) + log[last:]
+    messages = parse_bytes(dirty, final=True)[0]
+    got = {(m.call_id, m.sip_method, m.cseq, m.host) for m in messages}
+    assert {(m.call_id, m.sip_method, m.cseq, m.host) for m in clean} <= got
+
+
+def test_checkpoint_waits_for_an_unfinished_message() -> None:
+    cut = FULL.find(b"a=rtpmap", FULL.find(b"INVITE sip:"))
+    messages, _, _, batch = parse_bytes(FULL[:cut])
+    assert batch.checkpoint < cut
+    assert all(m.end <= batch.checkpoint for m in messages)
+    resumed = parse_bytes(FULL, batch.checkpoint)[0]
+    assert resumed[0].offset == batch.checkpoint
+
+
+def test_final_flushes_the_last_message() -> None:
+    data = SYSLOG.rstrip(b"\n")
+    data = data[:data.rfind(b"\n")]  # the body's last line is missing
+    assert len(parse_bytes(data)[0]) < len(parse_bytes(data, final=True)[0])
+    last = parse_bytes(data, final=True)[0][-1]
+    assert "log ended inside the message" in last.problems
