@@ -92,10 +92,11 @@ def _frame_one(data: bytes, start: int) -> Frame:
 
 
 def _content_length(data: bytes, start: int, end: int, problems: list[str]) -> int | None:
+    # the usual spelling, once, found without a regex scan
     usual = data.find(b"\nContent-Length:", start, end)
     if usual >= 0 and data.find(b"ength", usual + 16, end) < 0 and data.find(b"\nl", start, end) < 0:
-        text = data[usual + 16:data.find(b"\n", usual + 16, end) if data.find(b"\n", usual + 16, end) >= 0 else end]
-        text = text.strip()
+        line_end = data.find(b"\n", usual + 16, end)
+        text = data[usual + 16:line_end if line_end >= 0 else end].strip()
         if text.isdigit():
             return int(text)
     values = _CONTENT_LENGTH.findall(data, start, end)

@@ -24,7 +24,8 @@ def _syslog(message: bytes, stamp: str) -> bytes:
     lines = message.replace(b"\r\n", b"\n").split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return b"".join(b"%s pbx1 asterisk[4242]: %s\n" % (stamp.encode(), line or b"#015") for line in lines) + b"\n"
+    prefix = b"%s pbx1 asterisk[4242]: " % stamp.encode()
+    return b"".join(prefix + (line or b"#015") + b"\n" for line in lines) + b"\n"
 
 
 def _entries(shared_dir: Path) -> list[tuple[dict, bytes]]:
@@ -43,7 +44,8 @@ def test_torture_corpus(shared_dir: Path, dialect: str) -> None:
     log_as = _full if dialect == "full" else _syslog
     failures = []
     for n, (entry, message) in enumerate(_entries(shared_dir)):
-        data = (log_as(SENTINEL.format(n=f"pre{n}").encode(), "Nov 29 12:00:00") + log_as(message, "Nov 29 12:00:01")
+        data = (log_as(SENTINEL.format(n=f"pre{n}").encode(), "Nov 29 12:00:00")
+                + log_as(message, "Nov 29 12:00:01")
                 + log_as(SENTINEL.format(n=n).encode(), "Nov 29 12:00:02"))
         messages, rejects, _, batch = parse_bytes(data)
         call_ids = [m.call_id for m in messages]
