@@ -84,11 +84,12 @@ class SyslogLayout:
             nl = find(b"\n", pos, limit)
             if nl < 0:
                 nl = limit
-            m = match(buf, pos, nl)
+            end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl  # a CRLF log file
+            m = match(buf, pos, end)
             if m is None:
-                self._continuation(buf[pos:nl], base + nl + 1)
+                self._continuation(buf[pos:end], base + nl + 1)
             else:
-                self._line(m, buf[m.end():nl], base + pos, base + nl + 1)
+                self._line(m, buf[m.end():end], base + pos, base + nl + 1)
             pos = nl + 1
         if final:
             self.flush()
