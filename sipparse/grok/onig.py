@@ -449,7 +449,9 @@ class _Translator:
             return text
         try:
             if re.fullmatch(text, "\n", re.DOTALL):
-                return "(?!\\n)" + text
+                if not node.atoms and node.negated:
+                    return text[:-1] + "\\n]"
+                return "(?:(?!\\n)" + text + ")"
         except re.error:
             self.out.line_safe = False
         return text
