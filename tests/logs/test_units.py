@@ -1,0 +1,75 @@
+"""Escapes, time stamps, dialect detection and user dialects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipparse.errors import ConfigError
+from sipparse.logs import detect_dialect
+from sipparse.logs.escapes import decode_escapes
+from sipparse.logs.timestamps import TimestampParser
+from tests.logs.helpers import DATA, parse_bytes
+
+UTC = UTC
+
+
+def test_escapes() -> None:
+    assert decode_escapes(b"a#015#012b#011#303#251") == b"a\r\nb\t\xc3\xa9"
+    assert decode_escapes(b"call #100 and #999") == b"call #100 and #999"  # printable: never escaped
+
+
+@given(st.binary(max_size=200))
+def test_escape_round_trip(raw: bytes) -> None:
+    escaped = b"".join(b"#%03o" % c if c < 32 or c >= 127 else bytes([c]) for c in raw)
+    if b"#" not in raw:
+        assert decode_escapes(escaped) == raw
+
+
+def test_year_inference_and_new_year() -> None:
+    parse = TimestampParser(tz=UTC, now=datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
+    assert parse("Dec 31 23:59:59") == datetime(2025, 12, 31, 23, 59, 59)
+    assert parse("Jan  1 00:04:00") == datetime(2026, 1, 1, 0, 4)
+    assert parse("Feb 29 10:00:00") == datetime(2024, 2, 29, 10)
+    assert TimestampParser(year=2025, tz=UTC)("Feb  1 18:32:31") == datetime(2025, 2, 1, 18, 32, 31)
+
+
+@given(st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2030, 1, 1)))
+def test_yearless_never_in_the_future(now: datetime) -> None:
+    parse = TimestampParser(tz=UTC, now=now)
+    for stamp in (now, now + timedelta(days=40), now - timedelta(days=300)):
+        value = parse(stamp.strftime("%b %d %H:%M:%S"))
+        assert value is not None and value <= now + timedelta(days=1)
+
+
+def test_zones_and_fractions() -> None:
+    parse = TimestampParser(tz=timezone(timedelta(hours=2)))
+    assert parse("2026-11-29T14:09:10.721014+01:00") == datetime(2026, 11, 29, 13, 9, 10, 721014)
+    assert parse("2025-02-01 18:32:31.123") == datetime(2025, 2, 1, 16, 32, 31, 123000)
+    assert parse("not a time") is None
+
+
+@pytest.mark.parametrize("name, dialect", [
+    ("pjsip-full.log", "full"), ("pjsip-syslog.log", "syslog"), ("pjsip-rfc5424.log", "rfc5424"),
+    ("asterisk-real/pjsip", "full"), ("asterisk-real/rsyslog-fileformat.log", "rfc5424"),
+])
+def test_detect_from_the_middle(name: str, dialect: str) -> None:
+    data = (DATA / name).read_bytes()
+    middle = len(data) // 2
+    assert detect_dialect(data[:65536]) == dialect
+    assert detect_dialect(data[middle:middle + 65536]) == dialect
+
+
+def test_user_dialect_from_configuration() -> None:
+    data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"Nov 29 14:09:10 pbx1 asterisk[6541]: ",
+                                                                   b"<pbx1|6541|2026-11-29 14:09:10> ")
+    spec = {"name": "piped", "line": r"<%{HOSTNAME:h}\|%{INT:p}\|%{TIMESTAMP_ISO8601:t}> ",
+            "fields": {"timestamp": "t", "host": "h", "pid": "p"}}
+    messages, _, _, _ = parse_bytes(data, user_dialects=[spec])
+    assert messages and {(m.dialect, m.host, m.pid) for m in messages} == {("piped", "pbx1", 6541)}
+    assert messages[0].timestamp == datetime(2026, 11, 29, 14, 9, 10)
+    with pytest.raises(ConfigError):
+        parse_bytes(data, user_dialects=[{"name": "bad", "line": "%{INT:x} "}])

@@ -1,0 +1,87 @@
+"""SIP message parsing: start lines, header forms, addresses, SDP, Reason."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipparse.grok import PatternLibrary
+from sipparse.sip import Reject, SipMessage, Source
+from sipparse.sip.framing import frame_packet
+from sipparse.sip.grammar import Grammar
+from sipparse.sip.parser import Envelope, MessageParser
+from sipparse.sip.sdp import sdp_text
+
+PARSER = MessageParser(Grammar.from_library(PatternLibrary.load()))
+
+
+def parse(text: str | bytes, stream: bool = False) -> SipMessage | Reject:
+    data = text.encode() if isinstance(text, str) else text
+    frame = frame_packet(data, stream)[0]
+    return PARSER.build(data, frame, Envelope(Source("t", "f"), 0, len(data), None), [])
+
+
+def test_compact_and_odd_case_headers_folding_and_spaces() -> None:
+    m = parse("BYE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1, SIP/2.0/TCP x\r\n"
+              "VIA: SIP/2.0/UDP second\r\n"
+              "f: \"Al \\\"B\\\"\" <sip:al@example.com:5060>;tag=abc\r\nt  :  <sip:bo@example.org>\r\n"
+              "i: cid-1\r\ncseq: 0009\r\n  BYE\r\nUSER-AGENT: phone 1.0\r\n"
+              "Reason: SIP;cause=200, Q.850 ;cause=16;text=\"Normal\"\r\nl: 0\r\n\r\n")
+    assert isinstance(m, SipMessage)
+    assert (m.call_id, m.sip_method, m.cseq, m.cseq_method) == ("cid-1", "BYE", 9, "BYE")
+    assert m.via == "SIP/2.0/UDP h;branch=z9hG4bK1" and m.via_branch == "z9hG4bK1"
+    assert (m.from_display, m.from_user, m.from_host, m.from_tag) == ('Al "B"', "al", "example.com", "abc")
+    assert (m.to_sip, m.to_user, m.to_host, m.to_tag) == ("<sip:bo@example.org>", "bo", "example.org", None)
+    assert m.user_agent == "phone 1.0" and m.q850_cause == 16 and m.content_length == 0
+
+
+@pytest.mark.parametrize("line, method, code, reason", [
+    ("SIP/2.0 200 OK", "200 OK", 200, "OK"),
+    ("SIP/2.0 183 Session Progress", "183 Session Progress", 183, "Session Progress"),
+    ("SIP/2.0 699 ", "699", 699, None),
+    ("SIP/2.0 200", "200", 200, None),
+    ("FOO.bar-1 sip:x SIP/2.0", "FOO.bar-1", None, None),
+])
+def test_start_lines(line: str, method: str, code: int | None, reason: str | None) -> None:
+    m = parse(f"{line}\r\nCall-ID: x\r\nCSeq: 1 FOO\r\n\r\n")
+    assert isinstance(m, SipMessage)
+    assert (m.sip_method, m.status_code, m.reason_phrase) == (method, code, reason)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("hello world\r\nCall-ID: x\r\n\r\n", "not a SIP request or status line"),
+    ("OPTIONS sip:x SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n", "no Call-ID header"),
+])
+def test_rejects_say_why(text: str, reason: str) -> None:
+    r = parse(text)
+    assert isinstance(r, Reject) and r.reason.startswith(reason) and r.raw == text.encode()
+
+
+def test_wrong_content_length_is_a_problem_not_a_failure() -> None:
+    m = parse("MESSAGE sip:x SIP/2.0\r\nCall-ID: x\r\nCSeq: 2 MESSAGE\r\nContent-Length: 50\r\n\r\nhi")
+    assert isinstance(m, SipMessage) and m.raw_message.endswith(b"hi")
+    assert m.problems == ["Content-Length 50 but 2 body bytes"]
+
+
+def test_two_messages_in_one_tcp_segment() -> None:
+    one = "ACK sip:x SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    two = one.replace("ACK", "BYE").replace("CSeq: 1", "CSeq: 2")
+    assert len(frame_packet((one + two).encode(), stream=True)) == 2
+    assert len(frame_packet((one + two).encode(), stream=False)) == 1
+
+
+def test_sdp_plain_and_in_multipart() -> None:
+    sdp = b"v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n"
+    assert sdp_text("application/SDP", sdp) == "v=0\no=- 1 1 IN IP4 h\ns=-"
+    body = (b"--b1\r\nContent-Type: application/isup\r\n\r\nxx\r\n"
+            b"--b1\r\nContent-Type: application/sdp\r\n\r\n" + sdp + b"\r\n--b1--\r\n")
+    assert sdp_text('multipart/mixed;boundary="b1"', body) == "v=0\no=- 1 1 IN IP4 h\ns=-"
+    assert sdp_text("text/plain", sdp) is None and sdp_text("application/sdp", b"") is None
+
+
+@given(st.binary(max_size=600))
+def test_any_bytes_parse_or_reject(data: bytes) -> None:
+    for frame in frame_packet(data, True):
+        result = PARSER.build(data, frame, Envelope(Source("t", "f"), 0, len(data), None), [])
+        assert isinstance(result, (SipMessage, Reject))
