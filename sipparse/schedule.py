@@ -58,7 +58,7 @@ def sipparse_program(argv0: str | None = None, executable: str | None = None) ->
     argv0 = sys.argv[0] if argv0 is None else argv0
     python = os.path.abspath(executable or sys.executable)  # not resolved: a venv's python is a link
     name = os.path.basename(argv0)
-    if name == "__main__.py":
+    if name == "__main__.py" and os.path.basename(os.path.dirname(argv0)) == "sipparse":
         return [python, "-m", "sipparse"]
     if name.startswith("sipparse"):
         script = argv0 if os.sep in argv0 else shutil.which(argv0)

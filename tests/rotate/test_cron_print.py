@@ -1,0 +1,175 @@
+"""`sipparse cron print`: jobs with the real program path and settings, never a password."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sipparse.cli import cli
+from sipparse.schedule import sipparse_program
+from tests.rotate import crontab
+
+SIPPARSE = shutil.which("sipparse")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("SIPPARSE_DB", "SIPPARSE_CONFIG", "SIPPARSE_DB_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def cron_print(*args: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout, result.stderr
+
+
+def commands(text: str, with_user: bool = True) -> list[list[str]]:
+    _, jobs = crontab.parse(text, with_user)
+    return [shlex.split(job.command.replace("\\%", "%")) for job in jobs]
+
+
+def test_default_cron_d_output_is_valid_and_uses_an_absolute_program_and_database(tmp_path: Path) -> None:
+    out, err = cron_print("cron", "print", "--user", "asterisk")
+    env, jobs = crontab.parse(out)
+    assert err == "" and env["MAILTO"] == "root" and [j.user for j in jobs] == ["asterisk"] * 3
+    ingest, daily, hourly = commands(out)
+    assert os.path.isabs(ingest[0]) and os.access(ingest[0], os.X_OK)
+    db = f"sqlite:///{tmp_path / 'data' / 'sipparse' / 'sipparse.db'}"
+    assert ingest[1:] == ["--db", db, "ingest", "--quiet"]
+    assert daily[1:] == ["--db", db, "rotate", "--quiet"]
+    assert hourly[1:] == ["--db", db, "rotate", "--quiet", "--min-size", "100M"]
+
+
+def test_password_in_db_option_is_left_out_with_a_warning() -> None:
+    url = "mysql://sip:s3cr3t@db.example.net:3307/sip?option_files=/etc/sipparse/my.cnf"
+    out, err = cron_print("--db", url, "cron", "print")
+    assert "s3cr3t" not in out and "s3cr3t" not in err
+    assert commands(out)[0][1:3] == ["--db", "mysql://sip@db.example.net:3307/sip?option_files=/etc/sipparse/my.cnf"]
+    assert err.startswith("warning: the database password is not written into the jobs")
+
+
+def test_password_in_sipparse_db_environment_is_left_out_too() -> None:
+    out, err = cron_print("cron", "print", "--format", "systemd", env={"SIPPARSE_DB": "mysql://u:pw9876@h/d"})
+    assert "pw9876" not in out and "--db mysql://u@h/d ingest" in out and "warning" in err
+
+
+def test_password_from_environment_variable_is_not_a_warning() -> None:
+    out, err = cron_print("--db", "mysql://u@h/d", "cron", "print", env={"SIPPARSE_DB_PASSWORD": "pw1234"})
+    assert "pw1234" not in out and err == ""
+
+
+def test_config_file_is_passed_and_its_database_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "sipparse.toml"
+    config.write_text('[database]\nurl = "mysql://sip@db/sip?option_files=/etc/sipparse/my.cnf"\n')
+    monkeypatch.chdir(tmp_path)
+    out, _ = cron_print("--config", "sipparse.toml", "cron", "print", "--log", "log/pjsip")
+    ingest = commands(out)[0]
+    assert ingest[1:] == ["--config", str(config), "ingest", "--quiet", str(tmp_path / "log" / "pjsip")]
+
+
+def test_crontab_format_has_no_user_field_and_options_are_honoured() -> None:
+    out, _ = cron_print("cron", "print", "--format", "crontab", "--every", "10", "--rotate-at", "03:30",
+                        "--min-size", "0", "--mailto", "ops@example.net")
+    env, jobs = crontab.parse(out, with_user=False)
+    assert env["MAILTO"] == "ops@example.net" and len(jobs) == 2
+    assert jobs[0].times == ["*/10", "*", "*", "*", "*"] and jobs[1].times == ["30", "3", "*", "*", "*"]
+
+
+def test_postrotate_is_quoted_for_the_shell_and_percent_escaped_for_cron() -> None:
+    out, _ = cron_print("cron", "print", "--postrotate", 'asterisk -rx "logger reload" # 100%')
+    for argv in commands(out)[1:]:
+        assert argv[argv.index("--postrotate") + 1] == 'asterisk -rx "logger reload" # 100%'
+    out, _ = cron_print("cron", "print", "--shell", "--postrotate", "kill -HUP $(cat /run/rsyslogd.pid)")
+    daily = commands(out)[1]
+    assert daily[daily.index("--postrotate"):] == ["--postrotate", "kill -HUP $(cat /run/rsyslogd.pid)",
+                                                   "--shell"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--every", "7"], "--every 7: use a divisor of 60"),
+    (["--user", "bad user"], "bad user name 'bad user'"),
+    (["--min-size", "huge"], "bad size 'huge'"),
+])
+def test_bad_schedule_options_are_refused(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["cron", "print", *args])
+    assert result.exit_code == 1 and str(result.exception).startswith(message)
+
+
+def test_bad_rotate_time_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["cron", "print", "--rotate-at", "25:00"])
+    assert result.exit_code == 2 and "expected HH:MM" in result.output
+
+
+def systemd_units(text: str) -> dict[str, str]:
+    units = {}
+    for chunk in text.split("# ---- /etc/systemd/system/")[1:]:
+        name, body = chunk.split("\n", 1)
+        units[name] = body
+    return units
+
+
+def test_systemd_format_gives_three_valid_pairs(tmp_path: Path) -> None:
+    out, _ = cron_print("cron", "print", "--format", "systemd", "--user", "asterisk",
+                        "--postrotate", "x $HOME 5%")
+    units = systemd_units(out)
+    assert sorted(units) == sorted(f"sipparse-{j}.{k}" for j in ("ingest", "rotate", "rotate-size")
+                                   for k in ("service", "timer"))
+    for name, body in units.items():
+        parser = configparser.ConfigParser(strict=True, interpolation=None)
+        parser.read_string(body)
+        if name.endswith(".service"):
+            assert parser["Service"]["User"] == "asterisk"
+            assert parser["Service"]["ExecStart"].startswith("/")
+    assert '--postrotate "x $$HOME 5%%"' in units["sipparse-rotate.service"]
+    if shutil.which("systemd-analyze"):
+        for name, body in units.items():
+            (tmp_path / name).write_text(body)
+        done = subprocess.run(["systemd-analyze", "verify", *[f"./{n}" for n in units]], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_program_is_found_from_how_sipparse_was_started(tmp_path: Path) -> None:
+    script = tmp_path / "venv" / "bin" / "sipparse"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    link = tmp_path / "sipparse"
+    link.symlink_to(script)
+    assert sipparse_program(str(link), "/venv/bin/python") == [str(script)]
+    main = str(Path(__file__).parents[2] / "sipparse" / "__main__.py")
+    assert sipparse_program(main, "/opt/venv/bin/python") == ["/opt/venv/bin/python", "-m", "sipparse"]
+    installed = [os.path.realpath(SIPPARSE or "")]
+    assert sipparse_program("/usr/bin/pytest", "/x/python") == installed
+    assert sipparse_program("/usr/lib/python3/pytest/__main__.py", "/x/python") == installed
+
+
+@pytest.mark.skipif(SIPPARSE is None, reason="sipparse is not installed as a command")
+def test_printed_jobs_run_from_a_bare_cron_environment(tmp_path: Path, shared_dir: Path) -> None:
+    """The point of cron print: the jobs work although cron's PATH does not reach the install."""
+    log = tmp_path / "log" / "pjsip"
+    log.parent.mkdir()
+    shutil.copy(shared_dir / "samples" / "pjsip-full.log", log)
+    db = tmp_path / "sip.db"
+    printed = subprocess.run([str(SIPPARSE), "--db", f"sqlite:///{db}", "cron", "print", "--log", str(log)],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    env, jobs = crontab.parse(printed)
+    bare = {"PATH": env["PATH"], "HOME": str(tmp_path), "SIPPARSE_LOCK_DIR": str(tmp_path / "locks")}
+    if os.path.dirname(str(SIPPARSE)) in env["PATH"].split(":"):
+        bare["PATH"] = "/nonexistent"  # prove the absolute path alone is enough
+    for job in jobs[:2]:
+        done = subprocess.run([env["SHELL"], "-c", job.command], env=bare, capture_output=True, text=True,
+                              timeout=120)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM sip_transactions").fetchone()[0] > 0
+    assert sorted(os.listdir(log.parent)) == ["pjsip", "pjsip.1"]
