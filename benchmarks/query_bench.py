@@ -24,6 +24,7 @@ import random
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ from sipparse.query.times import Clock, as_datetime, parse_time_bound  # noqa: E
 from sipparse.store import open_store, schema  # noqa: E402
 
 SPAN = timedelta(days=30)
-BATCH = 5000
+BATCH = 200_000
 MESSAGE_COLS = (
     "call_id", "sip_method", "method", "status_code", "reason_phrase", "from_sip", "from_user", "from_tag",
     "to_sip", "to_user", "to_tag", "cseq", "cseq_method", "via_branch", "sdp_content", "timestamp",
@@ -145,7 +146,8 @@ class Backend:
 
         p = self.parsed
         self.con = mysql.connector.connect(host=p.host, port=p.port or 3306, user=p.user,
-                                           password=p.password or "", database=p.database, autocommit=False)
+                                           password=p.password or "", database=p.database, autocommit=False,
+                                           allow_local_infile=True)
 
     def q(self, name: str) -> str:
         return schema.quote(name, self.name)
@@ -202,14 +204,39 @@ def build(db: Backend, total: int) -> float:
 
 
 def _flush(db: Backend, msg_sql: str, messages: list, call_sql: str, calls: list) -> None:  # type: ignore[type-arg]
-    cur = db.con.cursor()
-    if messages:
+    if db.name == "mysql":
+        _load_data(db, "sip_transactions", MESSAGE_COLS, messages)
+        _load_data(db, "calls", CALL_COLS, calls)
+    else:
+        cur = db.con.cursor()
         cur.executemany(msg_sql, messages)
-    if calls:
         cur.executemany(call_sql, calls)
     db.con.commit()
     messages.clear()
     calls.clear()
+
+
+def _field(value: Any) -> bytes:
+    """One field of a LOAD DATA file (default FIELDS ESCAPED BY '\\'): NULL is \\N."""
+    if value is None:
+        return b"\\N"
+    data = value if isinstance(value, bytes) else str(value).encode()
+    return (data.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
+            .replace(b"\r", b"\\r").replace(b"\0", b"\\0"))
+
+
+def _load_data(db: Backend, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """MySQL's bulk path: the rows as a tab-separated file, read by LOAD DATA LOCAL INFILE."""
+    if not rows:
+        return
+    with tempfile.NamedTemporaryFile("wb", suffix=".tsv") as fh:
+        fh.write(b"\n".join(b"\t".join(_field(v) for v in row) for row in rows) + b"\n")
+        fh.flush()
+        names = ", ".join(db.q(c) for c in columns)
+        cur = db.con.cursor()
+        cur.execute(f"LOAD DATA LOCAL INFILE '{fh.name}' INTO TABLE {db.q(table)} CHARACTER SET utf8mb4 "
+                    f"FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' ({names})")
+        cur.close()
 
 
 def timed(func: Callable[[], Any], repeat: int) -> list[float]:

@@ -175,6 +175,7 @@ def hangup_text(call: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+CALL_ID_WIDTH = 16  # enough of a Call-ID to use as a prefix for ``show``
 TABLE_HEADERS = (
     "start",
     "from",
@@ -216,6 +217,7 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
         align_right=[h in ("setup", "duration", "msgs") for h in TABLE_HEADERS],
         keep=[h in ("start", "state", "setup", "duration", "msgs") for h in TABLE_HEADERS],
         drop=[TABLE_HEADERS.index(h) for h in ("msgs", "setup", "hangup / cause", "duration", "final")],
+        least=[CALL_ID_WIDTH if h == "call_id" else 0 for h in TABLE_HEADERS],
     )
 
 

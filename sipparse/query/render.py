@@ -108,6 +108,7 @@ def render_table(
     align_right: Sequence[bool] | None = None,
     keep: Sequence[bool] | None = None,
     drop: Sequence[int] = (),
+    least: Sequence[int] | None = None,
 ) -> str:
     """A table of text; a cell with newlines takes several lines, and rows are then ruled.
 
@@ -115,11 +116,14 @@ def render_table(
     :param align_right: per column, right-align (numbers)
     :param keep: per column, never cut it (short, essential columns: times, states)
     :param drop: columns to leave out, in this order, while even cut cells cannot fit
+    :param least: per column, the width it is not cut below (default a few characters)
     """
     body = [[cell_text(v).split("\n") for v in row] for row in rows]
     natural = [max([len(h)] + [max(len(line) for line in r[i]) for r in body]) for i, h in enumerate(headers)]
     kept = keep or [False] * len(headers)
-    minimum = [_minimum(n, h, k) for n, h, k in zip(natural, headers, kept, strict=True)]
+    floors = least or [0] * len(headers)
+    minimum = [min(n, max(f, _minimum(n, h, k)))
+               for n, h, k, f in zip(natural, headers, kept, floors, strict=True)]
     gap = 3 if term.fancy else 2
     shown = _columns_that_fit(minimum, gap, term.width, drop)
     budget = None if term.width is None else term.width - gap * (len(shown) - 1)
