@@ -23,6 +23,7 @@ import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -216,13 +217,24 @@ def _flush(db: Backend, msg_sql: str, messages: list, call_sql: str, calls: list
     calls.clear()
 
 
-def _field(value: Any) -> bytes:
-    """One field of a LOAD DATA file (default FIELDS ESCAPED BY '\\'): NULL is \\N."""
-    if value is None:
-        return b"\\N"
-    data = value if isinstance(value, bytes) else str(value).encode()
-    return (data.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
-            .replace(b"\r", b"\\r").replace(b"\0", b"\\0"))
+def _escaped(value: Any) -> str:
+    """A field that may hold tabs, newlines or backslashes, escaped as LOAD DATA reads it."""
+    text = value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r").replace("\0", "\\0"))
+
+
+def _tsv(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> bytes:
+    """Rows as LOAD DATA's default format: tab-separated, NULL as \\N, escapes where needed."""
+    free = [i for i, c in enumerate(columns) if c in ("sdp_content", "raw_message", "from_sip", "to_sip")]
+    lines = []
+    for row in rows:
+        fields = ["\\N" if v is None else str(v) for v in row]
+        for i in free:
+            if row[i] is not None:
+                fields[i] = _escaped(row[i])
+        lines.append("\t".join(fields))
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
 
 
 def _load_data(db: Backend, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -230,7 +242,7 @@ def _load_data(db: Backend, table: str, columns: tuple[str, ...], rows: list[tup
     if not rows:
         return
     with tempfile.NamedTemporaryFile("wb", suffix=".tsv") as fh:
-        fh.write(b"\n".join(b"\t".join(_field(v) for v in row) for row in rows) + b"\n")
+        fh.write(_tsv(rows, columns))
         fh.flush()
         names = ", ".join(db.q(c) for c in columns)
         cur = db.con.cursor()
@@ -294,6 +306,8 @@ def measure(db: Backend, repeat: int) -> dict[str, Any]:
         calls_lib.render_calls_table(calls_lib.list_calls(store, calls_lib.CallFilter()), clock, term)
 
     since_sql, since_params = calls_lib.calls_query(flt, db.name)
+    _, check = show_lib.show_call(store, [picks[0]])
+    assert check and bytes(check[0]["raw_message"]).startswith(check[0]["sip_method"].encode()), "bad rows"
     result = {
         "show": timed(show, repeat),
         "bare": timed(lambda: db.rows(bare_sql, (next(it),)), repeat),
@@ -301,6 +315,9 @@ def measure(db: Backend, repeat: int) -> dict[str, Any]:
         "calls_newest": timed(calls_all, repeat),
         "plan_show": explain(db, show_lib.fetch_messages_sql(1), (picks[0],)),
         "plan_calls": explain(db, since_sql, tuple(since_params)),
+        "process": timed(lambda: subprocess.run(
+            [sys.executable, "-m", "sipparse", "--db", db.url, "show", picks[1]], check=True,
+            capture_output=True, cwd=ROOT), 3),
         "recent_calls": len(calls_lib.list_calls(store, calls_lib.CallFilter(since=flt.since, limit=None))),
     }
     store.close()
@@ -316,6 +333,7 @@ def report(db: Backend, total: int, built: float | None, result: dict[str, Any])
     recent = result["recent_calls"]
     print(f"calls --since 1h        {summary(result['calls_1h'])}  ({recent} calls in that hour)")
     print(f"calls (newest 50)       {summary(result['calls_newest'])}")
+    print(f"sipparse show (process) {summary(result['process'])}  (start-up and imports included)")
     for name in ("plan_show", "plan_calls"):
         print(f"  {name}: " + " | ".join(result[name]))
     fine = (statistics.median(result["show"]) < 50 and statistics.median(result["calls_1h"]) < 1000

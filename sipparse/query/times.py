@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil import parser as dateutil_parser
-
 from sipparse.query.errors import QueryError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -106,6 +104,8 @@ def _parse_absolute(value: str) -> datetime:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         pass
+    from dateutil import parser as dateutil_parser  # only for the rare free-form date
+
     try:
         return dateutil_parser.parse(value, default=datetime(datetime.now().year, 1, 1))
     except (ValueError, OverflowError):
