@@ -290,7 +290,10 @@ def render_stats_text(
         )
         if s
     ]
-    return "\n\n".join(sections)
+    text = "\n\n".join(sections)
+    if term.width is None:
+        return text
+    return "\n".join(cut(line, term.width, term.ellipsis) for line in text.split("\n"))
 
 
 def _per(minutes: int) -> str:

@@ -73,3 +73,19 @@ def test_detect_on_a_pipe_is_plain(monkeypatch) -> None:  # type: ignore[no-unty
     assert term == Terminal(width=None, fancy=False, color=False)
     monkeypatch.setenv("COLUMNS", "72")
     assert Terminal.detect(io.StringIO()).width == 72
+
+
+class _Tty(io.StringIO):
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_detect_on_a_terminal_draws_and_colours(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert Terminal.detect(_Tty()) == Terminal(width=100, fancy=True, color=True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert Terminal.detect(_Tty()).color is False

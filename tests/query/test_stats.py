@@ -1,0 +1,100 @@
+"""Stats figures from plain rows: ratios, percentiles, buckets, causes, histogram bars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipparse.query.q850 import cause_text
+from sipparse.query.render import Terminal
+from sipparse.query.stats import DURATION_BUCKETS, compute, percentile, render_stats_text
+from sipparse.query.times import Clock
+
+CLOCK = Clock(zone=UTC)
+START = datetime(2025, 2, 1, 18, 0)
+
+
+def call(state: str, final: int | None, minute: int = 0, **extra: object) -> dict:
+    row = {"first_seen": (START + timedelta(minutes=minute)).isoformat(sep=" "), "state": state,
+           "final_status": final, "final_reason": {200: "OK", 486: "Busy Here", 503: "Service Unavailable",
+                                                   487: "Request Terminated"}.get(final or 0),
+           "setup_ms": None, "duration_s": None, "from_user": "100", "to_user": "200", "hangup_by": None,
+           "q850_cause": None}
+    row.update(extra)
+    return row
+
+
+def figures(calls: list[dict]) -> dict:
+    return compute({"calls": calls, "kinds": [{"kind": "call", "n": len(calls), "retransmissions": 2}],
+                    "messages": [{"method": "INVITE", "status_code": None, "n": 3},
+                                 {"method": None, "status_code": 200, "n": 2}]}, CLOCK)
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=200), st.sampled_from([50, 95, 99]))
+def test_nearest_rank_percentile(values: list[float], p: int) -> None:
+    value = percentile(values, p)
+    assert value in values
+    below = sum(v <= value for v in values)
+    assert below >= p / 100 * len(values)
+    assert sum(v < value for v in values) < p / 100 * len(values) or value == min(values)
+
+
+def test_ratios_and_counts() -> None:
+    calls = [call("completed", 200, setup_ms=800, duration_s=12, q850_cause=16),
+             call("answered", 200, setup_ms=1200), call("busy", 486, to_user="300"),
+             call("failed", 503, to_user="300", from_user="101"), call("cancelled", 487),
+             call("in-progress", None, minute=40)]
+    f = figures(calls)
+    assert f["calls"]["attempted"] == 6 and f["calls"]["answered"] == 2
+    assert f["asr"] == round(100 * 2 / 6, 2)
+    assert f["ner"] == round(100 * 4 / 6, 2)  # answered + 486 + 487
+    assert [(x["status"], x["reason"], x["count"]) for x in f["failures"]] == [
+        (486, "Busy Here", 1), (487, "Request Terminated", 1), (503, "Service Unavailable", 1)]
+    assert f["setup_ms"]["p50"] == 800 and f["setup_ms"]["max"] == 1200
+    assert {b["bucket"]: b["count"] for b in f["duration"]}["10-30s"] == 1
+    assert f["top_failing_destinations"] == [{"user": "300", "count": 2}]
+    assert f["bye_causes"] == [{"cause": 16, "text": "16 Normal clearing", "count": 1}]
+    assert f["messages"] == {"total": 5, "requests": {"INVITE": 3}, "responses": {"200": 2}}
+    assert f["retransmissions"] == 2
+
+
+def test_empty_range_has_no_ratios() -> None:
+    f = figures([])
+    assert f["asr"] is None and f["ner"] is None and f["setup_ms"]["p50"] is None
+    text = render_stats_text(f, CLOCK, Terminal())
+    assert "ASR:              n/a" in text
+
+
+def test_histogram_widens_its_bars_to_stay_short() -> None:
+    short = figures([call("completed", 200, minute=m) for m in (0, 0, 3)])["calls_per_minute"]
+    assert short["minutes_per_bar"] == 1 and [b["count"] for b in short["bars"]] == [2, 0, 0, 1]
+    day = figures([call("completed", 200, minute=m) for m in range(0, 24 * 60, 7)])["calls_per_minute"]
+    assert day["minutes_per_bar"] == 60 and len(day["bars"]) <= 30
+    assert sum(b["count"] for b in day["bars"]) == len(range(0, 24 * 60, 7))
+
+
+def test_every_duration_lands_in_one_bucket() -> None:
+    seconds = [0, 9.9, 10, 59, 60, 299, 300, 899, 900, 3599, 3600, 86400]
+    f = figures([call("completed", 200, duration_s=s) for s in seconds])
+    assert sum(b["count"] for b in f["duration"]) == len(seconds)
+    assert [b["bucket"] for b in f["duration"]] == [label for label, _ in DURATION_BUCKETS]
+
+
+def test_q850_words() -> None:
+    assert cause_text(16) == "16 Normal clearing"
+    assert cause_text(17) == "17 User busy"
+    assert cause_text(34) == "34 No circuit/channel available"
+    assert cause_text(127) == "127 Interworking, unspecified"
+    assert cause_text(250) == "250 Unknown cause"
+    assert cause_text(None) == ""
+
+
+def test_text_report_sections() -> None:
+    text = render_stats_text(figures([call("busy", 486, minute=1), call("completed", 200, duration_s=5)]),
+                             CLOCK, Terminal(width=60))
+    for title in ("Failures by final status", "Call duration", "Messages (5)", "Top failing destinations",
+                  "Calls per minute (UTC)"):
+        assert title in text
+    assert all(len(line) <= 60 for line in text.splitlines())
