@@ -264,3 +264,11 @@ def test_bad_usage_exits_2(sqlite_url: str, args: list[str]) -> None:
     result = run(sqlite_url, *args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["calls"], ["stats"], ["show", "x"]])
+def test_unreachable_database_is_one_line_exit_1(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["--db", "mysql://nobody@127.0.0.1:1/sip", *command])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
