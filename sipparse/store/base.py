@@ -31,6 +31,7 @@ from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Fresh = dict[str, list[dict[str, Any]]]  # summary inputs of the rows a batch inserted, by Call-ID
 RETRIES = 8
 CALL_CHUNK = 500  # Call-IDs per IN (...) list
 CALL_ID_CLIP = schema.CALL_ID.clip or 512
@@ -105,10 +106,16 @@ class Store(ABC):
     def fmt_time(self, value: datetime | None) -> Any: ...
 
     @abstractmethod
-    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str: ...
+    def clip_sql(self, length: int) -> str:
+        """A placeholder whose text value the database cuts to ``length`` characters."""
 
     @abstractmethod
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str: ...
+    def insert_ignore_sql(self, table: str, columns: Sequence[schema.Column]) -> str:
+        """INSERT of one row that does nothing when a unique key already holds it."""
+
+    @abstractmethod
+    def upsert_sql(self, table: str, columns: Sequence[schema.Column], key: str) -> str:
+        """INSERT of one row that replaces the other columns when ``key`` already holds it."""
 
     @abstractmethod
     def _is_retryable(self, exc: Exception) -> bool: ...
@@ -193,6 +200,14 @@ class Store(ABC):
     def q(self, name: str) -> str:
         return schema.quote(name, self.backend)
 
+    def marks(self, columns: Sequence[schema.Column]) -> str:
+        """Placeholders of a row; indexed VARCHAR values are clipped by the database itself.
+
+        Clipping there costs nothing per row in Python, and keeps strict MySQL from refusing
+        a batch for one absurdly long Call-ID or user part.
+        """
+        return ", ".join(self.clip_sql(c.clip) if c.clip else self.placeholder for c in columns)
+
     def _checkpoint_columns(self) -> str:
         return ", ".join(self.q(c.name) for c in schema.CHECKPOINT_COLUMNS[:7])
 
@@ -248,14 +263,15 @@ class Store(ABC):
             log.debug("rollback failed: %s", exc)
 
     def _write(self, batch: _Batch) -> WriteResult:
-        insert = self.insert_ignore_sql(MESSAGE_TABLE, [c.name for c in schema.MESSAGE_COLUMNS])
+        insert = self.insert_ignore_sql(MESSAGE_TABLE, schema.MESSAGE_COLUMNS)
         inserted = self._insert_chunks(insert, batch.messages, batch.sizes)
-        insert = self.insert_ignore_sql(REJECTS_TABLE, [c.name for c in schema.REJECT_COLUMNS])
+        insert = self.insert_ignore_sql(REJECTS_TABLE, schema.REJECT_COLUMNS)
         stored_rejects = self._insert_chunks(insert, batch.rejects, [len(r[5]) + 512 for r in batch.rejects])
         if batch.checkpoints:
-            cp_names = [c.name for c in schema.CHECKPOINT_COLUMNS]
-            self.executemany(self.upsert_sql(CHECKPOINTS_TABLE, cp_names, "fingerprint"), batch.checkpoints)
-        refreshed = self._refresh_calls(batch.call_ids) if inserted else 0
+            upsert = self.upsert_sql(CHECKPOINTS_TABLE, schema.CHECKPOINT_COLUMNS, "fingerprint")
+            self.executemany(upsert, batch.checkpoints)
+        fresh = rows.summary_inputs(batch.messages, CALL_ID_CLIP) if inserted else None
+        refreshed = self._refresh_calls(batch.call_ids, fresh) if inserted else 0
         return WriteResult(inserted, len(batch.messages) - inserted, stored_rejects, refreshed)
 
     def _insert_chunks(self, sql: str, values: list[tuple[Any, ...]], sizes: list[int]) -> int:
@@ -265,18 +281,34 @@ class Store(ABC):
             total += self.executemany(sql, values[start:end])
         return total
 
-    def _refresh_calls(self, call_ids: Sequence[str]) -> int:
-        names = [c.name for c in schema.CALL_COLUMNS]
-        upsert = self.upsert_sql(CALLS_TABLE, names, "call_id")
+    def _refresh_calls(self, call_ids: Sequence[str], fresh: Fresh | None = None) -> int:
+        """Recompute the calls rows of ``call_ids`` from their stored rows.
+
+        ``fresh`` holds the rows this transaction inserted, by Call-ID: a call without a
+        ``calls`` row has no other stored rows (rows and their call are committed together),
+        so its summary is computed from them without reading them back.
+        """
+        upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
             self._lock_calls(chunk)
-            summaries = self._summaries(chunk)
+            stored = self._known_calls(chunk) if fresh is not None else set(chunk)
+            summaries = self._summaries([c for c in chunk if c in stored])
+            new = [c for c in chunk if c not in stored and fresh and c in fresh]
+            summaries += [calls.summarize(c, fresh[c]) for c in new if fresh]
             self.executemany(upsert, [self._call_row(s) for s in summaries])
             count += len(summaries)
         return count
 
+    def _known_calls(self, call_ids: Sequence[str]) -> set[str]:
+        marks = ", ".join([self.placeholder] * len(call_ids))
+        found = self.query(f"SELECT call_id FROM {self.q(CALLS_TABLE)} "
+                           f"WHERE call_id IN ({marks}) AND message_count > 0", call_ids)
+        return {r[0] for r in found}
+
     def _summaries(self, call_ids: Sequence[str]) -> list[calls.CallSummary]:
+        if not call_ids:
+            return []
         columns = ", ".join(self.q(c) for c in calls.INPUT_COLUMNS)
         marks = ", ".join([self.placeholder] * len(call_ids))
         found = self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "

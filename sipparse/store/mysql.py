@@ -29,6 +29,7 @@ from typing import Any
 from sipparse.errors import DatabaseError
 from sipparse.store.base import Store
 from sipparse.store.rows import text_time, utc_naive
+from sipparse.store.schema import Column
 
 log = logging.getLogger(__name__)
 RETRYABLE = {
@@ -132,6 +133,8 @@ class MySQLStore(Store):
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         if not seq:
             return 0
+        if hasattr(self._con, "prepare_for_mysql") and " VALUES (" in sql:
+            return self._insert_rows(sql, seq)
         cursor = self._con.cursor()
         try:
             cursor.executemany(sql, seq)
@@ -142,6 +145,21 @@ class MySQLStore(Store):
             raise
         finally:
             cursor.close()
+
+    def _insert_rows(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        """One multi-row INSERT, as the connector's executemany builds it, without its regex.
+
+        Every value still goes through the connector's own conversion and escaping
+        (``prepare_for_mysql``, in C); only the joining of the rows is done here, with
+        ``bytes %`` instead of one regex substitution per row, the connector's hot spot.
+        """
+        head, rest = sql.split(" VALUES ", 1)
+        template, tail = _split_row_template(rest)
+        row = template.encode()
+        prepare = self._con.prepare_for_mysql
+        values = b",".join(row % tuple(prepare(params)) for params in seq)
+        result = self._con.cmd_query(head.encode() + b" VALUES " + values + tail.encode())
+        return int(result["affected_rows"]) if result else 0
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self._con.cursor()
@@ -167,20 +185,23 @@ class MySQLStore(Store):
     def fmt_time(self, value: datetime | None) -> Any:
         return utc_naive(value)
 
-    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
+    def clip_sql(self, length: int) -> str:
+        return f"LEFT(%s, {int(length)})"
+
+    def insert_ignore_sql(self, table: str, columns: Sequence[Column]) -> str:
         # ON DUPLICATE KEY UPDATE id = id, not INSERT IGNORE: IGNORE would also turn real
         # errors (a value too long, a bad date) into warnings and store something else.
-        names = ", ".join(self.q(c) for c in columns)
-        marks = ", ".join(["%s"] * len(columns))
-        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE `id` = `id`"
+        names = ", ".join(self.q(c.name) for c in columns)
+        return (f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)}) "
+                "ON DUPLICATE KEY UPDATE `id` = `id`")
 
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
-        names = ", ".join(self.q(c) for c in columns)
-        marks = ", ".join(["%s"] * len(columns))
+    def upsert_sql(self, table: str, columns: Sequence[Column], key: str) -> str:
+        names = ", ".join(self.q(c.name) for c in columns)
         # VALUES(col) is deprecated in MySQL 8.0.20+, but the row alias that replaces it is
         # unknown to MariaDB and TiDB; VALUES() works on all of them.
-        updates = ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in columns if c != key)
-        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
+        updates = ", ".join(f"{self.q(c.name)} = VALUES({self.q(c.name)})" for c in columns if c.name != key)
+        return (f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)}) "
+                f"ON DUPLICATE KEY UPDATE {updates}")
 
     def _lock_calls(self, call_ids: Sequence[str]) -> None:
         marks = ", ".join(["(%s, 0)"] * len(call_ids))
@@ -209,6 +230,16 @@ class MySQLStore(Store):
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, self._connector.Error)
+
+
+def _split_row_template(rest: str) -> tuple[str, str]:
+    """``(%s, LEFT(%s, 9)) ON DUPLICATE ...`` -> the row's parenthesised template, the tail."""
+    depth = 0
+    for index, char in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return rest[: index + 1], rest[index + 1 :]
+    raise ValueError(f"no row template in {rest[:60]!r}")
 
 
 def qmark_to_format(sql: str) -> str:

@@ -2,8 +2,8 @@
 
 Kept apart from the backends because it is the hot loop of every write: plain attributes
 are read with one ``attrgetter`` call, and only the few derived values are computed in
-Python. Values of indexed ``VARCHAR`` columns are clipped to the declared length here, on
-both backends, so SQLite and MySQL store the same thing.
+Python. (Values of indexed ``VARCHAR`` columns are clipped by the INSERT statement itself,
+on both backends, so SQLite and MySQL store the same thing.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from operator import attrgetter
 from typing import Any
 
 from sipparse.sip.message import Reject, SipMessage
-from sipparse.store import schema
+from sipparse.store import calls, schema
 
 TimeFormat = Callable[[datetime | None], Any]
 RowList = list[tuple[Any, ...]]
@@ -26,9 +26,6 @@ _DERIVED = {"timestamp", "source_file", "source_fingerprint", "source_offset", "
 MESSAGE_NAMES = tuple(c.name for c in schema.MESSAGE_COLUMNS)
 _PLAIN_NAMES = tuple(n for n in MESSAGE_NAMES if n not in _DERIVED)
 _plain = attrgetter(*_PLAIN_NAMES)
-_CLIPS = tuple((_PLAIN_NAMES.index(c.name), c.clip) for c in schema.MESSAGE_COLUMNS
-               if c.clip and c.name not in _DERIVED)
-_FP_CLIP = 255
 _TIMESTAMP_AT = MESSAGE_NAMES.index("timestamp")
 # message_row() relies on this order: the derived columns are the timestamp and the tail.
 assert MESSAGE_NAMES[-6:] == ("source_file", "source_fingerprint", "source_offset", "source_end", "problems",
@@ -66,21 +63,13 @@ def text_time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(" ")
 
 
-def _clip(values: list[Any]) -> list[Any]:
-    for index, length in _CLIPS:
-        value = values[index]
-        if value is not None and len(value) > length:
-            values[index] = value[:length]
-    return values
-
-
 def message_row(message: SipMessage, now: Any, fmt_time: TimeFormat) -> tuple[Any, ...]:
     """One ``sip_transactions`` row, columns in ``schema.MESSAGE_COLUMNS`` order."""
-    plain = _clip(list(_plain(message)))
+    plain = _plain(message)
     source = message.source
     return (
         *plain[:_TIMESTAMP_AT], fmt_time(message.timestamp), *plain[_TIMESTAMP_AT:],
-        source.path, source.fingerprint[:_FP_CLIP], message.offset, message.end,
+        source.path, source.fingerprint, message.offset, message.end,
         "; ".join(message.problems) if message.problems else None, now,
     )
 
@@ -94,8 +83,8 @@ def reject_rows(rejects: Sequence[Reject], now: datetime, fmt_time: TimeFormat) 
     """``rejects`` rows in ``schema.REJECT_COLUMNS`` order."""
     stamp = fmt_time(now)
     return [
-        (r.source.path, r.source.fingerprint[:_FP_CLIP], r.offset, r.end, r.reason, bytes(r.raw),
-         fmt_time(r.timestamp), (r.host or None) and r.host[:255], stamp)
+        (r.source.path, r.source.fingerprint, r.offset, r.end, r.reason, bytes(r.raw), fmt_time(r.timestamp),
+         r.host, stamp)
         for r in rejects
     ]
 
@@ -103,7 +92,7 @@ def reject_rows(rejects: Sequence[Reject], now: datetime, fmt_time: TimeFormat) 
 def checkpoint_rows(checkpoints: Sequence[Checkpoint], now: datetime, fmt_time: TimeFormat) -> RowList:
     """``checkpoints`` rows in ``schema.CHECKPOINT_COLUMNS`` order."""
     stamp = fmt_time(now)
-    return [(c.fingerprint[:_FP_CLIP], c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp)
+    return [(c.fingerprint, c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp)
             for c in checkpoints]
 
 
@@ -115,6 +104,29 @@ def checkpoint_from_row(row: Sequence[Any]) -> Checkpoint:
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+SUMMARY_INPUT = tuple((name, MESSAGE_NAMES.index(name)) for name in calls.INPUT_COLUMNS if name != "id")
+CALL_ID_AT = MESSAGE_NAMES.index("call_id")
+
+
+def summary_inputs(rows: RowList, clip: int) -> dict[str, list[dict[str, Any]]]:
+    """The ``calls.summarize`` input of each Call-ID of a batch, from its row tuples.
+
+    A row's place in the batch stands in for its id (ids are given in batch order); a row
+    repeated in the batch (same source and offset) is stored once, so it counts once.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    seen: set[tuple[Any, Any]] = set()
+    for position, row in enumerate(rows):
+        key = (row[-5], row[-4])  # source_fingerprint, source_offset
+        if row[CALL_ID_AT] is None or key in seen:
+            continue
+        seen.add(key)
+        entry = {name: row[index] for name, index in SUMMARY_INPUT}
+        entry["id"] = position
+        out.setdefault(row[CALL_ID_AT][:clip], []).append(entry)
+    return out
 
 
 def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -18,6 +18,7 @@ from typing import Any
 from sipparse.errors import DatabaseError
 from sipparse.store.base import Store
 from sipparse.store.rows import text_time
+from sipparse.store.schema import Column
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -76,15 +77,17 @@ class SQLiteStore(Store):
     def fmt_time(self, value: datetime | None) -> Any:
         return text_time(value)
 
-    def insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
-        names = ", ".join(self.q(c) for c in columns)
-        marks = ", ".join("?" * len(columns))
-        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    def clip_sql(self, length: int) -> str:
+        return f"substr(?, 1, {int(length)})"
 
-    def upsert_sql(self, table: str, columns: Sequence[str], key: str) -> str:
-        names = ", ".join(self.q(c) for c in columns)
-        marks = ", ".join("?" * len(columns))
-        updates = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in columns if c != key)
+    def insert_ignore_sql(self, table: str, columns: Sequence[Column]) -> str:
+        names = ", ".join(self.q(c.name) for c in columns)
+        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)}) ON CONFLICT DO NOTHING"
+
+    def upsert_sql(self, table: str, columns: Sequence[Column], key: str) -> str:
+        names = ", ".join(self.q(c.name) for c in columns)
+        marks = self.marks(columns)
+        updates = ", ".join(f"{self.q(c.name)} = excluded.{self.q(c.name)}" for c in columns if c.name != key)
         return (f"INSERT INTO {self.q(table)} ({names}) VALUES ({marks}) "
                 f"ON CONFLICT ({self.q(key)}) DO UPDATE SET {updates}")
 

@@ -97,7 +97,7 @@ def test_deadlock_victim_batch_is_run_again(mysql_url: str) -> None:
         other._begin()
         # a heavy transaction, so InnoDB prefers the batch as its victim
         filler = [(f"/f{n}", "fp-filler", n, n, "x", b"x", None, None, None) for n in range(2000)]
-        other.executemany(other.insert_ignore_sql("rejects", [c.name for c in schema.REJECT_COLUMNS]), filler)
+        other.executemany(other.insert_ignore_sql("rejects", schema.REJECT_COLUMNS), filler)
         other._lock_calls(["call-1@d"])
         writer = threading.Thread(target=lambda: results.append(store.write_batch(messages)))
         results: list[WriteResult] = []
