@@ -36,14 +36,15 @@ ENV_DB_PASSWORD = "SIPPARSE_DB_PASSWORD"
 MYSQL_SCHEMES = ("mysql", "mariadb", "mysql+mysqlconnector")
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
     """The XDG data directory of sipparse, where the embedded SQLite database lives."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "sipparse"
 
 
-def default_db_url() -> str:
-    return "sqlite:///" + str(default_data_dir() / "sipparse.db")
+def default_db_url(environ: dict[str, str] | None = None) -> str:
+    return "sqlite:///" + str(default_data_dir(environ) / "sipparse.db")
 
 
 @dataclass(frozen=True)
@@ -154,14 +155,15 @@ class Settings:
         return self.section(section).get(key, default)
 
 
-def find_config_file(option: str | None, environ: dict[str, str]) -> Path | None:
+def find_config_file(option: str | None, environ: dict[str, str],
+                     system_default: Path = DEFAULT_CONFIG_FILE) -> Path | None:
     """The config file named by the option, else the environment, else the system default."""
     if option:
         return Path(option)
     if environ.get(ENV_CONFIG):
         return Path(environ[ENV_CONFIG])
-    if DEFAULT_CONFIG_FILE.exists():
-        return DEFAULT_CONFIG_FILE
+    if system_default.exists():
+        return system_default
     return None
 
 
@@ -202,7 +204,7 @@ def resolve_settings(
     config_path = find_config_file(config_option, env)
     config = load_config_file(config_path) if config_path else {}
     database = config.get("database", {}) if isinstance(config.get("database"), dict) else {}
-    url_text = db_option or env.get(ENV_DB) or database.get("url") or default_db_url()
+    url_text = db_option or env.get(ENV_DB) or database.get("url") or default_db_url(env)
     db_url = parse_db_url(str(url_text))
     if db_url.is_mysql and db_url.password is None:
         password = env.get(ENV_DB_PASSWORD) or database.get("password")

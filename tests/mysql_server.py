@@ -79,7 +79,8 @@ class ThrowawayServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"MySQL server exited: {(self.tmp / 'server.log').read_text(errors='replace')[-800:]}")
+                log_tail = (self.tmp / "server.log").read_text(errors="replace")[-800:]
+                raise RuntimeError(f"MySQL server exited: {log_tail}")
             try:
                 mysql.connector.connect(host="127.0.0.1", port=self.port, user="root", password="").close()
                 return

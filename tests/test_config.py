@@ -54,10 +54,22 @@ def test_resolution_order(tmp_path: Path) -> None:
     assert resolve_settings("sqlite:///from-option.db", environ=env).db_url.path == "from-option.db"
 
 
-def test_default_is_embedded_sqlite(tmp_path: Path) -> None:
+def test_default_is_embedded_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sipparse.config.DEFAULT_CONFIG_FILE", tmp_path / "absent.toml")
+    monkeypatch.setattr("sipparse.config.find_config_file.__defaults__", (tmp_path / "absent.toml",))
     settings = resolve_settings(environ={"XDG_DATA_HOME": str(tmp_path)})
-    if settings.config_path is None:
-        assert settings.db_url.path == str(tmp_path / "sipparse" / "sipparse.db")
+    assert settings.config_path is None
+    assert settings.db_url.path == str(tmp_path / "sipparse" / "sipparse.db")
+
+
+def test_system_config_file_used_when_present(tmp_path: Path) -> None:
+    from sipparse.config import find_config_file
+
+    system = tmp_path / "sipparse.toml"
+    assert find_config_file(None, {}, system) is None
+    system.write_text("")
+    assert find_config_file(None, {}, system) == system
+    assert find_config_file(None, {"SIPPARSE_CONFIG": "/x.toml"}, system) == Path("/x.toml")
 
 
 def test_password_from_environment() -> None:
@@ -75,13 +87,14 @@ def test_world_readable_config_with_password_refused(tmp_path: Path) -> None:
     assert resolve_settings(config_option=str(conf), environ={}).db_url.password == "pw"
 
 
-def test_cli_bad_url_exits_1_with_one_line() -> None:
+def test_cli_bad_url_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from sipparse.cli import run
 
     with pytest.raises(SystemExit) as exc:
-        run(["--db", "bogus://x", "--help"])
-    # --help is eager: click prints help before the group callback, so use a real command path
-    assert exc.value.code == 0
+        run(["--db", "bogus://u:hunter2@x/db", "info"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err == "Error: unknown database scheme 'bogus' in 'bogus://u:***@x/db': use sqlite:// or mysql://\n"
 
 
 def test_cli_unreadable_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
