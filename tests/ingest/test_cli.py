@@ -127,7 +127,7 @@ def test_rejects_are_stored_counted_and_listed(db_url: str, tmp_path: Path) -> N
     out = ingest_ok(db_url, str(tmp_path / "pjsip"))
     rejected = int(SUMMARY.match(out).group(5))  # type: ignore[union-attr]
     assert count(db_url) == message_count(2)
-    assert rejected == count(db_url, "rejects")
+    assert rejected >= 1 and rejected == count(db_url, "rejects")
     table = CliRunner().invoke(cli, ["--db", db_url, "rejects"])
     assert table.exit_code == 0
     listed = CliRunner().invoke(cli, ["--db", db_url, "rejects", "--format", "json", "--limit", "5"])
