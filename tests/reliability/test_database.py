@@ -1,0 +1,299 @@
+"""A MySQL server that goes away, kills sessions, holds locks or picks ingest as a deadlock victim.
+
+These tests run against a MariaDB of their own (``RestartableServer``): they stop it, crash
+it and change its lock wait timeout (1 s, so that giving up takes seconds, not minutes).
+In every case nothing may be lost or stored twice, and a run either succeeds (retrying what
+is safe to retry: deadlocks, lock wait timeouts, a lost connection) or exits 1 with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import mysql_required
+from tests.reliability.helpers import (
+    Content,
+    RestartableServer,
+    assert_one_line_error,
+    assert_sane,
+    call,
+    checkpoints,
+    child_env,
+    entry,
+    ingest,
+    ingest_argv,
+    ingest_ok,
+    make_log,
+    reference,
+)
+
+pytestmark = pytest.mark.mysql
+START = __import__("datetime").datetime(2025, 6, 1, 9, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RestartableServer]:
+    srv = RestartableServer(lock_wait_timeout=1)
+    if not srv.available:
+        if mysql_required():
+            pytest.fail("no mariadbd/mysqld to start a private server")
+        pytest.skip("no mariadbd/mysqld to start a private server")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def db(server: RestartableServer) -> str:
+    if server.proc is None or server.proc.poll() is not None:
+        server.resume()
+    return server.database("rel_" + uuid.uuid4().hex[:10])
+
+
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
+
+
+def _background(db_url: str, *args: str, debug: bool = False) -> subprocess.Popen[str]:
+    argv = ingest_argv(db_url, *args)
+    if debug:
+        argv.insert(1, "--debug")
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env(SIPPARSE_LOCK_DIR=os.environ["SIPPARSE_LOCK_DIR"]))
+
+
+def _wait_for(condition: Any, timeout: float = 30.0, proc: subprocess.Popen[str] | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.01)
+    return False
+
+
+def _has_checkpoint(db_url: str) -> bool:
+    try:
+        return bool(checkpoints(db_url))
+    except Exception:  # no schema yet
+        return False
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _same_as_clean_run(db_url: str, tmp_path: Path, log: Path) -> None:
+    assert_sane(db_url)
+    want = reference(tmp_path, {log.name: log.read_bytes()})
+    got = Content.of(db_url)
+    assert got.messages == want.messages
+    assert got.calls == want.calls
+    assert got.checkpoints == want.checkpoints
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["halt", "crash"])
+def test_server_stopped_mid_run_then_restarted(server: RestartableServer, db: str, tmp_path: Path,
+                                               how: str) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(1200))
+    proc = _background(db, "--batch-bytes", "65536", str(log))
+    assert _wait_for(lambda: _has_checkpoint(db), proc=proc), "no batch was committed"
+    getattr(server, how)()
+    try:
+        done = _finish(proc)
+        assert_one_line_error(done)
+        assert "127.0.0.1" in done.stderr
+    finally:
+        server.resume()
+    ingest_ok(db, str(log))
+    _same_as_clean_run(db, tmp_path, log)
+
+
+def test_server_down_at_start_exits_1_and_moves_no_checkpoint(server: RestartableServer, db: str,
+                                                              tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(20))
+    ingest_ok(db, str(log))
+    before = checkpoints(db)
+    with open(log, "ab") as fh:
+        fh.write(make_log(20, first=20))
+    server.halt()
+    try:
+        assert_one_line_error(ingest(db, str(log)))
+    finally:
+        server.resume()
+    assert checkpoints(db) == before
+    ingest_ok(db, str(log))
+    _same_as_clean_run(db, tmp_path, log)
+
+
+class _Killer(threading.Thread):
+    """Kills the ingest's session from another connection, ``times`` times, while it writes."""
+
+    def __init__(self, server: RestartableServer, database: str, times: int) -> None:
+        super().__init__(daemon=True)
+        self.server, self.database, self.times = server, database, times
+        self.killed = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while self.killed < self.times and not self.stop.is_set():
+            found = self.server.admin(
+                f"SELECT id FROM information_schema.processlist WHERE db = '{self.database}' "
+                "AND id <> CONNECTION_ID() AND info LIKE 'INSERT%'")
+            for (session,) in found:
+                try:
+                    self.server.admin(f"KILL CONNECTION {int(session)}")
+                    self.killed += 1
+                except Exception:  # it ended on its own meanwhile
+                    pass
+                time.sleep(0.2)
+            time.sleep(0.005)
+
+
+@pytest.mark.slow
+def test_session_killed_by_the_server_is_reconnected_and_retried(server: RestartableServer, db: str,
+                                                                 tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(1500))
+    proc = _background(db, "--batch-bytes", "131072", str(log))
+    killer = _Killer(server, db.rsplit("/", 1)[1], times=3)
+    killer.start()
+    done = _finish(proc)
+    killer.stop.set()
+    killer.join()
+    assert killer.killed >= 1, "the ingest session was never caught writing"
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    _same_as_clean_run(db, tmp_path, log)
+
+
+class _Holder:
+    """Another session running a locking read in a transaction it keeps open until released."""
+
+    def __init__(self, db_url: str, sql: str, seconds: float) -> None:
+        from tests.reliability.helpers import connect
+
+        self.con = connect(db_url)
+        self.con.autocommit = False
+        cur = self.con.cursor()
+        cur.execute(sql)
+        cur.fetchall()
+        self.released = threading.Event()
+        self.thread = threading.Thread(target=self._keep, args=(seconds,), daemon=True)
+        self.thread.start()
+
+    def _keep(self, seconds: float) -> None:
+        self.released.wait(seconds)
+        self.con.rollback()
+        self.con.close()
+
+    def release(self) -> None:
+        self.released.set()
+        self.thread.join()
+
+
+def _split_log(tmp_path: Path) -> tuple[Path, bytes]:
+    """A log whose first part is stored; returns the log and the rest, which continues calls 8 and 9."""
+    first: list[bytes] = []
+    rest: list[bytes] = []
+    for n in range(10):
+        for i, (direction, msg) in enumerate(call(n)):
+            (rest if n >= 8 and i >= 4 else first).append(entry(direction, msg, START, "full"))
+    log = tmp_path / "pjsip"
+    log.write_bytes(b"".join(first))
+    return log, b"".join(rest)
+
+
+@pytest.mark.parametrize("table", ["checkpoints", "calls"])
+def test_lock_held_a_while_by_another_session_is_waited_for(db: str, tmp_path: Path, table: str) -> None:
+    log, rest = _split_log(tmp_path)
+    ingest_ok(db, str(log))
+    holder = _Holder(db, f"SELECT * FROM `{table}` FOR UPDATE", seconds=2.5)
+    with open(log, "ab") as fh:
+        fh.write(rest)
+    done = run_debug(db, str(log))
+    holder.thread.join()
+    assert done.returncode == 0, done.stderr
+    assert "retried" in done.stderr, "the lock wait timeout was not met: the test proves nothing"
+    _same_as_clean_run(db, tmp_path, log)
+
+
+def run_debug(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return _finish(_background(db_url, *args, debug=True))
+
+
+@pytest.mark.slow
+def test_lock_never_released_gives_up_with_one_line(db: str, tmp_path: Path) -> None:
+    log, rest = _split_log(tmp_path)
+    ingest_ok(db, str(log))
+    before = checkpoints(db)
+    holder = _Holder(db, "SELECT * FROM `calls` FOR UPDATE", seconds=60)
+    with open(log, "ab") as fh:
+        fh.write(rest)
+    started = time.monotonic()
+    done = ingest(db, str(log), timeout=60)
+    line = assert_one_line_error(done)
+    assert "lock" in line.lower(), line
+    assert time.monotonic() - started < 40
+    assert checkpoints(db) == before
+    holder.release()
+    ingest_ok(db, str(log))
+    _same_as_clean_run(db, tmp_path, log)
+
+
+def test_deadlock_victim_is_rolled_back_and_retried(server: RestartableServer, db: str,
+                                                    tmp_path: Path) -> None:
+    """Another session takes call 9's row, waits until ingest holds call 8's and wants 9's, then asks for 8.
+
+    That other session has written many rows first, so InnoDB picks the ingest's lighter
+    transaction as the victim: it must roll back whole and run again.
+    """
+    from tests.reliability.helpers import connect
+
+    log, rest = _split_log(tmp_path)
+    ingest_ok(db, str(log))
+    server.admin("SET GLOBAL innodb_lock_wait_timeout = 30")  # a wait, not a timeout, then the deadlock
+    try:
+        other = connect(db)
+        other.autocommit = False
+        cur = other.cursor()
+        cur.execute("CREATE TABLE ballast (n INT PRIMARY KEY, pad CHAR(200))")
+        cur.execute("INSERT INTO ballast SELECT seq, 'x' FROM seq_1_to_20000")
+        cur.execute("SELECT * FROM calls WHERE call_id = 'call-9@192.0.2.10' FOR UPDATE")
+        cur.fetchall()
+        with open(log, "ab") as fh:
+            fh.write(rest)
+        proc = _background(db, str(log), debug=True)
+        name = db.rsplit("/", 1)[1]
+        blocked = _wait_for(lambda: bool(server.admin(
+            f"SELECT id FROM information_schema.processlist WHERE db = '{name}' AND id <> CONNECTION_ID() "
+            "AND info LIKE 'INSERT INTO `calls`%'")), proc=proc)
+        assert blocked, "ingest never waited for call 9"
+        time.sleep(0.3)
+        cur.execute("SELECT * FROM calls WHERE call_id = 'call-8@192.0.2.10' FOR UPDATE")
+        cur.fetchall()
+        other.rollback()
+        other.close()
+    finally:
+        server.admin(f"SET GLOBAL innodb_lock_wait_timeout = {server.lock_wait_timeout}")
+    done = _finish(proc)
+    assert done.returncode == 0, done.stderr
+    assert "Deadlock" in done.stderr and "retried" in done.stderr, done.stderr[-2000:]
+    _same_as_clean_run(db, tmp_path, log)
