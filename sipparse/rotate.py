@@ -60,6 +60,8 @@ AGE_UNITS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class Outcome(enum.Enum):
+    """What became of one log path."""
+
     ROTATED = "rotated"
     MISSING = "missing"
     TOO_SMALL = "too small"
@@ -69,7 +71,7 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class RotateOptions:
-    """What ``sipparse rotate`` does, with logrotate's names (see ``docs``: cron/README.md).
+    """What ``sipparse rotate`` does, named after logrotate's directives (cron/README.md maps them).
 
     :param keep: rotated generations kept (logrotate ``rotate N``), at least 1
     :param min_size: rotate only files of at least this many bytes (empty files never)
@@ -103,6 +105,8 @@ class RotateOptions:
 
 @dataclass
 class FileResult:
+    """The outcome for one path; ``error`` is set when it failed, or when its postrotate did."""
+
     path: str
     outcome: Outcome
     rotated_to: str | None = None
@@ -111,14 +115,13 @@ class FileResult:
 
 @dataclass
 class RotateSummary:
+    """The results of one run, path by path, in the order given."""
+
     results: list[FileResult] = field(default_factory=list)
 
     @property
     def errors(self) -> list[str]:
         return [r.error for r in self.results if r.error]
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome is outcome)
 
 
 def parse_size(text: str | int) -> int:
