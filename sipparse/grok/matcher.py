@@ -86,9 +86,9 @@ class Grok:
     def line_regex(self) -> Any:
         """A pattern for ``finditer`` over many lines joined by ``\\n``, or None.
 
-        Each of its matches lies within one line, runs to the end of that line, and is
-        the match :meth:`search` finds in that line alone (same groups); lines without a
-        match are skipped. Only for patterns on stdlib ``re`` (no timeout needed).
+        Each of its matches lies within one line, runs to the end of that line, and has
+        the groups :meth:`search` finds in that line alone; lines without a match are
+        skipped. Only for patterns on stdlib ``re`` (no timeout needed).
         """
         if self._line_regex is False:
             self._line_regex = None
@@ -117,11 +117,13 @@ class Grok:
 
     def captures(self, m: Any, into: Fields | None = None) -> Fields:
         """The fields of a match object, merged into ``into`` by Logstash's rules."""
+        return self.captures_groups(m.groups(), into)
+
+    def captures_groups(self, groups: Sequence[str | None], into: Fields | None = None) -> Fields:
+        """The fields of a match given as its ``groups()`` tuple."""
         if self._simple and into is None:
-            groups = m.groups()
             return {field: groups[i] for i, _, field, _ in self._plan if groups[i]}
         fields: Fields = {} if into is None else into
-        groups = m.groups()
         for index, path, _, convert in self._plan:
             value = groups[index]
             if value is not None and convert is not None:

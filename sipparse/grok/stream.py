@@ -22,7 +22,7 @@ from sipparse.grok.errors import GrokTimeout
 from sipparse.grok.matcher import Grok, MultiGrok
 
 BLOCK_SIZE = 1 << 20
-# characters JSON cannot carry raw inside a string (the newline only ends a line here)
+# characters JSON cannot carry raw inside a string (a newline only ends a line here)
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x09\x0b-\x1f"\\]')
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -41,20 +41,70 @@ TimeoutHandler = Callable[[int, GrokTimeout], None]
 
 def match_stream(
     matcher: Grok | MultiGrok, source: BinaryIO, sink: BinaryIO, on_timeout: TimeoutHandler | None = None,
+    workers: int | None = None,
 ) -> StreamStats:
     """Write to ``sink`` one JSON line per line of ``source``: the fields, or ``null``.
 
     A line whose match times out gives ``null`` too, and ``on_timeout(line number, error)``.
+    ``workers``: processes for large inputs (default: the usable cores, at most 4; 1 = none).
     """
     stats = StreamStats()
     block_matcher = _BlockMatcher.for_matcher(matcher)
-    for block in read_blocks(source):
-        if block_matcher is not None:
-            text = block_matcher.run(block, stats)
-        else:
-            text = _per_line(matcher, block, stats, on_timeout)
-        sink.write(text.encode("utf-8"))
+    if block_matcher is None:
+        for block in read_blocks(source):
+            sink.write(_per_line(matcher, block, stats, on_timeout).encode("utf-8"))
+        return stats
+    for data, lines, matched in _map_blocks(block_matcher, read_blocks(source), workers):
+        stats.lines += lines
+        stats.matched += matched
+        sink.write(data)
     return stats
+
+
+_WORKER: _BlockMatcher | None = None
+
+
+def _run_block(block: str) -> tuple[bytes, int, int]:
+    """A block's output as UTF-8 with its counts (runs in a worker process too)."""
+    assert _WORKER is not None
+    stats = StreamStats()
+    text = _WORKER.run(block, stats)
+    return text.encode("utf-8"), stats.lines, stats.matched
+
+
+def _map_blocks(
+    block_matcher: _BlockMatcher, blocks: Iterator[str], workers: int | None
+) -> Iterator[tuple[bytes, int, int]]:
+    """Blocks in order; from the second block on, in worker processes when there are cores.
+
+    Worker processes are forked (they inherit the compiled expression), so a short input
+    never pays for them, and results come back in input order.
+    """
+    global _WORKER
+    _WORKER = block_matcher
+    first = next(blocks, None)
+    if first is None:
+        return
+    yield _run_block(first)
+    count = _worker_count(workers)
+    if count < 2:
+        yield from map(_run_block, blocks)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(count) as pool:
+        yield from pool.imap(_run_block, blocks)
+
+
+def _worker_count(workers: int | None) -> int:
+    import os
+
+    if workers is not None:
+        return workers
+    try:
+        return min(len(os.sched_getaffinity(0)), 4)
+    except (AttributeError, OSError):
+        return min(os.cpu_count() or 1, 4)
 
 
 def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:
@@ -72,7 +122,9 @@ def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:
         yield carry.decode("utf-8", "replace")
 
 
-def _per_line(matcher: Grok | MultiGrok, block: str, stats: StreamStats, on_timeout: TimeoutHandler | None) -> str:
+def _per_line(
+    matcher: Grok | MultiGrok, block: str, stats: StreamStats, on_timeout: TimeoutHandler | None
+) -> str:
     out = []
     for line in block.split("\n"):
         stats.lines += 1
@@ -96,11 +148,13 @@ class _BlockMatcher:
     def __init__(self, grok: Grok, regex: Any) -> None:
         self.grok = grok
         self.regex = regex
-        keys = [grok.group_fields[name][0] for name in sorted(regex.groupindex, key=regex.groupindex.get)]
-        self.flat = grok._simple and len(keys) == regex.groups
-        self.keys = [encode_basestring(k) + ": " for k in keys]
-        self.escaped = "{" + ", ".join(k + "%s" for k in self.keys) + "}\n"
-        self.raw = "{" + ", ".join(k + '"%s"' for k in self.keys) + "}\n"
+        names = sorted(regex.groupindex, key=regex.groupindex.get)
+        keys = [encode_basestring(grok.group_fields[name][0]) + ": " for name in names]
+        # Plain string fields, none repeated: a match whose groups are all set and
+        # non-empty (the usual case) is this format, filled without escaping when the
+        # line holds nothing JSON must escape.
+        self.flat = bool(keys) and grok._simple and len(keys) == regex.groups
+        self.raw = "{" + ", ".join(k + '"%s"' for k in keys) + "}"
 
     @classmethod
     def for_matcher(cls, matcher: Grok | MultiGrok) -> _BlockMatcher | None:
@@ -111,35 +165,69 @@ class _BlockMatcher:
         return cls(matcher, matcher.line_regex)
 
     def run(self, block: str, stats: StreamStats) -> str:
-        """The output lines of a block: each match placed on its line, ``null`` elsewhere."""
-        out: list[str] = []
-        add = out.append
-        count = block.count
-        dirty = [m.start() for m in _NEEDS_ESCAPE.finditer(block)]
-        dirty.append(len(block) + 1)
-        next_dirty = 0
-        pos = matched = 0
-        for m in self.regex.finditer(block):
-            start = m.start()
-            if start < pos:
-                continue  # an empty match at the end of a line already matched
-            if start != pos and (gap := count("\n", pos, start)):
-                add("null\n" * gap)
-            end = m.end()
-            while dirty[next_dirty] < start:
-                next_dirty += 1
-            add(self.render(m, dirty[next_dirty] >= end))
-            matched += 1
-            pos = end + 1
-        if pos <= len(block):
-            add("null\n" * (count("\n", pos) + 1))
-        stats.lines += count("\n") + 1
-        stats.matched += matched
-        return "".join(out)
-
-    def render(self, m: Any, clean: bool) -> str:
+        """The output lines of a block: each match on its line, ``null`` elsewhere."""
+        # split() hands back, all in C, the text between matches followed by each
+        # match's groups: no match object, no per-line search call.
+        width = self.regex.groups + 1
+        parts = self.regex.split(block)
+        between = parts[::width]
+        if width > 1:
+            rows = list(zip(*[parts[i::width] for i in range(1, width)], strict=True))
+        else:
+            rows = [()] * (len(between) - 1)
+        render = self.render
         if self.flat:
-            groups = m.groups()
-            if None not in groups and "" not in groups:
-                return self.raw % groups if clean else self.escaped % tuple(map(encode_basestring, groups))
-        return _dumps(self.grok.captures(m)) + "\n"
+            raw = self.raw
+            outs = [raw % row if None not in row and "" not in row else render(row) for row in rows]
+        else:
+            outs = [render(row) for row in rows]
+        lines = self._place(between, outs)
+        stats.lines += len(lines)
+        stats.matched += len(lines) - lines.count("null")
+        text = "\n".join(lines) + "\n"
+        return self._escape_lines(block, text) if self.flat else text
+
+    @staticmethod
+    def _place(between: list[str], outs: list[str]) -> list[str]:
+        """One output per line; ``between[i]`` is the text before match i (after match i-1)."""
+        if not outs:
+            return ["null"] * (between[0].count("\n") + 1)
+        middle = between[1:-1]
+        head = ["null"] * between[0].count("\n")
+        if middle.count("\n") == len(middle):
+            lines = head + outs if head else outs
+        elif "" not in middle:
+            # text between two matches: its newlines less one are lines without a match
+            gaps = ["null\n" * (t.count("\n") - 1) if t != "\n" else "" for t in middle]
+            lines = [*head, outs[0], *map(str.__add__, gaps, outs[1:])]
+        else:
+            lines = head + [outs[0]]
+            for text, out in zip(middle, outs[1:], strict=True):
+                if text:  # "" is an empty match at the end of a line already matched
+                    lines.extend(["null"] * (text.count("\n") - 1))
+                    lines.append(out)
+        lines.extend(["null"] * between[-1].count("\n"))
+        return lines
+
+    def render(self, groups: tuple[str | None, ...]) -> str:
+        return _dumps(self.grok.captures_groups(groups))
+
+    def _escape_lines(self, block: str, text: str) -> str:
+        """Redo, with JSON escaping, the lines that hold a quote, backslash or control."""
+        search = _NEEDS_ESCAPE.search
+        m = search(block)
+        if m is None:
+            return text
+        lines = text.split("\n")
+        index = position = 0
+        while m is not None:
+            start = block.rfind("\n", 0, m.start()) + 1
+            end = block.find("\n", m.start())
+            index += block.count("\n", position, start)
+            position = start
+            line = block[start:] if end < 0 else block[start:end]
+            if lines[index] != "null":
+                fields = self.grok.match(line)
+                lines[index] = "null" if fields is None else _dumps(fields)
+            m = None if end < 0 else search(block, end + 1)
+        return "\n".join(lines)
