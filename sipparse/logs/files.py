@@ -3,11 +3,12 @@
 A log file is identified by a *fingerprint* of its first bytes, not by its name or inode:
 logrotate renames ``pjsip`` to ``pjsip.1`` and later compresses it to ``pjsip.2.gz``, and
 the checkpoint of what was read must follow the content through both. The fingerprint is
-the SHA-1 of the file's first line, where "first line" means the bytes up to the first
-newline found at or after byte ``FINGERPRINT_MIN_BYTES`` (so a leading blank line or a
-short banner does not make every file alike), capped at ``FINGERPRINT_MAX_BYTES``. Once a
-file holds that much it never changes as the file grows; a shorter file has no fingerprint
-yet and holds no complete SIP message either, so ingest simply waits for it. For gzip files
+the SHA-1 of the file's first lines: the bytes up to the first newline found at or after
+byte ``FINGERPRINT_MIN_BYTES`` (512, so that files starting with the same banner or the
+same first header line are still told apart), capped at ``FINGERPRINT_MAX_BYTES``. Once a
+file holds that much it never changes as the file grows. A shorter file has no fingerprint
+yet and is left for a later run: it holds at most one small message, and that message is
+read, from offset 0, as soon as the file has grown past the threshold. For gzip files
 the fingerprint is taken over the decompressed bytes, so compression keeps the identity.
 
 copytruncate is recognised without any help from the rotating tool: the truncated file
@@ -29,8 +30,10 @@ from typing import BinaryIO
 
 from sipparse.errors import LogFileError
 
-FINGERPRINT_MIN_BYTES = 64
-FINGERPRINT_MAX_BYTES = 1024
+# Enough to hold something unique to the file (a Call-ID, a branch, a tag): logs that
+# start alike (the same banner, the same first header line) must not share a checkpoint.
+FINGERPRINT_MIN_BYTES = 512
+FINGERPRINT_MAX_BYTES = 4096
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 << 10
 

@@ -122,3 +122,12 @@ def test_a_broken_old_generation_does_not_fail_the_run(sqlite_url: str, tmp_path
     (tmp_path / "pjsip.4.gz").write_bytes(b"\x1f\x8b" + os.urandom(64))
     (tmp_path / "pjsip").write_bytes(A)
     assert ingest_ok(sqlite_url, str(tmp_path / "pjsip")).startswith("1 files,")
+
+
+def test_logs_that_start_alike_are_told_apart(db_url: str, tmp_path: Path) -> None:
+    first_line = A[: A.index(b"\n") + 1]
+    for n, data in enumerate([B, C]):  # same first line, then another call
+        (tmp_path / f"host{n}.log").write_bytes(first_line + data)
+    ingest_ok(db_url, str(tmp_path / "host0.log"))
+    ingest_ok(db_url, str(tmp_path / "host1.log"))
+    assert count(db_url) == message_count(6)
