@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sipparse.sip.framing import Frame, frame_packet
 from sipparse.sip.message import Reject, SipMessage, Source
-from sipparse.sip.parser import Envelope, MessageParser
+from sipparse.sip.parser import MessageParser
 
 MAX_MESSAGE = 1 << 20  # bytes kept of one message or log line; larger ones are rejected
 
@@ -64,18 +64,22 @@ class PacketBuilder:
         if not frames:
             self.reject(offset, end, "a packet marker with no message after it", data, timestamp, host)
             return
-        for index, frame in self._chosen(data, frames, marker):
+        if marker is None:
+            direction = transport = peer = size = None
+        else:
+            direction, transport, peer, size = marker.direction, marker.transport, marker.peer, marker.size
+        chosen = enumerate(frames) if len(frames) == 1 or marker is None else self._chosen(frames, size)
+        for index, frame in chosen:
             start = offset if index == 0 else body_offset + frame.start
-            fields = _marker_fields(marker)
-            env = Envelope(self.source, start, end, timestamp, *fields, host, pid, self.dialect)
             notes = list(problems) if problems else []
-            if marker is not None and len(frames) == 1 and frame.end - frame.start != marker.size:
-                notes.append(f"marker announced {marker.size} bytes, message has {frame.end - frame.start}")
-            record = self.parser.build(data, frame, env, notes)
-            if isinstance(record, SipMessage):
-                self.out.messages.append(record)
+            if marker is not None and len(frames) == 1 and frame.end - frame.start != size:
+                notes.append(f"marker announced {size} bytes, message has {frame.end - frame.start}")
+            record = self.parser.record(data, frame, notes, self.source, start, end, timestamp, direction,
+                                        transport, peer, size, host, pid, self.dialect)
+            if record.__class__ is SipMessage:
+                self.out.messages.append(record)  # type: ignore[arg-type]
             else:
-                self.out.rejects.append(record)
+                self.out.rejects.append(record)  # type: ignore[arg-type]
 
     def reject(self, offset: int, end: int, reason: str, raw: bytes, timestamp: datetime | None = None,
                host: str | None = None) -> None:
@@ -83,16 +87,9 @@ class PacketBuilder:
         self.out.rejects.append(Reject(self.source, offset, end, reason, raw[:MAX_MESSAGE], timestamp, host))
 
     @staticmethod
-    def _chosen(data: bytes, frames: list[Frame], marker: Marker | None) -> list[tuple[int, Frame]]:
-        if len(frames) == 1 or marker is None:
-            return list(enumerate(frames))
+    def _chosen(frames: list[Frame], size: int) -> list[tuple[int, Frame]]:
+        """The frame whose length the marker announced, else every frame."""
         for frame in frames:
-            if frame.end - frame.start == marker.size:
+            if frame.end - frame.start == size:
                 return [(0, frame)]
         return list(enumerate(frames))
-
-
-def _marker_fields(marker: Marker | None) -> tuple[str | None, str | None, str | None, int | None]:
-    if marker is None:
-        return None, None, None, None
-    return marker.direction, marker.transport, marker.peer, marker.size

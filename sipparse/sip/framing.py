@@ -23,6 +23,7 @@ START_LINE = re.compile(
     rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d *\r?$|SIP/\d\.\d +\d{3}(?: |\r?$)", re.M
 )
 _LEADING_EOL = b"\r\n \t"
+_LEADING_SET = frozenset((b"", b"\r", b"\n", b" ", b"\t"))
 
 
 @dataclass(slots=True)
@@ -44,6 +45,10 @@ def frame_packet(data: bytes, stream: bool) -> list[Frame]:
     :param stream: True for TCP/TLS/WS (several messages may follow each other); for UDP
         octets after the first message are noise (RFC 4475 3.1.1.8) and only reported
     """
+    if data[:1] not in _LEADING_SET and START_LINE.match(data):
+        frame = _frame_one(data, 0)
+        if frame.end >= len(data) or _skip_eol(data, frame.end) >= len(data):
+            return [frame]  # the usual packet: one message, nothing around it
     frames: list[Frame] = []
     pos = _skip_eol(data, 0)
     start = _skip_noise(data, pos)

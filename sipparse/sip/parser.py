@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sipparse.sip.framing import Frame
 from sipparse.sip.grammar import Grammar, Rule
@@ -45,6 +46,8 @@ _USUAL = frozenset(name for name, _ in _SPELLINGS) | {
 }
 _CACHE_LIMIT = 16384
 _FOLD = re.compile(r"\n[ \t]+")
+_STRIPPED = ("call-id", "from", "to", "cseq", "via", "contact")
+_MISSING: Any = object()
 
 Address = tuple[str | None, str | None, str | None, str | None]  # display, user, host, tag
 _NO_ADDRESS: Address = (None, None, None, None)
@@ -68,51 +71,103 @@ class Envelope:
 
 
 class MessageParser:
-    """Parses messages with the rules of one ``Grammar``; keeps small caches between calls."""
+    """Parses messages with the rules of one ``Grammar``; keeps small caches between calls.
+
+    A log repeats itself: start lines, CSeq values, the Via of a transaction, the From/To of
+    a dialog and the Content-Type come back message after message, so what is derived from
+    each is computed once and looked up afterwards (the caches are cleared when they fill).
+    """
 
     def __init__(self, grammar: Grammar) -> None:
         self.g = grammar
         self._names: dict[str, str] = {}
         self._addresses: dict[str, Address] = {}
+        self._starts: dict[str, tuple | None] = {}
+        self._cseqs: dict[str, tuple[int | None, str | None, str | None]] = {}
+        self._vias: dict[str, tuple[str, str | None]] = {}
         self._header_groups = _pair_groups(grammar.header)
+        self._findall = grammar.header.regex.findall if self._header_groups == (1, 2) and \
+            grammar.header.regex.groups == 2 else None
 
     def build(self, data: bytes, frame: Frame, env: Envelope, problems: list[str]) -> SipMessage | Reject:
         """Parse ``data[frame.start:frame.end]`` into a record carrying ``env``."""
+        return self.record(data, frame, problems, env.source, env.offset, env.end, env.timestamp, env.direction,
+                           env.transport, env.peer, env.marker_bytes, env.host, env.pid, env.dialect)
+
+    def record(self, data: bytes, frame: Frame, problems: list[str], source: Source, offset: int, end: int,
+               timestamp: datetime | None, direction: str | None = None, transport: str | None = None,
+               peer: str | None = None, marker_bytes: int | None = None, host: str | None = None,
+               pid: int | None = None, dialect: str | None = None) -> SipMessage | Reject:
+        """``build`` with the envelope's fields as arguments (the hot path: no Envelope per message)."""
         raw = data[frame.start:frame.end]
         head = data[frame.start:frame.header_end].decode("utf-8", "replace")
         if "\r" in head:
             head = head.replace("\r\n", "\n").replace("\r", "\n")
         first, _, rest = head.partition("\n")
-        start = self._start_line(first)
+        start = self._starts.get(first, _MISSING)
+        if start is _MISSING:
+            start = self._remember(self._starts, first, self._start_line(first))
         if start is None:
-            return self._reject(env, raw, f"not a SIP request or status line: {first[:80]!r}")
-        headers = self._headers(rest)
-        call_id = headers.get("call-id")
+            return Reject(source, offset, end, f"not a SIP request or status line: {first[:80]!r}", raw,
+                          timestamp, host)
+        call_id, from_sip, to_sip, cseq_value, via, contact, agent, content_type, reason = self._wanted(rest)
         if not call_id:
-            return self._reject(env, raw, "no Call-ID header")
-        return self._message(data, frame, env, problems, raw, start, headers)
-
-    def _message(self, data: bytes, frame: Frame, env: Envelope, problems: list[str], raw: bytes,
-                 start: tuple, headers: dict[str, str]) -> SipMessage:
-        get = headers.get
-        from_sip, to_sip = get("from"), get("to")
-        cseq, cseq_method = self._cseq(get("cseq"), problems)
-        via = get("via")
-        via_top = _first_value(via) if via else None
-        content_type = get("content-type")
-        reason = get("reason")
+            return Reject(source, offset, end, "no Call-ID header", raw, timestamp, host)
+        cseq, cseq_method, problem = self._cseq(cseq_value)
+        if problem is not None:
+            problems.append(problem)
+        via_top, branch = self._via(via) if via else (None, None)
         if frame.problems:
             problems = problems + frame.problems
         return SipMessage(
-            env.source, env.offset, env.end, raw, env.timestamp, *start, get("call-id"),
+            source, offset, end, raw, timestamp, *start, call_id,
             from_sip, *self._address(from_sip), to_sip, *self._address(to_sip),
-            cseq, cseq_method, via_top, self._search(self.g.branch, "branch", via_top),
-            get("contact"), get("user-agent") or get("server"), content_type,
-            frame.content_length, reason, _int(self._search(self.g.q850, "cause", reason)),
-            sdp_text(content_type, data[frame.body_start:frame.end]),
-            env.direction, env.transport, env.peer, env.marker_bytes, env.host, env.pid, env.dialect,
-            problems,
+            cseq, cseq_method, via_top, branch, contact, agent, content_type,
+            frame.content_length, reason, _int(self._search(self.g.q850, "cause", reason)) if reason else None,
+            sdp_text(content_type, data[frame.body_start:frame.end]) if content_type else None,
+            direction, transport, peer, marker_bytes, host, pid, dialect, problems,
         )
+
+    def _wanted(self, text: str) -> tuple[str | None, ...]:
+        """Call-ID, From, To, CSeq, Via, Contact, User-Agent (or Server), Content-Type, Reason."""
+        if self._findall is not None:
+            pairs = self._findall(text)
+        else:
+            name_group, value_group = self._header_groups
+            pairs = [(m.group(name_group), m.group(value_group)) for m in self.g.header.regex.finditer(text)]
+        first = dict(reversed(pairs))
+        unusual = first.keys() - _USUAL
+        folded = "\n " in text or "\n\t" in text
+        if folded or (unusual and any(self._canonical(name) in _WANTED for name in unusual)):
+            get = self._headers_of(pairs, folded).get
+        else:  # every wanted header spelled the usual way: no per-header work
+            get = first.get
+            call_id, from_sip, to_sip, cseq, via, contact = (
+                get("Call-ID"), get("From"), get("To"), get("CSeq"), get("Via"), get("Contact"))
+            return (call_id and call_id.strip(), from_sip and from_sip.strip(), to_sip and to_sip.strip(),
+                    cseq and cseq.strip(), via and via.strip(), contact and contact.strip(),
+                    get("User-Agent") or get("Server"), get("Content-Type"), get("Reason"))
+        return (get("call-id"), get("from"), get("to"), get("cseq"), get("via"), get("contact"),
+                get("user-agent") or get("server"), get("content-type"), get("reason"))
+
+    def _headers_of(self, pairs: list[tuple[str, str]], folded: bool) -> dict[str, str]:
+        """Header values by lower-case full name; the first of a repeated header wins."""
+        names = self._names
+        headers = {names.get(n) or self._canonical(n): v for n, v in reversed(pairs)}
+        if folded:
+            headers = {k: _FOLD.sub(" ", v) for k, v in headers.items()}
+        for key in _STRIPPED:
+            value = headers.get(key)
+            if value is not None:
+                headers[key] = value.strip()
+        return headers
+
+    @staticmethod
+    def _remember(cache: dict, key: Any, value: Any) -> Any:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value
+        return value
 
     def _start_line(self, line: str) -> tuple | None:
         """(sip_method, method, request_uri, status_code, reason_phrase) of the first line."""
@@ -132,56 +187,44 @@ class MessageParser:
         method = m.group(g.request_line.groups["method"])
         return method, method, m.group(g.request_line.groups["request_uri"]), None, None
 
-    def _headers(self, text: str) -> dict[str, str]:
-        """Header values by lower-case full name; the first of a repeated header wins."""
-        name_group, value_group = self._header_groups
-        if name_group == 1 and value_group == 2 and self.g.header.regex.groups == 2:
-            pairs = self.g.header.regex.findall(text)
-        else:
-            pairs = [(m.group(name_group), m.group(value_group)) for m in self.g.header.regex.finditer(text)]
-        first = dict(reversed(pairs))
-        unusual = first.keys() - _USUAL
-        if unusual and any(self._canonical(name) in _WANTED for name in unusual):
-            names = self._names
-            headers = {names.get(n) or self._canonical(n): v for n, v in reversed(pairs)}
-        else:  # every wanted header spelled the usual way: no per-header work
-            headers = {key: first[name] for name, key in _SPELLINGS if name in first}
-        if "\n" in text and ("\n " in text or "\n\t" in text):
-            headers = {k: _FOLD.sub(" ", v) for k, v in headers.items()}
-        for key in ("call-id", "from", "to", "cseq", "via", "contact"):
-            value = headers.get(key)
-            if value is not None:
-                headers[key] = value.strip()
-        return headers
-
     def _canonical(self, name: str) -> str:
         lower = name.lower()
         canonical = self._names[name] = _COMPACT.get(lower, lower)
         return canonical
 
-    def _cseq(self, value: str | None, problems: list[str]) -> tuple[int | None, str | None]:
+    def _cseq(self, value: str | None) -> tuple[int | None, str | None, str | None]:
+        """(number, method, problem) of a CSeq value; ``problem`` is None when it reads well."""
         if value is None:
-            problems.append("no CSeq header")
-            return None, None
+            return None, None, "no CSeq header"
+        found = self._cseqs.get(value)
+        if found is None:
+            found = self._remember(self._cseqs, value, self._read_cseq(value))
+        return found
+
+    def _read_cseq(self, value: str) -> tuple[int | None, str | None, str | None]:
         rule = self.g.cseq
         m = rule.regex.match(value)
         if m is None:
-            problems.append(f"unreadable CSeq {value[:40]!r}")
-            return None, None
+            return None, None, f"unreadable CSeq {value[:40]!r}"
         number = int(m.group(rule.groups["cseq"]))
         if number >= 2**31:
-            problems.append(f"CSeq number {number} out of range")
-            return None, m.group(rule.groups["cseq_method"])
-        return number, m.group(rule.groups["cseq_method"])
+            return None, m.group(rule.groups["cseq_method"]), f"CSeq number {number} out of range"
+        return number, m.group(rule.groups["cseq_method"]), None
+
+    def _via(self, via: str) -> tuple[str, str | None]:
+        """The topmost Via value and its branch (a transaction's messages share their Via)."""
+        found = self._vias.get(via)
+        if found is None:
+            top = _first_value(via)
+            found = self._remember(self._vias, via, (top, self._search(self.g.branch, "branch", top)))
+        return found
 
     def _address(self, value: str | None) -> Address:
         if value is None:
             return _NO_ADDRESS
         found = self._addresses.get(value)
         if found is None:
-            if len(self._addresses) >= _CACHE_LIMIT:
-                self._addresses.clear()
-            found = self._addresses[value] = self._parse_address(value)
+            found = self._remember(self._addresses, value, self._parse_address(value))
         return found
 
     def _parse_address(self, value: str) -> Address:
@@ -209,10 +252,6 @@ class MessageParser:
             return None
         m = rule.regex.search(text)
         return m.group(rule.groups[group]) if m else None
-
-    @staticmethod
-    def _reject(env: Envelope, raw: bytes, reason: str) -> Reject:
-        return Reject(env.source, env.offset, env.end, reason, raw, env.timestamp, env.host)
 
 
 def _pair_groups(rule: Rule) -> tuple[int, int]:
