@@ -176,6 +176,7 @@ class _Translator:
         self.capture_plain = _NAMED_GROUP.search(source) is None
         self.max_height = 0
         self.wide_count = 0
+        self.alternation = False
 
     def run(self) -> Translation:
         text = self.sequence(dotall=True, extended=False)
@@ -204,6 +205,7 @@ class _Translator:
                 break
             else:
                 atoms.append(self.atom(dotall, extended))
+        self.alternation = any(a.text == "|" and not a.quantifiable for a in atoms)
         return "".join(a.render() for a in atoms)
 
     def _skip_extended(self, c: str) -> bool:
@@ -261,7 +263,8 @@ class _Translator:
         if self.pos >= len(self.src):
             raise OnigSyntaxError("end pattern with unmatched parenthesis", start - 1)
         self.pos += 1
-        height = 0 if atomic else self.max_height
+        # alternatives that overlap under a repeat backtrack like a nested repeat
+        height = 0 if atomic else max(self.max_height, 1 if self.alternation else 0)
         self.max_height = max(before, self.max_height)
         return _Atom(opener + inner + ")", height=height)
 

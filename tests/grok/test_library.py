@@ -1,0 +1,99 @@
+"""Pattern files, layering and expansion errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sipparse.errors import SipparseError
+from sipparse.grok import GrokError, PatternLibrary, bundled_patterns_dir
+from sipparse.grok.library import parse_pattern_line
+from tests.grok.helpers import library_with
+
+
+def test_bundled_dir_holds_the_base_library() -> None:
+    directory = bundled_patterns_dir()
+    assert (directory / "grok-patterns").is_file()
+    assert {"linux-syslog", "httpd"} <= {p.name for p in directory.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        ("WORD \\b\\w+\\b", ("WORD", "\\b\\w+\\b")),
+        ("  INDENTED\t\tx y ", ("INDENTED", "x y ")),
+        ("# a comment", None),
+        ("   # indented comment", None),
+        ("", None),
+        ("NAMEONLY", None),
+        ("CRLF a\r", ("CRLF", "a")),
+    ],
+)
+def test_pattern_lines_split_like_logstash(line: str, parsed: tuple[str, str] | None) -> None:
+    assert parse_pattern_line(line) == parsed
+
+
+def test_definition_names_file_and_line(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, {"extra": "# header\n\nPBX pbx-[a-z]+\n"})
+    regex, file, line = lib.definition("PBX")
+    assert (regex, Path(file).name, line) == ("pbx-[a-z]+", "extra", 3)
+
+
+def test_user_dirs_win_over_bundled_and_definitions_over_all(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, {"mine": "WORD \\b[0-1]\\b\nONLYMINE x\n"})
+    assert lib.compile("%{WORD:w}").match("hello 1") == {"w": "1"}
+    assert lib.definition("ONLYMINE").regex == "x"
+    lib = library_with(tmp_path, {"mine": "WORD \\b[0-1]\\b\n"}, definitions={"WORD": "h\\w+"})
+    assert lib.compile("%{WORD:w}").match("oh hello 1") == {"w": "hello"}
+    assert lib.definition("WORD").file == "--define"
+
+
+def test_later_files_of_a_dir_win(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, {"a": "X a\n", "b": "X b\n"})
+    assert lib.definition("X").regex == "b"
+
+
+def test_undefined_pattern_names_the_user(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, {"mine": "OUTER x%{INNER}\n"})
+    with pytest.raises(GrokError, match=r"pattern %\{INNER\} not defined \(used by %\{OUTER\} at .*mine:1\)"):
+        lib.compile("%{OUTER}")
+    with pytest.raises(SipparseError, match=r"pattern %\{NOPE\} not defined"):
+        lib.compile("%{NOPE:x}")
+
+
+def test_cycles_are_errors_naming_the_chain(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, {"mine": "A a%{B}\nB b%{A}\nSELF %{SELF}\n"})
+    with pytest.raises(GrokError, match=r"%\{A\} refers to itself \(A -> B -> A\) at .*mine:1"):
+        lib.compile("%{A}")
+    with pytest.raises(GrokError, match=r"SELF -> SELF"):
+        lib.compile("x %{SELF:s}")
+
+
+def test_expansion_is_memoised_and_compiles_are_cached() -> None:
+    lib = PatternLibrary.load()
+    first = lib.compile("%{IPORHOST:h}")
+    assert lib.compile("%{IPORHOST:h}") is first
+    assert "IPORHOST" in lib._expanded and "IPV4" in lib._expanded
+
+
+def test_a_new_definition_drops_the_caches() -> None:
+    lib = PatternLibrary.load()
+    assert lib.compile("%{WORD:w}").match("abc") == {"w": "abc"}
+    lib.define("WORD", "b")
+    assert lib.compile("%{WORD:w}").match("abc") == {"w": "b"}
+
+
+def test_missing_patterns_dir_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(GrokError, match="does not exist"):
+        PatternLibrary.load(extra_dirs=[tmp_path / "absent"])
+
+
+def test_bad_inline_name_is_an_error() -> None:
+    with pytest.raises(GrokError, match="bad pattern name"):
+        PatternLibrary.load(definitions={"BAD NAME": "x"})
+
+
+def test_names_by_prefix() -> None:
+    names = PatternLibrary.load().names("SYSLOG5424")
+    assert "SYSLOG5424LINE" in names and all(n.startswith("SYSLOG5424") for n in names)

@@ -1,0 +1,95 @@
+"""Matching semantics of Logstash's grok filter (see the matcher module doc)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sipparse.grok import GrokError, GrokTimeout, PatternLibrary
+from tests.grok.helpers import bundled, grok_match
+
+
+@pytest.mark.parametrize(
+    ("expression", "text", "fields"),
+    [
+        ("%{NUMBER:foo:int} %{NUMBER:bar:float}", "400 454.33", {"foo": 400, "bar": 454.33}),
+        ("%{NUMBER:n:int}", "v=454.99", {"n": 454}),
+        ("%{NUMBER:n:int}", "t=-17", {"n": -17}),
+        ("%{NUMBER:n:float}", "7", {"n": 7.0}),
+        ("%{DATA:x:int}x", "x", {"x": 0}),  # a converted empty string is 0, and kept
+        ("%{NUMBER:n:long}", "42", {"n": "42"}),  # unknown type: string
+        ("%{INT:n} %{INT:n:int}", "1 2", {"n": ["1", 2]}),
+        ("%{INT:n:int} %{INT:n}", "1 2", {"n": 1}),  # non-string first value is kept
+        ("%{WORD:w} %{WORD:w} %{WORD:w}", "a b c", {"w": ["a", "b", "c"]}),
+        ("%{WORD:w} (%{INT:w})?x", "abc x", {"w": "abc"}),
+        ("%{INT:foo}|%{WORD:foo}", "hello world", {"foo": "hello"}),
+        ("%{DATA:x}x", "x", {}),  # empty capture dropped
+        ("Hello %{WORD}. %{WORD:foo}", "Hello World, yo!", {"foo": "yo"}),  # no semantic: no capture
+        ("(?<foo>\\w+)", "hello world", {"foo": "hello"}),
+        ("(?<ts>%{DATE_EU} %{TIME})", "at 12-12-12 12:12:12", {"ts": "12-12-12 12:12:12"}),
+        ("%{WORD:[a][b]} %{INT:[a][c]:int}", "x 5", {"a": {"b": "x", "c": 5}}),
+        ("%{WORD:foo-bar}", "hello", {"foo-bar": "hello"}),
+        ("%{WORD:w - ignored}", "hello", {"w": "hello"}),
+        ("%{FIZZLE:num=\\d+}", "hello 1234", {"num": "1234"}),
+        ("%{FIZZLE=\\d+}", "hello 1234", {}),
+        ("%{INT:n}", "abc 42 def 7", {"n": "42"}),  # unanchored, first match
+        ("%{WORD:k}=%{GREEDYDATA:v}", "name=Čierný 中", {"k": "name", "v": "Čierný 中"}),
+    ],
+)
+def test_captures_follow_logstash(expression: str, text: str, fields: dict[str, object]) -> None:
+    assert grok_match(expression, text) == fields
+
+
+def test_no_match_is_none() -> None:
+    assert grok_match("^%{WORD:w}$", "hello world") is None
+
+
+def test_keep_empty_keeps_empty_and_missing_captures() -> None:
+    assert grok_match("%{DATA:x}x", "x", keep_empty=True) == {"x": ""}
+    assert grok_match("1=%{WORD:a} *(2=%{WORD:b})?", "1=t", keep_empty=True) == {"a": "t", "b": None}
+
+
+def test_group_fields_and_regex_for_hot_loops() -> None:
+    g = bundled().compile("%{INT:n:int} %{WORD:[a][b]}")
+    assert [field for field, _ in g.group_fields.values()] == ["n", "[a][b]"]
+    m = g.regex.search("x 12 yz")
+    assert m is not None and g.captures(m) == {"n": 12, "a": {"b": "yz"}}
+
+
+def test_break_on_match_takes_the_first_matching_expression() -> None:
+    multi = bundled().compile_many(["%{INT:foo}", "%{WORD:bar}"])
+    assert multi.match("hello world 123") == {"foo": "123"}
+    assert multi.match("hello world") == {"bar": "hello"}
+    assert multi.match_first("hello world") == (1, {"bar": "hello"})
+    assert multi.match("") is None
+
+
+def test_without_break_on_match_every_expression_adds() -> None:
+    multi = bundled().compile_many(["%{GREEDYDATA:name1}beard", "tree%{GREEDYDATA:name2}"], break_on_match=False)
+    assert multi.match("treebeard") == {"name1": "tree", "name2": "beard"}
+    assert multi.match("treebranch") == {"name2": "branch"}
+    assert multi.match("bush") is None
+
+
+@pytest.mark.parametrize("expression", ["(%{WORD:x}", "%{WORD:x})", "[abc"])
+def test_bad_regex_is_one_line_error(expression: str) -> None:
+    with pytest.raises(GrokError) as info:
+        bundled().compile(expression)
+    assert "\n" not in str(info.value) and expression in str(info.value)
+
+
+def test_pathological_pattern_times_out_instead_of_hanging() -> None:
+    lib = PatternLibrary.load(definitions={"EVIL": "(?:a|aa)+(?:b|ab)+c"})
+    g = lib.compile("^%{EVIL:e}$", timeout=0.2)
+    assert g.uses_regex_module
+    started = time.monotonic()
+    with pytest.raises(GrokTimeout, match="timed out"):
+        g.match("a" * 60 + "!")
+    assert time.monotonic() - started < 5
+    assert g.match("aabc") == {"e": "aabc"}
+
+
+def test_safe_patterns_use_the_standard_library() -> None:
+    g = bundled().compile("%{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:msg}")
+    assert not g.uses_regex_module and g.line_regex is not None

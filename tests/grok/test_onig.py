@@ -1,0 +1,117 @@
+"""Oniguruma -> Python translation: each documented rewrite, checked by what it matches."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipparse.grok.onig import OnigSyntaxError, translate
+
+FLAGS = re.DOTALL | re.MULTILINE
+
+
+def rx(source: str) -> re.Pattern[str]:
+    return re.compile(translate(source).pattern, FLAGS)
+
+
+def finds(source: str, text: str) -> str | None:
+    m = rx(source).search(text)
+    return None if m is None else m.group()
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "found"),
+    [
+        (r"a.c", "a\nc", "a\nc"),  # Ruby MULTILINE: dot matches newline
+        (r"(?-m)a.c", "a\nc", None),
+        (r"(?m:a.c)", "a\nc", "a\nc"),
+        (r"^b$", "a\nb\nc", "b"),  # ^ and $ are line anchors
+        (r"\h+", "xyz09afAFg", "09afAF"),  # hex digit, not horizontal space
+        (r"x\H", "x1xg", "xg"),
+        (r"\d+", "٣٤12", "12"),  # ASCII digits only
+        (r"\w+", "éab_1é", "ab_1"),
+        (r"\s+", "a\u00a0 \tb", " \t"),
+        (r"\bab", "éab ab", "ab"),
+        (r"ab\z", "ab\n", None),
+        (r"ab\Z", "ab\n", "ab"),
+        (r"\Aab", "x\nab", None),
+        (r"a?*b", "aab", "aab"),  # stacked quantifiers Oniguruma accepts
+        (r"a**b", "aab", "aab"),
+        (r"a+*b", "b", "b"),
+        (r"a{2}+", "aaaaa", "aaaa"),  # {n}+ is not possessive in Ruby
+        (r"a++a", "aaa", None),  # possessive
+        (r"(?>a+)a", "aaa", None),  # atomic
+        (r"[[:alnum:]]+", "-Čierný中_", "Čierný中"),  # POSIX classes are Unicode-aware
+        (r"[[[:alnum:]]_]+", "-Čierný_中-", "Čierný_中"),  # nested class is a union
+        (r"[^[:alnum:]]+", "ab-+cd", "-+"),
+        (r"[a-z&&[^aeiou]]+", "aebcdi", "bcd"),  # intersection
+        (r"[\x21-\x5a]+", "  !AZ[", "!AZ"),
+        (r"\e\x41\x{42}\u0043", "\x1bABC", "\x1bABC"),
+        (r"a(?#comment)b", "ab", "ab"),
+        ("(?x) a b # spaced\n c", "abc", "abc"),
+        (r"a(?i)b|c", "aB", "aB"),  # isolated option covers the rest of the group
+        (r"a(?i)b|c", "aC", "aC"),
+        (r"a(?i)b|c", "C", None),
+        (r"(?<=ab)c", "abc", "c"),
+        (r"[\]a]+", "]a]", "]a]"),
+    ],
+)
+def test_translation_matches_like_ruby(source: str, text: str, found: str | None) -> None:
+    assert finds(source, text) == found
+
+
+def test_named_groups_are_renamed_and_mapped_back() -> None:
+    t = translate(r"(?<word>\w+) (?'num'\d+) (?<word>\w+)")
+    assert [name for _, name in t.groups] == ["word", "num", "word"]
+    m = re.compile(t.pattern, FLAGS).search("ab 12 cd")
+    assert m is not None and [m.group(py) for py, _ in t.groups] == ["ab", "12", "cd"]
+
+
+def test_plain_groups_do_not_capture_beside_named_ones() -> None:
+    assert re.compile(translate(r"(a)(?<n>b)").pattern).groups == 1
+    assert re.compile(translate(r"(a)(b)\2").pattern).search("abb") is not None
+
+
+def test_backreference_by_name_follows_the_latest_group() -> None:
+    t = translate(r"(?<q>['\"])x\k<q>")
+    assert re.compile(t.pattern).search("'x'") and not re.compile(t.pattern).search("'x\"")
+
+
+@pytest.mark.parametrize("source", [r"(a", r"a)", r"*a", r"[abc", r"(?<n>a)\k<m>", r"[[:nonsense:]]", "a\\"])
+def test_malformed_regexes_are_errors_with_a_position(source: str) -> None:
+    with pytest.raises(OnigSyntaxError, match="position"):
+        translate(source)
+
+
+def test_regex_module_features_are_flagged() -> None:
+    assert translate(r"\p{Greek}+").needs_regex
+    assert translate(r"[[:upper:]]").needs_regex
+    assert not translate(r"[[:alnum:]]").needs_regex
+
+
+@pytest.mark.parametrize(("source", "risky"), [(r"(a+)+b", True), (r"(?:x.*){3}", False),
+                                               (r".*a.*b.*c", True), (r"(?>a+)+b", False), (r"[a-z]+\d+", False)])
+def test_backtracking_risk_is_detected(source: str, risky: bool) -> None:
+    assert translate(source).risky is risky
+
+
+LINE_MODE_PATTERNS = [r"a.c", r"[^x]+", r"\s+\S+", r"\Aab", r"ab\z", r"(?<!\s)b", r"[[:space:]]+x", r"\D+"]
+
+
+@pytest.mark.parametrize("source", LINE_MODE_PATTERNS)
+@given(lines=st.lists(st.text(alphabet="ab c\txA1", max_size=8), min_size=1, max_size=5))
+def test_line_mode_finds_what_a_search_of_each_line_finds(source: str, lines: list[str]) -> None:
+    whole = re.compile(translate(source).pattern, FLAGS)
+    per_line = re.compile(f"(?:{translate(source, line_mode=True).pattern})[^\\n]*", FLAGS)
+    expected = [m.groups() if (m := whole.search(line)) else None for line in lines]
+    block = "\n".join(lines)
+    found: list[tuple[str | None, ...] | None] = [None] * len(lines)
+    for m in per_line.finditer(block):
+        index = block.count("\n", 0, m.start())
+        if found[index] is None and m.start() >= block.rfind("\n", 0, m.start()) + 1:
+            found[index] = m.groups()
+            assert "\n" not in m.group()
+    assert [f is not None for f in found] == [e is not None for e in expected]
