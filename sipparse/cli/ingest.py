@@ -101,6 +101,8 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
 
     Example: sipparse ingest --tz UTC /var/log/asterisk/pjsip
     """
+    if follow and dry_run:
+        raise click.UsageError("--follow and --dry-run do not go together: a dry run stores no progress")
     show_progress = (not quiet and sys.stderr.isatty()) if progress is None else (progress and not quiet)
     options = build_options(app, fmt, year, tz, host, patterns_dirs, dry_run=dry_run, wait=wait,
                             progress=show_progress)

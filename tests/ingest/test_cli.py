@@ -141,3 +141,29 @@ def test_rejects_are_stored_counted_and_listed(db_url: str, tmp_path: Path) -> N
 def test_no_rejects(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["--db", sqlite_url, "rejects"])
     assert result.exit_code == 0 and result.output == "no rejects stored\n"
+
+
+def test_user_dialect_from_the_config_and_patterns_dir(sqlite_url: str, tmp_path: Path) -> None:
+    patterns = tmp_path / "patterns"
+    patterns.mkdir()
+    (patterns / "site").write_text("SITE_PREFIX %{TIMESTAMP_ISO8601:ts} %{HOSTNAME:h} sip\\[%{INT:p}\\]: \n")
+    syslog = make_log(2).decode()
+    prefix = "Mar  1 12:00:0"
+    lines = []
+    for line in syslog.splitlines():
+        if line.startswith(prefix):
+            stamp, rest = line[:15], line.split("asterisk[6541]: ", 1)[1]
+            lines.append(f"2025-03-01T12:00:0{stamp[-1]}Z edge-1 sip[77]: {rest}")
+        else:
+            lines.append(line)
+    (tmp_path / "site.log").write_text("\n".join(lines) + "\n")
+    config = tmp_path / "sipparse.toml"
+    config.write_text('[[dialects]]\nname = "site"\nline = "%{SITE_PREFIX}"\n'
+                      'fields = { timestamp = "ts", host = "h", pid = "p" }\nlayout = "syslog"\n')
+    argv = ["--db", sqlite_url, "--config", str(config), "ingest", "--tz", "UTC", "--no-progress",
+            "--format", "site", "--patterns-dir", str(patterns), str(tmp_path / "site.log")]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, (result.output, result.exception)
+    rows = dump(sqlite_url)
+    assert len(rows) == message_count(2)
+    assert {row.split("\t")[10] for row in rows} == {"edge-1"}
