@@ -14,7 +14,8 @@ For each log path, under the same ``LogLock`` that ``sipparse ingest`` takes:
 
 Lines written between step 1 and the writer's reopen land in the newest generation: ingest
 identifies files by a fingerprint of their first bytes, so it finishes the renamed (or later
-gzipped) file from its checkpoint on its next run.
+gzipped) file from its checkpoint on its next run. For the same reason a log still too short
+to have a fingerprint (about 512 bytes) is not rotated yet: renamed, it would never be read.
 
 Safe as root: a log path or generation that is a symlink is refused; files are only ever
 renamed (which never follows a link), created with ``O_EXCL|O_NOFOLLOW``, and compressed into
@@ -37,6 +38,7 @@ from typing import Any
 
 from sipparse.config import Settings
 from sipparse.errors import ConfigError, LogFileError, SipparseError
+from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of
 from sipparse.logs.locks import LockBusy, LogLock
 from sipparse.rotate_fs import (
     Generation,
@@ -281,6 +283,9 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
         say(f"skipped {path}: {st.st_size} bytes, below the minimum size for rotation")
         _prune_by_age(generations, options, None, say)
         return FileResult(path, Outcome.TOO_SMALL)
+    if not identifiable(path):
+        say(f"skipped {path}: {st.st_size} bytes, too short for ingest to identify yet")
+        return FileResult(path, Outcome.TOO_SMALL)
     if options.ingest and ingest is not None:
         say(f"ingested {ingest(path)} bytes from {path}")
     newest = _make_room(path, generations, options, say)
@@ -289,6 +294,16 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
     _compress_older(scan_generations(path, options.dateext), newest, options, say)
     _prune(path, newest, options, say)
     return FileResult(path, Outcome.ROTATED, rotated_to=newest, error=error)
+
+
+def identifiable(path: str) -> bool:
+    """Whether ingest can fingerprint the file yet: one too short would, once renamed, never be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        head = os.pread(fd, FINGERPRINT_MAX_BYTES, 0)
+    finally:
+        os.close(fd)
+    return fingerprint_of(head) is not None
 
 
 def _check_directory(directory: str) -> None:
