@@ -168,15 +168,16 @@ def expand_paths(patterns: Iterable[str]) -> list[str]:
 
 
 def ingest_paths(store: Any, paths: Iterable[str], options: IngestOptions, lock_held: bool = False,
-                 summary: IngestSummary | None = None) -> IngestSummary:
+                 summary: IngestSummary | None = None, stop: threading.Event | None = None) -> IngestSummary:
     """Ingest what is new in each log path (and its rotated siblings); see the module docstring.
 
     :param store: an open ``sipparse.store`` Store.
     :param lock_held: the caller already holds each path's LogLock (``sipparse rotate``).
+    :param stop: when set (by a signal), the run ends after the batch being stored.
     :raises DatabaseError: the database failed; committed batches stay committed.
     """
     summary = summary or IngestSummary()
-    run = Run(store, options, summary)
+    run = Run(store, options, summary, stop)
     with ExitStack() as stack:
         locked = list(expand_paths(paths)) if lock_held else _lock_all(stack, paths, options, summary)
         plan = run.plan(locked)
@@ -245,8 +246,10 @@ def start_offset(lf: LogFile, cp: Any, final: bool = False) -> int | None:
 class Run:
     """One ingest run over some paths: planning, reading, writing, counting."""
 
-    def __init__(self, store: Any, options: IngestOptions, summary: IngestSummary) -> None:
+    def __init__(self, store: Any, options: IngestOptions, summary: IngestSummary,
+                 stop: threading.Event | None = None) -> None:
         self.store = store
+        self.stop = stop or threading.Event()
         self.options = options
         self.summary = summary
         self.parse_options = make_parse_options(options)
@@ -313,14 +316,18 @@ class Run:
         """Read the planned files in order; with workers, parse ahead in forked processes."""
         if self.options.workers < 1:
             for work in plan:
-                self.read(work)
+                if not self.stop.is_set():
+                    self.read(work)
             return
         pending: deque[tuple[Work, ParseWorker | None]] = deque()
         upcoming = iter(plan)
         while True:
             while len(pending) < self.options.workers and (work := next(upcoming, None)) is not None:
                 pending.append((work, self._start_worker(work)))
-            if not pending:
+            if not pending or self.stop.is_set():
+                for _, worker in pending:
+                    if worker is not None:
+                        worker.__exit__()
                 return
             work, worker = pending.popleft()
             if worker is not None:
@@ -374,6 +381,8 @@ class Run:
         position = start
         try:
             for batch in batches:
+                if self.stop.is_set():
+                    return
                 self._store(lf, batch, batch.end - position)
                 self.bar.update(max(0, batch.end - position))
                 position = batch.end
@@ -416,7 +425,7 @@ class Run:
         s.call_ids.update(m.call_id for m in batch.messages if m.call_id)
         self.bar.set_postfix_str(f"{s.messages / max(s.seconds, 1e-3):.0f} msg/s")
 
-    def follow(self, tail: Tail, wait: bool) -> None:
+    def follow(self, tail: Tail) -> None:
         """One look at a followed path: drain renamed-away files, then read the current one."""
         try:
             lock = LogLock(tail.path).acquire(wait=False)
@@ -568,14 +577,14 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     still rotate a followed log; every batch is committed as soon as it is parsed.
     """
     options = replace(options, progress=False)
-    summary = ingest_paths(store, paths, options)
-    run = Run(store, options, summary)
+    summary = ingest_paths(store, paths, options, stop=stop)
+    run = Run(store, options, summary, stop)
     tails: dict[str, Tail] = {}
     try:
         while not stop.is_set():
             for path in expand_paths(paths):
                 tail = tails.setdefault(path, Tail(path))
-                run.follow(tail, options.wait and not stop.is_set())
+                run.follow(tail)
             stop.wait(poll_seconds)
     finally:
         for tail in tails.values():

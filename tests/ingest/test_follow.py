@@ -79,14 +79,21 @@ def test_follow_latency_rotation_and_sigterm(db_url: str, tmp_path: Path) -> Non
     assert dump(db_url) == dump(ref)
 
 
-def test_sigint_during_catch_up_commits_what_was_read(sqlite_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_catch_up_stops_at_a_batch_boundary(sqlite_url: str, tmp_path: Path, signum: int) -> None:
     log = tmp_path / "pjsip"
-    log.write_bytes(make_log(30))
+    data = make_log(600)
+    log.write_bytes(data)
     argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress",
-            str(log)]
+            "--batch-bytes", "16384", str(log)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert wait_for(sqlite_url, 180, 10) < 10
-    proc.send_signal(signal.SIGINT)
+    assert wait_for(sqlite_url, 1, 20) < 20
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert count(sqlite_url) == 180
+    assert "Traceback" not in err
+    ingest_ok(sqlite_url, str(log))  # the next run picks up where the stopped one committed
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "whole").write_bytes(data)
+    ingest_ok(ref, str(tmp_path / "whole"))
+    assert dump(sqlite_url) == dump(ref)
