@@ -41,7 +41,7 @@ TimeoutHandler = Callable[[int, GrokTimeout], None]
 
 def match_stream(
     matcher: Grok | MultiGrok, source: BinaryIO, sink: BinaryIO, on_timeout: TimeoutHandler | None = None,
-    workers: int | None = None,
+    workers: int | None = None, block_size: int = BLOCK_SIZE,
 ) -> StreamStats:
     """Write to ``sink`` one JSON line per line of ``source``: the fields, or ``null``.
 
@@ -51,10 +51,10 @@ def match_stream(
     stats = StreamStats()
     block_matcher = _BlockMatcher.for_matcher(matcher)
     if block_matcher is None:
-        for block in read_blocks(source):
+        for block in read_blocks(source, block_size):
             sink.write(_per_line(matcher, block, stats, on_timeout).encode("utf-8"))
         return stats
-    for data, lines, matched in _map_blocks(block_matcher, read_blocks(source), workers):
+    for data, lines, matched in _map_blocks(block_matcher, read_blocks(source, block_size), workers):
         stats.lines += lines
         stats.matched += matched
         sink.write(data)

@@ -1,0 +1,111 @@
+"""``sipparse grok match|list|expand`` through click, in process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sipparse.cli import cli
+
+SYSLOG = "%{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:msg}"
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("SIPPARSE_DB", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.delenv("SIPPARSE_CONFIG", raising=False)
+    return CliRunner()
+
+
+def lines(output: str) -> list[object]:
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_match_writes_one_json_line_per_input_line(runner: CliRunner) -> None:
+    stdin = "Feb  1 18:32:31 pbx-a asterisk[6541]: CSeq: 1 INVITE\nnot a syslog line\n\n"
+    result = runner.invoke(cli, ["grok", "match", SYSLOG], input=stdin)
+    assert result.exit_code == 0, result.output
+    assert lines(result.output) == [
+        {"ts": "Feb  1 18:32:31", "host": "pbx-a", "program": "asterisk", "pid": "6541", "msg": "CSeq: 1 INVITE"},
+        None, None,
+    ]
+
+
+def test_match_options(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "mine").write_text("WORD \\b[0-1]\\b\n")
+    result = runner.invoke(cli, ["grok", "match", "--patterns-dir", str(tmp_path), "%{WORD:w}"], input="hello\n0\n")
+    assert lines(result.output) == [None, {"w": "0"}]
+    args = ["grok", "match", "--define", "PBX=pbx-[a-z]", "%{PBX:p}%{INT:n:int}"]
+    result = runner.invoke(cli, args, input="pbx-a7\n")
+    assert lines(result.output) == [{"p": "pbx-a", "n": 7}]
+    result = runner.invoke(cli, ["grok", "match", "--keep-empty", "%{DATA:x}x"], input="x\n")
+    assert lines(result.output) == [{"x": ""}]
+
+
+def test_several_expressions(runner: CliRunner) -> None:
+    args = ["grok", "match", "%{INT:foo}", "%{WORD:bar}"]
+    assert lines(runner.invoke(cli, args, input="line 23\n").output) == [{"foo": "23"}]
+    merged = runner.invoke(cli, [*args[:2], "--no-break-on-match", *args[2:]], input="line 23\n")
+    assert lines(merged.output) == [{"foo": "23", "bar": "line"}]
+
+
+def test_config_patterns_dir_is_read(runner: CliRunner, tmp_path: Path) -> None:
+    patterns = tmp_path / "cfgpatterns"
+    patterns.mkdir()
+    (patterns / "site").write_text("SITE site-\\d+\n")
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f'[grok]\npatterns_dir = ["{patterns}"]\n')
+    result = runner.invoke(cli, ["--config", str(config), "grok", "match", "%{SITE:s}"], input="at site-12\n")
+    assert lines(result.output) == [{"s": "site-12"}]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [("%{NOT_A_PATTERN:x}", "Error: pattern %{NOT_A_PATTERN} not defined\n"),
+     ("(%{WORD:x}", "Error: bad regex in grok expression '(%{WORD:x}': end pattern with unmatched parenthesis"
+                    " at position 0\n")],
+)
+def test_bad_expressions_exit_1_with_one_line(
+    expression: str, message: str, runner: CliRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sipparse.cli.base import run
+
+    with pytest.raises(SystemExit) as exit_info:
+        run(["grok", "match", expression])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == message
+
+
+def test_bad_expression_message(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["grok", "match", "%{NOT_A_PATTERN:x}"], input="x\n")
+    assert result.exit_code == 1
+    assert "pattern %{NOT_A_PATTERN} not defined" in str(result.exception)
+
+
+def test_bad_define_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["grok", "match", "--define", "NOEQUALS", "x"], input="")
+    assert result.exit_code == 2 and "NAME=REGEX" in result.output
+
+
+def test_list_shows_name_file_line_and_regex(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["grok", "list", "IPV4"])
+    assert result.exit_code == 0
+    name, where, regex = result.output.splitlines()[0].split("\t")
+    assert name == "IPV4" and where.split("/")[-1].startswith("grok-patterns:") and "25[0-5]" in regex
+    defined = runner.invoke(cli, ["grok", "list", "ZZ", "--define", "ZZTOP=x"])
+    assert defined.output == "ZZTOP\t--define\tx\n"
+
+
+def test_expand_prints_the_python_regex(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["grok", "expand", "%{INT:n} \\h"])
+    assert result.exit_code == 0
+    assert result.output == "(?P<g0>(?:[\\+\\-]?[0-9]+)) [0-9a-fA-F]\n"
+
+
+def test_help_texts(runner: CliRunner) -> None:
+    for command in ("match", "list", "expand"):
+        result = runner.invoke(cli, ["grok", command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output

@@ -1,0 +1,75 @@
+"""``match_stream``: the block-wise fast path gives exactly what matching line by line gives."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sipparse.grok import GrokTimeout, PatternLibrary
+from sipparse.grok.stream import _BlockMatcher, match_stream
+from tests.grok.helpers import bundled
+
+EXPRESSIONS = [
+    "%{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:msg}",
+    "%{INT:n}",
+    "%{INT:n:int} %{WORD:[a][b]}",
+    "^%{WORD:w}$",
+    "%{DATA:d}",
+    "%{WORD:w} %{WORD:w}",
+    "(?<q>\\S+) %{NOTSPACE}",
+    "\\A%{WORD:first}",
+]
+LINE = st.one_of(
+    st.sampled_from(["Feb  1 18:32:31 pbx-a asterisk[6541]: CSeq: 1 INVITE", "Feb  1 18:32:31 pbx-a asterisk[6541]",
+                     'From: "Alice" <sip:alice@x>', "12 ab", "", "x 7\ty", "a\\b 3", "Čierný 5 中"]),
+    st.text(alphabet="ab 1:\"\\\t-é", max_size=12),
+)
+
+
+def run(expression: str, data: bytes, **options: object) -> list[object]:
+    out = io.BytesIO()
+    match_stream(bundled().compile(expression), io.BytesIO(data), out, **options)  # type: ignore[arg-type]
+    return [json.loads(line) for line in out.getvalue().decode().splitlines()]
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(LINE, min_size=1, max_size=12), final_newline=st.booleans())
+def test_block_path_equals_matching_each_line(expression: str, lines: list[str], final_newline: bool) -> None:
+    grok = bundled().compile(expression)
+    assert _BlockMatcher.for_matcher(grok) is not None
+    data = ("\n".join(lines) + ("\n" if final_newline else "")).encode()
+    expected = [grok.match(line) for line in data.decode().split("\n")]
+    if data.endswith(b"\n") or not data:
+        expected.pop()  # what follows the last newline is no line
+    assert run(expression, data, workers=1) == json.loads(json.dumps(expected))
+    assert run(expression, data, workers=1, block_size=7) == json.loads(json.dumps(expected))
+
+
+def test_worker_processes_keep_the_order() -> None:
+    lines = [f"Feb  1 18:32:{i % 60:02d} pbx asterisk[{i + 1}]: line {i}" if i % 3 else f"noise {i}"
+             for i in range(3000)]
+    data = ("\n".join(lines) + "\n").encode()
+    expression = EXPRESSIONS[0]
+    single = run(expression, data, workers=1, block_size=4096)
+    assert run(expression, data, workers=2, block_size=4096) == single
+    assert [r is None for r in single] == [i % 3 == 0 for i in range(3000)]
+
+
+def test_several_expressions_and_timeouts_go_line_by_line() -> None:
+    lib = PatternLibrary.load(definitions={"EVIL": "(?:a|aa)+(?:b|ab)+c"})
+    multi = lib.compile_many(["^%{EVIL:e}$", "%{INT:n}"], timeout=0.1)
+    out = io.BytesIO()
+    seen: list[tuple[int, GrokTimeout]] = []
+    stats = match_stream(multi, io.BytesIO(b"aabc\n" + b"a" * 40 + b"!\nx 5\n"), out,
+                         lambda n, e: seen.append((n, e)))
+    assert out.getvalue().decode().splitlines() == ['{"e": "aabc"}', "null", '{"n": "5"}']
+    assert [n for n, _ in seen] == [2] and (stats.lines, stats.matched, stats.timeouts) == (3, 2, 1)
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    assert run("%{GREEDYDATA:x}", b"ok \xff\n") == [{"x": "ok \ufffd"}]
