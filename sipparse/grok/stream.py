@@ -155,6 +155,7 @@ class _BlockMatcher:
         # line holds nothing JSON must escape.
         self.flat = bool(keys) and grok._simple and len(keys) == regex.groups
         self.raw = "{" + ", ".join(k + '"%s"' for k in keys) + "}"
+        self.escaped = "{" + ", ".join(k + "%s" for k in keys) + "}"
 
     @classmethod
     def for_matcher(cls, matcher: Grok | MultiGrok) -> _BlockMatcher | None:
@@ -182,10 +183,11 @@ class _BlockMatcher:
         else:
             outs = [render(row) for row in rows]
         lines = self._place(between, outs)
+        if self.flat:
+            self._escape_lines(block, lines)
         stats.lines += len(lines)
         stats.matched += len(lines) - lines.count("null")
-        text = "\n".join(lines) + "\n"
-        return self._escape_lines(block, text) if self.flat else text
+        return "\n".join(lines) + "\n"
 
     @staticmethod
     def _place(between: list[str], outs: list[str]) -> list[str]:
@@ -196,38 +198,41 @@ class _BlockMatcher:
         head = ["null"] * between[0].count("\n")
         if middle.count("\n") == len(middle):
             lines = head + outs if head else outs
-        elif "" not in middle:
-            # text between two matches: its newlines less one are lines without a match
-            gaps = ["null\n" * (t.count("\n") - 1) if t != "\n" else "" for t in middle]
-            lines = [*head, outs[0], *map(str.__add__, gaps, outs[1:])]
         else:
+            # the text between two matches holds one newline more than lines without a match
             lines = head + [outs[0]]
+            add = lines.append
             for text, out in zip(middle, outs[1:], strict=True):
-                if text:  # "" is an empty match at the end of a line already matched
+                if text != "\n":
+                    if not text:
+                        continue  # an empty match at the end of a line already matched
                     lines.extend(["null"] * (text.count("\n") - 1))
-                    lines.append(out)
+                add(out)
         lines.extend(["null"] * between[-1].count("\n"))
         return lines
 
     def render(self, groups: tuple[str | None, ...]) -> str:
         return _dumps(self.grok.captures_groups(groups))
 
-    def _escape_lines(self, block: str, text: str) -> str:
+    def _escape_lines(self, block: str, lines: list[str]) -> None:
         """Redo, with JSON escaping, the lines that hold a quote, backslash or control."""
         search = _NEEDS_ESCAPE.search
         m = search(block)
-        if m is None:
-            return text
-        lines = text.split("\n")
         index = position = 0
         while m is not None:
             start = block.rfind("\n", 0, m.start()) + 1
             end = block.find("\n", m.start())
             index += block.count("\n", position, start)
             position = start
-            line = block[start:] if end < 0 else block[start:end]
             if lines[index] != "null":
-                fields = self.grok.match(line)
-                lines[index] = "null" if fields is None else _dumps(fields)
+                lines[index] = self._escaped(block[start:] if end < 0 else block[start:end])
             m = None if end < 0 else search(block, end + 1)
-        return "\n".join(lines)
+
+    def _escaped(self, line: str) -> str:
+        m = self.grok.regex.search(line)
+        if m is None:
+            return "null"
+        groups = m.groups()
+        if None in groups or "" in groups:
+            return _dumps(self.grok.captures_groups(groups))
+        return self.escaped % tuple(map(encode_basestring, groups))
