@@ -297,7 +297,8 @@ def reference(tmp_path: Path, logs: dict[str, bytes], *args: str) -> Content:
         (where / name).write_bytes(data)
         paths.append(str(where / name))
     url = f"sqlite:///{where / 'ref.db'}"
-    ingest_ok(url, *args, *paths)
+    for path in paths:  # one run per file: no rotated-sibling logic between them
+        ingest_ok(url, *args, path)
     return Content.of(url)
 
 
