@@ -18,6 +18,7 @@ resumed from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
@@ -32,6 +33,15 @@ _SWEEP_EVERY = 4096
 _SEPARATORS = (b"#015", b"", b"\r")
 _ORIGIN_LEADS = frozenset(b"[VNWEDSTF")
 _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
+# A line whose text before its first ":" is, stripped and lower-cased, a Content-Length name.
+_CONTENT_LENGTH_LINE = re.compile(
+    rb"^[ \t\r\x0b\x0c]*(?:[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]|[Ll])[ \t\r\x0b\x0c]*:([^\n]*)", re.M)
+_BULK_BYTES = 8 << 10  # how far ahead a message's lines are looked for at once
+# A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
+_STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
+_SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                         b"A" * 26 + b"a" * 26 + b"0" * 10)
+_SHAPE_CLASS = {ord("A"): b"[A-Z]", ord("a"): b"[a-z]", ord("0"): b"[0-9]"}
 
 
 @dataclass(slots=True)
@@ -56,7 +66,9 @@ class SyslogLayout:
     """Reassembles messages of a ``syslog``-layout log from byte buffers of whole lines."""
 
     def __init__(self, dialect: Dialect, rules: AsteriskRules, builder: PacketBuilder,
-                 timestamps: TimestampParser) -> None:
+                 timestamps: TimestampParser, bulk: bool = False) -> None:
+        """``bulk``: the prefix is the bundled traditional syslog one, whose time stamp is a pure
+        shape (letters and digits at fixed places), so a run of lines can be read at once."""
         self.dialect = dialect
         self.rules = rules
         self.builder = builder
@@ -70,6 +82,9 @@ class SyslogLayout:
         self.last: _Open | None = None
         self.line_no = 0
         self.skip_partial = False
+        self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
+        self._stops = _stops_pattern(rules) if bulk else None
+        self._bulk_ok = self._stops is not None
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: the oldest message still open, or ``done``."""
@@ -90,6 +105,9 @@ class SyslogLayout:
                 self._continuation(buf[pos:end], base + nl + 1)
             else:
                 self._line(m, buf[m.end():end], base + pos, base + nl + 1)
+                msg = self.last
+                if msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok:
+                    nl = self._bulk(msg, m, buf, nl, limit, base)
             pos = nl + 1
         if final:
             self.flush()
@@ -204,6 +222,96 @@ class SyslogLayout:
         if msg.size > MAX_MESSAGE and key in self.open:
             self._close(key, f"message longer than {MAX_MESSAGE} bytes, cut")
 
+    def _bulk(self, msg: _Open, m: re.Match[bytes], buf: bytes, nl: int, limit: int, base: int) -> int:
+        """Append the next lines of ``msg``'s stream at once, as ``_line`` would one by one.
+
+        Right after a message's first line, the lines that follow with the same prefix shape
+        and stream (host, program, pid) are taken together: up to the first one that could
+        open a message or is Asterisk's own (a superset, so those stay with ``_line``), the
+        last before a sweep, and the one that completes the message by Content-Length.
+        Returns the offset in ``buf`` of the last newline taken (``nl`` when none).
+        """
+        ts_start, ts_end = m.span(self._ts)
+        tail = buf[ts_end:m.end()]
+        if ts_start != m.start() or not tail.endswith(b": "):
+            return nl
+        runner = self._runner(buf[ts_start:ts_end], tail)
+        width = m.end() - m.start()
+        while True:
+            window = min(limit, nl + _BULK_BYTES)
+            stop = runner.search(buf, nl, window)
+            run_end = stop.start() if stop is not None else buf.rfind(b"\n", nl, window)
+            room = _SWEEP_EVERY - 1 - self.line_no % _SWEEP_EVERY
+            if run_end <= nl or room <= 0:
+                return nl
+            lines = buf[nl + 1:run_end].split(b"\n", room)[:room]
+            taken, closed, whole = self._bulk_lines(msg, lines, width)
+            if not taken:
+                return nl
+            nl += sum(map(len, lines[:taken])) + taken
+            msg.end = base + nl + 1
+            if closed:
+                self._close(m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),))
+            cut = window < limit and (stop is None or stop.start() + width >= window)
+            if closed or not whole or not cut:
+                return nl
+
+    def _bulk_lines(self, msg: _Open, lines: list[bytes], width: int) -> tuple[int, bool, bool]:
+        """Append the contents of whole prefixed ``lines`` to ``msg``: (taken, closed, all taken)."""
+        contents = [line[width:] for line in lines]
+        text = b"\n".join(contents)
+        if b"\r" in text or msg.size + len(text) + 1 > MAX_MESSAGE:
+            return 0, False, False
+        hit = self._stops.search(b"\n" + text)  # type: ignore[union-attr]
+        if hit is not None:
+            contents = contents[:text.count(b"\n", 0, hit.start())]
+        taken, closed = self._take(msg, contents, text)
+        appended = contents[:taken]
+        msg.lines += appended
+        msg.size += sum(map(len, appended)) + taken
+        self.line_no += taken
+        msg.last_line = self.line_no
+        self.last = msg
+        return taken, closed, taken == len(lines)
+
+    def _take(self, msg: _Open, contents: list[bytes], text: bytes) -> tuple[int, bool]:
+        """How many of ``contents`` belong to ``msg`` (which is past its first line), and
+        whether the last of them completes it; updates its body state as ``_append`` does.
+        ``text`` is the contents joined by LF (perhaps with more lines after them)."""
+        taken = 0
+        if not msg.in_body:
+            seps = [i for i in (_index(contents, b"#015"), _index(contents, b"")) if i >= 0]
+            if not seps:
+                return len(contents), False
+            taken = min(seps) + 1
+            msg.in_body = True
+            if len(msg.lines) == 1:  # the start line cannot be a Content-Length line
+                msg.content_length = _content_length_in(text, sum(map(len, contents[:taken])) + taken)
+            else:
+                msg.content_length = _content_length(msg.lines + contents[:taken])
+            if msg.content_length == 0:
+                return taken, True
+        length, body = msg.content_length, msg.body
+        for content in contents[taken:]:
+            taken += 1
+            body += len(_strip_cr(content)) + 2
+            if length is not None and body >= length:
+                msg.body = body
+                return taken, True
+        msg.body = body
+        return taken, False
+
+    def _runner(self, stamp: bytes, tail: bytes) -> re.Pattern[bytes]:
+        """A pattern finding the first line end after which a line of another shape or stream starts."""
+        key = (stamp.translate(_SHAPE), tail)
+        runner = self._runners.get(key)
+        if runner is None:
+            if len(self._runners) > 256:
+                self._runners.clear()
+            shape = b"".join(_SHAPE_CLASS.get(c) or re.escape(bytes([c])) for c in key[0])
+            runner = self._runners[key] = re.compile(b"\n(?!" + shape + re.escape(tail) + b")")
+        return runner
+
     def _close(self, key: tuple, problem: str | None = None) -> None:
         msg = self.open.pop(key)
         if self.last is msg:
@@ -241,6 +349,15 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("utf-8", "replace") if value is not None else None
 
 
+def _content_length_in(text: bytes, end: int) -> int | None:
+    """``_content_length`` of the lines joined in ``text[:end]``, with one regex search."""
+    found = _CONTENT_LENGTH_LINE.search(text, 0, end)
+    if found is None:
+        return None
+    value = _strip_cr(found.group(1)).strip()
+    return int(value) if value.isdigit() else None
+
+
 def _content_length(lines: list[bytes]) -> int | None:
     """Content-Length of a header section logged as lines (first one wins)."""
     for line in lines:
@@ -249,3 +366,24 @@ def _content_length(lines: list[bytes]) -> int | None:
             value = _strip_cr(value).strip()
             return int(value) if value.isdigit() else None
     return None
+
+
+def _index(items: list[bytes], value: bytes) -> int:
+    try:
+        return items.index(value)
+    except ValueError:
+        return -1
+
+
+def _stops_pattern(rules: AsteriskRules) -> re.Pattern[bytes] | None:
+    """Lines where the bulk reading stops: an Asterisk prefix, a marker, or a possible start line.
+
+    Searched in the lines joined by LF behind one more LF (a literal first byte is found fast)."""
+    unnamed = re.compile(rb"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+    parts = [unnamed.sub(b"(?:", rules.origin.pattern), unnamed.sub(b"(?:", rules.marker.pattern), _STARTISH]
+    if any(b"\\A" in part or b"\\Z" in part for part in parts):
+        return None
+    try:  # re.M: a "^" or "$" of the patterns still means a line's start or end
+        return re.compile(b"\n(?:" + b"|".join(b"(?:" + part + b")" for part in parts) + b")", re.M)
+    except re.error:  # a user's pattern this cannot embed: read line by line
+        return None

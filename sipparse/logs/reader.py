@@ -39,6 +39,9 @@ from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.sip.parser import MessageParser
 
 DETECT_BYTES = 64 << 10
+# Dialects whose bundled prefix has a time stamp of fixed shape (see SyslogLayout's bulk reading).
+_BULK_DIALECTS = ("syslog",)
+_BUNDLED: dict[str, bytes] = {}
 
 
 @dataclass
@@ -83,6 +86,8 @@ class _Compiled:
         self.dialects: dict[str, Dialect] = build_dialects(library, user_dialects)
         self.rules = asterisk_rules(library)
         self.grammar = Grammar.from_library(library)
+        self.bulk = {name for name in _BULK_DIALECTS if name in self.dialects
+                     and self.dialects[name].prefix.pattern == _bundled_prefix(name)}
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
@@ -153,5 +158,16 @@ class LogParser:
             self.dialect = detect_dialect(buf[:DETECT_BYTES], self._compiled.dialects) or "syslog"
         dialect = self._compiled.dialects[self.dialect]
         builder = PacketBuilder(self._parser, self.source, dialect.name, out)
-        kind = FullLayout if dialect.layout == "full" else SyslogLayout
-        return kind(dialect, self._compiled.rules, builder, self._timestamps)
+        if dialect.layout == "full":
+            return FullLayout(dialect, self._compiled.rules, builder, self._timestamps)
+        return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
+                            bulk=dialect.name in self._compiled.bulk)
+
+
+def _bundled_prefix(name: str) -> bytes:
+    """The prefix pattern of a built-in dialect with the bundled pattern files."""
+    if name not in _BUNDLED:
+        from sipparse.grok import PatternLibrary
+
+        _BUNDLED.update((n, d.prefix.pattern) for n, d in build_dialects(PatternLibrary.load()).items())
+    return _BUNDLED[name]
