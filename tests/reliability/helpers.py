@@ -236,9 +236,14 @@ def _rows(db_url: str, table: str, columns: Sequence[str]) -> list[str]:
     return sorted("\t".join(map(_canon, row)) for row in select(db_url, f"SELECT {names} FROM {table}"))
 
 
-def messages(db_url: str) -> list[str]:
-    """Canonical content of ``sip_transactions``: one sorted line per row, ids ignored."""
-    return _rows(db_url, "sip_transactions", MESSAGE_KEY)
+def messages(db_url: str, identity: bool = True) -> list[str]:
+    """Canonical content of ``sip_transactions``: one sorted line per row, ids ignored.
+
+    Without ``identity`` the source (file fingerprint and offset) is left out, to compare
+    messages read from rotated generations with those of one file holding the same lines.
+    """
+    key = MESSAGE_KEY if identity else [c for c in MESSAGE_KEY if not c.startswith("source_")]
+    return _rows(db_url, "sip_transactions", key)
 
 
 def calls(db_url: str) -> list[str]:
@@ -278,10 +283,11 @@ class Content:
     messages: list[str]
     calls: list[str]
     checkpoints: list[tuple[str, int, int]]
+    plain: list[str]  # the messages without their source identity
 
     @classmethod
     def of(cls, db_url: str) -> Content:
-        return cls(messages(db_url), calls(db_url), checkpoints(db_url))
+        return cls(messages(db_url), calls(db_url), checkpoints(db_url), messages(db_url, identity=False))
 
 
 def reference(tmp_path: Path, logs: dict[str, bytes], *args: str) -> Content:
