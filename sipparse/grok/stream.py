@@ -2,17 +2,17 @@
 
 Throughput matters here (a debugger run over a day of logs), so the common case avoids
 per-line Python work: input is read in large blocks, one expression that compiles to
-stdlib ``re`` is searched over a whole block of lines at once (its line-mode variant,
-see ``Grok.line_regex``), and the JSON text of a match with plain string fields is built
-from a format string, escaping only the lines that hold a character JSON must escape.
-Everything else (several expressions, conversions, nested fields, the ``regex`` module
-with its timeout) takes the per-line path with the exact same results.
+stdlib ``re`` is searched over a whole block of lines at once with ``split`` (its
+line-mode variant, see ``Grok.line_regex``), and when the fields are plain strings the
+JSON of the block is assembled with list operations that run in C (see ``_flat``).
+Large inputs are spread over worker processes, in order. Everything else (several
+expressions, the ``regex`` module with its timeout) takes the per-line path, with the
+exact same results.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -22,8 +22,8 @@ from sipparse.grok.errors import GrokTimeout
 from sipparse.grok.matcher import Grok, MultiGrok
 
 BLOCK_SIZE = 1 << 20
-# characters JSON cannot carry raw inside a string (a newline only ends a line here)
-_NEEDS_ESCAPE = re.compile(r'[\x00-\x09\x0b-\x1f"\\]')
+# JSON of a list with a newline between items: no encoded string holds a raw newline
+_LINES_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=("\n", ":")).encode
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
@@ -154,8 +154,7 @@ class _BlockMatcher:
         # non-empty (the usual case) is this format, filled without escaping when the
         # line holds nothing JSON must escape.
         self.flat = bool(keys) and grok._simple and len(keys) == regex.groups
-        self.raw = "{" + ", ".join(k + '"%s"' for k in keys) + "}"
-        self.escaped = "{" + ", ".join(k + "%s" for k in keys) + "}"
+        self.keys = ["{" + keys[0]] + [", " + k for k in keys[1:]] if keys else []
 
     @classmethod
     def for_matcher(cls, matcher: Grok | MultiGrok) -> _BlockMatcher | None:
@@ -172,21 +171,52 @@ class _BlockMatcher:
         width = self.regex.groups + 1
         parts = self.regex.split(block)
         between = parts[::width]
+        if self.flat and len(between) > 1:
+            del parts[::width]
+            text = self._flat(between, parts)
+        else:
+            text = self._general(between, parts, width)
+        lines = text.count("\n")
+        stats.lines += lines
+        stats.matched += lines - text.count("null\n")
+        return text
+
+    def _flat(self, between: list[str], values: list[str | None]) -> str:
+        """Plain string fields: the JSON of the whole block built by C-level list operations.
+
+        The values of all matches are JSON-encoded in one call (with a newline between
+        items, which no encoded string contains), then interleaved with the keys by slice
+        assignment; only matches with a missing or empty field, and lines between
+        matches, take a Python step each.
+        """
+        count, k = len(between) - 1, len(self.keys)
+        encoded = _LINES_ENCODER(values)[1:-1].split("\n")
+        stride = 2 * k + 1
+        pieces = [""] * (stride * count)
+        for j, key in enumerate(self.keys):
+            pieces[2 * j::stride] = [key] * count
+            pieces[2 * j + 1::stride] = encoded[j::k]
+        pieces[2 * k::stride] = ["}\n"] * count
+        for row in _rows_with_gaps(values, k):
+            line = self.render(tuple(values[row * k:(row + 1) * k]))
+            pieces[row * stride:(row + 1) * stride] = [line + "\n"] + [""] * (stride - 1)
+        middle = between[1:-1]
+        if middle.count("\n") != len(middle):
+            for row, text in enumerate(middle, 1):
+                if text != "\n":
+                    if text:
+                        pieces[row * stride] = "null\n" * (text.count("\n") - 1) + pieces[row * stride]
+                    else:  # an empty match at the end of a line already matched
+                        pieces[row * stride:(row + 1) * stride] = [""] * stride
+        head = "null\n" * between[0].count("\n")
+        return head + "".join(pieces) + "null\n" * between[-1].count("\n")
+
+    def _general(self, between: list[str], parts: list[str | None], width: int) -> str:
         if width > 1:
             rows = list(zip(*[parts[i::width] for i in range(1, width)], strict=True))
         else:
             rows = [()] * (len(between) - 1)
-        render = self.render
-        if self.flat:
-            raw = self.raw
-            outs = [raw % row if None not in row and "" not in row else render(row) for row in rows]
-        else:
-            outs = [render(row) for row in rows]
-        lines = self._place(between, outs)
-        if self.flat:
-            self._escape_lines(block, lines)
-        stats.lines += len(lines)
-        stats.matched += len(lines) - lines.count("null")
+        lines = self._place(between, [self.render(row) for row in rows])
         return "\n".join(lines) + "\n"
 
     @staticmethod
@@ -214,25 +244,17 @@ class _BlockMatcher:
     def render(self, groups: tuple[str | None, ...]) -> str:
         return _dumps(self.grok.captures_groups(groups))
 
-    def _escape_lines(self, block: str, lines: list[str]) -> None:
-        """Redo, with JSON escaping, the lines that hold a quote, backslash or control."""
-        search = _NEEDS_ESCAPE.search
-        m = search(block)
-        index = position = 0
-        while m is not None:
-            start = block.rfind("\n", 0, m.start()) + 1
-            end = block.find("\n", m.start())
-            index += block.count("\n", position, start)
-            position = start
-            if lines[index] != "null":
-                lines[index] = self._escaped(block[start:] if end < 0 else block[start:end])
-            m = None if end < 0 else search(block, end + 1)
 
-    def _escaped(self, line: str) -> str:
-        m = self.grok.regex.search(line)
-        if m is None:
-            return "null"
-        groups = m.groups()
-        if None in groups or "" in groups:
-            return _dumps(self.grok.captures_groups(groups))
-        return self.escaped % tuple(map(encode_basestring, groups))
+def _rows_with_gaps(values: list[str | None], width: int) -> list[int]:
+    """Rows of a row-major value list holding None or "" (found by C-level ``index``)."""
+    rows: set[int] = set()
+    for missing in (None, ""):
+        start = 0
+        while True:
+            try:
+                at = values.index(missing, start)
+            except ValueError:
+                break
+            rows.add(at // width)
+            start = at + 1
+    return sorted(rows)
