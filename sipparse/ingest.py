@@ -117,7 +117,7 @@ class IngestOptions:
 class IngestSummary:
     """What a run did, for the one summary line and for callers such as rotate."""
 
-    files: int = 0
+    sources: set[str] = field(default_factory=set)
     bytes: int = 0
     messages: int = 0
     duplicates: int = 0
@@ -129,6 +129,11 @@ class IngestSummary:
     failed: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+
+    @property
+    def files(self) -> int:
+        """Files read (by identity: a file read again in follow mode, or under two names, is one)."""
+        return len(self.sources)
 
     @property
     def seconds(self) -> float:
@@ -377,7 +382,7 @@ class Run:
 
     def _consume(self, lf: LogFile, start: int, batches: Iterator[Any]) -> None:
         """Store each batch with its checkpoint, one transaction per batch."""
-        self.summary.files += 1
+        self.summary.sources.add(lf.fingerprint or lf.path)
         position = start
         try:
             for batch in batches:
