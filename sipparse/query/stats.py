@@ -30,67 +30,69 @@ from sipparse.query.times import Clock, as_datetime, bound_param, format_time, s
 USER_ENDED = frozenset({480, 486, 487, 600, 603})
 FAILING_STATES = ("failed", "busy", "no-answer")
 DURATION_BUCKETS: tuple[tuple[str, float], ...] = (
-    ("< 10s", 10),
-    ("10-30s", 30),
-    ("30s-1m", 60),
-    ("1-5m", 300),
-    ("5-15m", 900),
-    ("15-60m", 3600),
+    ("< 10s", 10), ("10-30s", 30), ("30s-1m", 60), ("1-5m", 300), ("5-15m", 900), ("15-60m", 3600),
     ("> 1h", math.inf),
 )
 HISTOGRAM_STEPS = (1, 5, 15, 30, 60, 180, 360, 720, 1440)  # minutes per bar
 MAX_BARS = 30
 TOP = 5
-CALL_FIELDS = (
-    "first_seen",
-    "state",
-    "final_status",
-    "final_reason",
-    "setup_ms",
-    "duration_s",
-    "from_user",
-    "to_user",
-    "hangup_by",
-    "q850_cause",
-)
+ANSWERED = ("answered", "completed")
 
 
-def _range_sql(
-    column: str, since: datetime | None, until: datetime | None, backend: str
-) -> tuple[str, list[Any]]:
-    parts, params = [], []
-    if since is not None:
-        parts.append(f"{column} >= ?")
-        params.append(bound_param(since, backend))
-    if until is not None:
-        parts.append(f"{column} < ?")
-        params.append(bound_param(until, backend))
-    return " AND ".join(parts), params
+class _Query:
+    """The WHERE of the calls (by start) and messages (by timestamp) in the range."""
+
+    def __init__(self, since: datetime | None, until: datetime | None, backend: str) -> None:
+        self.since, self.until, self.backend = since, until, backend
+
+    def where(self, column: str, *extra: str) -> tuple[str, list[Any]]:
+        parts, params = list(extra), []
+        for op, moment in ((">=", self.since), ("<", self.until)):
+            if moment is not None:
+                parts.append(f"{column} {op} ?")
+                params.append(bound_param(moment, self.backend))
+        return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
-def gather(
-    store: Store, since: datetime | None = None, until: datetime | None = None
-) -> dict[str, list[dict]]:
-    """The three queries stats needs: calls, dialogs by kind, messages by method and status."""
-    where, params = _range_sql("first_seen", since, until, store.backend)
-    calls_where = " AND " + where if where else ""
-    any_where = " WHERE " + where if where else ""
-    msg_where, msg_params = _range_sql("timestamp", since, until, store.backend)
-    return {
-        "calls": store.fetchall(
-            f"SELECT {', '.join(CALL_FIELDS)} FROM calls WHERE kind = ?{calls_where}", ("call", *params)
-        ),
-        "kinds": store.fetchall(
-            "SELECT kind, COUNT(*) AS n, SUM(retransmissions) AS retransmissions "
-            f"FROM calls{any_where} GROUP BY kind",
-            tuple(params),
-        ),
-        "messages": store.fetchall(
-            "SELECT method, status_code, COUNT(*) AS n FROM sip_transactions"
-            f"{' WHERE ' + msg_where if msg_where else ''} GROUP BY method, status_code",
-            tuple(msg_params),
-        ),
+def _in(values: Sequence[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _duration_bucket_sql() -> str:
+    """The index of a call's duration bucket, computed by the database."""
+    whens = " ".join(f"WHEN duration_s < {top} THEN {i}" for i, (_, top) in enumerate(DURATION_BUCKETS[:-1]))
+    return f"CASE {whens} ELSE {len(DURATION_BUCKETS) - 1} END"
+
+
+def gather(store: Store, since: datetime | None = None, until: datetime | None = None) -> dict[str, list[dict]]:
+    """Every figure's raw material, aggregated by the database: memory stays small however
+    many calls the range holds (setup times are grouped by value to give exact percentiles)."""
+    q = _Query(since, until, store.backend)
+    calls = "kind = 'call'"
+    failing = f"{calls} AND state IN {_in(FAILING_STATES)}"
+    queries = {
+        "outcomes": ("SELECT state, final_status, final_reason, COUNT(*) AS n FROM calls",
+                     q.where("first_seen", calls), " GROUP BY state, final_status, final_reason"),
+        "setup": ("SELECT setup_ms, COUNT(*) AS n FROM calls",
+                  q.where("first_seen", calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
+                  " GROUP BY setup_ms"),
+        "durations": (f"SELECT {_duration_bucket_sql()} AS bucket, COUNT(*) AS n FROM calls",
+                      q.where("first_seen", calls, "duration_s IS NOT NULL"), " GROUP BY 1"),
+        "to_users": ("SELECT to_user AS who, COUNT(*) AS n FROM calls", q.where("first_seen", failing),
+                     f" GROUP BY to_user ORDER BY n DESC, to_user LIMIT {TOP}"),
+        "from_users": ("SELECT from_user AS who, COUNT(*) AS n FROM calls", q.where("first_seen", failing),
+                       f" GROUP BY from_user ORDER BY n DESC, from_user LIMIT {TOP}"),
+        "causes": ("SELECT q850_cause, COUNT(*) AS n FROM calls",
+                   q.where("first_seen", calls, "state = 'completed'"), " GROUP BY q850_cause"),
+        "minutes": ("SELECT SUBSTR(first_seen, 1, 16) AS minute, COUNT(*) AS n FROM calls",
+                    q.where("first_seen", calls), " GROUP BY 1"),
+        "kinds": ("SELECT kind, COUNT(*) AS n, SUM(retransmissions) AS retransmissions FROM calls",
+                  q.where("first_seen"), " GROUP BY kind"),
+        "messages": ("SELECT method, status_code, COUNT(*) AS n FROM sip_transactions",
+                     q.where("timestamp"), " GROUP BY method, status_code"),
     }
+    return {name: store.fetchall(head + where + tail, tuple(params))
+            for name, (head, (where, params), tail) in queries.items()}
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -101,83 +103,80 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def weighted_percentile(counts: Sequence[tuple[float, int]], p: float) -> float | None:
+    """Nearest-rank percentile of values given with their counts."""
+    total = sum(n for _, n in counts)
+    if not total:
+        return None
+    rank, seen = max(1, math.ceil(p / 100 * total)), 0
+    for value, n in sorted(counts):
+        seen += n
+        if seen >= rank:
+            return value
+    return None
+
+
 def ratio(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
 def compute(data: dict[str, list[dict]], clock: Clock) -> dict[str, Any]:
-    """Every figure, from the rows ``gather`` fetched (pure: tests feed it plain dicts)."""
-    calls = data["calls"]
-    states = Counter(str(c.get("state")) for c in calls)
+    """Every figure, from what ``gather`` fetched (pure: tests feed it plain dicts)."""
+    outcomes = data["outcomes"]
+    states: Counter[str] = Counter()
+    for row in outcomes:
+        states[str(row["state"])] += int(row["n"])
+    attempted = sum(states.values())
     answered = states["answered"] + states["completed"]
-    user_ended = sum(1 for c in calls if c.get("final_status") in USER_ENDED)
+    user_ended = sum(int(r["n"]) for r in outcomes if r.get("final_status") in USER_ENDED)
     return {
-        "calls": _call_counts(states, len(calls), answered),
-        "asr": ratio(answered, len(calls)),
-        "ner": ratio(answered + user_ended, len(calls)),
-        "failures": _failures(calls),
-        "setup_ms": _setup(calls),
-        "duration": _durations(calls),
+        "calls": _call_counts(states, attempted, answered),
+        "asr": ratio(answered, attempted),
+        "ner": ratio(answered + user_ended, attempted),
+        "failures": _failures(outcomes),
+        "setup_ms": _setup(data["setup"]),
+        "duration": _durations(data["durations"]),
         "messages": _messages(data["messages"]),
         "dialogs": {str(k["kind"]): int(k["n"]) for k in data["kinds"]},
         "retransmissions": sum(int(k.get("retransmissions") or 0) for k in data["kinds"]),
-        "top_failing_destinations": _top(calls, "to_user"),
-        "top_failing_sources": _top(calls, "from_user"),
-        "bye_causes": _bye_causes(calls),
-        "calls_per_minute": _histogram(calls, clock),
+        "top_failing_destinations": _top(data["to_users"]),
+        "top_failing_sources": _top(data["from_users"]),
+        "bye_causes": _bye_causes(data["causes"]),
+        "calls_per_minute": _histogram(data["minutes"], clock),
     }
 
 
 def _call_counts(states: Counter[str], attempted: int, answered: int) -> dict[str, int]:
     return {
-        "attempted": attempted,
-        "answered": answered,
-        "completed": states["completed"],
-        "failed": states["failed"],
-        "busy": states["busy"],
-        "no_answer": states["no-answer"],
-        "cancelled": states["cancelled"],
-        "in_progress": states["in-progress"],
+        "attempted": attempted, "answered": answered, "completed": states["completed"],
+        "failed": states["failed"], "busy": states["busy"], "no_answer": states["no-answer"],
+        "cancelled": states["cancelled"], "in_progress": states["in-progress"],
     }
 
 
-def _failures(calls: Sequence[dict]) -> list[dict[str, Any]]:
+def _failures(outcomes: Sequence[dict]) -> list[dict[str, Any]]:
     """Calls by final status >= 300, most frequent first, with the reason phrase seen most."""
     codes: Counter[int] = Counter()
     reasons: dict[int, Counter[str]] = {}
-    for call in calls:
-        code = call.get("final_status")
+    for row in outcomes:
+        code = row.get("final_status")
         if code is not None and int(code) >= 300:
-            codes[int(code)] += 1
-            reasons.setdefault(int(code), Counter())[str(call.get("final_reason") or "")] += 1
-    return [
-        {"status": code, "reason": reasons[code].most_common(1)[0][0], "count": n}
-        for code, n in sorted(codes.items(), key=lambda item: (-item[1], item[0]))
-    ]
+            codes[int(code)] += int(row["n"])
+            reasons.setdefault(int(code), Counter())[str(row.get("final_reason") or "")] += int(row["n"])
+    return [{"status": code, "reason": reasons[code].most_common(1)[0][0], "count": n}
+            for code, n in sorted(codes.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def _setup(calls: Sequence[dict]) -> dict[str, Any]:
-    values = [
-        float(c["setup_ms"])
-        for c in calls
-        if c.get("state") in ("answered", "completed") and c.get("setup_ms") is not None
-    ]
-    return {
-        "count": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
-        "max": max(values) if values else None,
-    }
+def _setup(rows: Sequence[dict]) -> dict[str, Any]:
+    counts = [(float(r["setup_ms"]), int(r["n"])) for r in rows]
+    return {"count": sum(n for _, n in counts), "p50": weighted_percentile(counts, 50),
+            "p95": weighted_percentile(counts, 95), "p99": weighted_percentile(counts, 99),
+            "max": max((v for v, _ in counts), default=None)}
 
 
-def _durations(calls: Sequence[dict]) -> list[dict[str, Any]]:
-    counts = Counter()
-    for call in calls:
-        if call.get("duration_s") is not None:
-            seconds = float(call["duration_s"])
-            counts[next(label for label, top in DURATION_BUCKETS if seconds < top)] += 1
-    return [{"bucket": label, "count": counts[label]} for label, _ in DURATION_BUCKETS]
+def _durations(rows: Sequence[dict]) -> list[dict[str, Any]]:
+    counts = {int(r["bucket"]): int(r["n"]) for r in rows}
+    return [{"bucket": label, "count": counts.get(i, 0)} for i, (label, _) in enumerate(DURATION_BUCKETS)]
 
 
 def _messages(rows: Sequence[dict]) -> dict[str, Any]:
@@ -188,43 +187,33 @@ def _messages(rows: Sequence[dict]) -> dict[str, Any]:
             responses[str(row["status_code"])] += int(row["n"])
         else:
             requests[str(row.get("method") or "?")] += int(row["n"])
-    return {
-        "total": sum(requests.values()) + sum(responses.values()),
-        "requests": dict(requests.most_common()),
-        "responses": dict(sorted(responses.items())),
-    }
+    return {"total": sum(requests.values()) + sum(responses.values()),
+            "requests": dict(requests.most_common()), "responses": dict(sorted(responses.items()))}
 
 
-def _top(calls: Sequence[dict], column: str) -> list[dict[str, Any]]:
-    counts = Counter(str(c.get(column) or "") for c in calls if c.get("state") in FAILING_STATES)
-    return [{"user": user, "count": n} for user, n in counts.most_common(TOP)]
+def _top(rows: Sequence[dict]) -> list[dict[str, Any]]:
+    return [{"user": str(r.get("who") or ""), "count": int(r["n"])} for r in rows]
 
 
-def _bye_causes(calls: Sequence[dict]) -> list[dict[str, Any]]:
-    counts: Counter[int | None] = Counter(
-        None if c.get("q850_cause") is None else int(c["q850_cause"])
-        for c in calls
-        if c.get("state") == "completed"
-    )
-    return [
-        {"cause": cause, "text": cause_text(cause) if cause is not None else "no Reason header", "count": n}
-        for cause, n in sorted(counts.items(), key=lambda item: (-item[1], item[0] or 0))
-    ]
+def _bye_causes(rows: Sequence[dict]) -> list[dict[str, Any]]:
+    counts = [(None if r.get("q850_cause") is None else int(r["q850_cause"]), int(r["n"])) for r in rows]
+    return [{"cause": cause, "text": cause_text(cause) if cause is not None else "no Reason header", "count": n}
+            for cause, n in sorted(counts, key=lambda item: (-item[1], item[0] or 0))]
 
 
-def _histogram(calls: Sequence[dict], clock: Clock) -> dict[str, Any]:
+def _histogram(rows: Sequence[dict], clock: Clock) -> dict[str, Any]:
     """Calls begun per bar of 1, 5, 15... minutes: the smallest bar that keeps it short."""
-    starts = sorted(t for t in (as_datetime(c.get("first_seen")) for c in calls) if t is not None)
-    if not starts:
+    minutes = sorted((m, int(r["n"])) for r in rows if (m := as_datetime(f"{r['minute']}:00")) is not None)
+    if not minutes:
         return {"minutes_per_bar": 1, "bars": []}
-    span = (starts[-1] - starts[0]).total_seconds() / 60 + 1
+    span = (minutes[-1][0] - minutes[0][0]).total_seconds() / 60 + 1
     step = next((s for s in HISTOGRAM_STEPS if span / s <= MAX_BARS), HISTOGRAM_STEPS[-1])
-    origin = _floor(starts[0], step)
-    counts = Counter(int((t - origin).total_seconds() // (step * 60)) for t in starts)
-    bars = [
-        {"start": format_time(origin + timedelta(minutes=i * step), clock, digits=0), "count": counts[i]}
-        for i in range(max(counts) + 1)
-    ]
+    origin = _floor(minutes[0][0], step)
+    counts: Counter[int] = Counter()
+    for moment, n in minutes:
+        counts[int((moment - origin).total_seconds() // (step * 60))] += n
+    bars = [{"start": format_time(origin + timedelta(minutes=i * step), clock, digits=0), "count": counts[i]}
+            for i in range(max(counts) + 1)]
     return {"minutes_per_bar": step, "bars": bars}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal
-from sipparse.query.stats import DURATION_BUCKETS, compute, percentile, render_stats_text
+from sipparse.query.stats import DURATION_BUCKETS, compute, percentile, render_stats_text, weighted_percentile
 from sipparse.query.times import Clock
 
 CLOCK = Clock(zone=UTC)
@@ -26,10 +27,38 @@ def call(state: str, final: int | None, minute: int = 0, **extra: object) -> dic
     return row
 
 
+def aggregate(calls: list[dict]) -> dict[str, list[dict]]:
+    """What ``gather``'s GROUP BY queries return, computed the plain way."""
+    def grouped(rows: list[dict], *keys: str) -> list[dict]:
+        counts = Counter(tuple(r[k] for k in keys) for r in rows)
+        return [dict(zip(keys, key, strict=True), n=n) for key, n in counts.items()]
+
+    answered = [c for c in calls if c["state"] in ("answered", "completed") and c["setup_ms"] is not None]
+    failing = [dict(c, who=c["to_user"]) for c in calls if c["state"] in ("failed", "busy", "no-answer")]
+    durations = [{"bucket": next(i for i, (_, top) in enumerate(DURATION_BUCKETS) if c["duration_s"] < top)}
+                 for c in calls if c["duration_s"] is not None]
+    return {
+        "outcomes": grouped(calls, "state", "final_status", "final_reason"),
+        "setup": grouped(answered, "setup_ms"),
+        "durations": grouped(durations, "bucket"),
+        "to_users": sorted(grouped(failing, "who"), key=lambda r: -r["n"])[:5],
+        "from_users": sorted(grouped([dict(c, who=c["from_user"]) for c in failing], "who"), key=lambda r: -r["n"]),
+        "causes": grouped([c for c in calls if c["state"] == "completed"], "q850_cause"),
+        "minutes": grouped([{"minute": c["first_seen"][:16]} for c in calls], "minute"),
+        "kinds": [{"kind": "call", "n": len(calls), "retransmissions": 2}],
+        "messages": [{"method": "INVITE", "status_code": None, "n": 3}, {"method": None, "status_code": 200, "n": 2}],
+    }
+
+
 def figures(calls: list[dict]) -> dict:
-    return compute({"calls": calls, "kinds": [{"kind": "call", "n": len(calls), "retransmissions": 2}],
-                    "messages": [{"method": "INVITE", "status_code": None, "n": 3},
-                                 {"method": None, "status_code": 200, "n": 2}]}, CLOCK)
+    return compute(aggregate(calls), CLOCK)
+
+
+@given(st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 20)), min_size=1, max_size=50),
+       st.sampled_from([1, 50, 95, 99, 100]))
+def test_percentile_of_grouped_values_is_the_plain_one(counts: list[tuple[int, int]], p: int) -> None:
+    values = [float(v) for v, n in counts for _ in range(n)]
+    assert weighted_percentile([(float(v), n) for v, n in counts], p) == percentile(values, p)
 
 
 @given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=200), st.sampled_from([50, 95, 99]))
