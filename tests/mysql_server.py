@@ -47,8 +47,22 @@ class ThrowawayServer:
     def available(self) -> bool:
         return bool(self.server and (self.installer or "mysqld" in (self.server or "")))
 
-    def start(self) -> str:
-        """Initialise and start the server; return a root URL for it."""
+    def start(self, attempts: int = 3) -> str:
+        """Initialise and start the server; return a root URL for it.
+
+        Initialising a datadir on a machine under heavy load occasionally fails half-way
+        (seen: "Unknown table 'mysql.tmp_user_sys'"), so a failed start is retried afresh.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except (RuntimeError, subprocess.TimeoutExpired):
+                self.stop()
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> str:
         assert self.server
         self.tmp = Path(tempfile.mkdtemp(prefix="sipparse-mysql-"))
         datadir, sock = self.tmp / "data", self.tmp / "mysql.sock"
@@ -97,3 +111,4 @@ class ThrowawayServer:
                 self.proc.kill()
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        self.proc, self.tmp = None, None
