@@ -21,7 +21,8 @@ from typing import Any, BinaryIO
 from sipparse.grok.errors import GrokTimeout
 from sipparse.grok.matcher import Grok, MultiGrok
 
-BLOCK_SIZE = 1 << 20
+# Blocks small enough for the allocator to reuse their memory (bigger ones cost page faults)
+BLOCK_SIZE = 1 << 17
 # JSON of a list with a newline between items: no encoded string holds a raw newline
 _LINES_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=("\n", ":")).encode
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -93,7 +94,7 @@ def _map_blocks(
     import multiprocessing
 
     with multiprocessing.get_context("fork").Pool(count) as pool:
-        yield from pool.imap(_run_block, blocks)
+        yield from pool.imap(_run_block, blocks, chunksize=8)
 
 
 def _worker_count(workers: int | None) -> int:
@@ -190,14 +191,17 @@ class _BlockMatcher:
         matches, take a Python step each.
         """
         count, k = len(between) - 1, len(self.keys)
-        encoded = _LINES_ENCODER(values)[1:-1].split("\n")
+        json_text = _LINES_ENCODER(values)
+        encoded = json_text[1:-1].split("\n")
         stride = 2 * k + 1
         pieces = [""] * (stride * count)
         for j, key in enumerate(self.keys):
             pieces[2 * j::stride] = [key] * count
             pieces[2 * j + 1::stride] = encoded[j::k]
         pieces[2 * k::stride] = ["}\n"] * count
-        for row in _rows_with_gaps(values, k):
+        # a None is "null", an empty string '""' in the JSON; their absence is the usual case
+        gaps = _rows_with_gaps(values, k) if "null" in json_text or '""' in json_text else []
+        for row in gaps:
             line = self.render(tuple(values[row * k:(row + 1) * k]))
             pieces[row * stride:(row + 1) * stride] = [line + "\n"] + [""] * (stride - 1)
         middle = between[1:-1]
