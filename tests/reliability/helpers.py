@@ -84,8 +84,11 @@ def as_syslog(direction: str, msg: bytes, when: datetime, host: str = "pbx-a") -
     prefix = f"{when:%b} {when.day:2d} {when:%H:%M:%S} {host} asterisk[4101]: ".encode()
     lines = [prefix + f"[{when:%b} {when.day:2d} {when:%H:%M:%S}] VERBOSE[4101] res_pjsip_logger.c: ".encode()
              + marker(direction, msg)]
-    for line in msg.split(b"\r\n")[:-1]:
-        lines.append(prefix + line + b"#015")
+    body = msg.split(b"\n")
+    if body[-1] == b"":
+        body.pop()
+    for line in body:  # rsyslog splits at LF; a CR before it is shown as #015
+        lines.append(prefix + (line[:-1] + b"#015" if line.endswith(b"\r") else line or b"#015"))
     return b"\n".join(lines) + b"\n"
 
 
