@@ -1,0 +1,238 @@
+"""Credentials stay secret, files sipparse makes are private, and symlinks cannot aim it elsewhere."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.reliability.helpers import (
+    assert_one_line_error,
+    child_env,
+    ingest_argv,
+    make_log,
+    run,
+    sipparse_argv,
+)
+
+PASSWORD = "Pw-" + uuid.uuid4().hex[:12] + "!x"
+
+
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
+
+
+# -- the config file ---------------------------------------------------------------------
+
+def _config(tmp_path: Path, mode: int) -> Path:
+    path = tmp_path / "sipparse.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\npassword = "{PASSWORD}"\n')
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_config_file_with_a_password_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    path = _config(tmp_path, mode)
+    done = run([*sipparse_argv(), "--config", str(path), "calls"])
+    line = assert_one_line_error(done)
+    assert str(path) in line and "chmod 600" in line, line
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_private_config_file_with_a_password_is_used(tmp_path: Path) -> None:
+    path = _config(tmp_path, 0o600)
+    done = run([*sipparse_argv(), "--config", str(path), "calls"])
+    assert done.returncode == 0, done.stderr
+
+
+# -- MySQL credentials never needed in argv, never shown -------------------------------------
+
+@pytest.fixture
+def secret_account(mysql_url: str) -> Iterator[tuple[str, str]]:
+    """A MySQL account with a password, on the test's database: (URL without password, user)."""
+    import mysql.connector
+
+    parts = urlsplit(mysql_url)
+    user = "sp_" + uuid.uuid4().hex[:8]
+    database = parts.path.lstrip("/")
+    admin = mysql.connector.connect(host=parts.hostname, port=parts.port, user=parts.username or "root",
+                                    password=parts.password or "", autocommit=True)
+    cur = admin.cursor()
+    cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{PASSWORD}'")
+    cur.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+    try:
+        yield f"mysql://{user}@{parts.hostname}:{parts.port}/{database}", user
+    finally:
+        cur.execute(f"DROP USER '{user}'@'%'")
+        admin.close()
+
+
+def _log(tmp_path: Path) -> Path:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    return log
+
+
+@pytest.mark.mysql
+def test_the_password_can_come_from_the_environment(secret_account: tuple[str, str], tmp_path: Path) -> None:
+    url, _ = secret_account
+    argv = ingest_argv(url, str(_log(tmp_path)))
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env=child_env(SIPPARSE_DB_PASSWORD=PASSWORD))
+    assert done.returncode == 0, done.stderr
+    assert all(PASSWORD not in arg for arg in argv)
+
+
+@pytest.mark.mysql
+def test_the_password_can_come_from_an_option_file(secret_account: tuple[str, str], tmp_path: Path) -> None:
+    url, user = secret_account
+    option_file = tmp_path / "my.cnf"
+    option_file.write_text(f"[client]\nuser = {user}\npassword = {PASSWORD}\n")
+    option_file.chmod(0o600)
+    done = run(ingest_argv(f"{url}?option_files={option_file}", str(_log(tmp_path))))
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.mysql
+def test_the_password_never_appears_in_output_errors_or_debug(secret_account: tuple[str, str],
+                                                              tmp_path: Path) -> None:
+    url, user = secret_account
+    log = str(_log(tmp_path))
+    env = child_env(SIPPARSE_DB_PASSWORD=PASSWORD)
+    debug = subprocess.run([*sipparse_argv(), "--debug", "--db", url, "ingest", "--tz", "UTC", log],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert debug.returncode == 0 and "DEBUG" in debug.stderr, debug.stderr
+    wrong = subprocess.run(ingest_argv(url, log), capture_output=True, text=True, timeout=60,
+                           env=child_env(SIPPARSE_DB_PASSWORD=PASSWORD + "wrong"))
+    assert_one_line_error(wrong)
+    parts = urlsplit(url)
+    in_url = url.replace(f"{user}@", f"{user}:{PASSWORD}@")
+    refused = run(ingest_argv(in_url.replace(f":{parts.port}/", ":1/"), log))
+    assert_one_line_error(refused)
+    bad_url = run([*sipparse_argv(), "--db", f"mysql://{user}:{PASSWORD}@[::1/x", "calls"])
+    assert bad_url.returncode != 0
+    debug_refused = run([*sipparse_argv(), "--debug", "--db", in_url.replace(f":{parts.port}/", ":1/"), "calls"])
+    assert debug_refused.returncode == 1
+    for done in (debug, wrong, refused, bad_url, debug_refused):
+        assert PASSWORD not in done.stdout + done.stderr, done.stderr
+
+
+def _child_sees(tmp_path: Path, extra_env: dict[str, str]) -> str:
+    """What a postrotate child of ``sipparse rotate`` can read of itself: its environ and argv."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    seen = tmp_path / "seen"
+    script = f"cat /proc/$$/environ /proc/$$/cmdline > {seen}"
+    argv = [*sipparse_argv(), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "rotate", "--tz", "UTC",
+            "--shell", "--postrotate", script, str(log)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=child_env(**extra_env))
+    assert done.returncode == 0, done.stderr
+    return seen.read_bytes().decode("utf-8", "replace")
+
+
+@pytest.mark.xfail(strict=True, reason="rotate's postrotate child inherits SIPPARSE_DB_PASSWORD and a "
+                   "SIPPARSE_DB URL holding a password (sipparse/rotate.py _postrotate passes the whole "
+                   "environment; owner at work)")
+def test_postrotate_children_do_not_inherit_the_password(tmp_path: Path) -> None:
+    seen = _child_sees(tmp_path, {"SIPPARSE_DB_PASSWORD": PASSWORD})
+    assert "PATH=" in seen  # the child did get an environment, only not the secret
+    assert PASSWORD not in seen
+
+
+def test_postrotate_children_get_no_password_in_argv(tmp_path: Path) -> None:
+    """What ``ps`` shows of the postrotate child and of sipparse itself, while the child runs."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    seen = tmp_path / "seen"
+    script = tmp_path / "reopen.sh"
+    script.write_text(f"#!/bin/sh\ncat /proc/$PPID/cmdline /proc/$$/cmdline > {seen}\n")
+    script.chmod(0o700)
+    argv = [*sipparse_argv(), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "rotate", "--tz", "UTC",
+            "--postrotate", str(script), str(log)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env=child_env(SIPPARSE_DB_PASSWORD=PASSWORD))
+    assert done.returncode == 0, done.stderr
+    shown = seen.read_text(errors="replace")
+    assert "rotate" in shown and "reopen.sh" in shown
+    assert PASSWORD not in shown
+
+
+# -- files sipparse creates --------------------------------------------------------------
+
+def _umask_zero() -> None:
+    os.umask(0)
+
+
+def test_files_sipparse_creates_are_not_world_writable_even_under_umask_0(tmp_path: Path) -> None:
+    data, locks = tmp_path / "data" / "sub", tmp_path / "locks-new"
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    done = subprocess.run(ingest_argv(f"sqlite:///{data / 'db.sqlite'}", str(log)), capture_output=True,
+                          text=True, timeout=60, preexec_fn=_umask_zero, env=child_env(SIPPARSE_LOCK_DIR=str(locks)))
+    assert done.returncode == 0, done.stderr
+    made = [data, *data.iterdir(), locks, *locks.iterdir()]
+    assert any(p.name == "db.sqlite" for p in made) and any(p.suffix == ".lock" for p in made)
+    for path in made:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert not mode & 0o002, f"{path} is world-writable ({mode:04o})"
+        assert not mode & 0o077 or path.is_dir() and not mode & 0o022, f"{path} is open to others ({mode:04o})"
+
+
+def test_a_symlink_planted_at_a_lock_file_is_not_followed(tmp_path: Path) -> None:
+    from sipparse.logs.locks import lock_path_for
+
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    lock = lock_path_for(str(log))
+    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock.symlink_to(victim)
+    done = run(ingest_argv(f"sqlite:///{tmp_path / 'db.sqlite'}", str(log)))
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert victim.read_text() == "precious\n"
+
+
+# -- rotate as root and symlinks -------------------------------------------------------------
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    path = elsewhere / "shadow"
+    path.write_text("root:secret:19000::::::\n")
+    path.chmod(0o600)
+    return path
+
+
+def _rotate(tmp_path: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
+    return run([*sipparse_argv(), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "rotate", "--tz", "UTC",
+                "--no-delaycompress", *map(str, paths)])
+
+
+def _untouched(victim: Path) -> None:
+    assert victim.read_text() == "root:secret:19000::::::\n"
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["shadow"]
+
+
+@pytest.mark.parametrize("planted", ["pjsip", "pjsip.1", "pjsip.2.gz", "pjsip.1.gz"])
+def test_rotate_cannot_be_aimed_at_another_file_by_a_symlink(tmp_path: Path, victim: Path, planted: str) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "pjsip"
+    if planted != "pjsip":
+        log.write_bytes(make_log(3))
+    (logs / planted).symlink_to(victim)
+    line = assert_one_line_error(_rotate(tmp_path, log))
+    assert "symbolic link" in line, line
+    _untouched(victim)
+    assert (logs / planted).is_symlink()
