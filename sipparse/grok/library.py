@@ -34,6 +34,37 @@ _SKIPPED_SUFFIXES = (".md", ".py", ".pyc", ".txt", ".rst", ".orig", ".rej", "~")
 MAX_DEPTH = 200
 
 
+_SAFE_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :;,=/@#'\"<>!%&~_-")
+_ESCAPED_LITERAL = frozenset("[](){}.*+?|^$\\/-")
+
+
+def required_literal(expression: str) -> str | None:
+    """A text every match of the expression contains, or None when none is certain.
+
+    Only an expression made of references and plain literal text qualifies: each literal
+    run then appears in every match, and the longest one is returned (a line without it
+    cannot match, which a search can learn far faster than by trying the expression).
+    """
+    runs, current, pos = [], [], 0
+    while pos < len(expression):
+        if expression.startswith("%{", pos):
+            m = _REFERENCE.match(expression, pos)
+            if m is None or expression.startswith("=", m.end("name")):
+                return None
+            runs.append("".join(current))
+            current, pos = [], m.end()
+        elif expression[pos] in _SAFE_LITERAL:
+            current.append(expression[pos])
+            pos += 1
+        elif expression[pos] == "\\" and expression[pos + 1:pos + 2] in _ESCAPED_LITERAL and pos + 1 < len(expression):
+            current.append(expression[pos + 1])
+            pos += 2
+        else:
+            return None
+    runs.append("".join(current))
+    return max(runs, key=len) or None
+
+
 class PatternDefinition(NamedTuple):
     """One named pattern and where it was defined (``line`` 0 for inline definitions)."""
 

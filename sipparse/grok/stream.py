@@ -19,6 +19,7 @@ from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 
 from sipparse.grok.errors import GrokTimeout
+from sipparse.grok.library import required_literal
 from sipparse.grok.matcher import Grok, MultiGrok
 
 # Blocks small enough for the allocator to reuse their memory (bigger ones cost page faults)
@@ -155,6 +156,7 @@ class _BlockMatcher:
         # non-empty (the usual case) is this format, filled without escaping when the
         # line holds nothing JSON must escape.
         self.flat = bool(keys) and grok._simple and len(keys) == regex.groups
+        self.literal = required_literal(grok.expression)
         self.keys = ["{" + keys[0]] + [", " + k for k in keys[1:]] if keys else []
 
     @classmethod
@@ -167,6 +169,25 @@ class _BlockMatcher:
 
     def run(self, block: str, stats: StreamStats) -> str:
         """The output lines of a block: each match on its line, ``null`` elsewhere."""
+        literal = self.literal
+        if literal and block.count(literal) <= block.count("\n"):
+            return self._prefiltered(block, literal, stats)
+        return self._run_all(block, stats)
+
+    def _prefiltered(self, block: str, literal: str, stats: StreamStats) -> str:
+        """Some line lacks a text every match holds: search only the lines that have it.
+
+        Lines of a near miss (the prefix is there but not the ``: ``) then cost a substring
+        test instead of a failing search at every position.
+        """
+        lines = block.split("\n")
+        has = [literal in line for line in lines]
+        kept = [line for line, ok in zip(lines, has, strict=True) if ok]
+        outs = iter(self._run_all("\n".join(kept), stats).split("\n") if kept else ())
+        stats.lines += len(lines) - len(kept)
+        return "\n".join([next(outs) if ok else "null" for ok in has]) + "\n"
+
+    def _run_all(self, block: str, stats: StreamStats) -> str:
         # split() hands back, all in C, the text between matches followed by each
         # match's groups: no match object, no per-line search call.
         width = self.regex.groups + 1

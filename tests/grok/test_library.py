@@ -97,3 +97,21 @@ def test_bad_inline_name_is_an_error() -> None:
 def test_names_by_prefix() -> None:
     names = PatternLibrary.load().names("SYSLOG5424")
     assert "SYSLOG5424LINE" in names and all(n.startswith("SYSLOG5424") for n in names)
+
+
+@pytest.mark.parametrize(
+    ("expression", "literal"),
+    [
+        ("%{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:msg}", ": "),
+        ("\\[%{INT:n}\\] seen", "] seen"),
+        ("%{INT:n}", None),
+        ("a? %{INT:n}", None),  # optional literal: not required
+        ("x|y %{INT:n}", None),
+        ("(a) %{INT:n}", None),
+        ("%{X=\\d+} bar", None),
+    ],
+)
+def test_required_literal_only_when_certain(expression: str, literal: str | None) -> None:
+    from sipparse.grok.library import required_literal
+
+    assert required_literal(expression) == literal
