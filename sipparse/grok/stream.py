@@ -24,6 +24,8 @@ from sipparse.grok.matcher import Grok, MultiGrok
 
 # Blocks small enough for the allocator to reuse their memory (bigger ones cost page faults)
 BLOCK_SIZE = 1 << 17
+# blocks matched in this process before worker processes are worth starting
+INLINE_BLOCKS = 8
 # JSON of a list with a newline between items: no encoded string holds a raw newline
 _LINES_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=("\n", ":")).encode
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -48,7 +50,7 @@ def match_stream(
     """Write to ``sink`` one JSON line per line of ``source``: the fields, or ``null``.
 
     A line whose match times out gives ``null`` too, and ``on_timeout(line number, error)``.
-    ``workers``: processes for large inputs (default: the usable cores, at most 4; 1 = none).
+    ``workers``: processes for large inputs (default: the idle cores, at most 4; 1 = none).
     """
     stats = StreamStats()
     block_matcher = _BlockMatcher.for_matcher(matcher)
@@ -77,17 +79,17 @@ def _run_block(block: str) -> tuple[bytes, int, int]:
 def _map_blocks(
     block_matcher: _BlockMatcher, blocks: Iterator[str], workers: int | None
 ) -> Iterator[tuple[bytes, int, int]]:
-    """Blocks in order; from the second block on, in worker processes when there are cores.
+    """Blocks in order; past the first megabyte or so, in worker processes when there are cores.
 
     Worker processes are forked (they inherit the compiled expression), so a short input
     never pays for them, and results come back in input order.
     """
     global _WORKER
     _WORKER = block_matcher
-    first = next(blocks, None)
-    if first is None:
-        return
-    yield _run_block(first)
+    for index, block in enumerate(blocks):
+        yield _run_block(block)
+        if index == INLINE_BLOCKS - 1:
+            break
     count = _worker_count(workers)
     if count < 2:
         yield from map(_run_block, blocks)
@@ -99,14 +101,20 @@ def _map_blocks(
 
 
 def _worker_count(workers: int | None) -> int:
+    """The cores that are idle (ours counted as one): extra processes only help on those."""
     import os
 
     if workers is not None:
         return workers
     try:
-        return min(len(os.sched_getaffinity(0)), 4)
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return min(os.cpu_count() or 1, 4)
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, 4, round(cores - busy + 1)))
 
 
 def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:

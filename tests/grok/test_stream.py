@@ -56,6 +56,7 @@ def test_worker_processes_keep_the_order() -> None:
     data = ("\n".join(lines) + "\n").encode()
     expression = EXPRESSIONS[0]
     single = run(expression, data, workers=1, block_size=4096)
+    assert len(data) > 4096 * 8 * 2  # past the blocks matched before workers start
     assert run(expression, data, workers=2, block_size=4096) == single
     assert [r is None for r in single] == [i % 3 == 0 for i in range(3000)]
 
