@@ -1,0 +1,160 @@
+"""Fuzzing the log reader: valid logs damaged at random, read whole, in pieces and resumed.
+
+The budget is fixed (``FUZZ``: examples and a per-example deadline) so CI time is bounded,
+and the examples are derandomized so every run of the suite tries the same ones.
+``SIPPARSE_FUZZ_EXAMPLES=5000`` turns it into a hunt: that many new random examples per
+test. A bug found that way is kept as an explicit regression test at the end of the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from sipparse.logs import LogParser, ParseOptions
+from sipparse.sip.message import Source
+from tests.reliability.helpers import call, entry, sip_message
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("SIPPARSE_FUZZ_EXAMPLES", "120")),
+    deadline=timedelta(seconds=5),
+    derandomize="SIPPARSE_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+WHEN = datetime(2025, 6, 1, 9, 0, 0)
+SOURCE = Source("/var/log/asterisk/pjsip", "f" * 40)
+
+
+def parse(data: bytes, dialect: str, start: int = 0, final: bool = True, batch_bytes: int = 1 << 20) -> Any:
+    """Every batch of one parser over ``data`` (the file from ``start`` on)."""
+    options = ParseOptions(dialect=dialect, year=2025, tz=UTC, final=final)
+    parser = LogParser(SOURCE, start, options)
+    return parser, list(parser.parse(io.BytesIO(data[start:]), batch_bytes=batch_bytes))
+
+
+def by_offset(batches: list[Any]) -> dict[int, tuple]:
+    """Messages keyed by their identity (offset), with the fields a user sees.
+
+    ``end`` is left out: after a damaged entry prefix, the stray lines that follow a
+    complete message are counted to it or skipped depending on where a batch ended; the
+    message itself is the same.
+    """
+    out: dict[int, tuple] = {}
+    for batch in batches:
+        for m in batch.messages:
+            out[m.offset] = (m.raw_message, m.call_id, m.sip_method, m.cseq, m.timestamp, m.direction)
+    return out
+
+
+@st.composite
+def damaged_logs(draw: st.DrawFn) -> tuple[bytes, str]:
+    """A log of a few calls in one dialect, then cut, spliced, repeated and sprinkled with junk."""
+    dialect = draw(st.sampled_from(["full", "syslog"]))
+    numbers = draw(st.lists(st.integers(0, 50), min_size=1, max_size=4))
+    data = bytearray()
+    for n in numbers:
+        for direction, msg in call(n)[: draw(st.integers(1, 6))]:
+            data += entry(direction, msg, WHEN + timedelta(seconds=n), dialect)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(data)))
+        kind = draw(st.sampled_from(["insert", "delete", "repeat", "byte"]))
+        if kind == "insert":
+            data[at:at] = draw(st.one_of(
+                st.binary(max_size=64),
+                st.sampled_from([b"\n", b"\r\n", b"#015", b"#012", b"\x00", b"\xff\xfe", b"Content-Length: 9\r\n",
+                                 b"<--- Received SIP request (10 bytes) from UDP:1.2.3.4:5 --->\n",
+                                 b"SIP/2.0 200 OK\r\n", b"\r\n\r\n", b"[Jun  1 09:00:00] NOTICE[1] pbx.c: x\n"])))
+        elif kind == "delete":
+            del data[at:at + draw(st.integers(1, 200))]
+        elif kind == "repeat":
+            data[at:at] = data[at:at + draw(st.integers(1, 400))]
+        elif at < len(data):
+            data[at] = draw(st.integers(0, 255))
+    return bytes(data), dialect
+
+
+def _well_formed(data: bytes, batches: list[Any]) -> None:
+    # a last line without its LF ends one byte past the data: the known bug of
+    # test_a_message_on_an_unterminated_last_line_ends_inside_the_file, not hunted again here
+    limit = len(data) + (0 if data.endswith(b"\n") else 1)
+    for batch in batches:
+        assert 0 <= batch.checkpoint <= batch.end <= len(data)
+        for m in batch.messages:
+            assert 0 <= m.offset < m.end <= limit, (m.offset, m.end)
+            assert m.call_id and m.sip_method
+            assert m.cseq is None or 0 <= m.cseq < 2 ** 31
+        for r in batch.rejects:
+            assert r.reason and 0 <= r.offset <= r.end <= len(data)
+
+
+@FUZZ
+@given(damaged_logs())
+@example((b"\n" * 3 + b"\x00", "syslog"))
+@example((b"#015\n#015\n", "full"))
+def test_damaged_logs_never_crash_and_records_stay_inside_the_file(case: tuple[bytes, str]) -> None:
+    data, dialect = case
+    for name in (dialect, "auto"):
+        _, batches = parse(data, name)
+        _well_formed(data, batches)
+
+
+@FUZZ
+@given(damaged_logs(), st.sampled_from([4096, 997, 1 << 20]))
+def test_batch_size_does_not_change_what_is_read(case: tuple[bytes, str], batch_bytes: int) -> None:
+    data, dialect = case
+    _, whole = parse(data, dialect)
+    _, pieces = parse(data, dialect, batch_bytes=batch_bytes)
+    assert by_offset(pieces) == by_offset(whole)
+
+
+@FUZZ
+@given(damaged_logs(), st.floats(0, 1))
+def test_a_run_resumed_at_its_checkpoint_reads_what_one_run_reads(case: tuple[bytes, str], cut: float) -> None:
+    """The cron property: run 1 sees a prefix (not final), run 2 resumes at run 1's checkpoint."""
+    data, dialect = case
+    _, whole = parse(data, dialect)
+    k = int(len(data) * cut)
+    _, first = parse(data[:k], dialect, final=False)
+    checkpoint = first[-1].checkpoint if first else 0
+    _, second = parse(data, dialect, start=checkpoint)
+    assert {**by_offset(first), **by_offset(second)} == by_offset(whole)
+
+
+@FUZZ
+@given(st.binary(max_size=4096), st.sampled_from(["auto", "full", "syslog", "rfc5424"]), st.booleans())
+def test_random_bytes(data: bytes, dialect: str, final: bool) -> None:
+    _, batches = parse(data, dialect, final=final, batch_bytes=4096)
+    _well_formed(data, batches)
+
+
+@pytest.mark.xfail(strict=True, reason="syslog layout: the message closed at the end of final data that lacks "
+                   "its last LF gets end = size + 1 (sipparse/logs/lines.py feed: nl + 1 past the limit; "
+                   "owner at work); found by test_damaged_logs_never_crash_and_records_stay_inside_the_file")
+def test_a_message_on_an_unterminated_last_line_ends_inside_the_file() -> None:
+    data = b"".join(entry(d, m, WHEN, "syslog") for d, m in call(0)[:2]).rstrip(b"\n")
+    _, batches = parse(data, "syslog")
+    ends = [m.end for b in batches for m in b.messages]
+    assert len(ends) == 2 and max(ends) <= len(data)
+
+
+@pytest.mark.xfail(strict=True, reason="full layout: when the last entry of the data read so far has a "
+                   "Content-Length one byte too large, _complete_end takes Asterisk's LF as the body's last "
+                   "byte and the next entry's first byte as the LF, so a resumed run loses that next message "
+                   "(sipparse/logs/full.py _complete_end does not check the byte is a LF; owner at work); "
+                   "found by test_batch_size_does_not_change_what_is_read")
+def test_a_content_length_one_too_large_does_not_eat_the_next_message() -> None:
+    liar = sip_message("OPTIONS sip:a@b SIP/2.0", "liar@fuzz", "1 OPTIONS", branch="l", from_tag="l",
+                       body=["v=0"]).replace(b"Content-Length: 5", b"Content-Length: 6")
+    after = entry("in", call(7)[0][1], WHEN, "full")
+    data = entry("in", liar, WHEN, "full") + after
+    cut = len(data) - len(after) + 4  # the cron run sees the next entry's first bytes only
+    _, first = parse(data[:cut], "full", final=False)
+    _, second = parse(data, "full", start=first[-1].checkpoint)
+    got = {**by_offset(first), **by_offset(second)}
+    assert sorted(v[1] for v in got.values()) == ["call-7@192.0.2.10", "liar@fuzz"]
