@@ -440,6 +440,8 @@ def main() -> int:
     ap.add_argument("--no-generate", action="store_true", help="measure only the --input logs")
     ap.add_argument("--mysql-url", help="a MySQL/MariaDB server to use (a fresh database is made on it)")
     ap.add_argument("--no-mysql", action="store_true", help="skip the MariaDB measurement")
+    ap.add_argument("--mysql-max-mib", type=float, default=float("inf"),
+                    help="measure MariaDB only on inputs up to this size (it is the slow one)")
     ap.add_argument("--workers", type=int, default=2, help="workers for the parallel ingest (default 2)")
     ap.add_argument("--pygrok-mib", type=float, default=8.0, help="MiB of each input given to pygrok (default 8)")
     ap.add_argument("--seed", type=int, default=1)
@@ -485,7 +487,7 @@ def measure_input(inp: Input, args: argparse.Namespace, dbdir: Path, server: str
     reference = measure_ingest(inp, "sipparse ingest SQLite", f"sqlite:///{dbdir}/one.db", 0, None)
     measure_ingest(inp, f"sipparse ingest SQLite --workers {args.workers}", f"sqlite:///{dbdir}/many.db",
                    args.workers, reference or None)
-    if server is not None:
+    if server is not None and inp.mib <= args.mysql_max_mib:
         database = f"sipparse_bench_{os.getpid()}_{n}"
         _admin(server, f"CREATE DATABASE `{database}`")
         try:
