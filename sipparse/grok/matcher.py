@@ -84,7 +84,7 @@ class Grok:
 
     @property
     def line_regex(self) -> Any:
-        """A pattern for ``finditer`` over many lines joined by ``\\n``, or None.
+        """A pattern to search many lines joined by ``\\n`` at once (``split``, ``finditer``), or None.
 
         Each of its matches lies within one line, runs to the end of that line, and has
         the groups :meth:`search` finds in that line alone; lines without a match are

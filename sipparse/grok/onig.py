@@ -53,6 +53,9 @@ lookbehind
 ``(?#...)``
     comments are dropped.
 
+Line mode (``translate(..., line_mode=True)``) writes a variant for searching a block of
+lines at once: nothing in it matches a newline and ``\\A``/``\\z``/``\\Z`` become ``^``/``$``.
+
 Known difference: ``(?i)`` folds case by Unicode rules in both engines, but Ruby's
 ``\\w`` etc. stay ASCII under it here too, which is what Ruby does.
 """
