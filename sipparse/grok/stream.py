@@ -50,7 +50,8 @@ def match_stream(
     """Write to ``sink`` one JSON line per line of ``source``: the fields, or ``null``.
 
     A line whose match times out gives ``null`` too, and ``on_timeout(line number, error)``.
-    ``workers``: processes for large inputs (default: the idle cores, at most 4; 1 = none).
+    ``workers``: processes for large inputs (default: one per core, at most 4, or 1 when the
+    machine is saturated; 1 = none).
     """
     stats = StreamStats()
     block_matcher = _BlockMatcher.for_matcher(matcher)
@@ -101,7 +102,7 @@ def _map_blocks(
 
 
 def _worker_count(workers: int | None) -> int:
-    """The cores that are idle (ours counted as one): extra processes only help on those."""
+    """One process per core, unless the machine is already saturated."""
     import os
 
     if workers is not None:
@@ -114,7 +115,8 @@ def _worker_count(workers: int | None) -> int:
         busy = os.getloadavg()[0]
     except OSError:
         busy = 0.0
-    return max(1, min(cores, 4, round(cores - busy + 1)))
+    # on a machine already past saturation, extra processes only add their overhead
+    return min(cores, 4) if busy < cores + 0.5 else 1
 
 
 def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:
