@@ -7,6 +7,7 @@ click's usage errors keep exit 2; a traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -21,6 +22,34 @@ from sipparse.config import Settings, resolve_settings
 from sipparse.errors import SipparseError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# command name -> the module of sipparse.cli that defines it. Modules are imported only
+# when their command runs (or for --help), so `sipparse show` or a cron `ingest` does not
+# pay for importing every other command's dependencies.
+COMMAND_MODULES = {
+    "calls": "query",
+    "cron": "cron",
+    "grok": "grok",
+    "info": "info",
+    "ingest": "ingest",
+    "purge": "purge",
+    "rejects": "ingest",
+    "rotate": "rotate",
+    "show": "query",
+    "stats": "query",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"sipparse.cli.{COMMAND_MODULES[cmd_name]}")
+        return self.commands.get(cmd_name)
 
 
 class App:
@@ -40,7 +69,7 @@ class App:
         return open_store(self.settings.db_url)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="sipparse")
 @click.option("--db", "db_url", metavar="URL", help="Database: sqlite:///PATH or mysql://USER@HOST[:PORT]/DB "
               "(else $SIPPARSE_DB, else the config file, else the embedded SQLite default).")
