@@ -30,6 +30,13 @@ _TIMESTAMP_AT = MESSAGE_NAMES.index("timestamp")
 # message_row() relies on this order: the derived columns are the timestamp and the tail.
 assert MESSAGE_NAMES[-6:] == ("source_file", "source_fingerprint", "source_offset", "source_end", "problems",
                               "ingested_at")
+# The integers a log dictates (a Content-Length, a Q.850 cause, a marker's byte count...) with
+# the largest value their column holds on every backend: MySQL INT is 32-bit, BIGINT and
+# SQLite INTEGER 64-bit. A log saying more is not refused by strict mode on every later run.
+_INT_LIMITS = tuple(
+    (_PLAIN_NAMES.index(c.name), c.name, (1 << 31) - 1 if c.mysql == "INT" else (1 << 63) - 1)
+    for c in schema.MESSAGE_COLUMNS if c.name in _PLAIN_NAMES and c.sqlite == "INTEGER"
+)
 
 
 @dataclass(slots=True)
@@ -66,12 +73,23 @@ def text_time(value: datetime | None) -> str | None:
 def message_row(message: SipMessage, now: Any, fmt_time: TimeFormat) -> tuple[Any, ...]:
     """One ``sip_transactions`` row, columns in ``schema.MESSAGE_COLUMNS`` order."""
     plain = _plain(message)
+    problems = message.problems
+    for index, name, limit in _INT_LIMITS:
+        value = plain[index]
+        if value is not None and not -limit <= value <= limit:
+            plain, problems = _without_int(plain, index, name, problems)
     source = message.source
     return (
         *plain[:_TIMESTAMP_AT], fmt_time(message.timestamp), *plain[_TIMESTAMP_AT:],
         source.path, source.fingerprint, message.offset, message.end,
-        "; ".join(message.problems) if message.problems else None, now,
+        "; ".join(problems) if problems else None, now,
     )
+
+
+def _without_int(plain: tuple[Any, ...], index: int, name: str, problems: list[str]) -> tuple[tuple, list[str]]:
+    """The row values with an integer too large for its column left out (NULL), and why."""
+    shown = str(plain[index]) if plain[index].bit_length() < 256 else f"of {plain[index].bit_length()} bits"
+    return plain[:index] + (None,) + plain[index + 1:], [*problems, f"{name} {shown} too large to store"]
 
 
 def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_time: TimeFormat) -> RowList:
