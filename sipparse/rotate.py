@@ -372,7 +372,8 @@ def _postrotate(path: str, options: RotateOptions, say: Report) -> str | None:
     # with a shell, the log path is $1, as in logrotate's scripts
     argv = ["/bin/sh", "-c", command, "sh", path] if options.shell else shlex.split(command)
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=POSTROTATE_TIMEOUT, check=False)
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=POSTROTATE_TIMEOUT, check=False,
+                              env=postrotate_environment(os.environ))
     except FileNotFoundError:
         say(f"ran postrotate {command!r}: command not found")
         return f"postrotate command not found: {argv[0]} (rotated {path})"
@@ -383,6 +384,25 @@ def _postrotate(path: str, options: RotateOptions, say: Report) -> str | None:
     if done.returncode:
         return f"postrotate {command!r} exited with status {done.returncode} (rotated {path})"
     return None
+
+
+def postrotate_environment(environ: Any) -> dict[str, str]:
+    """The environment of the postrotate command: ours, minus the database credentials.
+
+    The command only has to make a writer reopen its file; it must not be able to read
+    the database password (any process of the same user can read a child's environ).
+    """
+    from sipparse.config import ENV_DB, ENV_DB_PASSWORD, parse_db_url
+
+    env = {k: v for k, v in environ.items() if k != ENV_DB_PASSWORD}
+    if env.get(ENV_DB):
+        try:
+            holds_password = parse_db_url(env[ENV_DB]).password is not None
+        except ConfigError:
+            holds_password = True  # unparsable: keep nothing that might be a secret
+        if holds_password:
+            del env[ENV_DB]
+    return env
 
 
 def _compress_older(generations: list[Generation], newest: str, options: RotateOptions, say: Report) -> None:
