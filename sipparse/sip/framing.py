@@ -96,13 +96,17 @@ def _frame_one(data: bytes, start: int) -> Frame:
     return Frame(start, blank.start(), body_start, end, length, problems)
 
 
+# More digits than this is no body a log holds, and more than int() or a BIGINT column takes.
+_MAX_DIGITS = 18
+
+
 def _content_length(data: bytes, start: int, end: int, problems: list[str]) -> int | None:
     # the usual spelling, once, found without a regex scan
     usual = data.find(b"\nContent-Length:", start, end)
     if usual >= 0 and data.find(b"ength", usual + 16, end) < 0 and data.find(b"\nl", start, end) < 0:
         line_end = data.find(b"\n", usual + 16, end)
         text = data[usual + 16:line_end if line_end >= 0 else end].strip()
-        if text.isdigit():
+        if text.isdigit() and len(text) <= _MAX_DIGITS:
             return int(text)
     values = _CONTENT_LENGTH.findall(data, start, end)
     if not values:
@@ -110,7 +114,7 @@ def _content_length(data: bytes, start: int, end: int, problems: list[str]) -> i
     if len(values) > 1:
         problems.append(f"{len(values)} Content-Length headers")
     text = values[0].strip()
-    if text.isdigit():
+    if text.isdigit() and len(text) <= _MAX_DIGITS:
         return int(text)
-    problems.append(f"unreadable Content-Length {text.decode('utf-8', 'replace')!r}")
+    problems.append(f"unreadable Content-Length {text[:40].decode('utf-8', 'replace')!r}")
     return None

@@ -206,10 +206,11 @@ class MessageParser:
         m = rule.regex.match(value)
         if m is None:
             return None, None, f"unreadable CSeq {value[:40]!r}"
-        number = int(m.group(rule.groups["cseq"]))
-        if number >= 2**31:
-            return None, m.group(rule.groups["cseq_method"]), f"CSeq number {number} out of range"
-        return number, m.group(rule.groups["cseq_method"]), None
+        digits = m.group(rule.groups["cseq"])
+        # RFC 3261 8.1.1.5: less than 2**31; a longer digit string is not even given to int()
+        if len(digits.lstrip("0")) > 10 or int(digits) >= 2**31:
+            return None, m.group(rule.groups["cseq_method"]), f"CSeq number {digits[:20]} out of range"
+        return int(digits), m.group(rule.groups["cseq_method"]), None
 
     def _via(self, via: str) -> tuple[str, str | None]:
         """The topmost Via value and its branch (a transaction's messages share their Via)."""
@@ -273,4 +274,5 @@ def _display(text: str | None) -> str | None:
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    """A small decimal number (a Q.850 cause), or None for anything else, however long."""
+    return int(text) if text and len(text) <= 18 and text.isascii() and text.isdigit() else None
