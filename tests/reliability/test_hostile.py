@@ -256,26 +256,27 @@ HUGE_NUMBERS = {
     "q850-cause-60000-digits": _with(b"cause=16", b"cause=" + b"1" * 60000),
     "q850-cause-2^31": _with(b"cause=16", b"cause=2147483648"),
 }
-HUGE_REASON = ("a digit string longer than int() converts (4300 digits) stops the whole run, and every "
-               "later run (sipparse/sip/framing.py Content-Length, parser.py _cseq and _int, logs/lines.py "
-               "_content_length: no bound on digit strings; owner at work)")
+SYSLOG_DIGITS = ("syslog layout: a Content-Length of more digits than int() converts stops the run, and every "
+                 "later run (sipparse/logs/lines.py _content_length; owner at work)")
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HUGE_REASON)) if "digits" in name else name
-    for name in HUGE_NUMBERS])
-def test_numbers_too_large_for_any_column(db_url: str, tmp_path: Path, dialect: str, name: str) -> None:
+@pytest.mark.parametrize("name", list(HUGE_NUMBERS))
+def test_numbers_too_large_for_any_column(db_url: str, tmp_path: Path, dialect: str, name: str,
+                                          request: pytest.FixtureRequest) -> None:
+    if name == "content-length-5000-digits" and dialect == "syslog":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=SYSLOG_DIGITS))
     log = tmp_path / "pjsip"
     log.write_bytes(between(dialect, entry("in", HUGE_NUMBERS[name], WHEN, dialect)))
     done = ingest_ok(db_url, str(log))
     assert done.stderr == ""
     assert_sentinels(db_url, 1)
-    stored = select(db_url, "SELECT problems FROM sip_transactions WHERE call_id = 'number@hostile'")
-    rejected = select(db_url, "SELECT reason FROM rejects")
-    assert stored or rejected
-    if stored and "digits" not in name:  # kept as NULL, and said so
-        assert "too large to store" in stored[0][0] or "out of range" in stored[0][0], stored
+    column = {"content": "content_length", "cseq": "cseq", "q850": "q850_cause"}[name.split("-")[0]]
+    stored = select(db_url, f"SELECT {column}, problems FROM sip_transactions WHERE call_id = 'number@hostile'")
+    assert stored, "the message itself is stored, without the number"
+    value, notes = stored[0]
+    assert value is None
+    assert len(notes or "") < 1000
 
 
 @pytest.mark.parametrize("size", [
