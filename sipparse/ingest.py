@@ -289,10 +289,10 @@ class Run:
             return None
         if lf.fingerprint is None or (lf.device, lf.inode) in self._seen:
             return None
-        self._seen.add((lf.device, lf.inode))
         cp = self.checkpoints.get(lf.fingerprint)
         if cp is None and not known:
-            return None
+            return None  # not planned, so not seen: named itself (``pjsip*``), it is read
+        self._seen.add((lf.device, lf.inode))
         start = start_offset(lf, cp, final or lf.compressed)
         return None if start is None else Work(lf, start, final or lf.compressed)
 
@@ -337,7 +337,7 @@ class Run:
             work, worker = pending.popleft()
             if worker is not None:
                 with worker:
-                    self._consume(work.file, work.start, worker.batches())
+                    self._consume(work.file, work.start, worker.batches(), worker.check)
 
     def _start_worker(self, work: Work) -> ParseWorker | None:
         lf = work.file
@@ -350,7 +350,13 @@ class Run:
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
-        return ParseWorker(parser, lf, work.start, self.options.batch_bytes)
+        worker = ParseWorker(parser, lf, work.start, self.options.batch_bytes)
+        if not lf.compressed:
+            try:
+                worker.check = open(lf.path, "rb")  # the parent's view of the file the child reads
+            except OSError:
+                pass  # gone meanwhile: the child reports it
+        return worker
 
     def read(self, work: Work) -> None:
         """Read one file from its start offset, committing batch by batch."""
@@ -369,7 +375,8 @@ class Run:
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
         parser = self.parser_for(lf, fh, start, final)
-        self._consume(lf, start, parser.parse(fh, batch_bytes=self.options.batch_bytes))
+        self._consume(lf, start, parser.parse(fh, batch_bytes=self.options.batch_bytes),
+                      None if lf.compressed else fh)
 
     def parser_for(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> Any:
         """A parser for ``lf`` resuming at ``start`` (the dialect comes from the file's head)."""
@@ -380,13 +387,23 @@ class Run:
         options = self._parse_options_for(lf, fh, final)
         return LogParser(Source(lf.path, lf.fingerprint or ""), start, options)
 
-    def _consume(self, lf: LogFile, start: int, batches: Iterator[Any]) -> None:
-        """Store each batch with its checkpoint, one transaction per batch."""
+    def _consume(self, lf: LogFile, start: int, batches: Iterator[Any], fh: BinaryIO | None = None) -> None:
+        """Store each batch with its checkpoint, one transaction per batch.
+
+        With ``fh`` (the plain file being read), each batch is stored only if the file is
+        still the one ``lf`` describes: another tool's copytruncate may have emptied it and
+        new lines taken the place of the old ones mid-read. Those batches are left for the
+        next run, which reads the copy and the new file each under its own identity.
+        """
         self.summary.sources.add(lf.fingerprint or lf.path)
         position = start
         try:
             for batch in batches:
                 if self.stop.is_set():
+                    return
+                if fh is not None and not still_same(lf, fh, batch.end):
+                    log.info("%s was truncated and rewritten while read; the rest waits for the next run",
+                             lf.path)
                     return
                 self._store(lf, batch, batch.end - position)
                 self.bar.update(max(0, batch.end - position))
@@ -475,6 +492,7 @@ class ParseWorker:
     """
 
     def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int) -> None:
+        self.check: BinaryIO | None = None  # set by the parent: see Run._consume
         ctx = multiprocessing.get_context("fork")
         self.queue: Any = ctx.Queue(maxsize=2)
         self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes), daemon=True)
@@ -521,6 +539,16 @@ class ParseWorker:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
+        if self.check is not None:
+            self.check.close()
+
+
+def still_same(lf: LogFile, fh: BinaryIO, end: int) -> bool:
+    """Whether the open plain file still holds ``end`` bytes and starts as ``lf`` did."""
+    fd = fh.fileno()
+    if os.fstat(fd).st_size < end:
+        return False
+    return files.fingerprint_of(os.pread(fd, files.FINGERPRINT_MAX_BYTES, 0)) == lf.fingerprint
 
 
 def _label_host(messages: list[Any], rejects: list[Any], host: str) -> None:
