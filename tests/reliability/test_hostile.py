@@ -224,6 +224,9 @@ def test_a_message_of_100000_headers(sqlite_url: str, tmp_path: Path, dialect: s
     _bounded(sqlite_url, log, baseline_rss)
     assert_sentinels(sqlite_url, 2)
     assert "headers-30000@hostile" in call_ids(sqlite_url)  # under the 1 MiB limit: stored in full
+    big = select(sqlite_url, "SELECT length(raw_message), problems FROM sip_transactions "
+                             "WHERE call_id = 'headers-100000@hostile'")
+    assert big and big[0][0] <= 1 << 20 and "cut" in big[0][1], big  # 1.7 MB: stored cut, and said so
     assert select(sqlite_url, "SELECT COUNT(*) FROM sip_transactions WHERE call_id LIKE 'headers-%'")[0][0] \
         + select(sqlite_url, "SELECT COUNT(*) FROM rejects")[0][0] == 2
 
