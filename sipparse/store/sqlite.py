@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -33,13 +34,30 @@ class SQLiteStore(Store):
         path = self.url.path or ""
         if path != ":memory:":
             _create_private(Path(path), self.url.redacted())
-        try:
-            self._con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                        check_same_thread=False)
-            for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "journal_mode = WAL", "synchronous = NORMAL"):
-                self._con.execute(f"PRAGMA {pragma}")
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                            check_same_thread=False)
+                self._set_pragmas()
+                return
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL needs an exclusive lock that the busy handler
+                # does not wait for: two processes opening a fresh database at once (cron's
+                # ingest meeting rotate) retry here instead of failing.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+                if getattr(self, "_con", None) is not None:
+                    self._con.close()
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+
+    def _set_pragmas(self) -> None:
+        self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self._con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            self._con.execute("PRAGMA journal_mode = WAL")
+        self._con.execute("PRAGMA synchronous = NORMAL")
 
     def _begin(self) -> None:
         self._con.execute("BEGIN IMMEDIATE")
