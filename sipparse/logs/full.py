@@ -85,7 +85,14 @@ class FullLayout:
             return None
         if frames[-1].problems and "body bytes" in frames[-1].problems[-1]:
             return None
-        return line_end + 1 + frames[-1].end + 1
+        end = frames[-1].end
+        if payload[end:end + 1] != b"\n" and self._lead is not None \
+                and self._lead.search(payload, frames[-1].body_start, end + 1):
+            # a Content-Length too large: the body as counted runs past Asterisk's LF into
+            # the first bytes of the next entry; only that entry's prefix, once whole,
+            # tells where this one ends, so wait for it rather than eat its first bytes
+            return None
+        return line_end + 1 + end + 1
 
     def _marker(self, buf: bytes, match: re.Match[bytes]) -> re.Match[bytes] | None:
         origin = self.rules.origin.match(buf, match.end())
@@ -109,13 +116,18 @@ class FullLayout:
                             problems=None if len(payload) <= MAX_MESSAGE else ["packet cut at 1 MiB"])
 
 
+# What a marker announcing more digits than int() converts is read as: more than any
+# column holds, so storage keeps NULL and says why.
+_ABSURD_SIZE = 1 << 63
+
+
 def marker_of(match: re.Match[bytes], groups: dict[str, int]) -> Marker:
     """The ``Marker`` of a match of ASTERISK_PJSIP_MARKER."""
     verb, transport, peer, size = match.group(
         groups["verb"], groups["transport"], groups["peer"], groups["bytes"]
     )
     return Marker("in" if verb == b"Received" else "out", transport.decode("ascii", "replace").upper(),
-                  peer.decode("utf-8", "replace"), int(size))
+                  peer.decode("utf-8", "replace"), int(size) if len(size) <= 18 else _ABSURD_SIZE)
 
 
 def _literal_lead(pattern: bytes) -> bytes | None:
