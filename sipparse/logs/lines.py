@@ -33,10 +33,11 @@ _SWEEP_EVERY = 4096
 _SEPARATORS = (b"#015", b"", b"\r")
 _ORIGIN_LEADS = frozenset(b"[VNWEDSTF")
 _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
+_MAX_DIGITS = 18  # a longer number (a Content-Length, a pid) is unreadable: no column, and not int(), takes it
 # A line whose text before its first ":" is, stripped and lower-cased, a Content-Length name.
 _CONTENT_LENGTH_LINE = re.compile(
     rb"^[ \t\r\x0b\x0c]*(?:[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]|[Ll])[ \t\r\x0b\x0c]*:([^\n]*)", re.M)
-_BULK_BYTES = 8 << 10  # how far ahead a message's lines are looked for at once
+_BULK_BYTES = 4 << 10  # how far ahead a message's lines are looked for at once
 # A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
 _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
 _SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -100,11 +101,12 @@ class SyslogLayout:
             if nl < 0:
                 nl = limit
             end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl  # a CRLF log file
+            after = base + min(nl + 1, limit)  # a final line may lack its LF
             m = match(buf, pos, end)
             if m is None:
-                self._continuation(buf[pos:end], base + nl + 1)
+                self._continuation(buf[pos:end], after)
             else:
-                self._line(m, buf[m.end():end], base + pos, base + nl + 1)
+                self._line(m, buf[m.end():end], base + pos, after)
                 msg = self.last
                 if msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok:
                     nl = self._bulk(msg, m, buf, nl, limit, base)
@@ -336,7 +338,7 @@ class SyslogLayout:
 
     @staticmethod
     def _who(host: bytes | None, pid: bytes | None) -> tuple[str | None, int | None]:
-        return _text(host), (int(pid) if pid and pid.isdigit() else None)
+        return _text(host), (int(pid) if pid and pid.isdigit() and len(pid) <= _MAX_DIGITS else None)
 
 
 def _strip_cr(content: bytes) -> bytes:
@@ -355,7 +357,7 @@ def _content_length_in(text: bytes, end: int) -> int | None:
     if found is None:
         return None
     value = _strip_cr(found.group(1)).strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdigit() and len(value) <= _MAX_DIGITS else None
 
 
 def _content_length(lines: list[bytes]) -> int | None:
@@ -364,7 +366,7 @@ def _content_length(lines: list[bytes]) -> int | None:
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() in _CONTENT_LENGTH_NAMES:
             value = _strip_cr(value).strip()
-            return int(value) if value.isdigit() else None
+            return int(value) if value.isdigit() and len(value) <= _MAX_DIGITS else None
     return None
 
 
