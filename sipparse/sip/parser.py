@@ -80,7 +80,7 @@ class MessageParser:
 
     def __init__(self, grammar: Grammar) -> None:
         self.g = grammar
-        self._names: dict[str, str] = {}
+        self._names = _Canonical()
         self._addresses: dict[str, Address] = {}
         self._starts: dict[str, tuple | None] = {}
         self._cseqs: dict[str, tuple[int | None, str | None, str | None]] = {}
@@ -98,11 +98,17 @@ class MessageParser:
                timestamp: datetime | None, direction: str | None = None, transport: str | None = None,
                peer: str | None = None, marker_bytes: int | None = None, host: str | None = None,
                pid: int | None = None, dialect: str | None = None) -> SipMessage | Reject:
-        """``build`` with the envelope's fields as arguments (the hot path: no Envelope per message)."""
-        raw = data[frame.start:frame.end]
-        head = data[frame.start:frame.header_end].decode("utf-8", "replace")
+        """``build`` with the envelope's fields as arguments (the hot path: no Envelope per message).
+
+        The caches are read inline (a dict lookup, then the method only on a miss): this runs
+        once per message, and a call costs as much as the lookup it wraps."""
+        fstart = frame.start
+        raw = data[fstart:frame.end]
+        head = data[fstart:frame.header_end].decode("utf-8", "replace")
         if "\r" in head:
-            head = head.replace("\r\n", "\n").replace("\r", "\n")
+            head = head.replace("\r\n", "\n")
+            if "\r" in head:
+                head = head.replace("\r", "\n")
         first, _, rest = head.partition("\n")
         start = self._starts.get(first, _MISSING)
         if start is _MISSING:
@@ -113,15 +119,20 @@ class MessageParser:
         call_id, from_sip, to_sip, cseq_value, via, contact, agent, content_type, reason = self._wanted(rest)
         if not call_id:
             return Reject(source, offset, end, "no Call-ID header", raw, timestamp, host)
-        cseq, cseq_method, problem = self._cseq(cseq_value)
+        cseq, cseq_method, problem = self._cseqs.get(cseq_value) or self._cseq(cseq_value)
         if problem is not None:
             problems.append(problem)
-        via_top, branch = self._via(via) if via else (None, None)
+        if via:
+            via_top, branch = self._vias.get(via) or self._via(via)
+        else:
+            via_top = branch = None
         if frame.problems:
             problems = problems + frame.problems
+        addresses = self._addresses
         return SipMessage(
             source, offset, end, raw, timestamp, *start, call_id,
-            from_sip, *self._address(from_sip), to_sip, *self._address(to_sip),
+            from_sip, *(addresses.get(from_sip) or self._address(from_sip)),
+            to_sip, *(addresses.get(to_sip) or self._address(to_sip)),
             cseq, cseq_method, via_top, branch, contact, agent, content_type,
             frame.content_length, reason, _int(self._search(self.g.q850, "cause", reason)) if reason else None,
             sdp_text(content_type, data[frame.body_start:frame.end]) if content_type else None,
@@ -136,9 +147,8 @@ class MessageParser:
             name_group, value_group = self._header_groups
             pairs = [(m.group(name_group), m.group(value_group)) for m in self.g.header.regex.finditer(text)]
         first = dict(reversed(pairs))
-        unusual = first.keys() - _USUAL
         folded = "\n " in text or "\n\t" in text
-        if folded or (unusual and any(self._canonical(name) in _WANTED for name in unusual)):
+        if folded or not (_USUAL.issuperset(first) or self._plain(first.keys() - _USUAL)):
             get = self._headers_of(pairs, folded).get
         else:  # every wanted header spelled the usual way: no per-header work
             get = first.get
@@ -150,10 +160,17 @@ class MessageParser:
         return (get("call-id"), get("from"), get("to"), get("cseq"), get("via"), get("contact"),
                 get("user-agent") or get("server"), get("content-type"), get("reason"))
 
+    def _plain(self, unusual: set[str]) -> bool:
+        """Whether none of these header names is another spelling of a wanted header."""
+        names = self._names
+        return not any(names[name] in _WANTED for name in unusual)
+
     def _headers_of(self, pairs: list[tuple[str, str]], folded: bool) -> dict[str, str]:
         """Header values by lower-case full name; the first of a repeated header wins."""
-        names = self._names
-        headers = {names.get(n) or self._canonical(n): v for n, v in reversed(pairs)}
+        if not pairs:
+            return {}
+        names, values = zip(*reversed(pairs), strict=True)
+        headers = dict(zip(map(self._names.__getitem__, names), values, strict=True))
         if folded:
             headers = {k: _FOLD.sub(" ", v) for k, v in headers.items()}
         for key in _STRIPPED:
@@ -186,11 +203,6 @@ class MessageParser:
             return None
         method = m.group(g.request_line.groups["method"])
         return method, method, m.group(g.request_line.groups["request_uri"]), None, None
-
-    def _canonical(self, name: str) -> str:
-        lower = name.lower()
-        canonical = self._names[name] = _COMPACT.get(lower, lower)
-        return canonical
 
     def _cseq(self, value: str | None) -> tuple[int | None, str | None, str | None]:
         """(number, method, problem) of a CSeq value; ``problem`` is None when it reads well."""
@@ -253,6 +265,15 @@ class MessageParser:
             return None
         m = rule.regex.search(text)
         return m.group(rule.groups[group]) if m else None
+
+
+class _Canonical(dict[str, str]):
+    """Header names as written -> lower-case full names (compact forms expanded), filled as met."""
+
+    def __missing__(self, name: str) -> str:
+        lower = name.lower()
+        canonical = self[name] = _COMPACT.get(lower, lower)
+        return canonical
 
 
 def _pair_groups(rule: Rule) -> tuple[int, int]:
