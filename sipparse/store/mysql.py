@@ -224,9 +224,13 @@ class MySQLStore(Store):
 
     def _is_retryable(self, exc: Exception) -> bool:
         errno = getattr(exc, "errno", None)
-        if errno in CONNECTION_LOST:
+        # After the server killed the session, the C extension reports the dead handle as
+        # OperationalError("MySQL Connection not available") with no error number.
+        lost = errno in CONNECTION_LOST or (
+            isinstance(exc, self._connector.OperationalError) and "not available" in str(exc))
+        if lost:
             self._reconnect()
-        return errno in RETRYABLE
+        return lost or errno in RETRYABLE
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, self._connector.Error)
