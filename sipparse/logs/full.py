@@ -107,25 +107,32 @@ class FullLayout:
             return
         line_end = buf.find(b"\n", marker.end(), end)
         body = line_end + 1 if line_end >= 0 else end
-        payload = buf[body:end]
-        if payload.endswith(b"\n"):
-            payload = payload[:-1]  # the LF Asterisk writes after the packet
+        stop = end - 1 if end > body and buf[end - 1] == 10 else end  # the LF Asterisk writes after the packet
         timestamp = self.timestamps(match.group(self._ts_group))
-        self.builder.packet(payload[:MAX_MESSAGE], base + match.start(), base + end, base + body, timestamp,
-                            marker_of(marker, self.rules.marker_groups),
-                            problems=None if len(payload) <= MAX_MESSAGE else ["packet cut at 1 MiB"])
+        self.builder.packet(buf[body:min(stop, body + MAX_MESSAGE)], base + match.start(), base + end, base + body,
+                            timestamp, marker_of(marker, self.rules.marker_groups),
+                            problems=None if stop - body <= MAX_MESSAGE else ["packet cut at 1 MiB"])
 
 
 # What a marker announcing more digits than int() converts is read as: more than any
 # column holds, so storage keeps NULL and says why.
 _ABSURD_SIZE = 1 << 63
+_MARKERS: dict[tuple[bytes, ...], Marker] = {}
+_MARKER_CACHE_LIMIT = 4096
 
 
 def marker_of(match: re.Match[bytes], groups: dict[str, int]) -> Marker:
-    """The ``Marker`` of a match of ASTERISK_PJSIP_MARKER."""
-    verb, transport, peer, size = match.group(
-        groups["verb"], groups["transport"], groups["peer"], groups["bytes"]
-    )
+    """The ``Marker`` of a match of ASTERISK_PJSIP_MARKER (a peer's markers repeat: cached)."""
+    key = match.group(groups["verb"], groups["transport"], groups["peer"], groups["bytes"])
+    found = _MARKERS.get(key)
+    if found is None:
+        if len(_MARKERS) >= _MARKER_CACHE_LIMIT:
+            _MARKERS.clear()
+        found = _MARKERS[key] = _read_marker(*key)
+    return found
+
+
+def _read_marker(verb: bytes, transport: bytes, peer: bytes, size: bytes) -> Marker:
     return Marker("in" if verb == b"Received" else "out", transport.decode("ascii", "replace").upper(),
                   peer.decode("utf-8", "replace"), int(size) if len(size) <= 18 else _ABSURD_SIZE)
 

@@ -68,18 +68,26 @@ class PacketBuilder:
             direction = transport = peer = size = None
         else:
             direction, transport, peer, size = marker.direction, marker.transport, marker.peer, marker.size
-        chosen = enumerate(frames) if len(frames) == 1 or marker is None else self._chosen(frames, size)
+        if len(frames) == 1:  # the usual packet: no choice to make
+            frame = frames[0]
+            notes = list(problems) if problems else []
+            if marker is not None and frame.end - frame.start != size:
+                notes.append(f"marker announced {size} bytes, message has {frame.end - frame.start}")
+            self._emit(self.parser.record(data, frame, notes, self.source, offset, end, timestamp, direction,
+                                          transport, peer, size, host, pid, self.dialect))
+            return
+        chosen = enumerate(frames) if marker is None else self._chosen(frames, size)  # type: ignore[arg-type]
         for index, frame in chosen:
             start = offset if index == 0 else body_offset + frame.start
-            notes = list(problems) if problems else []
-            if marker is not None and len(frames) == 1 and frame.end - frame.start != size:
-                notes.append(f"marker announced {size} bytes, message has {frame.end - frame.start}")
-            record = self.parser.record(data, frame, notes, self.source, start, end, timestamp, direction,
-                                        transport, peer, size, host, pid, self.dialect)
-            if record.__class__ is SipMessage:
-                self.out.messages.append(record)  # type: ignore[arg-type]
-            else:
-                self.out.rejects.append(record)  # type: ignore[arg-type]
+            self._emit(self.parser.record(data, frame, list(problems) if problems else [], self.source, start,
+                                          end, timestamp, direction, transport, peer, size, host, pid,
+                                          self.dialect))
+
+    def _emit(self, record: SipMessage | Reject) -> None:
+        if record.__class__ is SipMessage:
+            self.out.messages.append(record)  # type: ignore[arg-type]
+        else:
+            self.out.rejects.append(record)  # type: ignore[arg-type]
 
     def reject(self, offset: int, end: int, reason: str, raw: bytes, timestamp: datetime | None = None,
                host: str | None = None) -> None:

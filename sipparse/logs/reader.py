@@ -23,7 +23,7 @@ Memory is bounded by ``batch_bytes`` plus 1 MiB: a log entry or line larger than
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, BinaryIO
@@ -122,13 +122,19 @@ class LogParser:
         self._parser = MessageParser(self._compiled.grammar)
         self._timestamps = TimestampParser(self.options.year, self.options.tz, self.options.now)
 
-    def parse(self, fh: BinaryIO, batch_bytes: int = 4 << 20) -> Iterator[Batch]:
-        """Read ``fh`` to its end, yielding one batch per ``batch_bytes`` read (at least one)."""
+    def parse(self, fh: BinaryIO, batch_bytes: int = 4 << 20, read_sizes: Iterable[int] = ()) -> Iterator[Batch]:
+        """Read ``fh`` to its end, yielding one batch per ``batch_bytes`` read (at least one).
+
+        :param read_sizes: the sizes of the first reads, before ``batch_bytes`` each (a
+            pipeline that stores while it parses wants its first and last batches small);
+            the records are the same whatever the sizes
+        """
         out = Output()
         layout = None
         carry, pos, read_end = b"", self.start_offset, self.start_offset
+        sizes = iter(read_sizes)
         while True:
-            chunk = fh.read(batch_bytes)
+            chunk = fh.read(max(1, next(sizes, batch_bytes)))
             read_end += len(chunk)
             buf = carry + chunk if carry else chunk
             at_eof = not chunk

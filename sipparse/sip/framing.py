@@ -80,20 +80,34 @@ def _skip_eol(data: bytes, pos: int) -> int:
     return pos
 
 
-def _frame_one(data: bytes, start: int) -> Frame:
+def _blank(data: bytes, start: int) -> tuple[int, int] | None:
+    """The span of the first empty line at or after ``start``, as ``_BLANK.search`` finds it.
+
+    The CRLF CRLF of a well-formed message is found by ``bytes.find``, which is several
+    times faster than the regex; it is the answer when none of the other forms starts
+    before it."""
+    found = data.find(b"\r\n\r\n", start)
+    if found >= 0 and data.find(b"\n\n", start, found + 1) < 0 and data.find(b"\r\r", start, found + 1) < 0 \
+            and data.find(b"\n\r\n", start, found + 2) < 0:
+        return found, found + 4
     blank = _BLANK.search(data, start)
+    return None if blank is None else blank.span()
+
+
+def _frame_one(data: bytes, start: int) -> Frame:
+    blank = _blank(data, start)
     if blank is None:
         frame = Frame(start, len(data), len(data), len(data), None, ["no empty line after the headers"])
         frame.content_length = _content_length(data, start, len(data), frame.problems)
         return frame
     problems: list[str] = []
-    length = _content_length(data, start, blank.start(), problems)
-    body_start = blank.end()
+    header_end, body_start = blank
+    length = _content_length(data, start, header_end, problems)
     end = len(data) if length is None else body_start + length
     if end > len(data):
         problems.append(f"Content-Length {length} but {len(data) - body_start} body bytes")
         end = len(data)
-    return Frame(start, blank.start(), body_start, end, length, problems)
+    return Frame(start, header_end, body_start, end, length, problems)
 
 
 # More digits than this is no body a log holds, and more than int() or a BIGINT column takes.

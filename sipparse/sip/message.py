@@ -9,8 +9,10 @@ renamed or compressed, while a retransmission logged twice (another offset) is t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from itertools import starmap
 from operator import attrgetter
 from typing import Any
 
@@ -75,14 +77,27 @@ class SipMessage:
     problems: list[str] = field(default_factory=list)
 
     def __reduce__(self) -> tuple[type[SipMessage], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments: ``ingest --workers`` sends every message
-        from a parsing process to the storing one, where the slots dataclass's own state
-        protocol (a Python loop over ``fields()`` per message) would cost more than the
-        parse itself; a positional call is the cheapest way back to an object."""
+        """Pickle as the constructor's arguments: the slots dataclass's own state protocol
+        (a Python loop over ``fields()`` per message) costs more than parsing the message;
+        a positional call is the cheapest way back to an object."""
         return SipMessage, _MESSAGE_FIELDS(self)
 
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(SipMessage)))
+
+
+def to_tuples(messages: Iterable[SipMessage]) -> list[tuple[Any, ...]]:
+    """Each message as the tuple of its fields in declaration order (``from_tuples`` undoes it).
+
+    ``ingest --workers`` sends a batch from a parsing process to the storing one this way:
+    a list of plain tuples pickles in half the time of the objects, and unpickles with no
+    Python code at all."""
+    return list(map(_MESSAGE_FIELDS, messages))
+
+
+def from_tuples(rows: Iterable[tuple[Any, ...]]) -> list[SipMessage]:
+    """The messages of ``to_tuples``."""
+    return list(starmap(SipMessage, rows))
 
 
 @dataclass(slots=True)
