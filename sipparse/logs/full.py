@@ -117,22 +117,13 @@ class FullLayout:
 # What a marker announcing more digits than int() converts is read as: more than any
 # column holds, so storage keeps NULL and says why.
 _ABSURD_SIZE = 1 << 63
-_MARKERS: dict[tuple[bytes, ...], Marker] = {}
-_MARKER_CACHE_LIMIT = 4096
 
 
 def marker_of(match: re.Match[bytes], groups: dict[str, int]) -> Marker:
-    """The ``Marker`` of a match of ASTERISK_PJSIP_MARKER (a peer's markers repeat: cached)."""
-    key = match.group(groups["verb"], groups["transport"], groups["peer"], groups["bytes"])
-    found = _MARKERS.get(key)
-    if found is None:
-        if len(_MARKERS) >= _MARKER_CACHE_LIMIT:
-            _MARKERS.clear()
-        found = _MARKERS[key] = _read_marker(*key)
-    return found
-
-
-def _read_marker(verb: bytes, transport: bytes, peer: bytes, size: bytes) -> Marker:
+    """The ``Marker`` of a match of ASTERISK_PJSIP_MARKER."""
+    verb, transport, peer, size = match.group(
+        groups["verb"], groups["transport"], groups["peer"], groups["bytes"]
+    )
     return Marker("in" if verb == b"Received" else "out", transport.decode("ascii", "replace").upper(),
                   peer.decode("utf-8", "replace"), int(size) if len(size) <= 18 else _ABSURD_SIZE)
 

@@ -19,7 +19,9 @@ resumed from.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.escapes import decode_escapes
@@ -37,6 +39,7 @@ _MAX_DIGITS = 18  # a longer number (a Content-Length, a pid) is unreadable: no 
 # A line whose text before its first ":" is, stripped and lower-cased, a Content-Length name.
 _CONTENT_LENGTH_LINE = re.compile(
     rb"^[ \t\r\x0b\x0c]*(?:[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]|[Ll])[ \t\r\x0b\x0c]*:([^\n]*)", re.M)
+_CONTENT_LENGTH_AFTER_LF = re.compile(b"\n" + _CONTENT_LENGTH_LINE.pattern[1:])
 _BULK_BYTES = 4 << 10  # how far ahead a message's lines are looked for at once
 # A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
 _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
@@ -293,15 +296,16 @@ class SyslogLayout:
                 msg.content_length = _content_length(msg.lines + contents[:taken])
             if msg.content_length == 0:
                 return taken, True
-        length, body = msg.content_length, msg.body
-        for content in contents[taken:]:
-            taken += 1
-            body += len(_strip_cr(content)) + 2
-            if length is not None and body >= length:
-                msg.body = body
-                return taken, True
-        msg.body = body
-        return taken, False
+        # each body line counts its bytes plus the CRLF it ended with (no line here holds a CR)
+        sizes = [len(c) - 2 if c.endswith(b"#015") else len(c) + 2 for c in contents[taken:]]
+        totals = list(accumulate(sizes, initial=msg.body))
+        length = msg.content_length
+        if length is not None and totals[-1] >= length:
+            complete = bisect_left(totals, length, 1)  # totals only grow: the first line reaching it
+            msg.body = totals[complete]
+            return taken + complete, True
+        msg.body = totals[-1]
+        return taken + len(sizes), False
 
     def _runner(self, stamp: bytes, tail: bytes) -> re.Pattern[bytes]:
         """A pattern finding the first line end after which a line of another shape or stream starts."""
@@ -352,8 +356,9 @@ def _text(value: bytes | None) -> str | None:
 
 
 def _content_length_in(text: bytes, end: int) -> int | None:
-    """``_content_length`` of the lines joined in ``text[:end]``, with one regex search."""
-    found = _CONTENT_LENGTH_LINE.search(text, 0, end)
+    """``_content_length`` of the lines joined in ``text[:end]``, with one regex search
+    (behind an LF, so that the search skips from line end to line end)."""
+    found = _CONTENT_LENGTH_AFTER_LF.search(b"\n" + text, 0, end + 1)
     if found is None:
         return None
     value = _strip_cr(found.group(1)).strip()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sipparse.sip.framing import Frame, frame_packet
 from sipparse.sip.message import Reject, SipMessage, Source
@@ -20,9 +21,9 @@ from sipparse.sip.parser import MessageParser
 MAX_MESSAGE = 1 << 20  # bytes kept of one message or log line; larger ones are rejected
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """What a ``<--- Received/Transmitting ... --->`` line says."""
+class Marker(NamedTuple):
+    """What a ``<--- Received/Transmitting ... --->`` line says (one per logged packet: a
+    tuple is built several times faster than a frozen dataclass)."""
 
     direction: str  # "in" | "out"
     transport: str
@@ -67,7 +68,7 @@ class PacketBuilder:
         if marker is None:
             direction = transport = peer = size = None
         else:
-            direction, transport, peer, size = marker.direction, marker.transport, marker.peer, marker.size
+            direction, transport, peer, size = marker
         if len(frames) == 1:  # the usual packet: no choice to make
             frame = frames[0]
             notes = list(problems) if problems else []
