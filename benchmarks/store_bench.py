@@ -29,14 +29,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sipparse.sip.message import SipMessage, Source  # noqa: E402
-from sipparse.store import Checkpoint, Store, open_store, rows, schema  # noqa: E402
+from sipparse.store import Checkpoint, Store, open_store, rows  # noqa: E402
 
 SDP = (
     "v=0\no=- 1 1 IN IP4 10.0.0.5\ns=Asterisk\nc=IN IP4 10.0.0.5\nt=0 0\nm=audio 14000 RTP/AVP 0 8 101\n"
@@ -163,9 +163,9 @@ def run_store(store: Store, messages: list[SipMessage], batch: int) -> float:
 def run_bare(store: Store, messages: list[SipMessage], batch: int) -> float:
     """Seconds for a plain executemany of the same rows (built beforehand, not timed)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    built = rows.message_rows(messages, now, store.fmt_time)
-    names = ", ".join(store.q(c.name) for c in schema.MESSAGE_COLUMNS)
-    marks = ", ".join([store.placeholder] * len(schema.MESSAGE_COLUMNS))
+    built = rows.message_rows(messages, now, store.fmt_times).rows
+    names = ", ".join(store.q(c.name) for c in rows.ROW_COLUMNS)
+    marks = ", ".join([store.placeholder] * len(rows.ROW_COLUMNS))
     sql = f"INSERT INTO sip_transactions ({names}) VALUES ({marks})"
     started = time.perf_counter()
     for start in range(0, len(built), batch):
@@ -177,14 +177,15 @@ def run_bare(store: Store, messages: list[SipMessage], batch: int) -> float:
 
 
 def bench(
-    name: str, make_url: Callable[[], str], messages: list[SipMessage], batch: int, rounds: int
+    name: str, fresh: Callable[[], AbstractContextManager[str]], messages: list[SipMessage], batch: int,
+    rounds: int,
 ) -> None:
     """Best of ``rounds`` for each method, bare and store alternating, fresh database each time."""
     wall: dict[str, float] = {"bare": 0.0, "store": 0.0}
     cpu: dict[str, float] = {"bare": 0.0, "store": 0.0}
     for _ in range(rounds):
         for kind, runner in (("bare", run_bare), ("store", run_store)):
-            with open_store(make_url()) as store:
+            with fresh() as url, open_store(url) as store:
                 started = time.process_time()
                 rate = len(messages) / runner(store, messages, batch)
                 cpu_rate = len(messages) / max(time.process_time() - started, 1e-9)
@@ -218,26 +219,46 @@ def mysql_root(url: str | None) -> Iterator[str | None]:
         server.stop()
 
 
-def mysql_database(root: str) -> Callable[[], str]:
-    import mysql.connector
-
+def mysql_database(root: str) -> Callable[[], AbstractContextManager[str]]:
+    """A maker of fresh databases of their own on the server of ``root``, dropped after use."""
     from sipparse.config import parse_db_url
+    from sipparse.store.mysql import _connector
 
+    connector = _connector()  # as sipparse itself loads it: with the C extension when it can
     parsed = parse_db_url(root)
 
-    def make() -> str:
-        name = "sipparse_bench_" + uuid.uuid4().hex[:8]
-        con = mysql.connector.connect(
-            host=parsed.host,
-            port=parsed.port or 3306,
-            user=parsed.user or "root",
-            password=parsed.password or "",
-        )
-        con.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    def admin(sql: str) -> None:
+        con = connector.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.user or "root",
+                                password=parsed.password or "")
+        con.cursor().execute(sql)
         con.close()
-        return root.rsplit("/", 1)[0] + "/" + name
 
-    return make
+    @contextmanager
+    def fresh() -> Iterator[str]:
+        name = "sipparse_bench_" + uuid.uuid4().hex[:8]
+        admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        try:
+            yield root.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin(f"DROP DATABASE IF EXISTS `{name}`")
+
+    return fresh
+
+
+def sqlite_database(directory: str) -> Callable[[], AbstractContextManager[str]]:
+    """A maker of fresh SQLite files in ``directory``, deleted after use."""
+    counter = iter(range(1 << 30))
+
+    @contextmanager
+    def fresh() -> Iterator[str]:
+        path = Path(directory) / f"bench{next(counter)}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+
+    return fresh
 
 
 def main() -> None:
@@ -259,15 +280,11 @@ def main() -> None:
     )
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            counter = iter(range(100))
-            bench(
-                "sqlite",
-                lambda: f"sqlite:///{tmp}/bench{next(counter)}.db",
-                messages,
-                args.batch,
-                args.rounds,
-            )
+            bench("sqlite", sqlite_database(tmp), messages, args.batch, args.rounds)
     if args.backend in ("mysql", "both"):
+        from sipparse.store.mysql import _connector
+
+        print(f"mysql connector: {'C extension' if _connector().HAVE_CEXT else 'pure Python'}")
         with mysql_root(args.mysql_url) as root:
             if root is None:
                 print("mysql   skipped: no --mysql-url and no server binary for a throwaway one")

@@ -7,7 +7,10 @@ lives here, once:
 1. rows are built from the records (outside the transaction, once even when retried);
 2. one transaction inserts the messages and rejects (a duplicate (fingerprint, offset) is
    skipped), upserts the checkpoints, and recomputes the ``calls`` row of every Call-ID
-   the new rows belong to from all of its stored rows (``calls.summarize``);
+   the new rows belong to from all of its stored rows (``calls.summarize``): a call first
+   seen in this batch is summarised from the batch's own rows, only the calls that already
+   had rows are read back, with one query per chunk of Call-IDs, and every ``calls`` row is
+   written with one statement per chunk;
 3. a deadlock or lock wait timeout rolls the whole transaction back and runs it again.
 
 The checkpoints therefore never get ahead of, or fall behind, the rows they cover.
@@ -21,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from sipparse.config import DatabaseURL
@@ -31,11 +35,12 @@ from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Fresh = dict[str, list[dict[str, Any]]]  # summary inputs of the rows a batch inserted, by Call-ID
+Fresh = dict[str, list[tuple[Any, ...]]]  # summary inputs of the rows a batch inserted, by Call-ID
 RETRIES = 8
-CALL_CHUNK = 500  # Call-IDs per IN (...) list
-CALL_ID_CLIP = schema.CALL_ID.clip or 512
-PACKET_BUDGET = 4 * 1024 * 1024  # bytes of row data per INSERT statement
+CALL_CHUNK = 1000  # Call-IDs per IN (...) list
+CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
+_raw_message = attrgetter("raw_message")
+_call_id = itemgetter(rows.CALL_ID_AT)
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
 REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
 
@@ -58,6 +63,8 @@ class Store(ABC):
 
     backend: str = ""
     placeholder: str = "?"
+    # bytes of row data per INSERT statement (None: no limit), under max_allowed_packet
+    packet_budget: int | None = None
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -106,8 +113,8 @@ class Store(ABC):
     def fmt_time(self, value: datetime | None) -> Any: ...
 
     @abstractmethod
-    def clip_sql(self, length: int) -> str:
-        """A placeholder whose text value the database cuts to ``length`` characters."""
+    def fmt_times(self, values: list[datetime | None]) -> list[Any]:
+        """``fmt_time`` of a whole column of naive UTC datetimes."""
 
     @abstractmethod
     def insert_ignore_sql(self, table: str, columns: Sequence[schema.Column]) -> str:
@@ -170,17 +177,17 @@ class Store(ABC):
         so writing a batch again changes nothing. Retried whole on deadlock or lock timeout.
         """
         now = datetime.now(UTC).replace(tzinfo=None)
+        built = rows.message_rows(messages, now, self.fmt_times)
         batch = _Batch(
-            rows.message_rows(messages, now, self.fmt_time),
+            built,
             rows.reject_rows(rejects, now, self.fmt_time),
             rows.checkpoint_rows(checkpoints, now, self.fmt_time),
-            sorted({m.call_id[:CALL_ID_CLIP] for m in messages if m.call_id is not None}),
-            [len(m.raw_message) + len(m.sdp_content or "") + 512 for m in messages],
+            self._row_sizes(messages),
         )
         try:
             return self._transaction(lambda: self._write(batch))
         except UnicodeEncodeError:
-            batch.messages, batch.rejects = rows.sanitize(batch.messages), rows.sanitize(batch.rejects)
+            built.rows, batch.rejects = rows.sanitize(built.rows), rows.sanitize(batch.rejects)
             return self._transaction(lambda: self._write(batch))
 
     def refresh_calls(self, call_ids: Sequence[str]) -> int:
@@ -201,12 +208,8 @@ class Store(ABC):
         return schema.quote(name, self.backend)
 
     def marks(self, columns: Sequence[schema.Column]) -> str:
-        """Placeholders of a row; indexed VARCHAR values are clipped by the database itself.
-
-        Clipping there costs nothing per row in Python, and keeps strict MySQL from refusing
-        a batch for one absurdly long Call-ID or user part.
-        """
-        return ", ".join(self.clip_sql(c.clip) if c.clip else self.placeholder for c in columns)
+        """Placeholders of a row (VARCHAR values come clipped, see ``rows.clip_rows``)."""
+        return ", ".join([self.placeholder] * len(columns))
 
     def _checkpoint_columns(self) -> str:
         return ", ".join(self.q(c.name) for c in schema.CHECKPOINT_COLUMNS[:7])
@@ -263,21 +266,36 @@ class Store(ABC):
             log.debug("rollback failed: %s", exc)
 
     def _write(self, batch: _Batch) -> WriteResult:
-        insert = self.insert_ignore_sql(MESSAGE_TABLE, schema.MESSAGE_COLUMNS)
-        inserted = self._insert_chunks(insert, batch.messages, batch.sizes)
+        insert = self.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
+        inserted = self._insert_chunks(insert, batch.messages.rows, batch.sizes)
         insert = self.insert_ignore_sql(REJECTS_TABLE, schema.REJECT_COLUMNS)
         stored_rejects = self._insert_chunks(insert, batch.rejects, [len(r[5]) + 512 for r in batch.rejects])
         if batch.checkpoints:
             upsert = self.upsert_sql(CHECKPOINTS_TABLE, schema.CHECKPOINT_COLUMNS, "fingerprint")
             self.executemany(upsert, batch.checkpoints)
-        fresh = rows.summary_inputs(batch.messages, CALL_ID_CLIP) if inserted else None
-        refreshed = self._refresh_calls(batch.call_ids, fresh) if inserted else 0
-        return WriteResult(inserted, len(batch.messages) - inserted, stored_rejects, refreshed)
+        if not inserted:
+            return WriteResult(0, len(batch.messages.rows), stored_rejects, 0)
+        call_ids = set(map(_call_id, batch.messages.rows))  # as stored: clipped, and cleaned if need be
+        call_ids.discard(None)
+        refreshed = self._refresh_calls(sorted(call_ids), rows.summary_inputs(batch.messages))
+        return WriteResult(inserted, len(batch.messages.rows) - inserted, stored_rejects, refreshed)
 
-    def _insert_chunks(self, sql: str, values: list[tuple[Any, ...]], sizes: list[int]) -> int:
+    def _row_sizes(self, messages: Sequence[SipMessage]) -> list[int] | None:
+        """An upper bound of each row's bytes, when statements have a size budget.
+
+        Every text column of a message is a piece of its raw text (the SDP body, a header
+        value, a part of one), so three times the raw size bounds them all.
+        """
+        if self.packet_budget is None:
+            return None
+        return [3 * n + 512 for n in map(len, map(_raw_message, messages))]
+
+    def _insert_chunks(self, sql: str, values: list[tuple[Any, ...]], sizes: list[int] | None) -> int:
         """executemany in pieces that stay well under the server's max_allowed_packet."""
+        if sizes is None or self.packet_budget is None:
+            return self.executemany(sql, values)
         total = 0
-        for start, end in _chunks_by_size(sizes, PACKET_BUDGET):
+        for start, end in _chunks_by_size(sizes, self.packet_budget):
             total += self.executemany(sql, values[start:end])
         return total
 
@@ -294,9 +312,9 @@ class Store(ABC):
             self._lock_calls(chunk)
             stored = self._known_calls(chunk) if fresh is not None else set(chunk)
             summaries = self._summaries([c for c in chunk if c in stored])
-            new = [c for c in chunk if c not in stored and fresh and c in fresh]
-            summaries += [calls.summarize(c, fresh[c]) for c in new if fresh]
-            self.executemany(upsert, [self._call_row(s) for s in summaries])
+            if fresh is not None:
+                summaries += [calls.summarize_tuples(c, fresh[c]) for c in chunk if c not in stored and c in fresh]
+            self.executemany(upsert, self._call_rows(summaries))
             count += len(summaries)
         return count
 
@@ -313,28 +331,29 @@ class Store(ABC):
         marks = ", ".join([self.placeholder] * len(call_ids))
         found = self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
                            f"WHERE call_id IN ({marks})", call_ids)
-        grouped: dict[str, list[dict[str, Any]]] = {}
+        grouped: dict[str, list[tuple[Any, ...]]] = {}
         for row in found:
-            grouped.setdefault(row[0], []).append(dict(zip(calls.INPUT_COLUMNS, row[1:], strict=True)))
-        return [calls.summarize(call_id, grouped[call_id]) for call_id in call_ids if call_id in grouped]
+            grouped.setdefault(row[0], []).append(row[1:])
+        return [calls.summarize_tuples(call_id, grouped[call_id]) for call_id in call_ids if call_id in grouped]
 
-    def _call_row(self, s: calls.CallSummary) -> tuple[Any, ...]:
+    def _call_rows(self, summaries: Sequence[calls.CallSummary]) -> list[tuple[Any, ...]]:
+        """``calls`` rows in ``schema.CALL_COLUMNS`` order, VARCHAR values clipped."""
         t = self.fmt_time
-        return (
-            s.call_id, s.kind, s.state, t(s.first_seen), t(s.last_seen), s.from_user, s.to_user, s.from_sip,
-            s.to_sip, s.direction, s.final_status, s.final_reason, s.setup_ms, s.duration_s, t(s.answered_at),
-            t(s.ended_at), s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host,
-            t(datetime.now(UTC).replace(tzinfo=None)),
-        )
+        now = t(datetime.now(UTC).replace(tzinfo=None))
+        return rows.clip_rows([
+            (s.call_id, s.kind, s.state, t(s.first_seen), t(s.last_seen), s.from_user, s.to_user, s.from_sip,
+             s.to_sip, s.direction, s.final_status, s.final_reason, s.setup_ms, s.duration_s, t(s.answered_at),
+             t(s.ended_at), s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host, now)
+            for s in summaries
+        ], CALL_CLIPS)
 
 
 @dataclass(slots=True)
 class _Batch:
-    messages: list[tuple[Any, ...]]
+    messages: rows.MessageRows
     rejects: list[tuple[Any, ...]]
     checkpoints: list[tuple[Any, ...]]
-    call_ids: list[str]
-    sizes: list[int]
+    sizes: list[int] | None
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

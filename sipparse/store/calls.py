@@ -2,9 +2,11 @@
 
 ``summarize(call_id, rows)`` takes the rows of one Call-ID (mappings with the columns of
 ``INPUT_COLUMNS``, as ``Store.fetchall`` returns them; timestamps as ``datetime`` or as the
-stored text) and returns a ``CallSummary``. The store recomputes the summary of every
-call a batch touches from all of its stored rows, inside the batch's transaction, so a call
-ingested over several runs ends with exactly the summary of the same call ingested at once.
+stored text) and returns a ``CallSummary``; ``summarize_tuples`` takes the same rows as
+tuples in ``INPUT_COLUMNS`` order, which is what the store's write path has at hand.
+The store recomputes the summary of every call a batch touches from all of its stored
+rows, inside the batch's transaction, so a call ingested over several runs ends with
+exactly the summary of the same call ingested at once.
 
 Rows are taken in log order: by timestamp, then by id (ids increase in log order).
 
@@ -51,10 +53,12 @@ Figures:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 INPUT_COLUMNS: tuple[str, ...] = (
     "id", "timestamp", "sip_method", "method", "status_code", "reason_phrase", "cseq", "cseq_method",
@@ -66,7 +70,37 @@ NO_ANSWER = {408, 480}
 Row = Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+class _Row(NamedTuple):
+    """One message row, normalised: a datetime timestamp, the request method, the reason phrase.
+
+    A tuple rather than a dict: the store summarises every call a batch touches, so this is
+    built once per stored message on the write path.
+    """
+
+    id: Any
+    timestamp: datetime | None
+    sip_method: str | None
+    method: str | None
+    status_code: int | None
+    reason_phrase: str | None
+    cseq: int | None
+    cseq_method: str | None
+    from_user: str | None
+    to_user: str | None
+    from_sip: str | None
+    to_sip: str | None
+    from_tag: str | None
+    to_tag: str | None
+    via_branch: str | None
+    direction: str | None
+    q850_cause: int | None
+    host: str | None
+
+
+assert _Row._fields == INPUT_COLUMNS
+
+
+@dataclass(slots=True)
 class CallSummary:
     """One row of the ``calls`` table (``updated_at`` is the store's business)."""
 
@@ -100,62 +134,73 @@ def to_datetime(value: datetime | str | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
-def _method(row: Row) -> str | None:
-    """The request method; rows of the version-1 table only have ``sip_method``."""
-    if row["status_code"] is not None:
-        return None
-    return row["method"] or row["sip_method"] or None
+_as_row = partial(tuple.__new__, _Row)
+_by_time_and_id = itemgetter(1, 0)
+_timestamp, _id, _cseq_method = itemgetter(1), itemgetter(0), itemgetter(7)
 
 
-def _reason(row: Row) -> str | None:
-    """The reason phrase; rows of the version-1 table only have ``sip_method`` ("486 Busy Here")."""
-    if row["reason_phrase"] is not None or row["status_code"] is None:
-        return row["reason_phrase"]
-    parts = (row["sip_method"] or "").split(" ", 1)
-    return parts[1] if len(parts) == 2 else None
+def _normal(row: Sequence[Any]) -> _Row:
+    """The row with its timestamp as a datetime, and the method and reason phrase that rows
+    of the version-1 table only have inside ``sip_method`` ("INVITE", "486 Busy Here")."""
+    (id_, stamp, sip_method, method, code, reason) = row[:6]
+    if stamp is not None and not isinstance(stamp, datetime):
+        stamp = datetime.fromisoformat(stamp)
+    elif (method if code is None else method is None and reason is not None):
+        return _as_row(row)  # a row of the current table, as the write path has them
+    if code is not None:
+        method = None
+        if reason is None:
+            parts = (sip_method or "").split(" ", 1)
+            reason = parts[1] if len(parts) == 2 else None
+    else:
+        method = method or sip_method or None
+    return _as_row((id_, stamp, sip_method, method, code, reason, *row[6:]))
 
 
-def _order(rows: Iterable[Row]) -> list[dict[str, Any]]:
-    out = [
-        {**row, "timestamp": to_datetime(row["timestamp"]), "method": _method(row),
-         "reason_phrase": _reason(row)}
-        for row in rows
-    ]
-    out.sort(key=lambda r: (r["timestamp"] is None, r["timestamp"] or datetime.min, r["id"] or 0))
+def _order_key(row: _Row) -> tuple[bool, datetime, Any]:
+    return (row.timestamp is None, row.timestamp or datetime.min, row.id or 0)
+
+
+def _order(rows: Iterable[Sequence[Any]]) -> list[_Row]:
+    out = list(map(_normal, rows))
+    if all(map(_timestamp, out)) and None not in map(_id, out):
+        out.sort(key=_by_time_and_id)  # the same order, without a Python call per row
+    else:
+        out.sort(key=_order_key)
     return out
 
 
-def _kind(rows: list[dict[str, Any]]) -> str:
-    methods = {r["method"] for r in rows} | {r["cseq_method"] for r in rows}
+def _kind(rows: list[_Row]) -> str:
+    methods = {r.method for r in rows}
+    methods.update(map(_cseq_method, rows))
     for method, kind in (("INVITE", "call"), ("REGISTER", "register"), ("OPTIONS", "options")):
         if method in methods:
             return kind
     return "other"
 
 
-def _retransmissions(rows: list[dict[str, Any]]) -> int:
+def _retransmissions(rows: list[_Row]) -> int:
     seen: set[tuple[Any, ...]] = set()
     for r in rows:
-        seen.add((r["cseq"], r["cseq_method"], r["method"] or r["status_code"], r["direction"],
-                  r["via_branch"]))
+        seen.add((r.cseq, r.cseq_method, r.method or r.status_code, r.direction, r.via_branch))
     return len(rows) - len(seen)
 
 
-def _is_final(row: Row, method: str | None = None) -> bool:
-    code = row["status_code"]
-    return code is not None and code >= 200 and (method is None or row["cseq_method"] == method)
+def _is_final(row: _Row, method: str | None = None) -> bool:
+    code = row.status_code
+    return code is not None and code >= 200 and (method is None or row.cseq_method == method)
 
 
-def _deciding_invite_response(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    initial = {r["cseq"] for r in rows if r["method"] == "INVITE" and not r["to_tag"]}
-    finals = [r for r in rows if _is_final(r, "INVITE") and (not initial or r["cseq"] in initial)]
-    answered = [r for r in finals if r["status_code"] < 300]
+def _deciding_invite_response(rows: list[_Row]) -> _Row | None:
+    initial = {r.cseq for r in rows if r.method == "INVITE" and not r.to_tag}
+    finals = [r for r in rows if _is_final(r, "INVITE") and (not initial or r.cseq in initial)]
+    answered = [r for r in finals if r.status_code < 300]
     if answered:
         return answered[0]
     if not finals:
         return None
-    last_cseq = max(r["cseq"] or 0 for r in finals)
-    return next(r for r in finals if (r["cseq"] or 0) == last_cseq)
+    last_cseq = max(r.cseq or 0 for r in finals)
+    return next(r for r in finals if (r.cseq or 0) == last_cseq)
 
 
 def _state(code: int | None, cancelled: bool, answered: bool, bye: bool) -> str:
@@ -174,8 +219,8 @@ def _state(code: int | None, cancelled: bool, answered: bool, bye: bool) -> str:
     return "failed"
 
 
-def _first(rows: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
-    return next((r for r in rows if r["method"] == method), None)
+def _first(rows: list[_Row], method: str) -> _Row | None:
+    return next((r for r in rows if r.method == method), None)
 
 
 def _millis(start: datetime | None, end: datetime | None) -> int | None:
@@ -184,22 +229,27 @@ def _millis(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, round((end - start).total_seconds() * 1000))
 
 
-def _hangup_by(invite: Row | None, bye: Row | None, cancelled: bool) -> str | None:
+def _hangup_by(invite: _Row | None, bye: _Row | None, cancelled: bool) -> str | None:
     if bye is None:
         return "caller" if cancelled else None
-    if invite is None or not invite["from_tag"]:
+    if invite is None or not invite.from_tag:
         return None
-    if bye["from_tag"] == invite["from_tag"]:
+    if bye.from_tag == invite.from_tag:
         return "caller"
-    return "callee" if bye["to_tag"] == invite["from_tag"] else None
+    return "callee" if bye.to_tag == invite.from_tag else None
 
 
-def _cause(*rows: Row | None) -> int | None:
-    return next((r["q850_cause"] for r in rows if r is not None and r["q850_cause"] is not None), None)
+def _cause(*rows: _Row | None) -> int | None:
+    return next((r.q850_cause for r in rows if r is not None and r.q850_cause is not None), None)
 
 
 def summarize(call_id: str, rows: Iterable[Row]) -> CallSummary:
     """The summary of one Call-ID from all of its message rows (see the module docstring)."""
+    return summarize_tuples(call_id, [tuple(row[name] for name in INPUT_COLUMNS) for row in rows])
+
+
+def summarize_tuples(call_id: str, rows: Iterable[Sequence[Any]]) -> CallSummary:
+    """``summarize`` of rows given as tuples in ``INPUT_COLUMNS`` order."""
     ordered = _order(rows)
     if not ordered:
         raise ValueError(f"no message rows for Call-ID {call_id!r}")
@@ -209,22 +259,22 @@ def summarize(call_id: str, rows: Iterable[Row]) -> CallSummary:
     return _summarize_dialog(call_id, kind, ordered)
 
 
-def _summarize_call(call_id: str, rows: list[dict[str, Any]]) -> CallSummary:
-    invite = next((r for r in rows if r["method"] == "INVITE" and not r["to_tag"]), _first(rows, "INVITE"))
+def _summarize_call(call_id: str, rows: list[_Row]) -> CallSummary:
+    invite = next((r for r in rows if r.method == "INVITE" and not r.to_tag), _first(rows, "INVITE"))
     decided = _deciding_invite_response(rows)
-    code = decided["status_code"] if decided else None
+    code = decided.status_code if decided else None
     answered = code is not None and code < 300
     bye = _first(rows, "BYE") if answered else None
     cancel = _first(rows, "CANCEL")
     cancelled = cancel is not None and not answered
     state = _state(code, cancelled, answered, bye is not None)
-    start = invite["timestamp"] if invite else None
-    answered_at = decided["timestamp"] if answered and decided else None
-    ended_at = bye["timestamp"] if bye else None
+    start = invite.timestamp if invite else None
+    answered_at = decided.timestamp if answered and decided else None
+    ended_at = bye.timestamp if bye else None
     duration = round((ended_at - answered_at).total_seconds(), 6) if ended_at and answered_at else None
     return _build(
         call_id, "call", state, rows, invite, decided,
-        setup_ms=_millis(start, decided["timestamp"] if decided else None),
+        setup_ms=_millis(start, decided.timestamp if decided else None),
         duration_s=max(0.0, duration) if duration is not None else None,
         answered_at=answered_at, ended_at=ended_at,
         hangup_by=_hangup_by(invite, bye, cancelled) if state in ("completed", "cancelled") else None,
@@ -232,33 +282,33 @@ def _summarize_call(call_id: str, rows: list[dict[str, Any]]) -> CallSummary:
     )
 
 
-def _summarize_dialog(call_id: str, kind: str, rows: list[dict[str, Any]]) -> CallSummary:
-    request = next((r for r in rows if r["method"]), None)
+def _summarize_dialog(call_id: str, kind: str, rows: list[_Row]) -> CallSummary:
+    request = next((r for r in rows if r.method), None)
     finals = [r for r in rows if _is_final(r)]
     decided = finals[-1] if finals else None
-    code = decided["status_code"] if decided else None
-    start = request["timestamp"] if request else None
+    code = decided.status_code if decided else None
+    start = request.timestamp if request else None
     return _build(
         call_id, kind, _state(code, False, False, False), rows, request, decided,
-        setup_ms=_millis(start, decided["timestamp"] if decided else None),
+        setup_ms=_millis(start, decided.timestamp if decided else None),
         duration_s=None, answered_at=None, ended_at=None, hangup_by=None, q850_cause=_cause(decided),
     )
 
 
 def _build(
-    call_id: str, kind: str, state: str, rows: list[dict[str, Any]],
-    request: Row | None, decided: Row | None, **figures: Any,
+    call_id: str, kind: str, state: str, rows: list[_Row],
+    request: _Row | None, decided: _Row | None, **figures: Any,
 ) -> CallSummary:
     head = request or rows[0]
-    times = [r["timestamp"] for r in rows if r["timestamp"] is not None]
+    # rows are in time order, those without a timestamp last
+    last_seen = next((r.timestamp for r in reversed(rows) if r.timestamp is not None), None)
     return CallSummary(
-        call_id=call_id, kind=kind, state=state,
-        first_seen=min(times) if times else None, last_seen=max(times) if times else None,
-        from_user=head["from_user"], to_user=head["to_user"],
-        from_sip=head["from_sip"], to_sip=head["to_sip"],
-        direction=head["direction"], host=head["host"],
-        final_status=decided["status_code"] if decided else None,
-        final_reason=decided["reason_phrase"] if decided else None,
+        call_id=call_id, kind=kind, state=state, first_seen=rows[0].timestamp, last_seen=last_seen,
+        from_user=head.from_user, to_user=head.to_user,
+        from_sip=head.from_sip, to_sip=head.to_sip,
+        direction=head.direction, host=head.host,
+        final_status=decided.status_code if decided else None,
+        final_reason=decided.reason_phrase if decided else None,
         message_count=len(rows), retransmissions=_retransmissions(rows),
         **figures,
     )

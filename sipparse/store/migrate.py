@@ -64,6 +64,9 @@ def _upgrade(store: Store) -> None:
     for name in schema.INDEXES:
         if name not in existing:
             store.execute(schema.create_index(name, store.backend))
+    for name in schema.DROPPED_INDEXES:
+        if name in existing:
+            store.execute(schema.drop_index(name, store.backend))
     if found == 1:
         _fill_version_1_rows(store)
     store.execute(f"INSERT INTO schema_version (version, applied_at) VALUES ({store.placeholder}, "

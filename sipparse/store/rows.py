@@ -1,42 +1,66 @@
-"""Records (``SipMessage``, ``Reject``, ``Checkpoint``) to row tuples in column order.
+"""Records (``SipMessage``, ``Reject``, ``Checkpoint``) to row tuples.
 
-Kept apart from the backends because it is the hot loop of every write: plain attributes
-are read with one ``attrgetter`` call, and only the few derived values are computed in
-Python. (Values of indexed ``VARCHAR`` columns are clipped by the INSERT statement itself,
-on both backends, so SQLite and MySQL store the same thing.)
+This is the hot loop of every write, so it works a batch at a time, column by column, with
+C-level iteration (``attrgetter``, ``map``, ``max``) instead of Python code per field: one
+``attrgetter`` call reads every plain attribute of a message, and a check that a whole
+column is fine (no value too long, no integer too large) costs one ``max`` over it. Only a
+batch that holds such a value is rewritten, row by row.
+
+Values of indexed ``VARCHAR`` columns are clipped here, on both backends, so SQLite and MySQL
+store the same thing and strict MySQL never refuses a batch for one absurdly long Call-ID.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
+from itertools import count, repeat
+from operator import add, attrgetter, itemgetter
 from typing import Any
 
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, schema
 
 TimeFormat = Callable[[datetime | None], Any]
+TimesFormat = Callable[[list[datetime | None]], list[Any]]
 RowList = list[tuple[Any, ...]]
+Limits = tuple[tuple[int, int], ...]  # (index in the row, largest value or length allowed)
 
-# Columns filled from other places than the same-named attribute of SipMessage.
-_DERIVED = {"timestamp", "source_file", "source_fingerprint", "source_offset", "source_end", "problems",
-            "ingested_at"}
 MESSAGE_NAMES = tuple(c.name for c in schema.MESSAGE_COLUMNS)
-_PLAIN_NAMES = tuple(n for n in MESSAGE_NAMES if n not in _DERIVED)
-_plain = attrgetter(*_PLAIN_NAMES)
-_TIMESTAMP_AT = MESSAGE_NAMES.index("timestamp")
-# message_row() relies on this order: the derived columns are the timestamp and the tail.
-assert MESSAGE_NAMES[-6:] == ("source_file", "source_fingerprint", "source_offset", "source_end", "problems",
-                              "ingested_at")
+# A message row holds the columns read straight off the SipMessage first, then the three
+# that are computed; INSERT statements name the columns in this order (ROW_COLUMNS).
+_COMPUTED = ("timestamp", "problems", "ingested_at")
+_ATTRIBUTES = {"source_file": "source.path", "source_fingerprint": "source.fingerprint",
+               "source_offset": "offset", "source_end": "end"}
+ROW_NAMES = tuple(n for n in MESSAGE_NAMES if n not in _COMPUTED) + _COMPUTED
+ROW_COLUMNS = tuple(next(c for c in schema.MESSAGE_COLUMNS if c.name == n) for n in ROW_NAMES)
+_plain = attrgetter(*(_ATTRIBUTES.get(n, n) for n in ROW_NAMES[: -len(_COMPUTED)]))
+_timestamp = attrgetter("timestamp")
+_problems = attrgetter("problems")
+_tzinfo = attrgetter("tzinfo")
+PROBLEMS_AT = ROW_NAMES.index("problems")
+CALL_ID_AT = ROW_NAMES.index("call_id")
+_SOURCE_KEY = (ROW_NAMES.index("source_fingerprint"), ROW_NAMES.index("source_offset"))
 # The integers a log dictates (a Content-Length, a Q.850 cause, a marker's byte count...) with
 # the largest value their column holds on every backend: MySQL INT is 32-bit, BIGINT and
 # SQLite INTEGER 64-bit. A log saying more is not refused by strict mode on every later run.
 _INT_LIMITS = tuple(
-    (_PLAIN_NAMES.index(c.name), c.name, (1 << 31) - 1 if c.mysql == "INT" else (1 << 63) - 1)
-    for c in schema.MESSAGE_COLUMNS if c.name in _PLAIN_NAMES and c.sqlite == "INTEGER"
+    (ROW_NAMES.index(c.name), c.name, (1 << 31) - 1 if c.mysql == "INT" else (1 << 63) - 1)
+    for c in schema.MESSAGE_COLUMNS
+    if c.sqlite == "INTEGER" and c.name not in _ATTRIBUTES
 )
+
+
+_INTS: Limits = tuple((index, limit) for index, _, limit in _INT_LIMITS)
+
+
+def clips(columns: Sequence[schema.Column]) -> Limits:
+    """The clipped columns of a row layout: the VARCHAR columns, with their declared length."""
+    return tuple((index, c.clip) for index, c in enumerate(columns) if c.clip)
+
+
+_MESSAGE_CLIPS = clips(ROW_COLUMNS)
 
 
 @dataclass(slots=True)
@@ -70,48 +94,112 @@ def text_time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(" ")
 
 
-def message_row(message: SipMessage, now: Any, fmt_time: TimeFormat) -> tuple[Any, ...]:
-    """One ``sip_transactions`` row, columns in ``schema.MESSAGE_COLUMNS`` order."""
-    plain = _plain(message)
-    problems = message.problems
+def naive_times(values: list[datetime | None]) -> list[datetime | None]:
+    """``utc_naive`` of each value; the list itself when all are naive (as parsers give them)."""
+    if any(map(_tzinfo, filter(None, values))):
+        return [utc_naive(v) for v in values]
+    return values
+
+
+def text_times(values: list[datetime | None]) -> list[str | None]:
+    """``text_time`` of each value, in C when none is missing."""
+    values = naive_times(values)
+    if all(values):
+        return list(map(datetime.isoformat, values, repeat(" ")))  # type: ignore[arg-type]
+    return [None if v is None else v.isoformat(" ") for v in values]
+
+
+@dataclass(slots=True)
+class MessageRows:
+    """The rows of a batch of messages, and their timestamps as naive UTC datetimes."""
+
+    rows: RowList
+    stamps: list[datetime | None]
+
+
+def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: TimesFormat) -> MessageRows:
+    """``sip_transactions`` rows, columns in ``ROW_COLUMNS`` order.
+
+    :param fmt_times: the backend's conversion of a list of naive UTC datetimes.
+    """
+    stamps = naive_times(list(map(_timestamp, messages)))
+    problems = list(map(_problems, messages))
+    notes = [("; ".join(p) if p else None) for p in problems] if any(problems) else repeat(None)
+    computed = zip(fmt_times(stamps), notes, repeat(fmt_times([now])[0]))
+    rows = list(map(add, map(_plain, messages), computed))
+    if _exceeds(rows, _INTS, _biggest_int):
+        rows = [_within_int_limits(row) for row in rows]
+    return MessageRows(clip_rows(rows, _MESSAGE_CLIPS), stamps)
+
+
+def _biggest_int(values: Iterable[Any]) -> int:
+    return max(map(abs, values), default=0)
+
+
+def _longest_text(values: Iterable[Any]) -> int:
+    return max(map(len, values), default=0)
+
+
+def _exceeds(rows: RowList, limits: Limits, measure: Callable[[Iterable[Any]], int]) -> bool:
+    """Whether a column of ``limits`` holds a value past its limit (NULL, 0 and "" never do)."""
+    return any(measure(filter(None, map(itemgetter(index), rows))) > limit for index, limit in limits)
+
+
+def _within_int_limits(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The row with each integer too large for its column left out (NULL), and why."""
     for index, name, limit in _INT_LIMITS:
-        value = plain[index]
+        value = row[index]
         if value is not None and not -limit <= value <= limit:
-            plain, problems = _without_int(plain, index, name, problems)
-    source = message.source
-    return (
-        *plain[:_TIMESTAMP_AT], fmt_time(message.timestamp), *plain[_TIMESTAMP_AT:],
-        source.path, source.fingerprint, message.offset, message.end,
-        "; ".join(problems) if problems else None, now,
-    )
+            shown = str(value) if value.bit_length() < 256 else f"of {value.bit_length()} bits"
+            note = f"{name} {shown} too large to store"
+            problems = row[PROBLEMS_AT]
+            row = _replace(row, index, None)
+            row = _replace(row, PROBLEMS_AT, f"{problems}; {note}" if problems else note)
+    return row
 
 
-def _without_int(plain: tuple[Any, ...], index: int, name: str, problems: list[str]) -> tuple[tuple, list[str]]:
-    """The row values with an integer too large for its column left out (NULL), and why."""
-    shown = str(plain[index]) if plain[index].bit_length() < 256 else f"of {plain[index].bit_length()} bits"
-    return plain[:index] + (None,) + plain[index + 1:], [*problems, f"{name} {shown} too large to store"]
+def _replace(row: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
+    return row[:index] + (value,) + row[index + 1:]
 
 
-def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_time: TimeFormat) -> RowList:
-    stamp = fmt_time(now)
-    return [message_row(m, stamp, fmt_time) for m in messages]
+def clip_rows(rows: RowList, limits: Limits) -> RowList:
+    """The rows with each text of a clipped column cut to its declared length.
+
+    The database counts characters, as ``len`` does. Only a batch that holds a value too
+    long is copied.
+    """
+    if not _exceeds(rows, limits, _longest_text):
+        return rows
+    return [_clip_row(row, limits) for row in rows]
+
+
+def _clip_row(row: tuple[Any, ...], limits: Limits) -> tuple[Any, ...]:
+    for index, limit in limits:
+        value = row[index]
+        if isinstance(value, str) and len(value) > limit:
+            row = _replace(row, index, value[:limit])
+    return row
+
+
+_REJECT_CLIPS = clips(schema.REJECT_COLUMNS)
+_CHECKPOINT_CLIPS = clips(schema.CHECKPOINT_COLUMNS)
 
 
 def reject_rows(rejects: Sequence[Reject], now: datetime, fmt_time: TimeFormat) -> RowList:
     """``rejects`` rows in ``schema.REJECT_COLUMNS`` order."""
     stamp = fmt_time(now)
-    return [
+    return clip_rows([
         (r.source.path, r.source.fingerprint, r.offset, r.end, r.reason, bytes(r.raw), fmt_time(r.timestamp),
          r.host, stamp)
         for r in rejects
-    ]
+    ], _REJECT_CLIPS)
 
 
 def checkpoint_rows(checkpoints: Sequence[Checkpoint], now: datetime, fmt_time: TimeFormat) -> RowList:
     """``checkpoints`` rows in ``schema.CHECKPOINT_COLUMNS`` order."""
     stamp = fmt_time(now)
-    return [(c.fingerprint, c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp)
-            for c in checkpoints]
+    return clip_rows([(c.fingerprint, c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp)
+                      for c in checkpoints], _CHECKPOINT_CLIPS)
 
 
 def checkpoint_from_row(row: Sequence[Any]) -> Checkpoint:
@@ -124,26 +212,30 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-SUMMARY_INPUT = tuple((name, MESSAGE_NAMES.index(name)) for name in calls.INPUT_COLUMNS if name != "id")
-CALL_ID_AT = MESSAGE_NAMES.index("call_id")
+# calls.INPUT_COLUMNS after "id" and "timestamp", as they sit in a message row.
+_summary_fields = itemgetter(*(ROW_NAMES.index(n) for n in calls.INPUT_COLUMNS[2:]))
+_call_id = itemgetter(CALL_ID_AT)
+_source_key = itemgetter(*_SOURCE_KEY)
 
 
-def summary_inputs(rows: RowList, clip: int) -> dict[str, list[dict[str, Any]]]:
-    """The ``calls.summarize`` input of each Call-ID of a batch, from its row tuples.
+def summary_inputs(batch: MessageRows) -> dict[str, list[tuple[Any, ...]]]:
+    """The ``calls.summarize_tuples`` input of each Call-ID of a batch, from its rows.
 
     A row's place in the batch stands in for its id (ids are given in batch order); a row
     repeated in the batch (same source and offset) is stored once, so it counts once.
     """
-    out: dict[str, list[dict[str, Any]]] = {}
+    rows = batch.rows
+    entries = map(add, zip(count(), batch.stamps), map(_summary_fields, rows))
+    keys = list(map(_source_key, rows))
+    unique = len(set(keys)) == len(keys)
     seen: set[tuple[Any, Any]] = set()
-    for position, row in enumerate(rows):
-        key = (row[-5], row[-4])  # source_fingerprint, source_offset
-        if row[CALL_ID_AT] is None or key in seen:
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for call_id, key, entry in zip(map(_call_id, rows), keys, entries, strict=True):
+        if call_id is None or not unique and key in seen:
             continue
-        seen.add(key)
-        entry = {name: row[index] for name, index in SUMMARY_INPUT}
-        entry["id"] = position
-        out.setdefault(row[CALL_ID_AT][:clip], []).append(entry)
+        if not unique:
+            seen.add(key)
+        out.setdefault(call_id, []).append(entry)
     return out
 
 

@@ -11,15 +11,18 @@ mode never refuses a row and nothing is truncated silently); every other text is
 
 Versions: 1 is the table the Logstash pipeline wrote (the contract's columns only); 2 adds
 the parsed header columns, the source identity with its UNIQUE key, and the ``calls``,
-``rejects`` and ``checkpoints`` tables. Every step is idempotent (``IF NOT EXISTS``, and a
-column or index that already exists is skipped), so two processes may migrate at once.
+``rejects`` and ``checkpoints`` tables; 3 drops the indexes of ``sip_transactions`` on the
+user parts and the status code (``DROPPED_INDEXES``): every query by user or status reads
+``calls``, which has its own, and each index costs every insert. Every step is idempotent
+(``IF NOT EXISTS``, and a column or index that already exists, or is already gone, is
+skipped), so two processes may migrate at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 
@@ -154,9 +157,12 @@ MESSAGE_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "uq_sip_transactions_source": ("sip_transactions", ("source_fingerprint", "source_offset"), True),
     "ix_sip_transactions_call_id": ("sip_transactions", ("call_id",), False),
     "ix_sip_transactions_timestamp": ("sip_transactions", ("timestamp",), False),
-    "ix_sip_transactions_from_user": ("sip_transactions", ("from_user",), False),
-    "ix_sip_transactions_to_user": ("sip_transactions", ("to_user",), False),
-    "ix_sip_transactions_status_code": ("sip_transactions", ("status_code",), False),
+}
+# name -> table, of indexes that earlier versions created
+DROPPED_INDEXES: dict[str, str] = {
+    "ix_sip_transactions_from_user": "sip_transactions",
+    "ix_sip_transactions_to_user": "sip_transactions",
+    "ix_sip_transactions_status_code": "sip_transactions",
 }
 OTHER_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "ix_calls_first_seen": ("calls", ("first_seen",), False),
@@ -214,6 +220,12 @@ def create_tables(backend: str) -> list[str]:
         _create_table("checkpoints", CHECKPOINT_COLUMNS, backend, key="fingerprint"),
         _create_table("schema_version", VERSION_COLUMNS, backend, key="version"),
     ]
+
+
+def drop_index(name: str, backend: str) -> str:
+    if backend == "mysql":
+        return f"DROP INDEX {name} ON {quote(DROPPED_INDEXES[name], backend)}"
+    return f"DROP INDEX IF EXISTS {name}"
 
 
 def create_index(name: str, backend: str) -> str:

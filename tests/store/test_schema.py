@@ -1,4 +1,4 @@
-"""Schema creation, reopening, the migration from version 1, and file permissions."""
+"""Schema creation, reopening, the migrations from versions 1 and 2, and file permissions."""
 
 from __future__ import annotations
 
@@ -147,6 +147,28 @@ def test_migration_from_version_1_keeps_the_rows(db_url: str) -> None:
         assert store.write_batch(messages).duplicates == 7
     with open_store(db_url) as store:
         assert count(store, "sip_transactions") == 4 + 7
+
+
+def test_migration_from_version_2_drops_the_indexes_no_query_uses(db_url: str) -> None:
+    messages = completed_call("c1", SOURCE, START).messages
+    with open_store(db_url) as store:
+        store.write_batch(messages)
+        for name, (table, column) in {
+            "ix_sip_transactions_from_user": ("sip_transactions", "from_user"),
+            "ix_sip_transactions_status_code": ("sip_transactions", "status_code"),
+        }.items():  # as version 2 created them
+            store.execute(f"CREATE INDEX {name} ON {store.q(table)} ({store.q(column)})")
+        store.execute(f"DELETE FROM schema_version WHERE version = {store.placeholder}", (schema.CURRENT_VERSION,))
+        store.execute(f"INSERT INTO schema_version (version) VALUES ({store.placeholder})", (2,))
+        store.commit()
+        assert schema_version(store) == 2
+    with open_store(db_url) as store:
+        assert schema_version(store) == schema.CURRENT_VERSION
+        assert not set(schema.DROPPED_INDEXES) & store.indexes()
+        assert set(schema.INDEXES) <= store.indexes()
+        assert count(store, "sip_transactions") == 7
+        assert store.write_batch(messages).duplicates == 7
+        assert calls_table(store)[0]["message_count"] == 7
 
 
 def test_newer_schema_is_refused(db_url: str) -> None:

@@ -1,0 +1,81 @@
+"""MySQL's prepared multi-row INSERTs, with the connector's C extension as ``sipparse`` loads it.
+
+The test process itself imports the connector after ``ssl`` (pure Python then), so a child
+process that loads it first writes the same batches into MySQL, and what it stored must be
+what SQLite stored in this process: long values clipped, huge integers left out with a note,
+undecodable text replaced, more batch sizes than the statement cache holds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sipparse.sip.message import SipMessage, Source
+from sipparse.store import open_store
+from sipparse.store.mysql import STATEMENT_CACHE
+from tests.store.factory import mixed_traffic
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-prepared")
+START = datetime(2025, 2, 1, 18, 32, 31)
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = """
+import json, sys
+from sipparse.store.mysql import _connector
+cext = _connector().HAVE_CEXT
+from tests.store.test_prepared import write_sample
+print(json.dumps({"cext": bool(cext), "stored": write_sample(sys.argv[1])}))
+"""
+
+
+def batches() -> list[list[SipMessage]]:
+    messages = mixed_traffic(SOURCE, 60, START)
+    messages[3] = replace(messages[3], from_user="u" * 400, call_id="c" * 700)
+    messages[5] = replace(messages[5], from_display="bad \udcff byte", content_length=1 << 70)
+    messages[8] = replace(messages[8], q850_cause=1 << 40, problems=["no blank line"])
+    messages[40] = replace(messages[40], call_id="bad \udcff call")
+    sizes = range(1, STATEMENT_CACHE + 5)  # one prepared statement per row count
+    out, start = [], 0
+    for size in sizes:
+        out.append(messages[start:start + size])
+        start += size
+    return out + [messages[start:]]
+
+
+def write_sample(url: str) -> dict[str, Any]:
+    """Write the sample batches (twice: the second time changes nothing) and read them back."""
+    with open_store(url) as store:
+        results = [store.write_batch(b) for b in batches() for _ in range(2)]
+        stored = store.fetchall(
+            "SELECT source_offset, call_id, from_user, from_display, content_length, q850_cause, problems "
+            "FROM sip_transactions ORDER BY id")
+        calls = store.fetchall("SELECT call_id, state, message_count, from_user FROM calls ORDER BY call_id")
+    return {"results": [[r.inserted, r.duplicates] for r in results], "rows": stored, "calls": calls}
+
+
+@pytest.mark.mysql
+def test_c_extension_child_stores_what_sqlite_stores(mysql_url: str, sqlite_url: str) -> None:
+    child = subprocess.run([sys.executable, "-c", CHILD, mysql_url], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert child.returncode == 0, child.stderr[-2000:]
+    found = json.loads(child.stdout)
+    expected = write_sample(sqlite_url)
+    assert found["stored"] == json.loads(json.dumps(expected))
+    assert [len(r["call_id"]) for r in expected["rows"]][3] == 512
+    assert expected["rows"][5]["from_display"] == "bad \ufffd byte"
+    assert expected["rows"][8]["problems"].startswith("no blank line; q850_cause ")
+    assert {c["call_id"]: c["message_count"] for c in expected["calls"]}["bad \ufffd call"] == 1
+    if not found["cext"]:
+        pytest.skip("the connector's C extension does not load here; the pure connector was compared")
+
+
+@pytest.mark.mysql
+def test_pure_connector_in_process_stores_the_same(mysql_url: str, sqlite_url: str) -> None:
+    assert write_sample(mysql_url) == write_sample(sqlite_url)

@@ -1,0 +1,144 @@
+"""Row building, column by column, against a plain per-field reference; and the summary of
+rows given as tuples against the one of mappings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sipparse.sip.message import SipMessage, Source
+from sipparse.store import calls, rows, schema
+from tests.store.factory import SCENARIOS, CallBuilder, mixed_traffic
+
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-rows")
+START = datetime(2025, 2, 1, 18, 32, 31)
+NOW = datetime(2025, 3, 1, 12, 0, 0)
+ATTRIBUTES = {"source_file": "source.path", "source_fingerprint": "source.fingerprint",
+              "source_offset": "offset", "source_end": "end"}
+
+
+def reference_row(message: SipMessage) -> dict[str, Any]:
+    """What a message row must hold, written the slow and obvious way."""
+    out: dict[str, Any] = {}
+    problems = list(message.problems)
+    for column in rows.ROW_COLUMNS:
+        name = ATTRIBUTES.get(column.name, column.name)
+        value = message.source.path if name == "source.path" else (
+            message.source.fingerprint if name == "source.fingerprint" else getattr(message, name, None))
+        if column.name == "timestamp":
+            value = rows.text_time(message.timestamp)
+        elif column.name == "ingested_at":
+            value = rows.text_time(NOW)
+        elif isinstance(value, int) and column.sqlite == "INTEGER" and column.name not in ATTRIBUTES:
+            limit = (1 << 31) - 1 if column.mysql == "INT" else (1 << 63) - 1
+            if not -limit <= value <= limit:
+                problems.append(f"{column.name} {value} too large to store")
+                value = None
+        elif isinstance(value, str) and column.clip:
+            value = value[:column.clip]
+        out[column.name] = value
+    out["problems"] = "; ".join(problems) if problems else None
+    return out
+
+
+def some(count: int) -> list[SipMessage]:
+    """The first ``count`` messages of a mix of calls."""
+    return mixed_traffic(SOURCE, count, START)[:count]
+
+
+def built(messages: list[SipMessage]) -> list[dict[str, Any]]:
+    made = rows.message_rows(messages, NOW, rows.text_times).rows
+    return [dict(zip(rows.ROW_NAMES, row, strict=True)) for row in made]
+
+
+def test_row_layout_names_every_column_once() -> None:
+    assert sorted(rows.ROW_NAMES) == sorted(c.name for c in schema.MESSAGE_COLUMNS)
+
+
+def test_plain_traffic_matches_the_reference() -> None:
+    messages = some(40)
+    assert built(messages) == [reference_row(m) for m in messages]
+
+
+def test_one_long_value_clips_that_value_only() -> None:
+    messages = some(5)
+    messages[3] = replace(messages[3], from_user="u" * 300, host="h" * 256, direction="inbound!!")
+    got = built(messages)
+    assert got == [reference_row(m) for m in messages]
+    assert (len(got[3]["from_user"]), len(got[3]["host"]), got[3]["direction"]) == (255, 255, "inbound!")
+    assert got[2]["from_user"] == messages[2].from_user
+
+
+def test_one_huge_integer_is_null_with_a_note_and_keeps_earlier_notes() -> None:
+    messages = some(5)
+    messages[1] = replace(messages[1], q850_cause=1 << 31, content_length=-(1 << 70), problems=["no blank line"])
+    got = built(messages)
+    assert got == [reference_row(m) for m in messages]
+    assert got[1]["q850_cause"] is None and got[1]["content_length"] is None
+    assert got[1]["problems"].startswith("no blank line; content_length ")
+
+
+def test_missing_and_aware_timestamps() -> None:
+    messages = some(4)
+    messages[0] = replace(messages[0], timestamp=None)
+    messages[2] = replace(messages[2], timestamp=datetime(2025, 2, 1, 20, 0, tzinfo=timezone(timedelta(hours=2))))
+    got = built(messages)
+    assert [r["timestamp"] for r in got][:3] == [None, reference_row(messages[1])["timestamp"],
+                                                 "2025-02-01 18:00:00"]
+
+
+def test_mysql_times_stay_datetimes() -> None:
+    messages = some(3)
+    aware = datetime(2025, 2, 1, 20, 0, tzinfo=UTC)
+    messages[1] = replace(messages[1], timestamp=aware)
+    made = rows.message_rows(messages, NOW, rows.naive_times)
+    at = rows.ROW_NAMES.index("timestamp")
+    assert [r[at] for r in made.rows] == [messages[0].timestamp, datetime(2025, 2, 1, 20, 0), messages[2].timestamp]
+    assert made.stamps == [r[at] for r in made.rows]
+
+
+texts = st.one_of(st.none(), st.text(max_size=3), st.text(min_size=250, max_size=600))
+numbers = st.one_of(st.none(), st.integers(-5, 5), st.integers(-(1 << 80), 1 << 80))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(texts, texts, numbers, numbers, st.booleans()), min_size=1, max_size=8))
+def test_any_batch_matches_the_reference(values: list[tuple[Any, ...]]) -> None:
+    base = some(len(values))
+    messages = [
+        replace(m, call_id=call_id, to_tag=tag, cseq=cseq, status_code=code,
+                problems=["odd"] if flag else [], timestamp=None if flag else m.timestamp)
+        for m, (call_id, tag, cseq, code, flag) in zip(base, values, strict=True)
+    ]
+    assert built(messages) == [reference_row(m) for m in messages]
+
+
+def test_summary_inputs_skip_repeats_and_missing_call_ids() -> None:
+    messages = some(10)
+    messages[4] = replace(messages[4], call_id=None)
+    made = rows.message_rows(messages + messages[:2], NOW, rows.text_times)
+    fresh = rows.summary_inputs(made)
+    assert sum(len(v) for v in fresh.values()) == 9
+    for call_id, entries in fresh.items():
+        mine = [(n, m) for n, m in enumerate(messages) if m.call_id == call_id]
+        assert [e[0] for e in entries] == [n for n, _ in mine]
+        assert [e[1] for e in entries] == [m.timestamp for _, m in mine]
+        assert [e[2] for e in entries] == [m.sip_method for _, m in mine]
+
+
+def test_summaries_of_tuples_and_of_mappings_agree() -> None:
+    for number, (name, scenario) in enumerate(sorted(SCENARIOS.items())):
+        builder = CallBuilder(f"c-{name}", SOURCE, START)
+        scenario(builder)
+        scenario(builder)
+        mappings = [{**{c: getattr(m, c, None) for c in calls.INPUT_COLUMNS}, "id": n}
+                    for n, m in enumerate(builder.messages)]
+        mappings[-1]["timestamp"] = mappings[-1]["timestamp"].isoformat(" ")  # as SQLite returns it
+        if number % 2:
+            mappings[0]["timestamp"] = None
+        tuples = [tuple(r[c] for c in calls.INPUT_COLUMNS) for r in mappings]
+        assert calls.summarize_tuples(builder.call_id, tuples) == calls.summarize(builder.call_id, mappings)
