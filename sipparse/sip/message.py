@@ -9,10 +9,9 @@ renamed or compressed, while a retransmission logged twice (another offset) is t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from itertools import starmap
 from operator import attrgetter
 from typing import Any
 
@@ -84,20 +83,21 @@ class SipMessage:
 
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(SipMessage)))
+_FIELD_GETTERS = tuple(attrgetter(f.name) for f in fields(SipMessage))
 
 
-def to_tuples(messages: Iterable[SipMessage]) -> list[tuple[Any, ...]]:
-    """Each message as the tuple of its fields in declaration order (``from_tuples`` undoes it).
+def to_columns(messages: Sequence[SipMessage]) -> list[list[Any]]:
+    """The messages as one list per field, in declaration order (``from_columns`` undoes it).
 
     ``ingest --workers`` sends a batch from a parsing process to the storing one this way:
-    a list of plain tuples pickles in half the time of the objects, and unpickles with no
-    Python code at all."""
-    return list(map(_MESSAGE_FIELDS, messages))
+    lists of plain values pickle faster than objects and unpickle with no Python code at all,
+    and a column of repeated values (the source, the dialect, the direction) costs little."""
+    return [list(map(getter, messages)) for getter in _FIELD_GETTERS]
 
 
-def from_tuples(rows: Iterable[tuple[Any, ...]]) -> list[SipMessage]:
-    """The messages of ``to_tuples``."""
-    return list(starmap(SipMessage, rows))
+def from_columns(columns: Sequence[list[Any]]) -> list[SipMessage]:
+    """The messages of ``to_columns``."""
+    return list(map(SipMessage, *columns))
 
 
 @dataclass(slots=True)
