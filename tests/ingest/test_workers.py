@@ -1,0 +1,45 @@
+"""``ingest --workers``: the parse worker's read sizes and garbage-collector setting."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from sipparse import ingest
+from sipparse.ingest import PIPELINE_FIRST_BYTES, fewer_collections, pipeline_sizes
+from tests.ingest.helpers import dump, ingest_ok
+from tests.ingest.siplog import make_log
+
+
+@pytest.mark.parametrize("total", [0, 1, 300_000, 3 << 20, (4 << 20) * 3 + 12345, (50 << 20) + 1])
+def test_pipeline_reads_ramp_up_and_down_and_cover_the_file(total: int) -> None:
+    batch = 4 << 20
+    sizes = pipeline_sizes(total, batch)
+    ramp = [PIPELINE_FIRST_BYTES << i for i in range(4) if PIPELINE_FIRST_BYTES << i < batch]
+    assert sizes[:len(ramp)] == ramp and all(0 < s <= batch for s in sizes)
+    if total > 2 * sum(ramp):
+        assert sum(sizes) == total and sizes[-len(ramp):] == ramp[::-1]
+
+
+def test_collections_are_restored_after_the_pipeline() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), fewer_collections(12345):
+        assert gc.get_threshold()[0] == 12345
+        raise RuntimeError
+    assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("dialect", ["syslog", "full"])
+def test_workers_reading_in_ramped_sizes_store_the_same_rows(db_url: str, tmp_path: Path, dialect: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "PIPELINE_FIRST_BYTES", 512)  # a ramp of several reads on a small log
+    data = make_log(30, dialect)
+    assert 2 * (512 + 1024 + 2048 + 4096) < len(data)
+    (tmp_path / "ref.log").write_bytes(data)
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    ingest_ok(ref, "--batch-bytes", "8192", str(tmp_path / "ref.log"))
+    (tmp_path / "pjsip").write_bytes(data)
+    ingest_ok(db_url, "--workers", "2", "--batch-bytes", "8192", str(tmp_path / "pjsip"))
+    assert dump(db_url) == dump(ref) and len(dump(ref)) == 30 * 6

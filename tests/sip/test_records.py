@@ -1,0 +1,62 @@
+"""The record model crosses processes intact, and the framing's fast paths agree with the regexes."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from dataclasses import fields
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipparse.sip import SipMessage
+from sipparse.sip.framing import _BLANK, _blank
+from sipparse.sip.message import from_columns, to_columns
+from tests.logs.helpers import DATA, parse_bytes
+
+
+def sample_messages() -> list[SipMessage]:
+    messages = []
+    for name in ("pjsip-full.log", "pjsip-syslog.log", "pjsip-rfc5424.log"):
+        messages += parse_bytes((DATA / name).read_bytes(), final=True)[0]
+    return messages
+
+
+def values(message: SipMessage) -> tuple:
+    return tuple(getattr(message, f.name) for f in fields(message))
+
+
+def test_messages_pickle_to_equal_messages() -> None:
+    messages = sample_messages()
+    assert len(messages) > 300
+    back = pickle.loads(pickle.dumps(messages))
+    assert [values(m) for m in back] == [values(m) for m in messages]
+    assert all(type(m) is SipMessage for m in back)
+
+
+def test_columns_give_back_every_field_of_every_message() -> None:
+    messages = sample_messages()
+    messages[0].problems.append("a note")
+    columns = to_columns(messages)
+    assert len(columns) == len(fields(SipMessage)) and all(len(c) == len(messages) for c in columns)
+    back = from_columns(pickle.loads(pickle.dumps(columns)))
+    assert [values(m) for m in back] == [values(m) for m in messages]
+    assert back[0].problems == ["a note"] and back[1].problems is not back[0].problems
+
+
+def test_no_messages_no_columns_lost() -> None:
+    assert from_columns(to_columns([])) == []
+
+
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b" ", b"\t"]), max_size=40),
+       st.integers(min_value=0, max_value=8))
+def test_blank_line_found_where_the_regex_finds_it(parts: list[bytes], start: int) -> None:
+    data = b"".join(parts)
+    start = min(start, len(data))
+    found = _BLANK.search(data, start)
+    assert _blank(data, start) == (found.span() if found else None)
+
+
+def test_blank_regex_is_the_documented_one() -> None:
+    # _blank's fast path is only right for these three forms of the empty line
+    assert _BLANK.pattern == rb"\r\n\r\n|\n\r?\n|\r\r" and _BLANK.flags == re.compile(b"").flags
