@@ -371,3 +371,27 @@ def _chunks_by_size(sizes: Sequence[int], budget: int) -> Iterator[tuple[int, in
         used += size
     if start < len(sizes):
         yield start, len(sizes)
+
+
+def multi_row_sql(sql: str, rows: int) -> str:
+    """``INSERT ... VALUES (%s, ...) tail`` as the same INSERT of ``rows`` rows, with ``?``.
+
+    One statement of many rows costs each backend less per row than one execution per row
+    (SQLite saves its per-execution work; MySQL its round trips).
+    """
+    head, rest = sql.split(" VALUES ", 1)
+    template, tail = _split_row_template(rest)
+    if "%s" in tail or "?" in tail:
+        raise ValueError(f"parameters after the row template in {sql[:60]!r}")
+    row = template.replace("%s", "?")
+    return f"{head} VALUES {', '.join([row] * rows)}{tail}"
+
+
+def _split_row_template(rest: str) -> tuple[str, str]:
+    """``(%s, LEFT(%s, 9)) ON DUPLICATE ...`` -> the row's parenthesised template, the tail."""
+    depth = 0
+    for index, char in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return rest[: index + 1], rest[index + 1 :]
+    raise ValueError(f"no row template in {rest[:60]!r}")

@@ -34,7 +34,7 @@ from operator import itemgetter
 from typing import Any
 
 from sipparse.errors import DatabaseError
-from sipparse.store.base import Store
+from sipparse.store.base import Store, multi_row_sql
 from sipparse.store.rows import naive_times, text_time, utc_naive
 from sipparse.store.schema import Column
 
@@ -269,16 +269,6 @@ class MySQLStore(Store):
         return isinstance(exc, self._connector.Error)
 
 
-def multi_row_sql(sql: str, rows: int) -> str:
-    """``INSERT ... VALUES (%s, ...) tail`` as the same INSERT of ``rows`` rows, with ``?``."""
-    head, rest = sql.split(" VALUES ", 1)
-    template, tail = _split_row_template(rest)
-    if "%s" in tail:
-        raise ValueError(f"parameters after the row template in {sql[:60]!r}")
-    row = template.replace("%s", "?")
-    return f"{head} VALUES {', '.join([row] * rows)}{tail}"
-
-
 def _check_encodable(rows: Sequence[Sequence[Any]]) -> None:
     """Raise UnicodeEncodeError for text that is not UTF-8 (lone surrogates from undecodable
     bytes; the caller cleans it and tries again) before the C extension sees it: its prepared
@@ -320,16 +310,6 @@ def _close_quietly(cursor: Any) -> None:
         cursor.close()
     except Exception as exc:  # the connection may be gone already
         log.debug("closing a prepared statement failed: %s", exc)
-
-
-def _split_row_template(rest: str) -> tuple[str, str]:
-    """``(%s, LEFT(%s, 9)) ON DUPLICATE ...`` -> the row's parenthesised template, the tail."""
-    depth = 0
-    for index, char in enumerate(rest):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            return rest[: index + 1], rest[index + 1 :]
-    raise ValueError(f"no row template in {rest[:60]!r}")
 
 
 def qmark_to_format(sql: str) -> str:
