@@ -302,27 +302,37 @@ class Store(ABC):
     def _refresh_calls(self, call_ids: Sequence[str], fresh: Fresh | None = None) -> int:
         """Recompute the calls rows of ``call_ids`` from their stored rows.
 
-        ``fresh`` holds the rows this transaction inserted, by Call-ID: a call without a
+        ``fresh`` holds the rows this transaction inserted, by Call-ID. A call without a
         ``calls`` row has no other stored rows (rows and their call are committed together),
-        so its summary is computed from them without reading them back.
+        so its summary is computed from them and INSERTed, once. Should another writer
+        create that call meanwhile, the INSERT fails on the duplicate key (waiting for the
+        other to commit first) and the whole batch runs again, now finding the call. A call
+        that has a row is locked first, then summarised from all of its stored rows.
         """
-        upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
-            self._lock_calls(chunk)
-            stored = self._known_calls(chunk) if fresh is not None else set(chunk)
-            summaries = self._summaries([c for c in chunk if c in stored])
-            if fresh is not None:
-                summaries += [calls.summarize_tuples(c, fresh[c]) for c in chunk if c not in stored and c in fresh]
+            known = self._known_calls(chunk) if fresh is not None else set(chunk)
+            stored = [c for c in chunk if c in known]
+            if stored:
+                self._lock_calls(stored)
+            summaries = self._summaries(stored)
+            upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
             self.executemany(upsert, self._call_rows(summaries))
-            count += len(summaries)
+            new = [calls.summarize_tuples(c, fresh[c]) for c in chunk if c not in known and c in fresh] if fresh else []
+            self.executemany(self.insert_sql(CALLS_TABLE, schema.CALL_COLUMNS), self._call_rows(new))
+            count += len(summaries) + len(new)
         return count
 
     def _known_calls(self, call_ids: Sequence[str]) -> set[str]:
+        """The Call-IDs that have a ``calls`` row (committed, or written by this transaction)."""
         marks = ", ".join([self.placeholder] * len(call_ids))
-        found = self.query(f"SELECT call_id FROM {self.q(CALLS_TABLE)} "
-                           f"WHERE call_id IN ({marks}) AND message_count > 0", call_ids)
+        found = self.query(f"SELECT call_id FROM {self.q(CALLS_TABLE)} WHERE call_id IN ({marks})", call_ids)
         return {r[0] for r in found}
+
+    def insert_sql(self, table: str, columns: Sequence[schema.Column]) -> str:
+        """INSERT of one row that fails when a unique key already holds it."""
+        names = ", ".join(self.q(c.name) for c in columns)
+        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)})"
 
     def _summaries(self, call_ids: Sequence[str]) -> list[calls.CallSummary]:
         if not call_ids:
