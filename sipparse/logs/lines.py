@@ -285,7 +285,7 @@ class SyslogLayout:
         ``text`` is the contents joined by LF (perhaps with more lines after them)."""
         taken = 0
         if not msg.in_body:
-            seps = [i for i in (_index(contents, b"#015"), _index(contents, b"")) if i >= 0]
+            seps = [contents.index(sep) for sep in (b"#015", b"") if sep in contents]
             if not seps:
                 return len(contents), False
             taken = min(seps) + 1
@@ -373,13 +373,6 @@ def _content_length(lines: list[bytes]) -> int | None:
             value = _strip_cr(value).strip()
             return int(value) if value.isdigit() and len(value) <= _MAX_DIGITS else None
     return None
-
-
-def _index(items: list[bytes], value: bytes) -> int:
-    try:
-        return items.index(value)
-    except ValueError:
-        return -1
 
 
 def _stops_pattern(rules: AsteriskRules) -> re.Pattern[bytes] | None:
