@@ -186,8 +186,9 @@ class Store(ABC):
         )
         try:
             return self._transaction(lambda: self._write(batch))
-        except UnicodeEncodeError:
+        except UnicodeEncodeError:  # undecodable bytes in the log, or in a file name
             built.rows, batch.rejects = rows.sanitize(built.rows), rows.sanitize(batch.rejects)
+            batch.checkpoints = rows.sanitize(batch.checkpoints)
             return self._transaction(lambda: self._write(batch))
 
     def refresh_calls(self, call_ids: Sequence[str]) -> int:

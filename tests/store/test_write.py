@@ -130,6 +130,18 @@ def test_undecodable_text_is_replaced_not_refused(db_url: str) -> None:
         )
 
 
+def test_a_file_name_of_undecodable_bytes_is_stored(db_url: str) -> None:
+    path = "/var/log/asterisk/pjsip-\udcff.log"  # os.fsdecode of a name with byte 0xff
+    messages = completed_call("c1", Source(path, "fp-bad-name"), START).messages
+    with open_store(db_url) as store:
+        result = store.write_batch(messages, [], [Checkpoint("fp-bad-name", path, messages[-1].end, 900)])
+        assert result.inserted == 7
+        stored = store.get_checkpoint("fp-bad-name")
+        assert stored is not None and stored.path == "/var/log/asterisk/pjsip-\ufffd.log"
+        assert {r["source_file"] for r in store.fetchall("SELECT source_file FROM sip_transactions")} == {
+            stored.path}
+
+
 def test_checkpoints_are_stored_and_replaced(db_url: str) -> None:
     with open_store(db_url) as store:
         store.write_batch([], [], [Checkpoint("fp-a", "/var/log/a", 10, 10, 123, 45, 1.5)])
