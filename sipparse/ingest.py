@@ -492,9 +492,9 @@ class _Failure:
 class _Packed:
     """A parser batch as it crosses from a parse worker to the storing process.
 
-    The messages travel as one list per field (``sipparse.sip.message.to_columns``): the
-    storing process is the pipeline's slower stage, and rebuilding objects from columns
-    costs it far less than unpickling them one by one."""
+    The messages travel as one list per field (``sipparse.sip.message.to_columns``): both
+    ends of the pipe are busy, and columns cost each of them less than objects (the storing
+    process rebuilds the objects from columns with no Python code per field)."""
 
     messages: list[list[Any]]
     rejects: list[Any]
