@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import Any, BinaryIO, Protocol
 
+import sipparse.store  # noqa: F401  (before sipparse.logs: the MySQL driver must load before hashlib)
 from sipparse.errors import LogFileError, SipparseError
 from sipparse.logs import files
 from sipparse.logs.files import LogFile
