@@ -129,7 +129,12 @@ def test_rotate_racing_ingest_on_one_host(db_url: str, tmp_path: Path) -> None:
              threading.Thread(target=_loop, args=(rotate, stop, rotate_codes, errors))]
     for thread in loops:
         thread.start()
-    time.sleep(12)
+    # At least 12 s of racing, and until each side ran three times (a loaded machine or a
+    # slower database makes every run longer; 90 s bounds it).
+    started = time.monotonic()
+    while time.monotonic() - started < 90 and (
+            time.monotonic() - started < 12 or len(rotate_codes) < 3 or len(ingest_codes) < 3):
+        time.sleep(0.2)
     writer.stop.set()
     writer.join()
     stop.set()
