@@ -1,4 +1,5 @@
-"""MySQL's prepared multi-row INSERTs, with the connector's C extension as ``sipparse`` loads it.
+"""MySQL's multi-row INSERTs on both connectors: SQL text escaped by the C extension (as
+``sipparse`` loads it), prepared statements with the pure-Python one.
 
 The test process itself imports the connector after ``ssl`` (pure Python then), so a child
 process that loads it first writes the same batches into MySQL, and what it stored must be
@@ -79,3 +80,36 @@ def test_c_extension_child_stores_what_sqlite_stores(mysql_url: str, sqlite_url:
 @pytest.mark.mysql
 def test_pure_connector_in_process_stores_the_same(mysql_url: str, sqlite_url: str) -> None:
     assert write_sample(mysql_url) == write_sample(sqlite_url)
+
+
+LEAK_CHILD = """
+import json, sys
+from sipparse.store.mysql import _connector
+cext = _connector().HAVE_CEXT
+from dataclasses import replace
+from tests.store.test_prepared import SOURCE, START
+from tests.store.factory import mixed_traffic
+from sipparse.store import open_store
+
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+
+calls = mixed_traffic(SOURCE, 600, START)
+with open_store(sys.argv[1]) as store:
+    sizes = []
+    for n in range(12):
+        store.write_batch([replace(m, offset=m.offset + n * 10**9) for m in calls])
+        sizes.append(rss())
+print(json.dumps({"cext": bool(cext), "messages": 12 * len(calls), "rss_kib": sizes}))
+"""
+
+
+@pytest.mark.mysql
+def test_memory_stays_flat_over_many_batches(mysql_url: str) -> None:
+    """The write path must not leak: ingest --follow writes for weeks in one process."""
+    child = subprocess.run([sys.executable, "-c", LEAK_CHILD, mysql_url], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert child.returncode == 0, child.stderr[-2000:]
+    found = json.loads(child.stdout)
+    growth_kib = found["rss_kib"][-1] - found["rss_kib"][3]  # after the allocator has warmed up
+    assert growth_kib < 100 * found["messages"] / 1024 / 3, found  # well under 100 bytes a message
