@@ -65,6 +65,8 @@ class Store(ABC):
     placeholder: str = "?"
     # bytes of row data per INSERT statement (None: no limit), under max_allowed_packet
     packet_budget: int | None = None
+    # whether an upsert's row count tells inserted rows (1) from updated ones (2, or 0)
+    counts_upserts = False
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -305,11 +307,10 @@ class Store(ABC):
 
         ``fresh`` holds the rows this transaction inserted, by Call-ID. A call without a
         ``calls`` row has no other stored rows (rows and their call are committed together),
-        so its summary is computed from them and INSERTed, once. Should another writer
-        create that call meanwhile, the INSERT fails on the duplicate key (waiting for the
-        other to commit first) and the whole batch runs again, now finding the call. A call
-        that has a row is locked first, then summarised from all of its stored rows.
+        so its summary is computed from them and written once. A call that has a row is
+        locked first, then summarised from all of its stored rows.
         """
+        upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
             known = self._known_calls(chunk) if fresh is not None else set(chunk)
@@ -317,10 +318,14 @@ class Store(ABC):
             if stored:
                 self._lock_calls(stored)
             summaries = self._summaries(stored)
-            upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
             self.executemany(upsert, self._call_rows(summaries))
-            new = [calls.summarize_tuples(c, fresh[c]) for c in chunk if c not in known and c in fresh] if fresh else []
-            self.executemany(self.insert_sql(CALLS_TABLE, schema.CALL_COLUMNS), self._call_rows(new))
+            new = [c for c in chunk if c not in known and c in fresh] if fresh else []
+            written = self.executemany(upsert, self._call_rows([calls.summarize_tuples(c, fresh[c]) for c in new]))
+            if self.counts_upserts and written != len(new):
+                # Not all of them were new after all: another writer created one meanwhile (we
+                # waited for it to commit, and now hold its lock), or the server's collation
+                # took two Call-IDs for one. Summarise them again from all their stored rows.
+                self._refresh_calls(new)
             count += len(summaries) + len(new)
         return count
 
@@ -329,11 +334,6 @@ class Store(ABC):
         marks = ", ".join([self.placeholder] * len(call_ids))
         found = self.query(f"SELECT call_id FROM {self.q(CALLS_TABLE)} WHERE call_id IN ({marks})", call_ids)
         return {r[0] for r in found}
-
-    def insert_sql(self, table: str, columns: Sequence[schema.Column]) -> str:
-        """INSERT of one row that fails when a unique key already holds it."""
-        names = ", ".join(self.q(c.name) for c in columns)
-        return f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)})"
 
     def _summaries(self, call_ids: Sequence[str]) -> list[calls.CallSummary]:
         if not call_ids:

@@ -95,12 +95,13 @@ def rss():
     return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
 
 calls = mixed_traffic(SOURCE, 600, START)
+BATCHES = 20
 with open_store(sys.argv[1]) as store:
     sizes = []
-    for n in range(12):
+    for n in range(BATCHES):
         store.write_batch([replace(m, offset=m.offset + n * 10**9) for m in calls])
         sizes.append(rss())
-print(json.dumps({"cext": bool(cext), "messages": 12 * len(calls), "rss_kib": sizes}))
+print(json.dumps({"cext": bool(cext), "messages": BATCHES * len(calls), "rss_kib": sizes}))
 """
 
 
@@ -111,5 +112,7 @@ def test_memory_stays_flat_over_many_batches(mysql_url: str) -> None:
                            text=True, timeout=300, check=False)
     assert child.returncode == 0, child.stderr[-2000:]
     found = json.loads(child.stdout)
-    growth_kib = found["rss_kib"][-1] - found["rss_kib"][3]  # after the allocator has warmed up
-    assert growth_kib < 100 * found["messages"] / 1024 / 3, found  # well under 100 bytes a message
+    sizes = found["rss_kib"]
+    # the allocator's high-water mark wanders by a few MiB; a leak only grows (the C
+    # extension's prepared statements: by 2 to 3 MiB a batch here)
+    assert min(sizes[-6:]) - max(sizes[2:8]) < 8192, found

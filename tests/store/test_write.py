@@ -250,3 +250,14 @@ def test_message_without_call_id_is_stored_without_a_call(db_url: str) -> None:
     with open_store(db_url) as store:
         assert store.write_batch([message]).inserted == 1
         assert calls_table(store) == []
+
+
+def test_call_ids_equal_but_for_trailing_spaces(db_url: str) -> None:
+    """MySQL's collations compare "c1" and "c1 " as equal (PAD SPACE); the batch still goes in."""
+    a = completed_call("pad", SOURCE, START).messages
+    b = completed_call("pad ", SOURCE, START, offset=10_000).messages
+    with open_store(db_url) as store:
+        assert store.write_batch(a + b).inserted == 14
+        assert store.write_batch(completed_call("pad ", SOURCE, START, offset=20_000).messages).inserted == 7
+        assert count(store, "sip_transactions") == 21
+        assert 1 <= len(calls_table(store)) <= 2
