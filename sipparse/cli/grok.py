@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -71,7 +72,7 @@ def match(app: App, expressions: tuple[str, ...], patterns_dirs: tuple[str, ...]
     def warn(line: int, error: Exception) -> None:
         click.echo(f"line {line}: {error}", err=True)
 
-    match_stream(matcher, click.get_binary_stream("stdin"), click.get_binary_stream("stdout"), warn)
+    match_stream(matcher, sys.stdin.buffer, sys.stdout.buffer, warn)
 
 
 @grok.command("list")
