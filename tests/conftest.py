@@ -28,6 +28,12 @@ def mysql_required() -> bool:
     return os.environ.get("CI") == "true" or os.environ.get("SIPPARSE_REQUIRE_MYSQL") == "1"
 
 
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test, and every sipparse process it starts, takes its log locks in its own dir."""
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
+
+
 @pytest.fixture(scope="session")
 def mysql_root_url() -> Iterator[str]:
     """A URL with rights to create databases on a live MySQL-protocol server."""

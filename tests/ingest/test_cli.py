@@ -20,10 +20,6 @@ SUMMARY = re.compile(r"^(\d+) files, (\d+) bytes, (\d+) messages new, (\d+) call
                      r"[0-9.]+ s, [0-9.]+ MiB/s")
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 def test_summary_line_counts_what_was_stored(sqlite_url: str, tmp_path: Path) -> None:
     data = make_log(4)

@@ -16,10 +16,6 @@ from tests.ingest.siplog import make_log
 TRIALS = 10
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_a_normal_run(db_url: str, tmp_path: Path) -> None:

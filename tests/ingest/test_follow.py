@@ -17,10 +17,6 @@ from tests.ingest.siplog import call_messages, make_log, syslog_message
 LATENCY = 2.0
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 def messages(calls: int) -> list[bytes]:
     from datetime import datetime, timedelta

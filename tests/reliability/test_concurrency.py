@@ -27,11 +27,6 @@ from tests.reliability.helpers import (
 )
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
-
 def _host_log(host: str, first: int, calls: int) -> bytes:
     """What one PBX's rsyslog forwards: the calls numbered ``first``... as seen by ``host``."""
     return make_log(calls, "syslog", first=first, host=host)

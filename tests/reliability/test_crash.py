@@ -31,10 +31,6 @@ from tests.reliability.helpers import (
 TRIALS = 10
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 def _append(path: Path, data: bytes) -> None:
     with open(path, "ab") as fh:

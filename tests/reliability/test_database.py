@@ -61,10 +61,6 @@ def db(server: RestartableServer) -> str:
     return server.database("rel_" + uuid.uuid4().hex[:10])
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 def _background(db_url: str, *args: str, debug: bool = False) -> subprocess.Popen[str]:
     argv = ingest_argv(db_url, *args)

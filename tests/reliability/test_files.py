@@ -37,10 +37,6 @@ from tests.reliability.helpers import (
 PR_CAPBSET_DROP = 24
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 def _start(db_url: str, *paths: Path, workers: int = 0) -> subprocess.Popen[str]:
     argv = ingest_argv(db_url, "--batch-bytes", "32768", "--workers", str(workers), *map(str, paths))

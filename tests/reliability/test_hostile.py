@@ -34,10 +34,6 @@ MAX_SECONDS = 30.0
 MAX_EXTRA_RSS_MIB = 96.0  # over a run of a small normal log: the 1 MiB cap plus batch buffers
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 def sentinel(n: object) -> bytes:
     return sip_message("OPTIONS sip:probe@192.0.2.1 SIP/2.0", f"sentinel-{n}@hostile", "1 OPTIONS",

@@ -24,10 +24,6 @@ from tests.reliability.helpers import (
 PASSWORD = "Pw-" + uuid.uuid4().hex[:12] + "!x"
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(tmp_path / "locks"))
-
 
 # -- the config file ---------------------------------------------------------------------
 
