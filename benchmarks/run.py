@@ -256,16 +256,10 @@ def mysql_server(url: str | None) -> Iterator[str | None]:
     if _answers(local):
         yield local
         return
-    from tests.mysql_server import ThrowawayServer
+    from tests.mysql_server import throwaway_server_url
 
-    server = ThrowawayServer()
-    if not server.available:
-        yield None
-        return
-    try:
-        yield server.start().rsplit("/", 1)[0]
-    finally:
-        server.stop()
+    with throwaway_server_url() as root:
+        yield root.rsplit("/", 1)[0] if root else None
 
 
 def _answers(server: str) -> bool:

@@ -204,19 +204,10 @@ def mysql_root(url: str | None) -> Iterator[str | None]:
     if url:
         yield url
         return
-    try:
-        from tests.mysql_server import ThrowawayServer
-    except ImportError:
-        yield None
-        return
-    server = ThrowawayServer()
-    if not server.available:
-        yield None
-        return
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    from tests.mysql_server import throwaway_server_url
+
+    with throwaway_server_url() as root:
+        yield root
 
 
 def mysql_database(root: str) -> Callable[[], AbstractContextManager[str]]:

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SEARCH_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin:/usr/local/mysql/bin"
@@ -112,3 +114,16 @@ class ThrowawayServer:
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.proc, self.tmp = None, None
+
+
+@contextmanager
+def throwaway_server_url() -> Iterator[str | None]:
+    """A root URL of a throwaway server while the block runs, or None when none can run here."""
+    server = ThrowawayServer()
+    if not server.available:
+        yield None
+        return
+    try:
+        yield server.start()
+    finally:
+        server.stop()
