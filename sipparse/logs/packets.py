@@ -61,6 +61,15 @@ class PacketBuilder:
         :param offset: file offset of the packet's first log line (the marker line, if any)
         :param body_offset: file offset where ``data`` begins, for messages after the first
         """
+        scan = self.parser.scan(data) if self.parser.scan is not None else None
+        if scan is not None:  # the usual packet, read by the C scanner
+            notes = list(problems) if problems else []
+            if marker is not None and scan[0] != marker.size:
+                notes.append(f"marker announced {marker.size} bytes, message has {scan[0]}")
+            direction, transport, peer, size = marker if marker is not None else (None, None, None, None)
+            self._emit(self.parser.scanned(data, scan, notes, self.source, offset, end, timestamp, direction,
+                                           transport, peer, size, host, pid, self.dialect))
+            return
         frames = frame_packet(data, marker.stream if marker else False)
         if not frames:
             self.reject(offset, end, "a packet marker with no message after it", data, timestamp, host)

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sipparse.grok import PatternLibrary
+from sipparse.sip import accel
 from sipparse.sip.framing import Frame
-from sipparse.sip.grammar import Grammar, Rule
+from sipparse.sip.grammar import Grammar, Rule, compile_rule
 from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.sip.sdp import sdp_text
 
@@ -44,6 +46,9 @@ _USUAL = frozenset(name for name, _ in _SPELLINGS) | {
     "Authorization", "WWW-Authenticate", "Proxy-Authorization", "Proxy-Authenticate",
     "P-Asserted-Identity", "Remote-Party-ID", "Privacy", "Date", "Organization",
 }
+# The header rule the C scanner implements (grok_patterns/sip defines SIP_HEADER so).
+STANDARD_HEADER = r"^(?<name>[^ \t\n:]+)[ \t]*:[ \t]*(?<value>[^\n]*(?:\n[ \t]+[^\n]*)*)"
+_STANDARD_PATTERN: list[str] = []
 _CACHE_LIMIT = 16384
 _FOLD = re.compile(r"\n[ \t]+")
 _STRIPPED = ("call-id", "from", "to", "cseq", "via", "contact")
@@ -88,6 +93,8 @@ class MessageParser:
         self._header_groups = _pair_groups(grammar.header)
         self._findall = grammar.header.regex.findall if self._header_groups == (1, 2) and \
             grammar.header.regex.groups == 2 else None
+        # the C scanner reads headers as the standard SIP_HEADER does, so only with that one
+        self.scan = accel.scan_message if grammar.header.regex.pattern == _standard_header() else None
 
     def build(self, data: bytes, frame: Frame, env: Envelope, problems: list[str]) -> SipMessage | Reject:
         """Parse ``data[frame.start:frame.end]`` into a record carrying ``env``."""
@@ -98,44 +105,64 @@ class MessageParser:
                timestamp: datetime | None, direction: str | None = None, transport: str | None = None,
                peer: str | None = None, marker_bytes: int | None = None, host: str | None = None,
                pid: int | None = None, dialect: str | None = None) -> SipMessage | Reject:
-        """``build`` with the envelope's fields as arguments (the hot path: no Envelope per message).
-
-        The caches are read inline (a dict lookup, then the method only on a miss): this runs
-        once per message, and a call costs as much as the lookup it wraps."""
+        """``build`` with the envelope's fields as arguments (the hot path: no Envelope per message)."""
         fstart = frame.start
-        raw = data[fstart:frame.end]
         head = data[fstart:frame.header_end].decode("utf-8", "replace")
         if "\r" in head:
             head = head.replace("\r\n", "\n")
             if "\r" in head:
                 head = head.replace("\r", "\n")
         first, _, rest = head.partition("\n")
+        return self._complete(data[fstart:frame.end], data, frame.body_start, frame.end, frame.content_length,
+                              first, self._wanted(rest), problems, frame.problems, source, offset, end, timestamp,
+                              direction, transport, peer, marker_bytes, host, pid, dialect)
+
+    def scanned(self, data: bytes, scan: tuple[Any, ...], problems: list[str], source: Source, offset: int,
+                end: int, timestamp: datetime | None, direction: str | None = None, transport: str | None = None,
+                peer: str | None = None, marker_bytes: int | None = None, host: str | None = None,
+                pid: int | None = None, dialect: str | None = None) -> SipMessage | Reject:
+        """``record`` of a message the C scanner read (``accel.scan_message``'s tuple)."""
+        stop = scan[0]
+        return self._complete(data[:stop], data, scan[2], stop, scan[3], scan[4], scan[5:], problems, None,
+                              source, offset, end, timestamp, direction, transport, peer, marker_bytes, host, pid, dialect)
+
+    def _complete(self, raw: bytes, data: bytes, body_start: int, body_end: int, content_length: int | None,
+                  first: str, wanted: Any, problems: list[str], framing: list[str] | None, source: Source,
+                  offset: int, end: int,
+                  timestamp: datetime | None, direction: str | None, transport: str | None, peer: str | None,
+                  marker_bytes: int | None, host: str | None, pid: int | None,
+                  dialect: str | None) -> SipMessage | Reject:
+        """The record of a message whose start line and wanted headers are read; ``framing``:
+        what framing found wrong, noted after the parser's own findings.
+
+        The caches are read inline (a dict lookup, then the method only on a miss): this runs
+        once per message, and a call costs as much as the lookup it wraps."""
         start = self._starts.get(first, _MISSING)
         if start is _MISSING:
             start = self._remember(self._starts, first, self._start_line(first))
         if start is None:
             return Reject(source, offset, end, f"not a SIP request or status line: {first[:80]!r}", raw,
                           timestamp, host)
-        call_id, from_sip, to_sip, cseq_value, via, contact, agent, content_type, reason = self._wanted(rest)
+        call_id, from_sip, to_sip, cseq_value, via, contact, agent, content_type, reason = wanted
         if not call_id:
             return Reject(source, offset, end, "no Call-ID header", raw, timestamp, host)
         cseq, cseq_method, problem = self._cseqs.get(cseq_value) or self._cseq(cseq_value)
         if problem is not None:
             problems.append(problem)
+        if framing:
+            problems = problems + framing
         if via:
             via_top, branch = self._vias.get(via) or self._via(via)
         else:
             via_top = branch = None
-        if frame.problems:
-            problems = problems + frame.problems
         addresses = self._addresses
         return SipMessage(
             source, offset, end, raw, timestamp, *start, call_id,
             from_sip, *(addresses.get(from_sip) or self._address(from_sip)),
             to_sip, *(addresses.get(to_sip) or self._address(to_sip)),
             cseq, cseq_method, via_top, branch, contact, agent, content_type,
-            frame.content_length, reason, _int(self._search(self.g.q850, "cause", reason)) if reason else None,
-            sdp_text(content_type, data[frame.body_start:frame.end]) if content_type else None,
+            content_length, reason, _int(self._search(self.g.q850, "cause", reason)) if reason else None,
+            sdp_text(content_type, data[body_start:body_end]) if content_type else None,
             direction, transport, peer, marker_bytes, host, pid, dialect, problems,
         )
 
@@ -274,6 +301,14 @@ class _Canonical(dict[str, str]):
         lower = name.lower()
         canonical = self[name] = _COMPACT.get(lower, lower)
         return canonical
+
+
+def _standard_header() -> str:
+    """The compiled pattern of ``STANDARD_HEADER``, to recognise a library that keeps it."""
+    if not _STANDARD_PATTERN:
+        library = PatternLibrary.load(bundled=False, definitions={"SIP_HEADER": STANDARD_HEADER})
+        _STANDARD_PATTERN.append(compile_rule(library, "%{SIP_HEADER}", re.M).regex.pattern)
+    return _STANDARD_PATTERN[0]
 
 
 def _pair_groups(rule: Rule) -> tuple[int, int]:

@@ -1,0 +1,28 @@
+"""The optional C scanner (``_scan.c``), or ``None`` where it is not built or not wanted.
+
+The scanner reads the usual message (start line, ``Name: value`` lines in CRLF, an empty
+line, a body of Content-Length bytes) in one pass and declines everything else, which the
+Python parser then reads; both give the same record.  ``SIPPARSE_PURE_PYTHON=1`` turns it
+off, to compare the two or to rule it out when a result looks wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+ScanMessage = Callable[[bytes], "tuple[Any, ...] | None"]
+
+
+def _load() -> ScanMessage | None:
+    if os.environ.get("SIPPARSE_PURE_PYTHON", "").strip() not in ("", "0"):
+        return None
+    try:
+        from sipparse.sip import _scan  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _scan.scan_message
+
+
+scan_message: ScanMessage | None = _load()

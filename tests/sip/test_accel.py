@@ -1,0 +1,135 @@
+"""The C scanner gives exactly the records of the Python parser, on every kind of input.
+
+Each input is parsed twice, with the scanner and without it, and every field of every
+record (and every reject) must be equal.  Inputs: the sample logs of every dialect, real
+Asterisk logs, the torture corpus logged in both layouts, and generated messages that walk
+along the edge of what the scanner accepts (case and compact forms of names, folding, bare
+CR or LF, wrong or repeated Content-Length, bytes after the body, non-UTF-8 and Unicode
+whitespace around values).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sipparse.logs import LogParser, ParseOptions
+from sipparse.sip import accel
+from tests.logs.helpers import DATA, SOURCE
+from tests.sip.test_torture import SENTINEL, _entries, _full, _syslog
+
+needs_scanner = pytest.mark.skipif(accel.scan_message is None, reason="the C scanner is not built")
+
+
+def test_scanner_is_built_in_ci() -> None:
+    """CI builds the extension; a build that silently fell back to Python is a failure there."""
+    if os.environ.get("CI") and os.environ.get("SIPPARSE_PURE_PYTHON", "") in ("", "0"):
+        assert accel.scan_message is not None, "sipparse.sip._scan did not build (is a C compiler installed?)"
+
+
+def _parse(data: bytes, scanner: bool, dialect: str = "auto") -> tuple[list, list]:
+    parser = LogParser(SOURCE, 0, ParseOptions(dialect=dialect, year=2026, final=True))
+    if not scanner:
+        parser._parser.scan = None
+    messages, rejects = [], []
+    for batch in parser.parse(io.BytesIO(data), batch_bytes=1 << 16):
+        messages += batch.messages
+        rejects += batch.rejects
+    return messages, rejects
+
+
+def _same(data: bytes, dialect: str = "auto") -> int:
+    fast, slow = _parse(data, True, dialect), _parse(data, False, dialect)
+    assert len(fast[0]) == len(slow[0])
+    for a, b in zip(fast[0], slow[0], strict=True):
+        assert a == b, (a, b)
+    assert fast[1] == slow[1]
+    return len(fast[0])
+
+
+@needs_scanner
+@pytest.mark.parametrize("path", sorted(p for p in DATA.rglob("*") if p.is_file() and p.suffix != ".json"
+                                        and p.name != "truth.jsonl"), ids=lambda p: str(p.relative_to(DATA)))
+def test_samples_read_the_same(path: Path) -> None:
+    assert _same(path.read_bytes()) > 0
+
+
+@needs_scanner
+@pytest.mark.parametrize("dialect", ["full", "syslog"])
+def test_torture_corpus_reads_the_same(shared_dir: Path, dialect: str) -> None:
+    log_as = _full if dialect == "full" else _syslog
+    data = b"".join(log_as(message, "Nov 29 12:00:01") + log_as(SENTINEL.format(n=n).encode(), "Nov 29 12:00:02")
+                    for n, (_, message) in enumerate(_entries(shared_dir)))
+    assert _same(data, dialect) > 0
+
+
+def test_scanner_declines_what_it_does_not_know() -> None:
+    scan = accel.scan_message
+    if scan is None:
+        pytest.skip("the C scanner is not built")
+    usual = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 2\r\n\r\nhi"
+    assert scan(usual)[5] == "x"
+    assert scan(usual.replace(b"Call-ID", b"i")) is None  # compact form: Python canonicalises
+    assert scan(usual.replace(b"Call-ID: x", b"Call-ID: x\r\n y")) is None  # folded
+    assert scan(usual.replace(b"\r\n\r\n", b"\n\n")) is None  # LF only
+    assert scan(usual + b"OPTIONS sip:a@b SIP/2.0\r\n") is None  # a second message
+    assert scan(usual.replace(b": 2", b": 9")) is None  # body shorter than announced
+    assert scan(b"\r\n" + usual) is None
+    assert scan(b"") is None
+
+
+# --- generated messages -------------------------------------------------------------------
+
+_NAMES = ["Call-ID", "call-id", "CALL-ID", "i", "From", "f", "from", "To", "t", "CSeq", "cseq", "Via", "v",
+          "Contact", "m", "User-Agent", "Server", "Content-Type", "c", "content-type", "Reason", "X-Thing",
+          "Max-Forwards", "l", "Content-Length", "Subject", "k", "K\u212a".encode().decode()]
+_VALUES = ["abc@host", " <sip:1000@10.0.0.1>;tag=9 ", "\u00a0x\u00a0", "1 INVITE", "SIP/2.0/UDP h;branch=z9hG4bK1",
+           "", " ", "\x0bv\x1f", "Q.850;cause=16", "application/sdp", "\u2003wide\u2003", "a,b", "\u00e9t\u00e9"]
+_LINES = st.one_of(
+    st.tuples(st.sampled_from(_NAMES), st.sampled_from(["", " ", "\t", "  "]), st.sampled_from(["", " ", "\t"]),
+              st.sampled_from(_VALUES)).map(lambda t: f"{t[0]}{t[1]}:{t[2]}{t[3]}".encode()),
+    st.sampled_from([b" folded", b"\tfolded", b"no colon here", b":empty name", b"Bad\rCR: x", b"\xff\xfe: x",
+                     b"Call-ID: \xff", b"Content-Length: 5", b"Content-Length: x", b"l: 3"]),
+)
+_START = st.sampled_from([b"INVITE sip:1000@pbx SIP/2.0", b"SIP/2.0 200 OK", b"SIP/2.0 180", b"FOO x SIP/2.0  ",
+                          b"SIP/2.0 2000 Odd", b"INVITE  sip:a  SIP/2.0\r", b"not a start line", b" SIP/2.0 200 OK",
+                          b"BYE sip:a SIP/3.9"])
+_EOL = st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n", b"\r"])
+
+
+_USUAL_LINES = st.tuples(st.sampled_from(["Call-ID", "From", "To", "CSeq", "Via", "Contact", "User-Agent", "Server",
+                                           "Content-Type", "Reason", "X-Thing", "Max-Forwards", "Supported"]),
+                         st.sampled_from(_VALUES)).map(lambda t: f"{t[0]}: {t[1]}".encode())
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> bytes:
+    """Half of them the usual shape with usual names (what the scanner reads), half anything."""
+    usual = draw(st.booleans())
+    eol = b"\r\n" if usual else draw(_EOL)
+    lines = [draw(_START)] + draw(st.lists(_USUAL_LINES if usual else st.one_of(_LINES, _USUAL_LINES), max_size=10))
+    body = draw(st.sampled_from([b"", b"v=0\r\no=- 1 1 IN IP4 h\r\n", b"hello", b"\xff\x00"]))
+    length = len(body) if usual else draw(st.sampled_from([len(body), len(body) + 3, max(len(body) - 1, 0), None]))
+    if length is not None:
+        lines.append(b"Content-Length: %d" % length)
+    blank = b"\r\n\r\n" if usual else draw(st.sampled_from([eol + eol, b"\r\n\r\n", b"\n\n", b"\r\n\n", b""]))
+    tail = draw(st.sampled_from([b"", b"", b"\r\n", b" \t", b"junk", b"\r\nSIP/2.0 200 OK\r\nCall-ID: q\r\n\r\n"]))
+    return eol.join(lines) + blank + body + (b"" if usual else tail)
+
+
+@needs_scanner
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_messages(), min_size=1, max_size=4), st.sampled_from(["UDP", "TCP"]))
+def test_generated_messages_read_the_same(messages: list[bytes], transport: str) -> None:
+    log = b""
+    for n, message in enumerate(messages):
+        kind = b"response" if message.startswith(b"SIP/") else b"request"
+        marker = b"<--- Received SIP %s (%d bytes) from %s:127.0.0.1:5070 --->" % (kind, len(message),
+                                                                                  transport.encode())
+        log += b"[Nov 29 12:00:%02d] VERBOSE[42] res_pjsip_logger.c: %s\n%s\n" % (n, marker, message)
+    _same(log, "full")
