@@ -12,18 +12,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip.framing import frame_packet
+from sipparse.sip.message import SipMessage
+from sipparse.sip.sdp import sdp_text
+
+try:
+    from sipparse.sip import _scan  # type: ignore[attr-defined]
+except ImportError:
+    _scan = None
 
 
 class FullLayout:
     """Reads entries of a ``full``-layout log from byte buffers."""
 
     def __init__(self, dialect: Dialect, rules: AsteriskRules, builder: PacketBuilder,
-                 timestamps: TimestampParser) -> None:
+                 timestamps: TimestampParser, fast: bool = False) -> None:
+        """``fast``: the patterns are the bundled ones, which the C reader implements; it is
+        used when the C scanner is there too."""
         self.dialect = dialect
         self.rules = rules
         self.builder = builder
@@ -31,6 +41,7 @@ class FullLayout:
         self._ts_group = dialect.groups["timestamp"]
         self._lead_byte = _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
+        self._fast = fast and builder.parser.scan is not None and _scan is not None
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: everything before ``done`` is read."""
@@ -38,6 +49,14 @@ class FullLayout:
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the entries of ``buf`` (file offset ``base``); return how many bytes are done."""
+        if self._fast and self.builder.parser.scan is not None:
+            offsets = _scan.full_entry_starts(buf)
+            if offsets is not None:
+                return self._feed_fast(buf, base, final, offsets)
+        return self._feed_entries(buf, base, final)
+
+    def _feed_entries(self, buf: bytes, base: int, final: bool) -> int:
+        """``feed`` in Python: any prefix pattern, every entry through ``_entry``."""
         starts = list(self._entries(buf))
         # lines before the first entry: the tail of an entry begun before this buffer
         done = starts[0].start() if starts else (len(buf) if final else buf.rfind(b"\n") + 1)
@@ -52,6 +71,36 @@ class FullLayout:
             self._entry(buf, base, match, end)
             done = end
         return done
+
+    def _feed_fast(self, buf: bytes, base: int, final: bool, starts: list[int]) -> int:
+        """``feed`` with the C reader: entry boundaries and packets as the slow path finds them."""
+        done = starts[0] if starts else (len(buf) if final else buf.rfind(b"\n") + 1)
+        self.builder.out.skipped += buf.count(b"\n", 0, done)
+        if not starts:
+            return done
+        count, last_end = len(starts), len(buf)
+        if not final:
+            match = self.dialect.prefix.match(buf, starts[-1])
+            if match is None:  # cannot be (the C reader implements the pattern); Python decides
+                return self._feed_entries(buf, base, final)
+            end = self._complete_end(buf, match)
+            if end is None:
+                count, last_end = count - 1, starts[-1]
+            else:
+                last_end = end
+        _scan.read_full_entries(buf, base, starts, count, last_end, self._context(buf, base))
+        return last_end
+
+    def _context(self, buf: bytes, base: int) -> tuple[Any, ...]:
+        """What the C reader needs: the parser's caches and helpers, and the slow path."""
+        builder, parser, stamps = self.builder, self.builder.parser, self.timestamps
+
+        def slow(start: int, end: int) -> None:
+            self._entry(buf, base, self.dialect.prefix.match(buf, start), end)
+
+        return (builder.source, builder.dialect, builder.out.messages, SipMessage, parser._starts, parser._start_of,
+                parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses, parser._address,
+                parser._q850, sdp_text, stamps._cache, stamps, slow)
 
     def force(self, buf: bytes, base: int) -> int:
         """Give up on an entry too large to keep: reject its first bytes, skip the rest."""

@@ -42,6 +42,7 @@ DETECT_BYTES = 64 << 10
 # Dialects whose bundled prefix has a time stamp of fixed shape (see SyslogLayout's bulk reading).
 _BULK_DIALECTS = ("syslog",)
 _BUNDLED: dict[str, bytes] = {}
+_BUNDLED_RULES: list[tuple[bytes, bytes]] = []
 
 
 @dataclass
@@ -88,6 +89,9 @@ class _Compiled:
         self.grammar = Grammar.from_library(library)
         self.bulk = {name for name in _BULK_DIALECTS if name in self.dialects
                      and self.dialects[name].prefix.pattern == _bundled_prefix(name)}
+        # the C reader of the full layout implements the bundled prefix, origin and marker
+        self.fast_full = "full" in self.dialects and self.dialects["full"].prefix.pattern == _bundled_prefix("full") \
+            and (self.rules.origin.pattern, self.rules.marker.pattern) == _bundled_rules()
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
@@ -165,9 +169,20 @@ class LogParser:
         dialect = self._compiled.dialects[self.dialect]
         builder = PacketBuilder(self._parser, self.source, dialect.name, out)
         if dialect.layout == "full":
-            return FullLayout(dialect, self._compiled.rules, builder, self._timestamps)
+            return FullLayout(dialect, self._compiled.rules, builder, self._timestamps,
+                              fast=dialect.name == "full" and self._compiled.fast_full)
         return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
                             bulk=dialect.name in self._compiled.bulk)
+
+
+def _bundled_rules() -> tuple[bytes, bytes]:
+    """The origin and marker patterns of the bundled pattern files."""
+    if not _BUNDLED_RULES:
+        from sipparse.grok import PatternLibrary
+
+        rules = asterisk_rules(PatternLibrary.load())
+        _BUNDLED_RULES.append((rules.origin.pattern, rules.marker.pattern))
+    return _BUNDLED_RULES[0]
 
 
 def _bundled_prefix(name: str) -> bytes:

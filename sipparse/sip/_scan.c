@@ -189,59 +189,70 @@ static int read_headers(const unsigned char *data, Py_ssize_t header_end, Span *
     return 1;
 }
 
+/* What scan() found in a usual message. */
+typedef struct {
+    Py_ssize_t end, header_end, body_start;
+    long long content_length;
+    Span first, values[H_COUNT];
+    int found[H_COUNT];
+    int agent; /* H_USER_AGENT or H_SERVER */
+} Scan;
+
+/* Read data[0:size] as the usual message; 0 when it is not one (the Python path decides). */
+static int scan(const unsigned char *data, Py_ssize_t size, Scan *out) {
+    if (size == 0 || data[0] == '\r' || data[0] == '\n' || data[0] == ' ' || data[0] == '\t') return 0;
+    const unsigned char *first_nl = memchr(data, '\n', (size_t)size);
+    if (!is_start_line(data, first_nl ? first_nl - data : size)) return 0;
+
+    /* the empty line: CRLF CRLF with no other form of it before (framing._blank) */
+    const unsigned char *blank = find(data, size, "\r\n\r\n", 4);
+    if (!blank) return 0;
+    Py_ssize_t header_end = blank - data;
+    if (find(data, header_end + 1, "\n\n", 2) || find(data, header_end + 1, "\r\r", 2) ||
+        find(data, header_end + 2, "\n\r\n", 3))
+        return 0;
+    Py_ssize_t body_start = header_end + 4;
+    long long length = usual_content_length(data, header_end);
+    if (length < 0 || length > size - body_start) return 0;
+    Py_ssize_t end = body_start + (Py_ssize_t)length;
+    for (Py_ssize_t i = end; i < size; i++) /* only line ends after it: one message */
+        if (data[i] != '\r' && data[i] != '\n' && data[i] != ' ' && data[i] != '\t') return 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!read_headers(data, header_end, &out->first, out->values, out->found)) return 0;
+    for (int h = H_CALL_ID; h <= H_CONTACT; h++)
+        if (out->found[h] && !strip_span(&out->values[h])) return 0;
+    /* get("User-Agent") or get("Server"): an empty User-Agent gives way to Server */
+    out->agent = (out->found[H_USER_AGENT] && out->values[H_USER_AGENT].len > 0) ? H_USER_AGENT : H_SERVER;
+    out->end = end, out->header_end = header_end, out->body_start = body_start, out->content_length = length;
+    return 1;
+}
+
+/* The nine header values in parser._wanted's order, each a new reference (None if absent). */
+static const int WANTED_ORDER[9] = {H_CALL_ID, H_FROM, H_TO, H_CSEQ, H_VIA, H_CONTACT, -1, H_CONTENT_TYPE, H_REASON};
+
+static PyObject *header_value(const Scan *s, int k) {
+    int h = WANTED_ORDER[k] < 0 ? s->agent : WANTED_ORDER[k];
+    if (!s->found[h]) Py_RETURN_NONE;
+    return decode(s->values[h]);
+}
+
 static PyObject *scan_message(PyObject *self, PyObject *arg) {
     (void)self;
     if (!PyBytes_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "scan_message() takes bytes");
         return NULL;
     }
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(arg);
-    const Py_ssize_t size = PyBytes_GET_SIZE(arg);
-    if (size == 0 || data[0] == '\r' || data[0] == '\n' || data[0] == ' ' || data[0] == '\t') Py_RETURN_NONE;
-    const unsigned char *first_nl = memchr(data, '\n', (size_t)size);
-    if (!is_start_line(data, first_nl ? first_nl - data : size)) Py_RETURN_NONE;
-
-    /* the empty line: CRLF CRLF with no other form of it before (framing._blank) */
-    const unsigned char *blank = find(data, size, "\r\n\r\n", 4);
-    if (!blank) Py_RETURN_NONE;
-    Py_ssize_t header_end = blank - data;
-    if (find(data, header_end + 1, "\n\n", 2) || find(data, header_end + 1, "\r\r", 2) ||
-        find(data, header_end + 2 <= size ? header_end + 2 : size, "\n\r\n", 3))
-        Py_RETURN_NONE;
-    Py_ssize_t body_start = header_end + 4;
-    long long length = usual_content_length(data, header_end);
-    if (length < 0 || length > size - body_start) Py_RETURN_NONE;
-    Py_ssize_t end = body_start + (Py_ssize_t)length;
-    for (Py_ssize_t i = end; i < size; i++) /* only line ends after it: one message */
-        if (data[i] != '\r' && data[i] != '\n' && data[i] != ' ' && data[i] != '\t') Py_RETURN_NONE;
-
-    Span first = {0}, values[H_COUNT];
-    int found[H_COUNT] = {0};
-    if (!read_headers(data, header_end, &first, values, found)) Py_RETURN_NONE;
-    for (int h = H_CALL_ID; h <= H_CONTACT; h++)
-        if (found[h] && !strip_span(&values[h])) Py_RETURN_NONE;
-    /* get("User-Agent") or get("Server"): an empty User-Agent gives way to Server */
-    int agent = (found[H_USER_AGENT] && values[H_USER_AGENT].len > 0) ? H_USER_AGENT : H_SERVER;
-
+    Scan s;
+    if (!scan((const unsigned char *)PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), &s)) Py_RETURN_NONE;
     PyObject *result = PyTuple_New(14);
     if (!result) return NULL;
-    PyTuple_SET_ITEM(result, 0, PyLong_FromSsize_t(end));
-    PyTuple_SET_ITEM(result, 1, PyLong_FromSsize_t(header_end));
-    PyTuple_SET_ITEM(result, 2, PyLong_FromSsize_t(body_start));
-    PyTuple_SET_ITEM(result, 3, PyLong_FromLongLong(length));
-    PyTuple_SET_ITEM(result, 4, decode(first));
-    static const int ORDER[9] = {H_CALL_ID, H_FROM, H_TO, H_CSEQ, H_VIA, H_CONTACT, -1, H_CONTENT_TYPE, H_REASON};
-    for (int k = 0; k < 9; k++) {
-        int h = ORDER[k] < 0 ? agent : ORDER[k];
-        PyObject *value;
-        if (found[h]) {
-            value = decode(values[h]);
-        } else {
-            value = Py_None;
-            Py_INCREF(value);
-        }
-        PyTuple_SET_ITEM(result, 5 + k, value);
-    }
+    PyTuple_SET_ITEM(result, 0, PyLong_FromSsize_t(s.end));
+    PyTuple_SET_ITEM(result, 1, PyLong_FromSsize_t(s.header_end));
+    PyTuple_SET_ITEM(result, 2, PyLong_FromSsize_t(s.body_start));
+    PyTuple_SET_ITEM(result, 3, PyLong_FromLongLong(s.content_length));
+    PyTuple_SET_ITEM(result, 4, decode(s.first));
+    for (int k = 0; k < 9; k++) PyTuple_SET_ITEM(result, 5 + k, header_value(&s, k));
     for (Py_ssize_t k = 0; k < 14; k++) {
         if (PyTuple_GET_ITEM(result, k) == NULL) {
             Py_DECREF(result);
@@ -251,9 +262,406 @@ static PyObject *scan_message(PyObject *self, PyObject *arg) {
     return result;
 }
 
+/* ---- the full layout: Asterisk's file channel, read entry by entry ----------------------
+ *
+ * full_entry_starts() finds where entries begin (a line "[time stamp] ..."), as the bundled
+ * ASTERISK_FULL_LINE pattern would; read_full_entries() turns each packet logger entry
+ * (prefix, ASTERISK_ORIGIN, ASTERISK_PJSIP_MARKER, the packet) into a SipMessage through the
+ * same caches and helpers as parser.MessageParser._complete, and hands every other entry
+ * to Python (the ctx's ``slow`` callable), in order.  Both are used only with the bundled
+ * patterns (logs/full.py checks), and accept only what those patterns match. */
+
+static int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+static int is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+static int is_alpha(unsigned char c) { return is_upper(c) || is_lower(c); }
+
+static int all_digits(const unsigned char *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!is_digit(p[i])) return 0;
+    return 1;
+}
+
+/* "HH:MM:SS" then an optional [.,] fraction, from t[i]; the index after it, or -1. */
+static Py_ssize_t clock_time(const unsigned char *t, Py_ssize_t i, Py_ssize_t n) {
+    if (n - i < 8 || !all_digits(t + i, 2) || t[i + 2] != ':' || !all_digits(t + i + 3, 2) || t[i + 5] != ':' ||
+        !all_digits(t + i + 6, 2))
+        return -1;
+    i += 8;
+    if (i < n && (t[i] == '.' || t[i] == ',')) {
+        Py_ssize_t f = ++i;
+        while (i < n && is_digit(t[i])) i++;
+        if (i == f) return -1;
+    }
+    return i;
+}
+
+/* [A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS(?:[.,][0-9]+)?(?: [0-9]{4})?  -- the whole of t */
+static int is_syslog_stamp(const unsigned char *t, Py_ssize_t n) {
+    if (n < 4 || !is_upper(t[0]) || !is_lower(t[1]) || !is_lower(t[2]) || t[3] != ' ') return 0;
+    Py_ssize_t i = 3;
+    while (i < n && t[i] == ' ') i++;
+    Py_ssize_t d = i;
+    while (i < n && is_digit(t[i])) i++;
+    if (i - d < 1 || i - d > 2 || i >= n || t[i] != ' ') return 0;
+    i = clock_time(t, i + 1, n);
+    if (i < 0) return 0;
+    if (i < n && t[i] == ' ') {
+        if (n - i != 5 || !all_digits(t + i + 1, 4)) return 0;
+        i += 5;
+    }
+    return i == n;
+}
+
+/* [0-9]{4}-[0-9]{2}-[0-9]{2}[ T]HH:MM:SS(?:[.,][0-9]+)?  -- the whole of t */
+static int is_plain_iso_stamp(const unsigned char *t, Py_ssize_t n) {
+    if (n < 19 || !all_digits(t, 4) || t[4] != '-' || !all_digits(t + 5, 2) || t[7] != '-' ||
+        !all_digits(t + 8, 2) || (t[10] != ' ' && t[10] != 'T'))
+        return 0;
+    return clock_time(t, 11, n) == n;
+}
+
+/* Whether line (n bytes to the end of the data, line[0] == '[') begins with the bundled
+ * ASTERISK_FULL_LINE: 1 yes, 0 no, -1 cannot tell (an ISO 8601 form only the regex knows).
+ * *close is set to the index of the ']' after the time stamp. */
+static int full_prefix(const unsigned char *line, Py_ssize_t n, Py_ssize_t *close) {
+    Py_ssize_t i = 1;
+    while (i < n && line[i] != ']' && line[i] != '\n') i++;
+    /* no time stamp form holds ']' or a line end, so the first ']' closes it */
+    if (i >= n || line[i] != ']' || i + 1 >= n || line[i + 1] != ' ' || i == 1) return 0;
+    *close = i;
+    const unsigned char *t = line + 1;
+    Py_ssize_t tn = i - 1;
+    if (is_upper(t[0])) return is_syslog_stamp(t, tn); /* every other form starts with a digit */
+    if (is_digit(t[0])) return is_plain_iso_stamp(t, tn) ? 1 : -1;
+    return 0;
+}
+
+#define FULL_ENTRY_STARTS_DOC \
+    "full_entry_starts(buf) -> list[int] | None: offsets of the lines that begin a log entry, " \
+    "or None when a line's time stamp needs the regex to decide."
+
+static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
+    (void)self;
+    const unsigned char *data;
+    Py_ssize_t size, close;
+    if (!PyArg_ParseTuple(args, "y#", &data, &size)) return NULL;
+    PyObject *starts = PyList_New(0);
+    if (!starts) return NULL;
+    Py_ssize_t pos = 0;
+    while (pos < size) {
+        if (data[pos] == '[') {
+            int found = full_prefix(data + pos, size - pos, &close);
+            if (found < 0) {
+                Py_DECREF(starts);
+                Py_RETURN_NONE;
+            }
+            if (found) {
+                PyObject *at = PyLong_FromSsize_t(pos);
+                if (!at || PyList_Append(starts, at) < 0) {
+                    Py_XDECREF(at);
+                    Py_DECREF(starts);
+                    return NULL;
+                }
+                Py_DECREF(at);
+            }
+        }
+        const unsigned char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
+        if (!nl) break;
+        pos = nl - data + 1;
+    }
+    return starts;
+}
+
+static int starts_with(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, const char *word) {
+    size_t len = strlen(word);
+    return (Py_ssize_t)len <= n - i && memcmp(d + i, word, len) == 0;
+}
+
+static int is_module_char(unsigned char c) {
+    return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+}
+
+/* ASTERISK_ORIGIN at d[i]: the index after it, or -1 (then Python decides). */
+static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    static const char *const LEVELS[] = {"VERBOSE", "NOTICE", "WARNING", "ERROR", "DEBUG", "DTMF",
+                                         "SECURITY", "TRACE", "FATAL", NULL};
+    const char *const *level = LEVELS;
+    while (*level && !starts_with(d, i, n, *level)) level++;
+    if (!*level) return -1;
+    i += (Py_ssize_t)strlen(*level);
+    if (i >= n || d[i] != '[') return -1;
+    Py_ssize_t lwp = ++i;
+    while (i < n && is_digit(d[i])) i++;
+    if (i == lwp || i >= n || d[i] != ']') return -1;
+    i++;
+    if (i < n && d[i] == '[') { /* [channel] */
+        i++;
+        while (i < n && d[i] != ']' && d[i] != '\n') i++;
+        if (i >= n || d[i] != ']') return -1;
+        i++;
+    }
+    if (i < n && d[i] == ':') i++;
+    if (i >= n || d[i] != ' ') return -1;
+    Py_ssize_t module = ++i;
+    while (i < n && is_module_char(d[i])) i++;
+    if (i == module || i >= n || d[i] != ':') return -1;
+    if (i + 1 < n && d[i + 1] == ' ') return i + 2;
+    /* :LINE in FUNCTION: */
+    Py_ssize_t j = i + 1, digits = j;
+    while (j < n && is_digit(d[j])) j++;
+    if (j == digits || !starts_with(d, j, n, " in ")) return -1;
+    Py_ssize_t k = j + 4, func = k;
+    while (k < n && d[k] != ':' && d[k] != '\n') k++;
+    if (k == func || k + 1 >= n || d[k] != ':' || d[k + 1] != ' ') return -1;
+    return k + 2;
+}
+
+typedef struct {
+    int received;
+    Py_ssize_t transport, transport_end, peer, peer_end, size_start, size_end, end;
+} Marker;
+
+/* ASTERISK_PJSIP_MARKER at d[i]; 0 when it is not there. */
+static int match_marker(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, Marker *m) {
+    if (!starts_with(d, i, n, "<--- ")) return 0;
+    i += 5;
+    if (starts_with(d, i, n, "Received")) m->received = 1, i += 8;
+    else if (starts_with(d, i, n, "Transmitting")) m->received = 0, i += 12;
+    else return 0;
+    if (!starts_with(d, i, n, " SIP ")) return 0;
+    i += 5;
+    if (starts_with(d, i, n, "request")) i += 7;
+    else if (starts_with(d, i, n, "response")) i += 8;
+    else return 0;
+    if (!starts_with(d, i, n, " (")) return 0;
+    i += 2;
+    m->size_start = i;
+    while (i < n && is_digit(d[i])) i++;
+    m->size_end = i;
+    if (i == m->size_start || !starts_with(d, i, n, " bytes) ")) return 0;
+    i += 8;
+    if (starts_with(d, i, n, "from ")) i += 5;
+    else if (starts_with(d, i, n, "to ")) i += 3;
+    else return 0;
+    m->transport = i;
+    while (i < n && is_alpha(d[i])) i++;
+    m->transport_end = i;
+    if (i == m->transport || i >= n || d[i] != ':') return 0;
+    m->peer = ++i;
+    while (i < n && d[i] != ' ' && d[i] != '\n') i++;
+    m->peer_end = i;
+    if (i == m->peer || !starts_with(d, i, n, " --->")) return 0;
+    m->end = i + 5;
+    return 1;
+}
+
+/* The read_full_entries context, in the order logs/full.py builds it. */
+enum {
+    CX_SOURCE, CX_DIALECT, CX_MESSAGES, CX_MESSAGE_TYPE, CX_STARTS, CX_START_OF, CX_CSEQS, CX_CSEQ_OF, CX_VIAS,
+    CX_VIA_OF, CX_ADDRESSES, CX_ADDRESS_OF, CX_Q850_OF, CX_SDP_OF, CX_TIMES, CX_TIME_OF, CX_SLOW, CX_COUNT
+};
+
+#define MAX_MESSAGE (1 << 20)
+#define MESSAGE_FIELDS 40
+
+/* cache.get(key) or miss(key): a new reference, NULL on error. */
+static PyObject *cached(PyObject *cache, PyObject *miss, PyObject *key) {
+    PyObject *found = PyDict_GetItemWithError(cache, key);
+    if (found) {
+        if (PyObject_IsTrue(found) == 1) {
+            Py_INCREF(found);
+            return found;
+        }
+    } else if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyObject_CallOneArg(miss, key);
+}
+
+/* TimestampParser's cache (which also holds None for unreadable stamps), else the parser. */
+static PyObject *cached_time(PyObject *const *ctx, PyObject *stamp) {
+    PyObject *found = PyDict_GetItemWithError(ctx[CX_TIMES], stamp);
+    if (found) return Py_NewRef(found);
+    if (PyErr_Occurred()) return NULL;
+    return PyObject_CallOneArg(ctx[CX_TIME_OF], stamp);
+}
+
+static PyObject *bytes_at(const unsigned char *d, Py_ssize_t a, Py_ssize_t b) {
+    return PyBytes_FromStringAndSize((const char *)d + a, b - a);
+}
+
+/* One packet logger entry as a SipMessage appended to ctx's list: 1 done, 0 not the usual
+ * entry (nothing changed: Python reads it), -1 error. */
+static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, Py_ssize_t base,
+                      PyObject *const *ctx) {
+    Py_ssize_t close;
+    if (full_prefix(d + start, n - start, &close) != 1) return 0;
+    close += start;
+    Py_ssize_t origin_end = match_origin(d, close + 2, n);
+    Marker mk;
+    if (origin_end < 0 || !match_marker(d, origin_end, n, &mk) || mk.size_end - mk.size_start > 18) return 0;
+    const unsigned char *nl = memchr(d + mk.end, '\n', (size_t)(end > mk.end ? end - mk.end : 0));
+    Py_ssize_t body = nl ? nl - d + 1 : end;
+    Py_ssize_t stop = (end > body && d[end - 1] == '\n') ? end - 1 : end;
+    if (stop - body > MAX_MESSAGE) return 0;
+    Scan s;
+    if (!scan(d + body, stop - body, &s)) return 0;
+
+    PyObject *values[9] = {0}, *args[MESSAGE_FIELDS] = {0};
+    PyObject *first = NULL, *start_line = NULL, *cseq = NULL, *via = NULL, *from = NULL, *to = NULL, *notes = NULL;
+    int status = -1;
+    first = decode(s.first);
+    if (!first) goto done;
+    start_line = cached(ctx[CX_STARTS], ctx[CX_START_OF], first);
+    if (!start_line) goto done;
+    if (start_line == Py_None || !PyTuple_Check(start_line) || PyTuple_GET_SIZE(start_line) != 5) {
+        status = 0; /* not a start line the grammar reads: a Reject, which Python writes */
+        goto done;
+    }
+    for (int k = 0; k < 9; k++)
+        if (!(values[k] = header_value(&s, k))) goto done;
+    if (values[0] == Py_None || PyUnicode_GET_LENGTH(values[0]) == 0) {
+        status = 0; /* no Call-ID: a Reject */
+        goto done;
+    }
+    cseq = cached(ctx[CX_CSEQS], ctx[CX_CSEQ_OF], values[3]);
+    if (!cseq) goto done;
+    if (!PyTuple_Check(cseq) || PyTuple_GET_SIZE(cseq) != 3) {
+        PyErr_SetString(PyExc_TypeError, "cseq cache: a 3-tuple expected");
+        goto done;
+    }
+    if (PyObject_IsTrue(values[4]) == 1) {
+        if (!(via = cached(ctx[CX_VIAS], ctx[CX_VIA_OF], values[4]))) goto done;
+    } else {
+        via = PyTuple_Pack(2, Py_None, Py_None);
+    }
+    from = cached(ctx[CX_ADDRESSES], ctx[CX_ADDRESS_OF], values[1]);
+    to = from ? cached(ctx[CX_ADDRESSES], ctx[CX_ADDRESS_OF], values[2]) : NULL;
+    if (!via || !from || !to || !PyTuple_Check(via) || PyTuple_GET_SIZE(via) != 2 || !PyTuple_Check(from) ||
+        PyTuple_GET_SIZE(from) != 4 || !PyTuple_Check(to) || PyTuple_GET_SIZE(to) != 4) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "address or via cache: a tuple expected");
+        goto done;
+    }
+    long long announced = 0;
+    for (Py_ssize_t i = mk.size_start; i < mk.size_end; i++) announced = announced * 10 + (d[i] - '0');
+    if (!(notes = PyList_New(0))) goto done;
+    if (announced != (long long)s.end) {
+        PyObject *note = PyUnicode_FromFormat("marker announced %lld bytes, message has %zd", announced, s.end);
+        if (!note || PyList_Append(notes, note) < 0) {
+            Py_XDECREF(note);
+            goto done;
+        }
+        Py_DECREF(note);
+    }
+    PyObject *problem = PyTuple_GET_ITEM(cseq, 2);
+    if (problem != Py_None && PyList_Append(notes, problem) < 0) goto done;
+
+    int a = 0;
+    args[a++] = Py_NewRef(ctx[CX_SOURCE]);
+    args[a++] = PyLong_FromSsize_t(base + start);
+    args[a++] = PyLong_FromSsize_t(base + end);
+    args[a++] = bytes_at(d, body, body + s.end);
+    {
+        PyObject *stamp = bytes_at(d, start + 1, close);
+        args[a++] = stamp ? cached_time(ctx, stamp) : NULL;
+        Py_XDECREF(stamp);
+    }
+    for (int k = 0; k < 5; k++) args[a++] = Py_NewRef(PyTuple_GET_ITEM(start_line, k));
+    args[a++] = Py_NewRef(values[0]);
+    args[a++] = Py_NewRef(values[1]);
+    for (int k = 0; k < 4; k++) args[a++] = Py_NewRef(PyTuple_GET_ITEM(from, k));
+    args[a++] = Py_NewRef(values[2]);
+    for (int k = 0; k < 4; k++) args[a++] = Py_NewRef(PyTuple_GET_ITEM(to, k));
+    args[a++] = Py_NewRef(PyTuple_GET_ITEM(cseq, 0));
+    args[a++] = Py_NewRef(PyTuple_GET_ITEM(cseq, 1));
+    args[a++] = Py_NewRef(PyTuple_GET_ITEM(via, 0));
+    args[a++] = Py_NewRef(PyTuple_GET_ITEM(via, 1));
+    args[a++] = Py_NewRef(values[5]); /* contact */
+    args[a++] = Py_NewRef(values[6]); /* user agent */
+    args[a++] = Py_NewRef(values[7]); /* content type */
+    args[a++] = PyLong_FromLongLong(s.content_length);
+    args[a++] = Py_NewRef(values[8]); /* reason */
+    args[a++] = PyObject_IsTrue(values[8]) == 1 ? PyObject_CallOneArg(ctx[CX_Q850_OF], values[8]) : Py_NewRef(Py_None);
+    if (PyObject_IsTrue(values[7]) == 1) {
+        PyObject *payload = bytes_at(d, body + s.body_start, body + s.end);
+        args[a++] = payload ? PyObject_CallFunctionObjArgs(ctx[CX_SDP_OF], values[7], payload, NULL) : NULL;
+        Py_XDECREF(payload);
+    } else {
+        args[a++] = Py_NewRef(Py_None);
+    }
+    args[a++] = PyUnicode_FromString(mk.received ? "in" : "out");
+    {
+        PyObject *transport = PyUnicode_DecodeASCII((const char *)d + mk.transport, mk.transport_end - mk.transport,
+                                                    "replace");
+        args[a++] = transport ? PyObject_CallMethod(transport, "upper", NULL) : NULL;
+        Py_XDECREF(transport);
+    }
+    args[a++] = decode((Span){d + mk.peer, mk.peer_end - mk.peer});
+    args[a++] = PyLong_FromLongLong(announced);
+    args[a++] = Py_NewRef(Py_None); /* host */
+    args[a++] = Py_NewRef(Py_None); /* pid */
+    args[a++] = Py_NewRef(ctx[CX_DIALECT]);
+    args[a++] = Py_NewRef(notes);
+    for (int k = 0; k < a; k++)
+        if (!args[k]) goto done;
+    PyObject *message = PyObject_Vectorcall(ctx[CX_MESSAGE_TYPE], args, MESSAGE_FIELDS, NULL);
+    if (!message) goto done;
+    status = PyList_Append(ctx[CX_MESSAGES], message) < 0 ? -1 : 1;
+    Py_DECREF(message);
+done:
+    for (int k = 0; k < MESSAGE_FIELDS; k++) Py_XDECREF(args[k]);
+    for (int k = 0; k < 9; k++) Py_XDECREF(values[k]);
+    Py_XDECREF(first);
+    Py_XDECREF(start_line);
+    Py_XDECREF(cseq);
+    Py_XDECREF(via);
+    Py_XDECREF(from);
+    Py_XDECREF(to);
+    Py_XDECREF(notes);
+    return status;
+}
+
+#define READ_FULL_ENTRIES_DOC \
+    "read_full_entries(buf, base, starts, count, last_end, ctx): read entries 0..count-1 " \
+    "(entry i ends where entry i+1 starts, the last at last_end); see logs/full.py."
+
+static PyObject *read_full_entries(PyObject *self, PyObject *args) {
+    (void)self;
+    const unsigned char *data;
+    Py_ssize_t size, base, count, last_end;
+    PyObject *starts, *ctx;
+    if (!PyArg_ParseTuple(args, "y#nO!nnO!", &data, &size, &base, &PyList_Type, &starts, &count, &last_end,
+                          &PyTuple_Type, &ctx))
+        return NULL;
+    if (PyTuple_GET_SIZE(ctx) != CX_COUNT || count > PyList_GET_SIZE(starts) || last_end > size) {
+        PyErr_SetString(PyExc_ValueError, "read_full_entries: bad arguments");
+        return NULL;
+    }
+    PyObject *const *cx = &PyTuple_GET_ITEM(ctx, 0);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(starts, i));
+        Py_ssize_t end = i + 1 < count ? PyLong_AsSsize_t(PyList_GET_ITEM(starts, i + 1)) : last_end;
+        if (PyErr_Occurred()) return NULL;
+        if (start < 0 || end < start || end > size) {
+            PyErr_SetString(PyExc_ValueError, "read_full_entries: entry out of the buffer");
+            return NULL;
+        }
+        int done = read_entry(data, size, start, end, base, cx);
+        if (done < 0) return NULL;
+        if (done == 0) {
+            PyObject *r = PyObject_CallFunction(cx[CX_SLOW], "nn", start, end);
+            if (!r) return NULL;
+            Py_DECREF(r);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
     {"scan_message", scan_message, METH_O,
      "scan_message(data) -> tuple | None: the usual SIP message read in one pass (see module doc)."},
+    {"full_entry_starts", full_entry_starts, METH_VARARGS, FULL_ENTRY_STARTS_DOC},
+    {"read_full_entries", read_full_entries, METH_VARARGS, READ_FULL_ENTRIES_DOC},
     {NULL, NULL, 0, NULL},
 };
 

@@ -123,14 +123,13 @@ class MessageParser:
                 pid: int | None = None, dialect: str | None = None) -> SipMessage | Reject:
         """``record`` of a message the C scanner read (``accel.scan_message``'s tuple)."""
         stop = scan[0]
-        return self._complete(data[:stop], data, scan[2], stop, scan[3], scan[4], scan[5:], problems, None,
-                              source, offset, end, timestamp, direction, transport, peer, marker_bytes, host, pid, dialect)
+        return self._complete(data[:stop], data, scan[2], stop, scan[3], scan[4], scan[5:], problems, None, source,
+                              offset, end, timestamp, direction, transport, peer, marker_bytes, host, pid, dialect)
 
     def _complete(self, raw: bytes, data: bytes, body_start: int, body_end: int, content_length: int | None,
                   first: str, wanted: Any, problems: list[str], framing: list[str] | None, source: Source,
-                  offset: int, end: int,
-                  timestamp: datetime | None, direction: str | None, transport: str | None, peer: str | None,
-                  marker_bytes: int | None, host: str | None, pid: int | None,
+                  offset: int, end: int, timestamp: datetime | None, direction: str | None, transport: str | None,
+                  peer: str | None, marker_bytes: int | None, host: str | None, pid: int | None,
                   dialect: str | None) -> SipMessage | Reject:
         """The record of a message whose start line and wanted headers are read; ``framing``:
         what framing found wrong, noted after the parser's own findings.
@@ -139,7 +138,7 @@ class MessageParser:
         once per message, and a call costs as much as the lookup it wraps."""
         start = self._starts.get(first, _MISSING)
         if start is _MISSING:
-            start = self._remember(self._starts, first, self._start_line(first))
+            start = self._start_of(first)
         if start is None:
             return Reject(source, offset, end, f"not a SIP request or status line: {first[:80]!r}", raw,
                           timestamp, host)
@@ -161,7 +160,7 @@ class MessageParser:
             from_sip, *(addresses.get(from_sip) or self._address(from_sip)),
             to_sip, *(addresses.get(to_sip) or self._address(to_sip)),
             cseq, cseq_method, via_top, branch, contact, agent, content_type,
-            content_length, reason, _int(self._search(self.g.q850, "cause", reason)) if reason else None,
+            content_length, reason, self._q850(reason) if reason else None,
             sdp_text(content_type, data[body_start:body_end]) if content_type else None,
             direction, transport, peer, marker_bytes, host, pid, dialect, problems,
         )
@@ -212,6 +211,14 @@ class MessageParser:
             cache.clear()
         cache[key] = value
         return value
+
+    def _start_of(self, first: str) -> tuple | None:
+        """``_start_line``, remembered."""
+        return self._remember(self._starts, first, self._start_line(first))
+
+    def _q850(self, reason: str) -> int | None:
+        """The Q.850 cause of a Reason header value."""
+        return _int(self._search(self.g.q850, "cause", reason))
 
     def _start_line(self, line: str) -> tuple | None:
         """(sip_method, method, request_uri, status_code, reason_phrase) of the first line."""

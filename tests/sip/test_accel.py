@@ -112,7 +112,10 @@ def _messages(draw: st.DrawFn) -> bytes:
     """Half of them the usual shape with usual names (what the scanner reads), half anything."""
     usual = draw(st.booleans())
     eol = b"\r\n" if usual else draw(_EOL)
-    lines = [draw(_START)] + draw(st.lists(_USUAL_LINES if usual else st.one_of(_LINES, _USUAL_LINES), max_size=10))
+    start = b"INVITE sip:1000@pbx SIP/2.0" if usual and draw(st.booleans()) else draw(_START)
+    lines = [start] + draw(st.lists(_USUAL_LINES if usual else st.one_of(_LINES, _USUAL_LINES), max_size=10))
+    if usual and draw(st.booleans()):
+        lines.insert(draw(st.integers(1, len(lines))), b"Call-ID: %d@host" % draw(st.integers(0, 9)))
     body = draw(st.sampled_from([b"", b"v=0\r\no=- 1 1 IN IP4 h\r\n", b"hello", b"\xff\x00"]))
     length = len(body) if usual else draw(st.sampled_from([len(body), len(body) + 3, max(len(body) - 1, 0), None]))
     if length is not None:
@@ -133,3 +136,61 @@ def test_generated_messages_read_the_same(messages: list[bytes], transport: str)
                                                                                   transport.encode())
         log += b"[Nov 29 12:00:%02d] VERBOSE[42] res_pjsip_logger.c: %s\n%s\n" % (n, marker, message)
     _same(log, "full")
+
+
+# --- generated full-layout logs: the C entry reader against the Python one ------------------
+
+_STAMPS = st.sampled_from(["Nov 29 12:00:01", "Nov  9 12:00:01", "Nov 29 12:00:01.123", "Nov 29 12:00:01,5",
+                           "Nov 29 12:00:01 2026", "2026-11-29 12:00:01", "2026-11-29T12:00:01.25",
+                           "2026-11-29 12:00:01+01:00", "20261129 1200", "Nov 29 12:00", "nov 29 12:00:01",
+                           "2026-11-29 12:00:01.", "Nov 129 12:00:01", ""])
+_ORIGINS = st.sampled_from(["VERBOSE[4242] res_pjsip_logger.c: ", "VERBOSE[4242][C-0000001a] res_pjsip_logger.c: ",
+                            "VERBOSE[4242]: res_pjsip_logger.c:322 in logging_on_tx_msg: ",
+                            "DEBUG[1] res_pjsip_logger.c: ", "VERBOSE[x] res_pjsip_logger.c: ",
+                            "VERBOSE[4242] res_pjsip_logger.c:12 in : ", "VERBOSE[4242] : ",
+                            "[Nov 29 12:00:01] VERBOSE[4242] res_pjsip_logger.c: ", "NOTICE[7] pbx.c: ",
+                            "VERBOSE[4242][C-1 res_pjsip_logger.c: "])
+_MARKERS = st.sampled_from(["<--- Received SIP request ({n} bytes) from UDP:10.0.0.1:5060 --->",
+                            "<--- Transmitting SIP response ({n} bytes) to TCP:[::1]:5061 --->",
+                            "<--- Received SIP request ({n} bytes) from wss:10.0.0.1:443 --->",
+                            "<--- Received SIP request (99999999999999999999 bytes) from UDP:h:1 --->",
+                            "<--- Received SIP request ({n} bytes) from UDP:h:1 -->",
+                            "<--- Received SIP request ({n} bytes) from :h:1 --->",
+                            "Executing [s@default:1] NoOp(\"x\") in new stack",
+                            "<--- Received SIP request ({n} bytes) from UDP:h\u00e9:1 --->"])
+
+
+_MARKERS_USUAL = "<--- Received SIP request ({n} bytes) from UDP:10.0.0.1:5060 --->"
+
+
+@st.composite
+def _full_logs(draw: st.DrawFn) -> bytes:
+    log = b""
+    for _ in range(draw(st.integers(1, 6))):
+        message = draw(_messages())
+        usual = draw(st.integers(0, 3)) > 0  # mostly the usual entry, which the C reader reads
+        marker = (_MARKERS_USUAL if usual else draw(_MARKERS)).format(
+            n=draw(st.sampled_from([len(message), len(message) + 1])))
+        stamp = "Nov 29 12:00:01" if usual and draw(st.booleans()) else draw(_STAMPS)
+        origin = "VERBOSE[4242] res_pjsip_logger.c: " if usual else draw(_ORIGINS)
+        log += b"[%s] %s%s\n%s\n" % (stamp.encode(), origin.encode(), marker.encode(), message)
+    return log
+
+
+def _parse_in_reads(data: bytes, scanner: bool, read: int, final: bool) -> tuple[list, list, int]:
+    parser = LogParser(SOURCE, 0, ParseOptions(dialect="full", year=2026, final=final))
+    if not scanner:
+        parser._parser.scan = None
+    messages, rejects, checkpoint = [], [], 0
+    for batch in parser.parse(io.BytesIO(data), batch_bytes=read):
+        messages += batch.messages
+        rejects += batch.rejects
+        checkpoint = batch.checkpoint
+    return messages, rejects, checkpoint
+
+
+@needs_scanner
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_full_logs(), st.sampled_from([64, 300, 1 << 16]), st.booleans())
+def test_generated_full_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
+    assert _parse_in_reads(log, True, read, final) == _parse_in_reads(log, False, read, final)
