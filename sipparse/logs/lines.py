@@ -22,6 +22,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.escapes import decode_escapes
@@ -29,6 +30,13 @@ from sipparse.logs.full import marker_of
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip.framing import START_LINE
+from sipparse.sip.message import SipMessage
+from sipparse.sip.sdp import sdp_text
+
+try:
+    from sipparse.sip import _scan  # type: ignore[attr-defined]
+except ImportError:
+    _scan = None
 
 STALE_LINES = 20000
 _SWEEP_EVERY = 4096
@@ -70,9 +78,11 @@ class SyslogLayout:
     """Reassembles messages of a ``syslog``-layout log from byte buffers of whole lines."""
 
     def __init__(self, dialect: Dialect, rules: AsteriskRules, builder: PacketBuilder,
-                 timestamps: TimestampParser, bulk: bool = False) -> None:
+                 timestamps: TimestampParser, bulk: bool = False, fast: bool = False) -> None:
         """``bulk``: the prefix is the bundled traditional syslog one, whose time stamp is a pure
-        shape (letters and digits at fixed places), so a run of lines can be read at once."""
+        shape (letters and digits at fixed places), so a run of lines can be read at once.
+        ``fast``: the origin and marker patterns are the bundled ones too, so the C reader
+        may take a message whole (with ``bulk``, and when the C scanner is on)."""
         self.dialect = dialect
         self.rules = rules
         self.builder = builder
@@ -89,6 +99,7 @@ class SyslogLayout:
         self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
         self._stops = _stops_pattern(rules) if bulk else None
         self._bulk_ok = self._stops is not None
+        self._fast = fast and _scan is not None
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: the oldest message still open, or ``done``."""
@@ -99,7 +110,13 @@ class SyslogLayout:
         limit = len(buf) if final else buf.rfind(b"\n") + 1
         pos = self._skip_partial(buf, limit)
         match, find = self.dialect.prefix.match, buf.find
+        fast = self._fast_context() if self._fast else None
         while pos < limit:
+            if fast is not None and not self.open:
+                read = _scan.syslog_message(buf, pos, limit, base, fast)
+                if read is not None:
+                    pos = self._read_fast(*read)
+                    continue
             nl = find(b"\n", pos, limit)
             if nl < 0:
                 nl = limit
@@ -117,6 +134,24 @@ class SyslogLayout:
         if final:
             self.flush()
         return limit
+
+    def _read_fast(self, after: int, lines: int, pending: tuple | None) -> int:
+        """Account for a message the C reader took whole; frame in Python what it left."""
+        self.line_no += lines
+        self.last = None
+        if pending is not None:
+            text, offset, end, stamp, host, pid = pending
+            self.builder.packet(text, offset, end, offset, self.timestamps(stamp), None, host, pid)
+        return after
+
+    def _fast_context(self) -> tuple[Any, ...] | None:
+        """What the C reader needs (see logs/full.py), or None when the scanner is off."""
+        parser, stamps = self.builder.parser, self.timestamps
+        if parser.scan is None:
+            return None
+        return (self.builder.source, self.builder.dialect, self.builder.out.messages, SipMessage, parser._starts,
+                parser._start_of, parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses,
+                parser._address, parser._q850, sdp_text, stamps._cache, stamps, None)
 
     def force(self, buf: bytes, base: int) -> int:
         """Give up on a line too long to keep: reject its first bytes, skip to its end."""

@@ -90,8 +90,9 @@ class _Compiled:
         self.bulk = {name for name in _BULK_DIALECTS if name in self.dialects
                      and self.dialects[name].prefix.pattern == _bundled_prefix(name)}
         # the C reader of the full layout implements the bundled prefix, origin and marker
-        self.fast_full = "full" in self.dialects and self.dialects["full"].prefix.pattern == _bundled_prefix("full") \
-            and (self.rules.origin.pattern, self.rules.marker.pattern) == _bundled_rules()
+        self.bundled_rules = (self.rules.origin.pattern, self.rules.marker.pattern) == _bundled_rules()
+        self.fast_full = self.bundled_rules and "full" in self.dialects \
+            and self.dialects["full"].prefix.pattern == _bundled_prefix("full")
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
@@ -171,8 +172,9 @@ class LogParser:
         if dialect.layout == "full":
             return FullLayout(dialect, self._compiled.rules, builder, self._timestamps,
                               fast=dialect.name == "full" and self._compiled.fast_full)
-        return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
-                            bulk=dialect.name in self._compiled.bulk)
+        bulk = dialect.name in self._compiled.bulk
+        return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps, bulk=bulk,
+                            fast=bulk and self._compiled.bundled_rules)
 
 
 def _bundled_rules() -> tuple[bytes, bytes]:

@@ -490,23 +490,22 @@ static PyObject *bytes_at(const unsigned char *d, Py_ssize_t a, Py_ssize_t b) {
     return PyBytes_FromStringAndSize((const char *)d + a, b - a);
 }
 
-/* One packet logger entry as a SipMessage appended to ctx's list: 1 done, 0 not the usual
- * entry (nothing changed: Python reads it), -1 error. */
-static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, Py_ssize_t base,
-                      PyObject *const *ctx) {
-    Py_ssize_t close;
-    if (full_prefix(d + start, n - start, &close) != 1) return 0;
-    close += start;
-    Py_ssize_t origin_end = match_origin(d, close + 2, n);
-    Marker mk;
-    if (origin_end < 0 || !match_marker(d, origin_end, n, &mk) || mk.size_end - mk.size_start > 18) return 0;
-    const unsigned char *nl = memchr(d + mk.end, '\n', (size_t)(end > mk.end ? end - mk.end : 0));
-    Py_ssize_t body = nl ? nl - d + 1 : end;
-    Py_ssize_t stop = (end > body && d[end - 1] == '\n') ? end - 1 : end;
-    if (stop - body > MAX_MESSAGE) return 0;
-    Scan s;
-    if (!scan(d + body, stop - body, &s)) return 0;
+/* Where a message was logged: the fields of a SipMessage that do not come from its text. */
+typedef struct {
+    Py_ssize_t offset, end;     /* in the file */
+    PyObject *stamp;            /* the time stamp text (bytes), a key of the TimestampParser */
+    const unsigned char *line;  /* the buffer the marker offsets point into, or NULL: no marker */
+    Marker marker;
+    PyObject *host, *pid;       /* borrowed; None when the dialect has none */
+} Envelope;
 
+/* A SipMessage of the usual message p[0:s->end] appended to ctx's list: 1 done, 0 not
+ * for this path (a Reject: Python writes it, nothing has changed), -1 error.  It computes
+ * what parser.MessageParser._complete does, through the same caches and helpers. */
+static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *env, PyObject *const *ctx) {
+    const Scan s = *sc;
+    const Marker mk = env->marker;
+    const unsigned char *d = env->line;
     PyObject *values[9] = {0}, *args[MESSAGE_FIELDS] = {0};
     PyObject *first = NULL, *start_line = NULL, *cseq = NULL, *via = NULL, *from = NULL, *to = NULL, *notes = NULL;
     int status = -1;
@@ -543,9 +542,10 @@ static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py
         goto done;
     }
     long long announced = 0;
-    for (Py_ssize_t i = mk.size_start; i < mk.size_end; i++) announced = announced * 10 + (d[i] - '0');
+    if (d)
+        for (Py_ssize_t i = mk.size_start; i < mk.size_end; i++) announced = announced * 10 + (d[i] - '0');
     if (!(notes = PyList_New(0))) goto done;
-    if (announced != (long long)s.end) {
+    if (d && announced != (long long)s.end) {
         PyObject *note = PyUnicode_FromFormat("marker announced %lld bytes, message has %zd", announced, s.end);
         if (!note || PyList_Append(notes, note) < 0) {
             Py_XDECREF(note);
@@ -558,14 +558,10 @@ static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py
 
     int a = 0;
     args[a++] = Py_NewRef(ctx[CX_SOURCE]);
-    args[a++] = PyLong_FromSsize_t(base + start);
-    args[a++] = PyLong_FromSsize_t(base + end);
-    args[a++] = bytes_at(d, body, body + s.end);
-    {
-        PyObject *stamp = bytes_at(d, start + 1, close);
-        args[a++] = stamp ? cached_time(ctx, stamp) : NULL;
-        Py_XDECREF(stamp);
-    }
+    args[a++] = PyLong_FromSsize_t(env->offset);
+    args[a++] = PyLong_FromSsize_t(env->end);
+    args[a++] = bytes_at(p, 0, s.end);
+    args[a++] = cached_time(ctx, env->stamp);
     for (int k = 0; k < 5; k++) args[a++] = Py_NewRef(PyTuple_GET_ITEM(start_line, k));
     args[a++] = Py_NewRef(values[0]);
     args[a++] = Py_NewRef(values[1]);
@@ -583,23 +579,25 @@ static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py
     args[a++] = Py_NewRef(values[8]); /* reason */
     args[a++] = PyObject_IsTrue(values[8]) == 1 ? PyObject_CallOneArg(ctx[CX_Q850_OF], values[8]) : Py_NewRef(Py_None);
     if (PyObject_IsTrue(values[7]) == 1) {
-        PyObject *payload = bytes_at(d, body + s.body_start, body + s.end);
+        PyObject *payload = bytes_at(p, s.body_start, s.end);
         args[a++] = payload ? PyObject_CallFunctionObjArgs(ctx[CX_SDP_OF], values[7], payload, NULL) : NULL;
         Py_XDECREF(payload);
     } else {
         args[a++] = Py_NewRef(Py_None);
     }
-    args[a++] = PyUnicode_FromString(mk.received ? "in" : "out");
-    {
+    if (d) {
+        args[a++] = PyUnicode_FromString(mk.received ? "in" : "out");
         PyObject *transport = PyUnicode_DecodeASCII((const char *)d + mk.transport, mk.transport_end - mk.transport,
                                                     "replace");
         args[a++] = transport ? PyObject_CallMethod(transport, "upper", NULL) : NULL;
         Py_XDECREF(transport);
+        args[a++] = decode((Span){d + mk.peer, mk.peer_end - mk.peer});
+        args[a++] = PyLong_FromLongLong(announced);
+    } else {
+        for (int k = 0; k < 4; k++) args[a++] = Py_NewRef(Py_None);
     }
-    args[a++] = decode((Span){d + mk.peer, mk.peer_end - mk.peer});
-    args[a++] = PyLong_FromLongLong(announced);
-    args[a++] = Py_NewRef(Py_None); /* host */
-    args[a++] = Py_NewRef(Py_None); /* pid */
+    args[a++] = Py_NewRef(env->host);
+    args[a++] = Py_NewRef(env->pid);
     args[a++] = Py_NewRef(ctx[CX_DIALECT]);
     args[a++] = Py_NewRef(notes);
     for (int k = 0; k < a; k++)
@@ -618,6 +616,28 @@ done:
     Py_XDECREF(from);
     Py_XDECREF(to);
     Py_XDECREF(notes);
+    return status;
+}
+
+/* One packet logger entry of the full layout as a SipMessage: 1 done, 0 Python reads it, -1 error. */
+static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, Py_ssize_t base,
+                      PyObject *const *ctx) {
+    Py_ssize_t close;
+    if (full_prefix(d + start, n - start, &close) != 1) return 0;
+    close += start;
+    Py_ssize_t origin_end = match_origin(d, close + 2, n);
+    Envelope env = {.offset = base + start, .end = base + end, .line = d, .host = Py_None, .pid = Py_None};
+    Marker *mk = &env.marker;
+    if (origin_end < 0 || !match_marker(d, origin_end, n, mk) || mk->size_end - mk->size_start > 18) return 0;
+    const unsigned char *nl = memchr(d + mk->end, '\n', (size_t)(end > mk->end ? end - mk->end : 0));
+    Py_ssize_t body = nl ? nl - d + 1 : end;
+    Py_ssize_t stop = (end > body && d[end - 1] == '\n') ? end - 1 : end;
+    if (stop - body > MAX_MESSAGE) return 0;
+    Scan s;
+    if (!scan(d + body, stop - body, &s)) return 0;
+    if (!(env.stamp = bytes_at(d, start + 1, close))) return -1;
+    int status = emit_record(d + body, &s, &env, ctx);
+    Py_DECREF(env.stamp);
     return status;
 }
 
@@ -657,14 +677,274 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* ---- the syslog layout: one message of one stream, read at once ---------------------------
+ *
+ * syslog_message() reads, from a line with the bundled ASTERISK_SYSLOG_LINE prefix that
+ * begins a message, the lines of that message as logs/lines.py SyslogLayout would when no
+ * other message is open: each next line with the same stream and prefix shape, up to the
+ * one that completes the body by Content-Length.  Anything else on the way (another stream,
+ * a line without prefix, a CR, an Asterisk line, a line that could start a message, a
+ * message that does not end in the data) and it declines before changing anything. */
+
+/* The bundled syslog prefix at d[i] (line end at n); 0 when it is not there. */
+typedef struct {
+    Py_ssize_t stamp_end, host, host_end, pid, pid_end, end;
+} SyslogPrefix;
+
+static int match_syslog_prefix(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, SyslogPrefix *p) {
+    /* [A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS(?:\.[0-9]+)? */
+    if (n - i < 4 || !is_upper(d[i]) || !is_lower(d[i + 1]) || !is_lower(d[i + 2]) || d[i + 3] != ' ') return 0;
+    Py_ssize_t j = i + 3;
+    while (j < n && d[j] == ' ') j++;
+    Py_ssize_t day = j;
+    while (j < n && is_digit(d[j])) j++;
+    if (j - day < 1 || j - day > 2 || j >= n || d[j] != ' ') return 0;
+    j++;
+    if (n - j < 8 || !all_digits(d + j, 2) || d[j + 2] != ':' || !all_digits(d + j + 3, 2) || d[j + 5] != ':' ||
+        !all_digits(d + j + 6, 2))
+        return 0;
+    j += 8;
+    if (j < n && d[j] == '.') {
+        Py_ssize_t f = ++j;
+        while (j < n && is_digit(d[j])) j++;
+        if (j == f) return 0;
+    }
+    p->stamp_end = j;
+    /* " (?<host>[^ \n]+) (?<program>[^ \[\n:]+)(?:\[(?<pid>[0-9]+)\])?: ?" */
+    if (j >= n || d[j] != ' ') return 0;
+    p->host = ++j;
+    while (j < n && d[j] != ' ' && d[j] != '\n') j++;
+    p->host_end = j;
+    if (j == p->host || j >= n || d[j] != ' ') return 0;
+    Py_ssize_t program = ++j;
+    while (j < n && d[j] != ' ' && d[j] != '[' && d[j] != '\n' && d[j] != ':') j++;
+    if (j == program || j >= n) return 0;
+    p->pid = p->pid_end = -1;
+    if (d[j] == '[') {
+        Py_ssize_t k = j + 1;
+        while (k < n && is_digit(d[k])) k++;
+        if (k == j + 1 || k >= n || d[k] != ']') return 0;
+        p->pid = j + 1, p->pid_end = k;
+        j = k + 1;
+    }
+    if (j >= n || d[j] != ':') return 0;
+    j++;
+    if (j < n && d[j] == ' ') j++;
+    p->end = j;
+    return 1;
+}
+
+/* A line starting as framing.START_LINE could (lines.py _STARTISH): a superset of start lines. */
+static int is_startish(const unsigned char *c, Py_ssize_t n) {
+    if (is_version(c, n)) {
+        Py_ssize_t i = 7;
+        if (i >= n || c[i] != ' ') return 0;
+        while (i < n && c[i] == ' ') i++;
+        return n - i >= 3 && is_digit(c[i]) && is_digit(c[i + 1]) && is_digit(c[i + 2]);
+    }
+    Py_ssize_t i = 0;
+    while (i < n && is_token_char(c[i])) i++;
+    if (i == 0 || i >= n || c[i] != ' ') return 0;
+    while (i < n && c[i] == ' ') i++;
+    Py_ssize_t uri = i;
+    while (i < n && c[i] != ' ' && c[i] != '\r' && c[i] != '\n') i++;
+    if (i == uri || i >= n || c[i] != ' ') return 0;
+    while (i < n && c[i] == ' ') i++;
+    return is_version(c + i, n - i);
+}
+
+/* Whether a line's text may be Asterisk's own (an origin, a marker) or open a message:
+ * where lines.py stops reading a run, and where this reader declines. */
+static int is_stop(const unsigned char *c, Py_ssize_t n) {
+    if (n > 0 && c[0] == '[') return 1; /* an origin with its own time stamp: only the regex can tell */
+    Marker mk;
+    return match_origin(c, 0, n) >= 0 || match_marker(c, 0, n, &mk) || is_startish(c, n);
+}
+
+/* Content-Length of a header line as lines._content_length reads it: -2 not such a line,
+ * -1 unreadable, else the value. */
+static long long content_length_line(const unsigned char *c, Py_ssize_t n) {
+    const unsigned char *colon = memchr(c, ':', (size_t)n);
+    if (!colon) return -2;
+    Py_ssize_t a = 0, b = colon - c;
+    while (a < b && is_bytes_space(c[a])) a++;
+    while (b > a && is_bytes_space(c[b - 1])) b--;
+    static const char NAME[] = "content-length";
+    int is_name = (b - a == 1 && (c[a] | 0x20) == 'l');
+    if (b - a == (Py_ssize_t)sizeof(NAME) - 1) {
+        is_name = 1;
+        for (Py_ssize_t k = 0; k < b - a; k++)
+            if ((c[a + k] >= 'A' && c[a + k] <= 'Z' ? c[a + k] + 32 : c[a + k]) != NAME[k]) is_name = 0;
+    }
+    if (!is_name) return -2;
+    Py_ssize_t v = colon - c + 1, w = n;
+    if (w - v >= 4 && memcmp(c + w - 4, "#015", 4) == 0) w -= 4;
+    while (v < w && is_bytes_space(c[v])) v++;
+    while (w > v && is_bytes_space(c[w - 1])) w--;
+    if (v == w || w - v > 18) return -1;
+    long long value = 0;
+    for (Py_ssize_t k = v; k < w; k++) {
+        if (!is_digit(c[k])) return -1;
+        value = value * 10 + (c[k] - '0');
+    }
+    return value;
+}
+
+/* rsyslog's #NNN escape at c (escapes.py): the byte, or -1. */
+static int escaped_byte(const unsigned char *c, Py_ssize_t n) {
+    if (n < 4 || c[0] != '#') return -1;
+    int a = c[1] - '0', b = c[2] - '0', e = c[3] - '0';
+    if (a < 0 || a > 3 || b < 0 || b > 7 || e < 0 || e > 7) return -1;
+    int value = a * 64 + b * 8 + e;
+    return (value < 32 || value >= 127) ? value : -1;
+}
+
+/* The packet of lines contents as lines.SyslogLayout._close builds it: joined by LF with a
+ * final LF, escapes decoded, every line end CRLF. */
+static PyObject *packet_of(const unsigned char *d, const Py_ssize_t *starts, const Py_ssize_t *ends, Py_ssize_t count,
+                           Py_ssize_t size) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 2 * size + 2 * count);
+    if (!out) return NULL;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out), *o0 = o;
+    int pending_cr = 0; /* a CR just written, which a following LF joins */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        for (Py_ssize_t i = starts[k]; i <= ends[k]; i++) {
+            int byte;
+            if (i == ends[k]) byte = '\n';
+            else if ((byte = escaped_byte(d + i, ends[k] - i)) >= 0) i += 3;
+            else byte = d[i];
+            if (byte == '\n') {
+                if (!pending_cr) *o++ = '\r';
+                *o++ = '\n';
+                pending_cr = 0;
+            } else {
+                *o++ = (unsigned char)byte;
+                pending_cr = byte == '\r';
+            }
+        }
+    }
+    if (_PyBytes_Resize(&out, o - o0) < 0) return NULL;
+    return out;
+}
+
+#define MAX_LINES 4096
+
+#define SYSLOG_MESSAGE_DOC \
+    "syslog_message(buf, pos, limit, base, ctx) -> (next, lines, pending) | None: see logs/lines.py."
+
+static PyObject *syslog_message(PyObject *self, PyObject *args) {
+    (void)self;
+    const unsigned char *d;
+    Py_ssize_t size, pos, limit, base;
+    PyObject *ctx;
+    if (!PyArg_ParseTuple(args, "y#nnnO!", &d, &size, &pos, &limit, &base, &PyTuple_Type, &ctx)) return NULL;
+    if (PyTuple_GET_SIZE(ctx) != CX_COUNT || limit > size || pos < 0 || pos > limit) {
+        PyErr_SetString(PyExc_ValueError, "syslog_message: bad arguments");
+        return NULL;
+    }
+    const unsigned char *nl = memchr(d + pos, '\n', (size_t)(limit - pos));
+    if (!nl) Py_RETURN_NONE;
+    Py_ssize_t line_end = nl - d;
+    SyslogPrefix first;
+    if (memchr(d + pos, '\r', (size_t)(line_end - pos)) || !match_syslog_prefix(d, pos, line_end, &first) ||
+        d[first.end - 1] != ' ')
+        Py_RETURN_NONE;
+    const unsigned char *text = d + first.end;
+    Py_ssize_t text_len = line_end - first.end;
+    if (!is_start_line(text, text_len)) Py_RETURN_NONE;
+    Marker unused;
+    if (text_len > 0 && (text[0] == '[' || match_origin(text, 0, text_len) >= 0 ||
+                         match_marker(text, 0, text_len, &unused)))
+        Py_RETURN_NONE;
+
+    /* the lines of the message: contents [starts[k], ends[k]) */
+    Py_ssize_t starts[MAX_LINES], ends[MAX_LINES];
+    Py_ssize_t count = 0, width = first.end - pos, stamp_len = first.stamp_end - pos, total = 0;
+    starts[count] = first.end, ends[count++] = line_end;
+    total += text_len + 1;
+    int in_body = 0, closed = 0;
+    long long length = -1, body = 0;
+    Py_ssize_t at = line_end + 1;
+    while (!closed) {
+        if (count >= MAX_LINES || at >= limit) Py_RETURN_NONE;
+        nl = memchr(d + at, '\n', (size_t)(limit - at));
+        if (!nl) Py_RETURN_NONE;
+        Py_ssize_t end = nl - d;
+        /* the same shape of time stamp and the same text after it: the same stream */
+        if (end - at < width || memcmp(d + at + stamp_len, d + pos + stamp_len, (size_t)(width - stamp_len)))
+            Py_RETURN_NONE;
+        for (Py_ssize_t k = 0; k < stamp_len; k++) {
+            unsigned char a = d[at + k], b = d[pos + k];
+            if (is_upper(b) ? !is_upper(a) : is_lower(b) ? !is_lower(a) : is_digit(b) ? !is_digit(a) : a != b)
+                Py_RETURN_NONE;
+        }
+        const unsigned char *c = d + at + width;
+        Py_ssize_t n = end - at - width;
+        if (memchr(c, '\r', (size_t)n) || is_stop(c, n)) Py_RETURN_NONE;
+        starts[count] = at + width, ends[count++] = end;
+        total += n + 1;
+        if (in_body) {
+            body += (n >= 4 && memcmp(c + n - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
+            closed = body >= length;
+        } else if (n == 0 || (n == 4 && memcmp(c, "#015", 4) == 0)) {
+            in_body = 1;
+            length = -1;
+            for (Py_ssize_t k = 0; k < count; k++) {
+                long long found = content_length_line(d + starts[k], ends[k] - starts[k]);
+                if (found != -2) {
+                    length = found;
+                    break;
+                }
+            }
+            if (length < 0) Py_RETURN_NONE; /* no readable Content-Length: the message ends elsewhere */
+            closed = length == 0;
+        }
+        if (!closed && total > MAX_MESSAGE) Py_RETURN_NONE;
+        at = end + 1;
+    }
+
+    PyObject *packet = packet_of(d, starts, ends, count, total);
+    if (!packet) return NULL;
+    Envelope env = {.offset = base + pos, .end = base + at, .line = NULL, .host = NULL, .pid = NULL};
+    env.stamp = bytes_at(d, pos, first.stamp_end);
+    env.host = PyUnicode_DecodeUTF8((const char *)d + first.host, first.host_end - first.host, "replace");
+    if (first.pid >= 0 && first.pid_end - first.pid <= 18) {
+        long long pid = 0;
+        for (Py_ssize_t k = first.pid; k < first.pid_end; k++) pid = pid * 10 + (d[k] - '0');
+        env.pid = PyLong_FromLongLong(pid);
+    } else {
+        env.pid = Py_NewRef(Py_None);
+    }
+    PyObject *result = NULL;
+    if (env.stamp && env.host && env.pid) {
+        Scan s;
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(packet);
+        int status = scan(p, PyBytes_GET_SIZE(packet), &s) ? emit_record(p, &s, &env, &PyTuple_GET_ITEM(ctx, 0)) : 0;
+        if (status == 1)
+            result = Py_BuildValue("nnO", at, count, Py_None);
+        else if (status == 0) /* Python frames the packet (several messages, a Reject...) */
+            result = Py_BuildValue("nn(NnnOOO)", at, count, Py_NewRef(packet), env.offset, env.end, env.stamp,
+                                   env.host, env.pid);
+    }
+    Py_DECREF(packet);
+    Py_XDECREF(env.stamp);
+    Py_XDECREF(env.host);
+    Py_XDECREF(env.pid);
+    return result;
+}
+
 static PyMethodDef METHODS[] = {
     {"scan_message", scan_message, METH_O,
      "scan_message(data) -> tuple | None: the usual SIP message read in one pass (see module doc)."},
     {"full_entry_starts", full_entry_starts, METH_VARARGS, FULL_ENTRY_STARTS_DOC},
     {"read_full_entries", read_full_entries, METH_VARARGS, READ_FULL_ENTRIES_DOC},
+    {"syslog_message", syslog_message, METH_VARARGS, SYSLOG_MESSAGE_DOC},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_scan", "The usual SIP message read in C.", -1, METHODS};
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT, .m_name = "_scan", .m_doc = "The usual SIP message read in C.", .m_size = -1, .m_methods = METHODS,
+};
 
 PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&MODULE); }

@@ -194,3 +194,64 @@ def _parse_in_reads(data: bytes, scanner: bool, read: int, final: bool) -> tuple
 @given(_full_logs(), st.sampled_from([64, 300, 1 << 16]), st.booleans())
 def test_generated_full_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
     assert _parse_in_reads(log, True, read, final) == _parse_in_reads(log, False, read, final)
+
+
+# --- generated syslog logs: the C message reader against the Python one ---------------------
+
+_STREAMS = st.sampled_from([b"pbx1 asterisk[6541]: ", b"pbx2 asterisk[77]: ", b"pbx1 asterisk[6542]: ",
+                            b"pbx1 asterisk: ", b"pbx1 asterisk[6541]:"])
+_SYSLOG_STAMPS = st.sampled_from([b"Nov 29 12:00:01", b"Nov  9 12:00:01", b"Nov 29 12:00:01.250", b"Nov 29 12:00:1"])
+_EXTRA_LINES = st.sampled_from([b"", b"continued without a prefix", b"<--- Received SIP request (9 bytes) from UDP:h:1 --->",
+                                b"VERBOSE[9] pbx.c: Executing", b"[Nov 29 12:00:01] VERBOSE[9] x.c: y", b"#015",
+                                b"SIP/2.0 200 OK", b"a=sendrecv#015", b"x\rCR"])
+
+
+def _as_rsyslog(message: bytes, keep_cr: bool) -> list[bytes]:
+    """A message's lines as rsyslog logs them: the empty line as #015, tabs as #011, and
+    each line's CR dropped (Asterisk's syslog channel) or kept as #015."""
+    if keep_cr:
+        lines = message.replace(b"\r\n", b"#015\n").split(b"\n")
+    else:
+        lines = [line.removesuffix(b"\r") or b"#015" for line in message.split(b"\n")]
+    lines = [line.replace(b"\t", b"#011") for line in lines]
+    return [line for line in lines if line != b""] or [b""]
+
+
+@st.composite
+def _syslog_logs(draw: st.DrawFn) -> bytes:
+    pending: list[list[bytes]] = []
+    for _ in range(draw(st.integers(1, 5))):
+        prefix = draw(_SYSLOG_STAMPS) + b" " + (b"pbx1 asterisk[6541]: " if draw(st.booleans()) else draw(_STREAMS))
+        lines = [prefix + line for line in _as_rsyslog(draw(_messages()), draw(st.integers(0, 3)) == 0)]
+        if draw(st.integers(0, 4)) == 0:  # something else in the stream
+            at = draw(st.integers(0, len(lines)))
+            extra = draw(_EXTRA_LINES)
+            lines.insert(at, extra if extra.startswith(b"continued") else prefix + extra)
+        pending.append(lines + ([b""] if draw(st.booleans()) else []))
+    out: list[bytes] = []
+    interleave = draw(st.integers(0, 3)) == 0
+    while pending:
+        index = draw(st.integers(0, len(pending) - 1)) if interleave else 0
+        out.append(pending[index].pop(0))
+        if not pending[index]:
+            pending.pop(index)
+    return b"".join(line + b"\n" for line in out)
+
+
+def _parse_syslog(data: bytes, scanner: bool, read: int, final: bool) -> tuple[list, list, list]:
+    parser = LogParser(SOURCE, 0, ParseOptions(dialect="syslog", year=2026, final=final))
+    if not scanner:
+        parser._parser.scan = None
+    messages, rejects, checkpoints = [], [], []
+    for batch in parser.parse(io.BytesIO(data), batch_bytes=read):
+        messages += batch.messages
+        rejects += batch.rejects
+        checkpoints.append((batch.checkpoint, batch.skipped_lines))
+    return messages, rejects, checkpoints
+
+
+@needs_scanner
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_syslog_logs(), st.sampled_from([64, 500, 1 << 16]), st.booleans())
+def test_generated_syslog_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
+    assert _parse_syslog(log, True, read, final) == _parse_syslog(log, False, read, final)
