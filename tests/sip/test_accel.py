@@ -202,7 +202,8 @@ _STREAMS = st.sampled_from([b"pbx1 asterisk[6541]: ", b"pbx2 asterisk[77]: ", b"
                             b"pbx1 asterisk: ", b"pbx1 asterisk[6541]:"])
 _SYSLOG_STAMPS = st.sampled_from([b"Nov 29 12:00:01", b"Nov  9 12:00:01", b"Nov 29 12:00:01.250", b"Nov 29 12:00:1"])
 _EXTRA_LINES = st.sampled_from([b"", b"continued without a prefix",
-                                b"<--- Received SIP request (9 bytes) from UDP:h:1 --->", b"VERBOSE[9] pbx.c: Executing", b"[Nov 29 12:00:01] VERBOSE[9] x.c: y", b"#015",
+                                b"<--- Received SIP request (9 bytes) from UDP:h:1 --->",
+                                b"VERBOSE[9] pbx.c: Executing", b"[Nov 29 12:00:01] VERBOSE[9] x.c: y", b"#015",
                                 b"SIP/2.0 200 OK", b"a=sendrecv#015", b"x\rCR"])
 
 
