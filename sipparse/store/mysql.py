@@ -19,6 +19,17 @@ it binds (some hundred bytes per message, never given back), which a long ``--fo
 cannot afford. The pure-Python connector has no such leak, and there prepared statements
 (prepared once per connection, values in the binary protocol) beat its slow escaping.
 
+``sip_transactions`` and ``rejects`` rows go by ``LOAD DATA LOCAL INFILE ... IGNORE``
+instead when server and client allow it: the server reads them as tab-separated data rather
+than parsing them as SQL (about 1.7 times the rows per server CPU second), and the client
+builds that data a column at a time, faster than it escapes SQL literals. The load runs
+inside the batch's transaction (InnoDB loads are transactional), behind a savepoint: when it
+warns of anything but the duplicates it skipped (a value truncated or converted, which
+``IGNORE`` turns from an error into a warning), it is undone and the rows go by INSERT, which
+stores or refuses them exactly as before. A server that refuses local loads
+(``local_infile=OFF``, the MySQL 8 default; Vitess) is asked once per connection, then
+INSERTs are used.
+
 The connector's C extension is used when it loads. Some wheels bundle a newer OpenSSL than
 the system's: the extension then only loads if it comes before anything that loads the
 system's OpenSSL, Python's ``ssl`` module and ``hashlib`` (which reading a log file uses)
@@ -29,14 +40,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import shutil
 import struct
 import sys
-from collections.abc import Sequence
+import tempfile
+import weakref
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, AnyStr
 
 from sipparse.errors import DatabaseError
 from sipparse.store.base import Store, _split_row_template, multi_row_sql
@@ -56,6 +71,13 @@ URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
 # statement may hold, and a text one under max_allowed_packet; more gain nothing measurable.
 ROWS_PER_STATEMENT = 500
 STATEMENT_CACHE = 16  # prepared statements kept per connection (one per SQL and row count)
+LOADED_TABLES = ("sip_transactions", "rejects")
+# The server or client will not load local files: ER_NOT_ALLOWED_COMMAND, MySQL 8's
+# ER_CLIENT_LOCAL_FILES_DISABLED, the client's CR_LOAD_DATA_LOCAL_INFILE_REJECTED, MariaDB's
+# ER_LOAD_INFILE_CAPABILITY_DISABLED, and ER_NOT_SUPPORTED_YET (proxies such as Vitess).
+LOAD_REFUSED = {1148, 3948, 2068, 4166, 1235}
+DUPLICATE_ENTRY = 1062
+DATA_FILE = "rows"
 
 
 OPENSSL_USERS = ("ssl", "_ssl", "_hashlib", "mysql.connector")
@@ -92,6 +114,10 @@ class MySQLStore(Store):
         connector = _connector()
         self._connector = connector
         self._statements: dict[tuple[str, int], Any] = {}
+        self._loads: dict[str, bytes] = getattr(self, "_loads", {})
+        self._load_dir = getattr(self, "_load_dir", None) or _private_dir(self)
+        self._can_load = True
+        self.loaded_rows = getattr(self, "loaded_rows", 0)  # rows given to loads that were kept
         try:
             self._con = connector.connect(**self._connect_args(connector))
         except connector.Error as exc:
@@ -107,6 +133,10 @@ class MySQLStore(Store):
             "charset": "utf8mb4", "collation": "utf8mb4_bin", "autocommit": False,
             "use_pure": not getattr(connector, "HAVE_CEXT", False), "connection_timeout": 10,
             "client_flags": [-connector.constants.ClientFlag.FOUND_ROWS],
+            # Lets the client send local files, but only those in this private directory, so a
+            # hostile server cannot ask for any other file of this machine (LOAD DATA LOCAL lets
+            # the server name the file it wants).
+            "allow_local_infile_in_path": self._load_dir,
         }
         if url.user:
             args["user"] = url.user
@@ -154,6 +184,7 @@ class MySQLStore(Store):
             self._con.close()
         except self._connector.Error as exc:
             log.debug("close failed: %s", exc)
+        shutil.rmtree(self._load_dir, ignore_errors=True)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._con.cursor()
@@ -166,6 +197,11 @@ class MySQLStore(Store):
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         if not seq:
             return 0
+        load = self._loads.get(sql)
+        if load is not None and self._can_load:
+            loaded = self._load(load, seq)
+            if loaded is not None:
+                return loaded
         if " VALUES (" in sql:
             if hasattr(self._con, "prepare_for_mysql"):
                 return self._insert_text(sql, seq)
@@ -194,6 +230,52 @@ class MySQLStore(Store):
             result = self._con.cmd_query(start_sql + values + end_sql)
             total += int(result["affected_rows"]) if result else 0
         return total
+
+    def _load(self, load: bytes, seq: Sequence[Sequence[Any]]) -> int | None:
+        """Rows by ``LOAD DATA LOCAL INFILE``; their count, or None when the INSERT must do it."""
+        data = load_data_rows(seq)
+        if data is None:
+            return None
+        self._con.cmd_query(b"SAVEPOINT sipparse_load")
+        try:
+            result = self._load_file(load, data)
+        except self._connector.Error as exc:
+            if getattr(exc, "errno", None) not in LOAD_REFUSED:
+                raise
+            self._can_load = False
+            log.debug("LOAD DATA LOCAL refused (%s): multi-row INSERTs on this connection", exc)
+            return None
+        except OSError as exc:  # no room for the data file: this batch goes by INSERT
+            log.debug("LOAD DATA LOCAL data file not written (%s): the rows go by INSERT", exc)
+            return None
+        inserted = int(result["affected_rows"])
+        if not self._only_duplicates(int(result["warning_count"]), len(seq) - inserted):
+            self._con.cmd_query(b"ROLLBACK TO SAVEPOINT sipparse_load")
+            log.debug("LOAD DATA LOCAL warned of more than duplicates: the rows go by INSERT")
+            return None
+        self.loaded_rows += len(seq)
+        return inserted
+
+    def _load_file(self, load: bytes, data: bytes) -> dict[str, Any]:
+        """Run the load with ``data`` in the private file, which never outlives the call."""
+        path = os.path.join(self._load_dir, DATA_FILE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            return self._con.cmd_query(load)  # type: ignore[no-any-return]
+        finally:
+            os.unlink(path)
+
+    def _only_duplicates(self, warnings: int, skipped: int) -> bool:
+        """Whether the load's warnings are just its skipped duplicates: each skipped row gives one
+        "Duplicate entry" warning, so any more means a value was truncated or converted."""
+        if warnings != skipped:
+            return False
+        if not warnings:
+            return True
+        shown = self.query("SHOW WARNINGS")  # the first max_error_count of them
+        return all(int(row[1]) == DUPLICATE_ENTRY for row in shown)
 
     def _insert_prepared(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         """A one-row INSERT run as prepared multi-row INSERTs of ``ROWS_PER_STATEMENT`` rows
@@ -259,8 +341,11 @@ class MySQLStore(Store):
         # ON DUPLICATE KEY UPDATE id = id, not INSERT IGNORE: IGNORE would also turn real
         # errors (a value too long, a bad date) into warnings and store something else.
         names = ", ".join(self.q(c.name) for c in columns)
-        return (f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)}) "
-                "ON DUPLICATE KEY UPDATE `id` = `id`")
+        sql = (f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)}) "
+               "ON DUPLICATE KEY UPDATE `id` = `id`")
+        if table in LOADED_TABLES:
+            self._loads[sql] = load_data_sql(self._load_dir, table, names)
+        return sql
 
     def upsert_sql(self, table: str, columns: Sequence[Column], key: str) -> str:
         names = ", ".join(self.q(c.name) for c in columns)
@@ -301,6 +386,100 @@ class MySQLStore(Store):
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, self._connector.Error)
+
+
+def load_data_sql(directory: str, table: str, names: str) -> bytes:
+    """The ``LOAD DATA LOCAL INFILE`` of ``directory``'s data file into ``table``'s columns.
+
+    ``CHARACTER SET binary``: the bytes go in as they are (a BLOB's invalid UTF-8 included);
+    text columns take them as the UTF-8 they are. ``IGNORE`` skips a row whose unique key is
+    taken, as the INSERT's ``ON DUPLICATE KEY UPDATE id = id`` does.
+    """
+    path = os.path.join(directory, DATA_FILE).replace("\\", "\\\\").replace("'", "\\'")
+    return (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE `{table}` CHARACTER SET binary "
+            "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' "
+            f"LINES TERMINATED BY '\\n' ({names})").encode()
+
+
+def load_data_rows(rows: Sequence[Sequence[Any]]) -> bytes | None:
+    """The rows as the load's tab-separated lines, or None when a column holds a value of a
+    type it does not write (the INSERT converts it).
+
+    Built a column at a time with C-level maps (a column of one type, mostly without a
+    character to escape), then zipped into lines. Text is UTF-8 (lone surrogates raise
+    UnicodeEncodeError, and the caller cleans them), NULL is ``\\N``.
+    """
+    columns = []
+    for values in zip(*rows, strict=True):
+        column = _load_column(values)
+        if column is None:
+            return None
+        columns.append(column)
+    return b"\n".join(map(b"\t".join, zip(*columns, strict=True))) + b"\n"
+
+
+def _load_column(values: tuple[Any, ...]) -> Sequence[bytes] | None:
+    """One column's fields: escaped text or bytes, decimal integers, ISO datetimes, ``\\N``."""
+    nulls = values.count(None)
+    present = [v for v in values if v is not None] if nulls else values
+    if not present:
+        return [NULL_FIELD] * len(values)
+    kinds = set(map(type, present))
+    encode = _FIELD_ENCODERS.get(kinds.pop()) if len(kinds) == 1 else None
+    if encode is None:
+        return None
+    fields = encode(present)
+    if not nulls:
+        return fields
+    found = iter(fields)
+    return [NULL_FIELD if v is None else next(found) for v in values]
+
+
+def _text_fields(values: Sequence[str]) -> list[bytes]:
+    escapes = _escapes_in("".join(values))
+    if escapes:
+        return [_escape(v, escapes).encode() for v in values]
+    return list(map(str.encode, values))
+
+
+def _bytes_fields(values: Sequence[bytes]) -> list[bytes]:
+    escapes = _escapes_in(b"".join(values))
+    return [_escape(v, escapes) for v in values] if escapes else list(values)
+
+
+def _escapes_in(joined: AnyStr) -> list[tuple[AnyStr, AnyStr]]:
+    """The escapes a column needs (raw messages: only LF, as a rule), backslash first."""
+    return [pair for pair in _ESCAPES[type(joined)] if pair[0] in joined]
+
+
+def _escape(value: AnyStr, escapes: list[tuple[AnyStr, AnyStr]]) -> AnyStr:
+    """Backslash, tab, LF and NUL as the load's ESCAPED BY reads them back."""
+    for char, escaped in escapes:
+        value = value.replace(char, escaped)
+    return value
+
+
+NULL_FIELD = b"\\N"
+_ESCAPES: dict[type, tuple[tuple[Any, Any], ...]] = {
+    str: (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\0", "\\0")),
+}
+_ESCAPES[bytes] = tuple((a.encode(), b.encode()) for a, b in _ESCAPES[str])
+_FIELD_ENCODERS: dict[type, Callable[[Sequence[Any]], Sequence[bytes]]] = {
+    str: _text_fields,
+    bytes: _bytes_fields,
+    int: lambda values: list(map(b"%d".__mod__, values)),
+    datetime: lambda values: list(map(str.encode, map(datetime.isoformat, values, repeat(" ")))),
+}
+
+
+def _private_dir(owner: object) -> str:
+    """A directory only this user can enter, for the load's data file; in memory (``/dev/shm``)
+    where there is one, and removed with its owner at the latest."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+    path = os.path.realpath(tempfile.mkdtemp(prefix="sipparse-load-", dir=base))
+    weakref.finalize(owner, shutil.rmtree, path, True)
+    return path
 
 
 def _check_encodable(rows: Sequence[Sequence[Any]]) -> None:
