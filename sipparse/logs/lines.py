@@ -81,8 +81,8 @@ class SyslogLayout:
                  timestamps: TimestampParser, bulk: bool = False, fast: bool = False) -> None:
         """``bulk``: the prefix is the bundled traditional syslog one, whose time stamp is a pure
         shape (letters and digits at fixed places), so a run of lines can be read at once.
-        ``fast``: the origin and marker patterns are the bundled ones too, so the C reader
-        may take a message whole (with ``bulk``, and when the C scanner is on)."""
+        ``fast``: the prefix (traditional or RFC 5424), origin and marker patterns are the
+        bundled ones, so the C reader may take a message whole (when the C scanner is on)."""
         self.dialect = dialect
         self.rules = rules
         self.builder = builder
@@ -100,6 +100,7 @@ class SyslogLayout:
         self._stops = _stops_pattern(rules) if bulk else None
         self._bulk_ok = self._stops is not None
         self._fast = fast and _scan is not None
+        self._rfc5424 = dialect.name == "rfc5424"
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: the oldest message still open, or ``done``."""
@@ -113,7 +114,7 @@ class SyslogLayout:
         fast = self._fast_context() if self._fast else None
         while pos < limit:
             if fast is not None and not self.open:
-                read = _scan.syslog_message(buf, pos, limit, base, fast)
+                read = _scan.syslog_message(buf, pos, limit, base, fast, self._rfc5424)
                 if read is not None:
                     pos = self._read_fast(*read)
                     continue
@@ -140,8 +141,9 @@ class SyslogLayout:
         self.line_no += lines
         self.last = None
         if pending is not None:
-            text, offset, end, stamp, host, pid = pending
-            self.builder.packet(text, offset, end, offset, self.timestamps(stamp), None, host, pid)
+            text, offset, end, stamp, marker, host, pid = pending
+            self.builder.packet(text, offset, end, offset, self.timestamps(stamp), marker and Marker(*marker), host,
+                                pid)
         return after
 
     def _fast_context(self) -> tuple[Any, ...] | None:

@@ -91,8 +91,10 @@ class _Compiled:
                      and self.dialects[name].prefix.pattern == _bundled_prefix(name)}
         # the C reader of the full layout implements the bundled prefix, origin and marker
         self.bundled_rules = (self.rules.origin.pattern, self.rules.marker.pattern) == _bundled_rules()
-        self.fast_full = self.bundled_rules and "full" in self.dialects \
-            and self.dialects["full"].prefix.pattern == _bundled_prefix("full")
+        bundled = {name for name in ("full", "syslog", "rfc5424") if name in self.dialects
+                   and self.dialects[name].prefix.pattern == _bundled_prefix(name)} if self.bundled_rules else set()
+        self.fast_full = "full" in bundled
+        self.fast_syslog = bundled & {"syslog", "rfc5424"}
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
@@ -172,9 +174,8 @@ class LogParser:
         if dialect.layout == "full":
             return FullLayout(dialect, self._compiled.rules, builder, self._timestamps,
                               fast=dialect.name == "full" and self._compiled.fast_full)
-        bulk = dialect.name in self._compiled.bulk
-        return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps, bulk=bulk,
-                            fast=bulk and self._compiled.bundled_rules)
+        return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
+                            bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog)
 
 
 def _bundled_rules() -> tuple[bytes, bytes]:

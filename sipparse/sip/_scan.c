@@ -687,29 +687,69 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
  * a line without prefix, a CR, an Asterisk line, a line that could start a message, a
  * message that does not end in the data) and it declines before changing anything. */
 
-/* The bundled syslog prefix at d[i] (line end at n); 0 when it is not there. */
+/* A bundled syslog prefix at d[i] (line end at n): the spans of its groups. */
 typedef struct {
-    Py_ssize_t stamp_end, host, host_end, pid, pid_end, end;
+    Py_ssize_t stamp_end, host, host_end, program, program_end, pid, pid_end, end;
 } SyslogPrefix;
 
-static int match_syslog_prefix(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, SyslogPrefix *p) {
-    /* [A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS(?:\.[0-9]+)? */
-    if (n - i < 4 || !is_upper(d[i]) || !is_lower(d[i + 1]) || !is_lower(d[i + 2]) || d[i + 3] != ' ') return 0;
+enum { SYSLOG_TRADITIONAL, SYSLOG_RFC5424 };
+
+/* [A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS(?:\.[0-9]+)? at d[i]: the index after it, or -1. */
+static Py_ssize_t traditional_stamp_end(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    if (n - i < 4 || !is_upper(d[i]) || !is_lower(d[i + 1]) || !is_lower(d[i + 2]) || d[i + 3] != ' ') return -1;
     Py_ssize_t j = i + 3;
     while (j < n && d[j] == ' ') j++;
     Py_ssize_t day = j;
     while (j < n && is_digit(d[j])) j++;
-    if (j - day < 1 || j - day > 2 || j >= n || d[j] != ' ') return 0;
+    if (j - day < 1 || j - day > 2 || j >= n || d[j] != ' ') return -1;
     j++;
     if (n - j < 8 || !all_digits(d + j, 2) || d[j + 2] != ':' || !all_digits(d + j + 3, 2) || d[j + 5] != ':' ||
         !all_digits(d + j + 6, 2))
-        return 0;
+        return -1;
     j += 8;
     if (j < n && d[j] == '.') {
         Py_ssize_t f = ++j;
         while (j < n && is_digit(d[j])) j++;
-        if (j == f) return 0;
+        if (j == f) return -1;
     }
+    return j;
+}
+
+/* Two digits at t, as a number within [low, high]. */
+static int two_digits(const unsigned char *t, int low, int high) {
+    if (!is_digit(t[0]) || !is_digit(t[1])) return 0;
+    int value = (t[0] - '0') * 10 + (t[1] - '0');
+    return value >= low && value <= high;
+}
+
+/* The usual RFC 3339 stamp, YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM], at d[i]: the index after
+ * it, or -1.  Only forms TIMESTAMP_ISO8601 matches whole (other forms: the regex decides). */
+static Py_ssize_t rfc3339_stamp_end(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    const unsigned char *t = d + i;
+    if (n - i < 19 || !all_digits(t, 4) || t[4] != '-' || !two_digits(t + 5, 1, 12) || t[7] != '-' ||
+        !two_digits(t + 8, 1, 31) || t[10] != 'T' || !two_digits(t + 11, 0, 23) || t[13] != ':' ||
+        !two_digits(t + 14, 0, 59) || t[16] != ':' || !two_digits(t + 17, 0, 60))
+        return -1;
+    Py_ssize_t j = i + 19;
+    if (j < n && (d[j] == '.' || d[j] == ',')) {
+        Py_ssize_t f = ++j;
+        while (j < n && is_digit(d[j])) j++;
+        if (j == f) return -1;
+    }
+    if (j < n && d[j] == 'Z') {
+        j++;
+    } else if (j < n && (d[j] == '+' || d[j] == '-')) {
+        if (n - j < 6 || !two_digits(d + j + 1, 0, 23) || d[j + 3] != ':' || !two_digits(d + j + 4, 0, 59)) return -1;
+        j += 6;
+    }
+    return j;
+}
+
+/* ASTERISK_SYSLOG_LINE or ASTERISK_RFC5424_LINE at d[i]; 0 when this reader cannot say
+ * it is there. */
+static int match_syslog_prefix(int kind, const unsigned char *d, Py_ssize_t i, Py_ssize_t n, SyslogPrefix *p) {
+    Py_ssize_t j = kind == SYSLOG_RFC5424 ? rfc3339_stamp_end(d, i, n) : traditional_stamp_end(d, i, n);
+    if (j < 0) return 0;
     p->stamp_end = j;
     /* " (?<host>[^ \n]+) (?<program>[^ \[\n:]+)(?:\[(?<pid>[0-9]+)\])?: ?" */
     if (j >= n || d[j] != ' ') return 0;
@@ -717,9 +757,10 @@ static int match_syslog_prefix(const unsigned char *d, Py_ssize_t i, Py_ssize_t 
     while (j < n && d[j] != ' ' && d[j] != '\n') j++;
     p->host_end = j;
     if (j == p->host || j >= n || d[j] != ' ') return 0;
-    Py_ssize_t program = ++j;
+    p->program = ++j;
     while (j < n && d[j] != ' ' && d[j] != '[' && d[j] != '\n' && d[j] != ':') j++;
-    if (j == program || j >= n) return 0;
+    p->program_end = j;
+    if (j == p->program || j >= n) return 0;
     p->pid = p->pid_end = -1;
     if (d[j] == '[') {
         Py_ssize_t k = j + 1;
@@ -733,6 +774,17 @@ static int match_syslog_prefix(const unsigned char *d, Py_ssize_t i, Py_ssize_t 
     if (j < n && d[j] == ' ') j++;
     p->end = j;
     return 1;
+}
+
+static int same_span(const unsigned char *d, Py_ssize_t a, Py_ssize_t a_end, Py_ssize_t b, Py_ssize_t b_end) {
+    return a_end - a == b_end - b && (a < 0 || memcmp(d + a, d + b, (size_t)(a_end - a)) == 0);
+}
+
+/* Whether two prefixes name the same stream (host, program, pid): lines.py's key. */
+static int same_stream(const unsigned char *d, const SyslogPrefix *a, const SyslogPrefix *b) {
+    return same_span(d, a->host, a->host_end, b->host, b->host_end) &&
+           same_span(d, a->program, a->program_end, b->program, b->program_end) &&
+           (a->pid < 0) == (b->pid < 0) && same_span(d, a->pid, a->pid_end, b->pid, b->pid_end);
 }
 
 /* A line starting as framing.START_LINE could (lines.py _STARTISH): a superset of start lines. */
@@ -831,14 +883,63 @@ static PyObject *packet_of(const unsigned char *d, const Py_ssize_t *starts, con
 #define MAX_LINES 4096
 
 #define SYSLOG_MESSAGE_DOC \
-    "syslog_message(buf, pos, limit, base, ctx) -> (next, lines, pending) | None: see logs/lines.py."
+    "syslog_message(buf, pos, limit, base, ctx, rfc5424) -> (next, lines, pending) | None: see logs/lines.py."
+
+/* Whether a line's text is one this reader leaves to Python at a message's start: Asterisk's
+ * own (an origin, a marker, or a '[' that may begin either). */
+static int is_asterisk_text(const unsigned char *c, Py_ssize_t n) {
+    Marker mk;
+    return (n > 0 && c[0] == '[') || match_origin(c, 0, n) >= 0 || match_marker(c, 0, n, &mk);
+}
+
+/* The next line at d[at] (before limit) if it is one of the stream of `first`: its prefix in
+ * *p and its end; -1 when it is not (or this reader cannot tell). */
+static Py_ssize_t stream_line(int kind, const unsigned char *d, Py_ssize_t at, Py_ssize_t limit, Py_ssize_t pos,
+                              const SyslogPrefix *first, SyslogPrefix *p) {
+    if (at >= limit) return -1;
+    const unsigned char *nl = memchr(d + at, '\n', (size_t)(limit - at));
+    if (!nl) return -1;
+    Py_ssize_t end = nl - d;
+    if (memchr(d + at, '\r', (size_t)(end - at))) return -1;
+    if (kind == SYSLOG_RFC5424) {
+        return match_syslog_prefix(kind, d, at, end, p) && same_stream(d, first, p) ? end : -1;
+    }
+    /* the traditional stamp has a fixed shape: the same shape and the same text after it
+     * (host, program, pid and ": ") is the same stream, as lines.py's run of lines has it */
+    Py_ssize_t width = first->end - pos, stamp_len = first->stamp_end - pos;
+    if (end - at < width || memcmp(d + at + stamp_len, d + pos + stamp_len, (size_t)(width - stamp_len)))
+        return -1;
+    for (Py_ssize_t k = 0; k < stamp_len; k++) {
+        unsigned char a = d[at + k], b = d[pos + k];
+        if (is_upper(b) ? !is_upper(a) : is_lower(b) ? !is_lower(a) : is_digit(b) ? !is_digit(a) : a != b) return -1;
+    }
+    *p = *first;
+    p->end = at + width;
+    return end;
+}
+
+/* (direction, transport, peer, size) of a marker, as logs/full.py marker_of() makes them. */
+static PyObject *marker_tuple(const unsigned char *d, const Marker *mk) {
+    long long size = 0;
+    for (Py_ssize_t i = mk->size_start; i < mk->size_end; i++) size = size * 10 + (d[i] - '0');
+    PyObject *transport = PyUnicode_DecodeASCII((const char *)d + mk->transport, mk->transport_end - mk->transport,
+                                                "replace");
+    PyObject *upper = transport ? PyObject_CallMethod(transport, "upper", NULL) : NULL;
+    Py_XDECREF(transport);
+    if (!upper) return NULL;
+    return Py_BuildValue("sNNL", mk->received ? "in" : "out", upper,
+                         decode((Span){d + mk->peer, mk->peer_end - mk->peer}), size);
+}
 
 static PyObject *syslog_message(PyObject *self, PyObject *args) {
     (void)self;
     const unsigned char *d;
     Py_ssize_t size, pos, limit, base;
     PyObject *ctx;
-    if (!PyArg_ParseTuple(args, "y#nnnO!", &d, &size, &pos, &limit, &base, &PyTuple_Type, &ctx)) return NULL;
+    int kind;
+    if (!PyArg_ParseTuple(args, "y#nnnO!p", &d, &size, &pos, &limit, &base, &PyTuple_Type, &ctx, &kind))
+        return NULL;
+    kind = kind ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL;
     if (PyTuple_GET_SIZE(ctx) != CX_COUNT || limit > size || pos < 0 || pos > limit) {
         PyErr_SetString(PyExc_ValueError, "syslog_message: bad arguments");
         return NULL;
@@ -846,43 +947,44 @@ static PyObject *syslog_message(PyObject *self, PyObject *args) {
     const unsigned char *nl = memchr(d + pos, '\n', (size_t)(limit - pos));
     if (!nl) Py_RETURN_NONE;
     Py_ssize_t line_end = nl - d;
-    SyslogPrefix first;
-    if (memchr(d + pos, '\r', (size_t)(line_end - pos)) || !match_syslog_prefix(d, pos, line_end, &first) ||
-        d[first.end - 1] != ' ')
+    SyslogPrefix first, line;
+    if (memchr(d + pos, '\r', (size_t)(line_end - pos)) || !match_syslog_prefix(kind, d, pos, line_end, &first) ||
+        (kind == SYSLOG_TRADITIONAL && d[first.end - 1] != ' '))
         Py_RETURN_NONE;
+
+    Envelope env = {.offset = base + pos, .line = NULL, .host = NULL, .pid = NULL};
+    Py_ssize_t count = 0, prefixed = 1, at = line_end + 1;
     const unsigned char *text = d + first.end;
-    Py_ssize_t text_len = line_end - first.end;
-    if (!is_start_line(text, text_len)) Py_RETURN_NONE;
-    Marker unused;
-    if (text_len > 0 && (text[0] == '[' || match_origin(text, 0, text_len) >= 0 ||
-                         match_marker(text, 0, text_len, &unused)))
-        Py_RETURN_NONE;
+    Py_ssize_t text_len = line_end - first.end, text_start = first.end;
+    if (text_len > 0 && text[0] == '<') {
+        /* a marker line with nothing after it: the message is on the next lines */
+        Marker *mk = &env.marker;
+        if (!match_marker(d, first.end, line_end, mk) || mk->size_end - mk->size_start > 18) Py_RETURN_NONE;
+        for (Py_ssize_t k = mk->end; k < line_end; k++)
+            if (!is_bytes_space(d[k])) Py_RETURN_NONE;
+        env.line = d;
+        line_end = stream_line(kind, d, at, limit, pos, &first, &line);
+        if (line_end < 0) Py_RETURN_NONE;
+        text_start = line.end, text = d + text_start, text_len = line_end - text_start;
+        prefixed++;
+        at = line_end + 1;
+    }
+    if (is_asterisk_text(text, text_len) || !is_start_line(text, text_len)) Py_RETURN_NONE;
 
     /* the lines of the message: contents [starts[k], ends[k]) */
     Py_ssize_t starts[MAX_LINES], ends[MAX_LINES];
-    Py_ssize_t count = 0, width = first.end - pos, stamp_len = first.stamp_end - pos, total = 0;
-    starts[count] = first.end, ends[count++] = line_end;
-    total += text_len + 1;
+    starts[count] = text_start, ends[count++] = text_start + text_len;
+    Py_ssize_t total = text_len + 1;
     int in_body = 0, closed = 0;
     long long length = -1, body = 0;
-    Py_ssize_t at = line_end + 1;
     while (!closed) {
-        if (count >= MAX_LINES || at >= limit) Py_RETURN_NONE;
-        nl = memchr(d + at, '\n', (size_t)(limit - at));
-        if (!nl) Py_RETURN_NONE;
-        Py_ssize_t end = nl - d;
-        /* the same shape of time stamp and the same text after it: the same stream */
-        if (end - at < width || memcmp(d + at + stamp_len, d + pos + stamp_len, (size_t)(width - stamp_len)))
-            Py_RETURN_NONE;
-        for (Py_ssize_t k = 0; k < stamp_len; k++) {
-            unsigned char a = d[at + k], b = d[pos + k];
-            if (is_upper(b) ? !is_upper(a) : is_lower(b) ? !is_lower(a) : is_digit(b) ? !is_digit(a) : a != b)
-                Py_RETURN_NONE;
-        }
-        const unsigned char *c = d + at + width;
-        Py_ssize_t n = end - at - width;
-        if (memchr(c, '\r', (size_t)n) || is_stop(c, n)) Py_RETURN_NONE;
-        starts[count] = at + width, ends[count++] = end;
+        Py_ssize_t end = count < MAX_LINES ? stream_line(kind, d, at, limit, pos, &first, &line) : -1;
+        if (end < 0) Py_RETURN_NONE;
+        const unsigned char *c = d + line.end;
+        Py_ssize_t n = end - line.end;
+        if (is_stop(c, n)) Py_RETURN_NONE;
+        starts[count] = line.end, ends[count++] = end;
+        prefixed++;
         total += n + 1;
         if (in_body) {
             body += (n >= 4 && memcmp(c + n - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
@@ -903,10 +1005,10 @@ static PyObject *syslog_message(PyObject *self, PyObject *args) {
         if (!closed && total > MAX_MESSAGE) Py_RETURN_NONE;
         at = end + 1;
     }
+    env.end = base + at;
 
     PyObject *packet = packet_of(d, starts, ends, count, total);
     if (!packet) return NULL;
-    Envelope env = {.offset = base + pos, .end = base + at, .line = NULL, .host = NULL, .pid = NULL};
     env.stamp = bytes_at(d, pos, first.stamp_end);
     env.host = PyUnicode_DecodeUTF8((const char *)d + first.host, first.host_end - first.host, "replace");
     if (first.pid >= 0 && first.pid_end - first.pid <= 18) {
@@ -922,10 +1024,10 @@ static PyObject *syslog_message(PyObject *self, PyObject *args) {
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(packet);
         int status = scan(p, PyBytes_GET_SIZE(packet), &s) ? emit_record(p, &s, &env, &PyTuple_GET_ITEM(ctx, 0)) : 0;
         if (status == 1)
-            result = Py_BuildValue("nnO", at, count, Py_None);
+            result = Py_BuildValue("nnO", at, prefixed, Py_None);
         else if (status == 0) /* Python frames the packet (several messages, a Reject...) */
-            result = Py_BuildValue("nn(NnnOOO)", at, count, Py_NewRef(packet), env.offset, env.end, env.stamp,
-                                   env.host, env.pid);
+            result = Py_BuildValue("nn(NnnONOO)", at, prefixed, Py_NewRef(packet), env.offset, env.end, env.stamp,
+                                   env.line ? marker_tuple(d, &env.marker) : Py_NewRef(Py_None), env.host, env.pid);
     }
     Py_DECREF(packet);
     Py_XDECREF(env.stamp);

@@ -201,6 +201,9 @@ def test_generated_full_logs_read_the_same(log: bytes, read: int, final: bool) -
 _STREAMS = st.sampled_from([b"pbx1 asterisk[6541]: ", b"pbx2 asterisk[77]: ", b"pbx1 asterisk[6542]: ",
                             b"pbx1 asterisk: ", b"pbx1 asterisk[6541]:"])
 _SYSLOG_STAMPS = st.sampled_from([b"Nov 29 12:00:01", b"Nov  9 12:00:01", b"Nov 29 12:00:01.250", b"Nov 29 12:00:1"])
+_RFC5424_STAMPS = st.sampled_from([b"2026-11-29T12:00:01.000000+00:00", b"2026-11-29T12:00:01Z", b"2026-11-29T12:00:01",
+                                   b"2026-11-29 12:00:01", b"2026-11-29T12:00:01,5-05:30", b"2026-13-29T12:00:01Z",
+                                   b"2026-11-29T24:00:01Z", b"2026-11-29T12:00:01+0100", b"26-11-29T12:00:01Z"])
 _EXTRA_LINES = st.sampled_from([b"", b"continued without a prefix",
                                 b"<--- Received SIP request (9 bytes) from UDP:h:1 --->",
                                 b"VERBOSE[9] pbx.c: Executing", b"[Nov 29 12:00:01] VERBOSE[9] x.c: y", b"#015",
@@ -219,11 +222,19 @@ def _as_rsyslog(message: bytes, keep_cr: bool) -> list[bytes]:
 
 
 @st.composite
-def _syslog_logs(draw: st.DrawFn) -> bytes:
+def _syslog_logs(draw: st.DrawFn, rfc5424: bool) -> bytes:
     pending: list[list[bytes]] = []
+    usual_stamp = b"2026-11-29T12:00:01.000000+00:00" if rfc5424 else b"Nov 29 12:00:01"
     for _ in range(draw(st.integers(1, 5))):
-        prefix = draw(_SYSLOG_STAMPS) + b" " + (b"pbx1 asterisk[6541]: " if draw(st.booleans()) else draw(_STREAMS))
-        lines = [prefix + line for line in _as_rsyslog(draw(_messages()), draw(st.integers(0, 3)) == 0)]
+        stamps = _RFC5424_STAMPS if rfc5424 else _SYSLOG_STAMPS
+        stamp = usual_stamp if draw(st.booleans()) else draw(stamps)
+        prefix = stamp + b" " + (b"pbx1 asterisk[6541]: " if draw(st.booleans()) else draw(_STREAMS))
+        message = draw(_messages())
+        lines = [prefix + line for line in _as_rsyslog(message, draw(st.integers(0, 3)) == 0)]
+        if draw(st.booleans()):  # the packet logger's marker before it (syslog-markers)
+            kind = b"response" if message.startswith(b"SIP/") else b"request"
+            size = len(message) + draw(st.sampled_from([0, 0, 2]))
+            lines.insert(0, prefix + b"<--- Received SIP %s (%d bytes) from UDP:10.0.0.1:5060 --->" % (kind, size))
         if draw(st.integers(0, 4)) == 0:  # something else in the stream
             at = draw(st.integers(0, len(lines)))
             extra = draw(_EXTRA_LINES)
@@ -239,8 +250,8 @@ def _syslog_logs(draw: st.DrawFn) -> bytes:
     return b"".join(line + b"\n" for line in out)
 
 
-def _parse_syslog(data: bytes, scanner: bool, read: int, final: bool) -> tuple[list, list, list]:
-    parser = LogParser(SOURCE, 0, ParseOptions(dialect="syslog", year=2026, final=final))
+def _parse_syslog(data: bytes, scanner: bool, read: int, final: bool, dialect: str = "syslog") -> tuple:
+    parser = LogParser(SOURCE, 0, ParseOptions(dialect=dialect, year=2026, final=final))
     if not scanner:
         parser._parser.scan = None
     messages, rejects, checkpoints = [], [], []
@@ -253,6 +264,13 @@ def _parse_syslog(data: bytes, scanner: bool, read: int, final: bool) -> tuple[l
 
 @needs_scanner
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_syslog_logs(), st.sampled_from([64, 500, 1 << 16]), st.booleans())
+@given(_syslog_logs(rfc5424=False), st.sampled_from([64, 500, 1 << 16]), st.booleans())
 def test_generated_syslog_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
     assert _parse_syslog(log, True, read, final) == _parse_syslog(log, False, read, final)
+
+
+@needs_scanner
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_syslog_logs(rfc5424=True), st.sampled_from([64, 500, 1 << 16]), st.booleans())
+def test_generated_rfc5424_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
+    assert _parse_syslog(log, True, read, final, "rfc5424") == _parse_syslog(log, False, read, final, "rfc5424")
