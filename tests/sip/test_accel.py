@@ -274,3 +274,30 @@ def test_generated_syslog_logs_read_the_same(log: bytes, read: int, final: bool)
 @given(_syslog_logs(rfc5424=True), st.sampled_from([64, 500, 1 << 16]), st.booleans())
 def test_generated_rfc5424_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
     assert _parse_syslog(log, True, read, final, "rfc5424") == _parse_syslog(log, False, read, final, "rfc5424")
+
+
+@needs_scanner
+@pytest.mark.parametrize("sample", ["pjsip-full.log", "pjsip-syslog.log", "pjsip-rfc5424.log"])
+def test_pure_python_switch_stores_the_same_rows(tmp_path: Path, sample: str) -> None:
+    """``SIPPARSE_PURE_PYTHON=1`` (the scanner off) and the default store identical rows."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    def rows(pure: bool) -> list[tuple]:
+        db = tmp_path / f"{pure}.db"
+        env = {k: v for k, v in os.environ.items() if k != "SIPPARSE_PURE_PYTHON"}
+        env["SIPPARSE_LOCK_DIR"] = str(tmp_path)
+        if pure:
+            env["SIPPARSE_PURE_PYTHON"] = "1"
+        log = tmp_path / sample
+        log.write_bytes((DATA / sample).read_bytes())
+        subprocess.run([sys.executable, "-m", "sipparse", "--db", f"sqlite:///{db}", "ingest", "--tz", "UTC",
+                        "--year", "2026", "-q", str(log)], check=True, env=env, timeout=120)
+        with sqlite3.connect(db) as conn:
+            names = [r[1] for r in conn.execute("PRAGMA table_info(sip_transactions)")
+                     if r[1] not in ("id", "ingested_at")]
+            return conn.execute(f"SELECT {', '.join(names)} FROM sip_transactions ORDER BY source_offset").fetchall()
+
+    fast, pure = rows(False), rows(True)
+    assert fast and fast == pure
