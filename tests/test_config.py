@@ -110,3 +110,12 @@ def test_cli_unreadable_config(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and "sipparse, version" in result.output
+
+
+def test_info_says_which_parser_runs(tmp_path: Path) -> None:
+    from sipparse.sip import accel
+
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/x.db", "info"])
+    assert result.exit_code == 0, result.output
+    expected = "C reader: in use" if accel.scan_message is not None else "C reader: not built"
+    assert expected in result.output
