@@ -931,6 +931,25 @@ static PyObject *marker_tuple(const unsigned char *d, const Marker *mk) {
                          decode((Span){d + mk->peer, mk->peer_end - mk->peer}), size);
 }
 
+/* Where the marker of a line's text d[i:n] is, when the text is Asterisk's own (an origin,
+ * perhaps with its own time stamp, as imfile forwards the file channel; or a bare marker):
+ * its index; -1 the text is not Asterisk's; -2 it is, but no marker follows, or the regex
+ * alone can tell (Python reads the line). */
+static Py_ssize_t asterisk_marker_at(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    Py_ssize_t at = i;
+    if (i < n && d[i] == '[') {
+        Py_ssize_t close;
+        if (full_prefix(d + i, n - i, &close) != 1) return -2;
+        if ((at = match_origin(d, i + close + 2, n)) < 0) return -2;
+    } else {
+        Py_ssize_t origin = match_origin(d, i, n);
+        if (origin >= 0) at = origin;
+    }
+    Marker mk;
+    if (match_marker(d, at, n, &mk)) return at;
+    return at == i ? -1 : -2;
+}
+
 static PyObject *syslog_message(PyObject *self, PyObject *args) {
     (void)self;
     const unsigned char *d;
@@ -956,10 +975,12 @@ static PyObject *syslog_message(PyObject *self, PyObject *args) {
     Py_ssize_t count = 0, prefixed = 1, at = line_end + 1;
     const unsigned char *text = d + first.end;
     Py_ssize_t text_len = line_end - first.end, text_start = first.end;
-    if (text_len > 0 && text[0] == '<') {
+    Py_ssize_t marker_at = asterisk_marker_at(d, first.end, line_end);
+    if (marker_at == -2) Py_RETURN_NONE;
+    if (marker_at >= 0) {
         /* a marker line with nothing after it: the message is on the next lines */
         Marker *mk = &env.marker;
-        if (!match_marker(d, first.end, line_end, mk) || mk->size_end - mk->size_start > 18) Py_RETURN_NONE;
+        if (!match_marker(d, marker_at, line_end, mk) || mk->size_end - mk->size_start > 18) Py_RETURN_NONE;
         for (Py_ssize_t k = mk->end; k < line_end; k++)
             if (!is_bytes_space(d[k])) Py_RETURN_NONE;
         env.line = d;
@@ -969,7 +990,9 @@ static PyObject *syslog_message(PyObject *self, PyObject *args) {
         prefixed++;
         at = line_end + 1;
     }
-    if (is_asterisk_text(text, text_len) || !is_start_line(text, text_len)) Py_RETURN_NONE;
+    /* lines.py reads the start line without the CR (#015) it may end with */
+    Py_ssize_t bare_len = text_len >= 4 && memcmp(text + text_len - 4, "#015", 4) == 0 ? text_len - 4 : text_len;
+    if (is_asterisk_text(text, text_len) || !is_start_line(text, bare_len)) Py_RETURN_NONE;
 
     /* the lines of the message: contents [starts[k], ends[k]) */
     Py_ssize_t starts[MAX_LINES], ends[MAX_LINES];
