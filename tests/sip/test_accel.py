@@ -235,9 +235,10 @@ def _syslog_logs(draw: st.DrawFn, rfc5424: bool) -> bytes:
             kind = b"response" if message.startswith(b"SIP/") else b"request"
             size = len(message) + draw(st.sampled_from([0, 0, 2]))
             marker = b"<--- Received SIP %s (%d bytes) from UDP:10.0.0.1:5060 --->" % (kind, size)
-            inner = draw(st.sampled_from([b"", b"", b"[Nov 29 12:00:01] VERBOSE[42][C-0000001] res_pjsip_logger.c: ",
-                                          b"VERBOSE[42] res_pjsip_logger.c: ", b"[2026-11-29 12:00:01] VERBOSE[4] r.c: ",
-                                          b"[Nov 29 12:00:01] VERBOSE[42] pbx.c: ", b"[x] "]))
+            inner = draw(st.sampled_from([
+                b"", b"", b"[Nov 29 12:00:01] VERBOSE[42][C-0000001] res_pjsip_logger.c: ",
+                b"VERBOSE[42] res_pjsip_logger.c: ", b"[2026-11-29 12:00:01] VERBOSE[4] r.c: ",
+                b"[Nov 29 12:00:01] VERBOSE[42] pbx.c: ", b"[x] "]))
             lines.insert(0, prefix + inner + marker)
         if draw(st.integers(0, 4)) == 0:  # something else in the stream
             at = draw(st.integers(0, len(lines)))
