@@ -124,6 +124,19 @@ static int strip_span(Span *s) {
     return !(s->len > 0 && (s->start[0] >= 0x80 || s->start[s->len - 1] >= 0x80));
 }
 
+/* int(p[a:b].strip()) for at most 18 digits (what framing and lines.py accept), else -1. */
+static long long stripped_number(const unsigned char *p, Py_ssize_t a, Py_ssize_t b) {
+    while (a < b && is_bytes_space(p[a])) a++;
+    while (b > a && is_bytes_space(p[b - 1])) b--;
+    if (a == b || b - a > 18) return -1;
+    long long value = 0;
+    for (Py_ssize_t i = a; i < b; i++) {
+        if (!is_digit(p[i])) return -1;
+        value = value * 10 + (p[i] - '0');
+    }
+    return value;
+}
+
 /* Content-Length as framing._content_length's first branch reads it; -1 when that branch
  * would not decide. */
 static long long usual_content_length(const unsigned char *data, Py_ssize_t header_end) {
@@ -134,17 +147,7 @@ static long long usual_content_length(const unsigned char *data, Py_ssize_t head
     Py_ssize_t after = (usual - data) + n;
     if (find(data + after, header_end - after, "ength", 5) || find(data, header_end, "\nl", 2)) return -1;
     const unsigned char *line_end = memchr(data + after, '\n', (size_t)(header_end - after));
-    Py_ssize_t stop = line_end ? line_end - data : header_end;
-    Py_ssize_t a = after, b = stop;
-    while (a < b && is_bytes_space(data[a])) a++;
-    while (b > a && is_bytes_space(data[b - 1])) b--;
-    if (a == b || b - a > 18) return -1;
-    long long value = 0;
-    for (Py_ssize_t i = a; i < b; i++) {
-        if (!is_digit(data[i])) return -1;
-        value = value * 10 + (data[i] - '0');
-    }
-    return value;
+    return stripped_number(data, after, line_end ? line_end - data : header_end);
 }
 
 /* The header section data[0:header_end] read line by line: the wanted values, or 0 when
@@ -832,15 +835,7 @@ static long long content_length_line(const unsigned char *c, Py_ssize_t n) {
     if (!is_name) return -2;
     Py_ssize_t v = colon - c + 1, w = n;
     if (w - v >= 4 && memcmp(c + w - 4, "#015", 4) == 0) w -= 4;
-    while (v < w && is_bytes_space(c[v])) v++;
-    while (w > v && is_bytes_space(c[w - 1])) w--;
-    if (v == w || w - v > 18) return -1;
-    long long value = 0;
-    for (Py_ssize_t k = v; k < w; k++) {
-        if (!is_digit(c[k])) return -1;
-        value = value * 10 + (c[k] - '0');
-    }
-    return value;
+    return stripped_number(c, v, w);
 }
 
 /* rsyslog's #NNN escape at c (escapes.py): the byte, or -1. */
