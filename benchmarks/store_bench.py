@@ -12,7 +12,10 @@ indexes are filled:
 * ``store``: ``Store.write_batch`` per batch: row building, duplicate-proof inserts,
   checkpoint upsert and the recomputed ``calls`` rows, one transaction per batch;
 * ``bare``: a plain ``executemany`` INSERT of the same, already built, rows, one
-  transaction per batch: the floor the database itself sets.
+  transaction per batch, on the store's connection with its pragmas: the floor the database
+  itself sets;
+* for SQLite also ``bare`` on a connection with SQLite's default settings (but for
+  ``synchronous = NORMAL``), which shows what the store's pragmas are worth.
 
 It prints messages/s (wall clock, best of ``--rounds``) for both, their ratio (store/bare),
 which stays comparable on a busy machine, and messages per CPU second of this process (for
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -31,12 +35,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sipparse.sip.message import SipMessage, Source  # noqa: E402
 from sipparse.store import Checkpoint, Store, open_store, rows  # noqa: E402
+from sipparse.store.base import multi_row_sql  # noqa: E402
+from sipparse.store.sqlite import ROWS_PER_STATEMENT  # noqa: E402
 
 SDP = (
     "v=0\no=- 1 1 IN IP4 10.0.0.5\ns=Asterisk\nc=IN IP4 10.0.0.5\nt=0 0\nm=audio 14000 RTP/AVP 0 8 101\n"
@@ -161,7 +169,34 @@ def run_store(store: Store, messages: list[SipMessage], batch: int) -> float:
 
 
 def run_bare(store: Store, messages: list[SipMessage], batch: int) -> float:
-    """Seconds for a plain executemany of the same rows (built beforehand, not timed)."""
+    """Seconds for a plain executemany of the same rows (built beforehand, not timed), on the
+    store's own connection: the same pragmas, the same multi-row statements."""
+    return _bare(store, messages, batch, store._begin, store.executemany, store.commit)
+
+
+def run_bare_defaults(store: Store, messages: list[SipMessage], batch: int) -> float:
+    """``run_bare`` on a second connection to the same SQLite file with SQLite's own settings
+    (page cache, checkpoints, temporary storage) but for ``synchronous = NORMAL`` (the WAL
+    mode is the file's): what sipparse's pragmas gain on the bare insert."""
+    plain = sqlite3.connect(store.url.path or "", isolation_level=None)
+    plain.execute("PRAGMA synchronous = NORMAL")
+
+    def executemany(sql: str, seq: list[tuple[Any, ...]]) -> None:
+        whole = len(seq) - len(seq) % ROWS_PER_STATEMENT
+        groups = [list(chain.from_iterable(seq[start : start + ROWS_PER_STATEMENT]))
+                  for start in range(0, whole, ROWS_PER_STATEMENT)]
+        plain.executemany(multi_row_sql(sql, ROWS_PER_STATEMENT), groups)
+        plain.executemany(sql, seq[whole:])
+
+    try:
+        return _bare(store, messages, batch, lambda: plain.execute("BEGIN IMMEDIATE"), executemany,
+                     lambda: plain.execute("COMMIT"))
+    finally:
+        plain.close()
+
+
+def _bare(store: Store, messages: list[SipMessage], batch: int, begin: Callable[[], Any],
+          executemany: Callable[[str, list[tuple[Any, ...]]], Any], commit: Callable[[], Any]) -> float:
     now = datetime.now(UTC).replace(tzinfo=None)
     built = rows.message_rows(messages, now, store.fmt_times).rows
     names = ", ".join(store.q(c.name) for c in rows.ROW_COLUMNS)
@@ -169,10 +204,10 @@ def run_bare(store: Store, messages: list[SipMessage], batch: int) -> float:
     sql = f"INSERT INTO sip_transactions ({names}) VALUES ({marks})"
     started = time.perf_counter()
     for start in range(0, len(built), batch):
-        store._begin()
+        begin()
         for piece in range(start, min(start + batch, len(built)), 1000):  # as write_batch sizes its packets
-            store.executemany(sql, built[piece : min(piece + 1000, start + batch)])
-        store.commit()
+            executemany(sql, built[piece : min(piece + 1000, start + batch)])
+        commit()
     return time.perf_counter() - started
 
 
@@ -181,10 +216,13 @@ def bench(
     rounds: int,
 ) -> None:
     """Best of ``rounds`` for each method, bare and store alternating, fresh database each time."""
-    wall: dict[str, float] = {"bare": 0.0, "store": 0.0}
-    cpu: dict[str, float] = {"bare": 0.0, "store": 0.0}
+    runners: dict[str, Callable[[Store, list[SipMessage], int], float]] = {"bare": run_bare, "store": run_store}
+    if name == "sqlite":
+        runners["defaults"] = run_bare_defaults
+    wall = dict.fromkeys(runners, 0.0)
+    cpu = dict.fromkeys(runners, 0.0)
     for _ in range(rounds):
-        for kind, runner in (("bare", run_bare), ("store", run_store)):
+        for kind, runner in runners.items():
             with fresh() as url, open_store(url) as store:
                 started = time.process_time()
                 rate = len(messages) / runner(store, messages, batch)
@@ -197,6 +235,9 @@ def bench(
         f"bare executemany {wall['bare']:7.0f} msg/s, ratio {wall['store'] / wall['bare']:.2f} "
         f"| per client CPU second: store {cpu['store']:7.0f}, bare {cpu['bare']:7.0f}"
     )
+    if "defaults" in runners:
+        print(f"{'':7s} bare executemany with SQLite's default settings {wall['defaults']:7.0f} msg/s "
+              f"(CPU {cpu['defaults']:7.0f}), ratio ours/defaults {wall['bare'] / wall['defaults']:.2f}")
 
 
 @contextmanager

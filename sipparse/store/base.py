@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
@@ -35,12 +36,12 @@ from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Fresh = dict[str, list[tuple[Any, ...]]]  # summary inputs of the rows a batch inserted, by Call-ID
 RETRIES = 8
 CALL_CHUNK = 1000  # Call-IDs per IN (...) list
 CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
 _raw_message = attrgetter("raw_message")
 _call_id = itemgetter(rows.CALL_ID_AT)
+_summary_times = attrgetter("first_seen", "last_seen", "answered_at", "ended_at")
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
 REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
 
@@ -302,7 +303,7 @@ class Store(ABC):
             total += self.executemany(sql, values[start:end])
         return total
 
-    def _refresh_calls(self, call_ids: Sequence[str], fresh: Fresh | None = None) -> int:
+    def _refresh_calls(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None = None) -> int:
         """Recompute the calls rows of ``call_ids`` from their stored rows.
 
         ``fresh`` holds the rows this transaction inserted, by Call-ID. A call without a
@@ -319,8 +320,8 @@ class Store(ABC):
                 self._lock_calls(stored)
             summaries = self._summaries(stored)
             self.executemany(upsert, self._call_rows(summaries))
-            new = [c for c in chunk if c not in known and c in fresh] if fresh else []
-            written = self.executemany(upsert, self._call_rows([calls.summarize_tuples(c, fresh[c]) for c in new]))
+            new = [c for c in chunk if c not in known and c in fresh.by_call] if fresh else []
+            written = self.executemany(upsert, self._call_rows(self._fresh_summaries(new, fresh)))
             if self.counts_upserts and written != len(new):
                 # Not all of them were new after all: another writer created one meanwhile (we
                 # waited for it to commit, and now hold its lock), or the server's collation
@@ -328,6 +329,14 @@ class Store(ABC):
                 self._refresh_calls(new)
             count += len(summaries) + len(new)
         return count
+
+    @staticmethod
+    def _fresh_summaries(call_ids: Sequence[str], fresh: rows.SummaryInputs | None) -> list[calls.CallSummary]:
+        """Summaries of calls first seen in this batch, from the batch's own rows."""
+        if not call_ids or fresh is None:
+            return []
+        by_call, normal = fresh.by_call, fresh.normal
+        return [calls.summarize_tuples(c, by_call[c], normal) for c in call_ids]
 
     def _known_calls(self, call_ids: Sequence[str]) -> set[str]:
         """The Call-IDs that have a ``calls`` row (committed, or written by this transaction)."""
@@ -349,13 +358,15 @@ class Store(ABC):
 
     def _call_rows(self, summaries: Sequence[calls.CallSummary]) -> list[tuple[Any, ...]]:
         """``calls`` rows in ``schema.CALL_COLUMNS`` order, VARCHAR values clipped."""
-        t = self.fmt_time
-        now = t(datetime.now(UTC).replace(tzinfo=None))
+        now = self.fmt_time(datetime.now(UTC).replace(tzinfo=None))
+        # the four times of every summary as one column: most are times of the batch's own
+        # rows, and a column lets the backend format each distinct one once
+        times = self.fmt_times(list(chain.from_iterable(map(_summary_times, summaries))))
         return rows.clip_rows([
-            (s.call_id, s.kind, s.state, t(s.first_seen), t(s.last_seen), s.from_user, s.to_user, s.from_sip,
-             s.to_sip, s.direction, s.final_status, s.final_reason, s.setup_ms, s.duration_s, t(s.answered_at),
-             t(s.ended_at), s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host, now)
-            for s in summaries
+            (s.call_id, s.kind, s.state, first, last, s.from_user, s.to_user, s.from_sip,
+             s.to_sip, s.direction, s.final_status, s.final_reason, s.setup_ms, s.duration_s, answered,
+             ended, s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host, now)
+            for s, first, last, answered, ended in zip(summaries, *_every_fourth(times), strict=True)
         ], CALL_CLIPS)
 
 
@@ -365,6 +376,11 @@ class _Batch:
     rejects: list[tuple[Any, ...]]
     checkpoints: list[tuple[Any, ...]]
     sizes: list[int] | None
+
+
+def _every_fourth(values: list[Any]) -> tuple[list[Any], ...]:
+    """``values`` dealt into four columns: the 1st, 5th, 9th...; the 2nd, 6th...; and so on."""
+    return values[0::4], values[1::4], values[2::4], values[3::4]
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -164,3 +164,15 @@ def test_version_1_rows_with_only_sip_method() -> None:
 def test_no_rows_is_an_error() -> None:
     with pytest.raises(ValueError):
         summarize("c", [])
+
+
+def test_kind_from_the_cseq_method_when_no_request_was_logged() -> None:
+    b = CallBuilder("c", SOURCE, START).response(180, method="INVITE").response(200, method="INVITE")
+    s = summary(b)
+    assert all(m.method is None for m in b.messages)
+    assert (s.kind, s.state, s.final_status) == ("call", "answered", 200)
+
+
+def test_a_register_dialog_without_its_request_is_a_register() -> None:
+    b = CallBuilder("c", SOURCE, START).response(401, to_tag=False, method="REGISTER")
+    assert (summary(b).kind, summary(b).state) == ("register", "failed")

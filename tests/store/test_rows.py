@@ -101,6 +101,29 @@ def test_mysql_times_stay_datetimes() -> None:
     assert made.stamps == [r[at] for r in made.rows]
 
 
+moments = st.one_of(
+    st.none(),
+    st.sampled_from([START + timedelta(seconds=n) for n in range(3)]),  # whole seconds, repeated
+    st.datetimes(min_value=START, max_value=START + timedelta(days=1)),  # sub-second, distinct
+    st.datetimes(min_value=START, max_value=START + timedelta(days=1),
+                 timezones=st.just(timezone(timedelta(hours=-5)))),  # aware: converted to UTC first
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(moments, max_size=200))
+def test_text_times_are_text_time_of_each(values: list[datetime | None]) -> None:
+    assert rows.text_times(values) == [rows.text_time(v) for v in values]
+
+
+def test_text_times_of_a_batch_of_whole_seconds_and_of_distinct_moments() -> None:
+    seconds = [START + timedelta(seconds=n // 7) for n in range(1000)]
+    distinct = [START + timedelta(microseconds=n) for n in range(1000)]
+    late_repeats = distinct[:100] + seconds
+    for values in (seconds, distinct, late_repeats, [None] * 10 + seconds, [*seconds[:70], None]):
+        assert rows.text_times(values) == [None if v is None else v.isoformat(" ") for v in values]
+
+
 texts = st.one_of(st.none(), st.text(max_size=3), st.text(min_size=250, max_size=600))
 numbers = st.one_of(st.none(), st.integers(-5, 5), st.integers(-(1 << 80), 1 << 80))
 
@@ -121,7 +144,7 @@ def test_summary_inputs_skip_repeats_and_missing_call_ids() -> None:
     messages = some(10)
     messages[4] = replace(messages[4], call_id=None)
     made = rows.message_rows(messages + messages[:2], NOW, rows.text_times)
-    fresh = rows.summary_inputs(made)
+    fresh = rows.summary_inputs(made).by_call
     assert sum(len(v) for v in fresh.values()) == 9
     for call_id, entries in fresh.items():
         mine = [(n, m) for n, m in enumerate(messages) if m.call_id == call_id]
@@ -142,3 +165,34 @@ def test_summaries_of_tuples_and_of_mappings_agree() -> None:
             mappings[0]["timestamp"] = None
         tuples = [tuple(r[c] for c in calls.INPUT_COLUMNS) for r in mappings]
         assert calls.summarize_tuples(builder.call_id, tuples) == calls.summarize(builder.call_id, mappings)
+
+
+def test_summary_inputs_of_normal_rows_skip_the_per_row_look_and_agree() -> None:
+    messages = some(60)
+    fresh = rows.summary_inputs(rows.message_rows(messages, NOW, rows.text_times))
+    assert fresh.normal
+    for call_id, entries in fresh.by_call.items():
+        assert calls.summarize_tuples(call_id, entries, normal=True) == calls.summarize_tuples(call_id, entries)
+
+
+def test_a_response_without_reason_phrase_makes_a_batch_not_normal() -> None:
+    messages = some(20)
+    at = next(n for n, m in enumerate(messages) if m.status_code == 486)
+    messages[at] = replace(messages[at], reason_phrase=None)
+    fresh = rows.summary_inputs(rows.message_rows(messages, NOW, rows.text_times))
+    assert not fresh.normal
+    call = calls.summarize_tuples(messages[at].call_id, fresh.by_call[messages[at].call_id], fresh.normal)
+    assert call.final_reason == "Busy Here"  # from sip_method, as _normal reads it
+
+
+@given(st.lists(st.tuples(st.sampled_from([None, "", "INVITE"]), st.sampled_from([None, 0, 180, 486]),
+                          st.sampled_from([None, "", "Ringing"]), st.sampled_from([None, START, "2025-02-01"])),
+                min_size=1, max_size=6))
+def test_normal_rows_only_when_normalising_changes_nothing(values: list[tuple[Any, ...]]) -> None:
+    tuples = [(n, stamp, "486 Busy Here", method, code, reason, *[None] * 12)
+              for n, (method, code, reason, stamp) in enumerate(values)]
+    one_by_one = [calls._normal(t) for t in tuples]
+    if calls.is_normal(tuples):
+        assert calls.as_rows(tuples) == one_by_one == tuples
+    else:
+        assert one_by_one != tuples

@@ -261,3 +261,26 @@ def test_call_ids_equal_but_for_trailing_spaces(db_url: str) -> None:
         assert store.write_batch(completed_call("pad ", SOURCE, START, offset=20_000).messages).inserted == 7
         assert count(store, "sip_transactions") == 21
         assert 1 <= len(calls_table(store)) <= 2
+
+
+def test_call_times_are_the_times_of_its_messages(db_url: str) -> None:
+    b = CallBuilder("c1", SOURCE, START, step_ms=250)
+    b.request("INVITE").response(100).response(180).response(200).request("ACK").request("BYE").response(200)
+    with open_store(db_url) as store:
+        store.write_batch(b.messages[:5])
+        store.write_batch(b.messages[5:])  # the call is known: summarised from its stored rows
+        stamps = [r["timestamp"] for r in store.fetchall("SELECT timestamp FROM sip_transactions ORDER BY id")]
+        call = calls_table(store)[0]
+    assert len(set(stamps)) == 7 and stamps[1].endswith(".500000")
+    assert (call["first_seen"], call["last_seen"]) == (stamps[0], stamps[-1])
+    assert (call["answered_at"], call["ended_at"]) == (stamps[3], stamps[5])
+
+
+def test_sqlite_checkpoints_its_wal_by_size(sqlite_url: str) -> None:
+    from sipparse.store.sqlite import WAL_CHECKPOINT_BYTES
+
+    with open_store(sqlite_url) as store:
+        page_size = store.query("PRAGMA page_size")[0][0]
+        assert store.query("PRAGMA wal_autocheckpoint")[0][0] * page_size == WAL_CHECKPOINT_BYTES
+        assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+        assert store.query("PRAGMA synchronous")[0][0] == 1  # NORMAL: crash-safe in WAL mode
