@@ -419,7 +419,14 @@ def load_data_rows(rows: Sequence[Sequence[Any]]) -> bytes | None:
 
 
 def _load_column(values: tuple[Any, ...]) -> Sequence[bytes] | None:
-    """One column's fields: escaped text or bytes, decimal integers, ISO datetimes, ``\\N``."""
+    """One column's fields: escaped text or bytes, decimal integers, ISO datetimes, ``\\N``.
+
+    A column of one value throughout (the source file, the host, the time of ingest) is
+    converted once."""
+    first = values[0]
+    if len(values) > 1 and first is values[-1] and values.count(first) == len(values):
+        field = _load_column((first,))
+        return None if field is None else [field[0]] * len(values)
     nulls = values.count(None)
     present = [v for v in values if v is not None] if nulls else values
     if not present:

@@ -65,6 +65,7 @@ def hostile_message(message: SipMessage, n: int) -> SipMessage:
         content_length=(1 << 62) + n,
         marker_bytes=-(1 << 62) - n,
         problems=[text, "second"] if n % 5 == 0 else [],
+        host="pbx\t\\N\n",  # the same in every row: a column converted once
     )
 
 
@@ -109,6 +110,7 @@ def check_same(load: dict[str, Any], insert: dict[str, Any]) -> None:
     assert set(TEXTS) <= shown and None not in shown
     assert any(b"\xff\xfe \xc3\x28 invalid" in row["raw_message"] for row in load["sip_transactions"])
     assert {row["raw"] for row in load["rejects"]} == {b * 3 for b in BLOBS}
+    assert {row["host"] for row in load["sip_transactions"]} == {"pbx\t\\N\n"}
 
 
 @contextmanager
