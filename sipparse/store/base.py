@@ -18,6 +18,7 @@ The checkpoints therefore never get ahead of, or fall behind, the rows they cove
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -37,6 +38,12 @@ from sipparse.store.rows import Checkpoint
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRIES = 8
+# Allocations between two collections of the youngest generation while a batch is written
+# (Python's default is 700). A batch makes a few tuples per row (rows, summary inputs,
+# parameters), acyclic and dead by its end; at the default the collector walks them, and
+# with them every object the caller holds, dozens of times per batch. ingest runs with the
+# same threshold throughout (``sipparse.ingest.fewer_collections``).
+BATCH_GC_THRESHOLD = 50_000
 CALL_CHUNK = 1000  # Call-IDs per IN (...) list
 CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
 _raw_message = attrgetter("raw_message")
@@ -179,6 +186,17 @@ class Store(ABC):
         Messages and rejects already stored (same source fingerprint and offset) are skipped,
         so writing a batch again changes nothing. Retried whole on deadlock or lock timeout.
         """
+        threshold = gc.get_threshold()
+        if 0 < threshold[0] < BATCH_GC_THRESHOLD:
+            gc.set_threshold(BATCH_GC_THRESHOLD, *threshold[1:])
+        try:
+            return self._write_batch(messages, rejects, checkpoints)
+        finally:
+            gc.set_threshold(*threshold)
+
+    def _write_batch(
+        self, messages: Sequence[SipMessage], rejects: Sequence[Reject], checkpoints: Sequence[Checkpoint]
+    ) -> WriteResult:
         now = datetime.now(UTC).replace(tzinfo=None)
         built = rows.message_rows(messages, now, self.fmt_times)
         batch = _Batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -284,3 +285,21 @@ def test_sqlite_checkpoints_its_wal_by_size(sqlite_url: str) -> None:
         assert store.query("PRAGMA wal_autocheckpoint")[0][0] * page_size == WAL_CHECKPOINT_BYTES
         assert store.query("PRAGMA journal_mode")[0][0] == "wal"
         assert store.query("PRAGMA synchronous")[0][0] == 1  # NORMAL: crash-safe in WAL mode
+
+
+def test_write_batch_gives_the_collector_its_threshold_back(db_url: str) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    messages = completed_call("c1", SOURCE, START).messages
+    try:
+        gc.set_threshold(700, 10, 10)
+        with open_store(db_url) as store:
+            store.write_batch(messages)
+            assert gc.get_threshold() == (700, 10, 10)
+            broken = [replace(messages[0], timestamp="18:32:31")]  # not a datetime: the batch fails
+            with pytest.raises(AttributeError):
+                store.write_batch(broken)
+            assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
