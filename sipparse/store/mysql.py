@@ -38,14 +38,16 @@ alike, so ``sipparse.store`` loads it on import (``load_c_extension``), when it 
 
 from __future__ import annotations
 
+import glob
 import importlib
 import logging
 import os
 import shutil
+import stat
 import struct
 import sys
 import tempfile
-import weakref
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -78,6 +80,8 @@ LOADED_TABLES = ("sip_transactions", "rejects")
 LOAD_REFUSED = {1148, 3948, 2068, 4166, 1235}
 DUPLICATE_ENTRY = 1062
 DATA_FILE = "rows"
+LOAD_DIR_PREFIX = "sipparse-load-"
+STALE_LOAD_DIR = 3600.0  # seconds: a load directory older than this was left by a killed process
 
 
 OPENSSL_USERS = ("ssl", "_ssl", "_hashlib", "mysql.connector")
@@ -114,8 +118,8 @@ class MySQLStore(Store):
         connector = _connector()
         self._connector = connector
         self._statements: dict[tuple[str, int], Any] = {}
-        self._loads: dict[str, bytes] = getattr(self, "_loads", {})
-        self._load_dir = getattr(self, "_load_dir", None) or _private_dir(self)
+        self._loads: dict[str, bytes] = {}  # INSERT -> its LOAD DATA (which names the directory)
+        self._load_dir = _private_dir()
         self._can_load = True
         self.loaded_rows = getattr(self, "loaded_rows", 0)  # rows given to loads that were kept
         try:
@@ -124,6 +128,9 @@ class MySQLStore(Store):
             raise self._error("connect", exc) from None
         except (OSError, ValueError) as exc:
             raise DatabaseError(f"{self.url.redacted()}: cannot connect: {exc}") from None
+        finally:
+            # The client library resolved the directory; it exists again only during a load.
+            os.rmdir(self._load_dir)
         self._setup_session()
 
     def _connect_args(self, connector: Any) -> dict[str, Any]:
@@ -184,7 +191,6 @@ class MySQLStore(Store):
             self._con.close()
         except self._connector.Error as exc:
             log.debug("close failed: %s", exc)
-        shutil.rmtree(self._load_dir, ignore_errors=True)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._con.cursor()
@@ -245,7 +251,7 @@ class MySQLStore(Store):
             self._can_load = False
             log.debug("LOAD DATA LOCAL refused (%s): multi-row INSERTs on this connection", exc)
             return None
-        except OSError as exc:  # no room for the data file: this batch goes by INSERT
+        except OSError as exc:  # the directory's name taken, or no room for the file: INSERTs
             log.debug("LOAD DATA LOCAL data file not written (%s): the rows go by INSERT", exc)
             return None
         inserted = int(result["affected_rows"])
@@ -257,15 +263,21 @@ class MySQLStore(Store):
         return inserted
 
     def _load_file(self, load: bytes, data: bytes) -> dict[str, Any]:
-        """Run the load with ``data`` in the private file, which never outlives the call."""
+        """Run the load with ``data`` in the private file; neither it nor its directory outlives
+        the call. The directory is made afresh (mode 0700): if anyone else has taken its name
+        meanwhile, ``mkdir`` fails and the rows go by INSERT."""
+        os.mkdir(self._load_dir, 0o700)
         path = os.path.join(self._load_dir, DATA_FILE)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            return self._con.cmd_query(load)  # type: ignore[no-any-return]
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                return self._con.cmd_query(load)  # type: ignore[no-any-return]
+            finally:
+                os.unlink(path)
         finally:
-            os.unlink(path)
+            os.rmdir(self._load_dir)
 
     def _only_duplicates(self, warnings: int, skipped: int) -> bool:
         """Whether the load's warnings are just its skipped duplicates: each skipped row gives one
@@ -479,14 +491,26 @@ _FIELD_ENCODERS: dict[type, Callable[[Sequence[Any]], Sequence[bytes]]] = {
 }
 
 
-def _private_dir(owner: object) -> str:
-    """A directory only this user can enter, for the load's data file; in memory (``/dev/shm``)
-    where there is one, and removed with its owner at the latest."""
+def _private_dir() -> str:
+    """A new directory only this user can enter, for the loads' data file; in memory
+    (``/dev/shm``) where there is one. The client library wants it to exist when it connects."""
     shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
-    path = os.path.realpath(tempfile.mkdtemp(prefix="sipparse-load-", dir=base))
-    weakref.finalize(owner, shutil.rmtree, path, True)
-    return path
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else tempfile.gettempdir()
+    _sweep_stale_dirs(base)
+    return os.path.realpath(tempfile.mkdtemp(prefix=LOAD_DIR_PREFIX, dir=base))
+
+
+def _sweep_stale_dirs(base: str) -> None:
+    """Remove this user's load directories that a killed process left (a load takes seconds
+    at most; ``/dev/shm`` keeps what is left there until the machine restarts)."""
+    for path in glob.glob(os.path.join(glob.escape(base), LOAD_DIR_PREFIX + "*")):
+        try:
+            found = os.lstat(path)
+            if found.st_uid == os.getuid() and stat.S_ISDIR(found.st_mode) and \
+                    time.time() - found.st_mtime > STALE_LOAD_DIR:
+                shutil.rmtree(path)
+        except OSError as exc:  # another process removed it first
+            log.debug("stale load directory %s not removed: %s", path, exc)
 
 
 def _check_encodable(rows: Sequence[Sequence[Any]]) -> None:

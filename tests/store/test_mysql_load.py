@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ast
 import logging
-import stat
+import os
+import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +31,7 @@ from sipparse.errors import DatabaseError
 from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.store import open_store, rows
 from sipparse.store.base import MESSAGE_TABLE
-from sipparse.store.mysql import MySQLStore
+from sipparse.store.mysql import LOAD_DIR_PREFIX, STALE_LOAD_DIR, MySQLStore
 from tests.conftest import _admin_connect
 from tests.store.factory import mixed_traffic
 
@@ -42,6 +44,7 @@ BLOBS = (b"", b"\x00", b"\t\n\\", b"\xff\xfe \xc3\x28 invalid", b"\\N", b"NULL",
 WRITTEN_AT = ("id", "ingested_at", "created_at", "updated_at")  # differ by when and in what order
 CHILD = """
 import sys
+import time
 from sipparse.store.mysql import _connector
 cext = _connector().HAVE_CEXT
 from tests.store.test_mysql_load import stored
@@ -176,7 +179,7 @@ def test_load_warns_of_nothing_and_leaves_no_file(mysql_url: str) -> None:
     with open_store(mysql_url) as store:
         assert isinstance(store, MySQLStore)
         directory = Path(store._load_dir)
-        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert not directory.exists()  # made for each load only
         insert = store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
         values = sample_rows(store, 100)
         before = session_loads(store)
@@ -187,9 +190,30 @@ def test_load_warns_of_nothing_and_leaves_no_file(mysql_url: str) -> None:
         # "Duplicate entry", so the load stands
         assert store.executemany(insert, values) == 0
         assert store.loaded_rows == 200
-        assert list(directory.iterdir()) == []
+        assert not directory.exists()
         store.commit()
-    assert not directory.exists()
+
+
+@pytest.mark.mysql
+@pytest.mark.usefixtures("local_infile")
+def test_a_taken_directory_name_sends_nothing_from_it(mysql_url: str) -> None:
+    """Someone who creates the load's directory first gets no say: the rows go by INSERT."""
+    with open_store(mysql_url) as store:
+        assert isinstance(store, MySQLStore)
+        insert = store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
+        planted = Path(store._load_dir)
+        planted.mkdir(mode=0o777)
+        try:
+            (planted / "rows").write_bytes(b"planted\n")
+            assert store.executemany(insert, sample_rows(store, 30)) == 30
+            assert store.loaded_rows == 0 and (planted / "rows").read_bytes() == b"planted\n"
+        finally:
+            (planted / "rows").unlink()
+            planted.rmdir()
+        assert store.executemany(insert, sample_rows(store, 40)) == 10
+        assert store.loaded_rows == 40
+        store.commit()
+        assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(40,)]
 
 
 @pytest.mark.mysql
@@ -218,7 +242,7 @@ def test_a_value_the_load_would_truncate_goes_by_insert(mysql_url: str) -> None:
         with pytest.raises(store._connector.Error, match="too long"):
             store.executemany(insert, bad)
         assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(10,)]
-        assert store._can_load and list(Path(store._load_dir).iterdir()) == []
+        assert store._can_load and not Path(store._load_dir).exists()
         assert store.loaded_rows == 10
 
 
@@ -249,3 +273,22 @@ def test_server_cannot_ask_for_another_file(mysql_url: str, tmp_path: Path) -> N
             store.execute(f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE checkpoints (fingerprint)")
     with open_store(mysql_url) as store:
         assert store.query("SELECT COUNT(*) FROM checkpoints") == [(0,)]
+
+
+@pytest.mark.mysql
+def test_directories_left_by_killed_processes_are_swept(mysql_url: str) -> None:
+    with open_store(mysql_url) as store:
+        assert isinstance(store, MySQLStore)
+        base = Path(store._load_dir).parent
+    stale, fresh = (base / f"{LOAD_DIR_PREFIX}{kind}{uuid.uuid4().hex[:8]}" for kind in ("stale", "fresh"))
+    for directory in (stale, fresh):
+        directory.mkdir(mode=0o700)
+        (directory / "rows").write_bytes(b"rows of a load cut short\n")
+    old = time.time() - STALE_LOAD_DIR - 60
+    os.utime(stale, (old, old))
+    try:
+        open_store(mysql_url).close()
+        assert not stale.exists() and (fresh / "rows").exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(fresh, ignore_errors=True)
