@@ -1,5 +1,6 @@
 """MySQL's multi-row INSERTs on both connectors: SQL text escaped by the C extension (as
-``sipparse`` loads it), prepared statements with the pure-Python one.
+``sipparse`` loads it), prepared statements with the pure-Python one; and the same batches by
+``LOAD DATA LOCAL``, which takes the messages and rejects where the server allows it.
 
 The test process itself imports the connector after ``ssl`` (pure Python then), so a child
 process that loads it first writes the same batches into MySQL, and what it stored must be
@@ -21,7 +22,7 @@ import pytest
 
 from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store
-from sipparse.store.mysql import STATEMENT_CACHE
+from sipparse.store.mysql import STATEMENT_CACHE, MySQLStore
 from tests.store.factory import mixed_traffic
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-prepared")
@@ -32,7 +33,7 @@ import json, sys
 from sipparse.store.mysql import _connector
 cext = _connector().HAVE_CEXT
 from tests.store.test_prepared import write_sample
-print(json.dumps({"cext": bool(cext), "stored": write_sample(sys.argv[1])}))
+print(json.dumps({"cext": bool(cext), "stored": write_sample(sys.argv[1], sys.argv[2] == "load")}))
 """
 
 
@@ -50,9 +51,12 @@ def batches() -> list[list[SipMessage]]:
     return out + [messages[start:]]
 
 
-def write_sample(url: str) -> dict[str, Any]:
-    """Write the sample batches (twice: the second time changes nothing) and read them back."""
+def write_sample(url: str, load: bool = False) -> dict[str, Any]:
+    """Write the sample batches (twice: the second time changes nothing) and read them back,
+    on MySQL by INSERTs only or (``load``) by LOAD DATA where the server allows it."""
     with open_store(url) as store:
+        if isinstance(store, MySQLStore):
+            store._can_load = load
         results = [store.write_batch(b) for b in batches() for _ in range(2)]
         stored = store.fetchall(
             "SELECT source_offset, call_id, from_user, from_display, content_length, q850_cause, problems "
@@ -62,8 +66,9 @@ def write_sample(url: str) -> dict[str, Any]:
 
 
 @pytest.mark.mysql
-def test_c_extension_child_stores_what_sqlite_stores(mysql_url: str, sqlite_url: str) -> None:
-    child = subprocess.run([sys.executable, "-c", CHILD, mysql_url], cwd=ROOT, capture_output=True,
+@pytest.mark.parametrize("path", ["insert", "load"])
+def test_c_extension_child_stores_what_sqlite_stores(mysql_url: str, sqlite_url: str, path: str) -> None:
+    child = subprocess.run([sys.executable, "-c", CHILD, mysql_url, path], cwd=ROOT, capture_output=True,
                            text=True, timeout=120, check=False)
     assert child.returncode == 0, child.stderr[-2000:]
     found = json.loads(child.stdout)
@@ -78,8 +83,9 @@ def test_c_extension_child_stores_what_sqlite_stores(mysql_url: str, sqlite_url:
 
 
 @pytest.mark.mysql
-def test_pure_connector_in_process_stores_the_same(mysql_url: str, sqlite_url: str) -> None:
-    assert write_sample(mysql_url) == write_sample(sqlite_url)
+@pytest.mark.parametrize("load", [False, True])
+def test_pure_connector_in_process_stores_the_same(mysql_url: str, sqlite_url: str, load: bool) -> None:
+    assert write_sample(mysql_url, load) == write_sample(sqlite_url)
 
 
 LEAK_CHILD = """
