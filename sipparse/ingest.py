@@ -356,7 +356,7 @@ class Run:
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
-        worker = ParseWorker(parser, lf, work.start, self.options.batch_bytes)
+        worker = ParseWorker(parser, lf, work.start, self.options.batch_bytes, work.final)
         if not lf.compressed:
             try:
                 worker.check = open(lf.path, "rb")  # the parent's view of the file the child reads
@@ -381,7 +381,7 @@ class Run:
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
         parser = self.parser_for(lf, fh, start, final)
-        self._consume(lf, start, parser.parse(fh, batch_bytes=self.options.batch_bytes),
+        self._consume(lf, start, parser.parse(planned(fh, lf, start, final), batch_bytes=self.options.batch_bytes),
                       None if lf.compressed else fh)
 
     def parser_for(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> Any:
@@ -560,8 +560,9 @@ class ParseWorker:
     so the rows and checkpoints are exactly those of an in-process run.
     """
 
-    def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int) -> None:
+    def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int, final: bool = False) -> None:
         self.check: BinaryIO | None = None  # set by the parent: see Run._consume
+        self.final = final
         ctx = multiprocessing.get_context("fork")
         self.queue: Any = ctx.Queue(maxsize=2)
         self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes), daemon=True)
@@ -573,7 +574,8 @@ class ParseWorker:
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
             with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
-                for batch in parser.parse(fh, batch_bytes=batch_bytes, read_sizes=sizes):
+                for batch in parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes,
+                                          read_sizes=sizes):
                     self.queue.put(_Packed(to_columns(batch.messages), batch.rejects, batch.skipped_lines,
                                            batch.checkpoint, batch.end))
             self.queue.put(None)
@@ -614,6 +616,34 @@ class ParseWorker:
         self.process.join()
         if self.check is not None:
             self.check.close()
+
+
+class _Planned:
+    """A growing log read up to the size it had when the run planned its work.
+
+    A cron run reads what was there when it started: a writer appending faster than one
+    batch is stored would otherwise keep the run reading (and holding the file's lock, which
+    ``rotate`` waits for) as long as it writes.  What comes after waits for the next run, or
+    for ``--follow``.  A message cut at the bound waits too, as at any end of data."""
+
+    def __init__(self, fh: BinaryIO, left: int) -> None:
+        self._fh = fh
+        self._left = left
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._fh.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+
+def planned(fh: BinaryIO, lf: LogFile, start: int, final: bool) -> Any:
+    """``fh`` bounded at the planned size of a plain file that may still grow (see ``_Planned``);
+    a final or compressed file is read to its end, as it is."""
+    if final or lf.compressed:
+        return fh
+    return _Planned(fh, max(0, lf.size - start))
 
 
 def still_same(lf: LogFile, fh: BinaryIO, end: int) -> bool:

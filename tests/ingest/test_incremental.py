@@ -97,3 +97,25 @@ def test_parse_workers_give_the_same_rows(db_url: str, tmp_path: Path) -> None:
     got = dump(db_url)
     assert len(got) == len(want) + message_count(2)
     assert set(want) <= set(got)
+
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_a_run_reads_what_was_there_when_it_planned(tmp_path: Path, final: bool) -> None:
+    """A writer that never pauses cannot keep a run reading: a file that may still grow is
+    read up to its planned size (the rest is the next run's); a final one to its end."""
+    from sipparse.ingest import planned
+    from sipparse.logs import LogParser, ParseOptions
+    from sipparse.logs.files import inspect
+    from sipparse.sip import Source
+
+    path = tmp_path / "pjsip"
+    path.write_bytes(make_log(CALLS, "full"))
+    lf = inspect(str(path))
+    assert lf is not None
+    with open(path, "ab") as fh:
+        fh.write(make_log(3, "full", first=CALLS))
+    parser = LogParser(Source(str(path), lf.fingerprint or ""), 0, ParseOptions(year=2025, final=final))
+    with open(path, "rb") as fh:
+        messages = [m for batch in parser.parse(planned(fh, lf, 0, final), batch_bytes=4096) for m in batch.messages]
+    assert len(messages) == message_count(CALLS + 3 if final else CALLS)
