@@ -237,7 +237,21 @@ class Store(ABC):
         return ", ".join(self.q(c.name) for c in schema.CHECKPOINT_COLUMNS[:7])
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._guard("read", lambda: self._read_committed(sql, params))
+        return self._guard("read", lambda: self._read_retried(sql, params))
+
+    def _read_retried(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``_read_committed``, again on a lost connection or lock wait (a read is safe to
+        repeat: e.g. a session the server dropped while the process was busy elsewhere)."""
+        for attempt in range(RETRIES):
+            try:
+                return self._read_committed(sql, params)
+            except Exception as exc:
+                if not self._is_db_error(exc) or attempt + 1 >= RETRIES or not self._is_retryable(exc):
+                    raise
+                self.retries += 1
+                log.debug("read retried after %s", exc)
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        raise AssertionError("unreachable")
 
     def _read_committed(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """A read that ends its transaction, so the next one sees what others committed."""

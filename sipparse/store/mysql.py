@@ -162,7 +162,7 @@ class MySQLStore(Store):
         cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.execute("SET time_zone = '+00:00'")
         cursor.close()
-        self._con.commit()
+        self.commit()
 
     def _reconnect(self) -> None:
         self._statements = {}  # they died with the connection
@@ -175,13 +175,27 @@ class MySQLStore(Store):
     def _begin(self) -> None:
         if not self._con.is_connected():
             self._reconnect()
-        self._con.rollback()  # ends a stale read snapshot; cheap when nothing is open
+        self.rollback()  # ends a stale read snapshot; cheap when nothing is open
 
     def commit(self) -> None:
-        self._con.commit()
+        """COMMIT; a connection lost on the way is a lost connection like any other (the
+        batch is retried whole, which its idempotent rows make safe whether or not the
+        COMMIT reached the server)."""
+        self._converting(self._con.commit)
 
     def rollback(self) -> None:
-        self._con.rollback()
+        self._converting(self._con.rollback)
+
+    def _converting(self, call: Any) -> None:
+        """Run ``call``, raising the C extension's own MySQLInterfaceError, which its commit()
+        and rollback() let through unconverted, as the connector's OperationalError."""
+        try:
+            call()
+        except Exception as exc:
+            if type(exc).__name__ != "MySQLInterfaceError":
+                raise
+            errno = getattr(exc, "errno", None) or 2013  # CR_SERVER_LOST, when it gives none
+            raise self._connector.errors.OperationalError(msg=str(exc), errno=errno) from exc
 
     def close(self) -> None:
         for cursor, _ in self._statements.values():
@@ -339,7 +353,7 @@ class MySQLStore(Store):
                 return [dict(zip(names, map(_plain_value, row), strict=True)) for row in cursor.fetchall()]
             finally:
                 cursor.close()
-                self._con.rollback()
+                self.rollback()
 
         return self._guard("run the query", run)
 

@@ -112,3 +112,29 @@ def test_tables_are_utf8mb4_with_binary_collation(mysql_url: str) -> None:
         upper = store.fetchall("SELECT COUNT(*) AS n FROM calls WHERE call_id = ?", ("CALL-0@FP-MYSQL",))
     assert {r["c"] for r in rows} == {"utf8mb4_bin"}
     assert upper == [{"n": 0}]  # Call-IDs compare byte by byte
+
+
+def _kill_session_of(store, root_url: str) -> None:  # type: ignore[no-untyped-def]
+    session = store.query("SELECT CONNECTION_ID()")[0][0]
+    admin = _admin_connect(root_url)
+    try:
+        admin.cursor().execute(f"KILL CONNECTION {int(session)}")
+    finally:
+        admin.close()
+
+
+@pytest.mark.mysql
+def test_a_session_killed_before_commit_or_read_is_retried(mysql_url: str, mysql_root_url: str) -> None:
+    """Whatever call meets the dead session (COMMIT, the ROLLBACK that opens a transaction, a
+    read), it is a lost connection: the connector's error, reconnected and retried."""
+    with open_store(mysql_url) as store:
+        store.write_batch(mixed_traffic(SOURCE, 1, START))
+        _kill_session_of(store, mysql_root_url)
+        assert store.checkpoints() == []  # a read: reconnected and retried
+        _kill_session_of(store, mysql_root_url)
+        store.write_batch(mixed_traffic(SOURCE, 2, START))  # the transaction's opening ROLLBACK meets it
+        _kill_session_of(store, mysql_root_url)
+        with pytest.raises(store._connector.Error) as lost:
+            store.commit()
+        assert store._is_retryable(lost.value)
+        assert count(store, "sip_transactions") == len(mixed_traffic(SOURCE, 2, START))
