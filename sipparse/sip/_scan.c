@@ -92,7 +92,8 @@ static const unsigned char *find(const unsigned char *hay, Py_ssize_t len, const
 /* Whether a header name (not a wanted spelling) is another spelling of a wanted header. */
 static int is_other_spelling(const unsigned char *name, Py_ssize_t len) {
     char lower[16];
-    if (len >= (Py_ssize_t)sizeof(lower)) return 0;
+    /* the lengths of OTHER_SPELLINGS: most header names are ruled out without a compare */
+    if (len >= (Py_ssize_t)sizeof(lower) || !(len <= 4 || len == 6 || len == 7 || len == 10 || len == 12)) return 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         unsigned char c = name[i];
         if (c >= 0x80) return 0; /* no non-ASCII name lower-cases to a wanted one */
@@ -105,8 +106,12 @@ static int is_other_spelling(const unsigned char *name, Py_ssize_t len) {
 }
 
 static int wanted_index(const unsigned char *name, Py_ssize_t len) {
+    static Py_ssize_t lengths[H_COUNT];
+    if (!lengths[0])
+        for (int h = 0; h < H_COUNT; h++) lengths[h] = (Py_ssize_t)strlen(SPELLINGS[h]);
     for (int h = 0; h < H_COUNT; h++)
-        if ((Py_ssize_t)strlen(SPELLINGS[h]) == len && memcmp(name, SPELLINGS[h], (size_t)len) == 0) return h;
+        if (lengths[h] == len && name[0] == (unsigned char)SPELLINGS[h][0] && memcmp(name, SPELLINGS[h], (size_t)len) == 0)
+            return h;
     return -1;
 }
 
@@ -137,61 +142,6 @@ static long long stripped_number(const unsigned char *p, Py_ssize_t a, Py_ssize_
     return value;
 }
 
-/* Content-Length as framing._content_length's first branch reads it; -1 when that branch
- * would not decide. */
-static long long usual_content_length(const unsigned char *data, Py_ssize_t header_end) {
-    static const char NAME[] = "\nContent-Length:";
-    const Py_ssize_t n = sizeof(NAME) - 1;
-    const unsigned char *usual = find(data, header_end, NAME, n);
-    if (!usual) return -1;
-    Py_ssize_t after = (usual - data) + n;
-    if (find(data + after, header_end - after, "ength", 5) || find(data, header_end, "\nl", 2)) return -1;
-    const unsigned char *line_end = memchr(data + after, '\n', (size_t)(header_end - after));
-    return stripped_number(data, after, line_end ? line_end - data : header_end);
-}
-
-/* The header section data[0:header_end] read line by line: the wanted values, or 0 when
- * the Python path must read it (folding, bare CR, another spelling of a wanted name). */
-static int read_headers(const unsigned char *data, Py_ssize_t header_end, Span *first, Span values[H_COUNT],
-                        int found[H_COUNT]) {
-    const unsigned char *line = data, *stop = data + header_end;
-    int is_first = 1;
-    while (line <= stop) {
-        const unsigned char *nl = memchr(line, '\n', (size_t)(stop - line));
-        const unsigned char *end = nl ? nl : stop;
-        Py_ssize_t len = end - line;
-        if (len > 0 && line[len - 1] == '\r') len--;
-        if (memchr(line, '\r', (size_t)len)) return 0; /* a bare CR: Python turns it into a line end */
-        if (is_first) {
-            first->start = line, first->len = len;
-            is_first = 0;
-        } else if (len > 0) {
-            if (line[0] == ' ' || line[0] == '\t') return 0; /* folded */
-            /* ^([^ \t\n:]+)[ \t]*:[ \t]*([^\n]*) */
-            Py_ssize_t i = 0;
-            while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != ':') i++;
-            Py_ssize_t name_len = i;
-            while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
-            if (name_len > 0 && i < len && line[i] == ':') {
-                i++;
-                while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
-                int h = wanted_index(line, name_len);
-                if (h >= 0) {
-                    if (!found[h]) {
-                        found[h] = 1;
-                        values[h].start = line + i, values[h].len = len - i;
-                    }
-                } else if (is_other_spelling(line, name_len)) {
-                    return 0;
-                }
-            }
-        }
-        if (!nl) break;
-        line = nl + 1;
-    }
-    return 1;
-}
-
 /* What scan() found in a usual message. */
 typedef struct {
     Py_ssize_t end, header_end, body_start;
@@ -201,28 +151,69 @@ typedef struct {
     int agent; /* H_USER_AGENT or H_SERVER */
 } Scan;
 
-/* Read data[0:size] as the usual message; 0 when it is not one (the Python path decides). */
+/* One header line (no line end) into the wanted values: 0 when the Python path must read
+ * the message (folding, another spelling of a wanted name, a name starting with 'l',
+ * which framing reads as a possible compact Content-Length). */
+static int header_line(const unsigned char *line, Py_ssize_t len, Scan *out) {
+    if (line[0] == ' ' || line[0] == '\t' || line[0] == 'l') return 0;
+    /* ^([^ \t\n:]+)[ \t]*:[ \t]*([^\n]*) */
+    Py_ssize_t i = 0;
+    while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != ':') i++;
+    Py_ssize_t name_len = i;
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    if (name_len == 0 || i >= len || line[i] != ':') return 1; /* no header: the regex skips it too */
+    i++;
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    int h = wanted_index(line, name_len);
+    if (h >= 0) {
+        if (!out->found[h]) {
+            out->found[h] = 1;
+            out->values[h].start = line + i, out->values[h].len = len - i;
+        }
+        return 1;
+    }
+    return !is_other_spelling(line, name_len);
+}
+
+/* Read data[0:size] as the usual message; 0 when it is not one (the Python path decides).
+ *
+ * One pass over the header lines, each ending in CRLF with no other CR, up to the first
+ * empty one: then the empty line framing._blank finds is that CRLF CRLF, with none of its
+ * other forms before it.  The Content-Length is framing._content_length's first branch:
+ * the first line "Content-Length:", no "ength" after it, no line starting with "l". */
 static int scan(const unsigned char *data, Py_ssize_t size, Scan *out) {
     if (size == 0 || data[0] == '\r' || data[0] == '\n' || data[0] == ' ' || data[0] == '\t') return 0;
-    const unsigned char *first_nl = memchr(data, '\n', (size_t)size);
-    if (!is_start_line(data, first_nl ? first_nl - data : size)) return 0;
-
-    /* the empty line: CRLF CRLF with no other form of it before (framing._blank) */
-    const unsigned char *blank = find(data, size, "\r\n\r\n", 4);
-    if (!blank) return 0;
-    Py_ssize_t header_end = blank - data;
-    if (find(data, header_end + 1, "\n\n", 2) || find(data, header_end + 1, "\r\r", 2) ||
-        find(data, header_end + 2, "\n\r\n", 3))
-        return 0;
+    memset(out, 0, sizeof(*out));
+    const unsigned char *line = data, *stop = data + size;
+    Py_ssize_t header_end = -1, length_at = -1, length_line_end = -1;
+    while (line < stop) {
+        const unsigned char *nl = memchr(line, '\n', (size_t)(stop - line));
+        if (!nl || nl == line || nl[-1] != '\r') return 0; /* no empty line yet, or a line end without CR */
+        Py_ssize_t len = nl - line - 1;
+        if (len == 0) {
+            header_end = line - data - 2;
+            break;
+        }
+        if (memchr(line, '\r', (size_t)len)) return 0; /* a bare CR: Python turns it into a line end */
+        if (line == data) {
+            if (!is_start_line(line, len)) return 0;
+            out->first.start = line, out->first.len = len;
+        } else {
+            if (!header_line(line, len, out)) return 0;
+            if (length_at < 0 && len >= 15 && memcmp(line, "Content-Length:", 15) == 0) {
+                length_at = line - data + 15;
+                length_line_end = nl - data;
+            }
+        }
+        line = nl + 1;
+    }
+    if (header_end < 0 || length_at < 0 || find(data + length_at, header_end - length_at, "ength", 5)) return 0;
+    long long length = stripped_number(data, length_at, length_line_end < header_end ? length_line_end : header_end);
     Py_ssize_t body_start = header_end + 4;
-    long long length = usual_content_length(data, header_end);
     if (length < 0 || length > size - body_start) return 0;
     Py_ssize_t end = body_start + (Py_ssize_t)length;
     for (Py_ssize_t i = end; i < size; i++) /* only line ends after it: one message */
         if (data[i] != '\r' && data[i] != '\n' && data[i] != ' ' && data[i] != '\t') return 0;
-
-    memset(out, 0, sizeof(*out));
-    if (!read_headers(data, header_end, &out->first, out->values, out->found)) return 0;
     for (int h = H_CALL_ID; h <= H_CONTACT; h++)
         if (out->found[h] && !strip_span(&out->values[h])) return 0;
     /* get("User-Agent") or get("Server"): an empty User-Agent gives way to Server */
@@ -502,6 +493,19 @@ typedef struct {
     PyObject *host, *pid;       /* borrowed; None when the dialect has none */
 } Envelope;
 
+/* str(t[0:n]).upper() of ASCII letters (a marker's transport: [A-Za-z]+). */
+static PyObject *upper_ascii(const unsigned char *t, Py_ssize_t n) {
+    char buf[32];
+    if (n > (Py_ssize_t)sizeof(buf)) {
+        PyObject *text = PyUnicode_DecodeASCII((const char *)t, n, "replace");
+        PyObject *upper = text ? PyObject_CallMethod(text, "upper", NULL) : NULL;
+        Py_XDECREF(text);
+        return upper;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) buf[i] = (char)(is_lower(t[i]) ? t[i] - 32 : t[i]);
+    return PyUnicode_FromStringAndSize(buf, n);
+}
+
 /* A SipMessage of the usual message p[0:s->end] appended to ctx's list: 1 done, 0 not
  * for this path (a Reject: Python writes it, nothing has changed), -1 error.  It computes
  * what parser.MessageParser._complete does, through the same caches and helpers. */
@@ -589,11 +593,8 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
         args[a++] = Py_NewRef(Py_None);
     }
     if (d) {
-        args[a++] = PyUnicode_FromString(mk.received ? "in" : "out");
-        PyObject *transport = PyUnicode_DecodeASCII((const char *)d + mk.transport, mk.transport_end - mk.transport,
-                                                    "replace");
-        args[a++] = transport ? PyObject_CallMethod(transport, "upper", NULL) : NULL;
-        Py_XDECREF(transport);
+        args[a++] = PyUnicode_InternFromString(mk.received ? "in" : "out");
+        args[a++] = upper_ascii(d + mk.transport, mk.transport_end - mk.transport);
         args[a++] = decode((Span){d + mk.peer, mk.peer_end - mk.peer});
         args[a++] = PyLong_FromLongLong(announced);
     } else {
@@ -917,10 +918,7 @@ static Py_ssize_t stream_line(int kind, const unsigned char *d, Py_ssize_t at, P
 static PyObject *marker_tuple(const unsigned char *d, const Marker *mk) {
     long long size = 0;
     for (Py_ssize_t i = mk->size_start; i < mk->size_end; i++) size = size * 10 + (d[i] - '0');
-    PyObject *transport = PyUnicode_DecodeASCII((const char *)d + mk->transport, mk->transport_end - mk->transport,
-                                                "replace");
-    PyObject *upper = transport ? PyObject_CallMethod(transport, "upper", NULL) : NULL;
-    Py_XDECREF(transport);
+    PyObject *upper = upper_ascii(d + mk->transport, mk->transport_end - mk->transport);
     if (!upper) return NULL;
     return Py_BuildValue("sNNL", mk->received ? "in" : "out", upper,
                          decode((Span){d + mk->peer, mk->peer_end - mk->peer}), size);

@@ -51,6 +51,7 @@ STANDARD_HEADER = r"^(?<name>[^ \t\n:]+)[ \t]*:[ \t]*(?<value>[^\n]*(?:\n[ \t]+[
 _STANDARD_PATTERN: list[str] = []
 _CACHE_LIMIT = 16384
 _FOLD = re.compile(r"\n[ \t]+")
+_QUOTED_PAIR = re.compile(r"\\(.)")
 _STRIPPED = ("call-id", "from", "to", "cseq", "via", "contact")
 _MISSING: Any = object()
 
@@ -332,7 +333,9 @@ def _display(text: str | None) -> str | None:
         return None
     text = text.strip()
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        text = re.sub(r"\\(.)", r"\1", text[1:-1])
+        text = text[1:-1]
+        if "\\" in text:
+            text = _QUOTED_PAIR.sub(r"\1", text)
     return text or None
 
 
