@@ -56,31 +56,34 @@ static int is_version(const unsigned char *p, Py_ssize_t len) {
     return len >= 7 && memcmp(p, "SIP/", 4) == 0 && is_digit(p[4]) && p[5] == '.' && is_digit(p[6]);
 }
 
+/* The beginning every start line has, "SIP/d.d +ddd" or "token +uri +SIP/d.d": the index
+ * just after it, or -1.  Alone, it is lines.py's _STARTISH (a line that may open a message). */
+static Py_ssize_t start_line_head(const unsigned char *c, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    if (is_version(c, n)) {
+        i = 7;
+        if (i >= n || c[i] != ' ') return -1;
+        while (i < n && c[i] == ' ') i++;
+        return n - i >= 3 && is_digit(c[i]) && is_digit(c[i + 1]) && is_digit(c[i + 2]) ? i + 3 : -1;
+    }
+    while (i < n && is_token_char(c[i])) i++;
+    if (i == 0 || i >= n || c[i] != ' ') return -1;
+    while (i < n && c[i] == ' ') i++;
+    Py_ssize_t uri = i;
+    while (i < n && c[i] != ' ' && c[i] != '\r' && c[i] != '\n') i++;
+    if (i == uri || i >= n || c[i] != ' ') return -1;
+    while (i < n && c[i] == ' ') i++;
+    return is_version(c + i, n - i) ? i + 7 : -1;
+}
+
 /* Whether line[0:len] (no line end) matches framing.START_LINE at its start.  Stricter is
  * allowed (the caller then takes the Python path), looser is not. */
 static int is_start_line(const unsigned char *line, Py_ssize_t len) {
     if (len > 0 && line[len - 1] == '\r') len--;
-    if (is_version(line, len)) {
-        /* SIP/d.d +\d{3}(?: |\r?$) */
-        Py_ssize_t i = 7;
-        if (i >= len || line[i] != ' ') return 0;
-        while (i < len && line[i] == ' ') i++;
-        if (i + 3 > len || !is_digit(line[i]) || !is_digit(line[i + 1]) || !is_digit(line[i + 2])) return 0;
-        i += 3;
-        return i == len || line[i] == ' ';
-    }
-    /* token +[^ \r\n]+ +SIP/d.d *\r?$ */
-    Py_ssize_t i = 0;
-    while (i < len && is_token_char(line[i])) i++;
-    if (i == 0 || i >= len || line[i] != ' ') return 0;
-    while (i < len && line[i] == ' ') i++;
-    Py_ssize_t uri = i;
-    while (i < len && line[i] != ' ' && line[i] != '\r' && line[i] != '\n') i++;
-    if (i == uri || i >= len || line[i] != ' ') return 0;
-    while (i < len && line[i] == ' ') i++;
-    if (!is_version(line + i, len - i)) return 0;
-    i += 7;
-    while (i < len && line[i] == ' ') i++;
+    Py_ssize_t i = start_line_head(line, len);
+    if (i < 0) return 0;
+    if (is_version(line, len)) return i == len || line[i] == ' '; /* SIP/d.d +\d{3}(?: |\r?$) */
+    while (i < len && line[i] == ' ') i++;                          /* token +uri +SIP/d.d *\r?$ */
     return i == len;
 }
 
@@ -792,23 +795,7 @@ static int same_stream(const unsigned char *d, const SyslogPrefix *a, const Sysl
 }
 
 /* A line starting as framing.START_LINE could (lines.py _STARTISH): a superset of start lines. */
-static int is_startish(const unsigned char *c, Py_ssize_t n) {
-    if (is_version(c, n)) {
-        Py_ssize_t i = 7;
-        if (i >= n || c[i] != ' ') return 0;
-        while (i < n && c[i] == ' ') i++;
-        return n - i >= 3 && is_digit(c[i]) && is_digit(c[i + 1]) && is_digit(c[i + 2]);
-    }
-    Py_ssize_t i = 0;
-    while (i < n && is_token_char(c[i])) i++;
-    if (i == 0 || i >= n || c[i] != ' ') return 0;
-    while (i < n && c[i] == ' ') i++;
-    Py_ssize_t uri = i;
-    while (i < n && c[i] != ' ' && c[i] != '\r' && c[i] != '\n') i++;
-    if (i == uri || i >= n || c[i] != ' ') return 0;
-    while (i < n && c[i] == ' ') i++;
-    return is_version(c + i, n - i);
-}
+static int is_startish(const unsigned char *c, Py_ssize_t n) { return start_line_head(c, n) >= 0; }
 
 /* Whether a line's text may be Asterisk's own (an origin, a marker) or open a message:
  * where lines.py stops reading a run, and where this reader declines. */
