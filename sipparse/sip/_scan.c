@@ -24,11 +24,9 @@ enum { H_CALL_ID, H_FROM, H_TO, H_CSEQ, H_VIA, H_CONTACT, H_USER_AGENT, H_SERVER
 static const char *const SPELLINGS[H_COUNT] = {
     "Call-ID", "From", "To", "CSeq", "Via", "Contact", "User-Agent", "Server", "Content-Type", "Reason",
 };
-/* Lower-case names (full and compact) that are other spellings of a wanted header: a
- * message using one goes to the Python path, which canonicalises names. */
-static const char *const OTHER_SPELLINGS[] = {
+/* The same in lower case: how parser._Canonical finds a wanted header under another spelling. */
+static const char *const LOWER_SPELLINGS[H_COUNT] = {
     "call-id", "from", "to", "cseq", "via", "contact", "user-agent", "server", "content-type", "reason",
-    "i", "f", "t", "v", "m", "c", NULL,
 };
 
 static int is_token_char(unsigned char c) {
@@ -87,27 +85,6 @@ static int is_start_line(const unsigned char *line, Py_ssize_t len) {
     return i == len;
 }
 
-static const unsigned char *find(const unsigned char *hay, Py_ssize_t len, const char *needle, Py_ssize_t n) {
-    if (len < n) return NULL;
-    return (const unsigned char *)memmem(hay, (size_t)len, needle, (size_t)n);
-}
-
-/* Whether a header name (not a wanted spelling) is another spelling of a wanted header. */
-static int is_other_spelling(const unsigned char *name, Py_ssize_t len) {
-    char lower[16];
-    /* the lengths of OTHER_SPELLINGS: most header names are ruled out without a compare */
-    if (len >= (Py_ssize_t)sizeof(lower) || !(len <= 4 || len == 6 || len == 7 || len == 10 || len == 12)) return 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        unsigned char c = name[i];
-        if (c >= 0x80) return 0; /* no non-ASCII name lower-cases to a wanted one */
-        lower[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-    }
-    lower[len] = '\0';
-    for (const char *const *other = OTHER_SPELLINGS; *other; other++)
-        if (strcmp(lower, *other) == 0) return 1;
-    return 0;
-}
-
 static int wanted_index(const unsigned char *name, Py_ssize_t len) {
     static Py_ssize_t lengths[H_COUNT];
     if (!lengths[0])
@@ -116,6 +93,51 @@ static int wanted_index(const unsigned char *name, Py_ssize_t len) {
         if (lengths[h] == len && name[0] == (unsigned char)SPELLINGS[h][0] && memcmp(name, SPELLINGS[h], (size_t)len) == 0)
             return h;
     return -1;
+}
+
+static unsigned char ascii_lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
+
+/* The wanted header a name stands for, as parser._Canonical reads names (lower case, the
+ * compact forms of RFC 3261 7.3.3 expanded): its index, or -1 for any other header. */
+static int canonical_index(const unsigned char *name, Py_ssize_t len) {
+    int h = wanted_index(name, len);
+    if (h >= 0) return h;
+    if (len == 1) {
+        switch (ascii_lower(name[0])) {
+        case 'i': return H_CALL_ID;
+        case 'f': return H_FROM;
+        case 't': return H_TO;
+        case 'v': return H_VIA;
+        case 'm': return H_CONTACT;
+        case 'c': return H_CONTENT_TYPE;
+        default: return -1;
+        }
+    }
+    /* the lengths of LOWER_SPELLINGS: most header names are ruled out without a compare */
+    if (!(len <= 4 || len == 6 || len == 7 || len == 10 || len == 12)) return -1;
+    for (h = 0; h < H_COUNT; h++) {
+        const char *spelling = LOWER_SPELLINGS[h];
+        if ((Py_ssize_t)strlen(spelling) != len) continue;
+        Py_ssize_t i = 0;
+        while (i < len && ascii_lower(name[i]) == (unsigned char)spelling[i]) i++;
+        if (i == len) return h; /* no non-ASCII name lower-cases to one of these */
+    }
+    return -1;
+}
+
+/* Whether a header line is one framing's _CONTENT_LENGTH reads, ^(?:content-length|l)[ \t]*:
+ * (any case): the index after its colon, or -1. */
+static Py_ssize_t content_length_colon(const unsigned char *line, Py_ssize_t len) {
+    static const char NAME[] = "content-length";
+    Py_ssize_t i = 0;
+    if (len >= 14) {
+        while (i < 14 && ascii_lower(line[i]) == (unsigned char)NAME[i]) i++;
+        if (i < 14) i = 0;
+    }
+    if (i == 0 && len >= 1 && ascii_lower(line[0]) == 'l') i = 1;
+    if (i == 0) return -1;
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    return i < len && line[i] == ':' ? i + 1 : -1;
 }
 
 typedef struct {
@@ -154,11 +176,10 @@ typedef struct {
     int agent; /* H_USER_AGENT or H_SERVER */
 } Scan;
 
-/* One header line (no line end) into the wanted values: 0 when the Python path must read
- * the message (folding, another spelling of a wanted name, a name starting with 'l',
- * which framing reads as a possible compact Content-Length). */
+/* One header line (no line end) into the wanted values, names read as parser._headers_of
+ * reads them; 0 when the Python path must read the message (a folded line). */
 static int header_line(const unsigned char *line, Py_ssize_t len, Scan *out) {
-    if (line[0] == ' ' || line[0] == '\t' || line[0] == 'l') return 0;
+    if (line[0] == ' ' || line[0] == '\t') return 0;
     /* ^([^ \t\n:]+)[ \t]*:[ \t]*([^\n]*) */
     Py_ssize_t i = 0;
     while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != ':') i++;
@@ -167,23 +188,20 @@ static int header_line(const unsigned char *line, Py_ssize_t len, Scan *out) {
     if (name_len == 0 || i >= len || line[i] != ':') return 1; /* no header: the regex skips it too */
     i++;
     while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
-    int h = wanted_index(line, name_len);
-    if (h >= 0) {
-        if (!out->found[h]) {
-            out->found[h] = 1;
-            out->values[h].start = line + i, out->values[h].len = len - i;
-        }
-        return 1;
+    int h = canonical_index(line, name_len);
+    if (h >= 0 && !out->found[h]) { /* the first of a repeated header wins, whatever its spelling */
+        out->found[h] = 1;
+        out->values[h].start = line + i, out->values[h].len = len - i;
     }
-    return !is_other_spelling(line, name_len);
+    return 1;
 }
 
 /* Read data[0:size] as the usual message; 0 when it is not one (the Python path decides).
  *
  * One pass over the header lines, each ending in CRLF with no other CR, up to the first
  * empty one: then the empty line framing._blank finds is that CRLF CRLF, with none of its
- * other forms before it.  The Content-Length is framing._content_length's first branch:
- * the first line "Content-Length:", no "ength" after it, no line starting with "l". */
+ * other forms before it.  The Content-Length is framing._content_length's: the one line
+ * named Content-Length or l in any case (several: the Python path). */
 static int scan(const unsigned char *data, Py_ssize_t size, Scan *out) {
     if (size == 0 || data[0] == '\r' || data[0] == '\n' || data[0] == ' ' || data[0] == '\t') return 0;
     memset(out, 0, sizeof(*out));
@@ -203,15 +221,17 @@ static int scan(const unsigned char *data, Py_ssize_t size, Scan *out) {
             out->first.start = line, out->first.len = len;
         } else {
             if (!header_line(line, len, out)) return 0;
-            if (length_at < 0 && len >= 15 && memcmp(line, "Content-Length:", 15) == 0) {
-                length_at = line - data + 15;
-                length_line_end = nl - data;
+            Py_ssize_t colon = content_length_colon(line, len);
+            if (colon >= 0) {
+                if (length_at >= 0) return 0; /* several: framing notes it, Python reads the message */
+                length_at = line - data + colon;
+                length_line_end = line - data + len;
             }
         }
         line = nl + 1;
     }
-    if (header_end < 0 || length_at < 0 || find(data + length_at, header_end - length_at, "ength", 5)) return 0;
-    long long length = stripped_number(data, length_at, length_line_end < header_end ? length_line_end : header_end);
+    if (header_end < 0 || length_at < 0) return 0;
+    long long length = stripped_number(data, length_at, length_line_end);
     Py_ssize_t body_start = header_end + 4;
     if (length < 0 || length > size - body_start) return 0;
     Py_ssize_t end = body_start + (Py_ssize_t)length;
