@@ -473,13 +473,21 @@ def _expected(path: str) -> int | None:
     return json.loads(summary.read_text()).get("messages") if summary.exists() else None
 
 
+def fresh_sqlite(dbdir: Path, name: str) -> str:
+    """The URL of an empty SQLite database: one left in a reused --workdir would hold the
+    log's checkpoint, and the ingest would find nothing to do."""
+    for suffix in ("", "-wal", "-shm"):
+        (dbdir / f"{name}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{dbdir}/{name}"
+
+
 def measure_input(inp: Input, args: argparse.Namespace, dbdir: Path, server: str | None, n: int) -> None:
     dbdir.mkdir(parents=True, exist_ok=True)
     measure_hardware(inp)
     measure_baselines(inp, int(args.pygrok_mib * (1 << 20)))
     measure_parse(inp)
-    reference = measure_ingest(inp, "sipparse ingest SQLite", f"sqlite:///{dbdir}/one.db", 0, None)
-    measure_ingest(inp, f"sipparse ingest SQLite --workers {args.workers}", f"sqlite:///{dbdir}/many.db",
+    reference = measure_ingest(inp, "sipparse ingest SQLite", fresh_sqlite(dbdir, "one.db"), 0, None)
+    measure_ingest(inp, f"sipparse ingest SQLite --workers {args.workers}", fresh_sqlite(dbdir, "many.db"),
                    args.workers, reference or None)
     if server is not None and inp.mib <= args.mysql_max_mib:
         database = f"sipparse_bench_{os.getpid()}_{n}"
