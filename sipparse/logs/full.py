@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
+from sipparse.sip import accel
 from sipparse.sip.framing import frame_packet
-from sipparse.sip.message import SipMessage
-from sipparse.sip.sdp import sdp_text
-
-try:
-    from sipparse.sip import _scan  # type: ignore[attr-defined]
-except ImportError:
-    _scan = None
 
 
 class FullLayout:
@@ -41,7 +34,7 @@ class FullLayout:
         self._ts_group = dialect.groups["timestamp"]
         self._lead_byte = _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
-        self._fast = fast and builder.parser.scan is not None and _scan is not None
+        self._fast = fast and builder.parser.scan is not None and accel.reader is not None
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: everything before ``done`` is read."""
@@ -49,8 +42,8 @@ class FullLayout:
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the entries of ``buf`` (file offset ``base``); return how many bytes are done."""
-        if self._fast and self.builder.parser.scan is not None:
-            offsets = _scan.full_entry_starts(buf)
+        if self._fast:
+            offsets = accel.reader.full_entry_starts(buf)
             if offsets is not None:
                 return self._feed_fast(buf, base, final, offsets)
         return self._feed_entries(buf, base, final)
@@ -88,19 +81,12 @@ class FullLayout:
                 count, last_end = count - 1, starts[-1]
             else:
                 last_end = end
-        _scan.read_full_entries(buf, base, starts, count, last_end, self._context(buf, base))
-        return last_end
-
-    def _context(self, buf: bytes, base: int) -> tuple[Any, ...]:
-        """What the C reader needs: the parser's caches and helpers, and the slow path."""
-        builder, parser, stamps = self.builder, self.builder.parser, self.timestamps
-
-        def slow(start: int, end: int) -> None:
+        def slow(start: int, end: int) -> None:  # an entry the C reader leaves to Python
             self._entry(buf, base, self.dialect.prefix.match(buf, start), end)
 
-        return (builder.source, builder.dialect, builder.out.messages, SipMessage, parser._starts, parser._start_of,
-                parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses, parser._address,
-                parser._q850, sdp_text, stamps._cache, stamps, slow)
+        accel.reader.read_full_entries(buf, base, starts, count, last_end,
+                                       self.builder.reader_context(self.timestamps, slow))
+        return last_end
 
     def force(self, buf: bytes, base: int) -> int:
         """Give up on an entry too large to keep: reject its first bytes, skip the rest."""

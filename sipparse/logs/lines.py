@@ -22,21 +22,14 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.escapes import decode_escapes
 from sipparse.logs.full import marker_of
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
+from sipparse.sip import accel
 from sipparse.sip.framing import START_LINE
-from sipparse.sip.message import SipMessage
-from sipparse.sip.sdp import sdp_text
-
-try:
-    from sipparse.sip import _scan  # type: ignore[attr-defined]
-except ImportError:
-    _scan = None
 
 STALE_LINES = 20000
 _SWEEP_EVERY = 4096
@@ -99,7 +92,7 @@ class SyslogLayout:
         self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
         self._stops = _stops_pattern(rules) if bulk else None
         self._bulk_ok = self._stops is not None
-        self._fast = fast and _scan is not None
+        self._fast = fast and builder.parser.scan is not None and accel.reader is not None
         self._rfc5424 = dialect.name == "rfc5424"
 
     def checkpoint(self, done: int) -> int:
@@ -111,10 +104,10 @@ class SyslogLayout:
         limit = len(buf) if final else buf.rfind(b"\n") + 1
         pos = self._skip_partial(buf, limit)
         match, find = self.dialect.prefix.match, buf.find
-        fast = self._fast_context() if self._fast else None
+        fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
             if fast is not None and not self.open:
-                read = _scan.syslog_message(buf, pos, limit, base, fast, self._rfc5424)
+                read = accel.reader.syslog_message(buf, pos, limit, base, fast, self._rfc5424)
                 if read is not None:
                     pos = self._read_fast(*read)
                     continue
@@ -145,15 +138,6 @@ class SyslogLayout:
             self.builder.packet(text, offset, end, offset, self.timestamps(stamp), marker and Marker(*marker), host,
                                 pid)
         return after
-
-    def _fast_context(self) -> tuple[Any, ...] | None:
-        """What the C reader needs (see logs/full.py), or None when the scanner is off."""
-        parser, stamps = self.builder.parser, self.timestamps
-        if parser.scan is None:
-            return None
-        return (self.builder.source, self.builder.dialect, self.builder.out.messages, SipMessage, parser._starts,
-                parser._start_of, parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses,
-                parser._address, parser._q850, sdp_text, stamps._cache, stamps, None)
 
     def force(self, buf: bytes, base: int) -> int:
         """Give up on a line too long to keep: reject its first bytes, skip to its end."""

@@ -10,13 +10,15 @@ none matches, every message of the dump is taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sipparse.sip.framing import Frame, frame_packet
 from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.sip.parser import MessageParser
+from sipparse.sip.sdp import sdp_text
 
 MAX_MESSAGE = 1 << 20  # bytes kept of one message or log line; larger ones are rejected
 
@@ -92,6 +94,16 @@ class PacketBuilder:
             self._emit(self.parser.record(data, frame, list(problems) if problems else [], self.source, start,
                                           end, timestamp, direction, transport, peer, size, host, pid,
                                           self.dialect))
+
+    def reader_context(self, timestamps: Any, slow: Callable[[int, int], None] | None = None) -> tuple[Any, ...]:
+        """What the C readers of the layouts need (``_scan.c``'s CX_* order): where records go,
+        the parser's caches with the helpers that fill them, the time stamp cache, and the
+        layout's own reading of an entry the C reader leaves to Python. Built per batch: the
+        output lists are new each batch."""
+        parser = self.parser
+        return (self.source, self.dialect, self.out.messages, SipMessage, parser._starts, parser._start_of,
+                parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses, parser._address,
+                parser._q850, sdp_text, timestamps._cache, timestamps, slow)
 
     def _emit(self, record: SipMessage | Reject) -> None:
         if record.__class__ is SipMessage:

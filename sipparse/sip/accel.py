@@ -15,14 +15,16 @@ from typing import Any
 ScanMessage = Callable[[bytes], "tuple[Any, ...] | None"]
 
 
-def _load() -> ScanMessage | None:
+def _load() -> Any:
     if os.environ.get("SIPPARSE_PURE_PYTHON", "").strip() not in ("", "0"):
         return None
     try:
         from sipparse.sip import _scan  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _scan.scan_message
+    return _scan
 
 
-scan_message: ScanMessage | None = _load()
+# The module, for the log layouts' readers (full_entry_starts, read_full_entries, syslog_message).
+reader: Any = _load()
+scan_message: ScanMessage | None = reader.scan_message if reader is not None else None
