@@ -298,29 +298,37 @@ static int all_digits(const unsigned char *p, Py_ssize_t n) {
     return 1;
 }
 
-/* "HH:MM:SS" then an optional [.,] fraction, from t[i]; the index after it, or -1. */
-static Py_ssize_t clock_time(const unsigned char *t, Py_ssize_t i, Py_ssize_t n) {
+/* An optional fraction at t[i]: one of `marks` then digits; the index after it, or -1. */
+static Py_ssize_t fraction_end(const unsigned char *t, Py_ssize_t i, Py_ssize_t n, const char *marks) {
+    if (i >= n || !t[i] || !strchr(marks, t[i])) return i;
+    Py_ssize_t f = ++i;
+    while (i < n && is_digit(t[i])) i++;
+    return i == f ? -1 : i;
+}
+
+/* "HH:MM:SS" then an optional fraction after one of `marks`, from t[i]; the index after it, or -1. */
+static Py_ssize_t clock_time(const unsigned char *t, Py_ssize_t i, Py_ssize_t n, const char *marks) {
     if (n - i < 8 || !all_digits(t + i, 2) || t[i + 2] != ':' || !all_digits(t + i + 3, 2) || t[i + 5] != ':' ||
         !all_digits(t + i + 6, 2))
         return -1;
-    i += 8;
-    if (i < n && (t[i] == '.' || t[i] == ',')) {
-        Py_ssize_t f = ++i;
-        while (i < n && is_digit(t[i])) i++;
-        if (i == f) return -1;
-    }
-    return i;
+    return fraction_end(t, i + 8, n, marks);
+}
+
+/* "[A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS" and a fraction after one of `marks`, at t[i]: the
+ * traditional syslog stamp; the index after it, or -1. */
+static Py_ssize_t month_day_time_end(const unsigned char *t, Py_ssize_t i, Py_ssize_t n, const char *marks) {
+    if (n - i < 4 || !is_upper(t[i]) || !is_lower(t[i + 1]) || !is_lower(t[i + 2]) || t[i + 3] != ' ') return -1;
+    Py_ssize_t j = i + 3;
+    while (j < n && t[j] == ' ') j++;
+    Py_ssize_t day = j;
+    while (j < n && is_digit(t[j])) j++;
+    if (j - day < 1 || j - day > 2 || j >= n || t[j] != ' ') return -1;
+    return clock_time(t, j + 1, n, marks);
 }
 
 /* [A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS(?:[.,][0-9]+)?(?: [0-9]{4})?  -- the whole of t */
 static int is_syslog_stamp(const unsigned char *t, Py_ssize_t n) {
-    if (n < 4 || !is_upper(t[0]) || !is_lower(t[1]) || !is_lower(t[2]) || t[3] != ' ') return 0;
-    Py_ssize_t i = 3;
-    while (i < n && t[i] == ' ') i++;
-    Py_ssize_t d = i;
-    while (i < n && is_digit(t[i])) i++;
-    if (i - d < 1 || i - d > 2 || i >= n || t[i] != ' ') return 0;
-    i = clock_time(t, i + 1, n);
+    Py_ssize_t i = month_day_time_end(t, 0, n, ".,");
     if (i < 0) return 0;
     if (i < n && t[i] == ' ') {
         if (n - i != 5 || !all_digits(t + i + 1, 4)) return 0;
@@ -334,7 +342,7 @@ static int is_plain_iso_stamp(const unsigned char *t, Py_ssize_t n) {
     if (n < 19 || !all_digits(t, 4) || t[4] != '-' || !all_digits(t + 5, 2) || t[7] != '-' ||
         !all_digits(t + 8, 2) || (t[10] != ' ' && t[10] != 'T'))
         return 0;
-    return clock_time(t, 11, n) == n;
+    return clock_time(t, 11, n, ".,") == n;
 }
 
 /* Whether line (n bytes to the end of the data, line[0] == '[') begins with the bundled
@@ -721,27 +729,6 @@ typedef struct {
 
 enum { SYSLOG_TRADITIONAL, SYSLOG_RFC5424 };
 
-/* [A-Z][a-z]{2} +[0-9]{1,2} HH:MM:SS(?:\.[0-9]+)? at d[i]: the index after it, or -1. */
-static Py_ssize_t traditional_stamp_end(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
-    if (n - i < 4 || !is_upper(d[i]) || !is_lower(d[i + 1]) || !is_lower(d[i + 2]) || d[i + 3] != ' ') return -1;
-    Py_ssize_t j = i + 3;
-    while (j < n && d[j] == ' ') j++;
-    Py_ssize_t day = j;
-    while (j < n && is_digit(d[j])) j++;
-    if (j - day < 1 || j - day > 2 || j >= n || d[j] != ' ') return -1;
-    j++;
-    if (n - j < 8 || !all_digits(d + j, 2) || d[j + 2] != ':' || !all_digits(d + j + 3, 2) || d[j + 5] != ':' ||
-        !all_digits(d + j + 6, 2))
-        return -1;
-    j += 8;
-    if (j < n && d[j] == '.') {
-        Py_ssize_t f = ++j;
-        while (j < n && is_digit(d[j])) j++;
-        if (j == f) return -1;
-    }
-    return j;
-}
-
 /* Two digits at t, as a number within [low, high]. */
 static int two_digits(const unsigned char *t, int low, int high) {
     if (!is_digit(t[0]) || !is_digit(t[1])) return 0;
@@ -757,12 +744,8 @@ static Py_ssize_t rfc3339_stamp_end(const unsigned char *d, Py_ssize_t i, Py_ssi
         !two_digits(t + 8, 1, 31) || t[10] != 'T' || !two_digits(t + 11, 0, 23) || t[13] != ':' ||
         !two_digits(t + 14, 0, 59) || t[16] != ':' || !two_digits(t + 17, 0, 60))
         return -1;
-    Py_ssize_t j = i + 19;
-    if (j < n && (d[j] == '.' || d[j] == ',')) {
-        Py_ssize_t f = ++j;
-        while (j < n && is_digit(d[j])) j++;
-        if (j == f) return -1;
-    }
+    Py_ssize_t j = fraction_end(d, i + 19, n, ".,");
+    if (j < 0) return -1;
     if (j < n && d[j] == 'Z') {
         j++;
     } else if (j < n && (d[j] == '+' || d[j] == '-')) {
@@ -775,7 +758,8 @@ static Py_ssize_t rfc3339_stamp_end(const unsigned char *d, Py_ssize_t i, Py_ssi
 /* ASTERISK_SYSLOG_LINE or ASTERISK_RFC5424_LINE at d[i]; 0 when this reader cannot say
  * it is there. */
 static int match_syslog_prefix(int kind, const unsigned char *d, Py_ssize_t i, Py_ssize_t n, SyslogPrefix *p) {
-    Py_ssize_t j = kind == SYSLOG_RFC5424 ? rfc3339_stamp_end(d, i, n) : traditional_stamp_end(d, i, n);
+    /* ASTERISK_SYSLOG_LINE's stamp: a fraction after "." only */
+    Py_ssize_t j = kind == SYSLOG_RFC5424 ? rfc3339_stamp_end(d, i, n) : month_day_time_end(d, i, n, ".");
     if (j < 0) return 0;
     p->stamp_end = j;
     /* " (?<host>[^ \n]+) (?<program>[^ \[\n:]+)(?:\[(?<pid>[0-9]+)\])?: ?" */
