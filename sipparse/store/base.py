@@ -237,21 +237,8 @@ class Store(ABC):
         return ", ".join(self.q(c.name) for c in schema.CHECKPOINT_COLUMNS[:7])
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._guard("read", lambda: self._read_retried(sql, params))
-
-    def _read_retried(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """``_read_committed``, again on a lost connection or lock wait (a read is safe to
-        repeat: e.g. a session the server dropped while the process was busy elsewhere)."""
-        for attempt in range(RETRIES):
-            try:
-                return self._read_committed(sql, params)
-            except Exception as exc:
-                if not self._is_db_error(exc) or attempt + 1 >= RETRIES or not self._is_retryable(exc):
-                    raise
-                self.retries += 1
-                log.debug("read retried after %s", exc)
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-        raise AssertionError("unreachable")
+        # a read is safe to repeat: e.g. a session the server dropped while the process was elsewhere
+        return self._guard("read", lambda: self._retried("read", lambda: self._read_committed(sql, params)))
 
     def _read_committed(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """A read that ends its transaction, so the next one sees what others committed."""
@@ -261,23 +248,35 @@ class Store(ABC):
             self.rollback()
 
     def _transaction(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in one transaction; run it again on deadlock or lock wait timeout."""
-        for attempt in range(RETRIES):
-            try:
-                self._begin()
-                result = work()
-                self.commit()
-                return result
-            except Exception as exc:
-                self._rollback_quietly()
-                if not self._is_db_error(exc):
-                    raise
-                if attempt + 1 < RETRIES and self._is_retryable(exc):
-                    self.retries += 1
-                    log.debug("transaction retried after %s", exc)
-                    time.sleep(min(0.05 * 2 ** attempt, 1.0))
-                    continue
+        """Run ``work`` in one transaction; run it again on deadlock, lock wait timeout or a
+        lost connection."""
+        def once() -> T:
+            self._begin()
+            result = work()
+            self.commit()
+            return result
+
+        try:
+            return self._retried("transaction", once, self._rollback_quietly)
+        except Exception as exc:
+            if self._is_db_error(exc):
                 raise self._error("write", exc) from None
+            raise
+
+    def _retried(self, what: str, attempt: Callable[[], T], after_failure: Callable[[], None] | None = None) -> T:
+        """``attempt()``, again (after ``after_failure()``, with a growing pause) while it fails
+        with an error the backend calls retryable, up to ``RETRIES`` times."""
+        for n in range(RETRIES):
+            try:
+                return attempt()
+            except Exception as exc:
+                if after_failure is not None:
+                    after_failure()
+                if not self._is_db_error(exc) or n + 1 >= RETRIES or not self._is_retryable(exc):
+                    raise
+                self.retries += 1
+                log.debug("%s retried after %s", what, exc)
+                time.sleep(min(0.05 * 2 ** n, 1.0))
         raise AssertionError("unreachable")
 
     def _guard(self, what: str, work: Callable[[], T]) -> T:
