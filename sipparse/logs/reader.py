@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import cache
 from typing import Any, BinaryIO
 
 from sipparse.errors import ConfigError
@@ -41,8 +42,6 @@ from sipparse.sip.parser import MessageParser
 DETECT_BYTES = 64 << 10
 # Dialects whose bundled prefix has a time stamp of fixed shape (see SyslogLayout's bulk reading).
 _BULK_DIALECTS = ("syslog",)
-_BUNDLED: dict[str, bytes] = {}
-_BUNDLED_RULES: list[tuple[bytes, bytes]] = []
 
 
 @dataclass
@@ -87,14 +86,13 @@ class _Compiled:
         self.dialects: dict[str, Dialect] = build_dialects(library, user_dialects)
         self.rules = asterisk_rules(library)
         self.grammar = Grammar.from_library(library)
-        self.bulk = {name for name in _BULK_DIALECTS if name in self.dialects
-                     and self.dialects[name].prefix.pattern == _bundled_prefix(name)}
-        # the C reader of the full layout implements the bundled prefix, origin and marker
-        self.bundled_rules = (self.rules.origin.pattern, self.rules.marker.pattern) == _bundled_rules()
-        bundled = {name for name in ("full", "syslog", "rfc5424") if name in self.dialects
-                   and self.dialects[name].prefix.pattern == _bundled_prefix(name)} if self.bundled_rules else set()
-        self.fast_full = "full" in bundled
-        self.fast_syslog = bundled & {"syslog", "rfc5424"}
+        prefixes, rules = _bundled()
+        bundled = {name for name, d in self.dialects.items() if d.prefix.pattern == prefixes.get(name)}
+        self.bulk = bundled & set(_BULK_DIALECTS)
+        # the C readers implement the bundled prefixes, origin and marker
+        fast = bundled if (self.rules.origin.pattern, self.rules.marker.pattern) == rules else set()
+        self.fast_full = "full" in fast
+        self.fast_syslog = fast & {"syslog", "rfc5424"}
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
@@ -178,20 +176,13 @@ class LogParser:
                             bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog)
 
 
-def _bundled_rules() -> tuple[bytes, bytes]:
-    """The origin and marker patterns of the bundled pattern files."""
-    if not _BUNDLED_RULES:
-        from sipparse.grok import PatternLibrary
+@cache
+def _bundled() -> tuple[dict[str, bytes], tuple[bytes, bytes]]:
+    """From the bundled pattern files (loaded once): the prefix pattern of each built-in
+    dialect, and the origin and marker patterns."""
+    from sipparse.grok import PatternLibrary
 
-        rules = asterisk_rules(PatternLibrary.load())
-        _BUNDLED_RULES.append((rules.origin.pattern, rules.marker.pattern))
-    return _BUNDLED_RULES[0]
-
-
-def _bundled_prefix(name: str) -> bytes:
-    """The prefix pattern of a built-in dialect with the bundled pattern files."""
-    if name not in _BUNDLED:
-        from sipparse.grok import PatternLibrary
-
-        _BUNDLED.update((n, d.prefix.pattern) for n, d in build_dialects(PatternLibrary.load()).items())
-    return _BUNDLED[name]
+    library = PatternLibrary.load()
+    rules = asterisk_rules(library)
+    return ({name: d.prefix.pattern for name, d in build_dialects(library).items()},
+            (rules.origin.pattern, rules.marker.pattern))
