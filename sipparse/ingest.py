@@ -47,6 +47,7 @@ from sipparse.logs import files
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
 from sipparse.logs.locks import LockBusy, LogLock
+from sipparse.store_thread import StoreThread
 
 log = logging.getLogger(__name__)
 
@@ -396,6 +397,10 @@ class Run:
     def _consume(self, lf: LogFile, start: int, batches: Iterator[Any], fh: BinaryIO | None = None) -> None:
         """Store each batch with its checkpoint, one transaction per batch.
 
+        Batches are stored by a ``StoreThread`` while the next one is parsed; the stored
+        result is the same as storing each in turn, and every batch read is committed
+        before this returns.
+
         With ``fh`` (the plain file being read), each batch is stored only if the file is
         still the one ``lf`` describes: another tool's copytruncate may have emptied it and
         new lines taken the place of the old ones mid-read. Those batches are left for the
@@ -403,19 +408,19 @@ class Run:
         """
         self.summary.sources.add(lf.fingerprint or lf.path)
         position = start
-        try:
-            for batch in batches:
-                if self.stop.is_set():
-                    return
-                if fh is not None and not still_same(lf, fh, batch.end):
-                    log.info("%s was truncated and rewritten while read; the rest waits for the next run",
-                             lf.path)
-                    return
-                self._store(lf, batch, batch.end - position)
-                self.bar.update(max(0, batch.end - position))
-                position = batch.end
-        except (OSError, EOFError, zlib.error) as exc:
-            self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
+        with fewer_collections(), StoreThread(self._store) as storing:
+            try:
+                for batch in batches:
+                    if self.stop.is_set():
+                        return
+                    if fh is not None and not still_same(lf, fh, batch.end):
+                        log.info("%s was truncated and rewritten while read; the rest waits for the next run",
+                                 lf.path)
+                        return
+                    storing.put(self._prepared(lf, batch, batch.end - position))
+                    position = batch.end
+            except (OSError, EOFError, zlib.error) as exc:
+                self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
 
     def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
         """Per-file options: the dialect is detected from the file's head, never from mid-file."""
@@ -431,17 +436,21 @@ class Run:
             dialect = self._dialects[key]
         return replace(self.parse_options, dialect=dialect, final=final)
 
-    def _store(self, lf: LogFile, batch: Any, nbytes: int) -> None:
-        messages, rejects = batch.messages, batch.rejects
-        _label_host(messages, rejects, self.host)
-        cp = make_checkpoint(lf, batch.checkpoint, batch.end)
+    def _prepared(self, lf: LogFile, batch: Any, nbytes: int) -> _Prepared:
+        _label_host(batch.messages, batch.rejects, self.host)
+        return _Prepared(batch, make_checkpoint(lf, batch.checkpoint, batch.end), nbytes)
+
+    def _store(self, item: _Prepared) -> None:
+        """Write one batch with its checkpoint (in the ``StoreThread``), and count it."""
+        batch, cp = item.batch, item.checkpoint
         if self.options.dry_run:
-            inserted, duplicates = len(messages), 0
+            inserted, duplicates = len(batch.messages), 0
         else:
-            result = self.store.write_batch(messages, rejects, [cp])
+            result = self.store.write_batch(batch.messages, batch.rejects, [cp])
             inserted, duplicates = result.inserted, result.duplicates
         self.checkpoints[cp.fingerprint] = cp
-        self._count(batch, nbytes, inserted, duplicates)
+        self._count(batch, item.nbytes, inserted, duplicates)
+        self.bar.update(max(0, item.nbytes))
 
     def _count(self, batch: Any, nbytes: int, inserted: int, duplicates: int) -> None:
         s = self.summary
@@ -480,6 +489,15 @@ class Run:
     def _fail(self, reason: str) -> None:
         log.info("%s", reason)
         self.summary.failed.append(reason)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A parser batch ready to store: its host labels set, its checkpoint made."""
+
+    batch: Any
+    checkpoint: Any
+    nbytes: int
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""Storing batches in a thread of their own while the next batch is parsed.
+
+Both databases do most of a write without Python's global lock: SQLite's ``sqlite3_step``
+(the B-tree work of each INSERT) and its COMMIT (the WAL writes), and for MySQL the whole
+time the server takes to answer. A thread that stores batch N while the main thread parses
+batch N+1 puts that time on the second core, or, for a remote server, off this machine's
+clock altogether.
+
+Batches are stored one at a time, in the order given, each with its checkpoint in one
+transaction as before, so the rows and checkpoints are exactly those of a run without the
+thread. Once a write fails, nothing later is stored (a later checkpoint would skip the
+failed batch): the error is raised in the caller's thread at its next ``put`` or at
+``close``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class StoreThread(Generic[T]):
+    """Calls ``store(item)`` for each ``put`` item in a background thread, in order.
+
+    At most ``depth`` items wait while one is being stored, which bounds the memory of the
+    pipeline to ``depth + 2`` batches (one stored, ``depth`` waiting, one being parsed).
+    Use as a context manager: leaving it normally waits until everything put is stored;
+    leaving it by an exception stores the item in hand and drops those still waiting.
+    """
+
+    def __init__(self, store: Callable[[T], None], depth: int = 1, name: str = "sipparse-store") -> None:
+        self._store = store
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._abandon = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if self._error is not None or self._abandon.is_set():
+                continue  # drained, never stored: keeps ``put`` from blocking on a full queue
+            try:
+                self._store(item)  # type: ignore[arg-type]
+            except BaseException as exc:  # handed to the caller's thread, which decides
+                self._error = exc
+
+    def put(self, item: T) -> None:
+        """Queue ``item`` to be stored; raise the error of an earlier write, if one failed."""
+        self._raise_failure()
+        self._queue.put(item)
+
+    def close(self) -> None:
+        """Wait until everything put is stored; raise the error of a failed write."""
+        self._finish()
+        self._raise_failure()
+
+    def _finish(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_DONE)
+            self._thread.join()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._abandon.set()
+            raise error
+
+    def __enter__(self) -> StoreThread[T]:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        self._abandon.set()
+        self._finish()
