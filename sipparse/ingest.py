@@ -437,16 +437,20 @@ class Run:
         return replace(self.parse_options, dialect=dialect, final=final)
 
     def _prepared(self, lf: LogFile, batch: Any, nbytes: int) -> _Prepared:
+        """The batch with its host labels and checkpoint, and its rows built (in this thread,
+        while the ``StoreThread`` writes the previous batch)."""
         _label_host(batch.messages, batch.rejects, self.host)
-        return _Prepared(batch, make_checkpoint(lf, batch.checkpoint, batch.end), nbytes)
+        cp = make_checkpoint(lf, batch.checkpoint, batch.end)
+        rows = None if self.options.dry_run else self.store.prepare_batch(batch.messages, batch.rejects, [cp])
+        return _Prepared(batch, cp, rows, nbytes)
 
     def _store(self, item: _Prepared) -> None:
         """Write one batch with its checkpoint (in the ``StoreThread``), and count it."""
         batch, cp = item.batch, item.checkpoint
-        if self.options.dry_run:
+        if item.rows is None:  # a dry run
             inserted, duplicates = len(batch.messages), 0
         else:
-            result = self.store.write_batch(batch.messages, batch.rejects, [cp])
+            result = self.store.write_prepared(item.rows)
             inserted, duplicates = result.inserted, result.duplicates
         self.checkpoints[cp.fingerprint] = cp
         self._count(batch, item.nbytes, inserted, duplicates)
@@ -493,10 +497,12 @@ class Run:
 
 @dataclass(slots=True)
 class _Prepared:
-    """A parser batch ready to store: its host labels set, its checkpoint made."""
+    """A parser batch ready to store: its host labels set, its checkpoint made, its rows built
+    (``Store.prepare_batch``; None in a dry run)."""
 
     batch: Any
     checkpoint: Any
+    rows: Any
     nbytes: int
 
 

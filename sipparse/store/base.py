@@ -23,10 +23,11 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sipparse.config import DatabaseURL
@@ -47,7 +48,6 @@ BATCH_GC_THRESHOLD = 50_000
 CALL_CHUNK = 1000  # Call-IDs per IN (...) list
 CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
 _raw_message = attrgetter("raw_message")
-_call_id = itemgetter(rows.CALL_ID_AT)
 _summary_times = attrgetter("first_seen", "last_seen", "answered_at", "ended_at")
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
 REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
@@ -186,31 +186,36 @@ class Store(ABC):
         Messages and rejects already stored (same source fingerprint and offset) are skipped,
         so writing a batch again changes nothing. Retried whole on deadlock or lock timeout.
         """
-        threshold = gc.get_threshold()
-        if 0 < threshold[0] < BATCH_GC_THRESHOLD:
-            gc.set_threshold(BATCH_GC_THRESHOLD, *threshold[1:])
-        try:
-            return self._write_batch(messages, rejects, checkpoints)
-        finally:
-            gc.set_threshold(*threshold)
+        with _fewer_collections():
+            return self.write_prepared(self.prepare_batch(messages, rejects, checkpoints))
 
-    def _write_batch(
-        self, messages: Sequence[SipMessage], rejects: Sequence[Reject], checkpoints: Sequence[Checkpoint]
-    ) -> WriteResult:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        built = rows.message_rows(messages, now, self.fmt_times)
-        batch = _Batch(
-            built,
-            rows.reject_rows(rejects, now, self.fmt_time),
-            rows.checkpoint_rows(checkpoints, now, self.fmt_time),
-            self._row_sizes(messages),
-        )
-        try:
-            return self._transaction(lambda: self._write(batch))
-        except UnicodeEncodeError:  # undecodable bytes in the log, or in a file name
-            built.rows, batch.rejects = rows.sanitize(built.rows), rows.sanitize(batch.rejects)
-            batch.checkpoints = rows.sanitize(batch.checkpoints)
-            return self._transaction(lambda: self._write(batch))
+    def prepare_batch(
+        self,
+        messages: Sequence[SipMessage],
+        rejects: Sequence[Reject] = (),
+        checkpoints: Sequence[Checkpoint] = (),
+    ) -> PreparedBatch:
+        """The part of ``write_batch`` that needs no database: the rows and the calls' summary
+        inputs. It may run in another thread than ``write_prepared``, on the next batch while
+        the database works on this one (``sipparse.store_thread``)."""
+        with _fewer_collections():
+            now = datetime.now(UTC).replace(tzinfo=None)
+            built = rows.message_rows(messages, now, self.fmt_times)
+            return PreparedBatch(
+                built,
+                rows.reject_rows(rejects, now, self.fmt_time),
+                rows.checkpoint_rows(checkpoints, now, self.fmt_time),
+                self._row_sizes(messages),
+                rows.summary_inputs(built),
+            )
+
+    def write_prepared(self, batch: PreparedBatch) -> WriteResult:
+        """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""
+        with _fewer_collections():
+            try:
+                return self._transaction(lambda: self._write(batch))
+            except UnicodeEncodeError:  # undecodable bytes in the log, or in a file name
+                return self._transaction(lambda: self._write(batch.sanitized()))
 
     def refresh_calls(self, call_ids: Sequence[str]) -> int:
         """Recompute the ``calls`` rows of these Call-IDs in their own transaction."""
@@ -300,7 +305,7 @@ class Store(ABC):
         except Exception as exc:  # the connection may be gone; the next attempt reconnects
             log.debug("rollback failed: %s", exc)
 
-    def _write(self, batch: _Batch) -> WriteResult:
+    def _write(self, batch: PreparedBatch) -> WriteResult:
         insert = self.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
         inserted = self._insert_chunks(insert, batch.messages.rows, batch.sizes)
         insert = self.insert_ignore_sql(REJECTS_TABLE, schema.REJECT_COLUMNS)
@@ -310,9 +315,7 @@ class Store(ABC):
             self.executemany(upsert, batch.checkpoints)
         if not inserted:
             return WriteResult(0, len(batch.messages.rows), stored_rejects, 0)
-        call_ids = set(map(_call_id, batch.messages.rows))  # as stored: clipped, and cleaned if need be
-        call_ids.discard(None)
-        refreshed = self._refresh_calls(sorted(call_ids), rows.summary_inputs(batch.messages))
+        refreshed = self._refresh_calls(sorted(batch.summaries.by_call), batch.summaries)
         return WriteResult(inserted, len(batch.messages.rows) - inserted, stored_rejects, refreshed)
 
     def _row_sizes(self, messages: Sequence[SipMessage]) -> list[int] | None:
@@ -402,11 +405,35 @@ class Store(ABC):
 
 
 @dataclass(slots=True)
-class _Batch:
+class PreparedBatch:
+    """A batch's rows, built outside the transaction (``Store.prepare_batch``).
+
+    ``summaries`` holds the summary inputs of each Call-ID of the rows, as stored (clipped,
+    and cleaned if need be): the calls the transaction refreshes."""
+
     messages: rows.MessageRows
     rejects: list[tuple[Any, ...]]
     checkpoints: list[tuple[Any, ...]]
     sizes: list[int] | None
+    summaries: rows.SummaryInputs
+
+    def sanitized(self) -> PreparedBatch:
+        """The batch with what the database cannot encode replaced (``rows.sanitize``)."""
+        messages = rows.MessageRows(rows.sanitize(self.messages.rows), self.messages.stamps)
+        return PreparedBatch(messages, rows.sanitize(self.rejects), rows.sanitize(self.checkpoints), self.sizes,
+                             rows.summary_inputs(messages))
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """At least ``BATCH_GC_THRESHOLD`` allocations between two young collections, meanwhile."""
+    threshold = gc.get_threshold()
+    if 0 < threshold[0] < BATCH_GC_THRESHOLD:
+        gc.set_threshold(BATCH_GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
 
 
 def _every_fourth(values: list[Any]) -> tuple[list[Any], ...]:

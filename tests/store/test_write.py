@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -303,3 +305,35 @@ def test_write_batch_gives_the_collector_its_threshold_back(db_url: str) -> None
             assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_batch_prepared_in_another_thread_stores_what_write_batch_stores(db_url: str, tmp_path) -> None:
+    traffic = mixed_traffic(SOURCE, 20, START)
+    halves = [traffic[: len(traffic) // 2], traffic[len(traffic) // 2 :]]
+    with open_store(db_url) as store:
+        for part in halves:
+            prepared: list[Any] = []
+            preparer = threading.Thread(target=lambda part=part, out=prepared: out.append(store.prepare_batch(part)))
+            preparer.start()
+            preparer.join()
+            assert store.write_prepared(prepared[0]).inserted == len(part)
+        stored = message_keys(store), _call_facts(store)
+    with open_store(f"sqlite:///{tmp_path}/reference.db") as store:
+        store.write_batch(traffic)
+        assert (message_keys(store), _call_facts(store)) == stored
+
+
+def _call_facts(store: Any) -> list[tuple[Any, ...]]:
+    return [(c["call_id"], c["state"], c["final_status"], c["setup_ms"], c["message_count"], c["retransmissions"])
+            for c in calls_table(store)]
+
+
+def test_an_undecodable_call_id_is_cleaned_in_the_rows_and_in_its_call(db_url: str) -> None:
+    messages = completed_call("c1", SOURCE, START).messages
+    for message in messages:
+        message.call_id = "c\udcff1"  # as the parser decodes a Call-ID holding byte 0xff
+    with open_store(db_url) as store:
+        assert store.write_prepared(store.prepare_batch(messages)).inserted == 7
+        assert {r["call_id"] for r in store.fetchall("SELECT call_id FROM sip_transactions")} == {"c\ufffd1"}
+        assert [c["call_id"] for c in calls_table(store)] == ["c\ufffd1"]
+        assert calls_table(store)[0]["message_count"] == 7
