@@ -119,3 +119,18 @@ def test_info_says_which_parser_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     expected = "C reader: in use" if accel.scan_message is not None else "C reader: not built"
     assert expected in result.output
+    assert "C writer of MySQL loads: " in result.output
+
+
+def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # a process of its own: the choice is made once, when the modules load
+    result = subprocess.run([sys.executable, "-m", "sipparse", "--db", f"sqlite:///{tmp_path}/x.db", "info"],
+                            env={**os.environ, "SIPPARSE_PURE_PYTHON": "1"}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "C reader: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
+    assert "C writer of MySQL loads: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout

@@ -20,15 +20,22 @@ def info(app: App) -> None:
     click.echo(f"bundled patterns: {bundled_patterns_dir()}")
     for directory in settings.get("grok", "patterns_dir", []) or []:
         click.echo(f"user patterns: {directory}")
-    click.echo(f"C reader: {_reader_state(accel.scan_message is not None)}")
+    click.echo(f"C reader: {_c_state(accel.scan_message is not None, 'the Python parser')}")
+    click.echo(f"C writer of MySQL loads: {_c_state(_tsv_loaded(), 'Python')}")
 
 
-def _reader_state(loaded: bool) -> str:
-    """Why the C reader is in use or not (see README, Installing)."""
-    import os
+def _tsv_loaded() -> bool:
+    from sipparse.store import mysql
+
+    return mysql.load_data_rows is not mysql._load_data_rows_py
+
+
+def _c_state(loaded: bool, fallback: str) -> str:
+    """Why a C extension is in use or not (see README, Installing)."""
+    from sipparse.sip import accel
 
     if loaded:
         return "in use"
-    if os.environ.get("SIPPARSE_PURE_PYTHON", "").strip() not in ("", "0"):
+    if accel.pure_python():
         return "off (SIPPARSE_PURE_PYTHON is set)"
-    return "not built (no C compiler at install time): the Python parser gives the same records, more slowly"
+    return f"not built (no C compiler at install time): {fallback} gives the same results, more slowly"

@@ -15,8 +15,13 @@ from typing import Any
 ScanMessage = Callable[[bytes], "tuple[Any, ...] | None"]
 
 
+def pure_python() -> bool:
+    """Whether ``SIPPARSE_PURE_PYTHON`` turns every C extension of sipparse off."""
+    return os.environ.get("SIPPARSE_PURE_PYTHON", "").strip() not in ("", "0")
+
+
 def _load() -> Any:
-    if os.environ.get("SIPPARSE_PURE_PYTHON", "").strip() not in ("", "0"):
+    if pure_python():
         return None
     try:
         from sipparse.sip import _scan  # type: ignore[attr-defined]
