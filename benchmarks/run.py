@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -123,26 +122,37 @@ def tree_rss_kib(root: int) -> int:
 
 
 def run_measured(argv: list[str]) -> tuple[float, float, float, subprocess.CompletedProcess[str]]:
-    """Run a command: (wall seconds, CPU seconds of it and its children, peak tree RSS MiB, result)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run a command: (wall seconds, CPU seconds of it and its children, peak tree RSS MiB, result).
+
+    The peak is the larger of the sampled sum over the process tree (worker processes
+    count too) and the command's own ``ru_maxrss`` from ``wait4`` (a peak shorter than the
+    sampling interval); RUSAGE_CHILDREN would give the largest of every command run so far.
+    """
     peak = [0]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs: dict[str, str] = {}
 
     def sample() -> None:
-        while proc.poll() is None:
+        while proc.returncode is None and not outputs.get("done"):
             peak[0] = max(peak[0], tree_rss_kib(proc.pid))
             time.sleep(0.05)
 
+    readers = [threading.Thread(target=lambda name=name, stream=stream: outputs.__setitem__(name, stream.read()))
+               for name, stream in (("out", proc.stdout), ("err", proc.stderr))]
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
+    for thread in (*readers, sampler):
+        thread.start()
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak_mib = max(peak[0] / 1024, after.ru_maxrss / 1024 if after.ru_maxrss > before.ru_maxrss else 0)
-    return seconds, cpu, peak_mib, subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    outputs["done"] = "yes"
+    for thread in (*readers, sampler):
+        thread.join()
+    cpu = usage.ru_utime + usage.ru_stime
+    peak_mib = max(peak[0], usage.ru_maxrss) / 1024
+    result = subprocess.CompletedProcess(argv, proc.returncode, outputs.get("out", ""), outputs.get("err", ""))
+    return seconds, cpu, peak_mib, result
 
 
 def child(*args: str) -> list[str]:
