@@ -124,9 +124,10 @@ def tree_rss_kib(root: int) -> int:
 def run_measured(argv: list[str]) -> tuple[float, float, float, subprocess.CompletedProcess[str]]:
     """Run a command: (wall seconds, CPU seconds of it and its children, peak tree RSS MiB, result).
 
-    The peak is the larger of the sampled sum over the process tree (worker processes
-    count too) and the command's own ``ru_maxrss`` from ``wait4`` (a peak shorter than the
-    sampling interval); RUSAGE_CHILDREN would give the largest of every command run so far.
+    The peak is sampled, every 20 ms, as the sum of VmRSS over the process tree (worker
+    processes count too). ``ru_maxrss`` cannot serve: Linux carries the parent's peak into
+    a forked child across ``exec``, so every command would show at least this script's own.
+    CPU comes from ``wait4``: the command and the children it waited for.
     """
     peak = [0]
     start = time.perf_counter()
@@ -136,7 +137,7 @@ def run_measured(argv: list[str]) -> tuple[float, float, float, subprocess.Compl
     def sample() -> None:
         while proc.returncode is None and not outputs.get("done"):
             peak[0] = max(peak[0], tree_rss_kib(proc.pid))
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     readers = [threading.Thread(target=lambda name=name, stream=stream: outputs.__setitem__(name, stream.read()))
                for name, stream in (("out", proc.stdout), ("err", proc.stderr))]
@@ -150,7 +151,7 @@ def run_measured(argv: list[str]) -> tuple[float, float, float, subprocess.Compl
     for thread in (*readers, sampler):
         thread.join()
     cpu = usage.ru_utime + usage.ru_stime
-    peak_mib = max(peak[0], usage.ru_maxrss) / 1024
+    peak_mib = peak[0] / 1024
     result = subprocess.CompletedProcess(argv, proc.returncode, outputs.get("out", ""), outputs.get("err", ""))
     return seconds, cpu, peak_mib, result
 
