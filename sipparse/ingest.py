@@ -408,7 +408,7 @@ class Run:
         """
         self.summary.sources.add(lf.fingerprint or lf.path)
         position = start
-        with fewer_collections(), StoreThread(self._store) as storing:
+        with fewer_collections(), StoreThread(self._store, background=self.store.overlaps_writes) as storing:
             try:
                 for batch in batches:
                     if self.stop.is_set():

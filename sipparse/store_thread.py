@@ -1,10 +1,11 @@
 """Storing batches in a thread of their own while the next batch is parsed.
 
-Both databases do most of a write without Python's global lock: SQLite's ``sqlite3_step``
-(the B-tree work of each INSERT) and its COMMIT (the WAL writes), and for MySQL the whole
-time the server takes to answer. A thread that stores batch N while the main thread parses
-batch N+1 puts that time on the second core, or, for a remote server, off this machine's
-clock altogether.
+A MySQL write mostly waits: the server loads the rows and updates its indexes while the
+client has nothing to do but hold the connection, and the connector releases Python's
+global lock meanwhile. A thread that stores batch N while the main thread parses batch N+1
+and builds its rows puts that wait to use. An SQLite write is different: the sqlite3 module
+binds every value holding the lock, and gives it up only for short steps, so two threads
+would just take turns; its store writes in the caller's thread (``background=False``).
 
 Batches are stored one at a time, in the order given, each with its checkpoint in one
 transaction as before, so the rows and checkpoints are exactly those of a run without the
@@ -31,15 +32,19 @@ class StoreThread(Generic[T]):
     pipeline to ``depth + 2`` batches (one stored, ``depth`` waiting, one being parsed).
     Use as a context manager: leaving it normally waits until everything put is stored;
     leaving it by an exception stores the item in hand and drops those still waiting.
+    With ``background=False`` no thread is started and ``put`` stores at once.
     """
 
-    def __init__(self, store: Callable[[T], None], depth: int = 1, name: str = "sipparse-store") -> None:
+    def __init__(self, store: Callable[[T], None], depth: int = 1, name: str = "sipparse-store",
+                 background: bool = True) -> None:
         self._store = store
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._abandon = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self.background = background
+        if background:
+            self._thread.start()
 
     def _run(self) -> None:
         while True:
@@ -56,6 +61,9 @@ class StoreThread(Generic[T]):
     def put(self, item: T) -> None:
         """Queue ``item`` to be stored; raise the error of an earlier write, if one failed."""
         self._raise_failure()
+        if not self.background:
+            self._store(item)
+            return
         self._queue.put(item)
 
     def close(self) -> None:

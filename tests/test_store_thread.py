@@ -79,3 +79,14 @@ def test_put_never_blocks_for_ever_after_a_failure() -> None:
             storing.put(1)
     storing.close()  # the failure was raised once; close now just ends the thread
     assert store.stored == []
+
+
+def test_without_background_put_stores_at_once_in_the_callers_thread() -> None:
+    store = Recorder(fail_at=2)
+    with pytest.raises(RuntimeError, match="cannot store 2"):
+        with StoreThread(store, background=False) as storing:
+            for n in range(5):
+                storing.put(n)
+                assert store.stored == list(range(n + 1))
+    assert store.stored == [0, 1]
+    assert store.threads == {threading.current_thread().name}

@@ -75,6 +75,10 @@ class Store(ABC):
     packet_budget: int | None = None
     # whether an upsert's row count tells inserted rows (1) from updated ones (2, or 0)
     counts_upserts = False
+    # whether writing in a thread of its own, while the next batch is parsed, pays: it does
+    # when the write mostly waits (for a server), not when it holds Python's lock (SQLite's
+    # binding of every value), where the two threads only take turns
+    overlaps_writes = False
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url

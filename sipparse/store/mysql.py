@@ -114,6 +114,7 @@ class MySQLStore(Store):
     placeholder = "%s"
     packet_budget = 4 * 1024 * 1024  # well under max_allowed_packet (4 MiB on the oldest servers)
     counts_upserts = True  # without CLIENT_FOUND_ROWS: 1 inserted, 2 changed, 0 unchanged
+    overlaps_writes = True  # the server loads one batch while the next is parsed
 
     def _connect(self) -> None:
         connector = _connector()
