@@ -24,7 +24,6 @@ Use::
 
 from __future__ import annotations
 
-import gc
 import glob
 import logging
 import multiprocessing
@@ -47,6 +46,7 @@ from sipparse.logs import files
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
 from sipparse.logs.locks import LockBusy, LogLock
+from sipparse.store.base import fewer_collections
 from sipparse.store_thread import StoreThread
 
 log = logging.getLogger(__name__)
@@ -532,26 +532,6 @@ class _Packed:
         from sipparse.sip.message import from_columns
 
         return Batch(from_columns(self.messages), self.rejects, self.skipped_lines, self.checkpoint, self.end)
-
-
-# Allocations between two collections of the youngest generation while batches stream
-# through a pipeline (Python's default is 700).
-PIPELINE_GC_THRESHOLD = 50_000
-
-
-@contextmanager
-def fewer_collections(threshold: int = PIPELINE_GC_THRESHOLD) -> Iterator[None]:
-    """Run the young-generation garbage collection less often, for the time of a pipeline.
-
-    Parsing and storing make a hundred thousand short-lived, acyclic objects per batch
-    (records, tuples, strings); with the default threshold the collector walks most of
-    them once or twice before they die, a tenth of the CPU time of each process."""
-    old = gc.get_threshold()
-    gc.set_threshold(threshold, *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 # The first batch a worker parses, and the last ones (of a file whose size is known): the

@@ -41,9 +41,9 @@ class StoreThread(Generic[T]):
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._abandon = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.background = background
+        self._thread: threading.Thread | None = None
         if background:
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -61,7 +61,7 @@ class StoreThread(Generic[T]):
     def put(self, item: T) -> None:
         """Queue ``item`` to be stored; raise the error of an earlier write, if one failed."""
         self._raise_failure()
-        if not self.background:
+        if self._thread is None:
             self._store(item)
             return
         self._queue.put(item)
@@ -72,7 +72,7 @@ class StoreThread(Generic[T]):
         self._raise_failure()
 
     def _finish(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(_DONE)
             self._thread.join()
 

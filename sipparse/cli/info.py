@@ -13,6 +13,7 @@ def info(app: App) -> None:
     """Show the database, config file, pattern directories and parser in use."""
     from sipparse.grok import bundled_patterns_dir
     from sipparse.sip import accel
+    from sipparse.store import mysql
 
     settings = app.settings
     click.echo(f"database: {settings.db_url.redacted()}")
@@ -21,13 +22,7 @@ def info(app: App) -> None:
     for directory in settings.get("grok", "patterns_dir", []) or []:
         click.echo(f"user patterns: {directory}")
     click.echo(f"C reader: {_c_state(accel.scan_message is not None, 'the Python parser')}")
-    click.echo(f"C writer of MySQL loads: {_c_state(_tsv_loaded(), 'Python')}")
-
-
-def _tsv_loaded() -> bool:
-    from sipparse.store import mysql
-
-    return mysql.load_data_rows is not mysql._load_data_rows_py
+    click.echo(f"C writer of MySQL loads: {_c_state(mysql.LOAD_ROWS_IN_C, 'Python')}")
 
 
 def _c_state(loaded: bool, fallback: str) -> str:

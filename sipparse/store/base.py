@@ -39,11 +39,8 @@ from sipparse.store.rows import Checkpoint
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRIES = 8
-# Allocations between two collections of the youngest generation while a batch is written
-# (Python's default is 700). A batch makes a few tuples per row (rows, summary inputs,
-# parameters), acyclic and dead by its end; at the default the collector walks them, and
-# with them every object the caller holds, dozens of times per batch. ingest runs with the
-# same threshold throughout (``sipparse.ingest.fewer_collections``).
+# Allocations between two collections of the youngest generation while batches are parsed
+# and written (Python's default is 700); see ``fewer_collections``.
 BATCH_GC_THRESHOLD = 50_000
 CALL_CHUNK = 1000  # Call-IDs per IN (...) list
 CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
@@ -190,8 +187,7 @@ class Store(ABC):
         Messages and rejects already stored (same source fingerprint and offset) are skipped,
         so writing a batch again changes nothing. Retried whole on deadlock or lock timeout.
         """
-        with _fewer_collections():
-            return self.write_prepared(self.prepare_batch(messages, rejects, checkpoints))
+        return self.write_prepared(self.prepare_batch(messages, rejects, checkpoints))
 
     def prepare_batch(
         self,
@@ -202,7 +198,7 @@ class Store(ABC):
         """The part of ``write_batch`` that needs no database: the rows and the calls' summary
         inputs. It may run in another thread than ``write_prepared``, on the next batch while
         the database works on this one (``sipparse.store_thread``)."""
-        with _fewer_collections():
+        with fewer_collections():
             now = datetime.now(UTC).replace(tzinfo=None)
             built = rows.message_rows(messages, now, self.fmt_times)
             return PreparedBatch(
@@ -215,7 +211,7 @@ class Store(ABC):
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""
-        with _fewer_collections():
+        with fewer_collections():
             try:
                 return self._transaction(lambda: self._write(batch))
             except UnicodeEncodeError:  # undecodable bytes in the log, or in a file name
@@ -429,15 +425,21 @@ class PreparedBatch:
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """At least ``BATCH_GC_THRESHOLD`` allocations between two young collections, meanwhile."""
-    threshold = gc.get_threshold()
-    if 0 < threshold[0] < BATCH_GC_THRESHOLD:
-        gc.set_threshold(BATCH_GC_THRESHOLD, *threshold[1:])
+def fewer_collections(threshold: int = BATCH_GC_THRESHOLD) -> Iterator[None]:
+    """Run the young-generation garbage collection less often, meanwhile (never more often,
+    and not at all when it is off).
+
+    Parsing and storing make a hundred thousand short-lived, acyclic objects per batch
+    (records, row tuples, parameters); with the default threshold the collector walks most
+    of them, and every object the caller holds, once or twice before they die: a tenth of
+    the CPU time of a batch. Used around each write and by ingest around its pipelines."""
+    old = gc.get_threshold()
+    if 0 < old[0] < threshold:
+        gc.set_threshold(threshold, *old[1:])
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
+        gc.set_threshold(*old)
 
 
 def _every_fourth(values: list[Any]) -> tuple[list[Any], ...]:

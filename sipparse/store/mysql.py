@@ -528,6 +528,7 @@ def _c_load_data_rows() -> Callable[[Sequence[Sequence[Any]]], bytes | None] | N
 
 # The load's data is built by the C version wherever it loads.
 load_data_rows: Callable[[Sequence[Sequence[Any]]], bytes | None] = _c_load_data_rows() or _load_data_rows_py
+LOAD_ROWS_IN_C = load_data_rows is not _load_data_rows_py  # for ``sipparse info``
 
 
 def _private_dir() -> str:

@@ -168,82 +168,82 @@ def test_c_extension_load_stores_what_insert_stores(mysql_url: str, other_mysql_
         pytest.skip("the connector's C extension does not load here; the pure connector was compared")
 
 
+@pytest.fixture
+def store(mysql_url: str, local_infile: None) -> Iterator[MySQLStore]:
+    """A MySQL store on a server that allows local loads."""
+    with open_store(mysql_url) as store:
+        assert isinstance(store, MySQLStore)
+        yield store
+
+
+def message_insert(store: MySQLStore) -> str:
+    return store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
+
+
 def sample_rows(store: MySQLStore, count: int) -> list[tuple[Any, ...]]:
     messages = [hostile_message(m, n) for n, m in enumerate(mixed_traffic(SOURCE, 30, START))][:count]
     return rows.message_rows(messages, START, store.fmt_times).rows
 
 
 @pytest.mark.mysql
-@pytest.mark.usefixtures("local_infile")
-def test_load_warns_of_nothing_and_leaves_no_file(mysql_url: str) -> None:
-    with open_store(mysql_url) as store:
-        assert isinstance(store, MySQLStore)
-        directory = Path(store._load_dir)
-        assert not directory.exists()  # made for each load only
-        insert = store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
-        values = sample_rows(store, 100)
-        before = session_loads(store)
-        assert store.executemany(insert, values) == 100
-        assert session_loads(store) == before + 1 and store.loaded_rows == 100
-        assert store.query("SHOW WARNINGS") == []
-        # all duplicates: more warnings than the server keeps (max_error_count, 64), all of them
-        # "Duplicate entry", so the load stands
-        assert store.executemany(insert, values) == 0
-        assert store.loaded_rows == 200
-        assert not directory.exists()
-        store.commit()
+def test_load_warns_of_nothing_and_leaves_no_file(store: MySQLStore) -> None:
+    directory = Path(store._load_dir)
+    assert not directory.exists()  # made for each load only
+    insert = message_insert(store)
+    values = sample_rows(store, 100)
+    before = session_loads(store)
+    assert store.executemany(insert, values) == 100
+    assert session_loads(store) == before + 1 and store.loaded_rows == 100
+    assert store.query("SHOW WARNINGS") == []
+    # all duplicates: more warnings than the server keeps (max_error_count, 64), all of them
+    # "Duplicate entry", so the load stands
+    assert store.executemany(insert, values) == 0
+    assert store.loaded_rows == 200
+    assert not directory.exists()
+    store.commit()
 
 
 @pytest.mark.mysql
-@pytest.mark.usefixtures("local_infile")
-def test_a_taken_directory_name_sends_nothing_from_it(mysql_url: str) -> None:
+def test_a_taken_directory_name_sends_nothing_from_it(store: MySQLStore) -> None:
     """Someone who creates the load's directory first gets no say: the rows go by INSERT."""
-    with open_store(mysql_url) as store:
-        assert isinstance(store, MySQLStore)
-        insert = store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
-        planted = Path(store._load_dir)
-        planted.mkdir(mode=0o777)
-        try:
-            (planted / "rows").write_bytes(b"planted\n")
-            assert store.executemany(insert, sample_rows(store, 30)) == 30
-            assert store.loaded_rows == 0 and (planted / "rows").read_bytes() == b"planted\n"
-        finally:
-            (planted / "rows").unlink()
-            planted.rmdir()
-        assert store.executemany(insert, sample_rows(store, 40)) == 10
-        assert store.loaded_rows == 40
-        store.commit()
-        assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(40,)]
-
-
-@pytest.mark.mysql
-@pytest.mark.usefixtures("local_infile")
-def test_load_is_undone_with_its_transaction(mysql_url: str) -> None:
-    with open_store(mysql_url) as store:
-        assert isinstance(store, MySQLStore)
-        insert = store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
+    insert = message_insert(store)
+    planted = Path(store._load_dir)
+    planted.mkdir(mode=0o777)
+    try:
+        (planted / "rows").write_bytes(b"planted\n")
         assert store.executemany(insert, sample_rows(store, 30)) == 30
-        store.rollback()
-        assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(0,)]
+        assert store.loaded_rows == 0 and (planted / "rows").read_bytes() == b"planted\n"
+    finally:
+        (planted / "rows").unlink()
+        planted.rmdir()
+    assert store.executemany(insert, sample_rows(store, 40)) == 10
+    assert store.loaded_rows == 40
+    store.commit()
+    assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(40,)]
 
 
 @pytest.mark.mysql
-@pytest.mark.usefixtures("local_infile")
-def test_a_value_the_load_would_truncate_goes_by_insert(mysql_url: str) -> None:
+def test_load_is_undone_with_its_transaction(store: MySQLStore) -> None:
+    insert = message_insert(store)
+    assert store.executemany(insert, sample_rows(store, 30)) == 30
+    store.rollback()
+    assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(0,)]
+
+
+@pytest.mark.mysql
+def test_a_value_the_load_would_truncate_goes_by_insert(store: MySQLStore) -> None:
     """``IGNORE`` makes a too-long value a warning: the load is undone and the INSERT refuses
     the rows as strict mode always did, leaving the transaction's earlier rows alone."""
-    with open_store(mysql_url) as store:
-        assert isinstance(store, MySQLStore)
-        insert = store.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
-        good = sample_rows(store, 20)
-        assert store.executemany(insert, good[:10]) == 10
-        at = rows.ROW_NAMES.index("cseq_method")
-        bad = [row[:at] + ("X" * 65,) + row[at + 1:] if n == 5 else row for n, row in enumerate(good[10:])]
-        with pytest.raises(store._connector.Error, match="too long"):
-            store.executemany(insert, bad)
-        assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(10,)]
-        assert store._can_load and not Path(store._load_dir).exists()
-        assert store.loaded_rows == 10
+    insert = message_insert(store)
+    good = sample_rows(store, 20)
+    assert store.executemany(insert, good[:10]) == 10
+    at = rows.ROW_NAMES.index("cseq_method")
+    bad = [row[:at] + ("X" * 65,) + row[at + 1:] if n == 5 else row for n, row in enumerate(good[10:])]
+    with pytest.raises(store._connector.Error, match="too long"):
+        store.executemany(insert, bad)
+    assert store.query("SELECT COUNT(*) FROM sip_transactions") == [(10,)]
+    assert store._can_load and not Path(store._load_dir).exists()
+    assert store.loaded_rows == 10
 
 
 @pytest.mark.mysql
