@@ -34,10 +34,11 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
+from functools import partial
 from typing import Any, BinaryIO, Protocol
 
 import sipparse.store  # noqa: F401  (before sipparse.logs: the MySQL driver must load before hashlib)
@@ -344,7 +345,7 @@ class Run:
             work, worker = pending.popleft()
             if worker is not None:
                 with worker:
-                    self._consume(work.file, work.start, worker.batches(), worker.check)
+                    self._consume(work.file, work.start, worker.items(), worker.check)
 
     def _start_worker(self, work: Work) -> ParseWorker | None:
         lf = work.file
@@ -357,7 +358,8 @@ class Run:
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
-        worker = ParseWorker(parser, lf, work.start, self.options.batch_bytes, work.final)
+        worker = ParseWorker(parser, lf, work.start, self.options.batch_bytes, work.final,
+                             partial(self._prepared, lf, calls_ahead=True))
         if not lf.compressed:
             try:
                 worker.check = open(lf.path, "rb")  # the parent's view of the file the child reads
@@ -382,7 +384,8 @@ class Run:
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
         parser = self.parser_for(lf, fh, start, final)
-        self._consume(lf, start, parser.parse(planned(fh, lf, start, final), batch_bytes=self.options.batch_bytes),
+        batches = parser.parse(planned(fh, lf, start, final), batch_bytes=self.options.batch_bytes)
+        self._consume(lf, start, prepared_in_turn(batches, start, partial(self._prepared, lf)),
                       None if lf.compressed else fh)
 
     def parser_for(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> Any:
@@ -394,12 +397,12 @@ class Run:
         options = self._parse_options_for(lf, fh, final)
         return LogParser(Source(lf.path, lf.fingerprint or ""), start, options)
 
-    def _consume(self, lf: LogFile, start: int, batches: Iterator[Any], fh: BinaryIO | None = None) -> None:
-        """Store each batch with its checkpoint, one transaction per batch.
+    def _consume(self, lf: LogFile, start: int, items: Iterator[_Prepared], fh: BinaryIO | None = None) -> None:
+        """Store each prepared batch with its checkpoint, one transaction per batch.
 
-        Batches are stored by a ``StoreThread`` while the next one is parsed; the stored
-        result is the same as storing each in turn, and every batch read is committed
-        before this returns.
+        Batches are stored by a ``StoreThread`` while the next one is parsed and prepared
+        (here, or in a ``ParseWorker``); the stored result is the same as storing each in
+        turn, and every batch read is committed before this returns.
 
         With ``fh`` (the plain file being read), each batch is stored only if the file is
         still the one ``lf`` describes: another tool's copytruncate may have emptied it and
@@ -410,15 +413,15 @@ class Run:
         position = start
         with fewer_collections(), StoreThread(self._store, background=self.store.overlaps_writes) as storing:
             try:
-                for batch in batches:
+                for item in items:
                     if self.stop.is_set():
                         return
-                    if fh is not None and not still_same(lf, fh, batch.end):
+                    if fh is not None and not still_same(lf, fh, item.counts.end):
                         log.info("%s was truncated and rewritten while read; the rest waits for the next run",
                                  lf.path)
                         return
-                    storing.put(self._prepared(lf, batch, batch.end - position))
-                    position = batch.end
+                    storing.put(item)
+                    position = item.counts.end
             except (OSError, EOFError, zlib.error) as exc:
                 self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
 
@@ -436,34 +439,38 @@ class Run:
             dialect = self._dialects[key]
         return replace(self.parse_options, dialect=dialect, final=final)
 
-    def _prepared(self, lf: LogFile, batch: Any, nbytes: int) -> _Prepared:
-        """The batch with its host labels and checkpoint, and its rows built (in this thread,
-        while the ``StoreThread`` writes the previous batch)."""
+    def _prepared(self, lf: LogFile, batch: Any, nbytes: int, calls_ahead: bool = False) -> _Prepared:
+        """The batch's counts, checkpoint and rows (``Store.prepare_batch``), its host labels set:
+        all that storing it needs. Made in this process (while the ``StoreThread`` writes the
+        previous batch) or in a ``ParseWorker`` (``calls_ahead``: the worker summarises the
+        batch's calls too, and sends no message objects)."""
         _label_host(batch.messages, batch.rejects, self.host)
         cp = make_checkpoint(lf, batch.checkpoint, batch.end)
-        rows = None if self.options.dry_run else self.store.prepare_batch(batch.messages, batch.rejects, [cp])
-        return _Prepared(batch, cp, rows, nbytes)
+        rows = None
+        if not self.options.dry_run:
+            rows = self.store.prepare_batch(batch.messages, batch.rejects, [cp], calls_ahead=calls_ahead)
+        return _Prepared(BatchCounts.of(batch), cp, rows, nbytes)
 
     def _store(self, item: _Prepared) -> None:
         """Write one batch with its checkpoint (in the ``StoreThread``), and count it."""
-        batch, cp = item.batch, item.checkpoint
+        counts, cp = item.counts, item.checkpoint
         if item.rows is None:  # a dry run
-            inserted, duplicates = len(batch.messages), 0
+            inserted, duplicates = counts.messages, 0
         else:
             result = self.store.write_prepared(item.rows)
             inserted, duplicates = result.inserted, result.duplicates
         self.checkpoints[cp.fingerprint] = cp
-        self._count(batch, item.nbytes, inserted, duplicates)
+        self._count(counts, item.nbytes, inserted, duplicates)
         self.bar.update(max(0, item.nbytes))
 
-    def _count(self, batch: Any, nbytes: int, inserted: int, duplicates: int) -> None:
+    def _count(self, counts: BatchCounts, nbytes: int, inserted: int, duplicates: int) -> None:
         s = self.summary
         s.bytes += max(0, nbytes)
         s.messages += inserted
         s.duplicates += duplicates
-        s.rejects += len(batch.rejects)
-        s.skipped_lines += batch.skipped_lines
-        s.call_ids.update(m.call_id for m in batch.messages if m.call_id)
+        s.rejects += counts.rejects
+        s.skipped_lines += counts.skipped_lines
+        s.call_ids.update(counts.call_ids)
         self.bar.set_postfix_str(f"{s.messages / max(s.seconds, 1e-3):.0f} msg/s")
 
     def follow(self, tail: Tail) -> None:
@@ -496,11 +503,27 @@ class Run:
 
 
 @dataclass(slots=True)
-class _Prepared:
-    """A parser batch ready to store: its host labels set, its checkpoint made, its rows built
-    (``Store.prepare_batch``; None in a dry run)."""
+class BatchCounts:
+    """What the summary line counts of a parser batch, and where the batch ends."""
 
-    batch: Any
+    messages: int
+    rejects: int
+    skipped_lines: int
+    call_ids: set[str]
+    end: int
+
+    @classmethod
+    def of(cls, batch: Any) -> BatchCounts:
+        return cls(len(batch.messages), len(batch.rejects), batch.skipped_lines,
+                   {m.call_id for m in batch.messages if m.call_id}, batch.end)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A parser batch ready to store: its counts, its checkpoint and its rows
+    (``Store.prepare_batch``; None in a dry run); what crosses from a ``ParseWorker``."""
+
+    counts: BatchCounts
     checkpoint: Any
     rows: Any
     nbytes: int
@@ -513,25 +536,13 @@ class _Failure:
     reason: str
 
 
-@dataclass(slots=True)
-class _Packed:
-    """A parser batch as it crosses from a parse worker to the storing process.
-
-    The messages travel as one list per field (``sipparse.sip.message.to_columns``): both
-    ends of the pipe are busy, and columns cost each of them less than objects (the storing
-    process rebuilds the objects from columns with no Python code per field)."""
-
-    messages: list[list[Any]]
-    rejects: list[Any]
-    skipped_lines: int
-    checkpoint: int
-    end: int
-
-    def unpack(self) -> Any:
-        from sipparse.logs import Batch
-        from sipparse.sip.message import from_columns
-
-        return Batch(from_columns(self.messages), self.rejects, self.skipped_lines, self.checkpoint, self.end)
+def prepared_in_turn(batches: Iterable[Any], start: int, prepare: Callable[[Any, int], _Prepared]
+                     ) -> Iterator[_Prepared]:
+    """Each parser batch through ``prepare(batch, bytes it covers)``, in order."""
+    position = start
+    for batch in batches:
+        yield prepare(batch, batch.end - position)
+        position = batch.end
 
 
 # The first batch a worker parses, and the last ones (of a file whose size is known): the
@@ -557,31 +568,32 @@ def pipeline_sizes(total: int, batch_bytes: int) -> list[int]:
 
 
 class ParseWorker:
-    """Parses one file in a forked process, handing batches over a small bounded queue.
+    """Parses one file in a forked process and prepares its batches (``Run._prepared``: the
+    rows and the new calls' summaries), handing them over a small bounded queue.
 
-    The parent keeps storing while the child parses the next batch (two cores, one
-    pipeline); the queue bound keeps memory flat. Batches arrive in the parser's order,
-    so the rows and checkpoints are exactly those of an in-process run.
+    The parent only writes (two cores, one pipeline: the rows cross as plain tuples, which
+    cost the parent less to unpickle than it would cost it to build them); the queue bound
+    keeps memory flat. Batches arrive in the parser's order, so the rows and checkpoints are
+    exactly those of an in-process run.
     """
 
-    def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int, final: bool = False) -> None:
+    def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int, final: bool,
+                 prepare: Callable[[Any, int], _Prepared]) -> None:
         self.check: BinaryIO | None = None  # set by the parent: see Run._consume
         self.final = final
         ctx = multiprocessing.get_context("fork")
         self.queue: Any = ctx.Queue(maxsize=2)
-        self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes), daemon=True)
+        self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes, prepare), daemon=True)
         self.process.start()
 
-    def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int) -> None:
-        from sipparse.sip.message import to_columns
-
+    def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int,
+             prepare: Callable[[Any, int], _Prepared]) -> None:
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
             with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
-                for batch in parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes,
-                                          read_sizes=sizes):
-                    self.queue.put(_Packed(to_columns(batch.messages), batch.rejects, batch.skipped_lines,
-                                           batch.checkpoint, batch.end))
+                batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
+                for item in prepared_in_turn(batches, start, prepare):
+                    self.queue.put(item)
             self.queue.put(None)
         except (OSError, EOFError, zlib.error) as exc:
             self.queue.put(_Failure(str(getattr(exc, "strerror", None) or exc)))
@@ -591,14 +603,14 @@ class ParseWorker:
             self.queue.close()
             self.queue.join_thread()
 
-    def batches(self) -> Iterator[Any]:
+    def items(self) -> Iterator[_Prepared]:
         while True:
             item = self._next()
             if item is None:
                 return
             if isinstance(item, _Failure):
                 raise OSError(item.reason)
-            yield item.unpack()
+            yield item
 
     def _next(self) -> Any:
         while True:

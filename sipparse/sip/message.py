@@ -9,7 +9,6 @@ renamed or compressed, while a retransmission logged twice (another offset) is t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -83,21 +82,6 @@ class SipMessage:
 
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(SipMessage)))
-_FIELD_GETTERS = tuple(attrgetter(f.name) for f in fields(SipMessage))
-
-
-def to_columns(messages: Sequence[SipMessage]) -> list[list[Any]]:
-    """The messages as one list per field, in declaration order (``from_columns`` undoes it).
-
-    ``ingest --workers`` sends a batch from a parsing process to the storing one this way:
-    lists of plain values pickle faster than objects and unpickle with no Python code at all,
-    and a column of repeated values (the source, the dialect, the direction) costs little."""
-    return [list(map(getter, messages)) for getter in _FIELD_GETTERS]
-
-
-def from_columns(columns: Sequence[list[Any]]) -> list[SipMessage]:
-    """The messages of ``to_columns``."""
-    return list(map(SipMessage, *columns))
 
 
 @dataclass(slots=True)

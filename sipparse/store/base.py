@@ -194,20 +194,36 @@ class Store(ABC):
         messages: Sequence[SipMessage],
         rejects: Sequence[Reject] = (),
         checkpoints: Sequence[Checkpoint] = (),
+        calls_ahead: bool = False,
     ) -> PreparedBatch:
         """The part of ``write_batch`` that needs no database: the rows and the calls' summary
         inputs. It may run in another thread than ``write_prepared``, on the next batch while
-        the database works on this one (``sipparse.store_thread``)."""
+        the database works on this one (``sipparse.store_thread``).
+
+        :param calls_ahead: also summarise every call of the batch from the batch's own rows
+            (the ``calls`` row of a call the database does not know yet), and keep only what
+            the transaction needs: for a batch prepared in another process, whose storing
+            process then has the least to do and to unpickle.
+        """
         with fewer_collections():
             now = datetime.now(UTC).replace(tzinfo=None)
             built = rows.message_rows(messages, now, self.fmt_times)
-            return PreparedBatch(
+            prepared = PreparedBatch(
                 built,
                 rows.reject_rows(rejects, now, self.fmt_time),
                 rows.checkpoint_rows(checkpoints, now, self.fmt_time),
                 self._row_sizes(messages),
                 rows.summary_inputs(built),
             )
+            return self._with_call_rows(prepared) if calls_ahead else prepared
+
+    def _with_call_rows(self, batch: PreparedBatch) -> PreparedBatch:
+        """``batch`` with the ``calls`` row of each of its calls from its own rows, and without
+        the summary inputs and timestamps that only served to make them."""
+        call_ids = list(batch.summaries.by_call)
+        call_rows = dict(zip(call_ids, self._call_rows(self._fresh_summaries(call_ids, batch.summaries)), strict=True))
+        return PreparedBatch(rows.MessageRows(batch.messages.rows, []), batch.rejects, batch.checkpoints, batch.sizes,
+                             rows.SummaryInputs(dict.fromkeys(call_ids, []), batch.summaries.normal), call_rows)
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""
@@ -315,7 +331,7 @@ class Store(ABC):
             self.executemany(upsert, batch.checkpoints)
         if not inserted:
             return WriteResult(0, len(batch.messages.rows), stored_rejects, 0)
-        refreshed = self._refresh_calls(sorted(batch.summaries.by_call), batch.summaries)
+        refreshed = self._refresh_calls(sorted(batch.summaries.by_call), batch.summaries, batch.call_rows)
         return WriteResult(inserted, len(batch.messages.rows) - inserted, stored_rejects, refreshed)
 
     def _row_sizes(self, messages: Sequence[SipMessage]) -> list[int] | None:
@@ -337,13 +353,15 @@ class Store(ABC):
             total += self.executemany(sql, values[start:end])
         return total
 
-    def _refresh_calls(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None = None) -> int:
+    def _refresh_calls(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None = None,
+                       fresh_rows: dict[str, tuple[Any, ...]] | None = None) -> int:
         """Recompute the calls rows of ``call_ids`` from their stored rows.
 
         ``fresh`` holds the rows this transaction inserted, by Call-ID. A call without a
         ``calls`` row has no other stored rows (rows and their call are committed together),
-        so its summary is computed from them and written once. A call that has a row is
-        locked first, then summarised from all of its stored rows.
+        so its summary is computed from them (or taken from ``fresh_rows``, where the batch
+        brought it ready: ``PreparedBatch.call_rows``) and written once. A call that has a
+        row is locked first, then summarised from all of its stored rows.
         """
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
@@ -355,7 +373,10 @@ class Store(ABC):
             summaries = self._summaries(stored)
             self.executemany(upsert, self._call_rows(summaries))
             new = [c for c in chunk if c not in known and c in fresh.by_call] if fresh else []
-            written = self.executemany(upsert, self._call_rows(self._fresh_summaries(new, fresh)))
+            if fresh_rows is not None:
+                written = self.executemany(upsert, [fresh_rows[c] for c in new])
+            else:
+                written = self.executemany(upsert, self._call_rows(self._fresh_summaries(new, fresh)))
             if self.counts_upserts and written != len(new):
                 # Not all of them were new after all: another writer created one meanwhile (we
                 # waited for it to commit, and now hold its lock), or the server's collation
@@ -409,19 +430,29 @@ class PreparedBatch:
     """A batch's rows, built outside the transaction (``Store.prepare_batch``).
 
     ``summaries`` holds the summary inputs of each Call-ID of the rows, as stored (clipped,
-    and cleaned if need be): the calls the transaction refreshes."""
+    and cleaned if need be): the calls the transaction refreshes. ``call_rows``, when the
+    batch was prepared with ``calls_ahead``, holds the ``calls`` row of each of them from the
+    batch's rows alone; then ``summaries`` keeps only the Call-IDs, and ``messages`` no
+    timestamps."""
 
     messages: rows.MessageRows
     rejects: list[tuple[Any, ...]]
     checkpoints: list[tuple[Any, ...]]
     sizes: list[int] | None
     summaries: rows.SummaryInputs
+    call_rows: dict[str, tuple[Any, ...]] | None = None
 
     def sanitized(self) -> PreparedBatch:
         """The batch with what the database cannot encode replaced (``rows.sanitize``)."""
         messages = rows.MessageRows(rows.sanitize(self.messages.rows), self.messages.stamps)
+        if self.call_rows is None:
+            summaries = rows.summary_inputs(messages)
+            call_rows = None
+        else:  # each call row starts with its Call-ID, cleaned as the message rows' are
+            call_rows = {row[0]: row for row in rows.sanitize(list(self.call_rows.values()))}
+            summaries = rows.SummaryInputs(dict.fromkeys(call_rows, []), self.summaries.normal)
         return PreparedBatch(messages, rows.sanitize(self.rejects), rows.sanitize(self.checkpoints), self.sizes,
-                             rows.summary_inputs(messages))
+                             summaries, call_rows)
 
 
 @contextmanager

@@ -72,6 +72,16 @@ def dump(db_url: str) -> list[str]:
     return sorted("\t".join(_canon(row[c]) for c in COLUMNS) for row in rows)
 
 
+def dump_calls(db_url: str) -> list[str]:
+    """The canonical content of calls (the moment each row was written ignored), sorted."""
+    store = open_db(db_url)
+    try:
+        rows = store.fetchall("SELECT * FROM calls")
+    finally:
+        store.close()
+    return sorted("\t".join(_canon(v) for k, v in row.items() if k != "updated_at") for row in rows)
+
+
 def count(db_url: str, table: str = "sip_transactions") -> int:
     store = open_db(db_url)
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from sipparse import ingest
 from sipparse.ingest import PIPELINE_FIRST_BYTES, fewer_collections, pipeline_sizes
-from tests.ingest.helpers import dump, ingest_ok
+from tests.ingest.helpers import dump, dump_calls, ingest_ok
 from tests.ingest.siplog import make_log
 
 
@@ -43,3 +43,4 @@ def test_workers_reading_in_ramped_sizes_store_the_same_rows(db_url: str, tmp_pa
     (tmp_path / "pjsip").write_bytes(data)
     ingest_ok(db_url, "--workers", "2", "--batch-bytes", "8192", str(tmp_path / "pjsip"))
     assert dump(db_url) == dump(ref) and len(dump(ref)) == 30 * 6
+    assert dump_calls(db_url) == dump_calls(ref) and len(dump_calls(ref)) == 30

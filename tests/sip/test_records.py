@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from sipparse.sip import SipMessage
 from sipparse.sip.framing import _BLANK, _blank
-from sipparse.sip.message import from_columns, to_columns
 from tests.logs.helpers import DATA, parse_bytes
 
 
@@ -32,20 +31,6 @@ def test_messages_pickle_to_equal_messages() -> None:
     back = pickle.loads(pickle.dumps(messages))
     assert [values(m) for m in back] == [values(m) for m in messages]
     assert all(type(m) is SipMessage for m in back)
-
-
-def test_columns_give_back_every_field_of_every_message() -> None:
-    messages = sample_messages()
-    messages[0].problems.append("a note")
-    columns = to_columns(messages)
-    assert len(columns) == len(fields(SipMessage)) and all(len(c) == len(messages) for c in columns)
-    back = from_columns(pickle.loads(pickle.dumps(columns)))
-    assert [values(m) for m in back] == [values(m) for m in messages]
-    assert back[0].problems == ["a note"] and back[1].problems is not back[0].problems
-
-
-def test_no_messages_no_columns_lost() -> None:
-    assert from_columns(to_columns([])) == []
 
 
 @given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b" ", b"\t"]), max_size=40),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import threading
 from dataclasses import replace
@@ -289,6 +290,33 @@ def test_sqlite_checkpoints_its_wal_by_size(sqlite_url: str) -> None:
         assert store.query("PRAGMA synchronous")[0][0] == 1  # NORMAL: crash-safe in WAL mode
 
 
+def test_sqlite_copies_committed_rows_into_the_database_file_in_the_background(sqlite_url: str, tmp_path) -> None:
+    """The WAL is far below ``WAL_CHECKPOINT_BYTES``, so only the store's checkpoint thread can
+    have put the rows in the database file itself; it ends with the store."""
+    import shutil
+    import sqlite3
+    import time
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    alone = tmp_path / "file-alone.db"  # the database file without its WAL
+    with open_store(sqlite_url) as store:
+        store.write_batch(mixed_traffic(SOURCE, 5, START))
+        deadline = time.monotonic() + 10
+        while True:
+            shutil.copyfile(path, alone)
+            try:
+                with sqlite3.connect(alone) as con:
+                    found = con.execute("SELECT COUNT(*) FROM sip_transactions").fetchone()[0]
+            except sqlite3.OperationalError:  # not even the tables copied yet
+                found = 0
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert found == count(store, "sip_transactions") > 0
+        assert any(t.name == "sipparse-wal-checkpoint" for t in threading.enumerate())
+    assert not any(t.name == "sipparse-wal-checkpoint" for t in threading.enumerate())
+
+
 def test_write_batch_gives_the_collector_its_threshold_back(db_url: str) -> None:
     import gc
 
@@ -323,17 +351,38 @@ def test_a_batch_prepared_in_another_thread_stores_what_write_batch_stores(db_ur
         assert (message_keys(store), _call_facts(store)) == stored
 
 
-def _call_facts(store: Any) -> list[tuple[Any, ...]]:
+def test_a_batch_prepared_with_its_calls_ahead_and_pickled_stores_what_write_batch_stores(
+        db_url: str, tmp_path) -> None:
+    """As ``ingest --workers`` prepares a batch in a parse process and sends it to the storing
+    one; the second half continues calls of the first, which the transaction summarises again
+    from all their stored rows instead of taking the half's own summary."""
+    traffic = mixed_traffic(SOURCE, 20, START)
+    halves = [traffic[: len(traffic) // 2], traffic[len(traffic) // 2 :]]
+    with open_store(db_url) as store:
+        for part in halves:
+            prepared = pickle.loads(pickle.dumps(store.prepare_batch(part, calls_ahead=True)))
+            assert prepared.call_rows is not None and not prepared.messages.stamps
+            assert store.write_prepared(prepared).inserted == len(part)
+        stored = message_keys(store), _call_facts(store, every_column=True)
+    with open_store(f"sqlite:///{tmp_path}/reference.db") as store:
+        store.write_batch(traffic)
+        assert (message_keys(store), _call_facts(store, every_column=True)) == stored
+
+
+def _call_facts(store: Any, every_column: bool = False) -> list[tuple[Any, ...]]:
+    if every_column:
+        return [tuple(c.values()) for c in calls_table(store)]
     return [(c["call_id"], c["state"], c["final_status"], c["setup_ms"], c["message_count"], c["retransmissions"])
             for c in calls_table(store)]
 
 
-def test_an_undecodable_call_id_is_cleaned_in_the_rows_and_in_its_call(db_url: str) -> None:
+@pytest.mark.parametrize("calls_ahead", [False, True])
+def test_an_undecodable_call_id_is_cleaned_in_the_rows_and_in_its_call(db_url: str, calls_ahead: bool) -> None:
     messages = completed_call("c1", SOURCE, START).messages
     for message in messages:
         message.call_id = "c\udcff1"  # as the parser decodes a Call-ID holding byte 0xff
     with open_store(db_url) as store:
-        assert store.write_prepared(store.prepare_batch(messages)).inserted == 7
+        assert store.write_prepared(store.prepare_batch(messages, calls_ahead=calls_ahead)).inserted == 7
         assert {r["call_id"] for r in store.fetchall("SELECT call_id FROM sip_transactions")} == {"c\ufffd1"}
         assert [c["call_id"] for c in calls_table(store)] == ["c\ufffd1"]
         assert calls_table(store)[0]["message_count"] == 7
