@@ -101,7 +101,8 @@ class IngestOptions:
     :param dry_run: parse and count, write nothing.
     :param wait: wait for a log's lock instead of skipping the log.
     :param progress: show a progress bar on stderr.
-    :param workers: parse in this many forked processes, ahead of the storing one (0: in-process).
+    :param workers: parse in this many forked processes, ahead of the storing one (0: in-process;
+        None: ``auto_workers``).
     """
 
     dialect: str = "auto"
@@ -113,8 +114,8 @@ class IngestOptions:
     dry_run: bool = False
     wait: bool = False
     progress: bool = False
-    batch_bytes: int = 4 << 20
-    workers: int = 0
+    batch_bytes: int | None = None  # log bytes per transaction (None: the store's ``batch_bytes``)
+    workers: int | None = None
 
 
 @dataclass
@@ -233,6 +234,22 @@ class Work:
         return max(0, self.file.size - self.start)
 
 
+# Bytes to read from which a run parses in a worker process by default: the fork, the pipe
+# and the pickling cost less than the parsing they move to another core (a cron run over a
+# few MiB of new log stays in one process).
+AUTO_WORKER_BYTES = 32 << 20
+
+
+def auto_workers(todo: int) -> int:
+    """Parse workers for a run with ``todo`` bytes to read: one when the run is large and a
+    core is free to take it (parsing and preparing rows then overlaps storing them: about
+    1.3x on two cores, with the same stored result), else none."""
+    from sipparse.cores import saturated, usable_cores
+
+    cores = usable_cores()
+    return 1 if todo >= AUTO_WORKER_BYTES and cores >= 2 and not saturated(cores) else 0
+
+
 def start_offset(lf: LogFile, cp: Any, final: bool = False) -> int | None:
     """Where to resume reading ``lf`` given its checkpoint, or None when nothing is new.
 
@@ -260,6 +277,7 @@ class Run:
         self.store = store
         self.stop = stop or threading.Event()
         self.options = options
+        self.batch_bytes = options.batch_bytes or store.batch_bytes
         self.summary = summary
         self.parse_options = make_parse_options(options)
         self.host = options.host or socket.gethostname()
@@ -323,19 +341,22 @@ class Run:
 
     def read_all(self, plan: list[Work]) -> None:
         """Read the planned files in order; with workers, parse ahead in forked processes."""
-        if self.options.workers < 1:
+        workers = self.options.workers
+        if workers is None:
+            workers = auto_workers(sum(work.todo for work in plan))
+        if workers < 1:
             for work in plan:
                 if not self.stop.is_set():
                     self.read(work)
             return
         with fewer_collections():
-            self._read_with_workers(plan)
+            self._read_with_workers(plan, workers)
 
-    def _read_with_workers(self, plan: list[Work]) -> None:
+    def _read_with_workers(self, plan: list[Work], workers: int) -> None:
         pending: deque[tuple[Work, ParseWorker | None]] = deque()
         upcoming = iter(plan)
         while True:
-            while len(pending) < self.options.workers and (work := next(upcoming, None)) is not None:
+            while len(pending) < workers and (work := next(upcoming, None)) is not None:
                 pending.append((work, self._start_worker(work)))
             if not pending or self.stop.is_set():
                 for _, worker in pending:
@@ -358,7 +379,7 @@ class Run:
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
-        worker = ParseWorker(parser, lf, work.start, self.options.batch_bytes, work.final,
+        worker = ParseWorker(parser, lf, work.start, self.batch_bytes, work.final,
                              partial(self._prepared, lf, calls_ahead=True))
         if not lf.compressed:
             try:
@@ -384,7 +405,7 @@ class Run:
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
         parser = self.parser_for(lf, fh, start, final)
-        batches = parser.parse(planned(fh, lf, start, final), batch_bytes=self.options.batch_bytes)
+        batches = parser.parse(planned(fh, lf, start, final), batch_bytes=self.batch_bytes)
         self._consume(lf, start, prepared_in_turn(batches, start, partial(self._prepared, lf)),
                       None if lf.compressed else fh)
 
@@ -420,8 +441,9 @@ class Run:
                         log.info("%s was truncated and rewritten while read; the rest waits for the next run",
                                  lf.path)
                         return
-                    storing.put(item)
                     position = item.counts.end
+                    storing.put(item)
+                    del item  # not held while the next one is parsed or received
             except (OSError, EOFError, zlib.error) as exc:
                 self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
 
@@ -538,11 +560,17 @@ class _Failure:
 
 def prepared_in_turn(batches: Iterable[Any], start: int, prepare: Callable[[Any, int], _Prepared]
                      ) -> Iterator[_Prepared]:
-    """Each parser batch through ``prepare(batch, bytes it covers)``, in order."""
+    """Each parser batch through ``prepare(batch, bytes it covers)``, in order.
+
+    Neither the batch nor its prepared form is held while the next one is parsed: each is
+    some ten MiB for a few MiB of log, and a process would otherwise hold two of each."""
     position = start
     for batch in batches:
-        yield prepare(batch, batch.end - position)
+        item = prepare(batch, batch.end - position)
         position = batch.end
+        del batch
+        yield item
+        del item
 
 
 # The first batch a worker parses, and the last ones (of a file whose size is known): the
@@ -594,6 +622,7 @@ class ParseWorker:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, prepare):
                     self.queue.put(item)
+                    del item  # the queue's feeder thread holds it until it is pickled
             self.queue.put(None)
         except (OSError, EOFError, zlib.error) as exc:
             self.queue.put(_Failure(str(getattr(exc, "strerror", None) or exc)))

@@ -22,6 +22,25 @@ from sipparse.ingest import (
 from sipparse.logs.follow import stop_on_signals
 
 
+class WorkerCount(click.ParamType):
+    """``auto`` (None: ``sipparse.ingest.auto_workers`` decides) or a count from 0 to 64."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "auto":
+            return None
+        try:
+            count = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not 0 <= count <= 64:
+            self.fail(f"{count} is not in the range 0 to 64", param, ctx)
+        return count
+
+
 def parse_tz(name: str | None) -> tzinfo | None:
     """An IANA zone name or UTC; None means the machine's local zone."""
     if not name or name.lower() == "local":
@@ -85,14 +104,15 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
 @click.option("--wait", is_flag=True,
               help="Wait for a run holding a file's lock instead of skipping the file.")
-@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="Parse in N processes ahead of the one that stores (0: all in one process).")
-@click.option("--batch-bytes", type=click.IntRange(4096), default=4 << 20, hidden=True,
+@click.option("--workers", type=WorkerCount(), default="auto", show_default=True,
+              help="Parse in N processes ahead of the one that stores (0: all in one process; "
+                   "auto: one when there are 32 MiB or more to read and a core to spare).")
+@click.option("--batch-bytes", type=click.IntRange(4096), default=None, hidden=True,
               help="Bytes of log per transaction (tests and tuning).")
 @pass_app
 def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, tz: str | None,
            host: str | None, patterns_dirs: tuple[str, ...], follow: bool, progress: bool | None,
-           quiet: bool, dry_run: bool, wait: bool, workers: int, batch_bytes: int) -> None:
+           quiet: bool, dry_run: bool, wait: bool, workers: int | None, batch_bytes: int | None) -> None:
     """Read what is new in each log file since the last run, parse it, store it.
 
     PATH defaults to the config's [ingest] paths, else /var/log/asterisk/pjsip. Rotated

@@ -103,20 +103,12 @@ def _map_blocks(
 
 def _worker_count(workers: int | None) -> int:
     """One process per core, unless the machine is already saturated."""
-    import os
+    from sipparse.cores import saturated, usable_cores
 
     if workers is not None:
         return workers
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    # on a machine already past saturation, extra processes only add their overhead
-    return min(cores, 4) if busy < cores + 0.5 else 1
+    cores = usable_cores()
+    return 1 if saturated(cores) else min(cores, 4)
 
 
 def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:

@@ -76,6 +76,9 @@ class Store(ABC):
     # when the write mostly waits (for a server), not when it holds Python's lock (SQLite's
     # binding of every value), where the two threads only take turns
     overlaps_writes = False
+    # log bytes an ingest stores per transaction: a few thousand messages, whose rows (three
+    # times the log's size in Python objects) are held while stored, by each process of a run
+    batch_bytes = 2 << 20
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url

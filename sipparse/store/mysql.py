@@ -115,6 +115,7 @@ class MySQLStore(Store):
     packet_budget = 4 * 1024 * 1024  # well under max_allowed_packet (4 MiB on the oldest servers)
     counts_upserts = True  # without CLIENT_FOUND_ROWS: 1 inserted, 2 changed, 0 unchanged
     overlaps_writes = True  # the server loads one batch while the next is parsed
+    batch_bytes = 4 << 20  # a transaction waits for a server: fewer of them (10% on a 64 MiB ingest)
 
     def _connect(self) -> None:
         connector = _connector()

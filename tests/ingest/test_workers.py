@@ -44,3 +44,57 @@ def test_workers_reading_in_ramped_sizes_store_the_same_rows(db_url: str, tmp_pa
     ingest_ok(db_url, "--workers", "2", "--batch-bytes", "8192", str(tmp_path / "pjsip"))
     assert dump(db_url) == dump(ref) and len(dump(ref)) == 30 * 6
     assert dump_calls(db_url) == dump_calls(ref) and len(dump_calls(ref)) == 30
+
+
+@pytest.mark.parametrize(("todo", "cores", "busy", "want"), [
+    (ingest.AUTO_WORKER_BYTES, 2, False, 1),
+    (ingest.AUTO_WORKER_BYTES - 1, 2, False, 0),  # a cron run's few MiB: no fork
+    (1 << 30, 1, False, 0),  # no core to spare
+    (1 << 30, 2, True, 0),  # the cores are taken already
+])
+def test_auto_workers_only_for_large_runs_with_a_core_to_spare(monkeypatch: pytest.MonkeyPatch, todo: int,
+                                                               cores: int, busy: bool, want: int) -> None:
+    from sipparse import cores as cores_module
+
+    monkeypatch.setattr(cores_module, "usable_cores", lambda: cores)
+    monkeypatch.setattr(cores_module, "saturated", lambda n: busy)
+    assert ingest.auto_workers(todo) == want
+
+
+def test_ingest_by_default_parses_a_large_log_in_a_worker_with_the_same_result(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sipparse import cores as cores_module
+
+    data = make_log(30, "full")
+    (tmp_path / "ref.log").write_bytes(data)
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    ingest_ok(ref, "--workers", "0", "--batch-bytes", "8192", str(tmp_path / "ref.log"))
+    monkeypatch.setattr(ingest, "AUTO_WORKER_BYTES", len(data))  # this log counts as large
+    monkeypatch.setattr(cores_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(cores_module, "saturated", lambda n: False)
+    started: list[int] = []
+    real_init = ingest.ParseWorker.__init__
+
+    def counted_init(self: ingest.ParseWorker, *args: object, **kwargs: object) -> None:
+        started.append(1)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest.ParseWorker, "__init__", counted_init)
+    (tmp_path / "pjsip").write_bytes(data)
+    ingest_ok(db_url, "--batch-bytes", "8192", str(tmp_path / "pjsip"))
+    assert started == [1]
+    assert dump(db_url) == dump(ref) and dump_calls(db_url) == dump_calls(ref)
+
+
+@pytest.mark.parametrize(("given", "fine"), [("auto", True), ("AUTO", True), ("0", True), ("3", True),
+                                             ("65", False), ("-1", False), ("two", False)])
+def test_workers_option_takes_a_count_or_auto(sqlite_url: str, tmp_path: Path, given: str, fine: bool) -> None:
+    from click.testing import CliRunner
+
+    from sipparse.cli import cli
+
+    (tmp_path / "pjsip").write_bytes(make_log(1))
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "ingest", "--workers", given, str(tmp_path / "pjsip")])
+    assert (result.exit_code == 0) is fine, result.output
+    if not fine:
+        assert result.exit_code == 2 and "--workers" in result.output

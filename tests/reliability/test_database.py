@@ -34,6 +34,7 @@ from tests.reliability.helpers import (
     ingest_ok,
     make_log,
     reference,
+    sipparse_argv,
 )
 
 pytestmark = pytest.mark.mysql
@@ -64,8 +65,8 @@ def db(server: RestartableServer) -> str:
 
 def _background(db_url: str, *args: str, debug: bool = False) -> subprocess.Popen[str]:
     argv = ingest_argv(db_url, *args)
-    if debug:
-        argv.insert(1, "--debug")
+    if debug:  # a global option, after the command itself (which may be "python -m sipparse")
+        argv.insert(len(sipparse_argv()), "--debug")
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=child_env(SIPPARSE_LOCK_DIR=os.environ["SIPPARSE_LOCK_DIR"]))
 

@@ -313,8 +313,9 @@ def test_sqlite_copies_committed_rows_into_the_database_file_in_the_background(s
                 break
             time.sleep(0.05)
         assert found == count(store, "sip_transactions") > 0
-        assert any(t.name == "sipparse-wal-checkpoint" for t in threading.enumerate())
-    assert not any(t.name == "sipparse-wal-checkpoint" for t in threading.enumerate())
+        thread = store._checkpointer._thread
+        assert thread is not None and thread.is_alive() and thread.name == "sipparse-wal-checkpoint"
+    assert not thread.is_alive()
 
 
 def test_write_batch_gives_the_collector_its_threshold_back(db_url: str) -> None:
