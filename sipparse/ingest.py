@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -573,6 +574,26 @@ def prepared_in_turn(batches: Iterable[Any], start: int, prepare: Callable[[Any,
         del item
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with(parent: int) -> None:
+    """End this forked process at once when ``parent`` ends (Linux's parent-death signal).
+
+    A parse worker shares its parent's open files, the log's lock among them: a worker
+    outliving a SIGKILLed ingest would hold that lock, and every later run would find the
+    log busy. So the kernel kills it with its parent; where it cannot, the worker checks
+    its parent after each batch."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:  # the parent ended before the signal was asked for
+        os._exit(1)
+
+
 # The first batch a worker parses, and the last ones (of a file whose size is known): the
 # storing process waits for the first and the worker for the last, so both are kept small.
 PIPELINE_FIRST_BYTES = 256 << 10
@@ -610,17 +631,21 @@ class ParseWorker:
         self.check: BinaryIO | None = None  # set by the parent: see Run._consume
         self.final = final
         ctx = multiprocessing.get_context("fork")
+        self.parent = os.getpid()
         self.queue: Any = ctx.Queue(maxsize=2)
         self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes, prepare), daemon=True)
         self.process.start()
 
     def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int,
              prepare: Callable[[Any, int], _Prepared]) -> None:
+        die_with(self.parent)
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
             with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, prepare):
+                    if os.getppid() != self.parent:
+                        os._exit(1)  # the storing process is gone (where die_with cannot tell the kernel)
                     self.queue.put(item)
                     del item  # the queue's feeder thread holds it until it is pickled
             self.queue.put(None)

@@ -179,3 +179,51 @@ def _truncate_wal(db_path: Path) -> None:
     finally:
         con.close()
     assert not os.path.exists(str(db_path) + "-wal") or os.path.getsize(str(db_path) + "-wal") == 0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Ended (a zombie nobody reaped holds no files either)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status or "\nState:\tX" in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_sigkill_of_a_run_ends_its_parse_worker_too(db_url: str, tmp_path: Path) -> None:
+    """The parse worker shares the log's lock with the run that forked it: a worker outliving
+    its killed parent would make every later run find the log busy."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3000))
+    argv = ingest_argv(db_url, "--workers", "1", "--batch-bytes", "32768", str(log))
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env())
+    try:
+        deadline = time.monotonic() + 20
+        while not (workers := _children(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert workers, "the run ended before its worker could be seen: a larger log is needed"
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while not all(map(_gone, workers)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert all(map(_gone, workers)), "the parse worker outlived the run that started it"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "busy" not in ingest_ok(db_url, str(log)).stdout
+    want = reference(tmp_path, {"pjsip": log.read_bytes()})
+    got = Content.of(db_url)
+    assert got.messages == want.messages and got.calls == want.calls
