@@ -11,6 +11,9 @@ indexes are filled:
 
 * ``store``: ``Store.write_batch`` per batch: row building, duplicate-proof inserts,
   checkpoint upsert and the recomputed ``calls`` rows, one transaction per batch;
+* ``prepared``: ``Store.write_prepared`` alone, of batches prepared beforehand with
+  ``calls_ahead`` (untimed): what the storing process does when ``ingest --workers`` has a
+  parse worker build the rows and the new calls' summaries;
 * ``bare``: a plain ``executemany`` INSERT of the same, already built, rows, one
   transaction per batch, on the store's connection with its pragmas: the floor the database
   itself sets;
@@ -168,6 +171,21 @@ def run_store(store: Store, messages: list[SipMessage], batch: int) -> float:
     return time.perf_counter() - started
 
 
+def run_prepared(store: Store, messages: list[SipMessage], batch: int) -> float:
+    """Seconds for ``write_prepared`` alone, of batches prepared beforehand (not timed) with
+    ``calls_ahead``: the storing process's share when a parse worker prepares the rows
+    (``ingest --workers``)."""
+    prepared = []
+    for part in _batches(messages, batch):
+        last = part[-1]
+        checkpoint = Checkpoint(last.source.fingerprint, last.source.path, last.end, last.end)
+        prepared.append(store.prepare_batch(part, [], [checkpoint], calls_ahead=True))
+    started = time.perf_counter()
+    for item in prepared:
+        store.write_prepared(item)
+    return time.perf_counter() - started
+
+
 def run_bare(store: Store, messages: list[SipMessage], batch: int) -> float:
     """Seconds for a plain executemany of the same rows (built beforehand, not timed), on the
     store's own connection: the same pragmas, the same multi-row statements."""
@@ -216,7 +234,8 @@ def bench(
     rounds: int,
 ) -> None:
     """Best of ``rounds`` for each method, bare and store alternating, fresh database each time."""
-    runners: dict[str, Callable[[Store, list[SipMessage], int], float]] = {"bare": run_bare, "store": run_store}
+    runners: dict[str, Callable[[Store, list[SipMessage], int], float]] = {
+        "bare": run_bare, "store": run_store, "prepared": run_prepared}
     if name == "sqlite":
         runners["defaults"] = run_bare_defaults
     wall = dict.fromkeys(runners, 0.0)
@@ -235,6 +254,9 @@ def bench(
         f"bare executemany {wall['bare']:7.0f} msg/s, ratio {wall['store'] / wall['bare']:.2f} "
         f"| per client CPU second: store {cpu['store']:7.0f}, bare {cpu['bare']:7.0f}"
     )
+    print(f"{'':7s} write_prepared of rows prepared elsewhere (the storing process of ingest --workers) "
+          f"{wall['prepared']:7.0f} msg/s (CPU {cpu['prepared']:7.0f}), ratio to store "
+          f"{wall['prepared'] / wall['store']:.2f}")
     if "defaults" in runners:
         print(f"{'':7s} bare executemany with SQLite's default settings {wall['defaults']:7.0f} msg/s "
               f"(CPU {cpu['defaults']:7.0f}), ratio ours/defaults {wall['bare'] / wall['defaults']:.2f}")
