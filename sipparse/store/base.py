@@ -27,13 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from sipparse.config import DatabaseURL
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, rows, schema
+from sipparse.store.call_cache import OPEN_STATES, CallCache
 from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,10 @@ CALL_CHUNK = 1000  # Call-IDs per IN (...) list
 CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
 _raw_message = attrgetter("raw_message")
 _summary_times = attrgetter("first_seen", "last_seen", "answered_at", "ended_at")
+_CALL_NAMES = [c.name for c in schema.CALL_COLUMNS]
+# a calls row's version (message_count, updated_at) and state, for the CallCache
+_call_version = itemgetter(_CALL_NAMES.index("message_count"), _CALL_NAMES.index("updated_at"))
+_call_state = itemgetter(_CALL_NAMES.index("state"))
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
 REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
 
@@ -83,6 +88,7 @@ class Store(ABC):
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         self.retries = 0  # transactions run again after a deadlock or lock timeout
+        self._call_cache = CallCache()
         self._connect()
         from sipparse.store.migrate import migrate
 
@@ -223,18 +229,24 @@ class Store(ABC):
     def _with_call_rows(self, batch: PreparedBatch) -> PreparedBatch:
         """``batch`` with the ``calls`` row of each of its calls from its own rows, and without
         the summary inputs and timestamps that only served to make them."""
-        call_ids = list(batch.summaries.by_call)
+        by_call = batch.summaries.by_call
+        call_ids = list(by_call)
         call_rows = dict(zip(call_ids, self._call_rows(self._fresh_summaries(call_ids, batch.summaries)), strict=True))
+        # the summary inputs travel as plain tuples (a named tuple pickles through Python code)
+        # for the storing process's CallCache
+        plain = {c: list(map(tuple, entries)) for c, entries in by_call.items()}
         return PreparedBatch(rows.MessageRows(batch.messages.rows, []), batch.rejects, batch.checkpoints, batch.sizes,
-                             rows.SummaryInputs(dict.fromkeys(call_ids, []), batch.summaries.normal), call_rows)
+                             rows.SummaryInputs(plain, batch.summaries.normal), call_rows)
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""
         with fewer_collections():
             try:
-                return self._transaction(lambda: self._write(batch))
+                result = self._transaction(lambda: self._write(batch))
             except UnicodeEncodeError:  # undecodable bytes in the log, or in a file name
-                return self._transaction(lambda: self._write(batch.sanitized()))
+                result = self._transaction(lambda: self._write(batch.sanitized()))
+        self._call_cache.committed(len(batch.messages.rows))
+        return result
 
     def refresh_calls(self, call_ids: Sequence[str]) -> int:
         """Recompute the ``calls`` rows of these Call-IDs in their own transaction."""
@@ -325,6 +337,7 @@ class Store(ABC):
             log.debug("rollback failed: %s", exc)
 
     def _write(self, batch: PreparedBatch) -> WriteResult:
+        self._call_cache.begin()
         insert = self.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
         inserted = self._insert_chunks(insert, batch.messages.rows, batch.sizes)
         insert = self.insert_ignore_sql(REJECTS_TABLE, schema.REJECT_COLUMNS)
@@ -334,7 +347,11 @@ class Store(ABC):
             self.executemany(upsert, batch.checkpoints)
         if not inserted:
             return WriteResult(0, len(batch.messages.rows), stored_rejects, 0)
-        refreshed = self._refresh_calls(sorted(batch.summaries.by_call), batch.summaries, batch.call_rows)
+        fresh = batch.summaries
+        if inserted != len(batch.messages.rows):  # some were stored already: read every call back
+            self._call_cache.forget(fresh.by_call)
+            fresh = rows.SummaryInputs(fresh.by_call, fresh.normal, cacheable=False)
+        refreshed = self._refresh_calls(sorted(fresh.by_call), fresh, batch.call_rows)
         return WriteResult(inserted, len(batch.messages.rows) - inserted, stored_rejects, refreshed)
 
     def _row_sizes(self, messages: Sequence[SipMessage]) -> list[int] | None:
@@ -364,7 +381,8 @@ class Store(ABC):
         ``calls`` row has no other stored rows (rows and their call are committed together),
         so its summary is computed from them (or taken from ``fresh_rows``, where the batch
         brought it ready: ``PreparedBatch.call_rows``) and written once. A call that has a
-        row is locked first, then summarised from all of its stored rows.
+        row is locked first, then summarised from all of its stored rows: those the
+        ``CallCache`` holds, when it may, else those read back.
         """
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
@@ -373,20 +391,69 @@ class Store(ABC):
             stored = [c for c in chunk if c in known]
             if stored:
                 self._lock_calls(stored)
-            summaries = self._summaries(stored)
-            self.executemany(upsert, self._call_rows(summaries))
+            cached, summaries, inputs = self._cached_summaries(stored, fresh)
+            read, read_inputs = self._summaries([c for c in stored if c not in cached])
+            summaries += read
+            inputs += read_inputs
+            written_rows = self._call_rows(summaries)
+            self.executemany(upsert, written_rows)
+            self._stage(written_rows, inputs)
             new = [c for c in chunk if c not in known and c in fresh.by_call] if fresh else []
             if fresh_rows is not None:
-                written = self.executemany(upsert, [fresh_rows[c] for c in new])
+                new_rows = [fresh_rows[c] for c in new]
             else:
-                written = self.executemany(upsert, self._call_rows(self._fresh_summaries(new, fresh)))
+                new_rows = self._call_rows(self._fresh_summaries(new, fresh))
+            written = self.executemany(upsert, new_rows)
+            if fresh is not None and _cacheable(fresh):
+                self._stage_new(new_rows, fresh)
             if self.counts_upserts and written != len(new):
                 # Not all of them were new after all: another writer created one meanwhile (we
                 # waited for it to commit, and now hold its lock), or the server's collation
                 # took two Call-IDs for one. Summarise them again from all their stored rows.
+                self._call_cache.forget(new)
                 self._refresh_calls(new)
             count += len(summaries) + len(new)
         return count
+
+    def _cached_summaries(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None
+                          ) -> tuple[set[str], list[calls.CallSummary], list[list[Any]]]:
+        """The calls of ``call_ids`` the ``CallCache`` may summarise (their ``calls`` row is the
+        one this store wrote last), their summaries, and the rows of each."""
+        if not _cacheable(fresh) or not (candidates := self._call_cache.candidates(call_ids)):
+            return set(), [], []
+        versions = self._call_versions(candidates)
+        done: set[str] = set()
+        summaries, inputs = [], []
+        for call_id in candidates:
+            cached = self._call_cache.rows_of(call_id, versions.get(call_id))
+            if cached is None:
+                continue
+            ordered = cached + self._call_cache.numbered(fresh.by_call.get(call_id, ()))
+            summaries.append(calls.summarize_tuples(call_id, ordered, normal=True))
+            inputs.append(ordered)
+            done.add(call_id)
+        return done, summaries, inputs
+
+    def _call_versions(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        """(message_count, updated_at) of these calls' rows, as committed or written by this
+        transaction (read after their lock)."""
+        marks = ", ".join([self.placeholder] * len(call_ids))
+        found = self.query(f"SELECT call_id, message_count, updated_at FROM {self.q(CALLS_TABLE)} "
+                           f"WHERE call_id IN ({marks})", call_ids)
+        return {r[0]: (r[1], r[2]) for r in found}
+
+    def _stage(self, call_rows: Sequence[tuple[Any, ...]], inputs: Sequence[list[Any]]) -> None:
+        """Offer the ``CallCache`` the rows each written ``calls`` row was made of."""
+        for row, summarized in zip(call_rows, inputs, strict=True):
+            self._call_cache.stage(row[0], _call_state(row), _call_version(row), summarized)
+
+    def _stage_new(self, call_rows: Sequence[tuple[Any, ...]], fresh: rows.SummaryInputs) -> None:
+        """``_stage`` for calls first seen in this batch (their rows numbered only when kept)."""
+        cache = self._call_cache
+        for row in call_rows:
+            call_id, state = row[0], _call_state(row)
+            entries = fresh.by_call[call_id] if state in OPEN_STATES else None
+            cache.stage(call_id, state, _call_version(row), cache.numbered(entries) if entries else None)
 
     @staticmethod
     def _fresh_summaries(call_ids: Sequence[str], fresh: rows.SummaryInputs | None) -> list[calls.CallSummary]:
@@ -402,9 +469,11 @@ class Store(ABC):
         found = self.query(f"SELECT call_id FROM {self.q(CALLS_TABLE)} WHERE call_id IN ({marks})", call_ids)
         return {r[0] for r in found}
 
-    def _summaries(self, call_ids: Sequence[str]) -> list[calls.CallSummary]:
+    def _summaries(self, call_ids: Sequence[str]) -> tuple[list[calls.CallSummary], list[list[Any]]]:
+        """The summaries of these calls from all of their stored rows, and those rows (as the
+        ``CallCache`` numbers them: in the order of their ids, before this batch's own)."""
         if not call_ids:
-            return []
+            return [], []
         columns = ", ".join(self.q(c) for c in calls.INPUT_COLUMNS)
         marks = ", ".join([self.placeholder] * len(call_ids))
         found = self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
@@ -412,7 +481,13 @@ class Store(ABC):
         grouped: dict[str, list[tuple[Any, ...]]] = {}
         for row in found:
             grouped.setdefault(row[0], []).append(row[1:])
-        return [calls.summarize_tuples(call_id, grouped[call_id]) for call_id in call_ids if call_id in grouped]
+        summaries, inputs = [], []
+        for call_id in call_ids:
+            if call_id in grouped:
+                ordered = self._call_cache.renumbered(calls.normalized(grouped[call_id]))
+                summaries.append(calls.summarize_tuples(call_id, ordered, normal=True))
+                inputs.append(ordered)
+        return summaries, inputs
 
     def _call_rows(self, summaries: Sequence[calls.CallSummary]) -> list[tuple[Any, ...]]:
         """``calls`` rows in ``schema.CALL_COLUMNS`` order, VARCHAR values clipped."""
@@ -453,7 +528,7 @@ class PreparedBatch:
             call_rows = None
         else:  # each call row starts with its Call-ID, cleaned as the message rows' are
             call_rows = {row[0]: row for row in rows.sanitize(list(self.call_rows.values()))}
-            summaries = rows.SummaryInputs(dict.fromkeys(call_rows, []), self.summaries.normal)
+            summaries = rows.SummaryInputs(dict.fromkeys(call_rows, []), self.summaries.normal, cacheable=False)
         return PreparedBatch(messages, rows.sanitize(self.rejects), rows.sanitize(self.checkpoints), self.sizes,
                              summaries, call_rows)
 
@@ -474,6 +549,12 @@ def fewer_collections(threshold: int = BATCH_GC_THRESHOLD) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
+
+
+def _cacheable(fresh: rows.SummaryInputs | None) -> bool:
+    """Whether a batch's summary inputs may go into, or be added to, the ``CallCache``: exactly
+    the rows its transaction inserts, normalised already."""
+    return fresh is not None and fresh.cacheable and fresh.normal
 
 
 def _every_fourth(values: list[Any]) -> tuple[list[Any], ...]:

@@ -172,6 +172,11 @@ def _order(rows: list[_Row]) -> None:
         rows.sort(key=_order_key)
 
 
+def normalized(rows: Iterable[Sequence[Any]]) -> list[_Row]:
+    """Tuples in ``INPUT_COLUMNS`` order as read from the database, normalised (``_normal``)."""
+    return list(map(_normal, rows))
+
+
 def as_rows(rows: Iterable[Sequence[Any]]) -> list[_Row]:
     """Tuples in ``INPUT_COLUMNS`` order as the rows ``summarize_tuples`` works on, as they are."""
     return list(map(_as_row, rows))

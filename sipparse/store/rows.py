@@ -237,6 +237,8 @@ class SummaryInputs:
 
     by_call: dict[str, list[tuple[Any, ...]]]
     normal: bool
+    # whether these are exactly the rows the transaction inserts, fit for the CallCache
+    cacheable: bool = True
 
 
 def summary_inputs(batch: MessageRows) -> SummaryInputs:

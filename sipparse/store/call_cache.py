@@ -1,0 +1,113 @@
+"""The summary inputs of calls a store has just written and that may go on, so that the next
+batch with more of their messages summarises them without reading their rows back.
+
+A call lasts minutes; the batches of an ingest cover seconds. So most calls are written by
+one batch (INVITE ... ACK) and summarised again by a later one (the BYE) from all of their
+stored rows: reading those rows back was a quarter of the time of a large ingest into
+SQLite, more into MySQL. The cache keeps, per call, the rows a summary is made of, with the
+version of the ``calls`` row written from them (its ``message_count`` and ``updated_at``).
+
+A cached call is used only when its ``calls`` row, read inside the transaction (after the
+call's lock, on MySQL), still has that version: any other writer (another host logging the
+same Call-ID, a ``purge``, a rolled-back transaction) changes it, and the call is read back
+from the database as before. Entries are staged during a transaction and kept only once it
+committed, and a batch that held messages already stored leaves its calls out (its rows
+might be in the database twice over). Calls that are over (completed, failed, busy...) and
+calls with many rows are not kept, and the cache holds at most ``MAX_ROWS`` rows (some
+10 MiB; the calls written longest ago go first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from operator import add, itemgetter
+from typing import Any
+
+from sipparse.store import calls
+
+# the states after which a call usually has no more messages
+OPEN_STATES = frozenset({"in-progress", "answered"})
+MAX_ROWS = 20_000  # rows kept, of all calls
+_first, _rest = itemgetter(0), itemgetter(slice(1, None))
+MAX_CALL_ROWS = 32  # a call with more rows is read back instead (a REGISTER dialog refreshed all day)
+
+
+def _with_ids(rows: Sequence[Sequence[Any]], ids: Iterable[int]) -> list[Any]:
+    """``calls.as_rows`` of the rows with these ids instead of theirs (C-level iteration: this
+    runs for most rows of a large ingest)."""
+    return calls.as_rows(map(add, zip(ids), map(_rest, rows)))
+
+
+@dataclass(slots=True)
+class _Entry:
+    version: tuple[Any, Any]  # (message_count, updated_at) of the calls row written
+    rows: list[Any]  # calls.as_rows rows, ids in storing order
+
+
+class CallCache:
+    """Per store: see the module's docstring."""
+
+    def __init__(self, max_rows: int = MAX_ROWS) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._staged: dict[str, _Entry | None] = {}
+        self._max_rows = max_rows
+        self._rows = 0  # rows of every entry
+        # Row ids of cached rows: a batch's rows get ``serial + place in the batch``, so a
+        # call's rows sort as the database's ids would (later batches, larger ids).
+        self._serial = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def candidates(self, call_ids: Iterable[str]) -> list[str]:
+        """The Call-IDs of ``call_ids`` that have an entry (whose version is worth reading)."""
+        return [c for c in call_ids if c in self._entries]
+
+    def rows_of(self, call_id: str, version: tuple[Any, Any] | None) -> list[Any] | None:
+        """The cached rows of a call whose ``calls`` row has ``version``, else None."""
+        entry = self._entries.get(call_id)
+        return entry.rows if entry is not None and entry.version == version else None
+
+    def numbered(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """This batch's rows of a call (ids: places in the batch) with ids after every cached row."""
+        return _with_ids(rows, map(self._serial.__add__, map(_first, rows)))
+
+    def renumbered(self, rows: list[Any]) -> list[Any]:
+        """A call's rows as read back (ids of the database) with ids in the same order, before
+        this batch's: ``numbered`` gives later batches larger ones."""
+        ordered = sorted(rows, key=_first)
+        return _with_ids(ordered, range(self._serial - len(ordered), self._serial))
+
+    def stage(self, call_id: str, state: str, version: tuple[Any, Any], rows: list[Any] | None) -> None:
+        """Keep ``rows`` for this call once the transaction commits (None: forget the call)."""
+        keep = rows is not None and state in OPEN_STATES and len(rows) <= MAX_CALL_ROWS
+        self._staged[call_id] = _Entry(version, rows) if keep and rows is not None else None
+
+    def forget(self, call_ids: Iterable[str]) -> None:
+        """Forget these calls once the transaction commits."""
+        self._staged.update(dict.fromkeys(call_ids))
+
+    def begin(self) -> None:
+        """A transaction (or another attempt of one) starts: nothing of a failed one is kept."""
+        self._staged.clear()
+
+    def committed(self, batch_rows: int) -> None:
+        """The transaction of a batch of ``batch_rows`` message rows committed."""
+        entries = self._entries
+        for call_id, entry in self._staged.items():
+            old = entries.pop(call_id, None)
+            if old is not None:
+                self._rows -= len(old.rows)
+            if entry is not None:
+                entries[call_id] = entry  # at the end: the oldest go first
+                self._rows += len(entry.rows)
+        self._staged.clear()
+        self._serial += batch_rows
+        while self._rows > self._max_rows:
+            self._rows -= len(entries.pop(next(iter(entries))).rows)
+
+    @property
+    def rows(self) -> int:
+        """Rows held, of every call."""
+        return self._rows
