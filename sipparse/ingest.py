@@ -367,7 +367,8 @@ class Run:
             work, worker = pending.popleft()
             if worker is not None:
                 with worker:
-                    self._consume(work.file, work.start, worker.items(), worker.check)
+                    self._consume(work.file, work.start, worker.items(partial(self._prepared, work.file)),
+                                  worker.check)
 
     def _start_worker(self, work: Work) -> ParseWorker | None:
         lf = work.file
@@ -552,6 +553,14 @@ class _Prepared:
     nbytes: int
 
 
+@dataclass(slots=True)
+class _Unprepared:
+    """A parser batch a ``ParseWorker`` leaves to the storing process to prepare."""
+
+    batch: Any
+    nbytes: int
+
+
 @dataclass
 class _Failure:
     """What a parse worker sends instead of a batch when it cannot go on."""
@@ -643,7 +652,7 @@ class ParseWorker:
         try:
             with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
-                for item in prepared_in_turn(batches, start, prepare):
+                for item in prepared_in_turn(batches, start, partial(self._share, prepare)):
                     if os.getppid() != self.parent:
                         os._exit(1)  # the storing process is gone (where die_with cannot tell the kernel)
                     self.queue.put(item)
@@ -657,13 +666,26 @@ class ParseWorker:
             self.queue.close()
             self.queue.join_thread()
 
-    def items(self) -> Iterator[_Prepared]:
+    def _share(self, prepare: Callable[[Any, int], _Prepared], batch: Any, nbytes: int) -> _Prepared | _Unprepared:
+        """The batch prepared here, unless the storing process is waiting for work: then it
+        prepares the batch itself. So the two processes share the work whichever is slower
+        (parsing, on logs the C reader declines much of; storing, on plain ones)."""
+        try:
+            waiting = self.queue.qsize() == 0  # it has taken every batch sent
+        except NotImplementedError:  # no sem_getvalue (macOS)
+            waiting = False
+        return _Unprepared(batch, nbytes) if waiting else prepare(batch, nbytes)
+
+    def items(self, prepare: Callable[[Any, int], _Prepared]) -> Iterator[_Prepared]:
+        """The batches in order, each prepared (by ``prepare`` here when the worker left it)."""
         while True:
             item = self._next()
             if item is None:
                 return
             if isinstance(item, _Failure):
                 raise OSError(item.reason)
+            if isinstance(item, _Unprepared):
+                item = prepare(item.batch, item.nbytes)
             yield item
 
     def _next(self) -> Any:

@@ -98,3 +98,49 @@ def test_workers_option_takes_a_count_or_auto(sqlite_url: str, tmp_path: Path, g
     assert (result.exit_code == 0) is fine, result.output
     if not fine:
         assert result.exit_code == 2 and "--workers" in result.output
+
+
+class _Queue:
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+
+    def qsize(self) -> int:
+        if self.size is None:
+            raise NotImplementedError
+        return self.size
+
+
+@pytest.mark.parametrize(("waiting", "prepared_here"), [(0, False), (1, True), (2, True), (None, True)])
+def test_the_worker_leaves_a_batch_to_a_storing_process_that_waits(waiting: int | None,
+                                                                  prepared_here: bool) -> None:
+    worker = ingest.ParseWorker.__new__(ingest.ParseWorker)
+    worker.queue = _Queue(waiting)
+    made = worker._share(lambda batch, nbytes: ("prepared", batch, nbytes), "batch", 7)
+    if prepared_here:
+        assert made == ("prepared", "batch", 7)
+    else:
+        assert isinstance(made, ingest._Unprepared) and (made.batch, made.nbytes) == ("batch", 7)
+
+
+@pytest.mark.parametrize("waiting", [0, 2])
+def test_batches_prepared_by_either_process_store_the_same(db_url: str, tmp_path: Path, waiting: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every batch left to the storing process (it always waits), or none (it never does)."""
+    monkeypatch.setattr(ingest.ParseWorker, "_share", _always(waiting))
+    data = make_log(30, "syslog")
+    (tmp_path / "ref.log").write_bytes(data)
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    ingest_ok(ref, "--workers", "0", "--batch-bytes", "8192", str(tmp_path / "ref.log"))
+    (tmp_path / "pjsip").write_bytes(data)
+    ingest_ok(db_url, "--workers", "1", "--batch-bytes", "8192", str(tmp_path / "pjsip"))
+    assert dump(db_url) == dump(ref) and dump_calls(db_url) == dump_calls(ref)
+
+
+def _always(waiting: int):  # type: ignore[no-untyped-def]
+    real = ingest.ParseWorker._share
+
+    def share(self, prepare, batch, nbytes):  # type: ignore[no-untyped-def]
+        self.queue.qsize = lambda: waiting  # in the forked worker: its own copy of the queue object
+        return real(self, prepare, batch, nbytes)
+
+    return share
