@@ -43,6 +43,7 @@ from functools import partial
 from typing import Any, BinaryIO, Protocol
 
 import sipparse.store  # noqa: F401  (before sipparse.logs: the MySQL driver must load before hashlib)
+from sipparse.distinct import DistinctCount
 from sipparse.errors import LogFileError, SipparseError
 from sipparse.logs import files
 from sipparse.logs.files import LogFile
@@ -129,7 +130,7 @@ class IngestSummary:
     duplicates: int = 0
     rejects: int = 0
     skipped_lines: int = 0
-    call_ids: set[str] = field(default_factory=set)
+    calls: DistinctCount = field(default_factory=DistinctCount)  # the Call-IDs seen
     missing: list[str] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -151,7 +152,7 @@ class IngestSummary:
         rate = self.bytes / (1 << 20) / seconds if seconds > 0 else 0.0
         stored = "parsed" if dry_run else "new"
         text = (f"{self.files} files, {self.bytes} bytes, {self.messages} messages {stored}, "
-                f"{len(self.call_ids)} calls, {self.rejects} rejected, {seconds:.2f} s, {rate:.1f} MiB/s")
+                f"{len(self.calls)} calls, {self.rejects} rejected, {seconds:.2f} s, {rate:.1f} MiB/s")
         if self.duplicates:
             text += f"; {self.duplicates} already stored"
         if self.missing:
@@ -494,7 +495,7 @@ class Run:
         s.duplicates += duplicates
         s.rejects += counts.rejects
         s.skipped_lines += counts.skipped_lines
-        s.call_ids.update(counts.call_ids)
+        s.calls.update(counts.call_ids)
         self.bar.set_postfix_str(f"{s.messages / max(s.seconds, 1e-3):.0f} msg/s")
 
     def follow(self, tail: Tail) -> None:

@@ -1,0 +1,52 @@
+"""Counting distinct values (the Call-IDs of an ingest's summary line) in bounded memory.
+
+A set of every Call-ID of a run grows with the run: 30 MiB for the 290,000 calls of a 1 GiB
+log, a sixth of the memory an ingest may use. ``DistinctCount`` is exact up to
+``EXACT_LIMIT`` values, then estimates with a HyperLogLog sketch of 2**14 one-byte
+registers (16 KiB, a standard error of 0.8%), fed with every value from the start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+
+EXACT_LIMIT = 100_000
+_INDEX_BITS = 14
+_REGISTERS = 1 << _INDEX_BITS
+_REST_BITS = 64 - _INDEX_BITS
+_ALPHA = 0.7213 / (1 + 1.079 / _REGISTERS)
+
+
+class DistinctCount:
+    """How many distinct values were given to ``update``: ``len()`` is exact while at most
+    ``exact_limit`` were, and an estimate (within a few per cent) above."""
+
+    def __init__(self, exact_limit: int = EXACT_LIMIT) -> None:
+        self._exact: set[Hashable] | None = set()
+        self._limit = exact_limit
+        self._registers = bytearray(_REGISTERS)
+
+    def update(self, values: Iterable[Hashable]) -> None:
+        if self._exact is not None:
+            self._exact.update(values)
+            if len(self._exact) <= self._limit:
+                return
+            values, self._exact = self._exact, None  # from now on, the sketch alone
+        registers = self._registers
+        for value in values:
+            bits = hash(value) & 0xFFFF_FFFF_FFFF_FFFF
+            index, rest = bits & (_REGISTERS - 1), bits >> _INDEX_BITS
+            rank = _REST_BITS - rest.bit_length() + 1
+            if rank > registers[index]:
+                registers[index] = rank
+
+    def __len__(self) -> int:
+        if self._exact is not None:
+            return len(self._exact)
+        registers = self._registers
+        estimate = _ALPHA * _REGISTERS**2 / sum(2.0**-r for r in registers)
+        empty = registers.count(0)
+        if estimate <= 2.5 * _REGISTERS and empty:  # small range: linear counting is better
+            estimate = _REGISTERS * math.log(_REGISTERS / empty)
+        return round(estimate)
