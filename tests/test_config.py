@@ -120,6 +120,7 @@ def test_info_says_which_parser_runs(tmp_path: Path) -> None:
     expected = "C reader: in use" if accel.scan_message is not None else "C reader: not built"
     assert expected in result.output
     assert "C writer of MySQL loads: " in result.output
+    assert "C binding of SQLite inserts: " in result.output
 
 
 def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
@@ -134,3 +135,4 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "C reader: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C writer of MySQL loads: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
+    assert "C binding of SQLite inserts: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout

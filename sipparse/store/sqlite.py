@@ -61,11 +61,41 @@ sqlite3.register_adapter(type(None), _as_is)
 sqlite3.register_adapter(bytes, _as_is)
 
 
+def _c_binder() -> Any:
+    """The C binding of INSERT values (``_sqlbind.c``), or None where it is not built, not
+    wanted (``SIPPARSE_PURE_PYTHON``) or not known to fit this interpreter's sqlite3 module."""
+    import sys
+
+    from sipparse.sip.accel import pure_python
+
+    if pure_python() or sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
+        return None
+    try:
+        import _sqlite3
+
+        from sipparse.store import _sqlbind  # type: ignore[attr-defined]
+
+        _sqlbind.init(_sqlite3.__file__, sqlite3.OperationalError, sqlite3.IntegrityError)
+    except (ImportError, AttributeError, OSError) as exc:
+        log.debug("INSERT values bound by the sqlite3 module: %s", exc)
+        return None
+    return _sqlbind
+
+
+BINDER: Any = _c_binder()
+BIND_IN_C = BINDER is not None  # for ``sipparse info``
+
+
 class SQLiteStore(Store):
     """A ``sqlite:///PATH`` database."""
 
     backend = "sqlite"
     placeholder = "?"
+    _bound_path: str | None = None  # the file's name for BINDER; None: the sqlite3 module binds
+
+    def __init__(self, url: Any) -> None:
+        self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
+        super().__init__(url)
 
     def _connect(self) -> None:
         path = self.url.path or ""
@@ -78,6 +108,7 @@ class SQLiteStore(Store):
                                             check_same_thread=False)
                 self._set_pragmas()
                 self._checkpointer = WalCheckpointer(path) if path != ":memory:" else None
+                self._bound_path = self._binder_path(path)
                 return
             except sqlite3.OperationalError as exc:
                 # Switching a new file to WAL needs an exclusive lock that the busy handler
@@ -101,6 +132,19 @@ class SQLiteStore(Store):
         page_size = self._con.execute("PRAGMA page_size").fetchone()[0]
         self._con.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_BYTES // page_size}")
 
+    def _binder_path(self, path: str) -> str | None:
+        """The name SQLite gives this database file, when ``BINDER`` may use the connection."""
+        if BINDER is None or path == ":memory:":
+            return None
+        for name in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+            try:
+                if BINDER.database(self._con, name):
+                    return name
+            except ValueError:
+                continue
+        log.debug("INSERT values bound by the sqlite3 module: the connection's file is not %s", path)
+        return None
+
     def _begin(self) -> None:
         self._con.execute("BEGIN IMMEDIATE")
 
@@ -123,6 +167,13 @@ class SQLiteStore(Store):
         return self._con.execute(sql, _params(params)).rowcount
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        if self._bound_path is not None and isinstance(seq, list) and seq and " VALUES (" in sql:
+            many = self._multi_row.get(sql)
+            if many is None:
+                many = self._multi_row[sql] = multi_row_sql(sql, ROWS_PER_STATEMENT)
+            done = BINDER.insert_rows(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql, seq)
+            if done is not None:  # else a value of another type: the sqlite3 module binds them all
+                return int(done)
         if len(seq) < ROWS_PER_STATEMENT or " VALUES (" not in sql:
             return self._con.executemany(sql, seq).rowcount if seq else 0
         whole = len(seq) - len(seq) % ROWS_PER_STATEMENT

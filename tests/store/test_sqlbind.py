@@ -1,0 +1,136 @@
+"""The C binding of SQLite INSERT values (``_sqlbind.c``) stores what the sqlite3 module stores.
+
+The sqlite3 module's ``executemany`` is the specification: for any rows, the same table
+content and the same row count, or the same exception (text that is not UTF-8, an integer
+past 64 bits, a constraint, a missing table). Values of a type the C binding does not bind
+leave the whole call to the sqlite3 module.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sipparse.sip.message import Source
+from sipparse.store import open_store
+from sipparse.store import sqlite as sqlite_store
+from tests.store.factory import mixed_traffic
+from tests.store.helpers import calls_table, message_keys
+
+if sqlite_store.BINDER is None:
+    pytest.skip("the C binding is not built here", allow_module_level=True)
+BINDER = sqlite_store.BINDER
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-sqlbind")
+START = datetime(2025, 4, 1, 8, 0, 0)
+
+VALUES = st.one_of(
+    st.none(),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+    st.floats(allow_nan=False),
+    st.text(),
+    st.binary(),
+)
+ONE = "INSERT INTO t (a, b, c) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+MANY = "INSERT INTO t (a, b, c) VALUES " + ", ".join(["(?, ?, ?)"] * 4) + " ON CONFLICT DO NOTHING"
+
+
+def fresh(path: Path) -> sqlite3.Connection:
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("CREATE TABLE t (a, b, c, UNIQUE (a, b, c))")
+    con.execute("BEGIN IMMEDIATE")
+    return con
+
+
+def by_module(con: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> Any:
+    try:
+        whole = len(rows) - len(rows) % 4
+        total = con.executemany(MANY, [list(chain.from_iterable(rows[i:i + 4])) for i in range(0, whole, 4)]).rowcount
+        return max(total, 0) + max(con.executemany(ONE, rows[whole:]).rowcount, 0)
+    except Exception as exc:  # noqa: BLE001 (the exception is the outcome compared)
+        return type(exc)
+
+
+def by_c(con: sqlite3.Connection, path: Path, rows: list[tuple[Any, ...]]) -> Any:
+    try:
+        return BINDER.insert_rows(con, str(path), MANY, 4, ONE, rows)
+    except Exception as exc:  # noqa: BLE001
+        return type(exc)
+
+
+def content(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return con.execute("SELECT a, typeof(a), b, typeof(b), c, typeof(c) FROM t ORDER BY rowid").fetchall()
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(VALUES, VALUES, VALUES), max_size=11))
+def test_random_rows_are_stored_as_the_sqlite3_module_stores_them(tmp_path: Path, rows: list[tuple[Any, ...]]) -> None:
+    module, c = fresh(tmp_path / "module.db"), fresh(tmp_path / "c.db")
+    assert by_c(c, tmp_path / "c.db", rows) == by_module(module, rows)
+    assert content(c) == content(module)
+    module.close()
+    c.close()
+
+
+@pytest.mark.parametrize("bad", ["lone \udcff surrogate", 1 << 64, -(1 << 63) - 1])
+def test_values_it_cannot_bind_raise_as_the_sqlite3_module_does(tmp_path: Path, bad: Any) -> None:
+    rows = [(1, 2, 3), (4, 5, bad)]
+    module, c = fresh(tmp_path / "module.db"), fresh(tmp_path / "c.db")
+    assert by_c(c, tmp_path / "c.db", rows) == by_module(module, rows) != 2
+    module.close()
+    c.close()
+
+
+@pytest.mark.parametrize("odd", [True, 2.5j, bytearray(b"x"), ("nested",)])
+def test_a_value_of_another_type_leaves_the_call_to_the_sqlite3_module(tmp_path: Path, odd: Any) -> None:
+    con = fresh(tmp_path / "c.db")
+    assert BINDER.insert_rows(con, str(tmp_path / "c.db"), MANY, 4, ONE, [(1, 2, 3)] * 5 + [(1, 2, odd)]) is None
+    assert content(con) == []  # nothing was run
+    con.close()
+
+
+def test_errors_of_sqlite_are_its_exceptions(tmp_path: Path) -> None:
+    con = fresh(tmp_path / "c.db")
+    con.execute("CREATE TABLE strict_t (a INTEGER NOT NULL)")
+    with pytest.raises(sqlite3.IntegrityError):
+        strict = "INSERT INTO strict_t (a) VALUES (?)"
+        BINDER.insert_rows(con, str(tmp_path / "c.db"), strict, 1, strict, [(None,)])
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        BINDER.insert_rows(con, str(tmp_path / "c.db"), "INSERT INTO nope VALUES (?)", 1, "INSERT INTO nope VALUES (?)",
+                           [(1,)])
+    con.close()
+
+
+def test_another_file_or_no_transaction_is_refused(tmp_path: Path) -> None:
+    con = fresh(tmp_path / "c.db")
+    with pytest.raises(ValueError, match="not"):
+        BINDER.insert_rows(con, str(tmp_path / "other.db"), MANY, 4, ONE, [(1, 2, 3)])
+    con.execute("COMMIT")
+    with pytest.raises(ValueError, match="transaction"):
+        BINDER.insert_rows(con, str(tmp_path / "c.db"), MANY, 4, ONE, [(1, 2, 3)])
+    con.close()
+
+
+def test_the_store_writes_the_same_with_and_without_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    traffic = mixed_traffic(SOURCE, 40, START)
+    with open_store(f"sqlite:///{tmp_path}/c.db") as store:
+        assert store._bound_path is not None
+        store.write_batch(traffic)
+        with_c = message_keys(store), calls_table(store), store.fetchall("SELECT * FROM sip_transactions")
+    monkeypatch.setattr(sqlite_store, "BINDER", None)
+    with open_store(f"sqlite:///{tmp_path}/module.db") as store:
+        assert store._bound_path is None
+        store.write_batch(traffic)
+        without = message_keys(store), calls_table(store), store.fetchall("SELECT * FROM sip_transactions")
+    strip = [{k: v for k, v in row.items() if k != "ingested_at"} for row in with_c[2]]
+    assert (with_c[0], with_c[1], strip) == (without[0], without[1],
+                                             [{k: v for k, v in row.items() if k != "ingested_at"}
+                                              for row in without[2]])
+
