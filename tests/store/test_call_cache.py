@@ -57,36 +57,39 @@ class ReadBack:
         monkeypatch.setattr(store, "_summaries", recorded)
 
 
+def stored_in_parts(url: str, traffic: list[SipMessage], monkeypatch: pytest.MonkeyPatch,
+                    shipped: bool = False) -> tuple[list[str], list[dict[str, Any]], int]:
+    """Write ``traffic`` in six batches (``shipped``: prepared with ``calls_ahead`` and pickled,
+    as from a parse worker): the Call-IDs read back, the calls, the calls left in the cache."""
+    with open_store(url) as store:
+        reads = ReadBack(store, monkeypatch)
+        for part in split(traffic, 6):
+            if shipped:
+                store.write_prepared(pickle.loads(pickle.dumps(store.prepare_batch(part, calls_ahead=True))))
+            else:
+                store.write_batch(part)
+        return reads.call_ids, calls_table(store), len(store._call_cache)
+
+
 def test_calls_continued_by_later_batches_are_not_read_back(db_url: str, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     traffic = mixed_traffic(SOURCE, 60, START)
-    with open_store(db_url) as store:
-        reads = ReadBack(store, monkeypatch)
-        for part in split(traffic, 6):
-            store.write_batch(part)
-        assert calls_table(store) == reference(tmp_path, traffic)
-        assert len(store._call_cache) > 0
+    reads, stored, cached = stored_in_parts(db_url, traffic, monkeypatch)
+    assert stored == reference(tmp_path, traffic) and cached > 0
     continued = {m.call_id for m in split(traffic, 6)[0]} & {m.call_id for m in split(traffic, 6)[1]}
     assert continued, "no call spans two batches: the test proves nothing"
-    assert not set(reads.call_ids) & continued
+    assert not set(reads) & continued
 
 
 def test_batches_prepared_in_another_process_use_the_cache_too(db_url: str, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Only calls that looked over and got more messages are read back, as in one process."""
     traffic = mixed_traffic(SOURCE, 60, START)
-    with open_store(db_url) as store:
-        reads = ReadBack(store, monkeypatch)
-        for part in split(traffic, 6):
-            shipped = pickle.loads(pickle.dumps(store.prepare_batch(part, calls_ahead=True)))
-            store.write_prepared(shipped)
-        assert calls_table(store) == reference(tmp_path, traffic)
-    with open_store(f"sqlite:///{tmp_path}/in-process.db") as store:
-        in_process = ReadBack(store, monkeypatch)
-        for part in split(traffic, 6):
-            store.write_batch(part)
-    assert sorted(reads.call_ids) == sorted(in_process.call_ids)
-    assert len(reads.call_ids) < len({m.call_id for m in traffic}) // 10
+    reads, stored, _ = stored_in_parts(db_url, traffic, monkeypatch, shipped=True)
+    assert stored == reference(tmp_path, traffic)
+    in_process, _, _ = stored_in_parts(f"sqlite:///{tmp_path}/in-process.db", traffic, monkeypatch)
+    assert sorted(reads) == sorted(in_process)
+    assert len(reads) < len({m.call_id for m in traffic}) // 10
 
 
 def test_a_call_another_writer_continued_meanwhile_is_read_back(db_url: str, tmp_path: Path,
