@@ -739,23 +739,6 @@ static int raise_first_error(PyObject *rows, const Column *cols, Py_ssize_t stop
     return raised;
 }
 
-/* The result when column `stop` ended the Python version (None, or the error of the
- * comparison it ran), unless an earlier column failed to convert first. */
-static PyObject *result_at_stop(PyObject *rows, const Column *cols, Py_ssize_t stop, Outcome outcome) {
-    if (outcome == UNSUPPORTED) {
-        if (raise_first_error(rows, cols, stop))
-            return NULL;
-        Py_RETURN_NONE;
-    }
-    SavedError saved = save_error();
-    if (raise_first_error(rows, cols, stop)) {
-        drop_error(saved);
-        return NULL;
-    }
-    restore_error(saved);
-    return NULL;
-}
-
 /* After a failure while writing: the error converting a column at a time meets first (the
  * failure itself when that finds none, such as memory running out). */
 static PyObject *first_error(PyObject *rows, const Column *cols, Py_ssize_t width) {
@@ -766,6 +749,16 @@ static PyObject *first_error(PyObject *rows, const Column *cols, Py_ssize_t widt
     }
     restore_error(saved);
     return NULL;
+}
+
+/* The result when column `stop` ended the Python version (None, or the error of the
+ * comparison it ran), unless an earlier column failed to convert first. */
+static PyObject *result_at_stop(PyObject *rows, const Column *cols, Py_ssize_t stop, Outcome outcome) {
+    if (outcome != UNSUPPORTED)
+        return first_error(rows, cols, stop);
+    if (raise_first_error(rows, cols, stop))
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------------------------------------------------
