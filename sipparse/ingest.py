@@ -351,8 +351,7 @@ class Run:
                 if not self.stop.is_set():
                     self.read(work)
             return
-        with fewer_collections():
-            self._read_with_workers(plan, workers)
+        self._read_with_workers(plan, workers)
 
     def _read_with_workers(self, plan: list[Work], workers: int) -> None:
         pending: deque[tuple[Work, ParseWorker | None]] = deque()
@@ -600,7 +599,12 @@ def die_with(parent: int) -> None:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux
         pass
-    if os.getppid() != parent:  # the parent ended before the signal was asked for
+    exit_if_orphaned(parent)  # it ended before the signal was asked for
+
+
+def exit_if_orphaned(parent: int) -> None:
+    """End this forked process at once if ``parent`` has ended."""
+    if os.getppid() != parent:
         os._exit(1)
 
 
@@ -654,8 +658,7 @@ class ParseWorker:
             with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, partial(self._share, prepare)):
-                    if os.getppid() != self.parent:
-                        os._exit(1)  # the storing process is gone (where die_with cannot tell the kernel)
+                    exit_if_orphaned(self.parent)  # where die_with cannot ask the kernel
                     self.queue.put(item)
                     del item  # the queue's feeder thread holds it until it is pickled
             self.queue.put(None)

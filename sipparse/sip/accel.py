@@ -8,6 +8,7 @@ off, to compare the two or to rule it out when a result looks wrong.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -20,16 +21,17 @@ def pure_python() -> bool:
     return os.environ.get("SIPPARSE_PURE_PYTHON", "").strip() not in ("", "0")
 
 
-def _load() -> Any:
+def c_module(name: str) -> Any:
+    """The optional C extension ``name`` of sipparse (``sipparse.sip._scan``...), or None
+    where it is not built or ``SIPPARSE_PURE_PYTHON`` turns it off."""
     if pure_python():
         return None
     try:
-        from sipparse.sip import _scan  # type: ignore[attr-defined]
+        return importlib.import_module(name)
     except ImportError:
         return None
-    return _scan
 
 
 # The module, for the log layouts' readers (full_entry_starts, read_full_entries, syslog_message).
-reader: Any = _load()
+reader: Any = c_module("sipparse.sip._scan")
 scan_message: ScanMessage | None = reader.scan_message if reader is not None else None

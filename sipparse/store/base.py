@@ -34,7 +34,7 @@ from sipparse.config import DatabaseURL
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, rows, schema
-from sipparse.store.call_cache import OPEN_STATES, CallCache
+from sipparse.store.call_cache import CallCache
 from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -452,7 +452,7 @@ class Store(ABC):
         cache = self._call_cache
         for row in call_rows:
             call_id, state = row[0], _call_state(row)
-            entries = fresh.by_call[call_id] if state in OPEN_STATES else None
+            entries = fresh.by_call[call_id] if cache.keeps(state) else None
             cache.stage(call_id, state, _call_version(row), cache.numbered(entries) if entries else None)
 
     @staticmethod

@@ -79,10 +79,15 @@ class CallCache:
         ordered = sorted(rows, key=_first)
         return _with_ids(ordered, range(self._serial - len(ordered), self._serial))
 
+    @staticmethod
+    def keeps(state: str) -> bool:
+        """Whether a call in this state is kept (it may go on)."""
+        return state in OPEN_STATES
+
     def stage(self, call_id: str, state: str, version: tuple[Any, Any], rows: list[Any] | None) -> None:
         """Keep ``rows`` for this call once the transaction commits (None: forget the call)."""
-        keep = rows is not None and state in OPEN_STATES and len(rows) <= MAX_CALL_ROWS
-        self._staged[call_id] = _Entry(version, rows) if keep and rows is not None else None
+        kept = rows is not None and self.keeps(state) and len(rows) <= MAX_CALL_ROWS
+        self._staged[call_id] = _Entry(version, rows) if kept and rows is not None else None
 
     def forget(self, call_ids: Iterable[str]) -> None:
         """Forget these calls once the transaction commits."""

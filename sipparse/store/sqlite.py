@@ -66,20 +66,21 @@ def _c_binder() -> Any:
     wanted (``SIPPARSE_PURE_PYTHON``) or not known to fit this interpreter's sqlite3 module."""
     import sys
 
-    from sipparse.sip.accel import pure_python
+    from sipparse.sip.accel import c_module
 
-    if pure_python() or sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
+    if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
+        return None
+    binder = c_module("sipparse.store._sqlbind")
+    if binder is None:
         return None
     try:
         import _sqlite3
 
-        from sipparse.store import _sqlbind  # type: ignore[attr-defined]
-
-        _sqlbind.init(_sqlite3.__file__, sqlite3.OperationalError, sqlite3.IntegrityError)
+        binder.init(_sqlite3.__file__, sqlite3.OperationalError, sqlite3.IntegrityError)
     except (ImportError, AttributeError, OSError) as exc:
         log.debug("INSERT values bound by the sqlite3 module: %s", exc)
         return None
-    return _sqlbind
+    return binder
 
 
 BINDER: Any = _c_binder()
@@ -167,20 +168,22 @@ class SQLiteStore(Store):
         return self._con.execute(sql, _params(params)).rowcount
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
-        if self._bound_path is not None and isinstance(seq, list) and seq and " VALUES (" in sql:
-            many = self._multi_row.get(sql)
-            if many is None:
-                many = self._multi_row[sql] = multi_row_sql(sql, ROWS_PER_STATEMENT)
+        if not seq:
+            return 0
+        if " VALUES (" not in sql:
+            return self._con.executemany(sql, seq).rowcount
+        many = self._multi_row.get(sql)
+        if many is None:
+            many = self._multi_row[sql] = multi_row_sql(sql, ROWS_PER_STATEMENT)
+        if self._bound_path is not None and isinstance(seq, list):
             done = BINDER.insert_rows(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql, seq)
             if done is not None:  # else a value of another type: the sqlite3 module binds them all
                 return int(done)
-        if len(seq) < ROWS_PER_STATEMENT or " VALUES (" not in sql:
-            return self._con.executemany(sql, seq).rowcount if seq else 0
         whole = len(seq) - len(seq) % ROWS_PER_STATEMENT
         groups = [list(chain.from_iterable(seq[start:start + ROWS_PER_STATEMENT]))
                   for start in range(0, whole, ROWS_PER_STATEMENT)]
-        total = self._con.executemany(multi_row_sql(sql, ROWS_PER_STATEMENT), groups).rowcount
-        return total + self.executemany(sql, seq[whole:])
+        total = self._con.executemany(many, groups).rowcount if groups else 0
+        return total + (self._con.executemany(sql, seq[whole:]).rowcount if whole < len(seq) else 0)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._con.execute(sql, _params(params)).fetchall()
