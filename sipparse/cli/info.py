@@ -13,7 +13,7 @@ def info(app: App) -> None:
     """Show the database, config file, pattern directories and parser in use."""
     from sipparse.grok import bundled_patterns_dir
     from sipparse.sip import accel
-    from sipparse.store import mysql, sqlite
+    from sipparse.store import mysql, rows, sqlite
 
     settings = app.settings
     click.echo(f"database: {settings.db_url.redacted()}")
@@ -24,6 +24,7 @@ def info(app: App) -> None:
     click.echo(f"C reader: {_c_state(accel.scan_message is not None, 'the Python parser')}")
     click.echo(f"C writer of MySQL loads: {_c_state(mysql.LOAD_ROWS_IN_C, 'Python')}")
     click.echo(f"C binding of SQLite inserts: {_c_state(sqlite.BIND_IN_C, 'the sqlite3 module')}")
+    click.echo(f"C checks of row limits: {_c_state(rows.CHECKS_IN_C, 'Python')}")
 
 
 def _c_state(loaded: bool, fallback: str) -> str:

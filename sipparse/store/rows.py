@@ -19,8 +19,12 @@ from itertools import count, repeat
 from operator import add, attrgetter, itemgetter
 from typing import Any
 
+from sipparse.sip.accel import c_module
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, schema
+
+_C_ROWS: Any = c_module("sipparse.store._rows")
+CHECKS_IN_C = _C_ROWS is not None  # for ``sipparse info``
 
 TimeFormat = Callable[[datetime | None], Any]
 TimesFormat = Callable[[list[datetime | None]], list[Any]]
@@ -123,7 +127,10 @@ def text_times(values: list[datetime | None]) -> list[str | None]:
 
 @dataclass(slots=True)
 class MessageRows:
-    """The rows of a batch of messages, and their timestamps as naive UTC datetimes."""
+    """The rows of a batch of messages, and their timestamps as naive UTC datetimes.
+
+    ``rows`` is a list of tuples, or once prepared in a parse worker whatever
+    ``Store.pack_rows`` made of it."""
 
     rows: RowList
     stamps: list[datetime | None]
@@ -153,7 +160,14 @@ def _longest_text(values: Iterable[Any]) -> int:
 
 
 def _exceeds(rows: RowList, limits: Limits, measure: Callable[[Iterable[Any]], int]) -> bool:
-    """Whether a column of ``limits`` holds a value past its limit (NULL, 0 and "" never do)."""
+    """Whether a column of ``limits`` holds a value past its limit (NULL, 0 and "" never do).
+
+    In C (``_rows.c``) in one pass over the rows when it is built and the values are of the
+    types it knows, else a pass per column here."""
+    if _C_ROWS is not None:
+        answer = (_C_ROWS.longer_than if measure is _longest_text else _C_ROWS.larger_than)(rows, limits)
+        if answer is not None:
+            return bool(answer)
     return any(measure(filter(None, map(itemgetter(index), rows))) > limit for index, limit in limits)
 
 

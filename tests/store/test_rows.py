@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -196,3 +197,37 @@ def test_normal_rows_only_when_normalising_changes_nothing(values: list[tuple[An
         assert calls.as_rows(tuples) == one_by_one == tuples
     else:
         assert one_by_one != tuples
+
+
+# The C checks (_rows.c) answer as the Python ones, or leave the answer to them.
+LIMITS = ((0, 3), (2, 0), (3, (1 << 63) - 1))
+CELLS = st.one_of(st.none(), st.text(max_size=6), st.integers(min_value=-(1 << 70), max_value=1 << 70),
+                  st.sampled_from([b"bytes", True, 2.5, -(1 << 63), (1 << 63) - 1, 1 << 63]))
+
+
+def python_exceeds(table: list[tuple[Any, ...]], measure: Any) -> bool | None:
+    try:
+        return any(measure(filter(None, (row[i] for row in table))) > limit for i, limit in LIMITS)
+    except TypeError:
+        return None
+
+
+@settings(max_examples=400)
+@given(st.lists(st.tuples(CELLS, CELLS, CELLS, CELLS), max_size=6))
+def test_the_c_checks_of_a_batch_agree_with_the_python_ones(table: list[tuple[Any, ...]]) -> None:
+    if rows._C_ROWS is None:
+        return
+    for check, measure, kind in ((rows._C_ROWS.longer_than, rows._longest_text, str),
+                                 (rows._C_ROWS.larger_than, rows._biggest_int, int)):
+        answer = check(table, LIMITS)
+        columns = {i for i, _ in LIMITS}
+        if all(row[i] is None or type(row[i]) is kind for row in table for i in columns):
+            assert answer is not None
+        if answer is not None:
+            assert answer == python_exceeds(table, measure)
+        expected = answer if answer is not None else python_exceeds(table, measure)
+        if expected is None:  # a value the check cannot measure: the same error as ever
+            with pytest.raises(TypeError):
+                rows._exceeds(table, LIMITS, measure)
+        else:
+            assert rows._exceeds(table, LIMITS, measure) == expected
