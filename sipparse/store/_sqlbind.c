@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct sqlite3 sqlite3;
@@ -144,63 +145,123 @@ static int all_plain(PyObject *rows, Py_ssize_t width) {
     return 1;
 }
 
-static int bind_value(sqlite3_stmt *stmt, int index, PyObject *v) {
-    if (v == Py_None)
-        return api.bind_null(stmt, index);
+/* One value to bind, read off its Python object while the GIL is held. */
+typedef struct {
+    enum { V_NULL, V_INT, V_DOUBLE, V_TEXT, V_BLOB } kind;
+    union {
+        sqlite3_int64 number;
+        double real;
+        struct {
+            const char *data;  /* owned by the str or bytes object, which the caller keeps */
+            int size;
+        } span;
+    } as;
+} Value;
+
+static int read_value(PyObject *v, Value *out) {
+    if (v == Py_None) {
+        out->kind = V_NULL;
+        return 0;
+    }
     if (PyUnicode_CheckExact(v)) {
         Py_ssize_t size;
-        const char *text = PyUnicode_AsUTF8AndSize(v, &size);  /* kept by the str: static */
+        const char *text = PyUnicode_AsUTF8AndSize(v, &size);  /* cached by the str */
         if (text == NULL)
             return -1;
         if (size > INT_MAX) {
             PyErr_SetString(PyExc_OverflowError, "string longer than INT_MAX bytes");
             return -1;
         }
-        return api.bind_text(stmt, index, text, (int)size, SQLITE_STATIC);
+        out->kind = V_TEXT;
+        out->as.span.data = text;
+        out->as.span.size = (int)size;
+        return 0;
     }
     if (PyLong_CheckExact(v)) {
         long long number = PyLong_AsLongLong(v);
         if (number == -1 && PyErr_Occurred())
             return -1;
-        return api.bind_int64(stmt, index, number);
+        out->kind = V_INT;
+        out->as.number = number;
+        return 0;
     }
     if (PyBytes_CheckExact(v)) {
         if (PyBytes_GET_SIZE(v) > INT_MAX) {
             PyErr_SetString(PyExc_OverflowError, "BLOB longer than INT_MAX bytes");
             return -1;
         }
-        return api.bind_blob(stmt, index, PyBytes_AS_STRING(v), (int)PyBytes_GET_SIZE(v), SQLITE_STATIC);
+        out->kind = V_BLOB;
+        out->as.span.data = PyBytes_AS_STRING(v);
+        out->as.span.size = (int)PyBytes_GET_SIZE(v);
+        return 0;
     }
-    return api.bind_double(stmt, index, PyFloat_AS_DOUBLE(v));
+    out->kind = V_DOUBLE;
+    out->as.real = PyFloat_AS_DOUBLE(v);
+    return 0;
 }
 
-/* Run ``stmt`` (``per`` rows of ``width`` values) over rows[start:start + per]; -1 on error. */
-static int run_once(sqlite3 *db, sqlite3_stmt *stmt, PyObject *rows, Py_ssize_t start, Py_ssize_t per,
-                    Py_ssize_t width) {
-    int index = 1;
-    for (Py_ssize_t r = start; r < start + per; r++) {
-        PyObject *row = PyList_GET_ITEM(rows, r);
-        for (Py_ssize_t c = 0; c < width; c++, index++) {
-            int rc = bind_value(stmt, index, PyTuple_GET_ITEM(row, c));
-            if (rc != SQLITE_OK) {
-                if (rc > 0)
-                    raise_sqlite(db);
-                return -1;
-            }
-        }
+/* Every value of rows[0:n], row after row; NULL with an exception set on failure. */
+static Value *read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width) {
+    Value *values = PyMem_New(Value, n * width);
+    if (values == NULL) {
+        PyErr_NoMemory();
+        return NULL;
     }
+    Value *at = values;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        for (Py_ssize_t c = 0; c < width; c++, at++)
+            if (read_value(PyTuple_GET_ITEM(row, c), at) < 0) {
+                PyMem_Free(values);
+                return NULL;
+            }
+    }
+    return values;
+}
+
+static int bind_value(sqlite3_stmt *stmt, int index, const Value *v) {
+    switch (v->kind) {
+    case V_NULL:
+        return api.bind_null(stmt, index);
+    case V_INT:
+        return api.bind_int64(stmt, index, v->as.number);
+    case V_DOUBLE:
+        return api.bind_double(stmt, index, v->as.real);
+    case V_TEXT:
+        return api.bind_text(stmt, index, v->as.span.data, v->as.span.size, SQLITE_STATIC);
+    default:
+        return api.bind_blob(stmt, index, v->as.span.data, v->as.span.size, SQLITE_STATIC);
+    }
+}
+
+/* Run ``stmt`` once with ``count`` values; the rows it changed, or -1 (the error is the
+ * handle's: report it before the next call on the handle). Needs no GIL. */
+static int run_once(sqlite3 *db, sqlite3_stmt *stmt, const Value *values, Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (bind_value(stmt, (int)i + 1, values + i) != SQLITE_OK)
+            return -1;
     int rc = api.step(stmt);
     while (rc == SQLITE_ROW)
         rc = api.step(stmt);
-    if (rc != SQLITE_DONE) {
-        raise_sqlite(db);
-        api.reset(stmt);
+    if (rc != SQLITE_DONE)
         return -1;
-    }
     int changed = api.changes(db);
     api.reset(stmt);
     api.clear_bindings(stmt);  /* no pointer into a str the caller may free is kept */
     return changed;
+}
+
+/* Run ``stmt`` over values of ``rows`` rows, ``per`` rows a time: rows changed, or -1. */
+static long long run_all(sqlite3 *db, sqlite3_stmt *stmt, const Value *values, Py_ssize_t rows, Py_ssize_t per,
+                         Py_ssize_t width) {
+    long long total = 0;
+    for (Py_ssize_t done = 0; done < rows; done += per) {
+        int changed = run_once(db, stmt, values + done * width, per * width);
+        if (changed < 0)
+            return -1;
+        total += changed;
+    }
+    return total;
 }
 
 static sqlite3_stmt *prepare(sqlite3 *db, PyObject *sql) {
@@ -216,65 +277,315 @@ static sqlite3_stmt *prepare(sqlite3 *db, PyObject *sql) {
     return stmt;
 }
 
-/* rows(connection, path, many_sql, per, one_sql, rows) -> rows inserted, or None when a value
- * is not one this binds (nothing was run). many_sql inserts ``per`` rows, one_sql one. */
+/* Statements kept prepared between calls: preparing a 100-row INSERT (some 4,000 parameters)
+ * costs about a tenth of running it, at every batch. A kept statement keeps its connection's
+ * handle (SQLite makes a closed connection a zombie until its statements are finalized),
+ * so a store calls forget(connection) before it closes the connection; an entry pushed out
+ * of the few kept here is finalized then. All of this runs holding the GIL. */
+#define KEPT 8
+static struct {
+    sqlite3 *db;
+    PyObject *sql;
+    sqlite3_stmt *stmt;
+    unsigned long long used;
+} kept[KEPT];
+static unsigned long long uses = 0;
+
+static void drop(int i) {
+    api.finalize(kept[i].stmt);
+    Py_CLEAR(kept[i].sql);
+    kept[i].stmt = NULL;
+    kept[i].db = NULL;
+}
+
+/* ``sql`` prepared on ``db``: the kept statement, else a new one kept in place of the one
+ * used least recently. Reset, with no values bound, when it is returned. */
+static sqlite3_stmt *prepared(sqlite3 *db, PyObject *sql) {
+    int victim = 0;
+    for (int i = 0; i < KEPT; i++) {
+        if (kept[i].stmt != NULL && kept[i].db == db &&
+            (kept[i].sql == sql || PyUnicode_Compare(kept[i].sql, sql) == 0)) {
+            kept[i].used = ++uses;
+            return kept[i].stmt;
+        }
+        if (kept[victim].stmt != NULL && (kept[i].stmt == NULL || kept[i].used < kept[victim].used))
+            victim = i;
+    }
+    sqlite3_stmt *stmt = prepare(db, sql);
+    if (stmt == NULL)
+        return NULL;
+    if (kept[victim].stmt != NULL)
+        drop(victim);
+    kept[victim].db = db;
+    kept[victim].sql = Py_NewRef(sql);
+    kept[victim].stmt = stmt;
+    kept[victim].used = ++uses;
+    return stmt;
+}
+
+/* forget(connection): finalize the statements kept for the connection (before it closes). */
+static PyObject *forget(PyObject *self, PyObject *connection) {
+    sqlite3 *db = ((ConnectionHead *)connection)->db;
+    for (int i = 0; i < KEPT; i++)
+        if (kept[i].stmt != NULL && (kept[i].db == db || db == NULL))
+            drop(i);
+    Py_RETURN_NONE;
+}
+
+/* The open handle of ``connection`` for an insert of ``per`` rows a statement, or NULL. */
+static sqlite3 *writable(PyObject *connection, const char *path, Py_ssize_t per) {
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "init() first");
+        return NULL;
+    }
+    if (per < 1) {
+        PyErr_SetString(PyExc_ValueError, "per must be at least 1");
+        return NULL;
+    }
+    sqlite3 *db = handle_of(connection, path);
+    if (db != NULL && api.get_autocommit(db)) {
+        PyErr_SetString(PyExc_ValueError, "no transaction is open on the connection");
+        return NULL;
+    }
+    return db;
+}
+
+/* Insert ``n`` rows of ``width`` values: ``many_sql`` runs ``per`` rows at a time, ``one_sql``
+ * the rest one by one. The rows inserted, or NULL with the exception set. */
+static PyObject *insert_values(sqlite3 *db, PyObject *many_sql, Py_ssize_t per, PyObject *one_sql,
+                               const Value *values, Py_ssize_t n, Py_ssize_t width) {
+    Py_ssize_t whole = n - n % per;
+    sqlite3_stmt *many = NULL, *one = NULL;
+    if ((whole && (many = prepared(db, many_sql)) == NULL) || (whole < n && (one = prepared(db, one_sql)) == NULL))
+        return NULL;
+    /* SQLite's own work, most of a write, runs while other threads take their turn: the
+     * values are plain C, pointing into objects the caller keeps alive. */
+    long long total, rest = 0;
+    Py_BEGIN_ALLOW_THREADS
+    total = whole ? run_all(db, many, values, whole, per, width) : 0;
+    if (total >= 0 && whole < n)
+        rest = run_all(db, one, values + whole * width, n - whole, 1, width);
+    Py_END_ALLOW_THREADS
+    if (total < 0 || rest < 0) {
+        raise_sqlite(db);
+        sqlite3_stmt *failed = total < 0 ? many : one;
+        api.reset(failed);
+        api.clear_bindings(failed);
+        return NULL;
+    }
+    return PyLong_FromLongLong(total + rest);
+}
+
+/* insert_rows(connection, path, many_sql, per, one_sql, rows) -> rows inserted, or None when a
+ * value is not one this binds (nothing was run). many_sql inserts ``per`` rows, one_sql one. */
 static PyObject *insert_rows(PyObject *self, PyObject *args) {
     PyObject *connection, *many_sql, *one_sql, *rows;
     const char *path;
     Py_ssize_t per;
     if (!PyArg_ParseTuple(args, "OsUnUO!", &connection, &path, &many_sql, &per, &one_sql, &PyList_Type, &rows))
         return NULL;
-    if (!ready) {
-        PyErr_SetString(PyExc_RuntimeError, "init() first");
-        return NULL;
-    }
     Py_ssize_t n = PyList_GET_SIZE(rows);
     if (n == 0)
         return PyLong_FromLong(0);
-    if (per < 1) {
-        PyErr_SetString(PyExc_ValueError, "per must be at least 1");
-        return NULL;
-    }
     Py_ssize_t width = PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
     if (width < 1 || !all_plain(rows, width))
         Py_RETURN_NONE;
-    sqlite3 *db = handle_of(connection, path);
+    sqlite3 *db = writable(connection, path, per);
     if (db == NULL)
         return NULL;
-    if (api.get_autocommit(db)) {
-        PyErr_SetString(PyExc_ValueError, "no transaction is open on the connection");
+    Value *values = read_values(rows, n, width);
+    if (values == NULL)
+        return NULL;
+    PyObject *done = insert_values(db, many_sql, per, one_sql, values, n, width);
+    PyMem_Free(values);
+    return done;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Packed rows: a batch's values in one bytes object, for the trip from a parse worker to the
+ * storing process. Unpickling 40-odd objects a row cost that process more than binding
+ * them; bound straight from the packed bytes, the rows are never objects there at all.
+ *
+ * Each value is a tag byte, then for an integer or a float its 8 bytes (native order: both
+ * ends are this machine), for a text (UTF-8) or a blob a 4-byte length and the bytes.
+ */
+
+enum { TAG_NULL, TAG_INT, TAG_DOUBLE, TAG_TEXT, TAG_BLOB };
+
+/* Write ``v`` at ``at``; where the next value goes. */
+static char *pack_value(char *at, const Value *v) {
+    switch (v->kind) {
+    case V_NULL:
+        *at = TAG_NULL;
+        return at + 1;
+    case V_INT:
+        *at = TAG_INT;
+        memcpy(at + 1, &v->as.number, 8);
+        return at + 9;
+    case V_DOUBLE:
+        *at = TAG_DOUBLE;
+        memcpy(at + 1, &v->as.real, 8);
+        return at + 9;
+    default: {
+        int32_t size = v->as.span.size;
+        *at = v->kind == V_TEXT ? TAG_TEXT : TAG_BLOB;
+        memcpy(at + 1, &size, 4);
+        memcpy(at + 5, v->as.span.data, (size_t)size);
+        return at + 5 + size;
+    }
+    }
+}
+
+static Py_ssize_t packed_size(const Value *v) {
+    return v->kind == V_NULL ? 1 : v->kind == V_INT || v->kind == V_DOUBLE ? 9 : 5 + (Py_ssize_t)v->as.span.size;
+}
+
+/* pack_rows(rows) -> bytes, or None when a value is not one this binds, or a text cannot be
+ * UTF-8 (the rows then travel as they are). */
+static PyObject *pack_rows(PyObject *self, PyObject *args) {
+    PyObject *rows;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    Py_ssize_t width = n && PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
+    if (width < 1 || !all_plain(rows, width))
+        Py_RETURN_NONE;
+    Value *values = read_values(rows, n, width);
+    if (values == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < n * width; i++)
+        size += packed_size(values + i);
+    PyObject *packed = PyBytes_FromStringAndSize(NULL, size);
+    if (packed != NULL) {
+        char *at = PyBytes_AS_STRING(packed);
+        for (Py_ssize_t i = 0; i < n * width; i++)
+            at = pack_value(at, values + i);
+    }
+    PyMem_Free(values);
+    return packed;
+}
+
+/* The ``count`` values packed in ``data``, pointing into it; NULL with ValueError when the
+ * bytes are not exactly that many packed values. */
+static Value *read_packed(const char *data, Py_ssize_t size, Py_ssize_t count) {
+    Value *values = PyMem_New(Value, count > 0 ? count : 1);
+    if (values == NULL) {
+        PyErr_NoMemory();
         return NULL;
     }
-    long long total = 0;
-    Py_ssize_t whole = n - n % per, done = 0;
-    sqlite3_stmt *stmt = NULL;
-    if (whole) {
-        if ((stmt = prepare(db, many_sql)) == NULL)
-            return NULL;
-        for (; done < whole; done += per) {
-            int changed = run_once(db, stmt, rows, done, per, width);
-            if (changed < 0) {
-                api.finalize(stmt);
-                return NULL;
-            }
-            total += changed;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (at >= size)
+            goto bad;
+        char tag = data[at++];
+        Value *v = values + i;
+        if (tag == TAG_NULL) {
+            v->kind = V_NULL;
+        } else if (tag == TAG_INT || tag == TAG_DOUBLE) {
+            if (size - at < 8)
+                goto bad;
+            v->kind = tag == TAG_INT ? V_INT : V_DOUBLE;
+            memcpy(tag == TAG_INT ? (void *)&v->as.number : (void *)&v->as.real, data + at, 8);
+            at += 8;
+        } else if (tag == TAG_TEXT || tag == TAG_BLOB) {
+            int32_t length;
+            if (size - at < 4)
+                goto bad;
+            memcpy(&length, data + at, 4);
+            at += 4;
+            if (length < 0 || size - at < length)
+                goto bad;
+            v->kind = tag == TAG_TEXT ? V_TEXT : V_BLOB;
+            v->as.span.data = data + at;
+            v->as.span.size = length;
+            at += length;
+        } else {
+            goto bad;
         }
-        api.finalize(stmt);
     }
-    if (done < n) {
-        if ((stmt = prepare(db, one_sql)) == NULL)
-            return NULL;
-        for (; done < n; done++) {
-            int changed = run_once(db, stmt, rows, done, 1, width);
-            if (changed < 0) {
-                api.finalize(stmt);
-                return NULL;
-            }
-            total += changed;
+    if (at == size)
+        return values;
+bad:
+    PyMem_Free(values);
+    PyErr_SetString(PyExc_ValueError, "packed rows: not the values announced");
+    return NULL;
+}
+
+/* The packed argument of unpack_rows and insert_packed: its values, checked. */
+static Value *packed_values(Py_buffer *packed, Py_ssize_t rows, Py_ssize_t width) {
+    if (rows < 0 || width < 1 || rows > PY_SSIZE_T_MAX / width) {
+        PyErr_SetString(PyExc_ValueError, "packed rows: bad row count or width");
+        return NULL;
+    }
+    return read_packed(packed->buf, packed->len, rows * width);
+}
+
+static PyObject *value_object(const Value *v) {
+    switch (v->kind) {
+    case V_NULL:
+        Py_RETURN_NONE;
+    case V_INT:
+        return PyLong_FromLongLong(v->as.number);
+    case V_DOUBLE:
+        return PyFloat_FromDouble(v->as.real);
+    case V_TEXT:
+        return PyUnicode_DecodeUTF8(v->as.span.data, v->as.span.size, "strict");
+    default:
+        return PyBytes_FromStringAndSize(v->as.span.data, v->as.span.size);
+    }
+}
+
+/* unpack_rows(packed, rows, width) -> the list of row tuples pack_rows packed. */
+static PyObject *unpack_rows(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    Py_ssize_t n, width;
+    if (!PyArg_ParseTuple(args, "y*nn", &packed, &n, &width))
+        return NULL;
+    Value *values = packed_values(&packed, n, width);
+    PyObject *rows = values ? PyList_New(n) : NULL;
+    for (Py_ssize_t r = 0; rows && r < n; r++) {
+        PyObject *row = PyTuple_New(width);
+        if (row == NULL) {
+            Py_CLEAR(rows);
+            break;
         }
-        api.finalize(stmt);
+        PyList_SET_ITEM(rows, r, row);
+        for (Py_ssize_t c = 0; c < width; c++) {
+            PyObject *value = value_object(values + r * width + c);
+            if (value == NULL) {
+                Py_CLEAR(rows);
+                break;
+            }
+            PyTuple_SET_ITEM(row, c, value);
+        }
     }
-    return PyLong_FromLongLong(total);
+    PyMem_Free(values);
+    PyBuffer_Release(&packed);
+    return rows;
+}
+
+/* insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> rows inserted:
+ * insert_rows of the rows pack_rows packed, bound from the packed bytes. */
+static PyObject *insert_packed(PyObject *self, PyObject *args) {
+    PyObject *connection, *many_sql, *one_sql;
+    const char *path;
+    Py_ssize_t per, n, width;
+    Py_buffer packed;
+    if (!PyArg_ParseTuple(args, "OsUnUy*nn", &connection, &path, &many_sql, &per, &one_sql, &packed, &n, &width))
+        return NULL;
+    PyObject *done = NULL;
+    sqlite3 *db = writable(connection, path, per);
+    Value *values = db ? packed_values(&packed, n, width) : NULL;
+    if (values != NULL)
+        done = n ? insert_values(db, many_sql, per, one_sql, values, n, width) : PyLong_FromLong(0);
+    PyMem_Free(values);
+    PyBuffer_Release(&packed);
+    return done;
 }
 
 static PyMethodDef methods[] = {
@@ -282,6 +593,11 @@ static PyMethodDef methods[] = {
     {"database", database, METH_VARARGS, "database(connection, path): True if the handle is that file's."},
     {"insert_rows", insert_rows, METH_VARARGS,
      "insert_rows(connection, path, many_sql, per, one_sql, rows) -> inserted rows, or None."},
+    {"forget", forget, METH_O, "forget(connection): finalize the statements kept for the connection."},
+    {"pack_rows", pack_rows, METH_VARARGS, "pack_rows(rows) -> the rows' values in bytes, or None."},
+    {"unpack_rows", unpack_rows, METH_VARARGS, "unpack_rows(packed, rows, width) -> the rows packed."},
+    {"insert_packed", insert_packed, METH_VARARGS,
+     "insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> inserted rows."},
     {NULL, NULL, 0, NULL},
 };
 

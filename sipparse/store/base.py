@@ -118,6 +118,11 @@ class Store(ABC):
     @abstractmethod
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int: ...
 
+    def pack_rows(self, rows: list[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+        """The rows in the form that costs least to send to another process and to insert
+        there; ``executemany`` takes it (and ``rows.as_list`` gives the tuples back)."""
+        return rows
+
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
@@ -228,15 +233,17 @@ class Store(ABC):
 
     def _with_call_rows(self, batch: PreparedBatch) -> PreparedBatch:
         """``batch`` with the ``calls`` row of each of its calls from its own rows, and without
-        the summary inputs and timestamps that only served to make them."""
+        the summary inputs and timestamps that only served to make them, its message rows
+        packed (``pack_rows``) for the trip to the storing process."""
         by_call = batch.summaries.by_call
         call_ids = list(by_call)
         call_rows = dict(zip(call_ids, self._call_rows(self._fresh_summaries(call_ids, batch.summaries)), strict=True))
         # the summary inputs travel as plain tuples (a named tuple pickles through Python code)
         # for the storing process's CallCache
         plain = {c: list(map(tuple, entries)) for c, entries in by_call.items()}
-        return PreparedBatch(rows.MessageRows(batch.messages.rows, []), batch.rejects, batch.checkpoints, batch.sizes,
-                             rows.SummaryInputs(plain, batch.summaries.normal), call_rows)
+        return PreparedBatch(rows.MessageRows(self.pack_rows(batch.messages.rows), []), batch.rejects,
+                             batch.checkpoints, batch.sizes, rows.SummaryInputs(plain, batch.summaries.normal),
+                             call_rows)
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""
@@ -522,7 +529,7 @@ class PreparedBatch:
 
     def sanitized(self) -> PreparedBatch:
         """The batch with what the database cannot encode replaced (``rows.sanitize``)."""
-        messages = rows.MessageRows(rows.sanitize(self.messages.rows), self.messages.stamps)
+        messages = rows.MessageRows(rows.sanitize(rows.as_list(self.messages.rows)), self.messages.stamps)
         if self.call_rows is None:
             summaries = rows.summary_inputs(messages)
             call_rows = None

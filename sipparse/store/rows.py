@@ -280,6 +280,12 @@ def summary_inputs(batch: MessageRows) -> SummaryInputs:
     return SummaryInputs(out, normal)
 
 
+def as_list(rows: Sequence[tuple[Any, ...]]) -> RowList:
+    """The rows as a list of tuples, from a list or from rows packed for another process
+    (``Store.pack_rows``)."""
+    return rows if isinstance(rows, list) else rows.tuples()  # type: ignore[attr-defined]
+
+
 def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Replace what the database cannot encode (lone surrogates from undecodable bytes)."""
     def clean(value: Any) -> Any:

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
@@ -87,12 +88,31 @@ BINDER: Any = _c_binder()
 BIND_IN_C = BINDER is not None  # for ``sipparse info``
 
 
+@dataclass(frozen=True, slots=True)
+class PackedRows:
+    """Rows packed into one bytes object (``_sqlbind.pack_rows``), as a parse worker sends a
+    batch's message rows: unpickling a bytes object costs the storing process nothing per
+    row, and ``executemany`` binds the values from it without making an object of any."""
+
+    data: bytes
+    count: int
+    width: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def tuples(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples again, exactly as they were packed."""
+        return BINDER.unpack_rows(self.data, self.count, self.width)  # type: ignore[no-any-return]
+
+
 class SQLiteStore(Store):
     """A ``sqlite:///PATH`` database."""
 
     backend = "sqlite"
     placeholder = "?"
     _bound_path: str | None = None  # the file's name for BINDER; None: the sqlite3 module binds
+    overlaps_writes = False
 
     def __init__(self, url: Any) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
@@ -162,19 +182,33 @@ class SQLiteStore(Store):
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()  # first: the last connection closed removes the WAL
+        if self._bound_path is not None:
+            BINDER.forget(self._con)  # its kept statements would keep the connection open
         self._con.close()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._con.execute(sql, _params(params)).rowcount
 
+    def pack_rows(self, rows: list[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+        """``PackedRows`` of ``rows`` when this store binds them in C, else the rows."""
+        if self._bound_path is None or not rows:
+            return rows
+        packed = BINDER.pack_rows(rows)
+        return rows if packed is None else PackedRows(packed, len(rows), len(rows[0]))
+
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         if not seq:
             return 0
+        if isinstance(seq, PackedRows) and (self._bound_path is None or " VALUES (" not in sql):
+            seq = seq.tuples()
         if " VALUES (" not in sql:
             return self._con.executemany(sql, seq).rowcount
         many = self._multi_row.get(sql)
         if many is None:
             many = self._multi_row[sql] = multi_row_sql(sql, ROWS_PER_STATEMENT)
+        if isinstance(seq, PackedRows):
+            return int(BINDER.insert_packed(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql,
+                                            seq.data, seq.count, seq.width))
         if self._bound_path is not None and isinstance(seq, list):
             done = BINDER.insert_rows(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql, seq)
             if done is not None:  # else a value of another type: the sqlite3 module binds them all

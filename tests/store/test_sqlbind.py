@@ -8,6 +8,7 @@ leave the whole call to the sqlite3 module.
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from datetime import datetime
 from itertools import chain
@@ -134,3 +135,109 @@ def test_the_store_writes_the_same_with_and_without_it(tmp_path: Path, monkeypat
                                              [{k: v for k, v in row.items() if k != "ingested_at"}
                                               for row in without[2]])
 
+
+
+# -- packed rows: what a parse worker sends instead of the tuples --------------------------
+
+def by_packed(con: sqlite3.Connection, path: Path, rows: list[tuple[Any, ...]]) -> Any:
+    packed = BINDER.pack_rows(rows)
+    assert packed is not None
+    try:
+        return BINDER.insert_packed(con, str(path), MANY, 4, ONE, packed, len(rows), 3)
+    except Exception as exc:  # noqa: BLE001
+        return type(exc)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=1, max_size=11))
+def test_packed_rows_unpack_to_the_same_and_are_stored_the_same(tmp_path: Path, rows: list[tuple[Any, ...]]) -> None:
+    packed = BINDER.pack_rows(rows)
+    assert BINDER.unpack_rows(packed, len(rows), 3) == rows
+    assert sqlite_store.PackedRows(packed, len(rows), 3).tuples() == rows
+    module, c = fresh(tmp_path / "module.db"), fresh(tmp_path / "c.db")
+    assert by_packed(c, tmp_path / "c.db", rows) == by_module(module, rows)
+    assert content(c) == content(module)
+    module.close()
+    c.close()
+
+
+@pytest.mark.parametrize("odd", [True, 2.5j, "lone \udcff surrogate", ("nested",)])
+def test_rows_it_cannot_pack_travel_as_they_are(odd: Any) -> None:
+    assert BINDER.pack_rows([(1, 2, 3), (1, 2, odd)]) is None
+    assert BINDER.pack_rows([]) is None
+
+
+@pytest.mark.parametrize("cut", [1, 2, 5, 9])
+def test_packed_bytes_that_are_not_the_rows_announced_are_refused(tmp_path: Path, cut: int) -> None:
+    packed = BINDER.pack_rows([(None, 7, "text"), (b"blob", 2.5, "")])
+    con = fresh(tmp_path / "c.db")
+    for data, count in ((packed[:-cut], 2), (packed + b"\x00" * cut, 2), (packed, 3), (b"\x07" + packed[1:], 2)):
+        with pytest.raises(ValueError, match="packed rows"):
+            BINDER.unpack_rows(data, count, 3)
+        with pytest.raises(ValueError, match="packed rows"):
+            BINDER.insert_packed(con, str(tmp_path / "c.db"), MANY, 4, ONE, data, count, 3)
+    assert content(con) == []
+    con.close()
+
+
+def test_a_batch_prepared_for_another_process_is_packed_and_stored_the_same(tmp_path: Path) -> None:
+    traffic = mixed_traffic(SOURCE, 40, START)
+    with open_store(f"sqlite:///{tmp_path}/packed.db") as store:
+        prepared = store.prepare_batch(traffic, calls_ahead=True)
+        assert isinstance(prepared.messages.rows, sqlite_store.PackedRows)
+        assert len(prepared.messages.rows) == len(traffic)
+        store.write_prepared(pickle.loads(pickle.dumps(prepared)))
+        packed = message_keys(store), calls_table(store), store.fetchall("SELECT * FROM sip_transactions")
+    with open_store(f"sqlite:///{tmp_path}/tuples.db") as store:
+        store.write_batch(traffic)
+        tuples = message_keys(store), calls_table(store), store.fetchall("SELECT * FROM sip_transactions")
+    assert packed[:2] == tuples[:2]
+    assert [{k: v for k, v in row.items() if k != "ingested_at"} for row in packed[2]] == \
+        [{k: v for k, v in row.items() if k != "ingested_at"} for row in tuples[2]]
+
+
+def test_a_packed_batch_is_unpacked_where_the_store_cannot_bind_in_c(tmp_path: Path) -> None:
+    traffic = mixed_traffic(SOURCE, 10, START)
+    with open_store(f"sqlite:///{tmp_path}/c.db") as store:
+        prepared = store.prepare_batch(traffic, calls_ahead=True)
+        assert isinstance(prepared.messages.rows, sqlite_store.PackedRows)
+        sanitized = prepared.sanitized()  # the tuples again, cleaned
+        assert isinstance(sanitized.messages.rows, list)
+        assert sanitized.messages.rows == prepared.messages.rows.tuples()
+        store._bound_path = None  # as where the C binding does not fit the connection
+        assert store.write_prepared(prepared).inserted == len(traffic)
+
+
+# -- statements kept prepared between calls -------------------------------------------------
+
+def test_kept_statements_belong_to_their_connection(tmp_path: Path) -> None:
+    cons = {name: fresh(tmp_path / f"{name}.db") for name in "ab"}
+    for round_ in range(3):  # the same SQL on two connections, in turns
+        for name, con in cons.items():
+            rows = [(name, round_, i) for i in range(6)]
+            assert BINDER.insert_rows(con, str(tmp_path / f"{name}.db"), MANY, 4, ONE, rows) == 6
+    for name, con in cons.items():
+        assert {row[0] for row in content(con)} == {name}
+        assert len(content(con)) == 18
+        BINDER.forget(con)
+        con.close()
+
+
+def test_a_failed_insert_leaves_its_kept_statement_fit_for_the_next(tmp_path: Path) -> None:
+    con = fresh(tmp_path / "c.db")
+    con.execute("CREATE TABLE strict_t (a INTEGER NOT NULL)")
+    strict = "INSERT INTO strict_t (a) VALUES (?)"
+    with pytest.raises(sqlite3.IntegrityError):
+        BINDER.insert_rows(con, str(tmp_path / "c.db"), strict, 1, strict, [(1,), (None,)])
+    assert BINDER.insert_rows(con, str(tmp_path / "c.db"), strict, 1, strict, [(2,), (3,)]) == 2
+    assert [r[0] for r in con.execute("SELECT a FROM strict_t ORDER BY a")] == [1, 2, 3]
+    BINDER.forget(con)
+    con.close()
+
+
+def test_a_closed_store_leaves_no_connection_open_behind_its_statements(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store.write_batch(mixed_traffic(SOURCE, 10, START))
+    # the last connection closed removes the WAL: none is left open as a zombie
+    assert not Path(f"{path}-wal").exists()
