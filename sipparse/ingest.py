@@ -634,8 +634,8 @@ class ParseWorker:
     """Parses one file in a forked process and prepares its batches (``Run._prepared``: the
     rows and the new calls' summaries), handing them over a small bounded queue.
 
-    The parent only writes (two cores, one pipeline: the rows cross as plain tuples, which
-    cost the parent less to unpickle than it would cost it to build them); the queue bound
+    The parent only writes (two cores, one pipeline: the rows cross ready to insert, packed
+    by the store where it can, ``Store.pack_rows``, else as plain tuples); the queue bound
     keeps memory flat. Batches arrive in the parser's order, so the rows and checkpoints are
     exactly those of an in-process run.
     """

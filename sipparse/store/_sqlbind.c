@@ -8,9 +8,14 @@
  *
  * The handle is the first field of CPython's sqlite3.Connection object (Modules/_sqlite/
  * connection.h, unchanged from 3.8 to 3.13); init() takes the path of the _sqlite3 module
- * to find the very SQLite library it uses, and rows() checks the handle before each use:
- * its database file must be the one the caller names. sipparse.store.sqlite uses this only
- * after that check passed once, and falls back to executemany otherwise.
+ * to find the very SQLite library it uses, and every insert checks the handle before its
+ * use: its database file must be the one the caller names. sipparse.store.sqlite uses this
+ * only after that check passed once, and falls back to executemany otherwise.
+ *
+ * The values are read off their objects first, then bound and stepped with Python's lock
+ * released; the INSERT statements stay prepared between calls (forget() before the
+ * connection closes). Rows can also be packed into one bytes object (pack_rows) for the trip
+ * from a parse worker, and inserted from it (insert_packed) without an object per value.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

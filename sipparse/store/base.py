@@ -78,8 +78,8 @@ class Store(ABC):
     # whether an upsert's row count tells inserted rows (1) from updated ones (2, or 0)
     counts_upserts = False
     # whether writing in a thread of its own, while the next batch is parsed, pays: it does
-    # when the write mostly waits (for a server), not when it holds Python's lock (SQLite's
-    # binding of every value), where the two threads only take turns
+    # when the write mostly waits (for a server), not when much of it holds Python's lock
+    # (SQLite's binding, the calls summaries, the commit), where the threads take turns
     overlaps_writes = False
     # log bytes an ingest stores per transaction: a few thousand messages, whose rows (three
     # times the log's size in Python objects) are held while stored, by each process of a run

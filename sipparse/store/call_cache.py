@@ -87,7 +87,7 @@ class CallCache:
     def stage(self, call_id: str, state: str, version: tuple[Any, Any], rows: list[Any] | None) -> None:
         """Keep ``rows`` for this call once the transaction commits (None: forget the call)."""
         kept = rows is not None and self.keeps(state) and len(rows) <= MAX_CALL_ROWS
-        self._staged[call_id] = _Entry(version, rows) if kept and rows is not None else None
+        self._staged[call_id] = _Entry(version, rows) if kept else None
 
     def forget(self, call_ids: Iterable[str]) -> None:
         """Forget these calls once the transaction commits."""

@@ -291,7 +291,7 @@ def summarize_tuples(call_id: str, rows: Iterable[Sequence[Any]], normal: bool =
     :param normal: the rows are ``as_rows`` that ``is_normal`` (the write path checks a whole
         batch at once), so they are not looked at one by one again.
     """
-    ordered = list(rows) if normal else list(map(_normal, rows))
+    ordered = list(rows) if normal else normalized(rows)
     _order(ordered)
     if not ordered:
         raise ValueError(f"no message rows for Call-ID {call_id!r}")
