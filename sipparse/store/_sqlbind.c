@@ -475,6 +475,44 @@ static PyObject *pack_rows(PyObject *self, PyObject *args) {
     return packed;
 }
 
+/* The packed value at data[at:], into ``v`` (pointing into data); where the next one starts,
+ * or -1 when the bytes up to ``size`` do not hold a whole value there. */
+static Py_ssize_t read_packed_value(const char *data, Py_ssize_t size, Py_ssize_t at, Value *v) {
+    if (at < 0 || at >= size)
+        return -1;
+    char tag = data[at++];
+    if (tag == TAG_NULL) {
+        v->kind = V_NULL;
+        return at;
+    }
+    if (tag == TAG_INT || tag == TAG_DOUBLE) {
+        if (size - at < 8)
+            return -1;
+        v->kind = tag == TAG_INT ? V_INT : V_DOUBLE;
+        memcpy(tag == TAG_INT ? (void *)&v->as.number : (void *)&v->as.real, data + at, 8);
+        return at + 8;
+    }
+    if (tag == TAG_TEXT || tag == TAG_BLOB) {
+        int32_t length;
+        if (size - at < 4)
+            return -1;
+        memcpy(&length, data + at, 4);
+        at += 4;
+        if (length < 0 || size - at < length)
+            return -1;
+        v->kind = tag == TAG_TEXT ? V_TEXT : V_BLOB;
+        v->as.span.data = data + at;
+        v->as.span.size = length;
+        return at + length;
+    }
+    return -1;
+}
+
+static void *not_announced(void) {
+    PyErr_SetString(PyExc_ValueError, "packed rows: not the values announced");
+    return NULL;
+}
+
 /* The ``count`` values packed in ``data``, pointing into it; NULL with ValueError when the
  * bytes are not exactly that many packed values. */
 static Value *read_packed(const char *data, Py_ssize_t size, Py_ssize_t count) {
@@ -484,41 +522,12 @@ static Value *read_packed(const char *data, Py_ssize_t size, Py_ssize_t count) {
         return NULL;
     }
     Py_ssize_t at = 0;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        if (at >= size)
-            goto bad;
-        char tag = data[at++];
-        Value *v = values + i;
-        if (tag == TAG_NULL) {
-            v->kind = V_NULL;
-        } else if (tag == TAG_INT || tag == TAG_DOUBLE) {
-            if (size - at < 8)
-                goto bad;
-            v->kind = tag == TAG_INT ? V_INT : V_DOUBLE;
-            memcpy(tag == TAG_INT ? (void *)&v->as.number : (void *)&v->as.real, data + at, 8);
-            at += 8;
-        } else if (tag == TAG_TEXT || tag == TAG_BLOB) {
-            int32_t length;
-            if (size - at < 4)
-                goto bad;
-            memcpy(&length, data + at, 4);
-            at += 4;
-            if (length < 0 || size - at < length)
-                goto bad;
-            v->kind = tag == TAG_TEXT ? V_TEXT : V_BLOB;
-            v->as.span.data = data + at;
-            v->as.span.size = length;
-            at += length;
-        } else {
-            goto bad;
-        }
-    }
+    for (Py_ssize_t i = 0; i < count && at >= 0; i++)
+        at = read_packed_value(data, size, at, values + i);
     if (at == size)
         return values;
-bad:
     PyMem_Free(values);
-    PyErr_SetString(PyExc_ValueError, "packed rows: not the values announced");
-    return NULL;
+    return not_announced();
 }
 
 /* The packed argument of unpack_rows and insert_packed: its values, checked. */
@@ -574,6 +583,91 @@ static PyObject *unpack_rows(PyObject *self, PyObject *args) {
     return rows;
 }
 
+/* row_offsets(packed, rows, width) -> bytes: where each row of the packed rows starts (a
+ * native Py_ssize_t each), for pick_rows; ValueError as unpack_rows when the bytes are not
+ * the rows announced. One pass that makes no object. */
+static PyObject *row_offsets(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    Py_ssize_t n, width;
+    if (!PyArg_ParseTuple(args, "y*nn", &packed, &n, &width))
+        return NULL;
+    PyObject *out = NULL;
+    if (n < 0 || width < 1 || n > PY_SSIZE_T_MAX / width / (Py_ssize_t)sizeof(Py_ssize_t)) {
+        PyErr_SetString(PyExc_ValueError, "packed rows: bad row count or width");
+    } else if ((out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(Py_ssize_t))) != NULL) {
+        Py_ssize_t *starts = (Py_ssize_t *)PyBytes_AS_STRING(out), at = 0;
+        Value ignored;
+        for (Py_ssize_t r = 0; r < n && at >= 0; r++) {
+            starts[r] = at;
+            for (Py_ssize_t c = 0; c < width && at >= 0; c++)
+                at = read_packed_value(packed.buf, packed.len, at, &ignored);
+        }
+        if (at != packed.len) {
+            Py_CLEAR(out);
+            not_announced();
+        }
+    }
+    PyBuffer_Release(&packed);
+    return out;
+}
+
+/* One picked row: the values of ``columns`` of the row at data[at:]. */
+static PyObject *picked_row(const char *data, Py_ssize_t size, Py_ssize_t at, Value *row, Py_ssize_t width,
+                            PyObject *columns) {
+    for (Py_ssize_t c = 0; c < width; c++)
+        if ((at = read_packed_value(data, size, at, row + c)) < 0)
+            return not_announced();
+    Py_ssize_t count = PyTuple_GET_SIZE(columns);
+    PyObject *tuple = PyTuple_New(count);
+    for (Py_ssize_t k = 0; tuple != NULL && k < count; k++) {
+        Py_ssize_t column = PyLong_AsSsize_t(PyTuple_GET_ITEM(columns, k));
+        PyObject *value = NULL;
+        if (column >= 0 && column < width)
+            value = value_object(row + column);
+        else if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_IndexError, "pick_rows: column out of range");
+        if (value == NULL)
+            Py_CLEAR(tuple);
+        else
+            PyTuple_SET_ITEM(tuple, k, value);
+    }
+    return tuple;
+}
+
+/* pick_rows(packed, offsets, width, positions, columns) -> [tuple of the ``columns`` values of
+ * the row at each of ``positions``]: a few rows of packed rows as objects, without making any
+ * of the others (``offsets`` from row_offsets). */
+static PyObject *pick_rows(PyObject *self, PyObject *args) {
+    Py_buffer packed, offsets;
+    Py_ssize_t width;
+    PyObject *positions, *columns;
+    if (!PyArg_ParseTuple(args, "y*y*nO!O!", &packed, &offsets, &width, &PyList_Type, &positions, &PyTuple_Type,
+                          &columns))
+        return NULL;
+    Py_ssize_t rows = offsets.len / (Py_ssize_t)sizeof(Py_ssize_t);
+    const Py_ssize_t *starts = offsets.buf;
+    Value *row = width >= 1 && width < 4096 ? PyMem_New(Value, width) : NULL;
+    PyObject *out = row != NULL ? PyList_New(PyList_GET_SIZE(positions)) : NULL;
+    if (row == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "packed rows: bad width");
+    for (Py_ssize_t i = 0; out != NULL && i < PyList_GET_SIZE(positions); i++) {
+        Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(positions, i));
+        PyObject *picked = NULL;
+        if (p >= 0 && p < rows)
+            picked = picked_row(packed.buf, packed.len, starts[p], row, width, columns);
+        else if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_IndexError, "pick_rows: row out of range");
+        if (picked == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, i, picked);
+    }
+    PyMem_Free(row);
+    PyBuffer_Release(&packed);
+    PyBuffer_Release(&offsets);
+    return out;
+}
+
 /* insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> rows inserted:
  * insert_rows of the rows pack_rows packed, bound from the packed bytes. */
 static PyObject *insert_packed(PyObject *self, PyObject *args) {
@@ -601,6 +695,9 @@ static PyMethodDef methods[] = {
     {"forget", forget, METH_O, "forget(connection): finalize the statements kept for the connection."},
     {"pack_rows", pack_rows, METH_VARARGS, "pack_rows(rows) -> the rows' values in bytes, or None."},
     {"unpack_rows", unpack_rows, METH_VARARGS, "unpack_rows(packed, rows, width) -> the rows packed."},
+    {"row_offsets", row_offsets, METH_VARARGS, "row_offsets(packed, rows, width) -> where each row starts."},
+    {"pick_rows", pick_rows, METH_VARARGS,
+     "pick_rows(packed, offsets, width, positions, columns) -> some columns of some rows."},
     {"insert_packed", insert_packed, METH_VARARGS,
      "insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> inserted rows."},
     {NULL, NULL, 0, NULL},

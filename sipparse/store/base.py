@@ -22,7 +22,7 @@ import gc
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +51,7 @@ _CALL_NAMES = [c.name for c in schema.CALL_COLUMNS]
 # a calls row's version (message_count, updated_at) and state, for the CallCache
 _call_version = itemgetter(_CALL_NAMES.index("message_count"), _CALL_NAMES.index("updated_at"))
 _call_state = itemgetter(_CALL_NAMES.index("state"))
+_place = itemgetter(0)  # a summary input's place in its batch
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
 REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
 
@@ -238,12 +239,16 @@ class Store(ABC):
         by_call = batch.summaries.by_call
         call_ids = list(by_call)
         call_rows = dict(zip(call_ids, self._call_rows(self._fresh_summaries(call_ids, batch.summaries)), strict=True))
-        # the summary inputs travel as plain tuples (a named tuple pickles through Python code)
-        # for the storing process's CallCache
-        plain = {c: list(map(tuple, entries)) for c, entries in by_call.items()}
-        return PreparedBatch(rows.MessageRows(self.pack_rows(batch.messages.rows), []), batch.rejects,
-                             batch.checkpoints, batch.sizes, rows.SummaryInputs(plain, batch.summaries.normal),
-                             call_rows)
+        packed = self.pack_rows(batch.messages.rows)
+        inputs: Mapping[str, list[tuple[Any, ...]]]
+        if packed is batch.messages.rows:
+            # the summary inputs travel as plain tuples (a named tuple pickles through Python
+            # code) for the storing process's CallCache
+            inputs = {c: list(map(tuple, entries)) for c, entries in by_call.items()}
+        else:  # made there from the packed rows, for the few calls it needs them of
+            inputs = rows.PackedInputs(packed, {c: list(map(_place, entries)) for c, entries in by_call.items()})
+        return PreparedBatch(rows.MessageRows(packed, []), batch.rejects, batch.checkpoints, batch.sizes,
+                             rows.SummaryInputs(inputs, batch.summaries.normal), call_rows)
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""

@@ -19,7 +19,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
@@ -88,15 +87,23 @@ BINDER: Any = _c_binder()
 BIND_IN_C = BINDER is not None  # for ``sipparse info``
 
 
-@dataclass(frozen=True, slots=True)
 class PackedRows:
     """Rows packed into one bytes object (``_sqlbind.pack_rows``), as a parse worker sends a
     batch's message rows: unpickling a bytes object costs the storing process nothing per
     row, and ``executemany`` binds the values from it without making an object of any."""
 
-    data: bytes
-    count: int
-    width: int
+    __slots__ = ("data", "count", "width", "_offsets")
+
+    def __init__(self, data: bytes, count: int, width: int) -> None:
+        self.data, self.count, self.width = data, count, width
+        self._offsets: bytes | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return PackedRows, (self.data, self.count, self.width)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PackedRows) and (self.data, self.count, self.width) == (
+            other.data, other.count, other.width)
 
     def __len__(self) -> int:
         return self.count
@@ -104,6 +111,12 @@ class PackedRows:
     def tuples(self) -> list[tuple[Any, ...]]:
         """The rows as tuples again, exactly as they were packed."""
         return BINDER.unpack_rows(self.data, self.count, self.width)  # type: ignore[no-any-return]
+
+    def pick(self, positions: list[int], columns: tuple[int, ...]) -> list[tuple[Any, ...]]:
+        """The values of ``columns`` of the rows at ``positions``, without making the others."""
+        if self._offsets is None:
+            self._offsets = BINDER.row_offsets(self.data, self.count, self.width)
+        return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns)  # type: ignore[no-any-return]
 
 
 class SQLiteStore(Store):

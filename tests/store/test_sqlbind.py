@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from sipparse.sip.message import Source
 from sipparse.store import open_store
+from sipparse.store import rows as rows_module
 from sipparse.store import sqlite as sqlite_store
 from tests.store.factory import mixed_traffic
 from tests.store.helpers import calls_table, message_keys
@@ -206,6 +207,44 @@ def test_a_packed_batch_is_unpacked_where_the_store_cannot_bind_in_c(tmp_path: P
         assert sanitized.messages.rows == prepared.messages.rows.tuples()
         store._bound_path = None  # as where the C binding does not fit the connection
         assert store.write_prepared(prepared).inserted == len(traffic)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=1, max_size=11), st.data())
+def test_picked_rows_are_those_columns_of_the_unpacked_rows(rows: list[tuple[Any, ...]], data: Any) -> None:
+    packed = sqlite_store.PackedRows(BINDER.pack_rows(rows), len(rows), 3)
+    places = data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=8))
+    columns = tuple(data.draw(st.lists(st.integers(0, 2), max_size=4)))
+    assert packed.pick(places, columns) == [tuple(rows[p][c] for c in columns) for p in places]
+
+
+def test_picking_outside_the_packed_rows_is_refused() -> None:
+    packed = BINDER.pack_rows([(None, 7, "text"), (b"blob", 2.5, "")])
+    offsets = BINDER.row_offsets(packed, 2, 3)
+    for place, column in ((2, 0), (-1, 0), (0, 3), (0, -1)):
+        with pytest.raises(IndexError):
+            BINDER.pick_rows(packed, offsets, 3, [place], (column,))
+    with pytest.raises(ValueError, match="packed rows"):
+        BINDER.row_offsets(packed[:-1], 2, 3)
+    with pytest.raises(ValueError, match="packed rows"):  # offsets of other rows: never read past the bytes
+        BINDER.pick_rows(packed[:9], offsets, 3, [1], (0,))
+
+
+def test_a_worker_batch_sends_row_places_and_its_calls_inputs_are_made_from_the_packed_rows(tmp_path: Path) -> None:
+    traffic = mixed_traffic(SOURCE, 40, START)
+    with open_store(f"sqlite:///{tmp_path}/packed.db") as store:
+        plain = store.prepare_batch(traffic)
+        prepared = store.prepare_batch(traffic, calls_ahead=True)
+        inputs = prepared.summaries.by_call
+        assert isinstance(inputs, rows_module.PackedInputs)
+        sent = pickle.dumps(prepared)
+        assert len(sent) < len(prepared.messages.rows.data) * 1.1  # the packed rows travel once
+        inputs = pickle.loads(sent).summaries.by_call
+        assert sorted(inputs) == sorted(plain.summaries.by_call) and len(inputs) == len(plain.summaries.by_call)
+        for call_id, entries in plain.summaries.by_call.items():
+            assert call_id in inputs
+            assert inputs[call_id] == [tuple(entry) for entry in entries]
+        assert "no such call" not in inputs and inputs.get("no such call") is None
 
 
 # -- statements kept prepared between calls -------------------------------------------------
