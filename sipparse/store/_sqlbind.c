@@ -611,14 +611,39 @@ static PyObject *row_offsets(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* One picked row: the values of ``columns`` of the row at data[at:]. */
+/* How pick_rows converts one column's values: ``convert(text)``, each distinct value once
+ * (``seen`` maps what was converted to what it gave). */
+typedef struct {
+    Py_ssize_t column; /* among the picked columns; -1: none is converted */
+    PyObject *convert, *seen;
+} Conversion;
+
+static PyObject *converted(PyObject *value, const Conversion *how) {
+    if (value == Py_None)
+        return value;
+    PyObject *done = PyDict_GetItemWithError(how->seen, value);
+    if (done != NULL) {
+        Py_INCREF(done);
+    } else if (!PyErr_Occurred() && (done = PyObject_CallOneArg(how->convert, value)) != NULL &&
+               PyDict_SetItem(how->seen, value, done) < 0) {
+        Py_CLEAR(done);
+    }
+    Py_DECREF(value);
+    return done;
+}
+
+/* One picked row: its place, then the values of ``columns`` of the row at data[at:]. */
 static PyObject *picked_row(const char *data, Py_ssize_t size, Py_ssize_t at, Value *row, Py_ssize_t width,
-                            PyObject *columns) {
+                            PyObject *place, PyObject *columns, const Conversion *how) {
     for (Py_ssize_t c = 0; c < width; c++)
         if ((at = read_packed_value(data, size, at, row + c)) < 0)
             return not_announced();
     Py_ssize_t count = PyTuple_GET_SIZE(columns);
-    PyObject *tuple = PyTuple_New(count);
+    PyObject *tuple = PyTuple_New(count + 1);
+    if (tuple == NULL)
+        return NULL;
+    Py_INCREF(place);
+    PyTuple_SET_ITEM(tuple, 0, place);
     for (Py_ssize_t k = 0; tuple != NULL && k < count; k++) {
         Py_ssize_t column = PyLong_AsSsize_t(PyTuple_GET_ITEM(columns, k));
         PyObject *value = NULL;
@@ -626,35 +651,45 @@ static PyObject *picked_row(const char *data, Py_ssize_t size, Py_ssize_t at, Va
             value = value_object(row + column);
         else if (!PyErr_Occurred())
             PyErr_SetString(PyExc_IndexError, "pick_rows: column out of range");
+        if (value != NULL && k == how->column)
+            value = converted(value, how);
         if (value == NULL)
             Py_CLEAR(tuple);
         else
-            PyTuple_SET_ITEM(tuple, k, value);
+            PyTuple_SET_ITEM(tuple, k + 1, value);
     }
     return tuple;
 }
 
-/* pick_rows(packed, offsets, width, positions, columns) -> [tuple of the ``columns`` values of
- * the row at each of ``positions``]: a few rows of packed rows as objects, without making any
- * of the others (``offsets`` from row_offsets). */
+/* pick_rows(packed, offsets, width, positions, columns[, converted, convert, seen]) ->
+ * [(position, *the values of ``columns``) of the row at each of ``positions``]: a few rows of
+ * packed rows as objects, without making any of the others (``offsets`` from row_offsets).
+ * The value of ``columns[converted]``, when not None, is ``convert(value)``, made once for
+ * each distinct value (``seen``, a dict, keeps them). */
 static PyObject *pick_rows(PyObject *self, PyObject *args) {
     Py_buffer packed, offsets;
     Py_ssize_t width;
     PyObject *positions, *columns;
-    if (!PyArg_ParseTuple(args, "y*y*nO!O!", &packed, &offsets, &width, &PyList_Type, &positions, &PyTuple_Type,
-                          &columns))
+    Conversion how = {-1, NULL, NULL};
+    if (!PyArg_ParseTuple(args, "y*y*nO!O!|nOO!", &packed, &offsets, &width, &PyList_Type, &positions,
+                          &PyTuple_Type, &columns, &how.column, &how.convert, &PyDict_Type, &how.seen))
         return NULL;
+    if (how.column >= 0 && (how.convert == NULL || how.seen == NULL || !PyCallable_Check(how.convert))) {
+        PyErr_SetString(PyExc_TypeError, "pick_rows: a converted column needs convert and seen");
+        how.column = -2;
+    }
     Py_ssize_t rows = offsets.len / (Py_ssize_t)sizeof(Py_ssize_t);
     const Py_ssize_t *starts = offsets.buf;
-    Value *row = width >= 1 && width < 4096 ? PyMem_New(Value, width) : NULL;
+    Value *row = how.column > -2 && width >= 1 && width < 4096 ? PyMem_New(Value, width) : NULL;
     PyObject *out = row != NULL ? PyList_New(PyList_GET_SIZE(positions)) : NULL;
     if (row == NULL && !PyErr_Occurred())
         PyErr_SetString(PyExc_ValueError, "packed rows: bad width");
     for (Py_ssize_t i = 0; out != NULL && i < PyList_GET_SIZE(positions); i++) {
-        Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(positions, i));
+        PyObject *place = PyList_GET_ITEM(positions, i);
+        Py_ssize_t p = PyLong_AsSsize_t(place);
         PyObject *picked = NULL;
         if (p >= 0 && p < rows)
-            picked = picked_row(packed.buf, packed.len, starts[p], row, width, columns);
+            picked = picked_row(packed.buf, packed.len, starts[p], row, width, place, columns, &how);
         else if (!PyErr_Occurred())
             PyErr_SetString(PyExc_IndexError, "pick_rows: row out of range");
         if (picked == NULL)
@@ -697,7 +732,8 @@ static PyMethodDef methods[] = {
     {"unpack_rows", unpack_rows, METH_VARARGS, "unpack_rows(packed, rows, width) -> the rows packed."},
     {"row_offsets", row_offsets, METH_VARARGS, "row_offsets(packed, rows, width) -> where each row starts."},
     {"pick_rows", pick_rows, METH_VARARGS,
-     "pick_rows(packed, offsets, width, positions, columns) -> some columns of some rows."},
+     "pick_rows(packed, offsets, width, positions, columns[, converted, convert, seen]) -> "
+     "(position, *columns) of some rows."},
     {"insert_packed", insert_packed, METH_VARARGS,
      "insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> inserted rows."},
     {NULL, NULL, 0, NULL},

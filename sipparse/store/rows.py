@@ -272,19 +272,17 @@ class PackedInputs(Mapping[str, list[tuple[Any, ...]]]):
     :param positions: each Call-ID's rows, as places in the batch (``summary_inputs``' ids)
     """
 
-    __slots__ = ("_rows", "_positions")
+    __slots__ = ("_rows", "_positions", "_times")
 
     def __init__(self, packed: Any, positions: dict[str, list[int]]) -> None:
         self._rows, self._positions = packed, positions
+        self._times: dict[str, Any] = {}  # stored text -> datetime, each made once
 
     def __reduce__(self) -> tuple[Any, ...]:
         return PackedInputs, (self._rows, self._positions)
 
     def __getitem__(self, call_id: str) -> list[tuple[Any, ...]]:
-        places = self._positions[call_id]
-        picked = self._rows.pick(places, _PICKED)
-        to_datetime = calls.to_datetime
-        return [(place, to_datetime(values[0]), *values[1:]) for place, values in zip(places, picked, strict=True)]
+        return self._rows.pick(self._positions[call_id], _PICKED, 0, calls.to_datetime, self._times)  # type: ignore[no-any-return]
 
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._positions

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
@@ -112,11 +112,18 @@ class PackedRows:
         """The rows as tuples again, exactly as they were packed."""
         return BINDER.unpack_rows(self.data, self.count, self.width)  # type: ignore[no-any-return]
 
-    def pick(self, positions: list[int], columns: tuple[int, ...]) -> list[tuple[Any, ...]]:
-        """The values of ``columns`` of the rows at ``positions``, without making the others."""
+    def pick(self, positions: list[int], columns: tuple[int, ...], converted: int = -1,
+             convert: Callable[[Any], Any] | None = None, seen: dict[Any, Any] | None = None,
+             ) -> list[tuple[Any, ...]]:
+        """(position, *the values of ``columns``) of the rows at ``positions``, without making
+        the others; ``columns[converted]`` as ``convert`` gives it, each distinct value once
+        (``seen`` keeps them)."""
         if self._offsets is None:
             self._offsets = BINDER.row_offsets(self.data, self.count, self.width)
-        return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns)  # type: ignore[no-any-return]
+        if converted < 0:
+            return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns)  # type: ignore[no-any-return]
+        return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns,  # type: ignore[no-any-return]
+                                converted, convert, seen)
 
 
 class SQLiteStore(Store):

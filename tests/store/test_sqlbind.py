@@ -215,7 +215,14 @@ def test_picked_rows_are_those_columns_of_the_unpacked_rows(rows: list[tuple[Any
     packed = sqlite_store.PackedRows(BINDER.pack_rows(rows), len(rows), 3)
     places = data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=8))
     columns = tuple(data.draw(st.lists(st.integers(0, 2), max_size=4)))
-    assert packed.pick(places, columns) == [tuple(rows[p][c] for c in columns) for p in places]
+    assert packed.pick(places, columns) == [(p, *(rows[p][c] for c in columns)) for p in places]
+    if columns:  # one column converted, each distinct value once; None stays None
+        made: list[Any] = []
+        seen: dict[Any, Any] = {}
+        picked = packed.pick(places, columns, 0, lambda v: made.append(v) or ("made", v), seen)
+        assert picked == [(p, None if rows[p][columns[0]] is None else ("made", rows[p][columns[0]]),
+                           *(rows[p][c] for c in columns[1:])) for p in places]
+        assert len(made) == len(set(map(repr, made))) == len(seen)
 
 
 def test_picking_outside_the_packed_rows_is_refused() -> None:
@@ -224,6 +231,10 @@ def test_picking_outside_the_packed_rows_is_refused() -> None:
     for place, column in ((2, 0), (-1, 0), (0, 3), (0, -1)):
         with pytest.raises(IndexError):
             BINDER.pick_rows(packed, offsets, 3, [place], (column,))
+    with pytest.raises(TypeError, match="convert"):
+        BINDER.pick_rows(packed, offsets, 3, [0], (0,), 0, None, {})
+    with pytest.raises(ZeroDivisionError):  # the conversion's own error
+        BINDER.pick_rows(packed, offsets, 3, [0], (1,), 0, lambda v: 1 / 0, {})
     with pytest.raises(ValueError, match="packed rows"):
         BINDER.row_offsets(packed[:-1], 2, 3)
     with pytest.raises(ValueError, match="packed rows"):  # offsets of other rows: never read past the bytes
