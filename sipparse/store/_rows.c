@@ -124,6 +124,151 @@ static PyObject *larger_than(PyObject *self, PyObject *args) {
     return exceeds(args, integer_past);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The summary inputs of a batch (sipparse.store.rows.summary_inputs): for every row, the
+ * ``rowtype`` tuple (place in the batch, timestamp, the row's ``fields``), and those of each
+ * Call-ID in row order. In Python: four passes and three tuples a row, 2 microseconds a
+ * message; here one pass and one tuple.
+ */
+
+/* Whether the rows' source keys (fingerprint, offset) are certainly all different: one
+ * fingerprint, offsets increasing. 0 when that is not sure (not an error), -1 on an error. */
+static int keys_differ(PyObject *rows, Py_ssize_t fingerprint_at, Py_ssize_t offset_at) {
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    PyObject *first = NULL;
+    long long last = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        PyObject *fingerprint = PyTuple_GET_ITEM(row, fingerprint_at), *offset = PyTuple_GET_ITEM(row, offset_at);
+        if (!PyLong_CheckExact(offset))
+            return 0;
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(offset, &overflow);
+        if (overflow || (value == -1 && PyErr_Occurred()))
+            return PyErr_Occurred() ? -1 : 0;
+        if (r == 0) {
+            first = fingerprint;
+        } else {
+            if (value <= last)
+                return 0;
+            if (fingerprint != first) {
+                int same = PyObject_RichCompareBool(fingerprint, first, Py_EQ);
+                if (same <= 0)
+                    return same;
+            }
+        }
+        last = value;
+    }
+    return 1;
+}
+
+/* rowtype(place, stamp, *row[fields]), made as tuple.__new__(rowtype, ...) makes it. */
+static PyObject *entry_of(PyTypeObject *rowtype, Py_ssize_t place, PyObject *stamp, PyObject *row,
+                          const Py_ssize_t *fields, Py_ssize_t count) {
+    PyObject *entry = rowtype->tp_alloc(rowtype, count + 2);
+    PyObject *number = entry ? PyLong_FromSsize_t(place) : NULL;
+    if (number == NULL) {
+        Py_XDECREF(entry);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(entry, 0, number);
+    Py_INCREF(stamp);
+    PyTuple_SET_ITEM(entry, 1, stamp);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *value = PyTuple_GET_ITEM(row, fields[k]);
+        Py_INCREF(value);
+        PyTuple_SET_ITEM(entry, k + 2, value);
+    }
+    return entry;
+}
+
+/* summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (entries, by_call), or
+ * None when some row is not a tuple wide enough or two rows may share a source key (then the
+ * caller drops repeated rows in Python). ``entries`` has every row's entry; ``by_call`` maps
+ * each Call-ID (rows without one are left out) to its entries, in row order. */
+static PyObject *summary_groups(PyObject *self, PyObject *args) {
+    PyObject *rows, *stamps, *fields_arg, *key_at;
+    Py_ssize_t call_id_at, fingerprint_at, offset_at;
+    PyTypeObject *rowtype;
+    if (!PyArg_ParseTuple(args, "O!O!nO!O!O!", &PyList_Type, &rows, &PyList_Type, &stamps, &call_id_at,
+                          &PyTuple_Type, &fields_arg, &PyType_Type, &rowtype, &PyTuple_Type, &key_at))
+        return NULL;
+    if (!PyType_IsSubtype(rowtype, &PyTuple_Type) || PyTuple_GET_SIZE(key_at) != 2) {
+        PyErr_SetString(PyExc_TypeError, "summary_groups: a tuple type and a (fingerprint, offset) pair expected");
+        return NULL;
+    }
+    fingerprint_at = PyLong_AsSsize_t(PyTuple_GET_ITEM(key_at, 0));
+    offset_at = PyLong_AsSsize_t(PyTuple_GET_ITEM(key_at, 1));
+    Py_ssize_t n = PyList_GET_SIZE(rows), count = PyTuple_GET_SIZE(fields_arg), widest = -1;
+    if (PyErr_Occurred())
+        return NULL;
+    if (PyList_GET_SIZE(stamps) != n) {
+        PyErr_SetString(PyExc_ValueError, "summary_groups: one timestamp per row expected");
+        return NULL;
+    }
+    Py_ssize_t *fields = PyMem_New(Py_ssize_t, count ? count : 1);
+    if (fields == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t lowest = Py_MIN(call_id_at, Py_MIN(fingerprint_at, offset_at));
+    widest = Py_MAX(call_id_at, Py_MAX(fingerprint_at, offset_at));
+    for (Py_ssize_t k = 0; k < count; k++) {
+        fields[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(fields_arg, k));
+        lowest = Py_MIN(lowest, fields[k]);
+        widest = Py_MAX(widest, fields[k]);
+    }
+    PyObject *result = NULL, *entries = NULL, *by_call = NULL;
+    if (PyErr_Occurred() || lowest < 0)
+        goto done;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) <= widest) {
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+    }
+    int differ = keys_differ(rows, fingerprint_at, offset_at);
+    if (differ <= 0) {
+        if (differ == 0) {
+            result = Py_None;
+            Py_INCREF(result);
+        }
+        goto done;
+    }
+    entries = PyList_New(n);
+    by_call = entries ? PyDict_New() : NULL;
+    for (Py_ssize_t r = 0; by_call != NULL && r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        PyObject *entry = entry_of(rowtype, r, PyList_GET_ITEM(stamps, r), row, fields, count);
+        if (entry == NULL)
+            goto done;
+        PyList_SET_ITEM(entries, r, entry);
+        PyObject *call_id = PyTuple_GET_ITEM(row, call_id_at);
+        if (call_id == Py_None)
+            continue;
+        PyObject *group = PyDict_GetItemWithError(by_call, call_id);
+        if (group == NULL) {
+            if (PyErr_Occurred() || (group = PyList_New(0)) == NULL)
+                goto done;
+            int set = PyDict_SetItem(by_call, call_id, group);
+            Py_DECREF(group);  /* the dict holds it */
+            if (set < 0)
+                goto done;
+        }
+        if (PyList_Append(group, entry) < 0)
+            goto done;
+    }
+    if (by_call != NULL)
+        result = PyTuple_Pack(2, entries, by_call);
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(by_call);
+    PyMem_Free(fields);
+    if (result == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "summary_groups: bad field index");
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"longer_than", longer_than, METH_VARARGS,
      "longer_than(rows, limits) -> whether a str at an index of limits is longer than its limit; "
@@ -131,6 +276,9 @@ static PyMethodDef methods[] = {
     {"larger_than", larger_than, METH_VARARGS,
      "larger_than(rows, limits) -> whether an int at an index of limits is larger in absolute value "
      "than its limit; None when a value is neither int nor None."},
+    {"summary_groups", summary_groups, METH_VARARGS,
+     "summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (entries, by_call), or None "
+     "when a row is not a wide enough tuple or two rows may share a source key."},
     {NULL, NULL, 0, NULL},
 };
 

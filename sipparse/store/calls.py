@@ -136,6 +136,7 @@ def to_datetime(value: datetime | str | None) -> datetime | None:
 
 
 _as_row = partial(tuple.__new__, _Row)
+ROW_TYPE = _Row  # what summarize_tuples takes with normal=True (sipparse.store.rows builds them)
 _by_time_and_id = itemgetter(1, 0)
 _timestamp, _id, _method, _cseq_method = itemgetter(1), itemgetter(0), itemgetter(3), itemgetter(7)
 _status_code, _reason = itemgetter(4), itemgetter(5)

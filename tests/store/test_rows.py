@@ -231,3 +231,55 @@ def test_the_c_checks_of_a_batch_agree_with_the_python_ones(table: list[tuple[An
                 rows._exceeds(table, LIMITS, measure)
         else:
             assert rows._exceeds(table, LIMITS, measure) == expected
+
+
+# The summary inputs made in one pass in C (_rows.summary_groups) are those of the Python
+# passes, or the C pass declines and the Python ones run.
+WIDTH = len(rows.ROW_NAMES)
+FP_AT, OFFSET_AT = rows._SOURCE_KEY
+
+
+def message_row(call_id: Any, fingerprint: Any, offset: Any, fill: int) -> tuple[Any, ...]:
+    row = [f"v{fill}-{i}" if i % 3 else fill for i in range(WIDTH)]
+    row[rows.CALL_ID_AT], row[FP_AT], row[OFFSET_AT] = call_id, fingerprint, offset
+    return tuple(row)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from([None, "a", "b", "c@host"]), st.sampled_from(["fp1", "fp1", "fp2"]),
+                          st.one_of(st.integers(-3, 40), st.sampled_from([1 << 70, "7", None]))), max_size=12),
+       st.booleans())
+def test_summary_inputs_in_c_are_those_of_python(specs: list[tuple[Any, ...]], ordered: bool) -> None:
+    if rows._C_ROWS is None:
+        return
+    if ordered:  # the usual batch: one file, offsets increasing
+        specs = [(call_id, "fp1", place * 10) for place, (call_id, _, _) in enumerate(specs)]
+    table = [message_row(call_id, fp, offset, n) for n, (call_id, fp, offset) in enumerate(specs)]
+    stamps = [START + timedelta(seconds=n) if n % 4 else None for n in range(len(table))]
+    batch = rows.MessageRows(table, stamps)
+    in_c = rows.summary_inputs(batch)
+    if ordered:
+        assert rows._C_ROWS.summary_groups(table, stamps, rows.CALL_ID_AT, rows._SUMMARY_AT, calls.ROW_TYPE,
+                                           rows._SOURCE_KEY) is not None
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rows, "_C_ROWS", None)
+        in_python = rows.summary_inputs(batch)
+    assert in_c == in_python
+    assert list(in_c.by_call) == list(in_python.by_call)  # calls in order of their first row
+    for entries in in_c.by_call.values():
+        assert all(type(entry) is calls.ROW_TYPE for entry in entries)
+
+
+def test_summary_groups_declines_rows_it_cannot_read() -> None:
+    if rows._C_ROWS is None:
+        return
+    group = rows._C_ROWS.summary_groups
+    short = [("a", "fp", 1)]
+    assert group(short, [None], 0, (5,), calls.ROW_TYPE, (1, 2)) is None  # narrower than a field
+    assert group([["a", "fp", 1]], [None], 0, (0,), calls.ROW_TYPE, (1, 2)) is None  # not a tuple
+    with pytest.raises(ValueError, match="timestamp"):
+        group(short, [], 0, (0,), calls.ROW_TYPE, (1, 2))
+    with pytest.raises(ValueError, match="field"):
+        group(short, [None], 0, (-1,), calls.ROW_TYPE, (1, 2))
+    with pytest.raises(TypeError):
+        group(short, [None], 0, (0,), dict, (1, 2))
