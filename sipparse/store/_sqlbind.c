@@ -632,33 +632,46 @@ static PyObject *converted(PyObject *value, const Conversion *how) {
     return done;
 }
 
-/* One picked row: its place, then the values of ``columns`` of the row at data[at:]. */
+/* One picked row: its place, then the values of the ``count`` columns of the row at data[at:]. */
 static PyObject *picked_row(const char *data, Py_ssize_t size, Py_ssize_t at, Value *row, Py_ssize_t width,
-                            PyObject *place, PyObject *columns, const Conversion *how) {
+                            PyObject *place, const Py_ssize_t *columns, Py_ssize_t count, const Conversion *how) {
     for (Py_ssize_t c = 0; c < width; c++)
         if ((at = read_packed_value(data, size, at, row + c)) < 0)
             return not_announced();
-    Py_ssize_t count = PyTuple_GET_SIZE(columns);
     PyObject *tuple = PyTuple_New(count + 1);
     if (tuple == NULL)
         return NULL;
     Py_INCREF(place);
     PyTuple_SET_ITEM(tuple, 0, place);
-    for (Py_ssize_t k = 0; tuple != NULL && k < count; k++) {
-        Py_ssize_t column = PyLong_AsSsize_t(PyTuple_GET_ITEM(columns, k));
-        PyObject *value = NULL;
-        if (column >= 0 && column < width)
-            value = value_object(row + column);
-        else if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_IndexError, "pick_rows: column out of range");
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *value = value_object(row + columns[k]);
         if (value != NULL && k == how->column)
             value = converted(value, how);
-        if (value == NULL)
-            Py_CLEAR(tuple);
-        else
-            PyTuple_SET_ITEM(tuple, k + 1, value);
+        if (value == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, k + 1, value);
     }
     return tuple;
+}
+
+/* The column indexes of ``columns``, each checked against ``width``; NULL with an exception. */
+static Py_ssize_t *column_indexes(PyObject *columns, Py_ssize_t width) {
+    Py_ssize_t count = PyTuple_GET_SIZE(columns);
+    Py_ssize_t *indexes = PyMem_New(Py_ssize_t, count ? count : 1);
+    if (indexes == NULL)
+        return (Py_ssize_t *)PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < count; k++) {
+        indexes[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(columns, k));
+        if (indexes[k] < 0 || indexes[k] >= width) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_IndexError, "pick_rows: column out of range");
+            PyMem_Free(indexes);
+            return NULL;
+        }
+    }
+    return indexes;
 }
 
 /* pick_rows(packed, offsets, width, positions, columns[, converted, convert, seen]) ->
@@ -674,22 +687,25 @@ static PyObject *pick_rows(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*nO!O!|nOO!", &packed, &offsets, &width, &PyList_Type, &positions,
                           &PyTuple_Type, &columns, &how.column, &how.convert, &PyDict_Type, &how.seen))
         return NULL;
-    if (how.column >= 0 && (how.convert == NULL || how.seen == NULL || !PyCallable_Check(how.convert))) {
+    Py_ssize_t *indexes = NULL;
+    Value *row = NULL;
+    PyObject *out = NULL;
+    if (how.column >= 0 && (how.convert == NULL || how.seen == NULL || !PyCallable_Check(how.convert)))
         PyErr_SetString(PyExc_TypeError, "pick_rows: a converted column needs convert and seen");
-        how.column = -2;
-    }
-    Py_ssize_t rows = offsets.len / (Py_ssize_t)sizeof(Py_ssize_t);
-    const Py_ssize_t *starts = offsets.buf;
-    Value *row = how.column > -2 && width >= 1 && width < 4096 ? PyMem_New(Value, width) : NULL;
-    PyObject *out = row != NULL ? PyList_New(PyList_GET_SIZE(positions)) : NULL;
-    if (row == NULL && !PyErr_Occurred())
+    else if (width < 1 || width >= 4096)
         PyErr_SetString(PyExc_ValueError, "packed rows: bad width");
+    else if ((indexes = column_indexes(columns, width)) != NULL && (row = PyMem_New(Value, width)) == NULL)
+        PyErr_NoMemory();
+    else if (row != NULL)
+        out = PyList_New(PyList_GET_SIZE(positions));
+    Py_ssize_t rows = offsets.len / (Py_ssize_t)sizeof(Py_ssize_t), count = PyTuple_GET_SIZE(columns);
+    const Py_ssize_t *starts = offsets.buf;
     for (Py_ssize_t i = 0; out != NULL && i < PyList_GET_SIZE(positions); i++) {
         PyObject *place = PyList_GET_ITEM(positions, i);
         Py_ssize_t p = PyLong_AsSsize_t(place);
         PyObject *picked = NULL;
         if (p >= 0 && p < rows)
-            picked = picked_row(packed.buf, packed.len, starts[p], row, width, place, columns, &how);
+            picked = picked_row(packed.buf, packed.len, starts[p], row, width, place, indexes, count, &how);
         else if (!PyErr_Occurred())
             PyErr_SetString(PyExc_IndexError, "pick_rows: row out of range");
         if (picked == NULL)
@@ -697,6 +713,7 @@ static PyObject *pick_rows(PyObject *self, PyObject *args) {
         else
             PyList_SET_ITEM(out, i, picked);
     }
+    PyMem_Free(indexes);
     PyMem_Free(row);
     PyBuffer_Release(&packed);
     PyBuffer_Release(&offsets);

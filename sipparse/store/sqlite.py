@@ -120,10 +120,9 @@ class PackedRows:
         (``seen`` keeps them)."""
         if self._offsets is None:
             self._offsets = BINDER.row_offsets(self.data, self.count, self.width)
-        if converted < 0:
-            return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns)  # type: ignore[no-any-return]
+        conversion = (converted, convert, seen) if converted >= 0 else ()
         return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns,  # type: ignore[no-any-return]
-                                converted, convert, seen)
+                                *conversion)
 
 
 class SQLiteStore(Store):
