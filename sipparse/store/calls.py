@@ -61,6 +61,11 @@ from itertools import compress, repeat
 from operator import is_, is_not, itemgetter, not_
 from typing import Any, NamedTuple
 
+from sipparse.sip.accel import c_module
+
+# The same summary of ordered normal rows in C (``_calls.c``), where it is built.
+_C_CALLS: Any = c_module("sipparse.store._calls")
+
 INPUT_COLUMNS: tuple[str, ...] = (
     "id", "timestamp", "sip_method", "method", "status_code", "reason_phrase", "cseq", "cseq_method",
     "from_user", "to_user", "from_sip", "to_sip", "from_tag", "to_tag", "via_branch", "direction",
@@ -296,6 +301,13 @@ def summarize_tuples(call_id: str, rows: Iterable[Sequence[Any]], normal: bool =
     _order(ordered)
     if not ordered:
         raise ValueError(f"no message rows for Call-ID {call_id!r}")
+    if _C_CALLS is not None and (fields := _C_CALLS.summarize(call_id, ordered)) is not None:
+        return CallSummary(*fields)
+    return _summarize_ordered(call_id, ordered)
+
+
+def _summarize_ordered(call_id: str, ordered: list[_Row]) -> CallSummary:
+    """The summary of ordered normal rows, in Python (the reference of ``_calls.c``)."""
     methods = list(map(_method, ordered))
     kind = _kind(ordered, methods)
     if kind == "call":
