@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -99,7 +99,7 @@ def test_summarize_tuples_uses_c_and_python_alike(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("rows", [
-    [(1, START.replace(tzinfo=timezone.utc), "INVITE", "INVITE", None, None, 1, "INVITE")],  # aware time
+    [(1, START.replace(tzinfo=UTC), "INVITE", "INVITE", None, None, 1, "INVITE")],  # aware time
     [(1, "2026-02-01 12:00:00", "INVITE", "INVITE", None, None, 1, "INVITE")],  # time as text
     [(1, START, "INVITE", b"INVITE", None, None, 1, "INVITE")],  # method as bytes
     [(1, START, "200 OK", None, "200", "OK", 1, "INVITE")],  # code as text
