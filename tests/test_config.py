@@ -122,6 +122,7 @@ def test_info_says_which_parser_runs(tmp_path: Path) -> None:
     assert "C writer of MySQL loads: " in result.output
     assert "C binding of SQLite inserts: " in result.output
     assert "C checks of row limits: " in result.output
+    assert "C call summaries: " in result.output
 
 
 def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
@@ -138,3 +139,4 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     assert "C writer of MySQL loads: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C binding of SQLite inserts: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C checks of row limits: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
+    assert "C call summaries: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout

@@ -13,7 +13,7 @@ def info(app: App) -> None:
     """Show the database, config file, pattern directories and parser in use."""
     from sipparse.grok import bundled_patterns_dir
     from sipparse.sip import accel
-    from sipparse.store import mysql, rows, sqlite
+    from sipparse.store import calls, mysql, rows, sqlite
 
     settings = app.settings
     click.echo(f"database: {settings.db_url.redacted()}")
@@ -25,6 +25,7 @@ def info(app: App) -> None:
     click.echo(f"C writer of MySQL loads: {_c_state(mysql.LOAD_ROWS_IN_C, 'Python')}")
     click.echo(f"C binding of SQLite inserts: {_c_state(sqlite.BIND_IN_C, 'the sqlite3 module')}")
     click.echo(f"C checks of row limits: {_c_state(rows.CHECKS_IN_C, 'Python')}")
+    click.echo(f"C call summaries: {_c_state(calls.SUMMARIES_IN_C, 'Python')}")
 
 
 def _c_state(loaded: bool, fallback: str) -> str:

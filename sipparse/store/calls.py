@@ -65,6 +65,7 @@ from sipparse.sip.accel import c_module
 
 # The same summary of ordered normal rows in C (``_calls.c``), where it is built.
 _C_CALLS: Any = c_module("sipparse.store._calls")
+SUMMARIES_IN_C = _C_CALLS is not None  # for ``sipparse info``
 
 INPUT_COLUMNS: tuple[str, ...] = (
     "id", "timestamp", "sip_method", "method", "status_code", "reason_phrase", "cseq", "cseq_method",
