@@ -9,6 +9,7 @@ semantic it was given in the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,15 +53,24 @@ class Grammar:
     @classmethod
     def from_library(cls, library: PatternLibrary) -> Grammar:
         """Compile the ``SIP_*`` patterns of ``library``."""
-        return cls(
-            request_line=compile_rule(library, "^%{SIP_REQUEST_LINE}$"),
-            status_line=compile_rule(library, "^%{SIP_STATUS_LINE}$"),
-            header=compile_rule(library, "%{SIP_HEADER}", re.M),
-            cseq=compile_rule(library, "^%{SIP_CSEQ}"),
-            name_addr=compile_rule(library, "^%{SIP_NAME_ADDR}$"),
-            addr_spec=compile_rule(library, "^%{SIP_ADDR_SPEC}$"),
-            uri=compile_rule(library, "^%{SIP_URI}"),
-            tag=compile_rule(library, "%{SIP_TAG_PARAM}"),
-            branch=compile_rule(library, "%{SIP_VIA_BRANCH}"),
-            q850=compile_rule(library, "%{SIP_Q850_CAUSE}"),
-        )
+        return cls(**compile_rules(library, EXPRESSIONS))
+
+
+# How each rule of a ``Grammar`` is compiled: its grok expression and its flags.
+EXPRESSIONS: dict[str, tuple[str, int]] = {
+    "request_line": ("^%{SIP_REQUEST_LINE}$", 0),
+    "status_line": ("^%{SIP_STATUS_LINE}$", 0),
+    "header": ("%{SIP_HEADER}", re.M),
+    "cseq": ("^%{SIP_CSEQ}", 0),
+    "name_addr": ("^%{SIP_NAME_ADDR}$", 0),
+    "addr_spec": ("^%{SIP_ADDR_SPEC}$", 0),
+    "uri": ("^%{SIP_URI}", 0),
+    "tag": ("%{SIP_TAG_PARAM}", 0),
+    "branch": ("%{SIP_VIA_BRANCH}", 0),
+    "q850": ("%{SIP_Q850_CAUSE}", 0),
+}
+
+
+def compile_rules(library: Any, names: Iterable[str]) -> dict[str, Rule]:
+    """These rules of a ``Grammar`` (names of ``EXPRESSIONS``), compiled from ``library``."""
+    return {name: compile_rule(library, *EXPRESSIONS[name]) for name in names}

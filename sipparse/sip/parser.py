@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sipparse.grok import PatternLibrary
 from sipparse.sip import accel
 from sipparse.sip.framing import Frame
-from sipparse.sip.grammar import Grammar, Rule, compile_rule
+from sipparse.sip.grammar import Grammar, Rule, compile_rule, compile_rules
 from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.sip.sdp import sdp_text
 
@@ -49,6 +50,20 @@ _USUAL = frozenset(name for name, _ in _SPELLINGS) | {
 # The header rule the C scanner implements (grok_patterns/sip defines SIP_HEADER so).
 STANDARD_HEADER = r"^(?<name>[^ \t\n:]+)[ \t]*:[ \t]*(?<value>[^\n]*(?:\n[ \t]+[^\n]*)*)"
 _STANDARD_PATTERN: list[str] = []
+# The address and Via rules the C reader of addresses implements (``_address.c``), as
+# grok_patterns/sip defines them, and how ``Grammar`` compiles each.
+STANDARD_ADDRESS_RULES = {
+    "SIP_QUOTED_STRING": r'"(?:[^"\\]|\\[^\n])*"',
+    "SIP_NAME_ADDR": r'[ \t]*(?<display>%{SIP_QUOTED_STRING}|[^<"\n]*?)[ \t]*<(?<uri>[^>\n]*)>(?<params>[^\n]*)',
+    "SIP_ADDR_SPEC": r"[ \t]*(?<uri>[^;\n]*?)[ \t]*(?<params>;[^\n]*)?",
+    "SIP_URI": r"(?<scheme>[A-Za-z][A-Za-z0-9+\-.]*):(?:(?<user>[^:@;?>\n]*)(?::[^@\n]*)?@)?"
+               r"(?<host>\[[0-9A-Fa-f:.]+\]|[^:;?>\s]*)(?::(?<port>[0-9]+))?",
+    "SIP_TAG_PARAM": r";[ \t]*[Tt][Aa][Gg][ \t]*=[ \t]*(?<tag>[^;, \t\n]+)",
+    "SIP_VIA_BRANCH": r";[ \t]*[Bb][Rr][Aa][Nn][Cc][Hh][ \t]*=[ \t]*(?<branch>[^;, \t\n]+)",
+}
+_ADDRESS_RULES = ("name_addr", "addr_spec", "uri", "tag", "branch")
+_STANDARD_ADDRESS: list[tuple[tuple[str, int], ...]] = []
+_C_ADDRESS: Any = accel.c_module("sipparse.sip._address")
 _CACHE_LIMIT = 16384
 _FOLD = re.compile(r"\n[ \t]+")
 _QUOTED_PAIR = re.compile(r"\\(.)")
@@ -96,6 +111,10 @@ class MessageParser:
             grammar.header.regex.groups == 2 else None
         # the C scanner reads headers as the standard SIP_HEADER does, so only with that one
         self.scan = accel.scan_message if grammar.header.regex.pattern == _standard_header() else None
+        # and the C reader of addresses reads them as the standard address rules do
+        standard = _C_ADDRESS is not None and _address_patterns(grammar) == _standard_address()
+        self._c_address = _C_ADDRESS.parse_address if standard else None
+        self._c_via = _C_ADDRESS.via_branch if standard else None
 
     def build(self, data: bytes, frame: Frame, env: Envelope, problems: list[str]) -> SipMessage | Reject:
         """Parse ``data[frame.start:frame.end]`` into a record carrying ``env``."""
@@ -262,6 +281,10 @@ class MessageParser:
     def _via(self, via: str) -> tuple[str, str | None]:
         """The topmost Via value and its branch (a transaction's messages share their Via)."""
         found = self._vias.get(via)
+        if found is None and self._c_via is not None:
+            found = self._c_via(via)
+            if found is not None:
+                return self._remember(self._vias, via, found)
         if found is None:
             top = _first_value(via)
             found = self._remember(self._vias, via, (top, self._search(self.g.branch, "branch", top)))
@@ -276,6 +299,8 @@ class MessageParser:
         return found
 
     def _parse_address(self, value: str) -> Address:
+        if self._c_address is not None and (found := self._c_address(value)) is not None:
+            return found
         g = self.g
         m = g.name_addr.regex.match(value)
         rule = g.name_addr
@@ -317,6 +342,20 @@ def _standard_header() -> str:
         library = PatternLibrary.load(bundled=False, definitions={"SIP_HEADER": STANDARD_HEADER})
         _STANDARD_PATTERN.append(compile_rule(library, "%{SIP_HEADER}", re.M).regex.pattern)
     return _STANDARD_PATTERN[0]
+
+
+def _address_patterns(grammar: Any) -> tuple[tuple[str, int], ...]:
+    """The compiled address and Via rules of ``grammar`` (anything with those attributes)."""
+    rules = (getattr(grammar, name) for name in _ADDRESS_RULES)
+    return tuple((rule.regex.pattern, rule.regex.flags) for rule in rules)
+
+
+def _standard_address() -> tuple[tuple[str, int], ...]:
+    """The compiled patterns of ``STANDARD_ADDRESS_RULES``, to recognise a library that keeps them."""
+    if not _STANDARD_ADDRESS:
+        library = PatternLibrary.load(bundled=False, definitions=STANDARD_ADDRESS_RULES)
+        _STANDARD_ADDRESS.append(_address_patterns(SimpleNamespace(**compile_rules(library, _ADDRESS_RULES))))
+    return _STANDARD_ADDRESS[0]
 
 
 def _pair_groups(rule: Rule) -> tuple[int, int]:
