@@ -64,6 +64,7 @@ STANDARD_ADDRESS_RULES = {
 _ADDRESS_RULES = ("name_addr", "addr_spec", "uri", "tag", "branch")
 _STANDARD_ADDRESS: list[tuple[tuple[str, int], ...]] = []
 _C_ADDRESS: Any = accel.c_module("sipparse.sip._address")
+ADDRESSES_IN_C = _C_ADDRESS is not None  # for ``sipparse info`` (with the bundled address rules)
 _CACHE_LIMIT = 16384
 _FOLD = re.compile(r"\n[ \t]+")
 _QUOTED_PAIR = re.compile(r"\\(.)")
