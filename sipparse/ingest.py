@@ -394,12 +394,12 @@ class Run:
         """Read one file from its start offset, committing batch by batch."""
         lf = work.file
         try:
-            fh = files.open_at(lf.path, lf.compressed, work.start)
+            fh = files.open_at(lf.path, lf.compressed, work.start)  # a gzip file is read up to start
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
             return
-        except OSError as exc:
-            self._fail(f"cannot read {lf.path}: {exc.strerror or exc}")
+        except (OSError, EOFError, zlib.error) as exc:
+            self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return
         with fh:
             self.read_stream(lf, fh, work.start, work.final)

@@ -25,6 +25,7 @@ import os
 import re
 import stat
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -92,7 +93,7 @@ def inspect(path: str) -> LogFile | None:
         size = _gzip_size(path) if compressed else st.st_size
     except FileNotFoundError:
         return None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise LogFileError(f"cannot read {path}: {_reason(exc)}") from None
     return LogFile(path, fingerprint_of(head), size, st.st_ino, st.st_dev, st.st_mtime, compressed)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,23 @@ def test_wait_waits_for_the_lock(sqlite_url: str, tmp_path: Path) -> None:
     assert count(sqlite_url) == message_count(2)
 
 
-def test_unreadable_file_among_others_exits_1_naming_it(sqlite_url: str, tmp_path: Path) -> None:
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+
+
+def _corrupted_in_the_middle(data: bytes) -> bytes:
+    compressed = gzip.compress(data)
+    middle = len(compressed) // 2
+    return compressed[:middle] + bytes(b ^ 0xFF for b in compressed[middle:middle + 50]) + compressed[middle + 50:]
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda: GZIP_HEADER + b"\xff" * 200,  # a deflate block of the reserved type
+    lambda: _corrupted_in_the_middle(make_log(40)),  # fails its CRC check, or earlier
+], ids=["bad-block", "bad-middle"])
+def test_unreadable_file_among_others_exits_1_naming_it(sqlite_url: str, tmp_path: Path,
+                                                        corrupt: Callable[[], bytes]) -> None:
     (tmp_path / "good").write_bytes(make_log(2))
-    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + os.urandom(200))
+    (tmp_path / "bad.gz").write_bytes(corrupt())
     result = run_process(sqlite_url, str(tmp_path / "bad.gz"), str(tmp_path / "good"))
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: cannot read {tmp_path / 'bad.gz'}")
