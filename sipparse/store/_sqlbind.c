@@ -616,6 +616,7 @@ static PyObject *row_offsets(PyObject *self, PyObject *args) {
 typedef struct {
     Py_ssize_t column; /* among the picked columns; -1: none is converted */
     PyObject *convert, *seen;
+    PyObject *shared;  /* a dict, or NULL: each text is the first equal one picked (kept here) */
 } Conversion;
 
 static PyObject *converted(PyObject *value, const Conversion *how) {
@@ -630,6 +631,15 @@ static PyObject *converted(PyObject *value, const Conversion *how) {
     }
     Py_DECREF(value);
     return done;
+}
+
+/* The first text equal to ``value`` that ``shared`` met (``value`` itself the first time):
+ * the rows of one call repeat their users, tags and URIs, which then take memory once. */
+static PyObject *shared_text(PyObject *value, PyObject *shared) {
+    PyObject *first = PyDict_SetDefault(shared, value, value);
+    Py_XINCREF(first);
+    Py_DECREF(value);
+    return first;
 }
 
 /* One picked row: its place, then the values of the ``count`` columns of the row at data[at:]. */
@@ -647,6 +657,8 @@ static PyObject *picked_row(const char *data, Py_ssize_t size, Py_ssize_t at, Va
         PyObject *value = value_object(row + columns[k]);
         if (value != NULL && k == how->column)
             value = converted(value, how);
+        else if (value != NULL && how->shared != NULL && row[columns[k]].kind == V_TEXT)
+            value = shared_text(value, how->shared);
         if (value == NULL) {
             Py_DECREF(tuple);
             return NULL;
@@ -674,18 +686,20 @@ static Py_ssize_t *column_indexes(PyObject *columns, Py_ssize_t width) {
     return indexes;
 }
 
-/* pick_rows(packed, offsets, width, positions, columns[, converted, convert, seen]) ->
+/* pick_rows(packed, offsets, width, positions, columns[, converted, convert, seen, shared]) ->
  * [(position, *the values of ``columns``) of the row at each of ``positions``]: a few rows of
  * packed rows as objects, without making any of the others (``offsets`` from row_offsets).
  * The value of ``columns[converted]``, when not None, is ``convert(value)``, made once for
- * each distinct value (``seen``, a dict, keeps them). */
+ * each distinct value (``seen``, a dict, keeps them); with ``shared`` (a dict), equal texts of
+ * the other columns are one object. */
 static PyObject *pick_rows(PyObject *self, PyObject *args) {
     Py_buffer packed, offsets;
     Py_ssize_t width;
     PyObject *positions, *columns;
-    Conversion how = {-1, NULL, NULL};
-    if (!PyArg_ParseTuple(args, "y*y*nO!O!|nOO!", &packed, &offsets, &width, &PyList_Type, &positions,
-                          &PyTuple_Type, &columns, &how.column, &how.convert, &PyDict_Type, &how.seen))
+    Conversion how = {-1, NULL, NULL, NULL};
+    if (!PyArg_ParseTuple(args, "y*y*nO!O!|nOO!O!", &packed, &offsets, &width, &PyList_Type, &positions,
+                          &PyTuple_Type, &columns, &how.column, &how.convert, &PyDict_Type, &how.seen,
+                          &PyDict_Type, &how.shared))
         return NULL;
     Py_ssize_t *indexes = NULL;
     Value *row = NULL;

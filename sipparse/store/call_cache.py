@@ -14,10 +14,11 @@ from the database as before. Entries are staged during a transaction and kept on
 committed, and a batch that held messages already stored leaves its calls out (its rows
 might be in the database twice over). Calls that are over (completed, failed, busy...) and
 calls with many rows are not kept, and the cache holds at most ``MAX_ROWS`` rows (some
-35 MiB; the calls written longest ago go first). A PBX at 300 new calls a second, with calls
-of a minute or two (``benchmarks/genlog.py --dialect full``, 100 MiB): 20,000 rows held only
-part of its open calls, and 11,400 of its 25,800 calls were read back; 60,000 hold them all,
-and 2,400 are (calls that had ended, or past ``MAX_CALL_ROWS``).
+25 MiB; the calls written longest ago go first). A PBX at 300 new calls a second, with calls
+of a minute or two (``benchmarks/genlog.py --dialect full``, 100 MiB, 25,800 calls): with
+room for 20,000 rows 11,400 of its calls were read back, with 40,000 4,900, with 60,000 2,400
+(calls that had ended, or past ``MAX_CALL_ROWS``); 40,000 keeps a three-process ingest
+(``--workers 2``) of that log under 200 MiB.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sipparse.store import calls
 
 # the states after which a call usually has no more messages
 OPEN_STATES = frozenset({"in-progress", "answered"})
-MAX_ROWS = 60_000  # rows kept, of all calls: some 600 bytes each
+MAX_ROWS = 40_000  # rows kept, of all calls: some 600 bytes each
 _first, _rest = itemgetter(0), itemgetter(slice(1, None))
 MAX_CALL_ROWS = 32  # a call with more rows is read back instead (a REGISTER dialog refreshed all day)
 

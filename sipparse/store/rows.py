@@ -272,17 +272,19 @@ class PackedInputs(Mapping[str, list[tuple[Any, ...]]]):
     :param positions: each Call-ID's rows, as places in the batch (``summary_inputs``' ids)
     """
 
-    __slots__ = ("_rows", "_positions", "_times")
+    __slots__ = ("_rows", "_positions", "_times", "_texts")
 
     def __init__(self, packed: Any, positions: dict[str, list[int]]) -> None:
         self._rows, self._positions = packed, positions
         self._times: dict[str, Any] = {}  # stored text -> datetime, each made once
+        self._texts: dict[str, str] = {}  # each text once: the CallCache keeps many of these rows
 
     def __reduce__(self) -> tuple[Any, ...]:
         return PackedInputs, (self._rows, self._positions)
 
     def __getitem__(self, call_id: str) -> list[tuple[Any, ...]]:
-        return self._rows.pick(self._positions[call_id], _PICKED, 0, calls.to_datetime, self._times)  # type: ignore[no-any-return]
+        return self._rows.pick(self._positions[call_id], _PICKED, 0, calls.to_datetime, self._times,  # type: ignore[no-any-return]
+                               self._texts)
 
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._positions

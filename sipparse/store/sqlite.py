@@ -114,13 +114,16 @@ class PackedRows:
 
     def pick(self, positions: list[int], columns: tuple[int, ...], converted: int = -1,
              convert: Callable[[Any], Any] | None = None, seen: dict[Any, Any] | None = None,
-             ) -> list[tuple[Any, ...]]:
+             shared: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
         """(position, *the values of ``columns``) of the rows at ``positions``, without making
         the others; ``columns[converted]`` as ``convert`` gives it, each distinct value once
-        (``seen`` keeps them)."""
+        (``seen`` keeps them); equal texts of the other columns one object (``shared`` keeps
+        them), which a ``CallCache`` holding the rows then keeps once."""
         if self._offsets is None:
             self._offsets = BINDER.row_offsets(self.data, self.count, self.width)
         conversion = (converted, convert, seen) if converted >= 0 else ()
+        if shared is not None:
+            conversion = (*conversion, shared) if conversion else (-1, None, {}, shared)
         return BINDER.pick_rows(self.data, self._offsets, self.width, positions, columns,  # type: ignore[no-any-return]
                                 *conversion)
 

@@ -223,6 +223,11 @@ def test_picked_rows_are_those_columns_of_the_unpacked_rows(rows: list[tuple[Any
         assert picked == [(p, None if rows[p][columns[0]] is None else ("made", rows[p][columns[0]]),
                            *(rows[p][c] for c in columns[1:])) for p in places]
         assert len(made) == len(set(map(repr, made))) == len(seen)
+    shared: dict[str, str] = {}  # equal texts picked are one object, and the values the same
+    picked = packed.pick(places, columns, shared=shared) + packed.pick(places, columns, shared=shared)
+    assert picked == [(p, *(rows[p][c] for c in columns)) for p in places] * 2
+    texts = [v for row in picked for v in row[1:] if isinstance(v, str)]
+    assert len({id(v) for v in texts}) == len(set(texts)) == len(shared)
 
 
 def test_picking_outside_the_packed_rows_is_refused() -> None:
