@@ -128,10 +128,11 @@ static int uri_parts(const char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t user[
     Py_ssize_t run = i;
     while (run < b && !strchr(":@;?>", s[run]))
         run++;
-    if (run < b && (s[run] == '@' || (s[run] == ':' && find_char(s, run + 1, b, '@') >= 0))) {
+    Py_ssize_t at = run < b && s[run] == ':' ? find_char(s, run + 1, b, '@') : run;  /* past a password */
+    if (at >= 0 && at < b && s[at] == '@') {
         user[0] = i;
         user[1] = run;
-        i = s[run] == '@' ? run + 1 : find_char(s, run + 1, b, '@') + 1;
+        i = at + 1;
     }
     if (i < b && s[i] == '[') {
         Py_ssize_t j = i + 1;

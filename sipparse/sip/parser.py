@@ -282,14 +282,15 @@ class MessageParser:
     def _via(self, via: str) -> tuple[str, str | None]:
         """The topmost Via value and its branch (a transaction's messages share their Via)."""
         found = self._vias.get(via)
-        if found is None and self._c_via is not None:
-            found = self._c_via(via)
-            if found is not None:
-                return self._remember(self._vias, via, found)
         if found is None:
-            top = _first_value(via)
-            found = self._remember(self._vias, via, (top, self._search(self.g.branch, "branch", top)))
+            found = self._remember(self._vias, via, self._read_via(via))
         return found
+
+    def _read_via(self, via: str) -> tuple[str, str | None]:
+        if self._c_via is not None and (found := self._c_via(via)) is not None:
+            return found  # type: ignore[no-any-return]
+        top = _first_value(via)
+        return top, self._search(self.g.branch, "branch", top)
 
     def _address(self, value: str | None) -> Address:
         if value is None:
