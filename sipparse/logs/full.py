@@ -84,8 +84,11 @@ class FullLayout:
         def slow(start: int, end: int) -> None:  # an entry the C reader leaves to Python
             self._entry(buf, base, self.dialect.prefix.match(buf, start), end)
 
-        accel.reader.read_full_entries(buf, base, starts, count, last_end,
-                                       self.builder.reader_context(self.timestamps, slow))
+        # the lines of entries without a packet (dialplan lines...) come back counted; added
+        # after the call, as ``slow`` counts too
+        skipped = accel.reader.read_full_entries(buf, base, starts, count, last_end,
+                                                 self.builder.reader_context(self.timestamps, slow))
+        self.builder.out.skipped += skipped
         return last_end
 
     def force(self, buf: bytes, base: int) -> int:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from sipparse.sip.framing import Frame, frame_packet
 from sipparse.sip.message import Reject, SipMessage, Source
-from sipparse.sip.parser import MessageParser
+from sipparse.sip.parser import CACHE_LIMIT, MessageParser
 from sipparse.sip.sdp import sdp_text
 
 MAX_MESSAGE = 1 << 20  # bytes kept of one message or log line; larger ones are rejected
@@ -103,7 +103,8 @@ class PacketBuilder:
         parser = self.parser
         return (self.source, self.dialect, self.out.messages, SipMessage, parser._starts, parser._start_of,
                 parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses, parser._address,
-                parser._q850, sdp_text, timestamps._cache, timestamps, slow)
+                parser._q850, sdp_text, timestamps._cache, timestamps, slow, parser._c_address, parser._c_via,
+                parser._c_start, CACHE_LIMIT)
 
     def _emit(self, record: SipMessage | Reject) -> None:
         if record.__class__ is SipMessage:

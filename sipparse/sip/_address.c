@@ -1,5 +1,5 @@
 /*
- * sipparse.sip._address: From/To addresses and the topmost Via, read in C.
+ * sipparse.sip._address: From/To addresses, the topmost Via and the start line, read in C.
  *
  * The message parser reads a From or To value with three regular expressions of the
  * bundled grammar (grok_patterns/sip: SIP_NAME_ADDR, else SIP_ADDR_SPEC; SIP_URI;
@@ -25,6 +25,18 @@
  *   SIP_TAG_PARAM, SIP_VIA_BRANCH  the first ";" followed by blanks, the name in any case,
  *                  blanks, "=", blanks and at least one character other than ";," and
  *                  blanks: those characters are the value.
+ *
+ * The first line of a message (MessageParser._start_line: the line stripped, then
+ * SIP_STATUS_LINE when it starts with "SIP/", else SIP_REQUEST_LINE, each anchored at both
+ * ends) is read here too: no part of either expression can give back what it took, so each
+ * reads the line one way only:
+ *   SIP_REQUEST_LINE  the longest run of token characters (the method), spaces, the
+ *                  longest run of characters other than a space (the Request-URI), spaces,
+ *                  SIP_VERSION, spaces to the end.
+ *   SIP_STATUS_LINE   SIP_VERSION, spaces, three digits, and then either the end or a space
+ *                  and the reason phrase (the rest of the line, stripped).
+ *   SIP_VERSION    "SIP", spaces, "/", spaces, digits, ".", digits.
+ * A line neither reads is left to the expressions (None), which then reject it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -267,7 +279,100 @@ static PyObject *via_branch(PyObject *self, PyObject *value) {
     return Py_BuildValue("(NO)", top, Py_None);
 }
 
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* SIP_TOKEN's characters: letters, digits and -.!%*_+`'~ */
+static int is_token_char(char c) {
+    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("-.!%*_+`'~", c) != NULL);
+}
+
+static Py_ssize_t skip_spaces(const char *s, Py_ssize_t i, Py_ssize_t n) {
+    while (i < n && s[i] == ' ')
+        i++;
+    return i;
+}
+
+/* The end of SIP_VERSION at s[i], or -1. */
+static Py_ssize_t sip_version(const char *s, Py_ssize_t i, Py_ssize_t n) {
+    if (n - i < 3 || memcmp(s + i, "SIP", 3) != 0)
+        return -1;
+    i = skip_spaces(s, i + 3, n);
+    if (i >= n || s[i] != '/')
+        return -1;
+    i = skip_spaces(s, i + 1, n);
+    Py_ssize_t digits = i;
+    while (i < n && is_digit(s[i]))
+        i++;
+    if (i == digits || i >= n || s[i] != '.')
+        return -1;
+    digits = ++i;
+    while (i < n && is_digit(s[i]))
+        i++;
+    return i == digits ? -1 : i;
+}
+
+static PyObject *status_line(const char *s, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t i = sip_version(s, a, b);
+    if (i < 0 || i >= b || s[i] != ' ')
+        Py_RETURN_NONE;
+    i = skip_spaces(s, i, b);
+    if (b - i < 3 || !is_digit(s[i]) || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) || (i + 3 < b && s[i + 3] != ' '))
+        Py_RETURN_NONE;
+    int code = (s[i] - '0') * 100 + (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+    Py_ssize_t phrase = i + 3 < b ? skip_blanks(s, i + 4, b) : b;  /* b is already past the trailing blanks */
+    if (phrase == b)
+        return Py_BuildValue("(NOOiO)", piece(s, i, i + 3, 0), Py_None, Py_None, code, Py_None);
+    PyObject *reason = piece(s, phrase, b, 0);
+    if (reason == NULL)
+        return NULL;
+    /* sip_method: the code, a space and the phrase stripped */
+    PyObject *shown = phrase == i + 4 ? piece(s, i, b, 0) : PyUnicode_FromFormat("%.3s %U", s + i, reason);
+    if (shown == NULL) {
+        Py_DECREF(reason);
+        return NULL;
+    }
+    return Py_BuildValue("(NOOiN)", shown, Py_None, Py_None, code, reason);
+}
+
+static PyObject *request_line(const char *s, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t i = a;
+    while (i < b && is_token_char(s[i]))
+        i++;
+    Py_ssize_t method_end = i;
+    if (method_end == a || i >= b || s[i] != ' ')
+        Py_RETURN_NONE;
+    Py_ssize_t uri = i = skip_spaces(s, i, b);
+    while (i < b && s[i] != ' ')
+        i++;
+    Py_ssize_t uri_end = i;
+    if (uri_end == uri || i >= b)
+        Py_RETURN_NONE;
+    i = sip_version(s, skip_spaces(s, i, b), b);
+    if (i < 0 || skip_spaces(s, i, b) != b)
+        Py_RETURN_NONE;
+    PyObject *method = piece(s, a, method_end, 0);
+    if (method == NULL)
+        return NULL;
+    return Py_BuildValue("(ONNOO)", method, method, piece(s, uri, uri_end, 0), Py_None, Py_None);
+}
+
+/* start_line(line): (sip_method, method, request_uri, status_code, reason_phrase) as
+ * MessageParser._start_line gives them, or None for a line it leaves to the expressions. */
+static PyObject *start_line(PyObject *self, PyObject *value) {
+    Text t = plain_text(value);
+    if (t.text == NULL)
+        Py_RETURN_NONE;
+    const char *s = t.text;
+    Py_ssize_t a = skip_blanks(s, 0, t.len), b = trim_blanks(s, a, t.len);
+    if (b - a >= 4 && memcmp(s + a, "SIP/", 4) == 0)
+        return status_line(s, a, b);
+    return request_line(s, a, b);
+}
+
 static PyMethodDef METHODS[] = {
+    {"start_line", start_line, METH_O,
+     "(sip_method, method, request_uri, status_code, reason_phrase) of a first line as the bundled SIP "
+     "grammar reads it, or None"},
     {"parse_address", parse_address, METH_O,
      "(display, user, host, tag) of a From/To value as the bundled SIP grammar reads it, or None"},
     {"via_branch", via_branch, METH_O,

@@ -18,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h>
 
 /* The header spellings the Python fast path (parser._wanted) looks up, in tuple order. */
 enum { H_CALL_ID, H_FROM, H_TO, H_CSEQ, H_VIA, H_CONTACT, H_USER_AGENT, H_SERVER, H_CONTENT_TYPE, H_REASON, H_COUNT };
@@ -408,12 +409,21 @@ static int is_module_char(unsigned char c) {
 
 /* ASTERISK_ORIGIN at d[i]: the index after it, or -1 (then Python decides). */
 static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
-    static const char *const LEVELS[] = {"VERBOSE", "NOTICE", "WARNING", "ERROR", "DEBUG", "DTMF",
-                                         "SECURITY", "TRACE", "FATAL", NULL};
-    const char *const *level = LEVELS;
-    while (*level && !starts_with(d, i, n, *level)) level++;
-    if (!*level) return -1;
-    i += (Py_ssize_t)strlen(*level);
+    /* the level names by their first letter (most lines start with none of them) */
+    const char *level;
+    switch (i < n ? d[i] : 0) {
+    case 'V': level = "VERBOSE"; break;
+    case 'N': level = "NOTICE"; break;
+    case 'W': level = "WARNING"; break;
+    case 'E': level = "ERROR"; break;
+    case 'D': level = i + 1 < n && d[i + 1] == 'T' ? "DTMF" : "DEBUG"; break;
+    case 'S': level = "SECURITY"; break;
+    case 'T': level = "TRACE"; break;
+    case 'F': level = "FATAL"; break;
+    default: return -1;
+    }
+    if (!starts_with(d, i, n, level)) return -1;
+    i += (Py_ssize_t)strlen(level);
     if (i >= n || d[i] != '[') return -1;
     Py_ssize_t lwp = ++i;
     while (i < n && is_digit(d[i])) i++;
@@ -448,6 +458,7 @@ typedef struct {
 
 /* ASTERISK_PJSIP_MARKER at d[i]; 0 when it is not there. */
 static int match_marker(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, Marker *m) {
+    if (i >= n || d[i] != '<') return 0;
     if (!starts_with(d, i, n, "<--- ")) return 0;
     i += 5;
     if (starts_with(d, i, n, "Received")) m->received = 1, i += 8;
@@ -483,7 +494,8 @@ static int match_marker(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, Mark
 /* The read_full_entries context, in the order logs/full.py builds it. */
 enum {
     CX_SOURCE, CX_DIALECT, CX_MESSAGES, CX_MESSAGE_TYPE, CX_STARTS, CX_START_OF, CX_CSEQS, CX_CSEQ_OF, CX_VIAS,
-    CX_VIA_OF, CX_ADDRESSES, CX_ADDRESS_OF, CX_Q850_OF, CX_SDP_OF, CX_TIMES, CX_TIME_OF, CX_SLOW, CX_COUNT
+    CX_VIA_OF, CX_ADDRESSES, CX_ADDRESS_OF, CX_Q850_OF, CX_SDP_OF, CX_TIMES, CX_TIME_OF, CX_SLOW, CX_ADDRESS_C,
+    CX_VIA_C, CX_START_C, CX_CACHE_LIMIT, CX_COUNT
 };
 
 #define MAX_MESSAGE (1 << 20)
@@ -501,6 +513,29 @@ static PyObject *cached(PyObject *cache, PyObject *miss, PyObject *key) {
         return NULL;
     }
     return PyObject_CallOneArg(miss, key);
+}
+
+/* The parser's cache of a str key, or what its C reader (``fast``: _address.parse_address,
+ * via_branch or start_line; None when the parser does not use it) finds, remembered as the parser's
+ * _remember does; else the parser's own ``miss`` (which tries the C reader first too). */
+static PyObject *cached_c(PyObject *const *ctx, int cache, int fast, int miss, PyObject *key) {
+    PyObject *found = PyDict_GetItemWithError(ctx[cache], key);
+    if (found && PyObject_IsTrue(found) == 1) return Py_NewRef(found);
+    if (PyErr_Occurred()) return NULL;
+    if (ctx[fast] == Py_None || !PyUnicode_CheckExact(key)) return PyObject_CallOneArg(ctx[miss], key);
+    PyObject *value = PyObject_CallOneArg(ctx[fast], key);
+    if (value == Py_None) {
+        Py_DECREF(value);
+        return PyObject_CallOneArg(ctx[miss], key);
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(ctx[CX_CACHE_LIMIT]);
+    if (!value || (limit == -1 && PyErr_Occurred())) {
+        Py_XDECREF(value);
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(ctx[cache]) >= limit) PyDict_Clear(ctx[cache]);
+    if (PyDict_SetItem(ctx[cache], key, value) < 0) Py_CLEAR(value);
+    return value;
 }
 
 /* TimestampParser's cache (which also holds None for unreadable stamps), else the parser. */
@@ -537,6 +572,88 @@ static PyObject *upper_ascii(const unsigned char *t, Py_ssize_t n) {
     return PyUnicode_FromStringAndSize(buf, n);
 }
 
+/* The slots of the message type, by field, once known: a SipMessage is made by filling them
+ * as its dataclass __init__ would, without running that __init__'s Python code (40 stores,
+ * a sizeable part of a message's cost).  Only for a type that is a plain slots dataclass
+ * whose __slots__ are its fields, in order, with no __post_init__; else the type is called. */
+static PyTypeObject *slot_type = NULL; /* the type slot_offsets describe (a strong reference) */
+static int slot_type_usable = 0;
+static Py_ssize_t slot_offsets[MESSAGE_FIELDS];
+
+static int learn_slots(PyTypeObject *type) {
+    Py_XSETREF(slot_type, (PyTypeObject *)Py_NewRef(type));
+    slot_type_usable = 0;
+    PyObject *fields = PyObject_GetAttrString((PyObject *)type, "__dataclass_fields__");
+    PyObject *slots = fields ? PyObject_GetAttrString((PyObject *)type, "__slots__") : NULL;
+    int usable = slots && PyDict_Check(fields) && PyTuple_Check(slots) && PyTuple_GET_SIZE(slots) == MESSAGE_FIELDS &&
+                 PyDict_GET_SIZE(fields) == MESSAGE_FIELDS && !PyObject_HasAttrString((PyObject *)type, "__post_init__") &&
+                 type->tp_alloc == PyType_GenericAlloc && (type->tp_flags & Py_TPFLAGS_HEAPTYPE);
+    Py_ssize_t k = 0;
+    PyObject *name, *value;
+    for (Py_ssize_t pos = 0; usable && PyDict_Next(fields, &pos, &name, &value); k++) {
+        PyObject *descr = PyDict_GetItemWithError(type->tp_dict, name);
+        usable = descr && Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+                 PyUnicode_Compare(name, PyTuple_GET_ITEM(slots, k)) == 0 &&
+                 ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+        if (usable) slot_offsets[k] = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    Py_XDECREF(fields);
+    Py_XDECREF(slots);
+    PyErr_Clear(); /* an attribute the type lacks only means: call it */
+    slot_type_usable = usable && k == MESSAGE_FIELDS;
+    return slot_type_usable;
+}
+
+/* type(*args) for the MESSAGE_FIELDS args (borrowed): a new reference, NULL on error. */
+static PyObject *new_message(PyObject *type, PyObject *const *args) {
+    PyTypeObject *t = (PyTypeObject *)type;
+    if (!PyType_Check(type) || (t != slot_type ? !learn_slots(t) : !slot_type_usable))
+        return PyObject_Vectorcall(type, args, MESSAGE_FIELDS, NULL);
+    PyObject *message = t->tp_alloc(t, 0);
+    if (!message) return NULL;
+    for (int k = 0; k < MESSAGE_FIELDS; k++) *(PyObject **)((char *)message + slot_offsets[k]) = Py_NewRef(args[k]);
+    return message;
+}
+
+/* Whether a Content-Type value (a str) is application/sdp as sdp.sdp_text reads it: its part
+ * before any ";", stripped, lower-cased.  Only ASCII values are judged here. */
+static int is_plain_sdp_type(PyObject *value) {
+    if (!PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value)) return 0;
+    const char *t = (const char *)PyUnicode_DATA(value);
+    Py_ssize_t a = 0, b = PyUnicode_GET_LENGTH(value);
+    const char *semicolon = memchr(t, ';', (size_t)b);
+    if (semicolon) b = semicolon - t;
+    while (a < b && is_py_space((unsigned char)t[a])) a++;
+    while (b > a && is_py_space((unsigned char)t[b - 1])) b--;
+    static const char SDP[] = "application/sdp";
+    if (b - a != (Py_ssize_t)sizeof(SDP) - 1) return 0;
+    for (Py_ssize_t k = 0; k < b - a; k++)
+        if (ascii_lower((unsigned char)t[a + k]) != (unsigned char)SDP[k]) return 0;
+    return 1;
+}
+
+/* sdp._as_text of a body (None when empty): CRLF and lone CR as LF, no LF at the end,
+ * decoded as UTF-8 with replacement.  A CR is ASCII, never part of a multi-byte sequence,
+ * so turning it into LF before decoding gives the text the Python code makes after. */
+static PyObject *sdp_text_of(const unsigned char *body, Py_ssize_t n) {
+    if (n <= 0) Py_RETURN_NONE;
+    unsigned char *out = PyMem_Malloc((size_t)n);
+    if (!out) return PyErr_NoMemory();
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (body[i] != '\r') {
+            out[m++] = body[i];
+        } else {
+            out[m++] = '\n';
+            if (i + 1 < n && body[i + 1] == '\n') i++;
+        }
+    }
+    while (m > 0 && out[m - 1] == '\n') m--;
+    PyObject *text = m ? PyUnicode_DecodeUTF8((const char *)out, m, "replace") : Py_NewRef(Py_None);
+    PyMem_Free(out);
+    return text;
+}
+
 /* A SipMessage of the usual message p[0:s->end] appended to ctx's list: 1 done, 0 not
  * for this path (a Reject: Python writes it, nothing has changed), -1 error.  It computes
  * what parser.MessageParser._complete does, through the same caches and helpers. */
@@ -549,7 +666,7 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
     int status = -1;
     first = decode(s.first);
     if (!first) goto done;
-    start_line = cached(ctx[CX_STARTS], ctx[CX_START_OF], first);
+    start_line = cached_c(ctx, CX_STARTS, CX_START_C, CX_START_OF, first);
     if (!start_line) goto done;
     if (start_line == Py_None || !PyTuple_Check(start_line) || PyTuple_GET_SIZE(start_line) != 5) {
         status = 0; /* not a start line the grammar reads: a Reject, which Python writes */
@@ -568,12 +685,12 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
         goto done;
     }
     if (PyObject_IsTrue(values[4]) == 1) {
-        if (!(via = cached(ctx[CX_VIAS], ctx[CX_VIA_OF], values[4]))) goto done;
+        if (!(via = cached_c(ctx, CX_VIAS, CX_VIA_C, CX_VIA_OF, values[4]))) goto done;
     } else {
         via = PyTuple_Pack(2, Py_None, Py_None);
     }
-    from = cached(ctx[CX_ADDRESSES], ctx[CX_ADDRESS_OF], values[1]);
-    to = from ? cached(ctx[CX_ADDRESSES], ctx[CX_ADDRESS_OF], values[2]) : NULL;
+    from = cached_c(ctx, CX_ADDRESSES, CX_ADDRESS_C, CX_ADDRESS_OF, values[1]);
+    to = from ? cached_c(ctx, CX_ADDRESSES, CX_ADDRESS_C, CX_ADDRESS_OF, values[2]) : NULL;
     if (!via || !from || !to || !PyTuple_Check(via) || PyTuple_GET_SIZE(via) != 2 || !PyTuple_Check(from) ||
         PyTuple_GET_SIZE(from) != 4 || !PyTuple_Check(to) || PyTuple_GET_SIZE(to) != 4) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "address or via cache: a tuple expected");
@@ -616,7 +733,9 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
     args[a++] = PyLong_FromLongLong(s.content_length);
     args[a++] = Py_NewRef(values[8]); /* reason */
     args[a++] = PyObject_IsTrue(values[8]) == 1 ? PyObject_CallOneArg(ctx[CX_Q850_OF], values[8]) : Py_NewRef(Py_None);
-    if (PyObject_IsTrue(values[7]) == 1) {
+    if (is_plain_sdp_type(values[7])) {
+        args[a++] = sdp_text_of(p + s.body_start, s.end - s.body_start);
+    } else if (PyObject_IsTrue(values[7]) == 1) {
         PyObject *payload = bytes_at(p, s.body_start, s.end);
         args[a++] = payload ? PyObject_CallFunctionObjArgs(ctx[CX_SDP_OF], values[7], payload, NULL) : NULL;
         Py_XDECREF(payload);
@@ -624,7 +743,9 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
         args[a++] = Py_NewRef(Py_None);
     }
     if (d) {
-        args[a++] = PyUnicode_InternFromString(mk.received ? "in" : "out");
+        static PyObject *directions[2] = {NULL, NULL}; /* "out", "in": made once, kept */
+        if (!directions[mk.received]) directions[mk.received] = PyUnicode_InternFromString(mk.received ? "in" : "out");
+        args[a++] = Py_XNewRef(directions[mk.received]);
         args[a++] = upper_ascii(d + mk.transport, mk.transport_end - mk.transport);
         args[a++] = decode((Span){d + mk.peer, mk.peer_end - mk.peer});
         args[a++] = PyLong_FromLongLong(announced);
@@ -637,7 +758,7 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
     args[a++] = Py_NewRef(notes);
     for (int k = 0; k < a; k++)
         if (!args[k]) goto done;
-    PyObject *message = PyObject_Vectorcall(ctx[CX_MESSAGE_TYPE], args, MESSAGE_FIELDS, NULL);
+    PyObject *message = new_message(ctx[CX_MESSAGE_TYPE], args);
     if (!message) goto done;
     status = PyList_Append(ctx[CX_MESSAGES], message) < 0 ? -1 : 1;
     Py_DECREF(message);
@@ -656,14 +777,24 @@ done:
 
 /* One packet logger entry of the full layout as a SipMessage: 1 done, 0 Python reads it, -1 error. */
 static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, Py_ssize_t base,
-                      PyObject *const *ctx) {
+                      PyObject *const *ctx, Py_ssize_t *skipped) {
     Py_ssize_t close;
     if (full_prefix(d + start, n - start, &close) != 1) return 0;
     close += start;
     Py_ssize_t origin_end = match_origin(d, close + 2, n);
     Envelope env = {.offset = base + start, .end = base + end, .line = d, .host = Py_None, .pid = Py_None};
     Marker *mk = &env.marker;
-    if (origin_end < 0 || !match_marker(d, origin_end, n, mk) || mk->size_end - mk->size_start > 18) return 0;
+    int marked = origin_end >= 0 && match_marker(d, origin_end, n, mk);
+    if (!marked && (origin_end >= 0 || (close + 2 < n && d[close + 2] != '['))) {
+        /* no packet logger marker (a dialplan line...): full.py skips the entry, counting its
+         * lines.  Without a "[" that may open an origin's own time stamp, ASTERISK_ORIGIN's
+         * regex reads what match_origin reads, and the marker's what match_marker reads. */
+        Py_ssize_t lines = 0;
+        for (const unsigned char *c = d + start, *e = d + end; (c = memchr(c, '\n', (size_t)(e - c))); c++) lines++;
+        *skipped += lines > 1 ? lines : 1;
+        return 1;
+    }
+    if (!marked || mk->size_end - mk->size_start > 18) return 0;
     const unsigned char *nl = memchr(d + mk->end, '\n', (size_t)(end > mk->end ? end - mk->end : 0));
     Py_ssize_t body = nl ? nl - d + 1 : end;
     Py_ssize_t stop = (end > body && d[end - 1] == '\n') ? end - 1 : end;
@@ -677,7 +808,7 @@ static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py
 }
 
 #define READ_FULL_ENTRIES_DOC \
-    "read_full_entries(buf, base, starts, count, last_end, ctx): read entries 0..count-1 " \
+    "read_full_entries(buf, base, starts, count, last_end, ctx) -> skipped lines: read entries 0..count-1 " \
     "(entry i ends where entry i+1 starts, the last at last_end); see logs/full.py."
 
 static PyObject *read_full_entries(PyObject *self, PyObject *args) {
@@ -693,6 +824,7 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
         return NULL;
     }
     PyObject *const *cx = &PyTuple_GET_ITEM(ctx, 0);
+    Py_ssize_t skipped = 0; /* lines of entries that hold no packet */
     for (Py_ssize_t i = 0; i < count; i++) {
         Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(starts, i));
         Py_ssize_t end = i + 1 < count ? PyLong_AsSsize_t(PyList_GET_ITEM(starts, i + 1)) : last_end;
@@ -701,7 +833,7 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "read_full_entries: entry out of the buffer");
             return NULL;
         }
-        int done = read_entry(data, size, start, end, base, cx);
+        int done = read_entry(data, size, start, end, base, cx, &skipped);
         if (done < 0) return NULL;
         if (done == 0) {
             PyObject *r = PyObject_CallFunction(cx[CX_SLOW], "nn", start, end);
@@ -709,7 +841,7 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
             Py_DECREF(r);
         }
     }
-    Py_RETURN_NONE;
+    return PyLong_FromSsize_t(skipped);
 }
 
 
@@ -848,10 +980,19 @@ static PyObject *packet_of(const unsigned char *d, const Py_ssize_t *starts, con
     unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out), *o0 = o;
     int pending_cr = 0; /* a CR just written, which a following LF joins */
     for (Py_ssize_t k = 0; k < count; k++) {
-        for (Py_ssize_t i = starts[k]; i <= ends[k]; i++) {
+        Py_ssize_t i = starts[k], end = ends[k];
+        while (1) {
+            /* the bytes up to the next "#" are copied as they are */
+            const unsigned char *hash = memchr(d + i, '#', (size_t)(end - i));
+            Py_ssize_t run = (hash ? hash - d : end) - i;
+            if (run > 0) {
+                memcpy(o, d + i, (size_t)run);
+                o += run, i += run;
+                pending_cr = o[-1] == '\r';
+            }
             int byte;
-            if (i == ends[k]) byte = '\n';
-            else if ((byte = escaped_byte(d + i, ends[k] - i)) >= 0) i += 3;
+            if (i == end) byte = '\n';
+            else if ((byte = escaped_byte(d + i, end - i)) >= 0) i += 3;
             else byte = d[i];
             if (byte == '\n') {
                 if (!pending_cr) *o++ = '\r';
@@ -861,6 +1002,7 @@ static PyObject *packet_of(const unsigned char *d, const Py_ssize_t *starts, con
                 *o++ = (unsigned char)byte;
                 pending_cr = byte == '\r';
             }
+            if (i++ == end) break;
         }
     }
     if (_PyBytes_Resize(&out, o - o0) < 0) return NULL;
@@ -896,7 +1038,7 @@ static Py_ssize_t stream_line(int kind, const unsigned char *d, Py_ssize_t at, P
     Py_ssize_t width = first->end - pos, stamp_len = first->stamp_end - pos;
     if (end - at < width || memcmp(d + at + stamp_len, d + pos + stamp_len, (size_t)(width - stamp_len)))
         return -1;
-    for (Py_ssize_t k = 0; k < stamp_len; k++) {
+    for (Py_ssize_t k = memcmp(d + at, d + pos, (size_t)stamp_len) ? 0 : stamp_len; k < stamp_len; k++) {
         unsigned char a = d[at + k], b = d[pos + k];
         if (is_upper(b) ? !is_upper(a) : is_lower(b) ? !is_lower(a) : is_digit(b) ? !is_digit(a) : a != b) return -1;
     }
@@ -934,15 +1076,30 @@ static Py_ssize_t asterisk_marker_at(const unsigned char *d, Py_ssize_t i, Py_ss
     return at == i ? -1 : -2;
 }
 
-static PyObject *syslog_message(PyObject *self, PyObject *args) {
+static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t limit,
+                                     Py_ssize_t base, PyObject *ctx, int kind);
+
+/* The arguments read without PyArg_ParseTuple, whose format parsing costs as much as the
+ * lines of a short message: this is called once per message. */
+static PyObject *syslog_message(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    const unsigned char *d;
-    Py_ssize_t size, pos, limit, base;
-    PyObject *ctx;
-    int kind;
-    if (!PyArg_ParseTuple(args, "y#nnnO!p", &d, &size, &pos, &limit, &base, &PyTuple_Type, &ctx, &kind))
+    if (nargs != 6 || !PyTuple_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "syslog_message(buf, pos, limit, base, ctx: tuple, rfc5424)");
         return NULL;
-    kind = kind ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]), limit = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
+    int rfc5424 = PyObject_IsTrue(args[5]);
+    if (PyErr_Occurred() || rfc5424 < 0) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *result = read_syslog_message(view.buf, view.len, pos, limit, base, args[4],
+                                           rfc5424 ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t limit,
+                                     Py_ssize_t base, PyObject *ctx, int kind) {
     if (PyTuple_GET_SIZE(ctx) != CX_COUNT || limit > size || pos < 0 || pos > limit) {
         PyErr_SetString(PyExc_ValueError, "syslog_message: bad arguments");
         return NULL;
@@ -1043,12 +1200,30 @@ static PyObject *syslog_message(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* The SDP helpers of emit_record, for tests to hold against sdp.py. */
+static PyObject *py_is_plain_sdp_type(PyObject *self, PyObject *value) {
+    (void)self;
+    return PyBool_FromLong(is_plain_sdp_type(value));
+}
+
+static PyObject *py_sdp_text_of(PyObject *self, PyObject *body) {
+    (void)self;
+    if (!PyBytes_Check(body)) {
+        PyErr_SetString(PyExc_TypeError, "sdp_text_of: bytes expected");
+        return NULL;
+    }
+    return sdp_text_of((const unsigned char *)PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
+}
+
 static PyMethodDef METHODS[] = {
+    {"is_plain_sdp_type", py_is_plain_sdp_type, METH_O,
+     "is_plain_sdp_type(content_type) -> bool: an ASCII application/sdp, as sdp.sdp_text reads it."},
+    {"sdp_text_of", py_sdp_text_of, METH_O, "sdp_text_of(body) -> str | None: sdp._as_text of a non-empty body."},
     {"scan_message", scan_message, METH_O,
      "scan_message(data) -> tuple | None: the usual SIP message read in one pass (see module doc)."},
     {"full_entry_starts", full_entry_starts, METH_VARARGS, FULL_ENTRY_STARTS_DOC},
     {"read_full_entries", read_full_entries, METH_VARARGS, READ_FULL_ENTRIES_DOC},
-    {"syslog_message", syslog_message, METH_VARARGS, SYSLOG_MESSAGE_DOC},
+    {"syslog_message", (PyCFunction)(void (*)(void))syslog_message, METH_FASTCALL, SYSLOG_MESSAGE_DOC},
     {NULL, NULL, 0, NULL},
 };
 

@@ -62,10 +62,23 @@ STANDARD_ADDRESS_RULES = {
     "SIP_VIA_BRANCH": r";[ \t]*[Bb][Rr][Aa][Nn][Cc][Hh][ \t]*=[ \t]*(?<branch>[^;, \t\n]+)",
 }
 _ADDRESS_RULES = ("name_addr", "addr_spec", "uri", "tag", "branch")
-_STANDARD_ADDRESS: list[tuple[tuple[str, int], ...]] = []
+# The start line rules the same C module reads (``_address.start_line``), as grok_patterns/sip
+# defines them.
+STANDARD_START_RULES = {
+    "SIP_TOKEN": r"[A-Za-z0-9\-.!%*_+`'~]+",
+    "SIP_VERSION": r"SIP */ *[0-9]+\.[0-9]+",
+    "SIP_METHOD": r"%{SIP_TOKEN}",
+    "SIP_REQUEST_LINE": r"%{SIP_METHOD:method} +(?<request_uri>[^ \r\n]+) +%{SIP_VERSION:version} *",
+    "SIP_STATUS_CODE": r"[0-9]{3}",
+    "SIP_REASON_PHRASE": r"[^\r\n]*",
+    "SIP_STATUS_LINE": r"%{SIP_VERSION:version} +(?<status_code>%{SIP_STATUS_CODE})"
+                       r"(?: (?<reason_phrase>%{SIP_REASON_PHRASE}))?",
+}
+_START_RULES = ("request_line", "status_line")
+_STANDARD_PATTERNS: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {}
 _C_ADDRESS: Any = accel.c_module("sipparse.sip._address")
 ADDRESSES_IN_C = _C_ADDRESS is not None  # for ``sipparse info`` (with the bundled address rules)
-_CACHE_LIMIT = 16384
+CACHE_LIMIT = 16384  # entries of each cache of a parser (start lines, CSeqs, Vias, addresses)
 _FOLD = re.compile(r"\n[ \t]+")
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _STRIPPED = ("call-id", "from", "to", "cseq", "via", "contact")
@@ -113,9 +126,11 @@ class MessageParser:
         # the C scanner reads headers as the standard SIP_HEADER does, so only with that one
         self.scan = accel.scan_message if grammar.header.regex.pattern == _standard_header() else None
         # and the C reader of addresses reads them as the standard address rules do
-        standard = _C_ADDRESS is not None and _address_patterns(grammar) == _standard_address()
+        standard = _keeps(grammar, STANDARD_ADDRESS_RULES, _ADDRESS_RULES)
         self._c_address = _C_ADDRESS.parse_address if standard else None
         self._c_via = _C_ADDRESS.via_branch if standard else None
+        # and its reader of start lines, the standard start line rules
+        self._c_start = _C_ADDRESS.start_line if _keeps(grammar, STANDARD_START_RULES, _START_RULES) else None
 
     def build(self, data: bytes, frame: Frame, env: Envelope, problems: list[str]) -> SipMessage | Reject:
         """Parse ``data[frame.start:frame.end]`` into a record carrying ``env``."""
@@ -228,7 +243,7 @@ class MessageParser:
 
     @staticmethod
     def _remember(cache: dict, key: Any, value: Any) -> Any:
-        if len(cache) >= _CACHE_LIMIT:
+        if len(cache) >= CACHE_LIMIT:
             cache.clear()
         cache[key] = value
         return value
@@ -243,6 +258,8 @@ class MessageParser:
 
     def _start_line(self, line: str) -> tuple | None:
         """(sip_method, method, request_uri, status_code, reason_phrase) of the first line."""
+        if self._c_start is not None and (found := self._c_start(line)) is not None:
+            return found  # type: ignore[no-any-return]
         line = line.strip()
         g = self.g
         if line.startswith("SIP/"):
@@ -252,7 +269,8 @@ class MessageParser:
             groups = g.status_line.groups
             code, phrase = m.group(groups["status_code"]), m.group(groups["reason_phrase"])
             phrase = phrase.strip() if phrase else ""
-            return (f"{code} {phrase}" if phrase else code), None, None, int(code), phrase or None
+            # a user's SIP_STATUS_CODE may admit more than digits: no integer then
+            return (f"{code} {phrase}" if phrase else code), None, None, _int(code), phrase or None
         m = g.request_line.regex.match(line)
         if m is None:
             return None
@@ -346,18 +364,24 @@ def _standard_header() -> str:
     return _STANDARD_PATTERN[0]
 
 
-def _address_patterns(grammar: Any) -> tuple[tuple[str, int], ...]:
-    """The compiled address and Via rules of ``grammar`` (anything with those attributes)."""
-    rules = (getattr(grammar, name) for name in _ADDRESS_RULES)
+def _keeps(grammar: Grammar, definitions: dict[str, str], names: tuple[str, ...]) -> bool:
+    """Whether the C module of addresses is there and ``grammar``'s rules ``names`` compile as
+    ``definitions`` alone make them (the C readers implement those)."""
+    return _C_ADDRESS is not None and _rule_patterns(grammar, names) == _standard_patterns(definitions, names)
+
+
+def _rule_patterns(grammar: Any, names: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """The compiled rules ``names`` of ``grammar`` (anything with those attributes)."""
+    rules = (getattr(grammar, name) for name in names)
     return tuple((rule.regex.pattern, rule.regex.flags) for rule in rules)
 
 
-def _standard_address() -> tuple[tuple[str, int], ...]:
-    """The compiled patterns of ``STANDARD_ADDRESS_RULES``, to recognise a library that keeps them."""
-    if not _STANDARD_ADDRESS:
-        library = PatternLibrary.load(bundled=False, definitions=STANDARD_ADDRESS_RULES)
-        _STANDARD_ADDRESS.append(_address_patterns(SimpleNamespace(**compile_rules(library, _ADDRESS_RULES))))
-    return _STANDARD_ADDRESS[0]
+def _standard_patterns(definitions: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """The rules ``names`` compiled from ``definitions`` alone, to recognise a library that keeps them."""
+    if names not in _STANDARD_PATTERNS:
+        library = PatternLibrary.load(bundled=False, definitions=definitions)
+        _STANDARD_PATTERNS[names] = _rule_patterns(SimpleNamespace(**compile_rules(library, names)), names)
+    return _STANDARD_PATTERNS[names]
 
 
 def _pair_groups(rule: Rule) -> tuple[int, int]:

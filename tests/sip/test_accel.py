@@ -32,15 +32,16 @@ def test_scanner_is_built_in_ci() -> None:
         assert accel.scan_message is not None, "sipparse.sip._scan did not build (is a C compiler installed?)"
 
 
-def _parse(data: bytes, scanner: bool, dialect: str = "auto") -> tuple[list, list]:
+def _parse(data: bytes, scanner: bool, dialect: str = "auto") -> tuple[list, list, int]:
     parser = LogParser(SOURCE, 0, ParseOptions(dialect=dialect, year=2026, final=True))
     if not scanner:
         parser._parser.scan = None
-    messages, rejects = [], []
+    messages, rejects, skipped = [], [], 0
     for batch in parser.parse(io.BytesIO(data), batch_bytes=1 << 16):
         messages += batch.messages
         rejects += batch.rejects
-    return messages, rejects
+        skipped += batch.skipped_lines
+    return messages, rejects, skipped
 
 
 def _same(data: bytes, dialect: str = "auto") -> int:
@@ -49,6 +50,7 @@ def _same(data: bytes, dialect: str = "auto") -> int:
     for a, b in zip(fast[0], slow[0], strict=True):
         assert a == b, (a, b)
     assert fast[1] == slow[1]
+    assert fast[2] == slow[2], "skipped lines"
     return len(fast[0])
 
 
@@ -141,6 +143,30 @@ def test_generated_messages_read_the_same(messages: list[bytes], transport: str)
     _same(log, "full")
 
 
+_PACKET = (b"INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 INVITE\r\n"
+           b"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n")
+
+
+@needs_scanner
+@pytest.mark.parametrize("text", [
+    b"[Nov 29 12:00:01] VERBOSE[4242] res_pjsip_logger.c: <--- Received SIP request (%d bytes) from UDP:h:1 --->",
+    b"VERBOSE[4242][C-00000e14] pbx.c: Executing [292@from-internal:1] Dial(\"PJSIP/1\", \"PJSIP/292\") in new stack",
+    b"NOTICE[7] chan_pjsip.c: one line",
+    b"[C-1] not an origin",
+    b"[Nov 29 12:00:01] NOTICE[7] pbx.c: an origin with its own stamp, no marker",
+    b"VERBOSE[4242] res_pjsip_logger.c:322 in logging_on_tx_msg: <--- Transmitting SIP request (%d bytes) "
+    b"to UDP:h:1 --->",
+    b"free text",
+])
+def test_full_entries_without_a_packet_are_skipped_the_same(text: bytes) -> None:
+    """Entries of Asterisk's other lines (dialplan, notices), one line or several, are counted
+    as skipped lines in C as in Python; one whose origin carries its own time stamp holds a
+    packet the C reader leaves to the regular expressions."""
+    entry = b"[Nov 29 12:00:01] " + (text % len(_PACKET) if b"%d" in text else text)
+    log = entry + b"\n" + _PACKET + b"\n" + entry + b"\n" + b"[Nov 29 12:00:02] NOTICE[7] pbx.c: a\nb\nc\n"
+    _same(log, "full")
+
+
 # --- generated full-layout logs: the C entry reader against the Python one ------------------
 
 _STAMPS = st.sampled_from(["Nov 29 12:00:01", "Nov  9 12:00:01", "Nov 29 12:00:01.123", "Nov 29 12:00:01,5",
@@ -180,16 +206,17 @@ def _full_logs(draw: st.DrawFn) -> bytes:
     return log
 
 
-def _parse_in_reads(data: bytes, scanner: bool, read: int, final: bool) -> tuple[list, list, int]:
+def _parse_in_reads(data: bytes, scanner: bool, read: int, final: bool) -> tuple[list, list, int, int]:
     parser = LogParser(SOURCE, 0, ParseOptions(dialect="full", year=2026, final=final))
     if not scanner:
         parser._parser.scan = None
-    messages, rejects, checkpoint = [], [], 0
+    messages, rejects, checkpoint, skipped = [], [], 0, 0
     for batch in parser.parse(io.BytesIO(data), batch_bytes=read):
         messages += batch.messages
         rejects += batch.rejects
         checkpoint = batch.checkpoint
-    return messages, rejects, checkpoint
+        skipped += batch.skipped_lines
+    return messages, rejects, checkpoint, skipped
 
 
 @needs_scanner
@@ -309,3 +336,35 @@ def test_pure_python_switch_stores_the_same_rows(tmp_path: Path, sample: str) ->
 
     fast, pure = rows(False), rows(True)
     assert fast and fast == pure
+
+
+_SDP_BYTES = st.binary(max_size=60) | st.lists(
+    st.sampled_from([b"\r", b"\n", b"\r\n", b"v=0", b"\xc3", b"\xa9", b"\xff", b" ", b"#015", b"\xe2\x82"]),
+    max_size=12).map(b"".join)
+
+
+@needs_scanner
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(_SDP_BYTES)
+def test_sdp_text_in_c_is_the_python_text(body: bytes) -> None:
+    """CRLF and lone CR become LF, trailing LFs go, bytes decode with replacement: as sdp.py."""
+    from sipparse.sip.sdp import _as_text
+
+    expected = _as_text(body) if body else None
+    assert accel.reader.sdp_text_of(body) == expected
+
+
+_TYPE_TEXT = st.text(max_size=30) | st.lists(
+    st.sampled_from(["application/sdp", "Application/SDP", "APPLICATION/sdp", " ", "\t", "\x0b", "\x1c", "\x85",
+                     "\u00a0", ";", "version=1", "multipart/mixed", "application/sdpx", "İ", "x"]),
+    max_size=5).map("".join)
+
+
+@needs_scanner
+@settings(max_examples=600)
+@given(_TYPE_TEXT)
+def test_sdp_type_in_c_is_the_python_reading(content_type: str) -> None:
+    """An ASCII Content-Type is application/sdp in C exactly when sdp.sdp_text reads it so;
+    any other is left to sdp.py."""
+    python = content_type.split(";", 1)[0].strip().lower() == "application/sdp"
+    assert accel.reader.is_plain_sdp_type(content_type) == (python and content_type.isascii())

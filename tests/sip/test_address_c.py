@@ -1,4 +1,4 @@
-"""The C reader of addresses and Vias (``_address.c``) against the grammar's regular expressions."""
+"""The C reader of addresses, Vias and start lines (``_address.c``) against the grammar's regular expressions."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _printable(value: str) -> bool:
 
 def _parsers() -> tuple[MessageParser, MessageParser]:
     with_c, regex_only = MessageParser(GRAMMAR), MessageParser(GRAMMAR)
-    regex_only._c_address = regex_only._c_via = None
+    regex_only._c_address = regex_only._c_via = regex_only._c_start = None
     return with_c, regex_only
 
 
@@ -123,8 +123,78 @@ def test_a_users_own_address_rule_turns_the_c_reader_off(tmp_path) -> None:  # t
     assert mine._c_address is None and mine._c_via is None
     assert mine._parse_address("<sip:a@b>;tag=abc1")[3] == "abc"
     assert MessageParser(GRAMMAR)._c_address is not None
+    assert mine._c_start is not None  # the start line rules are still the bundled ones
+
+
+def test_a_users_own_start_line_rule_turns_the_c_reader_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mine").write_text("SIP_STATUS_CODE [0-9]{3}[a-z]?\n")
+    mine = MessageParser(Grammar.from_library(PatternLibrary.load(extra_dirs=[tmp_path])))
+    assert mine._c_start is None and mine._c_address is not None
+    assert mine._start_line("SIP/2.0 200a OK") == ("200a OK", None, None, None, "OK")  # no integer code
+    assert mine._start_line("SIP/2.0 200 OK") == ("200 OK", None, None, 200, "OK")
+    assert MessageParser(GRAMMAR)._c_start is not None
 
 
 def test_non_text_is_declined() -> None:
     assert parser_module._C_ADDRESS.parse_address(b"<sip:a@b>") is None
     assert parser_module._C_ADDRESS.via_branch(None) is None
+
+
+# --- start lines ----------------------------------------------------------------------------
+
+LINE_PIECES = ["SIP", "/", "2.0", "2", ".", "0", " ", "  ", "\t", "INVITE", "ACK", "x-Y.!%*_+`'~", "sip:a@b",
+               "200", "180", "4860", "OK", "Ringing", "Busy Here", ";", "<", "@", ":", "?", "#", "é"]
+START_SHAPED = st.tuples(
+    st.sampled_from(["", " ", "\t"]),
+    st.sampled_from(["INVITE", "BYE", "x-Y.!%*_+`'~", "SIP", "SIP/2.0", "SIP /2.0", "", "IN VITE", "<x>"]),
+    st.sampled_from([" ", "  ", "", "\t"]),
+    st.sampled_from(["sip:1001@10.0.0.5:5060;transport=udp", "sip:a\tb", "200", "", "SIP/2.0", "*"]),
+    st.sampled_from([" ", "  ", "", "\t"]),
+    st.sampled_from(["SIP/2.0", "SIP / 2.0", "SIP/2.", "SIP/.0", "sip/2.0", "SIP/20.10", "SIP/2.0 SIP/2.0", "",
+                     "SIP 2.0", "SIP-2.0", "SIP/2,0"]),
+    st.sampled_from(["", " ", "\t", " x"]),
+).map("".join)
+STATUS_SHAPED = st.tuples(
+    st.sampled_from(["SIP/2.0", "SIP/ 2.0", "SIP/2.0x", "SIP/2", "SIP/22.33"]),
+    st.sampled_from([" ", "   ", "", "\t"]),
+    st.sampled_from(["200", "180", "20", "2000", "abc", "486"]),
+    st.sampled_from(["", " ", "  ", "\t", " \t"]),
+    st.sampled_from(["", "OK", "Busy Here", "Busy\tHere ", " x ", "é"]),
+    st.sampled_from(["", " ", "\t"]),
+).map("".join)
+LINES = st.one_of(START_SHAPED, STATUS_SHAPED, st.lists(st.sampled_from(LINE_PIECES), max_size=10).map("".join))
+
+
+def _same_start(value: str) -> tuple[object, object]:
+    _, regex_only = _parsers()
+    return parser_module._C_ADDRESS.start_line(value), regex_only._start_line(value)
+
+
+@pytest.mark.parametrize("value", ["INVITE sip:1001@10.0.0.5 SIP/2.0", "SIP/2.0 200 OK", "SIP/2.0 100 Trying",
+                                   "SIP/2.0 200", "  SIP/2.0   486   Busy Here  ", "OPTIONS * SIP / 2.0",
+                                   "SIP/2.0 183 Session\tProgress"])
+def test_real_start_lines(value: str) -> None:
+    made, expected = _same_start(value)
+    assert made is not None and made == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(LINES)
+def test_start_lines_read_alike_or_declined(value: str) -> None:
+    """A start line C reads is read as the expressions read it; one it declines is one they
+    do not read either, or one that is not printable ASCII."""
+    made, expected = _same_start(value)
+    if made is None:
+        assert expected is None or not _printable(value)
+    else:
+        assert made == expected
+        assert [type(v) for v in made] == [type(v) for v in expected]  # type: ignore[union-attr]
+
+
+@settings(max_examples=500, deadline=None)
+@given(ANY)
+def test_any_start_line_is_read_alike_or_declined(value: str) -> None:
+    made, expected = _same_start(value)
+    assert made is None or made == expected
+    if not _printable(value):
+        assert made is None
