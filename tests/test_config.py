@@ -123,7 +123,7 @@ def test_info_says_which_parser_runs(tmp_path: Path) -> None:
     assert "C binding of SQLite inserts: " in result.output
     assert "C checks of row limits: " in result.output
     assert "C call summaries: " in result.output
-    assert "C reader of addresses: " in result.output
+    assert "C reader of addresses and start lines: " in result.output
 
 
 def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
@@ -141,4 +141,4 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     assert "C binding of SQLite inserts: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C checks of row limits: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C call summaries: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
-    assert "C reader of addresses: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
+    assert "C reader of addresses and start lines: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout

@@ -22,7 +22,7 @@ def info(app: App) -> None:
     for directory in settings.get("grok", "patterns_dir", []) or []:
         click.echo(f"user patterns: {directory}")
     click.echo(f"C reader: {_c_state(accel.scan_message is not None, 'the Python parser')}")
-    click.echo(f"C reader of addresses: {_c_state(parser.ADDRESSES_IN_C, 'the regular expressions')}")
+    click.echo(f"C reader of addresses and start lines: {_c_state(parser.ADDRESSES_IN_C, 'the regular expressions')}")
     click.echo(f"C writer of MySQL loads: {_c_state(mysql.LOAD_ROWS_IN_C, 'Python')}")
     click.echo(f"C binding of SQLite inserts: {_c_state(sqlite.BIND_IN_C, 'the sqlite3 module')}")
     click.echo(f"C checks of row limits: {_c_state(rows.CHECKS_IN_C, 'Python')}")
