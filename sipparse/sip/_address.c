@@ -116,11 +116,12 @@ static int parameter(const char *s, Py_ssize_t a, Py_ssize_t b, const char *name
 }
 
 static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_scheme_char(char c) {
-    return is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.';
 }
 static int is_hex_or_colon_or_dot(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || c == ':' || c == '.';
+    return is_digit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || c == ':' || c == '.';
 }
 
 /* SIP_URI on s[a:b] stripped: the user and host spans (empty when absent, as `or None` makes
@@ -278,8 +279,6 @@ static PyObject *via_branch(PyObject *self, PyObject *value) {
         return Py_BuildValue("(NN)", top, piece(s, branch[0], branch[1], 0));
     return Py_BuildValue("(NO)", top, Py_None);
 }
-
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* SIP_TOKEN's characters: letters, digits and -.!%*_+`'~ */
 static int is_token_char(char c) {

@@ -501,27 +501,25 @@ enum {
 #define MAX_MESSAGE (1 << 20)
 #define MESSAGE_FIELDS 40
 
+/* cache.get(key) when it is there and true: a new reference; else NULL, with an exception
+ * set only on error. */
+static PyObject *cache_hit(PyObject *cache, PyObject *key) {
+    PyObject *found = PyDict_GetItemWithError(cache, key);
+    return found && PyObject_IsTrue(found) == 1 ? Py_NewRef(found) : NULL;
+}
+
 /* cache.get(key) or miss(key): a new reference, NULL on error. */
 static PyObject *cached(PyObject *cache, PyObject *miss, PyObject *key) {
-    PyObject *found = PyDict_GetItemWithError(cache, key);
-    if (found) {
-        if (PyObject_IsTrue(found) == 1) {
-            Py_INCREF(found);
-            return found;
-        }
-    } else if (PyErr_Occurred()) {
-        return NULL;
-    }
-    return PyObject_CallOneArg(miss, key);
+    PyObject *found = cache_hit(cache, key);
+    return found || PyErr_Occurred() ? found : PyObject_CallOneArg(miss, key);
 }
 
 /* The parser's cache of a str key, or what its C reader (``fast``: _address.parse_address,
  * via_branch or start_line; None when the parser does not use it) finds, remembered as the parser's
  * _remember does; else the parser's own ``miss`` (which tries the C reader first too). */
 static PyObject *cached_c(PyObject *const *ctx, int cache, int fast, int miss, PyObject *key) {
-    PyObject *found = PyDict_GetItemWithError(ctx[cache], key);
-    if (found && PyObject_IsTrue(found) == 1) return Py_NewRef(found);
-    if (PyErr_Occurred()) return NULL;
+    PyObject *found = cache_hit(ctx[cache], key);
+    if (found || PyErr_Occurred()) return found;
     if (ctx[fast] == Py_None || !PyUnicode_CheckExact(key)) return PyObject_CallOneArg(ctx[miss], key);
     PyObject *value = PyObject_CallOneArg(ctx[fast], key);
     if (value == Py_None) {

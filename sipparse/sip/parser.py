@@ -21,7 +21,7 @@ from typing import Any
 from sipparse.grok import PatternLibrary
 from sipparse.sip import accel
 from sipparse.sip.framing import Frame
-from sipparse.sip.grammar import Grammar, Rule, compile_rule, compile_rules
+from sipparse.sip.grammar import Grammar, Rule, compile_rules
 from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.sip.sdp import sdp_text
 
@@ -48,8 +48,7 @@ _USUAL = frozenset(name for name, _ in _SPELLINGS) | {
     "P-Asserted-Identity", "Remote-Party-ID", "Privacy", "Date", "Organization",
 }
 # The header rule the C scanner implements (grok_patterns/sip defines SIP_HEADER so).
-STANDARD_HEADER = r"^(?<name>[^ \t\n:]+)[ \t]*:[ \t]*(?<value>[^\n]*(?:\n[ \t]+[^\n]*)*)"
-_STANDARD_PATTERN: list[str] = []
+STANDARD_HEADER_RULES = {"SIP_HEADER": r"^(?<name>[^ \t\n:]+)[ \t]*:[ \t]*(?<value>[^\n]*(?:\n[ \t]+[^\n]*)*)"}
 # The address and Via rules the C reader of addresses implements (``_address.c``), as
 # grok_patterns/sip defines them, and how ``Grammar`` compiles each.
 STANDARD_ADDRESS_RULES = {
@@ -124,13 +123,14 @@ class MessageParser:
         self._findall = grammar.header.regex.findall if self._header_groups == (1, 2) and \
             grammar.header.regex.groups == 2 else None
         # the C scanner reads headers as the standard SIP_HEADER does, so only with that one
-        self.scan = accel.scan_message if grammar.header.regex.pattern == _standard_header() else None
+        self.scan = accel.scan_message if _keeps(grammar, STANDARD_HEADER_RULES, ("header",)) else None
         # and the C reader of addresses reads them as the standard address rules do
-        standard = _keeps(grammar, STANDARD_ADDRESS_RULES, _ADDRESS_RULES)
-        self._c_address = _C_ADDRESS.parse_address if standard else None
-        self._c_via = _C_ADDRESS.via_branch if standard else None
+        addresses = _C_ADDRESS is not None and _keeps(grammar, STANDARD_ADDRESS_RULES, _ADDRESS_RULES)
+        self._c_address = _C_ADDRESS.parse_address if addresses else None
+        self._c_via = _C_ADDRESS.via_branch if addresses else None
         # and its reader of start lines, the standard start line rules
-        self._c_start = _C_ADDRESS.start_line if _keeps(grammar, STANDARD_START_RULES, _START_RULES) else None
+        starts = _C_ADDRESS is not None and _keeps(grammar, STANDARD_START_RULES, _START_RULES)
+        self._c_start = _C_ADDRESS.start_line if starts else None
 
     def build(self, data: bytes, frame: Frame, env: Envelope, problems: list[str]) -> SipMessage | Reject:
         """Parse ``data[frame.start:frame.end]`` into a record carrying ``env``."""
@@ -356,18 +356,10 @@ class _Canonical(dict[str, str]):
         return canonical
 
 
-def _standard_header() -> str:
-    """The compiled pattern of ``STANDARD_HEADER``, to recognise a library that keeps it."""
-    if not _STANDARD_PATTERN:
-        library = PatternLibrary.load(bundled=False, definitions={"SIP_HEADER": STANDARD_HEADER})
-        _STANDARD_PATTERN.append(compile_rule(library, "%{SIP_HEADER}", re.M).regex.pattern)
-    return _STANDARD_PATTERN[0]
-
-
 def _keeps(grammar: Grammar, definitions: dict[str, str], names: tuple[str, ...]) -> bool:
-    """Whether the C module of addresses is there and ``grammar``'s rules ``names`` compile as
-    ``definitions`` alone make them (the C readers implement those)."""
-    return _C_ADDRESS is not None and _rule_patterns(grammar, names) == _standard_patterns(definitions, names)
+    """Whether ``grammar``'s rules ``names`` compile as ``definitions`` alone make them: the
+    bundled rules a C reader implements, which a user's pattern files may have redefined."""
+    return _rule_patterns(grammar, names) == _standard_patterns(definitions, names)
 
 
 def _rule_patterns(grammar: Any, names: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
