@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count, repeat
 from operator import add, attrgetter, itemgetter
+from types import MemberDescriptorType
 from typing import Any
 
 from sipparse.sip.accel import c_module
-from sipparse.sip.message import Reject, SipMessage
+from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.store import calls, schema
 
 _C_ROWS: Any = c_module("sipparse.store._rows")
@@ -40,7 +41,8 @@ _ATTRIBUTES = {"source_file": "source.path", "source_fingerprint": "source.finge
                "source_offset": "offset", "source_end": "end"}
 ROW_NAMES = tuple(n for n in MESSAGE_NAMES if n not in _COMPUTED) + _COMPUTED
 ROW_COLUMNS = tuple(next(c for c in schema.MESSAGE_COLUMNS if c.name == n) for n in ROW_NAMES)
-_plain = attrgetter(*(_ATTRIBUTES.get(n, n) for n in ROW_NAMES[: -len(_COMPUTED)]))
+_PLAIN_ATTRIBUTES = tuple(_ATTRIBUTES.get(n, n) for n in ROW_NAMES[: -len(_COMPUTED)])
+_plain = attrgetter(*_PLAIN_ATTRIBUTES)
 _timestamp = attrgetter("timestamp")
 _problems = attrgetter("problems")
 _tzinfo = attrgetter("tzinfo")
@@ -58,6 +60,26 @@ _INT_LIMITS = tuple(
 
 
 _INTS: Limits = tuple((index, limit) for index, _, limit in _INT_LIMITS)
+
+
+def _slot_specs(attributes: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The member descriptors ``_rows.slot_rows`` reads ``attributes`` of a SipMessage by (a
+    pair for ``source.path``), or None when one is not a plain slot (then ``_plain`` reads)."""
+    specs: list[Any] = []
+    for attribute in attributes:
+        owner: type = SipMessage
+        chain = []
+        for name in attribute.split("."):
+            descriptor = owner.__dict__.get(name)
+            if type(descriptor) is not MemberDescriptorType:
+                return None
+            chain.append(descriptor)
+            owner = Source
+        specs.append(chain[0] if len(chain) == 1 else tuple(chain))
+    return tuple(specs)
+
+
+_SLOT_SPECS = _slot_specs(_PLAIN_ATTRIBUTES) if _C_ROWS is not None else None
 
 
 def clips(columns: Sequence[schema.Column]) -> Limits:
@@ -143,9 +165,14 @@ def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: Times
     """
     stamps = naive_times(list(map(_timestamp, messages)))
     problems = list(map(_problems, messages))
-    notes = [("; ".join(p) if p else None) for p in problems] if any(problems) else repeat(None)
-    computed = zip(fmt_times(stamps), notes, repeat(fmt_times([now])[0]))
-    rows = list(map(add, map(_plain, messages), computed))
+    notes = [("; ".join(p) if p else None) for p in problems] if any(problems) else None
+    times, stamp = fmt_times(stamps), fmt_times([now])[0]
+    rows = None
+    if _SLOT_SPECS is not None and isinstance(messages, list) and isinstance(times, list):
+        rows = _C_ROWS.slot_rows(messages, _SLOT_SPECS, times, notes, stamp)
+    if rows is None:
+        computed = zip(times, repeat(None) if notes is None else notes, repeat(stamp))
+        rows = list(map(add, map(_plain, messages), computed))
     if _exceeds(rows, _INTS, _biggest_int):
         rows = [_within_int_limits(row) for row in rows]
     return MessageRows(clip_rows(rows, _MESSAGE_CLIPS), stamps)

@@ -3,7 +3,7 @@ rows given as tuples against the one of mappings."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,6 +15,8 @@ from sipparse.sip.message import SipMessage, Source
 from sipparse.store import calls, rows, schema
 from tests.store.factory import SCENARIOS, CallBuilder, mixed_traffic
 
+FIELDS = [f.name for f in fields(SipMessage)]
+dataclass_frozen_slots = dataclass(frozen=True, slots=True)
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-rows")
 START = datetime(2025, 2, 1, 18, 32, 31)
 NOW = datetime(2025, 3, 1, 12, 0, 0)
@@ -283,3 +285,60 @@ def test_summary_groups_declines_rows_it_cannot_read() -> None:
         group(short, [None], 0, (-1,), calls.ROW_TYPE, (1, 2))
     with pytest.raises(TypeError):
         group(short, [None], 0, (0,), dict, (1, 2))
+
+
+# The rows read from the messages' slots in C (_rows.slot_rows) are those attrgetter reads,
+# value for value, or the C reading declines and attrgetter reads them.
+def python_rows(messages: list[SipMessage]) -> list[tuple[Any, ...]]:
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rows, "_SLOT_SPECS", None)
+        return rows.message_rows(messages, NOW, rows.text_times).rows
+
+
+@settings(max_examples=150)
+@given(st.lists(st.tuples(texts, texts, numbers, numbers, st.booleans()), min_size=1, max_size=8))
+def test_rows_read_from_slots_are_those_attrgetter_reads(values: list[tuple[Any, ...]]) -> None:
+    messages = some(len(values))
+    for message, (call_id, user_agent, cseq, cause, noted) in zip(messages, values, strict=True):
+        message.call_id, message.user_agent, message.cseq, message.q850_cause = call_id, user_agent, cseq, cause
+        message.problems = ["odd"] if noted else []
+    made = rows.message_rows(messages, NOW, rows.text_times).rows
+    expected = python_rows(messages)
+    assert made == expected
+    assert [tuple(map(type, row)) for row in made] == [tuple(map(type, row)) for row in expected]
+
+
+def test_slot_rows_declines_what_it_does_not_read() -> None:
+    if rows._C_ROWS is None:
+        return
+    assert rows._SLOT_SPECS is not None
+    read = rows._C_ROWS.slot_rows
+    plain = some(3)
+    times, now = [None] * 3, "now"
+    assert read(plain, rows._SLOT_SPECS, times, None, now) == [rows._plain(m) + (None, None, now) for m in plain]
+
+    class Subclass(SipMessage):
+        __slots__ = ()
+
+    @dataclass_frozen_slots
+    class OtherSource:
+        path: str
+        fingerprint: str
+
+    subclassed = [plain[0], Subclass(**{f: getattr(plain[1], f) for f in FIELDS}), plain[2]]
+    assert read(subclassed, rows._SLOT_SPECS, times, None, now) is None
+    odd_source = some(3)
+    odd_source[2].source = OtherSource("p", "f")  # type: ignore[assignment]
+    assert read(odd_source, rows._SLOT_SPECS, times, None, now) is None
+    unset = object.__new__(SipMessage)
+    assert read([unset], rows._SLOT_SPECS, [None], None, now) is None
+    with pytest.raises(AttributeError):  # as attrgetter fails on it
+        rows.message_rows([unset], NOW, rows.text_times)
+    assert read(plain, ("call_id",), times, None, now) is None  # not a member descriptor
+    assert read(plain, (), times, None, now) is None
+    with pytest.raises(ValueError, match="one time"):
+        read(plain, rows._SLOT_SPECS, [None], None, now)
+    with pytest.raises(ValueError, match="one time"):
+        read(plain, rows._SLOT_SPECS, times, ["a"], now)
+    # the messages of a subclass still make the rows, read by attrgetter
+    assert rows.message_rows(subclassed, NOW, rows.text_times).rows == python_rows(subclassed)
