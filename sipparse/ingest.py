@@ -28,7 +28,6 @@ import glob
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import socket
 import threading
@@ -45,6 +44,7 @@ from typing import Any, BinaryIO, Protocol
 import sipparse.store  # noqa: F401  (before sipparse.logs: the MySQL driver must load before hashlib)
 from sipparse.distinct import DistinctCount
 from sipparse.errors import LogFileError, SipparseError
+from sipparse.handover import Handover
 from sipparse.logs import files
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
@@ -632,11 +632,11 @@ def pipeline_sizes(total: int, batch_bytes: int) -> list[int]:
 
 class ParseWorker:
     """Parses one file in a forked process and prepares its batches (``Run._prepared``: the
-    rows and the new calls' summaries), handing them over a small bounded queue.
+    rows and the new calls' summaries), handing them over a pipe (``sipparse.handover``).
 
     The parent only writes (two cores, one pipeline: the rows cross ready to insert, packed
-    by the store where it can, ``Store.pack_rows``, else as plain tuples); the queue bound
-    keeps memory flat. Batches arrive in the parser's order, so the rows and checkpoints are
+    by the store where it can, ``Store.pack_rows``, else as plain tuples); the handover's
+    bound keeps memory flat. Batches arrive in the parser's order, so the rows and checkpoints are
     exactly those of an in-process run.
     """
 
@@ -646,9 +646,12 @@ class ParseWorker:
         self.final = final
         ctx = multiprocessing.get_context("fork")
         self.parent = os.getpid()
-        self.queue: Any = ctx.Queue(maxsize=2)
+        self.queue: Any = Handover(ctx, depth=2)
         self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes, prepare), daemon=True)
-        self.process.start()
+        try:
+            self.process.start()
+        finally:
+            self.queue.parent_side()
 
     def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int,
              prepare: Callable[[Any, int], _Prepared]) -> None:
@@ -668,7 +671,6 @@ class ParseWorker:
             self.queue.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))
         finally:
             self.queue.close()
-            self.queue.join_thread()
 
     def _share(self, prepare: Callable[[Any, int], _Prepared], batch: Any, nbytes: int) -> _Prepared | _Unprepared:
         """The batch prepared here, unless the storing process is waiting for work: then it
@@ -693,15 +695,11 @@ class ParseWorker:
             yield item
 
     def _next(self) -> Any:
-        while True:
-            try:
-                return self.queue.get(timeout=0.5)
-            except queue.Empty:
-                if not self.process.is_alive():
-                    try:
-                        return self.queue.get(timeout=0.5)
-                    except queue.Empty:
-                        raise OSError(f"parser process ended with status {self.process.exitcode}") from None
+        try:
+            return self.queue.get()
+        except EOFError:  # it ended without saying why (killed, or its parent's orphan)
+            self.process.join(timeout=5)
+            raise OSError(f"parser process ended with status {self.process.exitcode}") from None
 
     def __enter__(self) -> ParseWorker:
         return self
@@ -710,6 +708,7 @@ class ParseWorker:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
+        self.queue.close_reader()
         if self.check is not None:
             self.check.close()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import sqlite3
 import threading
 import time
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex
 
 from sipparse.errors import DatabaseError
 from sipparse.store.base import Store, multi_row_sql
@@ -100,6 +101,13 @@ class PackedRows:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return PackedRows, (self.data, self.count, self.width)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        """From protocol 5 the bytes go as a buffer, which a pickler with a ``buffer_callback``
+        leaves out of band (``sipparse.handover``); any other pickler keeps them in."""
+        if int(protocol) >= 5:
+            return PackedRows, (pickle.PickleBuffer(self.data), self.count, self.width)
+        return self.__reduce__()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PackedRows) and (self.data, self.count, self.width) == (

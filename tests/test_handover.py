@@ -1,0 +1,95 @@
+"""The pipe between a forked parse worker and the storing process (``sipparse.handover``)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from sipparse.handover import Handover
+from sipparse.store.sqlite import BINDER, PackedRows
+
+FORK = multiprocessing.get_context("fork")
+
+
+def packed(count: int, seed: int) -> PackedRows:
+    rows = [(f"call-{seed}-{n}", n, None, b"raw\x00" * n, 2.5) for n in range(count)]
+    if BINDER is None:
+        pytest.skip("the C binder is not built")
+    return PackedRows(BINDER.pack_rows(rows), count, 5)
+
+
+def run_worker(handover: Handover, items: list[Any], then: str = "close") -> Any:
+    """A forked process putting ``items``; ``then`` says how it ends."""
+
+    def work() -> None:
+        for item in items:
+            handover.put(item)
+        if then == "close":
+            handover.close()
+        elif then == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(0)  # without close: what was handed over may not all be written
+
+    process = FORK.Process(target=work, daemon=True)
+    process.start()
+    handover.parent_side()
+    return process
+
+
+def test_items_arrive_in_order_and_packed_rows_whole() -> None:
+    handover = Handover(FORK)
+    sent = [packed(3, 1), {"calls": [1, 2]}, None, packed(2000, 2), "last"]
+    process = run_worker(handover, sent)
+    got = [handover.get() for _ in sent]
+    process.join()
+    assert got == sent
+    assert got[0].tuples() == sent[0].tuples() and got[3].tuples() == sent[3].tuples()
+    with pytest.raises(EOFError):  # the worker closed its end: no wait
+        handover.get()
+    handover.close_reader()
+
+
+def test_a_killed_worker_ends_the_reading() -> None:
+    handover = Handover(FORK)
+    process = run_worker(handover, [packed(50, 3)] * 4, then="kill")
+    started = time.monotonic()
+    with pytest.raises(EOFError):
+        while True:
+            handover.get()
+    process.join()
+    assert time.monotonic() - started < 30
+    handover.close_reader()
+
+
+def test_qsize_counts_what_was_handed_over_and_not_taken() -> None:
+    handover = Handover(FORK)
+    process = run_worker(handover, ["a", "b", "c"])
+    process.join()
+    assert handover.qsize() == 3
+    assert handover.get() == "a"
+    assert handover.qsize() == 2
+    handover.get(), handover.get()
+    assert handover.qsize() == 0
+    handover.close_reader()
+
+
+def test_a_worker_whose_reader_is_gone_still_ends() -> None:
+    handover = Handover(FORK)
+    big = [packed(3000, n) for n in range(4)]  # far more than a pipe holds
+    process = run_worker(handover, big)
+    handover.close_reader()  # nobody reads: the writes fail, the worker must not hang
+    process.join(timeout=30)
+    assert process.exitcode == 0
+
+
+def test_packed_rows_pickle_in_band_as_ever() -> None:
+    rows = packed(10, 4)
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        again = pickle.loads(pickle.dumps(rows, protocol=protocol))
+        assert again == rows and type(again.data) is bytes
