@@ -19,12 +19,15 @@ A frame is: the pickle's length and the number of buffers (``<QI``), each buffer
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import queue
 import struct
 import threading
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _HEAD = struct.Struct("<QI")
 _LENGTH = struct.Struct("<Q")
@@ -69,17 +72,28 @@ class Handover:
             assert self._waiting is not None
             self._waiting.put(_END)
             self._writer.join()
-        os.close(self._write_fd)
+        self._close_write_end()
+
+    def _close_write_end(self) -> None:
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
 
     def _write_all(self) -> None:
+        """Write each item handed over. After a failure the rest are dropped, and the pipe is
+        closed at once: the storing process then stops with an error instead of waiting, or
+        of going on without a batch. The storing process gone (the pipe broken) is no news;
+        an item that cannot be pickled is logged."""
         assert self._waiting is not None
-        broken = False
         while (item := self._waiting.get()) is not _END:
-            if not broken:
-                try:
-                    self._write(item)
-                except OSError:  # the storing process is gone: the worker ends anyway
-                    broken = True
+            if self._write_fd < 0:
+                continue
+            try:
+                self._write(item)
+            except Exception as exc:
+                if not isinstance(exc, OSError):
+                    log.error("cannot hand a batch over to the storing process: %s", exc)
+                self._close_write_end()
 
     def _write(self, item: Any) -> None:
         buffers: list[pickle.PickleBuffer] = []

@@ -88,6 +88,17 @@ def test_a_worker_whose_reader_is_gone_still_ends() -> None:
     assert process.exitcode == 0
 
 
+def test_an_item_that_cannot_be_pickled_ends_the_reading() -> None:
+    handover = Handover(FORK)
+    process = run_worker(handover, ["first", lambda: None, "never"])
+    assert handover.get() == "first"
+    with pytest.raises(EOFError):  # not "never": a batch is never skipped
+        handover.get()
+    process.join(timeout=30)
+    assert process.exitcode == 0
+    handover.close_reader()
+
+
 def test_packed_rows_pickle_in_band_as_ever() -> None:
     rows = packed(10, 4)
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
