@@ -646,12 +646,12 @@ class ParseWorker:
         self.final = final
         ctx = multiprocessing.get_context("fork")
         self.parent = os.getpid()
-        self.queue: Any = Handover(ctx, depth=2)
+        self.handover = Handover(ctx, depth=2)
         self.process = ctx.Process(target=self._run, args=(parser, lf, start, batch_bytes, prepare), daemon=True)
         try:
             self.process.start()
         finally:
-            self.queue.parent_side()
+            self.handover.parent_side()
 
     def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int,
              prepare: Callable[[Any, int], _Prepared]) -> None:
@@ -662,22 +662,22 @@ class ParseWorker:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, partial(self._share, prepare)):
                     exit_if_orphaned(self.parent)  # where die_with cannot ask the kernel
-                    self.queue.put(item)
-                    del item  # the queue's feeder thread holds it until it is pickled
-            self.queue.put(None)
+                    self.handover.put(item)
+                    del item  # the handover's writer thread holds it until it is written
+            self.handover.put(None)
         except (OSError, EOFError, zlib.error) as exc:
-            self.queue.put(_Failure(str(getattr(exc, "strerror", None) or exc)))
+            self.handover.put(_Failure(str(getattr(exc, "strerror", None) or exc)))
         except BaseException as exc:  # anything else still ends the parent's wait
-            self.queue.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))
+            self.handover.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))
         finally:
-            self.queue.close()
+            self.handover.close()
 
     def _share(self, prepare: Callable[[Any, int], _Prepared], batch: Any, nbytes: int) -> _Prepared | _Unprepared:
         """The batch prepared here, unless the storing process is waiting for work: then it
         prepares the batch itself. So the two processes share the work whichever is slower
         (parsing, on logs the C reader declines much of; storing, on plain ones)."""
         try:
-            waiting = self.queue.qsize() == 0  # it has taken every batch sent
+            waiting = self.handover.qsize() == 0  # it has taken every batch sent
         except NotImplementedError:  # no sem_getvalue (macOS)
             waiting = False
         return _Unprepared(batch, nbytes) if waiting else prepare(batch, nbytes)
@@ -696,7 +696,7 @@ class ParseWorker:
 
     def _next(self) -> Any:
         try:
-            return self.queue.get()
+            return self.handover.get()
         except EOFError:  # it ended without saying why (killed, or its parent's orphan)
             self.process.join(timeout=5)
             raise OSError(f"parser process ended with status {self.process.exitcode}") from None
@@ -708,7 +708,7 @@ class ParseWorker:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
-        self.queue.close_reader()
+        self.handover.close_reader()
         if self.check is not None:
             self.check.close()
 

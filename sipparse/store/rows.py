@@ -68,13 +68,13 @@ def _slot_specs(attributes: tuple[str, ...]) -> tuple[Any, ...] | None:
     specs: list[Any] = []
     for attribute in attributes:
         owner: type = SipMessage
-        chain = []
+        chain: list[Any] = []
         for name in attribute.split("."):
             descriptor = owner.__dict__.get(name)
             if type(descriptor) is not MemberDescriptorType:
                 return None
             chain.append(descriptor)
-            owner = Source
+            owner = Source  # the only attribute read through: source.path, source.fingerprint
         specs.append(chain[0] if len(chain) == 1 else tuple(chain))
     return tuple(specs)
 

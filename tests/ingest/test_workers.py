@@ -100,7 +100,7 @@ def test_workers_option_takes_a_count_or_auto(sqlite_url: str, tmp_path: Path, g
         assert result.exit_code == 2 and "--workers" in result.output
 
 
-class _Queue:
+class _Handover:
     def __init__(self, size: int | None) -> None:
         self.size = size
 
@@ -114,7 +114,7 @@ class _Queue:
 def test_the_worker_leaves_a_batch_to_a_storing_process_that_waits(waiting: int | None,
                                                                   prepared_here: bool) -> None:
     worker = ingest.ParseWorker.__new__(ingest.ParseWorker)
-    worker.queue = _Queue(waiting)
+    worker.handover = _Handover(waiting)
     made = worker._share(lambda batch, nbytes: ("prepared", batch, nbytes), "batch", 7)
     if prepared_here:
         assert made == ("prepared", "batch", 7)
@@ -140,7 +140,7 @@ def _always(waiting: int):  # type: ignore[no-untyped-def]
     real = ingest.ParseWorker._share
 
     def share(self, prepare, batch, nbytes):  # type: ignore[no-untyped-def]
-        self.queue.qsize = lambda: waiting  # in the forked worker: its own copy of the queue object
+        self.handover.qsize = lambda: waiting  # in the forked worker: its own copy of the handover
         return real(self, prepare, batch, nbytes)
 
     return share
