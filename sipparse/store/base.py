@@ -34,7 +34,7 @@ from sipparse.config import DatabaseURL
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, rows, schema
-from sipparse.store.call_cache import CallCache
+from sipparse.store.call_cache import CallCache, CallsAhead
 from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class Store(ABC):
         self.url = url
         self.retries = 0  # transactions run again after a deadlock or lock timeout
         self._call_cache = CallCache()
+        self._calls_ahead: CallsAhead | None = None  # in a parse worker (``calls_ahead``)
         self._connect()
         from sipparse.store.migrate import migrate
 
@@ -238,7 +239,11 @@ class Store(ABC):
         packed (``pack_rows``) for the trip to the storing process."""
         by_call = batch.summaries.by_call
         call_ids = list(by_call)
-        call_rows = dict(zip(call_ids, self._call_rows(self._fresh_summaries(call_ids, batch.summaries)), strict=True))
+        if self._calls_ahead is None:
+            self._calls_ahead = CallsAhead()
+        summaries, continued = self._calls_ahead.summaries(by_call, batch.summaries.normal,
+                                                           len(batch.messages.rows))
+        call_rows = dict(zip(call_ids, self._call_rows(summaries), strict=True))
         packed = self.pack_rows(batch.messages.rows)
         inputs: Mapping[str, list[tuple[Any, ...]]]
         if packed is batch.messages.rows:
@@ -248,7 +253,7 @@ class Store(ABC):
         else:  # made there from the packed rows, for the few calls it needs them of
             inputs = rows.PackedInputs(packed, {c: list(map(_place, entries)) for c, entries in by_call.items()})
         return PreparedBatch(rows.MessageRows(packed, []), batch.rejects, batch.checkpoints, batch.sizes,
-                             rows.SummaryInputs(inputs, batch.summaries.normal), call_rows)
+                             rows.SummaryInputs(inputs, batch.summaries.normal), call_rows, continued)
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """The transaction of ``write_batch``, for a batch from ``prepare_batch``."""
@@ -363,7 +368,7 @@ class Store(ABC):
         if inserted != len(batch.messages.rows):  # some were stored already: read every call back
             self._call_cache.forget(fresh.by_call)
             fresh = rows.SummaryInputs(fresh.by_call, fresh.normal, cacheable=False)
-        refreshed = self._refresh_calls(sorted(fresh.by_call), fresh, batch.call_rows)
+        refreshed = self._refresh_calls(sorted(fresh.by_call), fresh, batch.call_rows, batch.continued)
         return WriteResult(inserted, len(batch.messages.rows) - inserted, stored_rejects, refreshed)
 
     def _row_sizes(self, messages: Sequence[SipMessage]) -> list[int] | None:
@@ -386,7 +391,8 @@ class Store(ABC):
         return total
 
     def _refresh_calls(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None = None,
-                       fresh_rows: dict[str, tuple[Any, ...]] | None = None) -> int:
+                       fresh_rows: dict[str, tuple[Any, ...]] | None = None,
+                       continued: dict[str, int] | None = None) -> int:
         """Recompute the calls rows of ``call_ids`` from their stored rows.
 
         ``fresh`` holds the rows this transaction inserted, by Call-ID. A call without a
@@ -394,7 +400,10 @@ class Store(ABC):
         so its summary is computed from them (or taken from ``fresh_rows``, where the batch
         brought it ready: ``PreparedBatch.call_rows``) and written once. A call that has a
         row is locked first, then summarised from all of its stored rows: those the
-        ``CallCache`` holds, when it may, else those read back.
+        ``CallCache`` holds, when it may, else those read back; or, when ``continued``
+        names it (a parse worker summarised it from its rows of earlier batches too, see
+        ``CallsAhead``), the batch's row of it, when ``CallCache.continues`` says that is the
+        call's summary.
         """
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
@@ -403,21 +412,28 @@ class Store(ABC):
             stored = [c for c in chunk if c in known]
             if stored:
                 self._lock_calls(stored)
-            cached, summaries, inputs = self._cached_summaries(stored, fresh)
-            read, read_inputs = self._summaries([c for c in stored if c not in cached])
+            ahead = self._continued(stored, fresh, fresh_rows, continued)
+            cached, summaries, inputs = self._cached_summaries([c for c in stored if c not in ahead], fresh)
+            read, read_inputs = self._summaries([c for c in stored if c not in cached and c not in ahead])
             summaries += read
             inputs += read_inputs
             written_rows = self._call_rows(summaries)
-            self.executemany(upsert, written_rows)
+            self.executemany(upsert, written_rows + list(ahead.values()))
             self._stage(written_rows, inputs)
+            self._stage(list(ahead.values()), [None] * len(ahead))
             new = [c for c in chunk if c not in known and c in fresh.by_call] if fresh else []
             if fresh_rows is not None:
-                new_rows = [fresh_rows[c] for c in new]
+                # a worker's row of a call with earlier rows, which the database does not know
+                # after all, is remade from the batch's rows
+                redo = [c for c in new if continued and continued.get(c)]
+                remade = dict(zip(redo, self._call_rows(self._fresh_summaries(redo, fresh)), strict=True))
+                new_rows = [remade.get(c) or fresh_rows[c] for c in new]
             else:
                 new_rows = self._call_rows(self._fresh_summaries(new, fresh))
             written = self.executemany(upsert, new_rows)
-            if fresh is not None and _cacheable(fresh):
+            if fresh is not None and _cacheable(fresh) and continued is None:
                 self._stage_new(new_rows, fresh)
+            self._stage_versions([*written_rows, *ahead.values(), *new_rows], _cacheable(fresh))
             if self.counts_upserts and written != len(new):
                 # Not all of them were new after all: another writer created one meanwhile (we
                 # waited for it to commit, and now hold its lock), or the server's collation
@@ -426,6 +442,27 @@ class Store(ABC):
                 self._refresh_calls(new)
             count += len(summaries) + len(new)
         return count
+
+    def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
+                   fresh_rows: dict[str, tuple[Any, ...]] | None, continued: dict[str, int] | None
+                   ) -> dict[str, tuple[Any, ...]]:
+        """The batch's rows of the calls of ``stored`` that a parse worker summarised from all
+        of their stored rows (``CallsAhead``, ``CallCache.continues``), by Call-ID."""
+        if not continued or fresh_rows is None or not _cacheable(fresh):
+            return {}
+        candidates = [c for c in stored if continued.get(c)]
+        if not candidates:
+            return {}
+        versions = self._call_versions(candidates)
+        cache = self._call_cache
+        return {c: fresh_rows[c] for c in candidates if cache.continues(c, versions.get(c), continued[c])}
+
+    def _stage_versions(self, call_rows: Sequence[tuple[Any, ...]], cacheable: bool) -> None:
+        """Offer the ``CallCache`` the versions of the ``calls`` rows written, for
+        ``CallCache.continues``; after a batch that is not ``cacheable``, forget them."""
+        cache = self._call_cache
+        for row in call_rows:
+            cache.stage_version(row[0], _call_state(row), _call_version(row) if cacheable else None)
 
     def _cached_summaries(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None
                           ) -> tuple[set[str], list[calls.CallSummary], list[list[Any]]]:
@@ -454,8 +491,8 @@ class Store(ABC):
                            f"WHERE call_id IN ({marks})", call_ids)
         return {r[0]: (r[1], r[2]) for r in found}
 
-    def _stage(self, call_rows: Sequence[tuple[Any, ...]], inputs: Sequence[list[Any]]) -> None:
-        """Offer the ``CallCache`` the rows each written ``calls`` row was made of."""
+    def _stage(self, call_rows: Sequence[tuple[Any, ...]], inputs: Sequence[list[Any] | None]) -> None:
+        """Offer the ``CallCache`` the rows each written ``calls`` row was made of (None: none)."""
         for row, summarized in zip(call_rows, inputs, strict=True):
             self._call_cache.stage(row[0], _call_state(row), _call_version(row), summarized)
 
@@ -531,6 +568,9 @@ class PreparedBatch:
     sizes: list[int] | None
     summaries: rows.SummaryInputs
     call_rows: dict[str, tuple[Any, ...]] | None = None
+    # with ``call_rows``, from a parse worker: the calls it summarised from rows of its
+    # earlier batches too, and how many of those (``CallsAhead``)
+    continued: dict[str, int] | None = None
 
     def sanitized(self) -> PreparedBatch:
         """The batch with what the database cannot encode replaced (``rows.sanitize``)."""
@@ -542,7 +582,7 @@ class PreparedBatch:
             call_rows = {row[0]: row for row in rows.sanitize(list(self.call_rows.values()))}
             summaries = rows.SummaryInputs(dict.fromkeys(call_rows, []), self.summaries.normal, cacheable=False)
         return PreparedBatch(messages, rows.sanitize(self.rejects), rows.sanitize(self.checkpoints), self.sizes,
-                             summaries, call_rows)
+                             summaries, call_rows, self.continued)
 
 
 @contextmanager
