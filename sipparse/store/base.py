@@ -172,6 +172,9 @@ class Store(ABC):
     def _lock_calls(self, call_ids: Sequence[str]) -> None:  # noqa: B027 (optional hook)
         """Serialise writers that touch the same calls (SQLite already has one writer)."""
 
+    # whether ``_lock_calls`` waits for other writers, who may change a call before it returns
+    locks_calls = False
+
     # -- the interface ---------------------------------------------------------------
 
     def __enter__(self) -> Store:
@@ -408,12 +411,15 @@ class Store(ABC):
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
-            known = self._known_calls(chunk) if fresh is not None else set(chunk)
+            known = self._known_calls(chunk) if fresh is not None else dict.fromkeys(chunk)
             stored = [c for c in chunk if c in known]
             if stored:
                 self._lock_calls(stored)
-            ahead = self._continued(stored, fresh, fresh_rows, continued)
-            cached, summaries, inputs = self._cached_summaries([c for c in stored if c not in ahead], fresh)
+            # the versions as read with ``known``, where no other writer can change them before
+            # the lock (one writer at a time): else read again after it
+            versions = None if self.locks_calls or fresh is None else known
+            ahead = self._continued(stored, fresh, fresh_rows, continued, versions)
+            cached, summaries, inputs = self._cached_summaries([c for c in stored if c not in ahead], fresh, versions)
             read, read_inputs = self._summaries([c for c in stored if c not in cached and c not in ahead])
             summaries += read
             inputs += read_inputs
@@ -444,8 +450,8 @@ class Store(ABC):
         return count
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
-                   fresh_rows: dict[str, tuple[Any, ...]] | None, continued: dict[str, int] | None
-                   ) -> dict[str, tuple[Any, ...]]:
+                   fresh_rows: dict[str, tuple[Any, ...]] | None, continued: dict[str, int] | None,
+                   versions: Mapping[str, tuple[Any, Any]] | None = None) -> dict[str, tuple[Any, ...]]:
         """The batch's rows of the calls of ``stored`` that a parse worker summarised from all
         of their stored rows (``CallsAhead``, ``CallCache.continues``), by Call-ID."""
         if not continued or fresh_rows is None or not _cacheable(fresh):
@@ -453,7 +459,8 @@ class Store(ABC):
         candidates = [c for c in stored if continued.get(c)]
         if not candidates:
             return {}
-        versions = self._call_versions(candidates)
+        if versions is None:
+            versions = self._call_versions(candidates)
         cache = self._call_cache
         return {c: fresh_rows[c] for c in candidates if cache.continues(c, versions.get(c), continued[c])}
 
@@ -464,13 +471,16 @@ class Store(ABC):
         for row in call_rows:
             cache.stage_version(row[0], _call_state(row), _call_version(row) if cacheable else None)
 
-    def _cached_summaries(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None
+    def _cached_summaries(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None,
+                          versions: Mapping[str, tuple[Any, Any]] | None = None
                           ) -> tuple[set[str], list[calls.CallSummary], list[list[Any]]]:
         """The calls of ``call_ids`` the ``CallCache`` may summarise (their ``calls`` row is the
-        one this store wrote last), their summaries, and the rows of each."""
+        one this store wrote last), their summaries, and the rows of each. ``versions``: the
+        calls rows' versions, when they were read already."""
         if not _cacheable(fresh) or not (candidates := self._call_cache.candidates(call_ids)):
             return set(), [], []
-        versions = self._call_versions(candidates)
+        if versions is None:
+            versions = self._call_versions(candidates)
         done: set[str] = set()
         summaries, inputs = [], []
         for call_id in candidates:
@@ -512,11 +522,10 @@ class Store(ABC):
         by_call, normal = fresh.by_call, fresh.normal
         return [calls.summarize_tuples(c, by_call[c], normal) for c in call_ids]
 
-    def _known_calls(self, call_ids: Sequence[str]) -> set[str]:
-        """The Call-IDs that have a ``calls`` row (committed, or written by this transaction)."""
-        marks = ", ".join([self.placeholder] * len(call_ids))
-        found = self.query(f"SELECT call_id FROM {self.q(CALLS_TABLE)} WHERE call_id IN ({marks})", call_ids)
-        return {r[0] for r in found}
+    def _known_calls(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        """The Call-IDs that have a ``calls`` row (committed, or written by this transaction),
+        with its version, as ``_call_versions`` reads it."""
+        return self._call_versions(call_ids)
 
     def _summaries(self, call_ids: Sequence[str]) -> tuple[list[calls.CallSummary], list[list[Any]]]:
         """The summaries of these calls from all of their stored rows, and those rows (as the

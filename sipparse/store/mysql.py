@@ -384,6 +384,8 @@ class MySQLStore(Store):
         return (f"INSERT INTO {self.q(table)} ({names}) VALUES ({self.marks(columns)}) "
                 f"ON DUPLICATE KEY UPDATE {updates}")
 
+    locks_calls = True
+
     def _lock_calls(self, call_ids: Sequence[str]) -> None:
         marks = ", ".join(["(%s, 0)"] * len(call_ids))
         self.execute(f"INSERT INTO `calls` (`call_id`, `message_count`) VALUES {marks} "
