@@ -411,7 +411,8 @@ class Store(ABC):
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
-            known = self._known_calls(chunk) if fresh is not None else dict.fromkeys(chunk)
+            # the calls that have a calls row, with its version (``_call_versions``)
+            known = self._call_versions(chunk) if fresh is not None else dict.fromkeys(chunk)
             stored = [c for c in chunk if c in known]
             if stored:
                 self._lock_calls(stored)
@@ -494,8 +495,8 @@ class Store(ABC):
         return done, summaries, inputs
 
     def _call_versions(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-        """(message_count, updated_at) of these calls' rows, as committed or written by this
-        transaction (read after their lock)."""
+        """(message_count, updated_at) of the rows these calls have, as committed or written by
+        this transaction (a call without one is left out)."""
         marks = ", ".join([self.placeholder] * len(call_ids))
         found = self.query(f"SELECT call_id, message_count, updated_at FROM {self.q(CALLS_TABLE)} "
                            f"WHERE call_id IN ({marks})", call_ids)
@@ -521,11 +522,6 @@ class Store(ABC):
             return []
         by_call, normal = fresh.by_call, fresh.normal
         return [calls.summarize_tuples(c, by_call[c], normal) for c in call_ids]
-
-    def _known_calls(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-        """The Call-IDs that have a ``calls`` row (committed, or written by this transaction),
-        with its version, as ``_call_versions`` reads it."""
-        return self._call_versions(call_ids)
 
     def _summaries(self, call_ids: Sequence[str]) -> tuple[list[calls.CallSummary], list[list[Any]]]:
         """The summaries of these calls from all of their stored rows, and those rows (as the
