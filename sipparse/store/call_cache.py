@@ -44,6 +44,16 @@ def _with_ids(rows: Sequence[Sequence[Any]], ids: Iterable[int]) -> list[Any]:
     return calls.as_rows(map(add, zip(ids), map(_rest, rows)))
 
 
+def _numbered(rows: Sequence[Sequence[Any]], serial: int) -> list[Any]:
+    """A batch's rows of a call (ids: places in the batch) with ids ``serial`` + place."""
+    return _with_ids(rows, map(serial.__add__, map(_first, rows)))
+
+
+def _worth_keeping(state: str, rows: int) -> bool:
+    """Whether a call in this state, of this many rows, is kept (it may go on, and is small)."""
+    return state in OPEN_STATES and rows <= MAX_CALL_ROWS
+
+
 @dataclass(slots=True)
 class _Entry:
     version: tuple[Any, Any]  # (message_count, updated_at) of the calls row written
@@ -79,7 +89,7 @@ class CallCache:
 
     def numbered(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """This batch's rows of a call (ids: places in the batch) with ids after every cached row."""
-        return _with_ids(rows, map(self._serial.__add__, map(_first, rows)))
+        return _numbered(rows, self._serial)
 
     def renumbered(self, rows: list[Any]) -> list[Any]:
         """A call's rows as read back (ids of the database) with ids in the same order, before
@@ -94,7 +104,7 @@ class CallCache:
 
     def stage(self, call_id: str, state: str, version: tuple[Any, Any], rows: list[Any] | None) -> None:
         """Keep ``rows`` for this call once the transaction commits (None: forget the call)."""
-        kept = rows is not None and self.keeps(state) and len(rows) <= MAX_CALL_ROWS
+        kept = rows is not None and _worth_keeping(state, len(rows))
         self._staged[call_id] = _Entry(version, rows) if kept else None
 
     def forget(self, call_ids: Iterable[str]) -> None:
@@ -184,14 +194,15 @@ class CallsAhead:
             if not normal:  # rows this does not keep: the call starts again from its next batch
                 summaries.append(calls.summarize_tuples(call_id, own, False))
                 continue
-            rows = _with_ids(own, map(self._serial.__add__, map(_first, own)))
             if earlier:
                 continued[call_id] = len(earlier)
-                rows = earlier + rows
+                rows = earlier + _numbered(own, self._serial)
+            else:  # ids that are places sort alike: numbered only if the call is kept
+                rows = own
             summary = calls.summarize_tuples(call_id, rows, normal=True)
             summaries.append(summary)
-            if CallCache.keeps(summary.state) and len(rows) <= MAX_CALL_ROWS:
-                entries[call_id] = rows  # at the end: the oldest go first
+            if _worth_keeping(summary.state, len(rows)):
+                entries[call_id] = rows if earlier else _numbered(own, self._serial)  # the oldest go first
                 self._rows += len(rows)
         self._serial += batch_rows
         while self._rows > self._max_rows:
