@@ -36,6 +36,11 @@ BUSY_TIMEOUT_MS = 60_000
 # A batch of a few MiB of rows, and the index pages it touches, stay in the page cache until
 # COMMIT instead of spilling to the WAL mid-transaction (the default cache is 2 MiB).
 CACHE_KIB = 16 * 1024
+# Pages of a new database file (an existing file keeps its own). An ingest writes each page
+# twice (to the WAL, then to the file) and the index pages of every batch again: in 16 KiB
+# pages that is a quarter of the system calls of SQLite's 4 KiB for about the same bytes,
+# a tenth of an ingest's CPU time. Point queries read a few pages more, as InnoDB's do.
+PAGE_SIZE = 16 * 1024
 # The writer copies the WAL into the database file itself (a checkpoint, with two fsyncs)
 # when the WAL holds this much (normally ``WalCheckpointer`` has done it long before), not
 # after every 4 MiB (SQLite's default of 1000 pages): a batch of a few MiB no longer
@@ -175,6 +180,7 @@ class SQLiteStore(Store):
 
     def _set_pragmas(self) -> None:
         self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._con.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file's only: before WAL
         if self._con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             self._con.execute("PRAGMA journal_mode = WAL")
         self._con.execute("PRAGMA synchronous = NORMAL")

@@ -290,6 +290,25 @@ def test_sqlite_checkpoints_its_wal_by_size(sqlite_url: str) -> None:
         assert store.query("PRAGMA synchronous")[0][0] == 1  # NORMAL: crash-safe in WAL mode
 
 
+def test_a_new_sqlite_file_gets_large_pages_and_an_old_one_keeps_its_own(sqlite_url: str, tmp_path) -> None:
+    import sqlite3
+
+    from sipparse.store.sqlite import PAGE_SIZE
+
+    with open_store(sqlite_url) as store:
+        assert store.query("PRAGMA page_size")[0][0] == PAGE_SIZE == 16384
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as con:  # a database made with SQLite's default pages, in WAL mode
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("CREATE TABLE before (x)")
+    for _ in range(2):  # created in it, then reopened
+        with open_store(f"sqlite:///{old}") as store:
+            assert store.query("PRAGMA page_size")[0][0] == 4096
+            store.write_batch(mixed_traffic(SOURCE, 3, START))
+    with open_store(f"sqlite:///{old}") as store:
+        assert count(store, "sip_transactions") == len(mixed_traffic(SOURCE, 3, START))
+
+
 def test_sqlite_copies_committed_rows_into_the_database_file_in_the_background(sqlite_url: str, tmp_path) -> None:
     """The WAL is far below ``WAL_CHECKPOINT_BYTES``, so only the store's checkpoint thread can
     have put the rows in the database file itself; it ends with the store."""
