@@ -417,8 +417,10 @@ class Store(ABC):
             if stored:
                 self._lock_calls(stored)
             # the versions as read with ``known``, where no other writer can change them before
-            # the lock (one writer at a time): else read again after it
-            versions = None if self.locks_calls or fresh is None else known
+            # the lock (one writer at a time): else read again after it, once for both uses
+            versions = known
+            if self.locks_calls and stored and _cacheable(fresh):
+                versions = self._call_versions(stored)
             ahead = self._continued(stored, fresh, fresh_rows, continued, versions)
             cached, summaries, inputs = self._cached_summaries([c for c in stored if c not in ahead], fresh, versions)
             read, read_inputs = self._summaries([c for c in stored if c not in cached and c not in ahead])
@@ -452,18 +454,15 @@ class Store(ABC):
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
                    fresh_rows: dict[str, tuple[Any, ...]] | None, continued: dict[str, int] | None,
-                   versions: Mapping[str, tuple[Any, Any]] | None = None) -> dict[str, tuple[Any, ...]]:
+                   versions: Mapping[str, tuple[Any, Any] | None]) -> dict[str, tuple[Any, ...]]:
         """The batch's rows of the calls of ``stored`` that a parse worker summarised from all
-        of their stored rows (``CallsAhead``, ``CallCache.continues``), by Call-ID."""
+        of their stored rows (``CallsAhead``, ``CallCache.continues``), by Call-ID; ``versions``:
+        their ``calls`` rows' versions, read after the lock."""
         if not continued or fresh_rows is None or not _cacheable(fresh):
             return {}
-        candidates = [c for c in stored if continued.get(c)]
-        if not candidates:
-            return {}
-        if versions is None:
-            versions = self._call_versions(candidates)
         cache = self._call_cache
-        return {c: fresh_rows[c] for c in candidates if cache.continues(c, versions.get(c), continued[c])}
+        return {c: fresh_rows[c] for c in stored
+                if continued.get(c) and cache.continues(c, versions.get(c), continued[c])}
 
     def _stage_versions(self, call_rows: Sequence[tuple[Any, ...]], cacheable: bool) -> None:
         """Offer the ``CallCache`` the versions of the ``calls`` rows written, for
@@ -473,15 +472,13 @@ class Store(ABC):
             cache.stage_version(row[0], _call_state(row), _call_version(row) if cacheable else None)
 
     def _cached_summaries(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None,
-                          versions: Mapping[str, tuple[Any, Any]] | None = None
+                          versions: Mapping[str, tuple[Any, Any] | None]
                           ) -> tuple[set[str], list[calls.CallSummary], list[list[Any]]]:
         """The calls of ``call_ids`` the ``CallCache`` may summarise (their ``calls`` row is the
-        one this store wrote last), their summaries, and the rows of each. ``versions``: the
-        calls rows' versions, when they were read already."""
+        one this store wrote last), their summaries, and the rows of each; ``versions``: their
+        ``calls`` rows' versions, read after the lock."""
         if not _cacheable(fresh) or not (candidates := self._call_cache.candidates(call_ids)):
             return set(), [], []
-        if versions is None:
-            versions = self._call_versions(candidates)
         done: set[str] = set()
         summaries, inputs = [], []
         for call_id in candidates:
