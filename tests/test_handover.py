@@ -88,6 +88,34 @@ def test_a_worker_whose_reader_is_gone_still_ends() -> None:
     assert process.exitcode == 0
 
 
+def test_the_next_batch_is_received_while_the_storing_process_is_busy() -> None:
+    """Two batches, each far larger than the socket holds, cross before the first ``get``: the
+    storing process receives one batch ahead while it stores the one before."""
+    handover = Handover(FORK)
+    big = [packed(3000, n) for n in range(2)]
+    process = run_worker(handover, big)
+    process.join(timeout=30)
+    assert process.exitcode == 0  # its last write went through with nobody calling get
+    assert handover.qsize() == 2  # received is not taken: the worker still sees both waiting
+    assert [handover.get(), handover.get()] == big
+    with pytest.raises(EOFError):
+        handover.get()
+    with pytest.raises(EOFError):  # and again: the end is not forgotten
+        handover.get()
+    handover.close_reader()
+
+
+def test_closing_while_a_received_batch_waits_to_be_taken_is_prompt() -> None:
+    handover = Handover(FORK)
+    process = run_worker(handover, [packed(3000, n) for n in range(4)])
+    time.sleep(0.5)  # one batch waits to be taken, the next is held by the receiving thread
+    started = time.monotonic()
+    handover.close_reader()
+    assert time.monotonic() - started < 5
+    process.join(timeout=30)
+    assert process.exitcode == 0
+
+
 def test_an_item_that_cannot_be_pickled_ends_the_reading() -> None:
     handover = Handover(FORK)
     process = run_worker(handover, ["first", lambda: None, "never"])
