@@ -96,11 +96,12 @@ BIND_IN_C = BINDER is not None  # for ``sipparse info``
 class PackedRows:
     """Rows packed into one bytes object (``_sqlbind.pack_rows``), as a parse worker sends a
     batch's message rows: unpickling a bytes object costs the storing process nothing per
-    row, and ``executemany`` binds the values from it without making an object of any."""
+    row, and ``executemany`` binds the values from it without making an object of any.
+    Received from a worker, ``data`` is a read-only view of the buffer it arrived in."""
 
     __slots__ = ("data", "count", "width", "_offsets")
 
-    def __init__(self, data: bytes, count: int, width: int) -> None:
+    def __init__(self, data: bytes | memoryview, count: int, width: int) -> None:
         self.data, self.count, self.width = data, count, width
         self._offsets: bytes | None = None
 
@@ -115,8 +116,8 @@ class PackedRows:
         return self.__reduce__()
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PackedRows) and (self.data, self.count, self.width) == (
-            other.data, other.count, other.width)
+        return isinstance(other, PackedRows) and (memoryview(self.data), self.count, self.width) == (
+            memoryview(other.data), other.count, other.width)
 
     def __len__(self) -> int:
         return self.count
