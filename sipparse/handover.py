@@ -3,7 +3,7 @@
 A ``multiprocessing.Queue`` pickles each batch whole: a batch's packed rows (2-4 MiB) are
 copied into the pickle, read back 64 KiB at a time into a buffer that grows, and copied
 once more out of it when unpickled. Here the pickle (protocol 5) leaves large buffers out of
-band (``PackedRows`` offers its bytes so): the worker writes them to the pipe as they are,
+band (``PackedRows`` offers its bytes so): the worker writes them to the socket as they are,
 and the storing process reads each straight into a buffer of its own, once: a third to two
 thirds less CPU to receive the same bytes (200 MB in batches of 4 MB: 0.54-0.66 s of CPU
 through a queue, 0.22-0.36 s here).

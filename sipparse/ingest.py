@@ -236,7 +236,7 @@ class Work:
         return max(0, self.file.size - self.start)
 
 
-# Bytes to read from which a run parses in a worker process by default: the fork, the pipe
+# Bytes to read from which a run parses in a worker process by default: the fork, the handover
 # and the pickling cost less than the parsing they move to another core (a cron run over a
 # few MiB of new log stays in one process).
 AUTO_WORKER_BYTES = 32 << 20
@@ -632,7 +632,7 @@ def pipeline_sizes(total: int, batch_bytes: int) -> list[int]:
 
 class ParseWorker:
     """Parses one file in a forked process and prepares its batches (``Run._prepared``: the
-    rows and the new calls' summaries), handing them over a pipe (``sipparse.handover``).
+    rows and the new calls' summaries), handing them over a socket (``sipparse.handover``).
 
     The parent only writes (two cores, one pipeline: the rows cross ready to insert, packed
     by the store where it can, ``Store.pack_rows``, else as plain tuples); the handover's
