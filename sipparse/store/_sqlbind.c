@@ -240,10 +240,14 @@ static int bind_value(sqlite3_stmt *stmt, int index, const Value *v) {
 }
 
 /* Run ``stmt`` once with ``count`` values; the rows it changed, or -1 (the error is the
- * handle's: report it before the next call on the handle). Needs no GIL. */
+ * handle's: report it before the next call on the handle). Needs no GIL.
+ *
+ * Every parameter is NULL on entry: a statement is new, or was cleared after its last run
+ * here (and on every error path), so a NULL value is not bound again. A fifth of a message
+ * row's values are NULL, and each bind takes the connection's mutex. */
 static int run_once(sqlite3 *db, sqlite3_stmt *stmt, const Value *values, Py_ssize_t count) {
     for (Py_ssize_t i = 0; i < count; i++)
-        if (bind_value(stmt, (int)i + 1, values + i) != SQLITE_OK)
+        if (values[i].kind != V_NULL && bind_value(stmt, (int)i + 1, values + i) != SQLITE_OK)
             return -1;
     int rc = api.step(stmt);
     while (rc == SQLITE_ROW)

@@ -290,6 +290,27 @@ def test_a_failed_insert_leaves_its_kept_statement_fit_for_the_next(tmp_path: Pa
     con.close()
 
 
+def test_a_null_is_stored_where_the_kept_statement_last_bound_a_value(tmp_path: Path) -> None:
+    """NULL values are not bound (every parameter is NULL when a run starts): a slot that held
+    a value in the statement's last run, or in a run that failed, must still store NULL."""
+    path = tmp_path / "c.db"
+    con = fresh(path)
+    values = [(1, 2, 3), (4, 5, 6), (7, 8, 9), (1, 1, 1), (2, 2, 2)]
+    assert BINDER.insert_rows(con, str(path), MANY, 4, ONE, values) == 5
+    nulls = [(10, None, None), (11, None, 12), (None, None, None), (13, None, None), (14, None, None)]
+    assert BINDER.insert_rows(con, str(path), MANY, 4, ONE, nulls) == 5
+    assert [row[::2] for row in content(con)[5:]] == nulls
+
+    con.execute("CREATE TABLE checked (a, b CHECK (b IS NULL OR b > 0))")
+    pair = "INSERT INTO checked (a, b) VALUES (?, ?), (?, ?)"
+    with pytest.raises(sqlite3.IntegrityError):  # both rows bound, the step fails
+        BINDER.insert_rows(con, str(path), pair, 2, pair, [(1, 5), (2, -1)])
+    assert BINDER.insert_rows(con, str(path), pair, 2, pair, [(3, None), (4, None)]) == 2
+    assert con.execute("SELECT a, b FROM checked ORDER BY a").fetchall() == [(3, None), (4, None)]
+    BINDER.forget(con)
+    con.close()
+
+
 def test_a_closed_store_leaves_no_connection_open_behind_its_statements(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with open_store(f"sqlite:///{path}") as store:
