@@ -106,6 +106,11 @@ class SyslogLayout:
         match, find = self.dialect.prefix.match, buf.find
         fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
+            if fast is not None and buf[pos] == 10:
+                # An empty line, as between the messages of most syslog logs: it cannot match
+                # a bundled prefix, and ``_continuation`` does nothing with empty content.
+                pos += 1
+                continue
             if fast is not None and not self.open:
                 read = accel.reader.syslog_message(buf, pos, limit, base, fast, self._rfc5424)
                 if read is not None:
