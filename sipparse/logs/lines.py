@@ -106,16 +106,18 @@ class SyslogLayout:
         match, find = self.dialect.prefix.match, buf.find
         fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
+            if fast is not None and not self.open:
+                # the C reader takes each message it can read whole, and the empty lines
+                # between them (most syslog logs have one after each message)
+                after, lines, pending = accel.reader.syslog_messages(buf, pos, limit, base, fast, self._rfc5424)
+                if after > pos:
+                    pos = self._read_fast(after, lines, pending) if lines else after
+                    continue
             if fast is not None and buf[pos] == 10:
-                # An empty line, as between the messages of most syslog logs: it cannot match
-                # a bundled prefix, and ``_continuation`` does nothing with empty content.
+                # An empty line: it cannot match a bundled prefix, and ``_continuation`` does
+                # nothing with empty content.
                 pos += 1
                 continue
-            if fast is not None and not self.open:
-                read = accel.reader.syslog_message(buf, pos, limit, base, fast, self._rfc5424)
-                if read is not None:
-                    pos = self._read_fast(*read)
-                    continue
             nl = find(b"\n", pos, limit)
             if nl < 0:
                 nl = limit

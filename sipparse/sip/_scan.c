@@ -845,7 +845,7 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
 
 /* ---- the syslog layout: one message of one stream, read at once ---------------------------
  *
- * syslog_message() reads, from a line with the bundled ASTERISK_SYSLOG_LINE prefix that
+ * read_syslog_message() reads, from a line with the bundled ASTERISK_SYSLOG_LINE prefix that
  * begins a message, the lines of that message as logs/lines.py SyslogLayout would when no
  * other message is open: each next line with the same stream and prefix shape, up to the
  * one that completes the body by Content-Length.  Anything else on the way (another stream,
@@ -1009,9 +1009,6 @@ static PyObject *packet_of(const unsigned char *d, const Py_ssize_t *starts, con
 
 #define MAX_LINES 4096
 
-#define SYSLOG_MESSAGE_DOC \
-    "syslog_message(buf, pos, limit, base, ctx, rfc5424) -> (next, lines, pending) | None: see logs/lines.py."
-
 /* Whether a line's text is one this reader leaves to Python at a message's start: Asterisk's
  * own (an origin, a marker, or a '[' that may begin either). */
 static int is_asterisk_text(const unsigned char *c, Py_ssize_t n) {
@@ -1079,10 +1076,15 @@ static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py
 
 /* The arguments read without PyArg_ParseTuple, whose format parsing costs as much as the
  * lines of a short message: this is called once per message. */
-static PyObject *syslog_message(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+/* read_syslog_message() again and again, over the empty lines between messages, until a
+ * message is not read whole or one is left to Python: (next, lines, pending), where next is where
+ * Python goes on, lines the prefixed lines read and pending that of the last message read,
+ * if Python must frame it. A turn of Python's loop per message cost as much again as the
+ * C reader's call itself. */
+static PyObject *syslog_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 6 || !PyTuple_Check(args[4])) {
-        PyErr_SetString(PyExc_TypeError, "syslog_message(buf, pos, limit, base, ctx: tuple, rfc5424)");
+        PyErr_SetString(PyExc_TypeError, "syslog_messages(buf, pos, limit, base, ctx: tuple, rfc5424)");
         return NULL;
     }
     Py_ssize_t pos = PyLong_AsSsize_t(args[1]), limit = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
@@ -1090,16 +1092,46 @@ static PyObject *syslog_message(PyObject *self, PyObject *const *args, Py_ssize_
     if (PyErr_Occurred() || rfc5424 < 0) return NULL;
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
-    PyObject *result = read_syslog_message(view.buf, view.len, pos, limit, base, args[4],
-                                           rfc5424 ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL);
+    const unsigned char *d = view.buf;
+    if (limit > view.len || pos < 0 || pos > limit) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "syslog_messages: bad arguments");
+        return NULL;
+    }
+    Py_ssize_t lines = 0;
+    while (pos < limit) {
+        if (d[pos] == '\n') { /* an empty line: it cannot begin a message, Python skips it too */
+            pos++;
+            continue;
+        }
+        PyObject *one = read_syslog_message(d, view.len, pos, limit, base, args[4],
+                                            rfc5424 ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL);
+        if (one == NULL) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        if (one == Py_None) {
+            Py_DECREF(one);
+            break;
+        }
+        pos = PyLong_AsSsize_t(PyTuple_GET_ITEM(one, 0));
+        lines += PyLong_AsSsize_t(PyTuple_GET_ITEM(one, 1));
+        if (PyTuple_GET_ITEM(one, 2) != Py_None) {
+            PyObject *result = Py_BuildValue("nnO", pos, lines, PyTuple_GET_ITEM(one, 2));
+            Py_DECREF(one);
+            PyBuffer_Release(&view);
+            return result;
+        }
+        Py_DECREF(one);
+    }
     PyBuffer_Release(&view);
-    return result;
+    return Py_BuildValue("nnO", pos, lines, Py_None);
 }
 
 static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t limit,
                                      Py_ssize_t base, PyObject *ctx, int kind) {
     if (PyTuple_GET_SIZE(ctx) != CX_COUNT || limit > size || pos < 0 || pos > limit) {
-        PyErr_SetString(PyExc_ValueError, "syslog_message: bad arguments");
+        PyErr_SetString(PyExc_ValueError, "syslog_messages: bad arguments");
         return NULL;
     }
     const unsigned char *nl = memchr(d + pos, '\n', (size_t)(limit - pos));
@@ -1221,7 +1253,8 @@ static PyMethodDef METHODS[] = {
      "scan_message(data) -> tuple | None: the usual SIP message read in one pass (see module doc)."},
     {"full_entry_starts", full_entry_starts, METH_VARARGS, FULL_ENTRY_STARTS_DOC},
     {"read_full_entries", read_full_entries, METH_VARARGS, READ_FULL_ENTRIES_DOC},
-    {"syslog_message", (PyCFunction)(void (*)(void))syslog_message, METH_FASTCALL, SYSLOG_MESSAGE_DOC},
+    {"syslog_messages", (PyCFunction)(void (*)(void))syslog_messages, METH_FASTCALL,
+     "syslog_messages(buf, pos, limit, base, ctx, rfc5424) -> (next, lines, pending): see logs/lines.py."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -32,6 +32,6 @@ def c_module(name: str) -> Any:
         return None
 
 
-# The module, for the log layouts' readers (full_entry_starts, read_full_entries, syslog_message).
+# The module, for the log layouts' readers (full_entry_starts, read_full_entries, syslog_messages).
 reader: Any = c_module("sipparse.sip._scan")
 scan_message: ScanMessage | None = reader.scan_message if reader is not None else None
