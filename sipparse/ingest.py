@@ -49,6 +49,7 @@ from sipparse.logs import files
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
 from sipparse.logs.locks import LockBusy, LogLock
+from sipparse.memory import map_large_blocks
 from sipparse.store.base import fewer_collections
 from sipparse.store_thread import StoreThread
 
@@ -656,6 +657,7 @@ class ParseWorker:
     def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int,
              prepare: Callable[[Any, int], _Prepared]) -> None:
         die_with(self.parent)
+        map_large_blocks()  # this process only: its batches' buffers go back to the kernel
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
             with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
