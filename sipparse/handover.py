@@ -38,7 +38,6 @@ _HEAD = struct.Struct("<QI")
 _LENGTH = struct.Struct("<Q")
 _END = object()  # closes the writer thread
 MAPPED_BYTES = 1 << 20  # a buffer this large is received into a mapping of its own
-_POLL_SECONDS = 0.1  # how often the receiving thread, waiting for room, looks for close_reader
 
 
 class Handover:
@@ -143,11 +142,9 @@ class Handover:
 
     def _wait_for_room(self) -> bool:
         """Wait until ``get`` has taken the last item received; False once ``close_reader``
-        was called."""
-        while not self._closing:
-            if self._room.acquire(timeout=_POLL_SECONDS):
-                return True
-        return False
+        was called (it makes room too, to wake this thread)."""
+        self._room.acquire()
+        return not self._closing
 
     def _receive(self) -> Any:
         length, count = _HEAD.unpack(self._read(_HEAD.size))
@@ -174,6 +171,7 @@ class Handover:
         fails at once instead of waiting."""
         self._closing = True
         if self._receiver is not None:
+            self._room.release()  # wakes the receiving thread if it waits for room
             try:
                 self._ours.shutdown(socket.SHUT_RDWR)  # wakes the receiving thread
             except OSError:
