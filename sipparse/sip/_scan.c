@@ -1071,12 +1071,20 @@ static Py_ssize_t asterisk_marker_at(const unsigned char *d, Py_ssize_t i, Py_ss
     return at == i ? -1 : -2;
 }
 
-static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t limit,
-                                     Py_ssize_t base, PyObject *ctx, int kind);
+/* A message read whole: where the data goes on, the prefixed lines it took, and the packet
+ * Python must frame (a new reference) or NULL when its record was emitted here. */
+typedef struct {
+    Py_ssize_t next, lines;
+    PyObject *pending;
+} SyslogRead;
 
-/* The arguments read without PyArg_ParseTuple, whose format parsing costs as much as the
- * lines of a short message: this is called once per message. */
-/* read_syslog_message() again and again, over the empty lines between messages, until a
+static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_t limit, Py_ssize_t base,
+                               PyObject *ctx, int kind, SyslogRead *out);
+
+/* The arguments are read without PyArg_ParseTuple, whose format parsing costs as much as the
+ * lines of a short message.
+ *
+ * read_syslog_message() again and again, over the empty lines between messages, until a
  * message is not read whole or one is left to Python: (next, lines, pending), where next is where
  * Python goes on, lines the prefixed lines read and pending that of the last message read,
  * if Python must frame it. A turn of Python's loop per message cost as much again as the
@@ -1093,77 +1101,64 @@ static PyObject *syslog_messages(PyObject *self, PyObject *const *args, Py_ssize
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
     const unsigned char *d = view.buf;
-    if (limit > view.len || pos < 0 || pos > limit) {
+    if (limit > view.len || pos < 0 || pos > limit || PyTuple_GET_SIZE(args[4]) != CX_COUNT) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "syslog_messages: bad arguments");
         return NULL;
     }
+    int kind = rfc5424 ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL;
     Py_ssize_t lines = 0;
-    while (pos < limit) {
+    SyslogRead read = {.pending = NULL};
+    int status = 1;
+    while (pos < limit && read.pending == NULL) {
         if (d[pos] == '\n') { /* an empty line: it cannot begin a message, Python skips it too */
             pos++;
             continue;
         }
-        PyObject *one = read_syslog_message(d, view.len, pos, limit, base, args[4],
-                                            rfc5424 ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL);
-        if (one == NULL) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-        if (one == Py_None) {
-            Py_DECREF(one);
-            break;
-        }
-        pos = PyLong_AsSsize_t(PyTuple_GET_ITEM(one, 0));
-        lines += PyLong_AsSsize_t(PyTuple_GET_ITEM(one, 1));
-        if (PyTuple_GET_ITEM(one, 2) != Py_None) {
-            PyObject *result = Py_BuildValue("nnO", pos, lines, PyTuple_GET_ITEM(one, 2));
-            Py_DECREF(one);
-            PyBuffer_Release(&view);
-            return result;
-        }
-        Py_DECREF(one);
+        status = read_syslog_message(d, pos, limit, base, args[4], kind, &read);
+        if (status <= 0) break;
+        pos = read.next;
+        lines += read.lines;
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("nnO", pos, lines, Py_None);
+    if (status < 0) return NULL;
+    return Py_BuildValue("nnN", pos, lines, read.pending ? read.pending : Py_NewRef(Py_None));
 }
 
-static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t limit,
-                                     Py_ssize_t base, PyObject *ctx, int kind) {
-    if (PyTuple_GET_SIZE(ctx) != CX_COUNT || limit > size || pos < 0 || pos > limit) {
-        PyErr_SetString(PyExc_ValueError, "syslog_messages: bad arguments");
-        return NULL;
-    }
+/* 1 with ``out`` filled when the message at d[pos] was read whole, 0 when it is left to
+ * Python's reading line by line, -1 with an exception set. */
+static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_t limit, Py_ssize_t base,
+                               PyObject *ctx, int kind, SyslogRead *out) {
     const unsigned char *nl = memchr(d + pos, '\n', (size_t)(limit - pos));
-    if (!nl) Py_RETURN_NONE;
+    if (!nl) return 0;
     Py_ssize_t line_end = nl - d;
     SyslogPrefix first, line;
     if (memchr(d + pos, '\r', (size_t)(line_end - pos)) || !match_syslog_prefix(kind, d, pos, line_end, &first) ||
         (kind == SYSLOG_TRADITIONAL && d[first.end - 1] != ' '))
-        Py_RETURN_NONE;
+        return 0;
 
     Envelope env = {.offset = base + pos, .line = NULL, .host = NULL, .pid = NULL};
     Py_ssize_t count = 0, prefixed = 1, at = line_end + 1;
     const unsigned char *text = d + first.end;
     Py_ssize_t text_len = line_end - first.end, text_start = first.end;
     Py_ssize_t marker_at = asterisk_marker_at(d, first.end, line_end);
-    if (marker_at == -2) Py_RETURN_NONE;
+    if (marker_at == -2) return 0;
     if (marker_at >= 0) {
         /* a marker line with nothing after it: the message is on the next lines */
         Marker *mk = &env.marker;
-        if (!match_marker(d, marker_at, line_end, mk) || mk->size_end - mk->size_start > 18) Py_RETURN_NONE;
+        if (!match_marker(d, marker_at, line_end, mk) || mk->size_end - mk->size_start > 18) return 0;
         for (Py_ssize_t k = mk->end; k < line_end; k++)
-            if (!is_bytes_space(d[k])) Py_RETURN_NONE;
+            if (!is_bytes_space(d[k])) return 0;
         env.line = d;
         line_end = stream_line(kind, d, at, limit, pos, &first, &line);
-        if (line_end < 0) Py_RETURN_NONE;
+        if (line_end < 0) return 0;
         text_start = line.end, text = d + text_start, text_len = line_end - text_start;
         prefixed++;
         at = line_end + 1;
     }
     /* lines.py reads the start line without the CR (#015) it may end with */
     Py_ssize_t bare_len = text_len >= 4 && memcmp(text + text_len - 4, "#015", 4) == 0 ? text_len - 4 : text_len;
-    if (is_asterisk_text(text, text_len) || !is_start_line(text, bare_len)) Py_RETURN_NONE;
+    if (is_asterisk_text(text, text_len) || !is_start_line(text, bare_len)) return 0;
 
     /* the lines of the message: contents [starts[k], ends[k]) */
     Py_ssize_t starts[MAX_LINES], ends[MAX_LINES];
@@ -1173,10 +1168,10 @@ static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py
     long long length = -1, body = 0;
     while (!closed) {
         Py_ssize_t end = count < MAX_LINES ? stream_line(kind, d, at, limit, pos, &first, &line) : -1;
-        if (end < 0) Py_RETURN_NONE;
+        if (end < 0) return 0;
         const unsigned char *c = d + line.end;
         Py_ssize_t n = end - line.end;
-        if (is_stop(c, n)) Py_RETURN_NONE;
+        if (is_stop(c, n)) return 0;
         starts[count] = line.end, ends[count++] = end;
         prefixed++;
         total += n + 1;
@@ -1193,16 +1188,16 @@ static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py
                     break;
                 }
             }
-            if (length < 0) Py_RETURN_NONE; /* no readable Content-Length: the message ends elsewhere */
+            if (length < 0) return 0; /* no readable Content-Length: the message ends elsewhere */
             closed = length == 0;
         }
-        if (!closed && total > MAX_MESSAGE) Py_RETURN_NONE;
+        if (!closed && total > MAX_MESSAGE) return 0;
         at = end + 1;
     }
     env.end = base + at;
 
     PyObject *packet = packet_of(d, starts, ends, count, total);
-    if (!packet) return NULL;
+    if (!packet) return -1;
     env.stamp = bytes_at(d, pos, first.stamp_end);
     env.host = PyUnicode_DecodeUTF8((const char *)d + first.host, first.host_end - first.host, "replace");
     if (first.pid >= 0 && first.pid_end - first.pid <= 18) {
@@ -1212,16 +1207,20 @@ static PyObject *read_syslog_message(const unsigned char *d, Py_ssize_t size, Py
     } else {
         env.pid = Py_NewRef(Py_None);
     }
-    PyObject *result = NULL;
+    int result = -1;
     if (env.stamp && env.host && env.pid) {
         Scan s;
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(packet);
         int status = scan(p, PyBytes_GET_SIZE(packet), &s) ? emit_record(p, &s, &env, &PyTuple_GET_ITEM(ctx, 0)) : 0;
+        out->next = at, out->lines = prefixed, out->pending = NULL;
         if (status == 1)
-            result = Py_BuildValue("nnO", at, prefixed, Py_None);
-        else if (status == 0) /* Python frames the packet (several messages, a Reject...) */
-            result = Py_BuildValue("nn(NnnONOO)", at, prefixed, Py_NewRef(packet), env.offset, env.end, env.stamp,
-                                   env.line ? marker_tuple(d, &env.marker) : Py_NewRef(Py_None), env.host, env.pid);
+            result = 1;
+        else if (status == 0) { /* Python frames the packet (several messages, a Reject...) */
+            out->pending = Py_BuildValue("(NnnONOO)", Py_NewRef(packet), env.offset, env.end, env.stamp,
+                                         env.line ? marker_tuple(d, &env.marker) : Py_NewRef(Py_None), env.host,
+                                         env.pid);
+            result = out->pending ? 1 : -1;
+        }
     }
     Py_DECREF(packet);
     Py_XDECREF(env.stamp);
