@@ -30,6 +30,7 @@ import queue
 import socket
 import struct
 import threading
+import time
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Handover:
         # written by one process only, so neither needs a lock
         self._sent = context.RawValue("q", 0)
         self._taken = context.RawValue("q", 0)
+        # seconds ``get`` waited for an item, written by the storing process only
+        self._waited = context.RawValue("d", 0.0)
         self._depth = depth
         self._waiting: queue.Queue[Any] | None = None
         self._writer: threading.Thread | None = None
@@ -64,6 +67,10 @@ class Handover:
     def qsize(self) -> int:
         """Batches handed over and not yet taken by ``get``."""
         return int(self._sent.value - self._taken.value)
+
+    def waited(self) -> float:
+        """Seconds the storing process has spent in ``get`` waiting for an item, in all."""
+        return float(self._waited.value)
 
     # ---- in the worker -------------------------------------------------------------------
 
@@ -121,7 +128,9 @@ class Handover:
 
     def get(self) -> Any:
         """The next item; EOFError when the worker's end closed before one came whole."""
+        start = time.monotonic()
         received, value = self._arrived.get()
+        self._waited.value += time.monotonic() - start
         if not received:
             self._arrived.put((False, value))  # every later get ends the same way
             raise value

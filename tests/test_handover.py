@@ -82,6 +82,31 @@ def test_qsize_counts_what_was_handed_over_and_not_taken() -> None:
     handover.close_reader()
 
 
+def test_waited_is_what_get_spent_waiting_and_the_worker_sees_it() -> None:
+    """The worker judges from it whether the storing process is the idle side."""
+    handover = Handover(FORK)
+    seen = FORK.Queue()
+
+    def work() -> None:
+        time.sleep(0.5)  # the storing process waits meanwhile
+        handover.put("a")
+        while handover.qsize():  # taken: ``get`` has counted its wait
+            time.sleep(0.01)
+        seen.put(handover.waited())
+        handover.close()
+        os._exit(0)
+
+    process = FORK.Process(target=work, daemon=True)
+    process.start()
+    handover.parent_side()
+    assert handover.waited() == 0.0
+    assert handover.get() == "a"
+    assert 0.3 < handover.waited() < 30
+    assert seen.get(timeout=30) == handover.waited()
+    process.join()
+    handover.close_reader()
+
+
 def test_a_worker_whose_reader_is_gone_still_ends() -> None:
     handover = Handover(FORK)
     big = [packed(3000, n) for n in range(4)]  # far more than a pipe holds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 
 import pytest
@@ -101,20 +102,30 @@ def test_workers_option_takes_a_count_or_auto(sqlite_url: str, tmp_path: Path, g
 
 
 class _Handover:
-    def __init__(self, size: int | None) -> None:
-        self.size = size
+    """Batches queued (None: the platform cannot count them), and the storing process's wait
+    as a share of the time since the worker's last batch."""
+
+    def __init__(self, size: int | None, idle: float) -> None:
+        self.size, self.idle = size, idle
 
     def qsize(self) -> int:
         if self.size is None:
             raise NotImplementedError
         return self.size
 
+    def waited(self) -> float:
+        return self.idle * 10.0  # over the 10 s since the last batch
 
-@pytest.mark.parametrize(("waiting", "prepared_here"), [(0, False), (1, True), (2, True), (None, True)])
-def test_the_worker_leaves_a_batch_to_a_storing_process_that_waits(waiting: int | None,
+
+@pytest.mark.parametrize(("waiting", "idle", "prepared_here"),
+                         [(0, 0.9, False), (0, 0.1, True), (1, 0.9, True), (2, 0.9, True), (None, 0.9, True)])
+def test_the_worker_leaves_a_batch_to_a_storing_process_that_waits(waiting: int | None, idle: float,
                                                                   prepared_here: bool) -> None:
+    """Only a storing process that has taken every batch and waited for most of the time since
+    the last one gets a batch to prepare: an empty queue while both sides are even does not."""
     worker = ingest.ParseWorker.__new__(ingest.ParseWorker)
-    worker.handover = _Handover(waiting)
+    worker.handover = _Handover(waiting, idle)
+    worker._time_before, worker._waited_before = time.monotonic() - 10.0, 0.0
     made = worker._share(lambda batch, nbytes: ("prepared", batch, nbytes), "batch", 7)
     if prepared_here:
         assert made == ("prepared", "batch", 7)
@@ -140,7 +151,9 @@ def _always(waiting: int):  # type: ignore[no-untyped-def]
     real = ingest.ParseWorker._share
 
     def share(self, prepare, batch, nbytes):  # type: ignore[no-untyped-def]
-        self.handover.qsize = lambda: waiting  # in the forked worker: its own copy of the handover
+        # in the forked worker: its own copy of the handover. It waited all the time, and more.
+        self.handover.qsize = lambda: waiting
+        self.handover.waited = lambda: 2 * time.monotonic()
         return real(self, prepare, batch, nbytes)
 
     return share
