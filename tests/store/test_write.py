@@ -280,6 +280,30 @@ def test_call_times_are_the_times_of_its_messages(db_url: str) -> None:
     assert (call["answered_at"], call["ended_at"]) == (stamps[3], stamps[5])
 
 
+def test_a_call_whose_first_messages_come_last_is_summarised_and_indexed_anew(db_url: str, sqlite_url: str) -> None:
+    """A later batch may change what a known call's row says of its start (when it began, who
+    called whom): the row, and the indexes on those columns, follow it."""
+    b = CallBuilder("c1", SOURCE, START, step_ms=250)
+    b.request("INVITE").response(100).response(180).response(200).request("ACK").request("BYE", by="callee")
+    b.response(200)
+    with open_store(sqlite_url.replace("test.db", "once.db")) as once:
+        once.write_batch(b.messages)
+        expected = calls_table(once)[0]
+    with open_store(db_url) as store:
+        store.write_batch(b.messages[5:])  # the hang-up alone: a call by bob, begun then
+        before = calls_table(store)[0]
+        store.write_batch(b.messages[:5])
+        after = calls_table(store)[0]
+        by_start = store.fetchall("SELECT call_id FROM calls WHERE first_seen = ?", (after["first_seen"],))
+        by_caller = store.fetchall("SELECT call_id FROM calls WHERE from_user = ?", ("alice",))
+        stale = store.fetchall("SELECT call_id FROM calls WHERE first_seen = ?", (before["first_seen"],))
+        if db_url.startswith("sqlite"):
+            assert store.fetchall("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+    assert after == expected
+    assert (before["first_seen"], before["from_user"]) != (after["first_seen"], after["from_user"])
+    assert by_start == by_caller == [{"call_id": "c1"}] and stale == []
+
+
 def test_sqlite_checkpoints_its_wal_by_size(sqlite_url: str) -> None:
     from sipparse.store.sqlite import WAL_CHECKPOINT_BYTES
 
