@@ -85,14 +85,14 @@ def test_qsize_counts_what_was_handed_over_and_not_taken() -> None:
 def test_waited_is_what_get_spent_waiting_and_the_worker_sees_it() -> None:
     """The worker judges from it whether the storing process is the idle side."""
     handover = Handover(FORK)
-    seen = FORK.Queue()
+    seen = FORK.RawValue("d", -1.0)
 
     def work() -> None:
         time.sleep(0.5)  # the storing process waits meanwhile
         handover.put("a")
         while handover.qsize():  # taken: ``get`` has counted its wait
             time.sleep(0.01)
-        seen.put(handover.waited())
+        seen.value = handover.waited()
         handover.close()
         os._exit(0)
 
@@ -102,8 +102,8 @@ def test_waited_is_what_get_spent_waiting_and_the_worker_sees_it() -> None:
     assert handover.waited() == 0.0
     assert handover.get() == "a"
     assert 0.3 < handover.waited() < 30
-    assert seen.get(timeout=30) == handover.waited()
-    process.join()
+    process.join(timeout=30)
+    assert seen.value == handover.waited()
     handover.close_reader()
 
 
