@@ -451,6 +451,33 @@ static Py_ssize_t packed_size(const Value *v) {
 
 /* pack_rows(rows) -> bytes, or None when a value is not one this binds, or a text cannot be
  * UTF-8 (the rows then travel as they are). */
+/* pack_rows' values, kept from call to call and grown as needed. A batch's (some 3.5 MiB)
+ * came fresh at every call, and a parse worker maps every block of 1 MiB or more afresh
+ * (sipparse.memory): each of its pages then cost a page fault, 900 a batch. Used holding the
+ * GIL, and never across a call back into Python code, so one call at a time uses it. */
+static Value *pack_scratch = NULL;
+static Py_ssize_t pack_scratch_count = 0;
+
+static Value *pack_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width) {
+    if (n * width > pack_scratch_count) {
+        Value *grown = PyMem_Realloc(pack_scratch, (size_t)(n * width) * sizeof(Value));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        pack_scratch = grown;
+        pack_scratch_count = n * width;
+    }
+    Value *at = pack_scratch;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        for (Py_ssize_t c = 0; c < width; c++, at++)
+            if (read_value(PyTuple_GET_ITEM(row, c), at) < 0)
+                return NULL;
+    }
+    return pack_scratch;
+}
+
 static PyObject *pack_rows(PyObject *self, PyObject *args) {
     PyObject *rows;
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
@@ -459,7 +486,9 @@ static PyObject *pack_rows(PyObject *self, PyObject *args) {
     Py_ssize_t width = n && PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
     if (width < 1 || !all_plain(rows, width))
         Py_RETURN_NONE;
-    Value *values = read_values(rows, n, width);
+    if (n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Value) / width)
+        return PyErr_NoMemory();
+    Value *values = pack_values(rows, n, width);
     if (values == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
             return NULL;
@@ -475,7 +504,6 @@ static PyObject *pack_rows(PyObject *self, PyObject *args) {
         for (Py_ssize_t i = 0; i < n * width; i++)
             at = pack_value(at, values + i);
     }
-    PyMem_Free(values);
     return packed;
 }
 

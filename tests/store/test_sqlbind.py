@@ -162,6 +162,17 @@ def test_packed_rows_unpack_to_the_same_and_are_stored_the_same(tmp_path: Path, 
     c.close()
 
 
+def test_packing_batches_of_every_size_in_turn_gives_each_its_own_rows() -> None:
+    """pack_rows keeps its working memory from call to call, growing it for a larger batch:
+    neither a smaller batch after a larger one nor a batch refused halfway in between
+    leaves anything of another batch in the result."""
+    refused = [(7, "ok", b"", 1.0)] * 900 + [(7, "lone \udcff", b"", 1.0)]
+    for size in (1, 700, 3, 2000, 2):
+        rows = [(n, f"text {size}-{n}", b"\x00" * (n % 5), 0.5 * n) for n in range(size)]
+        assert BINDER.pack_rows(refused) is None
+        assert BINDER.unpack_rows(BINDER.pack_rows(rows), len(rows), 4) == rows
+
+
 @pytest.mark.parametrize("odd", [True, 2.5j, "lone \udcff surrogate", ("nested",)])
 def test_rows_it_cannot_pack_travel_as_they_are(odd: Any) -> None:
     assert BINDER.pack_rows([(1, 2, 3), (1, 2, odd)]) is None
