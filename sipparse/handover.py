@@ -39,6 +39,7 @@ _HEAD = struct.Struct("<QI")
 _LENGTH = struct.Struct("<Q")
 _END = object()  # closes the writer thread
 MAPPED_BYTES = 1 << 20  # a buffer this large is received into a mapping of its own
+KEPT_MAPPINGS = 3  # the batch stored, the one received ahead, and the one coming
 
 
 class Handover:
@@ -63,6 +64,7 @@ class Handover:
         self._room = threading.Semaphore(1)
         self._receiver: threading.Thread | None = None
         self._closing = False
+        self._mappings: list[mmap.mmap] = []  # kept for the next batches (``_mapping``)
 
     def qsize(self) -> int:
         """Batches handed over and not yet taken by ``get``."""
@@ -162,11 +164,8 @@ class Handover:
         buffers = [self._read(n) for n in lengths]
         return pickle.loads(data, buffers=buffers)
 
-    def _read(self, size: int) -> bytearray | mmap.mmap:
-        # A batch's rows get a mapping of their own, which goes back to the kernel when the
-        # batch is stored: from the heap, each freed buffer of a few MiB stayed resident in
-        # this thread's arena (16 MiB more at the peak of a 1 GiB ingest).
-        out = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE) if size >= MAPPED_BYTES else bytearray(size)
+    def _read(self, size: int) -> bytearray | memoryview:
+        out = self._mapping(size) if size >= MAPPED_BYTES else bytearray(size)
         view, got = memoryview(out), 0
         while got < size:
             n = self._ours.recv_into(view[got:], size - got, socket.MSG_WAITALL)
@@ -174,6 +173,25 @@ class Handover:
                 raise EOFError("the parse worker's stream ended")
             got += n
         return out
+
+    def _mapping(self, size: int) -> memoryview:
+        """``size`` bytes of a mapping of their own, for a batch's rows. From the heap, each
+        freed buffer of a few MiB stayed resident in this thread's arena (16 MiB more at the
+        peak of a 1 GiB ingest); a new mapping for each batch cost a page fault for each of
+        its pages (130,000 in a 256 MiB ingest). So the mappings of the last few batches are
+        kept, and one that no batch uses any more (it can be resized only then) serves again."""
+        for mapping in self._mappings:
+            try:
+                if len(mapping) < size:
+                    mapping.resize(size)
+                else:
+                    mapping.resize(len(mapping))  # refused while a batch still uses it
+            except BufferError:
+                continue
+            return memoryview(mapping)[:size]
+        mapping = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+        self._mappings = [mapping, *self._mappings][:KEPT_MAPPINGS]
+        return memoryview(mapping)[:size]
 
     def close_reader(self) -> None:
         """Stop receiving and close the storing process's end: a worker still writing then

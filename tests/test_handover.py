@@ -58,6 +58,24 @@ def test_items_arrive_in_order_and_packed_rows_whole() -> None:
     handover.close_reader()
 
 
+def test_mappings_of_stored_batches_serve_again_and_never_one_still_in_use() -> None:
+    handover = Handover(FORK)
+    sent = [packed(count, n) for n, count in enumerate((3000, 2000, 4000, 1500, 3500, 2500, 3000))]
+    process = run_worker(handover, sent)
+    held = handover.get()  # kept all along: its mapping must not serve another batch
+    mappings = [held.data.obj]
+    for expected in sent[1:]:
+        got = handover.get()
+        assert got.tuples() == expected.tuples()
+        mappings.append(got.data.obj)
+        del got  # stored: its mapping may serve again
+    process.join()
+    assert held.tuples() == sent[0].tuples()
+    assert all(isinstance(m, mmap.mmap) for m in mappings)
+    assert len({id(m) for m in mappings}) <= 1 + 3  # the held one, and the few kept in turn
+    handover.close_reader()
+
+
 def test_a_killed_worker_ends_the_reading() -> None:
     handover = Handover(FORK)
     process = run_worker(handover, [packed(50, 3)] * 4, then="kill")
