@@ -24,7 +24,6 @@ A frame is: the pickle's length and the number of buffers (``<QI``), each buffer
 from __future__ import annotations
 
 import logging
-import mmap
 import pickle
 import queue
 import socket
@@ -33,12 +32,14 @@ import threading
 import time
 from typing import Any
 
+from sipparse.memory import LARGE_BLOCK_BYTES, Mappings
+
 log = logging.getLogger(__name__)
 
 _HEAD = struct.Struct("<QI")
 _LENGTH = struct.Struct("<Q")
 _END = object()  # closes the writer thread
-MAPPED_BYTES = 1 << 20  # a buffer this large is received into a mapping of its own
+MAPPED_BYTES = LARGE_BLOCK_BYTES  # a buffer this large is received into a mapping of its own
 KEPT_MAPPINGS = 3  # the batch stored, the one received ahead, and the one coming
 
 
@@ -64,7 +65,8 @@ class Handover:
         self._room = threading.Semaphore(1)
         self._receiver: threading.Thread | None = None
         self._closing = False
-        self._mappings: list[mmap.mmap] = []  # kept for the next batches (``_mapping``)
+        # a batch's rows get a mapping of their own, kept for the next batches
+        self._mappings = Mappings(KEPT_MAPPINGS)
 
     def qsize(self) -> int:
         """Batches handed over and not yet taken by ``get``."""
@@ -165,7 +167,7 @@ class Handover:
         return pickle.loads(data, buffers=buffers)
 
     def _read(self, size: int) -> bytearray | memoryview:
-        out = self._mapping(size) if size >= MAPPED_BYTES else bytearray(size)
+        out = self._mappings.take(size) if size >= MAPPED_BYTES else bytearray(size)
         view, got = memoryview(out), 0
         while got < size:
             n = self._ours.recv_into(view[got:], size - got, socket.MSG_WAITALL)
@@ -173,25 +175,6 @@ class Handover:
                 raise EOFError("the parse worker's stream ended")
             got += n
         return out
-
-    def _mapping(self, size: int) -> memoryview:
-        """``size`` bytes of a mapping of their own, for a batch's rows. From the heap, each
-        freed buffer of a few MiB stayed resident in this thread's arena (16 MiB more at the
-        peak of a 1 GiB ingest); a new mapping for each batch cost a page fault for each of
-        its pages (130,000 in a 256 MiB ingest). So the mappings of the last few batches are
-        kept, and one that no batch uses any more (it can be resized only then) serves again."""
-        for mapping in self._mappings:
-            try:
-                if len(mapping) < size:
-                    mapping.resize(size)
-                else:
-                    mapping.resize(len(mapping))  # refused while a batch still uses it
-            except BufferError:
-                continue
-            return memoryview(mapping)[:size]
-        mapping = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
-        self._mappings = [mapping, *self._mappings][:KEPT_MAPPINGS]
-        return memoryview(mapping)[:size]
 
     def close_reader(self) -> None:
         """Stop receiving and close the storing process's end: a worker still writing then

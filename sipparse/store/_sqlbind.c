@@ -451,60 +451,107 @@ static Py_ssize_t packed_size(const Value *v) {
 
 /* pack_rows(rows) -> bytes, or None when a value is not one this binds, or a text cannot be
  * UTF-8 (the rows then travel as they are). */
-/* pack_rows' values, kept from call to call and grown as needed. A batch's (some 3.5 MiB)
- * came fresh at every call, and a parse worker maps every block of 1 MiB or more afresh
- * (sipparse.memory): each of its pages then cost a page fault, 900 a batch. Used holding the
- * GIL, and never across a call back into Python code, so one call at a time uses it. */
+/* The values of the rows last read for packing, kept from call to call and grown as needed.
+ * A batch's (some 3.5 MiB) came fresh at every call, and a parse worker maps every block of
+ * 1 MiB or more afresh (sipparse.memory): each of its pages then cost a page fault, 900 a
+ * batch. ``pack_of`` is the list they were read from (borrowed: compared, never used), with
+ * its length, for pack_into to check. Used holding the GIL, and never across a call back into
+ * Python code, so one call at a time uses it. */
 static Value *pack_scratch = NULL;
 static Py_ssize_t pack_scratch_count = 0;
+static struct {
+    PyObject *rows;
+    Py_ssize_t n, width, size;
+} pack_of = {NULL, 0, 0, 0};
 
-static Value *pack_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width) {
+/* Read the values of ``rows`` for packing: their packed size, -1 with an exception set on an
+ * error, or -2 when they are not to be packed (the caller sends them as they are). */
+static Py_ssize_t read_for_packing(PyObject *rows) {
+    pack_of.rows = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    Py_ssize_t width = n && PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
+    if (width < 1 || !all_plain(rows, width))
+        return -2;
+    if (n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Value) / width) {
+        PyErr_NoMemory();
+        return -1;
+    }
     if (n * width > pack_scratch_count) {
         Value *grown = PyMem_Realloc(pack_scratch, (size_t)(n * width) * sizeof(Value));
         if (grown == NULL) {
             PyErr_NoMemory();
-            return NULL;
+            return -1;
         }
         pack_scratch = grown;
         pack_scratch_count = n * width;
     }
     Value *at = pack_scratch;
+    Py_ssize_t size = 0;
     for (Py_ssize_t r = 0; r < n; r++) {
         PyObject *row = PyList_GET_ITEM(rows, r);
-        for (Py_ssize_t c = 0; c < width; c++, at++)
-            if (read_value(PyTuple_GET_ITEM(row, c), at) < 0)
-                return NULL;
+        for (Py_ssize_t c = 0; c < width; c++, at++) {
+            if (read_value(PyTuple_GET_ITEM(row, c), at) < 0) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                    return -1;
+                PyErr_Clear();
+                return -2;
+            }
+            size += packed_size(at);
+        }
     }
-    return pack_scratch;
+    pack_of.rows = rows;
+    pack_of.n = n;
+    pack_of.width = width;
+    pack_of.size = size;
+    return size;
+}
+
+static void pack_values(char *at) {
+    for (Py_ssize_t i = 0; i < pack_of.n * pack_of.width; i++)
+        at = pack_value(at, pack_scratch + i);
+    pack_of.rows = NULL;
 }
 
 static PyObject *pack_rows(PyObject *self, PyObject *args) {
     PyObject *rows;
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(rows);
-    Py_ssize_t width = n && PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
-    if (width < 1 || !all_plain(rows, width))
+    Py_ssize_t size = read_for_packing(rows);
+    if (size == -2)
         Py_RETURN_NONE;
-    if (n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Value) / width)
-        return PyErr_NoMemory();
-    Value *values = pack_values(rows, n, width);
-    if (values == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-            return NULL;
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    Py_ssize_t size = 0;
-    for (Py_ssize_t i = 0; i < n * width; i++)
-        size += packed_size(values + i);
+    if (size < 0)
+        return NULL;
     PyObject *packed = PyBytes_FromStringAndSize(NULL, size);
-    if (packed != NULL) {
-        char *at = PyBytes_AS_STRING(packed);
-        for (Py_ssize_t i = 0; i < n * width; i++)
-            at = pack_value(at, values + i);
-    }
+    if (packed != NULL)
+        pack_values(PyBytes_AS_STRING(packed));
     return packed;
+}
+
+/* packed_size(rows): the size of the rows packed, or None when they are not to be packed;
+ * pack_into(rows, buffer) then packs them into a writable buffer of that size. */
+static PyObject *rows_packed_size(PyObject *self, PyObject *args) {
+    PyObject *rows;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
+        return NULL;
+    Py_ssize_t size = read_for_packing(rows);
+    if (size == -2)
+        Py_RETURN_NONE;
+    return size < 0 ? NULL : PyLong_FromSsize_t(size);
+}
+
+static PyObject *pack_into(PyObject *self, PyObject *args) {
+    PyObject *rows;
+    Py_buffer buffer;
+    if (!PyArg_ParseTuple(args, "O!w*", &PyList_Type, &rows, &buffer))
+        return NULL;
+    if (rows != pack_of.rows || PyList_GET_SIZE(rows) != pack_of.n || buffer.len != pack_of.size) {
+        PyBuffer_Release(&buffer);
+        PyErr_SetString(PyExc_ValueError, "pack_into: not the rows of the last packed_size, or not its size");
+        return NULL;
+    }
+    pack_values(buffer.buf);
+    PyBuffer_Release(&buffer);
+    Py_RETURN_NONE;
 }
 
 /* The packed value at data[at:], into ``v`` (pointing into data); where the next one starts,
@@ -792,6 +839,8 @@ static PyMethodDef methods[] = {
      "insert_rows(connection, path, many_sql, per, one_sql, rows) -> inserted rows, or None."},
     {"forget", forget, METH_O, "forget(connection): finalize the statements kept for the connection."},
     {"pack_rows", pack_rows, METH_VARARGS, "pack_rows(rows) -> the rows' values in bytes, or None."},
+    {"packed_size", rows_packed_size, METH_VARARGS, "packed_size(rows) -> the size of the rows packed, or None."},
+    {"pack_into", pack_into, METH_VARARGS, "pack_into(rows, buffer): the rows of packed_size packed into buffer."},
     {"unpack_rows", unpack_rows, METH_VARARGS, "unpack_rows(packed, rows, width) -> the rows packed."},
     {"row_offsets", row_offsets, METH_VARARGS, "row_offsets(packed, rows, width) -> where each row starts."},
     {"pick_rows", pick_rows, METH_VARARGS,

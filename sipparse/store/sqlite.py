@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, SupportsIndex
 
 from sipparse.errors import DatabaseError
+from sipparse.memory import LARGE_BLOCK_BYTES, Mappings
 from sipparse.store.base import Store, multi_row_sql
 from sipparse.store.rows import text_time, text_times
 from sipparse.store.schema import Column
@@ -48,6 +49,9 @@ PAGE_SIZE = 16 * 1024
 # written to the database once. A checkpoint moves committed pages only, so a crash at any
 # moment still leaves the rows and their checkpoint together.
 WAL_CHECKPOINT_BYTES = 64 << 20
+# Packed batches a parse worker holds at once: the one it packs, two waiting to be sent and
+# the one being sent (``sipparse.handover``).
+KEPT_PACKINGS = 4
 # Rows per INSERT statement: 100 rows of 42 columns stay far below SQLite's 32,766 variables,
 # and save most of the per-execution work of one statement per row.
 ROWS_PER_STATEMENT = 100
@@ -97,7 +101,8 @@ class PackedRows:
     """Rows packed into one bytes object (``_sqlbind.pack_rows``), as a parse worker sends a
     batch's message rows: unpickling a bytes object costs the storing process nothing per
     row, and ``executemany`` binds the values from it without making an object of any.
-    Received from a worker, ``data`` is a read-only view of the buffer it arrived in."""
+    Packed in a worker (``SQLiteStore.pack_rows``) or received from one, ``data`` is a
+    read-only view of the buffer it was packed or arrived in."""
 
     __slots__ = ("data", "count", "width", "_offsets")
 
@@ -106,7 +111,7 @@ class PackedRows:
         self._offsets: bytes | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return PackedRows, (self.data, self.count, self.width)
+        return PackedRows, (bytes(self.data), self.count, self.width)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
         """From protocol 5 the bytes go as a buffer, which a pickler with a ``buffer_callback``
@@ -152,6 +157,7 @@ class SQLiteStore(Store):
 
     def __init__(self, url: Any) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
+        self._packing: Mappings | None = None  # buffers of packed rows (``pack_rows``)
         super().__init__(url)
 
     def _connect(self) -> None:
@@ -227,11 +233,19 @@ class SQLiteStore(Store):
         return self._con.execute(sql, _params(params)).rowcount
 
     def pack_rows(self, rows: list[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
-        """``PackedRows`` of ``rows`` when this store binds them in C, else the rows."""
+        """``PackedRows`` of ``rows`` when this store binds them in C, else the rows. A batch's
+        are packed into a mapping that an earlier batch's served in, once that one is sent
+        (``Mappings``): a parse worker maps each large block afresh (``map_large_blocks``)."""
         if self._bound_path is None or not rows:
             return rows
-        packed = BINDER.pack_rows(rows)
-        return rows if packed is None else PackedRows(packed, len(rows), len(rows[0]))
+        size = BINDER.packed_size(rows)
+        if size is None:
+            return rows
+        if self._packing is None:
+            self._packing = Mappings(KEPT_PACKINGS)
+        buffer = self._packing.take(size) if size >= LARGE_BLOCK_BYTES else bytearray(size)
+        BINDER.pack_into(rows, buffer)
+        return PackedRows(memoryview(buffer).toreadonly(), len(rows), len(rows[0]))
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         if not seq:

@@ -173,6 +173,26 @@ def test_packing_batches_of_every_size_in_turn_gives_each_its_own_rows() -> None
         assert BINDER.unpack_rows(BINDER.pack_rows(rows), len(rows), 4) == rows
 
 
+def test_a_store_packs_large_batches_into_mappings_that_serve_again(sqlite_url: str) -> None:
+    """A parse worker's store packs each large batch into a mapping an earlier batch's served in
+    once nothing holds that batch any more, never into one still held."""
+    sizes = (1500, 1200, 1800, 1100, 1600)
+    batches = [[(n, f"row {size}-{n}", b"x" * 1024, None) for n in range(size)] for size in sizes]
+    with open_store(sqlite_url) as store:
+        held = store.pack_rows(batches[0])
+        mappings = [held.data.obj]
+        for rows in batches[1:]:
+            packed = store.pack_rows(rows)
+            assert BINDER.unpack_rows(packed.data, len(rows), 4) == rows
+            assert pickle.loads(pickle.dumps(packed)) == packed
+            mappings.append(packed.data.obj)
+            del packed  # sent: its mapping may serve again
+        small = store.pack_rows(batches[0][:3])
+    assert BINDER.unpack_rows(held.data, len(batches[0]), 4) == batches[0]
+    assert len({id(m) for m in mappings}) == 2  # the held one, and one serving in turn
+    assert BINDER.unpack_rows(small.data, 3, 4) == batches[0][:3] and held.data.readonly
+
+
 @pytest.mark.parametrize("odd", [True, 2.5j, "lone \udcff surrogate", ("nested",)])
 def test_rows_it_cannot_pack_travel_as_they_are(odd: Any) -> None:
     assert BINDER.pack_rows([(1, 2, 3), (1, 2, odd)]) is None
