@@ -512,16 +512,20 @@ static void pack_values(char *at) {
     pack_of.rows = NULL;
 }
 
-static PyObject *pack_rows(PyObject *self, PyObject *args) {
+/* The rows argument of pack_rows and packed_size, read for packing: read_for_packing's
+ * result, or -1 also when the argument is not a list. */
+static Py_ssize_t read_rows_argument(PyObject *args) {
     PyObject *rows;
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
-        return NULL;
-    Py_ssize_t size = read_for_packing(rows);
+        return -1;
+    return read_for_packing(rows);
+}
+
+static PyObject *pack_rows(PyObject *self, PyObject *args) {
+    Py_ssize_t size = read_rows_argument(args);
     if (size == -2)
         Py_RETURN_NONE;
-    if (size < 0)
-        return NULL;
-    PyObject *packed = PyBytes_FromStringAndSize(NULL, size);
+    PyObject *packed = size < 0 ? NULL : PyBytes_FromStringAndSize(NULL, size);
     if (packed != NULL)
         pack_values(PyBytes_AS_STRING(packed));
     return packed;
@@ -530,10 +534,7 @@ static PyObject *pack_rows(PyObject *self, PyObject *args) {
 /* packed_size(rows): the size of the rows packed, or None when they are not to be packed;
  * pack_into(rows, buffer) then packs them into a writable buffer of that size. */
 static PyObject *rows_packed_size(PyObject *self, PyObject *args) {
-    PyObject *rows;
-    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
-        return NULL;
-    Py_ssize_t size = read_for_packing(rows);
+    Py_ssize_t size = read_rows_argument(args);
     if (size == -2)
         Py_RETURN_NONE;
     return size < 0 ? NULL : PyLong_FromSsize_t(size);
