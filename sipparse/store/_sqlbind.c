@@ -205,6 +205,17 @@ static int read_value(PyObject *v, Value *out) {
     return 0;
 }
 
+/* Every value of rows[0:n], row after row, into ``into``; -1 with an exception set on failure. */
+static int read_rows_into(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Value *into) {
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        for (Py_ssize_t c = 0; c < width; c++, into++)
+            if (read_value(PyTuple_GET_ITEM(row, c), into) < 0)
+                return -1;
+    }
+    return 0;
+}
+
 /* Every value of rows[0:n], row after row; NULL with an exception set on failure. */
 static Value *read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width) {
     Value *values = PyMem_New(Value, n * width);
@@ -212,14 +223,9 @@ static Value *read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width) {
         PyErr_NoMemory();
         return NULL;
     }
-    Value *at = values;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        PyObject *row = PyList_GET_ITEM(rows, r);
-        for (Py_ssize_t c = 0; c < width; c++, at++)
-            if (read_value(PyTuple_GET_ITEM(row, c), at) < 0) {
-                PyMem_Free(values);
-                return NULL;
-            }
+    if (read_rows_into(rows, n, width, values) < 0) {
+        PyMem_Free(values);
+        return NULL;
     }
     return values;
 }
@@ -449,8 +455,6 @@ static Py_ssize_t packed_size(const Value *v) {
     return v->kind == V_NULL ? 1 : v->kind == V_INT || v->kind == V_DOUBLE ? 9 : 5 + (Py_ssize_t)v->as.span.size;
 }
 
-/* pack_rows(rows) -> bytes, or None when a value is not one this binds, or a text cannot be
- * UTF-8 (the rows then travel as they are). */
 /* The values of the rows last read for packing, kept from call to call and grown as needed.
  * A batch's (some 3.5 MiB) came fresh at every call, and a parse worker maps every block of
  * 1 MiB or more afresh (sipparse.memory): each of its pages then cost a page fault, 900 a
@@ -485,20 +489,15 @@ static Py_ssize_t read_for_packing(PyObject *rows) {
         pack_scratch = grown;
         pack_scratch_count = n * width;
     }
-    Value *at = pack_scratch;
-    Py_ssize_t size = 0;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        PyObject *row = PyList_GET_ITEM(rows, r);
-        for (Py_ssize_t c = 0; c < width; c++, at++) {
-            if (read_value(PyTuple_GET_ITEM(row, c), at) < 0) {
-                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-                    return -1;
-                PyErr_Clear();
-                return -2;
-            }
-            size += packed_size(at);
-        }
+    if (read_rows_into(rows, n, width, pack_scratch) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return -1;
+        PyErr_Clear();
+        return -2;
     }
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < n * width; i++)
+        size += packed_size(pack_scratch + i);
     pack_of.rows = rows;
     pack_of.n = n;
     pack_of.width = width;
@@ -521,6 +520,8 @@ static Py_ssize_t read_rows_argument(PyObject *args) {
     return read_for_packing(rows);
 }
 
+/* pack_rows(rows) -> bytes, or None when a value is not one this binds, or a text cannot be
+ * UTF-8 (the rows then travel as they are). */
 static PyObject *pack_rows(PyObject *self, PyObject *args) {
     Py_ssize_t size = read_rows_argument(args);
     if (size == -2)
