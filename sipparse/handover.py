@@ -32,14 +32,13 @@ import threading
 import time
 from typing import Any
 
-from sipparse.memory import LARGE_BLOCK_BYTES, Mappings
+from sipparse.memory import Mappings
 
 log = logging.getLogger(__name__)
 
 _HEAD = struct.Struct("<QI")
 _LENGTH = struct.Struct("<Q")
 _END = object()  # closes the writer thread
-MAPPED_BYTES = LARGE_BLOCK_BYTES  # a buffer this large is received into a mapping of its own
 KEPT_MAPPINGS = 3  # the batch stored, the one received ahead, and the one coming
 
 
@@ -65,7 +64,7 @@ class Handover:
         self._room = threading.Semaphore(1)
         self._receiver: threading.Thread | None = None
         self._closing = False
-        # a batch's rows get a mapping of their own, kept for the next batches
+        # the buffers batches are received into, a large one kept for the next batches
         self._mappings = Mappings(KEPT_MAPPINGS)
 
     def qsize(self) -> int:
@@ -166,15 +165,14 @@ class Handover:
         buffers = [self._read(n) for n in lengths]
         return pickle.loads(data, buffers=buffers)
 
-    def _read(self, size: int) -> bytearray | memoryview:
-        out = self._mappings.take(size) if size >= MAPPED_BYTES else bytearray(size)
-        view, got = memoryview(out), 0
+    def _read(self, size: int) -> memoryview:
+        view, got = self._mappings.take(size), 0
         while got < size:
             n = self._ours.recv_into(view[got:], size - got, socket.MSG_WAITALL)
             if not n:
                 raise EOFError("the parse worker's stream ended")
             got += n
-        return out
+        return view
 
     def close_reader(self) -> None:
         """Stop receiving and close the storing process's end: a worker still writing then

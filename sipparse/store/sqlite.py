@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, SupportsIndex
 
 from sipparse.errors import DatabaseError
-from sipparse.memory import LARGE_BLOCK_BYTES, Mappings
+from sipparse.memory import Mappings
 from sipparse.store.base import Store, multi_row_sql
 from sipparse.store.rows import text_time, text_times
 from sipparse.store.schema import Column
@@ -159,7 +159,7 @@ class SQLiteStore(Store):
 
     def __init__(self, url: Any) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
-        self._packing: Mappings | None = None  # buffers of packed rows (``pack_rows``)
+        self._packing = Mappings(KEPT_PACKINGS)  # buffers of packed rows (``pack_rows``)
         super().__init__(url)
 
     def _connect(self) -> None:
@@ -243,11 +243,9 @@ class SQLiteStore(Store):
         size = BINDER.packed_size(rows)
         if size is None:
             return rows
-        if self._packing is None:
-            self._packing = Mappings(KEPT_PACKINGS)
-        buffer = self._packing.take(size) if size >= LARGE_BLOCK_BYTES else bytearray(size)
+        buffer = self._packing.take(size)
         BINDER.pack_into(rows, buffer)
-        return PackedRows(memoryview(buffer).toreadonly(), len(rows), len(rows[0]))
+        return PackedRows(buffer.toreadonly(), len(rows), len(rows[0]))
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         if not seq:
