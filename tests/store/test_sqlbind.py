@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
+import threading
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
@@ -101,7 +102,7 @@ def test_a_value_of_another_type_leaves_the_call_to_the_sqlite3_module(tmp_path:
 def test_errors_of_sqlite_are_its_exceptions(tmp_path: Path) -> None:
     con = fresh(tmp_path / "c.db")
     con.execute("CREATE TABLE strict_t (a INTEGER NOT NULL)")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL constraint failed: strict_t.a"):
         strict = "INSERT INTO strict_t (a) VALUES (?)"
         BINDER.insert_rows(con, str(tmp_path / "c.db"), strict, 1, strict, [(None,)])
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
@@ -321,6 +322,30 @@ def test_a_failed_insert_leaves_its_kept_statement_fit_for_the_next(tmp_path: Pa
     con.close()
 
 
+def test_the_connection_serves_other_threads_after_inserts_failed_or_not(tmp_path: Path) -> None:
+    """The inserts hold the handle's mutex while they run: they must let it go, on every path,
+    or the next thread to use the connection waits for ever."""
+    path = tmp_path / "c.db"
+    con = fresh(path)
+    con.close()
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    con.execute("CREATE TABLE strict_t (a INTEGER NOT NULL)")
+    con.execute("BEGIN IMMEDIATE")
+    strict = "INSERT INTO strict_t (a) VALUES (?)"
+    with pytest.raises(sqlite3.IntegrityError):
+        BINDER.insert_rows(con, str(path), strict, 1, strict, [(1,), (None,)])
+    assert BINDER.insert_rows(con, str(path), MANY, 4, ONE, [(1, 2, 3)] * 3 + [(4, 5, 6)] * 2) == 2
+    counted: list[int] = []
+    other = threading.Thread(target=lambda: counted.append(con.execute("SELECT count(*) FROM t").fetchone()[0]),
+                             daemon=True)
+    other.start()
+    other.join(timeout=10)
+    assert not other.is_alive(), "the connection's mutex was kept"
+    assert counted == [2]
+    BINDER.forget(con)
+    con.close()
+
+
 def test_a_null_is_stored_where_the_kept_statement_last_bound_a_value(tmp_path: Path) -> None:
     """NULL values are not bound (every parameter is NULL when a run starts): a slot that held
     a value in the statement's last run, or in a run that failed, must still store NULL."""
@@ -334,7 +359,7 @@ def test_a_null_is_stored_where_the_kept_statement_last_bound_a_value(tmp_path: 
 
     con.execute("CREATE TABLE checked (a, b CHECK (b IS NULL OR b > 0))")
     pair = "INSERT INTO checked (a, b) VALUES (?, ?), (?, ?)"
-    with pytest.raises(sqlite3.IntegrityError):  # both rows bound, the step fails
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):  # both rows bound, the step fails
         BINDER.insert_rows(con, str(path), pair, 2, pair, [(1, 5), (2, -1)])
     assert BINDER.insert_rows(con, str(path), pair, 2, pair, [(3, None), (4, None)]) == 2
     assert con.execute("SELECT a, b FROM checked ORDER BY a").fetchall() == [(3, None), (4, None)]
