@@ -14,6 +14,7 @@ import pytest
 
 from sipparse.handover import Handover
 from sipparse.store.sqlite import BINDER, PackedRows
+from tests.store.helpers import pack
 
 FORK = multiprocessing.get_context("fork")
 
@@ -22,7 +23,7 @@ def packed(count: int, seed: int) -> PackedRows:
     rows = [(f"call-{seed}-{n}", n, None, b"raw\x00" * n, 2.5) for n in range(count)]
     if BINDER is None:
         pytest.skip("the C binder is not built")
-    return PackedRows(BINDER.pack_rows(rows), count, 5)
+    return PackedRows(pack(rows), count, 5)
 
 
 def run_worker(handover: Handover, items: list[Any], then: str = "close") -> Any:

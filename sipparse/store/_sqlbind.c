@@ -14,8 +14,9 @@
  *
  * The values are read off their objects first, then bound and stepped with Python's lock
  * released; the INSERT statements stay prepared between calls (forget() before the
- * connection closes). Rows can also be packed into one bytes object (pack_rows) for the trip
- * from a parse worker, and inserted from it (insert_packed) without an object per value.
+ * connection closes). Rows can also be packed into one buffer (packed_size, pack_into) for
+ * the trip from a parse worker, and inserted from it (insert_packed) without an object per
+ * value.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -538,31 +539,14 @@ static void pack_values(char *at) {
     pack_of.rows = NULL;
 }
 
-/* The rows argument of pack_rows and packed_size, read for packing: read_for_packing's
- * result, or -1 also when the argument is not a list. */
-static Py_ssize_t read_rows_argument(PyObject *args) {
+/* packed_size(rows): the size of the rows packed, or None when a value is not one this binds,
+ * or a text cannot be UTF-8 (the rows then travel as they are); pack_into(rows, buffer)
+ * then packs them into a writable buffer of that size. */
+static PyObject *rows_packed_size(PyObject *self, PyObject *args) {
     PyObject *rows;
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
-        return -1;
-    return read_for_packing(rows);
-}
-
-/* pack_rows(rows) -> bytes, or None when a value is not one this binds, or a text cannot be
- * UTF-8 (the rows then travel as they are). */
-static PyObject *pack_rows(PyObject *self, PyObject *args) {
-    Py_ssize_t size = read_rows_argument(args);
-    if (size == -2)
-        Py_RETURN_NONE;
-    PyObject *packed = size < 0 ? NULL : PyBytes_FromStringAndSize(NULL, size);
-    if (packed != NULL)
-        pack_values(PyBytes_AS_STRING(packed));
-    return packed;
-}
-
-/* packed_size(rows): the size of the rows packed, or None when they are not to be packed;
- * pack_into(rows, buffer) then packs them into a writable buffer of that size. */
-static PyObject *rows_packed_size(PyObject *self, PyObject *args) {
-    Py_ssize_t size = read_rows_argument(args);
+        return NULL;
+    Py_ssize_t size = read_for_packing(rows);
     if (size == -2)
         Py_RETURN_NONE;
     return size < 0 ? NULL : PyLong_FromSsize_t(size);
@@ -662,7 +646,7 @@ static PyObject *value_object(const Value *v) {
     }
 }
 
-/* unpack_rows(packed, rows, width) -> the list of row tuples pack_rows packed. */
+/* unpack_rows(packed, rows, width) -> the list of row tuples pack_into packed. */
 static PyObject *unpack_rows(PyObject *self, PyObject *args) {
     Py_buffer packed;
     Py_ssize_t n, width;
@@ -843,7 +827,7 @@ static PyObject *pick_rows(PyObject *self, PyObject *args) {
 }
 
 /* insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> rows inserted:
- * insert_rows of the rows pack_rows packed, bound from the packed bytes. */
+ * insert_rows of the rows pack_into packed, bound from the packed bytes. */
 static PyObject *insert_packed(PyObject *self, PyObject *args) {
     PyObject *connection, *many_sql, *one_sql;
     const char *path;
@@ -867,7 +851,6 @@ static PyMethodDef methods[] = {
     {"insert_rows", insert_rows, METH_VARARGS,
      "insert_rows(connection, path, many_sql, per, one_sql, rows) -> inserted rows, or None."},
     {"forget", forget, METH_O, "forget(connection): finalize the statements kept for the connection."},
-    {"pack_rows", pack_rows, METH_VARARGS, "pack_rows(rows) -> the rows' values in bytes, or None."},
     {"packed_size", rows_packed_size, METH_VARARGS, "packed_size(rows) -> the size of the rows packed, or None."},
     {"pack_into", pack_into, METH_VARARGS, "pack_into(rows, buffer): the rows of packed_size packed into buffer."},
     {"unpack_rows", unpack_rows, METH_VARARGS, "unpack_rows(packed, rows, width) -> the rows packed."},

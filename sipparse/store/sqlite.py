@@ -100,7 +100,7 @@ BIND_IN_C = BINDER is not None  # for ``sipparse info``
 
 
 class PackedRows:
-    """Rows packed into one bytes object (``_sqlbind.pack_rows``), as a parse worker sends a
+    """Rows packed into one buffer (``_sqlbind.pack_into``), as a parse worker sends a
     batch's message rows: unpickling a bytes object costs the storing process nothing per
     row, and ``executemany`` binds the values from it without making an object of any.
     Packed in a worker (``SQLiteStore.pack_rows``) or received from one, ``data`` is a

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sipparse.store import Store
+from sipparse.store.sqlite import BINDER
 
 MESSAGE_KEY = "source_fingerprint, source_offset"
 
@@ -22,3 +23,15 @@ def message_keys(store: Store) -> list[tuple[str, int]]:
 
 def count(store: Store, table: str) -> int:
     return int(store.fetchall(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+
+
+def pack(rows: list[tuple[Any, ...]]) -> bytes | None:
+    """``rows`` packed as a parse worker's store packs them (``_sqlbind.packed_size``, then
+    ``pack_into``), or None when they are not to be packed."""
+    assert BINDER is not None, "the C binding is not built here"
+    size = BINDER.packed_size(rows)
+    if size is None:
+        return None
+    buffer = bytearray(size)
+    BINDER.pack_into(rows, buffer)
+    return bytes(buffer)

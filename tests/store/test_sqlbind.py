@@ -25,7 +25,7 @@ from sipparse.store import open_store
 from sipparse.store import rows as rows_module
 from sipparse.store import sqlite as sqlite_store
 from tests.store.factory import mixed_traffic
-from tests.store.helpers import calls_table, message_keys
+from tests.store.helpers import calls_table, message_keys, pack
 
 if sqlite_store.BINDER is None:
     pytest.skip("the C binding is not built here", allow_module_level=True)
@@ -142,7 +142,7 @@ def test_the_store_writes_the_same_with_and_without_it(tmp_path: Path, monkeypat
 # -- packed rows: what a parse worker sends instead of the tuples --------------------------
 
 def by_packed(con: sqlite3.Connection, path: Path, rows: list[tuple[Any, ...]]) -> Any:
-    packed = BINDER.pack_rows(rows)
+    packed = pack(rows)
     assert packed is not None
     try:
         return BINDER.insert_packed(con, str(path), MANY, 4, ONE, packed, len(rows), 3)
@@ -153,7 +153,7 @@ def by_packed(con: sqlite3.Connection, path: Path, rows: list[tuple[Any, ...]]) 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=1, max_size=11))
 def test_packed_rows_unpack_to_the_same_and_are_stored_the_same(tmp_path: Path, rows: list[tuple[Any, ...]]) -> None:
-    packed = BINDER.pack_rows(rows)
+    packed = pack(rows)
     assert BINDER.unpack_rows(packed, len(rows), 3) == rows
     assert sqlite_store.PackedRows(packed, len(rows), 3).tuples() == rows
     module, c = fresh(tmp_path / "module.db"), fresh(tmp_path / "c.db")
@@ -164,14 +164,14 @@ def test_packed_rows_unpack_to_the_same_and_are_stored_the_same(tmp_path: Path, 
 
 
 def test_packing_batches_of_every_size_in_turn_gives_each_its_own_rows() -> None:
-    """pack_rows keeps its working memory from call to call, growing it for a larger batch:
+    """Packing keeps its working memory from call to call, growing it for a larger batch:
     neither a smaller batch after a larger one nor a batch refused halfway in between
     leaves anything of another batch in the result."""
     refused = [(7, "ok", b"", 1.0)] * 900 + [(7, "lone \udcff", b"", 1.0)]
     for size in (1, 700, 3, 2000, 2):
         rows = [(n, f"text {size}-{n}", b"\x00" * (n % 5), 0.5 * n) for n in range(size)]
-        assert BINDER.pack_rows(refused) is None
-        assert BINDER.unpack_rows(BINDER.pack_rows(rows), len(rows), 4) == rows
+        assert pack(refused) is None
+        assert BINDER.unpack_rows(pack(rows), len(rows), 4) == rows
 
 
 def test_a_store_packs_large_batches_into_mappings_that_serve_again(sqlite_url: str) -> None:
@@ -196,13 +196,13 @@ def test_a_store_packs_large_batches_into_mappings_that_serve_again(sqlite_url: 
 
 @pytest.mark.parametrize("odd", [True, 2.5j, "lone \udcff surrogate", ("nested",)])
 def test_rows_it_cannot_pack_travel_as_they_are(odd: Any) -> None:
-    assert BINDER.pack_rows([(1, 2, 3), (1, 2, odd)]) is None
-    assert BINDER.pack_rows([]) is None
+    assert pack([(1, 2, 3), (1, 2, odd)]) is None
+    assert pack([]) is None
 
 
 @pytest.mark.parametrize("cut", [1, 2, 5, 9])
 def test_packed_bytes_that_are_not_the_rows_announced_are_refused(tmp_path: Path, cut: int) -> None:
-    packed = BINDER.pack_rows([(None, 7, "text"), (b"blob", 2.5, "")])
+    packed = pack([(None, 7, "text"), (b"blob", 2.5, "")])
     con = fresh(tmp_path / "c.db")
     for data, count in ((packed[:-cut], 2), (packed + b"\x00" * cut, 2), (packed, 3), (b"\x07" + packed[1:], 2)):
         with pytest.raises(ValueError, match="packed rows"):
@@ -244,7 +244,7 @@ def test_a_packed_batch_is_unpacked_where_the_store_cannot_bind_in_c(tmp_path: P
 @settings(max_examples=300)
 @given(st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=1, max_size=11), st.data())
 def test_picked_rows_are_those_columns_of_the_unpacked_rows(rows: list[tuple[Any, ...]], data: Any) -> None:
-    packed = sqlite_store.PackedRows(BINDER.pack_rows(rows), len(rows), 3)
+    packed = sqlite_store.PackedRows(pack(rows), len(rows), 3)
     places = data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=8))
     columns = tuple(data.draw(st.lists(st.integers(0, 2), max_size=4)))
     assert packed.pick(places, columns) == [(p, *(rows[p][c] for c in columns)) for p in places]
@@ -263,7 +263,7 @@ def test_picked_rows_are_those_columns_of_the_unpacked_rows(rows: list[tuple[Any
 
 
 def test_picking_outside_the_packed_rows_is_refused() -> None:
-    packed = BINDER.pack_rows([(None, 7, "text"), (b"blob", 2.5, "")])
+    packed = pack([(None, 7, "text"), (b"blob", 2.5, "")])
     offsets = BINDER.row_offsets(packed, 2, 3)
     for place, column in ((2, 0), (-1, 0), (0, 3), (0, -1)):
         with pytest.raises(IndexError):
