@@ -1,7 +1,7 @@
-"""The ingest pipeline: log files -> parser batches -> storage, one transaction per batch.
+"""The ingest pipeline: log files -> parser batches -> storage, a transaction per few batches.
 
 Exactly-once comes from two rules. Each batch's rows and the checkpoint that covers them
-are committed in one transaction (``Store.write_batch``), so a crash at any moment leaves
+are committed in one transaction (``Store.write_prepared``), so a crash at any moment leaves
 the database and the checkpoint consistent; and a stored message's identity is (file
 fingerprint, byte offset), so bytes read twice (after a crash, a lost checkpoint, the same
 file given twice or under another name) never make a second row.
@@ -117,7 +117,7 @@ class IngestOptions:
     dry_run: bool = False
     wait: bool = False
     progress: bool = False
-    batch_bytes: int | None = None  # log bytes per transaction (None: the store's ``batch_bytes``)
+    batch_bytes: int | None = None  # log bytes per batch (None: the store's ``batch_bytes``)
     workers: int | None = None
 
 
@@ -281,6 +281,7 @@ class Run:
         self.stop = stop or threading.Event()
         self.options = options
         self.batch_bytes = options.batch_bytes or store.batch_bytes
+        self.commit_bytes = store.batches_per_commit * self.batch_bytes  # log bytes per transaction
         self.summary = summary
         self.parse_options = make_parse_options(options)
         self.host = options.host or socket.gethostname()
@@ -422,11 +423,13 @@ class Run:
         return LogParser(Source(lf.path, lf.fingerprint or ""), start, options)
 
     def _consume(self, lf: LogFile, start: int, items: Iterator[_Prepared], fh: BinaryIO | None = None) -> None:
-        """Store each prepared batch with its checkpoint, one transaction per batch.
+        """Store each prepared batch with its checkpoint, committed together (a transaction
+        may hold a few batches: ``Store.write_prepared``).
 
         Batches are stored by a ``StoreThread`` while the next one is parsed and prepared
         (here, or in a ``ParseWorker``); the stored result is the same as storing each in
-        turn, and every batch read is committed before this returns.
+        turn, and every batch stored is committed before this returns (unless it raises:
+        then the batches of the open transaction are rolled back, with their checkpoints).
 
         With ``fh`` (the plain file being read), each batch is stored only if the file is
         still the one ``lf`` describes: another tool's copytruncate may have emptied it and
@@ -434,21 +437,28 @@ class Run:
         next run, which reads the copy and the new file each under its own identity.
         """
         self.summary.sources.add(lf.fingerprint or lf.path)
+        with fewer_collections():
+            with StoreThread(self._store, background=self.store.overlaps_writes) as storing:
+                self._put_all(lf, start, items, fh, storing)
+            self.store.commit_pending()
+
+    def _put_all(self, lf: LogFile, start: int, items: Iterator[_Prepared], fh: BinaryIO | None,
+                 storing: StoreThread[_Prepared]) -> None:
+        """Hand each batch to ``storing`` until the file ends, changes (``_consume``), fails to
+        be read (reported) or the run is stopped."""
         position = start
-        with fewer_collections(), StoreThread(self._store, background=self.store.overlaps_writes) as storing:
-            try:
-                for item in items:
-                    if self.stop.is_set():
-                        return
-                    if fh is not None and not still_same(lf, fh, item.counts.end):
-                        log.info("%s was truncated and rewritten while read; the rest waits for the next run",
-                                 lf.path)
-                        return
-                    position = item.counts.end
-                    storing.put(item)
-                    del item  # not held while the next one is parsed or received
-            except (OSError, EOFError, zlib.error) as exc:
-                self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
+        try:
+            for item in items:
+                if self.stop.is_set():
+                    return
+                if fh is not None and not still_same(lf, fh, item.counts.end):
+                    log.info("%s was truncated and rewritten while read; the rest waits for the next run", lf.path)
+                    return
+                position = item.counts.end
+                storing.put(item)
+                del item  # not held while the next one is parsed or received
+        except (OSError, EOFError, zlib.error) as exc:
+            self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
 
     def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
         """Per-file options: the dialect is detected from the file's head, never from mid-file."""
@@ -482,7 +492,7 @@ class Run:
         if item.rows is None:  # a dry run
             inserted, duplicates = counts.messages, 0
         else:
-            result = self.store.write_prepared(item.rows)
+            result = self.store.write_prepared(item.rows, max(0, item.nbytes), self.commit_bytes)
             inserted, duplicates = result.inserted, result.duplicates
         self.checkpoints[cp.fingerprint] = cp
         self._count(counts, item.nbytes, inserted, duplicates)

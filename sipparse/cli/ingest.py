@@ -108,7 +108,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
               help="Parse in N processes ahead of the one that stores (0: all in one process; "
                    "auto: one when there are 32 MiB or more to read and a core to spare).")
 @click.option("--batch-bytes", type=click.IntRange(4096), default=None, hidden=True,
-              help="Bytes of log per transaction (tests and tuning).")
+              help="Bytes of log per batch (tests and tuning).")
 @pass_app
 def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, tz: str | None,
            host: str | None, patterns_dirs: tuple[str, ...], follow: bool, progress: bool | None,

@@ -394,6 +394,39 @@ static PyObject *slot_rows(PyObject *self, PyObject *args) {
     return rows;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Whether a batch's values can all be bound (sipparse.store.rows.encodable): every str
+ * encodes to UTF-8, which one with a lone surrogate (an undecodable byte of the log, kept
+ * by surrogateescape) does not. An ASCII str is known to at a glance; any other is encoded
+ * once, into the UTF-8 copy the str keeps, which binding it reads later anyway.
+ */
+
+static PyObject *encodable(PyObject *self, PyObject *rows) {
+    if (!PyList_Check(rows)) {
+        PyErr_SetString(PyExc_TypeError, "encodable() takes a list of tuples");
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(rows); r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_Check(row)) {
+            PyErr_SetString(PyExc_TypeError, "encodable() takes a list of tuples");
+            return NULL;
+        }
+        for (Py_ssize_t c = 0; c < PyTuple_GET_SIZE(row); c++) {
+            PyObject *value = PyTuple_GET_ITEM(row, c);
+            if (!PyUnicode_Check(value) || PyUnicode_IS_ASCII(value))
+                continue;
+            if (PyUnicode_AsUTF8AndSize(value, NULL) == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                    return NULL;
+                PyErr_Clear();
+                Py_RETURN_FALSE;
+            }
+        }
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
     {"longer_than", longer_than, METH_VARARGS,
      "longer_than(rows, limits) -> whether a str at an index of limits is longer than its limit; "
@@ -408,6 +441,8 @@ static PyMethodDef methods[] = {
     {"summary_groups", summary_groups, METH_VARARGS,
      "summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (entries, by_call), or None "
      "when a row is not a wide enough tuple or two rows may share a source key."},
+    {"encodable", encodable, METH_O,
+     "encodable(rows) -> whether every str of these rows (a list of tuples) encodes to UTF-8."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -9,10 +9,11 @@ version of the ``calls`` row written from them (its ``message_count`` and ``upda
 
 A cached call is used only when its ``calls`` row, read inside the transaction (after the
 call's lock, on MySQL), still has that version: any other writer (another host logging the
-same Call-ID, a ``purge``, a rolled-back transaction) changes it, and the call is read back
-from the database as before. Entries are staged during a transaction and kept only once it
-committed, and a batch that held messages already stored leaves its calls out (its rows
-might be in the database twice over). Calls that are over (completed, failed, busy...) and
+same Call-ID, a ``purge``) changes it, and the call is read back from the database as
+before. Entries are staged while a batch is written and kept once it is (its transaction
+may go on with later batches, which read the database as it wrote it); a transaction that
+rolls back empties the cache. A batch that held messages already stored leaves its calls
+out (its rows might be in the database twice over). Calls that are over (completed, failed, busy...) and
 calls with many rows are not kept, and the cache holds at most ``MAX_ROWS`` rows (some
 25 MiB; the calls written longest ago go first). A PBX at 300 new calls a second, with calls
 of a minute or two (``benchmarks/genlog.py --dialect full``, 100 MiB, 25,800 calls): with
@@ -127,12 +128,20 @@ class CallCache:
         return version is not None and self._versions.get(call_id) == version and version[0] == earlier_rows
 
     def begin(self) -> None:
-        """A transaction (or another attempt of one) starts: nothing of a failed one is kept."""
+        """A batch's write (or another attempt of one) starts: nothing of a failed one is kept."""
         self._staged.clear()
         self._staged_versions.clear()
 
-    def committed(self, batch_rows: int) -> None:
-        """The transaction of a batch of ``batch_rows`` message rows committed."""
+    def clear(self) -> None:
+        """The transaction rolled back: what its batches kept describes rows that are gone."""
+        self.begin()
+        self._entries.clear()
+        self._versions.clear()
+        self._rows = 0
+
+    def kept(self, batch_rows: int) -> None:
+        """A batch of ``batch_rows`` message rows is written, in a transaction that is
+        committed or goes on with later batches (else ``clear``): what it staged is kept."""
         entries = self._entries
         for call_id, entry in self._staged.items():
             old = entries.pop(call_id, None)

@@ -359,6 +359,24 @@ def as_list(rows: Sequence[tuple[Any, ...]]) -> RowList:
     return rows if isinstance(rows, list) else rows.tuples()  # type: ignore[attr-defined]
 
 
+def encodable(rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether every str of the rows encodes to UTF-8, so that binding them cannot fail on a
+    lone surrogate (see ``sanitize``). Packed rows do: packing leaves such rows unpacked."""
+    if not isinstance(rows, list):
+        return True
+    if _C_ROWS is not None:
+        return bool(_C_ROWS.encodable(rows))
+    return all(_encodes(v) for row in rows for v in row if type(v) is str and not v.isascii())
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Replace what the database cannot encode (lone surrogates from undecodable bytes)."""
     def clean(value: Any) -> Any:

@@ -171,18 +171,18 @@ def test_the_cache_keeps_open_calls_only_and_stays_bounded() -> None:
     cache.stage("open", "answered", (2, "t1"), ["r1", "r2"])
     cache.stage("long", "answered", (99, "t1"), ["r"] * (MAX_CALL_ROWS + 1))
     assert len(cache) == 0  # nothing before the commit
-    cache.committed(6)
+    cache.kept(6)
     assert cache.candidates(["done", "open", "long"]) == ["open"]
     assert cache.rows_of("open", (2, "t1")) == ["r1", "r2"]
     assert cache.rows_of("open", (2, "t2")) is None  # someone else wrote the call since
     cache.begin()
     cache.stage("open", "answered", (3, "t3"), ["r1", "r2", "r3"])
     cache.begin()  # the transaction is tried again: what it staged is gone
-    cache.committed(3)
+    cache.kept(3)
     assert cache.rows_of("open", (2, "t1")) == ["r1", "r2"]
     cache.begin()
     for n in range(6):
         cache.stage(f"c{n}", "in-progress", (2, "t"), ["a", "b"])
-    cache.committed(12)
+    cache.kept(12)
     assert cache.rows <= 10 and "open" not in cache.candidates(["open"])  # the oldest went first
     assert cache.candidates(["c5"]) == ["c5"]

@@ -342,3 +342,28 @@ def test_slot_rows_declines_what_it_does_not_read() -> None:
         read(plain, rows._SLOT_SPECS, times, ["a"], now)
     # the messages of a subclass still make the rows, read by attrgetter
     assert rows.message_rows(subclassed, NOW, rows.text_times).rows == python_rows(subclassed)
+
+
+TEXTS = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)
+VALUES = st.one_of(st.none(), st.integers(), st.binary(max_size=4), TEXTS,
+                   st.sampled_from(["\udcff", "ok \udc80 then", "é\ud800", "plain"]))
+
+
+@given(st.lists(st.lists(VALUES, max_size=5).map(tuple), max_size=6))
+def test_encodable_tells_rows_that_bind_from_rows_that_need_cleaning(value_rows: list[tuple[Any, ...]]) -> None:
+    def encodes(value: Any) -> bool:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    expected = all(encodes(v) for row in value_rows for v in row if isinstance(v, str))
+    assert rows.encodable(value_rows) is expected
+    assert rows.encodable(rows.sanitize(value_rows)) is True
+    if rows._C_ROWS is not None:
+        saved, rows._C_ROWS = rows._C_ROWS, None  # the pure-Python check agrees
+        try:
+            assert rows.encodable(value_rows) is expected
+        finally:
+            rows._C_ROWS = saved
