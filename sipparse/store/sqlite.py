@@ -49,13 +49,15 @@ PAGE_SIZE = 16 * 1024
 # written to the database once. A checkpoint moves committed pages only, so a crash at any
 # moment still leaves the rows and their checkpoint together.
 WAL_CHECKPOINT_BYTES = 64 << 20
-# Batches of an ingest one transaction holds (``Store.write_prepared``). Each COMMIT writes
-# every page the transaction changed to the WAL, and a batch changes index pages all over the
-# Call-ID indexes (Call-IDs are random): with a commit per batch those were written again
-# and again, 1.3 s of kernel time of a 120 MiB ingest of 5.5 CPU-seconds, 0.8 s with four
-# batches a commit. The dirty pages of four batches spill from the page cache to the WAL
-# before their COMMIT, which changes nothing.
-BATCHES_PER_COMMIT = 4
+# Batches of an ingest one transaction holds (``Store.write_prepared``): 16 MiB of log. Each
+# COMMIT writes every page the transaction changed to the WAL, and a batch changes index
+# pages all over the Call-ID indexes (Call-IDs are random): with a commit per batch those
+# were written again and again, and read back once the indexes outgrew the page cache.
+# Measured against one batch a commit: a 120 MiB ``genlog.py`` ``full`` log in one process
+# 4.1-4.2 -> 3.5-3.9 CPU-seconds (the kernel's 1.0-1.1 -> 0.6-0.7); ``run.py``'s 1 GiB ``full``
+# log 110 -> 87 s (4 batches: 95 s, 16: 85 s). The dirty pages of the batches spill from the
+# page cache to the WAL before their COMMIT, so memory stays as it was.
+BATCHES_PER_COMMIT = 8
 # Mappings of packed batches a parse worker keeps (``pack_rows``). It may hold four batches
 # at once (the one it packs, two waiting to be sent, the one being sent), but two kept serve
 # nearly as often (page faults of a 256 MiB ingest 184k with four, 197-216k with two) and
