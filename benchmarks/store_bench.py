@@ -9,13 +9,14 @@ Messages are built in memory (calls of INVITE/100/180/200/ACK/BYE/200 with SDP b
 as large as real ones). For each backend two fresh databases with the full schema and all
 indexes are filled:
 
-* ``store``: ``Store.write_batch`` per batch: row building, duplicate-proof inserts,
-  checkpoint upsert and the recomputed ``calls`` rows, one transaction per batch;
+* ``store``: ``Store.prepare_batch`` and ``write_prepared`` per batch: row building,
+  duplicate-proof inserts, checkpoint upsert and the recomputed ``calls`` rows, in
+  transactions of ``batches_per_commit`` batches (SQLite 8, MySQL 1) as ingest writes them;
 * ``prepared``: ``Store.write_prepared`` alone, of batches prepared beforehand with
   ``calls_ahead`` (untimed): what the storing process does when ``ingest --workers`` has a
   parse worker build the rows and the new calls' summaries;
-* ``bare``: a plain ``executemany`` INSERT of the same, already built, rows, one
-  transaction per batch, on the store's connection with its pragmas: the floor the database
+* ``bare``: a plain ``executemany`` INSERT of the same, already built, rows, as many
+  batches a transaction, on the store's connection with its pragmas: the floor the database
   itself sets;
 * for SQLite also ``bare`` on a connection with SQLite's default settings (but for
   ``synchronous = NORMAL``), which shows what the store's pragmas are worth.
@@ -161,14 +162,20 @@ def _batches(items: list[SipMessage], size: int) -> Iterator[list[SipMessage]]:
 
 
 def run_store(store: Store, messages: list[SipMessage], batch: int) -> float:
-    """Seconds to write everything through ``write_batch``, a checkpoint with each batch."""
+    """Seconds to prepare and write everything as ingest does, a checkpoint with each batch."""
     started = time.perf_counter()
     for part in _batches(messages, batch):
         last = part[-1]
-        store.write_batch(
-            part, [], [Checkpoint(last.source.fingerprint, last.source.path, last.end, last.end)]
-        )
+        checkpoint = Checkpoint(last.source.fingerprint, last.source.path, last.end, last.end)
+        _write_as_ingest(store, store.prepare_batch(part, [], [checkpoint]))
+    store.commit_pending()
     return time.perf_counter() - started
+
+
+def _write_as_ingest(store: Store, prepared: Any) -> None:
+    """``write_prepared`` with a transaction left open for ``batches_per_commit`` batches
+    (each counted as one byte of log)."""
+    store.write_prepared(prepared, 1, store.batches_per_commit)
 
 
 def run_prepared(store: Store, messages: list[SipMessage], batch: int) -> float:
@@ -182,7 +189,8 @@ def run_prepared(store: Store, messages: list[SipMessage], batch: int) -> float:
         prepared.append(store.prepare_batch(part, [], [checkpoint], calls_ahead=True))
     started = time.perf_counter()
     for item in prepared:
-        store.write_prepared(item)
+        _write_as_ingest(store, item)
+    store.commit_pending()
     return time.perf_counter() - started
 
 
@@ -220,11 +228,12 @@ def _bare(store: Store, messages: list[SipMessage], batch: int, begin: Callable[
     names = ", ".join(store.q(c.name) for c in rows.ROW_COLUMNS)
     marks = ", ".join([store.placeholder] * len(rows.ROW_COLUMNS))
     sql = f"INSERT INTO sip_transactions ({names}) VALUES ({marks})"
+    per_commit = batch * store.batches_per_commit  # rows a transaction, as ``run_store`` has them
     started = time.perf_counter()
-    for start in range(0, len(built), batch):
+    for start in range(0, len(built), per_commit):
         begin()
-        for piece in range(start, min(start + batch, len(built)), 1000):  # as write_batch sizes its packets
-            executemany(sql, built[piece : min(piece + 1000, start + batch)])
+        for piece in range(start, min(start + per_commit, len(built)), 1000):  # as write_batch sizes its packets
+            executemany(sql, built[piece : min(piece + 1000, start + per_commit)])
         commit()
     return time.perf_counter() - started
 
