@@ -34,9 +34,13 @@ from sipparse.store.schema import Column
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 60_000
-# A batch of a few MiB of rows, and the index pages it touches, stay in the page cache until
-# COMMIT instead of spilling to the WAL mid-transaction (the default cache is 2 MiB).
-CACHE_KIB = 16 * 1024
+# The index pages a transaction touches, kept for its next rows (the default cache is 2 MiB).
+# The rows of a transaction of several batches (``BATCHES_PER_COMMIT``) spill to the WAL
+# before the COMMIT whatever the size, so more than this only keeps more index pages: 16 MiB
+# measured no faster (``perf_ingest.py``, 256 MiB ``full``, alternating: 27.6 and 29.9 MiB/s
+# against 32.2 and 30.4; ``run.py``'s 1 GiB ``full`` log 89.3 s against 90.5) and took 10 MiB
+# more of each run's peak RSS (211 against 201 MiB on that log); 4 MiB: 95.6 s, 197 MiB.
+CACHE_KIB = 8 * 1024
 # Pages of a new database file (an existing file keeps its own). An ingest writes each page
 # twice (to the WAL, then to the file) and the index pages of every batch again: in 16 KiB
 # pages that is a quarter of the system calls of SQLite's 4 KiB for about the same bytes,
