@@ -268,14 +268,14 @@ class Store(ABC):
 
         Given ``log_bytes`` (the log the batch was read from), the transaction may stay open
         for the batches that follow, until they cover ``commit_bytes`` of log (an ingest
-        gives ``batches_per_commit`` batches' worth): committing
-        each batch on its own writes the index pages it touches (all over the Call-ID
-        indexes: Call-IDs are random) to the WAL again each time, a tenth of an ingest's CPU
-        time on SQLite. ``commit_pending`` commits what is left open; until then a crash or
-        a failure loses those batches and their checkpoints together, so the next run reads
-        them again, as it would one uncommitted batch. A batch with values that cannot be
-        bound as they are starts a transaction of its own, where it can be written again
-        cleaned (``PreparedBatch.sanitized``) after a rollback that loses nothing else.
+        gives ``batches_per_commit`` batches' worth): committing each batch on its own
+        writes the index pages it touches (all over the Call-ID indexes: Call-IDs are
+        random) to the WAL again each time, a tenth of an ingest's CPU time on SQLite.
+        ``commit_pending`` commits what is left open; until then a crash or a failure loses
+        those batches and their checkpoints together, so the next run reads them again, as
+        it would one uncommitted batch. A batch with values that cannot be bound as they are
+        starts a transaction of its own, where it can be written again cleaned
+        (``PreparedBatch.sanitized``) after a rollback that loses nothing else.
         """
         with fewer_collections():
             if self._open_bytes is not None and not batch.encodable():
