@@ -833,7 +833,7 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     """Catch up like ``ingest_paths``, then tail the paths until ``stop`` is set.
 
     Each path's lock is taken only for the moment of each read, so ``sipparse rotate`` can
-    still rotate a followed log; every batch is committed as soon as it is parsed.
+    still rotate a followed log; what each look reads is committed before the next look.
     """
     options = replace(options, progress=False)
     summary = ingest_paths(store, paths, options, stop=stop)
