@@ -148,22 +148,6 @@ static void raise_sqlite(sqlite3 *db) {
 }
 
 /* Whether every value of every row is of a type bound here (the caller binds the rest). */
-static int all_plain(PyObject *rows, Py_ssize_t width) {
-    Py_ssize_t n = PyList_GET_SIZE(rows);
-    for (Py_ssize_t r = 0; r < n; r++) {
-        PyObject *row = PyList_GET_ITEM(rows, r);
-        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width)
-            return 0;
-        for (Py_ssize_t c = 0; c < width; c++) {
-            PyObject *v = PyTuple_GET_ITEM(row, c);
-            if (!(v == Py_None || PyUnicode_CheckExact(v) || PyLong_CheckExact(v) || PyBytes_CheckExact(v) ||
-                  PyFloat_CheckExact(v)))
-                return 0;
-        }
-    }
-    return 1;
-}
-
 /* One value to bind, read off its Python object while the GIL is held. */
 typedef struct {
     enum { V_NULL, V_INT, V_DOUBLE, V_TEXT, V_BLOB } kind;
@@ -177,6 +161,9 @@ typedef struct {
     } as;
 } Value;
 
+/* 0 when ``v`` is read into ``out``; 1 when it is of no type this binds (None, and exactly
+ * str, int, bytes or float: a bool or a subclass goes to the sqlite3 module, which knows its
+ * adapters), with no exception set; -1 on an error. */
 static int read_value(PyObject *v, Value *out) {
     if (v == Py_None) {
         out->kind = V_NULL;
@@ -214,34 +201,46 @@ static int read_value(PyObject *v, Value *out) {
         out->as.span.size = (int)PyBytes_GET_SIZE(v);
         return 0;
     }
-    out->kind = V_DOUBLE;
-    out->as.real = PyFloat_AS_DOUBLE(v);
-    return 0;
+    if (PyFloat_CheckExact(v)) {
+        out->kind = V_DOUBLE;
+        out->as.real = PyFloat_AS_DOUBLE(v);
+        return 0;
+    }
+    return 1;
 }
 
-/* Every value of rows[0:n], row after row, into ``into``; -1 with an exception set on failure. */
+/* Every value of rows[0:n], row after row, into ``into``, in one pass: 0 when all are read,
+ * 1 when a row is not a tuple of ``width`` or a value not of a type this binds (no exception
+ * set), -1 with an exception set on an error. */
 static int read_rows_into(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Value *into) {
     for (Py_ssize_t r = 0; r < n; r++) {
         PyObject *row = PyList_GET_ITEM(rows, r);
-        for (Py_ssize_t c = 0; c < width; c++, into++)
-            if (read_value(PyTuple_GET_ITEM(row, c), into) < 0)
-                return -1;
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width)
+            return 1;
+        for (Py_ssize_t c = 0; c < width; c++, into++) {
+            int read = read_value(PyTuple_GET_ITEM(row, c), into);
+            if (read != 0)
+                return read;
+        }
     }
     return 0;
 }
 
-/* Every value of rows[0:n], row after row; NULL with an exception set on failure. */
-static Value *read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width) {
+/* Every value of rows[0:n] into a new array at ``*out`` (the caller frees it), as
+ * ``read_rows_into`` answers; nothing is left allocated unless it answers 0. */
+static int read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Value **out) {
     Value *values = PyMem_New(Value, n * width);
     if (values == NULL) {
         PyErr_NoMemory();
-        return NULL;
+        return -1;
     }
-    if (read_rows_into(rows, n, width, values) < 0) {
+    int read = read_rows_into(rows, n, width, values);
+    if (read != 0) {
         PyMem_Free(values);
-        return NULL;
+        return read;
     }
-    return values;
+    *out = values;
+    return 0;
 }
 
 static int bind_value(sqlite3_stmt *stmt, int index, const Value *v) {
@@ -431,14 +430,20 @@ static PyObject *insert_rows(PyObject *self, PyObject *args) {
     if (n == 0)
         return PyLong_FromLong(0);
     Py_ssize_t width = PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
-    if (width < 1 || !all_plain(rows, width))
+    if (width < 1)
         Py_RETURN_NONE;
+    Value *values;
+    int read = read_values(rows, n, width, &values);
+    if (read != 0) {
+        if (read < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
     sqlite3 *db = writable(connection, path, per);
-    if (db == NULL)
+    if (db == NULL) {
+        PyMem_Free(values);
         return NULL;
-    Value *values = read_values(rows, n, width);
-    if (values == NULL)
-        return NULL;
+    }
     PyObject *done = insert_values(db, many_sql, per, one_sql, values, n, width);
     PyMem_Free(values);
     return done;
@@ -502,7 +507,7 @@ static Py_ssize_t read_for_packing(PyObject *rows) {
     pack_of.rows = NULL;
     Py_ssize_t n = PyList_GET_SIZE(rows);
     Py_ssize_t width = n && PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
-    if (width < 1 || !all_plain(rows, width))
+    if (width < 1)
         return -2;
     if (n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Value) / width) {
         PyErr_NoMemory();
@@ -517,7 +522,10 @@ static Py_ssize_t read_for_packing(PyObject *rows) {
         pack_scratch = grown;
         pack_scratch_count = n * width;
     }
-    if (read_rows_into(rows, n, width, pack_scratch) < 0) {
+    int read = read_rows_into(rows, n, width, pack_scratch);
+    if (read != 0) {
+        if (read > 0)
+            return -2;
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
             return -1;
         PyErr_Clear();
