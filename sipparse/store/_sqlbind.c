@@ -147,7 +147,6 @@ static void raise_sqlite(sqlite3 *db) {
     raise_error(api.errcode(db), api.errmsg(db));
 }
 
-/* Whether every value of every row is of a type bound here (the caller binds the rest). */
 /* One value to bind, read off its Python object while the GIL is held. */
 typedef struct {
     enum { V_NULL, V_INT, V_DOUBLE, V_TEXT, V_BLOB } kind;

@@ -13,13 +13,13 @@ same Call-ID, a ``purge``) changes it, and the call is read back from the databa
 before. Entries are staged while a batch is written and kept once it is (its transaction
 may go on with later batches, which read the database as it wrote it); a transaction that
 rolls back empties the cache. A batch that held messages already stored leaves its calls
-out (its rows might be in the database twice over). Calls that are over (completed, failed, busy...) and
-calls with many rows are not kept, and the cache holds at most ``MAX_ROWS`` rows (some
-25 MiB; the calls written longest ago go first). A PBX at 300 new calls a second, with calls
-of a minute or two (``benchmarks/genlog.py --dialect full``, 100 MiB, 25,800 calls): with
-room for 20,000 rows 11,400 of its calls were read back, with 40,000 4,900, with 60,000 2,400
-(calls that had ended, or past ``MAX_CALL_ROWS``); 40,000 keeps a three-process ingest
-(``--workers 2``) of that log under 200 MiB.
+out (its rows might be in the database twice over). Calls that are over (completed,
+failed, busy...) and calls with many rows are not kept, and the cache holds at most
+``MAX_ROWS`` rows (some 25 MiB; the calls written longest ago go first). A PBX at 300 new
+calls a second, with calls of a minute or two (``benchmarks/genlog.py --dialect full``,
+100 MiB, 25,800 calls): with room for 20,000 rows 11,400 of its calls were read back, with
+40,000 4,900, with 60,000 2,400 (calls that had ended, or past ``MAX_CALL_ROWS``); 40,000
+keeps a three-process ingest (``--workers 2``) of that log under 200 MiB.
 """
 
 from __future__ import annotations
