@@ -41,7 +41,6 @@ from datetime import tzinfo
 from functools import partial
 from typing import Any, BinaryIO, Protocol
 
-import sipparse.store  # noqa: F401  (before sipparse.logs: the MySQL driver must load before hashlib)
 from sipparse.distinct import DistinctCount
 from sipparse.errors import LogFileError, SipparseError
 from sipparse.handover import Handover

@@ -19,7 +19,6 @@ than the checkpoint says it was (same fingerprint, read again from 0; storage de
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import re
@@ -29,6 +28,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sipparse.digest import sha1_hex
 from sipparse.errors import LogFileError
 
 # Enough to hold something unique to the file (a Call-ID, a branch, a tag): logs that
@@ -70,7 +70,7 @@ def fingerprint_of(head: bytes) -> str | None:
         end = FINGERPRINT_MAX_BYTES
     else:
         return None
-    return hashlib.sha1(head[:end]).hexdigest()
+    return sha1_hex(head[:end])
 
 
 def is_gzip(path: str) -> bool:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 
+from sipparse.digest import sha1_hex
 from sipparse.errors import SipparseError
 
 
@@ -56,7 +56,7 @@ def _usable_dir(directory: Path) -> bool:
 def lock_path_for(log_path: str | os.PathLike[str]) -> Path:
     """The lock file of one log path: a digest of its absolute path, plus its name for humans."""
     absolute = os.path.abspath(os.fspath(log_path))
-    digest = hashlib.sha1(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    digest = sha1_hex(absolute.encode("utf-8", "surrogateescape"))[:16]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(absolute))[:40]
     return lock_dir() / f"{name}.{digest}.lock"
 

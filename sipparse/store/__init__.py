@@ -14,12 +14,7 @@ from __future__ import annotations
 from sipparse.config import DatabaseURL, parse_db_url
 from sipparse.store.base import Store, WriteResult
 from sipparse.store.calls import CallSummary, summarize
-from sipparse.store.mysql import load_c_extension
 from sipparse.store.rows import Checkpoint
-
-# Now, before a log file is read: reading one loads hashlib, after which the MySQL connector's
-# C extension can no longer load (see sipparse.store.mysql).
-load_c_extension()
 
 __all__ = ["CallSummary", "Checkpoint", "Store", "WriteResult", "open_store", "summarize"]
 

@@ -32,8 +32,9 @@ INSERTs are used.
 
 The connector's C extension is used when it loads. Some wheels bundle a newer OpenSSL than
 the system's: the extension then only loads if it comes before anything that loads the
-system's OpenSSL, Python's ``ssl`` module and ``hashlib`` (which reading a log file uses)
-alike, so ``sipparse.store`` loads it on import (``load_c_extension``), when it still can.
+system's OpenSSL, Python's ``ssl`` module and ``hashlib`` alike. sipparse itself loads
+neither (its digests come from ``sipparse.digest``), so a MySQL store loads the extension
+when it first connects (``load_c_extension``), and an SQLite run never maps it.
 """
 
 from __future__ import annotations
