@@ -4,6 +4,12 @@ A set of every Call-ID of a run grows with the run: 30 MiB for the 290,000 calls
 log, a sixth of the memory an ingest may use. ``DistinctCount`` is exact up to
 ``EXACT_LIMIT`` values, then estimates with a HyperLogLog sketch of 2**14 one-byte
 registers (16 KiB, a standard error of 0.8%), fed with every value from the start.
+
+The exact part keeps each value's 64-bit hash, not the value: an int of 40 bytes instead of
+a Call-ID string of some 90 that nothing else holds once its batch is stored (7 MiB less at
+the storing process's peak in a 1 GiB ingest). Two of 100,000 values share a hash with a
+chance of about 1 in 3 billion, which would make the count one short. (Strings differ in
+their hashes; some ints do not, ``hash(-1) == hash(-2)``: this counts strings.)
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ EXACT_LIMIT = 100_000
 _INDEX_BITS = 14
 _REGISTERS = 1 << _INDEX_BITS
 _REST_BITS = 64 - _INDEX_BITS
+_MASK = 0xFFFF_FFFF_FFFF_FFFF
 _ALPHA = 0.7213 / (1 + 1.079 / _REGISTERS)
 
 
@@ -23,19 +30,23 @@ class DistinctCount:
     ``exact_limit`` were, and an estimate (within a few per cent) above."""
 
     def __init__(self, exact_limit: int = EXACT_LIMIT) -> None:
-        self._exact: set[Hashable] | None = set()
+        self._exact: set[int] | None = set()  # the values' hashes
         self._limit = exact_limit
         self._registers = bytearray(_REGISTERS)
 
     def update(self, values: Iterable[Hashable]) -> None:
         if self._exact is not None:
-            self._exact.update(values)
+            self._exact.update([hash(value) & _MASK for value in values])
             if len(self._exact) <= self._limit:
                 return
-            values, self._exact = self._exact, None  # from now on, the sketch alone
+            hashes, self._exact = self._exact, None  # from now on, the sketch alone
+            self._sketch(hashes)
+            return
+        self._sketch([hash(value) & _MASK for value in values])
+
+    def _sketch(self, hashes: Iterable[int]) -> None:
         registers = self._registers
-        for value in values:
-            bits = hash(value) & 0xFFFF_FFFF_FFFF_FFFF
+        for bits in hashes:
             index, rest = bits & (_REGISTERS - 1), bits >> _INDEX_BITS
             rank = _REST_BITS - rest.bit_length() + 1
             if rank > registers[index]:
