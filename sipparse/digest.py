@@ -9,21 +9,12 @@ memory). ``hashlib`` stays the fallback where an interpreter lacks ``_sha1``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-
-def _sha1() -> Callable[[bytes], Any]:
-    try:
-        from _sha1 import sha1
-    except ImportError:  # an interpreter built without its own hashes
-        from hashlib import sha1
-    return sha1
-
-
-_SHA1 = _sha1()
+try:
+    from _sha1 import sha1 as _sha1
+except ImportError:  # an interpreter built without its own hashes
+    from hashlib import sha1 as _sha1
 
 
 def sha1_hex(data: bytes) -> str:
     """The SHA-1 of ``data``, in hex."""
-    return str(_SHA1(data).hexdigest())
+    return str(_sha1(data).hexdigest())
