@@ -62,10 +62,11 @@ WAL_CHECKPOINT_BYTES = 64 << 20
 # log 110 -> 87 s (4 batches: 95 s, 16: 85 s). The dirty pages of the batches spill from the
 # page cache to the WAL before their COMMIT, so memory stays as it was.
 BATCHES_PER_COMMIT = 8
-# Mappings of packed batches a parse worker keeps (``pack_rows``). It may hold four batches
-# at once (the one it packs, two waiting to be sent, the one being sent), but two kept serve
-# nearly as often (page faults of a 256 MiB ingest 184k with four, 197-216k with two) and
-# keep the worker 5-10 MiB smaller on logs near the 200 MiB bound.
+# Mappings of packed batches a parse worker keeps (``pack_rows``). It may hold three batches
+# at once (the one it packs, ``ingest.HANDOVER_DEPTH`` waiting to be sent, the one being
+# sent), but two kept serve nearly as often (page faults of a 256 MiB ingest, measured when
+# two could wait: 184k with four kept, 197-216k with two) and keep the worker 5-10 MiB
+# smaller on logs near the 200 MiB bound.
 KEPT_PACKINGS = 2
 # Rows per INSERT statement: 100 rows of 42 columns stay far below SQLite's 32,766 variables,
 # and save most of the per-execution work of one statement per row.
