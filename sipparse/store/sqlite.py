@@ -46,13 +46,21 @@ CACHE_KIB = 8 * 1024
 # pages that is a quarter of the system calls of SQLite's 4 KiB for about the same bytes,
 # a tenth of an ingest's CPU time. Point queries read a few pages more, as InnoDB's do.
 PAGE_SIZE = 16 * 1024
-# The writer copies the WAL into the database file itself (a checkpoint, with two fsyncs)
-# when the WAL holds this much (normally ``WalCheckpointer`` has done it long before), not
-# after every 4 MiB (SQLite's default of 1000 pages): a batch of a few MiB no longer
-# pays a checkpoint at each COMMIT, and an index page changed by several batches in a row is
-# written to the database once. A checkpoint moves committed pages only, so a crash at any
-# moment still leaves the rows and their checkpoint together.
-WAL_CHECKPOINT_BYTES = 64 << 20
+# The writer copies the WAL into the database file itself (a checkpoint, with two fsyncs,
+# inside its COMMIT) only when the WAL holds this much; before that ``WalCheckpointer`` copies
+# each commit in the background. The WAL starts over only at a transaction that finds it all
+# copied, which a writer that begins its next transaction at once never does: so the WAL
+# grows by each commit until the writer copies the last one itself, and starts over. Each
+# commit of an ingest holds the index pages it changed, all over the Call-ID indexes, which
+# grow with the database: over 64 MiB a commit once a database passes a few hundred MiB, so a
+# lower limit made the writer copy, and wait for the disk, at every COMMIT. Measured on a
+# 1 GiB ``genlog.py`` ``full`` log: 64 MiB 63.4 s (28.6 s of it in COMMIT), 512 MiB 51.7-55.4 s
+# (6.4-6.9 s), 1 GiB 54.5 s (4.8 s, a WAL of 1.1 GB); 256 MiB logs no change. The WAL file
+# then reaches about this size during a large ingest, and keeps it while a connection stays
+# open (the last one to close removes it): a ``journal_size_limit`` of 64 MiB, which cuts the
+# file back at each start-over, cost 6 s of that 1 GiB ingest. A checkpoint moves committed
+# pages only, so a crash at any moment still leaves the rows and their checkpoint together.
+WAL_CHECKPOINT_BYTES = 512 << 20
 # Batches of an ingest one transaction holds (``Store.write_prepared``): 16 MiB of log. Each
 # COMMIT writes every page the transaction changed to the WAL, and a batch changes index
 # pages all over the Call-ID indexes (Call-IDs are random): with a commit per batch those
