@@ -56,11 +56,17 @@ PAGE_SIZE = 16 * 1024
 # lower limit made the writer copy, and wait for the disk, at every COMMIT. Measured on a
 # 1 GiB ``genlog.py`` ``full`` log: 64 MiB 63.4 s (28.6 s of it in COMMIT), 512 MiB 51.7-55.4 s
 # (6.4-6.9 s), 1 GiB 54.5 s (4.8 s, a WAL of 1.1 GB); 256 MiB logs no change. The WAL file
-# then reaches about this size during a large ingest, and keeps it while a connection stays
-# open (the last one to close removes it): a ``journal_size_limit`` of 64 MiB, which cuts the
-# file back at each start-over, cost 6 s of that 1 GiB ingest. A checkpoint moves committed
-# pages only, so a crash at any moment still leaves the rows and their checkpoint together.
+# then reaches about this size during a large ingest (the last connection to close removes
+# it; ``WAL_KEPT_BYTES`` for one that stays open). A ``journal_size_limit`` of 64 MiB, which
+# cuts the file back at each start-over, cost 6 s of that 1 GiB ingest. A checkpoint moves
+# committed pages only, so a crash at any moment still leaves the rows and their checkpoint
+# together.
 WAL_CHECKPOINT_BYTES = 512 << 20
+# A WAL file larger than this that holds less than an eighth of it since it started over (a
+# ``--follow`` run's small commits after a large catch-up) is copied whole and cut to nothing
+# by ``WalCheckpointer``, between two transactions, instead of staying that large on disk for
+# as long as the run lasts.
+WAL_KEPT_BYTES = 64 << 20
 # Batches of an ingest one transaction holds (``Store.write_prepared``): 16 MiB of log. Each
 # COMMIT writes every page the transaction changed to the WAL, and a batch changes index
 # pages all over the Call-ID indexes (Call-IDs are random): with a commit per batch those
@@ -347,7 +353,9 @@ class WalCheckpointer:
     beginning at the first transaction after a complete copy, so it stays about one batch
     long. A crash at any moment loses nothing: the WAL keeps every committed page until it
     is in the database file. Started at the first nudge; a failure stops it quietly and
-    the writer's own checkpoints (``wal_autocheckpoint``) carry on.
+    the writer's own checkpoints (``wal_autocheckpoint``) carry on. After a large ingest
+    the WAL file stays large though it starts over; once commits are small again it is
+    emptied (``WAL_KEPT_BYTES``).
     """
 
     def __init__(self, path: str) -> None:
@@ -372,7 +380,9 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         try:
-            con = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            # no waiting for locks: a checkpoint that would wait for the writer gives up
+            con = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+            page_size = con.execute("PRAGMA page_size").fetchone()[0]
         except sqlite3.Error as exc:
             log.debug("no background checkpoints: %s", exc)
             return
@@ -384,11 +394,25 @@ class WalCheckpointer:
                     return
                 # fetchall ends the statement: an open one would hold a read mark that
                 # keeps the WAL from starting over
-                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                _busy, frames, _copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+                if self._worth_cutting(frames * page_size):
+                    con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
             log.debug("background checkpoints stopped: %s", exc)
         finally:
             con.close()
+
+    def _worth_cutting(self, held: int) -> bool:
+        """Whether the WAL file is over ``WAL_KEPT_BYTES`` while it holds little (``held``
+        bytes since it started over): then a TRUNCATE checkpoint copies that little and
+        empties the file. It takes the write lock, so during a large ingest, whose commits
+        are large, it is not tried; if the writer holds the lock it gives up at once."""
+        if held * 8 > WAL_KEPT_BYTES:
+            return False
+        try:
+            return os.path.getsize(self._path + "-wal") > WAL_KEPT_BYTES
+        except OSError:
+            return False
 
 
 def _params(params: Sequence[Any]) -> Sequence[Any]:

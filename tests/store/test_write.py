@@ -362,6 +362,31 @@ def test_sqlite_copies_committed_rows_into_the_database_file_in_the_background(s
     assert not thread.is_alive()
 
 
+def test_sqlite_empties_a_large_wal_once_its_commits_are_small(sqlite_url: str, monkeypatch) -> None:
+    """A run that stays open (``--follow``) after a large transaction does not keep a WAL file
+    of that size: once the WAL holds little, the checkpoint thread empties it, rows intact."""
+    import os
+    import time
+
+    import sipparse.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "WAL_KEPT_BYTES", 2 << 20)
+    wal = sqlite_url.removeprefix("sqlite:///") + "-wal"
+    with open_store(sqlite_url) as store:
+        store.write_batch(mixed_traffic(SOURCE, 600, START))
+        large = os.path.getsize(wal)
+        assert large > 2 << 20
+        deadline, n = time.monotonic() + 20, 0
+        while os.path.getsize(wal) >= large and time.monotonic() < deadline:
+            n += 1  # a small batch of its own file: new rows each time
+            store.write_batch(mixed_traffic(Source(f"/var/log/small-{n}", f"fp-small-{n}"), 1, START))
+            time.sleep(0.05)
+        assert os.path.getsize(wal) < 2 << 20
+        assert count(store, "sip_transactions") == len(mixed_traffic(SOURCE, 600, START)) + n * len(
+            mixed_traffic(SOURCE, 1, START))
+        assert store.fetchall("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+
+
 def test_write_batch_gives_the_collector_its_threshold_back(db_url: str) -> None:
     import gc
 
