@@ -350,12 +350,14 @@ class WalCheckpointer:
     connection of its own: it copies what is committed and no reader still needs, never
     waits for a lock and never blocks the writer, which meanwhile fills the WAL with the next
     transaction (SQLite releases Python's lock for both). The WAL starts over from its
-    beginning at the first transaction after a complete copy, so it stays about one batch
-    long. A crash at any moment loses nothing: the WAL keeps every committed page until it
-    is in the database file. Started at the first nudge; a failure stops it quietly and
-    the writer's own checkpoints (``wal_autocheckpoint``) carry on. After a large ingest
-    the WAL file stays large though it starts over; once commits are small again it is
-    emptied (``WAL_KEPT_BYTES``).
+    beginning at the first transaction after a complete copy: between a cron run's small
+    transactions, or during a large ingest after the writer's own copy of its last commit
+    (``WAL_CHECKPOINT_BYTES``). A crash at any moment loses nothing: the WAL keeps every
+    committed page until it is in the database file. Started at the first nudge; a failure
+    stops it quietly and the writer's own checkpoints (``wal_autocheckpoint``) carry on.
+    A WAL file left large by a large ingest is emptied once commits are small again
+    (``WAL_KEPT_BYTES``): that checkpoint takes the write lock while it copies the little
+    the WAL holds, and gives up at once if the writer has it.
     """
 
     def __init__(self, path: str) -> None:
