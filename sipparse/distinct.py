@@ -35,14 +35,13 @@ class DistinctCount:
         self._registers = bytearray(_REGISTERS)
 
     def update(self, values: Iterable[Hashable]) -> None:
+        hashes: Iterable[int] = [hash(value) & _MASK for value in values]
         if self._exact is not None:
-            self._exact.update([hash(value) & _MASK for value in values])
+            self._exact.update(hashes)
             if len(self._exact) <= self._limit:
                 return
             hashes, self._exact = self._exact, None  # from now on, the sketch alone
-            self._sketch(hashes)
-            return
-        self._sketch([hash(value) & _MASK for value in values])
+        self._sketch(hashes)
 
     def _sketch(self, hashes: Iterable[int]) -> None:
         registers = self._registers
