@@ -10,7 +10,8 @@ lives here, once:
    the new rows belong to from all of its stored rows (``calls.summarize``): a call first
    seen in this batch is summarised from the batch's own rows, only the calls that already
    had rows are read back, with one query per chunk of Call-IDs, and every ``calls`` row is
-   written with one statement per chunk;
+   written with one statement per chunk (on SQLite, where a transaction holds several
+   batches, once per call at its COMMIT: ``defers_calls``);
 3. a deadlock or lock wait timeout rolls the whole transaction back and runs it again.
 
 The checkpoints therefore never get ahead of, or fall behind, the rows they cover.
@@ -87,6 +88,10 @@ class Store(ABC):
     batch_bytes = 2 << 20
     # batches of an ingest one transaction may hold (``write_prepared``'s ``commit_bytes``)
     batches_per_commit = 1
+    # whether a transaction of several batches writes each call's ``calls`` row once, at its
+    # COMMIT (``_upsert_calls``): right where the transaction holds the only write lock
+    # (SQLite), not where other writers' row locks and upsert counts must see every row
+    defers_calls = False
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -94,6 +99,8 @@ class Store(ABC):
         self._call_cache = CallCache()
         # log bytes of the batches in the transaction ``write_prepared`` left open (None: none is)
         self._open_bytes: int | None = None
+        # ``calls`` rows of the open transaction not written yet, by Call-ID (None: written at once)
+        self._pending_calls: dict[str, tuple[Any, ...]] | None = None
         self._calls_ahead: CallsAhead | None = None  # in a parse worker (``calls_ahead``)
         self._connect()
         from sipparse.store.migrate import migrate
@@ -300,11 +307,18 @@ class Store(ABC):
         if self._open_bytes is None:
             return
         try:
-            self._guard("write", self.commit)
+            self._guard("write", self._flush_and_commit)
         except BaseException:
             self._abandon_open()
             raise
         self._open_bytes = None
+
+    def _flush_and_commit(self) -> None:
+        """Write the ``calls`` rows the open transaction deferred, then commit it."""
+        pending, self._pending_calls = self._pending_calls, None
+        if pending:
+            self.executemany(self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id"), list(pending.values()))
+        self.commit()
 
     @staticmethod
     def _cleaned_if_need_be(write: Callable[[PreparedBatch], WriteResult], batch: PreparedBatch) -> WriteResult:
@@ -321,6 +335,7 @@ class Store(ABC):
         def begun(prepared: PreparedBatch) -> WriteResult:
             def once() -> WriteResult:
                 self._begin()
+                self._pending_calls = {} if self.defers_calls else None
                 return self._write(prepared)
 
             return self._guard("write", lambda: self._retried("transaction", once, self._rollback_quietly))
@@ -345,6 +360,7 @@ class Store(ABC):
         self._rollback_quietly()
         self._call_cache.clear()
         self._open_bytes = None
+        self._pending_calls = None
 
     def refresh_calls(self, call_ids: Sequence[str]) -> int:
         """Recompute the ``calls`` rows of these Call-IDs in their own transaction."""
@@ -487,7 +503,10 @@ class Store(ABC):
         ``CallCache`` holds, when it may, else those read back; or, when ``continued``
         names it (a parse worker summarised it from its rows of earlier batches too, see
         ``CallsAhead``), the batch's row of it, when ``CallCache.continues`` says that is the
-        call's summary.
+        call's summary. The rows go through ``_upsert_calls``: in a transaction of several
+        batches on a backend that ``defers_calls``, a call that goes on from batch to batch is
+        written once, at the COMMIT, and its version (``_call_versions``) is that of the row
+        kept for it.
         """
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
@@ -508,7 +527,7 @@ class Store(ABC):
             summaries += read
             inputs += read_inputs
             written_rows = self._call_rows(summaries)
-            self.executemany(upsert, written_rows + list(ahead.values()))
+            self._upsert_calls(upsert, written_rows + list(ahead.values()))
             self._stage(written_rows, inputs)
             self._stage(list(ahead.values()), [None] * len(ahead))
             new = [c for c in chunk if c not in known and c in fresh.by_call] if fresh else []
@@ -520,7 +539,7 @@ class Store(ABC):
                 new_rows = [remade.get(c) or fresh_rows[c] for c in new]
             else:
                 new_rows = self._call_rows(self._fresh_summaries(new, fresh))
-            written = self.executemany(upsert, new_rows)
+            written = self._upsert_calls(upsert, new_rows)
             if fresh is not None and _cacheable(fresh) and continued is None:
                 self._stage_new(new_rows, fresh)
             self._stage_versions([*written_rows, *ahead.values(), *new_rows], _cacheable(fresh))
@@ -532,6 +551,16 @@ class Store(ABC):
                 self._refresh_calls(new)
             count += len(summaries) + len(new)
         return count
+
+    def _upsert_calls(self, upsert: str, call_rows: list[tuple[Any, ...]]) -> int:
+        """Write ``calls`` rows, or keep them for the COMMIT of the open transaction (a later
+        batch's row of the same call replaces the earlier one); the rows written or kept."""
+        pending = self._pending_calls
+        if pending is None:
+            return self.executemany(upsert, call_rows)
+        for row in call_rows:
+            pending[row[0]] = row
+        return len(call_rows)
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
                    fresh_rows: dict[str, tuple[Any, ...]] | None, continued: dict[str, int] | None,
@@ -575,10 +604,15 @@ class Store(ABC):
     def _call_versions(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
         """(message_count, updated_at) of the rows these calls have, as committed or written by
         this transaction (a call without one is left out)."""
-        marks = ", ".join([self.placeholder] * len(call_ids))
-        found = self.query(f"SELECT call_id, message_count, updated_at FROM {self.q(CALLS_TABLE)} "
-                           f"WHERE call_id IN ({marks})", call_ids)
-        return {r[0]: (r[1], r[2]) for r in found}
+        pending = self._pending_calls or {}
+        versions = {c: _call_version(pending[c]) for c in call_ids if c in pending}
+        unknown = [c for c in call_ids if c not in versions]
+        if unknown:
+            marks = ", ".join([self.placeholder] * len(unknown))
+            found = self.query(f"SELECT call_id, message_count, updated_at FROM {self.q(CALLS_TABLE)} "
+                               f"WHERE call_id IN ({marks})", unknown)
+            versions.update((r[0], (r[1], r[2])) for r in found)
+        return versions
 
     def _stage(self, call_rows: Sequence[tuple[Any, ...]], inputs: Sequence[list[Any] | None]) -> None:
         """Offer the ``CallCache`` the rows each written ``calls`` row was made of (None: none)."""

@@ -185,6 +185,7 @@ class SQLiteStore(Store):
     _bound_path: str | None = None  # the file's name for BINDER; None: the sqlite3 module binds
     overlaps_writes = False
     batches_per_commit = BATCHES_PER_COMMIT
+    defers_calls = True
 
     def __init__(self, url: Any) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form

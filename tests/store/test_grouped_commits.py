@@ -168,3 +168,30 @@ def test_closing_without_a_commit_keeps_nothing_of_the_open_batches(tmp_path: Pa
     with open_store(f"sqlite:///{db}") as store:
         write(store, parts()[0], 0)
     assert seen_by_another_connection(db) == (0, None)
+
+
+def test_a_call_in_several_batches_of_a_transaction_gets_its_calls_row_written_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls go on from batch to batch: each is written once, at the COMMIT, as it ends."""
+    batches = parts()
+    calls_of = [{m.call_id for m in batch} for batch in batches[:4]]
+    assert calls_of[0] & calls_of[1], "the test needs calls that span batches"
+    written: list[str] = []
+    with open_store(f"sqlite:///{tmp_path / 'once.db'}") as store:
+        real_executemany = store.executemany
+
+        def counting(sql: str, seq: Any) -> int:
+            if sql.startswith('INSERT INTO "calls"'):
+                written.extend(row[0] for row in seq)
+            return real_executemany(sql, seq)
+
+        monkeypatch.setattr(store, "executemany", counting)
+        for n, batch in enumerate(batches[:3]):
+            write(store, batch, n)
+        assert written == []  # nothing before the COMMIT
+        write(store, batches[3], 3)  # the fourth batch commits the transaction
+        assert sorted(written) == sorted(set().union(*calls_of))
+        for n in range(4, len(batches)):
+            write(store, batches[n], n)
+        store.commit_pending()
+        assert (message_keys(store), calls_table(store)) == reference(tmp_path)
