@@ -11,7 +11,7 @@ lives here, once:
    seen in this batch is summarised from the batch's own rows, only the calls that already
    had rows are read back, with one query per chunk of Call-IDs, and every ``calls`` row is
    written with one statement per chunk (on SQLite, where a transaction holds several
-   batches, once per call at its COMMIT: ``defers_calls``);
+   batches, that of a call still open only once, at the COMMIT: ``defers_calls``);
 3. a deadlock or lock wait timeout rolls the whole transaction back and runs it again.
 
 The checkpoints therefore never get ahead of, or fall behind, the rows they cover.
@@ -35,7 +35,7 @@ from sipparse.config import DatabaseURL
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, rows, schema
-from sipparse.store.call_cache import CallCache, CallsAhead
+from sipparse.store.call_cache import OPEN_STATES, CallCache, CallsAhead
 from sipparse.store.rows import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,10 @@ class Store(ABC):
     batch_bytes = 2 << 20
     # batches of an ingest one transaction may hold (``write_prepared``'s ``commit_bytes``)
     batches_per_commit = 1
-    # whether a transaction of several batches writes each call's ``calls`` row once, at its
-    # COMMIT (``_upsert_calls``): right where the transaction holds the only write lock
-    # (SQLite), not where other writers' row locks and upsert counts must see every row
+    # whether a transaction of several batches writes the ``calls`` row of a call still open
+    # once, at its COMMIT (``_upsert_calls``): right where the transaction holds the only
+    # write lock (SQLite), not where other writers' row locks and upsert counts must see
+    # every row
     defers_calls = False
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -504,9 +505,9 @@ class Store(ABC):
         names it (a parse worker summarised it from its rows of earlier batches too, see
         ``CallsAhead``), the batch's row of it, when ``CallCache.continues`` says that is the
         call's summary. The rows go through ``_upsert_calls``: in a transaction of several
-        batches on a backend that ``defers_calls``, a call that goes on from batch to batch is
-        written once, at the COMMIT, and its version (``_call_versions``) is that of the row
-        kept for it.
+        batches on a backend that ``defers_calls``, a call still open, which the next batch
+        may go on with, is written once, at the COMMIT, and its version (``_call_versions``)
+        is that of the row kept for it.
         """
         upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
@@ -553,13 +554,22 @@ class Store(ABC):
         return count
 
     def _upsert_calls(self, upsert: str, call_rows: list[tuple[Any, ...]]) -> int:
-        """Write ``calls`` rows, or keep them for the COMMIT of the open transaction (a later
-        batch's row of the same call replaces the earlier one); the rows written or kept."""
+        """Write ``calls`` rows; in a transaction that defers them, keep those of calls still
+        open for its COMMIT instead (a later batch's row of the same call replaces the
+        earlier one). Rows of ended calls go at once: they seldom change again, and keeping
+        them would hold every call of the transaction in memory. The rows written or kept."""
         pending = self._pending_calls
         if pending is None:
             return self.executemany(upsert, call_rows)
+        ended = []
         for row in call_rows:
-            pending[row[0]] = row
+            if _call_state(row) in OPEN_STATES:
+                pending[row[0]] = row
+            else:
+                pending.pop(row[0], None)
+                ended.append(row)
+        if ended:
+            self.executemany(upsert, ended)
         return len(call_rows)
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
