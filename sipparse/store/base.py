@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
@@ -318,8 +319,13 @@ class Store(ABC):
         """Write the ``calls`` rows the open transaction deferred, then commit it."""
         pending, self._pending_calls = self._pending_calls, None
         if pending:
-            self.executemany(self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id"), list(pending.values()))
+            self.executemany(self._calls_upsert, list(pending.values()))
         self.commit()
+
+    @cached_property
+    def _calls_upsert(self) -> str:
+        """The statement that writes ``calls`` rows, made once per store."""
+        return self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
 
     @staticmethod
     def _cleaned_if_need_be(write: Callable[[PreparedBatch], WriteResult], batch: PreparedBatch) -> WriteResult:
@@ -509,7 +515,6 @@ class Store(ABC):
         may go on with, is written once, at the COMMIT, and its version (``_call_versions``)
         is that of the row kept for it.
         """
-        upsert = self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
             # the calls that have a calls row, with its version (``_call_versions``)
@@ -528,7 +533,7 @@ class Store(ABC):
             summaries += read
             inputs += read_inputs
             written_rows = self._call_rows(summaries)
-            self._upsert_calls(upsert, written_rows + list(ahead.values()))
+            self._upsert_calls(written_rows + list(ahead.values()))
             self._stage(written_rows, inputs)
             self._stage(list(ahead.values()), [None] * len(ahead))
             new = [c for c in chunk if c not in known and c in fresh.by_call] if fresh else []
@@ -540,7 +545,7 @@ class Store(ABC):
                 new_rows = [remade.get(c) or fresh_rows[c] for c in new]
             else:
                 new_rows = self._call_rows(self._fresh_summaries(new, fresh))
-            written = self._upsert_calls(upsert, new_rows)
+            written = self._upsert_calls(new_rows)
             if fresh is not None and _cacheable(fresh) and continued is None:
                 self._stage_new(new_rows, fresh)
             self._stage_versions([*written_rows, *ahead.values(), *new_rows], _cacheable(fresh))
@@ -553,14 +558,14 @@ class Store(ABC):
             count += len(summaries) + len(new)
         return count
 
-    def _upsert_calls(self, upsert: str, call_rows: list[tuple[Any, ...]]) -> int:
+    def _upsert_calls(self, call_rows: list[tuple[Any, ...]]) -> int:
         """Write ``calls`` rows; in a transaction that defers them, keep those of calls still
         open for its COMMIT instead (a later batch's row of the same call replaces the
         earlier one). Rows of ended calls go at once: they seldom change again, and keeping
         them would hold every call of the transaction in memory. The rows written or kept."""
         pending = self._pending_calls
         if pending is None:
-            return self.executemany(upsert, call_rows)
+            return self.executemany(self._calls_upsert, call_rows)
         ended = []
         for row in call_rows:
             if _call_state(row) in OPEN_STATES:
@@ -569,7 +574,7 @@ class Store(ABC):
                 pending.pop(row[0], None)
                 ended.append(row)
         if ended:
-            self.executemany(upsert, ended)
+            self.executemany(self._calls_upsert, ended)
         return len(call_rows)
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
@@ -612,8 +617,8 @@ class Store(ABC):
         return done, summaries, inputs
 
     def _call_versions(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-        """(message_count, updated_at) of the rows these calls have, as committed or written by
-        this transaction (a call without one is left out)."""
+        """(message_count, updated_at) of the rows these calls have, as committed, written by
+        this transaction or kept for its COMMIT (a call without one is left out)."""
         pending = self._pending_calls or {}
         versions = {c: _call_version(pending[c]) for c in call_ids if c in pending}
         unknown = [c for c in call_ids if c not in versions]
