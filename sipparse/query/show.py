@@ -60,7 +60,8 @@ def resolve_call_id(store: Store, text: str) -> str:
 
 
 def _exists(store: Store, call_id: str) -> bool:
-    rows = store.fetchall("SELECT 1 AS found FROM sip_transactions WHERE call_id = ? LIMIT 1", (call_id,))
+    # every stored message with a Call-ID has its call's row
+    rows = store.fetchall("SELECT 1 AS found FROM calls WHERE call_id = ? LIMIT 1", (call_id,))
     return bool(rows)
 
 
@@ -81,15 +82,21 @@ def _candidates(store: Store, text: str) -> list[str]:
     return [r["call_id"] for r in store.fetchall(sql, (text, text + "\U0010ffff", limit))]
 
 
-def fetch_messages_sql(count: int) -> str:
-    """The SELECT of every message of ``count`` Call-IDs, in log time order (timestamp, then id)."""
+def fetch_messages_sql(count: int, by_ref: bool = False) -> str:
+    """The SELECT of every message of ``count`` Call-IDs, in log time order (timestamp, then
+    id); ``by_ref``: found by the calls' numbers (``Store.refs_calls``), which the Call-IDs
+    are given twice for."""
     marks = ", ".join("?" for _ in range(count))
-    return (f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions "
-            f"WHERE call_id IN ({marks}) ORDER BY timestamp, id")
+    where = f"call_id IN ({marks})"
+    if by_ref:
+        where = f"call_ref IN (SELECT call_ref FROM calls WHERE call_id IN ({marks})) AND {where}"
+    return f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions WHERE {where} ORDER BY timestamp, id"
 
 
 def fetch_messages(store: Store, call_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Every message of these calls, interleaved in log time order."""
+    if store.refs_calls:
+        return store.fetchall(fetch_messages_sql(len(call_ids), by_ref=True), (*call_ids, *call_ids))
     return store.fetchall(fetch_messages_sql(len(call_ids)), tuple(call_ids))
 
 

@@ -417,13 +417,59 @@ static PyObject *insert_values(sqlite3 *db, PyObject *many_sql, Py_ssize_t per, 
     return PyLong_FromLongLong(total + rest);
 }
 
-/* insert_rows(connection, path, many_sql, per, one_sql, rows) -> rows inserted, or None when a
- * value is not one this binds (nothing was run). many_sql inserts ``per`` rows, one_sql one. */
+/* ``values`` (``n`` rows of ``width``) with each row's value of ``last`` (a list of ``n``
+ * ints or None) after its own, in a new array (the caller frees it); ``values`` itself when
+ * ``last`` is None; NULL with an exception set when ``last`` is not such a list. */
+static Value *with_last(Value *values, Py_ssize_t n, Py_ssize_t width, PyObject *last) {
+    if (last == Py_None)
+        return values;
+    if (!PyList_Check(last) || PyList_GET_SIZE(last) != n) {
+        PyErr_SetString(PyExc_ValueError, "last: a list of one value per row");
+        return NULL;
+    }
+    Value *out = PyMem_New(Value, n * (width + 1));
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r < n; r++) {
+        memcpy(out + r * (width + 1), values + r * width, width * sizeof(Value));
+        PyObject *v = PyList_GET_ITEM(last, r);
+        Value *at = out + r * (width + 1) + width;
+        if (v != Py_None && !PyLong_CheckExact(v)) {
+            PyErr_SetString(PyExc_TypeError, "last: ints or None");
+            PyMem_Free(out);
+            return NULL;
+        }
+        if (read_value(v, at) != 0) {
+            PyMem_Free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* insert_values of ``values`` with ``last`` after each row (see ``with_last``). */
+static PyObject *insert_with_last(sqlite3 *db, PyObject *many_sql, Py_ssize_t per, PyObject *one_sql,
+                                  Value *values, Py_ssize_t n, Py_ssize_t width, PyObject *last) {
+    Value *all = with_last(values, n, width, last);
+    if (all == NULL)
+        return NULL;
+    PyObject *done = insert_values(db, many_sql, per, one_sql, all, n, width + (all != values));
+    if (all != values)
+        PyMem_Free(all);
+    return done;
+}
+
+/* insert_rows(connection, path, many_sql, per, one_sql, rows, last=None) -> rows inserted, or
+ * None when a value is not one this binds (nothing was run). many_sql inserts ``per`` rows,
+ * one_sql one; ``last``, a list of an int or None per row, gives each row one value more. */
 static PyObject *insert_rows(PyObject *self, PyObject *args) {
-    PyObject *connection, *many_sql, *one_sql, *rows;
+    PyObject *connection, *many_sql, *one_sql, *rows, *last = Py_None;
     const char *path;
     Py_ssize_t per;
-    if (!PyArg_ParseTuple(args, "OsUnUO!", &connection, &path, &many_sql, &per, &one_sql, &PyList_Type, &rows))
+    if (!PyArg_ParseTuple(args, "OsUnUO!|O", &connection, &path, &many_sql, &per, &one_sql, &PyList_Type, &rows,
+                          &last))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(rows);
     if (n == 0)
@@ -443,7 +489,7 @@ static PyObject *insert_rows(PyObject *self, PyObject *args) {
         PyMem_Free(values);
         return NULL;
     }
-    PyObject *done = insert_values(db, many_sql, per, one_sql, values, n, width);
+    PyObject *done = insert_with_last(db, many_sql, per, one_sql, values, n, width, last);
     PyMem_Free(values);
     return done;
 }
@@ -833,20 +879,21 @@ static PyObject *pick_rows(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> rows inserted:
- * insert_rows of the rows pack_into packed, bound from the packed bytes. */
+/* insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width, last=None) ->
+ * rows inserted: insert_rows of the rows pack_into packed, bound from the packed bytes. */
 static PyObject *insert_packed(PyObject *self, PyObject *args) {
-    PyObject *connection, *many_sql, *one_sql;
+    PyObject *connection, *many_sql, *one_sql, *last = Py_None;
     const char *path;
     Py_ssize_t per, n, width;
     Py_buffer packed;
-    if (!PyArg_ParseTuple(args, "OsUnUy*nn", &connection, &path, &many_sql, &per, &one_sql, &packed, &n, &width))
+    if (!PyArg_ParseTuple(args, "OsUnUy*nn|O", &connection, &path, &many_sql, &per, &one_sql, &packed, &n, &width,
+                          &last))
         return NULL;
     PyObject *done = NULL;
     sqlite3 *db = writable(connection, path, per);
     Value *values = db ? packed_values(&packed, n, width) : NULL;
     if (values != NULL)
-        done = n ? insert_values(db, many_sql, per, one_sql, values, n, width) : PyLong_FromLong(0);
+        done = n ? insert_with_last(db, many_sql, per, one_sql, values, n, width, last) : PyLong_FromLong(0);
     PyMem_Free(values);
     PyBuffer_Release(&packed);
     return done;
@@ -856,7 +903,7 @@ static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS, "init(sqlite3_module_path, OperationalError, IntegrityError): find SQLite."},
     {"database", database, METH_VARARGS, "database(connection, path): True if the handle is that file's."},
     {"insert_rows", insert_rows, METH_VARARGS,
-     "insert_rows(connection, path, many_sql, per, one_sql, rows) -> inserted rows, or None."},
+     "insert_rows(connection, path, many_sql, per, one_sql, rows, last=None) -> inserted rows, or None."},
     {"forget", forget, METH_O, "forget(connection): finalize the statements kept for the connection."},
     {"packed_size", rows_packed_size, METH_VARARGS, "packed_size(rows) -> the size of the rows packed, or None."},
     {"pack_into", pack_into, METH_VARARGS, "pack_into(rows, buffer): the rows of packed_size packed into buffer."},
@@ -866,7 +913,7 @@ static PyMethodDef methods[] = {
      "pick_rows(packed, offsets, width, positions, columns[, converted, convert, seen]) -> "
      "(position, *columns) of some rows."},
     {"insert_packed", insert_packed, METH_VARARGS,
-     "insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width) -> inserted rows."},
+     "insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width, last=None) -> inserted rows."},
     {NULL, NULL, 0, NULL},
 };
 

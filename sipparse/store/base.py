@@ -11,7 +11,9 @@ lives here, once:
    seen in this batch is summarised from the batch's own rows, only the calls that already
    had rows are read back, with one query per chunk of Call-IDs, and every ``calls`` row is
    written with one statement per chunk (on SQLite, where a transaction holds several
-   batches, that of a call still open only once, at the COMMIT: ``defers_calls``);
+   batches, that of a call still open only once, at the COMMIT: ``defers_calls``); on
+   SQLite each call has a number that its rows carry and are found by (``refs_calls``),
+   given before its first rows are inserted;
 3. a deadlock or lock wait timeout rolls the whole transaction back and runs it again.
 
 The checkpoints therefore never get ahead of, or fall behind, the rows they cover.
@@ -54,6 +56,7 @@ _CALL_NAMES = [c.name for c in schema.CALL_COLUMNS]
 _call_version = itemgetter(_CALL_NAMES.index("message_count"), _CALL_NAMES.index("updated_at"))
 _call_state = itemgetter(_CALL_NAMES.index("state"))
 _place = itemgetter(0)  # a summary input's place in its batch
+_row_call_id = itemgetter(rows.CALL_ID_AT)
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
 REJECTS_TABLE, CHECKPOINTS_TABLE = "rejects", "checkpoints"
 
@@ -94,6 +97,10 @@ class Store(ABC):
     # write lock (SQLite), not where other writers' row locks and upsert counts must see
     # every row
     defers_calls = False
+    # whether each call has a number (``schema.CALL_REF``) that its ``calls`` row and its
+    # message rows carry, by which its messages are found (SQLite: the index of a number
+    # given in time order stays small where it changes, see ``schema.CALL_REF``)
+    refs_calls = False
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -104,6 +111,10 @@ class Store(ABC):
         # ``calls`` rows of the open transaction not written yet, by Call-ID (None: written at once)
         self._pending_calls: dict[str, tuple[Any, ...]] | None = None
         self._calls_ahead: CallsAhead | None = None  # in a parse worker (``calls_ahead``)
+        # ``refs_calls``: the number of each call the transaction looked up or gave, and the
+        # next number to give (None: not read yet); both start over with each transaction
+        self._refs: dict[str, int] = {}
+        self._next_ref: int | None = None
         self._connect()
         from sipparse.store.migrate import migrate
 
@@ -319,13 +330,13 @@ class Store(ABC):
         """Write the ``calls`` rows the open transaction deferred, then commit it."""
         pending, self._pending_calls = self._pending_calls, None
         if pending:
-            self.executemany(self._calls_upsert, list(pending.values()))
+            self.executemany(self._calls_upsert, self._with_refs(list(pending.values())))
         self.commit()
 
     @cached_property
     def _calls_upsert(self) -> str:
         """The statement that writes ``calls`` rows, made once per store."""
-        return self.upsert_sql(CALLS_TABLE, schema.CALL_COLUMNS, "call_id")
+        return self.upsert_sql(CALLS_TABLE, schema.call_columns(self.backend), "call_id")
 
     @staticmethod
     def _cleaned_if_need_be(write: Callable[[PreparedBatch], WriteResult], batch: PreparedBatch) -> WriteResult:
@@ -462,8 +473,8 @@ class Store(ABC):
 
     def _write(self, batch: PreparedBatch) -> WriteResult:
         self._call_cache.begin()
-        insert = self.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
-        inserted = self._insert_chunks(insert, batch.messages.rows, batch.sizes)
+        versions = self._number_calls(list(batch.summaries.by_call)) if self.refs_calls else None
+        inserted = self._insert_messages(batch)
         insert = self.insert_ignore_sql(REJECTS_TABLE, schema.REJECT_COLUMNS)
         stored_rejects = self._insert_chunks(insert, batch.rejects, [len(r[5]) + 512 for r in batch.rejects])
         if batch.checkpoints:
@@ -475,8 +486,65 @@ class Store(ABC):
         if inserted != len(batch.messages.rows):  # some were stored already: read every call back
             self._call_cache.forget(fresh.by_call)
             fresh = rows.SummaryInputs(fresh.by_call, fresh.normal, cacheable=False)
-        refreshed = self._refresh_calls(sorted(fresh.by_call), fresh, batch.call_rows, batch.continued)
+        refreshed = self._refresh_calls(sorted(fresh.by_call), fresh, batch.call_rows, batch.continued, versions)
         return WriteResult(inserted, len(batch.messages.rows) - inserted, stored_rejects, refreshed)
+
+    def _insert_messages(self, batch: PreparedBatch) -> int:
+        """Insert the batch's message rows, skipping those stored already."""
+        insert = self.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
+        return self._insert_chunks(insert, batch.messages.rows, batch.sizes)
+
+    def _number_calls(self, call_ids: list[str]) -> dict[str, tuple[Any, Any]]:
+        """The versions of the calls that have a ``calls`` row (``_call_versions``, which
+        learns their numbers), having given each of the others the next number: the message
+        rows about to be inserted carry them (``refs_calls``)."""
+        versions: dict[str, tuple[Any, Any]] = {}
+        for chunk in _chunks(sorted(call_ids), CALL_CHUNK):
+            versions.update(self._call_versions(chunk))
+        for call_id in call_ids:
+            if call_id not in self._refs:
+                self._refs[call_id] = self._new_ref()
+        return versions
+
+    def _new_ref(self) -> int:
+        """A number no call of the database has: one past the highest its rows carry."""
+        if self._next_ref is None:
+            found = self.query(f"SELECT MAX(call_ref) FROM {self.q(MESSAGE_TABLE)}")
+            self._next_ref = int(found[0][0] or 0) + 1
+        ref, self._next_ref = self._next_ref, self._next_ref + 1
+        return ref
+
+    def _message_refs(self, batch: PreparedBatch) -> list[int | None]:
+        """The number of each message row's call, in row order (None: a row without a
+        Call-ID). Packed rows are not read: their calls' inputs give their places."""
+        message_rows, by_call, numbers = batch.messages.rows, batch.summaries.by_call, self._refs
+        if isinstance(message_rows, list) or not isinstance(by_call, rows.PackedInputs):
+            return list(map(numbers.get, map(_row_call_id, rows.as_list(message_rows))))
+        refs: list[int | None] = [None] * len(message_rows)
+        for call_id, places in by_call.places():
+            ref = numbers[call_id]
+            for place in places:
+                refs[place] = ref
+        return refs
+
+    def _refs_of(self, call_ids: Sequence[str]) -> dict[str, int]:
+        """The numbers of these calls that have one, looked up in ``calls`` where the
+        transaction has not met them yet."""
+        unknown = [c for c in call_ids if c not in self._refs]
+        for chunk in _chunks(unknown, CALL_CHUNK):
+            marks = ", ".join([self.placeholder] * len(chunk))
+            found = self.query(f"SELECT call_id, call_ref FROM {self.q(CALLS_TABLE)} WHERE call_id IN ({marks})", chunk)
+            self._refs.update((c, r) for c, r in found if r is not None)
+        return {c: self._refs[c] for c in call_ids if c in self._refs}
+
+    def _with_refs(self, call_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``calls`` rows as written: with the call's number last, where ``refs_calls``."""
+        if not self.refs_calls:
+            return call_rows
+        numbers = self._refs
+        for call_id in {row[0] for row in call_rows} - numbers.keys():  # none, unless read by Call-ID
+            numbers[call_id] = self._new_ref()
+        return [row + (numbers[row[0]],) for row in call_rows]
 
     def _row_sizes(self, messages: Sequence[SipMessage]) -> list[int] | None:
         """An upper bound of each row's bytes, when statements have a size budget.
@@ -499,7 +567,8 @@ class Store(ABC):
 
     def _refresh_calls(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None = None,
                        fresh_rows: dict[str, tuple[Any, ...]] | None = None,
-                       continued: dict[str, int] | None = None) -> int:
+                       continued: dict[str, int] | None = None,
+                       versions: Mapping[str, tuple[Any, Any]] | None = None) -> int:
         """Recompute the calls rows of ``call_ids`` from their stored rows.
 
         ``fresh`` holds the rows this transaction inserted, by Call-ID. A call without a
@@ -513,12 +582,16 @@ class Store(ABC):
         call's summary. The rows go through ``_upsert_calls``: in a transaction of several
         batches on a backend that ``defers_calls``, a call still open, which the next batch
         may go on with, is written once, at the COMMIT, and its version (``_call_versions``)
-        is that of the row kept for it.
+        is that of the row kept for it. ``versions``: those of the calls that have a row, where
+        the transaction read them already (``_number_calls``).
         """
         count = 0
         for chunk in _chunks(call_ids, CALL_CHUNK):
             # the calls that have a calls row, with its version (``_call_versions``)
-            known = self._call_versions(chunk) if fresh is not None else dict.fromkeys(chunk)
+            if versions is not None:
+                known = {c: versions[c] for c in chunk if c in versions}
+            else:
+                known = self._call_versions(chunk) if fresh is not None else dict.fromkeys(chunk)
             stored = [c for c in chunk if c in known]
             if stored:
                 self._lock_calls(stored)
@@ -565,7 +638,7 @@ class Store(ABC):
         them would hold every call of the transaction in memory. The rows written or kept."""
         pending = self._pending_calls
         if pending is None:
-            return self.executemany(self._calls_upsert, call_rows)
+            return self.executemany(self._calls_upsert, self._with_refs(call_rows))
         ended = []
         for row in call_rows:
             if _call_state(row) in OPEN_STATES:
@@ -574,7 +647,7 @@ class Store(ABC):
                 pending.pop(row[0], None)
                 ended.append(row)
         if ended:
-            self.executemany(self._calls_upsert, ended)
+            self.executemany(self._calls_upsert, self._with_refs(ended))
         return len(call_rows)
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
@@ -618,15 +691,19 @@ class Store(ABC):
 
     def _call_versions(self, call_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
         """(message_count, updated_at) of the rows these calls have, as committed, written by
-        this transaction or kept for its COMMIT (a call without one is left out)."""
+        this transaction or kept for its COMMIT (a call without one is left out); where
+        ``refs_calls``, the numbers of the rows read are learnt on the way."""
         pending = self._pending_calls or {}
         versions = {c: _call_version(pending[c]) for c in call_ids if c in pending}
         unknown = [c for c in call_ids if c not in versions]
         if unknown:
             marks = ", ".join([self.placeholder] * len(unknown))
-            found = self.query(f"SELECT call_id, message_count, updated_at FROM {self.q(CALLS_TABLE)} "
+            ref = ", call_ref" if self.refs_calls else ""
+            found = self.query(f"SELECT call_id, message_count, updated_at{ref} FROM {self.q(CALLS_TABLE)} "
                                f"WHERE call_id IN ({marks})", unknown)
             versions.update((r[0], (r[1], r[2])) for r in found)
+            if self.refs_calls:
+                self._refs.update((r[0], r[3]) for r in found if r[3] is not None)
         return versions
 
     def _stage(self, call_rows: Sequence[tuple[Any, ...]], inputs: Sequence[list[Any] | None]) -> None:
@@ -655,10 +732,7 @@ class Store(ABC):
         ``CallCache`` numbers them: in the order of their ids, before this batch's own)."""
         if not call_ids:
             return [], []
-        columns = ", ".join(self.q(c) for c in calls.INPUT_COLUMNS)
-        marks = ", ".join([self.placeholder] * len(call_ids))
-        found = self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
-                           f"WHERE call_id IN ({marks})", call_ids)
+        found = self._stored_rows(call_ids, ", ".join(self.q(c) for c in calls.INPUT_COLUMNS))
         grouped: dict[str, list[tuple[Any, ...]]] = {}
         for row in found:
             grouped.setdefault(row[0], []).append(row[1:])
@@ -669,6 +743,25 @@ class Store(ABC):
                 summaries.append(calls.summarize_tuples(call_id, ordered, normal=True))
                 inputs.append(ordered)
         return summaries, inputs
+
+    def _stored_rows(self, call_ids: Sequence[str], columns: str) -> list[tuple[Any, ...]]:
+        """(call_id, ``columns``) of the stored message rows of these calls; where
+        ``refs_calls``, found by the calls' numbers (a row of another call with the same
+        number, which only a purge of the newest calls could make, is left out)."""
+        refs = self._refs_of(call_ids) if self.refs_calls else {}
+        by_id = [c for c in call_ids if c not in refs]
+        found = []
+        if refs:
+            marks = ", ".join([self.placeholder] * len(refs))
+            wanted = set(refs)
+            found = [r for r in self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
+                                           f"WHERE call_ref IN ({marks})", list(set(refs.values())))
+                     if r[0] in wanted]
+        if by_id:  # on SQLite a call without a number: read by Call-ID, the whole table
+            marks = ", ".join([self.placeholder] * len(by_id))
+            found += self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
+                                f"WHERE call_id IN ({marks})", by_id)
+        return found
 
     def _call_rows(self, summaries: Sequence[calls.CallSummary]) -> list[tuple[Any, ...]]:
         """``calls`` rows in ``schema.CALL_COLUMNS`` order, VARCHAR values clipped."""

@@ -59,12 +59,17 @@ def _upgrade(store: Store) -> None:
     log.info("migrating %s from schema version %d to %d", store.url.redacted(), found, schema.CURRENT_VERSION)
     for statement in schema.create_tables(store.backend):
         store.execute(statement)
-    _add_missing_columns(store, "sip_transactions", schema.MESSAGE_COLUMNS)
+    _add_missing_columns(store, "sip_transactions", schema.message_columns(store.backend))
+    _add_missing_columns(store, "calls", schema.call_columns(store.backend))
+    if store.refs_calls and found == 1:
+        _number_version_1_calls(store)
+    elif store.refs_calls:
+        _number_calls(store)
     existing = store.indexes()
-    for name in schema.INDEXES:
+    for name in schema.indexes(store.backend):
         if name not in existing:
             store.execute(schema.create_index(name, store.backend))
-    for name in schema.DROPPED_INDEXES:
+    for name in schema.dropped_indexes(store.backend):
         if name in existing:
             store.execute(schema.drop_index(name, store.backend))
     if found == 1:
@@ -79,6 +84,29 @@ def _add_missing_columns(store: Store, table: str, columns: tuple[schema.Column,
         if column.name not in present:
             kind = column.mysql if store.backend == "mysql" else column.sqlite
             store.execute(f"ALTER TABLE {store.q(table)} ADD COLUMN {store.q(column.name)} {kind}")
+
+
+def _number_calls(store: Store) -> None:
+    """Give each call of an earlier version's database its number (``schema.CALL_REF``): its
+    ``calls`` row's place, which is the order calls were first stored in; and each message
+    row its call's. Every message row rewritten: a minute or so per GiB of database, once."""
+    store.execute("UPDATE calls SET call_ref = rowid WHERE call_ref IS NULL")
+    store.execute("UPDATE sip_transactions SET call_ref = "
+                  "(SELECT c.call_ref FROM calls AS c WHERE c.call_id = sip_transactions.call_id) "
+                  "WHERE call_ref IS NULL AND call_id IS NOT NULL")
+
+
+def _number_version_1_calls(store: Store) -> None:
+    """``_number_calls`` for the Logstash table, which has no ``calls`` yet: each Call-ID in
+    the order of its first row; the transaction keeps the numbers for the ``calls`` rows
+    that ``_fill_version_1_rows`` then writes."""
+    found = store.query("SELECT id, call_id FROM sip_transactions WHERE call_id IS NOT NULL ORDER BY id")
+    numbers: dict[str, int] = {}
+    for _, call_id in found:
+        numbers.setdefault(call_id, len(numbers) + 1)
+    store.executemany("UPDATE sip_transactions SET call_ref = ? WHERE id = ?",
+                      [(numbers[call_id], row_id) for row_id, call_id in found])
+    store._refs.update(numbers)
 
 
 def _fill_version_1_rows(store: Store) -> None:

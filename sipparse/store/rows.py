@@ -316,6 +316,10 @@ class PackedInputs(Mapping[str, list[tuple[Any, ...]]]):
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._positions
 
+    def places(self) -> Iterator[tuple[str, list[int]]]:
+        """Each Call-ID with the places of its rows in the batch."""
+        return iter(self._positions.items())
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._positions)
 

@@ -13,7 +13,9 @@ Versions: 1 is the table the Logstash pipeline wrote (the contract's columns onl
 the parsed header columns, the source identity with its UNIQUE key, and the ``calls``,
 ``rejects`` and ``checkpoints`` tables; 3 drops the indexes of ``sip_transactions`` on the
 user parts and the status code (``DROPPED_INDEXES``): every query by user or status reads
-``calls``, which has its own, and each index costs every insert. Every step is idempotent
+``calls``, which has its own, and each index costs every insert; 4 numbers the calls of an
+SQLite database (``CALL_REF``) and indexes ``sip_transactions`` by that number instead of by
+the Call-ID (``SQLITE_INDEXES``). Every step is idempotent
 (``IF NOT EXISTS``, and a column or index that already exists, or is already gone, is
 skipped), so two processes may migrate at once.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 
@@ -54,6 +56,13 @@ def _time(name: str) -> Column:
 
 
 CALL_ID = _varchar("call_id", 512)
+# SQLite only: the number of a call, in ``calls`` and in each of its ``sip_transactions`` rows,
+# given when the call is first stored, in that order. The messages of a call are found by
+# it (and their Call-ID): an index on it takes each new message where the calls of the last
+# minutes are, near its end, while an index on Call-IDs, which are random, takes each one
+# anywhere in the whole of it. Once that index outgrew the page cache (a few hundred MiB of
+# log), an ingest read and wrote one of its pages for nearly every call of each transaction.
+CALL_REF = _int("call_ref")
 
 # The contract's columns first (version 1), in the order the seed's table had them.
 V1_MESSAGE_COLUMNS: tuple[Column, ...] = (
@@ -174,6 +183,32 @@ OTHER_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "ix_rejects_timestamp": ("rejects", ("timestamp",), False),
 }
 INDEXES = {**MESSAGE_INDEXES, **OTHER_INDEXES}
+# SQLite indexes the messages of a call by its ``CALL_REF`` instead (version 4)
+SQLITE_INDEXES = {
+    **{k: v for k, v in INDEXES.items() if k != "ix_sip_transactions_call_id"},
+    "ix_sip_transactions_call_ref": ("sip_transactions", ("call_ref",), False),
+}
+SQLITE_DROPPED_INDEXES = {**DROPPED_INDEXES, "ix_sip_transactions_call_id": "sip_transactions"}
+
+
+def message_columns(backend: str) -> tuple[Column, ...]:
+    """The columns of ``sip_transactions`` on ``backend`` (``CALL_REF`` is SQLite's)."""
+    return MESSAGE_COLUMNS + (CALL_REF,) if backend == "sqlite" else MESSAGE_COLUMNS
+
+
+def call_columns(backend: str) -> tuple[Column, ...]:
+    """The columns of ``calls`` on ``backend``."""
+    return CALL_COLUMNS + (CALL_REF,) if backend == "sqlite" else CALL_COLUMNS
+
+
+def indexes(backend: str) -> dict[str, tuple[str, tuple[str, ...], bool]]:
+    """The secondary indexes of the current schema on ``backend``: name -> (table, columns, unique?)."""
+    return SQLITE_INDEXES if backend == "sqlite" else INDEXES
+
+
+def dropped_indexes(backend: str) -> dict[str, str]:
+    """Indexes that earlier versions created on ``backend`` and the current one has not."""
+    return SQLITE_DROPPED_INDEXES if backend == "sqlite" else DROPPED_INDEXES
 
 
 def quote(name: str, backend: str) -> str:
@@ -214,8 +249,8 @@ VERSION_COLUMNS = (Column("version", "INTEGER", "INT"), _time("applied_at"))
 def create_tables(backend: str) -> list[str]:
     """CREATE TABLE statements of the current schema (secondary indexes come separately)."""
     return [
-        _create_table("sip_transactions", MESSAGE_COLUMNS, backend),
-        _create_table("calls", CALL_COLUMNS, backend, key="call_id"),
+        _create_table("sip_transactions", message_columns(backend), backend),
+        _create_table("calls", call_columns(backend), backend, key="call_id"),
         _create_table("rejects", REJECT_COLUMNS, backend),
         _create_table("checkpoints", CHECKPOINT_COLUMNS, backend, key="fingerprint"),
         _create_table("schema_version", VERSION_COLUMNS, backend, key="version"),
@@ -224,12 +259,12 @@ def create_tables(backend: str) -> list[str]:
 
 def drop_index(name: str, backend: str) -> str:
     if backend == "mysql":
-        return f"DROP INDEX {name} ON {quote(DROPPED_INDEXES[name], backend)}"
+        return f"DROP INDEX {name} ON {quote(dropped_indexes(backend)[name], backend)}"
     return f"DROP INDEX IF EXISTS {name}"
 
 
 def create_index(name: str, backend: str) -> str:
-    table, columns, unique = INDEXES[name]
+    table, columns, unique = indexes(backend)[name]
     cols = ", ".join(quote(c, backend) for c in columns)
     kind = "UNIQUE INDEX" if unique else "INDEX"
     exists = " IF NOT EXISTS" if backend == "sqlite" else ""

@@ -21,13 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 from typing import Any, SupportsIndex
 
 from sipparse.errors import DatabaseError
 from sipparse.memory import Mappings
-from sipparse.store.base import Store, multi_row_sql
+from sipparse.store import rows, schema
+from sipparse.store.base import MESSAGE_TABLE, PreparedBatch, Store, multi_row_sql
 from sipparse.store.rows import text_time, text_times
 from sipparse.store.schema import Column
 
@@ -186,6 +188,7 @@ class SQLiteStore(Store):
     overlaps_writes = False
     batches_per_commit = BATCHES_PER_COMMIT
     defers_calls = True
+    refs_calls = True
 
     def __init__(self, url: Any) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
@@ -243,6 +246,8 @@ class SQLiteStore(Store):
 
     def _begin(self) -> None:
         self._con.execute("BEGIN IMMEDIATE")
+        # the numbers of calls are the database's: another writer may have given some since
+        self._refs, self._next_ref = {}, None
 
     def commit(self) -> None:
         if self._con.in_transaction:
@@ -277,9 +282,22 @@ class SQLiteStore(Store):
         BINDER.pack_into(rows, buffer)
         return PackedRows(buffer.toreadonly(), len(rows), len(rows[0]))
 
-    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+    def _insert_messages(self, batch: PreparedBatch) -> int:
+        """Insert the batch's message rows, each with its call's number (``refs_calls``)."""
+        return self.executemany(self._message_insert, batch.messages.rows, self._message_refs(batch))
+
+    @cached_property
+    def _message_insert(self) -> str:
+        return self.insert_ignore_sql(MESSAGE_TABLE, (*rows.ROW_COLUMNS, schema.CALL_REF))
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]], last: list[Any] | None = None) -> int:
+        """executemany of ``sql``; with ``last``, each row's value of its last column (the
+        rows do not have it), bound after the row's own."""
         if not seq:
             return 0
+        if last is not None and (self._bound_path is None or " VALUES (" not in sql):
+            seq = [row + (value,) for row, value in zip(rows.as_list(seq), last, strict=True)]
+            last = None
         if isinstance(seq, PackedRows) and (self._bound_path is None or " VALUES (" not in sql):
             seq = seq.tuples()
         if " VALUES (" not in sql:
@@ -289,11 +307,13 @@ class SQLiteStore(Store):
             many = self._multi_row[sql] = multi_row_sql(sql, ROWS_PER_STATEMENT)
         if isinstance(seq, PackedRows):
             return int(BINDER.insert_packed(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql,
-                                            seq.data, seq.count, seq.width))
+                                            seq.data, seq.count, seq.width, last))
         if self._bound_path is not None and isinstance(seq, list):
-            done = BINDER.insert_rows(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql, seq)
+            done = BINDER.insert_rows(self._con, self._bound_path, many, ROWS_PER_STATEMENT, sql, seq, last)
             if done is not None:  # else a value of another type: the sqlite3 module binds them all
                 return int(done)
+        if last is not None:
+            seq = [row + (value,) for row, value in zip(seq, last, strict=True)]
         whole = len(seq) - len(seq) % ROWS_PER_STATEMENT
         groups = [list(chain.from_iterable(seq[start:start + ROWS_PER_STATEMENT]))
                   for start in range(0, whole, ROWS_PER_STATEMENT)]

@@ -73,13 +73,19 @@ def dump(db_url: str) -> list[str]:
 
 
 def dump_calls(db_url: str) -> list[str]:
-    """The canonical content of calls (the moment each row was written ignored), sorted."""
+    """The canonical content of calls (the moment each row was written ignored, and its
+    number, which depends on the order calls were stored in: checked to agree with the
+    message rows' instead), sorted."""
+    from tests.store.helpers import refs_agree
+
     store = open_db(db_url)
     try:
         rows = store.fetchall("SELECT * FROM calls")
+        assert refs_agree(store), f"{db_url}: the numbers of the calls and of their messages disagree"
     finally:
         store.close()
-    return sorted("\t".join(_canon(v) for k, v in row.items() if k != "updated_at") for row in rows)
+    return sorted("\t".join(_canon(v) for k, v in row.items() if k not in ("updated_at", "call_ref"))
+                  for row in rows)
 
 
 def count(db_url: str, table: str = "sip_transactions") -> int:

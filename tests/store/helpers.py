@@ -11,9 +11,24 @@ MESSAGE_KEY = "source_fingerprint, source_offset"
 
 
 def calls_table(store: Store) -> list[dict[str, Any]]:
-    """The calls rows, without the moment they were written."""
+    """The calls rows, without the moment they were written, nor their number (SQLite's,
+    given in the order calls were stored: ``refs_agree`` checks it)."""
     rows = store.fetchall("SELECT * FROM calls ORDER BY call_id")
-    return [{k: v for k, v in row.items() if k != "updated_at"} for row in rows]
+    assert refs_agree(store), "the numbers of the calls and of their messages disagree"
+    return [{k: v for k, v in row.items() if k not in ("updated_at", "call_ref")} for row in rows]
+
+
+def refs_agree(store: Store) -> bool:
+    """Whether, where calls are numbered (``Store.refs_calls``), every call has a number of
+    its own and every message row its call's: what finding a call's messages by it needs."""
+    if not store.refs_calls:
+        return True
+    calls = store.fetchall("SELECT call_id, call_ref FROM calls")
+    numbers = {c["call_id"]: c["call_ref"] for c in calls}
+    if None in numbers.values() or len(set(numbers.values())) != len(numbers):
+        return False
+    messages = store.fetchall("SELECT call_id, call_ref FROM sip_transactions WHERE call_id IS NOT NULL")
+    return all(numbers.get(m["call_id"]) == m["call_ref"] for m in messages)
 
 
 def message_keys(store: Store) -> list[tuple[str, int]]:

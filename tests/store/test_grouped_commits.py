@@ -183,10 +183,10 @@ def test_a_call_open_across_the_batches_of_a_transaction_is_written_at_its_commi
         real_executemany = store.executemany
         state_at = [c.name for c in schema.CALL_COLUMNS].index("state")
 
-        def counting(sql: str, seq: Any) -> int:
+        def counting(sql: str, seq: Any, *more: Any) -> int:
             if sql.startswith('INSERT INTO "calls"'):
                 written.append([(row[0], row[state_at]) for row in seq])
-            return real_executemany(sql, seq)
+            return real_executemany(sql, seq, *more)
 
         monkeypatch.setattr(store, "executemany", counting)
         for n, batch in enumerate(batches[:3]):

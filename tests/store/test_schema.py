@@ -1,4 +1,4 @@
-"""Schema creation, reopening, the migrations from versions 1 and 2, and file permissions."""
+"""Schema creation, reopening, the migrations from versions 1, 2 and 3, and file permissions."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 
 from sipparse.config import parse_db_url
 from sipparse.errors import DatabaseError
+from sipparse.query.show import fetch_messages
 from sipparse.sip.message import Source
 from sipparse.store import open_store, schema
 from sipparse.store.migrate import schema_version
 from tests.store.factory import completed_call
-from tests.store.helpers import calls_table, count
+from tests.store.helpers import calls_table, count, refs_agree
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-schema")
 START = datetime(2025, 2, 1, 18, 32, 31)
@@ -24,9 +25,9 @@ START = datetime(2025, 2, 1, 18, 32, 31)
 def test_fresh_database_gets_the_current_schema(db_url: str) -> None:
     with open_store(db_url) as store:
         assert {"sip_transactions", "calls", "rejects", "checkpoints", "schema_version"} <= store.tables()
-        assert store.columns("sip_transactions") == {"id"} | {c.name for c in schema.MESSAGE_COLUMNS}
-        assert store.columns("calls") == {c.name for c in schema.CALL_COLUMNS}
-        assert set(schema.INDEXES) <= store.indexes()
+        assert store.columns("sip_transactions") == {"id"} | {c.name for c in schema.message_columns(store.backend)}
+        assert store.columns("calls") == {c.name for c in schema.call_columns(store.backend)}
+        assert set(schema.indexes(store.backend)) <= store.indexes()
         assert schema_version(store) == schema.CURRENT_VERSION
 
 
@@ -127,8 +128,8 @@ def test_migration_from_version_1_keeps_the_rows(db_url: str) -> None:
     _create_version_1(db_url)
     with open_store(db_url) as store:
         assert schema_version(store) == schema.CURRENT_VERSION
-        assert store.columns("sip_transactions") == {"id"} | {c.name for c in schema.MESSAGE_COLUMNS}
-        assert set(schema.INDEXES) <= store.indexes()
+        assert store.columns("sip_transactions") == {"id"} | {c.name for c in schema.message_columns(store.backend)}
+        assert set(schema.indexes(store.backend)) <= store.indexes()
         rows = store.fetchall(
             "SELECT id, call_id, sip_method, method, timestamp, raw_message FROM sip_transactions ORDER BY id"
         )
@@ -164,11 +165,35 @@ def test_migration_from_version_2_drops_the_indexes_no_query_uses(db_url: str) -
         assert schema_version(store) == 2
     with open_store(db_url) as store:
         assert schema_version(store) == schema.CURRENT_VERSION
-        assert not set(schema.DROPPED_INDEXES) & store.indexes()
-        assert set(schema.INDEXES) <= store.indexes()
+        assert not set(schema.dropped_indexes(store.backend)) & store.indexes()
+        assert set(schema.indexes(store.backend)) <= store.indexes()
         assert count(store, "sip_transactions") == 7
         assert store.write_batch(messages).duplicates == 7
         assert calls_table(store)[0]["message_count"] == 7
+
+
+def test_migration_from_version_3_numbers_the_calls_and_finds_messages_by_them(sqlite_url: str) -> None:
+    first, second = completed_call("c1", SOURCE, START), completed_call("c2", SOURCE, START, offset=10_000)
+    with open_store(sqlite_url) as store:
+        store.write_batch(first.messages[:4] + second.messages)
+        # back to version 3: no numbers, the messages indexed by Call-ID
+        store.execute("DROP INDEX ix_sip_transactions_call_ref")
+        store.execute("ALTER TABLE sip_transactions DROP COLUMN call_ref")
+        store.execute("ALTER TABLE calls DROP COLUMN call_ref")
+        store.execute("CREATE INDEX ix_sip_transactions_call_id ON sip_transactions (call_id)")
+        store.execute("DELETE FROM schema_version")
+        store.execute("INSERT INTO schema_version (version) VALUES (3)")
+        store.commit()
+    with open_store(sqlite_url) as store:
+        assert schema_version(store) == schema.CURRENT_VERSION
+        assert "ix_sip_transactions_call_id" not in store.indexes()
+        assert set(schema.indexes("sqlite")) <= store.indexes()
+        assert refs_agree(store)
+        assert {r["call_id"]: r["call_ref"] for r in store.fetchall("SELECT call_id, call_ref FROM calls")} == {
+            "c1": 1, "c2": 2}
+        store.write_batch(first.messages[4:])  # the call goes on, read back by its number
+        assert [c["message_count"] for c in calls_table(store)] == [7, 7]
+        assert len(fetch_messages(store, ["c1"])) == 7
 
 
 def test_newer_schema_is_refused(db_url: str) -> None:

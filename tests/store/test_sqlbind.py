@@ -82,6 +82,36 @@ def test_random_rows_are_stored_as_the_sqlite3_module_stores_them(tmp_path: Path
     c.close()
 
 
+LASTS = st.one_of(st.none(), st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(VALUES, VALUES, LASTS), max_size=11))
+def test_a_last_value_given_apart_is_stored_as_part_of_its_row(tmp_path: Path, rows: list[tuple[Any, ...]]) -> None:
+    """``last`` (a call's number, which the rows of a parse worker do not have) is bound
+    after each row's own values, from rows as tuples or packed."""
+    firsts, last = [r[:2] for r in rows], [r[2] for r in rows]
+    module, c, packed = (fresh(tmp_path / f"{name}.db") for name in ("module", "c", "packed"))
+    expected = by_module(module, rows)
+    assert BINDER.insert_rows(c, str(tmp_path / "c.db"), MANY, 4, ONE, firsts, last) == expected
+    if firsts:
+        assert BINDER.insert_packed(packed, str(tmp_path / "packed.db"), MANY, 4, ONE, pack(firsts),
+                                    len(firsts), 2, last) == expected
+        assert content(packed) == content(module)
+    assert content(c) == content(module)
+    for con in (module, c, packed):
+        con.close()
+
+
+def test_a_last_value_that_is_not_one_int_or_none_per_row_is_refused(tmp_path: Path) -> None:
+    con = fresh(tmp_path / "c.db")
+    for last, error in (([1], ValueError), ((1, 2), ValueError), ([1, "x"], TypeError), ([1, 1 << 64], OverflowError)):
+        with pytest.raises(error):
+            BINDER.insert_rows(con, str(tmp_path / "c.db"), MANY, 4, ONE, [(1, 2), (3, 4)], last)
+    assert content(con) == []
+    con.close()
+
+
 @pytest.mark.parametrize("bad", ["lone \udcff surrogate", 1 << 64, -(1 << 63) - 1])
 def test_values_it_cannot_bind_raise_as_the_sqlite3_module_does(tmp_path: Path, bad: Any) -> None:
     rows = [(1, 2, 3), (4, 5, bad)]
