@@ -41,3 +41,21 @@ def test_readme_links_exist() -> None:
 def test_quick_start_has_two_commands() -> None:
     quick = README.split("## Quick start")[1].split("\n## ")[0]
     assert quick.count("```sh") == 2
+
+
+def test_the_readme_query_of_a_calls_messages_gives_them_on_sqlite(tmp_path: Path) -> None:
+    """The SQL the README gives for an SQLite database finds the seed call's five messages
+    through the call's number, without reading the whole table."""
+    import sqlite3
+
+    sql = next(block for block in re.findall(r"```sql\n(.*?)```", README, re.S) if "call_ref" in block)
+    db = tmp_path / "sip.db"
+    argv = ["--db", f"sqlite:///{db}", "ingest", "--year", "2025", "--tz", "UTC", "--no-progress",
+            str(ROOT / "tests" / "data" / "seed-call.log")]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+    con = sqlite3.connect(db)
+    rows = con.execute(sql).fetchall()
+    plan = " ".join(str(step) for step in con.execute("EXPLAIN QUERY PLAN " + sql))
+    con.close()
+    assert len(rows) == 5
+    assert "ix_sip_transactions_call_ref" in plan and "SCAN sip_transactions" not in plan

@@ -752,11 +752,11 @@ class Store(ABC):
         by_id = [c for c in call_ids if c not in refs]
         found = []
         if refs:
-            marks = ", ".join([self.placeholder] * len(refs))
-            wanted = set(refs)
+            numbers = sorted(set(refs.values()))
+            marks = ", ".join([self.placeholder] * len(numbers))
             found = [r for r in self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
-                                           f"WHERE call_ref IN ({marks})", list(set(refs.values())))
-                     if r[0] in wanted]
+                                           f"WHERE call_ref IN ({marks})", numbers)
+                     if r[0] in refs]
         if by_id:  # on SQLite a call without a number: read by Call-ID, the whole table
             marks = ", ".join([self.placeholder] * len(by_id))
             found += self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "

@@ -82,6 +82,7 @@ def test_a_call_sharing_its_number_with_another_is_still_read_alone(sqlite_url: 
         store.commit()
         store._call_cache = CallCache(max_rows=0)  # read every call back
         store.write_batch(a.messages[4:])
+        store.refresh_calls(["a@x", "b@x"])  # both read back at once
         calls = {c["call_id"]: c for c in store.fetchall("SELECT * FROM calls")}
         assert (calls["a@x"]["message_count"], calls["a@x"]["state"]) == (7, "completed")
         assert calls["b@x"]["message_count"] == 7
