@@ -296,8 +296,7 @@ class SQLiteStore(Store):
         if not seq:
             return 0
         if last is not None and (self._bound_path is None or " VALUES (" not in sql):
-            seq = [row + (value,) for row, value in zip(rows.as_list(seq), last, strict=True)]
-            last = None
+            seq, last = _with_last(rows.as_list(seq), last), None
         if isinstance(seq, PackedRows) and (self._bound_path is None or " VALUES (" not in sql):
             seq = seq.tuples()
         if " VALUES (" not in sql:
@@ -313,7 +312,7 @@ class SQLiteStore(Store):
             if done is not None:  # else a value of another type: the sqlite3 module binds them all
                 return int(done)
         if last is not None:
-            seq = [row + (value,) for row, value in zip(seq, last, strict=True)]
+            seq = _with_last(list(seq), last)
         whole = len(seq) - len(seq) % ROWS_PER_STATEMENT
         groups = [list(chain.from_iterable(seq[start:start + ROWS_PER_STATEMENT]))
                   for start in range(0, whole, ROWS_PER_STATEMENT)]
@@ -436,6 +435,11 @@ class WalCheckpointer:
             return os.path.getsize(self._path + "-wal") > WAL_KEPT_BYTES
         except OSError:
             return False
+
+
+def _with_last(seq: list[tuple[Any, ...]], last: list[Any]) -> list[tuple[Any, ...]]:
+    """Each row with its value of ``last`` after its own (where the C binding does not bind)."""
+    return [row + (value,) for row, value in zip(seq, last, strict=True)]
 
 
 def _params(params: Sequence[Any]) -> Sequence[Any]:
