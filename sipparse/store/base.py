@@ -749,19 +749,17 @@ class Store(ABC):
         ``refs_calls``, found by the calls' numbers (a row of another call with the same
         number, which only a purge of the newest calls could make, is left out)."""
         refs = self._refs_of(call_ids) if self.refs_calls else {}
-        by_id = [c for c in call_ids if c not in refs]
-        found = []
-        if refs:
-            numbers = sorted(set(refs.values()))
-            marks = ", ".join([self.placeholder] * len(numbers))
-            found = [r for r in self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
-                                           f"WHERE call_ref IN ({marks})", numbers)
-                     if r[0] in refs]
-        if by_id:  # on SQLite a call without a number: read by Call-ID, the whole table
-            marks = ", ".join([self.placeholder] * len(by_id))
-            found += self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} "
-                                f"WHERE call_id IN ({marks})", by_id)
-        return found
+        found = [r for r in self._rows_where("call_ref", sorted(set(refs.values())), columns) if r[0] in refs]
+        # on SQLite a call without a number is read by Call-ID: the whole table
+        return found + self._rows_where("call_id", [c for c in call_ids if c not in refs], columns)
+
+    def _rows_where(self, column: str, keys: Sequence[Any], columns: str) -> list[tuple[Any, ...]]:
+        """(call_id, ``columns``) of the message rows whose ``column`` is one of ``keys``."""
+        if not keys:
+            return []
+        marks = ", ".join([self.placeholder] * len(keys))
+        return self.query(f"SELECT call_id, {columns} FROM {self.q(MESSAGE_TABLE)} WHERE {column} IN ({marks})",
+                          list(keys))
 
     def _call_rows(self, summaries: Sequence[calls.CallSummary]) -> list[tuple[Any, ...]]:
         """``calls`` rows in ``schema.CALL_COLUMNS`` order, VARCHAR values clipped."""
