@@ -2,8 +2,12 @@
 
 A set of every Call-ID of a run grows with the run: 30 MiB for the 290,000 calls of a 1 GiB
 log, a sixth of the memory an ingest may use. ``DistinctCount`` is exact up to
-``EXACT_LIMIT`` values, then estimates with a HyperLogLog sketch of 2**14 one-byte
-registers (16 KiB, a standard error of 0.8%), fed with every value from the start.
+``EXACT_LIMIT`` values, then estimates with a HyperLogLog sketch of 2**16 one-byte
+registers (64 KiB, a standard error of 0.4%), fed with every value from the start. The
+sketch's memory buys precision and nothing else: each value costs the same whatever its
+size, and reading the count (once, for the summary line) takes a few milliseconds. Over
+286,155 Call-IDs, 2**14 registers were off by up to 1.7% in twelve runs, 2**16 by up to 1.1%
+in sixteen (0.4% on average).
 
 The exact part keeps each value's 64-bit hash, not the value: an int of 40 bytes instead of
 a Call-ID string of some 90 that nothing else holds once its batch is stored (7 MiB less at
@@ -18,7 +22,7 @@ import math
 from collections.abc import Hashable, Iterable
 
 EXACT_LIMIT = 100_000
-_INDEX_BITS = 14
+_INDEX_BITS = 16
 _REGISTERS = 1 << _INDEX_BITS
 _REST_BITS = 64 - _INDEX_BITS
 _MASK = 0xFFFF_FFFF_FFFF_FFFF
