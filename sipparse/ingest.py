@@ -346,7 +346,9 @@ class Run:
         """Read the planned files in order; with workers, parse ahead in forked processes."""
         workers = self.options.workers
         if workers is None:
-            workers = auto_workers(sum(work.todo for work in plan))
+            # a dry run stores nothing for parsing to overlap with: a worker would only add
+            # the handover (1 GiB ``full``: 24.6 s against 15.3 in this process)
+            workers = 0 if self.options.dry_run else auto_workers(sum(work.todo for work in plan))
         if workers < 1:
             for work in plan:
                 if not self.stop.is_set():
@@ -383,7 +385,7 @@ class Run:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
         worker = ParseWorker(parser, lf, work.start, self.batch_bytes, work.final,
-                             partial(self._prepared, lf, calls_ahead=True))
+                             partial(self._prepared, lf, calls_ahead=True), shares=not self.options.dry_run)
         if not lf.compressed:
             try:
                 worker.check = open(lf.path, "rb")  # the parent's view of the file the child reads
@@ -658,9 +660,10 @@ class ParseWorker:
     """
 
     def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int, final: bool,
-                 prepare: Callable[[Any, int], _Prepared]) -> None:
+                 prepare: Callable[[Any, int], _Prepared], shares: bool = True) -> None:
         self.check: BinaryIO | None = None  # set by the parent: see Run._consume
         self.final = final
+        self.shares = shares  # whether a waiting storing process may be left batches (``_share``)
         ctx = multiprocessing.get_context("fork")
         self.parent = os.getpid()
         self.handover = Handover(ctx, depth=HANDOVER_DEPTH)
@@ -694,8 +697,10 @@ class ParseWorker:
     def _share(self, prepare: Callable[[Any, int], _Prepared], batch: Any, nbytes: int) -> _Prepared | _Unprepared:
         """The batch prepared here, unless the storing process is the idle side: then it
         prepares the batch itself. So the two processes share the work when parsing is the
-        slower part (logs the C reader declines much of)."""
-        return _Unprepared(batch, nbytes) if self._storing_waits() else prepare(batch, nbytes)
+        slower part (logs the C reader declines much of). Not in a dry run (``shares``
+        False): there preparing is only counting, and the storing process, always idle,
+        would be sent every batch's messages, pickled, for nothing."""
+        return _Unprepared(batch, nbytes) if self.shares and self._storing_waits() else prepare(batch, nbytes)
 
     def _storing_waits(self) -> bool:
         """Whether the storing process waits for work: it has taken every batch sent, and it

@@ -124,6 +124,7 @@ def test_the_worker_leaves_a_batch_to_a_storing_process_that_waits(waiting: int 
     """Only a storing process that has taken every batch and waited for most of the time since
     the last one gets a batch to prepare: an empty queue while both sides are even does not."""
     worker = ingest.ParseWorker.__new__(ingest.ParseWorker)
+    worker.shares = True
     worker.handover = _Handover(waiting, idle)
     worker._time_before, worker._waited_before = time.monotonic() - 10.0, 0.0
     made = worker._share(lambda batch, nbytes: ("prepared", batch, nbytes), "batch", 7)
@@ -131,6 +132,31 @@ def test_the_worker_leaves_a_batch_to_a_storing_process_that_waits(waiting: int 
         assert made == ("prepared", "batch", 7)
     else:
         assert isinstance(made, ingest._Unprepared) and (made.batch, made.nbytes) == ("batch", 7)
+
+
+def test_a_dry_run_worker_leaves_no_batch_to_the_idle_storing_process() -> None:
+    """In a dry run the storing process always waits, and preparing a batch is only counting
+    it: the worker keeps every batch rather than send its messages over, pickled."""
+    worker = ingest.ParseWorker.__new__(ingest.ParseWorker)
+    worker.shares = False
+    worker.handover = _Handover(0, 0.9)
+    worker._time_before, worker._waited_before = time.monotonic() - 10.0, 0.0
+    assert worker._share(lambda batch, nbytes: ("prepared", batch, nbytes), "batch", 7) == ("prepared", "batch", 7)
+
+
+@pytest.mark.parametrize(("dry_run", "forks"), [(True, False), (False, True)])
+def test_a_dry_run_parses_in_process_unless_workers_are_asked_for(db_url: str, tmp_path: Path, dry_run: bool,
+                                                                   forks: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing to store, a worker has nothing to overlap with: ``auto`` gives none."""
+    monkeypatch.setattr(ingest, "auto_workers", lambda todo: 1)  # what a large run on two free cores gets
+    started = []
+    monkeypatch.setattr(ingest.Run, "_start_worker", lambda self, work: started.append(work) or None)
+    (tmp_path / "pjsip").write_bytes(make_log(5, "full"))
+    output = ingest_ok(db_url, *(["--dry-run"] if dry_run else []), str(tmp_path / "pjsip"))
+    assert bool(started) == forks
+    if dry_run:
+        assert "30 messages parsed" in output
 
 
 @pytest.mark.parametrize("waiting", [0, 2])
