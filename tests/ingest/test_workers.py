@@ -144,8 +144,9 @@ def test_a_dry_run_worker_leaves_no_batch_to_the_idle_storing_process() -> None:
     assert worker._share(lambda batch, nbytes: ("prepared", batch, nbytes), "batch", 7) == ("prepared", "batch", 7)
 
 
-@pytest.mark.parametrize(("dry_run", "forks"), [(True, False), (False, True)])
-def test_a_dry_run_parses_in_process_unless_workers_are_asked_for(db_url: str, tmp_path: Path, dry_run: bool,
+@pytest.mark.parametrize(("args", "forks"), [(["--dry-run"], False), ([], True),
+                                             (["--dry-run", "--workers", "1"], True)])
+def test_a_dry_run_parses_in_process_unless_workers_are_asked_for(db_url: str, tmp_path: Path, args: list[str],
                                                                    forks: bool,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """With nothing to store, a worker has nothing to overlap with: ``auto`` gives none."""
@@ -153,9 +154,9 @@ def test_a_dry_run_parses_in_process_unless_workers_are_asked_for(db_url: str, t
     started = []
     monkeypatch.setattr(ingest.Run, "_start_worker", lambda self, work: started.append(work) or None)
     (tmp_path / "pjsip").write_bytes(make_log(5, "full"))
-    output = ingest_ok(db_url, *(["--dry-run"] if dry_run else []), str(tmp_path / "pjsip"))
+    output = ingest_ok(db_url, *args, str(tmp_path / "pjsip"))
     assert bool(started) == forks
-    if dry_run:
+    if not forks:
         assert "30 messages parsed" in output
 
 
