@@ -77,9 +77,9 @@ WAL_KEPT_BYTES = 64 << 20
 # machine that hands freed memory back to its host, each page never used before costs a
 # fault in the host (on the 2-core machine of the README, dd wrote a fresh file at 280-309
 # MB/s and rewrote one at 1-3 GB/s). A cron run's few MiB never reach it, so its pages stay
-# cached, as a ``--follow`` run's do between drops. Measured on a 1 GiB ``genlog.py`` ``full`` log, one core,
-# ``--workers 0``, alternating: 25.9 and 25.0 s without, 20.9 and 20.0 s with (system time
-# 10.7 and 10.1 -> 5.4 and 4.8 s; on a slower day 36.8 and 36.4 s -> 30.5 and 33.7 s).
+# cached, as a ``--follow`` run's do between drops. Measured on a 1 GiB ``genlog.py`` ``full``
+# log, one core, ``--workers 0``, alternating: 25.9 and 25.0 s without, 20.9 and 20.0 s with
+# (system time 10.7 and 10.1 -> 5.4 and 4.8 s; an hour later 34.3 and 33.4 s -> 29.8 and 28.4 s).
 DROP_CACHE_BYTES = 64 << 20
 # Batches of an ingest one transaction holds (``Store.write_prepared``): 16 MiB of log. Each
 # COMMIT writes every page the transaction changed to the WAL, and a batch changes index
@@ -393,6 +393,12 @@ def drop_cached_pages(path: str) -> None:
         os.close(fd)
 
 
+def _frames_copied_since(before: int, now: int) -> int:
+    """Frames a checkpoint copied since the last one reported ``before``: its count ``now``
+    starts from the WAL's last start-over, which may have come in between."""
+    return now - before if now >= before else now
+
+
 class WalCheckpointer:
     """Copies committed pages from the WAL into the database file, in a thread of its own.
 
@@ -449,8 +455,7 @@ class WalCheckpointer:
                 # fetchall ends the statement: an open one would hold a read mark that
                 # keeps the WAL from starting over
                 _busy, frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
-                # ``copied`` counts frames since the WAL started over, which it may have since
-                copied_since_drop += (copied - copied_before if copied >= copied_before else copied) * page_size
+                copied_since_drop += _frames_copied_since(copied_before, copied) * page_size
                 copied_before = copied
                 if copied_since_drop >= DROP_CACHE_BYTES:
                     drop_cached_pages(self._path)
