@@ -45,6 +45,7 @@ from sipparse.distinct import DistinctCount
 from sipparse.errors import LogFileError, SipparseError
 from sipparse.handover import Handover
 from sipparse.logs import files
+from sipparse.logs.dialects import UnknownLogFormat
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
 from sipparse.logs.locks import LockBusy, LogLock
@@ -288,6 +289,7 @@ class Run:
         self.bar: ProgressBar = NullProgressBar()
         self._seen: set[tuple[int, int]] = set()
         self._dialects: dict[str, str] = {}
+        self._unknown_formats: set[str | None] = set()  # followed files already reported
 
     def plan(self, paths: list[str]) -> list[Work]:
         """The files to read for these paths: unfinished rotated siblings first, then each path."""
@@ -381,6 +383,9 @@ class Run:
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
             return None
+        except UnknownLogFormat as exc:
+            self._fail(str(exc))
+            return None
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
@@ -405,7 +410,10 @@ class Run:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return
         with fh:
-            self.read_stream(lf, fh, work.start, work.final)
+            try:
+                self.read_stream(lf, fh, work.start, work.final)
+            except UnknownLogFormat as exc:
+                self._fail(str(exc))
 
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
@@ -462,8 +470,12 @@ class Run:
             self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
 
     def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
-        """Per-file options: the dialect is detected from the file's head, never from mid-file."""
+        """Per-file options: the dialect is detected from the file's head, never from mid-file.
+
+        :raises UnknownLogFormat: no dialect fits the head, which holds whole lines.
+        """
         from sipparse.logs import detect_dialect
+        from sipparse.logs.dialects import holds_log_lines
 
         dialect = self.options.dialect
         if dialect == "auto":
@@ -471,7 +483,10 @@ class Run:
             if key not in self._dialects:
                 head = files.read_head_of(fh, lf)
                 opts = self.parse_options
-                self._dialects[key] = detect_dialect(head, opts.patterns, opts.user_dialects) or "auto"
+                detected = detect_dialect(head, opts.patterns, opts.user_dialects)
+                if detected is None and holds_log_lines(head):
+                    raise UnknownLogFormat(lf.path, head)
+                self._dialects[key] = detected or "auto"
             dialect = self._dialects[key]
         return replace(self.parse_options, dialect=dialect, final=final)
 
@@ -530,7 +545,12 @@ class Run:
         start = start_offset(lf, self.store.get_checkpoint(lf.fingerprint))
         if start is not None:
             opened.fh.seek(start)
-            self.read_stream(lf, opened.fh, start, final=False)
+            try:
+                self.read_stream(lf, opened.fh, start, final=False)
+            except UnknownLogFormat as exc:
+                if lf.fingerprint not in self._unknown_formats:  # said once, not at every look
+                    self._unknown_formats.add(lf.fingerprint)
+                    log.error("%s", exc)
         opened.seen = lf.size
 
     def _fail(self, reason: str) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sipparse.errors import ConfigError
+from sipparse.errors import ConfigError, LogFileError
 
 BUILTIN = {
     "full": ("%{ASTERISK_FULL_LINE}", "full"),
@@ -39,6 +39,18 @@ BUILTIN = {
 LAYOUTS = ("full", "syslog")
 FIELDS = ("timestamp", "host", "program", "pid")
 DETECT_LINES = 200
+
+
+class UnknownLogFormat(LogFileError):
+    """No dialect's prefix matches any of a log's first lines: read as any of them, every line
+    would be skipped and its checkpoint moved past them, so the file is not read at all."""
+
+    def __init__(self, path: str, head: bytes) -> None:
+        first = next(iter(_sample_lines(head)), b"")[:60].decode("utf-8", "replace")
+        super().__init__(
+            f"cannot read {path}: no known log format in its first lines (the first: {first!r}); "
+            "nothing was read from it. Describe its line prefix in a [[dialects]] table of the "
+            "config (README, Log dialects), or name a known format with --format")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +146,12 @@ def detect_dialect(
     return best
 
 
+def holds_log_lines(head: bytes) -> bool:
+    """Whether ``head`` has a whole line of text to judge a format by: not just blanks, NULs
+    (the hole a copytruncate can leave) or a first line still being written."""
+    return bool(_sample_lines(head[:head.rfind(b"\n") + 1]))
+
+
 def _sample_lines(head: bytes) -> Iterable[bytes]:
     lines = head.split(b"\n", DETECT_LINES + 1)[:DETECT_LINES]
-    return [line for line in lines if line.strip()]
+    return [line for line in lines if line.strip(b" \t\r\n\0")]

@@ -178,3 +178,38 @@ def test_user_dialect_from_the_config_and_patterns_dir(sqlite_url: str, tmp_path
     rows = dump(sqlite_url)
     assert len(rows) == message_count(2)
     assert {row.split("\t")[10] for row in rows} == {"edge-1"}
+
+
+def _unknown_format_log(calls: int) -> bytes:
+    """A syslog log whose prefix no built-in dialect knows (epoch seconds, then a tag)."""
+    return re.sub(rb"(?m)^Mar  1 12:00:0(\d) pbx1 asterisk\[6541\]: ", rb"174066480\1 pbx1 sip: ", make_log(calls))
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_log_in_no_known_format_is_named_and_left_unread(sqlite_url: str, tmp_path: Path, workers: str) -> None:
+    (tmp_path / "good").write_bytes(make_log(2))
+    odd = tmp_path / "odd.log"
+    odd.write_bytes(_unknown_format_log(3))
+    result = run_process(sqlite_url, "--workers", workers, str(odd), str(tmp_path / "good"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: cannot read {odd}: no known log format in its first lines")
+    assert "174066480" in result.stderr and "[[dialects]]" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert count(sqlite_url) == message_count(2)
+    assert count(sqlite_url, "checkpoints") == 1  # nothing moved for the odd one
+    config = tmp_path / "sipparse.toml"
+    config.write_text('[[dialects]]\nname = "epoch"\nlayout = "syslog"\n'
+                      'line = "(?<timestamp>[0-9]{10}) (?<host>[^ ]+) sip: "\n')
+    argv = ["--db", sqlite_url, "--config", str(config), "ingest", "--no-progress", str(odd)]
+    later = CliRunner().invoke(cli, argv)
+    assert later.exit_code == 0, later.output
+    assert count(sqlite_url) == message_count(2) + message_count(3)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\0" * 4096 + b"\n", b"[Nov 29 14:0"],
+                         ids=["empty", "blank", "nul-hole", "first-line-unfinished"])
+def test_a_log_with_no_whole_line_yet_is_no_error(sqlite_url: str, tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "pjsip").write_bytes(content)
+    result = ingest(sqlite_url, str(tmp_path / "pjsip"))
+    assert result.exit_code == 0, result.output
+    assert count(sqlite_url) == 0
