@@ -135,6 +135,7 @@ class IngestSummary:
     missing: list[str] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # files in no known format, each why
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -384,7 +385,7 @@ class Run:
             self.summary.missing.append(lf.path)
             return None
         except UnknownLogFormat as exc:
-            self._fail(str(exc))
+            self.summary.unread.append(str(exc))
             return None
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
@@ -413,7 +414,7 @@ class Run:
             try:
                 self.read_stream(lf, fh, work.start, work.final)
             except UnknownLogFormat as exc:
-                self._fail(str(exc))
+                self.summary.unread.append(str(exc))
 
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
@@ -550,7 +551,7 @@ class Run:
             except UnknownLogFormat as exc:
                 if lf.fingerprint not in self._unknown_formats:  # said once, not at every look
                     self._unknown_formats.add(lf.fingerprint)
-                    log.error("%s", exc)
+                    log.warning("%s", exc)
         opened.seen = lf.size
 
     def _fail(self, reason: str) -> None:

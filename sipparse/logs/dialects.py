@@ -48,8 +48,8 @@ class UnknownLogFormat(LogFileError):
     def __init__(self, path: str, head: bytes) -> None:
         first = next(iter(_sample_lines(head)), b"")[:60].decode("utf-8", "replace")
         super().__init__(
-            f"cannot read {path}: no known log format in its first lines (the first: {first!r}); "
-            "nothing was read from it. Describe its line prefix in a [[dialects]] table of the "
+            f"{path} not read: no known log format in its first lines (the first: {first!r}). "
+            "Describe its line prefix in a [[dialects]] table of the "
             "config (README, Log dialects), or name a known format with --format")
 
 

@@ -273,5 +273,10 @@ def test_a_file_that_is_not_a_pjsip_log(db_url: str, tmp_path: Path, kind: str) 
     assert len(messages(db_url)) == 30
     if kind == "dpkg":
         assert select(db_url, "SELECT COUNT(*) FROM rejects")[0][0] == 0
+    if kind in ("dpkg", "binary"):  # whole lines in no known format: named, not read
+        assert done.stderr.startswith(f"Warning: {odd} not read: no known log format")
+        assert len(done.stderr.splitlines()) == 1
+    else:
+        assert done.stderr == ""
     assert ingest_ok(db_url, str(odd), str(good)).stdout.startswith(("0 files", "1 files", "2 files"))
     assert done.stdout.count("\n") == 1
