@@ -109,7 +109,12 @@ class TimestampParser:
         except ValueError:
             return None
 
-    def _to_utc(self, value: datetime) -> datetime:
+    def _to_utc(self, value: datetime) -> datetime | None:
+        """``value`` in naive UTC, or None when that falls outside year 1 to 9999 (a time of
+        year 1 east of Greenwich, of year 9999 west of it)."""
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
-        return value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            return None

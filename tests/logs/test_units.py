@@ -52,6 +52,27 @@ def test_zones_and_fractions() -> None:
     assert parse("not a time") is None
 
 
+@pytest.mark.parametrize("text, year, zone", [
+    ("0001-01-01T00:00:00+01:00", None, UTC),  # before year 1 in UTC
+    ("9999-12-31T23:59:59-14:00", None, UTC),  # after year 9999 in UTC
+    ("9999-12-31 23:59:59.999", None, timezone(timedelta(hours=-5))),
+    ("0001-01-01 00:00:00", None, timezone(timedelta(hours=9))),
+    ("Dec 31 23:59:59", 9999, timezone(timedelta(hours=-12))),
+    ("Jan  1 00:00:00 0001", None, timezone(timedelta(hours=1))),
+])
+def test_a_time_outside_the_years_datetime_holds_is_none(text: str, year: int | None, zone: timezone) -> None:
+    assert TimestampParser(year=year, tz=zone)(text) is None
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+       st.integers(-14 * 60, 14 * 60), st.sampled_from(["{y}-{t:%m-%d}T{t:%H:%M:%S}", "{y}-{t:%m-%d %H:%M:%S}",
+                                                       "{t:%b} {t.day:2d} {t:%H:%M:%S} {y}"]))
+def test_any_time_of_any_year_parses_without_raising(value: datetime, minutes: int, layout: str) -> None:
+    zone = timezone(timedelta(minutes=minutes))
+    parsed = TimestampParser(tz=zone)(layout.format(y=f"{value.year:04d}", t=value))
+    assert parsed == (value - timedelta(minutes=minutes)).replace(microsecond=0)
+
+
 @pytest.mark.parametrize("name, dialect", [
     ("pjsip-full.log", "full"), ("pjsip-syslog.log", "syslog"), ("pjsip-rfc5424.log", "rfc5424"),
     ("asterisk-real/pjsip", "full"), ("asterisk-real/rsyslog-fileformat.log", "rfc5424"),

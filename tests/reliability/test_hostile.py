@@ -283,6 +283,21 @@ def test_a_marker_announcing_an_absurd_size(db_url: str, tmp_path: Path, size: b
     assert_sentinels(db_url, 1)
 
 
+@pytest.mark.parametrize("stamp, zone", [
+    (b"[9999-12-31 23:59:59.999]", "America/New_York"),  # past year 9999 once in UTC
+    (b"[0001-01-01 00:00:00]", "Asia/Tokyo"),  # before year 1 once in UTC
+])
+def test_a_time_stamp_past_the_years_a_date_holds(db_url: str, tmp_path: Path, stamp: bytes, zone: str) -> None:
+    odd = entry("in", sentinel("odd"), WHEN, "full").replace(b"[Jun  1 09:00:00]", stamp, 1)
+    assert odd.startswith(stamp)
+    log = tmp_path / "pjsip"
+    log.write_bytes(between("full", odd))
+    done = ingest_ok(db_url, "--tz", zone, str(log))
+    assert done.stderr == ""
+    assert_sentinels(db_url, 1)
+    assert select(db_url, "SELECT timestamp FROM sip_transactions WHERE call_id = 'sentinel-odd@hostile'") == [(None,)]
+
+
 def test_a_syslog_pid_of_5000_digits(sqlite_url: str, tmp_path: Path) -> None:
     hostile = entry("in", sentinel("pid"), WHEN, "syslog").replace(b"asterisk[4101]", b"asterisk[" + b"7" * 5000 + b"]")
     log = tmp_path / "pjsip"
