@@ -34,8 +34,14 @@ def schema_version(store: Store) -> int:
 
 
 def migrate(store: Store) -> int:
-    """Create or upgrade the schema; return the version found before."""
-    found = store._transaction(lambda: schema_version(store))
+    """Create or upgrade the schema; return the version found before.
+
+    The version is read without a write transaction: a database that needs nothing (every
+    open but the first after an upgrade) is then read by ``calls`` or ``show`` while an
+    ingest holds SQLite's write lock, instead of waiting for the ingest to end.
+    """
+    found = schema_version(store)
+    store.rollback()  # MySQL: end the read's snapshot; SQLite: nothing is open
     if found > schema.CURRENT_VERSION:
         raise_newer(store, found)
     if found < schema.CURRENT_VERSION:

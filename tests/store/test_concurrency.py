@@ -113,3 +113,25 @@ def test_deadlock_victim_batch_is_run_again(mysql_url: str) -> None:
             "call-0@d": sum(m.call_id == "call-0@d" for m in messages),
             "call-1@d": sum(m.call_id == "call-1@d" for m in messages),
         }
+
+
+def test_opening_a_database_takes_no_write_lock(sqlite_url: str, tmp_path: Any) -> None:
+    """``calls`` or ``show`` open the store while an ingest holds SQLite's write lock: the
+    open only reads the schema version, so it answers at once instead of waiting for it."""
+    import sqlite3
+
+    open_store(sqlite_url).close()  # the schema exists
+    path = sqlite_url.split("sqlite:///", 1)[1]
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        store = open_store(sqlite_url)
+        try:
+            assert store.fetchall("SELECT COUNT(*) AS n FROM calls")[0]["n"] == 0
+        finally:
+            store.close()
+        assert time.monotonic() - started < 5  # the busy timeout is 60 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
