@@ -381,16 +381,41 @@ def drop_cached_pages(path: str) -> None:
     ``posix_fadvise`` the pages stay, as they would anyway."""
     if not hasattr(os, "posix_fadvise"):
         return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    fd = _advice_descriptor(path)
+    if fd is None:
         return
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     except OSError as exc:
         log.debug("page cache of %s kept: %s", path, exc)
-    finally:
-        os.close(fd)
+
+
+# Descriptors of database files for ``posix_fadvise``, by (device, inode), open until the
+# process ends. Closing any descriptor of a file drops every POSIX lock the process holds on
+# it, SQLite's own included: the shared lock by which each connection tells others that the
+# WAL is in use. A reader closing its connection then finds itself the last one, copies the
+# WAL and deletes it under the writer (readers saw "database disk image is malformed").
+# SQLite defers closing its own descriptors for that reason; these are never closed.
+_ADVICE_FDS: dict[tuple[int, int], int] = {}
+_ADVICE_LOCK = threading.Lock()
+
+
+def _advice_descriptor(path: str) -> int | None:
+    """A descriptor of the database file at ``path``, opened once per file and kept."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    with _ADVICE_LOCK:
+        fd = _ADVICE_FDS.get((st.st_dev, st.st_ino))
+        if fd is None:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+            opened = os.fstat(fd)  # the file at ``path`` now, should it have been replaced
+            _ADVICE_FDS.setdefault((opened.st_dev, opened.st_ino), fd)
+        return fd
 
 
 def _frames_copied_since(before: int, now: int) -> int:
