@@ -136,6 +136,7 @@ class IngestSummary:
     busy: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)  # files in no known format, each why
+    short: list[str] = field(default_factory=list)  # too short yet to be told apart from others
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -161,6 +162,8 @@ class IngestSummary:
             text += f"; missing: {', '.join(self.missing)}"
         if self.busy:
             text += f"; busy (another run holds the lock): {', '.join(self.busy)}"
+        if self.short:
+            text += f"; waiting to grow past {files.FINGERPRINT_MIN_BYTES} bytes: {', '.join(self.short)}"
         return text
 
 
@@ -304,7 +307,7 @@ class Run:
 
     def _plan_file(self, path: str, final: bool, known: bool) -> Work | None:
         try:
-            lf = files.inspect(path)
+            lf = files.inspect(path, finished=final)
         except LogFileError as exc:
             if known:
                 self._fail(str(exc))
@@ -315,7 +318,11 @@ class Run:
             if known:
                 self.summary.missing.append(path)
             return None
-        if lf.fingerprint is None or (lf.device, lf.inode) in self._seen:
+        if lf.fingerprint is None:
+            if known and lf.size:
+                self.summary.short.append(path)
+            return None
+        if (lf.device, lf.inode) in self._seen:
             return None
         cp = self.checkpoints.get(lf.fingerprint)
         if cp is None and not known:
@@ -803,7 +810,9 @@ def still_same(lf: LogFile, fh: BinaryIO, end: int) -> bool:
     fd = fh.fileno()
     if os.fstat(fd).st_size < end:
         return False
-    return files.fingerprint_of(os.pread(fd, files.FINGERPRINT_MAX_BYTES, 0)) == lf.fingerprint
+    # as a finished file: the same answer for a file past the fingerprint's bytes, and the
+    # short finished file's own for one that is not (a growing file that short is not read)
+    return files.fingerprint_of(os.pread(fd, files.FINGERPRINT_MAX_BYTES, 0), finished=True) == lf.fingerprint
 
 
 def _label_host(messages: list[Any], rejects: list[Any], host: str) -> None:

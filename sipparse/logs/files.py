@@ -8,8 +8,11 @@ byte ``FINGERPRINT_MIN_BYTES`` (512, so that files starting with the same banner
 same first header line are still told apart), capped at ``FINGERPRINT_MAX_BYTES``. Once a
 file holds that much it never changes as the file grows. A shorter file has no fingerprint
 yet and is left for a later run: it holds at most one small message, and that message is
-read, from offset 0, as soon as the file has grown past the threshold. For gzip files
-the fingerprint is taken over the decompressed bytes, so compression keeps the identity.
+read, from offset 0, as soon as the file has grown past the threshold. A short file that
+will not grow any more (a rotated generation left untouched, or gzip-compressed) is
+identified by all of its bytes instead (``finished``), so that a quiet host's one OPTIONS
+exchange is not lost when logrotate moves it away. For gzip files the fingerprint is taken
+over the decompressed bytes, so compression keeps the identity.
 
 copytruncate is recognised without any help from the rotating tool: the truncated file
 either starts with other bytes (another fingerprint: a new file, read from 0) or is smaller
@@ -61,12 +64,17 @@ class LogFile:
     compressed: bool
 
 
-def fingerprint_of(head: bytes) -> str | None:
-    """The fingerprint of a file starting with ``head``, or None when it is too short yet."""
+def fingerprint_of(head: bytes, finished: bool = False) -> str | None:
+    """The fingerprint of a file starting with ``head``, or None when it is too short yet.
+
+    ``finished``: the file will not grow (``head`` is all of it when shorter than
+    ``FINGERPRINT_MAX_BYTES``), so a short one is identified by all its bytes. Those
+    differ in length from every growing file's, so the two kinds never share an identity.
+    """
     newline = head.find(b"\n", FINGERPRINT_MIN_BYTES - 1)
     if newline >= 0:
         end = min(newline + 1, FINGERPRINT_MAX_BYTES)
-    elif len(head) >= FINGERPRINT_MAX_BYTES:
+    elif len(head) >= FINGERPRINT_MAX_BYTES or (finished and head):
         end = FINGERPRINT_MAX_BYTES
     else:
         return None
@@ -79,9 +87,11 @@ def is_gzip(path: str) -> bool:
         return fh.read(2) == GZIP_MAGIC
 
 
-def inspect(path: str) -> LogFile | None:
+def inspect(path: str, finished: bool = False) -> LogFile | None:
     """Look at a log file cheaply (stat + its first bytes); None when it does not exist.
 
+    ``finished``: the file is known not to grow any more (gzip files never do), so a short
+    one gets a fingerprint too (``fingerprint_of``).
     Raises LogFileError when it exists but cannot be read.
     """
     try:
@@ -95,7 +105,8 @@ def inspect(path: str) -> LogFile | None:
         return None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise LogFileError(f"cannot read {path}: {_reason(exc)}") from None
-    return LogFile(path, fingerprint_of(head), size, st.st_ino, st.st_dev, st.st_mtime, compressed)
+    return LogFile(path, fingerprint_of(head, finished or compressed), size, st.st_ino, st.st_dev,
+                   st.st_mtime, compressed)
 
 
 def inspect_open(fh: BinaryIO, path: str) -> LogFile:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import time
 from pathlib import Path
 
 from tests.ingest.helpers import checkpoints, count, dump, ingest_ok
@@ -131,3 +132,34 @@ def test_logs_that_start_alike_are_told_apart(db_url: str, tmp_path: Path) -> No
     ingest_ok(db_url, str(tmp_path / "host0.log"))
     ingest_ok(db_url, str(tmp_path / "host1.log"))
     assert count(db_url) == message_count(6)
+
+
+SHORT = (b"[Jun  1 10:00:00] VERBOSE[1] res_pjsip_logger.c: <--- Received SIP request (150 bytes) "
+         b"from UDP:10.0.0.5:5060 --->\nOPTIONS sip:100@10.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.5:5060;"
+         b"branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: short-1\nCSeq: 1 OPTIONS\n"
+         b"Content-Length: 0\n\n\n")
+
+
+def test_a_generation_too_short_to_fingerprint_is_read_once_it_is_rotated(db_url: str, tmp_path: Path) -> None:
+    """A quiet host's log holding one OPTIONS exchange: no identity while it may grow, so it
+    waits; rotated and left alone, it is identified by all its bytes and read, once."""
+    assert len(SHORT) < 512
+    log, now = tmp_path / "pjsip", time.time()
+    before, after = make_log(3, dialect="full"), make_log(3, first=3, dialect="full")
+    log.write_bytes(before)
+    os.utime(log, (now - 1200, now - 1200))
+    ingest_ok(db_url, str(log))
+    os.rename(log, tmp_path / "pjsip.1")
+    log.write_bytes(SHORT)
+    os.utime(log, (now - 600, now - 600))  # written after that run; untouched since
+    assert "waiting to grow past 512 bytes: " + str(log) in ingest_ok(db_url, str(log))
+    os.rename(tmp_path / "pjsip.1", tmp_path / "pjsip.2")
+    os.rename(log, tmp_path / "pjsip.1")
+    log.write_bytes(after)
+    ingest_ok(db_url, str(log))
+    assert dump(db_url) == one_run(tmp_path, before, SHORT, after)
+    with open(tmp_path / "pjsip.1", "rb") as src, gzip.open(tmp_path / "pjsip.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.unlink(tmp_path / "pjsip.1")
+    assert ingest_ok(db_url, str(log)).startswith("0 files,")  # compressed, still the same file
+    assert dump(db_url) == one_run(tmp_path, before, SHORT, after)
