@@ -135,7 +135,7 @@ class IngestSummary:
     missing: list[str] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    unread: list[str] = field(default_factory=list)  # files in no known format, each why
+    warnings: list[str] = field(default_factory=list)  # files not read, or not whole: why
     short: list[str] = field(default_factory=list)  # too short yet to be told apart from others
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -382,6 +382,8 @@ class Run:
                 with worker:
                     self._consume(work.file, work.start, worker.items(partial(self._prepared, work.file)),
                                   worker.check)
+                if worker.cut_short:
+                    self._cut_short(work)
 
     def _start_worker(self, work: Work) -> ParseWorker | None:
         lf = work.file
@@ -392,7 +394,7 @@ class Run:
             self.summary.missing.append(lf.path)
             return None
         except UnknownLogFormat as exc:
-            self.summary.unread.append(str(exc))
+            self.summary.warnings.append(str(exc))
             return None
         except (OSError, EOFError, zlib.error) as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
@@ -410,7 +412,7 @@ class Run:
         """Read one file from its start offset, committing batch by batch."""
         lf = work.file
         try:
-            fh = files.open_at(lf.path, lf.compressed, work.start)  # a gzip file is read up to start
+            fh = files.open_at(lf.path, lf.compressed, work.start, settled(lf))  # a gzip file is read up to start
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
             return
@@ -421,7 +423,9 @@ class Run:
             try:
                 self.read_stream(lf, fh, work.start, work.final)
             except UnknownLogFormat as exc:
-                self.summary.unread.append(str(exc))
+                self.summary.warnings.append(str(exc))
+            if getattr(fh, "cut_short", False):
+                self._cut_short(work)
 
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
@@ -475,7 +479,10 @@ class Run:
                 storing.put(item)
                 del item  # not held while the next one is parsed or received
         except (OSError, EOFError, zlib.error) as exc:
-            self._fail(f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}")
+            reason = f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}"
+            if isinstance(exc, EOFError) and lf.compressed:  # being compressed right now, perhaps
+                reason += f" (read up to there once unchanged for {SETTLED_SECONDS / 60:.0f} minutes)"
+            self._fail(reason)
 
     def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
         """Per-file options: the dialect is detected from the file's head, never from mid-file.
@@ -561,6 +568,15 @@ class Run:
                     log.warning("%s", exc)
         opened.seen = lf.size
 
+    def _cut_short(self, work: Work) -> None:
+        """Say that a gzip file's data ended early: in the run that read up to there (later
+        runs find nothing new in it, and say nothing)."""
+        cp = self.checkpoints.get(work.file.fingerprint or "")
+        if cp is not None and cp.offset > work.start:
+            self.summary.warnings.append(
+                f"{work.file.path}: its gzip data ends early, after {cp.offset} bytes: the messages "
+                "up to there are stored (one cut there is a reject)")
+
     def _fail(self, reason: str) -> None:
         log.info("%s", reason)
         self.summary.failed.append(reason)
@@ -606,6 +622,10 @@ class _Failure:
     """What a parse worker sends instead of a batch when it cannot go on."""
 
     reason: str
+    data_ended: bool = False  # an EOFError: gzip data that ends early
+
+
+_CUT_SHORT = "gzip data cut short"  # what a parse worker sends after the last batch of such a file
 
 
 def prepared_in_turn(batches: Iterable[Any], start: int, prepare: Callable[[Any, int], _Prepared]
@@ -690,6 +710,7 @@ class ParseWorker:
     def __init__(self, parser: Any, lf: LogFile, start: int, batch_bytes: int, final: bool,
                  prepare: Callable[[Any, int], _Prepared], shares: bool = True) -> None:
         self.check: BinaryIO | None = None  # set by the parent: see Run._consume
+        self.cut_short = False  # the worker found the file's gzip data ending early
         self.final = final
         self.shares = shares  # whether a waiting storing process may be left batches (``_share``)
         ctx = multiprocessing.get_context("fork")
@@ -708,15 +729,17 @@ class ParseWorker:
         map_large_blocks()  # this process only: its batches' buffers go back to the kernel
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
-            with fewer_collections(), files.open_at(lf.path, lf.compressed, start) as fh:
+            with fewer_collections(), files.open_at(lf.path, lf.compressed, start, settled(lf)) as fh:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, partial(self._share, prepare)):
                     exit_if_orphaned(self.parent)  # where die_with cannot ask the kernel
                     self.handover.put(item)
                     del item  # the handover's writer thread holds it until it is written
+                if getattr(fh, "cut_short", False):
+                    self.handover.put(_CUT_SHORT)
             self.handover.put(None)
         except (OSError, EOFError, zlib.error) as exc:
-            self.handover.put(_Failure(str(getattr(exc, "strerror", None) or exc)))
+            self.handover.put(_Failure(str(getattr(exc, "strerror", None) or exc), isinstance(exc, EOFError)))
         except BaseException as exc:  # anything else still ends the parent's wait
             self.handover.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))
         finally:
@@ -753,7 +776,10 @@ class ParseWorker:
             if item is None:
                 return
             if isinstance(item, _Failure):
-                raise OSError(item.reason)
+                raise (EOFError if item.data_ended else OSError)(item.reason)
+            if isinstance(item, str) and item == _CUT_SHORT:
+                self.cut_short = True  # the gzip file's data ended early; what it held came
+                continue
             if isinstance(item, _Unprepared):
                 item = prepare(item.batch, item.nbytes)
             yield item
@@ -795,6 +821,11 @@ class _Planned:
         data = self._fh.read(self._left if size < 0 else min(size, self._left))
         self._left -= len(data)
         return data
+
+
+def settled(lf: LogFile) -> bool:
+    """Whether the file was last changed ``SETTLED_SECONDS`` ago or more."""
+    return lf.mtime is not None and time.time() - lf.mtime > SETTLED_SECONDS
 
 
 def planned(fh: BinaryIO, lf: LogFile, start: int, final: bool) -> Any:

@@ -136,7 +136,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
             summary = ingest_paths(store, targets, options)
     if not quiet:
         click.echo(summary.line(dry_run=dry_run))
-    for reason in summary.unread:
+    for reason in summary.warnings:
         click.echo(f"Warning: {reason}", err=True)
     if summary.failed:
         more = f" (and {len(summary.failed) - 1} more)" if len(summary.failed) > 1 else ""

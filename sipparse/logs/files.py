@@ -40,6 +40,7 @@ FINGERPRINT_MIN_BYTES = 512
 FINGERPRINT_MAX_BYTES = 4096
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 << 10
+READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
 
 # What logrotate and `sipparse rotate` call a rotated generation of NAME: NAME.1, NAME.2.gz,
 # NAME-20261129, NAME-20261129-2, NAME-20261129.1.gz, NAME.1.gz ...
@@ -145,17 +146,54 @@ def _read_upto(fh: BinaryIO, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def open_log(path: str, compressed: bool) -> BinaryIO:
-    """Open a log for reading as a binary stream of its (decompressed) bytes."""
+class CutGzipFile(gzip.GzipFile):
+    """A gzip stream whose data may end early (a compression cut short by a full disk or a
+    crash): it yields all it holds, then ends as if whole, and says so in ``cut_short``.
+
+    Only for a file that has stopped changing: one still being compressed ends early too,
+    and read as it is, its last message would be taken cut. Others raise EOFError there.
+    """
+
+    cut_short = False
+    tolerant = True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all, when negative), gathered piece by piece (``read1``): a
+        single read of the whole size would lose what it decoded before the data ended."""
+        wanted = -1 if size is None or size < 0 else size
+        pieces, got = [], 0
+        while not self.cut_short and (wanted < 0 or got < wanted):
+            try:
+                piece = self.read1(READ_PIECE if wanted < 0 else min(READ_PIECE, wanted - got))
+            except EOFError:
+                if not self.tolerant:
+                    raise
+                self.cut_short = True
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        return b"".join(pieces)
+
+
+def open_log(path: str, compressed: bool, settled: bool = False) -> BinaryIO:
+    """Open a log for reading as a binary stream of its (decompressed) bytes.
+
+    ``settled``: the file has stopped changing, so gzip data that ends early is read up to
+    there (``CutGzipFile``) instead of raising EOFError.
+    """
     raw = open(path, "rb")
     if not compressed:
         return raw
-    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    fh = CutGzipFile(fileobj=raw, mode="rb")
+    fh.tolerant = settled
+    return fh  # type: ignore[return-value]
 
 
-def open_at(path: str, compressed: bool, offset: int) -> BinaryIO:
-    """Open a log positioned at ``offset`` of its decompressed bytes."""
-    fh = open_log(path, compressed)
+def open_at(path: str, compressed: bool, offset: int, settled: bool = False) -> BinaryIO:
+    """Open a log positioned at ``offset`` of its decompressed bytes (``settled``: see open_log)."""
+    fh = open_log(path, compressed, settled)
     if offset:
         if compressed:
             _skip(fh, offset)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -214,3 +216,28 @@ def test_a_log_with_no_whole_line_yet_is_no_error(sqlite_url: str, tmp_path: Pat
     result = ingest(sqlite_url, str(tmp_path / "pjsip"))
     assert result.exit_code == 0, result.output
     assert count(sqlite_url) == 0
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_gzip_data_that_ends_early_is_read_up_to_there_once_settled(sqlite_url: str, tmp_path: Path,
+                                                                     workers: str) -> None:
+    """A compression cut short (full disk, crash): what the data holds is stored, and said
+    once. While the file may still be being written it is an error, and nothing is taken."""
+    whole = make_log(20)
+    packed = gzip.compress(whole)
+    cut = tmp_path / "pjsip.2.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])
+    fresh = run_process(sqlite_url, "--workers", workers, str(cut))
+    assert fresh.returncode == 1 and "once unchanged for 5 minutes" in fresh.stderr
+    assert count(sqlite_url) == 0
+    old = time.time() - 600
+    os.utime(cut, (old, old))
+    first = run_process(sqlite_url, "--workers", workers, str(cut))
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.startswith(f"Warning: {cut}: its gzip data ends early, after ")
+    stored = count(sqlite_url)
+    assert message_count(20) // 2 < stored < message_count(20)
+    readable = gzip.decompress(packed)[: int(first.stderr.split("after ")[1].split(" ")[0])]
+    assert readable.count(b"Call-ID:") in (stored, stored + 1)  # + the message cut there
+    again = run_process(sqlite_url, "--workers", workers, str(cut))
+    assert again.returncode == 0 and again.stderr == "" and count(sqlite_url) == stored
