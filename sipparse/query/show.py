@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from sipparse.query.errors import AmbiguousCallId, CallNotFound
 from sipparse.query.render import Terminal, render_table, to_json
 from sipparse.query.times import Clock, format_time, has_fraction, iso_time, stored_text
+from sipparse.store.rows import clipped
+from sipparse.store.schema import CALL_ID
 
 MAX_CANDIDATES = 20
 
@@ -47,9 +49,14 @@ def resolve_call_ids(store: Store, given: Sequence[str]) -> list[str]:
 
 
 def resolve_call_id(store: Store, text: str) -> str:
-    """One Call-ID from an exact value, a prefix or a ``%`` pattern; errors say which failed."""
-    if "%" not in text and _exists(store, text):
-        return text
+    """One Call-ID from an exact value, a prefix or a ``%`` pattern; errors say which failed.
+
+    An exact value wins, ``%`` and all (a Call-ID may hold one); one too long for the column
+    is looked for as it was stored (``rows.clipped``).
+    """
+    stored = clipped(text, CALL_ID.clip or len(text))
+    if _exists(store, stored):
+        return stored
     candidates = _candidates(store, text)
     if not candidates:
         raise CallNotFound(f"no call with Call-ID {text!r} (nor one starting with it)")

@@ -20,6 +20,7 @@ from operator import add, attrgetter, itemgetter
 from types import MemberDescriptorType
 from typing import Any
 
+from sipparse.digest import sha1_hex
 from sipparse.sip.accel import c_module
 from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.store import calls, schema
@@ -230,8 +231,17 @@ def _clip_row(row: tuple[Any, ...], limits: Limits) -> tuple[Any, ...]:
     for index, limit in limits:
         value = row[index]
         if isinstance(value, str) and len(value) > limit:
-            row = _replace(row, index, value[:limit])
+            row = _replace(row, index, clipped(value, limit))
     return row
+
+
+def clipped(value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters, its end replaced by ``~`` and the SHA-1 of the
+    whole: two Call-IDs alike in their first 512 characters stay two calls."""
+    if len(value) <= limit:
+        return value
+    digest = "~" + sha1_hex(value.encode("utf-8", "surrogateescape"))
+    return value[:max(0, limit - len(digest))] + digest[:limit]
 
 
 _REJECT_CLIPS = clips(schema.REJECT_COLUMNS)

@@ -272,3 +272,26 @@ def test_unreachable_database_is_one_line_exit_1(command: list[str]) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+def _logged(call_id: str, first_line: str = "INVITE sip:1@pbx SIP/2.0") -> str:
+    packet = (f"{first_line}\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nFrom: <sip:a@pbx>;tag=1\r\n"
+              f"To: <sip:b@pbx>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    return (f"[2025-06-01 09:00:00] VERBOSE[1] res_pjsip_logger.c: <--- Received SIP request "
+            f"({len(packet)} bytes) from UDP:10.0.0.1:5060 --->\n{packet}\n")
+
+
+def test_call_ids_too_long_for_the_column_stay_apart_and_can_be_shown(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    alike = "x" * 600
+    log = tmp_path / "pjsip"
+    log.write_text(_logged(alike + "-A") + _logged(alike + "-B", "SIP/2.0 486 Busy Here")
+                   + _logged(alike + "-A", "SIP/2.0 200 OK") + _logged("a%b") + _logged("aXb"))
+    ok(db_url, "ingest", "--tz", "UTC", "--no-progress", str(log))
+    listed = calls_json(db_url)
+    assert len(listed) == 4 and all(len(c["call_id"]) <= 512 for c in listed)
+    shown = json.loads(ok(db_url, "show", alike + "-A", "--format", "json"))
+    assert [r["sip_method"] for r in shown] == ["INVITE", "200 OK"]
+    assert {r["call_id"] for r in shown} == {c["call_id"] for c in listed if c["message_count"] == 2}
+    exact = json.loads(ok(db_url, "show", "a%b", "--format", "json"))  # a Call-ID with a % in it
+    assert {r["call_id"] for r in exact} == {"a%b"}
+    assert run(db_url, "show", "a%").exit_code == 1  # a pattern matching both

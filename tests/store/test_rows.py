@@ -362,3 +362,13 @@ def test_encodable_tells_rows_that_bind_from_rows_that_need_cleaning(value_rows:
             assert rows.encodable(value_rows) is expected
         finally:
             rows._C_ROWS = saved
+
+
+@given(st.text(min_size=1, max_size=700), st.text(min_size=1, max_size=700), st.sampled_from([64, 512]))
+def test_clipped_values_fit_and_stay_apart(a: str, b: str, limit: int) -> None:
+    for value in (a, b):
+        short = rows.clipped(value, limit)
+        assert len(short) <= limit
+        assert short == value if len(value) <= limit else short.startswith(value[:limit - 41])
+    if a != b:
+        assert rows.clipped(a, limit) != rows.clipped(b, limit)
