@@ -42,7 +42,7 @@ def reference_row(message: SipMessage) -> dict[str, Any]:
                 problems.append(f"{column.name} {value} too large to store")
                 value = None
         elif isinstance(value, str) and column.clip:
-            value = value[:column.clip]
+            value = rows.clipped(value, column.clip) if column.name == "call_id" else value[:column.clip]
         out[column.name] = value
     out["problems"] = "; ".join(problems) if problems else None
     return out
@@ -372,3 +372,9 @@ def test_clipped_values_fit_and_stay_apart(a: str, b: str, limit: int) -> None:
         assert short == value if len(value) <= limit else short.startswith(value[:limit - 41])
     if a != b:
         assert rows.clipped(a, limit) != rows.clipped(b, limit)
+
+
+def test_only_the_call_id_has_the_call_id_length() -> None:
+    """Values are cut keeping a digest by that length alone (``rows._clip_row``)."""
+    tables = (schema.MESSAGE_COLUMNS, schema.CALL_COLUMNS, schema.REJECT_COLUMNS, schema.CHECKPOINT_COLUMNS)
+    assert {c.name for t in tables for c in t if c.clip == schema.CALL_ID.clip} == {"call_id"}
