@@ -144,7 +144,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
 
 
 @cli.command()
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+@click.option("--limit", type=click.IntRange(1, (1 << 63) - 1), default=50, show_default=True,
               help="How many (newest first).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_app

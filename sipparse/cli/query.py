@@ -150,7 +150,7 @@ def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | Non
 )
 @click.option(
     "--limit",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, (1 << 63) - 1),
     default=50,
     show_default=True,
     help="At most this many calls, newest first (0: no limit).",

@@ -93,10 +93,13 @@ def parse_time_bound(text: str, clock: Clock) -> datetime:
         raise QueryError("empty time: use e.g. 1h, 30m, 2d or '2025-02-01 18:00'")
     if value.lower() == "now":
         return clock.now_utc
-    if _RELATIVE.fullmatch(value):
-        seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _RELATIVE_PART.findall(value))
-        return clock.now_utc - timedelta(seconds=seconds)
-    return clock.to_utc(_parse_absolute(value))
+    try:
+        if _RELATIVE.fullmatch(value):
+            seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _RELATIVE_PART.findall(value))
+            return clock.now_utc - timedelta(seconds=seconds)
+        return clock.to_utc(_parse_absolute(value))
+    except (OverflowError, ValueError):  # before year 1 or after 9999, once in UTC
+        raise QueryError(f"time {value!r} is out of range (years 1 to 9999)") from None
 
 
 def _parse_absolute(value: str) -> datetime:

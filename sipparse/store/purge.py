@@ -35,13 +35,16 @@ def parse_older_than(text: str, now: datetime | None = None) -> datetime:
     """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     match = AGE.fullmatch(text.strip())
-    if match:
-        return now - timedelta(**{UNITS[match.group(2).lower()]: int(match.group(1))})
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is neither an age (30d, 12h, 90m) nor a date (2025-01-31)") from None
-    return moment.astimezone(UTC).replace(tzinfo=None)
+        if match:
+            return now - timedelta(**{UNITS[match.group(2).lower()]: int(match.group(1))})
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValueError(f"{text!r} is neither an age (30d, 12h, 90m) nor a date (2025-01-31)") from None
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError(f"{text!r} reaches before year 1") from None
 
 
 def purge(store: Store, older_than: datetime, batch_size: int = 5000, dry_run: bool = False,
