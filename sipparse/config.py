@@ -167,17 +167,51 @@ def find_config_file(option: str | None, environ: dict[str, str],
     return None
 
 
+# What the sections other than [rotate] (``rotate.options_from``) and [[dialects]]
+# (``logs.dialects``) may hold, with the TOML types each key takes: a key misspelt or of the
+# wrong type is named with its file when the file is read, not met later as an exception.
+CONFIG_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
+    "database": {"url": (str,), "password": (str,)},
+    "ingest": {"paths": (str, list), "host": (str,), "tz": (str,), "year": (int,), "format": (str,)},
+    "grok": {"patterns_dir": (str, list)},
+}
+_TYPE_NAMES = {str: "a string", list: "a list of strings", int: "an integer", dict: "a table"}
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML config file; unreadable or invalid files are a ConfigError."""
+    """Read a TOML config file; unreadable, invalid or mistyped files are a ConfigError."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"invalid config file {path}: {exc}") from None
+    _check_types(path, data)
     _refuse_exposed_password(path, data)
     return data
+
+
+def _check_types(path: Path, data: dict[str, Any]) -> None:
+    for section, keys in CONFIG_KEYS.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"config file {path}: [{section}] must be a table")
+        for key, value in table.items():
+            if key not in keys:
+                raise ConfigError(f"config file {path}: unknown key {key!r} in [{section}] "
+                                  f"(known: {', '.join(keys)})")
+            wanted = keys[key]
+            if isinstance(value, bool) or not isinstance(value, wanted) or (
+                    isinstance(value, list) and not all(isinstance(item, str) for item in value)):
+                kinds = " or ".join(_TYPE_NAMES[kind] for kind in wanted)
+                raise ConfigError(f"config file {path}: [{section}] {key} must be {kinds}, not {value!r}")
+    for name in ("rotate",):
+        if not isinstance(data.get(name, {}), dict):
+            raise ConfigError(f"config file {path}: [{name}] must be a table")
+    dialects = data.get("dialects", [])
+    if not isinstance(dialects, list) or not all(isinstance(item, dict) for item in dialects):
+        raise ConfigError(f"config file {path}: dialects must be [[dialects]] tables")
 
 
 def _refuse_exposed_password(path: Path, data: dict[str, Any]) -> None:

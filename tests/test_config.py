@@ -142,3 +142,27 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     assert "C checks of row limits: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C call summaries: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
     assert "C reader of addresses and start lines: off (SIPPARSE_PURE_PYTHON is set)" in result.stdout
+
+
+@pytest.mark.parametrize("text, says", [
+    (b'[ingest]\ntz = 7\n', "[ingest] tz must be a string, not 7"),
+    (b'[ingest]\npaths = 5\n', "[ingest] paths must be a string or a list of strings, not 5"),
+    (b'[ingest]\npaths = ["/var/log/a", 3]\n', "[ingest] paths must be a string or a list of strings"),
+    (b'[ingest]\nyear = true\n', "[ingest] year must be an integer, not True"),
+    (b'[ingest]\npath = "/var/log/asterisk/pjsip"\n', "unknown key 'path' in [ingest]"),
+    (b'database = 5\n', "[database] must be a table"),
+    (b'dialects = 3\n', "dialects must be [[dialects]] tables"),
+    (b'\xff\xfe[da', "invalid config file"),
+], ids=["tz", "paths", "paths-item", "year", "misspelt", "database", "dialects", "not-utf8"])
+def test_config_values_of_the_wrong_kind_are_named_with_their_file(tmp_path: Path, text: bytes, says: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from sipparse.cli import run
+
+    config = tmp_path / "sipparse.toml"
+    config.write_bytes(text)
+    with pytest.raises(SystemExit) as exc:
+        run(["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "info"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert says in err and str(config) in err
+    assert err.count("\n") == 1 and "unexpected" not in err
