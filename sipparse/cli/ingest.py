@@ -19,6 +19,7 @@ from sipparse.ingest import (
     ingest_paths,
     list_rejects,
 )
+from sipparse.logs.files import rotated_siblings
 from sipparse.logs.follow import stop_on_signals
 
 
@@ -136,6 +137,9 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
             summary = ingest_paths(store, targets, options)
     if not quiet:
         click.echo(summary.line(dry_run=dry_run))
+    elif not follow:  # the summary line names them; cron, which mails stderr, must hear too
+        summary.warnings += [f"{path}: no such file, nor a rotated generation of it"
+                             for path in summary.missing if not rotated_siblings(path)]
     for reason in summary.warnings:
         click.echo(f"Warning: {reason}", err=True)
     if summary.failed:

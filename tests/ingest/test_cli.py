@@ -241,3 +241,16 @@ def test_gzip_data_that_ends_early_is_read_up_to_there_once_settled(sqlite_url: 
     assert readable.count(b"Call-ID:") in (stored, stored + 1)  # + the message cut there
     again = run_process(sqlite_url, "--workers", workers, str(cut))
     assert again.returncode == 0 and again.stderr == "" and count(sqlite_url) == stored
+
+
+def test_quiet_still_warns_of_a_path_that_names_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    """cron mails what a job prints: a mistyped path must not ingest nothing, silently, forever."""
+    (tmp_path / "rotated").write_bytes(make_log(1))
+    (tmp_path / "rotated.1").write_bytes(make_log(1))
+    os.unlink(tmp_path / "rotated")  # between a rename rotation and the writer's reopening
+    result = run_process(sqlite_url, "--quiet", str(tmp_path / "pjsipp"), str(tmp_path / "nothing-*.log"),
+                         str(tmp_path / "rotated"))
+    assert result.returncode == 0 and result.stdout == ""
+    assert sorted(result.stderr.splitlines()) == [
+        f"Warning: {tmp_path / name}: no such file, nor a rotated generation of it"
+        for name in ("nothing-*.log", "pjsipp")]
