@@ -35,6 +35,7 @@ class FullLayout:
         self._lead_byte = _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
         self._fast = fast and builder.parser.scan is not None and accel.reader is not None
+        self._skipping = False  # inside a line too long to keep, rejected by ``force``
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: everything before ``done`` is read."""
@@ -42,6 +43,10 @@ class FullLayout:
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the entries of ``buf`` (file offset ``base``); return how many bytes are done."""
+        if self._skipping:  # the rest of a line ``force`` gave up on: it goes up to its end
+            if b"\n" not in buf:
+                return len(buf)
+            self._skipping = False
         if self._fast:
             offsets = accel.reader.full_entry_starts(buf)
             if offsets is not None:
@@ -94,6 +99,7 @@ class FullLayout:
     def force(self, buf: bytes, base: int) -> int:
         """Give up on an entry too large to keep: reject its first bytes, skip the rest."""
         self.builder.reject(base, base + len(buf), f"log entry larger than {MAX_MESSAGE} bytes", buf)
+        self._skipping = not buf.endswith(b"\n")
         return len(buf)
 
     def _entries(self, buf: bytes) -> Iterator[re.Match[bytes]]:

@@ -102,7 +102,8 @@ class SyslogLayout:
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the whole lines of ``buf`` (all of it when ``final``); return bytes done."""
         limit = len(buf) if final else buf.rfind(b"\n") + 1
-        pos = self._skip_partial(buf, limit)
+        pos = self._skip_partial(buf)
+        limit = max(limit, pos)
         match, find = self.dialect.prefix.match, buf.find
         fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
@@ -157,12 +158,14 @@ class SyslogLayout:
         for key in list(self.open):
             self._close(key, "log ended inside the message")
 
-    def _skip_partial(self, buf: bytes, limit: int) -> int:
+    def _skip_partial(self, buf: bytes) -> int:
+        """Bytes of ``buf`` that are still the line ``force`` gave up on: up to its LF, or all
+        of them while it goes on (a line of 50 MiB is one reject, not one per batch)."""
         if not self.skip_partial:
             return 0
-        nl = buf.find(b"\n", 0, limit)
+        nl = buf.find(b"\n")
         if nl < 0:
-            return limit
+            return len(buf)
         self.skip_partial = False
         return nl + 1
 
