@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -62,11 +63,21 @@ class App:
     def debug(self) -> bool:
         return self.settings.debug
 
-    def open_store(self) -> Any:
-        """Open (and create or migrate) the configured database."""
+    def open_store(self, reading: bool = False) -> Any:
+        """Open (and create or migrate) the configured database.
+
+        ``reading``: for a command that only reads. An SQLite file that does not exist is
+        then not created (a mistyped ``--db`` would leave an empty database behind): a note
+        says so, and the command reads an empty database in memory instead.
+        """
+        from sipparse.config import parse_db_url
         from sipparse.store import open_store
 
-        return open_store(self.settings.db_url)
+        url = self.settings.db_url
+        if reading and url.is_sqlite and url.path != ":memory:" and not os.path.exists(url.path or ""):
+            click.echo(f"Note: no database at {url.path} yet: nothing has been ingested into it", err=True)
+            return open_store(parse_db_url("sqlite:///:memory:"))
+        return open_store(url)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -157,7 +157,7 @@ def rejects(app: App, limit: int, fmt: str) -> None:
 
     Example: sipparse rejects --limit 10 --format json
     """
-    with app.open_store() as store:
+    with app.open_store(reading=True) as store:
         rows = [_reject_view(row) for row in list_rejects(store, limit)]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))

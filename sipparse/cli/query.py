@@ -67,7 +67,7 @@ def _store(app: App) -> Iterator[Any]:
     """The configured store, closed afterwards; library errors become one line and exit 1."""
     store = None
     try:
-        store = app.open_store()
+        store = app.open_store(reading=True)
         yield store
     except SipparseError as exc:
         raise click.ClickException(str(exc)) from None

@@ -151,9 +151,21 @@ def test_rejects_are_stored_counted_and_listed(db_url: str, tmp_path: Path) -> N
         assert str(row["id"]) in table.output
 
 
-def test_no_rejects(sqlite_url: str) -> None:
+def test_no_rejects(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pjsip").write_bytes(make_log(1))
+    ingest_ok(sqlite_url, str(tmp_path / "pjsip"))
     result = CliRunner().invoke(cli, ["--db", sqlite_url, "rejects"])
     assert result.exit_code == 0 and result.output == "no rejects stored\n"
+
+
+@pytest.mark.parametrize("command", [["rejects"], ["calls"], ["stats"], ["show", "x"]])
+def test_reading_a_database_that_does_not_exist_creates_none(tmp_path: Path, command: list[str]) -> None:
+    """A mistyped --db is said on stderr, not left behind as a new empty database."""
+    missing = tmp_path / "typo" / "sipparse.db"
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{missing}", *command])
+    assert result.exit_code == (1 if command[0] == "show" else 0)
+    assert result.stderr.startswith(f"Note: no database at {missing} yet")
+    assert not missing.parent.exists()
 
 
 def test_user_dialect_from_the_config_and_patterns_dir(sqlite_url: str, tmp_path: Path) -> None:
