@@ -13,6 +13,7 @@ exact same results.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -28,7 +29,26 @@ BLOCK_SIZE = 1 << 17
 INLINE_BLOCKS = 8
 # JSON of a list with a newline between items: no encoded string holds a raw newline
 _LINES_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=("\n", ":")).encode
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_strict_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def _dumps(fields: Any) -> str:
+    """Fields as JSON; a ``:float`` beyond a double (``1e999``, Ruby's Infinity) goes as the
+    string ``"Infinity"``, since JSON has no such number and a parser would refuse the line."""
+    try:
+        return _strict_dumps(fields)
+    except ValueError:
+        return _strict_dumps(_finite(fields))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 @dataclass

@@ -109,3 +109,13 @@ def test_help_texts(runner: CliRunner) -> None:
     for command in ("match", "list", "expand"):
         result = runner.invoke(cli, ["grok", command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_a_float_beyond_a_double_is_still_valid_json(runner: CliRunner) -> None:
+    """Ruby's ``"1e999".to_f`` is Infinity, which JSON cannot hold: it goes as a string."""
+    stdin = "1e999 a\n-1e999 b\n2.5 c\n"
+    result = runner.invoke(cli, ["grok", "match", "%{NOTSPACE:n:float} %{WORD:w}"], input=stdin)
+    assert result.exit_code == 0, result.output
+    strict = [json.loads(line, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+              for line in result.output.splitlines()]
+    assert strict == [{"n": "Infinity", "w": "a"}, {"n": "-Infinity", "w": "b"}, {"n": 2.5, "w": "c"}]
