@@ -48,8 +48,8 @@ STATE_STYLES: dict[str, str | None] = {
     "no-answer": "yellow",
     "cancelled": "yellow",
 }
-_CODE = re.compile(r"[1-6]\d\d")
-_CLASS = re.compile(r"([1-6])xx", re.IGNORECASE)
+_CODE = re.compile(r"\d\d\d")  # any a log may hold, 999 included (RFC 3261 bounds none)
+_CLASS = re.compile(r"(\d)xx", re.IGNORECASE)
 
 
 @dataclass

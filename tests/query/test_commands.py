@@ -299,3 +299,13 @@ def test_call_ids_too_long_for_the_column_stay_apart_and_can_be_shown(db_url: st
     exact = json.loads(ok(db_url, "show", "a%b", "--format", "json"))  # a Call-ID with a % in it
     assert {r["call_id"] for r in exact} == {"a%b"}
     assert run(db_url, "show", "a%").exit_code == 1  # a pattern matching both
+
+
+def test_any_three_digit_status_a_log_holds_can_be_asked_for(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "pjsip"
+    log.write_text(_logged("odd-1") + _logged("odd-1", "SIP/2.0 999 Beyond The Rfc") + _logged("fine-1")
+                   + _logged("fine-1", "SIP/2.0 486 Busy Here"))
+    ok(db_url, "ingest", "--tz", "UTC", "--no-progress", str(log))
+    assert ids(calls_json(db_url, "--status", "999")) == {"odd-1"}
+    assert ids(calls_json(db_url, "--status", "9xx")) == {"odd-1"}
+    assert ids(calls_json(db_url, "--status", "4xx,999")) == {"odd-1", "fine-1"}
