@@ -129,7 +129,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
                             progress=show_progress)
     options.batch_bytes, options.workers = batch_bytes, workers
     targets = list(paths) or _as_list(app.settings.get("ingest", "paths")) or DEFAULT_PATHS
-    with app.open_store() as store:
+    with app.open_store(reading=dry_run) as store:  # a dry run writes nothing, no file either
         if follow:
             with stop_on_signals() as stop:
                 summary = follow_paths(store, targets, options, stop)

@@ -38,6 +38,7 @@ def test_quiet_prints_nothing_and_dry_run_writes_nothing(sqlite_url: str, tmp_pa
     (tmp_path / "pjsip").write_bytes(make_log(2))
     dry = ingest_ok(sqlite_url, "--dry-run", str(tmp_path / "pjsip"))
     assert f"{message_count(2)} messages parsed" in dry
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()  # not even an empty database
     assert count(sqlite_url) == 0
     assert ingest_ok(sqlite_url, "--quiet", str(tmp_path / "pjsip")) == ""
     assert count(sqlite_url) == message_count(2)
