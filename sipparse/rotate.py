@@ -163,6 +163,11 @@ def options_from(config: dict[str, Any], overrides: dict[str, Any]) -> RotateOpt
     return _validated(merged)
 
 
+def check_values(given: dict[str, Any]) -> None:
+    """Raise ConfigError for a value of ``given`` (``None``: not given) that is unusable alone."""
+    _converted({key: value for key, value in given.items() if value is not None})
+
+
 def _validated(values: dict[str, Any]) -> RotateOptions:
     options = _converted(values)
     if options.postrotate and not options.shell and SHELL_SYNTAX.search(options.postrotate):

@@ -8,10 +8,12 @@ from typing import Any
 import click
 
 from sipparse.cli.base import App, cli, pass_app
+from sipparse.errors import ConfigError
 from sipparse.rotate import (
     IngestFn,
     Outcome,
     RotateError,
+    check_values,
     default_paths,
     expand_paths,
     ingest_with_lock_held,
@@ -62,6 +64,10 @@ def rotate(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
         sipparse rotate --postrotate 'asterisk -rx "logger reload"'
         sipparse rotate --min-size 100M --dateext --max-age 30d
     """
+    try:
+        check_values(given)  # the command line's own values first: a bad one is a usage error
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     options = options_from(app.settings.section("rotate"), given)
     targets = expand_paths(paths or default_paths(app.settings))
     with ExitStack() as stack:

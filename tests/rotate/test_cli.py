@@ -174,6 +174,9 @@ def test_symlink_refused_at_the_cli_others_still_rotate(tmp_path: Path, log: Pat
 
 def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
     done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--keep", "0", str(log))
-    assert done.returncode == 1
-    assert done.stderr == ("Error: keep must be at least 1: the newest generation holds lines written "
-                           "while rotating\n")
+    assert done.returncode == 2  # a usage error: the command line's own value
+    assert done.stderr.endswith("Error: keep must be at least 1: the newest generation holds lines written "
+                                "while rotating\n")
+    bad_size = run_sipparse(tmp_path, "rotate", "--no-ingest", "--min-size", "10Q", str(log))
+    assert bad_size.returncode == 2 and "bad size '10Q'" in bad_size.stderr
+    assert names(log.parent) == ["pjsip"]  # nothing rotated
