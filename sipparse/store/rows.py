@@ -46,6 +46,7 @@ _PLAIN_ATTRIBUTES = tuple(_ATTRIBUTES.get(n, n) for n in ROW_NAMES[: -len(_COMPU
 _plain = attrgetter(*_PLAIN_ATTRIBUTES)
 _timestamp = attrgetter("timestamp")
 _problems = attrgetter("problems")
+NO_TIME_STAMP = "no time stamp: the log line's was not a date (or not one UTC can hold)"
 _tzinfo = attrgetter("tzinfo")
 PROBLEMS_AT = ROW_NAMES.index("problems")
 CALL_ID_AT = ROW_NAMES.index("call_id")
@@ -166,6 +167,8 @@ def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: Times
     """
     stamps = naive_times(list(map(_timestamp, messages)))
     problems = list(map(_problems, messages))
+    if None in stamps:  # its log line's time stamp was no date, or none UTC can hold
+        problems = [p if s is not None else (*p, NO_TIME_STAMP) for p, s in zip(problems, stamps, strict=True)]
     notes = [("; ".join(p) if p else None) for p in problems] if any(problems) else None
     times, stamp = fmt_times(stamps), fmt_times([now])[0]
     rows = None

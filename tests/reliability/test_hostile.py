@@ -287,6 +287,7 @@ def test_a_marker_announcing_an_absurd_size(db_url: str, tmp_path: Path, size: b
 @pytest.mark.parametrize("stamp, zone", [
     (b"[9999-12-31 23:59:59.999]", "America/New_York"),  # past year 9999 once in UTC
     (b"[0001-01-01 00:00:00]", "Asia/Tokyo"),  # before year 1 once in UTC
+    (b"[2025-02-30 10:00:00]", "UTC"),  # no such day
 ])
 def test_a_time_stamp_past_the_years_a_date_holds(db_url: str, tmp_path: Path, stamp: bytes, zone: str) -> None:
     odd = entry("in", sentinel("odd"), WHEN, "full").replace(b"[Jun  1 09:00:00]", stamp, 1)
@@ -296,7 +297,8 @@ def test_a_time_stamp_past_the_years_a_date_holds(db_url: str, tmp_path: Path, s
     done = ingest_ok(db_url, "--tz", zone, str(log))
     assert done.stderr == ""
     assert_sentinels(db_url, 1)
-    assert select(db_url, "SELECT timestamp FROM sip_transactions WHERE call_id = 'sentinel-odd@hostile'") == [(None,)]
+    stored = select(db_url, "SELECT timestamp, problems FROM sip_transactions WHERE call_id = 'sentinel-odd@hostile'")
+    assert stored == [(None, "no time stamp: the log line's was not a date (or not one UTC can hold)")]
 
 
 def test_a_syslog_pid_of_5000_digits(sqlite_url: str, tmp_path: Path) -> None:

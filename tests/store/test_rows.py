@@ -27,7 +27,7 @@ ATTRIBUTES = {"source_file": "source.path", "source_fingerprint": "source.finger
 def reference_row(message: SipMessage) -> dict[str, Any]:
     """What a message row must hold, written the slow and obvious way."""
     out: dict[str, Any] = {}
-    problems = list(message.problems)
+    problems = list(message.problems) + ([rows.NO_TIME_STAMP] if message.timestamp is None else [])
     for column in rows.ROW_COLUMNS:
         name = ATTRIBUTES.get(column.name, column.name)
         value = message.source.path if name == "source.path" else (
