@@ -56,7 +56,7 @@ from sipparse.store_thread import StoreThread
 log = logging.getLogger(__name__)
 
 DEFAULT_PATHS = ["/var/log/asterisk/pjsip"]
-BUILTIN_DIALECTS = ("auto", "syslog", "rfc5424", "full")
+BUILTIN_DIALECTS = ("auto", "syslog", "rfc5424", "syslog-protocol", "full")
 # A rotated plain file untouched this long is taken as finished: its writer has moved on,
 # so an unterminated last message is flushed instead of waited for.
 SETTLED_SECONDS = 300.0
@@ -95,7 +95,7 @@ def progress_bar(enabled: bool, total: int) -> ProgressBar:
 class IngestOptions:
     """How to read the logs; mirrors the options of ``sipparse ingest``.
 
-    :param dialect: "auto", "syslog", "rfc5424", "full" or a user dialect name.
+    :param dialect: "auto", "syslog", "rfc5424", "syslog-protocol", "full" or a user dialect name.
     :param year: year of yearless syslog timestamps (None: inferred).
     :param tz: zone of zoneless timestamps (None: the machine's local zone).
     :param host: label for messages whose log line names no host (None: this machine).

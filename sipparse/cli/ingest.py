@@ -88,7 +88,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
 
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH|GLOB]...")
-@click.option("--format", "fmt", metavar="auto|syslog|rfc5424|full|NAME",
+@click.option("--format", "fmt", metavar="auto|syslog|rfc5424|syslog-protocol|full|NAME",
               help="Log dialect (default auto, detected per file; NAME: a [[dialects]] entry of the config).")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Year of yearless syslog timestamps "
               "(default: inferred so that no timestamp lies in the future).")

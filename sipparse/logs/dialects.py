@@ -10,8 +10,9 @@ the built-in ones) plus a layout:
   run of lines of one (host, program, pid) stream, or a whole packet on one line with
   ``#012`` escapes (Asterisk's syslog channel).
 
-Built in: ``full``, ``syslog`` (traditional time stamps) and ``rfc5424`` (RFC 3339 time
-stamps).  Users add their own in the configuration, with no code change::
+Built in: ``full``, ``syslog`` (traditional time stamps), ``rfc5424`` (RFC 3339 time
+stamps) and ``syslog-protocol`` (the RFC 5424 message itself: PRI, version, structured
+data).  Users add their own in the configuration, with no code change::
 
     [[dialects]]
     name = "mylog"
@@ -35,6 +36,7 @@ BUILTIN = {
     "full": ("%{ASTERISK_FULL_LINE}", "full"),
     "syslog": ("%{ASTERISK_SYSLOG_LINE}", "syslog"),
     "rfc5424": ("%{ASTERISK_RFC5424_LINE}", "syslog"),
+    "syslog-protocol": ("%{ASTERISK_SYSLOG_PROTOCOL_LINE}", "syslog"),
 }
 LAYOUTS = ("full", "syslog")
 FIELDS = ("timestamp", "host", "program", "pid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -82,6 +83,28 @@ def test_detect_from_the_middle(name: str, dialect: str) -> None:
     middle = len(data) // 2
     assert detect_dialect(data[:65536]) == dialect
     assert detect_dialect(data[middle:middle + 65536]) == dialect
+
+
+def _as_syslog_protocol(data: bytes, structured: bytes = b"-") -> bytes:
+    """RSYSLOG_FileFormat lines rewritten as RSYSLOG_SyslogProtocol23Format writes them."""
+    line = re.compile(rb"(?m)^(\S+) (\S+) ([^\[: ]+)\[(\d+)\]: ")
+    return line.sub(lambda m: b"<134>1 %s %s %s %s - %s " % (m[1], m[2], m[3], m[4], structured), data)
+
+
+@pytest.mark.parametrize("name", ["pjsip-rfc5424.log", "asterisk-real/rsyslog-fileformat.log"])
+@pytest.mark.parametrize("structured", [b"-", rb'[meta sequenceId="7"][origin ip="10.0.0.5" x="a\]b"]'])
+def test_the_rfc5424_message_format_itself(name: str, structured: bytes) -> None:
+    """The same log through rsyslog's protocol-23 template: the same messages, from the
+    PRI, version, structured data and all."""
+    rfc3339 = (DATA / name).read_bytes()
+    protocol = _as_syslog_protocol(rfc3339, structured)
+    assert protocol.startswith(b"<134>1 ") and protocol.count(b"<134>1 ") > 100
+    assert detect_dialect(protocol[:65536]) == "syslog-protocol"
+    plain, _, _, _ = parse_bytes(rfc3339)
+    got, rejects, _, _ = parse_bytes(protocol)
+    assert not rejects and len(got) == len(plain)
+    fields = ("call_id", "sip_method", "cseq", "from_sip", "to_sip", "timestamp", "host", "pid", "raw_message")
+    assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
 
 
 def test_user_dialect_from_configuration() -> None:
