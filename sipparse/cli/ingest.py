@@ -21,6 +21,7 @@ from sipparse.ingest import (
 )
 from sipparse.logs.files import rotated_siblings
 from sipparse.logs.follow import stop_on_signals
+from sipparse.query.render import visible
 
 
 class WorkerCount(click.ParamType):
@@ -180,13 +181,13 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         click.echo("no rejects stored")
         return
     header = ["id", "file", "offset", "reason", "raw"]
-    cells = [[str(r["id"]), str(r["file"]), str(r["offset"]), str(r["reason"]), _one_line(r["raw"], 60)]
-             for r in rows]
+    cells = [[str(r["id"]), visible(str(r["file"])), str(r["offset"]), visible(str(r["reason"])),
+              _one_line(r["raw"], 60)] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     for line in [header, ["-" * w for w in widths], *cells]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
 def _one_line(text: str | None, width: int) -> str:
-    flat = (text or "").replace("\r", "\\r").replace("\n", "\\n")
+    flat = visible((text or "").replace("\r", "\\r").replace("\n", "\\n"))
     return flat if len(flat) <= width else flat[: width - 3] + "..."

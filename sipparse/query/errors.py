@@ -1,6 +1,7 @@
 """The errors of the query commands, each shown to the user as one clear line."""
 
 from sipparse.errors import SipparseError
+from sipparse.query.render import visible
 
 
 class QueryError(SipparseError):
@@ -18,7 +19,7 @@ class AmbiguousCallId(QueryError):
         self.given = given
         self.candidates = candidates
         lines = [f"{given!r} matches {len(candidates) + more} calls; give more of the Call-ID:"]
-        lines += [f"  {cid}" for cid in candidates]
+        lines += [f"  {visible(cid)}" for cid in candidates]
         if more:
             lines.append(f"  ... and {more} more")
         super().__init__("\n".join(lines))

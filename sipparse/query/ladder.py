@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sipparse.query.media import media_summary
-from sipparse.query.render import Terminal, cut
+from sipparse.query.render import Terminal, cut, visible
 from sipparse.query.times import Clock, as_datetime
 
 LOCAL = "Asterisk"
@@ -102,7 +102,8 @@ def build_hops(messages: Sequence[dict[str, Any]], call_ids: Sequence[str]) -> l
         src, dst = _ends(message, dialogs, local)
         label = _label(message, legs if len(call_ids) > 1 else {}, seen, src, dst)
         media = media_summary(message.get("sdp_content")) if message.get("sdp_content") else []
-        hops.append(Hop(message, src, dst, label, media, as_datetime(message.get("timestamp"))))
+        hops.append(Hop(message, visible(src), visible(dst), visible(label), [visible(m) for m in media],
+                        as_datetime(message.get("timestamp"))))
     return hops
 
 
@@ -227,9 +228,9 @@ def _title(call_ids: Sequence[str], hops: Sequence[Hop], clock: Clock) -> list[s
     day = clock.to_display(start).strftime("%Y-%m-%d") if start else "?"
     title = [f"{day} ({clock.label})"]
     if len(call_ids) == 1:
-        title[0] = f"Call-ID {call_ids[0]}  {title[0]}"
+        title[0] = f"Call-ID {visible(call_ids[0])}  {title[0]}"
     else:
-        title += [f"[{n}] Call-ID {cid}" for n, cid in enumerate(call_ids, start=1)]
+        title += [f"[{n}] Call-ID {visible(cid)}" for n, cid in enumerate(call_ids, start=1)]
     return title + [""]
 
 

@@ -4,6 +4,10 @@ Tables follow the terminal: on a terminal they use its width, box-drawing charac
 colour; piped into a file or another program they are plain ASCII, uncoloured and only as
 narrow as ``$COLUMNS`` asks (nothing is cut when no width is known, so ``grep`` sees whole
 values). Cells are cut with an ellipsis in tables only; JSON and CSV always carry whole values.
+
+Whoever can send the PBX a SIP packet writes its From, To and Call-ID: in tables and the
+ladder, characters a terminal would act on (controls, DEL, C1, bidi overrides) show as
+escapes (``visible``), as ``less`` and sngrep show them, never as themselves.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+# C0 controls but LF, DEL, C1 controls, and the bidi embeddings, overrides and isolates
+_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
 
 
@@ -77,8 +84,21 @@ def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
+        return visible(bytes(value).decode("utf-8", "replace"))
+    return visible(str(value))
+
+
+def visible(text: str) -> str:
+    """``text`` with every character a terminal would act on written as an escape (``\\x1b``,
+    ``\\u202e``); line ends stay, for cells of several lines."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def fit_widths(natural: list[int], minimum: list[int], budget: int | None) -> list[int]:

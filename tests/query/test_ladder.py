@@ -93,3 +93,12 @@ def test_the_stored_via_column_names_the_caller() -> None:
     rows = flow_without_markers()
     rows[0]["via"] = "SIP/2.0/TLS pbx.example.net:5061;branch=z9hG4bK1;rport"
     assert endpoint_order(build_hops(rows, ["c1"]))[0] == "pbx.example.net:5061"
+
+
+def test_hostile_values_reach_the_ladder_as_escapes() -> None:
+    evil = "c\x1b]0;pwned\x07\u202e"
+    rows = [dict(m, call_id=evil, peer="10.0.0.9\x1b[2J:5060", direction="in", sip_method=m["sip_method"] + "\x08")
+            for m in flow_without_markers()]
+    out = render_ladder(rows, [evil], CLOCK, Terminal(width=120, fancy=True))
+    assert not any(ch in out for ch in "\x1b\x07\x08\u202e")
+    assert "Call-ID c\\x1b]0;pwned\\x07\\u202e" in out and "10.0.0.9\\x1b[2J:5060" in out

@@ -89,3 +89,20 @@ def test_detect_on_a_terminal_draws_and_colours(monkeypatch) -> None:  # type: i
     assert Terminal.detect(_Tty()) == Terminal(width=100, fancy=True, color=True)
     monkeypatch.setenv("NO_COLOR", "1")
     assert Terminal.detect(_Tty()).color is False
+
+
+HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07\x08\x7f\x9b31m\u202eok\t"
+
+
+def test_table_cells_show_what_a_terminal_would_act_on_as_escapes() -> None:
+    """From, To and Call-ID come from whoever sent the packet: none reaches the terminal as is."""
+    for term in (PLAIN, Terminal(width=200, fancy=True)):
+        out = render_table(["from", "to"], [[HOSTILE, HOSTILE.encode()]], term)
+        assert not any(ch in out for ch in "\x1b\x07\x08\x7f\x9b\u202e\t")
+        assert "\\x1b[2J" in out and "\\u202e" in out
+
+
+@given(st.text())
+def test_no_control_character_survives_a_cell(text: str) -> None:
+    out = render_table(["v"], [[text]], PLAIN)
+    assert all(ch == "\n" or (ord(ch) >= 0x20 and not 0x7f <= ord(ch) <= 0x9f) for ch in out)
