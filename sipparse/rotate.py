@@ -286,6 +286,9 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
     generations = scan_generations(path, options.dateext)
     if st.st_size == 0 or st.st_size < options.min_size:
         say(f"skipped {path}: {st.st_size} bytes, below the minimum size for rotation")
+        if _expired(generations, options, None) and options.ingest and ingest is not None:
+            # a generation may still hold lines never read (a database down for days)
+            say(f"ingested {ingest(path)} bytes from {path} and its generations before deleting old ones")
         _prune_by_age(generations, options, None, say)
         return FileResult(path, Outcome.TOO_SMALL)
     if not identifiable(path):
@@ -436,9 +439,13 @@ def _prune(path: str, newest: str, options: RotateOptions, say: Report) -> None:
 def _prune_by_age(generations: list[Generation], options: RotateOptions, newest: str | None,
                   say: Report) -> None:
     """Delete generations last written more than max_age ago (never the one made by this run)."""
+    for gen in _expired(generations, options, newest):
+        _delete(gen, say)
+
+
+def _expired(generations: list[Generation], options: RotateOptions, newest: str | None) -> list[Generation]:
+    """The generations last written more than max_age ago, but the one made by this run."""
     if options.max_age is None:
-        return
+        return []
     limit = options.clock() - options.max_age
-    for gen in generations:
-        if gen.mtime < limit and gen.base != newest:
-            _delete(gen, say)
+    return [gen for gen in generations if gen.mtime < limit and gen.base != newest]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -63,3 +64,26 @@ def _local_config(example: str, tmp_path: Path, log: Path) -> str:
     rotate_section = example[example.index("[rotate]"):]
     return (f'[database]\nurl = "sqlite:///{tmp_path / "sip.db"}"\n'
             f'[ingest]\npaths = ["{log}"]\ntz = "UTC"\n' + rotate_section)
+
+
+def test_old_generations_are_read_before_max_age_deletes_them(db_url: str, log: Path, tmp_path: Path) -> None:
+    """The live file too small to rotate, a generation past max-age that still holds lines
+    never read (written after the run that read the rest): read first, then deleted."""
+    sample = (DATA / "pjsip-full.log").read_bytes()
+    cut = sample.index(b"\n[", len(sample) // 2) + 1
+    log.write_bytes(sample[:cut])
+    ingest_ok(db_url, str(log))
+    with open(log, "ab") as late:  # appended by the writer after the run, then renamed away
+        late.write(sample[cut:])
+    log.rename(log.parent / "pjsip.1")
+    log.write_bytes(b"")
+    old = log.stat().st_mtime - 40 * 86400
+    os.utime(log.parent / "pjsip.1", (old, old))
+    result = rotate(db_url, "-v", "--max-age", "30d", "--min-size", "10M", str(log))
+    assert result.exit_code == 0, (result.output, result.exception)
+    said = result.output.splitlines()
+    assert [line.split()[0] for line in said] == ["skipped", "ingested", "deleted"], said
+    assert names(log.parent) == ["pjsip"]
+    reference = f"sqlite:///{tmp_path / 'ref.db'}"
+    ingest_ok(reference, str(DATA / "pjsip-full.log"))
+    assert dump(db_url) == dump(reference)
