@@ -8,8 +8,9 @@ Concurrency: sessions run at READ COMMITTED, so each statement sees what other w
 committed. Before a batch recomputes the summary of a call it takes the row lock of that
 ``calls`` row (inserting a placeholder when the call is new, Call-IDs in sorted order); a
 second writer touching the same call waits for the first to commit and then reads its rows
-too, so no summary is computed from a partial view. Deadlocks (1213) and lock wait timeouts
-(1205) roll the whole batch back and run it again; a lost connection is reopened first.
+too, so no summary is computed from a partial view. Deadlocks (1213), lock wait timeouts
+(1205) and killed statements (1317, 1969) roll the whole batch back and run it again; a lost
+connection is reopened first.
 
 Rows are written with multi-row INSERTs of ``ROWS_PER_STATEMENT`` rows. With the C
 extension they are SQL text, each value converted and escaped by the extension's own C
@@ -66,6 +67,8 @@ log = logging.getLogger(__name__)
 RETRYABLE = {
     1205,  # lock wait timeout
     1213,  # deadlock
+    1317,  # query interrupted: KILL QUERY from an operator, or a shutdown starting
+    1969,  # MariaDB's max_statement_time reached (a busy server): the batch runs again
     1060, 1061, 1062,  # duplicate column / index / key: another process migrated at the same time
     2006, 2013, 2055,  # connection lost: reconnect and run the transaction again
 }

@@ -135,3 +135,30 @@ def test_opening_a_database_takes_no_write_lock(sqlite_url: str, tmp_path: Any) 
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_killed_statement_is_run_again(mysql_url: str) -> None:
+    """``KILL QUERY`` of the writer's statement (an operator at the mysql prompt): the batch is
+    rolled back and run again whole, as after a deadlock, not the end of the run."""
+    source = Source("/var/log/pjsip", "fp-killed")
+    messages = mixed_traffic(source, 2, START, domain="k")
+    with open_store(mysql_url) as other, open_store(mysql_url) as store:
+        other._begin()
+        other._lock_calls(["call-0@k"])  # the batch will wait for this lock
+        victim = store._con.connection_id  # asked before the writer uses the connection
+        results: list[WriteResult] = []
+        writer = threading.Thread(target=lambda: results.append(store.write_batch(messages)))
+        writer.start()
+        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx "
+                   f"WHERE trx_mysql_thread_id = {victim} AND trx_state = 'LOCK WAIT'")
+        deadline = time.monotonic() + 15  # the lock wait timeout is 20 s
+        while not other.query(waiting)[0][0]:
+            assert time.monotonic() < deadline, "the batch never waited for the lock"
+            time.sleep(0.2)  # InnoDB refreshes innodb_trx only after 0.1 s without a read
+        other.execute(f"KILL QUERY {victim}")
+        time.sleep(0.3)
+        other.commit()  # the lock goes: the batch, run again, goes through
+        writer.join(timeout=60)
+        assert store.retries >= 1
+        assert results and results[0].inserted == len(messages)
+        assert count(store, "sip_transactions") == len(messages)
