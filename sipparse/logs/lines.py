@@ -86,6 +86,9 @@ class SyslogLayout:
         self._host = groups.get("host")
         self._pid = groups.get("pid")
         self.open: dict[tuple, _Open] = {}
+        # (offset, end) of messages read whole while another stream's was open: one that
+        # began before a checkpoint and ran past it (see ``checkpoint``)
+        self._overlapping: list[tuple[int, int]] = []
         self.last: _Open | None = None
         self.line_no = 0
         self.skip_partial = False
@@ -96,8 +99,22 @@ class SyslogLayout:
         self._rfc5424 = dialect.name == "rfc5424"
 
     def checkpoint(self, done: int) -> int:
-        """Offset a later run must resume from: the oldest message still open, or ``done``."""
-        return min([msg.offset for msg in self.open.values()] + [done])
+        """Offset a later run must resume from: the oldest message still open, or ``done``.
+
+        Streams interleave, so a message read whole may have begun before that offset and
+        run past it: from there, a later run would meet its start line without the marker
+        before it, and store it a second time under another offset. The resume offset then
+        goes back to that message's first line (its rows are skipped as already stored).
+        """
+        resume = min([msg.offset for msg in self.open.values()] + [done])
+        moved = True
+        while moved:
+            moved = False
+            for offset, end in self._overlapping:
+                if offset < resume < end:
+                    resume, moved = offset, True
+        self._overlapping = [(offset, end) for offset, end in self._overlapping if end > resume]
+        return resume
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the whole lines of ``buf`` (all of it when ``final``); return bytes done."""
@@ -353,6 +370,8 @@ class SyslogLayout:
         msg = self.open.pop(key)
         if self.last is msg:
             self.last = None
+        if self.open:  # another stream's message began while this one was open, perhaps inside it
+            self._overlapping.append((msg.offset, msg.end))
         if not msg.lines:
             self.builder.reject(msg.offset, msg.end, "a packet marker with no message after it", b"",
                                 self.timestamps(msg.timestamp), _text(msg.host))

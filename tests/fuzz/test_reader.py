@@ -151,3 +151,59 @@ def test_a_content_length_one_too_large_does_not_eat_the_next_message() -> None:
     _, second = parse(data, "full", start=first[-1].checkpoint)
     got = {**by_offset(first), **by_offset(second)}
     assert sorted(v[1] for v in got.values()) == ["call-7@192.0.2.10", "liar@fuzz"]
+
+
+@st.composite
+def interleaved_hosts(draw: st.DrawFn) -> bytes:
+    """Two hosts' ``syslog`` entries (marker line, then the message's lines) merged line by
+    line in a random order, each host's own lines in order: a central rsyslog's one file."""
+    streams = []
+    for host, first in (("pbx-a", 0), ("pbx-b", 20)):
+        numbers = draw(st.lists(st.integers(first, first + 19), min_size=1, max_size=3))
+        data = b"".join(entry(d, m, WHEN + timedelta(seconds=n), "syslog", host=host)
+                        for n in numbers for d, m in call(n)[: draw(st.integers(1, 6))])
+        streams.append(data.splitlines(keepends=True))
+    order = draw(st.permutations([0] * len(streams[0]) + [1] * len(streams[1])))
+    taken = [0, 0]
+    out = []
+    for which in order:
+        out.append(streams[which][taken[which]])
+        taken[which] += 1
+    return b"".join(out)
+
+
+@FUZZ
+@given(interleaved_hosts(), st.floats(0, 1))
+def test_interleaved_hosts_resumed_at_the_checkpoint_read_each_message_once(data: bytes, cut: float) -> None:
+    """A message begun before the checkpoint and ended after another host's began: the next
+    run must not meet its start line without its marker and read it as a second message."""
+    _, whole = parse(data, "syslog")
+    k = int(len(data) * cut)
+    _, first = parse(data[:k], "syslog", final=False)
+    checkpoint = first[-1].checkpoint if first else 0
+    _, second = parse(data, "syslog", start=checkpoint)
+    assert {**by_offset(first), **by_offset(second)} == by_offset(whole)
+
+
+# found by a fuzzer appending to a log in pieces: host a's marker, host b's marker, a's message
+# read whole, b's still open at the end of run 1. Run 2 resumed at b's marker met a's start
+# line without its marker and stored a's message again, under the offset of that line.
+def test_a_message_read_whole_across_the_checkpoint_is_not_read_again() -> None:
+    a, b = (f"Nov 29 14:36:04 {h} asterisk[{p}]: ".encode() for h, p in (("pbx-a", 4101), ("pbx-b", 4102)))
+    bye = sip_message("BYE sip:1000@127.0.0.1:5070 SIP/2.0", "call-A", "2 BYE", branch="a1", from_tag="1",
+                      to_tag="2").split(b"\r\n")
+    ok = sip_message("SIP/2.0 200 OK", "call-B", "1 OPTIONS", branch="b1", from_tag="3",
+                     to_tag="4").split(b"\r\n")
+    lines = [a + b"[Nov 29 14:36:04] VERBOSE[1] res_pjsip_logger.c: <--- Received SIP request (150 bytes) "
+             b"from UDP:127.0.0.1:15101 --->",
+             b + b"[Nov 29 14:36:04] VERBOSE[2] res_pjsip_logger.c: <--- Transmitting SIP response (160 bytes) "
+             b"to UDP:127.0.0.1:15102 --->",
+             a + bye[0] + b"#015", b + ok[0] + b"#015"]
+    lines += [a + (line or b"") + b"#015" for line in bye[1:-1]] + [b + line + b"#015" for line in ok[1:4]]
+    run1 = b"\n".join(lines) + b"\n"
+    data = run1 + b"".join(b + (line or b"") + b"#015\n" for line in ok[4:-1])
+    _, first = parse(run1, "syslog", final=False)
+    assert [m.call_id for batch in first for m in batch.messages] == ["call-A"]
+    _, second = parse(data, "syslog", start=first[-1].checkpoint)
+    assert [m.offset for batch in second for m in batch.messages] == [0, len(lines[0]) + 1]
+    assert {**by_offset(first), **by_offset(second)} == by_offset(parse(data, "syslog")[1])

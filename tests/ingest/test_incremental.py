@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tests.ingest.helpers import checkpoints, count, dump, execute_raw, ingest_ok
 from tests.ingest.siplog import make_log, message_count
+from tests.reliability.helpers import call, entry
 
 CALLS = 12
 
@@ -37,6 +39,35 @@ def test_random_cuts_equal_one_run(db_url: str, tmp_path: Path, dialect: str) ->
     want = reference(tmp_path, data, f"sqlite:///{tmp_path / 'ref.db'}")
     assert len(want) == message_count(CALLS)
     cuts = sorted(random.Random(dialect).sample(range(1, len(data)), 9))
+    grow_and_ingest(db_url, tmp_path / "pjsip", data, cuts)
+    assert dump(db_url) == want
+
+
+def _relayed(hosts: tuple[str, str], calls: int) -> bytes:
+    """Two hosts' ``pjsip`` files through one central rsyslog: each SIP line its own syslog
+    line, Asterisk's marker inside, the hosts' lines merged in a random order."""
+    streams = []
+    for n, host in enumerate(hosts):
+        lines = []
+        for k in range(n * 100, n * 100 + calls):
+            for direction, msg in call(k):
+                lines += entry(direction, msg, datetime(2025, 6, 1, 9, 0, k % 60), "syslog", host=host).splitlines(True)
+        streams.append(lines)
+    rng, out = random.Random(5), []
+    while any(streams):
+        out.append(rng.choice([s for s in streams if s]).pop(0))
+    return b"".join(out)
+
+
+def test_interleaved_hosts_cut_anywhere_equal_one_run(db_url: str, tmp_path: Path) -> None:
+    """A message read whole whose host's lines run past the checkpoint (another host's message
+    began inside it) is read again from its marker, not a second time from its start line."""
+    data = _relayed(("pbx-a", "pbx-b"), 6)
+    want = reference(tmp_path, data, f"sqlite:///{tmp_path / 'ref.db'}")
+    assert len(want) == 2 * 6 * len(call(0))
+    # 15000 and 45200 fall where a run ends with such a message behind the checkpoint (the
+    # reader before the fix stored one twice from any cut in 14653-15689 or 45030-45363)
+    cuts = sorted({15000, 45200, *random.Random(11).sample(range(1, len(data)), 12)})
     grow_and_ingest(db_url, tmp_path / "pjsip", data, cuts)
     assert dump(db_url) == want
 
