@@ -21,6 +21,7 @@ from sipparse.errors import ConfigError
 
 CRON_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYSTEMD_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -137,6 +138,13 @@ def validate_jobs(jobs: Jobs) -> None:
         raise ConfigError(f"--every {jobs.every}: use a divisor of 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)")
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", jobs.user):
         raise ConfigError(f"bad user name {jobs.user!r}")
+    # cron.d files and systemd units are read line by line: a line end in a value would add
+    # a job or a directive of its own, run as root where the file is installed
+    values = [jobs.mailto or "", jobs.postrotate or "", jobs.min_size or "", *jobs.logs, *jobs.global_args,
+              *jobs.program]
+    for value in values:
+        if _CONTROL.search(value):
+            raise ConfigError(f"{value!r}: a control character (a line end) has no place in a schedule")
 
 
 def systemd_units(jobs: Jobs) -> dict[str, str]:

@@ -105,6 +105,19 @@ def test_bad_schedule_options_are_refused(args: list[str], message: str) -> None
     assert result.exit_code == 1 and str(result.exception).startswith(message)
 
 
+@pytest.mark.parametrize("args", [
+    ["--log", "/tmp/a\n* * * * * root touch /tmp/owned"],
+    ["--mailto", "root\n* * * * * root touch /tmp/owned"],
+    ["--postrotate", "true\n* * * * * root touch /tmp/owned"],
+    ["--format", "systemd", "--log", "/tmp/a\nExecStartPre=/bin/touch /tmp/owned"],
+])
+def test_a_line_end_in_a_value_cannot_add_a_job_or_a_directive(args: list[str]) -> None:
+    """cron.d and systemd read lines: the file goes to /etc as root, so a value cannot add one."""
+    result = CliRunner().invoke(cli, ["cron", "print", *args])
+    assert result.exit_code == 1 and "control character" in str(result.exception)
+    assert "owned" not in result.stdout
+
+
 def test_bad_rotate_time_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["cron", "print", "--rotate-at", "25:00"])
     assert result.exit_code == 2 and "expected HH:MM" in result.output
