@@ -66,8 +66,8 @@ class App:
     def open_store(self, reading: bool = False) -> Any:
         """Open (and create or migrate) the configured database.
 
-        ``reading``: for a command that only reads. An SQLite file that does not exist is
-        then not created (a mistyped ``--db`` would leave an empty database behind): a note
+        ``reading``: for a command that only reads, or only deletes. An SQLite file that does
+        not exist is then not created (a mistyped ``--db`` would leave an empty database behind): a note
         says so, and the command reads an empty database in memory instead.
         """
         from sipparse.config import parse_db_url

@@ -37,4 +37,4 @@ def _c_state(loaded: bool, fallback: str) -> str:
         return "in use"
     if accel.pure_python():
         return "off (SIPPARSE_PURE_PYTHON is set)"
-    return f"not built (no C compiler at install time): {fallback} gives the same results, more slowly"
+    return f"not built (no C compiler at install time): the same results from {fallback}, more slowly"

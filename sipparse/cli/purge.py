@@ -28,7 +28,7 @@ def purge(app: App, cutoff: object, batch_size: int, dry_run: bool) -> None:
 
     Example: `sipparse purge --older-than 30d` from a daily cron job.
     """
-    with app.open_store() as store:
+    with app.open_store(reading=True) as store:  # a mistyped --db leaves no empty database behind
         counts = store.purge(cutoff, batch_size=batch_size, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {counts['messages']} messages, {counts['calls']} calls, {counts['rejects']} rejects "

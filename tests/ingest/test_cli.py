@@ -159,7 +159,7 @@ def test_no_rejects(sqlite_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.output == "no rejects stored\n"
 
 
-@pytest.mark.parametrize("command", [["rejects"], ["calls"], ["stats"], ["show", "x"]])
+@pytest.mark.parametrize("command", [["rejects"], ["calls"], ["stats"], ["show", "x"], ["purge", "--older-than", "1d"]])
 def test_reading_a_database_that_does_not_exist_creates_none(tmp_path: Path, command: list[str]) -> None:
     """A mistyped --db is said on stderr, not left behind as a new empty database."""
     missing = tmp_path / "typo" / "sipparse.db"
