@@ -38,11 +38,15 @@ def field_path(ref: str) -> tuple[str, ...]:
 
 
 def split_capture_name(name: str) -> tuple[str, Converter | None]:
-    """``SYNTAX:field:type`` -> (field, converter); ``name`` -> (name, None)."""
+    """``SYNTAX:field:type`` -> (field, converter); ``name`` -> (name, None).
+
+    A reference of one segment is the plain field (``[x]`` is ``x``), as in Logstash.
+    """
     parts = name.split(":")
     if len(parts) == 1:
         return name, None
-    return parts[1], converter_for(parts[2] if len(parts) > 2 else None)
+    path = field_path(parts[1])
+    return path[0] if len(path) == 1 else parts[1], converter_for(parts[2] if len(parts) > 2 else None)
 
 
 class Grok:

@@ -29,6 +29,11 @@ from tests.grok.helpers import bundled, grok_match
         ("(?<foo>\\w+)", "hello world", {"foo": "hello"}),
         ("(?<ts>%{DATE_EU} %{TIME})", "at 12-12-12 12:12:12", {"ts": "12-12-12 12:12:12"}),
         ("%{WORD:[a][b]} %{INT:[a][c]:int}", "x 5", {"a": {"b": "x", "c": 5}}),
+        # a reference of one segment is the plain field, however it is used
+        ("%{WORD:[x]}", "a b", {"x": "a"}),
+        ("%{WORD:x} %{WORD:[x]}", "a b", {"x": ["a", "b"]}),
+        ("%{WORD:[x]} %{WORD:[y]}", "a b", {"x": "a", "y": "b"}),
+        ("%{INT:[n]:int}", "5", {"n": 5}),
         ("%{WORD:foo-bar}", "hello", {"foo-bar": "hello"}),
         ("%{WORD:w - ignored}", "hello", {"w": "hello"}),
         ("%{FIZZLE:num=\\d+}", "hello 1234", {"num": "1234"}),
