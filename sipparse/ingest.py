@@ -339,8 +339,7 @@ class Run:
         for sibling in siblings:
             st_mtime = _mtime(sibling)
             fresh = last_look is not None and st_mtime is not None and st_mtime > last_look
-            settled = st_mtime is not None and time.time() - st_mtime > SETTLED_SECONDS
-            work = self._plan_file(sibling, final=settled, known=fresh)
+            work = self._plan_file(sibling, final=settled(st_mtime), known=fresh)
             if work is not None:
                 plan.append(work)
         return plan
@@ -412,7 +411,7 @@ class Run:
         """Read one file from its start offset, committing batch by batch."""
         lf = work.file
         try:
-            fh = files.open_at(lf.path, lf.compressed, work.start, settled(lf))  # a gzip file is read up to start
+            fh = files.open_at(lf.path, lf.compressed, work.start, settled(lf.mtime))  # a gzip file is read up to start
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
             return
@@ -729,7 +728,7 @@ class ParseWorker:
         map_large_blocks()  # this process only: its batches' buffers go back to the kernel
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
-            with fewer_collections(), files.open_at(lf.path, lf.compressed, start, settled(lf)) as fh:
+            with fewer_collections(), files.open_at(lf.path, lf.compressed, start, settled(lf.mtime)) as fh:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, partial(self._share, prepare)):
                     exit_if_orphaned(self.parent)  # where die_with cannot ask the kernel
@@ -823,9 +822,9 @@ class _Planned:
         return data
 
 
-def settled(lf: LogFile) -> bool:
-    """Whether the file was last changed ``SETTLED_SECONDS`` ago or more."""
-    return lf.mtime is not None and time.time() - lf.mtime > SETTLED_SECONDS
+def settled(mtime: float | None) -> bool:
+    """Whether a file last changed at ``mtime`` has been left alone ``SETTLED_SECONDS``."""
+    return mtime is not None and time.time() - mtime > SETTLED_SECONDS
 
 
 def planned(fh: BinaryIO, lf: LogFile, start: int, final: bool) -> Any:
