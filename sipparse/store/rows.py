@@ -84,9 +84,19 @@ def _slot_specs(attributes: tuple[str, ...]) -> tuple[Any, ...] | None:
 _SLOT_SPECS = _slot_specs(_PLAIN_ATTRIBUTES) if _C_ROWS is not None else None
 
 
-def clips(columns: Sequence[schema.Column]) -> Limits:
+@dataclass(frozen=True, slots=True)
+class Clips:
+    """How a row layout's VARCHAR values are cut: ``limits`` (index, declared length) for the
+    checks, which run in C where they can, and the indexes whose values keep their digest."""
+
+    limits: Limits
+    apart: frozenset[int]
+
+
+def clips(columns: Sequence[schema.Column]) -> Clips:
     """The clipped columns of a row layout: the VARCHAR columns, with their declared length."""
-    return tuple((index, c.clip) for index, c in enumerate(columns) if c.clip)
+    return Clips(tuple((index, c.clip) for index, c in enumerate(columns) if c.clip),
+                 frozenset(index for index, c in enumerate(columns) if c.clip and c.keeps_apart))
 
 
 _MESSAGE_CLIPS = clips(ROW_COLUMNS)
@@ -219,27 +229,22 @@ def _replace(row: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
     return row[:index] + (value,) + row[index + 1:]
 
 
-def clip_rows(rows: RowList, limits: Limits) -> RowList:
+def clip_rows(rows: RowList, cuts: Clips) -> RowList:
     """The rows with each text of a clipped column cut to its declared length.
 
     The database counts characters, as ``len`` does. Only a batch that holds a value too
     long is copied.
     """
-    if not _exceeds(rows, limits, _longest_text):
+    if not _exceeds(rows, cuts.limits, _longest_text):
         return rows
-    return [_clip_row(row, limits) for row in rows]
+    return [_clip_row(row, cuts) for row in rows]
 
 
-# The Call-ID's length, which no other column has: a Call-ID is cut to it with ``clipped``,
-# keeping two calls apart; other values are only cut.
-_CALL_ID_LENGTH = schema.CALL_ID.clip
-
-
-def _clip_row(row: tuple[Any, ...], limits: Limits) -> tuple[Any, ...]:
-    for index, limit in limits:
+def _clip_row(row: tuple[Any, ...], cuts: Clips) -> tuple[Any, ...]:
+    for index, limit in cuts.limits:
         value = row[index]
         if isinstance(value, str) and len(value) > limit:
-            row = _replace(row, index, clipped(value, limit) if limit == _CALL_ID_LENGTH else value[:limit])
+            row = _replace(row, index, clipped(value, limit) if index in cuts.apart else value[:limit])
     return row
 
 

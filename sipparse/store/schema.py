@@ -30,12 +30,17 @@ TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 @dataclass(frozen=True)
 class Column:
-    """A column with its SQLite and MySQL types; ``clip`` is the VARCHAR length, if any."""
+    """A column with its SQLite and MySQL types; ``clip`` is the VARCHAR length, if any.
+
+    ``keeps_apart``: a value too long is cut keeping the digest of the whole, so two that
+    share their first ``clip`` characters stay two (``rows.clipped``); others are only cut.
+    """
 
     name: str
     sqlite: str
     mysql: str
     clip: int | None = None
+    keeps_apart: bool = False
 
 
 def _text(name: str) -> Column:
@@ -55,7 +60,7 @@ def _time(name: str) -> Column:
     return Column(name, "TEXT", "DATETIME(6)")
 
 
-CALL_ID = _varchar("call_id", 512)
+CALL_ID = Column("call_id", "TEXT", "VARCHAR(512)", 512, keeps_apart=True)  # calls must not merge
 # SQLite only: the number of a call, in ``calls`` and in each of its ``sip_transactions`` rows,
 # given when the call is first stored, in that order. The messages of a call are found by
 # it (and their Call-ID): an index on it takes each new message where the calls of the last

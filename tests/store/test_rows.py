@@ -375,6 +375,7 @@ def test_clipped_values_fit_and_stay_apart(a: str, b: str, limit: int) -> None:
 
 
 def test_only_the_call_id_has_the_call_id_length() -> None:
-    """Values are cut keeping a digest by that length alone (``rows._clip_row``)."""
+    """The length users see in the schema for Call-IDs, and only there (the one column whose
+    cut values keep their digest, ``Column.keeps_apart``)."""
     tables = (schema.MESSAGE_COLUMNS, schema.CALL_COLUMNS, schema.REJECT_COLUMNS, schema.CHECKPOINT_COLUMNS)
     assert {c.name for t in tables for c in t if c.clip == schema.CALL_ID.clip} == {"call_id"}
