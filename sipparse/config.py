@@ -206,9 +206,8 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
                     isinstance(value, list) and not all(isinstance(item, str) for item in value)):
                 kinds = " or ".join(_TYPE_NAMES[kind] for kind in wanted)
                 raise ConfigError(f"config file {path}: [{section}] {key} must be {kinds}, not {value!r}")
-    for name in ("rotate",):
-        if not isinstance(data.get(name, {}), dict):
-            raise ConfigError(f"config file {path}: [{name}] must be a table")
+    if not isinstance(data.get("rotate", {}), dict):  # its keys: ``rotate.options_from``
+        raise ConfigError(f"config file {path}: [rotate] must be a table")
     dialects = data.get("dialects", [])
     if not isinstance(dialects, list) or not all(isinstance(item, dict) for item in dialects):
         raise ConfigError(f"config file {path}: dialects must be [[dialects]] tables")

@@ -45,7 +45,7 @@ from sipparse.distinct import DistinctCount
 from sipparse.errors import LogFileError, SipparseError
 from sipparse.handover import Handover
 from sipparse.logs import files
-from sipparse.logs.dialects import UnknownLogFormat
+from sipparse.logs.dialects import BUILTIN, UnknownLogFormat
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
 from sipparse.logs.locks import LockBusy, LogLock
@@ -56,7 +56,7 @@ from sipparse.store_thread import StoreThread
 log = logging.getLogger(__name__)
 
 DEFAULT_PATHS = ["/var/log/asterisk/pjsip"]
-BUILTIN_DIALECTS = ("auto", "syslog", "rfc5424", "syslog-protocol", "full")
+BUILTIN_DIALECTS = ("auto", *BUILTIN)
 # A rotated plain file untouched this long is taken as finished: its writer has moved on,
 # so an unterminated last message is flushed instead of waited for.
 SETTLED_SECONDS = 300.0

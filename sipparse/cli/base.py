@@ -67,8 +67,8 @@ class App:
         """Open (and create or migrate) the configured database.
 
         ``reading``: for a command that only reads, or only deletes. An SQLite file that does
-        not exist is then not created (a mistyped ``--db`` would leave an empty database behind): a note
-        says so, and the command reads an empty database in memory instead.
+        not exist is then not created (a mistyped ``--db`` would leave an empty database
+        behind): a note says so, and the command reads an empty database in memory instead.
         """
         from sipparse.config import parse_db_url
         from sipparse.store import open_store
