@@ -84,13 +84,22 @@ def parse_db_url(url: str) -> DatabaseURL:
     """Parse a database URL of the contract; raise ConfigError with a one-line reason."""
     text = url.strip()
     if "://" not in text:
-        raise ConfigError(f"bad database URL {_shown(text)!r}: expected sqlite:///PATH or mysql://USER@HOST/DB")
+        raise ConfigError(f"bad database URL {_shown(text)!r}: expected sqlite:///PATH or mysql://USER@HOST/DB"
+                          + _file_hint(text))
     scheme = text.split("://", 1)[0].lower()
     if scheme == "sqlite":
         return _parse_sqlite(text)
     if scheme in MYSQL_SCHEMES:
         return _parse_mysql(text)
     raise ConfigError(f"unknown database scheme {scheme!r} in {_shown(text)!r}: use sqlite:// or mysql://")
+
+
+def _file_hint(text: str) -> str:
+    """For a bare file name, the URL that names it: a path alone is not taken for a database,
+    so that a mistyped URL never creates an SQLite file of its name."""
+    if not text or "@" in text or text.startswith(("mysql:", "sqlite:")):
+        return ""
+    return f" (for the SQLite file {text}: sqlite:///{text})"
 
 
 def _shown(text: str) -> str:

@@ -33,6 +33,13 @@ def test_bad_urls_are_one_line_config_errors(bad: str) -> None:
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("path", "url"), [("/var/lib/sip.db", "sqlite:////var/lib/sip.db"),
+                                           ("sip.db", "sqlite:///sip.db")])
+def test_a_bare_path_is_refused_with_the_url_that_names_it(path: str, url: str) -> None:
+    with pytest.raises(ConfigError, match=f"for the SQLite file {path}: {url}"):
+        parse_db_url(path)
+
+
 def test_unknown_scheme() -> None:
     with pytest.raises(ConfigError, match="unknown database scheme 'postgres'"):
         parse_db_url("postgres://u:pw@h/db")
