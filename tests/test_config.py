@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -173,3 +174,41 @@ def test_config_values_of_the_wrong_kind_are_named_with_their_file(tmp_path: Pat
     err = capsys.readouterr().err
     assert says in err and str(config) in err
     assert err.count("\n") == 1 and "unexpected" not in err
+
+
+SEED = Path(__file__).parent / "data" / "seed-call.log"
+
+
+def test_every_command_takes_the_database_after_its_name(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/after.db"
+    stored = CliRunner().invoke(cli, ["ingest", "--db", url, "--year", "2025", "--tz", "UTC", str(SEED)])
+    assert stored.exit_code == 0, stored.output
+    listed = CliRunner().invoke(cli, ["--db", url, "calls", "--format", "json"])
+    assert listed.exit_code == 0 and len(json.loads(listed.output)) == 1, listed.output
+    again = CliRunner().invoke(cli, ["calls", "--db", url, "--format", "json"])
+    assert again.output == listed.output
+
+
+def test_the_database_after_the_command_wins(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/stored.db"
+    CliRunner().invoke(cli, ["--db", url, "ingest", "--year", "2025", "--tz", "UTC", str(SEED)])
+    other = f"sqlite:///{tmp_path}/other.db"
+    result = CliRunner().invoke(cli, ["--db", other, "calls", "--db", url, "--format", "json"])
+    assert result.exit_code == 0 and len(json.loads(result.output)) == 1, result.output
+    assert not (tmp_path / "other.db").exists()
+
+
+def test_cron_jobs_carry_the_database_given_after_the_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    result = CliRunner().invoke(cli, ["cron", "print", "--db", url], env={"SIPPARSE_DB": None})
+    assert result.exit_code == 0, result.output
+    assert f"--db sqlite:///{tmp_path}/jobs.db ingest" in result.output
+
+
+def test_a_bad_database_after_the_command_is_one_line_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    from sipparse.cli import run
+
+    with pytest.raises(SystemExit) as exc:
+        run(["stats", "--db", "bogus://x/db"])
+    assert exc.value.code == 1
+    assert capsys.readouterr().err.startswith("Error: unknown database scheme 'bogus'")

@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from functools import update_wrapper
+from functools import cached_property, update_wrapper
 from typing import Any, TypeVar
 
 import click
@@ -54,14 +54,29 @@ class LazyGroup(click.Group):
 
 
 class App:
-    """What the global options resolved to, handed to every command."""
+    """What the global options resolve to, handed to every command.
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    The options may be given before the command (``sipparse --db URL calls``) or after it
+    (``sipparse calls --db URL``, where they win); they are resolved once both are known.
+    """
+
+    def __init__(self, db_option: str | None = None, config_option: str | None = None,
+                 debug: bool = False) -> None:
+        self.db_option = db_option
+        self.config_option = config_option
+        self._debug = debug
+
+    def given_with_command(self, db_option: str | None, config_option: str | None, debug: bool) -> App:
+        """This App with the options given after the command name put over those before it."""
+        return App(db_option or self.db_option, config_option or self.config_option, debug or self._debug)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return resolve_settings(self.db_option, self.config_option, self._debug)
 
     @property
     def debug(self) -> bool:
-        return self.settings.debug
+        return self._debug
 
     def open_store(self, reading: bool = False) -> Any:
         """Open (and create or migrate) the configured database.
@@ -94,22 +109,46 @@ def cli(ctx: click.Context, db_url: str | None, config_file: str | None, debug: 
     Typical use: `sipparse ingest /var/log/asterisk/pjsip` from cron, then
     `sipparse calls --status failed` and `sipparse show CALL_ID --format ladder`.
     """
+    _log_to_stderr(debug)
+    ctx.obj = App(db_url, config_file, debug)
+
+
+def _log_to_stderr(debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
+        force=True,
     )
-    ctx.obj = App(resolve_settings(db_url, config_file, debug))
+
+
+# The group's options, offered again after each command's name ("every command takes --db").
+COMMAND_OPTIONS = (
+    click.option("--db", "command_db", metavar="URL", help="Database URL, as `sipparse --db` (this one wins)."),
+    click.option("--config", "command_config", metavar="FILE", help="TOML config file, as `sipparse --config`."),
+    click.option("--debug", "command_debug", is_flag=True, help="Log details to stderr and show tracebacks."),
+)
 
 
 def pass_app(func: F) -> F:
-    """Give a command the App built by the group (``app`` as first argument)."""
+    """Give a command the App built by the group (``app`` as first argument), with the
+    group's options also accepted after the command's name."""
 
     @click.pass_context
-    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
-        return ctx.invoke(func, ctx.find_object(App), *args, **kwargs)
+    def wrapper(ctx: click.Context, *args: Any, command_db: str | None = None, command_config: str | None = None,
+                command_debug: bool = False, **kwargs: Any) -> Any:
+        app = ctx.find_object(App) or App()
+        if command_db or command_config or command_debug:
+            if command_debug and not app.debug:
+                _log_to_stderr(True)
+            app = ctx.obj = app.given_with_command(command_db, command_config, command_debug)
+        return ctx.invoke(func, app, *args, **kwargs)
 
-    return update_wrapper(wrapper, func)  # type: ignore[return-value]
+    wrapped = update_wrapper(wrapper, func)
+    wrapped.__click_params__ = list(getattr(func, "__click_params__", []))  # not func's own list
+    for option in reversed(COMMAND_OPTIONS):
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[return-value]
 
 
 def run(args: list[str] | None = None) -> None:

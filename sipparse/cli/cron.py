@@ -57,8 +57,7 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
         sipparse --config /etc/sipparse/sipparse.toml cron print --user asterisk > /etc/cron.d/sipparse
         sipparse cron print --format systemd --log /var/log/remote/pjsip.log
     """
-    root = click.get_current_context().find_root()
-    args, stripped = global_args(app.settings, root.params.get("db_url") or os.environ.get(ENV_DB))
+    args, stripped = global_args(app.settings, app.db_option or os.environ.get(ENV_DB))
     jobs = Jobs(program=sipparse_program(), user=user or getpass.getuser(), mailto=mailto or None,
                 every=every, rotate_at=_clock(rotate_at), min_size=min_size if parse_size(min_size) else None,
                 postrotate=postrotate, shell=shell, logs=[os.path.abspath(p) for p in logs], global_args=args)
