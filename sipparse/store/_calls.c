@@ -170,11 +170,18 @@ static int is_invite_final(const Info *r) {
 }
 
 /* _deciding_invite_response: the first 2xx to an initial INVITE, else the final response to
- * the last initial INVITE that has one. */
+ * the last initial INVITE (none while it has none). */
 static Info *deciding_invite_response(Info *rows, Py_ssize_t n) {
     int any_initial = 0;
-    for (Py_ssize_t i = 0; i < n && !any_initial; i++)
-        any_initial = rows[i].method == M_INVITE && !rows[i].to_tag_truthy;
+    long long last_initial = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i].method != M_INVITE || rows[i].to_tag_truthy)
+            continue;
+        long long cseq = OR_ZERO(rows[i].has_cseq, rows[i].cseq);
+        if (!any_initial || cseq > last_initial)
+            last_initial = cseq;
+        any_initial = 1;
+    }
     Info *first_final = NULL;
     long long last_cseq = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -191,10 +198,12 @@ static Info *deciding_invite_response(Info *rows, Py_ssize_t n) {
     }
     if (first_final == NULL)
         return NULL;
+    if (any_initial)
+        last_cseq = last_initial;
     for (Info *r = first_final; r < rows + n; r++)
         if (is_invite_final(r) && (!any_initial || in_initial(r, rows, n)) && OR_ZERO(r->has_cseq, r->cseq) == last_cseq)
             return r;
-    return NULL;  /* unreachable: the row of the largest CSeq is one of them */
+    return NULL;  /* the last initial INVITE has no final response yet */
 }
 
 /* _state */

@@ -17,8 +17,9 @@ Kind (from the methods seen, requests or CSeq methods):
 The deciding response of a ``call``: the initial INVITEs are the INVITE requests without a
 To tag (a re-INVITE inside the dialog has one, and never decides the outcome; a second
 initial INVITE with a higher CSeq answers a 401/407 challenge). The first 2xx to an initial
-INVITE decides; without one, the final response (>= 200) to the last initial INVITE that
-has one. When no INVITE request was logged, INVITE responses without a To tag on the request
+INVITE decides; without one, the final response (>= 200) to the last initial INVITE, or none
+while that INVITE has none (a call challenged with 407 and ringing with credentials is in
+progress, not failed with the 407). When no INVITE request was logged, INVITE responses without a To tag on the request
 side cannot be told apart, so every final INVITE response counts as initial.
 
 State of a ``call``, first rule that applies:
@@ -235,8 +236,11 @@ def _deciding_invite_response(rows: list[_Row]) -> _Row | None:
         return answered[0]
     if not finals:
         return None
-    last_cseq = max(r.cseq or 0 for r in finals)
-    return next(r for r in finals if (r.cseq or 0) == last_cseq)
+    # The last initial INVITE decides: once a 401/407 is answered with a new INVITE, the
+    # challenge no longer says how the call stands, whether or not the new INVITE has its
+    # final response yet (still ringing, or cancelled before its 487 is logged).
+    last_cseq = max(c or 0 for c in initial) if initial else max(r.cseq or 0 for r in finals)
+    return next((r for r in finals if (r.cseq or 0) == last_cseq), None)
 
 
 def _state(code: int | None, cancelled: bool, answered: bool, bye: bool) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from sipparse.sip.message import SipMessage, Source
+from sipparse.store import calls
 from sipparse.store.calls import INPUT_COLUMNS, summarize
 from tests.store.factory import SCENARIOS, CallBuilder, completed_call
 
@@ -101,6 +102,37 @@ def test_auth_challenge_then_answer_is_decided_by_the_second_invite() -> None:
 def test_unanswered_challenge_is_failed() -> None:
     b = CallBuilder("c", SOURCE, START).request("INVITE").response(401).request("ACK")
     assert (summary(b).state, summary(b).final_status) == ("failed", 401)
+
+
+def _challenged(call_id: str) -> CallBuilder:
+    """An INVITE challenged with 407, sent again with credentials, now ringing."""
+    b = CallBuilder(call_id, SOURCE, START, step_ms=100)
+    b.request("INVITE").response(407).request("ACK")
+    b._to_tag = None  # the challenge's To tag does not start a dialog
+    return b.request("INVITE", in_dialog=False).response(100).response(180)
+
+
+@pytest.mark.parametrize("c_module", [True, False])
+def test_a_challenged_call_ringing_with_credentials_is_in_progress(
+    c_module: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not c_module:
+        monkeypatch.setattr(calls, "_C_CALLS", None)
+    s = summary(_challenged("c"))
+    assert (s.state, s.final_status, s.setup_ms) == ("in-progress", None, None)
+
+
+@pytest.mark.parametrize("c_module", [True, False])
+def test_a_challenged_call_cancelled_before_its_487_is_cancelled(
+    c_module: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not c_module:
+        monkeypatch.setattr(calls, "_C_CALLS", None)
+    b = _challenged("c").request("CANCEL", in_dialog=False).response(200)
+    s = summary(b)
+    assert (s.state, s.final_status, s.hangup_by) == ("cancelled", None, "caller")
+    s = summary(b.response(487, method="INVITE").request("ACK"))
+    assert (s.state, s.final_status) == ("cancelled", 487)
 
 
 def test_reinvite_does_not_change_the_outcome() -> None:
