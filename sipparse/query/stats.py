@@ -136,7 +136,7 @@ def compute(data: dict[str, list[dict]], clock: Clock) -> dict[str, Any]:
     answered = states["answered"] + states["completed"]
     user_ended = sum(int(r["n"]) for r in outcomes if r.get("final_status") in USER_ENDED)
     return {
-        "calls": _call_counts(states, attempted, answered),
+        "calls": {**_call_counts(states, attempted, answered), "user_ended": user_ended},
         "asr": ratio(answered, attempted),
         "ner": ratio(answered + user_ended, attempted),
         "failures": _failures(outcomes),
@@ -295,8 +295,10 @@ def _per(minutes: int) -> str:
     return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
+def _percent(part: int, whole: int) -> str:
+    """One decimal of the exact ratio: the two of the JSON figure rounded again can be off by
+    one in the last place (6 of 13 is 46.15 there, which a second rounding makes 46.1)."""
+    return f"{100.0 * part / whole:.1f}%" if whole else "n/a"
 
 
 def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until: datetime | None) -> str:
@@ -313,8 +315,9 @@ def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until:
         f"  no answer:      {c['no_answer']}",
         f"  cancelled:      {c['cancelled']}",
         f"  in progress:    {c['in_progress']}",
-        f"ASR:              {_percent(stats['asr'])} (answered / attempted)",
-        f"NER:              {_percent(stats['ner'])} (answered + ended by the user side / attempted)",
+        f"ASR:              {_percent(c['answered'], c['attempted'])} (answered / attempted)",
+        f"NER:              {_percent(c['answered'] + c['user_ended'], c['attempted'])}"
+        " (answered + ended by the user side / attempted)",
         f"Dialogs by kind:  {dialogs}",
         f"Retransmissions:  {stats['retransmissions']}",
     ]

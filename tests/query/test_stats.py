@@ -89,6 +89,15 @@ def test_ratios_and_counts() -> None:
     assert f["retransmissions"] == 2
 
 
+def test_ratios_shown_are_the_exact_ones_rounded_once() -> None:
+    calls = [call("completed", 200)] * 6 + [call("busy", 486)] * 2 + [call("failed", 503)] * 5
+    f = figures(calls)
+    assert (f["asr"], f["ner"], f["calls"]["user_ended"]) == (46.15, 61.54, 2)
+    text = render_stats_text(f, CLOCK, Terminal())
+    assert "ASR:              46.2% (answered / attempted)" in text  # 6/13 = 46.154%, not 46.1%
+    assert "NER:              61.5% (answered + ended by the user side / attempted)" in text
+
+
 def test_empty_range_has_no_ratios() -> None:
     f = figures([])
     assert f["asr"] is None and f["ner"] is None and f["setup_ms"]["p50"] is None
