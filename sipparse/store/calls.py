@@ -46,8 +46,8 @@ Figures:
   ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's, else the
                  deciding response's;
   ``retransmissions`` rows that repeat an earlier row's (CSeq, method or status,
-                 direction, Via branch): a UDP retransmission, or the same message logged
-                 twice;
+                 direction, Via branch, To tag): a UDP retransmission, or the same message
+                 logged twice (the 180s of two forks of one INVITE differ in their To tag);
   ``from_user``/``to_user``/``from_sip``/``to_sip``/``direction``/``host`` come from the
                  first request (the initial INVITE for a call), else from the first row.
 """
@@ -147,7 +147,8 @@ ROW_TYPE = _Row  # what summarize_tuples takes with normal=True (sipparse.store.
 _by_time_and_id = itemgetter(1, 0)
 _timestamp, _id, _method, _cseq_method = itemgetter(1), itemgetter(0), itemgetter(3), itemgetter(7)
 _status_code, _reason = itemgetter(4), itemgetter(5)
-_repeat_key = itemgetter(6, 7, 3, 4, 15, 14)  # cseq, cseq_method, method, status_code, direction, via_branch
+# cseq, cseq_method, method, status_code, direction, via_branch, to_tag
+_repeat_key = itemgetter(6, 7, 3, 4, 15, 14, 13)
 
 
 def _normal(row: Sequence[Any]) -> _Row:
@@ -219,7 +220,10 @@ def _kind(rows: list[_Row], methods: list[str | None]) -> str:
 
 
 def _retransmissions(rows: list[_Row]) -> int:
-    """Rows that repeat an earlier row's (CSeq, method or status, direction, Via branch).
+    """Rows that repeat an earlier row's (CSeq, method or status, direction, Via branch, To tag).
+
+    The To tag tells forks apart: a forked INVITE's provisional and final responses share
+    its branch and status code, but each fork answers with a tag of its own.
 
     A normalised row has a method or a status code, never both (and never an empty method),
     so the pair (method, status) tells rows apart exactly as "method or status" does."""

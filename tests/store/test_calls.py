@@ -160,6 +160,19 @@ def test_retransmissions_are_counted() -> None:
     assert (s.message_count, s.retransmissions) == (6, 3)
 
 
+@pytest.mark.parametrize("c_module", [True, False])
+def test_the_responses_of_two_forks_are_not_retransmissions(c_module: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not c_module:
+        monkeypatch.setattr(calls, "_C_CALLS", None)
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(100)
+    for fork in ("fork-1", "fork-2"):
+        b._to_tag = fork
+        b.response(180)
+    b.response(200).repeat()  # the 200 of fork-2, sent again until the ACK comes
+    s = summary(b)
+    assert (s.message_count, s.retransmissions, s.state) == (6, 1, "answered")
+
+
 def test_other_kind() -> None:
     b = CallBuilder("c", SOURCE, START).request("SUBSCRIBE").response(202).request("NOTIFY").response(200)
     s = summary(b)
