@@ -40,6 +40,11 @@ CALL_COLUMNS = (
     "final_status", "final_reason", "setup_ms", "duration_s", "message_count", "retransmissions",
     "hangup_by", "q850_cause", "host"
 )
+# Summary columns the JSON and CSV give after the readable extras, so that the columns a CSV
+# had before keep their places: the leg's direction (``in``: Asterisk received the INVITE,
+# ``out``: it placed the call) tells a B2BUA's two legs apart; answer and end times as stored.
+LATER_COLUMNS = ("direction", "answered_at", "ended_at")
+TIME_COLUMNS = ("first_seen", "last_seen", "answered_at", "ended_at")
 STATE_STYLES: dict[str, str | None] = {
     "answered": "green",
     "completed": "green",
@@ -131,7 +136,8 @@ def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
 def calls_query(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
     """The whole SELECT, newest first (the index on first_seen serves order and range)."""
     where, params = where_clause(flt, backend)
-    sql = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls{where} ORDER BY first_seen DESC, call_id DESC"
+    columns = ", ".join(CALL_COLUMNS + LATER_COLUMNS)
+    sql = f"SELECT {columns} FROM calls{where} ORDER BY first_seen DESC, call_id DESC"
     if flt.limit is not None:
         sql += " LIMIT ?"
         params.append(int(flt.limit))
@@ -224,10 +230,11 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
 def call_json(call: dict[str, Any], clock: Clock) -> dict[str, Any]:
     """One call for scripts: every summary column (times as stored, UTC) plus readable extras."""
     out: dict[str, Any] = {c: call.get(c) for c in CALL_COLUMNS}
-    out["first_seen"] = stored_text(call.get("first_seen"))
-    out["last_seen"] = stored_text(call.get("last_seen"))
     out["start"] = iso_time(call.get("first_seen"), clock)
     out["q850_text"] = cause_text(int(call["q850_cause"])) if call.get("q850_cause") is not None else None
+    out.update((c, call.get(c)) for c in LATER_COLUMNS)
+    for column in TIME_COLUMNS:
+        out[column] = stored_text(call.get(column))
     return out
 
 
@@ -238,5 +245,5 @@ def render_calls_json(calls: Sequence[dict[str, Any]], clock: Clock) -> str:
 def render_calls_csv(calls: Sequence[dict[str, Any]], clock: Clock) -> str:
     """CSV with the JSON's fields, one call per line."""
     records = [call_json(c, clock) for c in calls]
-    headers = list(records[0]) if records else [*CALL_COLUMNS, "start", "q850_text"]
+    headers = list(records[0]) if records else [*CALL_COLUMNS, "start", "q850_text", *LATER_COLUMNS]
     return to_csv(headers, [[r[h] for h in headers] for r in records])

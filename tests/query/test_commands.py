@@ -130,6 +130,26 @@ def test_csv_has_the_json_fields(traffic) -> None:  # type: ignore[no-untyped-de
     assert all(r["final_reason"] == "Busy Here" for r in busy)
 
 
+def test_json_and_csv_give_every_summary_column(traffic) -> None:  # type: ignore[no-untyped-def]
+    """The leg's direction and the answer and end times too: a script can tell a B2BUA's
+    inbound leg from its outbound one, and place the answer, without reading the messages."""
+    db_url, scenarios = traffic
+    by_id = {r["call_id"]: r for r in calls_json(db_url)}
+    for sc in calls_of(scenarios):
+        row = by_id[sc.call_id]
+        assert row["direction"] == "in"
+        answered = sc.final is not None and sc.final < 300
+        answer = sc.start + timedelta(milliseconds=sc.setup_ms) if answered else None
+        end = answer + timedelta(seconds=sc.talk_s) if answer and sc.talk_s is not None else None
+        assert (row["answered_at"], row["ended_at"]) == (stored(answer), stored(end))
+    text = ok(db_url, "calls", "--format", "csv", "--limit", "0")
+    assert list(csv.DictReader(io.StringIO(text)).fieldnames or []) == list(next(iter(by_id.values())))
+
+
+def stored(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(" ")
+
+
 def test_table_is_plain_and_fits_columns(traffic) -> None:  # type: ignore[no-untyped-def]
     db_url, scenarios = traffic
     out = ok(db_url, "calls", "--utc", "--limit", "0")
