@@ -135,12 +135,15 @@ def _label(
         text += f" ({message['cseq_method']})"
     if message.get("sdp_content"):
         text += " SDP"
+    # The To tag is in the key as in the call summary's count: the 180s of two forks of one
+    # INVITE share its branch, but are two answers, not one sent twice.
     key = (
         message.get("call_id"),
         message.get("sip_method"),
         message.get("cseq"),
         message.get("cseq_method"),
         message.get("via_branch"),
+        message.get("to_tag"),
         src,
         dst,
     )

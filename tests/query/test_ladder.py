@@ -59,6 +59,15 @@ def test_with_markers_the_local_side_is_asterisk() -> None:
     assert hops[5].label == "[1] 486 Busy Here (retransmission)"
 
 
+def test_the_ringing_of_two_forks_is_not_a_retransmission() -> None:
+    rows = [message(1, "INVITE", direction="out", peer="10.0.0.9:5060")]
+    for n, fork in ((2, "fork-1"), (3, "fork-2"), (4, "fork-2")):
+        rows.append({**message(n, "180 Ringing", direction="in", peer="10.0.0.9:5060"), "to_tag": fork})
+        rows[-1]["via_branch"] = rows[0]["via_branch"]
+    hops = build_hops(rows, ["c1"])
+    assert [h.label for h in hops[1:]] == ["180 Ringing", "180 Ringing", "180 Ringing (retransmission)"]
+
+
 def test_rendered_diagram_has_arrows_times_deltas_and_media() -> None:
     out = render_ladder(flow_without_markers(), ["c1"], CLOCK, Terminal())
     lines = out.splitlines()
