@@ -373,12 +373,39 @@ done:
     return result;
 }
 
+/* _ending_bye: the first BYE of the dialog the answer made (its To tag on either side of the
+ * BYE), or the first BYE when the answer has no To tag; -1 on error, else 0. */
+static int ending_bye(Info *rows, Py_ssize_t n, const Info *answer, Info **out) {
+    *out = NULL;
+    if (!answer->to_tag_truthy) {
+        *out = first_of(rows, n, M_BYE);
+        return 0;
+    }
+    PyObject *tag = COLUMN(answer, TO_TAG);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i].method != M_BYE)
+            continue;
+        int same = PyObject_RichCompareBool(COLUMN(&rows[i], FROM_TAG), tag, Py_EQ);
+        if (same == 0)
+            same = PyObject_RichCompareBool(COLUMN(&rows[i], TO_TAG), tag, Py_EQ);
+        if (same < 0)
+            return -1;
+        if (same) {
+            *out = &rows[i];
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* _summarize_call */
 static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     Info *invite = initial_invite(rows, n);
     Info *decided = deciding_invite_response(rows, n);
     int answered = decided != NULL && decided->code < 300;
-    Info *bye = answered ? first_of(rows, n, M_BYE) : NULL;
+    Info *bye = NULL;
+    if (answered && ending_bye(rows, n, decided, &bye) < 0)
+        return NULL;
     Info *cancel = first_of(rows, n, M_CANCEL);
     int cancelled = cancel != NULL && !answered;
     PyObject *state = state_of(decided, cancelled, answered, bye != NULL);

@@ -23,7 +23,7 @@ progress, not failed with the 407). When no INVITE request was logged, INVITE re
 side cannot be told apart, so every final INVITE response counts as initial.
 
 State of a ``call``, first rule that applies:
-  ``completed``   answered (a 2xx decided) and a BYE was seen;
+  ``completed``   answered (a 2xx decided) and a BYE of its dialog was seen;
   ``answered``    a 2xx decided, no BYE yet;
   ``cancelled``   a CANCEL was seen and the deciding response is 487 or there is none yet;
   ``busy``        the deciding response is 486 Busy Here or 600 Busy Everywhere;
@@ -40,7 +40,9 @@ Figures:
   ``setup_ms``   first initial request to the deciding final response, in milliseconds
                  (INVITE to 200 OK for an answered call, the post-dial delay with the
                  auth round trip included); NULL while none;
-  ``duration_s`` answer (first 2xx) to the first BYE, in seconds; NULL unless completed;
+  ``duration_s`` answer (first 2xx) to the first BYE of the dialog it made, in seconds
+                 (a BYE to another fork that answered too does not end the call); NULL
+                 unless completed;
   ``hangup_by``  ``caller`` when the BYE's From tag is the initial INVITE's From tag (or the
                  call was cancelled), ``callee`` when it is the other side's tag;
   ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's, else the
@@ -275,6 +277,17 @@ def _initial_invite(rows: list[_Row], methods: list[str | None]) -> _Row | None:
     return next((r for r in rows if r.method == "INVITE" and not r.to_tag), None) or _first(rows, methods, "INVITE")
 
 
+def _ending_bye(rows: list[_Row], methods: list[str | None], answer: _Row) -> _Row | None:
+    """The first BYE of the dialog the answer made (its To tag on either side of the BYE).
+
+    When a forked INVITE is answered by two forks, the caller ACKs the second 200 OK and
+    hangs up on it at once (RFC 3261 13.2.2.4): that BYE does not end the call."""
+    if not answer.to_tag:
+        return _first(rows, methods, "BYE")
+    tag = answer.to_tag
+    return next((r for r in rows if r.method == "BYE" and (r.from_tag == tag or r.to_tag == tag)), None)
+
+
 def _millis(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
@@ -329,7 +342,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
     decided = _deciding_invite_response(rows)
     code = decided.status_code if decided else None
     answered = code is not None and code < 300
-    bye = _first(rows, methods, "BYE") if answered else None
+    bye = _ending_bye(rows, methods, decided) if answered and decided else None
     cancel = _first(rows, methods, "CANCEL")
     cancelled = cancel is not None and not answered
     state = _state(code, cancelled, answered, bye is not None)

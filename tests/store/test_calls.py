@@ -173,6 +173,28 @@ def test_the_responses_of_two_forks_are_not_retransmissions(c_module: bool, monk
     assert (s.message_count, s.retransmissions, s.state) == (6, 1, "answered")
 
 
+@pytest.mark.parametrize("c_module", [True, False])
+def test_a_bye_to_a_second_fork_that_answered_does_not_end_the_call(
+    c_module: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not c_module:
+        monkeypatch.setattr(calls, "_C_CALLS", None)
+    b = CallBuilder("c", SOURCE, START, step_ms=100).request("INVITE")
+    for fork in ("fork-1", "fork-2"):
+        b._to_tag = fork
+        b.response(180)
+    b._to_tag = "fork-1"
+    b.response(200, method="INVITE").request("ACK")  # answered at +400 ms
+    b._to_tag = "fork-2"
+    b.response(200, method="INVITE").request("ACK").request("BYE").response(200)  # fork-2 sent away
+    s = summary(b)
+    assert (s.state, s.duration_s, s.hangup_by) == ("answered", None, None)
+    b._to_tag = "fork-1"
+    b.step_ms = 60_000
+    s = summary(b.request("BYE", by="callee", q850=16))
+    assert (s.state, s.duration_s, s.hangup_by, s.q850_cause) == ("completed", 60.5, "callee", 16)
+
+
 def test_other_kind() -> None:
     b = CallBuilder("c", SOURCE, START).request("SUBSCRIBE").response(202).request("NOTIFY").response(200)
     s = summary(b)
