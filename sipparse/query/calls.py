@@ -23,7 +23,7 @@ from sipparse.query.errors import QueryError
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, render_table, to_csv, to_json
 from sipparse.query.show import Store
-from sipparse.query.times import Clock, bound_param, format_time, iso_time, stored_text
+from sipparse.query.times import Clock, bound_param, format_time, has_fraction, iso_time, stored_text
 
 STATES: dict[str, tuple[str, ...]] = {
     "answered": ("answered", "completed"),
@@ -157,20 +157,30 @@ def final_text(call: dict[str, Any]) -> str:
     return f"{call['final_status']} {call.get('final_reason') or ''}".strip()
 
 
-def seconds_text(value: Any) -> str:
-    """A duration as people read it: ``12.5s``, ``3:07``, ``1:02:03``."""
+def seconds_text(value: Any, fine: bool = True) -> str:
+    """A duration as people read it: ``12.5s``, ``3:07``, ``1:02:03``; ``12s`` when not ``fine``."""
     if value is None:
         return ""
     seconds = float(value)
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{seconds:.1f}s" if fine else f"{seconds:.0f}s"
     whole = int(round(seconds))
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def setup_text(value: Any) -> str:
-    return "" if value is None else f"{float(value) / 1000:.3f}s"
+def setup_text(value: Any, fine: bool = True) -> str:
+    """``1.250s``; ``1s`` when not ``fine``."""
+    if value is None:
+        return ""
+    return f"{float(value) / 1000:.3f}s" if fine else f"{float(value) / 1000:.0f}s"
+
+
+def timed_finely(call: dict[str, Any]) -> bool:
+    """Whether the call's log gave fractions of a second. A log stamped to the second (Asterisk's
+    default dateformat) cannot tell 0 ms from 999 ms: its setup and durations are shown in whole
+    seconds rather than as "0.000s", which reads like an instant answer."""
+    return has_fraction(call.get(c) for c in TIME_COLUMNS)
 
 
 def hangup_text(call: dict[str, Any]) -> str:
@@ -206,8 +216,8 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
             c.get("to_user"),
             c.get("state"),
             final_text(c),
-            setup_text(c.get("setup_ms")),
-            seconds_text(c.get("duration_s")),
+            setup_text(c.get("setup_ms"), timed_finely(c)),
+            seconds_text(c.get("duration_s"), timed_finely(c)),
             c.get("message_count"),
             hangup_text(c),
             c.get("call_id"),

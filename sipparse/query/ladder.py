@@ -21,7 +21,7 @@ from typing import Any
 
 from sipparse.query.media import media_summary
 from sipparse.query.render import Terminal, cut, visible
-from sipparse.query.times import Clock, as_datetime
+from sipparse.query.times import Clock, as_datetime, has_fraction
 
 LOCAL = "Asterisk"
 TIME_WIDTH = 13  # "HH:MM:SS.mmm "
@@ -218,9 +218,13 @@ def render_ladder(
     names = endpoint_order(hops)
     layout = _layout(names, hops, term)
     lines = _title(call_ids, hops, clock) + _header(names, layout, term)
+    # A log stamped to the second (Asterisk's default dateformat) says nothing finer: its
+    # times and gaps are shown in whole seconds, as the message table shows them, not as
+    # "+0.000s" that reads like an instant answer.
+    digits = 3 if has_fraction(h.moment for h in hops) else 0
     previous: datetime | None = None
     for hop in hops:
-        lines += _hop_lines(hop, names, layout, term, clock, previous)
+        lines += _hop_lines(hop, names, layout, term, clock, previous, digits)
         previous = hop.moment or previous
     lines.append(_bars(layout, term).render(term))
     return "\n".join(lines)
@@ -253,7 +257,8 @@ def _header(names: list[str], layout: _Layout, term: Terminal) -> list[str]:
 
 
 def _hop_lines(
-    hop: Hop, names: list[str], layout: _Layout, term: Terminal, clock: Clock, previous: datetime | None
+    hop: Hop, names: list[str], layout: _Layout, term: Terminal, clock: Clock, previous: datetime | None,
+    digits: int = 3,
 ) -> list[str]:
     a, b = layout.positions[names.index(hop.src)], layout.positions[names.index(hop.dst)]
     left, right = min(a, b), max(a, b)
@@ -262,10 +267,10 @@ def _hop_lines(
     room = max(1, right - left - 3) if right > left else layout.spacing - 2
     label = cut(hop.label, room, term.ellipsis)
     label_x = (left + right - len(label)) // 2 + 1 if right > left else left + 2
-    label_line.put(0, _clock_text(hop.moment, clock))
+    label_line.put(0, _clock_text(hop.moment, clock, digits))
     label_line.put(label_x, label, style)
     arrow_line = _bars(layout, term)
-    arrow_line.put(0, _delta_text(hop.moment, previous))
+    arrow_line.put(0, _delta_text(hop.moment, previous, digits))
     arrow_line.put(left + 1, _arrow(right - left - 1, a > b, term) if right > left else _loop(term), style)
     return [label_line.render(term), arrow_line.render(term)] + _media_lines(hop, left, layout, term)
 
@@ -300,14 +305,14 @@ def _style(message: dict[str, Any]) -> str | None:
     return "yellow" if code >= 300 else ("green" if code >= 200 else "dim")
 
 
-def _clock_text(moment: datetime | None, clock: Clock) -> str:
+def _clock_text(moment: datetime | None, clock: Clock, digits: int = 3) -> str:
     if moment is None:
         return "?"
     shown = clock.to_display(moment)
-    return shown.strftime("%H:%M:%S") + f".{shown.microsecond // 1000:03d}"
+    return shown.strftime("%H:%M:%S") + (f".{shown.microsecond // 1000:03d}" if digits else "")
 
 
-def _delta_text(moment: datetime | None, previous: datetime | None) -> str:
+def _delta_text(moment: datetime | None, previous: datetime | None, digits: int = 3) -> str:
     if moment is None or previous is None:
         return ""
-    return f"+{(moment - previous).total_seconds():.3f}s"
+    return f"+{(moment - previous).total_seconds():.{digits}f}s"

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from sipparse.cli import cli
 from sipparse.query.stats import percentile
+from tests.ingest.siplog import make_log
 from tests.query.scenarios import Scenario, standard, store_all
 
 
@@ -144,6 +145,18 @@ def test_json_and_csv_give_every_summary_column(traffic) -> None:  # type: ignor
         assert (row["answered_at"], row["ended_at"]) == (stored(answer), stored(end))
     text = ok(db_url, "calls", "--format", "csv", "--limit", "0")
     assert list(csv.DictReader(io.StringIO(text)).fieldnames or []) == list(next(iter(by_id.values())))
+
+
+def test_a_log_stamped_to_the_second_gives_whole_second_figures(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Asterisk's default dateformat has no fraction: a setup of "0.000s" would claim a
+    precision the log does not have, so the call list and ladder show whole seconds."""
+    log = tmp_path / "full"
+    log.write_bytes(make_log(1, dialect="full"))
+    ok(db_url, "ingest", "--year", "2025", "--tz", "UTC", "--quiet", str(log))
+    row = ok(db_url, "calls", "--utc").splitlines()[2].split()
+    assert row[4:9] == ["completed", "200", "OK", "0s", "0s"]
+    ladder = ok(db_url, "show", "0-call@10.0.0.1", "--format", "ladder", "--utc")
+    assert "12:00:00 " in ladder and "+0s " in ladder and ".000" not in ladder
 
 
 def stored(moment: datetime | None) -> str | None:

@@ -81,6 +81,14 @@ def test_rendered_diagram_has_arrows_times_deltas_and_media() -> None:
     assert out.isascii()
 
 
+def test_a_log_stamped_to_the_second_shows_whole_seconds() -> None:
+    rows = [{**row, "timestamp": row["timestamp"][:19]} for row in flow_without_markers()]
+    lines = render_ladder(rows, ["c1"], CLOCK, Terminal()).splitlines()
+    ok = next(i for i, line in enumerate(lines) if "200 OK" in line and "BYE" not in line)
+    assert lines[ok].startswith("18:32:32 ") and lines[ok + 1].startswith("+1s ")
+    assert not any(".000" in line for line in lines)
+
+
 def test_diagram_fits_a_narrow_terminal() -> None:
     rows = flow_without_markers()
     rows[0]["sdp_content"] = SDP.replace("6000 RTP/AVP 0", "6000 RTP/AVP 0 8 9 18 3 4 101")
