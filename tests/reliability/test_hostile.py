@@ -332,6 +332,8 @@ REDOS_MESSAGES = {
     "many Via values": _variant(replace=(b"branch=z9hG4bKr", b"branch=z9hG4bKr" + b", SIP/2.0/UDP h" * (N // 16))),
     "spaces in the request line": _variant(first="OPTIONS " + " " * N + "sip:a@b SIP/2.0"),
     "a long reason phrase": _variant(first="SIP/2.0 200 " + "OK " * N),
+    "a token run before the start line": _variant(replace=(b"OPTIONS sip:a@b SIP/2.0",
+                                                           b"a" * N + b"\r\nOPTIONS sip:a@b SIP/2.0")),
 }
 REDOS_LINES = {
     "a long syslog host": b"Jun  1 09:00:00 " + b"a" * N + b" asterisk[1]: x\n",

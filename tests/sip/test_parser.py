@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sipparse.grok import PatternLibrary
 from sipparse.sip import Reject, SipMessage, Source
-from sipparse.sip.framing import frame_packet
+from sipparse.sip.framing import START_LINE, _skip_noise, frame_packet
 from sipparse.sip.grammar import Grammar
 from sipparse.sip.parser import Envelope, MessageParser
 from sipparse.sip.sdp import sdp_text
@@ -85,3 +85,18 @@ def test_any_bytes_parse_or_reject(data: bytes) -> None:
     for frame in frame_packet(data, True):
         result = PARSER.build(data, frame, Envelope(Source("t", "f"), 0, len(data), None), [])
         assert isinstance(result, (SipMessage, Reject))
+
+
+@given(st.lists(st.sampled_from([b"a", b"-", b" ", b"\r\n", b"\n", b"\r", b":", b"<", b"SIP/2.0", b" 200 OK",
+                                 b"INVITE", b" sip:x"]), max_size=16), st.integers(0, 40))
+def test_noise_before_a_start_line_is_skipped_to_where_START_LINE_finds_it(parts: list[bytes], at: int) -> None:
+    data = b"".join(parts)
+    pos = min(at, len(data))
+    found = START_LINE.search(data, pos)
+    assert _skip_noise(data, pos) == (found.start() if found else pos)
+
+
+def test_a_long_run_of_token_characters_before_the_message_is_skipped() -> None:
+    data = b"a" * 100_000 + b"\r\nOPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n"
+    [frame] = frame_packet(data, False)
+    assert frame.start == 100_002 and frame.problems == ["100002 bytes before the message ignored"]
