@@ -27,7 +27,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import chain
@@ -48,6 +48,12 @@ RETRIES = 8
 # and written (Python's default is 700); see ``fewer_collections``.
 BATCH_GC_THRESHOLD = 50_000
 CALL_CHUNK = 1000  # Call-IDs per IN (...) list
+# A dialog without an INVITE (a REGISTER refreshed with one Call-ID for weeks, a SUBSCRIBE)
+# that has more stored rows than this is summarised from its rows a page at a time
+# (``_dialog_summary``), not from all of them at once: a phone refreshing every minute gave
+# 86,000 rows a month, and twenty such phones took a cron run past 3 GiB.
+LONG_DIALOG_ROWS = 256
+DIALOG_PAGE = 5000  # rows of such a dialog read at a time
 CALL_CLIPS = rows.clips(schema.CALL_COLUMNS)
 _raw_message = attrgetter("raw_message")
 _summary_times = attrgetter("first_seen", "last_seen", "answered_at", "ended_at")
@@ -55,6 +61,7 @@ _CALL_NAMES = [c.name for c in schema.CALL_COLUMNS]
 # a calls row's version (message_count, updated_at) and state, for the CallCache
 _call_version = itemgetter(_CALL_NAMES.index("message_count"), _CALL_NAMES.index("updated_at"))
 _call_state = itemgetter(_CALL_NAMES.index("state"))
+_call_kind = itemgetter(_CALL_NAMES.index("kind"))
 _place = itemgetter(0)  # a summary input's place in its batch
 _row_call_id = itemgetter(rows.CALL_ID_AT)
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
@@ -602,9 +609,11 @@ class Store(ABC):
                 versions = self._call_versions(stored)
             ahead = self._continued(stored, fresh, fresh_rows, continued, versions)
             cached, summaries, inputs = self._cached_summaries([c for c in stored if c not in ahead], fresh, versions)
-            read, read_inputs = self._summaries([c for c in stored if c not in cached and c not in ahead])
-            summaries += read
-            inputs += read_inputs
+            rest = [c for c in stored if c not in cached and c not in ahead]
+            long = self._long_dialogs(rest, fresh, versions)
+            read, read_inputs = self._summaries([c for c in rest if c not in long])
+            summaries += read + [self._dialog_summary(c, kind) for c, kind in long.items()]
+            inputs += read_inputs + [None] * len(long)
             written_rows = self._call_rows(summaries)
             self._upsert_calls(written_rows + list(ahead.values()))
             self._stage(written_rows, inputs)
@@ -743,6 +752,54 @@ class Store(ABC):
                 summaries.append(calls.summarize_tuples(call_id, ordered, normal=True))
                 inputs.append(ordered)
         return summaries, inputs
+
+    def _long_dialogs(self, call_ids: Sequence[str], fresh: rows.SummaryInputs | None,
+                      versions: Mapping[str, tuple[Any, Any] | None]) -> dict[str, str]:
+        """The calls of ``call_ids`` for ``_dialog_summary``, with their kind once this batch's
+        rows are added: a ``calls`` row (``versions``) of more than ``LONG_DIALOG_ROWS``
+        messages, and no INVITE among them (its kind) nor among the batch's."""
+        if fresh is None:
+            return {}
+        many = [c for c in call_ids if (v := versions.get(c)) is not None and (v[0] or 0) > LONG_DIALOG_ROWS]
+        if not many:
+            return {}
+        pending = self._pending_calls or {}
+        kinds = {c: _call_kind(pending[c]) for c in many if c in pending}
+        unknown = [c for c in many if c not in kinds]
+        if unknown:
+            marks = ", ".join([self.placeholder] * len(unknown))
+            kinds.update(self.query(f"SELECT call_id, kind FROM {self.q(CALLS_TABLE)} WHERE call_id IN ({marks})",
+                                    unknown))
+        joined = {c: calls.joined_kind(kinds[c], fresh.by_call.get(c, ()))
+                  for c in many if kinds.get(c) in calls.KINDS}
+        return {c: kind for c, kind in joined.items() if kind != "call"}
+
+    def _dialog_summary(self, call_id: str, kind: str) -> calls.CallSummary:
+        """The summary of a dialog of ``kind`` (no INVITE) from all of its stored rows, read
+        ``DIALOG_PAGE`` rows at a time: such a summary depends on four of its rows
+        (``calls.representatives``), on how many there are, and on how many differ
+        (``calls._retransmissions``), which the database counts. So the memory a dialog
+        takes does not grow with how long it went on."""
+        ref = self._refs_of([call_id]).get(call_id) if self.refs_calls else None
+        where = "call_id = ?" if ref is None else "call_ref = ? AND call_id = ?"
+        params = [call_id] if ref is None else [ref, call_id]
+        where = where.replace("?", self.placeholder)
+        table, id_ = self.q(MESSAGE_TABLE), self.q("id")
+        columns = ", ".join(self.q(c) for c in calls.INPUT_COLUMNS)
+        kept: list[Any] = []
+        after = -1
+        while page := self.query(f"SELECT {columns} FROM {table} WHERE {where} AND {id_} > {self.placeholder} "
+                                 f"ORDER BY {id_} LIMIT {DIALOG_PAGE}", [*params, after]):
+            kept = calls.representatives(kept + calls.normalized(page))
+            after = page[-1][0]
+        # the method of a row as ``calls.normalized`` makes it: a response has none
+        method = "CASE WHEN status_code IS NULL THEN COALESCE(NULLIF(method, ''), NULLIF(sip_method, '')) END"
+        keys = f"cseq, cseq_method, {method}, status_code, direction, via_branch"
+        [(count, distinct)] = self.query(
+            f"SELECT COUNT(*), (SELECT COUNT(*) FROM (SELECT DISTINCT {keys} FROM {table} WHERE {where}) AS k) "
+            f"FROM {table} WHERE {where}", params + params)
+        summary = calls.summarize_tuples(call_id, kept, normal=True)
+        return replace(summary, kind=kind, message_count=int(count), retransmissions=int(count) - int(distinct))
 
     def _stored_rows(self, call_ids: Sequence[str], columns: str) -> list[tuple[Any, ...]]:
         """(call_id, ``columns``) of the stored message rows of these calls; where

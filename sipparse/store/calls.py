@@ -221,6 +221,30 @@ def _kind(rows: list[_Row], methods: list[str | None]) -> str:
     return "other"
 
 
+KINDS = ("call", "register", "options", "other")  # the first on this list that applies (``_kind``)
+
+
+def joined_kind(kind: str, rows: Iterable[Sequence[Any]]) -> str:
+    """The kind of a dialog of ``kind`` once ``rows`` (tuples in ``INPUT_COLUMNS`` order) are
+    added to it: each kind stands for a method seen, and the first on ``KINDS`` wins."""
+    added = normalized(rows)
+    return min(kind, _kind(added, list(map(_method, added))) if added else "other", key=KINDS.index)
+
+
+def representatives(rows: list[_Row]) -> list[_Row]:
+    """The rows of ``rows`` (normal) that the summary of a dialog without an INVITE takes
+    anything from: the first, the first request, the last with a time stamp, the last final
+    response (``_summarize_dialog``, ``_build``), in order. The representatives of rows
+    added to others are those of both sides' representatives: a long dialog is summarised
+    from its rows a page at a time."""
+    ordered = list(rows)
+    _order(ordered)
+    picks = [ordered[0], next((r for r in ordered if r.method), None),
+             next((r for r in reversed(ordered) if r.timestamp is not None), None),
+             next((r for r in reversed(ordered) if (r.status_code or 0) >= 200), None)] if ordered else []
+    return [r for r in ordered if any(r is p for p in picks)]
+
+
 def _retransmissions(rows: list[_Row]) -> int:
     """Rows that repeat an earlier row's (CSeq, method or status, direction, Via branch, To tag).
 
