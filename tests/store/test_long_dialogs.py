@@ -59,6 +59,16 @@ def odd(messages: list[SipMessage]) -> list[SipMessage]:
     return messages
 
 
+def forked(messages: list[SipMessage]) -> list[SipMessage]:
+    """The same, with the first 200 OK answered again by a second fork (another To tag): not a
+    retransmission."""
+    first = messages[1]
+    fork = SipMessage(**{name: getattr(first, name) for name in SipMessage.__slots__})
+    fork.to_tag = f"{first.to_tag}-fork"
+    fork.offset, fork.end = messages[-1].end, messages[-1].end + len(first.raw_message)
+    return messages + [fork]
+
+
 def reference(tmp_path: Path, messages: list[SipMessage]) -> list[dict[str, Any]]:
     with open_store(f"sqlite:///{tmp_path}/reference.db") as store:
         store.write_batch(messages)
@@ -71,8 +81,8 @@ def in_batches(store: Any, messages: list[SipMessage], size: int) -> None:
 
 
 @pytest.mark.parametrize("dialog", [registrations(60), subscription(40), odd(registrations(60)),
-                                    with_an_invite(registrations(30))],
-                         ids=["register", "subscribe", "odd", "invite"])
+                                    with_an_invite(registrations(30)), forked(subscription(40))],
+                         ids=["register", "subscribe", "odd", "invite", "forked"])
 def test_a_long_dialog_written_in_many_batches_ends_as_written_at_once(db_url: str, tmp_path: Path,
                                                                          dialog: list[SipMessage]) -> None:
     with open_store(db_url) as store:
