@@ -77,6 +77,10 @@ URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
 # Rows per INSERT: 500 rows of 42 columns stay well under the 65,535 placeholders a prepared
 # statement may hold, and a text one under max_allowed_packet; more gain nothing measurable.
 ROWS_PER_STATEMENT = 500
+# Bytes of row data per INSERT: at most this, and at most half the server's max_allowed_packet
+# (escaping a reject's raw bytes in SQL text can double them), see ``_fit_packet_budget``.
+MAX_PACKET_BUDGET = 4 * 1024 * 1024
+MIN_PACKET_BUDGET = 64 * 1024
 STATEMENT_CACHE = 16  # prepared statements kept per connection (one per SQL and row count)
 LOADED_TABLES = ("sip_transactions", "rejects")
 # The server or client will not load local files: ER_NOT_ALLOWED_COMMAND, MySQL 8's
@@ -116,7 +120,7 @@ class MySQLStore(Store):
 
     backend = "mysql"
     placeholder = "%s"
-    packet_budget = 4 * 1024 * 1024  # well under max_allowed_packet (4 MiB on the oldest servers)
+    packet_budget = MAX_PACKET_BUDGET  # lowered on connect where max_allowed_packet is smaller
     counts_upserts = True  # without CLIENT_FOUND_ROWS: 1 inserted, 2 changed, 0 unchanged
     overlaps_writes = True  # the server loads one batch while the next is parsed
     batch_bytes = 4 << 20  # a transaction waits for a server: fewer of them (10% on a 64 MiB ingest)
@@ -168,8 +172,18 @@ class MySQLStore(Store):
         cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.execute("SET time_zone = '+00:00'")
+        cursor.execute("SELECT @@max_allowed_packet")
+        (allowed,) = cursor.fetchone()
         cursor.close()
         self.commit()
+        self._fit_packet_budget(int(allowed))
+
+    def _fit_packet_budget(self, allowed: int) -> None:
+        """Keep every INSERT under this server's ``max_allowed_packet``. A server set lower
+        than the 4 MiB budget (1 MiB was MySQL's default up to 5.6, and is still found in
+        old my.cnf files) would refuse a statement of a few hundred larger messages, and
+        with it every batch of the ingest."""
+        self.packet_budget = max(MIN_PACKET_BUDGET, min(MAX_PACKET_BUDGET, allowed // 2))
 
     def _reconnect(self) -> None:
         self._statements = {}  # they died with the connection

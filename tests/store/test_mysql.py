@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from sipparse.store import open_store, schema
 from tests.conftest import _admin_connect
 from tests.store.factory import mixed_traffic
 from tests.store.helpers import calls_table, count
+from tests.store.test_mysql_load import server_local_infile
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-mysql")
 START = datetime(2025, 2, 1, 18, 32, 31)
@@ -138,3 +141,33 @@ def test_a_session_killed_before_commit_or_read_is_retried(mysql_url: str, mysql
             store.commit()
         assert store._is_retryable(lost.value)
         assert count(store, "sip_transactions") == len(mixed_traffic(SOURCE, 2, START))
+
+
+@pytest.fixture
+def small_packets(mysql_root_url: str) -> Iterator[None]:
+    """The server's ``max_allowed_packet`` at 1 MiB (MySQL 5.x's default) and local loads off,
+    so rows go by INSERT; both restored afterwards."""
+    admin = _admin_connect(mysql_root_url)
+    cursor = admin.cursor()
+    cursor.execute("SELECT @@GLOBAL.max_allowed_packet")
+    (was,) = cursor.fetchone()
+    cursor.execute("SET GLOBAL max_allowed_packet = 1048576")
+    try:
+        with server_local_infile(mysql_root_url, False):
+            yield
+    finally:
+        cursor.execute(f"SET GLOBAL max_allowed_packet = {int(was)}")
+        admin.close()
+
+
+@pytest.mark.mysql
+@pytest.mark.usefixtures("small_packets")
+def test_large_messages_fit_a_server_of_small_packets(mysql_url: str) -> None:
+    """Messages of 4 KiB (an INVITE with a large SDP and many headers) in batches of hundreds:
+    each INSERT stays under the server's max_allowed_packet instead of a fixed 4 MiB."""
+    pad = b"X-Pad: " + b"p" * 4000 + b"\r\n"
+    messages = [replace(m, raw_message=m.raw_message + pad) for m in mixed_traffic(SOURCE, 200, START)]
+    with open_store(mysql_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        assert count(store, "sip_transactions") == len(messages)
+        assert store.packet_budget == 512 * 1024
