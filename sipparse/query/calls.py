@@ -22,7 +22,7 @@ from typing import Any
 from sipparse.query.errors import QueryError
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, render_table, to_csv, to_json
-from sipparse.query.show import Store
+from sipparse.query.show import Store, like_condition
 from sipparse.query.times import Clock, bound_param, format_time, has_fraction, iso_time, stored_text
 
 STATES: dict[str, tuple[str, ...]] = {
@@ -98,9 +98,9 @@ def _one_status(word: str) -> tuple[str, list[Any]]:
     )
 
 
-def _user_condition(column: str, value: str) -> tuple[str, list[Any]]:
+def _user_condition(column: str, value: str, backend: str) -> tuple[str, list[Any]]:
     """Exact match, or a LIKE pattern when the user wrote ``%``."""
-    return (f"{column} LIKE ?", [value]) if "%" in value else (f"{column} = ?", [value])
+    return like_condition(column, value, backend) if "%" in value else (f"{column} = ?", [value])
 
 
 def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
@@ -120,7 +120,7 @@ def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
         params.append(bound_param(flt.until, backend))
     for column, value in (("from_user", flt.from_user), ("to_user", flt.to_user)):
         if value:
-            sql, args = _user_condition(column, value)
+            sql, args = _user_condition(column, value, backend)
             parts.append(sql)
             params += args
     if flt.host:

@@ -72,12 +72,30 @@ def _exists(store: Store, call_id: str) -> bool:
     return bool(rows)
 
 
+def like_condition(column: str, pattern: str, backend: str) -> tuple[str, list[Any]]:
+    """``column`` matching a user's ``%``/``_`` pattern, byte for byte on either backend.
+
+    MySQL's LIKE on the binary collation is case-sensitive and reads ``\\`` as an escape;
+    SQLite's LIKE folds ASCII case and does not: the same pattern would find other calls on
+    each. So on SQLite it runs as a GLOB (case-sensitive, as ``=`` and the prefix match are),
+    and on MySQL a backslash is doubled to stand for itself, as it does on SQLite.
+    """
+    if backend == "mysql":
+        return f"{column} LIKE ?", [pattern.replace("\\", "\\\\")]
+    glob = "".join(_GLOB_OF.get(char, char) for char in pattern)
+    return f"{column} GLOB ?", [glob]
+
+
+_GLOB_OF = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+
+
 def _candidates(store: Store, text: str) -> list[str]:
     """Call-IDs matching a pattern, or starting with a prefix, by an index-friendly query."""
     limit = MAX_CANDIDATES * 50
     if "%" in text:
-        sql = "SELECT call_id FROM calls WHERE call_id LIKE ? ORDER BY call_id LIMIT ?"
-        return [r["call_id"] for r in store.fetchall(sql, (text, limit))]
+        where, params = like_condition("call_id", text, store.backend)
+        sql = f"SELECT call_id FROM calls WHERE {where} ORDER BY call_id LIMIT ?"
+        return [r["call_id"] for r in store.fetchall(sql, (*params, limit))]
     if store.backend == "mysql":
         # a LIKE on a literal prefix is a range scan of the primary key in MySQL
         pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from sipparse.cli import cli
 from sipparse.query.stats import percentile
 from tests.ingest.siplog import make_log
-from tests.query.scenarios import Scenario, standard, store_all
+from tests.query.scenarios import Scenario, build, standard, store_all
 
 
 @pytest.fixture
@@ -103,6 +103,28 @@ def test_time_user_host_and_kind_filters(traffic) -> None:  # type: ignore[no-un
     assert ids(calls_json(db_url, "--host", "pbx2")) == where(lambda s: s.host == "pbx2")
     assert ids(calls_json(db_url, "--kind", "all")) == where(lambda s: True)
     assert ids(calls_json(db_url, "--kind", "register")) == where(lambda s: s.kind == "register")
+
+
+def test_patterns_match_the_same_calls_on_every_backend(db_url: str) -> None:
+    """``%`` patterns are case-sensitive, as ``=`` and Call-IDs are, and ``\\``, ``*``, ``?``
+    and ``[`` stand for themselves: SQLite's LIKE folds case and MySQL's reads a backslash."""
+    t = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+    users = {"up@pbx": "Alice", "low@pbx": "alice", "under@pbx": "a_ice", "back@pbx": "al\\ice",
+             "star@pbx": "al*ce", "brk@pbx": "[al]ice", "Mixed-1@pbx": "bob", "mixed-2@pbx": "bob"}
+    store_all(db_url, [build(Scenario(call_id, t, 200, from_user=user)) for call_id, user in users.items()])
+
+    def by(pattern: str) -> set[str]:
+        return ids(calls_json(db_url, "--from-user", pattern))
+
+    assert by("al%") == {"low@pbx", "back@pbx", "star@pbx"}
+    assert by("A%") == {"up@pbx"}
+    assert by("a_ice%") == {"low@pbx", "under@pbx"}
+    assert by("al\\%") == {"back@pbx"}
+    assert by("%*%") == {"star@pbx"}
+    assert by("al?ce%") == set()
+    assert by("[al]%") == {"brk@pbx"}
+    shown = json.loads(ok(db_url, "show", "M%", "--format", "json"))
+    assert {m["call_id"] for m in shown} == {"Mixed-1@pbx"}
 
 
 def test_absolute_since_in_the_display_zone(traffic) -> None:  # type: ignore[no-untyped-def]
