@@ -71,17 +71,21 @@ def _count(store: Store, table: str, where: str, cutoff: Any) -> int:
 def _delete(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int) -> int:
     total = 0
     while True:
-        deleted = store._transaction(lambda: _delete_round(store, table, key, where, cutoff, batch_size))
+        found, deleted = store._transaction(lambda: _delete_round(store, table, key, where, cutoff, batch_size))
         total += deleted
-        if deleted < batch_size:
+        if found < batch_size:
             return total
 
 
-def _delete_round(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int) -> int:
+def _delete_round(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int,
+                  ) -> tuple[int, int]:
+    """How many old rows were found, and how many of them were deleted."""
     keys = [r[0] for r in store.query(f"SELECT {key} FROM {table} WHERE {where} LIMIT {int(batch_size)}",
                                       (cutoff,))]
     if not keys:
-        return 0
+        return 0, 0
     marks = ", ".join([store.placeholder] * len(keys))
-    store.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", keys)
-    return len(keys)
+    # The age is asked again: between the SELECT and the DELETE an ingest may have committed
+    # a newer message of a call (its ``last_seen`` moved past the cut-off), whose row must
+    # stay, or the call's messages would be left without their summary.
+    return len(keys), store.execute(f"DELETE FROM {table} WHERE {key} IN ({marks}) AND {where}", [*keys, cutoff])

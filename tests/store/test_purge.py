@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -113,3 +116,40 @@ def test_cli_purge_requires_an_age(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["--db", sqlite_url, "purge"])
     assert result.exit_code == 2
     assert "--older-than" in result.output
+
+
+@pytest.mark.mysql
+def test_a_call_an_ingest_moves_past_the_cutoff_meanwhile_keeps_its_row(mysql_url: str) -> None:
+    """Purge finds a call old, then an ingest (holding the call's row) commits a newer message
+    of it before purge's DELETE gets the row: the row stays, summarising the new message."""
+    import mysql.connector
+
+    old = mixed_traffic(SOURCE, 1, OLD)
+    call_id = old[0].call_id
+    with open_store(mysql_url) as store:
+        store.write_batch(old)
+    parts = urlsplit(mysql_url)
+    ingest = mysql.connector.connect(host=parts.hostname, port=parts.port, user=parts.username or "root",
+                                     password=parts.password or "", database=parts.path.lstrip("/"))
+    cursor = ingest.cursor()
+    cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    cursor.execute("START TRANSACTION")
+    cursor.execute("UPDATE calls SET last_seen = %s WHERE call_id = %s", (NEW, call_id))
+    purged: dict[str, int] = {}
+    with open_store(mysql_url) as store:
+        purge = threading.Thread(target=lambda: purged.update(store.purge(CUTOFF)))
+        purge.start()
+        deadline = time.monotonic() + 20
+        while not _waits_for_a_lock(cursor, "DELETE FROM `calls`") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ingest.commit()
+        purge.join(timeout=30)
+        ingest.close()
+        assert [c["call_id"] for c in calls_table(store)] == [call_id]
+    assert purged == {"messages": len(old), "calls": 0, "rejects": 0}
+
+
+def _waits_for_a_lock(cursor, statement: str) -> bool:  # type: ignore[no-untyped-def]
+    cursor.execute("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s",
+                   (statement + "%",))
+    return bool(cursor.fetchone()[0])
