@@ -8,7 +8,11 @@ The store recomputes the summary of every call a batch touches from all of its s
 rows, inside the batch's transaction, so a call ingested over several runs ends with
 exactly the summary of the same call ingested at once.
 
-Rows are taken in log order: by timestamp, then by id (ids increase in log order).
+Rows are taken in log order: by timestamp, then by host, then by id (ids increase in log
+order). Two hosts that log one call (a call crossing both PBXs) log its messages in the same
+second, and no order between their logs can be told; their rows' ids only say which ingest
+stored them first, which differs between concurrent runs. The host name settles it instead,
+so the summary does not depend on which host's rows were stored first.
 
 Kind (from the methods seen, requests or CSeq methods):
   ``call`` an INVITE was seen; else ``register`` a REGISTER; else ``options`` an OPTIONS;
@@ -146,8 +150,9 @@ def to_datetime(value: datetime | str | None) -> datetime | None:
 
 _as_row = partial(tuple.__new__, _Row)
 ROW_TYPE = _Row  # what summarize_tuples takes with normal=True (sipparse.store.rows builds them)
-_by_time_and_id = itemgetter(1, 0)
+_by_time_host_and_id = itemgetter(1, 17, 0)
 _timestamp, _id, _method, _cseq_method = itemgetter(1), itemgetter(0), itemgetter(3), itemgetter(7)
+_host = itemgetter(17)
 _status_code, _reason = itemgetter(4), itemgetter(5)
 # cseq, cseq_method, method, status_code, direction, via_branch, to_tag
 _repeat_key = itemgetter(6, 7, 3, 4, 15, 14, 13)
@@ -171,14 +176,14 @@ def _normal(row: Sequence[Any]) -> _Row:
     return _as_row((id_, stamp, sip_method, method, code, reason, *row[6:]))
 
 
-def _order_key(row: _Row) -> tuple[bool, datetime, Any]:
-    return (row.timestamp is None, row.timestamp or datetime.min, row.id or 0)
+def _order_key(row: _Row) -> tuple[bool, datetime, str, Any]:
+    return (row.timestamp is None, row.timestamp or datetime.min, row.host or "", row.id or 0)
 
 
 def _order(rows: list[_Row]) -> None:
     """Sort normal rows in log order, in place."""
-    if all(map(_timestamp, rows)) and None not in map(_id, rows):
-        rows.sort(key=_by_time_and_id)  # the same order, without a Python call per row
+    if all(map(_timestamp, rows)) and None not in map(_id, rows) and None not in map(_host, rows):
+        rows.sort(key=_by_time_host_and_id)  # the same order, without a Python call per row
     else:
         rows.sort(key=_order_key)
 

@@ -215,6 +215,18 @@ def test_order_of_rows_does_not_matter() -> None:
     assert summarize("c", shuffled) == summarize("c", rows)
 
 
+def test_two_hosts_in_the_same_seconds_are_ordered_by_host_not_by_id() -> None:
+    """Ids say which ingest stored a host's rows first, which no log decides."""
+    a, b = completed_call("c", SOURCE, START), completed_call("c", SOURCE, START)
+    b.host = "pbx-b"
+    for m in b.messages:
+        m.host, m.direction = "pbx-b", "in"
+    a_first = rows_of(a.messages + b.messages)
+    b_first = rows_of(b.messages + a.messages)
+    assert summarize("c", a_first) == summarize("c", b_first)
+    assert summarize("c", b_first).host == "pbx-a"
+
+
 def test_text_timestamps_as_sqlite_returns_them() -> None:
     rows = rows_of(completed_call("c", SOURCE, START).messages)
     as_text = [{**r, "timestamp": r["timestamp"].isoformat(" ")} for r in rows]  # type: ignore[union-attr]

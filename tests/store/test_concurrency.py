@@ -83,6 +83,19 @@ def test_two_processes_write_overlapping_batches(db_url: str) -> None:
     assert hosts == {"a", "b"}
 
 
+def test_the_calls_of_two_hosts_do_not_depend_on_which_was_stored_first(db_url: str, sqlite_url: str) -> None:
+    """Both hosts log each call in the same seconds; whichever host's cron job runs first
+    (or wins a race), every calls row, its host and direction included, comes out the same."""
+    other = sqlite_url.replace("test.db", "other.db")
+    for url, hosts in ((db_url, "ab"), (other, "ba")):
+        with open_store(url) as store:
+            for host in hosts:
+                store.write_batch(traffic(host, 24))
+    with open_store(db_url) as first, open_store(other) as second:
+        assert calls_table(first) == calls_table(second)
+        assert {c["host"] for c in calls_table(first)} == {"a"}
+
+
 def store_hosts(url: str) -> list[dict[str, object]]:
     with open_store(url) as store:
         return store.fetchall("SELECT DISTINCT host FROM sip_transactions")
