@@ -51,6 +51,7 @@ from sipparse.logs.follow import Opened, Tail
 from sipparse.logs.locks import LockBusy, LogLock
 from sipparse.memory import map_large_blocks
 from sipparse.store.base import fewer_collections
+from sipparse.store.rows import Checkpoint
 from sipparse.store_thread import StoreThread
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,10 @@ class Run:
         self.summary = summary
         self.parse_options = make_parse_options(options)
         self.host = options.host or socket.gethostname()
-        self.checkpoints = {cp.fingerprint: cp for cp in store.checkpoints()}
+        # the checkpoints of the files this run planned or stored, by fingerprint (None: none
+        # stored): looked up file by file, as a table that keeps one per rotated generation
+        # ever read grows for as long as the logs are ingested
+        self.checkpoints: dict[str, Checkpoint | None] = {}
         self.bar: ProgressBar = NullProgressBar()
         self._seen: set[tuple[int, int]] = set()
         self._dialects: dict[str, str] = {}
@@ -324,7 +328,7 @@ class Run:
             return None
         if (lf.device, lf.inode) in self._seen:
             return None
-        cp = self.checkpoints.get(lf.fingerprint)
+        cp = self._checkpoint(lf.fingerprint)
         if cp is None and not known:
             return None  # not planned, so not seen: named itself (``pjsip*``), it is read
         self._seen.add((lf.device, lf.inode))
@@ -344,11 +348,18 @@ class Run:
                 plan.append(work)
         return plan
 
+    def _checkpoint(self, fingerprint: str) -> Checkpoint | None:
+        if fingerprint not in self.checkpoints:
+            self.checkpoints[fingerprint] = self.store.get_checkpoint(fingerprint)
+        return self.checkpoints[fingerprint]
+
     def _last_look(self, path: str, siblings: list[str]) -> float | None:
         """The newest mtime recorded in a checkpoint of this path or its siblings."""
-        names = {os.path.abspath(p) for p in [path, *siblings]}
+        names = sorted({os.path.abspath(p) for p in [path, *siblings]})
+        stored = self.store.newest_checkpoint_mtime(names)
         times = [cp.mtime for cp in self.checkpoints.values()
-                 if cp.mtime is not None and os.path.abspath(cp.path) in names]
+                 if cp is not None and cp.mtime is not None and cp.path in names]
+        times += [stored] if stored is not None else []
         return max(times) if times else None
 
     def read_all(self, plan: list[Work]) -> None:
@@ -864,8 +875,6 @@ def _mtime(path: str) -> float | None:
 
 def make_checkpoint(lf: LogFile, offset: int, end: int) -> Any:
     """The checkpoint stored with a batch: resume at ``offset``, ``end`` bytes seen."""
-    from sipparse.store import Checkpoint
-
     return Checkpoint(fingerprint=lf.fingerprint, path=os.path.abspath(lf.path), offset=offset, size=end,
                       inode=lf.inode, device=lf.device, mtime=lf.mtime)
 

@@ -220,6 +220,15 @@ class Store(ABC):
                            f"WHERE {self.q('fingerprint')} = {self.placeholder}", (fingerprint,))
         return rows.checkpoint_from_row(found[0]) if found else None
 
+    def newest_checkpoint_mtime(self, paths: Sequence[str]) -> float | None:
+        """The newest file mtime recorded in a checkpoint of any of these (absolute) paths."""
+        if not paths:
+            return None
+        marks = ", ".join([self.placeholder] * len(paths))
+        found = self._read(f"SELECT MAX({self.q('mtime')}) FROM {self.q(CHECKPOINTS_TABLE)} "
+                           f"WHERE {self.q('path')} IN ({marks})", list(paths))
+        return None if not found or found[0][0] is None else float(found[0][0])
+
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint, by path."""
         found = self._read(f"SELECT {self._checkpoint_columns()} FROM {self.q(CHECKPOINTS_TABLE)} "

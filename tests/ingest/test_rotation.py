@@ -7,7 +7,12 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from sipparse.store import Checkpoint, open_store
+from sipparse.store.base import Store
 from tests.ingest.helpers import checkpoints, count, dump, ingest_ok
 from tests.ingest.siplog import make_log, message_count
 
@@ -163,3 +168,29 @@ def test_a_generation_too_short_to_fingerprint_is_read_once_it_is_rotated(db_url
     os.unlink(tmp_path / "pjsip.1")
     assert ingest_ok(db_url, str(log)).startswith("0 files,")  # compressed, still the same file
     assert dump(db_url) == one_run(tmp_path, before, SHORT, after)
+
+
+def test_a_run_reads_the_checkpoints_of_its_own_files_only(db_url: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Years of rotated generations leave a checkpoint each: a run looks up those of the
+    files it meets, not the whole table, so its cost does not grow with the logs' age."""
+    old = [Checkpoint(f"fp-{n}", f"/var/log/asterisk/pjsip-2020{n:04d}", 100, 100, mtime=1.0e9) for n in range(300)]
+    with open_store(db_url) as store:
+        store.write_batch([], checkpoints=old)
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(db_url, str(log))
+    os.rename(log, tmp_path / "pjsip.1")
+    log.write_bytes(B)
+    read, most = Store._read, [0]
+
+    def counted(store: Store, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        found = read(store, sql, params)
+        most[0] = max(most[0], len(found))
+        return found
+
+    monkeypatch.setattr(Store, "_read", counted)
+    assert ingest_ok(db_url, str(log)).startswith("1 files,")
+    assert most[0] < 10
+    assert dump(db_url) == one_run(tmp_path, A, B)
+    assert len(checkpoints(db_url)) == 302
