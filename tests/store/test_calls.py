@@ -104,6 +104,13 @@ def test_unanswered_challenge_is_failed() -> None:
     assert (summary(b).state, summary(b).final_status) == ("failed", 401)
 
 
+@pytest.fixture(params=["c", "python"])
+def either_summary_module(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call summary made by the C module and by the Python code (the same results)."""
+    if request.param == "python":
+        monkeypatch.setattr(calls, "_C_CALLS", None)
+
+
 def _challenged(call_id: str) -> CallBuilder:
     """An INVITE challenged with 407, sent again with credentials, now ringing."""
     b = CallBuilder(call_id, SOURCE, START, step_ms=100)
@@ -112,22 +119,12 @@ def _challenged(call_id: str) -> CallBuilder:
     return b.request("INVITE", in_dialog=False).response(100).response(180)
 
 
-@pytest.mark.parametrize("c_module", [True, False])
-def test_a_challenged_call_ringing_with_credentials_is_in_progress(
-    c_module: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not c_module:
-        monkeypatch.setattr(calls, "_C_CALLS", None)
+def test_a_challenged_call_ringing_with_credentials_is_in_progress(either_summary_module: None) -> None:
     s = summary(_challenged("c"))
     assert (s.state, s.final_status, s.setup_ms) == ("in-progress", None, None)
 
 
-@pytest.mark.parametrize("c_module", [True, False])
-def test_a_challenged_call_cancelled_before_its_487_is_cancelled(
-    c_module: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not c_module:
-        monkeypatch.setattr(calls, "_C_CALLS", None)
+def test_a_challenged_call_cancelled_before_its_487_is_cancelled(either_summary_module: None) -> None:
     b = _challenged("c").request("CANCEL", in_dialog=False).response(200)
     s = summary(b)
     assert (s.state, s.final_status, s.hangup_by) == ("cancelled", None, "caller")
@@ -160,10 +157,7 @@ def test_retransmissions_are_counted() -> None:
     assert (s.message_count, s.retransmissions) == (6, 3)
 
 
-@pytest.mark.parametrize("c_module", [True, False])
-def test_the_responses_of_two_forks_are_not_retransmissions(c_module: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not c_module:
-        monkeypatch.setattr(calls, "_C_CALLS", None)
+def test_the_responses_of_two_forks_are_not_retransmissions(either_summary_module: None) -> None:
     b = CallBuilder("c", SOURCE, START).request("INVITE").response(100)
     for fork in ("fork-1", "fork-2"):
         b._to_tag = fork
@@ -173,12 +167,7 @@ def test_the_responses_of_two_forks_are_not_retransmissions(c_module: bool, monk
     assert (s.message_count, s.retransmissions, s.state) == (6, 1, "answered")
 
 
-@pytest.mark.parametrize("c_module", [True, False])
-def test_a_bye_to_a_second_fork_that_answered_does_not_end_the_call(
-    c_module: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not c_module:
-        monkeypatch.setattr(calls, "_C_CALLS", None)
+def test_a_bye_to_a_second_fork_that_answered_does_not_end_the_call(either_summary_module: None) -> None:
     b = CallBuilder("c", SOURCE, START, step_ms=100).request("INVITE")
     for fork in ("fork-1", "fork-2"):
         b._to_tag = fork
