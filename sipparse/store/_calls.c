@@ -281,13 +281,13 @@ static PyObject *cause_of(const Info *a, const Info *b, const Info *c) {
 }
 
 /* 1 when two rows repeat each other: the same (CSeq, CSeq method, method, status code,
- * direction, Via branch, To tag), compared as the tuples of Python's set are; -1 on error. */
+ * direction, Via branch, To tag, host), compared as the tuples of Python's set are; -1 on error. */
 static int repeats(const Info *a, const Info *b) {
     if (a->has_cseq != b->has_cseq || (a->has_cseq && a->cseq != b->cseq) || a->has_code != b->has_code
         || (a->has_code && a->code != b->code))
         return 0;
-    static const int columns[] = {CSEQ_METHOD, METHOD, DIRECTION, VIA_BRANCH, TO_TAG};
-    for (int k = 0; k < 5; k++) {
+    static const int columns[] = {CSEQ_METHOD, METHOD, DIRECTION, VIA_BRANCH, TO_TAG, HOST};
+    for (int k = 0; k < 6; k++) {
         int same = PyObject_RichCompareBool(COLUMN(a, columns[k]), COLUMN(b, columns[k]), Py_EQ);
         if (same <= 0)
             return same;
@@ -317,10 +317,10 @@ static Py_ssize_t retransmissions(Info *rows, Py_ssize_t n) {
         return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *row = rows[i].row;
-        PyObject *key = PyTuple_Pack(7, PyTuple_GET_ITEM(row, CSEQ), PyTuple_GET_ITEM(row, CSEQ_METHOD),
+        PyObject *key = PyTuple_Pack(8, PyTuple_GET_ITEM(row, CSEQ), PyTuple_GET_ITEM(row, CSEQ_METHOD),
                                      PyTuple_GET_ITEM(row, METHOD), PyTuple_GET_ITEM(row, STATUS_CODE),
                                      PyTuple_GET_ITEM(row, DIRECTION), PyTuple_GET_ITEM(row, VIA_BRANCH),
-                                     PyTuple_GET_ITEM(row, TO_TAG));
+                                     PyTuple_GET_ITEM(row, TO_TAG), PyTuple_GET_ITEM(row, HOST));
         if (key == NULL || PySet_Add(keys, key) < 0) {
             Py_XDECREF(key);
             Py_DECREF(keys);

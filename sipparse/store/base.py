@@ -803,7 +803,7 @@ class Store(ABC):
             after = page[-1][0]
         # the method of a row as ``calls.normalized`` makes it: a response has none
         method = "CASE WHEN status_code IS NULL THEN COALESCE(NULLIF(method, ''), NULLIF(sip_method, '')) END"
-        keys = f"cseq, cseq_method, {method}, status_code, direction, via_branch, to_tag"  # calls._repeat_key
+        keys = f"cseq, cseq_method, {method}, status_code, direction, via_branch, to_tag, host"  # calls._repeat_key
         [(count, distinct)] = self.query(
             f"SELECT COUNT(*), (SELECT COUNT(*) FROM (SELECT DISTINCT {keys} FROM {table} WHERE {where}) AS k) "
             f"FROM {table} WHERE {where}", params + params)

@@ -154,8 +154,8 @@ _by_time_host_and_id = itemgetter(1, 17, 0)
 _timestamp, _id, _method, _cseq_method = itemgetter(1), itemgetter(0), itemgetter(3), itemgetter(7)
 _host = itemgetter(17)
 _status_code, _reason = itemgetter(4), itemgetter(5)
-# cseq, cseq_method, method, status_code, direction, via_branch, to_tag
-_repeat_key = itemgetter(6, 7, 3, 4, 15, 14, 13)
+# cseq, cseq_method, method, status_code, direction, via_branch, to_tag, host
+_repeat_key = itemgetter(6, 7, 3, 4, 15, 14, 13, 17)
 
 
 def _normal(row: Sequence[Any]) -> _Row:
@@ -251,10 +251,13 @@ def representatives(rows: list[_Row]) -> list[_Row]:
 
 
 def _retransmissions(rows: list[_Row]) -> int:
-    """Rows that repeat an earlier row's (CSeq, method or status, direction, Via branch, To tag).
+    """Rows that repeat an earlier row's (CSeq, method or status, direction, Via branch, To
+    tag, host).
 
     The To tag tells forks apart: a forked INVITE's provisional and final responses share
-    its branch and status code, but each fork answers with a tag of its own.
+    its branch and status code, but each fork answers with a tag of its own. The host tells
+    two PBXs apart that both logged one message: a retransmission is one sender's, seen again
+    where it was seen first.
 
     A normalised row has a method or a status code, never both (and never an empty method),
     so the pair (method, status) tells rows apart exactly as "method or status" does."""

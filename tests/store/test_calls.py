@@ -167,6 +167,21 @@ def test_the_responses_of_two_forks_are_not_retransmissions(either_summary_modul
     assert (s.message_count, s.retransmissions, s.state) == (6, 1, "answered")
 
 
+def test_a_message_two_hosts_logged_is_not_a_retransmission(either_summary_module: None) -> None:
+    """Two PBXs that both logged the INVITE they saw (the same direction, the same branch)
+    saw it once each; only a third copy from one of them was sent again."""
+    b = CallBuilder("c", SOURCE, START, host="pbx-a").request("INVITE").response(100)
+    copies = []
+    for message in b.messages:
+        copy = SipMessage(**{name: getattr(message, name) for name in SipMessage.__slots__})
+        copy.host, copy.offset = "pbx-b", copy.offset + 10_000
+        copies.append(copy)
+    s = summarize("c", rows_of(b.messages + copies))
+    assert (s.message_count, s.retransmissions) == (4, 0)
+    s = summarize("c", rows_of(b.repeat().messages + copies))
+    assert (s.message_count, s.retransmissions) == (5, 1)
+
+
 def test_a_bye_to_a_second_fork_that_answered_does_not_end_the_call(either_summary_module: None) -> None:
     b = CallBuilder("c", SOURCE, START, step_ms=100).request("INVITE")
     for fork in ("fork-1", "fork-2"):

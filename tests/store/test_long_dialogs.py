@@ -69,6 +69,16 @@ def forked(messages: list[SipMessage]) -> list[SipMessage]:
     return messages + [fork]
 
 
+def two_hosts(messages: list[SipMessage]) -> list[SipMessage]:
+    """The same, logged by a second host too: not retransmissions."""
+    copies = []
+    for message in messages:
+        copy = SipMessage(**{name: getattr(message, name) for name in SipMessage.__slots__})
+        copy.host, copy.offset, copy.end = "pbx-b", copy.offset + messages[-1].end, copy.end + messages[-1].end
+        copies.append(copy)
+    return messages + copies
+
+
 def reference(tmp_path: Path, messages: list[SipMessage]) -> list[dict[str, Any]]:
     with open_store(f"sqlite:///{tmp_path}/reference.db") as store:
         store.write_batch(messages)
@@ -81,8 +91,9 @@ def in_batches(store: Any, messages: list[SipMessage], size: int) -> None:
 
 
 @pytest.mark.parametrize("dialog", [registrations(60), subscription(40), odd(registrations(60)),
-                                    with_an_invite(registrations(30)), forked(subscription(40))],
-                         ids=["register", "subscribe", "odd", "invite", "forked"])
+                                    with_an_invite(registrations(30)), forked(subscription(40)),
+                                    two_hosts(registrations(30))],
+                         ids=["register", "subscribe", "odd", "invite", "forked", "two-hosts"])
 def test_a_long_dialog_written_in_many_batches_ends_as_written_at_once(db_url: str, tmp_path: Path,
                                                                          dialog: list[SipMessage]) -> None:
     with open_store(db_url) as store:
