@@ -10,7 +10,16 @@ class ConfigError(SipparseError):
 
 
 class DatabaseError(SipparseError):
-    """The database could not be reached or refused an operation."""
+    """The database could not be reached or refused an operation.
+
+    ``unreachable``: the server could not be reached, or the connection to it was lost (a
+    restart, a network cut). The same work may succeed later, which ``ingest --follow``, a
+    service, waits for; a refusal (a privilege, a full disk, a bad schema) would not.
+    """
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class LogFileError(SipparseError):

@@ -42,7 +42,7 @@ from functools import partial
 from typing import Any, BinaryIO, Protocol
 
 from sipparse.distinct import DistinctCount
-from sipparse.errors import LogFileError, SipparseError
+from sipparse.errors import DatabaseError, LogFileError, SipparseError
 from sipparse.handover import Handover
 from sipparse.logs import files
 from sipparse.logs.dialects import BUILTIN, UnknownLogFormat
@@ -905,15 +905,49 @@ def list_rejects(store: Any, limit: int = 50) -> list[dict[str, Any]]:
 
 
 
+# seconds between attempts to reach a database out of reach, for a followed log
+OUTAGE_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], options: IngestOptions,
+                           stop: threading.Event, warn: Callable[[str], None]) -> IngestSummary:
+    """``follow_paths`` as a service needs it: while the database is out of reach (a restart,
+    a network cut), wait and try again, then catch up from the stored checkpoints.
+
+    Nothing read meanwhile is lost, as a checkpoint moves only with the rows it covers, and
+    nothing is stored twice. Any other database error (a privilege, a full disk) ends the
+    run, as it ends a cron run. ``warn`` hears of each outage once, and of its end.
+    """
+    summary = IngestSummary()
+    paths = list(paths)
+    outages = 0
+    while not stop.is_set():
+        try:
+            with open_store() as store:
+                if outages:
+                    warn(f"{store.url.redacted()}: reached again after {outages} attempt(s): following on")
+                    outages = 0
+                return follow_paths(store, paths, options, stop, summary=summary)
+        except DatabaseError as exc:
+            if not exc.unreachable:
+                raise
+            if not outages:
+                warn(f"{exc}; trying again every few seconds (what is read meanwhile stays in the log)")
+            stop.wait(OUTAGE_PAUSES[min(outages, len(OUTAGE_PAUSES) - 1)])
+            outages += 1
+    summary.finished = time.monotonic()
+    return summary
+
+
 def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop: threading.Event,
-                 poll_seconds: float = 0.25) -> IngestSummary:
+                 poll_seconds: float = 0.25, summary: IngestSummary | None = None) -> IngestSummary:
     """Catch up like ``ingest_paths``, then tail the paths until ``stop`` is set.
 
     Each path's lock is taken only for the moment of each read, so ``sipparse rotate`` can
     still rotate a followed log; what each look reads is committed before the next look.
     """
     options = replace(options, progress=False)
-    summary = ingest_paths(store, paths, options, stop=stop)
+    summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
     run = Run(store, options, summary, stop)
     tails: dict[str, Tail] = {}
     try:

@@ -15,7 +15,7 @@ from sipparse.ingest import (
     DEFAULT_PATHS,
     IngestOptions,
     check_dialect,
-    follow_paths,
+    follow_through_outages,
     ingest_paths,
     list_rejects,
 )
@@ -56,6 +56,10 @@ def parse_tz(name: str | None) -> tzinfo | None:
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, "
                                  "or UTC)", param_hint="--tz") from None
+
+
+def _warn(reason: str) -> None:
+    click.echo(f"Warning: {reason}", err=True)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -130,11 +134,11 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
                             progress=show_progress)
     options.batch_bytes, options.workers = batch_bytes, workers
     targets = list(paths) or _as_list(app.settings.get("ingest", "paths")) or DEFAULT_PATHS
-    with app.open_store(reading=dry_run) as store:  # a dry run writes nothing, no file either
-        if follow:
-            with stop_on_signals() as stop:
-                summary = follow_paths(store, targets, options, stop)
-        else:
+    if follow:
+        with stop_on_signals() as stop:
+            summary = follow_through_outages(app.open_store, targets, options, stop, _warn)
+    else:
+        with app.open_store(reading=dry_run) as store:  # a dry run writes nothing, no file either
             summary = ingest_paths(store, targets, options)
     if not quiet:
         click.echo(summary.line(dry_run=dry_run))

@@ -479,7 +479,12 @@ class Store(ABC):
         reason = str(getattr(exc, "msg", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
         if self.url.password:
             reason = reason.replace(self.url.password, "***")
-        return DatabaseError(f"{self.url.redacted()}: cannot {what}: {reason}")
+        return DatabaseError(f"{self.url.redacted()}: cannot {what}: {reason}", unreachable=self._is_unreachable(exc))
+
+    def _is_unreachable(self, exc: Exception) -> bool:
+        """Whether ``exc`` says the server could not be reached or the connection was lost
+        (``DatabaseError.unreachable``); an embedded database is never out of reach."""
+        return False
 
     def _rollback_quietly(self) -> None:
         try:

@@ -73,6 +73,9 @@ RETRYABLE = {
     2006, 2013, 2055,  # connection lost: reconnect and run the transaction again
 }
 CONNECTION_LOST = {2006, 2013, 2055}
+# the server out of reach: shutting down, the session killed by a shutdown, no answer on the
+# socket or port, the connection lost
+UNREACHABLE = {1053, 1927, 2002, 2003, *CONNECTION_LOST}
 URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
 # Rows per INSERT: 500 rows of 42 columns stay well under the 65,535 placeholders a prepared
 # statement may hold, and a text one under max_allowed_packet; more gain nothing measurable.
@@ -138,7 +141,7 @@ class MySQLStore(Store):
         except connector.Error as exc:
             raise self._error("connect", exc) from None
         except (OSError, ValueError) as exc:
-            raise DatabaseError(f"{self.url.redacted()}: cannot connect: {exc}") from None
+            raise DatabaseError(f"{self.url.redacted()}: cannot connect: {exc}", unreachable=True) from None
         finally:
             # The client library resolved the directory; it exists again only during a load.
             os.rmdir(self._load_dir)
@@ -425,13 +428,18 @@ class MySQLStore(Store):
 
     def _is_retryable(self, exc: Exception) -> bool:
         errno = getattr(exc, "errno", None)
-        # After the server killed the session, the C extension reports the dead handle as
-        # OperationalError("MySQL Connection not available") with no error number.
-        lost = errno in CONNECTION_LOST or (
-            isinstance(exc, self._connector.OperationalError) and "not available" in str(exc))
+        lost = errno in CONNECTION_LOST or self._dead_handle(exc)
         if lost:
             self._reconnect()
         return lost or errno in RETRYABLE
+
+    def _is_unreachable(self, exc: Exception) -> bool:
+        return getattr(exc, "errno", None) in UNREACHABLE or self._dead_handle(exc)
+
+    def _dead_handle(self, exc: Exception) -> bool:
+        """After the server killed the session, the C extension reports the dead handle as
+        OperationalError("MySQL Connection not available") with no error number."""
+        return isinstance(exc, self._connector.OperationalError) and "not available" in str(exc)
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, self._connector.Error)

@@ -294,3 +294,48 @@ def test_deadlock_victim_is_rolled_back_and_retried(server: RestartableServer, d
     assert done.returncode == 0, done.stderr
     assert "Deadlock" in done.stderr and "retried" in done.stderr, done.stderr[-2000:]
     _same_as_clean_run(db, tmp_path, log)
+
+
+@pytest.mark.slow
+def test_follow_waits_out_a_server_restart(server: RestartableServer, db: str, tmp_path: Path) -> None:
+    """``ingest --follow`` runs as a service: a restart of the server costs a wait, not the
+    service; what was logged meanwhile is stored once it is back, each message once."""
+    log = tmp_path / "pjsip"
+    before, during, after = make_log(10), make_log(10, first=10), make_log(10, first=20)
+    log.write_bytes(before)
+    proc = _background(db, "--follow", str(log))
+    try:
+        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
+        server.halt()
+        with open(log, "ab") as fh:
+            fh.write(during)
+        time.sleep(2.0)  # the follower meets the server down
+        server.resume()
+        with open(log, "ab") as fh:
+            fh.write(after)
+        assert _wait_for(lambda: _stored(db) == 180, timeout=90, proc=proc), "not caught up after the restart"
+    finally:
+        if server.proc is None or server.proc.poll() is not None:
+            server.resume()
+        proc.terminate()
+        done = _finish(proc)
+    assert done.returncode == 0, done.stderr
+    assert "trying again" in done.stderr and "reached again" in done.stderr
+    _same_as_clean_run(db, tmp_path, log)
+
+
+def test_follow_ends_on_a_database_that_refuses_it(server: RestartableServer, tmp_path: Path) -> None:
+    """A refusal is no outage: waiting would not mend a missing privilege or database."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(2))
+    proc = _background(f"mysql://nobody@127.0.0.1:{server.port}/nowhere", "--follow", str(log))
+    done = _finish(proc, timeout=60)
+    assert_one_line_error(done)
+    assert "trying again" not in done.stderr
+
+
+def _stored(db_url: str) -> int:
+    try:
+        return len(Content.of(db_url).messages)
+    except Exception:  # the server down, or no schema yet
+        return -1
