@@ -23,8 +23,9 @@ To tag (a re-INVITE inside the dialog has one, and never decides the outcome; a 
 initial INVITE with a higher CSeq answers a 401/407 challenge). The first 2xx to an initial
 INVITE decides; without one, the final response (>= 200) to the last initial INVITE, or none
 while that INVITE has none (a call challenged with 407 and ringing with credentials is in
-progress, not failed with the 407). When no INVITE request was logged, INVITE responses without a To tag on the request
-side cannot be told apart, so every final INVITE response counts as initial.
+progress, not failed with the 407). When no INVITE request was logged, INVITE responses
+without a To tag on the request side cannot be told apart, so every final INVITE response
+counts as initial.
 
 State of a ``call``, first rule that applies:
   ``completed``   answered (a 2xx decided) and a BYE of its dialog was seen;
@@ -52,8 +53,9 @@ Figures:
   ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's, else the
                  deciding response's;
   ``retransmissions`` rows that repeat an earlier row's (CSeq, method or status,
-                 direction, Via branch, To tag): a UDP retransmission, or the same message
-                 logged twice (the 180s of two forks of one INVITE differ in their To tag);
+                 direction, Via branch, To tag, host): a UDP retransmission, or the same
+                 message logged twice (the 180s of two forks of one INVITE differ in their
+                 To tag, and one message logged by two PBXs in their host);
   ``from_user``/``to_user``/``from_sip``/``to_sip``/``direction``/``host`` come from the
                  first request (the initial INVITE for a call), else from the first row.
 """
