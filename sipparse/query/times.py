@@ -22,6 +22,11 @@ from sipparse.query.errors import QueryError
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _RELATIVE = re.compile(r"(?:\s*(\d+)\s*([smhdw]))+\s*", re.IGNORECASE)
 _RELATIVE_PART = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+# An age spelt out (`1hour`, `5 minutes`): dateutil would read it as a time of day on
+# 1 January (`1hour` is 01:00), so it is refused instead of quietly meaning that.
+_SPELT_AGE = re.compile(
+    r"(?:\s*\d+\s*(?:secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b)+"
+    r"(?:\s*ago)?\s*", re.IGNORECASE)
 
 
 def zone_by_name(name: str) -> tzinfo:
@@ -103,6 +108,8 @@ def parse_time_bound(text: str, clock: Clock) -> datetime:
 
 
 def _parse_absolute(value: str) -> datetime:
+    if _SPELT_AGE.fullmatch(value):
+        raise QueryError(f"cannot read time {value!r}: write an age as 1h, 30m, 2d or 1w")
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -59,6 +59,12 @@ def test_unreadable_times_are_one_line_errors(text: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["1hour", "5 minutes", "2 hours", "30 sec", "1hour ago"])
+def test_an_age_spelt_out_is_refused_not_read_as_a_time_of_day(text: str) -> None:
+    with pytest.raises(QueryError, match="write an age as 1h, 30m, 2d or 1w"):
+        parse_time_bound(text, UTC_CLOCK)
+
+
 def test_unknown_zone_is_an_error() -> None:
     with pytest.raises(QueryError, match="unknown time zone"):
         Clock.from_options(tz="Mars/Olympus")
