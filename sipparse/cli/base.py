@@ -89,10 +89,24 @@ class App:
         from sipparse.store import open_store
 
         url = self.settings.db_url
-        if reading and url.is_sqlite and url.path != ":memory:" and not os.path.exists(url.path or ""):
+        if reading and url.is_sqlite and url.path != ":memory:" and not _sqlite_file_exists(url):
             click.echo(f"Note: no database at {url.path} yet: nothing has been ingested into it", err=True)
             return open_store(parse_db_url("sqlite:///:memory:"))
         return open_store(url)
+
+
+def _sqlite_file_exists(url: Any) -> bool:
+    """Whether the SQLite file is there; one the user may not look at (a directory of mode
+    0700, as ingest creates it, owned by the user cron runs as) is an error, not "no database"."""
+    from sipparse.errors import DatabaseError
+
+    try:
+        os.stat(url.path or "")
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise DatabaseError(f"{url.redacted()}: cannot open the database: {exc.strerror or exc}") from None
+    return True
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

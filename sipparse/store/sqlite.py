@@ -225,7 +225,8 @@ class SQLiteStore(Store):
                 # does not wait for: two processes opening a fresh database at once (cron's
                 # ingest meeting rotate) retry here instead of failing.
                 if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+                    reason = "Permission denied" if _refused(path) else exc
+                    raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {reason}") from None
                 if getattr(self, "_con", None) is not None:
                     self._con.close()
                 time.sleep(0.05)
@@ -515,6 +516,12 @@ def _params(params: Sequence[Any]) -> Sequence[Any]:
     if any(isinstance(p, datetime) for p in params):
         return [text_time(p) if isinstance(p, datetime) else p for p in params]
     return params
+
+
+def _refused(path: str) -> bool:
+    """Whether the file exists but the user may not read and write it (SQLite then says only
+    "unable to open database file")."""
+    return os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK)
 
 
 def _create_private(path: Path, shown: str) -> None:

@@ -31,7 +31,9 @@ from tests.reliability.helpers import (
     make_log,
     messages,
     reference,
+    run,
     select,
+    sipparse_argv,
 )
 
 PR_CAPBSET_DROP = 24
@@ -194,6 +196,29 @@ def test_permission_denied(db_url: str, tmp_path: Path) -> None:
     ingest_ok(db_url, str(secret))  # readable again: its messages come in, nothing twice
     assert len(messages(db_url)) == 60
     assert_sane(db_url)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop its file permission overrides")
+@pytest.mark.parametrize("hidden", ["directory", "file"])
+def test_a_database_the_user_may_not_open_is_an_error_not_an_empty_one(tmp_path: Path, hidden: str) -> None:
+    """Ingest run by cron as another user leaves the database's directory 0700 and the file
+    0600: a query by someone else must say it may not open it, not that nothing was ingested."""
+    if not _can_drop_capabilities():
+        pytest.skip("cannot drop capabilities here (no CAP_SETPCAP)")
+    database = tmp_path / "data" / "sipparse.db"
+    url = f"sqlite:///{database}"
+    (tmp_path / "pjsip").write_bytes(make_log(5))
+    ingest_ok(url, str(tmp_path / "pjsip"))
+    closed = database.parent if hidden == "directory" else database
+    closed.chmod(0o000)  # the owner too is refused once the overrides are gone
+    try:
+        for command in (["calls"], ["stats"], ["show", "x"], ["rejects"]):
+            done = run([*sipparse_argv(), "--db", url, *command], preexec_fn=_without_file_permission_overrides)
+            line = assert_one_line_error(done)
+            assert str(database) in line and "Permission denied" in line, line
+    finally:
+        database.parent.chmod(0o700)
+        database.chmod(0o600)
 
 
 def test_a_directory_where_a_log_should_be(db_url: str, tmp_path: Path) -> None:
