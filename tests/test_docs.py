@@ -59,3 +59,34 @@ def test_the_readme_query_of_a_calls_messages_gives_them_on_sqlite(tmp_path: Pat
     con.close()
     assert len(rows) == 5
     assert "ix_sip_transactions_call_ref" in plan and "SCAN sip_transactions" not in plan
+
+
+def test_the_readme_ladder_is_what_show_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Quick start's ladder of the seed call, as the README shows it, line for line."""
+    import time
+
+    monkeypatch.setenv("TZ", "Etc/UTC")
+    time.tzset()
+    try:
+        shown = re.search(r"```\n(Call-ID 9-3973@127\.0\.1\.1 .*?)```", README, re.S)
+        assert shown, "no ladder in the README"
+        db = f"sqlite:///{tmp_path / 'sip.db'}"
+        seed = str(ROOT / "tests" / "data" / "seed-call.log")
+        runner = CliRunner()
+        assert runner.invoke(cli, ["--db", db, "ingest", "--year", "2025", "--tz", "UTC", "--no-progress",
+                                   seed]).exit_code == 0
+        result = runner.invoke(cli, ["--db", db, "show", "9-3973@127.0.1.1", "--format", "ladder"])
+        assert result.exit_code == 0, result.output
+        assert result.output == shown.group(1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_readme_show_table_names_its_columns() -> None:
+    """The columns the README lists for `show`'s table are the table's, in order."""
+    from sipparse.query.show import TABLE_COLUMNS
+
+    listed = re.search(r"sipparse show 9-3973@127\.0\.1\.1 +# table: (.*)", README)
+    assert listed
+    assert listed.group(1).split(", ") == list(TABLE_COLUMNS)
