@@ -90,3 +90,20 @@ def test_the_readme_show_table_names_its_columns() -> None:
     listed = re.search(r"sipparse show 9-3973@127\.0\.1\.1 +# table: (.*)", README)
     assert listed
     assert listed.group(1).split(", ") == list(TABLE_COLUMNS)
+
+
+def test_the_readme_summary_line_is_what_ingest_prints(tmp_path: Path) -> None:
+    """The README's summary line is that of tests/data/pjsip-syslog.log, but for its timings;
+    the words examples/README.md tells a user to look for are in it."""
+    shown = re.search(r"```\n(\d+ files, .*)\n```", README)
+    assert shown
+    db = f"sqlite:///{tmp_path / 'sip.db'}"
+    result = CliRunner().invoke(cli, ["--db", db, "ingest", "--no-progress",
+                                      str(ROOT / "tests" / "data" / "pjsip-syslog.log")])
+    assert result.exit_code == 0, result.output
+    timings = re.compile(r", [\d.]+ s, [\d.]+ MiB/s$")
+    assert timings.sub("", result.output.strip()) == timings.sub("", shown.group(1))
+    assert timings.search(shown.group(1))
+    examples = (ROOT / "examples" / "README.md").read_text()
+    step = re.search(r"`sipparse ingest` prints `N (messages new)` with N > 0 and `(0 rejected)`", examples)
+    assert step and step.group(1) in result.output and step.group(2) in result.output
