@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sipparse.cli.base import App, cli, pass_app
-from sipparse.errors import LogFileError, SipparseError
+from sipparse.errors import ConfigError, LogFileError, SipparseError
 from sipparse.ingest import (
     DEFAULT_PATHS,
     IngestOptions,
@@ -58,6 +58,11 @@ def parse_tz(name: str | None) -> tzinfo | None:
                                  "or UTC)", param_hint="--tz") from None
 
 
+def _config_error(settings: Any, key: str, reason: str) -> ConfigError:
+    """A bad [ingest] value is the config file's error (exit 1), not an option the user typed."""
+    return ConfigError(f"config file {settings.config_path}: [ingest] {key}: {reason}")
+
+
 def _warn(reason: str) -> None:
     click.echo(f"Warning: {reason}", err=True)
 
@@ -75,15 +80,25 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
     dialects = settings.config.get("dialects", [])
     if not isinstance(dialects, list):
         raise SipparseError(f"{settings.config_path}: [[dialects]] must be an array of tables")
-    fmt = fmt or settings.get("ingest", "format") or "auto"
     try:
-        check_dialect(fmt, dialects)
+        check_dialect(fmt or settings.get("ingest", "format") or "auto", dialects)
     except SipparseError as exc:
-        raise click.BadParameter(str(exc), param_hint="--format") from None
+        if fmt:
+            raise click.BadParameter(str(exc), param_hint="--format") from None
+        raise _config_error(settings, "format", str(exc)) from None
+    configured_year = settings.get("ingest", "year")
+    if year is None and configured_year is not None and not 1970 <= configured_year <= 9999:
+        raise _config_error(settings, "year", f"{configured_year} is not in the range 1970 to 9999")
+    try:
+        zone = parse_tz(tz or settings.get("ingest", "tz"))
+    except click.BadParameter as exc:
+        if tz:
+            raise
+        raise _config_error(settings, "tz", exc.message) from None
     return IngestOptions(
-        dialect=fmt,
+        dialect=fmt or settings.get("ingest", "format") or "auto",
         year=year or settings.get("ingest", "year"),
-        tz=parse_tz(tz or settings.get("ingest", "tz")),
+        tz=zone,
         host=host or settings.get("ingest", "host"),
         patterns_dirs=list(patterns_dirs) + _as_list(settings.get("grok", "patterns_dir")),
         user_dialects=dialects,

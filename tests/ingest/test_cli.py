@@ -126,6 +126,27 @@ def test_config_file_paths_host_and_dialects(sqlite_url: str, tmp_path: Path) ->
     assert hosts == {"pbx-7"}
 
 
+@pytest.mark.parametrize(("line", "reason"), [
+    ('tz = "Europe/Berln"', "[ingest] tz: unknown time zone 'Europe/Berln'"),
+    ('format = "sislog"', "[ingest] format: unknown log format 'sislog'"),
+    ("year = 1800", "[ingest] year: 1800 is not in the range 1970 to 9999"),
+])
+def test_a_bad_ingest_value_in_the_config_file_is_named_with_the_file(
+        sqlite_url: str, tmp_path: Path, line: str, reason: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not "Invalid value for --tz" (exit 2) for an option the user never typed."""
+    from sipparse.cli import run
+
+    (tmp_path / "pjsip").write_bytes(make_log(1))
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f"[ingest]\n{line}\n")
+    for command in (["ingest"], ["rotate"]):
+        with pytest.raises(SystemExit) as exc:
+            run(["--db", sqlite_url, "--config", str(config), *command, str(tmp_path / "pjsip")])
+        assert exc.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"Error: config file {config}: {reason}") and len(err.splitlines()) == 1, err
+
+
 def test_syslog_host_is_kept(sqlite_url: str, tmp_path: Path) -> None:
     (tmp_path / "pjsip").write_bytes(make_log(1, host="pbx-a"))
     ingest_ok(sqlite_url, "--host", "elsewhere", str(tmp_path / "pjsip"))
