@@ -202,6 +202,12 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 
 def _check_types(path: Path, data: dict[str, Any]) -> None:
+    known = [*CONFIG_KEYS, "rotate", "dialects"]
+    for name, value in data.items():
+        if name not in known:  # a misspelt [ingst] would leave every setting at its default
+            what = f"section [{name}]" if isinstance(value, dict) else f"key {name!r} outside any section"
+            raise ConfigError(f"config file {path}: unknown {what} (known: "
+                              f"{', '.join(f'[{section}]' for section in CONFIG_KEYS)}, [rotate], [[dialects]])")
     for section, keys in CONFIG_KEYS.items():
         table = data.get(section, {})
         if not isinstance(table, dict):

@@ -161,7 +161,9 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     (b'database = 5\n', "[database] must be a table"),
     (b'dialects = 3\n', "dialects must be [[dialects]] tables"),
     (b'\xff\xfe[da', "invalid config file"),
-], ids=["tz", "paths", "paths-item", "year", "misspelt", "database", "dialects", "not-utf8"])
+    (b'[ingst]\npaths = ["/var/log/asterisk-sip/all.log"]\n', "unknown section [ingst] (known: [database]"),
+    (b'url = "sqlite:///x.db"\n', "unknown key 'url' outside any section"),
+], ids=["tz", "paths", "paths-item", "year", "misspelt", "database", "dialects", "not-utf8", "section", "top-key"])
 def test_config_values_of_the_wrong_kind_are_named_with_their_file(tmp_path: Path, text: bytes, says: str,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from sipparse.cli import run
