@@ -121,7 +121,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
               help="Keep tailing the files, across rotations, until SIGINT/SIGTERM.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only when stderr is a terminal).")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no summary line).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and warnings (no summary line).")
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
 @click.option("--wait", is_flag=True,
               help="Wait for a run holding a file's lock instead of skipping the file.")
