@@ -288,3 +288,18 @@ def test_quiet_still_warns_of_a_path_that_names_nothing(sqlite_url: str, tmp_pat
     assert sorted(result.stderr.splitlines()) == [
         f"Warning: {tmp_path / name}: no such file, nor a rotated generation of it"
         for name in ("nothing-*.log", "pjsipp")]
+
+
+@pytest.mark.parametrize(("offset", "utc"), [("+0200", "2025-10-26 00:30:00.123000"),
+                                             ("+0100", "2025-10-26 01:30:00.123000")])
+def test_a_dateformat_with_its_offset_is_exact_in_the_repeated_hour(sqlite_url: str, tmp_path: Path, offset: str,
+                                                                     utc: str) -> None:
+    """logger.conf's ``dateformat = %F %T.%3q%z``: 02:30 local is twice on 26 October 2025 in
+    Berlin, and the offset says which; --tz is not needed for it."""
+    sample = (Path(__file__).parents[1] / "data" / "pjsip-full.log").read_text()
+    log = tmp_path / "pjsip"
+    log.write_text(re.sub(r"^\[[^\]]+\]", f"[2025-10-26 02:30:00.123{offset}]", sample, flags=re.M))
+    ingest_ok(sqlite_url, "--tz", "Europe/Berlin", str(log))
+    with open_db(sqlite_url) as store:
+        stamps = {str(r[0]) for r in store.query("SELECT DISTINCT timestamp FROM sip_transactions")}
+    assert stamps == {utc}
