@@ -78,19 +78,21 @@ class App:
     def debug(self) -> bool:
         return self._debug
 
-    def open_store(self, reading: bool = False) -> Any:
+    def open_store(self, reading: bool = False, note_missing: bool = True) -> Any:
         """Open (and create or migrate) the configured database.
 
         ``reading``: for a command that only reads, or only deletes. An SQLite file that does
         not exist is then not created (a mistyped ``--db`` would leave an empty database
-        behind): a note says so, and the command reads an empty database in memory instead.
+        behind): a note says so (unless not ``note_missing``: a dry run, which reads nothing
+        from it), and the command reads an empty database in memory instead.
         """
         from sipparse.config import parse_db_url
         from sipparse.store import open_store
 
         url = self.settings.db_url
         if reading and url.is_sqlite and url.path != ":memory:" and not _sqlite_file_exists(url):
-            click.echo(f"Note: no database at {url.path} yet: nothing has been ingested into it", err=True)
+            if note_missing:
+                click.echo(f"Note: no database at {url.path} yet: nothing has been ingested into it", err=True)
             return open_store(parse_db_url("sqlite:///:memory:"))
         return open_store(url)
 

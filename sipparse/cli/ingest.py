@@ -153,7 +153,8 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
         with stop_on_signals() as stop:
             summary = follow_through_outages(app.open_store, targets, options, stop, _warn)
     else:
-        with app.open_store(reading=dry_run) as store:  # a dry run writes nothing, no file either
+        # a dry run writes nothing, no file either, and has no use for the stored rows
+        with app.open_store(reading=dry_run, note_missing=False) as store:
             summary = ingest_paths(store, targets, options)
     if not quiet:
         click.echo(summary.line(dry_run=dry_run))
