@@ -22,5 +22,11 @@ class DatabaseError(SipparseError):
         self.unreachable = unreachable
 
 
+class NoSchema(DatabaseError):
+    """A database opened only to read holds no sipparse tables yet: nothing was ingested into
+    it. (Creating them would need a privilege a read-only account lacks, and leave tables
+    behind in a database named by mistake.)"""
+
+
 class LogFileError(SipparseError):
     """A log file could not be read."""

@@ -20,7 +20,7 @@ import click
 
 from sipparse import __version__
 from sipparse.config import Settings, resolve_settings
-from sipparse.errors import SipparseError
+from sipparse.errors import NoSchema, SipparseError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,17 +84,27 @@ class App:
         ``reading``: for a command that only reads, or only deletes. An SQLite file that does
         not exist is then not created (a mistyped ``--db`` would leave an empty database
         behind): a note says so (unless not ``note_missing``: a dry run, which reads nothing
-        from it), and the command reads an empty database in memory instead.
+        from it), and the command reads an empty database in memory instead. So does a
+        database without sipparse's tables, which a read-only account could not create.
         """
-        from sipparse.config import parse_db_url
         from sipparse.store import open_store
 
         url = self.settings.db_url
         if reading and url.is_sqlite and url.path != ":memory:" and not _sqlite_file_exists(url):
-            if note_missing:
-                click.echo(f"Note: no database at {url.path} yet: nothing has been ingested into it", err=True)
-            return open_store(parse_db_url("sqlite:///:memory:"))
-        return open_store(url)
+            return self._empty_store(f"no database at {url.path} yet: nothing has been ingested into it", note_missing)
+        try:
+            return open_store(url, create=not reading)
+        except NoSchema as empty:  # a read-only account, before the first ingest
+            return self._empty_store(str(empty), note_missing)
+
+    @staticmethod
+    def _empty_store(why: str, note: bool) -> Any:
+        from sipparse.config import parse_db_url
+        from sipparse.store import open_store
+
+        if note:
+            click.echo(f"Note: {why}", err=True)
+        return open_store(parse_db_url("sqlite:///:memory:"))
 
 
 def _sqlite_file_exists(url: Any) -> bool:

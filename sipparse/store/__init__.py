@@ -19,13 +19,16 @@ from sipparse.store.rows import Checkpoint
 __all__ = ["CallSummary", "Checkpoint", "Store", "WriteResult", "open_store", "summarize"]
 
 
-def open_store(url: DatabaseURL | str) -> Store:
-    """Open the database at ``url`` (creating or migrating its schema); raises DatabaseError."""
+def open_store(url: DatabaseURL | str, create: bool = True) -> Store:
+    """Open the database at ``url`` (creating or migrating its schema); raises DatabaseError.
+
+    ``create=False``: a database without the schema raises ``NoSchema`` instead of getting it.
+    """
     parsed = parse_db_url(url) if isinstance(url, str) else url
     if parsed.is_sqlite:
         from sipparse.store.sqlite import SQLiteStore
 
-        return SQLiteStore(parsed)
+        return SQLiteStore(parsed, create)
     from sipparse.store.mysql import MySQLStore
 
-    return MySQLStore(parsed)
+    return MySQLStore(parsed, create)

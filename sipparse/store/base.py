@@ -35,7 +35,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from sipparse.config import DatabaseURL
-from sipparse.errors import DatabaseError
+from sipparse.errors import DatabaseError, NoSchema
 from sipparse.sip.message import Reject, SipMessage
 from sipparse.store import calls, rows, schema
 from sipparse.store.call_cache import OPEN_STATES, CallCache, CallsAhead
@@ -109,7 +109,7 @@ class Store(ABC):
     # given in time order stays small where it changes, see ``schema.CALL_REF``)
     refs_calls = False
 
-    def __init__(self, url: DatabaseURL) -> None:
+    def __init__(self, url: DatabaseURL, create: bool = True) -> None:
         self.url = url
         self.retries = 0  # transactions run again after a deadlock or lock timeout
         self._call_cache = CallCache()
@@ -125,7 +125,11 @@ class Store(ABC):
         self._connect()
         from sipparse.store.migrate import migrate
 
-        self._guard("create or migrate the schema", lambda: migrate(self))
+        try:
+            self._guard("create or migrate the schema", lambda: migrate(self, create))
+        except NoSchema:
+            self.close()
+            raise
 
     # -- what a backend provides -------------------------------------------------------
 

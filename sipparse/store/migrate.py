@@ -33,8 +33,9 @@ def schema_version(store: Store) -> int:
     return 1 if "sip_transactions" in tables else 0
 
 
-def migrate(store: Store) -> int:
-    """Create or upgrade the schema; return the version found before.
+def migrate(store: Store, create: bool = True) -> int:
+    """Create or upgrade the schema; return the version found before. ``create=False``: an
+    empty database raises ``NoSchema`` instead.
 
     The version is read without a write transaction: a database that needs nothing (every
     open but the first after an upgrade) is then read by ``calls`` or ``show`` while an
@@ -42,6 +43,10 @@ def migrate(store: Store) -> int:
     """
     found = schema_version(store)
     store.rollback()  # MySQL: end the read's snapshot; SQLite: nothing is open
+    if not found and not create:
+        from sipparse.errors import NoSchema
+
+        raise NoSchema(f"{store.url.redacted()}: no sipparse tables yet: nothing has been ingested into it")
     if found > schema.CURRENT_VERSION:
         raise_newer(store, found)
     if found < schema.CURRENT_VERSION:

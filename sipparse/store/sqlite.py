@@ -202,10 +202,10 @@ class SQLiteStore(Store):
     defers_calls = True
     refs_calls = True
 
-    def __init__(self, url: Any) -> None:
+    def __init__(self, url: Any, create: bool = True) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
         self._packing = Mappings(KEPT_PACKINGS)  # buffers of packed rows (``pack_rows``)
-        super().__init__(url)
+        super().__init__(url, create)
 
     def _connect(self) -> None:
         path = self.url.path or ""

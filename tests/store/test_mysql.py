@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 
-from sipparse.cli import run
-from sipparse.errors import DatabaseError
+from sipparse.cli import cli, run
+from sipparse.errors import DatabaseError, NoSchema
 from sipparse.sip.message import Source
 from sipparse.store import open_store, schema
 from tests.conftest import _admin_connect
@@ -43,9 +45,9 @@ def test_cli_prints_one_line_and_exits_1(capsys: pytest.CaptureFixture[str]) -> 
     assert err.count("\n") == 1 and "s3cret-pw" not in err
 
 
-@pytest.fixture
-def limited_user(mysql_root_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A fresh database, and a user holding only the documented grants on it."""
+@contextmanager
+def _account(mysql_root_url: str, grants: str):  # type: ignore[no-untyped-def]
+    """A fresh database, and a user holding only ``grants`` on it."""
     name, user, password = (
         f"sipparse_g_{uuid.uuid4().hex[:10]}",
         f"sp{uuid.uuid4().hex[:8]}",
@@ -55,7 +57,7 @@ def limited_user(mysql_root_url: str, tmp_path: Path):  # type: ignore[no-untype
     cursor = con.cursor()
     cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
-    cursor.execute(f"GRANT {GRANTS} ON `{name}`.* TO '{user}'@'%'")
+    cursor.execute(f"GRANT {grants} ON `{name}`.* TO '{user}'@'%'")
     parts = urlsplit(mysql_root_url)
     try:
         yield parts.hostname, parts.port, name, user, password
@@ -63,6 +65,27 @@ def limited_user(mysql_root_url: str, tmp_path: Path):  # type: ignore[no-untype
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         con.close()
+
+
+@pytest.fixture
+def limited_user(mysql_root_url: str):  # type: ignore[no-untyped-def]
+    """A fresh database, and a user holding only the documented grants on it."""
+    with _account(mysql_root_url, GRANTS) as account:
+        yield account
+
+
+@pytest.mark.mysql
+def test_a_read_only_account_reads_a_database_nothing_was_ingested_into(mysql_root_url: str) -> None:
+    """examples/mysql/create-user.sql's viewer: SELECT only. Before the first ingest the
+    database has no tables, which it may not create: the queries answer as for an empty one."""
+    with _account(mysql_root_url, "SELECT") as (host, port, database, user, password):
+        url = f"mysql://{user}:{password}@{host}:{port}/{database}"
+        with pytest.raises(NoSchema):
+            open_store(url, create=False)
+        result = CliRunner().invoke(cli, ["--db", url, "calls"])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.startswith(f"Note: mysql://{user}:***@{host}:{port}/{database}: no sipparse tables yet")
+        assert result.stderr.endswith("No calls match.\n") and result.stdout == ""
 
 
 @pytest.mark.mysql
