@@ -64,21 +64,10 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
     validate_jobs(jobs)
     if stripped:
         click.echo(PASSWORD_NOTE, err=True)
-    if _own_default_database(app, jobs.user):
-        click.echo(f"note: the jobs use your own default database ({args[args.index('--db') + 1]}), which "
-                   f"user {jobs.user} may not be able to write; give --db a path both can reach, e.g. "
-                   "sqlite:////var/lib/sipparse/sipparse.db", err=True)
     if fmt == "systemd":
         click.echo(systemd_bundle(systemd_units(jobs)), nl=False)
     else:
         click.echo(crontab(jobs, with_user=fmt == "cron.d"), nl=False)
-
-
-def _own_default_database(app: App, user: str) -> bool:
-    """Whether the jobs run as another user with the embedded database of the one printing
-    them: a path in that one's home, which the other may not reach."""
-    chosen = app.db_option or os.environ.get(ENV_DB) or app.settings.get("database", "url")
-    return not chosen and user != getpass.getuser()
 
 
 def _clock(text: str) -> tuple[int, int]:

@@ -39,27 +39,15 @@ def commands(text: str, with_user: bool = True) -> list[list[str]]:
 
 
 def test_default_cron_d_output_is_valid_and_uses_an_absolute_program_and_database(tmp_path: Path) -> None:
-    out, _ = cron_print("cron", "print", "--user", "asterisk")
+    out, err = cron_print("cron", "print", "--user", "asterisk")
     env, jobs = crontab.parse(out)
-    assert env["MAILTO"] == "root" and [j.user for j in jobs] == ["asterisk"] * 3
+    assert err == "" and env["MAILTO"] == "root" and [j.user for j in jobs] == ["asterisk"] * 3
     ingest, daily, hourly = commands(out)
     assert os.path.isabs(ingest[0]) and os.access(ingest[0], os.X_OK)
     db = f"sqlite:///{tmp_path / 'data' / 'sipparse' / 'sipparse.db'}"
     assert ingest[1:] == ["--db", db, "ingest", "--quiet"]
     assert daily[1:] == ["--db", db, "rotate", "--quiet"]
     assert hourly[1:] == ["--db", db, "rotate", "--quiet", "--min-size", "100M"]
-
-
-def test_jobs_of_another_user_on_ones_own_default_database_get_a_note(tmp_path: Path) -> None:
-    """The embedded database lives in the home of whoever printed the jobs; the user they run
-    as may not reach it."""
-    _, err = cron_print("cron", "print", "--user", "nobody-else")
-    assert err.startswith(f"note: the jobs use your own default database (sqlite:///{tmp_path}/data/")
-    assert "user nobody-else may not be able to write" in err
-    _, err = cron_print("--db", f"sqlite:///{tmp_path}/shared.db", "cron", "print", "--user", "nobody-else")
-    assert err == ""
-    _, err = cron_print("cron", "print")
-    assert err == ""
 
 
 def test_password_in_db_option_is_left_out_with_a_warning() -> None:
