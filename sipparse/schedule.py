@@ -10,6 +10,7 @@ is left out, and the caller tells the user to use ``SIPPARSE_DB_PASSWORD`` or an
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -69,12 +70,14 @@ def sipparse_program(argv0: str | None = None, executable: str | None = None) ->
     return [os.path.realpath(found)] if found else [python, "-m", "sipparse"]
 
 
-def global_args(settings: Settings, db_text: str | None) -> tuple[list[str], bool]:
+def global_args(settings: Settings, db_text: str | None, user: str | None = None) -> tuple[list[str], bool]:
     """``--config``/``--db`` for the jobs, and whether a password had to be left out.
 
     :param db_text: the URL given with ``--db`` or ``SIPPARSE_DB``, if any. Without one the
         jobs use the config file's URL, else the default database spelled out in full (cron's
         HOME may differ from the user's, and with it the default path).
+    :param user: the user the jobs run as; when it is not the caller, the default database is
+        that user's own (in its home directory), as the caller's is usually not theirs to open.
     """
     args: list[str] = []
     if settings.config_path is not None:
@@ -85,8 +88,27 @@ def global_args(settings: Settings, db_text: str | None) -> tuple[list[str], boo
         stripped = url.password is not None
         args += ["--db", url_without_password(url)]
     elif not settings.get("database", "url"):
-        args += ["--db", _absolute_sqlite(default_db_url())]
+        args += ["--db", _absolute_sqlite(default_db_url(_environment_of(user)))]
     return args, stripped
+
+
+def _environment_of(user: str | None) -> dict[str, str] | None:
+    """The environment the default database is found from: ours, or another user's home."""
+    home = job_home(user)
+    return None if home is None else {"XDG_DATA_HOME": os.path.join(home, ".local", "share")}
+
+
+def job_home(user: str | None) -> str | None:
+    """The home directory of ``user`` when the jobs run as someone else than the caller, else None."""
+    if user is None:
+        return None
+    check_user_name(user)
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ConfigError(f"no user {user!r} on this machine: give the jobs a database with --db "
+                          "or a config file's [database] url") from None
+    return None if entry.pw_uid == os.geteuid() else entry.pw_dir
 
 
 def url_without_password(url: DatabaseURL) -> str:
@@ -136,8 +158,7 @@ def validate_jobs(jobs: Jobs) -> None:
     """Refuse values that would make a broken schedule."""
     if not 1 <= jobs.every <= 59 or 60 % jobs.every:
         raise ConfigError(f"--every {jobs.every}: use a divisor of 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)")
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", jobs.user):
-        raise ConfigError(f"bad user name {jobs.user!r}")
+    check_user_name(jobs.user)
     # cron.d files and systemd units are read line by line: a line end in a value would add
     # a job or a directive of its own, run as root where the file is installed
     values = [jobs.mailto or "", jobs.postrotate or "", jobs.min_size or "", *jobs.logs, *jobs.global_args,
@@ -145,6 +166,11 @@ def validate_jobs(jobs: Jobs) -> None:
     for value in values:
         if _CONTROL.search(value):
             raise ConfigError(f"{value!r}: a control character (a line end) has no place in a schedule")
+
+
+def check_user_name(user: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", user):
+        raise ConfigError(f"bad user name {user!r}")
 
 
 def systemd_units(jobs: Jobs) -> dict[str, str]:

@@ -15,6 +15,7 @@ from sipparse.schedule import (
     Jobs,
     crontab,
     global_args,
+    job_home,
     sipparse_program,
     systemd_bundle,
     systemd_units,
@@ -57,13 +58,19 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
         sipparse --config /etc/sipparse/sipparse.toml cron print --user asterisk > /etc/cron.d/sipparse
         sipparse cron print --format systemd --log /var/log/remote/pjsip.log
     """
-    args, stripped = global_args(app.settings, app.db_option or os.environ.get(ENV_DB))
-    jobs = Jobs(program=sipparse_program(), user=user or getpass.getuser(), mailto=mailto or None,
+    user = user or getpass.getuser()
+    db_text = app.db_option or os.environ.get(ENV_DB)
+    args, stripped = global_args(app.settings, db_text, user)
+    jobs = Jobs(program=sipparse_program(), user=user, mailto=mailto or None,
                 every=every, rotate_at=_clock(rotate_at), min_size=min_size if parse_size(min_size) else None,
                 postrotate=postrotate, shell=shell, logs=[os.path.abspath(p) for p in logs], global_args=args)
     validate_jobs(jobs)
     if stripped:
         click.echo(PASSWORD_NOTE, err=True)
+    home = None if db_text or app.settings.get("database", "url") else job_home(user)
+    if home is not None and not os.path.isdir(home):
+        click.echo(f"warning: the jobs run as {user}, whose home {home} does not exist, so their default "
+                   "database cannot be created there: give them one with --db or [database] url", err=True)
     if fmt == "systemd":
         click.echo(systemd_bundle(systemd_units(jobs)), nl=False)
     else:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import configparser
+import getpass
 import os
+import pwd
 import shlex
 import shutil
 import sqlite3
@@ -39,15 +41,45 @@ def commands(text: str, with_user: bool = True) -> list[list[str]]:
 
 
 def test_default_cron_d_output_is_valid_and_uses_an_absolute_program_and_database(tmp_path: Path) -> None:
-    out, err = cron_print("cron", "print", "--user", "asterisk")
+    out, err = cron_print("cron", "print")
     env, jobs = crontab.parse(out)
-    assert err == "" and env["MAILTO"] == "root" and [j.user for j in jobs] == ["asterisk"] * 3
+    assert err == "" and env["MAILTO"] == "root" and [j.user for j in jobs] == [getpass.getuser()] * 3
     ingest, daily, hourly = commands(out)
     assert os.path.isabs(ingest[0]) and os.access(ingest[0], os.X_OK)
     db = f"sqlite:///{tmp_path / 'data' / 'sipparse' / 'sipparse.db'}"
     assert ingest[1:] == ["--db", db, "ingest", "--quiet"]
     assert daily[1:] == ["--db", db, "rotate", "--quiet"]
     assert hourly[1:] == ["--db", db, "rotate", "--quiet", "--min-size", "100M"]
+
+
+def other_user() -> pwd.struct_passwd:
+    return next(e for e in pwd.getpwall() if e.pw_uid != os.geteuid() and check_name(e.pw_name))
+
+
+def check_name(name: str) -> bool:
+    return name.replace("_", "a").replace("-", "a").replace(".", "a").isalnum()
+
+
+def test_jobs_for_another_user_get_that_users_default_database_not_ours() -> None:
+    """Ours is in our home (root's is mode 700): jobs run as asterisk could never open it."""
+    other = other_user()
+    out, err = cron_print("cron", "print", "--user", other.pw_name)
+    db = f"sqlite:///{os.path.join(other.pw_dir, '.local', 'share', 'sipparse', 'sipparse.db')}"
+    for job in commands(out):
+        assert job[1:3] == ["--db", db]
+    missing = not os.path.isdir(other.pw_dir)
+    assert (f"whose home {other.pw_dir} does not exist" in err) is missing
+    out, err = cron_print("--db", "sqlite:////srv/sip.db", "cron", "print", "--user", other.pw_name)
+    assert commands(out)[0][1:3] == ["--db", "sqlite:////srv/sip.db"] and err == ""
+
+
+def test_jobs_for_a_user_unknown_here_need_a_database_named() -> None:
+    result = CliRunner().invoke(cli, ["cron", "print", "--user", "no-such-user-here"])
+    assert result.exit_code == 1
+    assert str(result.exception) == ("no user 'no-such-user-here' on this machine: give the jobs a database "
+                                     "with --db or a config file's [database] url")
+    out, _ = cron_print("--db", "mysql://sip@db/sip", "cron", "print", "--user", "no-such-user-here")
+    assert commands(out)[0][1:3] == ["--db", "mysql://sip@db/sip"]
 
 
 def test_password_in_db_option_is_left_out_with_a_warning() -> None:
