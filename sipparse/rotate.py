@@ -49,6 +49,7 @@ from sipparse.rotate_fs import (
     fsync_dir,
     log_stat,
     scan_generations,
+    unfinished_compressions,
 )
 
 DEFAULT_LOG = "/var/log/asterisk/pjsip"
@@ -283,6 +284,9 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
     if st is None:
         say(f"skipped {path}: missing")
         return FileResult(path, Outcome.MISSING)
+    for leftover in unfinished_compressions(path):
+        os.unlink(leftover)
+        say(f"deleted {leftover}: left by a compression that did not finish")
     generations = scan_generations(path, options.dateext)
     if st.st_size == 0 or st.st_size < options.min_size:
         say(f"skipped {path}: {st.st_size} bytes, below the minimum size for rotation")

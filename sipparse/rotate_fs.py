@@ -73,6 +73,18 @@ def scan_generations(path: str, dateext: bool) -> list[Generation]:
     return sorted(found.values(), key=lambda g: g.key, reverse=dateext)
 
 
+def unfinished_compressions(path: str) -> list[str]:
+    """Temp files of a compression of ``path``'s generations that was killed before its rename.
+
+    Only a rotation of ``path`` writes them, under its lock: found by the next one, they are
+    the leftovers of a run that died (SIGKILL, power loss), never work in progress.
+    """
+    directory, name = os.path.split(path)
+    pattern = re.compile(r"\." + re.escape(name) + r"(?:\.[0-9]+|-[0-9]{8}(?:-[0-9]+)?)\.gz\.[^/]+\.tmp")
+    return sorted(os.path.join(directory, entry) for entry in os.listdir(directory or ".")
+                  if pattern.fullmatch(entry))
+
+
 def _numbered_pattern(name: str) -> re.Pattern[str]:
     return re.compile(re.escape(name) + r"\.([1-9][0-9]{0,5})(\.gz)?")
 

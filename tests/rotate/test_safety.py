@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import pytest
 import sipparse.rotate_fs as fs
 from sipparse.rotate import Outcome
 from sipparse.rotate_fs import compress_file, create_like
-from tests.rotate.helpers import append_lines, names, rotate
+from tests.rotate.helpers import append_lines, names, read_any, rotate
 
 LINK_REFUSED = "refusing to rotate {}: it is a symbolic link (give the real file instead)"
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand files to other users")
@@ -134,3 +137,42 @@ def test_world_writable_directory_is_refused_as_root(logdir: Path) -> None:
     os.chmod(logdir, 0o1777)  # sticky, like /tmp: others cannot replace our files
     summary, _ = rotate(logdir / "pjsip")
     assert summary.results[0].outcome is Outcome.ROTATED
+
+
+def test_a_compression_killed_midway_leaves_a_temp_file_the_next_rotation_deletes(logdir: Path,
+                                                                                tmp_path: Path) -> None:
+    """SIGKILL while a generation is gzipped: its temp file must not stay in /var/log for good."""
+    log = logdir / "pjsip"
+    with open(logdir / "pjsip.1", "wb") as fh:  # big and barely compressible: gzip takes a while
+        for _ in range(48):
+            fh.write(os.urandom(1 << 19).hex().encode() + b"\n")
+    before = (logdir / "pjsip.1").read_bytes()
+    append_lines(log, "live")
+    env = {**os.environ, "SIPPARSE_LOCK_DIR": str(tmp_path / "locks")}
+    run = subprocess.Popen([sys.executable, "-m", "sipparse", "rotate", "--no-ingest", "-q", str(log)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not [n for n in os.listdir(logdir) if n.endswith(".tmp")] and run.poll() is None:
+            assert time.monotonic() < deadline, "no compression started"
+            time.sleep(0.002)
+    finally:
+        run.kill()
+        run.wait()
+    leftovers = [n for n in names(logdir) if n.endswith(".tmp")]
+    if not leftovers:
+        pytest.skip("the compression ended before the kill landed")
+    assert leftovers[0].startswith(".pjsip.2.gz.") and (logdir / "pjsip.2").read_bytes() == before
+    append_lines(logdir / "pjsip", "next")
+    summary, actions = rotate(log)
+    assert summary.errors == []
+    assert f"deleted {logdir / leftovers[0]}: left by a compression that did not finish" in actions
+    assert names(logdir) == ["pjsip", "pjsip.1", "pjsip.2.gz", "pjsip.3.gz"]
+    assert read_any(logdir / "pjsip.3.gz") == before
+
+
+def test_only_temp_files_of_this_logs_generations_are_taken_for_leftovers(logdir: Path) -> None:
+    for name in [".pjsip.2.gz.a1b2c3d4.tmp", ".pjsip-20261129-1.gz.zz_9.tmp", ".pjsip.gz.x.tmp",
+                 ".pjsip2.1.gz.x.tmp", ".other.1.gz.x.tmp", "pjsip.1.gz.x.tmp", ".pjsip.1.gz"]:
+        (logdir / name).write_bytes(b"")
+    found = fs.unfinished_compressions(str(logdir / "pjsip"))
+    assert [os.path.basename(p) for p in found] == [".pjsip-20261129-1.gz.zz_9.tmp", ".pjsip.2.gz.a1b2c3d4.tmp"]
