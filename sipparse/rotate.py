@@ -294,7 +294,12 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
             # a generation may still hold lines never read (a database down for days)
             say(f"ingested {ingest(path)} bytes from {path} and its generations before deleting old ones")
         _prune_by_age(generations, options, None, say)
-        return FileResult(path, Outcome.TOO_SMALL)
+        error = None
+        if _writer_left_behind(st, generations, options):
+            newest = generations[0].base
+            say(f"{newest} was written to after {path} was created: running postrotate again")
+            error = _postrotate(path, options, say, f"run again: {newest} was written to after {path} was created")
+        return FileResult(path, Outcome.TOO_SMALL, error=error)
     if not identifiable(path):
         say(f"skipped {path}: {st.st_size} bytes, too short for ingest to identify yet")
         return FileResult(path, Outcome.TOO_SMALL)
@@ -306,6 +311,20 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
     _compress_older(scan_generations(path, options.dateext), newest, options, say)
     _prune(path, newest, options, say)
     return FileResult(path, Outcome.ROTATED, rotated_to=newest, error=error)
+
+
+def _writer_left_behind(st: os.stat_result, generations: list[Generation], options: RotateOptions) -> bool:
+    """Whether the writer still appends to the newest generation, never told to reopen.
+
+    That is what an empty log written to less recently than its newest generation means
+    after a postrotate that failed or a run killed before it. Skipping the empty log alone
+    would leave it so for good, the generation growing without ever being rotated, where
+    logrotate (``ifempty``) would run postrotate again: so postrotate runs again.
+    """
+    if st.st_size or options.copytruncate or not options.postrotate or not generations:
+        return False
+    newest = generations[0].plain
+    return newest is not None and os.lstat(newest).st_mtime_ns > st.st_mtime_ns
 
 
 def identifiable(path: str) -> bool:
@@ -376,8 +395,12 @@ def _detach(path: str, newest: str, options: RotateOptions, say: Report) -> None
     fsync_dir(os.path.dirname(path))
 
 
-def _postrotate(path: str, options: RotateOptions, say: Report) -> str | None:
-    """Run the postrotate command; return an error line when it failed (the rotation stands)."""
+def _postrotate(path: str, options: RotateOptions, say: Report, done_to: str | None = None) -> str | None:
+    """Run the postrotate command; return an error line when it failed (the rotation stands).
+
+    :param done_to: what was done to ``path`` that the error line names, ``rotated`` by default.
+    """
+    done_to = done_to or f"rotated {path}"
     if not options.postrotate:
         return None
     command = options.postrotate
@@ -388,13 +411,13 @@ def _postrotate(path: str, options: RotateOptions, say: Report) -> str | None:
                               env=postrotate_environment(os.environ))
     except FileNotFoundError:
         say(f"ran postrotate {command!r}: command not found")
-        return f"postrotate command not found: {argv[0]} (rotated {path})"
+        return f"postrotate command not found: {argv[0]} ({done_to})"
     except subprocess.TimeoutExpired:
         say(f"ran postrotate {command!r}: timed out")
-        return f"postrotate {command!r} still running after {POSTROTATE_TIMEOUT:.0f} s (rotated {path})"
+        return f"postrotate {command!r} still running after {POSTROTATE_TIMEOUT:.0f} s ({done_to})"
     say(f"ran postrotate {command!r} (exit {done.returncode})")
     if done.returncode:
-        return f"postrotate {command!r} exited with status {done.returncode} (rotated {path})"
+        return f"postrotate {command!r} exited with status {done.returncode} ({done_to})"
     return None
 
 

@@ -180,3 +180,73 @@ def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
     bad_size = run_sipparse(tmp_path, "rotate", "--no-ingest", "--min-size", "10Q", str(log))
     assert bad_size.returncode == 2 and "bad size '10Q'" in bad_size.stderr
     assert names(log.parent) == ["pjsip"]  # nothing rotated
+
+
+HUP_WRITER = """
+import os, signal, sys, time
+path = sys.argv[1]
+reopen = []
+signal.signal(signal.SIGHUP, lambda *_: reopen.append(1))
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+print("ready", flush=True)
+for i in range(100000):
+    if reopen:
+        reopen.clear()
+        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    os.write(fd, b"line %06d\\n" % i)
+    time.sleep(0.01)
+"""
+
+
+def test_a_writer_never_told_to_reopen_is_told_by_the_next_rotation(tmp_path: Path, log: Path) -> None:
+    """A failed postrotate leaves the log empty and the writer in pjsip.1: logrotate (ifempty)
+    would rotate the empty log and run postrotate again; skipping it alone would leave pjsip.1
+    growing for good, never rotated again."""
+    writer = subprocess.Popen([sys.executable, "-c", HUP_WRITER, str(log)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+        time.sleep(0.2)
+        failed = run_sipparse(tmp_path, "rotate", "--no-ingest", "--postrotate", "false", str(log))
+        assert failed.returncode == 1
+        time.sleep(0.2)
+        assert log.stat().st_size == 0  # the writer is still in pjsip.1
+        hup = f"kill -HUP {writer.pid}"
+        done = run_sipparse(tmp_path, "rotate", "--no-ingest", "-v", "--postrotate", hup, str(log))
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout.splitlines() == [
+            f"skipped {log}: 0 bytes, below the minimum size for rotation",
+            f"{log}.1 was written to after {log} was created: running postrotate again",
+            f"ran postrotate {hup!r} (exit 0)",
+        ]
+        deadline = time.monotonic() + 10
+        while log.stat().st_size < 1024:  # back in pjsip, and enough for ingest to identify it
+            assert time.monotonic() < deadline, "the writer did not reopen"
+            time.sleep(0.01)
+        done = run_sipparse(tmp_path, "rotate", "--no-ingest", "-v", "--postrotate", hup, str(log))
+        assert done.stdout.splitlines()[:2] == [f"renamed {log}.1 -> {log}.2", f"renamed {log} -> {log}.1"]
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_an_empty_log_whose_writer_reopened_gets_no_postrotate(tmp_path: Path, log: Path) -> None:
+    out = tmp_path / "seen"
+    command = f"touch {out}"
+    assert invoke(tmp_path, "--no-ingest", "--postrotate", command, str(log)).exit_code == 0
+    out.unlink()
+    time.sleep(0.01)
+    log.touch()  # the writer reopened it after the last line it put in pjsip.1
+    result = invoke(tmp_path, "--no-ingest", "--postrotate", command, "-v", str(log))
+    assert (result.exit_code, result.output) == (0, f"skipped {log}: 0 bytes, below the minimum size for rotation\n")
+    assert not out.exists()
+
+
+def test_a_postrotate_run_again_that_fails_says_so(tmp_path: Path, log: Path) -> None:
+    assert invoke(tmp_path, "--no-ingest", "--postrotate", "false", str(log)).exit_code == 1
+    time.sleep(0.01)
+    append_lines(log.parent / "pjsip.1", "late", 1)
+    done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--postrotate", "false", str(log))
+    assert done.returncode == 1
+    assert done.stderr == (f"Error: postrotate 'false' exited with status 1 (run again: {log}.1 was written "
+                           f"to after {log} was created)\n")
