@@ -137,8 +137,8 @@ def crontab(jobs: Jobs, with_user: bool = True) -> str:
         "SHELL=/bin/sh",
         f"PATH={CRON_PATH}",
     ]
-    if jobs.mailto is not None:
-        lines.append(f"MAILTO={jobs.mailto}")
+    if jobs.mailto is not None:  # an empty one is cron's "mail nobody", written as MAILTO=""
+        lines.append(f"MAILTO={jobs.mailto}" if jobs.mailto else 'MAILTO=""')
     lines += [
         "",
         f"*/{jobs.every} * * * *{user} {_cron_command(jobs.ingest())}",

@@ -38,7 +38,8 @@ def cron() -> None:
 @click.option("--user", default=None, help="User the jobs run as (default: you).")
 @click.option("--log", "logs", multiple=True, metavar="PATH",
               help="Log file for ingest and rotate (repeatable; default: the config's, else Asterisk's).")
-@click.option("--mailto", default="root", show_default=True, help="Where cron mails errors.")
+@click.option("--mailto", default="root", show_default=True,
+              help="Where cron mails errors ('' for nobody: MAILTO=\"\").")
 @click.option("--every", type=int, default=5, show_default=True, metavar="MINUTES", help="Ingest interval.")
 @click.option("--rotate-at", default="00:02", show_default=True, metavar="HH:MM", help="Daily rotation time.")
 @click.option("--min-size", default="100M", show_default=True, metavar="SIZE",
@@ -61,7 +62,7 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
     user = user or getpass.getuser()
     db_text = app.db_option or os.environ.get(ENV_DB)
     args, stripped = global_args(app.settings, db_text, user)
-    jobs = Jobs(program=sipparse_program(), user=user, mailto=mailto or None,
+    jobs = Jobs(program=sipparse_program(), user=user, mailto=mailto,
                 every=every, rotate_at=_clock(rotate_at), min_size=min_size if parse_size(min_size) else None,
                 postrotate=postrotate, shell=shell, logs=[os.path.abspath(p) for p in logs], global_args=args)
     validate_jobs(jobs)

@@ -117,6 +117,13 @@ def test_crontab_format_has_no_user_field_and_options_are_honoured() -> None:
     assert jobs[0].times == ["*/10", "*", "*", "*", "*"] and jobs[1].times == ["30", "3", "*", "*", "*"]
 
 
+def test_an_empty_mailto_is_crons_mail_nobody() -> None:
+    """``MAILTO=""`` tells cron to mail nobody; with no MAILTO line it mails the job's owner."""
+    out, _ = cron_print("cron", "print", "--mailto", "")
+    env, _ = crontab.parse(out)
+    assert env["MAILTO"] == '""'
+
+
 def test_postrotate_is_quoted_for_the_shell_and_percent_escaped_for_cron() -> None:
     out, _ = cron_print("cron", "print", "--postrotate", 'asterisk -rx "logger reload" # 100%')
     for argv in commands(out)[1:]:
@@ -164,8 +171,8 @@ def systemd_units(text: str) -> dict[str, str]:
 
 
 def test_systemd_format_gives_three_valid_pairs(tmp_path: Path) -> None:
-    out, _ = cron_print("cron", "print", "--format", "systemd", "--user", "asterisk",
-                        "--postrotate", "x $HOME 5%")
+    out, _ = cron_print("--db", f"sqlite:///{tmp_path}/sip.db", "cron", "print", "--format", "systemd",
+                        "--user", "asterisk", "--postrotate", "x $HOME 5%")
     units = systemd_units(out)
     assert sorted(units) == sorted(f"sipparse-{j}.{k}" for j in ("ingest", "rotate", "rotate-size")
                                    for k in ("service", "timer"))
