@@ -672,6 +672,18 @@ def die_with(parent: int) -> None:
     exit_if_orphaned(parent)  # it ended before the signal was asked for
 
 
+def leave_signals_to_parent() -> None:
+    """Ignore SIGINT and SIGTERM in this forked process: its parent decides when it ends.
+
+    A fork keeps its parent's Python handlers, and those of ``ingest --follow`` only set a
+    stop event (``stop_on_signals``): a worker with them outlived the parent's
+    ``terminate()``, and the parent, waiting for it, hung for good, deaf to the signals
+    too. A Ctrl-C, or a service manager's SIGTERM, reaches the whole process group: the
+    parent then stores what it has and ends the worker itself (``ParseWorker.__exit__``)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def exit_if_orphaned(parent: int) -> None:
     """End this forked process at once if ``parent`` has ended."""
     if os.getppid() != parent:
@@ -736,6 +748,7 @@ class ParseWorker:
     def _run(self, parser: Any, lf: LogFile, start: int, batch_bytes: int,
              prepare: Callable[[Any, int], _Prepared]) -> None:
         die_with(self.parent)
+        leave_signals_to_parent()
         map_large_blocks()  # this process only: its batches' buffers go back to the kernel
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
@@ -806,7 +819,7 @@ class ParseWorker:
 
     def __exit__(self, *exc: object) -> None:
         if self.process.is_alive():
-            self.process.terminate()
+            self.process.kill()  # it ignores SIGTERM (``leave_signals_to_parent``)
         self.process.join()
         self.handover.close_reader()
         if self.check is not None:

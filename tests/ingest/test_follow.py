@@ -93,3 +93,28 @@ def test_signal_during_catch_up_stops_at_a_batch_boundary(sqlite_url: str, tmp_p
     (tmp_path / "whole").write_bytes(data)
     ingest_ok(ref, str(tmp_path / "whole"))
     assert dump(sqlite_url) == dump(ref)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_catch_up_in_a_parse_worker_stops_it(sqlite_url: str, tmp_path: Path, signum: int) -> None:
+    """The worker is forked from a process whose handlers only set the stop event: it must not
+    keep them, or it outlives its parent's ``terminate()`` and the parent waits for it for good."""
+    log = tmp_path / "pjsip"
+    data = make_log(3000)
+    log.write_bytes(data)
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress",
+            "--workers", "1", "--batch-bytes", "16384", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(sqlite_url, 1, 20) < 20
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    ingest_ok(sqlite_url, str(log))
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "whole").write_bytes(data)
+    ingest_ok(ref, str(tmp_path / "whole"))
+    assert dump(sqlite_url) == dump(ref)
