@@ -379,21 +379,25 @@ class Run:
     def _read_with_workers(self, plan: list[Work], workers: int) -> None:
         pending: deque[tuple[Work, ParseWorker | None]] = deque()
         upcoming = iter(plan)
-        while True:
-            while len(pending) < workers and (work := next(upcoming, None)) is not None:
-                pending.append((work, self._start_worker(work)))
-            if not pending or self.stop.is_set():
-                for _, worker in pending:
-                    if worker is not None:
-                        worker.__exit__()
-                return
-            work, worker = pending.popleft()
-            if worker is not None:
-                with worker:
-                    self._consume(work.file, work.start, worker.items(partial(self._prepared, work.file)),
-                                  worker.check)
-                if worker.cut_short:
-                    self._cut_short(work)
+        try:
+            while True:
+                while len(pending) < workers and (work := next(upcoming, None)) is not None:
+                    pending.append((work, self._start_worker(work)))
+                if not pending or self.stop.is_set():
+                    return
+                work, worker = pending.popleft()
+                if worker is not None:
+                    with worker:
+                        self._consume(work.file, work.start, worker.items(partial(self._prepared, work.file)),
+                                      worker.check)
+                    if worker.cut_short:
+                        self._cut_short(work)
+        finally:
+            # the workers parsing ahead, on a stop or a failure (the database out of reach, which
+            # ``--follow`` outlives: each would otherwise wait for good on a full handover)
+            for _, worker in pending:
+                if worker is not None:
+                    worker.__exit__()
 
     def _start_worker(self, work: Work) -> ParseWorker | None:
         lf = work.file

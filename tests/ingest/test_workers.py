@@ -184,3 +184,30 @@ def _always(waiting: int):  # type: ignore[no-untyped-def]
         return real(self, prepare, batch, nbytes)
 
     return share
+
+
+def test_a_failed_write_ends_the_workers_parsing_ahead(sqlite_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database failure while the first file is stored ends the worker of the second too:
+    ``ingest --follow`` outlives the failure (a server restart), and that worker, waiting
+    on a full handover, would otherwise stay for as long, one more after every outage."""
+    import multiprocessing
+    from datetime import timezone
+
+    from sipparse.config import parse_db_url
+    from sipparse.errors import DatabaseError
+    from sipparse.store import open_store
+
+    def fail(self, item):  # type: ignore[no-untyped-def]
+        raise DatabaseError("the server went away", unreachable=True)
+
+    monkeypatch.setattr(ingest.Run, "_store", fail)
+    paths = []
+    for name in ("a.log", "b.log"):
+        (tmp_path / name).write_bytes(make_log(600, "full", first=600 * len(paths)))
+        paths.append(str(tmp_path / name))
+    options = ingest.IngestOptions(tz=timezone.utc, year=2025, workers=2, batch_bytes=16384)
+    with open_store(parse_db_url(sqlite_url)) as store:
+        with pytest.raises(DatabaseError):
+            ingest.ingest_paths(store, paths, options)
+    assert multiprocessing.active_children() == []
