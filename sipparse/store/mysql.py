@@ -73,9 +73,10 @@ RETRYABLE = {
     2006, 2013, 2055,  # connection lost: reconnect and run the transaction again
 }
 CONNECTION_LOST = {2006, 2013, 2055}
-# the server out of reach: shutting down, the session killed by a shutdown, no answer on the
-# socket or port, the connection lost
-UNREACHABLE = {1053, 1927, 2002, 2003, *CONNECTION_LOST}
+# the server out of reach for now: too many connections (in all, or of this user, or the
+# account's hourly limits), shutting down, the session killed by a shutdown, no answer on
+# the socket or port, the connection lost
+UNREACHABLE = {1040, 1203, 1226, 1053, 1927, 2002, 2003, *CONNECTION_LOST}
 URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
 # Rows per INSERT: 500 rows of 42 columns stay well under the 65,535 placeholders a prepared
 # statement may hold, and a text one under max_allowed_packet; more gain nothing measurable.

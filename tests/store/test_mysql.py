@@ -36,6 +36,25 @@ def test_unreachable_server_is_one_line_without_the_password() -> None:
     assert "s3cret-pw" not in message and "\n" not in message
 
 
+def test_a_server_not_listening_is_out_of_reach_not_a_refusal() -> None:
+    with pytest.raises(DatabaseError) as caught:
+        open_store("mysql://sip@127.0.0.1:1/sipdb")
+    assert caught.value.unreachable
+
+
+@pytest.mark.mysql
+def test_a_full_server_is_out_of_reach_for_now(mysql_root_url: str) -> None:
+    """Too many connections passes, as a restart does: ``ingest --follow`` waits for it."""
+    with _account(mysql_root_url, GRANTS) as (host, port, database, user, password):
+        con = _admin_connect(mysql_root_url)
+        con.cursor().execute(f"ALTER USER '{user}'@'%' WITH MAX_USER_CONNECTIONS 1")
+        con.close()
+        url = f"mysql://{user}:{password}@{host}:{port}/{database}"
+        with open_store(url), pytest.raises(DatabaseError) as caught:
+            open_store(url)
+        assert caught.value.unreachable
+
+
 def test_cli_prints_one_line_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         run(["--db", "mysql://sip:s3cret-pw@127.0.0.1:1/sipdb", "purge", "--older-than", "30d"])
