@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -192,7 +193,6 @@ def test_a_failed_write_ends_the_workers_parsing_ahead(sqlite_url: str, tmp_path
     ``ingest --follow`` outlives the failure (a server restart), and that worker, waiting
     on a full handover, would otherwise stay for as long, one more after every outage."""
     import multiprocessing
-    from datetime import timezone
 
     from sipparse.config import parse_db_url
     from sipparse.errors import DatabaseError
@@ -206,7 +206,7 @@ def test_a_failed_write_ends_the_workers_parsing_ahead(sqlite_url: str, tmp_path
     for name in ("a.log", "b.log"):
         (tmp_path / name).write_bytes(make_log(600, "full", first=600 * len(paths)))
         paths.append(str(tmp_path / name))
-    options = ingest.IngestOptions(tz=timezone.utc, year=2025, workers=2, batch_bytes=16384)
+    options = ingest.IngestOptions(tz=UTC, year=2025, workers=2, batch_bytes=16384)
     with open_store(parse_db_url(sqlite_url)) as store:
         with pytest.raises(DatabaseError):
             ingest.ingest_paths(store, paths, options)
