@@ -109,13 +109,15 @@ def _candidates(store: Store, text: str) -> list[str]:
 
 def fetch_messages_sql(count: int, by_ref: bool = False) -> str:
     """The SELECT of every message of ``count`` Call-IDs, in log time order (timestamp, then
-    host, then id: the order the call summary takes, ``sipparse.store.calls``); ``by_ref``:
-    found by the calls' numbers (``Store.refs_calls``), which the Call-IDs are given twice for."""
+    host, then id, a message without a time stamp last: the order the call summary takes,
+    ``sipparse.store.calls``); ``by_ref``: found by the calls' numbers (``Store.refs_calls``),
+    which the Call-IDs are given twice for."""
     marks = ", ".join("?" for _ in range(count))
     where = f"call_id IN ({marks})"
     if by_ref:
         where = f"call_ref IN (SELECT call_ref FROM calls WHERE call_id IN ({marks})) AND {where}"
-    return f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions WHERE {where} ORDER BY timestamp, host, id"
+    order = "timestamp IS NULL, timestamp, host, id"
+    return f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM sip_transactions WHERE {where} ORDER BY {order}"
 
 
 def fetch_messages(store: Store, call_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -364,3 +364,18 @@ def test_any_three_digit_status_a_log_holds_can_be_asked_for(db_url: str, tmp_pa
     assert ids(calls_json(db_url, "--status", "999")) == {"odd-1"}
     assert ids(calls_json(db_url, "--status", "9xx")) == {"odd-1"}
     assert ids(calls_json(db_url, "--status", "4xx,999")) == {"odd-1", "fine-1"}
+
+
+def test_show_lists_a_message_without_a_time_stamp_last_as_the_summary_takes_it(db_url: str) -> None:
+    from sipparse.query.show import fetch_messages
+    from sipparse.sip.message import Source
+    from sipparse.store import open_store
+    from tests.store.factory import completed_call
+
+    call = completed_call("nots@x", Source("/var/log/asterisk/pjsip", "fp-nots"), datetime(2025, 5, 1, 9))
+    call.messages[2].timestamp = None
+    with open_store(db_url) as store:
+        store.write_batch(call.messages)
+        shown = fetch_messages(store, ["nots@x"])
+    assert [m["source_offset"] for m in shown] == [m.offset for m in call.messages[:2] + call.messages[3:]] + [
+        call.messages[2].offset]
