@@ -70,14 +70,15 @@ def sipparse_program(argv0: str | None = None, executable: str | None = None) ->
     return [os.path.realpath(found)] if found else [python, "-m", "sipparse"]
 
 
-def global_args(settings: Settings, db_text: str | None, user: str | None = None) -> tuple[list[str], bool]:
+def global_args(settings: Settings, db_text: str | None, home: str | None = None) -> tuple[list[str], bool]:
     """``--config``/``--db`` for the jobs, and whether a password had to be left out.
 
     :param db_text: the URL given with ``--db`` or ``SIPPARSE_DB``, if any. Without one the
         jobs use the config file's URL, else the default database spelled out in full (cron's
         HOME may differ from the user's, and with it the default path).
-    :param user: the user the jobs run as; when it is not the caller, the default database is
-        that user's own (in its home directory), as the caller's is usually not theirs to open.
+    :param home: the home of the user the jobs run as, when not the caller's (``job_home``):
+        the default database is then that user's own, as the caller's is usually not theirs
+        to open.
     """
     args: list[str] = []
     if settings.config_path is not None:
@@ -88,14 +89,9 @@ def global_args(settings: Settings, db_text: str | None, user: str | None = None
         stripped = url.password is not None
         args += ["--db", url_without_password(url)]
     elif not settings.get("database", "url"):
-        args += ["--db", _absolute_sqlite(default_db_url(_environment_of(user)))]
+        environ = None if home is None else {"XDG_DATA_HOME": os.path.join(home, ".local", "share")}
+        args += ["--db", _absolute_sqlite(default_db_url(environ))]
     return args, stripped
-
-
-def _environment_of(user: str | None) -> dict[str, str] | None:
-    """The environment the default database is found from: ours, or another user's home."""
-    home = job_home(user)
-    return None if home is None else {"XDG_DATA_HOME": os.path.join(home, ".local", "share")}
 
 
 def job_home(user: str | None) -> str | None:

@@ -61,14 +61,15 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
     """
     user = user or getpass.getuser()
     db_text = app.db_option or os.environ.get(ENV_DB)
-    args, stripped = global_args(app.settings, db_text, user)
+    # another user's home, where the jobs find their default database when given none
+    home = None if db_text or app.settings.get("database", "url") else job_home(user)
+    args, stripped = global_args(app.settings, db_text, home)
     jobs = Jobs(program=sipparse_program(), user=user, mailto=mailto,
                 every=every, rotate_at=_clock(rotate_at), min_size=min_size if parse_size(min_size) else None,
                 postrotate=postrotate, shell=shell, logs=[os.path.abspath(p) for p in logs], global_args=args)
     validate_jobs(jobs)
     if stripped:
         click.echo(PASSWORD_NOTE, err=True)
-    home = None if db_text or app.settings.get("database", "url") else job_home(user)
     if home is not None and not os.path.isdir(home):
         click.echo(f"warning: the jobs run as {user}, whose home {home} does not exist, so their default "
                    "database cannot be created there: give them one with --db or [database] url", err=True)

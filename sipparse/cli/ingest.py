@@ -80,15 +80,16 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
     dialects = settings.config.get("dialects", [])
     if not isinstance(dialects, list):
         raise SipparseError(f"{settings.config_path}: [[dialects]] must be an array of tables")
+    dialect = fmt or settings.get("ingest", "format") or "auto"
     try:
-        check_dialect(fmt or settings.get("ingest", "format") or "auto", dialects)
+        check_dialect(dialect, dialects)
     except SipparseError as exc:
         if fmt:
             raise click.BadParameter(str(exc), param_hint="--format") from None
         raise _config_error(settings, "format", str(exc)) from None
-    configured_year = settings.get("ingest", "year")
-    if year is None and configured_year is not None and not 1970 <= configured_year <= 9999:
-        raise _config_error(settings, "year", f"{configured_year} is not in the range 1970 to 9999")
+    year = year or settings.get("ingest", "year")
+    if year is not None and not 1970 <= year <= 9999:  # --year's own range is click's to check
+        raise _config_error(settings, "year", f"{year} is not in the range 1970 to 9999")
     try:
         zone = parse_tz(tz or settings.get("ingest", "tz"))
     except click.BadParameter as exc:
@@ -96,8 +97,8 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
             raise
         raise _config_error(settings, "tz", exc.message) from None
     return IngestOptions(
-        dialect=fmt or settings.get("ingest", "format") or "auto",
-        year=year or settings.get("ingest", "year"),
+        dialect=dialect,
+        year=year,
         tz=zone,
         host=host or settings.get("ingest", "host"),
         patterns_dirs=list(patterns_dirs) + _as_list(settings.get("grok", "patterns_dir")),
@@ -162,7 +163,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
         summary.warnings += [f"{path}: no such file, nor a rotated generation of it"
                              for path in summary.missing if not rotated_siblings(path)]
     for reason in summary.warnings:
-        click.echo(f"Warning: {reason}", err=True)
+        _warn(reason)
     if summary.failed:
         more = f" (and {len(summary.failed) - 1} more)" if len(summary.failed) > 1 else ""
         raise LogFileError(summary.failed[0] + more)
