@@ -298,6 +298,8 @@ class Run:
         self._seen: set[tuple[int, int]] = set()
         self._dialects: dict[str, str] = {}
         self._unknown_formats: set[str | None] = set()  # followed files already reported
+        # batches stored in a transaction not yet committed: counts, bytes, inserted, duplicates
+        self._uncounted: list[tuple[BatchCounts, int, int, int]] = []
 
     def plan(self, paths: list[str]) -> list[Work]:
         """The files to read for these paths: unfinished rotated siblings first, then each path."""
@@ -473,9 +475,11 @@ class Run:
         """
         self.summary.sources.add(lf.fingerprint or lf.path)
         with fewer_collections():
+            self._uncounted.clear()  # rolled back with a transaction that failed
             with StoreThread(self._store, background=self.store.overlaps_writes) as storing:
                 self._put_all(lf, start, items, fh, storing)
             self.store.commit_pending()
+            self._count_committed()
 
     def _put_all(self, lf: LogFile, start: int, items: Iterator[_Prepared], fh: BinaryIO | None,
                  storing: StoreThread[_Prepared]) -> None:
@@ -540,8 +544,20 @@ class Run:
             result = self.store.write_prepared(item.rows, max(0, item.nbytes), self.commit_bytes)
             inserted, duplicates = result.inserted, result.duplicates
         self.checkpoints[cp.fingerprint] = cp
-        self._count(counts, item.nbytes, inserted, duplicates)
+        self._uncounted.append((counts, item.nbytes, inserted, duplicates))
+        if item.rows is None or not self.store.holds_uncommitted:
+            self._count_committed()
         self.bar.update(max(0, item.nbytes))
+
+    def _count_committed(self) -> None:
+        """Count the batches stored since the last count, now that they are committed.
+
+        A batch is counted only with its transaction's COMMIT: one rolled back by a failure
+        (a server gone away, which ``--follow`` waits out and reads again) would otherwise
+        be counted twice on the summary line."""
+        for counts, nbytes, inserted, duplicates in self._uncounted:
+            self._count(counts, nbytes, inserted, duplicates)
+        self._uncounted.clear()
 
     def _count(self, counts: BatchCounts, nbytes: int, inserted: int, duplicates: int) -> None:
         s = self.summary

@@ -335,6 +335,12 @@ class Store(ABC):
                 self.commit_pending()
         return result
 
+    @property
+    def holds_uncommitted(self) -> bool:
+        """Whether ``write_prepared`` left a transaction open: its batches are stored only once
+        it commits, and a failure before that rolls all of them back."""
+        return self._open_bytes is not None
+
     def commit_pending(self) -> None:
         """Commit the transaction that ``write_prepared`` left open, if one is."""
         if self._open_bytes is None:

@@ -126,3 +126,44 @@ def reference(tmp_path: Path, data: bytes) -> list[str]:
     (tmp_path / "whole").write_bytes(data)
     ingest_ok(ref, str(tmp_path / "whole"))
     return dump(ref)
+
+
+def test_the_summary_counts_only_what_was_committed(sqlite_url: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure rolls back every batch of the open transaction (SQLite's hold several).
+    ``--follow`` waits the outage out and reads them again with the same summary, so the
+    line it prints at the end must not count the rolled-back ones as well: it has to agree
+    with the database."""
+    from datetime import UTC
+
+    from sipparse import ingest
+    from sipparse.config import parse_db_url
+    from sipparse.errors import DatabaseError
+    from sipparse.store import open_store
+    from sipparse.store.base import Store
+
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(400))
+    real_write_next = Store._write_next
+    written = 0
+
+    def failing_once(self: Store, batch: object) -> object:
+        nonlocal written
+        written += 1
+        if written == 2:  # the second batch of the first transaction: the first goes with it
+            self._abandon_open()
+            raise DatabaseError("the server went away", unreachable=True)
+        return real_write_next(self, batch)
+
+    monkeypatch.setattr(Store, "_write_next", failing_once)
+    options = ingest.IngestOptions(tz=UTC, year=2025, workers=0, batch_bytes=8192)
+    summary = ingest.IngestSummary()
+    with open_store(parse_db_url(sqlite_url)) as store:
+        with pytest.raises(DatabaseError):
+            ingest.ingest_paths(store, [str(log)], options, summary=summary)
+        assert (summary.messages, summary.bytes) == (0, 0)
+        ingest.ingest_paths(store, [str(log)], options, summary=summary)
+        stored = store.fetchall("SELECT COUNT(*) AS n FROM sip_transactions")[0]["n"]
+    assert written > 2
+    assert summary.messages == stored > 0
+    assert summary.bytes == log.stat().st_size
