@@ -230,7 +230,7 @@ class Store(ABC):
             return None
         marks = ", ".join([self.placeholder] * len(paths))
         found = self._read(f"SELECT MAX({self.q('mtime')}) FROM {self.q(CHECKPOINTS_TABLE)} "
-                           f"WHERE {self.q('path')} IN ({marks})", list(paths))
+                           f"WHERE {self.q('path')} IN ({marks})", [rows.storable(p) for p in paths])
         return None if not found or found[0][0] is None else float(found[0][0])
 
     def checkpoints(self) -> list[Checkpoint]:

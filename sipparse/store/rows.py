@@ -406,13 +406,14 @@ def _encodes(text: str) -> bool:
 
 def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Replace what the database cannot encode (lone surrogates from undecodable bytes)."""
-    def clean(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:  # surrogateescape gives the original bytes back: one U+FFFD per bad byte
-            data = value.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            data = value.encode("utf-8", "surrogatepass")
-        return data.decode("utf-8", "replace")
+    return [tuple(storable(v) if isinstance(v, str) else v for v in row) for row in rows]
 
-    return [tuple(clean(v) for v in row) for row in rows]
+
+def storable(value: str) -> str:
+    """``value`` as ``sanitize`` stores it, so that a lookup by a value read from the system
+    (a file name of undecodable bytes) finds the row that holds it."""
+    try:  # surrogateescape gives the original bytes back: one U+FFFD per bad byte
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = value.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")

@@ -107,6 +107,16 @@ def test_unreadable_file_among_others_exits_1_naming_it(sqlite_url: str, tmp_pat
     assert count(sqlite_url) == message_count(2)
 
 
+def test_a_file_name_that_is_not_utf8_is_read_and_resumed(sqlite_url: str, tmp_path: Path) -> None:
+    """Linux file names are bytes: one of Latin-1 bytes reaches Python as lone surrogates,
+    which the database cannot encode; the lookup of its checkpoint must not fail on them."""
+    log = tmp_path / os.fsdecode(b"pjsip-caf\xe9.log")
+    log.write_bytes(make_log(2))
+    assert SUMMARY.match(ingest_ok(sqlite_url, str(log))).group(3) == str(message_count(2))
+    assert SUMMARY.match(ingest_ok(sqlite_url, str(log))).group(3) == "0"
+    assert count(sqlite_url) == message_count(2)
+
+
 def test_bad_options_are_usage_errors(sqlite_url: str, tmp_path: Path) -> None:
     assert ingest(sqlite_url, "--tz", "Mars/Olympus", str(tmp_path)).exit_code == 2
     assert ingest(sqlite_url, "--format", "klingon", str(tmp_path)).exit_code == 2
