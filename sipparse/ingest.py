@@ -392,8 +392,7 @@ class Run:
                     with worker:
                         self._consume(work.file, work.start, worker.items(partial(self._prepared, work.file)),
                                       worker.check)
-                    if worker.cut_short:
-                        self._cut_short(work)
+                    self._gzip_ended(work, worker.cut_short, worker.trailing)
         finally:
             # the workers parsing ahead, on a stop or a failure (the database out of reach, which
             # ``--follow`` outlives: each would otherwise wait for good on a full handover)
@@ -440,8 +439,7 @@ class Run:
                 self.read_stream(lf, fh, work.start, work.final)
             except UnknownLogFormat as exc:
                 self.summary.warnings.append(str(exc))
-            if getattr(fh, "cut_short", False):
-                self._cut_short(work)
+            self._gzip_ended(work, getattr(fh, "cut_short", False), getattr(fh, "trailing", False))
 
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
         """Parse ``fh`` (positioned at ``start``) and store its batches."""
@@ -598,14 +596,21 @@ class Run:
                     log.warning("%s", exc)
         opened.seen = lf.size
 
-    def _cut_short(self, work: Work) -> None:
-        """Say that a gzip file's data ended early: in the run that read up to there (later
-        runs find nothing new in it, and say nothing)."""
+    def _gzip_ended(self, work: Work, cut_short: bool, trailing: bool) -> None:
+        """Say that a gzip file's data ended early, or was followed by bytes that are not
+        gzip: in the run that read up to there (later runs find nothing new in it, and say
+        nothing)."""
         cp = self.checkpoints.get(work.file.fingerprint or "")
-        if cp is not None and cp.offset > work.start:
+        if cp is None or cp.offset <= work.start:
+            return
+        if cut_short:
             self.summary.warnings.append(
                 f"{work.file.path}: its gzip data ends early, after {cp.offset} bytes: the messages "
                 "up to there are stored (one cut there is a reject)")
+        if trailing:
+            self.summary.warnings.append(
+                f"{work.file.path}: its gzip data is followed by bytes that are not gzip, ignored "
+                f"as gzip does: the {cp.offset} bytes before them are read")
 
     def _fail(self, reason: str) -> None:
         log.info("%s", reason)
@@ -656,6 +661,7 @@ class _Failure:
 
 
 _CUT_SHORT = "gzip data cut short"  # what a parse worker sends after the last batch of such a file
+_TRAILING = "gzip data followed by other bytes"  # likewise
 
 
 def prepared_in_turn(batches: Iterable[Any], start: int, prepare: Callable[[Any, int], _Prepared]
@@ -753,6 +759,7 @@ class ParseWorker:
                  prepare: Callable[[Any, int], _Prepared], shares: bool = True) -> None:
         self.check: BinaryIO | None = None  # set by the parent: see Run._consume
         self.cut_short = False  # the worker found the file's gzip data ending early
+        self.trailing = False  # or followed by bytes that are not gzip
         self.final = final
         self.shares = shares  # whether a waiting storing process may be left batches (``_share``)
         ctx = multiprocessing.get_context("fork")
@@ -780,6 +787,8 @@ class ParseWorker:
                     del item  # the handover's writer thread holds it until it is written
                 if getattr(fh, "cut_short", False):
                     self.handover.put(_CUT_SHORT)
+                if getattr(fh, "trailing", False):
+                    self.handover.put(_TRAILING)
             self.handover.put(None)
         except (OSError, EOFError, zlib.error) as exc:
             self.handover.put(_Failure(str(getattr(exc, "strerror", None) or exc), isinstance(exc, EOFError)))
@@ -822,6 +831,9 @@ class ParseWorker:
                 raise (EOFError if item.data_ended else OSError)(item.reason)
             if isinstance(item, str) and item == _CUT_SHORT:
                 self.cut_short = True  # the gzip file's data ended early; what it held came
+                continue
+            if isinstance(item, str) and item == _TRAILING:
+                self.trailing = True
                 continue
             if isinstance(item, _Unprepared):
                 item = prepare(item.batch, item.nbytes)

@@ -152,9 +152,15 @@ class CutGzipFile(gzip.GzipFile):
 
     Only for a file that has stopped changing: one still being compressed ends early too,
     and read as it is, its last message would be taken cut. Others raise EOFError there.
+
+    Bytes after the last member that are not another member (padding a copy tool or a
+    filesystem left, a stray write) end the data too, as gzip(1) ends it ("trailing garbage
+    ignored"), and ``trailing`` says so: Python's gzip raises there, after the data, and
+    the file's last messages would never be read.
     """
 
     cut_short = False
+    trailing = False
     tolerant = True
 
     def read(self, size: int | None = -1) -> bytes:
@@ -162,13 +168,19 @@ class CutGzipFile(gzip.GzipFile):
         single read of the whole size would lose what it decoded before the data ended."""
         wanted = -1 if size is None or size < 0 else size
         pieces, got = [], 0
-        while not self.cut_short and (wanted < 0 or got < wanted):
+        while not (self.cut_short or self.trailing) and (wanted < 0 or got < wanted):
             try:
                 piece = self.read1(READ_PIECE if wanted < 0 else min(READ_PIECE, wanted - got))
             except EOFError:
                 if not self.tolerant:
                     raise
                 self.cut_short = True
+                break
+            except gzip.BadGzipFile as exc:
+                # raised for a member's magic bytes only; the first member's were checked (is_gzip)
+                if not str(exc).startswith("Not a gzipped file"):
+                    raise
+                self.trailing = True
                 break
             if not piece:
                 break

@@ -288,6 +288,20 @@ def test_gzip_data_that_ends_early_is_read_up_to_there_once_settled(sqlite_url: 
     assert again.returncode == 0 and again.stderr == "" and count(sqlite_url) == stored
 
 
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_bytes_after_the_gzip_data_are_ignored_as_gzip_does(sqlite_url: str, tmp_path: Path, workers: str) -> None:
+    """gzip(1) reads such a file whole ("trailing garbage ignored"); so is it read, and said once."""
+    generation = tmp_path / "pjsip.2.gz"
+    generation.write_bytes(gzip.compress(make_log(20)) + b"not gzip\n")
+    first = run_process(sqlite_url, "--workers", workers, str(generation))
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == (f"Warning: {generation}: its gzip data is followed by bytes that are not gzip, "
+                            f"ignored as gzip does: the {len(make_log(20))} bytes before them are read\n")
+    assert count(sqlite_url) == message_count(20)
+    again = run_process(sqlite_url, "--workers", workers, str(generation))
+    assert again.returncode == 0 and again.stderr == "" and count(sqlite_url) == message_count(20)
+
+
 def test_quiet_still_warns_of_a_path_that_names_nothing(sqlite_url: str, tmp_path: Path) -> None:
     """cron mails what a job prints: a mistyped path must not ingest nothing, silently, forever."""
     (tmp_path / "rotated").write_bytes(make_log(1))
