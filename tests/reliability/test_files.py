@@ -231,6 +231,17 @@ def test_a_directory_where_a_log_should_be(db_url: str, tmp_path: Path) -> None:
     assert len(messages(db_url)) == 30
 
 
+def test_a_glob_passes_over_the_directories_it_matches(sqlite_url: str, tmp_path: Path) -> None:
+    """``/var/log/asterisk/*`` also matches Asterisk's ``cdr-csv/``: not a log, and no failure."""
+    logs = tmp_path / "asterisk"
+    (logs / "cdr-csv").mkdir(parents=True)
+    (logs / "pjsip").write_bytes(make_log(5))
+    done = ingest_ok(sqlite_url, str(logs / "*"))
+    assert done.stderr == ""
+    assert len(messages(sqlite_url)) == 30
+    assert_one_line_error(ingest(sqlite_url, str(logs / "cdr-csv")))  # named itself, it still fails
+
+
 @pytest.mark.parametrize("shorter", [False, True])
 def test_replaced_by_another_file_under_the_same_name(db_url: str, tmp_path: Path, shorter: bool) -> None:
     log = tmp_path / "pjsip"
