@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import resource
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +71,17 @@ def test_ten_megabyte_line_is_bounded() -> None:
 
 def test_crlf_log_file() -> None:
     assert _count(GOOD_SYSLOG.replace(b"\n", b"\r\n")) == _count(GOOD_SYSLOG)
+
+
+def test_many_streams_are_read_without_a_pattern_compiled_for_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines of 10,000 pids (or hosts) one after another: each stream's next line is not there
+    to be taken with its first, so no pattern is compiled to find where its run ends. Compiled
+    per stream, they made such a log 10 to 20 times slower to read than any other."""
+    data = b"".join(b"Nov 29 14:36:04 pbx-a asterisk[%d]: INVITE sip:1000@127.0.0.1:5070 SIP/2.0#015\n" % pid
+                    for pid in range(10000))
+    parse_bytes(data[:1000], dialect="syslog")  # the dialects, compiled once for all parsers
+    compiled = []
+    real = re.compile
+    monkeypatch.setattr(re, "compile", lambda *args, **kw: compiled.append(args) or real(*args, **kw))
+    parse_bytes(data, dialect="syslog")
+    assert len(compiled) < 1000  # the parser's own few, not one a stream
