@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.escapes import decode_escapes
@@ -71,11 +73,14 @@ class SyslogLayout:
     """Reassembles messages of a ``syslog``-layout log from byte buffers of whole lines."""
 
     def __init__(self, dialect: Dialect, rules: AsteriskRules, builder: PacketBuilder,
-                 timestamps: TimestampParser, bulk: bool = False, fast: bool = False) -> None:
+                 timestamps: TimestampParser, bulk: bool = False, fast: bool = False,
+                 others: Sequence[Dialect] = ()) -> None:
         """``bulk``: the prefix is the bundled traditional syslog one, whose time stamp is a pure
         shape (letters and digits at fixed places), so a run of lines can be read at once.
         ``fast``: the prefix (traditional or RFC 5424), origin and marker patterns are the
-        bundled ones, so the C reader may take a message whole (when the C scanner is on)."""
+        bundled ones, so the C reader may take a message whole (when the C scanner is on).
+        ``others``: dialects whose prefix a line that lacks this one's may have instead (see
+        ``_other_format``)."""
         self.dialect = dialect
         self.rules = rules
         self.builder = builder
@@ -97,6 +102,8 @@ class SyslogLayout:
         self._bulk_ok = self._stops is not None
         self._fast = fast and builder.parser.scan is not None and accel.reader is not None
         self._rfc5424 = dialect.name == "rfc5424"
+        self._others = [(other.prefix.match, {index: other.groups.get(name) for name, index in groups.items()})
+                        for other in others]
 
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: the oldest message still open, or ``done``.
@@ -142,17 +149,32 @@ class SyslogLayout:
             end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl  # a CRLF log file
             after = base + min(nl + 1, limit)  # a final line may lack its LF
             m = match(buf, pos, end)
+            if m is None and self._others:
+                m = self._other_format(buf, pos, end)
             if m is None:
                 self._continuation(buf[pos:end], after)
             else:
                 self._line(m, buf[m.end():end], base + pos, after)
                 msg = self.last
-                if msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok:
+                if msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok \
+                        and type(m) is not _Renumbered:
                     nl = self._bulk(msg, m, buf, nl, limit, base)
             pos = nl + 1
         if final:
             self.flush()
         return limit
+
+    def _other_format(self, buf: bytes, pos: int, end: int) -> _Renumbered | None:
+        """The line's prefix in another bundled format, read as one of this file's own.
+
+        rsyslog changes a file's time stamps in the middle when its template is changed and
+        it is restarted (Debian's RFC 3339 default, set back to the traditional format): the
+        lines after that, read as prefixless continuations of the line before, were lost."""
+        for match, numbers in self._others:
+            m = match(buf, pos, end)
+            if m is not None:
+                return _Renumbered(m, numbers)
+        return None
 
     def _read_fast(self, after: int, lines: int, pending: tuple | None) -> int:
         """Account for a message the C reader took whole; frame in Python what it left."""
@@ -397,6 +419,25 @@ class SyslogLayout:
     @staticmethod
     def _who(host: bytes | None, pid: bytes | None) -> tuple[str | None, int | None]:
         return _text(host), (int(pid) if pid and pid.isdigit() and len(pid) <= _MAX_DIGITS else None)
+
+
+class _Renumbered:
+    """A match of another dialect's prefix, answering for the groups of the file's own
+    dialect (``SyslogLayout._other_format``): the same fields, under other numbers."""
+
+    __slots__ = ("_match", "_numbers")
+
+    def __init__(self, match: re.Match[bytes], numbers: dict[int, int | None]) -> None:
+        self._match = match
+        self._numbers = numbers
+
+    def group(self, *indices: int) -> Any:
+        values = tuple(None if self._numbers.get(i) is None else self._match.group(self._numbers[i])
+                       for i in indices)
+        return values[0] if len(values) == 1 else values
+
+    def end(self) -> int:
+        return self._match.end()
 
 
 def _strip_cr(content: bytes) -> bytes:

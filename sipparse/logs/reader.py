@@ -93,6 +93,7 @@ class _Compiled:
         fast = bundled if (self.rules.origin.pattern, self.rules.marker.pattern) == rules else set()
         self.fast_full = "full" in fast
         self.fast_syslog = fast & {"syslog", "rfc5424"}
+        self.bundled_syslog = [d for name, d in self.dialects.items() if name in bundled and d.layout == "syslog"]
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
@@ -172,8 +173,12 @@ class LogParser:
         if dialect.layout == "full":
             return FullLayout(dialect, self._compiled.rules, builder, self._timestamps,
                               fast=dialect.name == "full" and self._compiled.fast_full)
+        # a bundled format's lines may change to another's mid-file (rsyslog's template)
+        siblings = self._compiled.bundled_syslog
+        others = [d for d in siblings if d is not dialect] if dialect in siblings else []
         return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
-                            bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog)
+                            bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog,
+                            others=others)
 
 
 @cache

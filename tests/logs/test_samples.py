@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.logs.helpers import DATA, imfile_lines, interleave, parse_bytes
+from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
 
 TRUTH = [json.loads(line) for line in (DATA / "truth.jsonl").read_text().splitlines()]
 REAL = ("full", "pjsip", "rsyslog-traditional.log", "rsyslog-fileformat.log")
@@ -119,3 +119,16 @@ def test_multi_host_imfile_file_keeps_every_message_whole() -> None:
             (m.call_id, m.sip_method, m.cseq, m.raw_message, m.direction, m.peer) for m in alone[host]]
         assert all(m.problems == [] for m in mine)
     assert len({m.offset for m in messages}) == len(messages)
+
+
+@pytest.mark.parametrize("first, then", [("rsyslog-fileformat.log", "rsyslog-traditional.log"),
+                                         ("rsyslog-traditional.log", "rsyslog-fileformat.log")])
+def test_a_log_whose_time_stamps_change_format_midway_keeps_every_message(first: str, then: str) -> None:
+    """rsyslog's template changed and rsyslogd restarted: the file goes on in the other
+    format. Its lines are not the first lines' continuations: each message is read as alone."""
+    before, after = ((DATA / "asterisk-real" / name).read_bytes() for name in (first, then))
+    messages, rejects, _, batch = parse_bytes(before + after)
+    alone = parse_bytes(before)[0] + parse_bytes(after)[0]
+    assert rejects == [] and batch.checkpoint == len(before + after)
+    assert [key(m)[2:] for m in messages] == [key(m)[2:] for m in alone]
+    assert len(messages) == 2 * 154
