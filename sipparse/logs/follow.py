@@ -9,15 +9,19 @@ itself is done by the caller (sipparse.ingest), which keeps its checkpoints in s
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import stat
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import BinaryIO
+from typing import BinaryIO, Literal
+
+log = logging.getLogger(__name__)
 
 # How long a renamed-away file is still watched after it last grew: the writer keeps
 # writing to it until it reopens its log (rsyslog on HUP, Asterisk on `logger reload`).
@@ -49,6 +53,7 @@ class Tail:
         self.path = path
         self.current: Opened | None = None
         self.draining: list[Opened] = []
+        self.refused = False  # what is at the path is no regular file, and that was said
 
     def refresh(self) -> None:
         """Notice a rename or deletion of the path and open whatever is there now."""
@@ -62,7 +67,19 @@ class Tail:
             self.draining.append(cur)
             self.current = None
         if self.current is None and st is not None:
-            self.current = _open(self.path)
+            self.current = self._open_regular()
+
+    def _open_regular(self) -> Opened | None:
+        """The file at the path, opened; None (said once) when it is not a regular file:
+        opening a FIFO (an rsyslog ``ompipe``) would wait for a writer, signals and all."""
+        opened = _open(self.path)
+        if opened is not False:
+            self.refused = False
+            return opened
+        if not self.refused:
+            self.refused = True
+            log.warning("%s is not a regular file; waiting for one there", self.path)
+        return None
 
     def expire(self) -> None:
         """Let go of renamed-away files that have stopped growing."""
@@ -85,13 +102,20 @@ class Tail:
         self.current, self.draining = None, []
 
 
-def _open(path: str) -> Opened | None:
+def _open(path: str) -> Opened | Literal[False] | None:
+    """``path`` opened for reading; None when it cannot be, False when it is no regular file.
+
+    Opened without waiting (O_NONBLOCK: a FIFO does not wait for a writer; it changes
+    nothing for a regular file)."""
     try:
-        fh = open(path, "rb")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
-    st = os.fstat(fh.fileno())
-    return Opened(fh, st.st_ino, st.st_dev)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return False
+    return Opened(os.fdopen(fd, "rb"), st.st_ino, st.st_dev)
 
 
 @contextmanager

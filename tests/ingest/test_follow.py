@@ -118,3 +118,30 @@ def test_signal_during_catch_up_in_a_parse_worker_stops_it(sqlite_url: str, tmp_
     (tmp_path / "whole").write_bytes(data)
     ingest_ok(ref, str(tmp_path / "whole"))
     assert dump(sqlite_url) == dump(ref)
+
+
+def test_a_fifo_put_where_the_followed_log_was_is_waited_out(sqlite_url: str, tmp_path: Path) -> None:
+    """An rsyslog ``ompipe`` FIFO at the path: opening it would wait for a writer, SIGTERM
+    and all. It is passed over, said once, and the regular file that comes back is read."""
+    log = tmp_path / "pjsip"
+    blocks = messages(2)
+    log.write_bytes(blocks[0])
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(sqlite_url, 1, 20) < 20
+        os.rename(log, tmp_path / "pjsip.1")
+        os.mkfifo(log)
+        time.sleep(1.0)
+        log.unlink()
+        log.write_bytes(b"".join(blocks[1:]))
+        assert wait_for(sqlite_url, len(blocks), 10) < 10
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, err
+    assert err.count(f"{log} is not a regular file; waiting for one there") == 1, err
