@@ -155,5 +155,7 @@ def holds_log_lines(head: bytes) -> bool:
 
 
 def _sample_lines(head: bytes) -> Iterable[bytes]:
+    """The first lines with text, each without the NULs before it: a hole a writer left
+    (see ``reader.end_holes``) ends in the line written after it."""
     lines = head.split(b"\n", DETECT_LINES + 1)[:DETECT_LINES]
-    return [line for line in lines if line.strip(b" \t\r\n\0")]
+    return [line.lstrip(b"\0") for line in lines if line.strip(b" \t\r\n\0")]

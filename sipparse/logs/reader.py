@@ -23,6 +23,7 @@ Memory is bounded by ``batch_bytes`` plus 1 MiB: a log entry or line larger than
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -42,6 +43,7 @@ from sipparse.sip.parser import MessageParser
 DETECT_BYTES = 64 << 10
 # Dialects whose bundled prefix has a time stamp of fixed shape (see SyslogLayout's bulk reading).
 _BULK_DIALECTS = ("syslog",)
+_NULS = re.compile(rb"\x00+")
 
 
 @dataclass
@@ -145,6 +147,11 @@ class LogParser:
             buf = carry + chunk if carry else chunk
             at_eof = not chunk
             if layout is None:
+                # a hole before the first line (see ``end_holes``) is no part of any message,
+                # and a large one would be carried whole while the dialect waits for a line
+                stripped = buf.lstrip(b"\0")
+                pos += len(buf) - len(stripped)
+                buf = stripped
                 layout = self._layout(buf, out, at_eof)
                 if layout is None:  # too little to tell the dialect yet
                     if at_eof:
@@ -152,6 +159,7 @@ class LogParser:
                         return
                     carry = buf
                     continue
+            buf = end_holes(buf, layout.dialect.prefix)
             done = layout.feed(buf, pos, at_eof and self.options.final)
             if done == 0 and len(buf) > MAX_MESSAGE + batch_bytes:
                 done = layout.force(buf, pos)
@@ -179,6 +187,44 @@ class LogParser:
         return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
                             bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog,
                             others=others)
+
+
+def end_holes(buf: bytes, prefix: re.Pattern[bytes]) -> bytes:
+    """``buf`` with the last NUL of each hole that a line follows turned into an LF.
+
+    A hole is a run of NUL bytes where a file was written past its end: a writer without
+    O_APPEND going on at its old offset after another tool's copytruncate, or a crash that
+    left a file's new size on disk but not its last blocks. The first line written after
+    it follows the NULs with no LF between, so its prefix is not at a line start, and its
+    message was lost. Only a run before a line's prefix is ended: NULs at a line start
+    inside a binary body are the message's own bytes, kept as they are.
+    """
+    if b"\x00" not in buf:
+        return buf
+    out = None
+    for end in _hole_ends(buf):
+        data = out if out is not None else bytearray(buf)
+        data[end - 1] = 10
+        if prefix.match(data, end):
+            out = data
+        else:
+            data[end - 1] = 0
+    return bytes(out) if out is not None else buf
+
+
+def _hole_ends(buf: bytes) -> Iterator[int]:
+    """Where each run of NULs at a line start ends, when a line's first byte follows it
+    (each buffer begins at a line start). Linear: a hole of 100 MiB is crossed at once."""
+    at = 0 if buf.startswith(b"\x00") else buf.find(b"\n\x00") + 1
+    if at == 0 and not buf.startswith(b"\x00"):
+        return
+    while True:
+        end = _NULS.match(buf, at).end()  # type: ignore[union-attr]
+        if end < len(buf) and buf[end] != 10:
+            yield end
+        at = buf.find(b"\n\x00", end) + 1
+        if at == 0:
+            return
 
 
 @cache

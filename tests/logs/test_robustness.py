@@ -40,6 +40,15 @@ def test_nul_and_invalid_utf8_inside_a_message_keep_raw_bytes() -> None:
     assert len(messages) == _count(GOOD_FULL)
 
 
+def test_nuls_at_a_line_start_inside_a_message_are_its_own() -> None:
+    """Only a run of NULs before a line's prefix is a hole (``end_holes``); one before a
+    header or a binary body's line belongs to the message, kept byte for byte."""
+    data = GOOD_FULL.replace(b"\r\nSubject: ", b"\r\n\x00\x00\x00Subject: ", 1)
+    messages, _, _, _ = parse_bytes(data)
+    assert b"\r\n\x00\x00\x00Subject: Performance Test" in messages[0].raw_message
+    assert len(messages) == _count(GOOD_FULL)
+
+
 def test_garbage_then_valid_messages() -> None:
     for good in (GOOD_SYSLOG, GOOD_FULL):
         data = os.urandom(5000).replace(b"\n", b" ") + b"\n" + good

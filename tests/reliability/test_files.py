@@ -137,6 +137,22 @@ def test_copytruncate_then_new_lines_that_start_like_the_old_ones(db_url: str, t
     assert len(got) == 6 * 40
 
 
+@pytest.mark.parametrize("dialect", ["full", "syslog"])
+def test_the_line_a_writer_wrote_after_a_hole_is_read(sqlite_url: str, tmp_path: Path, dialect: str) -> None:
+    """NULs where a crash left a file's last blocks unwritten, or where a writer without
+    O_APPEND went on at its old offset after a copytruncate: the line written next follows
+    them with no LF between. A hole at the head, longer than the head a dialect is told by."""
+    before, after = make_log(5, dialect), make_log(5, dialect, first=100)
+    (tmp_path / "pjsip").write_bytes(b"\0" * 100_000 + before + b"\0" * 3000 + after)
+    ingest_ok(sqlite_url, str(tmp_path / "pjsip"))
+    (tmp_path / "whole").write_bytes(before + after)
+    whole = f"sqlite:///{tmp_path / 'whole.db'}"
+    ingest_ok(whole, str(tmp_path / "whole"))
+    assert len(messages(whole)) == 60
+    assert messages(sqlite_url, identity=False) == messages(whole, identity=False)
+    assert_sane(sqlite_url)
+
+
 def test_deleted_while_read(db_url: str, tmp_path: Path) -> None:
     log = tmp_path / "pjsip"
     data = make_log(800)
