@@ -16,8 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sipparse.logs import LogParser, ParseOptions
+from sipparse.logs import LogParser, ParseOptions, detect_dialect
 from sipparse.sip.message import Source
+from tests.logs.helpers import DATA
 from tests.reliability.helpers import call, entry, sip_message
 
 FUZZ = settings(
@@ -130,6 +131,52 @@ def test_a_run_resumed_at_its_checkpoint_reads_what_one_run_reads(case: tuple[by
 def test_random_bytes(data: bytes, dialect: str, final: bool) -> None:
     _, batches = parse(data, dialect, final=final, batch_bytes=4096)
     _well_formed(data, batches)
+
+
+SAMPLES = [DATA / name for name in ("pjsip-full.log", "pjsip-syslog.log", "pjsip-syslog-markers.log",
+                                     "pjsip-rfc5424.log", "asterisk-real/full", "asterisk-real/pjsip",
+                                     "asterisk-real/rsyslog-traditional.log", "asterisk-real/rsyslog-fileformat.log")]
+
+
+@st.composite
+def damaged_samples(draw: st.DrawFn) -> bytes:
+    """A stretch of a real log in any dialect (whole lines), followed perhaps by one in another
+    format, then holes of NULs before lines, and bytes inserted, deleted or flipped."""
+    def stretch() -> bytes:
+        data = draw(st.sampled_from(SAMPLES)).read_bytes()
+        at = data.index(b"\n", draw(st.integers(0, len(data) - 10_000))) + 1
+        return data[at:data.index(b"\n", at + draw(st.integers(500, 6000))) + 1]
+
+    data = bytearray(stretch() + (stretch() if draw(st.booleans()) else b""))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(data)))
+        kind = draw(st.sampled_from(["hole", "insert", "delete", "byte"]))
+        if kind == "hole":
+            at = data.rfind(b"\n", 0, at) + 1
+            data[at:at] = b"\0" * draw(st.sampled_from([1, 700, 5000]))
+        elif kind == "insert":
+            data[at:at] = draw(st.sampled_from([b"\n", b"\r", b"#01", b"\x00", b"\xff", b"Content-Length: 9\r\n"]))
+        elif kind == "delete":
+            del data[at:at + draw(st.integers(1, 100))]
+        elif at < len(data):
+            data[at] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+@FUZZ
+@given(damaged_samples(), st.floats(0, 1), st.sampled_from([997, 4096]))
+def test_damaged_real_logs_of_every_dialect_resumed_anywhere_read_as_one_run(data: bytes, cut: float,
+                                                                              batch_bytes: int) -> None:
+    """As ingest reads a file: the dialect its head shows, a first run over a prefix, the next
+    resumed at its checkpoint; and in batches of any size."""
+    dialect = detect_dialect(data[:65536]) or "auto"
+    _, whole = parse(data, dialect)
+    _well_formed(data, whole)
+    assert by_offset(parse(data, dialect, batch_bytes=batch_bytes)[1]) == by_offset(whole)
+    _, first = parse(data[:int(len(data) * cut)], dialect, final=False)
+    checkpoint = first[-1].checkpoint if first else 0
+    _, second = parse(data, dialect, start=checkpoint)
+    assert {**by_offset(first), **by_offset(second)} == by_offset(whole)
 
 
 # found by test_damaged_logs_never_crash_and_records_stay_inside_the_file: the end offset of a message
