@@ -70,6 +70,8 @@ class Grok:
         self.regex = compiled
         self.keep_empty = keep_empty
         self.uses_regex_module = not isinstance(compiled, re.Pattern)
+        # not only chosen for its time limit: stdlib ``re`` would refuse it or read it otherwise
+        self.needs_regex_module = translation.needs_regex or (self.uses_regex_module and not _re_compiles(self.pattern))
         self.timeout = timeout if self.uses_regex_module else None
         self.group_fields: dict[str, tuple[str, Converter | None]] = {
             py: split_capture_name(name) for py, name in translation.groups
@@ -233,6 +235,14 @@ def _compile(translation: Translation, expression: str) -> Any:
         raise GrokError(f"bad regex in grok expression {_short(expression)}: {exc}") from None
     except (RecursionError, OverflowError) as exc:
         raise GrokError(f"grok expression {_short(expression)} is too large: {exc}") from None
+
+
+def _re_compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern, FLAGS)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    return True
 
 
 def _short(expression: str) -> str:

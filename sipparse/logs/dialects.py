@@ -25,12 +25,15 @@ The ``line`` expression must match the prefix only, up to where the logged text 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sipparse.errors import ConfigError, LogFileError
+
+log = logging.getLogger(__name__)
 
 BUILTIN = {
     "full": ("%{ASTERISK_FULL_LINE}", "full"),
@@ -61,31 +64,111 @@ class Dialect:
 
     name: str
     layout: str
-    prefix: re.Pattern[bytes]
+    prefix: Any  # re.Pattern[bytes], or a GuardedPattern for a user's pattern that needs one
     groups: dict[str, int]  # field -> group number in ``prefix``
 
 
 @dataclass(frozen=True, slots=True)
 class AsteriskRules:
-    """Asterisk's own line parts, met inside every dialect (bytes patterns)."""
+    """Asterisk's own line parts, met inside every dialect (bytes patterns: ``re.Pattern``, or a
+    ``GuardedPattern`` for a user's pattern that needs one)."""
 
-    origin: re.Pattern[bytes]  # [time] LEVEL[lwp][chan] module: (or LEVEL[lwp]: module:line in f:)
-    marker: re.Pattern[bytes]  # <--- Received SIP request (N bytes) from UDP:ip:port --->
+    origin: Any  # [time] LEVEL[lwp][chan] module: (or LEVEL[lwp]: module:line in f:)
+    marker: Any  # <--- Received SIP request (N bytes) from UDP:ip:port --->
     marker_groups: dict[str, int]
 
 
 def compile_bytes(
-    library: Any, expression: str, flags: int = re.M
-) -> tuple[re.Pattern[bytes], dict[str, int]]:
-    """Compile a grok expression to a bytes pattern with group numbers by field name."""
+    library: Any, expression: str, flags: int = re.M, builtin: bool = False
+) -> tuple[Any, dict[str, int]]:
+    """Compile a grok expression to a bytes pattern with group numbers by field name.
+
+    Stdlib ``re`` when it can take the expression and the expression is a ``builtin`` one
+    over the bundled pattern files; otherwise (a user's pattern with ``regex``-only syntax such as
+    ``\\p{L}`` or ``[[:lower:]]``, or one that could backtrack badly) a
+    :class:`GuardedPattern`, so that it neither compiles to something else nor hangs a run.
+    """
     grok = library.compile(expression)
     pattern = grok.regex.pattern.encode("utf-8")
-    regex = re.compile(pattern, flags)
+    trusted = builtin and from_bundled_files(library, expression)
+    if grok.needs_regex_module or (grok.uses_regex_module and not trusted):
+        regex: Any = GuardedPattern(pattern, flags, grok.timeout, expression)
+    else:
+        regex = re.compile(pattern, flags)
     groups = {}
     for group, spec in grok.group_fields.items():
         field = spec[0] if isinstance(spec, tuple) else spec
         groups.setdefault(str(field).strip("[]").split("][")[-1], regex.groupindex[group])
     return regex, groups
+
+
+def from_bundled_files(library: Any, expression: str) -> bool:
+    """Whether every pattern an expression uses is defined by the bundled pattern files."""
+    from sipparse.grok import bundled_patterns_dir
+    from sipparse.grok.library import _REFERENCE
+
+    bundled, seen, todo = str(bundled_patterns_dir()), set(), [expression]
+    while todo:
+        for m in _REFERENCE.finditer(todo.pop()):
+            name = m.group("pattern")
+            if name in seen or name not in library:
+                continue
+            seen.add(name)
+            definition = library.definition(name)
+            if not definition.file.startswith(bundled):
+                return False
+            todo.append(definition.regex)
+    return True
+
+
+class GuardedPattern:
+    """A bytes pattern on the ``regex`` module whose every match runs under a time limit.
+
+    Logstash bounds each grok match (``timeout_millis``); a user's prefix that backtracks
+    badly on a long line would otherwise stall an ingest for hours. A line whose match
+    runs out of time is taken as a line without the prefix, and said so on stderr.
+    Offers what the readers use of ``re.Pattern``: ``match``, ``finditer``, ``pattern``,
+    ``groupindex``.
+    """
+
+    def __init__(self, pattern: bytes, flags: int, timeout: float | None, expression: str) -> None:
+        import regex
+
+        self._regex = regex.compile(pattern, (regex.M if flags & re.M else 0) | regex.V0)
+        self.pattern = pattern
+        self.groupindex = self._regex.groupindex
+        self.groups = self._regex.groups
+        self.timeout = timeout
+        self.expression = expression
+
+    def match(self, string: bytes, pos: int = 0, endpos: int | None = None) -> Any:
+        end = len(string) if endpos is None else endpos
+        try:
+            return self._regex.match(string, pos, end, timeout=self.timeout)
+        except TimeoutError:
+            newline = string.find(b"\n", pos, end)
+            line = string[pos:newline if newline >= 0 else end]
+            log.warning("grok match timed out after %gs: %s, on a line of %d bytes starting %r; "
+                        "read as a line without that prefix", self.timeout, self.expression, len(line), line[:40])
+            return None
+
+    def finditer(self, string: bytes, pos: int = 0, endpos: int | None = None) -> Iterator[Any]:
+        """The matches at line starts (prefixes are anchored with ``^``), each one timed."""
+        end = len(string) if endpos is None else endpos
+        start = _line_start_from(string, pos)
+        while 0 <= start <= end:
+            m = self.match(string, start, end)
+            if m is not None:
+                yield m
+            start = _line_start_from(string, m.end() if m is not None and m.end() > start else start + 1)
+
+
+def _line_start_from(string: bytes, pos: int) -> int:
+    """The first line start at or after ``pos``, or -1."""
+    if pos == 0 or string[pos - 1:pos] == b"\n":
+        return pos
+    newline = string.find(b"\n", pos)
+    return newline + 1 if newline >= 0 else -1
 
 
 def build_dialects(library: Any, user_dialects: Sequence[Mapping[str, Any]] = ()) -> dict[str, Dialect]:
@@ -99,8 +182,8 @@ def build_dialects(library: Any, user_dialects: Sequence[Mapping[str, Any]] = ()
 
 def asterisk_rules(library: Any) -> AsteriskRules:
     """Compile the ASTERISK_ORIGIN / ASTERISK_PJSIP_MARKER patterns."""
-    origin, _ = compile_bytes(library, r"(?:\[%{ASTERISK_TIMESTAMP}\] )?%{ASTERISK_ORIGIN}", 0)
-    marker, groups = compile_bytes(library, "%{ASTERISK_PJSIP_MARKER}", 0)
+    origin, _ = compile_bytes(library, r"(?:\[%{ASTERISK_TIMESTAMP}\] )?%{ASTERISK_ORIGIN}", 0, builtin=True)
+    marker, groups = compile_bytes(library, "%{ASTERISK_PJSIP_MARKER}", 0, builtin=True)
     return AsteriskRules(origin, marker, groups)
 
 
@@ -116,7 +199,8 @@ def _user_dialect(library: Any, spec: Mapping[str, Any]) -> Dialect:
 
 
 def _compile(library: Any, name: str, expression: str, layout: str, mapping: dict[str, str]) -> Dialect:
-    regex, groups = compile_bytes(library, f"^(?:{expression})")
+    builtin = BUILTIN.get(name, ("", ""))[0] == expression
+    regex, groups = compile_bytes(library, f"^(?:{expression})", builtin=builtin)
     fields = {}
     for field in FIELDS:
         source = mapping.get(field, field)

@@ -474,6 +474,8 @@ def _stops_pattern(rules: AsteriskRules) -> re.Pattern[bytes] | None:
     """Lines where the bulk reading stops: an Asterisk prefix, a marker, or a possible start line.
 
     Searched in the lines joined by LF behind one more LF (a literal first byte is found fast)."""
+    if not (isinstance(rules.origin, re.Pattern) and isinstance(rules.marker, re.Pattern)):
+        return None  # a user's pattern only the ``regex`` module reads right: line by line
     unnamed = re.compile(rb"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
     parts = [unnamed.sub(b"(?:", rules.origin.pattern), unnamed.sub(b"(?:", rules.marker.pattern), _STARTISH]
     if any(b"\\A" in part or b"\\Z" in part for part in parts):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sipparse.errors import ConfigError
+from sipparse.grok import PatternLibrary
 from sipparse.logs import detect_dialect
 from sipparse.logs.escapes import decode_escapes
 from sipparse.logs.timestamps import TimestampParser
@@ -117,3 +119,25 @@ def test_user_dialect_from_configuration() -> None:
     assert messages[0].timestamp == datetime(2026, 11, 29, 14, 9, 10)
     with pytest.raises(ConfigError):
         parse_bytes(data, user_dialects=[{"name": "bad", "line": "%{INT:x} "}])
+
+
+@pytest.mark.parametrize("host", [r"\p{L}+[0-9]", "[[:lower:]]+[0-9]", r"(?<=<|&<)[a-z]+[0-9]"])
+def test_a_user_prefix_in_syntax_only_the_regex_module_has_reads_as_written(host: str) -> None:
+    """``\\p{L}``, ``[[:lower:]]`` or a variable-width lookbehind: stdlib ``re`` refused the
+    first and the last (an unexpected error) and read the second as a set of brackets and
+    letters (no line had the prefix, so the log was not read)."""
+    data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"Nov 29 14:09:10 pbx1 asterisk[6541]: ",
+                                                                   b"<pbx1|2026-11-29 14:09:10> ")
+    spec = {"name": "piped", "line": f"<(?<host>{host})\\|%{{TIMESTAMP_ISO8601:timestamp}}> "}
+    messages, _, _, _ = parse_bytes(data, user_dialects=[spec])
+    assert messages and {(m.dialect, m.host) for m in messages} == {("piped", "pbx1")}
+
+
+def test_an_overridden_prefix_in_regex_only_syntax_reads_as_written(tmp_path: Path) -> None:
+    """The same through a patterns dir that redefines a bundled dialect's prefix."""
+    (tmp_path / "mine").write_text(
+        r"ASTERISK_SYSLOG_LINE (?<timestamp>%{SYSLOGTIMESTAMP}) \[(?<host>[[:lower:]]+[0-9])\] "
+        r"(?<program>\p{L}+)\[(?<pid>[0-9]+)\]: ?" "\n")
+    data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"pbx1 asterisk", b"[pbx1] asterisk")
+    messages, _, _, _ = parse_bytes(data, dialect="syslog", patterns=PatternLibrary.load(extra_dirs=[tmp_path]))
+    assert messages and {(m.host, m.pid) for m in messages} == {("pbx1", 6541)}

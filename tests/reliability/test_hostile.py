@@ -367,3 +367,21 @@ def test_a_catastrophic_user_pattern_times_out_instead_of_hanging() -> None:
     assert done.stdout.splitlines() == ["null", "null", '{"x": "aaab"}']
     assert "timed out" in done.stderr and "line 2" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_user_dialect_that_backtracks_times_out_instead_of_hanging_ingest(sqlite_url: str,
+                                                                            tmp_path: Path) -> None:
+    """A [[dialects]] prefix of DATA chains takes cubic time on a long line of spaces (hours
+    for this one): the line times out like a grok match, and the lines after it are read."""
+    config = tmp_path / "sipparse.toml"
+    config.write_text('[[dialects]]\nname = "chained"\nlayout = "syslog"\n'
+                      "line = '%{DATA:timestamp} %{DATA:host} %{DATA:program}\\[%{POSINT:pid}\\]: '\n")
+    log = tmp_path / "chained.log"
+    log.write_bytes(b"2025-06-01T09:00:00 " + b" " * 5000 + b"x\n"
+                    + b"".join(b"2025-06-01T09:00:00 pbx asterisk[7]: " + line + b"#015\n"
+                               for line in sentinel(1).split(b"\r\n")[:-1]))
+    done = run([*sipparse_argv(), "--config", str(config), "--db", sqlite_url, "ingest", "--format", "chained",
+                "--tz", "UTC", "--no-progress", str(log)], timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "timed out" in done.stderr and "Traceback" not in done.stderr
+    assert call_ids(sqlite_url) == ["sentinel-1@hostile"]
