@@ -188,6 +188,39 @@ class PatternLibrary:
         """Sorted pattern names starting with ``prefix``."""
         return sorted(n for n in self._definitions if n.startswith(prefix))
 
+    def faulty_pattern(self, expression: str) -> tuple[str, str, str] | None:
+        """(name, `` at file:line``, why) of the innermost pattern an expression uses whose
+        own regex does not compile, or None when they all do."""
+        from sipparse.grok.matcher import regex_error
+
+        for name in self._used_by(expression):
+            regex = self.definition(name).regex
+            try:
+                reason = regex_error(self.expand_ruby(regex))
+            except GrokError:
+                continue  # an undefined name or a cycle below it: reported as such
+            if reason is not None:
+                if "%{" in regex:  # a position in the expansion, not in the line as written
+                    reason = re.sub(r" at position \d+$", "", reason)
+                return name, _Expander(self, name)._where(name), reason
+        return None
+
+    def _used_by(self, expression: str) -> list[str]:
+        """The defined patterns an expression uses, each after the ones it uses itself."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(text: str) -> None:
+            for m in _REFERENCE.finditer(text):
+                name = m.group("pattern")
+                if name not in seen and name in self._definitions:
+                    seen.add(name)
+                    visit(self._definitions[name].regex)
+                    order.append(name)
+
+        visit(expression)
+        return order
+
     # -- expansion ----------------------------------------------------------------------
 
     def expand_ruby(self, expression: str) -> str:

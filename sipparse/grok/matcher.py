@@ -212,10 +212,32 @@ def compile_grok(library: Any, expression: str, *, keep_empty: bool = False,
     ruby = library.expand_ruby(expression)
     try:
         translation = translate(ruby)
-    except OnigSyntaxError as exc:
-        raise GrokError(f"bad regex in grok expression {_short(expression)}: {exc}") from None
-    compiled = _compile(translation, expression)
+        compiled = _compile(translation, expression)
+    except (OnigSyntaxError, GrokError) as exc:
+        raise _in_pattern(library, expression, exc) from None
     return Grok(expression, translation, compiled, keep_empty=keep_empty, timeout=timeout, ruby=ruby)
+
+
+def regex_error(ruby: str) -> str | None:
+    """Why a Ruby regex does not compile, or None when it does."""
+    try:
+        _compile(translate(ruby), ruby)
+    except OnigSyntaxError as exc:
+        return str(exc)
+    except GrokError as exc:
+        return str(exc).rpartition("': ")[2]
+    return None
+
+
+def _in_pattern(library: Any, expression: str, exc: Exception) -> GrokError:
+    """The error of an expression, naming the pattern file and line at fault when the bad
+    regex is in a pattern it uses: a position in the whole expansion tells a user nothing."""
+    culprit = library.faulty_pattern(expression)
+    if culprit is None:
+        return exc if isinstance(exc, GrokError) else GrokError(
+            f"bad regex in grok expression {_short(expression)}: {exc}")
+    name, where, reason = culprit
+    return GrokError(f"bad regex in pattern %{{{name}}}{where}: {reason} (used by {_short(expression)})")
 
 
 def _compile(translation: Translation, expression: str) -> Any:

@@ -115,3 +115,31 @@ def test_required_literal_only_when_certain(expression: str, literal: str | None
     from sipparse.grok.library import required_literal
 
     assert required_literal(expression) == literal
+
+
+def test_a_bad_regex_in_a_pattern_file_names_the_pattern_file_and_line(tmp_path: Path) -> None:
+    """The position in the whole expansion of an expression told nothing: the error names
+    the innermost pattern at fault, where it is defined, and the expression that used it."""
+    lib = library_with(tmp_path, {"mine": "# mine\nBAD (foo\nOUTER %{WORD} %{BAD}\n"})
+    with pytest.raises(GrokError, match=r"^bad regex in pattern %\{BAD\} at .*mine:2: end pattern with unmatched "
+                                        r"parenthesis at position 0 \(used by '%\{OUTER:o\}'\)$"):
+        lib.compile("%{OUTER:o}")
+
+
+def test_a_bad_redefinition_of_a_dialect_prefix_names_its_file(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, {"mine": "ASTERISK_SYSLOG_LINE (?<timestamp>%{SYSLOGTIMESTAMP} x\n"})
+    with pytest.raises(GrokError, match=r"pattern %\{ASTERISK_SYSLOG_LINE\} at .*mine:1: end pattern with unmatched "
+                                        r"parenthesis \(used by"):
+        lib.compile("^(?:%{ASTERISK_SYSLOG_LINE})")
+
+
+@pytest.mark.parametrize("expression", ["(%{WORD:x}", "%{WORD:w} (?<x>[a-", "x{2,1}"])
+def test_a_bad_regex_in_the_expression_itself_names_the_expression(expression: str) -> None:
+    with pytest.raises(GrokError, match=r"^bad regex in grok expression '"):
+        PatternLibrary.load().compile(expression)
+
+
+def test_a_bad_inline_definition_is_named(tmp_path: Path) -> None:
+    lib = PatternLibrary.load(definitions={"Q": "[z-a]"})
+    with pytest.raises(GrokError, match=r"^bad regex in pattern %\{Q\} in --define: "):
+        lib.compile("%{Q:q}")
