@@ -30,6 +30,7 @@ _FULL_REFERENCE = (
     r"(?:=(?<definition>(?:(?:[^{}\\]+|\\.+)+|(?<curly>\{(?:(?>[^{}]+|(?>\\[{}])+)|(?&curly))*\})+)+))?"
     r"[^}]*\}"
 )
+# in the bundled directory (an installed data package) only: its README and package files
 _SKIPPED_SUFFIXES = (".md", ".py", ".pyc", ".txt", ".rst", ".orig", ".rej", "~")
 MAX_DEPTH = 200
 
@@ -90,13 +91,21 @@ def bundled_patterns_dir() -> Path:
     raise GrokError(f"the bundled grok pattern library is missing (looked in {package})")
 
 
-def pattern_files(directory: Path) -> list[Path]:
-    """The pattern files of a directory in the order Logstash reads them (sorted by name)."""
+def pattern_files(directory: Path, bundled: bool = False) -> list[Path]:
+    """The pattern files of a directory in the order they are read (sorted by name).
+
+    A user's directory is read as Logstash's ``patterns_files_glob`` default ``*`` reads it:
+    every file whose name does not start with a dot, whatever its suffix (``custom.txt``
+    too), subdirectories not entered. The bundled directory leaves out its README and
+    package files.
+    """
     try:
         entries = sorted(os.listdir(directory))
     except OSError as exc:
         raise GrokError(f"cannot read patterns directory {directory}: {exc.strerror or exc}") from None
-    names = [e for e in entries if not e.startswith((".", "__")) and not e.endswith(_SKIPPED_SUFFIXES)]
+    names = [e for e in entries if not e.startswith(".")]
+    if bundled:
+        names = [e for e in names if not e.startswith("__") and not e.endswith(_SKIPPED_SUFFIXES)]
     return [directory / n for n in names if (directory / n).is_file()]
 
 
@@ -145,18 +154,18 @@ class PatternLibrary:
         """The bundled library, then each of ``extra_dirs``, then inline ``definitions``."""
         library = cls()
         if bundled:
-            library.add_dir(bundled_patterns_dir())
+            library.add_dir(bundled_patterns_dir(), bundled=True)
         for directory in extra_dirs:
             library.add_dir(Path(directory))
         for name, regex in (definitions or {}).items():
             library.define(name, regex)
         return library
 
-    def add_dir(self, directory: Path) -> None:
+    def add_dir(self, directory: Path, bundled: bool = False) -> None:
         """Read every pattern file of a directory; its definitions win over earlier ones."""
         if not directory.is_dir():
             raise GrokError(f"patterns directory {directory} does not exist or is not a directory")
-        for path in pattern_files(directory):
+        for path in pattern_files(directory, bundled):
             self.add_file(path)
 
     def add_file(self, path: Path) -> None:

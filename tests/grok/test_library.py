@@ -143,3 +143,19 @@ def test_a_bad_inline_definition_is_named(tmp_path: Path) -> None:
     lib = PatternLibrary.load(definitions={"Q": "[z-a]"})
     with pytest.raises(GrokError, match=r"^bad regex in pattern %\{Q\} in --define: "):
         lib.compile("%{Q:q}")
+
+
+def test_a_user_dir_is_read_like_logstash_reads_it(tmp_path: Path) -> None:
+    """Logstash's default ``patterns_files_glob`` is ``*``: every file but dot files, whatever
+    its name (``custom.txt`` was skipped, and %{CUSTOM} not defined), no subdirectory."""
+    lib = library_with(tmp_path, {"custom.txt": "CUSTOM c\n", "notes.md": "NOTES n\n", "__init__": "INIT i\n",
+                                  ".hidden": "HIDDEN h\n"})
+    (tmp_path / "patterns" / "sub").mkdir()
+    (tmp_path / "patterns" / "sub" / "deeper").write_text("DEEPER d\n")
+    assert lib.compile("%{CUSTOM:c} %{NOTES:n} %{INIT:i}").match("c n i") == {"c": "c", "n": "n", "i": "i"}
+    assert "HIDDEN" not in lib and "DEEPER" not in lib
+
+
+def test_the_bundled_dir_leaves_out_its_readme() -> None:
+    lib = PatternLibrary.load()
+    assert all(Path(lib.definition(n).file).name != "README.md" for n in lib.names())
