@@ -101,7 +101,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
         year=year,
         tz=zone,
         host=host or settings.get("ingest", "host"),
-        patterns_dirs=list(patterns_dirs) + _as_list(settings.get("grok", "patterns_dir")),
+        patterns_dirs=_as_list(settings.get("grok", "patterns_dir")) + list(patterns_dirs),
         user_dialects=dialects,
         **flags,
     )
@@ -117,7 +117,8 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
 @click.option("--host", metavar="NAME", help="Host label for messages whose log names none "
               "(default: [ingest] host, else this machine's name).")
 @click.option("--patterns-dir", "patterns_dirs", multiple=True, metavar="DIR",
-              help="Extra grok pattern directory (repeatable); its definitions win.")
+              help="Extra grok pattern directory, read after the config's [grok] patterns_dir "
+              "(repeatable); its definitions win.")
 @click.option("--follow", is_flag=True,
               help="Keep tailing the files, across rotations, until SIGINT/SIGTERM.")
 @click.option("--progress/--no-progress", default=None,

@@ -227,6 +227,26 @@ def test_user_dialect_from_the_config_and_patterns_dir(sqlite_url: str, tmp_path
     assert {row.split("\t")[10] for row in rows} == {"edge-1"}
 
 
+def test_a_patterns_dir_on_the_command_line_wins_over_the_configs(sqlite_url: str, tmp_path: Path) -> None:
+    """As for `grok match`: the config's [grok] patterns_dir first, then --patterns-dir, whose
+    definitions win (the config's used to win in `ingest`, so a fix tried on the command
+    line did not take)."""
+    configured, given = tmp_path / "configured", tmp_path / "given"
+    configured.mkdir()
+    given.mkdir()
+    (configured / "site").write_text("ASTERISK_SYSLOG_LINE (?<timestamp>%{TIMESTAMP_ISO8601}) nowhere: \n")
+    (given / "site").write_text("ASTERISK_SYSLOG_LINE (?<timestamp>%{SYSLOGTIMESTAMP}) (?<host>[^ ]+) "
+                                "(?<program>[a-z]+)\\[(?<pid>[0-9]+)\\]: \n")
+    (tmp_path / "pjsip").write_bytes(make_log(2))
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f'[grok]\npatterns_dir = ["{configured}"]\n')
+    argv = ["--db", sqlite_url, "--config", str(config), "ingest", "--tz", "UTC", "--no-progress",
+            "--format", "syslog", "--patterns-dir", str(given), str(tmp_path / "pjsip")]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert len(dump(sqlite_url)) == message_count(2)
+
+
 def _unknown_format_log(calls: int) -> bytes:
     """A syslog log whose prefix no built-in dialect knows (epoch seconds, then a tag)."""
     return re.sub(rb"(?m)^Mar  1 12:00:0(\d) pbx1 asterisk\[6541\]: ", rb"174066480\1 pbx1 sip: ", make_log(calls))
