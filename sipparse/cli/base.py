@@ -41,8 +41,33 @@ COMMAND_MODULES = {
 }
 
 
+class _OutputClosed(Exception):
+    """The reader of stdout went away (``sipparse grok match ... | head``): not a failure."""
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (poll reports an error on it)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns any EPIPE into a silent exit 1; only stdout's reader leaving is benign
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            if _stdout_closed():
+                raise _OutputClosed() from None
+            raise RuntimeError(f"broken pipe: {exc}") from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(COMMAND_MODULES))
@@ -199,7 +224,10 @@ def run(args: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    except BrokenPipeError:
+    except _OutputClosed:
+        # what is still buffered for stdout would fail again when Python flushes it at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:

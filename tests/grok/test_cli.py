@@ -119,3 +119,24 @@ def test_a_float_beyond_a_double_is_still_valid_json(runner: CliRunner) -> None:
     strict = [json.loads(line, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
               for line in result.output.splitlines()]
     assert strict == [{"n": "Infinity", "w": "a"}, {"n": "-Infinity", "w": "b"}, {"n": 2.5, "w": "c"}]
+
+
+@pytest.mark.parametrize("expressions", [["%{INT:x}"], ["%{INT:x}", "%{WORD:w}"]])
+def test_a_reader_that_stops_early_is_not_a_failure(tmp_path: Path, expressions: list[str]) -> None:
+    """``grok match ... | head -1``: exit 0 and nothing on stderr (click made it a silent exit 1,
+    which a pipefail script takes for a failure)."""
+    import subprocess
+
+    from tests.reliability.helpers import child_env, sipparse_argv
+
+    numbers = tmp_path / "numbers"
+    numbers.write_text("".join(f"{n}\n" for n in range(300_000)))
+    with numbers.open("rb") as stdin:
+        proc = subprocess.Popen([*sipparse_argv(), "grok", "match", *expressions], stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
+        assert proc.stdout is not None and proc.stderr is not None
+        assert json.loads(proc.stdout.readline()) == {"x": "0"}
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 0, stderr
+    assert stderr == b""
