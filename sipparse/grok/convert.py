@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_INT = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
-_FLOAT = re.compile(r"\s*([+-]?(?:\d+(?:_\d+)*)?(?:\.\d+(?:_\d+)*)?(?:[eE][+-]?\d+)?)")
+# Ruby reads ASCII only: its whitespace and digits, not Python's Unicode \s and \d ("١٢" is 0)
+_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+(?:_[0-9]+)*)")
+_FLOAT = re.compile(r"[ \t\n\v\f\r]*([+-]?(?:[0-9]+(?:_[0-9]+)*)?(?:\.[0-9]+(?:_[0-9]+)*)?(?:[eE][+-]?[0-9]+)?)")
 
 Converter = Callable[[str], "int | float"]
 
