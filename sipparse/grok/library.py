@@ -33,6 +33,8 @@ _FULL_REFERENCE = (
 # in the bundled directory (an installed data package) only: its README and package files
 _SKIPPED_SUFFIXES = (".md", ".py", ".pyc", ".txt", ".rst", ".orig", ".rej", "~")
 MAX_DEPTH = 200
+# Ruby's \s: a no-break space in a pattern line belongs to the name or the regex
+_RUBY_SPACE = " \t\n\v\f\r"
 
 
 _SAFE_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :;,=/@#'\"<>!%&~_-")
@@ -115,7 +117,8 @@ def parse_pattern_file(path: Path) -> Iterable[tuple[str, PatternDefinition]]:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise GrokError(f"cannot read pattern file {path}: {exc.strerror or exc}") from None
-    for number, line in enumerate(text.split("\n"), 1):
+    # A byte order mark (Windows editors write one) is no part of the first pattern's name
+    for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), 1):
         parsed = parse_pattern_line(line)
         if parsed:
             yield parsed[0], PatternDefinition(parsed[1], str(path), number)
@@ -123,10 +126,10 @@ def parse_pattern_file(path: Path) -> Iterable[tuple[str, PatternDefinition]]:
 
 def parse_pattern_line(line: str) -> tuple[str, str] | None:
     """Ruby's ``line.lstrip.split(/\\s+/, 2)`` with the newline chomped; None for no pattern."""
-    stripped = line.rstrip("\r").lstrip()
+    stripped = line.rstrip("\r").lstrip(_RUBY_SPACE)
     if not stripped or stripped.startswith("#"):
         return None
-    parts = re.split(r"\s+", stripped, maxsplit=1)
+    parts = re.split(f"[{_RUBY_SPACE}]+", stripped, maxsplit=1)
     if len(parts) < 2 or not parts[1]:
         return None
     return parts[0], parts[1]

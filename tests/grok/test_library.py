@@ -28,6 +28,7 @@ def test_bundled_dir_holds_the_base_library() -> None:
         ("", None),
         ("NAMEONLY", None),
         ("CRLF a\r", ("CRLF", "a")),
+        ("NBSP \u00a0x", ("NBSP", "\u00a0x")),  # Ruby's \s is ASCII: the no-break space is the regex's
     ],
 )
 def test_pattern_lines_split_like_logstash(line: str, parsed: tuple[str, str] | None) -> None:
@@ -159,3 +160,12 @@ def test_a_user_dir_is_read_like_logstash_reads_it(tmp_path: Path) -> None:
 def test_the_bundled_dir_leaves_out_its_readme() -> None:
     lib = PatternLibrary.load()
     assert all(Path(lib.definition(n).file).name != "README.md" for n in lib.names())
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_name(tmp_path: Path) -> None:
+    """A file saved with a BOM defined an invisible "\\ufeffFIRST": %{FIRST} was not defined."""
+    directory = tmp_path / "patterns"
+    directory.mkdir()
+    (directory / "mine").write_bytes(b"\xef\xbb\xbfFIRST one\r\nSECOND two\r\n")
+    lib = PatternLibrary.load(extra_dirs=[directory])
+    assert lib.compile("%{FIRST:a} %{SECOND:b}").match("one two") == {"a": "one", "b": "two"}
