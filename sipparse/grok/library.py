@@ -283,12 +283,24 @@ class _Expander:
         pos = 0
         while (m := self._next_reference(text, pos)) is not None:
             out.append(text[pos:m.start()])
-            body = self.resolve(m.group("pattern"), stack)
+            body = self._resolve_reference(m, stack)
             name = m.group("name")
             out.append(f"(?<{name}>{body})" if m.group("subname") else f"(?:{body})")
             pos = m.end()
         out.append(text[pos:])
         return "".join(out)
+
+    def _resolve_reference(self, m: Any, stack: tuple[str, ...]) -> str:
+        """``resolve``; an undefined name cut short by a character names may not hold (as
+        in ``%{MY-PATTERN}``, which Logstash reads as ``%{MY}``) says so."""
+        try:
+            return self.resolve(m.group("pattern"), stack)
+        except GrokError as exc:
+            name, rest = m.group("pattern"), m.string[m.end("pattern"):m.end()]
+            if name in self.library or name in self.inline or rest[:1] in (":", "=", "}"):
+                raise
+            raise GrokError(f"{exc} (read from {m.group()}: a pattern name is letters, digits and _ only, "
+                            "as in Logstash)") from None
 
     def _next_reference(self, text: str, pos: int) -> Any:
         m = _REFERENCE.search(text, pos)

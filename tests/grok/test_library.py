@@ -169,3 +169,13 @@ def test_a_byte_order_mark_is_no_part_of_the_first_name(tmp_path: Path) -> None:
     (directory / "mine").write_bytes(b"\xef\xbb\xbfFIRST one\r\nSECOND two\r\n")
     lib = PatternLibrary.load(extra_dirs=[directory])
     assert lib.compile("%{FIRST:a} %{SECOND:b}").match("one two") == {"a": "one", "b": "two"}
+
+
+@pytest.mark.parametrize("reference", ["%{MY-PATTERN:x}", "%{MY.PATTERN}"])
+def test_a_name_cut_short_by_a_dash_or_dot_says_why(tmp_path: Path, reference: str) -> None:
+    """Logstash reads %{MY-PATTERN} as %{MY}: the file defines MY-PATTERN, grok list shows it,
+    and "pattern %{MY} not defined" alone left the user puzzled."""
+    lib = library_with(tmp_path, {"mine": "MY-PATTERN x\nMY.PATTERN y\n"})
+    with pytest.raises(GrokError, match=r"^pattern %\{MY\} not defined \(read from .*PATTERN.*: a pattern name is "
+                                        r"letters, digits and _ only"):
+        lib.compile(reference)
