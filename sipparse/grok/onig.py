@@ -252,26 +252,27 @@ class _Translator:
         for opener in ("?:", "?=", "?!", "?<=", "?<!", "?>"):
             if src.startswith(opener, p):
                 self.pos += len(opener)
-                return self._close("(" + opener, dotall, extended, atomic=opener == "?>")
+                return self._close("(" + opener, dotall, extended, atomic=opener == "?>", at=p - 1)
         if src.startswith("?<", p) or src.startswith("?'", p) or src.startswith("?P<", p):
-            return self._named_group(dotall, extended)
+            return self._named_group(dotall, extended, p - 1)
         if src.startswith("?", p):
-            return self._scoped_options(dotall, extended)
-        return self._close("(" if self.capture_plain else "(?:", dotall, extended)
+            return self._scoped_options(dotall, extended, p - 1)
+        return self._close("(" if self.capture_plain else "(?:", dotall, extended, at=p - 1)
 
-    def _close(self, opener: str, dotall: bool, extended: bool, atomic: bool = False) -> _Atom:
-        start, before = self.pos, self.max_height
+    def _close(self, opener: str, dotall: bool, extended: bool, atomic: bool = False, at: int = 0) -> _Atom:
+        """The group opened at ``at`` (where an unclosed one is reported), up to its ``)``."""
+        before = self.max_height
         self.max_height = 0
         inner = self.sequence(dotall, extended)
         if self.pos >= len(self.src):
-            raise OnigSyntaxError("end pattern with unmatched parenthesis", start - 1)
+            raise OnigSyntaxError("end pattern with unmatched parenthesis", at)
         self.pos += 1
         # alternatives that overlap under a repeat backtrack like a nested repeat
         height = 0 if atomic else max(self.max_height, 1 if self.alternation else 0)
         self.max_height = max(before, self.max_height)
         return _Atom(opener + inner + ")", height=height)
 
-    def _named_group(self, dotall: bool, extended: bool) -> _Atom:
+    def _named_group(self, dotall: bool, extended: bool, at: int) -> _Atom:
         p = self.pos + (2 if self.src.startswith("?P<", self.pos) else 1)
         close = ">" if self.src[p] == "<" else "'"
         end = self.src.find(close, p + 1)
@@ -282,7 +283,7 @@ class _Translator:
         py_name = f"g{len(self.out.groups)}"
         self.out.groups.append((py_name, name))
         self.names[name] = py_name
-        return self._close(f"(?P<{py_name}>", dotall, extended)
+        return self._close(f"(?P<{py_name}>", dotall, extended, at=at)
 
     _OPTIONS = re.compile(r"\?([imx]*)(?:-([imx]*))?([:)])")
 
@@ -307,9 +308,9 @@ class _Translator:
         rest = self.sequence(dotall, extended)
         return _Atom(f"(?{case}:{rest})" if case else f"(?:{rest})", quantifiable=False)
 
-    def _scoped_options(self, dotall: bool, extended: bool) -> _Atom:
+    def _scoped_options(self, dotall: bool, extended: bool, at: int) -> _Atom:
         case, dotall, extended, _ = self._parse_options(dotall, extended)
-        return self._close(f"(?{case}:" if case else "(?:", dotall, extended)
+        return self._close(f"(?{case}:" if case else "(?:", dotall, extended, at=at)
 
     # -- quantifiers --------------------------------------------------------------------
 

@@ -86,6 +86,15 @@ def test_malformed_regexes_are_errors_with_a_position(source: str) -> None:
         translate(source)
 
 
+@pytest.mark.parametrize("source", ["x(?<timestamp>[0-9]+ ", "x(?:a", "x(?i:a", "x(?>a", "x(?=a", "x(a", "x(a)(b"])
+def test_an_unclosed_group_is_reported_where_it_opens(source: str) -> None:
+    """The position was that of the end of the opener (12 for ``(?<timestamp>``), which
+    points at nothing a user can see."""
+    with pytest.raises(OnigSyntaxError) as caught:
+        translate(source)
+    assert caught.value.pos == source.rindex("(")
+
+
 def test_regex_module_features_are_flagged() -> None:
     assert translate(r"\p{Greek}+").needs_regex
     assert translate(r"[[:upper:]]").needs_regex
