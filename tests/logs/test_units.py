@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipparse.errors import ConfigError
+from sipparse.errors import ConfigError, SipparseError
 from sipparse.grok import PatternLibrary
 from sipparse.logs import detect_dialect
 from sipparse.logs.escapes import decode_escapes
@@ -141,3 +141,27 @@ def test_an_overridden_prefix_in_regex_only_syntax_reads_as_written(tmp_path: Pa
     data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"pbx1 asterisk", b"[pbx1] asterisk")
     messages, _, _, _ = parse_bytes(data, dialect="syslog", patterns=PatternLibrary.load(extra_dirs=[tmp_path]))
     assert messages and {(m.host, m.pid) for m in messages} == {("pbx1", 6541)}
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("%{NOPE:timestamp} ", r"^dialect 'mine': pattern %\{NOPE\} not defined$"),
+        ("(?<timestamp>[0-9]+ ", r"^dialect 'mine': bad regex in grok expression '\(\?<timestamp>\[0-9\]\+ ': "
+                                 r"end pattern with unmatched parenthesis at position 0$"),
+        ("%{DATA:ts} ", r"^dialect 'mine': its line expression '%\{DATA:ts\} ' captures no timestamp field "
+                        r"\(it captures: ts\)$"),
+    ],
+)
+def test_a_broken_user_dialect_is_named(line: str, error: str) -> None:
+    """The error named neither the dialect nor its line as written (but the anchored form
+    compiled from it, with positions in that)."""
+    with pytest.raises(SipparseError, match=error):
+        parse_bytes(b"x\n", user_dialects=[{"name": "mine", "line": line}])
+
+
+def test_a_broken_override_of_a_dialect_prefix_is_named(tmp_path: Path) -> None:
+    (tmp_path / "mine").write_text("ASTERISK_SYSLOG_LINE %{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host}: \n")
+    with pytest.raises(SipparseError, match=r"^dialect 'syslog': its line expression '%\{ASTERISK_SYSLOG_LINE\}' "
+                                            r"captures no timestamp field \(it captures: ts, host\)$"):
+        parse_bytes(b"x\n", dialect="syslog", patterns=PatternLibrary.load(extra_dirs=[tmp_path]))
