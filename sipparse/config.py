@@ -163,6 +163,17 @@ class Settings:
     def get(self, section: str, key: str, default: Any = None) -> Any:
         return self.section(section).get(key, default)
 
+    def patterns_dirs(self, check: bool = True) -> list[str]:
+        """``[grok] patterns_dir`` as a list (the file may give one string). With ``check``, a
+        directory that is not there is the config file's error, named with the file."""
+        value = self.get("grok", "patterns_dir", [])
+        directories = [value] if isinstance(value, str) else [str(item) for item in value]
+        for directory in directories if check else ():
+            if not os.path.isdir(directory):
+                raise ConfigError(f"config file {self.config_path}: [grok] patterns_dir: {directory} "
+                                  "does not exist or is not a directory")
+        return directories
+
 
 def find_config_file(option: str | None, environ: dict[str, str],
                      system_default: Path = DEFAULT_CONFIG_FILE) -> Path | None:

@@ -214,3 +214,28 @@ def test_a_bad_database_after_the_command_is_one_line_exit_1(capsys: pytest.Capt
         run(["stats", "--db", "bogus://x/db"])
     assert exc.value.code == 1
     assert capsys.readouterr().err.startswith("Error: unknown database scheme 'bogus'")
+
+
+def test_info_shows_a_patterns_dir_given_as_one_string(tmp_path: Path) -> None:
+    """``patterns_dir = "/etc/sipparse/patterns"`` (a string, as the file may give it) was
+    listed a character a line."""
+    config = tmp_path / "sipparse.toml"
+    config.write_text('[grok]\npatterns_dir = "/etc/sipparse/patterns"\n')
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/x.db", "--config", str(config), "info"])
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("user patterns")] == [
+        "user patterns: /etc/sipparse/patterns"]
+
+
+@pytest.mark.parametrize("command", [["grok", "list"], ["ingest", "--no-progress", "x.log"]])
+def test_a_configured_patterns_dir_that_is_not_there_names_the_config_file(
+        tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from sipparse.cli import run
+
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f'[grok]\npatterns_dir = ["{tmp_path}/gone"]\n')
+    with pytest.raises(SystemExit) as exc:
+        run(["--db", f"sqlite:///{tmp_path}/x.db", "--config", str(config), *command])
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == (f"Error: config file {config}: [grok] patterns_dir: {tmp_path}/gone "
+                                       "does not exist or is not a directory\n")

@@ -38,8 +38,7 @@ def pattern_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _library(app: App, patterns_dirs: tuple[str, ...], definitions: dict[str, str]) -> Any:
     from sipparse.grok import PatternLibrary
 
-    configured = app.settings.get("grok", "patterns_dir", [])
-    configured = [configured] if isinstance(configured, str) else list(configured)
+    configured = app.settings.patterns_dirs()
     return PatternLibrary.load(extra_dirs=[*configured, *patterns_dirs], definitions=definitions)
 
 

@@ -19,7 +19,7 @@ def info(app: App) -> None:
     click.echo(f"database: {settings.db_url.redacted()}")
     click.echo(f"config file: {settings.config_path or '(none)'}")
     click.echo(f"bundled patterns: {bundled_patterns_dir()}")
-    for directory in settings.get("grok", "patterns_dir", []) or []:
+    for directory in settings.patterns_dirs(check=False):
         click.echo(f"user patterns: {directory}")
     click.echo(f"C reader: {_c_state(accel.scan_message is not None, 'the Python parser')}")
     click.echo(f"C reader of addresses and start lines: {_c_state(parser.ADDRESSES_IN_C, 'the regular expressions')}")

@@ -101,7 +101,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
         year=year,
         tz=zone,
         host=host or settings.get("ingest", "host"),
-        patterns_dirs=_as_list(settings.get("grok", "patterns_dir")) + list(patterns_dirs),
+        patterns_dirs=settings.patterns_dirs() + list(patterns_dirs),
         user_dialects=dialects,
         **flags,
     )
