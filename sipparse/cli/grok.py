@@ -54,7 +54,8 @@ def grok() -> None:
 @click.option("--break-on-match/--no-break-on-match", default=True, show_default=True,
               help="With several EXPRs: stop at the first that matches, or merge all that match.")
 @click.option("--timeout", type=click.FloatRange(min=0.001), default=None, metavar="SECONDS",
-              help="Time limit of one match for expressions that could backtrack badly [default: 5].")
+              help="Time limit of one line's match, as Logstash's timeout_millis; a line past it is "
+              "null, and named on stderr [default: 5].")
 @pass_app
 def match(app: App, expressions: tuple[str, ...], patterns_dirs: tuple[str, ...], definitions: dict[str, str],
           keep_empty: bool, break_on_match: bool, timeout: float | None) -> None:

@@ -73,6 +73,8 @@ class Grok:
         # not only chosen for its time limit: stdlib ``re`` would refuse it or read it otherwise
         self.needs_regex_module = translation.needs_regex or (self.uses_regex_module and not _re_compiles(self.pattern))
         self.timeout = timeout if self.uses_regex_module else None
+        # the limit of one match on either module (``grok match`` enforces it on ``re`` too)
+        self.limit = timeout
         self.group_fields: dict[str, tuple[str, Converter | None]] = {
             py: split_capture_name(name) for py, name in translation.groups
         }
@@ -182,6 +184,9 @@ class MultiGrok:
     def __init__(self, groks: Sequence[Grok], break_on_match: bool = True) -> None:
         self.groks = list(groks)
         self.break_on_match = break_on_match
+        self.expression = " | ".join(g.expression for g in self.groks)
+        limits = [g.limit for g in self.groks]
+        self.limit = None if None in limits else sum(limits)  # type: ignore[arg-type]
 
     def match(self, text: str) -> Fields | None:
         """The fields of the matching expression(s), or None when none matches."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 
+from sipparse.grok.alarm import TimeLimitExpired, time_limit
 from sipparse.grok.errors import GrokTimeout
 from sipparse.grok.library import required_literal
 from sipparse.grok.matcher import Grok, MultiGrok
@@ -69,7 +70,9 @@ def match_stream(
 ) -> StreamStats:
     """Write to ``sink`` one JSON line per line of ``source``: the fields, or ``null``.
 
-    A line whose match times out gives ``null`` too, and ``on_timeout(line number, error)``.
+    A line whose match times out gives ``null`` too, and ``on_timeout(line number, error)``;
+    the limit holds on stdlib ``re`` too (see ``alarm``): a block that runs out of time is
+    matched again line by line, each line under the limit.
     ``workers``: processes for large inputs (default: one per core, at most 4, or 1 when the
     machine is saturated; 1 = none).
     """
@@ -79,27 +82,56 @@ def match_stream(
         for block in read_blocks(source, block_size):
             sink.write(_per_line(matcher, block, stats, on_timeout).encode("utf-8"))
         return stats
-    for data, lines, matched in _map_blocks(block_matcher, read_blocks(source, block_size), workers):
+    for data, lines, matched, expired in _map_blocks(block_matcher, read_blocks(source, block_size), workers):
+        for index in expired:
+            _timed_out(matcher, stats.lines + index + 1, stats, on_timeout)
         stats.lines += lines
         stats.matched += matched
         sink.write(data)
     return stats
 
 
+def _timed_out(matcher: Grok | MultiGrok, line: int, stats: StreamStats, on_timeout: TimeoutHandler | None,
+               error: GrokTimeout | None = None) -> None:
+    stats.timeouts += 1
+    if on_timeout is not None:
+        on_timeout(line, error or GrokTimeout(f"grok match timed out after {matcher.limit:g}s: {matcher.expression}"))
+
+
 _WORKER: _BlockMatcher | None = None
 
 
-def _run_block(block: str) -> tuple[bytes, int, int]:
-    """A block's output as UTF-8 with its counts (runs in a worker process too)."""
+def _run_block(block: str) -> tuple[bytes, int, int, list[int]]:
+    """A block's output as UTF-8 with its counts and the indexes of its lines that ran out
+    of time (runs in a worker process too)."""
     assert _WORKER is not None
     stats = StreamStats()
-    text = _WORKER.run(block, stats)
-    return text.encode("utf-8"), stats.lines, stats.matched
+    try:
+        with time_limit(_WORKER.grok.limit):
+            text = _WORKER.run(block, stats)
+    except TimeLimitExpired:
+        return _run_lines(block)
+    return text.encode("utf-8"), stats.lines, stats.matched, []
+
+
+def _run_lines(block: str) -> tuple[bytes, int, int, list[int]]:
+    """``_run_block`` for a block that ran out of time: each line on its own, under the limit."""
+    assert _WORKER is not None
+    stats, outs, expired = StreamStats(), [], []
+    for index, line in enumerate(block.split("\n")):
+        try:
+            with time_limit(_WORKER.grok.limit):
+                outs.append(_WORKER.run(line, stats))
+        except TimeLimitExpired:
+            stats.lines += 1
+            outs.append("null\n")
+            expired.append(index)
+    return "".join(outs).encode("utf-8"), stats.lines, stats.matched, expired
 
 
 def _map_blocks(
     block_matcher: _BlockMatcher, blocks: Iterator[str], workers: int | None
-) -> Iterator[tuple[bytes, int, int]]:
+) -> Iterator[tuple[bytes, int, int, list[int]]]:
     """Blocks in order; past the first megabyte or so, in worker processes when there are cores.
 
     Worker processes are forked (they inherit the compiled expression), so a short input
@@ -149,15 +181,40 @@ def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:
 def _per_line(
     matcher: Grok | MultiGrok, block: str, stats: StreamStats, on_timeout: TimeoutHandler | None
 ) -> str:
+    """The output lines of a block, one match call per line; under the limit as a whole, else
+    line by line (what a first try counted and reported is dropped with it)."""
+    first = StreamStats()
+    reports: list[tuple[int, GrokTimeout]] = []
+    try:
+        with time_limit(matcher.limit):
+            text = _match_lines(matcher, block, first, stats.lines, reports.append, limited=False)
+    except TimeLimitExpired:
+        first, reports = StreamStats(), []
+        text = _match_lines(matcher, block, first, stats.lines, reports.append, limited=True)
+    stats.lines += first.lines
+    stats.matched += first.matched
+    for line, error in reports:
+        _timed_out(matcher, line, stats, on_timeout, error)
+    return text
+
+
+def _match_lines(matcher: Grok | MultiGrok, block: str, stats: StreamStats, before: int,
+                 report: Callable[[tuple[int, GrokTimeout]], None], limited: bool) -> str:
     out = []
     for line in block.split("\n"):
         stats.lines += 1
         try:
-            fields = matcher.match(line)
+            if limited:
+                with time_limit(matcher.limit):
+                    fields = matcher.match(line)
+            else:
+                fields = matcher.match(line)
         except GrokTimeout as exc:
-            stats.timeouts += 1
-            if on_timeout is not None:
-                on_timeout(stats.lines, exc)
+            report((before + stats.lines, exc))
+            fields = None
+        except TimeLimitExpired:
+            report((before + stats.lines, GrokTimeout(
+                f"grok match timed out after {matcher.limit:g}s: {matcher.expression}")))
             fields = None
         if fields is not None:
             stats.matched += 1

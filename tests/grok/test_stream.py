@@ -74,3 +74,23 @@ def test_several_expressions_and_timeouts_go_line_by_line() -> None:
 
 def test_invalid_utf8_is_replaced_not_fatal() -> None:
     assert run("%{GREEDYDATA:x}", b"ok \xff\n") == [{"x": "ok \ufffd"}]
+
+
+@pytest.mark.parametrize("expressions", [["%{DATA:a} %{DATA:b}x"], ["%{DATA:a} %{DATA:b}x", "%{INT:n}"]])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_line_that_backtracks_on_re_times_out_too(expressions: list[str], workers: int) -> None:
+    """Two %{DATA} compile to stdlib ``re``, which has no timeout, and take cubic time on a
+    long line of spaces (minutes at 3,000): the limit now holds there too, for that line only,
+    in a worker process as well (past the blocks matched before workers start)."""
+    lib = PatternLibrary.load()
+    matcher = lib.compile_many(expressions, timeout=0.3)
+    assert not matcher.groks[0].uses_regex_module
+    data = b"c d x\n" * 8000 + b" " * 1500 + b"\n" + b"a b x\n"
+    out = io.BytesIO()
+    seen: list[tuple[int, GrokTimeout]] = []
+    stats = match_stream(matcher, io.BytesIO(data), out, lambda n, e: seen.append((n, e)), workers=workers,
+                         block_size=4096)
+    lines = out.getvalue().decode().splitlines()
+    assert lines == ['{"a": "c", "b": "d "}'] * 8000 + ["null", '{"a": "a", "b": "b "}']
+    assert [n for n, _ in seen] == [8001] and "timed out after" in str(seen[0][1])
+    assert (stats.lines, stats.matched, stats.timeouts) == (8002, 8001, 1)
