@@ -33,6 +33,7 @@ _FULL_REFERENCE = (
 # in the bundled directory (an installed data package) only: its README and package files
 _SKIPPED_SUFFIXES = (".md", ".py", ".pyc", ".txt", ".rst", ".orig", ".rej", "~")
 MAX_DEPTH = 200
+_UNDECODED = re.compile("[\udc80-\udcff]")
 # Ruby's \s: a no-break space in a pattern line belongs to the name or the regex
 _RUBY_SPACE = " \t\n\v\f\r"
 
@@ -333,7 +334,13 @@ class _Expander:
         if name in self.inline:
             return self.inline[name]
         if name in self.library:
-            return self.library.definition(name).regex
+            regex = self.library.definition(name).regex
+            if _UNDECODED.search(regex):
+                # bytes the file's UTF-8 reading kept as they were (surrogateescape); Ruby
+                # refuses such a regex ("invalid multibyte character") rather than never match
+                raise GrokError(f"pattern %{{{name}}}{self._where(name)} is not valid UTF-8 "
+                                "(a file saved in Latin-1 or another encoding?)")
+            return regex
         user = f" (used by %{{{stack[-1]}}}{self._where(stack[-1])})" if stack else ""
         raise GrokError(f"pattern %{{{name}}} not defined{user}")
 

@@ -179,3 +179,15 @@ def test_a_name_cut_short_by_a_dash_or_dot_says_why(tmp_path: Path, reference: s
     with pytest.raises(GrokError, match=r"^pattern %\{MY\} not defined \(read from .*PATTERN.*: a pattern name is "
                                         r"letters, digits and _ only"):
         lib.compile(reference)
+
+
+def test_a_pattern_not_in_utf8_is_an_error_when_used(tmp_path: Path) -> None:
+    """A Latin-1 "caf\\xe9" never matched "café", silently; Ruby refuses such a regex. Only a
+    pattern in use is an error: a Latin-1 comment or an unused line is not."""
+    directory = tmp_path / "patterns"
+    directory.mkdir()
+    (directory / "latin1").write_bytes(b"# caf\xe9\nCAFE caf\xe9\nPLAIN ok\n")
+    lib = PatternLibrary.load(extra_dirs=[directory])
+    assert lib.compile("%{PLAIN:p}").match("ok") == {"p": "ok"}
+    with pytest.raises(GrokError, match=r"^pattern %\{CAFE\} at .*latin1:2 is not valid UTF-8"):
+        lib.compile("x %{CAFE:c}")
