@@ -508,20 +508,25 @@ class Run:
         :raises UnknownLogFormat: no dialect fits the head, which holds whole lines.
         """
         from sipparse.logs import detect_dialect
-        from sipparse.logs.dialects import holds_log_lines
+        from sipparse.logs.dialects import fits_dialect, holds_log_lines
 
         dialect = self.options.dialect
-        if dialect == "auto":
-            key = lf.fingerprint or ""
-            if key not in self._dialects:
-                head = files.read_head_of(fh, lf)
-                opts = self.parse_options
+        key = lf.fingerprint or ""
+        if key not in self._dialects:
+            head = files.read_head_of(fh, lf)
+            opts = self.parse_options
+            if dialect == "auto":
                 detected = detect_dialect(head, opts.patterns, opts.user_dialects)
                 if detected is None and holds_log_lines(head):
                     raise UnknownLogFormat(lf.path, head)
                 self._dialects[key] = detected or "auto"
-            dialect = self._dialects[key]
-        return replace(self.parse_options, dialect=dialect, final=final)
+            else:
+                # A format given that fits none of the first lines (a typo, a redefined prefix
+                # that matches nothing) would skip every line and move the checkpoint past them
+                if holds_log_lines(head) and not fits_dialect(head, _dialect_named(opts, dialect)):
+                    raise UnknownLogFormat(lf.path, head, forced=dialect)
+                self._dialects[key] = dialect
+        return replace(self.parse_options, dialect=self._dialects[key], final=final)
 
     def _prepared(self, lf: LogFile, batch: Any, nbytes: int, calls_ahead: bool = False) -> _Prepared:
         """The batch's counts, checkpoint and rows (``Store.prepare_batch``), its host labels set:
@@ -935,6 +940,13 @@ def make_parse_options(options: IngestOptions) -> Any:
     patterns = PatternLibrary.load(extra_dirs=list(options.patterns_dirs))
     return ParseOptions(dialect=options.dialect, year=options.year, tz=options.tz, now=None,
                         patterns=patterns, user_dialects=list(options.user_dialects), final=False)
+
+
+def _dialect_named(options: Any, name: str) -> Any:
+    """The compiled dialect of that name, from the run's pattern library and [[dialects]]."""
+    from sipparse.logs.reader import _Compiled
+
+    return _Compiled.get(options.patterns, list(options.user_dialects)).dialects[name]
 
 
 def check_dialect(name: str, user_dialects: list[dict[str, Any]]) -> None:

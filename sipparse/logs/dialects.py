@@ -50,8 +50,14 @@ class UnknownLogFormat(LogFileError):
     """No dialect's prefix matches any of a log's first lines: read as any of them, every line
     would be skipped and its checkpoint moved past them, so the file is not read at all."""
 
-    def __init__(self, path: str, head: bytes) -> None:
+    def __init__(self, path: str, head: bytes, forced: str | None = None) -> None:
         first = next(iter(_sample_lines(head)), b"")[:60].decode("utf-8", "replace")
+        if forced is not None:
+            super().__init__(
+                f"{path} not read: none of its first lines has the prefix of the {forced!r} format it was "
+                f"given (the first: {first!r}). Check --format (or [ingest] format), and the patterns "
+                "that define that prefix if you redefined them")
+            return
         super().__init__(
             f"{path} not read: no known log format in its first lines (the first: {first!r}). "
             "Describe its line prefix in a [[dialects]] table of the "
@@ -239,6 +245,11 @@ def detect_dialect(
         if score > best_score:
             best, best_score = name, score
     return best
+
+
+def fits_dialect(head: bytes, dialect: Dialect) -> bool:
+    """Whether any of the first lines of ``head`` has the dialect's prefix."""
+    return any(dialect.prefix.match(line) for line in _sample_lines(head))
 
 
 def holds_log_lines(head: bytes) -> bool:

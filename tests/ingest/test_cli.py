@@ -274,6 +274,24 @@ def test_a_log_in_no_known_format_is_named_and_left_unread(sqlite_url: str, tmp_
     assert "Warning" not in later.stderr
 
 
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_log_that_the_format_given_does_not_fit_is_named_and_left_unread(sqlite_url: str, tmp_path: Path,
+                                                                            workers: str) -> None:
+    """--format full for a syslog log, or a redefined prefix that matches nothing: every line
+    was skipped and the checkpoint moved past them, so a later right run found nothing."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(2, "syslog"))
+    result = run_process(sqlite_url, "--workers", workers, "--format", "full", str(log))
+    assert result.returncode == 0
+    assert result.stderr.startswith(f"Warning: {log} not read: none of its first lines has the prefix of the "
+                                    "'full' format it was given")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert count(sqlite_url) == 0 and count(sqlite_url, "checkpoints") == 0
+    later = run_process(sqlite_url, "--workers", workers, "--format", "syslog", str(log))
+    assert later.returncode == 0 and later.stderr == ""
+    assert count(sqlite_url) == message_count(2)
+
+
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\0" * 4096 + b"\n", b"[Nov 29 14:0"],
                          ids=["empty", "blank", "nul-hole", "first-line-unfinished"])
 def test_a_log_with_no_whole_line_yet_is_no_error(sqlite_url: str, tmp_path: Path, content: bytes) -> None:
