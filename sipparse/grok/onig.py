@@ -472,8 +472,11 @@ class _Translator:
             hit = re.compile(r"\{([0-9a-fA-F]{1,8})\}" + digits).match(src, self.pos)
             if not hit:
                 raise OnigSyntaxError(f"invalid \\{c} escape", self.pos)
+            value = int(hit.group(1) or hit.group(2), 16)
+            if value > 0x10FFFF:  # Unicode ends there (Ruby: "invalid code point value")
+                raise OnigSyntaxError("invalid code point value", self.pos)
             self.pos = hit.end()
-            return chr(int(hit.group(1) or hit.group(2), 16))
+            return chr(value)
         if c == "c":
             if self.pos >= len(src):
                 raise OnigSyntaxError("end pattern at control", self.pos)

@@ -80,7 +80,8 @@ def test_backreference_by_name_follows_the_latest_group() -> None:
     assert re.compile(t.pattern).search("'x'") and not re.compile(t.pattern).search("'x\"")
 
 
-@pytest.mark.parametrize("source", [r"(a", r"a)", r"*a", r"[abc", r"(?<n>a)\k<m>", r"[[:nonsense:]]", "a\\"])
+@pytest.mark.parametrize("source", [r"(a", r"a)", r"*a", r"[abc", r"(?<n>a)\k<m>", r"[[:nonsense:]]", "a\\",
+                                    r"\x{110000}", r"[\x{ffffffff}]"])
 def test_malformed_regexes_are_errors_with_a_position(source: str) -> None:
     with pytest.raises(OnigSyntaxError, match="position"):
         translate(source)
