@@ -101,10 +101,12 @@ def compile_bytes(
         regex: Any = GuardedPattern(pattern, flags, grok.timeout, expression)
     else:
         regex = re.compile(pattern, flags)
-    groups = {}
+    groups: dict[str, int] = {}
     for group, spec in grok.group_fields.items():
-        field = spec[0] if isinstance(spec, tuple) else spec
-        groups.setdefault(str(field).strip("[]").split("][")[-1], regex.groupindex[group])
+        field = str(spec[0] if isinstance(spec, tuple) else spec)
+        # by the field reference as written ("[process][pid]"), and by its last part ("pid")
+        groups.setdefault(field, regex.groupindex[group])
+        groups.setdefault(field.strip("[]").split("][")[-1], regex.groupindex[group])
     return regex, groups
 
 

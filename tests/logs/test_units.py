@@ -165,3 +165,16 @@ def test_a_broken_override_of_a_dialect_prefix_is_named(tmp_path: Path) -> None:
     with pytest.raises(SipparseError, match=r"^dialect 'syslog': its line expression '%\{ASTERISK_SYSLOG_LINE\}' "
                                             r"captures no timestamp field \(it captures: ts, host\)$"):
         parse_bytes(b"x\n", dialect="syslog", patterns=PatternLibrary.load(extra_dirs=[tmp_path]))
+
+
+def test_a_user_dialect_maps_field_references_as_written() -> None:
+    """``fields`` named ECS-style captures as written (``[process][pid]``): they were known
+    only by their last part, so this was "captures no [log][ts] field", and of
+    ``[host][name]`` and ``[process][name]`` only the first could be mapped."""
+    data = (DATA / "pjsip-syslog.log").read_bytes()[:6000]
+    spec = {"name": "ecs", "line": "%{SYSLOGTIMESTAMP:[log][ts]} %{SYSLOGHOST:[host][name]} "
+                                   r"%{PROG:[process][name]}\[%{POSINT:[process][pid]}\]: ?",
+            "fields": {"timestamp": "[log][ts]", "host": "[host][name]", "program": "[process][name]",
+                       "pid": "[process][pid]"}}
+    messages, _, _, _ = parse_bytes(data, dialect="ecs", user_dialects=[spec])
+    assert messages and {(m.dialect, m.host, m.pid) for m in messages} == {("ecs", "pbx1", 6541)}
