@@ -164,16 +164,22 @@ def _worker_count(workers: int | None) -> int:
 
 
 def read_blocks(source: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[str]:
-    """Text of whole lines joined by ``\\n`` (no final newline), a block at a time."""
-    carry = b""
+    """Text of whole lines joined by ``\\n`` (no final newline), a block at a time.
+
+    The reads of a line longer than a block are kept in a list and joined once its end
+    comes: adding each read to the ones before copied the line again at every read, which
+    took minutes for a line of a few hundred megabytes.
+    """
+    pending: list[bytes] = []
     while chunk := source.read(size):
-        data = carry + chunk
-        end = data.rfind(b"\n")
+        end = chunk.rfind(b"\n")
         if end < 0:
-            carry = data
+            pending.append(chunk)
             continue
-        carry = data[end + 1:]
-        yield data[:end].decode("utf-8", "replace")
+        pending.append(chunk[:end])
+        yield b"".join(pending).decode("utf-8", "replace")
+        pending = [chunk[end + 1:]]
+    carry = b"".join(pending)
     if carry:
         yield carry.decode("utf-8", "replace")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipparse.grok import GrokTimeout, PatternLibrary
-from sipparse.grok.stream import _BlockMatcher, match_stream
+from sipparse.grok.stream import _BlockMatcher, match_stream, read_blocks
 from tests.grok.helpers import bundled
 
 EXPRESSIONS = [
@@ -94,3 +95,20 @@ def test_a_line_that_backtracks_on_re_times_out_too(expressions: list[str], work
     assert lines == ['{"a": "c", "b": "d "}'] * 8000 + ["null", '{"a": "a", "b": "b "}']
     assert [n for n, _ in seen] == [8001] and "timed out after" in str(seen[0][1])
     assert (stats.lines, stats.matched, stats.timeouts) == (8002, 8001, 1)
+
+
+@given(st.lists(st.sampled_from([b"a", b"b", b"\n", b"\xc3\xa9"]), max_size=40).map(b"".join),
+       st.integers(min_value=1, max_value=8))
+def test_blocks_hold_the_lines_whatever_the_read_size(data: bytes, size: int) -> None:
+    lines = "\n".join(read_blocks(io.BytesIO(data), size)).split("\n") if data else []
+    assert lines == data.decode().splitlines()
+
+
+def test_a_line_longer_than_many_blocks_is_read_in_linear_time() -> None:
+    """Each read of a long line was added to the ones before it: 12 MiB read 4 KiB at a time
+    took seconds (a few hundred MiB, minutes)."""
+    data = b"x" * (12 << 20) + b"\nend\n"
+    started = time.perf_counter()
+    blocks = list(read_blocks(io.BytesIO(data), 4096))
+    assert time.perf_counter() - started < 1.0
+    assert "\n".join(blocks).split("\n") == ["x" * (12 << 20), "end"]
