@@ -20,7 +20,9 @@ data).  Users add their own in the configuration, with no code change::
     fields = { timestamp = "ts", host = "h", pid = "p" }    # default: same names
     layout = "syslog"                                        # or "full"
 
-The ``line`` expression must match the prefix only, up to where the logged text begins.
+The ``line`` expression must match the prefix only, up to where the logged text begins;
+one that ends in the message capture (Logstash's ``... %{GREEDYDATA:message}``) is read
+as the prefix before it.
 """
 
 from __future__ import annotations
@@ -214,7 +216,8 @@ def _compile(library: Any, name: str, expression: str, layout: str, mapping: dic
     builtin = BUILTIN.get(name, ("", ""))[0] == expression
     try:
         library.compile(expression)
-        regex, groups = compile_bytes(library, f"^(?:{expression})", builtin=builtin)
+        prefix = _message_as_lookahead(expression, mapping.get("message", "message"))
+        regex, groups = compile_bytes(library, f"^(?:{prefix})", builtin=builtin)
     except GrokError as exc:
         raise GrokError(f"dialect {name!r}: {exc}") from None
     fields = {}
@@ -226,6 +229,17 @@ def _compile(library: Any, name: str, expression: str, layout: str, mapping: dic
         raise ConfigError(f"dialect {name!r}: its line expression {expression!r} captures no "
                           f"{mapping.get('timestamp', 'timestamp')} field (it captures: {', '.join(groups) or 'none'})")
     return Dialect(name, layout, regex, fields)
+
+
+def _message_as_lookahead(expression: str, field: str) -> str:
+    """A Logstash line expression ending in ``%{GREEDYDATA:message}`` (the logged text) as a
+    prefix expression: that last reference becomes a lookahead, so the prefix ends where
+    the message begins instead of taking in the whole line (which left nothing to read)."""
+    pattern = r"%\{[A-z0-9]+:(?:" + re.escape(field) + "|" + re.escape(f"[{field}]") + r")(?::[A-z0-9_]*)?\}(\$?)\Z"
+    m = re.search(pattern, expression)
+    if m is None:
+        return expression
+    return f"{expression[:m.start()]}(?={expression[m.start():]})"
 
 
 def detect_dialect(

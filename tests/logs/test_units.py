@@ -178,3 +178,17 @@ def test_a_user_dialect_maps_field_references_as_written() -> None:
                        "pid": "[process][pid]"}}
     messages, _, _, _ = parse_bytes(data, dialect="ecs", user_dialects=[spec])
     assert messages and {(m.dialect, m.host, m.pid) for m in messages} == {("ecs", "pbx1", 6541)}
+
+
+@pytest.mark.parametrize("message", ["%{GREEDYDATA:message}", "%{GREEDYDATA:[message]}$", "%{GREEDYDATA:text}"])
+def test_a_logstash_line_expression_ending_in_the_message_reads_as_a_prefix(message: str) -> None:
+    """A Logstash user's whole-line expression, ``... %{GREEDYDATA:message}``: the prefix took
+    in every line whole and left nothing to read, so every line was skipped without a word."""
+    data = (DATA / "pjsip-syslog.log").read_bytes()[:6000]
+    spec = {"name": "whole", "line": "%{SYSLOGTIMESTAMP:timestamp} %{SYSLOGHOST:host} "
+                                     r"%{DATA:program}(?:\[%{POSINT:pid}\])?: " + message}
+    if "text" in message:
+        spec["fields"] = {"message": "text"}
+    messages, _, _, _ = parse_bytes(data, dialect="whole", user_dialects=[spec])
+    plain, _, _, _ = parse_bytes(data, dialect="syslog")
+    assert messages and [m.raw_message for m in messages] == [m.raw_message for m in plain]
