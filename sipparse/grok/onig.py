@@ -425,8 +425,11 @@ class _Translator:
 
     def _property(self, c: str) -> str:
         m = re.compile(r"\{(\^?)([\w ]+)\}").match(self.src, self.pos)
-        if not m:
-            raise OnigSyntaxError("invalid character property name", self.pos)
+        if not m or not _known_property(m.group(2)):
+            # here, with its place in the expression: the regex module would name a place in
+            # the translation, which the user never wrote
+            name = f" {{{m.group(2)}}}" if m else ""
+            raise OnigSyntaxError(f"invalid character property name{name}", self.pos - 2)
         self.pos = m.end()
         self.out.needs_regex = True
         self.out.line_safe = False
@@ -594,6 +597,17 @@ class _Translator:
             self.pos = octal.end() if octal and octal.group() else self.pos
             return _class_literal(chr(int(octal.group() or "0", 8)) if octal else e)
         return _class_literal(self._char_value(e))
+
+
+def _known_property(name: str) -> bool:
+    """Whether the ``regex`` module knows a ``\\p{...}`` name."""
+    import regex
+
+    try:
+        regex.compile(f"\\p{{{name}}}")
+    except regex.error:
+        return False
+    return True
 
 
 def _merge(node: _ClassNode, inner: _ClassNode) -> None:

@@ -125,3 +125,11 @@ def test_line_mode_finds_what_a_search_of_each_line_finds(source: str, lines: li
             found[index] = m.groups()
             assert "\n" not in m.group()
     assert [f is not None for f in found] == [e is not None for e in expected]
+
+
+@pytest.mark.parametrize(("source", "pos"), [(r"(?<x>\p{Foo})", 5), (r"ab[\p{Bar}]", 3), (r"\P{^Nope}", 0)])
+def test_an_unknown_property_is_reported_where_it_is_written(source: str, pos: int) -> None:
+    """The regex module reported it at a position in the translation (14 for the first)."""
+    with pytest.raises(OnigSyntaxError, match="invalid character property name") as caught:
+        translate(source)
+    assert caught.value.pos == pos
