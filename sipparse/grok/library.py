@@ -194,6 +194,12 @@ class PatternLibrary:
         except KeyError:
             raise GrokError(f"pattern %{{{name}}} not defined") from None
 
+    def located(self, name: str) -> str:
+        """``%{NAME} at FILE:LINE`` (or ``in --define``), for messages about a pattern."""
+        definition = self.definition(name)
+        where = f"at {definition.file}:{definition.line}" if definition.line else f"in {definition.file}"
+        return f"%{{{name}}} {where}"
+
     def __contains__(self, name: object) -> bool:
         return name in self._definitions
 

@@ -44,6 +44,7 @@ BUILTIN = {
     "syslog-protocol": ("%{ASTERISK_SYSLOG_PROTOCOL_LINE}", "syslog"),
 }
 LAYOUTS = ("full", "syslog")
+MARKER_FIELDS = ("verb", "bytes", "transport", "peer")  # what ``full.marker_of`` reads
 FIELDS = ("timestamp", "host", "program", "pid")
 DETECT_LINES = 200
 
@@ -194,6 +195,12 @@ def asterisk_rules(library: Any) -> AsteriskRules:
     """Compile the ASTERISK_ORIGIN / ASTERISK_PJSIP_MARKER patterns."""
     origin, _ = compile_bytes(library, r"(?:\[%{ASTERISK_TIMESTAMP}\] )?%{ASTERISK_ORIGIN}", 0, builtin=True)
     marker, groups = compile_bytes(library, "%{ASTERISK_PJSIP_MARKER}", 0, builtin=True)
+    missing = [name for name in MARKER_FIELDS if name not in groups]
+    if missing:  # else the first marker read fails as an unexpected KeyError
+        from sipparse.grok import GrokError
+
+        raise GrokError(f"pattern {library.located('ASTERISK_PJSIP_MARKER')} must capture {', '.join(missing)} "
+                        f"(it captures: {', '.join(groups) or 'nothing'})")
     return AsteriskRules(origin, marker, groups)
 
 

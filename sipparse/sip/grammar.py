@@ -53,9 +53,7 @@ def _defined_by(library: Any, expression: str) -> str:
     name = re.search(r"%\{(\w+)\}", expression)
     if name is None or name.group(1) not in library:
         return f"grok expression {expression!r}"
-    definition = library.definition(name.group(1))
-    where = f"{definition.file}:{definition.line}" if definition.line else definition.file
-    return f"pattern %{{{name.group(1)}}} at {where}"
+    return f"pattern {library.located(name.group(1))}"
 
 
 @dataclass(frozen=True, slots=True)

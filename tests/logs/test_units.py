@@ -192,3 +192,13 @@ def test_a_logstash_line_expression_ending_in_the_message_reads_as_a_prefix(mess
     messages, _, _, _ = parse_bytes(data, dialect="whole", user_dialects=[spec])
     plain, _, _, _ = parse_bytes(data, dialect="syslog")
     assert messages and [m.raw_message for m in messages] == [m.raw_message for m in plain]
+
+
+def test_a_redefined_marker_without_a_capture_the_reader_needs_is_refused_by_name(tmp_path: Path) -> None:
+    """It failed at the first marker as 'unexpected KeyError: verb'."""
+    (tmp_path / "mine").write_text(
+        r"ASTERISK_PJSIP_MARKER <--- +(?<v>Received|Transmitting) SIP (?<kind>request|response) "
+        r"\((?<bytes>[0-9]+) bytes\) (?:from|to) (?<transport>[A-Za-z]+):(?<peer>[^ \n]+) --->" "\n")
+    with pytest.raises(SipparseError, match=r"^pattern %\{ASTERISK_PJSIP_MARKER\} at .*mine:1 must capture verb "
+                                            r"\(it captures: v, kind, bytes, transport, peer\)$"):
+        parse_bytes((DATA / "pjsip-full.log").read_bytes()[:4000], patterns=PatternLibrary.load(extra_dirs=[tmp_path]))
