@@ -441,11 +441,11 @@ static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t 
     while (i < n && is_module_char(d[i])) i++;
     if (i == module || i >= n || d[i] != ':') return -1;
     if (i + 1 < n && d[i + 1] == ' ') return i + 2;
-    /* :LINE in FUNCTION: */
+    /* :LINE in FUNCTION: (syslog channel) or :LINE FUNCTION: (the "plain" formatter) */
     Py_ssize_t j = i + 1, digits = j;
     while (j < n && is_digit(d[j])) j++;
-    if (j == digits || !starts_with(d, j, n, " in ")) return -1;
-    Py_ssize_t k = j + 4, func = k;
+    if (j == digits || j >= n || d[j] != ' ') return -1;
+    Py_ssize_t k = j + 1, func = k;
     while (k < n && d[k] != ':' && d[k] != '\n') k++;
     if (k == func || k + 1 >= n || d[k] != ':' || d[k + 1] != ' ') return -1;
     return k + 2;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -101,6 +102,24 @@ def test_real_asterisk_files_agree() -> None:
     assert any(m.q850_cause == 16 for m in full)
     assert {m.transport for m in full} == {"UDP", "TCP"}
     assert all(m.problems == [] for m in full)
+
+
+def _as_plain_formatter(channel_file: bytes) -> bytes:
+    """A file channel as logger.conf's "plain" formatter writes it (``pjsip => [plain]verbose``):
+    a colon after the thread and call ids, then the module's source line and function."""
+    entry = re.compile(rb"(?m)^(\[[^\]\n]+\] [A-Z]+\[[0-9]+\](?:\[C-[0-9a-f]+\])?) ([A-Za-z0-9_.\-]+): ")
+    return entry.sub(rb"\1: \2:322 logging_on_rx_msg: ", channel_file)
+
+
+@pytest.mark.parametrize("name", ["full", "pjsip"])
+def test_a_file_channel_with_the_plain_formatter(name: str) -> None:
+    data = (DATA / "asterisk-real" / name).read_bytes()
+    plain = _as_plain_formatter(data)
+    assert b"] VERBOSE[2931]: res_pjsip_logger.c:322 logging_on_rx_msg: <--- Received" in plain
+    default, _, default_skipped, _ = parse_bytes(data)
+    messages, rejects, skipped, _ = parse_bytes(plain)
+    assert rejects == [] and skipped == default_skipped
+    assert _summary(messages) == _summary(default) and len(messages) == 154
 
 
 def test_multi_host_imfile_file_keeps_every_message_whole() -> None:

@@ -62,6 +62,14 @@ def test_samples_read_the_same(path: Path) -> None:
 
 
 @needs_scanner
+def test_the_plain_formatter_reads_the_same() -> None:
+    """logger.conf's "plain" formatter: ``VERBOSE[2931]: res_pjsip_logger.c:322 logging_on_rx_msg:``."""
+    data = (DATA / "asterisk-real" / "full").read_bytes()
+    plain = data.replace(b"] res_pjsip_logger.c: ", b"]: res_pjsip_logger.c:322 logging_on_rx_msg: ")
+    assert _same(plain) == 154
+
+
+@needs_scanner
 @pytest.mark.parametrize("dialect", ["full", "syslog"])
 def test_torture_corpus_reads_the_same(shared_dir: Path, dialect: str) -> None:
     log_as = _full if dialect == "full" else _syslog
