@@ -109,6 +109,27 @@ def test_the_rfc5424_message_format_itself(name: str, structured: bytes) -> None
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
 
 
+BOM = "\ufeff".encode()
+
+
+@pytest.mark.parametrize("name", ["pjsip-syslog.log", "pjsip-rfc5424.log", "asterisk-real/rsyslog-traditional.log",
+                                  "asterisk-real/rsyslog-fileformat.log", "syslog-protocol"])
+def test_a_byte_order_mark_before_each_message_is_not_part_of_it(name: str) -> None:
+    """RFC 5424 marks a UTF-8 MSG with a BOM; rsyslog keeps it as the first bytes of the
+    message in every template, so it sits between the prefix and what Asterisk logged."""
+    data = (DATA / name).read_bytes() if name != "syslog-protocol" else _as_syslog_protocol(
+        (DATA / "pjsip-rfc5424.log").read_bytes())
+    prefix = re.compile(rb"(?m)^(<134>1 \S+ \S+ \S+ \S+ - - |\S+(?: +\d+ \S+)? \S+ [^\[: ]+\[\d+\]: )")
+    marked = prefix.sub(lambda m: m[1] + BOM, data)
+    assert marked.count(BOM) > 100
+    plain, _, skipped, _ = parse_bytes(data)
+    got, rejects, marked_skipped, _ = parse_bytes(marked)
+    assert not rejects and marked_skipped == skipped and len(got) == len(plain) > 0
+    fields = ("call_id", "sip_method", "cseq", "from_sip", "to_sip", "timestamp", "host", "pid", "raw_message",
+              "direction", "peer")
+    assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
+
+
 def test_user_dialect_from_configuration() -> None:
     data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"Nov 29 14:09:10 pbx1 asterisk[6541]: ",
                                                                    b"<pbx1|6541|2026-11-29 14:09:10> ")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,14 @@ def test_the_plain_formatter_reads_the_same() -> None:
     data = (DATA / "asterisk-real" / "full").read_bytes()
     plain = data.replace(b"] res_pjsip_logger.c: ", b"]: res_pjsip_logger.c:322 logging_on_rx_msg: ")
     assert _same(plain) == 154
+
+
+@needs_scanner
+@pytest.mark.parametrize("name", ["pjsip-syslog.log", "pjsip-rfc5424.log", "asterisk-real/rsyslog-traditional.log"])
+def test_a_byte_order_mark_after_the_prefix_reads_the_same(name: str) -> None:
+    data = (DATA / name).read_bytes()
+    marked = re.sub(rb"(?m)^(\S+(?: +\d+ \S+)? \S+ [^\[: ]+\[\d+\]: )", lambda m: m[1] + "\ufeff".encode(), data)
+    assert _same(marked) > 100
 
 
 @needs_scanner
