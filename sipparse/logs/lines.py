@@ -67,6 +67,7 @@ class _Open:
     in_body: bool = False
     content_length: int | None = None
     body: int = 0
+    unprefixed: bool = False  # its lines follow its marker without a prefix (see ``_continuation``)
 
 
 class SyslogLayout:
@@ -140,7 +141,7 @@ class SyslogLayout:
                     continue
             if fast is not None and buf[pos] == 10:
                 # An empty line: it cannot match a bundled prefix, and ``_continuation`` does
-                # nothing with empty content.
+                # nothing with a line that is just an LF.
                 pos += 1
                 continue
             nl = find(b"\n", pos, limit)
@@ -152,7 +153,7 @@ class SyslogLayout:
             if m is None and self._others:
                 m = self._other_format(buf, pos, end)
             if m is None:
-                self._continuation(buf[pos:end], after)
+                self._continuation(buf[pos:end], nl > pos, after)
             else:
                 self._line(m, buf[m.end():end], base + pos, after)
                 msg = self.last
@@ -208,9 +209,21 @@ class SyslogLayout:
         self.skip_partial = False
         return nl + 1
 
-    def _continuation(self, content: bytes, end: int) -> None:
+    def _continuation(self, content: bytes, written: bool, end: int) -> None:
+        """A line without a prefix (``written``: it held a byte, a CR at least, before its LF).
+
+        After a marker alone on its line it is the message's first line, and the lines after
+        it are its next ones: Asterisk's syslog channel through an rsyslog that does not
+        escape control characters (``$EscapeControlCharactersOnReceive off``) writes the
+        packet's CRLFs as they are, its header/body separator as a line that is just a CR.
+        A line that is just an LF is no line of a packet, whose lines all end in CRLF (and
+        the C reader steps over it). Anywhere else the line is the rest of the line before
+        it (a line cut in two)."""
         msg = self.last
-        if msg is not None and msg.lines and content:
+        if msg is not None and written and (msg.unprefixed or (not msg.lines and msg.marker is not None)):
+            msg.unprefixed = True
+            self._append(next(key for key, open_msg in self.open.items() if open_msg is msg), msg, content, end)
+        elif msg is not None and msg.lines and content:
             msg.lines[-1] += content
             msg.size += len(content)
             msg.end = end

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sipparse.logs.escapes import decode_escapes
 from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
 
 TRUTH = [json.loads(line) for line in (DATA / "truth.jsonl").read_text().splitlines()]
@@ -120,6 +121,20 @@ def test_a_file_channel_with_the_plain_formatter(name: str) -> None:
     messages, rejects, skipped, _ = parse_bytes(plain)
     assert rejects == [] and skipped == default_skipped
     assert _summary(messages) == _summary(default) and len(messages) == 154
+
+
+@pytest.mark.parametrize("name", ["rsyslog-traditional.log", "rsyslog-fileformat.log"])
+def test_the_syslog_channel_through_an_rsyslog_that_does_not_escape(name: str) -> None:
+    """``$EscapeControlCharactersOnReceive off``: the packet's CR and LF are written as they
+    are, so each message is its marker line, then its own lines without a prefix."""
+    escaped = (DATA / "asterisk-real" / name).read_bytes()
+    raw = decode_escapes(escaped)
+    assert b"--->\nOPTIONS sip:" in raw and b"#012" not in raw
+    expected, _, _, _ = parse_bytes(escaped)
+    messages, rejects, _, batch = parse_bytes(raw, batch_bytes=8192)
+    assert rejects == [] and batch.checkpoint == len(raw)
+    assert _summary(messages) == _summary(expected) and len(messages) == 154
+    assert all(m.problems == [] for m in messages)
 
 
 def test_multi_host_imfile_file_keeps_every_message_whole() -> None:

@@ -79,6 +79,13 @@ def test_a_byte_order_mark_after_the_prefix_reads_the_same(name: str) -> None:
 
 
 @needs_scanner
+def test_the_syslog_channel_unescaped_reads_the_same() -> None:
+    """Asterisk's syslog channel through an rsyslog with ``$EscapeControlCharactersOnReceive off``."""
+    data = (DATA / "asterisk-real" / "rsyslog-traditional.log").read_bytes()
+    assert _same(data.replace(b"#015", b"\r").replace(b"#012", b"\n")) == 154
+
+
+@needs_scanner
 @pytest.mark.parametrize("dialect", ["full", "syslog"])
 def test_torture_corpus_reads_the_same(shared_dir: Path, dialect: str) -> None:
     log_as = _full if dialect == "full" else _syslog
