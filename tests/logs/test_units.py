@@ -130,6 +130,24 @@ def test_a_byte_order_mark_before_each_message_is_not_part_of_it(name: str) -> N
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
 
 
+@pytest.mark.parametrize("name, dialect", [("pjsip-syslog-markers.log", "syslog"), ("pjsip-rfc5424.log", "rfc5424"),
+                                           ("asterisk-real/rsyslog-traditional.log", "syslog"),
+                                           ("asterisk-real/rsyslog-fileformat.log", "rfc5424")])
+def test_lines_that_keep_their_syslog_pri(name: str, dialect: str) -> None:
+    """A server writing what it received (``%rawmsg%``) or with a forwarding template keeps
+    the ``<PRI>`` before the time stamp: ``<134>Nov 29 14:06:32 vm asterisk[2899]: ...``."""
+    data = (DATA / name).read_bytes()
+    forwarded = re.sub(rb"(?m)^(?=\S)", b"<134>", data)
+    assert forwarded.count(b"\n<134>") > 100
+    assert detect_dialect(forwarded[:65536]) == dialect
+    plain, _, skipped, _ = parse_bytes(data)
+    got, rejects, forwarded_skipped, _ = parse_bytes(forwarded)
+    assert not rejects and forwarded_skipped == skipped and len(got) == len(plain) > 0
+    fields = ("call_id", "sip_method", "cseq", "from_sip", "to_sip", "timestamp", "host", "pid", "raw_message",
+              "direction", "peer")
+    assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
+
+
 def test_user_dialect_from_configuration() -> None:
     data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"Nov 29 14:09:10 pbx1 asterisk[6541]: ",
                                                                    b"<pbx1|6541|2026-11-29 14:09:10> ")

@@ -86,6 +86,13 @@ def test_the_syslog_channel_unescaped_reads_the_same() -> None:
 
 
 @needs_scanner
+@pytest.mark.parametrize("name", ["pjsip-syslog.log", "pjsip-rfc5424.log", "asterisk-real/rsyslog-traditional.log"])
+def test_lines_with_their_syslog_pri_read_the_same(name: str) -> None:
+    data = (DATA / name).read_bytes()
+    assert _same(re.sub(rb"(?m)^(?=\S)", b"<134>", data)) > 100
+
+
+@needs_scanner
 @pytest.mark.parametrize("dialect", ["full", "syslog"])
 def test_torture_corpus_reads_the_same(shared_dir: Path, dialect: str) -> None:
     log_as = _full if dialect == "full" else _syslog
