@@ -6,18 +6,27 @@ packet logger's entry is a marker line followed by the packet exactly as sent or
 entry of the data read so far is complete only when its message is whole by Content-Length
 and Asterisk's closing LF is there; otherwise it waits for more data (or, at the end of a
 file that will not grow, is taken as it is).
+
+Asterisk formats each entry into a buffer of 8192 bytes (``LOGMSG_SIZE`` in logger.c): the
+entry of a message of more than about 8 KB (a WebRTC INVITE with its ICE candidates) is cut
+at 8191 bytes, without its LF, and the next entry follows on the same line.  Such a next
+entry is found where the cut one ends, and the cut message is stored as cut.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from operator import sub
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
 from sipparse.sip.framing import frame_packet
+
+# The length of an entry Asterisk cut (logger.c formats it into a buffer of LOGMSG_SIZE, 8192 bytes).
+CUT_ENTRY = 8191
 
 
 class FullLayout:
@@ -34,6 +43,8 @@ class FullLayout:
         self._ts_group = dialect.groups["timestamp"]
         self._lead_byte = _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
+        # the prefix at any offset, not only at a line start: an entry after a cut one
+        self._glued = re.compile(dialect.prefix.pattern.removeprefix(b"^"), dialect.prefix.flags)
         self._fast = fast and builder.parser.scan is not None and accel.reader is not None
         self._skipping = False  # inside a line too long to keep, rejected by ``force``
 
@@ -50,12 +61,12 @@ class FullLayout:
         if self._fast:
             offsets = accel.reader.full_entry_starts(buf)
             if offsets is not None:
-                return self._feed_fast(buf, base, final, offsets)
+                return self._feed_fast(buf, base, final, self._glued_offsets(buf, offsets))
         return self._feed_entries(buf, base, final)
 
     def _feed_entries(self, buf: bytes, base: int, final: bool) -> int:
         """``feed`` in Python: any prefix pattern, every entry through ``_entry``."""
-        starts = list(self._entries(buf))
+        starts = self._with_glued(buf, list(self._entries(buf)))
         # lines before the first entry: the tail of an entry begun before this buffer
         done = starts[0].start() if starts else (len(buf) if final else buf.rfind(b"\n") + 1)
         self.builder.out.skipped += buf.count(b"\n", 0, done)
@@ -78,7 +89,7 @@ class FullLayout:
             return done
         count, last_end = len(starts), len(buf)
         if not final:
-            match = self.dialect.prefix.match(buf, starts[-1])
+            match = self._glued.match(buf, starts[-1])
             if match is None:  # cannot be (the C reader implements the pattern); Python decides
                 return self._feed_entries(buf, base, final)
             end = self._complete_end(buf, match)
@@ -87,7 +98,7 @@ class FullLayout:
             else:
                 last_end = end
         def slow(start: int, end: int) -> None:  # an entry the C reader leaves to Python
-            self._entry(buf, base, self.dialect.prefix.match(buf, start), end)
+            self._entry(buf, base, self._glued.match(buf, start), end)
 
         # the lines of entries without a packet (dialplan lines...) come back counted; added
         # after the call, as ``slow`` counts too
@@ -115,6 +126,42 @@ class FullLayout:
             match = prefix.match(buf, hit.start() + 1)
             if match:
                 yield match
+
+    def _with_glued(self, buf: bytes, starts: list[re.Match[bytes]]) -> list[re.Match[bytes]]:
+        """``starts`` with the entries that follow a cut one on its line (see the module doc)."""
+        if not starts:
+            return starts
+        ends = [match.start() for match in starts[1:]] + [len(buf)]
+        if all(end - match.start() <= CUT_ENTRY for match, end in zip(starts, ends, strict=True)):
+            return starts
+        out = []
+        for match, end in zip(starts, ends, strict=True):
+            out.append(match)
+            while (glued := self._glued_after(buf, out[-1].start(), end)) is not None:
+                out.append(glued)
+        return out
+
+    def _glued_offsets(self, buf: bytes, starts: list[int]) -> list[int]:
+        """``_with_glued`` for the C reader's entry offsets."""
+        if not starts:
+            return starts
+        ends = starts[1:] + [len(buf)]
+        if max(map(sub, ends, starts)) <= CUT_ENTRY:
+            return starts
+        out = []
+        for start, end in zip(starts, ends, strict=True):
+            out.append(start)
+            while (glued := self._glued_after(buf, out[-1], end)) is not None:
+                out.append(glued.start())
+        return out
+
+    def _glued_after(self, buf: bytes, start: int, end: int) -> re.Match[bytes] | None:
+        """The entry Asterisk wrote right after the entry at ``start`` when it cut that one,
+        before ``end``: a prefix exactly CUT_ENTRY bytes on, where no line begins."""
+        at = start + CUT_ENTRY
+        if at >= end or buf[at - 1] == 10:
+            return None
+        return self._glued.match(buf, at)
 
     def _complete_end(self, buf: bytes, match: re.Match[bytes]) -> int | None:
         """Where the last entry ends if it is already whole, else None."""
@@ -153,9 +200,11 @@ class FullLayout:
         body = line_end + 1 if line_end >= 0 else end
         stop = end - 1 if end > body and buf[end - 1] == 10 else end  # the LF Asterisk writes after the packet
         timestamp = self.timestamps(match.group(self._ts_group))
+        problems = None if stop - body <= MAX_MESSAGE else ["packet cut at 1 MiB"]
+        if end - match.start() == CUT_ENTRY and stop == end and self._glued.match(buf, end):
+            problems = [f"Asterisk cut its log entry at {CUT_ENTRY} bytes"]
         self.builder.packet(buf[body:min(stop, body + MAX_MESSAGE)], base + match.start(), base + end, base + body,
-                            timestamp, marker_of(marker, self.rules.marker_groups),
-                            problems=None if stop - body <= MAX_MESSAGE else ["packet cut at 1 MiB"])
+                            timestamp, marker_of(marker, self.rules.marker_groups), problems=problems)
 
 
 # What a marker announcing more digits than int() converts is read as: more than any

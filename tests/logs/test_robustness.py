@@ -94,3 +94,55 @@ def test_many_streams_are_read_without_a_pattern_compiled_for_each(monkeypatch: 
     monkeypatch.setattr(re, "compile", lambda *args, **kw: compiled.append(args) or real(*args, **kw))
     parse_bytes(data, dialect="syslog")
     assert len(compiled) < 1000  # the parser's own few, not one a stream
+
+
+def _asterisk_entry(stamp: str, marker: str, packet: bytes) -> bytes:
+    """A packet logger entry as Asterisk's file channel writes it: the message and its LF
+    built in at most 8191 bytes, the entry formatted into 8192 (logger.c, LOGMSG_SIZE), so a
+    longer one is cut and loses its last LF."""
+    message = (marker + "\n").encode() + packet + b"\n"
+    if len(message) > 8191:
+        message = message[:8191] + b"\n"
+    return (f"[{stamp}] VERBOSE[2931] res_pjsip_logger.c: ".encode() + message)[:8191]
+
+
+def _webrtc_invite(n: int) -> bytes:
+    candidates = b"".join(b"a=candidate:%d 1 udp 2122260223 10.0.0.%d %d typ host generation 0\r\n"
+                          % (i, i % 250, 50000 + i) for i in range(40 * n))
+    sdp = b"v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/SAVPF 111\r\n"
+    sdp += candidates
+    return (b"INVITE sip:1000@pbx SIP/2.0\r\nVia: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK-%d\r\n"
+            b"From: <sip:webrtc@pbx>;tag=%d\r\nTo: <sip:1000@pbx>\r\nCall-ID: webrtc-%d\r\nCSeq: 1 INVITE\r\n"
+            b"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (n, n, n, len(sdp), sdp))
+
+
+def _trying(n: int) -> bytes:
+    return (b"SIP/2.0 100 Trying\r\nVia: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK-%d\r\n"
+            b"From: <sip:webrtc@pbx>;tag=%d\r\nTo: <sip:1000@pbx>\r\nCall-ID: webrtc-%d\r\nCSeq: 1 INVITE\r\n"
+            b"Content-Length: 0\r\n\r\n" % (n, n, n))
+
+
+def test_an_entry_asterisk_cut_keeps_the_entries_after_it() -> None:
+    """A message of more than 8 KB is cut by Asterisk's logger, and the next entry follows on
+    the same line: each is stored, the cut one as cut, whatever the batch size."""
+    data = GOOD_FULL
+    for n in range(1, 6):  # INVITEs of 3 to 15 KB
+        invite, trying = _webrtc_invite(n), _trying(n)
+        data += _asterisk_entry(f"Nov 29 14:09:1{n}", f"<--- Received SIP request ({len(invite)} bytes) from "
+                                "WSS:198.51.100.7:443 --->", invite)
+        data += _asterisk_entry(f"Nov 29 14:09:1{n}", f"<--- Transmitting SIP response ({len(trying)} bytes) to "
+                                "WSS:198.51.100.7:443 --->", trying)
+    data += GOOD_FULL
+    assert len(re.findall(rb"[^\n]\[Nov 29 14:09:1[0-9]\] VERBOSE", data)) == 3  # glued to a cut entry
+    good = _count(GOOD_FULL)
+    for batch_bytes in (1 << 20, 8192, 3000):
+        messages, rejects, _, batch = parse_bytes(data, dialect="full", batch_bytes=batch_bytes)
+        assert not rejects and batch.checkpoint == len(data)
+        assert [(m.call_id, m.sip_method) for m in messages[good:-good]] == [
+            (f"webrtc-{n}", method) for n in range(1, 6) for method in ("INVITE", "100 Trying")]
+        for n, invite, trying in zip(range(1, 6), messages[good:-good:2], messages[good + 1:-good:2], strict=True):
+            assert trying.raw_message == _trying(n) and trying.direction == "out" and not trying.problems
+            whole = invite.raw_message == _webrtc_invite(n)
+            assert whole == (len(_webrtc_invite(n)) < 8000)
+            assert whole or ("Asterisk cut its log entry at 8191 bytes" in invite.problems
+                             and _webrtc_invite(n).startswith(invite.raw_message))

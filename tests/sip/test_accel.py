@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sipparse.logs import LogParser, ParseOptions
 from sipparse.sip import accel
 from tests.logs.helpers import DATA, SOURCE
+from tests.logs.test_robustness import _asterisk_entry, _trying, _webrtc_invite
 from tests.sip.test_torture import SENTINEL, _entries, _full, _syslog
 
 needs_scanner = pytest.mark.skipif(accel.scan_message is None, reason="the C scanner is not built")
@@ -90,6 +91,19 @@ def test_the_syslog_channel_unescaped_reads_the_same() -> None:
 def test_lines_with_their_syslog_pri_read_the_same(name: str) -> None:
     data = (DATA / name).read_bytes()
     assert _same(re.sub(rb"(?m)^(?=\S)", b"<134>", data)) > 100
+
+
+@needs_scanner
+def test_entries_asterisk_cut_read_the_same() -> None:
+    """Messages of more than 8 KB, cut by Asterisk's logger, the next entry on the same line."""
+    data = b""
+    for n in range(1, 6):
+        invite = _webrtc_invite(n)
+        data += _asterisk_entry(f"Nov 29 14:09:1{n}", f"<--- Received SIP request ({len(invite)} bytes) from "
+                                "WSS:198.51.100.7:443 --->", invite)
+        data += _asterisk_entry(f"Nov 29 14:09:1{n}", "<--- Transmitting SIP response (300 bytes) to "
+                                "WSS:198.51.100.7:443 --->", _trying(n))
+    assert _same(data, "full") == 10
 
 
 @needs_scanner
