@@ -45,6 +45,9 @@ _CONTENT_LENGTH_LINE = re.compile(
 _CONTENT_LENGTH_AFTER_LF = re.compile(b"\n" + _CONTENT_LENGTH_LINE.pattern[1:])
 _BULK_BYTES = 4 << 10  # how far ahead a message's lines are looked for at once
 # A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
+# rsyslog's summary of a message repeated ($RepeatedMsgReduction on, Ubuntu's default):
+# " message repeated 3 times: [<the message's first 800 bytes>]".
+_REPEATED = re.compile(rb" ?message repeated ([0-9]{1,9}) times: \[(.*)\]\Z", re.S)
 _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
 _SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
                          b"A" * 26 + b"a" * 26 + b"0" * 10)
@@ -239,6 +242,9 @@ class SyslogLayout:
         if msg is not None and self.line_no - msg.last_line > STALE_LINES:
             self._close(key, "stream went silent inside the message")
             msg = None
+        if msg is None and content[:18].lstrip().startswith(b"message repeated ") and self._repeats(
+                m, content, start, end):
+            return
         lead = content[:1]
         if lead == b"<" or (lead and lead[0] in _ORIGIN_LEADS):
             if self._asterisk_line(m, key, msg, content, start, end):
@@ -253,6 +259,22 @@ class SyslogLayout:
             self.last = None
             return
         self._append(key, msg, content, end)
+
+    def _repeats(self, m, content: bytes, start: int, end: int) -> bool:
+        """rsyslog's "message repeated N times: [...]" line, when what it repeats is SIP: a
+        reject saying that those N messages (a retransmission logged again and again) are not
+        in the log, where a summary of anything else is a line skipped as no SIP."""
+        found = _REPEATED.match(content)
+        if found is None:
+            return False
+        inner = decode_escapes(found.group(2))
+        if self.rules.marker.search(inner) is None and START_LINE.search(inner) is None:
+            return False
+        self.builder.reject(start, end, f"rsyslog wrote {int(found.group(1))} repeats of the message before it as "
+                            "one 'message repeated' line ($RepeatedMsgReduction): they are not in the log", content,
+                            self.timestamps(m.group(self._ts)), _text(self._group(m, self._host)))
+        self.last = None
+        return True
 
     def _asterisk_line(self, m, key: tuple, msg: _Open | None, content: bytes, start: int, end: int) -> bool:
         """Handle a marker or another Asterisk-prefixed line; False for anything else."""

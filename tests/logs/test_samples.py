@@ -137,6 +137,31 @@ def test_the_syslog_channel_through_an_rsyslog_that_does_not_escape(name: str) -
     assert all(m.problems == [] for m in messages)
 
 
+def _with_repeat_summaries(syslog_channel: bytes) -> bytes:
+    """The syslog channel through an rsyslog with ``$RepeatedMsgReduction on``: after the first
+    packet and the first dialplan line, a "message repeated 2 times" line for each."""
+    lines = syslog_channel.split(b"\n")
+    packet = next(i for i, line in enumerate(lines) if b"<--- Received SIP request" in line)
+    dialplan = next(i for i, line in enumerate(lines) if b" pbx.c:" in line and i > packet)
+    for i in (dialplan, packet):
+        prefix, _, text = lines[i].partition(b": ")
+        lines.insert(i + 1, prefix + b": message repeated 2 times: [ " + text[:799] + b"]")
+    return b"\n".join(lines)
+
+
+def test_rsyslog_repeat_summaries_of_a_packet_are_rejects() -> None:
+    """The two repeats of a packet that rsyslog summed up are not in the log: a reject says so,
+    where the summary of a dialplan line is skipped like that line."""
+    data = (DATA / "asterisk-real" / "rsyslog-traditional.log").read_bytes()
+    expected, _, skipped, _ = parse_bytes(data)
+    messages, rejects, summed_skipped, _ = parse_bytes(_with_repeat_summaries(data))
+    assert _summary(messages) == _summary(expected) and summed_skipped == skipped + 1
+    assert [r.reason for r in rejects] == [
+        "rsyslog wrote 2 repeats of the message before it as one 'message repeated' line "
+        "($RepeatedMsgReduction): they are not in the log"]
+    assert rejects[0].raw.startswith(b"message repeated 2 times: [ VERBOSE[") and rejects[0].host == "vm"
+
+
 def test_multi_host_imfile_file_keeps_every_message_whole() -> None:
     channels = {"pbx-a": "pjsip", "pbx-b": "full"}
     alone = {host: parse_bytes((DATA / "asterisk-real" / f).read_bytes())[0] for host, f in channels.items()}

@@ -23,6 +23,7 @@ from sipparse.logs import LogParser, ParseOptions
 from sipparse.sip import accel
 from tests.logs.helpers import DATA, SOURCE
 from tests.logs.test_robustness import _asterisk_entry, _trying, _webrtc_invite
+from tests.logs.test_samples import _with_repeat_summaries
 from tests.sip.test_torture import SENTINEL, _entries, _full, _syslog
 
 needs_scanner = pytest.mark.skipif(accel.scan_message is None, reason="the C scanner is not built")
@@ -104,6 +105,11 @@ def test_entries_asterisk_cut_read_the_same() -> None:
         data += _asterisk_entry(f"Nov 29 14:09:1{n}", "<--- Transmitting SIP response (300 bytes) to "
                                 "WSS:198.51.100.7:443 --->", _trying(n))
     assert _same(data, "full") == 10
+
+
+@needs_scanner
+def test_rsyslog_repeat_summaries_read_the_same() -> None:
+    assert _same(_with_repeat_summaries((DATA / "asterisk-real" / "rsyslog-traditional.log").read_bytes())) == 154
 
 
 @needs_scanner
