@@ -249,6 +249,12 @@ class SyslogLayout:
         if lead == b"<" or (lead and lead[0] in _ORIGIN_LEADS):
             if self._asterisk_line(m, key, msg, content, start, end):
                 return
+        glued = _glued_at(self.rules, content)
+        if glued:  # the end of a message Asterisk cut, then the marker of the next one
+            if msg is not None:
+                self._append(key, msg, content[:glued], end)
+            self._asterisk_line(m, key, self.open.get(key), content[glued:], start, end)
+            return
         # A body may begin with a start line (message/sipfrag); past its first line, a start
         # line means the Content-Length was too large and the next message has begun.
         in_sized_body = msg is not None and msg.in_body and msg.content_length is not None
@@ -379,6 +385,8 @@ class SyslogLayout:
         hit = self._stops.search(b"\n" + text)  # type: ignore[union-attr]
         if hit is not None:
             contents = contents[:text.count(b"\n", 0, hit.start())]
+        if b"<--- " in text:  # perhaps a marker after a message Asterisk cut: ``_line`` reads that line
+            contents = contents[:next((k for k, c in enumerate(contents) if c.find(b"<--- ", 1) > 0), len(contents))]
         taken, closed = self._take(msg, contents, text)
         appended = contents[:taken]
         msg.lines += appended
@@ -473,6 +481,25 @@ class _Renumbered:
 
     def end(self) -> int:
         return self._match.end()
+
+
+def _glued_at(rules: AsteriskRules, content: bytes) -> int:
+    """Where Asterisk's marker entry begins inside a line's text, after the end of a message
+    it cut (0 when it does not): Asterisk writes at most 8191 bytes of an entry (see
+    logs/full.py), and the next entry follows on the same line, which imfile forwards as one."""
+    at = content.find(b"<--- ", 1)
+    if at < 0:
+        return 0
+    marker = rules.marker.match(content, at)
+    if marker is None or content[marker.end():].strip():
+        return 0
+    bracket = content.find(b"[", 1, at)
+    while bracket > 0:
+        origin = rules.origin.match(content, bracket)
+        if origin is not None and origin.end() == at:
+            return bracket
+        bracket = content.find(b"[", bracket + 1, at)
+    return 0
 
 
 def _strip_cr(content: bytes) -> bytes:

@@ -940,6 +940,18 @@ static int is_stop(const unsigned char *c, Py_ssize_t n) {
     return match_origin(c, 0, n) >= 0 || match_marker(c, 0, n, &mk) || is_startish(c, n);
 }
 
+/* Whether a line's text holds "<--- " after its first byte: perhaps the marker of an entry
+ * Asterisk wrote after one it cut, which lines.py's _glued_at decides. */
+static int holds_late_marker(const unsigned char *c, Py_ssize_t n) {
+    for (Py_ssize_t i = 1; i + 5 <= n; i++) {
+        const unsigned char *lt = memchr(c + i, '<', (size_t)(n - i));
+        if (!lt) return 0;
+        i = lt - c;
+        if (i + 5 <= n && memcmp(lt, "<--- ", 5) == 0) return 1;
+    }
+    return 0;
+}
+
 /* Content-Length of a header line as lines._content_length reads it: -2 not such a line,
  * -1 unreadable, else the value. */
 static long long content_length_line(const unsigned char *c, Py_ssize_t n) {
@@ -1172,7 +1184,7 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
         if (end < 0) return 0;
         const unsigned char *c = d + line.end;
         Py_ssize_t n = end - line.end;
-        if (is_stop(c, n)) return 0;
+        if (is_stop(c, n) || holds_late_marker(c, n)) return 0;
         starts[count] = line.end, ends[count++] = end;
         prefixed++;
         total += n + 1;

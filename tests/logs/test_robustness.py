@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipparse.logs import MAX_MESSAGE
-from tests.logs.helpers import DATA, parse_bytes
+from tests.logs.helpers import DATA, imfile_lines, parse_bytes
 
 GOOD_SYSLOG = (DATA / "pjsip-syslog.log").read_bytes()[:4000]
 GOOD_SYSLOG = GOOD_SYSLOG[:GOOD_SYSLOG.rfind(b"\n\n") + 2]
@@ -122,17 +122,23 @@ def _trying(n: int) -> bytes:
             b"Content-Length: 0\r\n\r\n" % (n, n, n))
 
 
-def test_an_entry_asterisk_cut_keeps_the_entries_after_it() -> None:
-    """A message of more than 8 KB is cut by Asterisk's logger, and the next entry follows on
-    the same line: each is stored, the cut one as cut, whatever the batch size."""
-    data = GOOD_FULL
-    for n in range(1, 6):  # INVITEs of 3 to 15 KB
+def cut_entries() -> bytes:
+    """Entries of WebRTC INVITEs of 3 to 15 KB, each with its 100 Trying: Asterisk cuts the
+    three largest, and their Trying's entry follows on the same line."""
+    data = b""
+    for n in range(1, 6):
         invite, trying = _webrtc_invite(n), _trying(n)
         data += _asterisk_entry(f"Nov 29 14:09:1{n}", f"<--- Received SIP request ({len(invite)} bytes) from "
                                 "WSS:198.51.100.7:443 --->", invite)
         data += _asterisk_entry(f"Nov 29 14:09:1{n}", f"<--- Transmitting SIP response ({len(trying)} bytes) to "
                                 "WSS:198.51.100.7:443 --->", trying)
-    data += GOOD_FULL
+    return data
+
+
+def test_an_entry_asterisk_cut_keeps_the_entries_after_it() -> None:
+    """A message of more than 8 KB is cut by Asterisk's logger, and the next entry follows on
+    the same line: each is stored, the cut one as cut, whatever the batch size."""
+    data = GOOD_FULL + cut_entries() + GOOD_FULL
     assert len(re.findall(rb"[^\n]\[Nov 29 14:09:1[0-9]\] VERBOSE", data)) == 3  # glued to a cut entry
     good = _count(GOOD_FULL)
     for batch_bytes in (1 << 20, 8192, 3000):
@@ -146,3 +152,17 @@ def test_an_entry_asterisk_cut_keeps_the_entries_after_it() -> None:
             assert whole == (len(_webrtc_invite(n)) < 8000)
             assert whole or ("Asterisk cut its log entry at 8191 bytes" in invite.problems
                              and _webrtc_invite(n).startswith(invite.raw_message))
+
+
+def test_an_entry_asterisk_cut_then_forwarded_by_imfile() -> None:
+    """rsyslog imfile forwards the pjsip file line by line: the Trying's marker arrives at the
+    end of the line that ends the cut INVITE, and still gives the Trying its direction and peer."""
+    full, _, _, _ = parse_bytes(cut_entries(), dialect="full")
+    forwarded = b"".join(imfile_lines(cut_entries(), "pbx-a", 4101))
+    assert len(re.findall(rb"(?<!: )\[Nov 29 14:09:1[0-9]\] VERBOSE\[2931\] res_pjsip_logger.c: <---", forwarded)) == 3
+    for batch_bytes in (1 << 20, 8192, 3000):
+        messages, rejects, skipped, batch = parse_bytes(forwarded, batch_bytes=batch_bytes)
+        assert not rejects and not skipped and batch.checkpoint == len(forwarded)
+        assert [(m.call_id, m.sip_method, m.direction, m.transport, m.peer, m.marker_bytes) for m in messages] == [
+            (m.call_id, m.sip_method, m.direction, m.transport, m.peer, m.marker_bytes) for m in full]
+        assert [m.raw_message for m in messages[1::2]] == [m.raw_message for m in full[1::2]]

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from sipparse.logs import LogParser, ParseOptions
 from sipparse.sip import accel
-from tests.logs.helpers import DATA, SOURCE
-from tests.logs.test_robustness import _asterisk_entry, _trying, _webrtc_invite
+from tests.logs.helpers import DATA, SOURCE, imfile_lines
+from tests.logs.test_robustness import _asterisk_entry, _trying, cut_entries
 from tests.logs.test_samples import _with_repeat_summaries
 from tests.sip.test_torture import SENTINEL, _entries, _full, _syslog
 
@@ -97,14 +97,28 @@ def test_lines_with_their_syslog_pri_read_the_same(name: str) -> None:
 @needs_scanner
 def test_entries_asterisk_cut_read_the_same() -> None:
     """Messages of more than 8 KB, cut by Asterisk's logger, the next entry on the same line."""
+    assert _same(cut_entries(), "full") == 10
+    assert _same(b"".join(imfile_lines(cut_entries(), "pbx-a", 4101))) == 10  # forwarded by imfile
+
+
+@needs_scanner
+def test_entries_cut_by_a_few_bytes_read_the_same_forwarded() -> None:
+    """Cut by a few bytes, the INVITE's Content-Length is reached inside the line that ends
+    with the next entry's marker: the C reader leaves that line to Python."""
     data = b""
-    for n in range(1, 6):
-        invite = _webrtc_invite(n)
-        data += _asterisk_entry(f"Nov 29 14:09:1{n}", f"<--- Received SIP request ({len(invite)} bytes) from "
-                                "WSS:198.51.100.7:443 --->", invite)
-        data += _asterisk_entry(f"Nov 29 14:09:1{n}", "<--- Transmitting SIP response (300 bytes) to "
-                                "WSS:198.51.100.7:443 --->", _trying(n))
-    assert _same(data, "full") == 10
+    for pad in range(7700, 7900, 3):
+        sdp = b"v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\na=x-pad:%s\r\n" % (b"y" * pad)
+        invite = (b"INVITE sip:1000@pbx SIP/2.0\r\nVia: SIP/2.0/UDP h.invalid;branch=z9hG4bK-1\r\n"
+                  b"From: <sip:w@pbx>;tag=1\r\nTo: <sip:1000@pbx>\r\nCall-ID: edge-%d\r\nCSeq: 1 INVITE\r\n"
+                  b"Content-Type: application/sdp\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (pad, len(sdp), sdp))
+        data += _asterisk_entry("Nov 29 14:09:11", f"<--- Received SIP request ({len(invite)} bytes) from "
+                                "UDP:10.0.0.1:5060 --->", invite)
+        data += _asterisk_entry("Nov 29 14:09:11", "<--- Transmitting SIP response (300 bytes) to "
+                                "UDP:10.0.0.1:5060 --->", _trying(pad))
+    forwarded = b"".join(imfile_lines(data, "pbx-a", 4101))
+    assert _same(forwarded) == _same(data, "full") == 134
+    assert None not in {m.direction for m in _parse(forwarded, True)[0]}
 
 
 @needs_scanner
