@@ -160,6 +160,9 @@ def test_rsyslog_repeat_summaries_of_a_packet_are_rejects() -> None:
         "rsyslog wrote 2 repeats of the message before it as one 'message repeated' line "
         "($RepeatedMsgReduction): they are not in the log"]
     assert rejects[0].raw.startswith(b"message repeated 2 times: [ VERBOSE[") and rejects[0].host == "vm"
+    unescaped, unescaped_rejects, _, _ = parse_bytes(decode_escapes(_with_repeat_summaries(data)))
+    assert _summary(unescaped) == _summary(expected)
+    assert [r.reason for r in unescaped_rejects] == [r.reason for r in rejects]
 
 
 def test_multi_host_imfile_file_keeps_every_message_whole() -> None:
