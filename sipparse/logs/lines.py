@@ -350,7 +350,7 @@ class SyslogLayout:
         """
         ts_start, ts_end = m.span(self._ts)
         tail = buf[ts_end:m.end()]
-        if ts_start != m.start() or not tail.endswith(b": "):
+        if ts_start != m.start() or not tail.endswith(b" "):
             return nl
         if not buf.startswith(tail, nl + 1 + ts_end - ts_start):
             # the next line is another stream's: nothing to take, and no runner to compile

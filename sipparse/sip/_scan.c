@@ -892,7 +892,7 @@ static int match_syslog_prefix(int kind, const unsigned char *d, Py_ssize_t i, P
     Py_ssize_t j = kind == SYSLOG_RFC5424 ? rfc3339_stamp_end(d, i, n) : month_day_time_end(d, i, n, ".");
     if (j < 0) return 0;
     p->stamp_end = j;
-    /* " (?<host>[^ \n]+) (?<program>[^ \[\n:]+)(?:\[(?<pid>[0-9]+)\])?: ?%{SYSLOG_BOM}" */
+    /* " (?<host>[^ \n]+) %{SYSLOG_TAG}%{SYSLOG_BOM}": program, pid, then ": ?" or " " */
     if (j >= n || d[j] != ' ') return 0;
     p->host = ++j;
     while (j < n && d[j] != ' ' && d[j] != '\n') j++;
@@ -910,9 +910,14 @@ static int match_syslog_prefix(int kind, const unsigned char *d, Py_ssize_t i, P
         p->pid = j + 1, p->pid_end = k;
         j = k + 1;
     }
-    if (j >= n || d[j] != ':') return 0;
-    j++;
-    if (j < n && d[j] == ' ') j++;
+    if (j < n && d[j] == ':') { /* the tag's colon, or a space where rsyslog wrote an RFC 5424 tag */
+        j++;
+        if (j < n && d[j] == ' ') j++;
+    } else if (j < n && d[j] == ' ') {
+        j++;
+    } else {
+        return 0;
+    }
     if (n - j >= 3 && memcmp(d + j, "\xEF\xBB\xBF", 3) == 0) j += 3; /* SYSLOG_BOM */
     p->end = j;
     return 1;

@@ -148,6 +148,25 @@ def test_lines_that_keep_their_syslog_pri(name: str, dialect: str) -> None:
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
 
 
+@pytest.mark.parametrize("name", ["pjsip-syslog-markers.log", "pjsip-rfc5424.log",
+                                  "asterisk-real/rsyslog-traditional.log", "asterisk-real/rsyslog-fileformat.log"])
+@pytest.mark.parametrize("tag", [rb"\1[\2] ", rb"\1 "], ids=["app[procid]", "app"])
+def test_a_tag_without_its_colon(name: str, tag: bytes) -> None:
+    """A message that reached the log server in RFC 5424 is written by RSYSLOG_FileFormat and
+    RSYSLOG_TraditionalFileFormat with its APP-NAME and PROCID as the tag, and no colon:
+    ``2026-11-29T14:09:10.721014+00:00 pbx1 asterisk[6541] Via: ...`` (rsyslog 8.2302)."""
+    data = (DATA / name).read_bytes()
+    colonless = re.sub(rb"(?m)^(\S+(?: +\d+ \S+)? \S+ [^\[: ]+)\[(\d+)\]: ", tag, data)
+    assert colonless != data and colonless.count(b"\n") == data.count(b"\n")
+    plain, _, skipped, _ = parse_bytes(data)
+    got, rejects, colonless_skipped, _ = parse_bytes(colonless)
+    assert not rejects and colonless_skipped == skipped and len(got) == len(plain) > 0
+    fields = ("call_id", "sip_method", "cseq", "from_sip", "to_sip", "timestamp", "host", "raw_message",
+              "direction", "peer")
+    assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
+    assert {m.pid for m in got} == ({m.pid for m in plain} if b"[" in tag else {None})
+
+
 def test_user_dialect_from_configuration() -> None:
     data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"Nov 29 14:09:10 pbx1 asterisk[6541]: ",
                                                                    b"<pbx1|6541|2026-11-29 14:09:10> ")

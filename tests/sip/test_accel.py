@@ -127,6 +127,13 @@ def test_rsyslog_repeat_summaries_read_the_same() -> None:
 
 
 @needs_scanner
+@pytest.mark.parametrize("name", ["pjsip-syslog-markers.log", "asterisk-real/rsyslog-fileformat.log"])
+def test_tags_without_their_colon_read_the_same(name: str) -> None:
+    data = (DATA / name).read_bytes()
+    assert _same(re.sub(rb"(?m)^(\S+(?: +\d+ \S+)? \S+ [^\[: ]+)\[(\d+)\]: ", rb"\1[\2] ", data)) > 100
+
+
+@needs_scanner
 @pytest.mark.parametrize("dialect", ["full", "syslog"])
 def test_torture_corpus_reads_the_same(shared_dir: Path, dialect: str) -> None:
     log_as = _full if dialect == "full" else _syslog
