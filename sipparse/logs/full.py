@@ -25,6 +25,11 @@ from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
 from sipparse.sip.framing import frame_packet
 
+# A packet logger marker however the rest of it looks: one that ASTERISK_ORIGIN and
+# ASTERISK_PJSIP_MARKER do not read is a reject, not a line skipped as no SIP.
+LOOSE_MARKER = re.compile(rb"<--- (?:Received|Transmitting) SIP ")
+UNREAD_MARKER = "a packet logger marker in a shape the log's dialect does not read"
+
 # The length of an entry Asterisk cut (logger.c formats it into a buffer of LOGMSG_SIZE, 8192 bytes).
 CUT_ENTRY = 8191
 
@@ -194,6 +199,11 @@ class FullLayout:
     def _entry(self, buf: bytes, base: int, match: re.Match[bytes], end: int) -> None:
         marker = self._marker(buf, match)
         if marker is None:
+            line_end = buf.find(b"\n", match.end(), end)
+            if LOOSE_MARKER.search(buf, match.end(), line_end if line_end >= 0 else end):
+                self.builder.reject(base + match.start(), base + end, UNREAD_MARKER, buf[match.start():end],
+                                    self.timestamps(match.group(self._ts_group)))
+                return
             self.builder.out.skipped += max(1, buf.count(b"\n", match.start(), end))
             return
         line_end = buf.find(b"\n", marker.end(), end)

@@ -27,7 +27,7 @@ from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.escapes import decode_escapes
-from sipparse.logs.full import marker_of
+from sipparse.logs.full import LOOSE_MARKER, UNREAD_MARKER, marker_of
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
@@ -262,10 +262,19 @@ class SyslogLayout:
         if (not in_sized_body or msg.body) and START_LINE.match(_strip_cr(content)):  # type: ignore[union-attr]
             msg = self._start(m, key, msg, start, end)
         if msg is None:
-            self.builder.out.skipped += 1
-            self.last = None
+            self._skip(m, content, start, end)
             return
         self._append(key, msg, content, end)
+
+    def _skip(self, m, content: bytes, start: int, end: int) -> None:
+        """A line outside any message: skipped as no SIP, unless it holds a packet logger marker
+        that the patterns do not read (a reject, which says so)."""
+        self.last = None
+        if LOOSE_MARKER.search(content):
+            self.builder.reject(start, end, UNREAD_MARKER, content, self.timestamps(m.group(self._ts)),
+                                _text(self._group(m, self._host)))
+        else:
+            self.builder.out.skipped += 1
 
     def _repeats(self, m, content: bytes, start: int, end: int) -> bool:
         """rsyslog's "message repeated N times: [...]" line, when what it repeats is SIP: a
@@ -295,8 +304,7 @@ class SyslogLayout:
                 return False
             if msg is not None:
                 self._close(key)
-            self.builder.out.skipped += 1
-            self.last = None
+            self._skip(m, content, start, end)
             return True
         if msg is not None:
             self._close(key)

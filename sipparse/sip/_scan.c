@@ -773,6 +773,8 @@ done:
     return status;
 }
 
+static int holds_late_marker(const unsigned char *c, Py_ssize_t n);
+
 /* One packet logger entry of the full layout as a SipMessage: 1 done, 0 Python reads it, -1 error. */
 static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, Py_ssize_t base,
                       PyObject *const *ctx, Py_ssize_t *skipped) {
@@ -783,6 +785,11 @@ static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py
     Envelope env = {.offset = base + start, .end = base + end, .line = d, .host = Py_None, .pid = Py_None};
     Marker *mk = &env.marker;
     int marked = origin_end >= 0 && match_marker(d, origin_end, n, mk);
+    if (!marked) {
+        /* a marker the patterns do not read (another origin, another shape): Python rejects it */
+        const unsigned char *eol = memchr(d + start, '\n', (size_t)(end - start));
+        if (holds_late_marker(d + start, (eol ? eol - d : end) - start)) return 0;
+    }
     if (!marked && (origin_end >= 0 || (close + 2 < n && d[close + 2] != '['))) {
         /* no packet logger marker (a dialplan line...): full.py skips the entry, counting its
          * lines.  Without a "[" that may open an origin's own time stamp, ASTERISK_ORIGIN's

@@ -166,3 +166,19 @@ def test_an_entry_asterisk_cut_then_forwarded_by_imfile() -> None:
         assert [(m.call_id, m.sip_method, m.direction, m.transport, m.peer, m.marker_bytes) for m in messages] == [
             (m.call_id, m.sip_method, m.direction, m.transport, m.peer, m.marker_bytes) for m in full]
         assert [m.raw_message for m in messages[1::2]] == [m.raw_message for m in full[1::2]]
+
+
+def test_a_marker_in_a_shape_no_pattern_reads_is_a_reject_not_a_skipped_line() -> None:
+    """An Asterisk prefix of a shape the patterns do not know (here "VERBOSE(2931)") hides the
+    packet logger's markers: each is a reject that says so, where it was a line skipped as no
+    SIP and the file gave nothing, without a word."""
+    full = (DATA / "asterisk-real" / "full").read_bytes()
+    odd = re.sub(rb"\] VERBOSE\[([0-9]+)\]", rb"] VERBOSE(\1)", full)
+    messages, rejects, _, _ = parse_bytes(odd, dialect="full")
+    assert messages == [] and len(rejects) == 154
+    assert {r.reason for r in rejects} == {"a packet logger marker in a shape the log's dialect does not read"}
+    assert all(b"<--- Received SIP" in r.raw or b"<--- Transmitting SIP" in r.raw for r in rejects)
+    forwarded = b"".join(imfile_lines(odd, "pbx-a", 4101))
+    messages, rejects, _, _ = parse_bytes(forwarded)
+    assert len(rejects) == 154 and {r.host for r in rejects} == {"pbx-a"}
+    assert len(messages) == 154 and {m.direction for m in messages} == {None}  # the lines after it still are SIP

@@ -134,6 +134,13 @@ def test_tags_without_their_colon_read_the_same(name: str) -> None:
 
 
 @needs_scanner
+def test_markers_no_pattern_reads_are_rejected_the_same() -> None:
+    data = re.sub(rb"\] VERBOSE\[([0-9]+)\]", rb"] VERBOSE(\1)", (DATA / "asterisk-real" / "full").read_bytes())
+    assert _same(data) == 0
+    assert len(_parse(data, True)[1]) == 154
+
+
+@needs_scanner
 @pytest.mark.parametrize("dialect", ["full", "syslog"])
 def test_torture_corpus_reads_the_same(shared_dir: Path, dialect: str) -> None:
     log_as = _full if dialect == "full" else _syslog
