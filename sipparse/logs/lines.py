@@ -159,6 +159,7 @@ class SyslogLayout:
             if m is None:
                 self._continuation(buf[pos:end], nl > pos, after)
             else:
+                self._end_unprefixed()
                 self._line(m, buf[m.end():end], base + pos, after)
                 msg = self.last
                 if msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok \
@@ -199,8 +200,18 @@ class SyslogLayout:
 
     def flush(self) -> None:
         """Close every open message (the data will not grow)."""
-        for key in list(self.open):
-            self._close(key, "log ended inside the message")
+        for key, msg in list(self.open.items()):
+            whole = msg.unprefixed and msg.content_length is not None and msg.body >= msg.content_length
+            self._close(key, None if whole else "log ended inside the message")
+
+    def _end_unprefixed(self) -> None:
+        """Close the message whose lines came without a prefix, at the next prefixed line, if
+        it is still open: its packet holds more than the message its marker announced (a TCP
+        segment of two messages, which Asterisk logs whole for each), and rsyslog wrote the
+        packet whole."""
+        msg = self.last
+        if msg is not None and msg.unprefixed:
+            self._close(next(key for key, open_msg in self.open.items() if open_msg is msg))
 
     def _skip_partial(self, buf: bytes) -> int:
         """Bytes of ``buf`` that are still the line ``force`` gave up on: up to its LF, or all
@@ -217,9 +228,10 @@ class SyslogLayout:
         """A line without a prefix (``written``: it held a byte, a CR at least, before its LF).
 
         After a marker alone on its line it is the message's first line, and the lines after
-        it are its next ones: Asterisk's syslog channel through an rsyslog that does not
-        escape control characters (``$EscapeControlCharactersOnReceive off``) writes the
-        packet's CRLFs as they are, its header/body separator as a line that is just a CR.
+        it are its next ones, up to the next prefixed line: Asterisk's syslog channel through
+        an rsyslog that does not escape control characters (``$EscapeControlCharactersOnReceive
+        off``) writes the packet's CRLFs as they are, its header/body separator as a line that
+        is just a CR.
         A line that is just an LF is no line of a packet, whose lines all end in CRLF (and
         the C reader steps over it). Anywhere else the line is the rest of the line before
         it (a line cut in two)."""
@@ -337,12 +349,12 @@ class SyslogLayout:
         self.last = msg
         if msg.in_body:
             msg.body += len(_strip_cr(content)) + 2
-            if msg.content_length is not None and msg.body >= msg.content_length:
+            if msg.content_length is not None and msg.body >= msg.content_length and _as_announced(msg):
                 self._close(key)
         elif content in _SEPARATORS:
             msg.in_body = True
             msg.content_length = _content_length(msg.lines)
-            if msg.content_length == 0:
+            if msg.content_length == 0 and _as_announced(msg):
                 self._close(key)
         if msg.size > MAX_MESSAGE and key in self.open:
             self._close(key, f"message longer than {MAX_MESSAGE} bytes, cut")
@@ -509,6 +521,15 @@ def _glued_at(rules: AsteriskRules, content: bytes) -> int:
             return bracket
         bracket = content.find(b"[", bracket + 1, at)
     return 0
+
+
+def _as_announced(msg: _Open) -> bool:
+    """Whether a message, complete by its Content-Length, ends there: always, unless its lines
+    came without a prefix and hold other than the bytes its marker announced, when the packet
+    may go on with the message the marker is about (see ``_end_unprefixed``)."""
+    if not msg.unprefixed or msg.marker is None:
+        return True
+    return sum(len(_strip_cr(line)) + 2 for line in msg.lines) == msg.marker.size
 
 
 def _strip_cr(content: bytes) -> bytes:

@@ -137,6 +137,25 @@ def test_the_syslog_channel_through_an_rsyslog_that_does_not_escape(name: str) -
     assert all(m.problems == [] for m in messages)
 
 
+def test_a_tcp_segment_logged_twice_through_an_rsyslog_that_does_not_escape() -> None:
+    """One TCP segment carrying an ACK and a BYE, which Asterisk logs once for each message (the
+    marker announcing that message's length): unescaped, the BYE's lines follow the ACK's
+    without a prefix, and each message is stored once, as from the escaped log."""
+    ack = (b"ACK sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+           b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
+    bye = ack.replace(b"ACK", b"BYE").replace(b"CSeq: 1", b"CSeq: 2").replace(b"Content-", b"Reason: Q.850;cause=16"
+                                                                              b"\r\nContent-")
+    escaped = b""
+    for size in (len(ack), len(bye)):
+        packet = b"<--- Received SIP request (%d bytes) from TCP:10.0.0.1:5060 --->\n%s%s" % (size, ack, bye)
+        escaped += (b"Nov 29 14:00:01 vm asterisk[2899]: VERBOSE[2926]: res_pjsip_logger.c:322 in logging_on_rx_msg: "
+                    + packet.replace(b"\r", b"#015").replace(b"\n", b"#012") + b"\n")
+    escaped += b"Nov 29 14:00:02 vm asterisk[2899]: VERBOSE[2926]: pbx.c:4418 in pbx_extension_helper: next\n"
+    for data in (escaped, decode_escapes(escaped), decode_escapes(escaped).rsplit(b"Nov 29 14:00:02", 1)[0]):
+        messages, rejects, _, _ = parse_bytes(data, final=True)
+        assert rejects == [] and [(m.raw_message, m.problems) for m in messages] == [(ack, []), (bye, [])], data
+
+
 def _with_repeat_summaries(syslog_channel: bytes) -> bytes:
     """The syslog channel through an rsyslog with ``$RepeatedMsgReduction on``: after the first
     packet and the first dialplan line, a "message repeated 2 times" line for each."""
