@@ -920,7 +920,7 @@ static int match_syslog_prefix(int kind, const unsigned char *d, Py_ssize_t i, P
     if (j < n && d[j] == ':') { /* the tag's colon, or a space where rsyslog wrote an RFC 5424 tag */
         j++;
         if (j < n && d[j] == ' ') j++;
-    } else if (j < n && d[j] == ' ') {
+    } else if (j < n && d[j] == ' ' && (kind == SYSLOG_TRADITIONAL || p->pid >= 0)) { /* SYSLOG_TAG_AFTER_RFC3339 */
         j++;
     } else {
         return 0;

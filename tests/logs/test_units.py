@@ -148,9 +148,10 @@ def test_lines_that_keep_their_syslog_pri(name: str, dialect: str) -> None:
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
 
 
-@pytest.mark.parametrize("name", ["pjsip-syslog-markers.log", "pjsip-rfc5424.log",
-                                  "asterisk-real/rsyslog-traditional.log", "asterisk-real/rsyslog-fileformat.log"])
-@pytest.mark.parametrize("tag", [rb"\1[\2] ", rb"\1 "], ids=["app[procid]", "app"])
+@pytest.mark.parametrize("name, tag", [
+    ("pjsip-syslog-markers.log", rb"\1[\2] "), ("pjsip-syslog-markers.log", rb"\1 "),
+    ("asterisk-real/rsyslog-traditional.log", rb"\1[\2] "), ("asterisk-real/rsyslog-traditional.log", rb"\1 "),
+    ("pjsip-rfc5424.log", rb"\1[\2] "), ("asterisk-real/rsyslog-fileformat.log", rb"\1[\2] ")])
 def test_a_tag_without_its_colon(name: str, tag: bytes) -> None:
     """A message that reached the log server in RFC 5424 is written by RSYSLOG_FileFormat and
     RSYSLOG_TraditionalFileFormat with its APP-NAME and PROCID as the tag, and no colon:
@@ -165,6 +166,14 @@ def test_a_tag_without_its_colon(name: str, tag: bytes) -> None:
               "direction", "peer")
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
     assert {m.pid for m in got} == ({m.pid for m in plain} if b"[" in tag else {None})
+
+
+def test_an_application_log_is_no_syslog_without_a_colon() -> None:
+    """Behind an RFC 3339 time stamp a tag without colon needs its PROCID: the lines of many an
+    application's log would read as syslog lines otherwise, and such a log is no known format."""
+    app = b"".join(b"2026-11-29 14:09:1%d,123 INFO app.module started\n" % i for i in range(10))
+    assert detect_dialect(app) is None
+    assert detect_dialect(app.replace(b" INFO app.module ", b" pbx asterisk[6541] ")) == "rfc5424"
 
 
 def test_user_dialect_from_configuration() -> None:
