@@ -44,11 +44,11 @@ _CONTENT_LENGTH_LINE = re.compile(
     rb"^[ \t\r\x0b\x0c]*(?:[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]|[Ll])[ \t\r\x0b\x0c]*:([^\n]*)", re.M)
 _CONTENT_LENGTH_AFTER_LF = re.compile(b"\n" + _CONTENT_LENGTH_LINE.pattern[1:])
 _BULK_BYTES = 4 << 10  # how far ahead a message's lines are looked for at once
-# A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
 # rsyslog's summary of a message repeated ($RepeatedMsgReduction on, Ubuntu's default):
 # " message repeated 3 times: [<the message's first 800 bytes>]", the "]" on a line of its
 # own when control characters are not escaped.
 _REPEATED = re.compile(rb" ?message repeated ([0-9]{1,9}) times: \[(.*?)\]?\Z", re.S)
+# A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
 _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
 _SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
                          b"A" * 26 + b"a" * 26 + b"0" * 10)
