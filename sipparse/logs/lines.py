@@ -323,7 +323,10 @@ class SyslogLayout:
         info = marker_of(marker, self.rules.marker_groups)
         rest = content[marker.end():]
         if rest.strip():  # the whole packet on this line (Asterisk's syslog channel)
-            self.builder.packet(decode_escapes(rest), start, end, start, self.timestamps(m.group(self._ts)),
+            packet = decode_escapes(rest)
+            if packet.endswith(b"\r\n\n"):  # Asterisk's LF after it, kept by $DropTrailingLFOnReception off
+                packet = packet[:-1]
+            self.builder.packet(packet, start, end, start, self.timestamps(m.group(self._ts)),
                                 info, *self._who(m.group(self._host) if self._host else None,
                                                  m.group(self._pid) if self._pid else None))
             self.last = None

@@ -156,6 +156,20 @@ def test_a_tcp_segment_logged_twice_through_an_rsyslog_that_does_not_escape() ->
         assert rejects == [] and [(m.raw_message, m.problems) for m in messages] == [(ack, []), (bye, [])], data
 
 
+@pytest.mark.parametrize("trailing", [b"", b"#012"], ids=["lf-dropped", "lf-kept"])
+def test_a_message_without_content_length_on_the_syslog_channel(trailing: bytes) -> None:
+    """An ACK without Content-Length (UDP allows it) ends where the packet ends: Asterisk's own
+    LF after the packet, which rsyslog keeps with ``$DropTrailingLFOnReception off``, is not
+    part of it."""
+    ack = (b"ACK sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+           b"To: <sip:x@h>;tag=2\r\nCall-ID: udp-1\r\nCSeq: 1 ACK\r\n\r\n")
+    packet = b"<--- Received SIP request (%d bytes) from UDP:10.0.0.1:5060 --->\n%s" % (len(ack), ack)
+    line = (b"Nov 29 14:00:01 vm asterisk[2899]: VERBOSE[2926]: res_pjsip_logger.c:322 in logging_on_rx_msg: "
+            + packet.replace(b"\r", b"#015").replace(b"\n", b"#012") + trailing + b"\n")
+    messages, rejects, _, _ = parse_bytes(line)
+    assert rejects == [] and [(m.raw_message, m.problems) for m in messages] == [(ack, [])]
+
+
 def _with_repeat_summaries(syslog_channel: bytes) -> bytes:
     """The syslog channel through an rsyslog with ``$RepeatedMsgReduction on``: after the first
     packet and the first dialplan line, a "message repeated 2 times" line for each."""
