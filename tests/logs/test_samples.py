@@ -198,6 +198,25 @@ def test_rsyslog_repeat_summaries_of_a_packet_are_rejects() -> None:
     assert [r.reason for r in unescaped_rejects] == [r.reason for r in rejects]
 
 
+@pytest.mark.parametrize("escaped", [True, False], ids=["escapeLF-on", "escapeLF-off"])
+def test_imfile_reading_whole_entries(escaped: bool) -> None:
+    """imfile with ``startmsg.regex="^\\["`` forwards each entry of the pjsip file as one
+    message: on one line with ``#012``/``#015`` (escapeLF, the default), or with its LFs as
+    they are, the lines after the first then without a prefix."""
+    channel = (DATA / "asterisk-real" / "pjsip").read_bytes()
+    forwarded = b""
+    for entry in re.split(rb"(?m)^(?=\[)", channel)[1:]:
+        text = entry.removesuffix(b"\n")  # imfile joins the entry's lines, its last LF ends the message
+        if escaped:
+            text = text.replace(b"\r", b"#015").replace(b"\n", b"#012")
+        forwarded += b"%s pbx-a asterisk: %s\n" % (entry[1:16], text)
+    expected, _, _, _ = parse_bytes(channel)
+    messages, rejects, _, batch = parse_bytes(forwarded, batch_bytes=4096)
+    assert rejects == [] and batch.checkpoint == len(forwarded)
+    assert _summary(messages) == _summary(expected) and len(messages) == 154
+    assert all(m.problems == [] for m in messages)
+
+
 def test_multi_host_imfile_file_keeps_every_message_whole() -> None:
     channels = {"pbx-a": "pjsip", "pbx-b": "full"}
     alone = {host: parse_bytes((DATA / "asterisk-real" / f).read_bytes())[0] for host, f in channels.items()}
