@@ -201,15 +201,16 @@ def end_holes(buf: bytes, prefix: re.Pattern[bytes]) -> bytes:
     """
     if b"\x00" not in buf:
         return buf
-    out = None
+    data, ended = None, False
     for end in _hole_ends(buf):
-        data = out if out is not None else bytearray(buf)
+        if data is None:
+            data = bytearray(buf)  # once: a body of many NUL runs is not copied for each
         data[end - 1] = 10
         if prefix.match(data, end):
-            out = data
+            ended = True
         else:
             data[end - 1] = 0
-    return bytes(out) if out is not None else buf
+    return bytes(data) if ended and data is not None else buf
 
 
 def _hole_ends(buf: bytes) -> Iterator[int]:

@@ -49,6 +49,21 @@ def test_nuls_at_a_line_start_inside_a_message_are_its_own() -> None:
     assert len(messages) == _count(GOOD_FULL)
 
 
+def test_a_body_of_many_nul_runs_is_copied_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each NUL run at a line start is tried as a hole in one copy of the buffer: a copy per
+    run made a binary body of many such lines quadratic in its size."""
+    from sipparse.logs import reader
+
+    copies = []
+    monkeypatch.setattr(reader, "bytearray", lambda data: copies.append(1) or bytearray(data), raising=False)
+    body = b"\x01\n\x00\x00\x02" * 5000
+    prefix = re.compile(rb"^\[Nov 29 ", re.M)
+    assert reader.end_holes(body, prefix) is body
+    line = b"[Nov 29 14:06:54] x\n"
+    assert reader.end_holes(body + b"\n\x00\x00" + line, prefix).endswith(b"\n\x00\n" + line)
+    assert len(copies) == 2
+
+
 def test_garbage_then_valid_messages() -> None:
     for good in (GOOD_SYSLOG, GOOD_FULL):
         data = os.urandom(5000).replace(b"\n", b" ") + b"\n" + good
