@@ -173,8 +173,10 @@ class FullLayout:
         line_end = buf.find(b"\n", match.end())
         if line_end < 0:
             return None
-        if self._marker(buf, match) is None:
+        if self._marker(buf, match) is None and not LOOSE_MARKER.search(buf, match.end(), line_end):
             return buf.rfind(b"\n") + 1
+        # a marker, read or not (a reject then): its packet tells where the entry ends, so a
+        # run never rejects the first lines of an entry and leaves the rest as skipped lines
         payload = buf[line_end + 1:]
         frames = frame_packet(payload, True)
         if not frames or frames[-1].content_length is None or frames[-1].end >= len(payload):

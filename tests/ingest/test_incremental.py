@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.ingest.helpers import checkpoints, count, dump, execute_raw, ingest_ok
+from tests.ingest.helpers import checkpoints, count, dump, execute_raw, ingest_ok, open_db
 from tests.ingest.siplog import make_log, message_count
+from tests.logs.helpers import DATA
 from tests.reliability.helpers import call, entry
 
 CALLS = 12
@@ -82,6 +84,34 @@ def test_cuts_mid_line_mid_message_mid_sdp(db_url: str, tmp_path: Path) -> None:
     cuts = sorted({sdp + 3, line + 4, header - 1, blank + 2, data.index(b"\n\n", 5000) + 1})
     grow_and_ingest(db_url, tmp_path / "pjsip", data, cuts)
     assert dump(db_url) == want
+
+
+def dump_rejects(db_url: str) -> list[tuple[int, int, str, bytes]]:
+    """Where each reject lies, why, and its bytes."""
+    store = open_db(db_url)
+    try:
+        found = store.fetchall("SELECT source_offset, source_end, reason, raw FROM rejects")
+    finally:
+        store.close()
+    return sorted((r["source_offset"], r["source_end"], r["reason"], bytes(r["raw"])) for r in found)
+
+
+def test_an_entry_whose_marker_no_pattern_reads_cut_anywhere_equals_one_run(db_url: str, tmp_path: Path) -> None:
+    """Such an entry is a reject holding the whole entry: a run that finds its marker line
+    but not yet the packet after it waits for the rest, as for an entry whose marker is read,
+    instead of rejecting the first lines and skipping the others."""
+    full = (DATA / "asterisk-real" / "full").read_bytes()
+    data = re.sub(rb"\] VERBOSE\[([0-9]+)\]", rb"] VERBOSE(\1)", full)
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(data)
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    ingest_ok(ref, str(whole))
+    want = dump_rejects(ref)
+    assert len(want) == 154
+    header = data.index(b"Call-ID: ", 50000)
+    cuts = sorted({header, data.index(b"\r\n\r\n", header) + 2, *random.Random(3).sample(range(1, len(data)), 6)})
+    grow_and_ingest(db_url, tmp_path / "pjsip", data, cuts)
+    assert dump_rejects(db_url) == want
 
 
 def test_a_run_with_nothing_new_reads_nothing(sqlite_url: str, tmp_path: Path) -> None:
