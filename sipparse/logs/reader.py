@@ -129,6 +129,7 @@ class LogParser:
             raise ConfigError(f"unknown log format {self.dialect!r} (known: auto, {known})")
         self._parser = MessageParser(self._compiled.grammar)
         self._timestamps = TimestampParser(self.options.year, self.options.tz, self.options.now)
+        self._other_prefixes: list[Any] = []  # the prefixes a line may have besides the dialect's
 
     def parse(self, fh: BinaryIO, batch_bytes: int = 4 << 20, read_sizes: Iterable[int] = ()) -> Iterator[Batch]:
         """Read ``fh`` to its end, yielding one batch per ``batch_bytes`` read (at least one).
@@ -159,7 +160,7 @@ class LogParser:
                         return
                     carry = buf
                     continue
-            buf = end_holes(buf, layout.dialect.prefix)
+            buf = end_holes(buf, layout.dialect.prefix, self._other_prefixes)
             done = layout.feed(buf, pos, at_eof and self.options.final)
             if done == 0 and len(buf) > MAX_MESSAGE + batch_bytes:
                 done = layout.force(buf, pos)
@@ -184,12 +185,13 @@ class LogParser:
         # a bundled format's lines may change to another's mid-file (rsyslog's template)
         siblings = self._compiled.bundled_syslog
         others = [d for d in siblings if d is not dialect] if dialect in siblings else []
+        self._other_prefixes = [other.prefix for other in others]
         return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
                             bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog,
                             others=others)
 
 
-def end_holes(buf: bytes, prefix: re.Pattern[bytes]) -> bytes:
+def end_holes(buf: bytes, prefix: re.Pattern[bytes], others: Sequence[Any] = ()) -> bytes:
     """``buf`` with the last NUL of each hole that a line follows turned into an LF.
 
     A hole is a run of NUL bytes where a file was written past its end: a writer without
@@ -197,7 +199,9 @@ def end_holes(buf: bytes, prefix: re.Pattern[bytes]) -> bytes:
     left a file's new size on disk but not its last blocks. The first line written after
     it follows the NULs with no LF between, so its prefix is not at a line start, and its
     message was lost. Only a run before a line's prefix is ended: NULs at a line start
-    inside a binary body are the message's own bytes, kept as they are.
+    inside a binary body are the message's own bytes, kept as they are. ``others``: the
+    prefixes a line may have besides ``prefix`` (a syslog log whose format changed midway,
+    see ``SyslogLayout._other_format``), whose lines a hole may precede as well.
     """
     if b"\x00" not in buf:
         return buf
@@ -206,7 +210,7 @@ def end_holes(buf: bytes, prefix: re.Pattern[bytes]) -> bytes:
         if data is None:
             data = bytearray(buf)  # once: a body of many NUL runs is not copied for each
         data[end - 1] = 10
-        if prefix.match(data, end):
+        if prefix.match(data, end) or any(other.match(data, end) for other in others):
             ended = True
         else:
             data[end - 1] = 0

@@ -246,3 +246,17 @@ def test_a_log_whose_time_stamps_change_format_midway_keeps_every_message(first:
     assert rejects == [] and batch.checkpoint == len(before + after)
     assert [key(m)[2:] for m in messages] == [key(m)[2:] for m in alone]
     assert len(messages) == 2 * 154
+
+
+@pytest.mark.parametrize("first, then", [("rsyslog-fileformat.log", "rsyslog-traditional.log"),
+                                         ("rsyslog-traditional.log", "rsyslog-fileformat.log")])
+def test_a_hole_before_a_line_of_the_format_a_log_changed_to(first: str, then: str) -> None:
+    """A crash leaves a hole of NULs, rsyslogd restarts with another template: the line after
+    the hole has the other format's prefix, and is read as well as one of the first format."""
+    before, after = ((DATA / "asterisk-real" / name).read_bytes() for name in (first, then))
+    first_packet = after.rindex(b"\n", 0, after.index(b"<--- ")) + 1
+    holed = before + after[:first_packet] + b"\x00" * 100 + after[first_packet:]
+    messages, rejects, _, batch = parse_bytes(holed)
+    alone = parse_bytes(before)[0] + parse_bytes(after)[0]
+    assert rejects == [] and batch.checkpoint == len(holed)
+    assert [key(m)[2:] for m in messages] == [key(m)[2:] for m in alone]
