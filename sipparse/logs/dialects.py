@@ -174,6 +174,15 @@ class GuardedPattern:
             start = _line_start_from(string, m.end() if m is not None and m.end() > start else start + 1)
 
 
+def unanchored(prefix: Any) -> Any:
+    """A dialect's ``prefix`` (anchored at a line start by its ``^``) matching at any offset, on
+    the same engine: a ``GuardedPattern`` holds syntax stdlib ``re`` refuses or reads otherwise."""
+    pattern = prefix.pattern.removeprefix(b"^")
+    if isinstance(prefix, GuardedPattern):
+        return GuardedPattern(pattern, re.M, prefix.timeout, prefix.expression)
+    return re.compile(pattern, prefix.flags)
+
+
 def _line_start_from(string: bytes, pos: int) -> int:
     """The first line start at or after ``pos``, or -1."""
     if pos == 0 or string[pos - 1:pos] == b"\n":

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from operator import sub
 
-from sipparse.logs.dialects import AsteriskRules, Dialect
+from sipparse.logs.dialects import AsteriskRules, Dialect, unanchored
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
@@ -49,7 +49,7 @@ class FullLayout:
         self._lead_byte = _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
         # the prefix at any offset, not only at a line start: an entry after a cut one
-        self._glued = re.compile(dialect.prefix.pattern.removeprefix(b"^"), dialect.prefix.flags)
+        self._glued = unanchored(dialect.prefix)
         self._fast = fast and builder.parser.scan is not None and accel.reader is not None
         self._skipping = False  # inside a line too long to keep, rejected by ``force``
 

@@ -169,6 +169,20 @@ def test_an_entry_asterisk_cut_keeps_the_entries_after_it() -> None:
                              and _webrtc_invite(n).startswith(invite.raw_message))
 
 
+@pytest.mark.parametrize("month", [r"[A-Z][a-z]{2}", r"\p{Lu}\p{Ll}{2}"])
+def test_a_user_full_layout_reads_the_entries_after_a_cut_one(month: str) -> None:
+    """A user's ``full``-layout prefix, on stdlib ``re`` or on the ``regex`` module (``\\p{Lu}``):
+    the entry glued to a cut one is looked for with the same engine. The ``regex`` one failed
+    every run with an AttributeError before reading a line."""
+    data = GOOD_FULL + cut_entries()
+    spec = {"name": "mine", "layout": "full", "line": rf"\[(?<timestamp>{month} +[0-9]{{1,2}} [0-9:]+)\] "}
+    expected, _, _, _ = parse_bytes(data, dialect="full")
+    for batch_bytes in (1 << 20, 3000):
+        messages, rejects, _, batch = parse_bytes(data, dialect="mine", user_dialects=[spec], batch_bytes=batch_bytes)
+        assert not rejects and batch.checkpoint == len(data)
+        assert [(m.raw_message, m.problems) for m in messages] == [(m.raw_message, m.problems) for m in expected]
+
+
 def test_an_entry_asterisk_cut_then_forwarded_by_imfile() -> None:
     """rsyslog imfile forwards the pjsip file line by line: the Trying's marker arrives at the
     end of the line that ends the cut INVITE, and still gives the Trying its direction and peer."""
