@@ -138,8 +138,8 @@ class GuardedPattern:
     Logstash bounds each grok match (``timeout_millis``); a user's prefix that backtracks
     badly on a long line would otherwise stall an ingest for hours. A line whose match
     runs out of time is taken as a line without the prefix, and said so on stderr.
-    Offers what the readers use of ``re.Pattern``: ``match``, ``finditer``, ``pattern``,
-    ``groupindex``.
+    Offers what the readers use of ``re.Pattern``: ``match``, ``search``, ``finditer``,
+    ``pattern``, ``groupindex``.
     """
 
     def __init__(self, pattern: bytes, flags: int, timeout: float | None, expression: str) -> None:
@@ -157,11 +157,22 @@ class GuardedPattern:
         try:
             return self._regex.match(string, pos, end, timeout=self.timeout)
         except TimeoutError:
-            newline = string.find(b"\n", pos, end)
-            line = string[pos:newline if newline >= 0 else end]
-            log.warning("grok match timed out after %gs: %s, on a line of %d bytes starting %r; "
-                        "read as a line without that prefix", self.timeout, self.expression, len(line), line[:40])
-            return None
+            return self._timed_out(string, pos, end)
+
+    def search(self, string: bytes, pos: int = 0, endpos: int | None = None) -> Any:
+        """A match anywhere, timed as ``match``: a marker inside rsyslog's "message repeated"
+        summary is looked for so."""
+        end = len(string) if endpos is None else endpos
+        try:
+            return self._regex.search(string, pos, end, timeout=self.timeout)
+        except TimeoutError:
+            return self._timed_out(string, pos, end)
+
+    def _timed_out(self, string: bytes, pos: int, end: int) -> None:
+        newline = string.find(b"\n", pos, end)
+        line = string[pos:newline if newline >= 0 else end]
+        log.warning("grok match timed out after %gs: %s, on a line of %d bytes starting %r; "
+                    "read as a line without that prefix", self.timeout, self.expression, len(line), line[:40])
 
     def finditer(self, string: bytes, pos: int = 0, endpos: int | None = None) -> Iterator[Any]:
         """The matches at line starts (prefixes are anchored with ``^``), each one timed."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from sipparse.grok import PatternLibrary
 from sipparse.logs.escapes import decode_escapes
 from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
 
@@ -196,6 +198,21 @@ def test_rsyslog_repeat_summaries_of_a_packet_are_rejects() -> None:
     unescaped, unescaped_rejects, _, _ = parse_bytes(decode_escapes(_with_repeat_summaries(data)))
     assert _summary(unescaped) == _summary(expected)
     assert [r.reason for r in unescaped_rejects] == [r.reason for r in rejects]
+
+
+def test_repeat_summaries_under_a_marker_only_the_regex_module_reads(tmp_path: Path) -> None:
+    """A patterns dir redefining ASTERISK_PJSIP_MARKER in ``regex``-only syntax (``\\p{Nd}``):
+    the marker is looked for inside a "message repeated" summary on that module too, where
+    the first summary ended the run with an AttributeError."""
+    (tmp_path / "mine").write_text(
+        r"ASTERISK_PJSIP_MARKER <--- (?<verb>Received|Transmitting) SIP (?<kind>request|response) "
+        r"\((?<bytes>\p{Nd}+) bytes\) (?:from|to) (?<transport>[A-Za-z]+):(?<peer>[^ \n]+) --->" "\n")
+    patterns = PatternLibrary.load(extra_dirs=[tmp_path])
+    data = (DATA / "asterisk-real" / "rsyslog-traditional.log").read_bytes()
+    expected, expected_rejects, _, _ = parse_bytes(_with_repeat_summaries(data))
+    messages, rejects, _, _ = parse_bytes(_with_repeat_summaries(data), patterns=patterns)
+    assert _summary(messages) == _summary(expected)
+    assert [r.reason for r in rejects] == [r.reason for r in expected_rejects] and len(rejects) == 1
 
 
 @pytest.mark.parametrize("escaped", [True, False], ids=["escapeLF-on", "escapeLF-off"])
