@@ -63,7 +63,7 @@ class FullLayout:
             if b"\n" not in buf:
                 return len(buf)
             self._skipping = False
-        if self._fast:
+        if self._fast and b"\x00\n" not in buf:  # a hole (see ``_before_hole``): Python reads around it
             offsets = accel.reader.full_entry_starts(buf)
             if offsets is not None:
                 return self._feed_fast(buf, base, final, self._glued_offsets(buf, offsets))
@@ -192,6 +192,23 @@ class FullLayout:
             return None
         return line_end + 1 + end + 1
 
+    def _before_hole(self, buf: bytes, body: int, end: int) -> int:
+        """Where an entry ends when a hole of NULs follows its packet (see ``reader.end_holes``):
+        before the hole, a line skipped, when the packet is whole by Content-Length with
+        Asterisk's LF after it. The hole was part of the entry when the batch held both, and
+        a "bytes after the message ignored" problem of it, not when a batch ended before it."""
+        hole = end - 1
+        while hole > body and buf[hole - 1] == 0:
+            hole -= 1
+        if hole == end - 1 or buf[hole - 1] != 10:
+            return end
+        payload = buf[body:hole]
+        frames = frame_packet(payload, True)
+        if not frames or frames[-1].content_length is None or payload[frames[-1].end:] != b"\n":
+            return end
+        self.builder.out.skipped += 1
+        return hole
+
     def _marker(self, buf: bytes, match: re.Match[bytes]) -> re.Match[bytes] | None:
         origin = self.rules.origin.match(buf, match.end())
         if origin is None:
@@ -210,6 +227,7 @@ class FullLayout:
             return
         line_end = buf.find(b"\n", marker.end(), end)
         body = line_end + 1 if line_end >= 0 else end
+        end = self._before_hole(buf, body, end)
         stop = end - 1 if end > body and buf[end - 1] == 10 else end  # the LF Asterisk writes after the packet
         timestamp = self.timestamps(match.group(self._ts_group))
         problems = None if stop - body <= MAX_MESSAGE else ["packet cut at 1 MiB"]

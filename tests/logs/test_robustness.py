@@ -64,6 +64,21 @@ def test_a_body_of_many_nul_runs_is_copied_once(monkeypatch: pytest.MonkeyPatch)
     assert len(copies) == 2
 
 
+def test_a_hole_after_a_whole_entry_is_no_part_of_its_message() -> None:
+    """A hole of NULs after an entry whose packet is whole: the message ends before it, with
+    no problem, whether or not a batch ended there (it was "bytes after the message ignored"
+    when the same batch held the hole)."""
+    second = GOOD_FULL.index(b"\n[", 10) + 1
+    data = GOOD_FULL[:second] + b"\x00" * 40 + GOOD_FULL[second:]
+    expected, _, expected_skipped, _ = parse_bytes(data, batch_bytes=second)  # a batch ends before the hole
+    for batch_bytes in (1 << 20, 997, 64):
+        messages, rejects, skipped, batch = parse_bytes(data, batch_bytes=batch_bytes)
+        assert not rejects and batch.checkpoint == len(data) and skipped == expected_skipped
+        assert [(m.offset, m.end, m.raw_message, m.problems) for m in messages] == [
+            (m.offset, m.end, m.raw_message, m.problems) for m in expected]
+    assert expected[0].end == second and expected[0].problems == []
+
+
 def test_garbage_then_valid_messages() -> None:
     for good in (GOOD_SYSLOG, GOOD_FULL):
         data = os.urandom(5000).replace(b"\n", b" ") + b"\n" + good
