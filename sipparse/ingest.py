@@ -523,7 +523,7 @@ class Run:
             else:
                 # A format given that fits none of the first lines (a typo, a redefined prefix
                 # that matches nothing) would skip every line and move the checkpoint past them
-                if holds_log_lines(head) and not fits_dialect(head, _dialect_named(opts, dialect)):
+                if holds_log_lines(head) and not any(fits_dialect(head, d) for d in _dialects_read_as(opts, dialect)):
                     raise UnknownLogFormat(lf.path, head, forced=dialect)
                 self._dialects[key] = dialect
         return replace(self.parse_options, dialect=self._dialects[key], final=final)
@@ -942,11 +942,13 @@ def make_parse_options(options: IngestOptions) -> Any:
                         patterns=patterns, user_dialects=list(options.user_dialects), final=False)
 
 
-def _dialect_named(options: Any, name: str) -> Any:
-    """The compiled dialect of that name, from the run's pattern library and [[dialects]]."""
+def _dialects_read_as(options: Any, name: str) -> list[Any]:
+    """The compiled dialect of that name (from the run's pattern library and [[dialects]]),
+    and those whose lines a log of it is read with too (a syslog log whose format changed)."""
     from sipparse.logs.reader import _Compiled
 
-    return _Compiled.get(options.patterns, list(options.user_dialects)).dialects[name]
+    compiled = _Compiled.get(options.patterns, list(options.user_dialects))
+    return [compiled.dialects[name], *compiled.others(compiled.dialects[name])]
 
 
 def check_dialect(name: str, user_dialects: list[dict[str, Any]]) -> None:

@@ -97,6 +97,12 @@ class _Compiled:
         self.fast_syslog = fast & {"syslog", "rfc5424"}
         self.bundled_syslog = [d for name, d in self.dialects.items() if name in bundled and d.layout == "syslog"]
 
+    def others(self, dialect: Dialect) -> list[Dialect]:
+        """The dialects whose prefix a line of a ``dialect`` log may have instead: a bundled
+        syslog format's lines may change to another's mid-file (rsyslog's template)."""
+        siblings = self.bundled_syslog
+        return [d for d in siblings if d is not dialect] if dialect in siblings else []
+
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
         key = (id(library), repr(list(user_dialects)))
@@ -182,9 +188,7 @@ class LogParser:
         if dialect.layout == "full":
             return FullLayout(dialect, self._compiled.rules, builder, self._timestamps,
                               fast=dialect.name == "full" and self._compiled.fast_full)
-        # a bundled format's lines may change to another's mid-file (rsyslog's template)
-        siblings = self._compiled.bundled_syslog
-        others = [d for d in siblings if d is not dialect] if dialect in siblings else []
+        others = self._compiled.others(dialect)
         self._other_prefixes = [other.prefix for other in others]
         return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,
                             bulk=dialect.name in self._compiled.bulk, fast=dialect.name in self._compiled.fast_syslog,

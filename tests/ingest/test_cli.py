@@ -292,6 +292,19 @@ def test_a_log_that_the_format_given_does_not_fit_is_named_and_left_unread(sqlit
     assert count(sqlite_url) == message_count(2)
 
 
+def test_a_syslog_log_rotated_after_its_format_changed_is_read_as_the_format_given(sqlite_url: str,
+                                                                                   tmp_path: Path) -> None:
+    """[ingest] format = syslog, and rsyslog's template changed to RFC 3339 time stamps: the
+    lines in that format are read in a syslog log (a change midway), so a file that begins
+    in it after a rotation is read as well, not refused as a log the format does not fit."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(re.sub(rb"(?m)^Mar  1 ([0-9:]{8}) ", rb"2025-03-01T\1.000000+00:00 ", make_log(2, "syslog")))
+    assert log.read_bytes().startswith(b"2025-03-01T12:00:00.000000+00:00 pbx1 asterisk[6541]: INVITE ")
+    result = ingest(sqlite_url, "--format", "syslog", str(log))
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
+    assert count(sqlite_url) == message_count(2)
+
+
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\0" * 4096 + b"\n", b"[Nov 29 14:0"],
                          ids=["empty", "blank", "nul-hole", "first-line-unfinished"])
 def test_a_log_with_no_whole_line_yet_is_no_error(sqlite_url: str, tmp_path: Path, content: bytes) -> None:
