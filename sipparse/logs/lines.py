@@ -36,6 +36,7 @@ from sipparse.sip.framing import START_LINE
 STALE_LINES = 20000
 _SWEEP_EVERY = 4096
 _SEPARATORS = (b"#015", b"", b"\r")
+_BOM = "\ufeff".encode()  # SYSLOG_BOM, after the prefix of the lines of an RFC 5424 message in UTF-8
 _ORIGIN_LEADS = frozenset(b"[VNWEDSTF")
 _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
 _MAX_DIGITS = 18  # a longer number (a Content-Length, a pid) is unreadable: no column, and not int(), takes it
@@ -409,6 +410,8 @@ class SyslogLayout:
         hit = self._stops.search(b"\n" + text)  # type: ignore[union-attr]
         if hit is not None:
             contents = contents[:text.count(b"\n", 0, hit.start())]
+        if _BOM in text:  # a line's byte order mark, which its prefix takes when read alone: ``_line`` reads it
+            contents = contents[:next((k for k, c in enumerate(contents) if c.startswith(_BOM)), len(contents))]
         if b"<--- " in text:  # perhaps a marker after a message Asterisk cut: ``_line`` reads that line
             contents = contents[:next((k for k, c in enumerate(contents) if c.find(b"<--- ", 1) > 0), len(contents))]
         taken, closed = self._take(msg, contents, text)

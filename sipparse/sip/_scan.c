@@ -1064,6 +1064,8 @@ static Py_ssize_t stream_line(int kind, const unsigned char *d, Py_ssize_t at, P
     }
     *p = *first;
     p->end = at + width;
+    /* a byte order mark where the first line had none: SYSLOG_BOM takes it, lines.py's _line decides */
+    if (end - p->end >= 3 && memcmp(d + p->end, "\xEF\xBB\xBF", 3) == 0) return -1;
     return end;
 }
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sipparse.logs import LogParser, ParseOptions
 from sipparse.logs.lines import STALE_LINES
-from tests.logs.helpers import DATA, SOURCE, imfile_lines, interleave
+from tests.logs.helpers import DATA, SOURCE, imfile_lines, interleave, parse_bytes
 
 PLAIN = [{"name": "plain", "line": "%{ASTERISK_SYSLOG_LINE}", "layout": "syslog"}]
 STAMPS = [b"Feb  1 00:00:00", b"Feb  1 00:00:01", b"Feb 10 23:59:59", b"Feb 1 00:00:02", b"Feb  1 00:00:03.25"]
@@ -27,6 +27,7 @@ BODY = [b"v=0", b"o=- 1 1 IN IP4 10.0.0.1", b"s=-", b"c=IN IP4 10.0.0.1", b"t=0 
 HEADERS = [b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1", b"From: <sip:a@b>;tag=1", b"To: <sip:c@d>",
            b"CSeq: 1 INVITE", b"Contact: <sip:a@10.0.0.1>", b"Content-Type: application/sdp", b"Supported: timer",
            b"Event: presence", b"Expires: 60", b"[Feb  1 00:00:00] VERBOSE[1] pbx.c: Executing",
+           "\ufeffAllow: INVITE".encode(), "Accept: \ufeff".encode(),
            b"VERBOSE[12][C-1]: res_pjsip_logger.c:322 in logging_on_tx_msg: x", b"NOTICE[3] chan_pjsip.c: y"]
 LENGTHS = [b"Content-Length: 0", b"Content-Length:   12", b"l: 40", b"content-length : 5", b"Content-Length: x",
            b"Content-Length: 99999", b"L: 3"]
@@ -73,7 +74,8 @@ def syslog_log(draw: st.DrawFn) -> bytes:
     streams: list[list[bytes]] = []
     for host in draw(st.lists(st.sampled_from(HOSTS), min_size=1, max_size=3, unique=True)):
         stamp = draw(st.sampled_from(STAMPS))
-        colon = draw(st.sampled_from([b": ", b": ", b":"]))
+        colon = draw(st.sampled_from([b": ", b": ", b":", b" "]))
+        stamp = draw(st.sampled_from([b"", b"", b"<134>"])) + stamp
         lines = []
         for content in draw(st.lists(message(), min_size=1, max_size=5)):
             lines += [stamp + b" " + host + colon + line + b"\n" for line in content]
@@ -97,6 +99,19 @@ def test_block_reading_equals_line_reading(data: bytes, batch_bytes: int) -> Non
 def test_block_reading_equals_line_reading_after_resume(data: bytes, cut: int) -> None:
     start = data.rfind(b"\n", 0, cut % max(1, len(data))) + 1
     assert records(data, False, 4096, start) == records(data, True, 4096, start)
+
+
+def test_a_byte_order_mark_on_a_later_line_of_a_message_is_read_as_line_by_line() -> None:
+    """A line's BOM after the prefix (rsyslog keeps the one a UTF-8 RFC 5424 message begins
+    with) is no part of the text, as the prefix takes it: a block read after a first line
+    without one kept it in the message, which a batch ending between them did not."""
+    lines = [b"INVITE sip:100@10.0.0.2 SIP/2.0", b"Call-ID: c1@h", "\ufeffCSeq: 1 INVITE".encode(),
+             b"Content-Length: 0", b"#015"]
+    data = b"".join(b"Feb  1 00:00:00 pbx-a asterisk[4101]: " + line + b"\n" for line in lines)
+    for batch_bytes in (1 << 20, 64):
+        assert records(data, False, batch_bytes) == records(data, True, batch_bytes)
+    messages, _, _, _ = parse_bytes(data, dialect="syslog")
+    assert b"\r\nCSeq: 1 INVITE\r\n" in messages[0].raw_message
 
 
 def test_samples_and_multi_host_logs_read_the_same_both_ways() -> None:
