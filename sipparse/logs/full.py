@@ -185,10 +185,12 @@ class FullLayout:
             return None
         end = frames[-1].end
         if payload[end:end + 1] != b"\n" and self._lead is not None \
-                and self._lead.search(payload, frames[-1].body_start, end + 1):
+                and self._lead.search(payload, frames[-1].body_start - 1, end + 1):
             # a Content-Length too large: the body as counted runs past Asterisk's LF into
             # the first bytes of the next entry; only that entry's prefix, once whole,
-            # tells where this one ends, so wait for it rather than eat its first bytes
+            # tells where this one ends, so wait for it rather than eat its first bytes.
+            # From the LF before the body: a header section ended by a bare LF (no empty
+            # line) has its body begin at the next entry's first byte.
             return None
         return line_end + 1 + end + 1
 

@@ -79,6 +79,19 @@ def test_a_hole_after_a_whole_entry_is_no_part_of_its_message() -> None:
     assert expected[0].end == second and expected[0].problems == []
 
 
+def test_an_entry_without_its_empty_line_keeps_the_next_entry_in_any_batch() -> None:
+    """A packet whose header section ends in a bare LF (no empty line, as a damaged entry has
+    it): its body as counted begins at the next entry's first byte. A batch ending just past
+    that byte took it into the entry, and the next entry, its prefix cut, was lost."""
+    data = GOOD_FULL.replace(b"Content-Length: 0\r\n\r\n\n[", b"Content-Length: 0\r\nX-Junk: \r\n\n[", 1)
+    expected, _, _, _ = parse_bytes(data)
+    assert len(expected) == _count(GOOD_FULL)
+    for batch_bytes in (1, 7, 64, 997):
+        messages, _, _, _ = parse_bytes(data, batch_bytes=batch_bytes)
+        assert [(m.offset, m.raw_message, m.problems) for m in messages] == [
+            (m.offset, m.raw_message, m.problems) for m in expected]
+
+
 def test_garbage_then_valid_messages() -> None:
     for good in (GOOD_SYSLOG, GOOD_FULL):
         data = os.urandom(5000).replace(b"\n", b" ") + b"\n" + good
