@@ -505,7 +505,8 @@ class Run:
     def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
         """Per-file options: the dialect is detected from the file's head, never from mid-file.
 
-        :raises UnknownLogFormat: no dialect fits the head, which holds whole lines.
+        :raises UnknownLogFormat: no dialect fits the head, which holds whole lines; or the
+            format given (not ``auto``) fits none of them.
         """
         from sipparse.logs import detect_dialect
         from sipparse.logs.dialects import fits_dialect, holds_log_lines
