@@ -212,7 +212,7 @@ class PatternLibrary:
         own regex does not compile, or None when they all do."""
         from sipparse.grok.matcher import regex_error
 
-        for name in self._used_by(expression):
+        for name in self.used_by(expression):
             regex = self.definition(name).regex
             try:
                 reason = regex_error(self.expand_ruby(regex))
@@ -224,7 +224,7 @@ class PatternLibrary:
                 return name, _Expander(self, name)._where(name), reason
         return None
 
-    def _used_by(self, expression: str) -> list[str]:
+    def used_by(self, expression: str) -> list[str]:
         """The defined patterns an expression uses, each after the ones it uses itself."""
         order: list[str] = []
         seen: set[str] = set()

@@ -116,20 +116,9 @@ def compile_bytes(
 def from_bundled_files(library: Any, expression: str) -> bool:
     """Whether every pattern an expression uses is defined by the bundled pattern files."""
     from sipparse.grok import bundled_patterns_dir
-    from sipparse.grok.library import _REFERENCE
 
-    bundled, seen, todo = str(bundled_patterns_dir()), set(), [expression]
-    while todo:
-        for m in _REFERENCE.finditer(todo.pop()):
-            name = m.group("pattern")
-            if name in seen or name not in library:
-                continue
-            seen.add(name)
-            definition = library.definition(name)
-            if not definition.file.startswith(bundled):
-                return False
-            todo.append(definition.regex)
-    return True
+    bundled = str(bundled_patterns_dir())
+    return all(library.definition(name).file.startswith(bundled) for name in library.used_by(expression))
 
 
 class GuardedPattern:
