@@ -96,11 +96,13 @@ class Grok:
 
         Each of its matches lies within one line, runs to the end of that line, and has
         the groups :meth:`search` finds in that line alone; lines without a match are
-        skipped. Only for patterns on stdlib ``re`` (no timeout needed).
+        skipped. Only for patterns stdlib ``re`` reads as written; one that was put on the
+        ``regex`` module only for its timeout (see ``Translation.risky``) qualifies too, since
+        the caller holds it to the time limit with ``alarm.time_limit``.
         """
         if self._line_regex is False:
             self._line_regex = None
-            if not self.uses_regex_module and self._ruby is not None:
+            if not self.needs_regex_module and self._ruby is not None:
                 t = translate(self._ruby, line_mode=True)
                 if t.line_safe:
                     try:
