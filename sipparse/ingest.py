@@ -171,14 +171,13 @@ class IngestSummary:
 def expand_paths(patterns: Iterable[str]) -> list[str]:
     """Expand globs; a pattern matching nothing is kept as is (reported missing later).
 
-    A glob takes no directories: ``/var/log/asterisk/*`` also matches Asterisk's own
-    ``cdr-csv/``, which would fail every run; a directory named as such still does.
-    The same file named twice (or by two globs) is kept once, in first-seen order.
+    A glob takes no directories (``files.glob_files``). The same file named twice (or by
+    two globs) is kept once, in first-seen order.
     """
     seen: set[str] = set()
     out: list[str] = []
     for pattern in patterns:
-        matches = sorted(p for p in glob.glob(pattern) if not os.path.isdir(p)) if glob.has_magic(pattern) else []
+        matches = files.glob_files(pattern) if glob.has_magic(pattern) else []
         for path in matches or [pattern]:
             key = os.path.realpath(path)
             if key not in seen:

@@ -38,7 +38,7 @@ from typing import Any
 
 from sipparse.config import Settings
 from sipparse.errors import ConfigError, LogFileError, SipparseError
-from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of
+from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of, glob_files
 from sipparse.logs.locks import LockBusy, LogLock
 from sipparse.rotate_fs import (
     Generation,
@@ -235,10 +235,11 @@ def default_paths(settings: Settings) -> list[str]:
 
 
 def expand_paths(patterns: Iterable[str]) -> list[str]:
-    """Expand glob patterns, leaving out rotated generations (``*.log`` must not match ``x.log.1``)."""
+    """Expand glob patterns, leaving out rotated generations (``*.log`` must not match ``x.log.1``)
+    and directories, as ingest does."""
     out: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        matches = glob_files(pattern) if glob.has_magic(pattern) else [pattern]
         out.extend(m for m in matches if not GENERATION_NAME.search(m) and m not in out)
     return out
 

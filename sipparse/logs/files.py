@@ -21,6 +21,7 @@ than the checkpoint says it was (same fingerprint, read again from 0; storage de
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import os
@@ -231,6 +232,15 @@ def _gzip_size(path: str) -> int:
             return 0
         fh.seek(-4, io.SEEK_END)
         return int(struct.unpack("<I", fh.read(4))[0])
+
+
+def glob_files(pattern: str) -> list[str]:
+    """What a glob names that could be a log, sorted: everything it matches but directories.
+
+    ``/var/log/asterisk/*`` also matches Asterisk's own ``cdr-csv/``, which would fail every
+    run of ingest and of rotate; a directory named as such is still reported by them.
+    """
+    return sorted(p for p in glob.glob(pattern) if not os.path.isdir(p))
 
 
 def rotated_siblings(path: str) -> list[str]:

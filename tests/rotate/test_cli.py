@@ -172,6 +172,18 @@ def test_symlink_refused_at_the_cli_others_still_rotate(tmp_path: Path, log: Pat
     assert names(log.parent) == ["messages", "pjsip", "pjsip.1"]
 
 
+def test_a_glob_passes_over_directories_and_generations(tmp_path: Path, log: Path) -> None:
+    # /var/log/asterisk/* also matches Asterisk's cdr-csv/: not a log, and no reason to fail every run
+    (log.parent / "cdr-csv").mkdir()
+    append_lines(log.parent / "messages", "m")
+    result = invoke(tmp_path, "--no-ingest", str(log.parent / "*"))
+    assert (result.exit_code, result.output) == (0, "")
+    assert names(log.parent) == ["cdr-csv", "messages", "messages.1", "pjsip", "pjsip.1"]
+    result = invoke(tmp_path, "--no-ingest", str(log.parent / "*"))
+    assert result.exit_code == 0, result.output
+    assert names(log.parent) == ["cdr-csv", "messages", "messages.1", "pjsip", "pjsip.1"]  # empty logs wait
+
+
 def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
     done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--keep", "0", str(log))
     assert done.returncode == 2  # a usage error: the command line's own value
