@@ -5,8 +5,9 @@ For each log path, under the same ``LogLock`` that ``sipparse ingest`` takes:
 1. ingest the file (and its rotated siblings) to its end, unless ``ingest`` is off;
 2. shift the generations (``pjsip.1`` -> ``pjsip.2`` ...) or pick a dated name
    (``pjsip-20261129``, then ``pjsip-20261129-1`` for a second rotation that day);
-3. rename the log to its newest generation and create a new empty file with the old
-   owner, group and mode (or, with ``copytruncate``, copy it and truncate it in place);
+3. make a new empty file beside the log with its owner, group and mode, rename the log to
+   its newest generation and give the new file its name (or, with ``copytruncate``, copy it
+   and truncate it in place);
 4. run ``postrotate`` so the writer reopens its file;
 5. gzip older generations (delaycompress: the newest one stays plain, because the writer may
    still append to it until it has reopened), then drop generations beyond ``keep`` or older
@@ -45,11 +46,13 @@ from sipparse.rotate_fs import (
     RotateError,
     compress_file,
     copy_and_truncate,
-    create_like,
     fsync_dir,
     log_stat,
+    prepare_like,
+    put_in_place,
     scan_generations,
     unfinished_compressions,
+    unfinished_creations,
 )
 
 DEFAULT_LOG = "/var/log/asterisk/pjsip"
@@ -269,7 +272,7 @@ def _rotate_guarded(path: str, options: RotateOptions, ingest: IngestFn | None, 
 
 def rotate_file(path: str, options: RotateOptions, ingest: IngestFn | None, say: Report) -> FileResult:
     """Rotate one log file under its lock (see the module docstring for the steps)."""
-    if log_stat(path) is None:
+    if log_stat(path) is None and not unfinished_creations(path):
         say(f"skipped {path}: missing")
         return FileResult(path, Outcome.MISSING)
     _check_directory(os.path.dirname(path))
@@ -282,12 +285,18 @@ def rotate_file(path: str, options: RotateOptions, ingest: IngestFn | None, say:
 
 def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, say: Report) -> FileResult:
     st = log_stat(path)
-    if st is None:
-        say(f"skipped {path}: missing")
-        return FileResult(path, Outcome.MISSING)
     for leftover in unfinished_compressions(path):
         os.unlink(leftover)
         say(f"deleted {leftover}: left by a compression that did not finish")
+    prepared = unfinished_creations(path)
+    if st is None and prepared:
+        return _finish_detach(path, prepared, options, say)
+    for spare in prepared:
+        os.unlink(spare)
+        say(f"deleted {spare}: left by a rotation that did not finish")
+    if st is None:
+        say(f"skipped {path}: missing")
+        return FileResult(path, Outcome.MISSING)
     generations = scan_generations(path, options.dateext)
     if st.st_size == 0 or st.st_size < options.min_size:
         say(f"skipped {path}: {st.st_size} bytes, below the minimum size for rotation")
@@ -312,6 +321,21 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
     _compress_older(scan_generations(path, options.dateext), newest, options, say)
     _prune(path, newest, options, say)
     return FileResult(path, Outcome.ROTATED, rotated_to=newest, error=error)
+
+
+def _finish_detach(path: str, prepared: list[str], options: RotateOptions, say: Report) -> FileResult:
+    """Finish a rotation killed between renaming the log and putting its new file in place.
+
+    Left so, the log would stay missing for good, skipped as such by every later run, while
+    its writer appends to the renamed file, never told to reopen: so the new file prepared
+    for it takes its name, and postrotate runs.
+    """
+    first, *spares = prepared
+    for spare in spares:
+        os.unlink(spare)
+    _put_new_log(first, path, say, ": its rotation had stopped after the rename")
+    error = _postrotate(path, options, say, f"finished the rotation of {path}")
+    return FileResult(path, Outcome.ROTATED, error=error)
 
 
 def _writer_left_behind(st: os.stat_result, generations: list[Generation], options: RotateOptions) -> bool:
@@ -387,10 +411,21 @@ def _detach(path: str, newest: str, options: RotateOptions, say: Report) -> None
         return
     st = log_stat(path)
     assert st is not None  # we hold the lock and checked it a moment ago
-    os.rename(path, newest)
+    prepared = prepare_like(path, st)
+    try:
+        os.rename(path, newest)
+    except BaseException:
+        os.unlink(prepared)
+        raise
     say(f"renamed {path} -> {newest}")
-    if create_like(path, st):
-        say(f"created {path} (mode {stat.S_IMODE(st.st_mode):04o}, uid {st.st_uid}, gid {st.st_gid})")
+    _put_new_log(prepared, path, say)
+
+
+def _put_new_log(prepared: str, path: str, say: Report, why: str = "") -> None:
+    """Put the new empty log in place, unless its writer created it first; ``why`` ends the line said."""
+    if put_in_place(prepared, path):
+        st = os.lstat(path)
+        say(f"created {path} (mode {stat.S_IMODE(st.st_mode):04o}, uid {st.st_uid}, gid {st.st_gid}){why}")
     else:
         say(f"kept {path}: already recreated by its writer")
     fsync_dir(os.path.dirname(path))

@@ -2,10 +2,11 @@
 another user can write to (``/var/log/asterisk`` is often owned by ``asterisk``).
 
 Rules kept throughout: a name is looked at with ``lstat`` and a symlink is refused; files are
-opened with ``O_NOFOLLOW`` and created with ``O_EXCL``, so a link planted between a check and
-an open makes the open fail instead of writing through it; content moves by ``rename``, which
-replaces a name and never follows a link; and a new file gets its owner, group and mode from
-the file it replaces, so rotation never widens access to a log.
+opened with ``O_NOFOLLOW`` and created with ``O_EXCL`` (or put in place by ``link``), so a
+link planted between a check and an open makes the open fail instead of writing through it;
+content moves by ``rename``, which replaces a name and never follows a link; and a new file
+gets its owner, group and mode from the file it replaces, so rotation never widens access to
+a log.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sipparse.errors import SipparseError
 CHUNK = 1 << 20
 GZIP_LEVEL = 6
 NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+NEW_SUFFIX = ".new"
 
 
 class RotateError(SipparseError):
@@ -107,17 +109,58 @@ def _add(found: dict[tuple[int, int], Generation], full: str, match: re.Match[st
     gen.mtime = max(gen.mtime, st.st_mtime)
 
 
-def create_like(path: str, st: os.stat_result) -> bool:
-    """Create an empty ``path`` with the owner, group and mode of ``st``; False if it exists already."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return False  # the writer reopened first and created it: leave its file alone
+def prepare_like(path: str, st: os.stat_result) -> str:
+    """An empty file beside ``path`` with the owner, group and mode of ``st``, to take its name.
+
+    It is made before the log is renamed, so that a disk refusing a new file (no inode
+    left) stops the rotation before anything moved: the log never goes missing with its
+    writer still appending to the renamed file and no postrotate to tell it.
+    """
+    directory, name = os.path.split(path)
+    fd, prepared = tempfile.mkstemp(prefix=f".{name}.", suffix=NEW_SUFFIX, dir=directory or ".")
     try:
         copy_ownership(fd, st)
+    except BaseException:
+        os.unlink(prepared)
+        raise
     finally:
         os.close(fd)
+    return prepared
+
+
+def put_in_place(prepared: str, path: str) -> bool:
+    """Give ``prepared`` the name ``path``; False, and ``prepared`` dropped, if ``path`` exists already.
+
+    ``link`` never replaces a name, nor follows a link planted there: a file the writer
+    created first keeps the lines it holds. Where a link is refused (a file system without
+    them, a tmpfs out of inodes counts each link as one) ``rename`` does it: ``path`` was
+    free a moment ago, and the writer has not been told to reopen yet.
+    """
+    try:
+        os.link(prepared, path, follow_symlinks=False)
+    except FileExistsError:
+        os.unlink(prepared)
+        return False
+    except OSError:
+        os.rename(prepared, path)
+        return True
+    os.unlink(prepared)
     return True
+
+
+def unfinished_creations(path: str) -> list[str]:
+    """New files prepared for ``path`` (``prepare_like``) by a rotation killed before it put them in place.
+
+    Found with ``path`` missing, one means the log was renamed and its new file never put
+    in place; found beside ``path``, they are spares of a run killed before its rename.
+    """
+    directory, name = os.path.split(path)
+    pattern = re.compile(r"\." + re.escape(name) + r"\.[a-z0-9_]{8}" + re.escape(NEW_SUFFIX))  # mkstemp's
+    try:
+        entries = os.listdir(directory or ".")
+    except FileNotFoundError:  # a log in a directory not made yet is just missing
+        return []
+    return sorted(os.path.join(directory, entry) for entry in entries if pattern.fullmatch(entry))
 
 
 def copy_ownership(fd: int, st: os.stat_result) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 import sipparse.rotate_fs as fs
 from sipparse.rotate import Outcome
-from sipparse.rotate_fs import compress_file, create_like
+from sipparse.rotate_fs import compress_file, prepare_like, put_in_place
 from tests.rotate.helpers import append_lines, names, read_any, rotate
 
 LINK_REFUSED = "refusing to rotate {}: it is a symbolic link (give the real file instead)"
@@ -66,9 +67,85 @@ def test_a_dangling_symlink_generation_is_refused_too(logdir: Path, tmp_path: Pa
 
 def test_new_file_is_never_created_through_a_planted_link(logdir: Path, victim: Path) -> None:
     st = victim.stat()
+    prepared = prepare_like(str(logdir / "pjsip"), st)
     (logdir / "pjsip").symlink_to(victim)
-    assert create_like(str(logdir / "pjsip"), st) is False
-    assert victim.read_bytes() == b"precious\n"
+    assert put_in_place(prepared, str(logdir / "pjsip")) is False
+    assert victim.read_bytes() == b"precious\n" and names(logdir) == ["pjsip"]
+
+
+def test_a_disk_refusing_the_new_file_stops_the_rotation_before_the_rename(
+        logdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No inode left: the log must not go missing, its writer appending to pjsip.1 untold."""
+    log = logdir / "pjsip"
+    append_lines(log, "a")
+    real_open = os.open
+
+    def no_inode_left(path: str, flags: int, *args: int, **kwargs: object) -> int:
+        if flags & os.O_CREAT and os.path.dirname(os.fspath(path)) == str(logdir):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_inode_left)
+    summary, _ = rotate(log, postrotate="true")
+    assert summary.results[0].outcome is Outcome.FAILED and "No space left" in str(summary.errors)
+    assert names(logdir) == ["pjsip"]
+
+
+def test_a_file_system_refusing_hard_links_still_gets_its_new_log(logdir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    log = logdir / "pjsip"
+    append_lines(log, "a")
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "link", refused)
+    summary, _ = rotate(log)
+    assert summary.errors == [] and names(logdir) == ["pjsip", "pjsip.1"] and log.stat().st_size == 0
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs, no except clause catches it."""
+
+
+def test_a_rotation_killed_after_the_rename_is_finished_by_the_next_one(
+        logdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = logdir / "pjsip"
+    append_lines(log, "a")
+    os.chmod(log, 0o640)
+
+    def killed(prepared: str, path: str) -> bool:
+        raise Killed
+
+    monkeypatch.setattr("sipparse.rotate.put_in_place", killed)
+    with pytest.raises(Killed):
+        rotate(log)
+    monkeypatch.undo()
+    assert not log.exists()
+    written = append_lines(logdir / "pjsip.1", "b")  # the writer, never told, still appends there
+    told = tmp_path / "told"
+    summary, actions = rotate(log, postrotate=f"touch {told}")
+    assert summary.errors == [] and told.exists()
+    assert actions[0].startswith(f"created {log} (mode 0640") and actions[0].endswith("stopped after the rename")
+    assert names(logdir) == ["pjsip", "pjsip.1"] and log.stat().st_size == 0
+    assert (logdir / "pjsip.1").read_bytes().endswith(b"".join(written))
+
+
+def test_a_new_file_prepared_by_a_run_killed_before_its_rename_is_deleted(logdir: Path) -> None:
+    log = logdir / "pjsip"
+    append_lines(log, "a")
+    spare = prepare_like(str(log), log.stat())
+    summary, actions = rotate(log)
+    assert summary.errors == [] and f"deleted {spare}: left by a rotation that did not finish" in actions
+    assert names(logdir) == ["pjsip", "pjsip.1"]
+
+
+def test_only_new_files_prepared_for_this_log_are_taken_for_leftovers(logdir: Path) -> None:
+    for name in [".pjsip.a1b2c_d4.new", ".pjsip.x.a1b2c3d4.new", ".pjsip2.a1b2c3d4.new", "pjsip.a1b2c3d4.new",
+                 ".pjsip.a1b2c3d4.tmp"]:
+        (logdir / name).write_bytes(b"")
+    found = fs.unfinished_creations(str(logdir / "pjsip"))
+    assert [os.path.basename(p) for p in found] == [".pjsip.a1b2c_d4.new"]
 
 
 def test_compression_replaces_a_planted_gz_link_not_writing_through_it(logdir: Path, victim: Path) -> None:
