@@ -56,7 +56,7 @@ from sipparse.rotate_fs import (
 )
 
 DEFAULT_LOG = "/var/log/asterisk/pjsip"
-GENERATION_NAME = re.compile(r"(\.[0-9]+|-[0-9]{8}(-[0-9]+)?)(\.gz)?$|\.gz$|^\.|/\.")
+NOT_A_LOG_NAME = re.compile(r"(\.[0-9]+|-[0-9]{8}(-[0-9]+)?)(\.gz)?$|\.gz$|^\.")  # generations, temp files
 SHELL_SYNTAX = re.compile(r"[$`|;&<>]")
 IngestFn = Callable[[str], int]  # ingest one log path (and its siblings) to its end, lock held; bytes read
 Report = Callable[[str], None]
@@ -239,11 +239,12 @@ def default_paths(settings: Settings) -> list[str]:
 
 def expand_paths(patterns: Iterable[str]) -> list[str]:
     """Expand glob patterns, leaving out rotated generations (``*.log`` must not match ``x.log.1``)
-    and directories, as ingest does."""
+    and directories, as ingest does. Only a match's own name counts: ``./*`` or a directory
+    ``.logs/`` holds logs too."""
     out: list[str] = []
     for pattern in patterns:
         matches = glob_files(pattern) if glob.has_magic(pattern) else [pattern]
-        out.extend(m for m in matches if not GENERATION_NAME.search(m) and m not in out)
+        out.extend(m for m in matches if not NOT_A_LOG_NAME.search(os.path.basename(m)) and m not in out)
     return out
 
 

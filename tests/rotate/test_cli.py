@@ -184,6 +184,18 @@ def test_a_glob_passes_over_directories_and_generations(tmp_path: Path, log: Pat
     assert names(log.parent) == ["cdr-csv", "messages", "messages.1", "pjsip", "pjsip.1"]  # empty logs wait
 
 
+def test_a_glob_in_a_hidden_directory_or_starting_with_a_dot_rotates(
+        tmp_path: Path, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hidden = tmp_path / ".logs"
+    hidden.mkdir()
+    append_lines(hidden / "messages", "m")
+    monkeypatch.chdir(log.parent)
+    result = invoke(tmp_path, "--no-ingest", str(hidden / "*"), "./pjsi*")
+    assert (result.exit_code, result.output) == (0, "")
+    assert names(hidden) == ["messages", "messages.1"]
+    assert names(log.parent) == ["pjsip", "pjsip.1"]
+
+
 def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
     done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--keep", "0", str(log))
     assert done.returncode == 2  # a usage error: the command line's own value
