@@ -174,11 +174,15 @@ def check_values(given: dict[str, Any]) -> None:
 
 def _validated(values: dict[str, Any]) -> RotateOptions:
     options = _converted(values)
-    if options.postrotate and not options.shell and SHELL_SYNTAX.search(options.postrotate):
-        # without a shell, "$(cat pidfile)" would reach the program as a literal argument
-        raise ConfigError(f"postrotate {options.postrotate!r} uses shell syntax: add --shell "
-                          "(config: shell = true)")
+    check_postrotate(options.postrotate, options.shell)
     return options
+
+
+def check_postrotate(command: str | None, shell: bool) -> None:
+    """Refuse a postrotate command in shell syntax that is not to run through a shell."""
+    if command and not shell and SHELL_SYNTAX.search(command):
+        # without a shell, "$(cat pidfile)" would reach the program as a literal argument
+        raise ConfigError(f"postrotate {command!r} uses shell syntax: add --shell (config: shell = true)")
 
 
 def _converted(values: dict[str, Any]) -> RotateOptions:

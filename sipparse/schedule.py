@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from sipparse.config import DatabaseURL, Settings, default_db_url, parse_db_url
 from sipparse.errors import ConfigError
+from sipparse.rotate import check_postrotate
 
 CRON_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYSTEMD_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -155,6 +156,7 @@ def validate_jobs(jobs: Jobs) -> None:
     if not 1 <= jobs.every <= 59 or 60 % jobs.every:
         raise ConfigError(f"--every {jobs.every}: use a divisor of 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)")
     check_user_name(jobs.user)
+    check_postrotate(jobs.postrotate, jobs.shell)  # else every rotate job would fail on it
     # cron.d files and systemd units are read line by line: a line end in a value would add
     # a job or a directive of its own, run as root where the file is installed
     values = [jobs.mailto or "", jobs.postrotate or "", jobs.min_size or "", *jobs.logs, *jobs.global_args,

@@ -138,6 +138,8 @@ def test_postrotate_is_quoted_for_the_shell_and_percent_escaped_for_cron() -> No
     (["--every", "7"], "--every 7: use a divisor of 60"),
     (["--user", "bad user"], "bad user name 'bad user'"),
     (["--min-size", "huge"], "bad size 'huge'"),
+    (["--postrotate", "kill -HUP $(cat /run/rsyslogd.pid)"],
+     "postrotate 'kill -HUP $(cat /run/rsyslogd.pid)' uses shell syntax: add --shell"),
 ])
 def test_bad_schedule_options_are_refused(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["cron", "print", *args])
@@ -172,7 +174,7 @@ def systemd_units(text: str) -> dict[str, str]:
 
 def test_systemd_format_gives_three_valid_pairs(tmp_path: Path) -> None:
     out, _ = cron_print("--db", f"sqlite:///{tmp_path}/sip.db", "cron", "print", "--format", "systemd",
-                        "--user", "asterisk", "--postrotate", "x $HOME 5%")
+                        "--user", "asterisk", "--postrotate", "x $HOME 5%", "--shell")
     units = systemd_units(out)
     assert sorted(units) == sorted(f"sipparse-{j}.{k}" for j in ("ingest", "rotate", "rotate-size")
                                    for k in ("service", "timer"))
