@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -70,13 +71,48 @@ def _columns_env() -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
+def display_width(text: str) -> int:
+    """How many terminal columns ``text`` takes: a CJK character two, a combining mark none.
+
+    A display name such as ``"山田太郎"`` or ``"Zoe\u0308"`` has as many characters as columns
+    only by chance; counting characters would push the columns after it out of line.
+    """
+    if text.isascii():
+        return len(text)
+    return sum(map(_char_width, text))
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Me", "Mn", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
 def cut(text: str, width: int, ellipsis: str = "~") -> str:
-    """``text`` cut to ``width`` characters, the last one an ellipsis when something is lost."""
-    if len(text) <= width:
+    """``text`` cut to ``width`` columns, the last one an ellipsis when something is lost."""
+    if display_width(text) <= width:
         return text
     if width <= len(ellipsis):
+        return _head(text, width)
+    return _head(text, width - len(ellipsis)) + ellipsis
+
+
+def _head(text: str, width: int) -> str:
+    """The longest start of ``text`` that fits ``width`` columns."""
+    if text.isascii():
         return text[:width]
-    return text[: width - len(ellipsis)] + ellipsis
+    used = 0
+    for index, char in enumerate(text):
+        used += _char_width(char)
+        if used > width:
+            return text[:index]
+    return text
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` filled with spaces to ``width`` columns, on the left when ``right``-aligned."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def cell_text(value: Any) -> str:
@@ -139,7 +175,7 @@ def render_table(
     :param least: per column, the width it is not cut below (default a few characters)
     """
     body = [[cell_text(v).split("\n") for v in row] for row in rows]
-    natural = [max([len(h)] + [max(len(line) for line in r[i]) for r in body]) for i, h in enumerate(headers)]
+    natural = [max([len(h)] + [max(map(display_width, r[i])) for r in body]) for i, h in enumerate(headers)]
     kept = keep or [False] * len(headers)
     floors = least or [0] * len(headers)
     minimum = [min(n, max(f, _minimum(n, h, k)))
@@ -190,7 +226,7 @@ def _line(
         parts = []
         for cell, width, is_right in zip(cells, widths, right, strict=True):
             text = cut(cell[k] if k < len(cell) else "", width, term.ellipsis)
-            parts.append(text.rjust(width) if is_right else text.ljust(width))
+            parts.append(pad(text, width, is_right))
         lines.append(sep.join(parts))
     return lines
 

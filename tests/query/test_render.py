@@ -9,7 +9,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipparse.query.render import Terminal, cut, fit_widths, render_table, to_csv, to_json
+from sipparse.query.render import Terminal, cut, display_width, fit_widths, render_table, to_csv, to_json
 
 PLAIN = Terminal()
 
@@ -26,6 +26,21 @@ def test_fit_widths_meets_the_budget_or_the_minimums(natural: list[int], budget:
     widths = fit_widths(natural, minimum, budget)
     assert all(m <= w <= n for w, m, n in zip(widths, minimum, natural, strict=True))
     assert sum(widths) <= budget or widths == minimum
+
+
+def test_wide_and_combining_characters_keep_the_columns_in_line() -> None:
+    names = ['"山田太郎" <sip:202@pbx>', '"Zoe\u0308 Smith" <sip:203@pbx>', '"Bob" <sip:204@pbx>']
+    out = render_table(["from_sip", "cseq"], [[name, 1000] for name in names], PLAIN)
+    lines = out.splitlines()
+    assert {display_width(line) for line in lines[2:]} == {display_width(lines[0])}
+    assert display_width("山田") == 4 and display_width("Zoe\u0308") == 3
+
+
+def test_cut_counts_columns_not_characters() -> None:
+    assert cut("山田太郎", 5) == "山田~"
+    assert display_width(cut("山田太郎 <sip:1@x>", 7, "…")) <= 7
+    narrow = render_table(["from"], [["山田太郎" * 5]], Terminal(width=12))
+    assert all(display_width(line) <= 12 for line in narrow.splitlines())
 
 
 def test_table_without_width_keeps_every_value_whole() -> None:
