@@ -169,8 +169,26 @@ def format_time(value: object, clock: Clock, digits: int | None = None, date: bo
     text = shown.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
     fraction = f"{shown.microsecond:06d}"
     if digits is None:
-        return text + ("." + fraction.rstrip("0") if moment.microsecond else "")
-    return text + ("." + fraction[:digits] if digits else "")
+        text += "." + fraction.rstrip("0") if moment.microsecond else ""
+    else:
+        text += "." + fraction[:digits] if digits else ""
+    return text + _offset_if_repeated(shown, clock)
+
+
+def _offset_if_repeated(shown: datetime, clock: Clock) -> str:
+    """The UTC offset (``+01:00``) of a time of the hour that repeats when summer time ends,
+    else nothing: 02:30 CEST and 02:30 CET are an hour apart, and newest first would list
+    02:05 above 02:55 without telling which 02:05 it is."""
+    wall = shown.replace(tzinfo=None)
+    if clock.zone is None:  # the machine's zone: a naive time's timestamp() reads its fold
+        repeated = wall.replace(fold=0).timestamp() != wall.replace(fold=1).timestamp()
+    else:
+        repeated = wall.replace(tzinfo=clock.zone, fold=0).utcoffset() != wall.replace(
+            tzinfo=clock.zone, fold=1).utcoffset()
+    if not repeated:
+        return ""
+    offset = shown.strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
 
 
 def has_fraction(values: Iterable[object]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,6 +91,26 @@ def test_display_in_zone() -> None:
     assert format_time("2025-02-01 18:32:31.25", BERLIN, digits=3, date=False) == "19:32:31.250"
     assert format_time("2025-02-01 18:32:31.25", BERLIN, digits=0) == "2025-02-01 19:32:31"
     assert iso_time("2025-07-01 18:00:00", BERLIN) == "2025-07-01T20:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [("2026-10-25 00:30:00", "2026-10-25 02:30:00+02:00"),  # the first 02:30, summer time
+     ("2026-10-25 01:30:00", "2026-10-25 02:30:00+01:00"),  # the second, an hour later
+     ("2026-10-25 02:30:00", "2026-10-25 03:30:00"),
+     ("2026-03-29 01:30:00", "2026-03-29 03:30:00")],
+)
+def test_a_time_of_the_repeated_hour_names_its_offset(
+    stored: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert format_time(stored, BERLIN, digits=0) == shown
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        assert format_time(stored, Clock(now_utc=NOW), digits=0) == shown
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)))
