@@ -310,6 +310,11 @@ class MessageParser:
         top = _first_value(via)
         return top, self._search(self.g.branch, "branch", top)
 
+    def address(self, value: str | None) -> Address:
+        """A From or To header value as (display name, user, host, tag), as messages get it:
+        what a database migrated from the Logstash table derives from the values it kept."""
+        return self._address(value)
+
     def _address(self, value: str | None) -> Address:
         if value is None:
             return _NO_ADDRESS

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REBUILD_CHUNK = 2000
+ADDRESS_CHUNK = 20000
 
 
 def schema_version(store: Store) -> int:
@@ -121,15 +122,47 @@ def _number_version_1_calls(store: Store) -> None:
 
 
 def _fill_version_1_rows(store: Store) -> None:
-    """Give the Logstash rows what version 2 derives: the request method, and their calls."""
+    """Give the Logstash rows what version 2 derives: the request method, From/To parts, calls."""
     store.execute("UPDATE sip_transactions SET method = sip_method "
                   "WHERE status_code IS NULL AND method IS NULL")
     if store.backend == "sqlite":
         _normalise_text_timestamps(store)
+    _fill_version_1_addresses(store)
     found = store.query("SELECT DISTINCT call_id FROM sip_transactions WHERE call_id IS NOT NULL")
     call_ids = [r[0] for r in found]
     for start in range(0, len(call_ids), REBUILD_CHUNK):
         store._refresh_calls(call_ids[start:start + REBUILD_CHUNK])
+
+
+_ADDRESS_PARTS = ("display", "user", "host", "tag")
+
+
+def _fill_version_1_addresses(store: Store) -> None:
+    """Display name, user, host and tag of the From and To the Logstash rows kept whole, as
+    ingest stores them: the calls made from these rows then say who called whom, are found
+    by ``--from-user``, and know who hung up."""
+    from sipparse.grok import PatternLibrary
+    from sipparse.sip.grammar import Grammar
+    from sipparse.sip.parser import MessageParser
+
+    address = MessageParser(Grammar.from_library(PatternLibrary.load())).address
+    columns = [f"{side}_{part}" for side in ("from", "to") for part in _ADDRESS_PARTS]
+    limits = {c.name: c.clip for c in schema.MESSAGE_COLUMNS if c.name in columns}
+    assignments = ", ".join(f"{store.q(c)} = {store.placeholder}" for c in columns)
+    update = f"UPDATE sip_transactions SET {assignments} WHERE id = {store.placeholder}"
+    select = (f"SELECT id, from_sip, to_sip FROM sip_transactions WHERE id > {store.placeholder} "
+              f"ORDER BY id LIMIT {ADDRESS_CHUNK}")  # a chunk at a time: a big table does not fit in memory
+    last = 0
+    while found := store.query(select, (last,)):
+        store.executemany(update, [(*_clip_parts([*address(from_sip), *address(to_sip)], columns, limits), row_id)
+                                   for row_id, from_sip, to_sip in found])
+        last = found[-1][0]
+
+
+def _clip_parts(values: list[str | None], columns: list[str], limits: dict[str, int | None]) -> list[str | None]:
+    """Values cut to their columns' lengths (VARCHAR in MySQL), as ingest cuts them."""
+    return [v[:limit] if v is not None and (limit := limits[c]) else v
+            for v, c in zip(values, columns, strict=True)]
 
 
 def _normalise_text_timestamps(store: Store) -> None:

@@ -13,7 +13,7 @@ from sipparse.config import parse_db_url
 from sipparse.errors import DatabaseError
 from sipparse.query.show import fetch_messages
 from sipparse.sip.message import Source
-from sipparse.store import open_store, schema
+from sipparse.store import migrate, open_store, schema
 from sipparse.store.migrate import schema_version
 from tests.store.factory import completed_call
 from tests.store.helpers import calls_table, count, refs_agree
@@ -148,6 +148,20 @@ def test_migration_from_version_1_keeps_the_rows(db_url: str) -> None:
         assert store.write_batch(messages).duplicates == 7
     with open_store(db_url) as store:
         assert count(store, "sip_transactions") == 4 + 7
+
+
+def test_migration_from_version_1_reads_who_called_whom(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Logstash rows kept From and To whole; the calls made from them say who called whom."""
+    monkeypatch.setattr(migrate, "ADDRESS_CHUNK", 2)  # the rows are read a chunk at a time
+    _create_version_1(db_url)
+    with open_store(db_url) as store:
+        calls = {c["call_id"]: c for c in calls_table(store)}
+        assert (calls["legacy-1"]["from_user"], calls["legacy-1"]["to_user"]) == ("alice", "bob")
+        rows = store.fetchall("SELECT from_user, from_host, from_tag, to_user, to_tag FROM sip_transactions "
+                              "WHERE call_id = 'legacy-1' ORDER BY id")
+        assert [tuple(r.values()) for r in rows] == [
+            ("alice", "x", "a", "bob", None), ("alice", "x", "a", "bob", None), ("alice", "x", "a", "bob", "b"),
+        ]
 
 
 def test_migration_from_version_2_drops_the_indexes_no_query_uses(db_url: str) -> None:
