@@ -98,7 +98,8 @@ def count_calls(total: int) -> int:
 
 
 def synthetic(total: int, end: datetime) -> Iterator[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]:
-    """(message row, None) for each message and (None, call row) after each call, in time order."""
+    """(message row, None) for each message and (None, call row) after each call, in time order;
+    each row ends with its call's number (``call_ref``, which only SQLite stores)."""
     calls = count_calls(total)
     step = SPAN / calls
     start0 = end - SPAN
@@ -118,7 +119,7 @@ def synthetic(total: int, end: datetime) -> Iterator[tuple[tuple[Any, ...] | Non
                    f"<sip:{frm}@10.1.0.9>;tag=a{n}", frm, f"a{n}", f"<sip:{to}@10.0.0.1>", to,
                    f"b{n}" if code or cseq > 1 else None, cseq,
                    cseq_method, f"z9hG4bK{n}-{cseq}", sdp, ts, direction,
-                   "UDP", f"10.1.0.{n % 250}:5060", "pbx1", "bench", offset, offset + len(raw), raw), None
+                   "UDP", f"10.1.0.{n % 250}:5060", "pbx1", "bench", offset, offset + len(raw), raw, n + 1), None
             offset += len(raw) + 80
             made += 1
         busy = pattern is BUSY
@@ -126,7 +127,7 @@ def synthetic(total: int, end: datetime) -> Iterator[tuple[tuple[Any, ...] | Non
         yield None, (call_id, "call", "busy" if busy else "completed", text_time(start), text_time(last),
                      frm, to, f"<sip:{frm}@10.1.0.9>;tag=a{n}", f"<sip:{to}@10.0.0.1>", 486 if busy else 200,
                      "Busy Here" if busy else "OK", 1000 if busy else 3000, None if busy else 60.0,
-                     len(pattern), 0 if busy else 1, None if busy else "caller", None if busy else 16, "pbx1")
+                     len(pattern), 0 if busy else 1, None if busy else "caller", None if busy else 16, "pbx1", n + 1)
 
 
 class Backend:
@@ -137,6 +138,8 @@ class Backend:
         self.parsed = parse_db_url(url)
         self.name = "mysql" if self.parsed.is_mysql else "sqlite"
         self.mark = "%s" if self.name == "mysql" else "?"
+        refs = ("call_ref",) if self.name == "sqlite" else ()
+        self.message_cols, self.call_cols = MESSAGE_COLS + refs, CALL_COLS + refs
         self.con: Any = None
 
     def connect(self) -> None:
@@ -177,20 +180,22 @@ def build(db: Backend, total: int) -> float:
     started = time.perf_counter()
     open_store(db.parsed).close()
     db.connect()
-    names = [n for n, (table, _, unique) in schema.INDEXES.items() if table in ("sip_transactions", "calls")]
+    indexes = schema.indexes(db.name)
+    names = [n for n, (table, _, unique) in indexes.items() if table in ("sip_transactions", "calls")]
     for name in names:
-        table = schema.INDEXES[name][0]
+        table = indexes[name][0]
         db.rows(f"DROP INDEX {name} ON {table}" if db.name == "mysql" else f"DROP INDEX IF EXISTS {name}")
     if db.name == "sqlite":
         db.con.execute("PRAGMA synchronous=OFF")
-    msg_sql, call_sql = db.insert_sql("sip_transactions", MESSAGE_COLS), db.insert_sql("calls", CALL_COLS)
+    msg_sql, call_sql = db.insert_sql("sip_transactions", db.message_cols), db.insert_sql("calls", db.call_cols)
     messages: list[tuple[Any, ...]] = []
     calls: list[tuple[Any, ...]] = []
+    width = len(db.message_cols), len(db.call_cols)
     for message, call in synthetic(total, utc_now()):
         if message:
-            messages.append(message)
+            messages.append(message[:width[0]])
         else:
-            calls.append(call)  # type: ignore[arg-type]
+            calls.append(call[:width[1]])  # type: ignore[index]
         if len(messages) >= BATCH:
             _flush(db, msg_sql, messages, call_sql, calls)
     _flush(db, msg_sql, messages, call_sql, calls)
@@ -206,8 +211,8 @@ def build(db: Backend, total: int) -> float:
 
 def _flush(db: Backend, msg_sql: str, messages: list, call_sql: str, calls: list) -> None:  # type: ignore[type-arg]
     if db.name == "mysql":
-        _load_data(db, "sip_transactions", MESSAGE_COLS, messages)
-        _load_data(db, "calls", CALL_COLS, calls)
+        _load_data(db, "sip_transactions", db.message_cols, messages)
+        _load_data(db, "calls", db.call_cols, calls)
     else:
         cur = db.con.cursor()
         cur.executemany(msg_sql, messages)
@@ -293,7 +298,10 @@ def measure(db: Backend, repeat: int) -> dict[str, Any]:
         ids, messages = show_lib.show_call(store, [next(it)])
         show_lib.render_show_table(messages, clock, term)
 
-    bare_sql = "SELECT * FROM sip_transactions WHERE call_id = ? ORDER BY timestamp, id"
+    by_ref = db.name == "sqlite"  # SQLite finds a call's messages by its number (schema version 4)
+    bare_sql = ("SELECT * FROM sip_transactions WHERE call_ref = (SELECT call_ref FROM calls WHERE call_id = ?) "
+                "ORDER BY timestamp, id" if by_ref else
+                "SELECT * FROM sip_transactions WHERE call_id = ? ORDER BY timestamp, id")
     # "--since 1h" before the newest call, so a database built days ago measures the same thing
     newest = db.rows("SELECT first_seen FROM calls ORDER BY first_seen DESC LIMIT 1")[0][0]
     newest_clock = Clock(now_utc=min(clock.now_utc, as_datetime(newest) or clock.now_utc))
@@ -313,7 +321,7 @@ def measure(db: Backend, repeat: int) -> dict[str, Any]:
         "bare": timed(lambda: db.rows(bare_sql, (next(it),)), repeat),
         "calls_1h": timed(calls, repeat),
         "calls_newest": timed(calls_all, repeat),
-        "plan_show": explain(db, show_lib.fetch_messages_sql(1), (picks[0],)),
+        "plan_show": explain(db, show_lib.fetch_messages_sql(1, by_ref), (picks[0],) * (1 + by_ref)),
         "plan_calls": explain(db, since_sql, tuple(since_params)),
         "process": timed(lambda: subprocess.run(
             [sys.executable, "-m", "sipparse", "--db", db.url, "show", picks[1]], check=True,
