@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sipparse.query.calls import setup_text
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, cut, render_table, to_json
 from sipparse.query.show import Store
@@ -334,7 +335,10 @@ def _table(title: str, headers: list[str], rows: list[list[Any]], term: Terminal
 def _setup_text(setup: dict[str, Any]) -> str:
     if not setup["count"]:
         return ""
-    shown = ", ".join(f"{k} {float(setup[k]) / 1000:.3f}s" for k in ("p50", "p95", "p99", "max"))
+    names = ("p50", "p95", "p99", "max")
+    # as calls shows them: a log stamped to the second gives whole seconds, not "0.000s"
+    fine = any(float(setup[k]) % 1000 for k in names)
+    shown = ", ".join(f"{k} {setup_text(setup[k], fine)}" for k in names)
     return f"Setup time (answered calls, n={setup['count']}): {shown}"
 
 

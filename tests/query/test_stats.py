@@ -136,3 +136,11 @@ def test_text_report_sections() -> None:
                   "Calls per minute (UTC)"):
         assert title in text
     assert all(len(line) <= 60 for line in text.splitlines())
+
+
+def test_setup_times_of_a_log_stamped_to_the_second_are_whole_seconds() -> None:
+    """As calls shows them: 0.000s would claim an instant answer the log cannot tell."""
+    whole = figures([call("completed", 200, setup_ms=ms, duration_s=5) for ms in (0, 1000, 2000)])
+    fine = figures([call("completed", 200, setup_ms=ms, duration_s=5) for ms in (2, 1004, 2000)])
+    assert "p50 1s, p95 2s, p99 2s, max 2s" in render_stats_text(whole, CLOCK, Terminal())
+    assert "p50 1.004s, p95 2.000s" in render_stats_text(fine, CLOCK, Terminal())
