@@ -103,6 +103,19 @@ def _user_condition(column: str, value: str, backend: str) -> tuple[str, list[An
     return like_condition(column, value, backend) if "%" in value else (f"{column} = ?", [value])
 
 
+def host_condition(backend: str) -> str:
+    """Calls any of whose messages this host logged (two placeholders, the host twice).
+
+    A call's row names the host of its first request; a call over a trunk between two PBXs
+    is logged by both, and each one's ``--host`` must find it. The row's host answers most
+    calls at once; the others look at their messages through the index that finds a call's
+    messages (its number on SQLite, its Call-ID on MySQL).
+    """
+    key = "call_ref" if backend == "sqlite" else "call_id"
+    return (f"(host = ? OR EXISTS (SELECT 1 FROM sip_transactions AS m "
+            f"WHERE m.{key} = calls.{key} AND m.host = ?))")
+
+
 def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
     """The WHERE of a calls query (empty string when nothing filters)."""
     parts: list[str] = []
@@ -124,8 +137,8 @@ def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
             parts.append(sql)
             params += args
     if flt.host:
-        parts.append("host = ?")
-        params.append(flt.host)
+        parts.append(host_condition(backend))
+        params += [flt.host, flt.host]
     if flt.status:
         sql, args = status_condition(flt.status)
         parts.append(sql)

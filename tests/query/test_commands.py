@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -379,3 +380,17 @@ def test_show_lists_a_message_without_a_time_stamp_last_as_the_summary_takes_it(
         shown = fetch_messages(store, ["nots@x"])
     assert [m["source_offset"] for m in shown] == [m.offset for m in call.messages[:2] + call.messages[3:]] + [
         call.messages[2].offset]
+
+
+def test_host_finds_a_call_that_host_logged_after_another_one(db_url: str, tmp_path: Path) -> None:
+    """A call over a trunk between two PBXs is in both logs; each host's --host lists it."""
+    for host in ("pbx1", "pbx2"):
+        log = tmp_path / f"{host}.log"
+        log.write_bytes(make_log(2, host=host) if host == "pbx1" else make_log(1, host=host))
+        ok(db_url, "ingest", "--no-progress", "--tz", "UTC", "--year", "2025", str(log))
+    both = ids(calls_json(db_url))
+    assert len(both) == 2
+    assert ids(calls_json(db_url, "--host", "pbx1")) == both
+    shared = ids(calls_json(db_url, "--host", "pbx2"))
+    assert len(shared) == 1 and shared < both
+    assert calls_json(db_url, "--host", "pbx3") == []
