@@ -15,11 +15,13 @@ class CallNotFound(QueryError):
 class AmbiguousCallId(QueryError):
     """A Call-ID prefix or pattern matches several calls; the message lists them."""
 
-    def __init__(self, given: str, candidates: list[str], more: int = 0) -> None:
+    def __init__(self, given: str, candidates: list[str], more: int = 0, counted: bool = True) -> None:
+        """:param counted: whether ``more`` is all the others, or only how many were looked at."""
         self.given = given
         self.candidates = candidates
-        lines = [f"{given!r} matches {len(candidates) + more} calls; give more of the Call-ID:"]
+        about = "" if counted else "over "
+        lines = [f"{given!r} matches {about}{len(candidates) + more} calls; give more of the Call-ID:"]
         lines += [f"  {visible(cid)}" for cid in candidates]
         if more:
-            lines.append(f"  ... and {more} more")
+            lines.append(f"  ... and {about}{more} more")
         super().__init__("\n".join(lines))

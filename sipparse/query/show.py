@@ -17,6 +17,7 @@ from sipparse.store.rows import clipped
 from sipparse.store.schema import CALL_ID
 
 MAX_CANDIDATES = 20
+CANDIDATES_LOOKED_AT = MAX_CANDIDATES * 50  # counted exactly up to this many
 
 MESSAGE_COLUMNS = (
     "id", "call_id", "sip_method", "method", "request_uri", "status_code", "reason_phrase",
@@ -62,7 +63,9 @@ def resolve_call_id(store: Store, text: str) -> str:
         raise CallNotFound(f"no call with Call-ID {text!r} (nor one starting with it)")
     if len(candidates) > 1:
         shown = candidates[:MAX_CANDIDATES]
-        raise AmbiguousCallId(text, shown, more=len(candidates) - len(shown))
+        counted = len(candidates) <= CANDIDATES_LOOKED_AT  # one past the limit was asked for
+        listed = candidates[:CANDIDATES_LOOKED_AT]
+        raise AmbiguousCallId(text, shown, more=len(listed) - len(shown), counted=counted)
     return candidates[0]
 
 
@@ -91,7 +94,7 @@ _GLOB_OF = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
 
 def _candidates(store: Store, text: str) -> list[str]:
     """Call-IDs matching a pattern, or starting with a prefix, by an index-friendly query."""
-    limit = MAX_CANDIDATES * 50
+    limit = CANDIDATES_LOOKED_AT + 1  # one more tells whether there were others
     if "%" in text:
         where, params = like_condition("call_id", text, store.backend)
         sql = f"SELECT call_id FROM calls WHERE {where} ORDER BY call_id LIMIT ?"

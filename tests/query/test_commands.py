@@ -357,6 +357,18 @@ def test_call_ids_too_long_for_the_column_stay_apart_and_can_be_shown(db_url: st
     assert run(db_url, "show", "a%").exit_code == 1  # a pattern matching both
 
 
+def test_a_pattern_of_more_calls_than_are_looked_at_says_over(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """1001 calls: '%' matches them all, and the error must not claim it matches 1000."""
+    log = tmp_path / "pjsip.log"
+    log.write_bytes(make_log(1001))
+    ok(db_url, "ingest", "--no-progress", "--tz", "UTC", "--year", "2025", str(log))
+    result = run(db_url, "show", "%")
+    assert result.exit_code == 1
+    assert "'%' matches over 1000 calls" in result.output and "... and over 980 more" in result.output
+    result = run(db_url, "show", "1")  # 1, 10-19, 100-199 and 1000
+    assert "'1' matches 112 calls" in result.output and "... and 92 more" in result.output
+
+
 def test_any_three_digit_status_a_log_holds_can_be_asked_for(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "pjsip"
     log.write_text(_logged("odd-1") + _logged("odd-1", "SIP/2.0 999 Beyond The Rfc") + _logged("fine-1")
