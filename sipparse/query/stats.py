@@ -17,6 +17,7 @@ Messages are counted by their own timestamps; retransmissions over every dialog 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ DURATION_BUCKETS: tuple[tuple[str, float], ...] = (
 )
 HISTOGRAM_STEPS = (1, 5, 15, 30, 60, 180, 360, 720, 1440)  # minutes per bar
 MAX_BARS = 30
+_DAY = 1440  # minutes
 TOP = 5
 ANSWERED = ("answered", "completed")
 
@@ -214,20 +216,47 @@ def _histogram(rows: Sequence[dict], clock: Clock) -> dict[str, Any]:
     if not minutes:
         return {"minutes_per_bar": 1, "bars": []}
     span = (minutes[-1][0] - minutes[0][0]).total_seconds() / 60 + 1
-    step = next((s for s in HISTOGRAM_STEPS if span / s <= MAX_BARS), HISTOGRAM_STEPS[-1])
-    origin = _floor(minutes[0][0], step)
+    step = _bar_minutes(span)
+    starts = _bar_starts(minutes[0][0], minutes[-1][0], step, clock)
     counts: Counter[int] = Counter()
     for moment, n in minutes:
-        counts[int((moment - origin).total_seconds() // (step * 60))] += n
-    bars = [{"start": format_time(origin + timedelta(minutes=i * step), clock, digits=0), "count": counts[i]}
-            for i in range(max(counts) + 1)]
+        counts[bisect_right(starts, moment) - 1] += n
+    bars = [{"start": format_time(start, clock, digits=0), "count": counts[i]} for i, start in enumerate(starts)]
     return {"minutes_per_bar": step, "bars": bars}
 
 
-def _floor(moment: datetime, minutes: int) -> datetime:
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    elapsed = int((moment - midnight).total_seconds() // 60)
-    return midnight + timedelta(minutes=elapsed - elapsed % minutes)
+def _bar_starts(first: datetime, last: datetime, step: int, clock: Clock) -> list[datetime]:
+    """Where each bar from ``first``'s to ``last``'s begins (naive UTC). Bars of a day or
+    more begin at midnight on the wall in the display zone, also across a change to or from
+    summer time (that day's bar is 23 or 25 hours long); shorter ones are ``step`` minutes."""
+    starts = [_floor(first, step, clock)]
+    while True:
+        if step < _DAY:
+            following = starts[-1] + timedelta(minutes=step)
+        else:
+            following = clock.to_utc(clock.to_display(starts[-1]).replace(tzinfo=None) + timedelta(minutes=step))
+        if following > last:
+            return starts
+        starts.append(following)
+
+
+def _bar_minutes(span: float) -> int:
+    """The smallest bar of ``HISTOGRAM_STEPS`` that keeps ``span`` minutes to ``MAX_BARS`` bars;
+    past a month, as many whole days as that takes (a year of data in 30 bars, not 365)."""
+    fitting = next((s for s in HISTOGRAM_STEPS if span / s <= MAX_BARS), None)
+    if fitting is not None:
+        return fitting
+    return _DAY * math.ceil(span / MAX_BARS / _DAY)
+
+
+def _floor(moment: datetime, minutes: int, clock: Clock) -> datetime:
+    """The start of the bar ``moment`` (naive UTC) falls in, counted from midnight in the
+    display zone: a bar of a day is a day of the clock on the wall, as its label says, not
+    one that starts at 01:00 because the day began in UTC."""
+    wall = clock.to_display(moment).replace(tzinfo=None)
+    midnight = wall.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = int((wall - midnight).total_seconds() // 60)
+    return clock.to_utc(midnight + timedelta(minutes=elapsed - elapsed % minutes))
 
 
 def render_stats_json(stats: dict[str, Any], since: datetime | None, until: datetime | None) -> str:
@@ -293,7 +322,10 @@ def render_stats_text(
 
 
 def _per(minutes: int) -> str:
-    return "minute" if minutes == 1 else f"{minutes} minutes"
+    """``minute``, ``5 minutes``, ``3 hours``, ``day``, ``7 days``: a bar's length as said."""
+    unit, size = next((u, s) for u, s in (("day", _DAY), ("hour", 60), ("minute", 1)) if minutes % s == 0)
+    count = minutes // size
+    return unit if count == 1 else f"{count} {unit}s"
 
 
 def _percent(part: int, whole: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -111,6 +112,31 @@ def test_histogram_widens_its_bars_to_stay_short() -> None:
     day = figures([call("completed", 200, minute=m) for m in range(0, 24 * 60, 7)])["calls_per_minute"]
     assert day["minutes_per_bar"] == 60 and len(day["bars"]) <= 30
     assert sum(b["count"] for b in day["bars"]) == len(range(0, 24 * 60, 7))
+
+
+def test_histogram_of_months_stays_short_with_bars_of_whole_days() -> None:
+    year = figures([call("completed", 200, minute=m) for m in range(0, 365 * 1440, 1440)])
+    bars = year["calls_per_minute"]
+    assert bars["minutes_per_bar"] == 13 * 1440 and len(bars["bars"]) <= 30
+    assert sum(b["count"] for b in bars["bars"]) == 365
+    assert "Calls per 13 days (UTC)" in render_stats_text(year, CLOCK, Terminal())
+    hours = figures([call("completed", 200, minute=m) for m in range(0, 3 * 1440, 7)])
+    assert "Calls per 3 hours (UTC)" in render_stats_text(hours, CLOCK, Terminal())
+
+
+def test_histogram_bars_begin_on_the_hour_and_at_midnight_of_the_display_zone() -> None:
+    berlin = Clock(zone=ZoneInfo("Europe/Berlin"))
+    # 20 days across the change to summer time (2025-03-30): bars of a day
+    start = datetime(2025, 3, 20, 23, 30)  # 00:30 on 21 March in Berlin
+    rows = [call("completed", 200, minute=int((start - START).total_seconds() // 60) + d * 1440)
+            for d in range(20)]
+    bars = compute(aggregate(rows), berlin)["calls_per_minute"]
+    assert bars["minutes_per_bar"] == 1440
+    assert all(b["start"].endswith(" 00:00:00") for b in bars["bars"])
+    assert bars["bars"][0]["start"] == "2025-03-21 00:00:00" and all(b["count"] == 1 for b in bars["bars"])
+    kolkata = Clock(zone=ZoneInfo("Asia/Kolkata"))  # UTC+05:30
+    hours = compute(aggregate([call("completed", 200, minute=m) for m in range(0, 1440, 7)]), kolkata)
+    assert all(b["start"].endswith(":00:00") for b in hours["calls_per_minute"]["bars"])
 
 
 def test_every_duration_lands_in_one_bucket() -> None:
