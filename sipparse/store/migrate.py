@@ -51,8 +51,27 @@ def migrate(store: Store, create: bool = True) -> int:
     if found > schema.CURRENT_VERSION:
         raise_newer(store, found)
     if found < schema.CURRENT_VERSION:
-        store._transaction(lambda: _upgrade(store))
+        _upgrade_or_explain(store, found, create)
     return found
+
+
+def _upgrade_or_explain(store: Store, found: int, create: bool) -> None:
+    """Migrate; a reader (``create=False``: show, calls, stats) whose account may only SELECT
+    is told that the schema is older than this sipparse and how to bring it up, not just
+    that a CREATE or ALTER it never meant to run was denied."""
+    from sipparse.errors import DatabaseError
+
+    try:
+        store._transaction(lambda: _upgrade(store))
+    except DatabaseError as exc:
+        if create or exc.unreachable:
+            raise
+        where = f"{store.url.redacted()}: "
+        raise DatabaseError(
+            f"{where}schema version {found} is older than this sipparse's ({schema.CURRENT_VERSION}) "
+            f"and this account cannot migrate it ({str(exc).removeprefix(where)}); run sipparse "
+            "ingest once with an account that may alter the tables"
+        ) from None
 
 
 def raise_newer(store: Store, found: int) -> None:

@@ -108,6 +108,21 @@ def test_a_read_only_account_reads_a_database_nothing_was_ingested_into(mysql_ro
 
 
 @pytest.mark.mysql
+def test_a_read_only_account_on_an_older_schema_is_told_to_migrate_it(mysql_root_url: str) -> None:
+    """A viewer's sipparse upgraded before the ingesting hosts' meets a schema it may not ALTER."""
+    with _account(mysql_root_url, "SELECT") as (host, port, database, user, password):
+        con = _admin_connect(mysql_root_url)
+        con.cursor().execute(f"USE `{database}`")
+        con.cursor().execute(schema.create_messages_v1("mysql"))
+        con.close()
+        url = f"mysql://{user}:{password}@{host}:{port}/{database}"
+        result = CliRunner().invoke(cli, ["--db", url, "calls"])
+        assert result.exit_code == 1
+        assert f"schema version 1 is older than this sipparse's ({schema.CURRENT_VERSION})" in result.stderr
+        assert "run sipparse ingest once with an account that may alter the tables" in result.stderr
+
+
+@pytest.mark.mysql
 def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     host, port, database, user, password = limited_user
     option_file = tmp_path / "my.cnf"
