@@ -1,8 +1,9 @@
 """``show``: every stored message of one or more calls, in order, in four shapes.
 
 A Call-ID is found exactly first; failing that, as a prefix (what a user copies from a
-truncated table), or as a SQL ``LIKE`` pattern when it holds ``%``. A prefix or pattern that
-matches several calls is an error that lists them, so the user can pick one.
+truncated table, its ellipsis and all), or as a SQL ``LIKE`` pattern when it holds ``%``.
+A prefix or pattern that matches several calls is an error that lists them, so the user
+can pick one.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def resolve_call_id(store: Store, text: str) -> str:
     stored = clipped(text, CALL_ID.clip or len(text))
     if _exists(store, stored):
         return stored
-    candidates = _candidates(store, text)
+    candidates = _candidates(store, text) or _candidates_of_cut(store, text)
     if not candidates:
         raise CallNotFound(f"no call with Call-ID {text!r} (nor one starting with it)")
     if len(candidates) > 1:
@@ -67,6 +68,16 @@ def resolve_call_id(store: Store, text: str) -> str:
         listed = candidates[:CANDIDATES_LOOKED_AT]
         raise AmbiguousCallId(text, shown, more=len(listed) - len(shown), counted=counted)
     return candidates[0]
+
+
+def _candidates_of_cut(store: Store, text: str) -> list[str]:
+    """The Call-IDs a cell of the ``calls`` table cut to fit stands for: what a user copies
+    from it ends in the ellipsis (``…``, ``~`` where the output is not Unicode), and the rest
+    is the prefix the table keeps so that ``show`` finds the call."""
+    for mark in (Terminal(fancy=True).ellipsis, Terminal().ellipsis):
+        if text.endswith(mark) and len(text) > len(mark):
+            return _candidates(store, text[: -len(mark)])
+    return []
 
 
 def _exists(store: Store, call_id: str) -> bool:

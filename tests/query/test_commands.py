@@ -225,6 +225,16 @@ def test_show_finds_prefixes_and_patterns(traffic) -> None:  # type: ignore[no-u
     assert {r["call_id"] for r in pattern} == {"nf-1@pbx"}
 
 
+def test_show_finds_a_call_id_copied_from_a_cut_table_cell(traffic) -> None:  # type: ignore[no-untyped-def]
+    """A double click on a Call-ID the calls table cut takes its ellipsis along."""
+    db_url, _ = traffic
+    for copied in ("busy-2@p…", "busy-2@p~"):
+        rows = json.loads(ok(db_url, "show", copied, "--format", "json"))
+        assert {r["call_id"] for r in rows} == {"busy-2@pbx"}
+    assert run(db_url, "show", "busy…").exit_code == 1  # still two calls
+    assert run(db_url, "show", "…").exit_code == 1
+
+
 def test_ambiguous_and_unknown_call_ids_exit_1(traffic) -> None:  # type: ignore[no-untyped-def]
     db_url, _ = traffic
     result = run(db_url, "show", "busy")
