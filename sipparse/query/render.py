@@ -188,14 +188,21 @@ def render_table(
     separator = " │ " if term.fancy else "  "
     body = [[row[i] for i in shown] for row in body]
     multiline = any(len(cell) > 1 for row in body for cell in row)
-    out = [_line([[headers[i]] for i in shown], widths, right, separator, term)[0]]
-    out.append(_rule(widths, term))
+    out = [_finished(_line([[headers[i]] for i in shown], widths, right, separator, term)[0], term),
+           _finished(_rule(widths, term), term)]
     for index, row in enumerate(body):
         style = styles[index] if styles else None
-        out += [term.paint(_clip(line, term), style) for line in _line(row, widths, right, separator, term)]
+        out += [_finished(line, term, style) for line in _line(row, widths, right, separator, term)]
         if multiline and index < len(body) - 1:
-            out.append(_rule(widths, term, light=True))
-    return "\n".join(_clip(line, term).rstrip() for line in out)
+            out.append(_finished(_rule(widths, term, light=True), term))
+    return "\n".join(out)
+
+
+def _finished(line: str, term: Terminal, style: str | None = None) -> str:
+    """A line of the table as shown: clipped to the width, then coloured. Clipping a coloured
+    line would count its escape sequences as columns, cut it short and drop the reset that
+    ends the colour, which then runs on into the lines below and the shell prompt."""
+    return term.paint(_clip(line, term).rstrip(), style)
 
 
 def _minimum(natural: int, header: str, kept: bool) -> int:

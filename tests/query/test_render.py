@@ -75,6 +75,14 @@ def test_fancy_terminal_draws_boxes_and_colours() -> None:
     assert "\x1b" not in render_table(["state"], [["failed"]], PLAIN, styles=["red"])
 
 
+def test_a_coloured_row_cut_to_the_width_keeps_it_and_ends_its_colour() -> None:
+    term = Terminal(width=30, fancy=True, color=True)
+    out = render_table(["a", "b"], [["x" * 12, "y" * 20]], term, styles=["red"])
+    row = out.splitlines()[2]
+    assert row.startswith("\x1b[31m") and row.endswith("\x1b[0m")
+    assert len(row) - len("\x1b[31m\x1b[0m") == 30
+
+
 def test_json_and_csv_keep_whole_values() -> None:
     value = "line1\nline2, with comma and \"quotes\""
     assert json.loads(to_json([{"v": value, "b": b"\xff"}])) == [{"v": value, "b": "\ufffd"}]
