@@ -47,7 +47,9 @@ class Media:
 
     def summary(self) -> str:
         codecs = ",".join(self.rtpmap.get(pt) or _static(pt) for pt in self.payloads)
-        where = f"{self.address}:{self.port}" if self.address else f"port {self.port}"
+        # an IPv6 address in brackets, or its last group and the port would read as one address
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        where = f"{host}:{self.port}" if self.address else f"port {self.port}"
         return " ".join(part for part in (self.kind, where, codecs, self.direction) if part)
 
 

@@ -23,6 +23,11 @@ def test_session_level_direction_applies_to_every_medium() -> None:
     assert media_summary(sdp) == ["audio 1.2.3.4:4000 PCMU/8000 inactive"]
 
 
+def test_an_ipv6_address_is_bracketed_before_its_port() -> None:
+    sdp = "v=0\nc=IN IP6 2001:db8::1\nm=audio 4000 RTP/AVP 8\nm=video 5000 RTP/AVP 96\nc=IN IP4 10.9.9.9\n"
+    assert media_summary(sdp) == ["audio [2001:db8::1]:4000 PCMA/8000", "video 10.9.9.9:5000 96"]
+
+
 def test_nothing_to_summarise() -> None:
     assert media_summary(None) == []
     assert media_summary("v=0\ns=-") == []
