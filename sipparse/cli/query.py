@@ -123,7 +123,7 @@ def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | Non
     if fmt == "json":
         _echo(show_lib.render_show_json(messages, clock))
     elif fmt == "raw":
-        _echo(show_lib.render_show_raw(messages, clock, several=len(found) > 1))
+        click.echo(show_lib.render_show_raw(messages, clock, several=len(found) > 1), nl=False)
     elif fmt == "ladder":
         _echo(ladder.render_ladder(messages, found, clock, _terminal()))
     else:

@@ -194,14 +194,16 @@ def render_show_json(messages: list[dict[str, Any]], clock: Clock) -> str:
     return to_json([message_json(m, clock) for m in messages])
 
 
-def render_show_raw(messages: list[dict[str, Any]], clock: Clock, several: bool) -> str:
-    """The messages as logged, each under a header line: time, direction, peer (and Call-ID)."""
+def render_show_raw(messages: list[dict[str, Any]], clock: Clock, several: bool) -> bytes:
+    """The messages as logged, byte for byte (CRLF, invalid UTF-8 and all: what a bug report
+    about a stack's parsing needs), each under a header line: time, direction, peer (and
+    Call-ID), with an empty line between them."""
     blocks = []
     for message in messages:
-        raw = message.get("raw_message") or b""
-        text = bytes(raw).decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
-        blocks.append(raw_header(message, clock, several) + "\n" + text)
-    return "\n\n".join(blocks)
+        raw = bytes(message.get("raw_message") or b"")
+        header = raw_header(message, clock, several).encode("utf-8", "surrogateescape")
+        blocks.append(header + b"\n" + raw + (b"" if raw.endswith(b"\n") else b"\n"))
+    return b"\n".join(blocks)
 
 
 def raw_header(message: dict[str, Any], clock: Clock, several: bool) -> str:

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from sipparse.cli import cli
 from sipparse.query.stats import percentile
+from sipparse.store import open_store
 from tests.ingest.siplog import make_log
 from tests.query.scenarios import Scenario, build, standard, store_all
 
@@ -271,6 +272,26 @@ def test_show_table_raw_and_ladder(traffic) -> None:  # type: ignore[no-untyped-
     assert "10.0.0.5:5060" in ladder and "Asterisk" in ladder
     assert "INVITE SDP" in ladder and "200 OK SDP" in ladder
     assert "audio 10.0.0.1:17000 PCMU/8000,telephone-event/8000" in ladder
+
+
+def test_show_raw_prints_each_message_byte_for_byte(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """CRLF and bytes that are not UTF-8 reach a bug report as the PBX logged them."""
+    log = tmp_path / "full"
+    log.write_bytes(make_log(1, dialect="full").replace(b"Max-Forwards: 70", b"User-Agent: Caf\xe9 \xff", 1))
+    ok(db_url, "ingest", "--no-progress", "--tz", "UTC", "--year", "2025", str(log))
+    out = CliRunner().invoke(cli, ["--db", db_url, "show", "0-call", "--format", "raw"]).stdout_bytes
+    stored = stored_raw_messages(db_url, "0-call@10.0.0.1")
+    assert b"User-Agent: Caf\xe9 \xff\r\n" in stored[0]
+    assert out.startswith(b"# ") and out.count(b"\n# ") == len(stored) - 1 == 5
+    assert all(b"\n" + raw in out for raw in stored) and out.endswith(stored[-1])
+
+
+def stored_raw_messages(db_url: str, call_id: str) -> list[bytes]:
+    """The raw_message of each message of a call, in order, as the database holds it."""
+    with open_store(db_url) as store:
+        rows = store.fetchall("SELECT raw_message FROM sip_transactions WHERE call_id = ? ORDER BY timestamp, id",
+                              (call_id,))
+    return [bytes(r["raw_message"]) for r in rows]
 
 
 def test_show_in_another_zone(traffic) -> None:  # type: ignore[no-untyped-def]
