@@ -202,10 +202,21 @@ def pass_app(func: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+def _escape_what_the_output_cannot_encode() -> None:
+    """On a terminal or pipe whose encoding is not UTF-8 (a Latin-1 locale, PYTHONIOENCODING),
+    a display name in CJK or a Call-ID with a symbol becomes an escape such as ``\u5c71``,
+    as a character a terminal would act on does, instead of ending the command with an error."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def run(args: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning library errors into one line and exit 1."""
     argv = sys.argv[1:] if args is None else args
     debug = "--debug" in argv
+    _escape_what_the_output_cannot_encode()
     try:
         cli.main(args=argv, prog_name="sipparse", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,0 +1,30 @@
+"""Query output on a terminal or pipe whose encoding is not UTF-8."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.ingest.siplog import make_log
+
+
+def sipparse(db: Path, *args: str, encoding: str) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    return subprocess.run([sys.executable, "-m", "sipparse", "--db", f"sqlite:///{db}", *args],
+                          capture_output=True, env=env, timeout=60)
+
+
+def test_a_display_name_the_encoding_lacks_is_escaped_not_an_error(tmp_path: Path) -> None:
+    log = tmp_path / "pjsip.log"
+    log.write_bytes(make_log(1).replace(b'"Alice 0"', '"山田 太郎"'.encode()))
+    db = tmp_path / "sip.db"
+    assert sipparse(db, "ingest", "--no-progress", "--tz", "UTC", str(log), encoding="utf-8").returncode == 0
+    shown = sipparse(db, "show", "0-call", encoding="latin-1")
+    assert shown.returncode == 0, shown.stderr
+    assert b'"\\u5c71\\u7530 \\u592a\\u90ce" <sip:alice0@10.0.0.1>' in shown.stdout
+    listed = sipparse(db, "calls", "--format", "json", "--utc", encoding="latin-1")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["from_sip"].startswith('"山田 太郎"')
