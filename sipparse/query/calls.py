@@ -70,6 +70,13 @@ class CallFilter:
     kind: str = "call"
     limit: int | None = 50
 
+    def __post_init__(self) -> None:
+        """Users, host and patterns without the spaces around them as typed: stored ones have
+        none, and MySQL's collation ignores trailing spaces where SQLite compares them, so
+        ``'1000 '`` would find calls on one and none on the other."""
+        self.from_user, self.to_user, self.host = (
+            value.strip() if value else value for value in (self.from_user, self.to_user, self.host))
+
 
 def status_condition(text: str) -> tuple[str, list[Any]]:
     """SQL for ``--status``: a state, a code, a class, or a comma list of them."""

@@ -54,8 +54,11 @@ def resolve_call_id(store: Store, text: str) -> str:
     """One Call-ID from an exact value, a prefix or a ``%`` pattern; errors say which failed.
 
     An exact value wins, ``%`` and all (a Call-ID may hold one); one too long for the column
-    is looked for as it was stored (``rows.clipped``).
+    is looked for as it was stored (``rows.clipped``). Spaces around it (a copy from a
+    terminal takes them along) are dropped: no stored Call-ID has them, and MySQL's
+    collation would ignore trailing ones where SQLite does not.
     """
+    text = text.strip()
     stored = clipped(text, CALL_ID.clip or len(text))
     if _exists(store, stored):
         return stored

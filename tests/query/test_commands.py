@@ -90,6 +90,18 @@ def test_failed_includes_404_and_503(traffic) -> None:  # type: ignore[no-untype
     assert {s.call_id for s in scenarios if s.final in (404, 503)} <= got
 
 
+def test_spaces_around_what_is_typed_find_the_same_calls_on_every_backend(traffic) -> None:  # type: ignore[no-untyped-def]
+    """A Call-ID or user copied from a terminal with a space after it: MySQL's collation
+    ignores trailing spaces, SQLite does not; both answer as for the value without them."""
+    db_url, scenarios = traffic
+    shown = json.loads(ok(db_url, "show", " busy-2@pbx ", "--format", "json"))
+    assert {m["call_id"] for m in shown} == {"busy-2@pbx"}
+    wanted = {s.call_id for s in calls_of(scenarios) if s.from_user == "102"}
+    assert wanted and ids(calls_json(db_url, "--from-user", "102 ")) == wanted
+    assert ids(calls_json(db_url, "--host", "pbx2\t", "--kind", "all")) == {
+        s.call_id for s in scenarios if s.host == "pbx2"}
+
+
 def test_time_user_host_and_kind_filters(traffic) -> None:  # type: ignore[no-untyped-def]
     db_url, scenarios = traffic
     now = datetime.now(UTC).replace(tzinfo=None)
