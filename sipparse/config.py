@@ -187,7 +187,7 @@ def find_config_file(option: str | None, environ: dict[str, str],
     return None
 
 
-# What the sections other than [rotate] (``rotate.options_from``) and [[dialects]]
+# What the sections other than [rotate] (``rotate.check_section``) and [[dialects]]
 # (``logs.dialects``) may hold, with the TOML types each key takes: a key misspelt or of the
 # wrong type is named with its file when the file is read, not met later as an exception.
 CONFIG_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
@@ -232,11 +232,22 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
                     isinstance(value, list) and not all(isinstance(item, str) for item in value)):
                 kinds = " or ".join(_TYPE_NAMES[kind] for kind in wanted)
                 raise ConfigError(f"config file {path}: [{section}] {key} must be {kinds}, not {value!r}")
-    if not isinstance(data.get("rotate", {}), dict):  # its keys: ``rotate.options_from``
-        raise ConfigError(f"config file {path}: [rotate] must be a table")
+    _check_rotate_section(path, data.get("rotate", {}))
     dialects = data.get("dialects", [])
     if not isinstance(dialects, list) or not all(isinstance(item, dict) for item in dialects):
         raise ConfigError(f"config file {path}: dialects must be [[dialects]] tables")
+
+
+def _check_rotate_section(path: Path, table: Any) -> None:
+    """[rotate] is checked by the rotate module, which knows its options (and imports this one)."""
+    from sipparse.rotate import check_section
+
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [rotate] must be a table")
+    try:
+        check_section(table)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
 
 
 def _refuse_exposed_password(path: Path, data: dict[str, Any]) -> None:

@@ -109,6 +109,9 @@ class RotateOptions:
         return time.time() if self.now is None else self.now
 
 
+_OPTION_KEYS = [f.name for f in fields(RotateOptions) if f.name != "now"]
+
+
 @dataclass
 class FileResult:
     """The outcome for one path; ``error`` is set when it failed, or when its postrotate did."""
@@ -158,22 +161,41 @@ def _non_negative(value: int, shown: str) -> int:
 
 def options_from(config: dict[str, Any], overrides: dict[str, Any]) -> RotateOptions:
     """Options from the config file's ``[rotate]`` section, then the command line (``None`` = not given)."""
-    known = {f.name for f in fields(RotateOptions)} - {"now"}
-    unknown = sorted(set(config) - known - {"paths"})
-    if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} in the [rotate] section of the config file")
-    merged = {k: v for k, v in config.items() if k in known}
+    check_section(config)
+    merged = {k: v for k, v in config.items() if k in _OPTION_KEYS}
     merged.update({k: v for k, v in overrides.items() if v is not None})
     return _validated(merged)
 
 
+def check_section(config: dict[str, Any]) -> None:
+    """Raise ConfigError, naming the key, for what the config file's ``[rotate]`` section
+    cannot hold. Any command that reads the file calls this: only ``sipparse rotate`` uses the
+    section, at night from cron, where a typo would first be met."""
+    for key, value in config.items():
+        if key == "paths":
+            if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+                raise ConfigError(f"[rotate] paths must be a list of strings, not {value!r}")
+        elif key not in _OPTION_KEYS:
+            raise ConfigError(f"unknown key {key!r} in [rotate] (known: paths, {', '.join(_OPTION_KEYS)})")
+    # postrotate's need of a shell is checked with the command line's options (it may say --shell)
+    _converted({k: v for k, v in config.items() if k in _OPTION_KEYS}, _config_key)
+
+
 def check_values(given: dict[str, Any]) -> None:
     """Raise ConfigError for a value of ``given`` (``None``: not given) that is unusable alone."""
-    _converted({key: value for key, value in given.items() if value is not None})
+    _converted({key: value for key, value in given.items() if value is not None}, _option_name)
+
+
+def _config_key(key: str) -> str:
+    return f"[rotate] {key}"
+
+
+def _option_name(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def _validated(values: dict[str, Any]) -> RotateOptions:
-    options = _converted(values)
+    options = _converted(values, _config_key)
     check_postrotate(options.postrotate, options.shell)
     return options
 
@@ -185,36 +207,49 @@ def check_postrotate(command: str | None, shell: bool) -> None:
         raise ConfigError(f"postrotate {command!r} uses shell syntax: add --shell (config: shell = true)")
 
 
-def _converted(values: dict[str, Any]) -> RotateOptions:
+def _converted(values: dict[str, Any], name: Callable[[str], str]) -> RotateOptions:
+    """The options of ``values``; a value that is unusable is named as ``name`` gives its key."""
     converters: dict[str, Callable[[Any], Any]] = {
-        "min_size": parse_size, "max_age": parse_age, "keep": _keep, "timeout": float,
-        "postrotate": str,
+        "min_size": parse_size, "max_age": parse_age, "keep": _keep, "timeout": _seconds,
+        "postrotate": _text,
     }
     out: dict[str, Any] = {}
     for key, value in values.items():
-        convert = converters.get(key, _boolean(key))
+        convert = converters.get(key, _boolean)
         try:
             out[key] = convert(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{name(key)}: {exc}") from None
         except (TypeError, ValueError):
-            raise ConfigError(f"bad value {value!r} for rotate option {key}") from None
+            raise ConfigError(f"{name(key)}: bad value {value!r}") from None
     return RotateOptions(**out)
 
 
 def _keep(value: Any) -> int:
-    keep = int(value)
-    if keep < 1:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(value)
+    if value < 1:
         # keep 0 would delete the renamed file while the writer may still append to it
-        raise ConfigError("keep must be at least 1: the newest generation holds lines written while rotating")
-    return keep
+        raise ConfigError("must be at least 1: the newest generation holds lines written while rotating")
+    return value
 
 
-def _boolean(key: str) -> Callable[[Any], bool]:
-    def convert(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"rotate option {key} must be true or false, not {value!r}")
-        return value
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(value)
+    return float(value)
 
-    return convert
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)  # postrotate = 5 would run a program named "5"
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"must be true or false, not {value!r}")
+    return value
 
 
 def ingest_with_lock_held(store: Any, options: Any) -> IngestFn:

@@ -163,7 +163,13 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     (b'\xff\xfe[da', "invalid config file"),
     (b'[ingst]\npaths = ["/var/log/asterisk-sip/all.log"]\n', "unknown section [ingst] (known: [database]"),
     (b'url = "sqlite:///x.db"\n', "unknown key 'url' outside any section"),
-], ids=["tz", "paths", "paths-item", "year", "misspelt", "database", "dialects", "not-utf8", "section", "top-key"])
+    (b'[rotate]\nkepe = 14\n', "unknown key 'kepe' in [rotate] (known: paths, keep,"),
+    (b'[rotate]\nmin_size = "10Q"\n', "[rotate] min_size: bad size '10Q'"),
+    (b'[rotate]\ncompress = "yes"\n', "[rotate] compress: must be true or false, not 'yes'"),
+    (b'[rotate]\npostrotate = 5\n', "[rotate] postrotate: bad value 5"),
+    (b'[rotate]\npaths = "/var/log/asterisk/pjsip"\n', "[rotate] paths must be a list of strings"),
+], ids=["tz", "paths", "paths-item", "year", "misspelt", "database", "dialects", "not-utf8", "section", "top-key",
+        "rotate-misspelt", "rotate-size", "rotate-bool", "rotate-postrotate", "rotate-paths"])
 def test_config_values_of_the_wrong_kind_are_named_with_their_file(tmp_path: Path, text: bytes, says: str,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from sipparse.cli import run

@@ -77,7 +77,8 @@ def test_bad_config_value_is_one_clear_error(tmp_path: Path, log: Path) -> None:
     config.write_text("[rotate]\nmin_size = \"lots\"\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "rotate", "--no-ingest", str(log)])
     assert result.exit_code == 1
-    assert str(result.exception).startswith("bad size 'lots'")
+    assert str(result.exception) == f"config file {config}: [rotate] min_size: bad size 'lots': expected a number " \
+                                    "with an optional unit k, M, G (e.g. 10M)"
 
 
 def test_lock_held_by_ingest_no_wait_skips_with_a_note(tmp_path: Path, log: Path) -> None:
@@ -199,7 +200,7 @@ def test_a_glob_in_a_hidden_directory_or_starting_with_a_dot_rotates(
 def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
     done = run_sipparse(tmp_path, "rotate", "--no-ingest", "--keep", "0", str(log))
     assert done.returncode == 2  # a usage error: the command line's own value
-    assert done.stderr.endswith("Error: keep must be at least 1: the newest generation holds lines written "
+    assert done.stderr.endswith("Error: --keep: must be at least 1: the newest generation holds lines written "
                                 "while rotating\n")
     bad_size = run_sipparse(tmp_path, "rotate", "--no-ingest", "--min-size", "10Q", str(log))
     assert bad_size.returncode == 2 and "bad size '10Q'" in bad_size.stderr

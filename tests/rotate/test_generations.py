@@ -204,8 +204,8 @@ def test_config_section_then_command_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config,message", [
     ({"kep": 3}, "unknown key 'kep'"),
     ({"compress": "yes"}, "must be true or false"),
-    ({"keep": 0}, "keep must be at least 1"),
-    ({"keep": "many"}, "bad value 'many' for rotate option keep"),
+    ({"keep": 0}, r"\[rotate\] keep: must be at least 1"),
+    ({"keep": "many"}, r"\[rotate\] keep: bad value 'many'"),
 ])
 def test_bad_config_values_are_config_errors(config: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
