@@ -238,6 +238,19 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
         raise ConfigError(f"config file {path}: dialects must be [[dialects]] tables")
 
 
+def _url_source(db_option: str | None, env: dict[str, str], database: dict[str, Any],
+                config_path: Path | None) -> str | None:
+    """Where a URL that was not on the command line came from, to name it with its error:
+    a crontab or a config file set months ago is not where a user looks first."""
+    if db_option:
+        return None
+    if env.get(ENV_DB):
+        return f"${ENV_DB}"
+    if database.get("url"):
+        return f"config file {config_path}: [database] url"
+    return None
+
+
 def _check_rotate_section(path: Path, table: Any) -> None:
     """[rotate] is checked by the rotate module, which knows its options (and imports this one)."""
     from sipparse.rotate import check_section
@@ -275,7 +288,11 @@ def resolve_settings(
     config = load_config_file(config_path) if config_path else {}
     database = config.get("database", {}) if isinstance(config.get("database"), dict) else {}
     url_text = db_option or env.get(ENV_DB) or database.get("url") or default_db_url(env)
-    db_url = parse_db_url(str(url_text))
+    try:
+        db_url = parse_db_url(str(url_text))
+    except ConfigError as exc:
+        source = _url_source(db_option, env, database, config_path)
+        raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
     if db_url.is_mysql and db_url.password is None:
         password = env.get(ENV_DB_PASSWORD) or database.get("password")
         if password:

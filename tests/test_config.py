@@ -245,3 +245,17 @@ def test_a_configured_patterns_dir_that_is_not_there_names_the_config_file(
     assert exc.value.code == 1
     assert capsys.readouterr().err == (f"Error: config file {config}: [grok] patterns_dir: {tmp_path}/gone "
                                        "does not exist or is not a directory\n")
+
+
+def test_a_bad_url_not_given_on_the_command_line_says_where_it_is(tmp_path: Path) -> None:
+    config = tmp_path / "sipparse.toml"
+    config.write_text('[database]\nurl = "mysq://sip@db/sip"\n')
+    with pytest.raises(ConfigError) as from_file:
+        resolve_settings(config_option=str(config), environ={})
+    assert str(from_file.value).startswith(f"config file {config}: [database] url: unknown database scheme 'mysq'")
+    with pytest.raises(ConfigError) as from_environment:
+        resolve_settings(config_option=str(config), environ={"SIPPARSE_DB": "sip.db"})
+    assert str(from_environment.value).startswith("$SIPPARSE_DB: bad database URL 'sip.db'")
+    with pytest.raises(ConfigError) as from_option:
+        resolve_settings("sip.db", str(config), environ={})
+    assert str(from_option.value).startswith("bad database URL 'sip.db'")
