@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -59,6 +60,7 @@ TRUTH_COLUMNS = ("sip_method", "cseq", "cseq_method", "from_sip", "to_sip", "dir
                  "timestamp")
 DIGEST_COLUMNS = ("source_offset", "call_id", "sip_method", "from_sip", "to_sip", "cseq", "cseq_method",
                   "sdp_content", "timestamp", "status_code", "direction", "raw_message")
+SKIPPED = "not measured"
 TARGETS = {"parse": 60.0, "sqlite": 40.0, "mysql": 25.0, "rss_mib": 200.0, "pygrok_x": 10.0, "workers_x": 1.6}
 
 
@@ -73,6 +75,12 @@ class Result:
     rss_mib: float | None = None
     check: str = ""
     nbytes: int | None = None  # when only part of the input was read
+
+    @property
+    def measured(self) -> bool:
+        """Whether the figures are those of a run that did its work: a failed or skipped one's
+        seconds are those of a crash, and no rate or ratio may come from them."""
+        return not self.check.startswith(("FAILED", SKIPPED))
 
 
 @dataclass
@@ -181,6 +189,10 @@ def measure_hardware(inp: Input) -> None:
 def measure_baselines(inp: Input, pygrok_bytes: int) -> None:
     for name, args in (("pygrok prefix, line by line", ("pygrok", str(pygrok_bytes))),
                        ("naive per-line regex parser", ("naive",))):
+        if args[0] == "pygrok" and importlib.util.find_spec("pygrok") is None:
+            # a baseline, not part of sipparse: `pip install .` does not bring it, '.[test]' does
+            inp.results.append(Result(name, 0.0, check=f"{SKIPPED}: pygrok is not installed (pip install pygrok)"))
+            continue
         seconds, cpu, rss, out = run_measured(child(*args, inp.dialect, inp.path))
         if out.returncode:
             inp.results.append(Result(name, seconds, cpu, check="FAILED: " + _last(out.stderr)))
@@ -322,10 +334,14 @@ def table(inputs: list[Input]) -> list[str]:
         loop, grok = inp.get("python line loop"), inp.get("pygrok prefix, line by line")
         label = f"{Path(inp.path).name} ({inp.dialect}, {inp.mib:.0f} MiB, {inp.messages or '?'} msgs)"
         for r in inp.results:
+            if not r.measured:
+                lines.append(f"| {label} | {r.name} |  |  |  |  |  |  | {r.check} |")
+                label = ""
+                continue
             rate = inp.rate(r)
             per_s = f"{r.messages / r.seconds:,.0f}" if r.messages and r.name.startswith("sipparse") else ""
-            x_loop = f"{rate / inp.rate(loop):.3f}" if loop else ""
-            x_grok = f"{rate / inp.rate(grok):.2f}" if grok and grok.seconds else ""
+            x_loop = f"{rate / inp.rate(loop):.3f}" if loop and loop.measured else ""
+            x_grok = f"{rate / inp.rate(grok):.2f}" if grok and grok.measured and grok.seconds else ""
             rss = f"{r.rss_mib:.0f}" if r.rss_mib else ""
             cpu_rate = f"{inp.cpu_rate(r):,.1f}" if r.cpu else ""
             lines.append(f"| {label} | {r.name} | {rate:,.1f} | {cpu_rate} | {per_s} | {x_loop} | {x_grok} | {rss} | "
@@ -347,7 +363,7 @@ def verdicts(inputs: list[Input], workers: int) -> list[str]:
 def _figures(inp: Input, workers: int) -> Iterator[tuple[str, float, float, str]]:
     """(target, figure reached, goal, figure as shown) of every measurement that succeeded."""
     def ok(r: Result | None) -> bool:
-        return r is not None and not r.check.startswith("FAILED")
+        return r is not None and r.measured
 
     parse, grok = inp.get("sipparse parse only"), inp.get("pygrok prefix, line by line")
     one, many = inp.get("sipparse ingest SQLite"), inp.get(f"sipparse ingest SQLite --workers {workers}")
