@@ -503,9 +503,7 @@ def main() -> int:
 def run(args: argparse.Namespace, workdir: Path) -> int:
     inputs = [] if args.no_generate else generated_inputs(args, workdir)
     inputs += [Input(p, _detect(p), os.path.getsize(p), _expected(p)) for p in args.input or []]
-    with mysql_server(None if args.no_mysql else args.mysql_url) as server:
-        if args.no_mysql:
-            server = None
+    with contextlib.nullcontext() if args.no_mysql else mysql_server(args.mysql_url) as server:
         for n, inp in enumerate(inputs):
             print(f"measuring {inp.path} ({inp.dialect}, {inp.mib:.0f} MiB) ...", file=sys.stderr, flush=True)
             measure_input(inp, args, workdir / f"db{n}", server, n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -50,3 +51,11 @@ def test_pygrok_not_installed_is_said_and_is_no_failure(bench: ModuleType, tmp_p
     assert pygrok.check == "not measured: pygrok is not installed (pip install pygrok)"
     assert not pygrok.measured and inp.get("naive per-line regex parser").measured
 
+
+def test_no_mysql_looks_for_no_server(bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_server(url: str | None) -> None:
+        raise AssertionError("--no-mysql looked for a server")
+
+    monkeypatch.setattr(bench, "mysql_server", no_server)
+    args = argparse.Namespace(no_generate=True, input=None, no_mysql=True, mysql_url=None, workers=2, results="")
+    assert bench.run(args, tmp_path) == 0
