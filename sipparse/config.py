@@ -20,6 +20,7 @@ The embedded default database is an SQLite file, ``$XDG_DATA_HOME/sipparse/sippa
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
@@ -170,7 +171,8 @@ class Settings:
         directories = [value] if isinstance(value, str) else [str(item) for item in value]
         for directory in directories if check else ():
             if not os.path.isdir(directory):
-                raise ConfigError(f"config file {self.config_path}: [grok] patterns_dir: {directory} "
+                raise ConfigError(f"{config_location(self.config_path, 'grok', 'patterns_dir')}: "
+                                  f"[grok] patterns_dir: {directory} "
                                   "does not exist or is not a directory")
         return directories
 
@@ -198,6 +200,35 @@ CONFIG_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
 _TYPE_NAMES = {str: "a string", list: "a list of strings", int: "an integer", dict: "a table"}
 
 
+_TABLE_HEADER = re.compile(r"\s*\[\[?\s*([^\[\]\s]+)\s*\]\]?\s*(?:#.*)?$")
+
+
+def config_location(path: Path | str | None, section: str | None = None, key: str | None = None) -> str:
+    """``config file PATH, line N``: where a section's header, or a key of it (``section``
+    None: a key outside any section), is written. TOML parsers give no positions once a file
+    has parsed, and a user putting a value right looks for its line."""
+    line = _line_of(path, section, key) if path else None
+    return f"config file {path}" + (f", line {line}" if line else "")
+
+
+def _line_of(path: Path | str, section: str | None, key: str | None) -> int | None:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    assignment = re.compile(rf"""\s*["']?{re.escape(key)}["']?\s*=""") if key else None
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            current = header[1].strip("\"'")
+            if assignment is None and current == section:
+                return number
+        elif assignment and current == section and assignment.match(line):
+            return number
+    return None
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML config file; unreadable, invalid or mistyped files are a ConfigError."""
     try:
@@ -216,22 +247,24 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
     known = [*CONFIG_KEYS, "rotate", "dialects"]
     for name, value in data.items():
         if name not in known:  # a misspelt [ingst] would leave every setting at its default
-            what = f"section [{name}]" if isinstance(value, dict) else f"key {name!r} outside any section"
-            raise ConfigError(f"config file {path}: unknown {what} (known: "
+            section, key = (name, None) if isinstance(value, dict) else (None, name)
+            what = f"section [{name}]" if key is None else f"key {name!r} outside any section"
+            raise ConfigError(f"{config_location(path, section, key)}: unknown {what} (known: "
                               f"{', '.join(f'[{section}]' for section in CONFIG_KEYS)}, [rotate], [[dialects]])")
     for section, keys in CONFIG_KEYS.items():
         table = data.get(section, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"config file {path}: [{section}] must be a table")
+            raise ConfigError(f"{config_location(path, None, section)}: [{section}] must be a table")
         for key, value in table.items():
             if key not in keys:
-                raise ConfigError(f"config file {path}: unknown key {key!r} in [{section}] "
+                raise ConfigError(f"{config_location(path, section, key)}: unknown key {key!r} in [{section}] "
                                   f"(known: {', '.join(keys)})")
             wanted = keys[key]
             if isinstance(value, bool) or not isinstance(value, wanted) or (
                     isinstance(value, list) and not all(isinstance(item, str) for item in value)):
                 kinds = " or ".join(_TYPE_NAMES[kind] for kind in wanted)
-                raise ConfigError(f"config file {path}: [{section}] {key} must be {kinds}, not {value!r}")
+                raise ConfigError(f"{config_location(path, section, key)}: [{section}] {key} must be {kinds}, "
+                                  f"not {value!r}")
     _check_rotate_section(path, data.get("rotate", {}))
     dialects = data.get("dialects", [])
     if not isinstance(dialects, list) or not all(isinstance(item, dict) for item in dialects):
@@ -247,20 +280,22 @@ def _url_source(db_option: str | None, env: dict[str, str], database: dict[str, 
     if env.get(ENV_DB):
         return f"${ENV_DB}"
     if database.get("url"):
-        return f"config file {config_path}: [database] url"
+        return f"{config_location(config_path, 'database', 'url')}: [database] url"
     return None
 
 
 def _check_rotate_section(path: Path, table: Any) -> None:
-    """[rotate] is checked by the rotate module, which knows its options (and imports this one)."""
+    """[rotate] is checked by the rotate module, which knows its options (and imports this one),
+    a key at a time, so that the error can give the key's line."""
     from sipparse.rotate import check_section
 
     if not isinstance(table, dict):
-        raise ConfigError(f"config file {path}: [rotate] must be a table")
-    try:
-        check_section(table)
-    except ConfigError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
+        raise ConfigError(f"{config_location(path, None, 'rotate')}: [rotate] must be a table")
+    for key, value in table.items():
+        try:
+            check_section({key: value})
+        except ConfigError as exc:
+            raise ConfigError(f"{config_location(path, 'rotate', key)}: {exc}") from None
 
 
 def _refuse_exposed_password(path: Path, data: dict[str, Any]) -> None:

@@ -243,7 +243,7 @@ def test_a_configured_patterns_dir_that_is_not_there_names_the_config_file(
     with pytest.raises(SystemExit) as exc:
         run(["--db", f"sqlite:///{tmp_path}/x.db", "--config", str(config), *command])
     assert exc.value.code == 1
-    assert capsys.readouterr().err == (f"Error: config file {config}: [grok] patterns_dir: {tmp_path}/gone "
+    assert capsys.readouterr().err == (f"Error: config file {config}, line 2: [grok] patterns_dir: {tmp_path}/gone "
                                        "does not exist or is not a directory\n")
 
 
@@ -252,10 +252,32 @@ def test_a_bad_url_not_given_on_the_command_line_says_where_it_is(tmp_path: Path
     config.write_text('[database]\nurl = "mysq://sip@db/sip"\n')
     with pytest.raises(ConfigError) as from_file:
         resolve_settings(config_option=str(config), environ={})
-    assert str(from_file.value).startswith(f"config file {config}: [database] url: unknown database scheme 'mysq'")
+    assert str(from_file.value).startswith(f"config file {config}, line 2: [database] url: unknown database scheme "
+                                           "'mysq'")
     with pytest.raises(ConfigError) as from_environment:
         resolve_settings(config_option=str(config), environ={"SIPPARSE_DB": "sip.db"})
     assert str(from_environment.value).startswith("$SIPPARSE_DB: bad database URL 'sip.db'")
     with pytest.raises(ConfigError) as from_option:
         resolve_settings("sip.db", str(config), environ={})
     assert str(from_option.value).startswith("bad database URL 'sip.db'")
+
+
+@pytest.mark.parametrize("text, says", [
+    ('[database]\nurl = "sqlite:///x.db"\n\n[ingest]\ntz = "UTC"\n  path = ["/var/log/a"]\n',
+     "line 6: unknown key 'path' in [ingest]"),
+    ('# sipparse\n[ingst]\npaths = ["/var/log/a"]\n', "line 2: unknown section [ingst]"),
+    ('[ingest]\nformat = "auto"\n"year" = "2025"\n', "line 3: [ingest] year must be an integer"),
+    ('[rotate]\nkeep = 3\nmin_size = "10Q"\n', "line 3: [rotate] min_size: bad size '10Q'"),
+    ('[rotate]  # nightly\nkepe = 3\n', "line 2: unknown key 'kepe' in [rotate]"),
+    ('[ingest]\ntz = "Mars/Olympus"\n', "line 2: [ingest] tz: unknown time zone 'Mars/Olympus'"),
+], ids=["key", "section", "quoted-key", "rotate-value", "rotate-key", "ingest-value"])
+def test_a_config_error_gives_the_line_of_the_key(tmp_path: Path, text: str, says: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from sipparse.cli import run
+
+    config = tmp_path / "sipparse.toml"
+    config.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        run(["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "ingest", "--dry-run", "x.log"])
+    assert exc.value.code == 1
+    assert capsys.readouterr().err.startswith(f"Error: config file {config}, {says}")

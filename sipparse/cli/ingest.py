@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sipparse.cli.base import App, cli, pass_app
+from sipparse.config import config_location
 from sipparse.errors import ConfigError, LogFileError, SipparseError
 from sipparse.ingest import (
     DEFAULT_PATHS,
@@ -60,7 +61,7 @@ def parse_tz(name: str | None) -> tzinfo | None:
 
 def _config_error(settings: Any, key: str, reason: str) -> ConfigError:
     """A bad [ingest] value is the config file's error (exit 1), not an option the user typed."""
-    return ConfigError(f"config file {settings.config_path}: [ingest] {key}: {reason}")
+    return ConfigError(f"{config_location(settings.config_path, 'ingest', key)}: [ingest] {key}: {reason}")
 
 
 def _warn(reason: str) -> None:

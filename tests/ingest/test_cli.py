@@ -155,7 +155,7 @@ def test_a_bad_ingest_value_in_the_config_file_is_named_with_the_file(
             run(["--db", sqlite_url, "--config", str(config), *command, str(tmp_path / "pjsip")])
         assert exc.value.code == 1
         err = capsys.readouterr().err
-        assert err.startswith(f"Error: config file {config}: {reason}") and len(err.splitlines()) == 1, err
+        assert err.startswith(f"Error: config file {config}, line 2: {reason}") and len(err.splitlines()) == 1, err
 
 
 def test_syslog_host_is_kept(sqlite_url: str, tmp_path: Path) -> None:

@@ -77,8 +77,8 @@ def test_bad_config_value_is_one_clear_error(tmp_path: Path, log: Path) -> None:
     config.write_text("[rotate]\nmin_size = \"lots\"\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "rotate", "--no-ingest", str(log)])
     assert result.exit_code == 1
-    assert str(result.exception) == f"config file {config}: [rotate] min_size: bad size 'lots': expected a number " \
-                                    "with an optional unit k, M, G (e.g. 10M)"
+    assert str(result.exception) == (f"config file {config}, line 2: [rotate] min_size: bad size 'lots': expected a "
+                                     "number with an optional unit k, M, G (e.g. 10M)")
 
 
 def test_lock_held_by_ingest_no_wait_skips_with_a_note(tmp_path: Path, log: Path) -> None:
