@@ -223,6 +223,8 @@ def run(args: list[str] | None = None) -> None:
         click.echo("Aborted!", err=True)
         sys.exit(1)
     except click.ClickException as exc:
+        if debug and exc.__cause__ is not None:  # a library error a command turned into one line
+            traceback.print_exception(exc.__cause__)
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

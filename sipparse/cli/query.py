@@ -70,7 +70,7 @@ def _store(app: App) -> Iterator[Any]:
         store = app.open_store(reading=True)
         yield store
     except SipparseError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(str(exc)) from exc  # its traceback for --debug
     finally:
         if store is not None and hasattr(store, "close"):
             store.close()
@@ -91,7 +91,7 @@ def _handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except SipparseError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(str(exc)) from exc  # its traceback for --debug
 
     return wrapper
 

@@ -449,3 +449,19 @@ def test_host_finds_a_call_that_host_logged_after_another_one(db_url: str, tmp_p
     shared = ids(calls_json(db_url, "--host", "pbx2"))
     assert len(shared) == 1 and shared < both
     assert calls_json(db_url, "--host", "pbx3") == []
+
+
+@pytest.mark.parametrize("command", [["calls"], ["stats"], ["rejects"], ["show", "9-3973"]])
+def test_debug_shows_the_traceback_of_a_database_error(tmp_path, command: list[str],  # type: ignore[no-untyped-def]
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """As the README says of --debug; without it the same error is one line."""
+    from sipparse.cli import run
+
+    (tmp_path / "x.db").write_bytes(b"not a database\n" * 300)
+    for debug in ([], ["--debug"]):
+        with pytest.raises(SystemExit) as exc:
+            run(["--db", f"sqlite:///{tmp_path / 'x.db'}", *debug, *command])
+        err = capsys.readouterr().err
+        assert exc.value.code == 1
+        assert err.endswith("cannot open the database: file is not a database\n")
+        assert ("Traceback (most recent call last)" in err) == bool(debug), err
