@@ -3,9 +3,9 @@
 
 Usage: python3 benchmarks/parse_bench.py LOG [LOG...] [--batch-bytes N]
 
-Make big logs with the shared generator, e.g.
-  python3 ../shared/tools/genlog.py --seed 2 --size 1G --dialect full --out /tmp/big.log
-  python3 ../shared/tools/genlog.py --seed 2 --size 1G --dialect syslog --out /tmp/big-syslog.log
+Make big logs with the generator, e.g.
+  python3 benchmarks/genlog.py --seed 2 --size 1G --dialect full --out /tmp/big.log
+  python3 benchmarks/genlog.py --seed 2 --size 1G --dialect syslog --out /tmp/big-syslog.log
 
 Prints, per file: MiB/s (wall) and MiB per CPU-second (the one-core figure, which other
 load on a shared machine disturbs least), CPU microseconds per message, the ratio to the

@@ -5,7 +5,7 @@ Usage::
 
     python3 benchmarks/run.py                       # 100 MiB, syslog and full, SQLite and MariaDB
     python3 benchmarks/run.py --size 100M --size 1G --dialect syslog --dialect full
-    python3 benchmarks/run.py --input /tmp/other.log   # also any log (a shared/tools/genlog.py one)
+    python3 benchmarks/run.py --input /tmp/other.log   # also any log (a benchmarks/genlog.py one)
     python3 benchmarks/run.py --mysql-url mysql://root@127.0.0.1:3306/test --workers 2
 
 For every input (made by ``benchmarks/genlog.py`` unless given), side by side on the same
