@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 import click
@@ -22,7 +22,9 @@ from sipparse.ingest import (
 )
 from sipparse.logs.files import rotated_siblings
 from sipparse.logs.follow import stop_on_signals
+from sipparse.query.errors import QueryError
 from sipparse.query.render import visible
+from sipparse.query.times import zone_by_name
 
 
 class WorkerCount(click.ParamType):
@@ -48,15 +50,10 @@ def parse_tz(name: str | None) -> tzinfo | None:
     """An IANA zone name or UTC; None means the machine's local zone."""
     if not name or name.lower() == "local":
         return None
-    if name.upper() in ("UTC", "Z", "GMT"):
-        return UTC
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, "
-                                 "or UTC)", param_hint="--tz") from None
+        return zone_by_name(name)
+    except QueryError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--tz'") from None
 
 
 def _config_error(settings: Any, key: str, reason: str) -> ConfigError:

@@ -379,3 +379,14 @@ def test_a_dateformat_with_its_offset_is_exact_in_the_repeated_hour(sqlite_url: 
     with open_db(sqlite_url) as store:
         stamps = {str(r[0]) for r in store.query("SELECT DISTINCT timestamp FROM sip_transactions")}
     assert stamps == {utc}
+
+
+def test_a_bad_tz_is_refused_in_the_words_of_every_other_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    ingest = runner.invoke(cli, [*db, "ingest", "--tz", "Europe/Berln", str(tmp_path / "pjsip")])
+    calls = runner.invoke(cli, [*db, "calls", "--tz", "Europe/Berln"])
+    assert ingest.exit_code == calls.exit_code == 2
+    assert ingest.stderr.splitlines()[-1] == calls.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--tz': unknown time zone 'Europe/Berln': use an IANA name like Europe/Berlin, "
+        "or UTC")
