@@ -115,6 +115,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
 @click.option("--host", metavar="NAME", help="Host label for messages whose log names none "
               "(default: [ingest] host, else this machine's name).")
 @click.option("--patterns-dir", "patterns_dirs", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
               help="Extra grok pattern directory, read after the config's [grok] patterns_dir "
               "(repeatable); its definitions win.")
 @click.option("--follow", is_flag=True,

@@ -390,3 +390,14 @@ def test_a_bad_tz_is_refused_in_the_words_of_every_other_command(tmp_path: Path)
     assert ingest.stderr.splitlines()[-1] == calls.stderr.splitlines()[-1] == (
         "Error: Invalid value for '--tz': unknown time zone 'Europe/Berln': use an IANA name like Europe/Berlin, "
         "or UTC")
+
+
+def test_a_patterns_dir_that_is_not_there_is_a_usage_error_as_in_grok(tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    gone = str(tmp_path / "gone")
+    ingest = runner.invoke(cli, [*db, "ingest", "--patterns-dir", gone, str(tmp_path / "pjsip")])
+    grok = runner.invoke(cli, ["grok", "match", "--patterns-dir", gone, "%{WORD}"], input="")
+    assert ingest.exit_code == grok.exit_code == 2
+    assert ingest.stderr.splitlines()[-1] == grok.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '--patterns-dir': Directory '{gone}' does not exist.")
