@@ -22,7 +22,7 @@ from sipparse.schedule import (
     validate_jobs,
 )
 
-PASSWORD_NOTE = ("warning: the database password is not written into the jobs; give it to them with an "
+PASSWORD_NOTE = ("Warning: the database password is not written into the jobs; give it to them with an "
                  "option file (mysql://USER@HOST/DB?option_files=/etc/sipparse/my.cnf, mode 600) or "
                  "SIPPARSE_DB_PASSWORD in their environment (systemd: EnvironmentFile=)")
 
@@ -71,7 +71,7 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
     if stripped:
         click.echo(PASSWORD_NOTE, err=True)
     if home is not None and not os.path.isdir(home):
-        click.echo(f"warning: the jobs run as {user}, whose home {home} does not exist, so their default "
+        click.echo(f"Warning: the jobs run as {user}, whose home {home} does not exist, so their default "
                    "database cannot be created there: give them one with --db or [database] url", err=True)
     if fmt == "systemd":
         click.echo(systemd_bundle(systemd_units(jobs)), nl=False)

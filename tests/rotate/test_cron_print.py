@@ -68,7 +68,7 @@ def test_jobs_for_another_user_get_that_users_default_database_not_ours() -> Non
     for job in commands(out):
         assert job[1:3] == ["--db", db]
     missing = not os.path.isdir(other.pw_dir)
-    assert (f"whose home {other.pw_dir} does not exist" in err) is missing
+    assert (f"Warning: the jobs run as {other.pw_name}, whose home {other.pw_dir} does not exist" in err) is missing
     out, err = cron_print("--db", "sqlite:////srv/sip.db", "cron", "print", "--user", other.pw_name)
     assert commands(out)[0][1:3] == ["--db", "sqlite:////srv/sip.db"] and err == ""
 
@@ -87,12 +87,12 @@ def test_password_in_db_option_is_left_out_with_a_warning() -> None:
     out, err = cron_print("--db", url, "cron", "print")
     assert "s3cr3t" not in out and "s3cr3t" not in err
     assert commands(out)[0][1:3] == ["--db", "mysql://sip@db.example.net:3307/sip?option_files=/etc/sipparse/my.cnf"]
-    assert err.startswith("warning: the database password is not written into the jobs")
+    assert err.startswith("Warning: the database password is not written into the jobs")
 
 
 def test_password_in_sipparse_db_environment_is_left_out_too() -> None:
     out, err = cron_print("cron", "print", "--format", "systemd", env={"SIPPARSE_DB": "mysql://u:pw9876@h/d"})
-    assert "pw9876" not in out and "--db mysql://u@h/d ingest" in out and "warning" in err
+    assert "pw9876" not in out and "--db mysql://u@h/d ingest" in out and err.startswith("Warning: ")
 
 
 def test_password_from_environment_variable_is_not_a_warning() -> None:
