@@ -287,10 +287,12 @@ def _url_source(db_option: str | None, env: dict[str, str], database: dict[str, 
 def _check_rotate_section(path: Path, table: Any) -> None:
     """[rotate] is checked by the rotate module, which knows its options (and imports this one),
     a key at a time, so that the error can give the key's line."""
-    from sipparse.rotate import check_section
-
     if not isinstance(table, dict):
         raise ConfigError(f"{config_location(path, None, 'rotate')}: [rotate] must be a table")
+    if not table:
+        return  # the rotate module is not loaded for nothing: most commands never rotate
+    from sipparse.rotate import check_section
+
     for key, value in table.items():
         try:
             check_section({key: value})
