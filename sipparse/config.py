@@ -23,7 +23,7 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -35,6 +35,9 @@ ENV_DB = "SIPPARSE_DB"
 ENV_CONFIG = "SIPPARSE_CONFIG"
 ENV_DB_PASSWORD = "SIPPARSE_DB_PASSWORD"
 MYSQL_SCHEMES = ("mysql", "mariadb", "mysql+mysqlconnector")
+# Seconds the MySQL client waits for the server to answer, or to take what it sends, before
+# it takes the connection for lost (0: as long as it takes); also ``[database]`` keys.
+NET_TIMEOUTS = ("read_timeout", "write_timeout")
 
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:
@@ -131,9 +134,13 @@ def _parse_mysql(text: str) -> DatabaseURL:
     if not parts.hostname or not database or "/" in database:
         raise ConfigError(f"bad MySQL URL {_shown(text)!r}: expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
     options = dict(parse_qsl(parts.query))
-    unknown = set(options) - {"option_files", "unix_socket", "charset", "ssl_ca", "ssl_disabled"}
+    unknown = set(options) - {"option_files", "unix_socket", "charset", "ssl_ca", "ssl_disabled", *NET_TIMEOUTS}
     if unknown:
         raise ConfigError(f"unknown option {sorted(unknown)[0]!r} in MySQL URL {_shown(text)!r}")
+    for name in NET_TIMEOUTS:
+        if name in options and not options[name].isdigit():
+            raise ConfigError(f"bad {name} {options[name]!r} in MySQL URL {_shown(text)!r}: "
+                              "give whole seconds (0: no limit)")
     return DatabaseURL(
         scheme="mysql",
         user=unquote(parts.username) if parts.username else None,
@@ -143,6 +150,17 @@ def _parse_mysql(text: str) -> DatabaseURL:
         database=database,
         options=options,
     )
+
+
+def _with_net_timeouts(db_url: DatabaseURL, database: dict[str, Any], config_path: Path | None) -> DatabaseURL:
+    """The URL with the config file's ``[database]`` timeouts, where it gives none of its own."""
+    given = {name: database[name] for name in NET_TIMEOUTS if name in database and name not in db_url.options}
+    for name, seconds in given.items():
+        if seconds < 0:
+            raise ConfigError(f"config file {config_path}: [database] {name} must be 0 or more seconds, not {seconds}")
+    if not given:
+        return db_url
+    return replace(db_url, options={**db_url.options, **{name: str(value) for name, value in given.items()}})
 
 
 @dataclass
@@ -193,7 +211,7 @@ def find_config_file(option: str | None, environ: dict[str, str],
 # (``logs.dialects``) may hold, with the TOML types each key takes: a key misspelt or of the
 # wrong type is named with its file when the file is read, not met later as an exception.
 CONFIG_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
-    "database": {"url": (str,), "password": (str,)},
+    "database": {"url": (str,), "password": (str,), **dict.fromkeys(NET_TIMEOUTS, (int,))},
     "ingest": {"paths": (str, list), "host": (str,), "tz": (str,), "year": (int,), "format": (str,)},
     "grok": {"patterns_dir": (str, list)},
 }
@@ -334,4 +352,6 @@ def resolve_settings(
         password = env.get(ENV_DB_PASSWORD) or database.get("password")
         if password:
             db_url = DatabaseURL(**{**db_url.__dict__, "password": str(password)})
+    if db_url.is_mysql:
+        db_url = _with_net_timeouts(db_url, database, config_path)
     return Settings(db_url=db_url, config_path=config_path, config=config, debug=debug)

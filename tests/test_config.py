@@ -52,6 +52,30 @@ def test_password_hidden_in_errors() -> None:
     assert "topsecret" not in str(err.value)
 
 
+def test_mysql_timeouts_from_the_url_or_else_the_config_file(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text('[database]\nread_timeout = 60\nwrite_timeout = 0\n')
+    env = {"SIPPARSE_CONFIG": str(conf)}
+    from_file = resolve_settings("mysql://bob@h/db", environ=env).db_url.options
+    assert from_file == {"read_timeout": "60", "write_timeout": "0"}
+    from_url = resolve_settings("mysql://bob@h/db?read_timeout=5", environ=env).db_url.options
+    assert from_url == {"read_timeout": "5", "write_timeout": "0"}
+
+
+@pytest.mark.parametrize(("url", "config", "says"), [
+    ("mysql://u@h/db?read_timeout=ten", "", "bad read_timeout 'ten' in MySQL URL"),
+    ("mysql://u@h/db?write_timeout=-1", "", "bad write_timeout '-1' in MySQL URL"),
+    ("mysql://u@h/db", "read_timeout = -5", "[database] read_timeout must be 0 or more seconds"),
+    ("mysql://u@h/db", 'read_timeout = "30"', "[database] read_timeout must be an integer"),
+])
+def test_bad_mysql_timeouts_are_one_line(tmp_path: Path, url: str, config: str, says: str) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text(f"[database]\n{config}\n")
+    with pytest.raises(ConfigError) as err:
+        resolve_settings(url, config_option=str(conf), environ={})
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
 def test_resolution_order(tmp_path: Path) -> None:
     conf = tmp_path / "c.toml"
     conf.write_text('[database]\nurl = "sqlite:///from-config.db"\n')

@@ -204,6 +204,12 @@ class Store(ABC):
     def indexes(self) -> set[str]:
         """Names of the indexes of the database."""
 
+    @contextmanager
+    def long_statements(self) -> Iterator[None]:
+        """Let the block's statements take as long as they need (a schema migration); a
+        backend whose client gives up on a server that does not answer lifts that limit."""
+        yield
+
     def _lock_calls(self, call_ids: Sequence[str]) -> None:  # noqa: B027 (optional hook)
         """Serialise writers that touch the same calls (SQLite already has one writer)."""
 

@@ -62,7 +62,8 @@ def _upgrade_or_explain(store: Store, found: int, create: bool) -> None:
     from sipparse.errors import DatabaseError
 
     try:
-        store._transaction(lambda: _upgrade(store))
+        with store.long_statements():
+            store._transaction(lambda: _upgrade(store))
     except DatabaseError as exc:
         if create or exc.unreachable:
             raise

@@ -50,13 +50,15 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, AnyStr
 
+from sipparse.config import NET_TIMEOUTS
 from sipparse.errors import DatabaseError
 from sipparse.sip.accel import c_module
 from sipparse.store.base import Store, _split_row_template, multi_row_sql
@@ -78,6 +80,21 @@ CONNECTION_LOST = {2006, 2013, 2055}
 # the socket or port, the connection lost
 UNREACHABLE = {1040, 1203, 1226, 1053, 1927, 2002, 2003, *CONNECTION_LOST}
 URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
+CONNECT_TIMEOUT = 10  # seconds to connect and be greeted
+# Seconds the client waits for the server to answer a statement (read_timeout) or to take
+# what it sends (write_timeout) before it takes the connection for lost, unless the URL or
+# the config file says otherwise. A server that stops (SIGSTOP, a hung VM) or a network path
+# that drops packets without a reset would otherwise hold a cron run, and its log locks, for
+# ever. No statement of sipparse waits this long: a row lock at most innodb_lock_wait_timeout
+# (50 s by default), a batch's LOAD DATA or INSERT seconds; a schema migration, which may
+# rewrite a large table, runs without the limits (``long_statements``).
+NET_TIMEOUT = 300
+# what each of the connector's timeout errors means, and the setting that bounds it
+TIMEOUT_ERRORS = {
+    "ReadTimeoutError": ("did not answer within {} s", "read_timeout"),
+    "WriteTimeoutError": ("took nothing sent for {} s", "write_timeout"),
+    "ConnectionTimeoutError": ("did not greet within {} s of connecting", None),
+}
 # Rows per INSERT: 500 rows of 42 columns stay well under the 65,535 placeholders a prepared
 # statement may hold, and a text one under max_allowed_packet; more gain nothing measurable.
 ROWS_PER_STATEMENT = 500
@@ -128,6 +145,7 @@ class MySQLStore(Store):
     counts_upserts = True  # without CLIENT_FOUND_ROWS: 1 inserted, 2 changed, 0 unchanged
     overlaps_writes = True  # the server loads one batch while the next is parsed
     batch_bytes = 4 << 20  # a transaction waits for a server: fewer of them (10% on a 64 MiB ingest)
+    _long_statements = False  # connect without the read and write timeouts (``long_statements``)
 
     def _connect(self) -> None:
         connector = _connector()
@@ -153,7 +171,7 @@ class MySQLStore(Store):
         args: dict[str, Any] = {
             "host": url.host, "port": url.port or 3306, "database": url.database,
             "charset": "utf8mb4", "collation": "utf8mb4_bin", "autocommit": False,
-            "use_pure": not getattr(connector, "HAVE_CEXT", False), "connection_timeout": 10,
+            "use_pure": not getattr(connector, "HAVE_CEXT", False), "connection_timeout": CONNECT_TIMEOUT,
             "client_flags": [-connector.constants.ClientFlag.FOUND_ROWS],
             # Lets the client send local files, but only those in this private directory, so a
             # hostile server cannot ask for any other file of this machine (LOAD DATA LOCAL lets
@@ -165,11 +183,38 @@ class MySQLStore(Store):
         if url.password is not None:
             args["password"] = url.password
         args.update({k: url.options[k] for k in URL_OPTIONS if url.options.get(k)})
+        args.update(self._net_timeouts(connector))
         if url.options.get("ssl_disabled", "").lower() in ("1", "true", "yes"):
             args["ssl_disabled"] = True
         if "option_files" in args:
             args["option_groups"] = ["client", "sipparse"]
         return args
+
+    def _net_timeouts(self, connector: Any) -> dict[str, int]:
+        """The connector's read and write timeouts (``NET_TIMEOUT``, or the URL's), those not
+        0; none while ``long_statements`` lifts them, nor where the connector has no such
+        options (before 9.2)."""
+        if self._long_statements or NET_TIMEOUTS[0] not in connector.constants.DEFAULT_CONFIGURATION:
+            return {}
+        seconds = {name: int(self.url.options.get(name, NET_TIMEOUT)) for name in NET_TIMEOUTS}
+        return {name: value for name, value in seconds.items() if value}
+
+    @contextmanager
+    def long_statements(self) -> Iterator[None]:
+        """Run the block on a connection without read and write timeouts: a schema
+        migration's ALTER TABLE rewrites the whole table, which takes as long as the table is
+        large. The limits come back with the next connection, made when the block succeeds
+        (a failed block fails the open, which closes the store)."""
+        if not self._net_timeouts(self._connector):
+            yield
+            return
+        self._long_statements = True
+        self._reconnect()
+        try:
+            yield
+        finally:
+            self._long_statements = False
+        self._reconnect()
 
     def _setup_session(self) -> None:
         cursor = self._con.cursor()
@@ -429,13 +474,30 @@ class MySQLStore(Store):
 
     def _is_retryable(self, exc: Exception) -> bool:
         errno = getattr(exc, "errno", None)
-        lost = errno in CONNECTION_LOST or self._dead_handle(exc)
+        lost = errno in CONNECTION_LOST or self._dead_handle(exc) or _timed_out(exc)
         if lost:
             self._reconnect()
         return lost or errno in RETRYABLE
 
     def _is_unreachable(self, exc: Exception) -> bool:
-        return getattr(exc, "errno", None) in UNREACHABLE or self._dead_handle(exc)
+        return getattr(exc, "errno", None) in UNREACHABLE or self._dead_handle(exc) or _timed_out(exc)
+
+    def _error(self, what: str, exc: Exception) -> DatabaseError:
+        """The one line of an error; for a timeout, which one ran out (the pure-Python
+        connector's own text spans lines and names neither). The C extension reports a read
+        timeout as the connection lost it leaves: that line says it may have been one."""
+        if not _timed_out(exc):
+            error = super()._error(what, exc)
+            read_timeout = self._net_timeouts(self._connector).get("read_timeout")
+            lost = getattr(exc, "errno", None) in CONNECTION_LOST or self._dead_handle(exc)
+            if what == "connect" or not lost or not read_timeout:
+                return error
+            return DatabaseError(f"{error} (or no answer within {read_timeout} s: read_timeout)", unreachable=True)
+        text, option = TIMEOUT_ERRORS[type(exc).__name__]
+        seconds = self.url.options.get(option, NET_TIMEOUT) if option else CONNECT_TIMEOUT
+        hint = f" ({option})" if option else ""
+        return DatabaseError(f"{self.url.redacted()}: cannot {what}: the server {text.format(seconds)}{hint}",
+                             unreachable=True)
 
     def _dead_handle(self, exc: Exception) -> bool:
         """After the server killed the session, the C extension reports the dead handle as
@@ -444,6 +506,12 @@ class MySQLStore(Store):
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, self._connector.Error)
+
+
+def _timed_out(exc: Exception) -> bool:
+    """Whether the connector gave up waiting for the server (pure Python; the C extension
+    reports it as the lost connection it then is, 2013)."""
+    return type(exc).__name__ in TIMEOUT_ERRORS
 
 
 def load_data_sql(directory: str, table: str, names: str) -> bytes:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -337,6 +338,16 @@ class RestartableServer(ThrowawayServer):
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait(timeout=60)
+
+    def freeze(self) -> None:
+        """Stop the server answering, its connections left open (SIGSTOP: a hung machine, or
+        a network path that drops packets without a reset)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def resume(self) -> None:
         """Start the server again on the same datadir and port."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -339,3 +340,85 @@ def _stored(db_url: str) -> int:
         return len(Content.of(db_url).messages)
     except Exception:  # the server down, or no schema yet
         return -1
+
+
+# the sipparse command on the pure-Python connector: ssl loaded first keeps the C extension out
+PURE_CONNECTOR_ARGV = [sys.executable, "-c", "import ssl, sys; from sipparse.cli import run; run(sys.argv[1:])"]
+QUICK_TIMEOUTS = "?read_timeout=2&write_timeout=2"
+
+
+def _frozen_server_run(server: RestartableServer, db: str, log: Path, argv: list[str],
+                       timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``argv``, freeze the server once the run has committed a batch, and wait for the
+    run to end: (how it ended, seconds after the freeze). The server is thawed in any case."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env(SIPPARSE_LOCK_DIR=os.environ["SIPPARSE_LOCK_DIR"]))
+    try:
+        assert _wait_for(lambda: _has_checkpoint(db), proc=proc), "no batch was committed"
+        server.freeze()
+        frozen = time.monotonic()
+        try:
+            done = _finish(proc, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the run still waits for the frozen server after {timeout} s") from None
+        return done, time.monotonic() - frozen
+    finally:
+        server.thaw()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("connector", ["C extension", "pure Python"])
+def test_a_frozen_server_ends_the_run_within_its_timeouts(server: RestartableServer, db: str,
+                                                          tmp_path: Path, connector: str) -> None:
+    """A server that stops answering with its connections open (SIGSTOP here; a hung machine,
+    a path that drops packets) ends the run with one line once ``read_timeout`` and the
+    connect timeout have passed, instead of holding it, and its log locks, for ever, where
+    every later cron run would only find the file locked; the next run catches up."""
+    from sipparse.store.mysql import CONNECT_TIMEOUT
+
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(1200))
+    command = sipparse_argv() if connector == "C extension" else PURE_CONNECTOR_ARGV
+    argv = [*command, *ingest_argv(db + QUICK_TIMEOUTS, "--batch-bytes", "65536", str(log))[len(sipparse_argv()):]]
+    done, seconds = _frozen_server_run(server, db, log, argv, timeout=120)
+    line = assert_one_line_error(done)
+    assert "127.0.0.1" in line
+    assert seconds < 2 + CONNECT_TIMEOUT + 15, seconds
+    ingest_ok(db, str(log))
+    _same_as_clean_run(db, tmp_path, log)
+
+
+@pytest.mark.slow
+def test_follow_waits_out_a_frozen_server(server: RestartableServer, db: str, tmp_path: Path) -> None:
+    """``ingest --follow`` takes a server that stopped answering for one out of reach: it says
+    so once, tries again until the server answers, then stores what was logged meanwhile."""
+    log = tmp_path / "pjsip"
+    before, during, after = make_log(10), make_log(10, first=10), make_log(10, first=20)
+    log.write_bytes(before)
+    proc = _background(db + QUICK_TIMEOUTS, "--follow", str(log))
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
+        server.freeze()
+        try:
+            with open(log, "ab") as fh:
+                fh.write(during)
+            assert _wait_for(lambda: any("trying again" in line for line in said), timeout=60, proc=proc), said
+        finally:
+            server.thaw()
+        with open(log, "ab") as fh:
+            fh.write(after)
+        assert _wait_for(lambda: _stored(db) == 180, timeout=90, proc=proc), "not caught up after the freeze"
+    finally:
+        server.thaw()
+        proc.terminate()
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    assert proc.returncode == 0, said
+    assert any("reached again" in line for line in said), said
+    _same_as_clean_run(db, tmp_path, log)

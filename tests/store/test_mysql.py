@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +151,62 @@ def test_minimal_grants_migrate_version_1(limited_user) -> None:  # type: ignore
         assert set(schema.INDEXES) <= store.indexes()
         store.write_batch(mixed_traffic(SOURCE, 3, START))
         assert count(store, "calls") == 3
+
+
+@pytest.mark.mysql
+def test_a_migration_may_outlast_the_read_timeout(mysql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ALTER TABLE of a large table takes as long as the table is large: the migration runs
+    without ``read_timeout``, which bounds every statement again once it is done."""
+    from sipparse.store import migrate
+
+    con = _admin_connect(mysql_url)
+    con.cursor().execute(f"USE `{mysql_url.rsplit('/', 1)[1]}`")
+    con.cursor().execute(schema.create_messages_v1("mysql"))
+    con.close()
+    upgrade = migrate._upgrade
+
+    def slow_upgrade(store) -> None:  # type: ignore[no-untyped-def]
+        store.execute("DO SLEEP(2)")
+        upgrade(store)
+
+    monkeypatch.setattr(migrate, "_upgrade", slow_upgrade)
+    with open_store(mysql_url + "?read_timeout=1") as store:
+        assert set(schema.INDEXES) <= store.indexes()
+        with pytest.raises(DatabaseError, match="did not answer within 1 s|Lost connection"):
+            store._guard("read", lambda: store.query("SELECT SLEEP(2)"))
+
+
+SLOW_QUERY = """
+import sys
+if sys.argv[2] == "pure":
+    import ssl  # loaded first, it keeps the connector's C extension out
+from sipparse.errors import DatabaseError
+from sipparse.store import open_store
+from sipparse.store.mysql import _connector
+
+with open_store(sys.argv[1]) as store:
+    assert _connector().HAVE_CEXT == (sys.argv[2] == "cext")
+    try:
+        store.fetchall("SELECT SLEEP(3)")
+    except DatabaseError as exc:
+        print(exc)
+"""
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("connector", ["cext", "pure"])
+def test_a_query_past_the_read_timeout_names_it(mysql_url: str, connector: str) -> None:
+    """A statement the server does not answer within ``read_timeout`` fails with a line that
+    names the setting to raise, on either connector (the C extension reports only the lost
+    connection the timeout leaves)."""
+    url = mysql_url + "?read_timeout=1"
+    with open_store(url):  # the schema, made before the child's query
+        pass
+    done = subprocess.run([sys.executable, "-c", SLOW_QUERY, url, connector], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(mysql_url.split("?")[0] + ": cannot run the query: "), done.stdout
+    assert "1 s" in done.stdout and "read_timeout" in done.stdout, done.stdout
 
 
 @pytest.mark.mysql
