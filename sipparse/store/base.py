@@ -62,6 +62,9 @@ _CALL_NAMES = [c.name for c in schema.CALL_COLUMNS]
 _call_version = itemgetter(_CALL_NAMES.index("message_count"), _CALL_NAMES.index("updated_at"))
 _call_state = itemgetter(_CALL_NAMES.index("state"))
 _call_kind = itemgetter(_CALL_NAMES.index("kind"))
+# the columns of a ``calls`` row that may be long (the others are numbers, times and short words)
+_call_texts = itemgetter(*(_CALL_NAMES.index(name) for name in (
+    "call_id", "from_user", "to_user", "from_sip", "to_sip", "final_reason", "host")))
 _place = itemgetter(0)  # a summary input's place in its batch
 _row_call_id = itemgetter(rows.CALL_ID_AT)
 MESSAGE_TABLE, CALLS_TABLE = "sip_transactions", "calls"
@@ -362,7 +365,7 @@ class Store(ABC):
         """Write the ``calls`` rows the open transaction deferred, then commit it."""
         pending, self._pending_calls = self._pending_calls, None
         if pending:
-            self.executemany(self._calls_upsert, self._with_refs(list(pending.values())))
+            self._write_call_rows(list(pending.values()))
         self.commit()
 
     @cached_property
@@ -677,7 +680,7 @@ class Store(ABC):
         them would hold every call of the transaction in memory. The rows written or kept."""
         pending = self._pending_calls
         if pending is None:
-            return self.executemany(self._calls_upsert, self._with_refs(call_rows))
+            return self._write_call_rows(call_rows)
         ended = []
         for row in call_rows:
             if _call_state(row) in OPEN_STATES:
@@ -686,8 +689,16 @@ class Store(ABC):
                 pending.pop(row[0], None)
                 ended.append(row)
         if ended:
-            self.executemany(self._calls_upsert, self._with_refs(ended))
+            self._write_call_rows(ended)
         return len(call_rows)
+
+    def _write_call_rows(self, call_rows: list[tuple[Any, ...]]) -> int:
+        """Upsert ``calls`` rows, in statements under the packet budget where there is one: a
+        From or To header with a long display name makes a row of kilobytes, and 500 of them
+        outgrow a server's 1 MiB max_allowed_packet."""
+        written = self._with_refs(call_rows)
+        sizes = None if self.packet_budget is None else [_call_row_size(row) for row in written]
+        return self._insert_chunks(self._calls_upsert, written, sizes)
 
     def _continued(self, stored: Sequence[str], fresh: rows.SummaryInputs | None,
                    fresh_rows: dict[str, tuple[Any, ...]] | None, continued: dict[str, int] | None,
@@ -923,6 +934,12 @@ def _cacheable(fresh: rows.SummaryInputs | None) -> bool:
     """Whether a batch's summary inputs may go into, or be added to, the ``CallCache``: exactly
     the rows its transaction inserts, normalised already."""
     return fresh is not None and fresh.cacheable and fresh.normal
+
+
+def _call_row_size(row: tuple[Any, ...]) -> int:
+    """An upper bound of a ``calls`` row's bytes in a statement, as ``_row_sizes`` gives for
+    message rows: three bytes a character of its text columns (UTF-8, then escaped)."""
+    return 3 * sum(map(len, filter(None, _call_texts(row)))) + 512
 
 
 def _every_fourth(values: list[Any]) -> tuple[list[Any], ...]:

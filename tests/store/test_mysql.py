@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from sipparse.cli import cli, run
 from sipparse.errors import DatabaseError, NoSchema
-from sipparse.sip.message import Source
+from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store, schema
 from tests.conftest import _admin_connect
 from tests.store.factory import mixed_traffic
@@ -286,3 +286,21 @@ def test_large_messages_fit_a_server_of_small_packets(mysql_url: str) -> None:
         assert store.write_batch(messages).inserted == len(messages)
         assert count(store, "sip_transactions") == len(messages)
         assert store.packet_budget == 512 * 1024
+
+
+@pytest.mark.mysql
+@pytest.mark.usefixtures("small_packets")
+def test_calls_of_long_from_and_to_fit_a_server_of_small_packets(mysql_url: str) -> None:
+    """Hundreds of calls whose From and To carry a long display name: their ``calls`` rows go
+    in statements under the server's max_allowed_packet too, not 500 rows at a time."""
+    name = "Reception " * 100
+
+    def long_parties(message: SipMessage) -> SipMessage:
+        return replace(message, from_sip=f'"{name}" <sip:alice@pbx.example>;tag=1',
+                       to_sip=f'"{name}" <sip:bob@pbx.example>',
+                       raw_message=message.raw_message + name.encode() * 2)
+
+    messages = [long_parties(m) for m in mixed_traffic(SOURCE, 600, START)]
+    with open_store(mysql_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        assert count(store, "calls") == 600
