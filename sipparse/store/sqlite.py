@@ -17,6 +17,7 @@ import logging
 import os
 import pickle
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -225,7 +226,7 @@ class SQLiteStore(Store):
                 # does not wait for: two processes opening a fresh database at once (cron's
                 # ingest meeting rotate) retry here instead of failing.
                 if "locked" not in str(exc) or time.monotonic() > deadline:
-                    reason = "Permission denied" if _refused(path) else exc
+                    reason = _unopenable(path) or exc
                     raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {reason}") from None
                 if getattr(self, "_con", None) is not None:
                     self._con.close()
@@ -518,10 +519,24 @@ def _params(params: Sequence[Any]) -> Sequence[Any]:
     return params
 
 
-def _refused(path: str) -> bool:
-    """Whether the file exists but the user may not read and write it (SQLite then says only
-    "unable to open database file")."""
-    return os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK)
+def _unopenable(path: str) -> str | None:
+    """Why SQLite cannot open the database file that is there, which it says only as "unable
+    to open database file": the user may not read and write the file, or not create files
+    in its directory, where WAL mode keeps ``-wal`` and ``-shm`` files beside it (a read-only
+    file system, a directory of another user, an immutable one). None: neither."""
+    if not os.path.exists(path):
+        return None
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        tempfile.TemporaryFile(dir=directory).close()  # made and gone at once (O_TMPFILE)
+    except OSError as exc:
+        name = os.path.basename(path)
+        return f"{directory} is not writable ({exc.strerror or exc}), where SQLite keeps {name}-wal and {name}-shm"
+    return None
 
 
 def _create_private(path: Path, shown: str) -> None:

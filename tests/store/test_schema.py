@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -229,6 +232,41 @@ def test_sqlite_file_and_directory_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     for name in os.listdir(path.parent):
         assert stat.S_IMODE(os.stat(path.parent / name).st_mode) & 0o077 == 0, name
+
+
+@contextmanager
+def _unwritable(directory: Path) -> Iterator[None]:
+    """The directory made one the user may not write: mode 0555, or for root, whom modes do
+    not stop, immutable (``chattr +i``)."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(0o700)
+        return
+    if subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode:
+        pytest.skip("chattr +i does not work here: root may write any directory")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
+def test_sqlite_database_in_a_directory_the_user_may_not_write(tmp_path: Path) -> None:
+    """WAL mode writes ``sip.db-wal`` and ``sip.db-shm`` beside the database: where the directory
+    may not be written (or is on a read-only file system) the error names it, not SQLite's
+    "unable to open database file" about a file that is there and writable."""
+    place = tmp_path / "place"
+    place.mkdir()
+    url = f"sqlite:///{place / 'sip.db'}"
+    with open_store(url) as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+    with _unwritable(place), pytest.raises(DatabaseError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert message.startswith(f"{url}: cannot open the database: {place} is not writable (")
+    assert "sip.db-wal" in message and "\n" not in message
 
 
 def test_sqlite_unwritable_place_is_one_line_error(tmp_path: Path) -> None:
