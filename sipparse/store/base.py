@@ -218,6 +218,8 @@ class Store(ABC):
 
     # whether ``_lock_calls`` waits for other writers, who may change a call before it returns
     locks_calls = False
+    # when the attempt ``_retried`` runs began (``time.monotonic``), for ``_is_retryable``
+    _attempt_started = 0.0
 
     # -- the interface ---------------------------------------------------------------
 
@@ -473,6 +475,7 @@ class Store(ABC):
         """``attempt()``, again (after ``after_failure()``, with a growing pause) while it fails
         with an error the backend calls retryable, up to ``RETRIES`` times."""
         for n in range(RETRIES):
+            self._attempt_started = time.monotonic()
             try:
                 return attempt()
             except Exception as exc:

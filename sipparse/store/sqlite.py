@@ -371,7 +371,13 @@ class SQLiteStore(Store):
         return {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
 
     def _is_retryable(self, exc: Exception) -> bool:
-        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+        """A lock another writer holds, unless this attempt waited the whole busy timeout for
+        it already: a writer that holds it that long does not let go (a transaction left open
+        in an ``sqlite3`` shell, a stopped process), and waiting as long again, seven times,
+        would hold the run, and its log locks, for eight minutes."""
+        if not isinstance(exc, sqlite3.OperationalError) or "locked" not in str(exc):
+            return False
+        return time.monotonic() - self._attempt_started < BUSY_TIMEOUT_MS / 1000
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, sqlite3.Error)

@@ -150,6 +150,31 @@ def test_opening_a_database_takes_no_write_lock(sqlite_url: str, tmp_path: Any) 
         writer.close()
 
 
+def test_a_write_lock_never_released_fails_after_one_busy_timeout(sqlite_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write transaction left open (an ``sqlite3`` shell, a stopped process) holds the lock:
+    a write waits the busy timeout once, then fails with one line, instead of waiting it
+    again seven times (eight minutes of a cron run, holding its log locks meanwhile)."""
+    import sqlite3
+
+    from sipparse.errors import DatabaseError
+    from sipparse.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 1000)
+    source = Source("/var/log/pjsip", "fp-held")
+    messages = mixed_traffic(source, 2, START, domain="h")
+    with open_store(sqlite_url) as store:
+        holder = sqlite3.connect(sqlite_url.split("sqlite:///", 1)[1], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(DatabaseError, match="cannot write: database is locked"):
+            store.write_batch(messages)
+        assert time.monotonic() - started < 3
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert store.write_batch(messages).inserted == len(messages)
+
+
 def test_a_killed_statement_is_run_again(mysql_url: str) -> None:
     """``KILL QUERY`` of the writer's statement (an operator at the mysql prompt): the batch is
     rolled back and run again whole, as after a deadlock, not the end of the run."""
