@@ -325,6 +325,64 @@ def test_follow_waits_out_a_server_restart(server: RestartableServer, db: str, t
     _same_as_clean_run(db, tmp_path, log)
 
 
+def test_follow_outlives_the_server_closing_its_idle_session(server: RestartableServer, db: str,
+                                                             tmp_path: Path) -> None:
+    """A server whose ``wait_timeout`` is shorter than a quiet spell of the log closes the
+    follower's session meanwhile: the next write reopens it and goes on, storing each message once."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(5))
+    server.admin("SET GLOBAL wait_timeout = 2")
+    try:
+        proc = _background(db, "--follow", str(log), debug=True)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+        reader.start()
+        try:
+            for n in range(1, 3):
+                assert _wait_for(lambda n=n: _stored(db) == 30 * n, proc=proc), f"part {n} was not stored"
+                time.sleep(3.5)  # the session is closed meanwhile
+                with open(log, "ab") as fh:
+                    fh.write(make_log(5, first=5 * n))
+            assert _wait_for(lambda: _stored(db) == 90, proc=proc), "not stored after the session was closed"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            reader.join(timeout=10)
+    finally:
+        server.admin("SET GLOBAL wait_timeout = 28800")
+    assert proc.returncode == 0, said[-20:]
+    assert any("retried after 2013" in line for line in said), "the session was never found closed"
+    _same_as_clean_run(db, tmp_path, log)
+
+
+def test_a_read_only_server_refuses_a_run_that_the_next_one_catches_up(server: RestartableServer, db: str,
+                                                                        tmp_path: Path) -> None:
+    """``read_only`` (a replica, a server under maintenance) refuses the writes of an account
+    without SUPER: one line, exit 1, no checkpoint moved; once writable again, the next run
+    stores what the refused one did not."""
+    user = "ro_" + uuid.uuid4().hex[:8]
+    name = db.rsplit("/", 1)[1]
+    server.admin(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+    server.admin(f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `{name}`.* TO '{user}'@'%'")
+    url = f"mysql://{user}:pw@127.0.0.1:{server.port}/{name}"
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(5))
+    ingest_ok(url, str(log))
+    before = checkpoints(db)
+    with open(log, "ab") as fh:
+        fh.write(make_log(5, first=5))
+    server.admin("SET GLOBAL read_only = 1")
+    try:
+        line = assert_one_line_error(ingest(url, str(log)))
+    finally:
+        server.admin("SET GLOBAL read_only = 0")
+        server.admin(f"DROP USER '{user}'@'%'")
+    assert "read-only" in line and ":***@" in line, line
+    assert checkpoints(db) == before
+    ingest_ok(db, str(log))
+    _same_as_clean_run(db, tmp_path, log)
+
+
 def test_follow_ends_on_a_database_that_refuses_it(server: RestartableServer, tmp_path: Path) -> None:
     """A refusal is no outage: waiting would not mend a missing privilege or database."""
     log = tmp_path / "pjsip"
