@@ -139,6 +139,30 @@ def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: P
 
 
 @pytest.mark.mysql
+@pytest.mark.parametrize("missing", ["SELECT", "INSERT", "UPDATE", "CREATE", "INDEX"])
+def test_an_account_short_of_a_documented_grant_is_one_line(mysql_root_url: str, missing: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An account without one of README's grants that an ingest needs: one line naming what
+    was denied, exit 1; once granted, the next run stores the log whole."""
+    seed = Path(__file__).parents[1] / "data" / "seed-call.log"
+    grants = ", ".join(grant for grant in GRANTS.split(", ") if grant != missing)
+    with _account(mysql_root_url, grants) as (host, port, database, user, password):
+        url = f"mysql://{user}:{password}@{host}:{port}/{database}"
+        argv = ["--db", url, "ingest", "--tz", "UTC", "--year", "2025", "--no-progress", str(seed)]
+        with pytest.raises(SystemExit) as refused:
+            run(argv)
+        assert refused.value.code == 1
+        said = capsys.readouterr().err
+        assert said.startswith("Error: ") and said.count("\n") == 1 and f"{missing} command denied" in said, said
+        admin = _admin_connect(mysql_root_url)
+        admin.cursor().execute(f"GRANT {GRANTS} ON `{database}`.* TO '{user}'@'%'")
+        admin.close()
+        assert CliRunner().invoke(cli, argv).exit_code == 0
+        with open_store(url) as store:
+            assert count(store, "sip_transactions") == 5
+
+
+@pytest.mark.mysql
 def test_minimal_grants_migrate_version_1(limited_user) -> None:  # type: ignore[no-untyped-def]
     host, port, database, user, password = limited_user
     url = f"mysql://{user}:{password}@{host}:{port}/{database}"
