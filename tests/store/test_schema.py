@@ -224,6 +224,26 @@ def test_newer_schema_is_refused(db_url: str) -> None:
         open_store(db_url)
 
 
+@pytest.mark.parametrize("content", [b"not a database\n", bytes(range(256)) * 400],
+                         ids=["text", "binary"])
+def test_a_file_that_is_not_an_sqlite_database_is_refused_and_left_alone(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "sip.db"
+    path.write_bytes(content)
+    refused = r"^sqlite:///.*/sip\.db: cannot open the database: file is not a database$"
+    with pytest.raises(DatabaseError, match=refused):
+        open_store(f"sqlite:///{path}")
+    assert path.read_bytes() == content
+
+
+def test_a_truncated_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sip.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+    path.write_bytes(path.read_bytes()[:40000])
+    with pytest.raises(DatabaseError, match=r"cannot open the database: database disk image is malformed$"):
+        open_store(f"sqlite:///{path}")
+
+
 def test_sqlite_file_and_directory_are_private(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dir" / "sip.db"
     with open_store(f"sqlite:///{path}") as store:
