@@ -319,7 +319,8 @@ class Store(ABC):
 
         Given ``log_bytes`` (the log the batch was read from), the transaction may stay open
         for the batches that follow, until they cover ``commit_bytes`` of log (an ingest
-        gives ``batches_per_commit`` batches' worth): committing each batch on its own
+        gives ``batches_per_commit`` batches' worth; where that is one, every batch, a short
+        one too, is a transaction of its own, retried whole after a lost connection): committing each batch on its own
         writes the index pages it touches (all over the Call-ID indexes: Call-IDs are
         random) to the WAL again each time, a tenth of an ingest's CPU time on SQLite.
         ``commit_pending`` commits what is left open; until then a crash or a failure loses
@@ -331,7 +332,8 @@ class Store(ABC):
         with fewer_collections():
             if self._open_bytes is not None and not batch.encodable():
                 self.commit_pending()
-            alone = self._open_bytes is None and (log_bytes is None or log_bytes >= commit_bytes)
+            alone = self._open_bytes is None and (
+                log_bytes is None or log_bytes >= commit_bytes or self.batches_per_commit == 1)
             if alone:  # retried whole, COMMIT included
                 result = self._cleaned_if_need_be(lambda b: self._transaction(lambda: self._write(b)), batch)
             elif self._open_bytes is None:

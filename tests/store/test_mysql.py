@@ -282,6 +282,23 @@ def test_a_session_killed_before_commit_or_read_is_retried(mysql_url: str, mysql
         assert count(store, "sip_transactions") == len(mixed_traffic(SOURCE, 2, START))
 
 
+@pytest.mark.mysql
+def test_a_short_batch_is_its_own_transaction_retried_after_a_lost_session(mysql_url: str,
+                                                                           mysql_root_url: str) -> None:
+    """An ingest's last batch of a file covers less log than a transaction may (a cron run's
+    new lines are seldom a whole batch): on MySQL, which commits each batch, it is committed
+    at once, so the next batch meets a lost session in a transaction of its own, reconnected
+    and run again, instead of failing the run with a transaction left open."""
+    first, second = mixed_traffic(SOURCE, 2, START), mixed_traffic(Source("/var/log/b", "fp-b"), 2, START)
+    with open_store(mysql_url) as store:
+        store.write_prepared(store.prepare_batch(first), log_bytes=100, commit_bytes=1 << 20)
+        assert not store.holds_uncommitted
+        _kill_session_of(store, mysql_root_url)
+        store.write_prepared(store.prepare_batch(second), log_bytes=100, commit_bytes=1 << 20)
+        store.commit_pending()
+        assert count(store, "sip_transactions") == len(first) + len(second)
+
+
 @pytest.fixture
 def small_packets(mysql_root_url: str) -> Iterator[None]:
     """The server's ``max_allowed_packet`` at 1 MiB (MySQL 5.x's default) and local loads off,
