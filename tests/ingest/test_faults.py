@@ -6,6 +6,7 @@ import random
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,39 @@ def reference(tmp_path: Path, data: bytes) -> list[str]:
     (tmp_path / "whole").write_bytes(data)
     ingest_ok(ref, str(tmp_path / "whole"))
     return dump(ref)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a tmpfs of 3 MiB, or a skip where this process may not mount one."""
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (it needs root)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_sqlite_on_a_full_disk_exits_1_and_the_next_run_catches_up(small_filesystem: Path, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{small_filesystem / 'sip.db'}"
+    log = tmp_path / "pjsip"
+    data = make_log(1500)
+    first = data.index(b"\n\n", len(data) // 20) + 2
+    log.write_bytes(data[:first])
+    assert run_process(db_url, str(log)).returncode == 0
+    before = checkpoints(db_url)
+    log.write_bytes(data)
+    full = run_process(db_url, str(log))
+    assert full.returncode == 1, full.stdout
+    assert full.stderr.startswith("Error: ") and len(full.stderr.splitlines()) == 1, full.stderr
+    assert "disk is full" in full.stderr and "Traceback" not in full.stderr
+    assert checkpoints(db_url) == before
+    subprocess.run(["mount", "-o", "remount,size=200m", str(small_filesystem)], check=True)
+    assert run_process(db_url, str(log)).returncode == 0
+    assert dump(db_url) == reference(tmp_path, data)
 
 
 def test_the_summary_counts_only_what_was_committed(sqlite_url: str, tmp_path: Path,
