@@ -123,14 +123,21 @@ def test_server_stopped_mid_run_then_restarted(server: RestartableServer, db: st
     _same_as_clean_run(db, tmp_path, log)
 
 
-def test_server_down_at_start_exits_1_and_moves_no_checkpoint(server: RestartableServer, db: str,
-                                                              tmp_path: Path) -> None:
+def _stored_then_appended(url: str, db: str, tmp_path: Path, count: int) -> tuple[Path, list[tuple[str, int, int]]]:
+    """A log of ``count`` messages ingested through ``url``, then as many more appended:
+    the log and its checkpoints (read through ``db``) before the appended part is read."""
     log = tmp_path / "pjsip"
-    log.write_bytes(make_log(20))
-    ingest_ok(db, str(log))
+    log.write_bytes(make_log(count))
+    ingest_ok(url, str(log))
     before = checkpoints(db)
     with open(log, "ab") as fh:
-        fh.write(make_log(20, first=20))
+        fh.write(make_log(count, first=count))
+    return log, before
+
+
+def test_server_down_at_start_exits_1_and_moves_no_checkpoint(server: RestartableServer, db: str,
+                                                              tmp_path: Path) -> None:
+    log, before = _stored_then_appended(db, db, tmp_path, 20)
     server.halt()
     try:
         assert_one_line_error(ingest(db, str(log)))
@@ -365,12 +372,7 @@ def test_a_read_only_server_refuses_a_run_that_the_next_one_catches_up(server: R
     server.admin(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
     server.admin(f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `{name}`.* TO '{user}'@'%'")
     url = f"mysql://{user}:pw@127.0.0.1:{server.port}/{name}"
-    log = tmp_path / "pjsip"
-    log.write_bytes(make_log(5))
-    ingest_ok(url, str(log))
-    before = checkpoints(db)
-    with open(log, "ab") as fh:
-        fh.write(make_log(5, first=5))
+    log, before = _stored_then_appended(url, db, tmp_path, 5)
     server.admin("SET GLOBAL read_only = 1")
     try:
         line = assert_one_line_error(ingest(url, str(log)))
