@@ -208,16 +208,61 @@ static int read_value(PyObject *v, Value *out) {
     return 1;
 }
 
-/* Every value of rows[0:n], row after row, into ``into``, in one pass: 0 when all are read,
- * 1 when a row is not a tuple of ``width`` or a value not of a type this binds (no exception
- * set), -1 with an exception set on an error. */
-static int read_rows_into(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Value *into) {
+/* The array of a batch's values, kept from one insert to the next. Taken afresh for each
+ * batch, its pages were new to the process every time: a page fault for each 4 KiB, the
+ * kernel clearing it, and then all of it copied once more into an array with each row's last
+ * value (a quarter of an ingest's page faults each, 180,000 in all for 256 MiB of log).
+ * Kept, it is touched once; an array larger than ``KEPT_VALUES_MAX``, or wanted while the
+ * kept one is in use (in another thread, while its GIL is let go), comes and goes as before.
+ * Taken and given back under the GIL. */
+#define KEPT_VALUES_MAX ((Py_ssize_t)((16 << 20) / sizeof(Value)))
+static Value *kept_values = NULL;
+static Py_ssize_t kept_capacity = 0;
+static int kept_in_use = 0;
+
+/* An array of ``count`` values (at least one), or NULL with MemoryError; ``give_back`` it. */
+static Value *take_values(Py_ssize_t count) {
+    if (count < 1)
+        count = 1;
+    if (kept_in_use || count > KEPT_VALUES_MAX) {
+        Value *values = PyMem_New(Value, count);
+        if (values == NULL)
+            PyErr_NoMemory();
+        return values;
+    }
+    if (count > kept_capacity) {
+        Py_ssize_t capacity = Py_MIN(count + count / 4, KEPT_VALUES_MAX);  /* batches vary a little */
+        PyMem_Free(kept_values);
+        kept_values = PyMem_New(Value, capacity);
+        kept_capacity = kept_values == NULL ? 0 : capacity;
+        if (kept_values == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    kept_in_use = 1;
+    return kept_values;
+}
+
+static void give_back(Value *values) {
+    if (values != NULL && values == kept_values)
+        kept_in_use = 0;
+    else
+        PyMem_Free(values);
+}
+
+/* Every value of rows[0:n], row after row, into ``into``, each row ``stride`` values after
+ * the one before (room for values after its own), in one pass: 0 when all are read, 1 when a
+ * row is not a tuple of ``width`` or a value not of a type this binds (no exception set), -1
+ * with an exception set on an error. */
+static int read_rows_into(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Py_ssize_t stride, Value *into) {
     for (Py_ssize_t r = 0; r < n; r++) {
         PyObject *row = PyList_GET_ITEM(rows, r);
         if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width)
             return 1;
-        for (Py_ssize_t c = 0; c < width; c++, into++) {
-            int read = read_value(PyTuple_GET_ITEM(row, c), into);
+        Value *at = into + r * stride;
+        for (Py_ssize_t c = 0; c < width; c++) {
+            int read = read_value(PyTuple_GET_ITEM(row, c), at + c);
             if (read != 0)
                 return read;
         }
@@ -225,17 +270,15 @@ static int read_rows_into(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Value 
     return 0;
 }
 
-/* Every value of rows[0:n] into a new array at ``*out`` (the caller frees it), as
- * ``read_rows_into`` answers; nothing is left allocated unless it answers 0. */
-static int read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Value **out) {
-    Value *values = PyMem_New(Value, n * width);
-    if (values == NULL) {
-        PyErr_NoMemory();
+/* Every value of rows[0:n] into an array at ``*out`` of ``stride`` values a row (the caller
+ * gives it back), as ``read_rows_into`` answers; nothing is left taken unless it answers 0. */
+static int read_values(PyObject *rows, Py_ssize_t n, Py_ssize_t width, Py_ssize_t stride, Value **out) {
+    Value *values = take_values(n * stride);
+    if (values == NULL)
         return -1;
-    }
-    int read = read_rows_into(rows, n, width, values);
+    int read = read_rows_into(rows, n, width, stride, values);
     if (read != 0) {
-        PyMem_Free(values);
+        give_back(values);
         return read;
     }
     *out = values;
@@ -417,48 +460,43 @@ static PyObject *insert_values(sqlite3 *db, PyObject *many_sql, Py_ssize_t per, 
     return PyLong_FromLongLong(total + rest);
 }
 
-/* ``values`` (``n`` rows of ``width``) with each row's value of ``last`` (a list of ``n``
- * ints or None) after its own, in a new array (the caller frees it); ``values`` itself when
- * ``last`` is None; NULL with an exception set when ``last`` is not such a list. */
-static Value *with_last(Value *values, Py_ssize_t n, Py_ssize_t width, PyObject *last) {
+/* How many values ``last`` adds to each of ``n`` rows: 0 when it is None, 1 when it is a list
+ * of one value per row; -1 with ValueError otherwise. */
+static int last_width(PyObject *last, Py_ssize_t n) {
     if (last == Py_None)
-        return values;
+        return 0;
     if (!PyList_Check(last) || PyList_GET_SIZE(last) != n) {
         PyErr_SetString(PyExc_ValueError, "last: a list of one value per row");
-        return NULL;
+        return -1;
     }
-    Value *out = PyMem_New(Value, n * (width + 1));
-    if (out == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    for (Py_ssize_t r = 0; r < n; r++) {
-        memcpy(out + r * (width + 1), values + r * width, width * sizeof(Value));
-        PyObject *v = PyList_GET_ITEM(last, r);
-        Value *at = out + r * (width + 1) + width;
-        if (v != Py_None && !PyLong_CheckExact(v)) {
-            PyErr_SetString(PyExc_TypeError, "last: ints or None");
-            PyMem_Free(out);
-            return NULL;
-        }
-        if (read_value(v, at) != 0) {
-            PyMem_Free(out);
-            return NULL;
-        }
-    }
-    return out;
+    return 1;
 }
 
-/* insert_values of ``values`` with ``last`` after each row (see ``with_last``). */
+/* Each row's value of ``last`` (a list of ``n`` ints or None) into the room after its own
+ * ``width`` values, rows being ``width + 1`` apart; nothing when ``last`` is None. 0, or -1
+ * with an exception set when a value is of another type. */
+static int fill_last(Value *values, Py_ssize_t n, Py_ssize_t width, PyObject *last) {
+    if (last == Py_None)
+        return 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *v = PyList_GET_ITEM(last, r);
+        if (v != Py_None && !PyLong_CheckExact(v)) {
+            PyErr_SetString(PyExc_TypeError, "last: ints or None");
+            return -1;
+        }
+        if (read_value(v, values + r * (width + 1) + width) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* insert_values of ``values`` (rows of ``width`` values and room for one more) with ``last``
+ * after each row (see ``fill_last``). */
 static PyObject *insert_with_last(sqlite3 *db, PyObject *many_sql, Py_ssize_t per, PyObject *one_sql,
                                   Value *values, Py_ssize_t n, Py_ssize_t width, PyObject *last) {
-    Value *all = with_last(values, n, width, last);
-    if (all == NULL)
+    if (fill_last(values, n, width, last) != 0)
         return NULL;
-    PyObject *done = insert_values(db, many_sql, per, one_sql, all, n, width + (all != values));
-    if (all != values)
-        PyMem_Free(all);
-    return done;
+    return insert_values(db, many_sql, per, one_sql, values, n, width + (last != Py_None));
 }
 
 /* insert_rows(connection, path, many_sql, per, one_sql, rows, last=None) -> rows inserted, or
@@ -477,20 +515,19 @@ static PyObject *insert_rows(PyObject *self, PyObject *args) {
     Py_ssize_t width = PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
     if (width < 1)
         Py_RETURN_NONE;
+    int extra = last_width(last, n);
+    if (extra < 0)
+        return NULL;
     Value *values;
-    int read = read_values(rows, n, width, &values);
+    int read = read_values(rows, n, width, width + extra, &values);
     if (read != 0) {
         if (read < 0)
             return NULL;
         Py_RETURN_NONE;
     }
     sqlite3 *db = writable(connection, path, per);
-    if (db == NULL) {
-        PyMem_Free(values);
-        return NULL;
-    }
-    PyObject *done = insert_with_last(db, many_sql, per, one_sql, values, n, width, last);
-    PyMem_Free(values);
+    PyObject *done = db ? insert_with_last(db, many_sql, per, one_sql, values, n, width, last) : NULL;
+    give_back(values);
     return done;
 }
 
@@ -567,7 +604,7 @@ static Py_ssize_t read_for_packing(PyObject *rows) {
         pack_scratch = grown;
         pack_scratch_count = n * width;
     }
-    int read = read_rows_into(rows, n, width, pack_scratch);
+    int read = read_rows_into(rows, n, width, width, pack_scratch);
     if (read != 0) {
         if (read > 0)
             return -2;
@@ -658,30 +695,31 @@ static void *not_announced(void) {
     return NULL;
 }
 
-/* The ``count`` values packed in ``data``, pointing into it; NULL with ValueError when the
- * bytes are not exactly that many packed values. */
-static Value *read_packed(const char *data, Py_ssize_t size, Py_ssize_t count) {
-    Value *values = PyMem_New(Value, count > 0 ? count : 1);
-    if (values == NULL) {
-        PyErr_NoMemory();
+/* The ``rows`` rows of ``width`` values packed in ``data``, pointing into it, each row
+ * ``stride`` values after the one before (``give_back`` the array); NULL with ValueError when
+ * the bytes are not exactly that many packed values. */
+static Value *read_packed(const char *data, Py_ssize_t size, Py_ssize_t rows, Py_ssize_t width, Py_ssize_t stride) {
+    Value *values = take_values(rows * stride);
+    if (values == NULL)
         return NULL;
-    }
     Py_ssize_t at = 0;
-    for (Py_ssize_t i = 0; i < count && at >= 0; i++)
-        at = read_packed_value(data, size, at, values + i);
+    for (Py_ssize_t r = 0; r < rows && at >= 0; r++)
+        for (Py_ssize_t c = 0; c < width && at >= 0; c++)
+            at = read_packed_value(data, size, at, values + r * stride + c);
     if (at == size)
         return values;
-    PyMem_Free(values);
+    give_back(values);
     return not_announced();
 }
 
-/* The packed argument of unpack_rows and insert_packed: its values, checked. */
-static Value *packed_values(Py_buffer *packed, Py_ssize_t rows, Py_ssize_t width) {
-    if (rows < 0 || width < 1 || rows > PY_SSIZE_T_MAX / width) {
+/* The packed argument of unpack_rows and insert_packed: its values, checked, ``stride`` a row
+ * (see ``read_packed``). */
+static Value *packed_values(Py_buffer *packed, Py_ssize_t rows, Py_ssize_t width, Py_ssize_t stride) {
+    if (rows < 0 || width < 1 || rows > PY_SSIZE_T_MAX / stride) {
         PyErr_SetString(PyExc_ValueError, "packed rows: bad row count or width");
         return NULL;
     }
-    return read_packed(packed->buf, packed->len, rows * width);
+    return read_packed(packed->buf, packed->len, rows, width, stride);
 }
 
 static PyObject *value_object(const Value *v) {
@@ -705,7 +743,7 @@ static PyObject *unpack_rows(PyObject *self, PyObject *args) {
     Py_ssize_t n, width;
     if (!PyArg_ParseTuple(args, "y*nn", &packed, &n, &width))
         return NULL;
-    Value *values = packed_values(&packed, n, width);
+    Value *values = packed_values(&packed, n, width, width);
     PyObject *rows = values ? PyList_New(n) : NULL;
     for (Py_ssize_t r = 0; rows && r < n; r++) {
         PyObject *row = PyTuple_New(width);
@@ -723,7 +761,7 @@ static PyObject *unpack_rows(PyObject *self, PyObject *args) {
             PyTuple_SET_ITEM(row, c, value);
         }
     }
-    PyMem_Free(values);
+    give_back(values);
     PyBuffer_Release(&packed);
     return rows;
 }
@@ -891,10 +929,11 @@ static PyObject *insert_packed(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *done = NULL;
     sqlite3 *db = writable(connection, path, per);
-    Value *values = db ? packed_values(&packed, n, width) : NULL;
+    int extra = db ? last_width(last, n) : -1;
+    Value *values = extra >= 0 ? packed_values(&packed, n, width, width + extra) : NULL;
     if (values != NULL)
         done = n ? insert_with_last(db, many_sql, per, one_sql, values, n, width, last) : PyLong_FromLong(0);
-    PyMem_Free(values);
+    give_back(values);
     PyBuffer_Release(&packed);
     return done;
 }

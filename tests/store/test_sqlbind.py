@@ -103,6 +103,27 @@ def test_a_last_value_given_apart_is_stored_as_part_of_its_row(tmp_path: Path, r
         con.close()
 
 
+def test_inserting_batches_of_every_size_in_turn_stores_each_its_own_rows(tmp_path: Path) -> None:
+    """The values of a batch are read into an array kept from call to call, grown for a larger
+    batch, with room for ``last`` or without: neither a smaller batch after a larger one, nor
+    one with ``last`` after one without, nor a batch refused halfway in between leaves
+    anything of another batch in what is stored."""
+    module, c, packed = (fresh(tmp_path / f"{name}.db") for name in ("module", "c", "packed"))
+    for turn, size in enumerate((1, 700, 3, 2000, 2, 5)):
+        rows = [(f"{size}-{n}", n * 0.5 if n % 3 else None, n if turn % 2 else None) for n in range(size)]
+        firsts, last = [r[:2] for r in rows], [r[2] for r in rows] if turn % 2 else None
+        assert BINDER.insert_rows(c, str(tmp_path / "c.db"), MANY, 4, ONE, [*firsts[:-1], (object(), 1)]) is None
+        expected = by_module(module, rows)
+        if last is None:
+            firsts = [(*r, None) for r in firsts]
+        assert BINDER.insert_rows(c, str(tmp_path / "c.db"), MANY, 4, ONE, firsts, last) == expected
+        assert BINDER.insert_packed(packed, str(tmp_path / "packed.db"), MANY, 4, ONE, pack(firsts), len(firsts),
+                                    len(firsts[0]), last) == expected
+    assert content(c) == content(packed) == content(module)
+    for con in (module, c, packed):
+        con.close()
+
+
 def test_a_last_value_that_is_not_one_int_or_none_per_row_is_refused(tmp_path: Path) -> None:
     con = fresh(tmp_path / "c.db")
     for last, error in (([1], ValueError), ((1, 2), ValueError), ([1, "x"], TypeError), ([1, 1 << 64], OverflowError)):
