@@ -63,7 +63,7 @@ class FullLayout:
             if b"\n" not in buf:
                 return len(buf)
             self._skipping = False
-        if self._fast and b"\x00\n" not in buf:  # a hole (see ``_before_hole``): Python reads around it
+        if self._fast and not _may_end_hole(buf):  # a hole (see ``_before_hole``): Python reads around it
             offsets = accel.reader.full_entry_starts(buf)
             if offsets is not None:
                 return self._feed_fast(buf, base, final, self._glued_offsets(buf, offsets))
@@ -251,6 +251,14 @@ def marker_of(match: re.Match[bytes], groups: dict[str, int]) -> Marker:
     )
     return Marker("in" if verb == b"Received" else "out", transport.decode("ascii", "replace").upper(),
                   peer.decode("utf-8", "replace"), int(size) if len(size) <= 18 else _ABSURD_SIZE)
+
+
+def _may_end_hole(buf: bytes) -> bool:
+    """Whether ``buf`` holds a NUL before an LF, where a hole may end. A NUL alone is
+    looked for first: that search is ``memchr``, 20 times faster than the two-byte one, and
+    a log without holes, nearly every one, never needs the second (3-4% of an ingest's CPU
+    time on a ``full`` log)."""
+    return b"\x00" in buf and b"\x00\n" in buf
 
 
 def _literal_lead(pattern: bytes) -> bytes | None:
