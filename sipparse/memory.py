@@ -9,6 +9,8 @@ allocates them, where a freed block stays resident among the live ones. Fixing t
 threshold (``mallopt``) ends the raising. Each batch then pays the page faults of fresh
 mappings for the blocks it does not take from ``Mappings``, so only the parse worker does
 this, which has time to spare on two cores while the storing process is the longer side.
+A process that parses and stores alike does the opposite (``keep_freed_heap``): its CPU
+time is the run's, and a batch's blocks serve the next from the heap.
 """
 
 from __future__ import annotations
@@ -16,23 +18,48 @@ from __future__ import annotations
 import ctypes
 import mmap
 import sys
+from typing import Any
 
-M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+M_TRIM_THRESHOLD = -1  # glibc's malloc.h
+M_MMAP_THRESHOLD = -3
 LARGE_BLOCK_BYTES = 1 << 20
+# What ``keep_freed_heap`` sets: blocks under HEAP_BLOCK_BYTES come from the heap, which
+# keeps up to HEAP_KEPT_BYTES freed at its top instead of handing them back to the kernel.
+HEAP_BLOCK_BYTES = 8 << 20
+HEAP_KEPT_BYTES = 16 << 20
+
+
+def _mallopt() -> Any:
+    """The C library's ``mallopt``, or None where there is none (not glibc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return mallopt
 
 
 def map_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> bool:
     """Have the C library map every block of ``threshold`` bytes or more, for good, in this
     process and the ones it forks. False where the C library has no such setting (not glibc)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(M_MMAP_THRESHOLD, threshold))
+
+
+def keep_freed_heap(block: int = HEAP_BLOCK_BYTES, kept: int = HEAP_KEPT_BYTES) -> bool:
+    """Have the C library serve blocks under ``block`` bytes from the heap and keep up to
+    ``kept`` bytes freed there for the next ones, in a process that parses and stores alike.
+
+    Each batch reads its 2 MiB of log into a new block and joins it to the carried tail of the
+    last in another. glibc's defaults gave them pages new to the process each time (the heap
+    was trimmed back after every batch): a page fault and a cleared page for each 4 KiB,
+    50,000 of the 70,000 faults of a 256 MiB ingest. Kept, the same pages serve again; the
+    process holds at most ``kept`` bytes more. False where the C library has no such setting."""
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(M_MMAP_THRESHOLD, block)) and bool(mallopt(M_TRIM_THRESHOLD, kept))
 
 
 class Mappings:
