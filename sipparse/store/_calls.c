@@ -424,13 +424,23 @@ static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     return build(call_id, rows, n, &o);
 }
 
-/* _summarize_dialog: REGISTER, OPTIONS and other dialogs, decided by their last final response. */
+/* _recency: whether a is not earlier than b, by time (none: latest), then CSeq. */
+static int not_earlier(const Info *a, const Info *b) {
+    if (a->has_time != b->has_time)
+        return !a->has_time;
+    if (a->has_time && a->micros != b->micros)
+        return a->micros > b->micros;
+    return OR_ZERO(a->has_cseq, a->cseq) >= OR_ZERO(b->has_cseq, b->cseq);
+}
+
+/* _summarize_dialog: REGISTER, OPTIONS and other dialogs, decided by their latest final
+ * response (_latest_final). */
 static PyObject *summarize_dialog(PyObject *call_id, PyObject *kind, Info *rows, Py_ssize_t n) {
     Info *request = NULL, *decided = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (request == NULL && rows[i].method_truthy)
             request = &rows[i];
-        if (OR_ZERO(rows[i].has_code, rows[i].code) >= 200)
+        if (OR_ZERO(rows[i].has_code, rows[i].code) >= 200 && (decided == NULL || not_earlier(&rows[i], decided)))
             decided = &rows[i];
     }
     Outcome o = {kind, state_of(decided, 0, 0, 0), request, decided, NULL, Py_NewRef(Py_None), NULL, NULL,

@@ -37,7 +37,9 @@ State of a ``call``, first rule that applies:
   ``in-progress`` no final response yet.
 
 For ``register``, ``options`` and ``other`` the deciding response is the last final
-response of the dialog (a REGISTER refreshed for days reports how it stands now), and the
+response of the dialog (a REGISTER refreshed for days reports how it stands now); of those
+logged in the same second, the one to the highest CSeq (the 200 OK to a REGISTER sent again
+with credentials, not the 401 before it, whichever of them was stored first), and the
 state is ``completed`` for 2xx, then ``busy``/``no-answer``/``failed`` as above, else
 ``in-progress``.
 
@@ -248,7 +250,7 @@ def representatives(rows: list[_Row]) -> list[_Row]:
     _order(ordered)
     picks = [ordered[0], next((r for r in ordered if r.method), None),
              next((r for r in reversed(ordered) if r.timestamp is not None), None),
-             next((r for r in reversed(ordered) if (r.status_code or 0) >= 200), None)] if ordered else []
+             _latest_final(ordered)] if ordered else []
     return [r for r in ordered if any(r is p for p in picks)]
 
 
@@ -264,6 +266,24 @@ def _retransmissions(rows: list[_Row]) -> int:
     A normalised row has a method or a status code, never both (and never an empty method),
     so the pair (method, status) tells rows apart exactly as "method or status" does."""
     return len(rows) - len(set(map(_repeat_key, rows)))
+
+
+def _recency(row: _Row) -> tuple[bool, datetime, int]:
+    """What makes a final response of a dialog later than another: its time, then its CSeq.
+
+    Rows of one second are in the order they were stored, which is not the log's when a
+    rotated file is read after the one that followed it; a client's CSeq grows with each
+    request it sends, whichever order its messages were stored in."""
+    return (row.timestamp is None, row.timestamp or datetime.min, row.cseq or 0)
+
+
+def _latest_final(rows: list[_Row]) -> _Row | None:
+    """The final response (>= 200) of ordered rows that ``_recency`` puts last, the last of equals."""
+    latest = None
+    for row in rows:
+        if (row.status_code or 0) >= 200 and (latest is None or _recency(row) >= _recency(latest)):
+            latest = row
+    return latest
 
 
 def _deciding_invite_response(rows: list[_Row]) -> _Row | None:
@@ -396,8 +416,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
 
 def _summarize_dialog(call_id: str, kind: str, rows: list[_Row]) -> CallSummary:
     request = next((r for r in rows if r.method), None)
-    finals = [r for r in rows if (r.status_code or 0) >= 200]
-    decided = finals[-1] if finals else None
+    decided = _latest_final(rows)
     code = decided.status_code if decided else None
     start = request.timestamp if request else None
     return _build(

@@ -6,6 +6,7 @@ import gzip
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ import pytest
 
 from sipparse.store import Checkpoint, open_store
 from sipparse.store.base import Store
-from tests.ingest.helpers import checkpoints, count, dump, ingest_ok
-from tests.ingest.siplog import make_log, message_count
+from tests.ingest.helpers import checkpoints, count, dump, dump_calls, ingest_ok
+from tests.ingest.siplog import full_message, make_log, message_count
 
 A, B, C = make_log(3, first=0), make_log(3, first=3), make_log(3, first=6)
 
@@ -194,3 +195,31 @@ def test_a_run_reads_the_checkpoints_of_its_own_files_only(db_url: str, tmp_path
     assert most[0] < 10
     assert dump(db_url) == one_run(tmp_path, A, B)
     assert len(checkpoints(db_url)) == 302
+
+
+def _register_log(cseq: int, code: int, reason: str) -> bytes:
+    """A REGISTER and its final response, both logged at 12:00:00."""
+    when = datetime(2025, 3, 1, 12, 0, 0)
+    common = ["From: <sip:1001@pbx.example>;tag=ft", "To: <sip:1001@pbx.example>", "Call-ID: reg-1@phone",
+              f"CSeq: {cseq} REGISTER", "Content-Length: 0"]
+    via = f"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKr{cseq}"
+    return (full_message(when, "in", ["REGISTER sip:pbx.example SIP/2.0", via, *common], [])
+            + full_message(when, "out", [f"SIP/2.0 {code} {reason}", via, *common], []))
+
+
+def test_a_rotated_file_read_after_the_next_one_gives_the_calls_of_the_log_in_order(
+        db_url: str, tmp_path: Path) -> None:
+    """A REGISTER challenged at the end of pjsip.1 and sent again with credentials at the start
+    of pjsip, in the same second: the dialog stands as its last answer says, whichever file
+    was read first."""
+    challenged, registered = _register_log(1, 401, "Unauthorized"), _register_log(2, 200, "OK")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "pjsip.1").write_bytes(challenged)
+    (tmp_path / "pjsip").write_bytes(registered)
+    ingest_ok(db_url, str(tmp_path / "pjsip"))
+    ingest_ok(db_url, str(tmp_path / "old" / "pjsip.1"))
+    in_order = f"sqlite:///{tmp_path / 'in-order.db'}"
+    ingest_ok(in_order, str(tmp_path / "old" / "pjsip.1"))
+    ingest_ok(in_order, str(tmp_path / "pjsip"))
+    assert dump_calls(db_url) == dump_calls(in_order)
+    assert "\tcompleted\t" in dump_calls(db_url)[0]

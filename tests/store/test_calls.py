@@ -259,3 +259,15 @@ def test_kind_from_the_cseq_method_when_no_request_was_logged() -> None:
 def test_a_register_dialog_without_its_request_is_a_register() -> None:
     b = CallBuilder("c", SOURCE, START).response(401, to_tag=False, method="REGISTER")
     assert (summary(b).kind, summary(b).state) == ("register", "failed")
+
+
+def test_a_register_challenged_in_one_second_is_decided_by_its_credentials_whatever_was_stored_first(
+        either_summary_module: None) -> None:
+    """A rotated file read after the one that followed it stores the 200 OK's rows first."""
+    b = CallBuilder("c", SOURCE, START, step_ms=0).request("REGISTER").response(401, to_tag=False)
+    b.request("REGISTER", in_dialog=False).response(200, to_tag=False)
+    rows = rows_of(b.messages)
+    later_file_first = [{**r, "id": n + 1} for n, r in enumerate(rows[2:] + rows[:2])]
+    s = summarize("c", later_file_first)
+    assert (s.state, s.final_status) == ("completed", 200)
+    assert summarize("c", later_file_first) == summarize("c", rows)
