@@ -45,7 +45,7 @@ typedef struct {
 
 static PyObject *text_call, *text_register, *text_options, *text_other;
 static PyObject *text_completed, *text_answered, *text_cancelled, *text_in_progress, *text_busy,
-    *text_no_answer, *text_failed, *text_caller, *text_callee;
+    *text_no_answer, *text_failed, *text_caller, *text_callee, *text_in, *text_out;
 
 /* Days from 0001-01-01 to a proleptic Gregorian date. */
 static long long days_from_civil(long long y, long long m, long long d) {
@@ -342,6 +342,27 @@ typedef struct {
     PyObject *hangup_by, *q850_cause;  /* borrowed */
 } Outcome;
 
+/* _request_direction: the direction of the request a row is or answers (a response's is
+ * turned around); borrowed. */
+static PyObject *request_direction(const Info *row) {
+    PyObject *direction = COLUMN(row, DIRECTION);
+    if (!row->has_code || !PyUnicode_Check(direction))
+        return direction;
+    if (PyUnicode_CompareWithASCIIString(direction, "in") == 0)
+        return text_out;
+    if (PyUnicode_CompareWithASCIIString(direction, "out") == 0)
+        return text_in;
+    return direction;
+}
+
+/* _first_invite_response: the first response to an INVITE (it carries the INVITE's From and To). */
+static Info *first_invite_response(Info *rows, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (rows[i].has_code && rows[i].cseq_method == M_INVITE)
+            return &rows[i];
+    return NULL;
+}
+
 static PyObject *time_of(const Info *row) {
     return row != NULL ? COLUMN(row, TIMESTAMP) : Py_None;
 }
@@ -363,7 +384,7 @@ static PyObject *build(PyObject *call_id, Info *rows, Py_ssize_t n, Outcome *o) 
     result = Py_BuildValue(
         "(OOOOOOOOOOOONNOOnnOOO)", call_id, o->kind, o->state, COLUMN(&rows[0], TIMESTAMP), last_seen,
         COLUMN(head, FROM_USER), COLUMN(head, TO_USER), COLUMN(head, FROM_SIP), COLUMN(head, TO_SIP),
-        COLUMN(head, DIRECTION), o->decided ? COLUMN(o->decided, STATUS_CODE) : Py_None,
+        request_direction(head), o->decided ? COLUMN(o->decided, STATUS_CODE) : Py_None,
         o->decided ? COLUMN(o->decided, REASON_PHRASE) : Py_None, o->setup_ms, o->duration_s,
         time_of(o->answered), time_of(o->ended), n, repeated, o->hangup_by, o->q850_cause, COLUMN(head, HOST));
     o->setup_ms = o->duration_s = NULL;  /* stolen by N */
@@ -412,7 +433,7 @@ static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     PyObject *hangup = Py_None;
     if ((state == text_completed || state == text_cancelled) && hangup_by(invite, bye, cancelled, &hangup) < 0)
         return NULL;
-    Outcome o = {text_call, state, invite, decided, NULL, NULL, answered ? decided : NULL, bye, hangup,
+    Outcome o = {text_call, state, invite != NULL ? invite : first_invite_response(rows, n), decided, NULL, NULL, answered ? decided : NULL, bye, hangup,
                  cause_of(bye, cancel, decided)};
     o.setup_ms = millis_between(invite, decided);
     o.duration_s = answered && bye != NULL ? seconds_between(decided, bye) : Py_NewRef(Py_None);
@@ -536,7 +557,7 @@ PyMODINIT_FUNC PyInit__calls(void) {
         || intern(&text_answered, "answered") || intern(&text_cancelled, "cancelled")
         || intern(&text_in_progress, "in-progress") || intern(&text_busy, "busy")
         || intern(&text_no_answer, "no-answer") || intern(&text_failed, "failed") || intern(&text_caller, "caller")
-        || intern(&text_callee, "callee"))
+        || intern(&text_callee, "callee") || intern(&text_in, "in") || intern(&text_out, "out"))
         return NULL;
     return PyModule_Create(&module_def);
 }

@@ -59,7 +59,10 @@ Figures:
                  message logged twice (the 180s of two forks of one INVITE differ in their
                  To tag, and one message logged by two PBXs in their host);
   ``from_user``/``to_user``/``from_sip``/``to_sip``/``direction``/``host`` come from the
-                 first request (the initial INVITE for a call), else from the first row.
+                 first request (the initial INVITE for a call; when it was not logged, as
+                 in a rotated file never read, the first response to an INVITE, which
+                 carries its From and To), else from the first row; the direction is the
+                 request's, so a response's is turned around.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ INPUT_COLUMNS: tuple[str, ...] = (
 )
 BUSY = {486, 600}
 NO_ANSWER = {408, 480}
+_OPPOSITE = {"in": "out", "out": "in"}
 Row = Mapping[str, Any]
 
 
@@ -342,6 +346,18 @@ def _ending_bye(rows: list[_Row], methods: list[str | None], answer: _Row) -> _R
     return next((r for r in rows if r.method == "BYE" and (r.from_tag == tag or r.to_tag == tag)), None)
 
 
+def _first_invite_response(rows: list[_Row]) -> _Row | None:
+    """The first response to an INVITE: its From and To are the INVITE's."""
+    return next((r for r in rows if r.status_code is not None and r.cseq_method == "INVITE"), None)
+
+
+def _request_direction(row: _Row) -> str | None:
+    """The direction of the request a row is or answers: a response travels the other way."""
+    if row.status_code is None:
+        return row.direction
+    return _OPPOSITE.get(row.direction or "", row.direction)
+
+
 def _millis(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
@@ -405,7 +421,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
     ended_at = bye.timestamp if bye else None
     duration = round((ended_at - answered_at).total_seconds(), 6) if ended_at and answered_at else None
     return _build(
-        call_id, "call", state, rows, invite, decided,
+        call_id, "call", state, rows, invite or _first_invite_response(rows), decided,
         setup_ms=_millis(start, decided.timestamp if decided else None),
         duration_s=max(0.0, duration) if duration is not None else None,
         answered_at=answered_at, ended_at=ended_at,
@@ -437,7 +453,7 @@ def _build(
         call_id=call_id, kind=kind, state=state, first_seen=rows[0].timestamp, last_seen=last_seen,
         from_user=head.from_user, to_user=head.to_user,
         from_sip=head.from_sip, to_sip=head.to_sip,
-        direction=head.direction, host=head.host,
+        direction=_request_direction(head), host=head.host,
         final_status=decided.status_code if decided else None,
         final_reason=decided.reason_phrase if decided else None,
         message_count=len(rows), retransmissions=_retransmissions(rows),

@@ -271,3 +271,20 @@ def test_a_register_challenged_in_one_second_is_decided_by_its_credentials_whate
     s = summarize("c", later_file_first)
     assert (s.state, s.final_status) == ("completed", 200)
     assert summarize("c", later_file_first) == summarize("c", rows)
+
+
+@pytest.mark.parametrize("direction", ["in", "out"])
+def test_a_call_whose_invite_was_not_logged_keeps_its_direction_and_users(
+        either_summary_module: None, direction: str) -> None:
+    """Its INVITE in a rotated file never read: the responses say who called whom, and they
+    travel the other way."""
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(100).response(200).request("ACK")
+    for m in b.messages:
+        m.direction = direction if m.status_code is None else {"in": "out", "out": "in"}[direction]
+    s = summarize("c", rows_of(b.messages)[1:])
+    assert (s.kind, s.state, s.direction, s.from_user, s.to_user) == ("call", "answered", direction, "alice", "bob")
+
+
+def test_a_register_dialog_without_its_request_is_received(either_summary_module: None) -> None:
+    b = CallBuilder("c", SOURCE, START).response(401, to_tag=False, method="REGISTER")
+    assert summary(b).direction == "in"
