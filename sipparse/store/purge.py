@@ -4,6 +4,12 @@ Each round selects up to ``batch_size`` keys of old rows and deletes exactly tho
 transaction of its own: InnoDB then holds row locks for one short statement at a time and
 SQLite's write lock is released between rounds, so ingests keep running during a purge.
 Rows without a timestamp are judged by when they were stored.
+
+The messages of a call whose ``calls`` row stays (a call going on across the cut-off) stay
+too: the row is made again from all of a call's stored messages when another one arrives,
+and without its INVITE and answer it would tell another setup time, start and duration.
+Only calls: a REGISTER or SUBSCRIBE dialog refreshed under one Call-ID for months would
+keep every message, and its row reports how it stands now anyway.
 """
 
 from __future__ import annotations
@@ -57,35 +63,49 @@ def purge(store: Store, older_than: datetime, batch_size: int = 5000, dry_run: b
         counts[name] = 0
         for where in (f"{store.q(age)} < {store.placeholder}",
                       f"{store.q(age)} IS NULL AND {store.q(fallback)} < {store.placeholder}"):
+            params = [cutoff]
+            if name == "messages":
+                where, params = f"{where} AND {_not_of_a_kept_call(store)}", [cutoff, cutoff]
             if dry_run:
-                counts[name] += _count(store, table, where, cutoff)
+                counts[name] += _count(store, table, where, params)
             else:
-                counts[name] += _delete(store, table, store.q(key), where, cutoff, batch_size)
+                counts[name] += _delete(store, table, store.q(key), where, params, batch_size)
     return counts
 
 
-def _count(store: Store, table: str, where: str, cutoff: Any) -> int:
-    return int(store._read(f"SELECT COUNT(*) FROM {table} WHERE {where}", (cutoff,))[0][0])
+def _not_of_a_kept_call(store: Store) -> str:
+    """The condition that a message is not of a call (kind ``call``) whose ``calls`` row purge
+    keeps (its last message, or when that has no timestamp its last update, not older than
+    the cut-off)."""
+    calls, messages, call_id = store.q(TABLES["calls"]), store.q(TABLES["messages"]), store.q("call_id")
+    _, age, fallback = TARGETS["calls"]
+    return (f"NOT EXISTS (SELECT 1 FROM {calls} WHERE {calls}.{call_id} = {messages}.{call_id} "
+            f"AND {calls}.{store.q('kind')} = 'call' "
+            f"AND COALESCE({calls}.{store.q(age)}, {calls}.{store.q(fallback)}) >= {store.placeholder})")
 
 
-def _delete(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int) -> int:
+def _count(store: Store, table: str, where: str, params: list[Any]) -> int:
+    return int(store._read(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)[0][0])
+
+
+def _delete(store: Store, table: str, key: str, where: str, params: list[Any], batch_size: int) -> int:
     total = 0
     while True:
-        found, deleted = store._transaction(lambda: _delete_round(store, table, key, where, cutoff, batch_size))
+        found, deleted = store._transaction(lambda: _delete_round(store, table, key, where, params, batch_size))
         total += deleted
         if found < batch_size:
             return total
 
 
-def _delete_round(store: Store, table: str, key: str, where: str, cutoff: Any, batch_size: int,
+def _delete_round(store: Store, table: str, key: str, where: str, params: list[Any], batch_size: int,
                   ) -> tuple[int, int]:
     """How many old rows were found, and how many of them were deleted."""
     keys = [r[0] for r in store.query(f"SELECT {key} FROM {table} WHERE {where} LIMIT {int(batch_size)}",
-                                      (cutoff,))]
+                                      params)]
     if not keys:
         return 0, 0
     marks = ", ".join([store.placeholder] * len(keys))
     # The age is asked again: between the SELECT and the DELETE an ingest may have committed
     # a newer message of a call (its ``last_seen`` moved past the cut-off), whose row must
     # stay, or the call's messages would be left without their summary.
-    return len(keys), store.execute(f"DELETE FROM {table} WHERE {key} IN ({marks}) AND {where}", [*keys, cutoff])
+    return len(keys), store.execute(f"DELETE FROM {table} WHERE {key} IN ({marks}) AND {where}", [*keys, *params])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,7 +15,7 @@ from sipparse.cli import cli
 from sipparse.sip.message import Reject, Source
 from sipparse.store import open_store
 from sipparse.store.purge import parse_older_than
-from tests.store.factory import mixed_traffic
+from tests.store.factory import CallBuilder, mixed_traffic
 from tests.store.helpers import calls_table, count
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-purge")
@@ -121,7 +122,8 @@ def test_cli_purge_requires_an_age(sqlite_url: str) -> None:
 @pytest.mark.mysql
 def test_a_call_an_ingest_moves_past_the_cutoff_meanwhile_keeps_its_row(mysql_url: str) -> None:
     """Purge finds a call old, then an ingest (holding the call's row) commits a newer message
-    of it before purge's DELETE gets the row: the row stays, summarising the new message."""
+    of it before purge's DELETE gets the row: the row stays, summarising the new message, and
+    so do the call's messages it is made from."""
     import mysql.connector
 
     old = mixed_traffic(SOURCE, 1, OLD)
@@ -140,16 +142,50 @@ def test_a_call_an_ingest_moves_past_the_cutoff_meanwhile_keeps_its_row(mysql_ur
         purge = threading.Thread(target=lambda: purged.update(store.purge(CUTOFF)))
         purge.start()
         deadline = time.monotonic() + 20
-        while not _waits_for_a_lock(cursor, "DELETE FROM `calls`") and time.monotonic() < deadline:
+        while not _waits_for_a_lock(cursor, "DELETE FROM ") and time.monotonic() < deadline:
             time.sleep(0.05)
         ingest.commit()
         purge.join(timeout=30)
         ingest.close()
         assert [c["call_id"] for c in calls_table(store)] == [call_id]
-    assert purged == {"messages": len(old), "calls": 0, "rejects": 0}
+    assert purged == {"messages": 0, "calls": 0, "rejects": 0}
 
 
 def _waits_for_a_lock(cursor, statement: str) -> bool:  # type: ignore[no-untyped-def]
     cursor.execute("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE %s",
                    (statement + "%",))
     return bool(cursor.fetchone()[0])
+
+
+def test_a_call_going_on_across_the_cutoff_keeps_its_messages_and_its_summary(db_url: str,
+                                                                               tmp_path: Path) -> None:
+    """Its INVITE and answer before the cut-off, a re-INVITE after it: when its BYE comes, its
+    row is made again from all of its messages, as if nothing had been purged."""
+    call = CallBuilder("long-1@pbx", SOURCE, CUTOFF - timedelta(minutes=1), step_ms=20_000)
+    call.request("INVITE").response(200).request("ACK").request("INVITE").response(200).request("ACK")
+    going_on = call.messages[:]
+    call.request("BYE").response(200)
+    ended = call.messages[len(going_on):]
+    never_purged = f"sqlite:///{tmp_path / 'never-purged.db'}"
+    for url in (db_url, never_purged):
+        with open_store(url) as store:
+            store.write_batch(going_on)
+    with open_store(db_url) as store:
+        assert store.purge(CUTOFF) == {"messages": 0, "calls": 0, "rejects": 0}
+    for url in (db_url, never_purged):
+        with open_store(url) as store:
+            store.write_batch(ended)
+    with open_store(db_url) as store, open_store(never_purged) as reference:
+        assert calls_table(store) == calls_table(reference)
+        assert calls_table(store)[0]["setup_ms"] == 20_000
+
+
+def test_messages_of_an_old_call_and_of_a_long_register_dialog_go_by_their_age(db_url: str) -> None:
+    call = CallBuilder("old-1@pbx", SOURCE, OLD).request("INVITE").response(486).request("ACK")
+    registration = CallBuilder("reg-1@phone", SOURCE, CUTOFF - timedelta(minutes=1), offset=10**6, step_ms=40_000)
+    registration.request("REGISTER").response(200).request("REGISTER").response(200)
+    with open_store(db_url) as store:
+        store.write_batch(call.messages + registration.messages)
+        old_messages = [m for m in call.messages + registration.messages if m.timestamp < CUTOFF]
+        assert len(old_messages) > len(call.messages)
+        assert store.purge(CUTOFF) == {"messages": len(old_messages), "calls": 1, "rejects": 0}
