@@ -422,6 +422,7 @@ static int ending_bye(Info *rows, Py_ssize_t n, const Info *answer, Info **out) 
 /* _summarize_call */
 static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     Info *invite = initial_invite(rows, n);
+    Info *caller_side = invite != NULL ? invite : first_invite_response(rows, n);
     Info *decided = deciding_invite_response(rows, n);
     int answered = decided != NULL && decided->code < 300;
     Info *bye = NULL;
@@ -431,9 +432,9 @@ static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     int cancelled = cancel != NULL && !answered;
     PyObject *state = state_of(decided, cancelled, answered, bye != NULL);
     PyObject *hangup = Py_None;
-    if ((state == text_completed || state == text_cancelled) && hangup_by(invite, bye, cancelled, &hangup) < 0)
+    if ((state == text_completed || state == text_cancelled) && hangup_by(caller_side, bye, cancelled, &hangup) < 0)
         return NULL;
-    Outcome o = {text_call, state, invite != NULL ? invite : first_invite_response(rows, n), decided, NULL, NULL, answered ? decided : NULL, bye, hangup,
+    Outcome o = {text_call, state, caller_side, decided, NULL, NULL, answered ? decided : NULL, bye, hangup,
                  cause_of(bye, cancel, decided)};
     o.setup_ms = millis_between(invite, decided);
     o.duration_s = answered && bye != NULL ? seconds_between(decided, bye) : Py_NewRef(Py_None);

@@ -51,7 +51,8 @@ Figures:
                  (a BYE to another fork that answered too does not end the call); NULL
                  unless completed;
   ``hangup_by``  ``caller`` when the BYE's From tag is the initial INVITE's From tag (or the
-                 call was cancelled), ``callee`` when it is the other side's tag;
+                 call was cancelled), ``callee`` when it is the other side's tag; when the
+                 INVITE was not logged, its responses carry its From tag;
   ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's, else the
                  deciding response's;
   ``retransmissions`` rows that repeat an earlier row's (CSeq, method or status,
@@ -409,6 +410,7 @@ def _summarize_ordered(call_id: str, ordered: list[_Row]) -> CallSummary:
 
 def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -> CallSummary:
     invite = _initial_invite(rows, methods)
+    caller_side = invite or _first_invite_response(rows)  # who called whom, and the caller's tag
     decided = _deciding_invite_response(rows)
     code = decided.status_code if decided else None
     answered = code is not None and code < 300
@@ -421,11 +423,11 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
     ended_at = bye.timestamp if bye else None
     duration = round((ended_at - answered_at).total_seconds(), 6) if ended_at and answered_at else None
     return _build(
-        call_id, "call", state, rows, invite or _first_invite_response(rows), decided,
+        call_id, "call", state, rows, caller_side, decided,
         setup_ms=_millis(start, decided.timestamp if decided else None),
         duration_s=max(0.0, duration) if duration is not None else None,
         answered_at=answered_at, ended_at=ended_at,
-        hangup_by=_hangup_by(invite, bye, cancelled) if state in ("completed", "cancelled") else None,
+        hangup_by=_hangup_by(caller_side, bye, cancelled) if state in ("completed", "cancelled") else None,
         q850_cause=_cause(bye, cancel, decided),
     )
 

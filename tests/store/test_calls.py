@@ -288,3 +288,10 @@ def test_a_call_whose_invite_was_not_logged_keeps_its_direction_and_users(
 def test_a_register_dialog_without_its_request_is_received(either_summary_module: None) -> None:
     b = CallBuilder("c", SOURCE, START).response(401, to_tag=False, method="REGISTER")
     assert summary(b).direction == "in"
+
+
+@pytest.mark.parametrize("by", ["caller", "callee"])
+def test_who_hung_up_a_call_whose_invite_was_not_logged(either_summary_module: None, by: str) -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(200).request("ACK").request("BYE", by=by)
+    s = summarize("c", rows_of(b.response(200).messages)[1:])
+    assert (s.state, s.hangup_by) == ("completed", by)
