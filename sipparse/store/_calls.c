@@ -455,6 +455,27 @@ static int not_earlier(const Info *a, const Info *b) {
     return OR_ZERO(a->has_cseq, a->cseq) >= OR_ZERO(b->has_cseq, b->cseq);
 }
 
+/* _answered_request: the first request of the transaction a response ends (its CSeq number
+ * and method), or none; -1 on error, else 0. */
+static int answered_request(Info *rows, Py_ssize_t n, const Info *response, Info **out) {
+    *out = NULL;
+    if (response == NULL)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Info *r = &rows[i];
+        if (r->has_code || r->has_cseq != response->has_cseq || (r->has_cseq && r->cseq != response->cseq))
+            continue;
+        int same = PyObject_RichCompareBool(COLUMN(r, CSEQ_METHOD), COLUMN(response, CSEQ_METHOD), Py_EQ);
+        if (same < 0)
+            return -1;
+        if (same) {
+            *out = &rows[i];
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* _summarize_dialog: REGISTER, OPTIONS and other dialogs, decided by their latest final
  * response (_latest_final). */
 static PyObject *summarize_dialog(PyObject *call_id, PyObject *kind, Info *rows, Py_ssize_t n) {
@@ -465,9 +486,12 @@ static PyObject *summarize_dialog(PyObject *call_id, PyObject *kind, Info *rows,
         if (OR_ZERO(rows[i].has_code, rows[i].code) >= 200 && (decided == NULL || not_earlier(&rows[i], decided)))
             decided = &rows[i];
     }
+    Info *answered = NULL;
+    if (answered_request(rows, n, decided, &answered) < 0)
+        return NULL;
     Outcome o = {kind, state_of(decided, 0, 0, 0), request, decided, NULL, Py_NewRef(Py_None), NULL, NULL,
                  Py_None, cause_of(decided, NULL, NULL)};
-    if ((o.setup_ms = millis_between(request, decided)) == NULL) {
+    if ((o.setup_ms = millis_between(answered, decided)) == NULL) {
         Py_DECREF(o.duration_s);
         return NULL;
     }

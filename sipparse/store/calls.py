@@ -46,7 +46,9 @@ state is ``completed`` for 2xx, then ``busy``/``no-answer``/``failed`` as above,
 Figures:
   ``setup_ms``   first initial request to the deciding final response, in milliseconds
                  (INVITE to 200 OK for an answered call, the post-dial delay with the
-                 auth round trip included); NULL while none;
+                 auth round trip included); of a dialog without an INVITE, the round trip
+                 of the request the deciding response answers (a REGISTER refreshed for
+                 days took a second, not days); NULL while none;
   ``duration_s`` answer (first 2xx) to the first BYE of the dialog it made, in seconds
                  (a BYE to another fork that answered too does not end the call); NULL
                  unless completed;
@@ -248,15 +250,39 @@ def joined_kind(kind: str, rows: Iterable[Sequence[Any]]) -> str:
 def representatives(rows: list[_Row]) -> list[_Row]:
     """The rows of ``rows`` (normal) that the summary of a dialog without an INVITE takes
     anything from: the first, the first request, the last with a time stamp, the last final
-    response (``_summarize_dialog``, ``_build``), in order. The representatives of rows
-    added to others are those of both sides' representatives: a long dialog is summarised
-    from its rows a page at a time."""
+    response and the request it answers (``_summarize_dialog``, ``_build``), in order, and of
+    each request method the first request of its highest CSeq, which a final response in
+    rows added later may answer. The representatives of rows added to others are those of
+    both sides' representatives: a long dialog is summarised from its rows a page at a time."""
     ordered = list(rows)
     _order(ordered)
+    if not ordered:
+        return []
+    decided = _latest_final(ordered)
     picks = [ordered[0], next((r for r in ordered if r.method), None),
              next((r for r in reversed(ordered) if r.timestamp is not None), None),
-             _latest_final(ordered)] if ordered else []
+             decided, _answered_request(ordered, decided), *_first_of_highest_cseqs(ordered)]
     return [r for r in ordered if any(r is p for p in picks)]
+
+
+def _first_of_highest_cseqs(rows: list[_Row]) -> list[_Row]:
+    """Of each CSeq method, the first request of its highest CSeq (a client's next request
+    has a higher one, its retransmissions the same)."""
+    firsts: dict[str | None, _Row] = {}
+    for row in rows:
+        if row.status_code is None:
+            first = firsts.get(row.cseq_method)
+            if first is None or (row.cseq or 0) > (first.cseq or 0):
+                firsts[row.cseq_method] = row
+    return list(firsts.values())
+
+
+def _answered_request(rows: list[_Row], response: _Row | None) -> _Row | None:
+    """The first request of the transaction a response ends: its CSeq number and method."""
+    if response is None:
+        return None
+    return next((r for r in rows if r.status_code is None and r.cseq == response.cseq
+                 and r.cseq_method == response.cseq_method), None)
 
 
 def _retransmissions(rows: list[_Row]) -> int:
@@ -436,7 +462,8 @@ def _summarize_dialog(call_id: str, kind: str, rows: list[_Row]) -> CallSummary:
     request = next((r for r in rows if r.method), None)
     decided = _latest_final(rows)
     code = decided.status_code if decided else None
-    start = request.timestamp if request else None
+    answered = _answered_request(rows, decided)
+    start = answered.timestamp if answered else None
     return _build(
         call_id, kind, _state(code, False, False, False), rows, request, decided,
         setup_ms=_millis(start, decided.timestamp if decided else None),

@@ -295,3 +295,13 @@ def test_who_hung_up_a_call_whose_invite_was_not_logged(either_summary_module: N
     b = CallBuilder("c", SOURCE, START).request("INVITE").response(200).request("ACK").request("BYE", by=by)
     s = summarize("c", rows_of(b.response(200).messages)[1:])
     assert (s.state, s.hangup_by) == ("completed", by)
+
+
+def test_the_setup_of_a_register_refreshed_for_hours_is_its_latest_round_trip(either_summary_module: None) -> None:
+    b = CallBuilder("c", SOURCE, START, step_ms=100).request("REGISTER").response(401, to_tag=False)
+    b.request("REGISTER", in_dialog=False).response(200, to_tag=False)
+    b._clock += 3_600_000  # an hour later, the refresh
+    b.request("REGISTER", in_dialog=False).response(200, to_tag=False)
+    s = summary(b)
+    assert (s.state, s.setup_ms) == ("completed", 100)
+    assert summary(CallBuilder("d", SOURCE, START).response(200, to_tag=False, method="REGISTER")).setup_ms is None

@@ -37,6 +37,16 @@ def registrations(refreshes: int) -> list[SipMessage]:
     return dialog.messages
 
 
+def resent_registrations(refreshes: int) -> list[SipMessage]:
+    """A REGISTER refreshed ``refreshes`` times, each sent again before its 200 OK: its setup is
+    that of the latest, from its first send, whichever pages they fall in (12 refreshes: the
+    last page holds the last 200 OK alone)."""
+    dialog = CallBuilder("reg-2@phone", SOURCE, START, caller="1001", callee="1001", step_ms=60_000)
+    for _ in range(refreshes):
+        dialog.request("REGISTER").repeat().response(200)
+    return dialog.messages
+
+
 def subscription(notifies: int) -> list[SipMessage]:
     dialog = CallBuilder("sub-1@phone", SOURCE, START, step_ms=30_000).request("SUBSCRIBE").response(200)
     for _ in range(notifies):
@@ -92,8 +102,8 @@ def in_batches(store: Any, messages: list[SipMessage], size: int) -> None:
 
 @pytest.mark.parametrize("dialog", [registrations(60), subscription(40), odd(registrations(60)),
                                     with_an_invite(registrations(30)), forked(subscription(40)),
-                                    two_hosts(registrations(30))],
-                         ids=["register", "subscribe", "odd", "invite", "forked", "two-hosts"])
+                                    two_hosts(registrations(30)), resent_registrations(12)],
+                         ids=["register", "subscribe", "odd", "invite", "forked", "two-hosts", "resent"])
 def test_a_long_dialog_written_in_many_batches_ends_as_written_at_once(db_url: str, tmp_path: Path,
                                                                          dialog: list[SipMessage]) -> None:
     with open_store(db_url) as store:
