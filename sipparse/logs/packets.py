@@ -5,7 +5,9 @@ that number also settles Asterisk's TCP quirk: when one segment carries two mess
 Asterisk logs the whole segment once per message, each time announcing the length of the
 message it is about.  So from a dump holding several messages only the one whose length
 matches the marker is taken (each message then comes out once, from its own dump); when
-none matches, every message of the dump is taken.
+none matches, every message of the dump is taken.  When several match (two OPTIONS of one
+length), the dumps of one segment follow its messages' order: each dump of the same bytes
+takes the next of them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sipparse.sip.parser import CACHE_LIMIT, MessageParser
 from sipparse.sip.sdp import sdp_text
 
 MAX_MESSAGE = 1 << 20  # bytes kept of one message or log line; larger ones are rejected
+DUMPS_KEPT = 64  # segments of several messages of one length remembered, for the dumps still to come
 
 
 class Marker(NamedTuple):
@@ -54,6 +57,7 @@ class PacketBuilder:
         self.source = source
         self.dialect = dialect
         self.out = out
+        self._taken: dict[bytes, int] = {}  # such a segment -> the index of the message its last dump took
 
     def packet(self, data: bytes, offset: int, end: int, body_offset: int, timestamp: datetime | None,
                marker: Marker | None, host: str | None = None, pid: int | None = None,
@@ -88,7 +92,7 @@ class PacketBuilder:
             self._emit(self.parser.record(data, frame, notes, self.source, offset, end, timestamp, direction,
                                           transport, peer, size, host, pid, self.dialect))
             return
-        chosen = enumerate(frames) if marker is None else self._chosen(frames, size)  # type: ignore[arg-type]
+        chosen = enumerate(frames) if marker is None else self._chosen(data, frames, size)  # type: ignore[arg-type]
         for index, frame in chosen:
             start = offset if index == 0 else body_offset + frame.start
             self._emit(self.parser.record(data, frame, list(problems) if problems else [], self.source, start,
@@ -117,10 +121,17 @@ class PacketBuilder:
         """Record a piece of log that could not be read as SIP."""
         self.out.rejects.append(Reject(self.source, offset, end, reason, raw[:MAX_MESSAGE], timestamp, host))
 
-    @staticmethod
-    def _chosen(frames: list[Frame], size: int) -> list[tuple[int, Frame]]:
-        """The frame whose length the marker announced, else every frame."""
-        for frame in frames:
-            if frame.end - frame.start == size:
-                return [(0, frame)]
-        return list(enumerate(frames))
+    def _chosen(self, data: bytes, frames: list[Frame], size: int) -> list[tuple[int, Frame]]:
+        """The frame whose length the marker announced, else every frame; of several of that
+        length, the one after the frame the last dump of these bytes took."""
+        fits = [index for index, frame in enumerate(frames) if frame.end - frame.start == size]
+        if not fits:
+            return list(enumerate(frames))
+        chosen = fits[0]
+        if len(fits) > 1:
+            last = self._taken.get(data, -1)
+            chosen = next((index for index in fits if index > last), chosen)
+            if len(self._taken) >= DUMPS_KEPT:
+                self._taken.clear()
+            self._taken[data] = chosen
+        return [(0, frames[chosen])]

@@ -158,6 +158,29 @@ def test_a_tcp_segment_logged_twice_through_an_rsyslog_that_does_not_escape() ->
         assert rejects == [] and [(m.raw_message, m.problems) for m in messages] == [(ack, []), (bye, [])], data
 
 
+def _as_syslog_channel(full_entries: bytes) -> bytes:
+    """Entries of a file channel as Asterisk's syslog channel writes them through rsyslog:
+    one line per entry, CR and LF escaped."""
+    lines = b""
+    for entry in re.split(rb"\n(?=\[)", full_entries.removesuffix(b"\n")):
+        stamp, _, text = entry.partition(b"] VERBOSE[2931] res_pjsip_logger.c: ")
+        lines += (stamp[1:] + b" vm asterisk[2899]: VERBOSE[2931]: res_pjsip_logger.c:354 in logging_on_rx_msg: "
+                  + text.replace(b"\r", b"#015").replace(b"\n", b"#012") + b"\n")
+    return lines
+
+
+def test_a_tcp_segment_of_two_messages_of_one_length_logged_twice() -> None:
+    """Two OPTIONS of one length (they differ in CSeq, tag and branch) in one TCP segment:
+    both dumps announce 247 bytes, so the length cannot tell which message each is about.
+    Asterisk logs the messages in order, so the second dump is about the second message."""
+    full = (DATA / "tcp" / "same-length-segment.full").read_bytes()
+    for data in (full, _as_syslog_channel(full)):
+        messages, rejects, _, _ = parse_bytes(data, year=2026)
+        assert rejects == []
+        assert [(m.call_id, m.cseq, m.marker_bytes) for m in messages] == [
+            ("raw-opt-1@127.0.0.1", 1, 247), ("raw-opt-2@127.0.0.1", 2, 247)], data[:200]
+
+
 @pytest.mark.parametrize("trailing", [b"", b"#012"], ids=["lf-dropped", "lf-kept"])
 def test_a_message_without_content_length_on_the_syslog_channel(trailing: bytes) -> None:
     """An ACK without Content-Length (UDP allows it) ends where the packet ends: Asterisk's own
