@@ -101,6 +101,10 @@ class SyslogLayout:
         # began before a checkpoint and ran past it (see ``checkpoint``)
         self._overlapping: list[tuple[int, int]] = []
         self.last: _Open | None = None
+        # streams whose last message came whole out of a TCP segment that may hold more
+        # messages: the lines up to the stream's next marker are the rest of that segment
+        # (see ``_close_whole``)
+        self._segment_rest: set[tuple] = set()
         self.line_no = 0
         self.skip_partial = False
         self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
@@ -137,7 +141,7 @@ class SyslogLayout:
         match, find = self.dialect.prefix.match, buf.find
         fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
-            if fast is not None and not self.open:
+            if fast is not None and not self.open and not self._segment_rest:
                 # the C reader takes each message it can read whole, and the empty lines
                 # between them (most syslog logs have one after each message)
                 after, lines, pending = accel.reader.syslog_messages(buf, pos, limit, base, fast, self._rfc5424)
@@ -202,7 +206,7 @@ class SyslogLayout:
     def flush(self) -> None:
         """Close every open message (the data will not grow)."""
         for key, msg in list(self.open.items()):
-            whole = msg.unprefixed and msg.content_length is not None and msg.body >= msg.content_length
+            whole = _segment(msg) and msg.content_length is not None and msg.body >= msg.content_length
             self._close(key, None if whole else "log ended inside the message")
 
     def _end_unprefixed(self) -> None:
@@ -263,6 +267,9 @@ class SyslogLayout:
         if lead == b"<" or (lead and lead[0] in _ORIGIN_LEADS):
             if self._asterisk_line(m, key, msg, content, start, end):
                 return
+        if msg is None and key in self._segment_rest:
+            self.builder.out.skipped += 1
+            return
         glued = _glued_at(self.rules, content)
         if glued:  # the end of a message Asterisk cut, then the marker of the next one
             if msg is not None:
@@ -272,7 +279,7 @@ class SyslogLayout:
         # A body may begin with a start line (message/sipfrag); past its first line, a start
         # line means the Content-Length was too large and the next message has begun.
         in_sized_body = msg is not None and msg.in_body and msg.content_length is not None
-        if (not in_sized_body or msg.body) and START_LINE.match(_strip_cr(content)):  # type: ignore[union-attr]
+        if (not in_sized_body or msg.body) and not _segment_goes_on(msg) and START_LINE.match(_strip_cr(content)):
             msg = self._start(m, key, msg, start, end)
         if msg is None:
             self._skip(m, content, start, end)
@@ -312,9 +319,10 @@ class SyslogLayout:
         if origin is not None:
             pos = origin.end()
         marker = self.rules.marker.match(content, pos)
+        if marker is None and origin is None:
+            return False
+        self._segment_rest.discard(key)
         if marker is None:
-            if origin is None:
-                return False
             if msg is not None:
                 self._close(key)
             self._skip(m, content, start, end)
@@ -354,12 +362,12 @@ class SyslogLayout:
         if msg.in_body:
             msg.body += len(_strip_cr(content)) + 2
             if msg.content_length is not None and msg.body >= msg.content_length and _as_announced(msg):
-                self._close(key)
+                self._close_whole(key, msg)
         elif content in _SEPARATORS:
             msg.in_body = True
             msg.content_length = _content_length(msg.lines)
             if msg.content_length == 0 and _as_announced(msg):
-                self._close(key)
+                self._close_whole(key, msg)
         if msg.size > MAX_MESSAGE and key in self.open:
             self._close(key, f"message longer than {MAX_MESSAGE} bytes, cut")
 
@@ -396,7 +404,7 @@ class SyslogLayout:
             nl += sum(map(len, lines[:taken])) + taken
             msg.end = base + nl + 1
             if closed:
-                self._close(m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),))
+                self._close_whole(m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),), msg)
             cut = window < limit and (stop is None or stop.start() + width >= window)
             if closed or not whole or not cut:
                 return nl
@@ -439,7 +447,7 @@ class SyslogLayout:
             else:
                 msg.content_length = _content_length(msg.lines + contents[:taken])
             if msg.content_length == 0:
-                return taken, True
+                return taken, _as_announced(msg, contents[:taken])
         # each body line counts its bytes plus the CRLF it ended with (no line here holds a CR)
         sizes = [len(c) - 2 if c.endswith(b"#015") else len(c) + 2 for c in contents[taken:]]
         totals = list(accumulate(sizes, initial=msg.body))
@@ -447,7 +455,7 @@ class SyslogLayout:
         if length is not None and totals[-1] >= length:
             complete = bisect_left(totals, length, 1)  # totals only grow: the first line reaching it
             msg.body = totals[complete]
-            return taken + complete, True
+            return taken + complete, _as_announced(msg, contents[:taken + complete])
         msg.body = totals[-1]
         return taken + len(sizes), False
 
@@ -461,6 +469,14 @@ class SyslogLayout:
             shape = b"".join(_SHAPE_CLASS.get(c) or re.escape(bytes([c])) for c in key[0])
             runner = self._runners[key] = re.compile(b"\n(?!" + shape + re.escape(tail) + b")")
         return runner
+
+    def _close_whole(self, key: tuple, msg: _Open) -> None:
+        """Close a message its Content-Length completed.  When it came in a TCP segment, the
+        stream's lines up to its next marker are the rest of that segment: Asterisk logs a
+        segment of two messages whole for each, and the first dump is about the first one."""
+        self._close(key)
+        if msg.marker is not None and msg.marker.stream:
+            self._segment_rest.add(key)
 
     def _close(self, key: tuple, problem: str | None = None) -> None:
         msg = self.open.pop(key)
@@ -529,13 +545,29 @@ def _glued_at(rules: AsteriskRules, content: bytes) -> int:
     return 0
 
 
-def _as_announced(msg: _Open) -> bool:
-    """Whether a message, complete by its Content-Length, ends there: always, unless its lines
-    came without a prefix and hold other than the bytes its marker announced, when the packet
-    may go on with the message the marker is about (see ``_end_unprefixed``)."""
-    if not msg.unprefixed or msg.marker is None:
+def _as_announced(msg: _Open, more: Sequence[bytes] = ()) -> bool:
+    """Whether a message (its lines, then ``more``), complete by its Content-Length, ends
+    there: always, unless it is a packet that may hold more messages (see ``_segment``) and it
+    holds other than the bytes its marker announced, when the packet may go on with the
+    message the marker is about."""
+    if not _segment(msg):
         return True
-    return sum(len(_strip_cr(line)) + 2 for line in msg.lines) == msg.marker.size
+    lines = msg.lines + list(more) if more else msg.lines
+    return sum(len(_strip_cr(line)) + 2 for line in lines) == msg.marker.size  # type: ignore[union-attr]
+
+
+def _segment(msg: _Open) -> bool:
+    """Whether a message's packet may hold more messages after it, all of which Asterisk logs
+    whole under one marker: lines without a prefix (rsyslog wrote the packet whole, see
+    ``_end_unprefixed``), or a TCP (TLS, WebSocket) segment."""
+    return msg.marker is not None and (msg.unprefixed or msg.marker.stream)
+
+
+def _segment_goes_on(msg: _Open | None) -> bool:
+    """Whether a start line continues ``msg``'s packet: the next message of a segment, after one
+    its Content-Length completed but that is not the message its marker announced."""
+    return msg is not None and msg.marker is not None and msg.marker.stream and msg.in_body \
+        and msg.content_length is not None and msg.body >= msg.content_length
 
 
 def _strip_cr(content: bytes) -> bytes:

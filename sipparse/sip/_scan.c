@@ -1098,6 +1098,33 @@ static Py_ssize_t asterisk_marker_at(const unsigned char *d, Py_ssize_t i, Py_ss
     return at == i ? -1 : -2;
 }
 
+/* Whether a marker announces a TCP (TLS, WebSocket) packet: not UDP, as packets.Marker.stream. */
+static int is_stream_marker(const unsigned char *d, const Marker *mk) {
+    if (mk->transport_end - mk->transport != 3) return 1;
+    return ascii_lower(d[mk->transport]) != 'u' || ascii_lower(d[mk->transport + 1]) != 'd' ||
+           ascii_lower(d[mk->transport + 2]) != 'p';
+}
+
+/* Whether a message of a TCP segment, complete by its Content-Length, is read whole here as
+ * lines.py reads it: the bytes its marker announced (lines.py's _as_announced), and the next
+ * line of its stream (after empty lines) a marker.  Else the segment may go on with the next
+ * message, or its rest is to be skipped (lines.py's _segment_rest): Python reads it. */
+static int segment_ends(const unsigned char *d, const Py_ssize_t *starts, const Py_ssize_t *ends, Py_ssize_t count,
+                        const Marker *mk, int kind, Py_ssize_t at, Py_ssize_t limit, Py_ssize_t pos,
+                        const SyslogPrefix *first) {
+    long long size = 0, announced = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t n = ends[k] - starts[k];
+        size += (n >= 4 && memcmp(d + ends[k] - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
+    }
+    for (Py_ssize_t i = mk->size_start; i < mk->size_end; i++) announced = announced * 10 + (d[i] - '0');
+    if (size != announced) return 0;
+    while (at < limit && d[at] == '\n') at++;
+    SyslogPrefix next;
+    Py_ssize_t end = stream_line(kind, d, at, limit, pos, first, &next);
+    return end >= 0 && asterisk_marker_at(d, next.end, end) >= 0;
+}
+
 /* A message read whole: where the data goes on, the prefixed lines it took, and the packet
  * Python must frame (a new reference) or NULL when its record was emitted here. */
 typedef struct {
@@ -1221,6 +1248,9 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
         if (!closed && total > MAX_MESSAGE) return 0;
         at = end + 1;
     }
+    if (env.line && is_stream_marker(d, &env.marker) &&
+        !segment_ends(d, starts, ends, count, &env.marker, kind, at, limit, pos, &first))
+        return 0;
     env.end = base + at;
 
     PyObject *packet = packet_of(d, starts, ends, count, total);

@@ -158,6 +158,33 @@ def test_a_tcp_segment_logged_twice_through_an_rsyslog_that_does_not_escape() ->
         assert rejects == [] and [(m.raw_message, m.problems) for m in messages] == [(ack, []), (bye, [])], data
 
 
+def _segment_logged_twice(first: bytes, second: bytes) -> bytes:
+    """A file channel's dumps of one TCP segment carrying two messages: the whole segment under
+    each message's marker, as Asterisk logs it."""
+    return b"".join(b"[Nov 29 14:00:01] VERBOSE[2926] res_pjsip_logger.c: <--- Received SIP request (%d bytes) "
+                    b"from TCP:10.0.0.1:5060 --->\n%s%s\n" % (len(about), first, second) for about in (first, second))
+
+
+@pytest.mark.parametrize("body", [b"", b"Signal=5\r\nDuration=160\r\n"], ids=["no-body", "body"])
+def test_a_tcp_segment_logged_twice_forwarded_line_by_line(body: bytes) -> None:
+    """The pjsip file channel forwarded by imfile, and the same lines without Asterisk's prefix:
+    each message of the segment is stored once, under its own marker, not once per dump."""
+    info = (b"INFO sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+            b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 5 INFO\r\nContent-Type: application/dtmf-relay\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    bye = (b"BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nFrom: <sip:a@h>;tag=1\r\n"
+           b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 6 BYE\r\nContent-Length: 0\r\n\r\n")
+    for first, second in ((info, bye), (bye, info)):
+        channel = _segment_logged_twice(first, second) + b"[Nov 29 14:00:02] VERBOSE[2926] pbx.c: next\n"
+        forwarded = b"".join(imfile_lines(channel, "pbx-a", 4101))
+        bare = forwarded.replace(b"[Nov 29 14:00:01] VERBOSE[2926] res_pjsip_logger.c: <---", b"<---")
+        for data in (forwarded, bare, forwarded.rsplit(b"\n", 2)[0] + b"\n"):
+            messages, rejects, _, _ = parse_bytes(data, final=True)
+            assert rejects == []
+            assert [(m.raw_message, m.marker_bytes, m.direction, m.problems) for m in messages] == [
+                (first, len(first), "in", []), (second, len(second), "in", [])], data
+
+
 def _as_syslog_channel(full_entries: bytes) -> bytes:
     """Entries of a file channel as Asterisk's syslog channel writes them through rsyslog:
     one line per entry, CR and LF escaped."""

@@ -340,11 +340,17 @@ def _syslog_logs(draw: st.DrawFn, rfc5424: bool) -> bytes:
         stamp = usual_stamp if draw(st.booleans()) else draw(stamps)
         prefix = stamp + b" " + (b"pbx1 asterisk[6541]: " if draw(st.booleans()) else draw(_STREAMS))
         message = draw(_messages())
-        lines = [prefix + line for line in _as_rsyslog(message, draw(st.integers(0, 3)) == 0)]
+        keep_cr = draw(st.integers(0, 3)) == 0
+        lines = [prefix + line for line in _as_rsyslog(message, keep_cr)]
         if draw(st.booleans()):  # the packet logger's marker before it (syslog-markers)
             kind = b"response" if message.startswith(b"SIP/") else b"request"
             size = len(message) + draw(st.sampled_from([0, 0, 2]))
-            marker = b"<--- Received SIP %s (%d bytes) from UDP:10.0.0.1:5060 --->" % (kind, size)
+            transport = draw(st.sampled_from([b"UDP", b"TCP"]))
+            if transport == b"TCP" and draw(st.booleans()):  # a segment of two messages, dumped for one
+                second = draw(_messages())
+                lines += [prefix + line for line in _as_rsyslog(second, keep_cr)]
+                size = draw(st.sampled_from([size, len(second)]))
+            marker = b"<--- Received SIP %s (%d bytes) from %s:10.0.0.1:5060 --->" % (kind, size, transport)
             inner = draw(st.sampled_from([
                 b"", b"", b"[Nov 29 12:00:01] VERBOSE[42][C-0000001] res_pjsip_logger.c: ",
                 b"VERBOSE[42] res_pjsip_logger.c: ", b"[2026-11-29 12:00:01] VERBOSE[4] r.c: ",
