@@ -73,6 +73,23 @@ class _Open:
     content_length: int | None = None
     body: int = 0
     unprefixed: bool = False  # its lines follow its marker without a prefix (see ``_continuation``)
+    passed: int = 0  # messages of its TCP segment passed over: earlier dumps took them (see ``_Segment``)
+
+
+@dataclass(slots=True)
+class _Segment:
+    """The TCP segment a stream's last dump of several messages came from.
+
+    Asterisk logs such a segment whole once per message, in order, each time under the marker
+    of the message it is about.  When its messages have one length, the markers are alike and
+    the first message of each dump ends where its marker says: a dump that repeats the last
+    one (same marker, same first message) after that one went on past its message, is about
+    the message after those the dumps took so far."""
+
+    marker: Marker
+    first: list[bytes]  # the lines of its first message
+    taken: int = 1  # messages its dumps took
+    went_on: bool = False  # its last dump went on after the message it took
 
 
 class SyslogLayout:
@@ -105,6 +122,7 @@ class SyslogLayout:
         # messages: the lines up to the stream's next marker are the rest of that segment
         # (see ``_close_whole``)
         self._segment_rest: set[tuple] = set()
+        self._segments: dict[tuple, _Segment] = {}
         self.line_no = 0
         self.skip_partial = False
         self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
@@ -269,6 +287,8 @@ class SyslogLayout:
                 return
         if msg is None and key in self._segment_rest:
             self.builder.out.skipped += 1
+            if key in self._segments:
+                self._segments[key].went_on = True
             return
         glued = _glued_at(self.rules, content)
         if glued:  # the end of a message Asterisk cut, then the marker of the next one
@@ -474,9 +494,27 @@ class SyslogLayout:
         """Close a message its Content-Length completed.  When it came in a TCP segment, the
         stream's lines up to its next marker are the rest of that segment: Asterisk logs a
         segment of two messages whole for each, and the first dump is about the first one."""
-        self._close(key)
         if msg.marker is not None and msg.marker.stream:
+            if self._taken_before(key, msg):
+                msg.passed += 1
+                msg.lines, msg.size, msg.in_body, msg.content_length, msg.body = [], 0, False, None, 0
+                return
             self._segment_rest.add(key)
+        self._close(key)
+
+    def _taken_before(self, key: tuple, msg: _Open) -> bool:
+        """Whether an earlier dump of ``msg``'s segment took the message ``msg`` now holds (see
+        ``_Segment``); notes the segment of a dump's first message, and what each dump takes."""
+        segment = self._segments.get(key)
+        if msg.passed == 0:
+            if segment is None or not segment.went_on or segment.marker != msg.marker or segment.first != msg.lines:
+                self._segments[key] = _Segment(msg.marker, list(msg.lines))  # type: ignore[arg-type]
+                return False
+        if msg.passed < segment.taken:  # type: ignore[union-attr]
+            return True
+        segment.taken += 1  # type: ignore[union-attr]
+        segment.went_on = False  # type: ignore[union-attr]
+        return False
 
     def _close(self, key: tuple, problem: str | None = None) -> None:
         msg = self.open.pop(key)

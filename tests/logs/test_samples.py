@@ -201,11 +201,26 @@ def test_a_tcp_segment_of_two_messages_of_one_length_logged_twice() -> None:
     both dumps announce 247 bytes, so the length cannot tell which message each is about.
     Asterisk logs the messages in order, so the second dump is about the second message."""
     full = (DATA / "tcp" / "same-length-segment.full").read_bytes()
-    for data in (full, _as_syslog_channel(full)):
-        messages, rejects, _, _ = parse_bytes(data, year=2026)
+    forwarded = b"".join(imfile_lines(full, "pbx-a", 4101))
+    expected = [("raw-opt-1@127.0.0.1", 1, 247), ("raw-opt-2@127.0.0.1", 2, 247)]
+    for data, rows in ((full, expected), (_as_syslog_channel(full), expected), (forwarded, expected),
+                       (forwarded + forwarded.replace(b"opt-", b"opu-"), expected + [
+                           ("raw-opu-1@127.0.0.1", 1, 247), ("raw-opu-2@127.0.0.1", 2, 247)])):
+        messages, rejects, _, _ = parse_bytes(data, year=2026, final=True)
         assert rejects == []
-        assert [(m.call_id, m.cseq, m.marker_bytes) for m in messages] == [
-            ("raw-opt-1@127.0.0.1", 1, 247), ("raw-opt-2@127.0.0.1", 2, 247)], data[:200]
+        assert [(m.call_id, m.cseq, m.marker_bytes) for m in messages] == rows, data[:200]
+
+
+def test_a_tcp_message_sent_twice_forwarded_line_by_line_is_two_rows() -> None:
+    """A 200 OK a TCP peer retransmits (RFC 3261 13.3.1.4: until the ACK comes) is logged twice
+    alike, each time the whole segment: two rows, not a dump of one segment."""
+    ok = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+          b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-2\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    entry = (b"[Nov 29 14:00:01] VERBOSE[2926] res_pjsip_logger.c: <--- Received SIP response (%d bytes) "
+             b"from TCP:10.0.0.1:5060 --->\n%s\n" % (len(ok), ok))
+    for data in (entry * 2, b"".join(imfile_lines(entry * 2, "pbx-a", 4101))):
+        messages, rejects, _, _ = parse_bytes(data, final=True)
+        assert rejects == [] and [m.raw_message for m in messages] == [ok, ok]
 
 
 @pytest.mark.parametrize("trailing", [b"", b"#012"], ids=["lf-dropped", "lf-kept"])

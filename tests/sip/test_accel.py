@@ -346,16 +346,20 @@ def _syslog_logs(draw: st.DrawFn, rfc5424: bool) -> bytes:
             kind = b"response" if message.startswith(b"SIP/") else b"request"
             size = len(message) + draw(st.sampled_from([0, 0, 2]))
             transport = draw(st.sampled_from([b"UDP", b"TCP"]))
-            if transport == b"TCP" and draw(st.booleans()):  # a segment of two messages, dumped for one
-                second = draw(_messages())
+            sizes = [size]
+            if transport == b"TCP" and draw(st.booleans()):  # a segment of two messages, dumped for each
+                second = draw(st.sampled_from([draw(_messages()), re.sub(rb"[0-9]", b"7", message, count=1)]))
                 lines += [prefix + line for line in _as_rsyslog(second, keep_cr)]
-                size = draw(st.sampled_from([size, len(second)]))
-            marker = b"<--- Received SIP %s (%d bytes) from %s:10.0.0.1:5060 --->" % (kind, size, transport)
+                sizes = draw(st.sampled_from([[size], [size, len(second)], [len(second), size]]))
             inner = draw(st.sampled_from([
                 b"", b"", b"[Nov 29 12:00:01] VERBOSE[42][C-0000001] res_pjsip_logger.c: ",
                 b"VERBOSE[42] res_pjsip_logger.c: ", b"[2026-11-29 12:00:01] VERBOSE[4] r.c: ",
                 b"[Nov 29 12:00:01] VERBOSE[42] pbx.c: ", b"[x] "]))
-            lines.insert(0, prefix + inner + marker)
+            dump = lines
+            lines = []
+            for size in sizes:
+                marker = b"<--- Received SIP %s (%d bytes) from %s:10.0.0.1:5060 --->" % (kind, size, transport)
+                lines += [prefix + inner + marker] + dump
         if draw(st.integers(0, 4)) == 0:  # something else in the stream
             at = draw(st.integers(0, len(lines)))
             extra = draw(_EXTRA_LINES)
