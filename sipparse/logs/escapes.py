@@ -27,5 +27,13 @@ def decode_escapes(data: bytes) -> bytes:
     return _ESCAPE.sub(_replace, data)
 
 
+def decoded_length(data: bytes) -> int:
+    """The length of ``data`` once its escapes are decoded: each ``#NNN`` is one byte (a line
+    of a body counts what the message held, not what rsyslog wrote)."""
+    if b"#" not in data:
+        return len(data)
+    return len(data) - 3 * len(_ESCAPE.findall(data))
+
+
 def _replace(match: re.Match[bytes]) -> bytes:
     return _BYTES[match.group()]

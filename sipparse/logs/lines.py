@@ -26,7 +26,7 @@ from itertools import accumulate
 from typing import Any
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
-from sipparse.logs.escapes import decode_escapes
+from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.full import LOOSE_MARKER, UNREAD_MARKER, marker_of
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
@@ -380,7 +380,7 @@ class SyslogLayout:
         msg.last_line = self.line_no
         self.last = msg
         if msg.in_body:
-            msg.body += len(_strip_cr(content)) + 2
+            msg.body += decoded_length(_strip_cr(content)) + 2
             if msg.content_length is not None and msg.body >= msg.content_length and _as_announced(msg):
                 self._close_whole(key, msg)
         elif content in _SEPARATORS:
@@ -469,7 +469,7 @@ class SyslogLayout:
             if msg.content_length == 0:
                 return taken, _as_announced(msg, contents[:taken])
         # each body line counts its bytes plus the CRLF it ended with (no line here holds a CR)
-        sizes = [len(c) - 2 if c.endswith(b"#015") else len(c) + 2 for c in contents[taken:]]
+        sizes = [decoded_length(_strip_cr(c)) + 2 for c in contents[taken:]]
         totals = list(accumulate(sizes, initial=msg.body))
         length = msg.content_length
         if length is not None and totals[-1] >= length:
@@ -591,7 +591,7 @@ def _as_announced(msg: _Open, more: Sequence[bytes] = ()) -> bool:
     if not _segment(msg):
         return True
     lines = msg.lines + list(more) if more else msg.lines
-    return sum(len(_strip_cr(line)) + 2 for line in lines) == msg.marker.size  # type: ignore[union-attr]
+    return sum(decoded_length(_strip_cr(line)) + 2 for line in lines) == msg.marker.size  # type: ignore[union-attr]
 
 
 def _segment(msg: _Open) -> bool:

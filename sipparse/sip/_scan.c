@@ -994,6 +994,14 @@ static int escaped_byte(const unsigned char *c, Py_ssize_t n) {
     return (value < 32 || value >= 127) ? value : -1;
 }
 
+/* The length of c[0:n] once its escapes are decoded, as escapes.decoded_length(). */
+static Py_ssize_t decoded_length(const unsigned char *c, Py_ssize_t n) {
+    Py_ssize_t length = n;
+    for (const unsigned char *p = c, *e = c + n; (p = memchr(p, '#', (size_t)(e - p))); p++)
+        if (escaped_byte(p, e - p) >= 0) length -= 3, p += 3;
+    return length;
+}
+
 /* The packet of lines contents as lines.SyslogLayout._close builds it: joined by LF with a
  * final LF, escapes decoded, every line end CRLF. */
 static PyObject *packet_of(const unsigned char *d, const Py_ssize_t *starts, const Py_ssize_t *ends, Py_ssize_t count,
@@ -1115,7 +1123,7 @@ static int segment_ends(const unsigned char *d, const Py_ssize_t *starts, const 
     long long size = 0, announced = 0;
     for (Py_ssize_t k = 0; k < count; k++) {
         Py_ssize_t n = ends[k] - starts[k];
-        size += (n >= 4 && memcmp(d + ends[k] - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
+        size += decoded_length(d + starts[k], n >= 4 && memcmp(d + ends[k] - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
     }
     for (Py_ssize_t i = mk->size_start; i < mk->size_end; i++) announced = announced * 10 + (d[i] - '0');
     if (size != announced) return 0;
@@ -1230,7 +1238,7 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
         prefixed++;
         total += n + 1;
         if (in_body) {
-            body += (n >= 4 && memcmp(c + n - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
+            body += decoded_length(c, n >= 4 && memcmp(c + n - 4, "#015", 4) == 0 ? n - 4 : n) + 2;
             closed = body >= length;
         } else if (n == 0 || (n == 4 && memcmp(c, "#015", 4) == 0)) {
             in_body = 1;

@@ -158,6 +158,20 @@ def test_a_tcp_segment_logged_twice_through_an_rsyslog_that_does_not_escape() ->
         assert rejects == [] and [(m.raw_message, m.problems) for m in messages] == [(ack, []), (bye, [])], data
 
 
+def test_a_body_with_control_bytes_forwarded_line_by_line_is_read_to_its_end() -> None:
+    """rsyslog writes a body's control bytes (an ISUP part's, an XML body's TABs) as ``#NNN``:
+    its Content-Length counts each as the one byte it was, so the message's last lines (here
+    the multipart epilogue) are still its own, and the 486 after it is read whole."""
+    data = (DATA / "escapes" / "isup-multipart.imfile").read_bytes()
+    assert b"#001#002#000#003#015" in data
+    for log in (data, data.replace(b"#001#002#000#003", b"#011#011#011#011")):
+        messages, rejects, _, _ = parse_bytes(log, year=2026)
+        assert rejects == []
+        assert [(m.sip_method, m.problems) for m in messages] == [("INVITE", []), ("486 Busy Here", [])]
+        assert messages[0].raw_message.endswith(b"--b;1--\r\nepilogue\r\n") and len(messages[0].raw_message) == 651
+        assert messages[0].sdp_content.startswith("v=0\no=- 1 1 IN IP4 10.0.0.1")
+
+
 def _segment_logged_twice(first: bytes, second: bytes) -> bytes:
     """A file channel's dumps of one TCP segment carrying two messages: the whole segment under
     each message's marker, as Asterisk logs it."""

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sipparse.errors import ConfigError, SipparseError
 from sipparse.grok import PatternLibrary
 from sipparse.logs import detect_dialect
-from sipparse.logs.escapes import decode_escapes
+from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.timestamps import TimestampParser
 from tests.logs.helpers import DATA, parse_bytes
 
@@ -30,6 +30,13 @@ def test_escape_round_trip(raw: bytes) -> None:
     escaped = b"".join(b"#%03o" % c if c < 32 or c >= 127 else bytes([c]) for c in raw)
     if b"#" not in raw:
         assert decode_escapes(escaped) == raw
+
+
+@given(st.lists(st.sampled_from([b"a", b"#", b"0", b"1", b"7", b"#015", b"#011", b"#000", b"#377", b"#100", b"#08"]),
+                max_size=30))
+def test_decoded_length_is_the_length_decode_escapes_gives(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert decoded_length(data) == len(decode_escapes(data))
 
 
 def test_year_inference_and_new_year() -> None:

@@ -201,7 +201,8 @@ def _messages(draw: st.DrawFn) -> bytes:
     lines = [start] + draw(st.lists(_USUAL_LINES if usual else st.one_of(_LINES, _USUAL_LINES), max_size=10))
     if usual and draw(st.booleans()):
         lines.insert(draw(st.integers(1, len(lines))), b"Call-ID: %d@host" % draw(st.integers(0, 9)))
-    body = draw(st.sampled_from([b"", b"v=0\r\no=- 1 1 IN IP4 h\r\n", b"hello", b"\xff\x00"]))
+    body = draw(st.sampled_from([b"", b"v=0\r\no=- 1 1 IN IP4 h\r\n", b"hello", b"\xff\x00",
+                                 b"<a>\r\n\t\t\t<b/>\r\n\t</a>\r\n"]))
     length = len(body) if usual else draw(st.sampled_from([len(body), len(body) + 3, max(len(body) - 1, 0), None]))
     if length is not None:
         lines.append(b"Content-Length: %d" % length)
