@@ -192,6 +192,11 @@ class FullLayout:
             # From the LF before the body: a header section ended by a bare LF (no empty
             # line) has its body begin at the next entry's first byte.
             return None
+        if payload[end:end + 1] != b"\n" and payload[end:].strip():
+            # more of the packet than line ends after its last message: a TCP segment's next
+            # message, begun but too short yet to read as one ("OPTIONS sip:x"); it, or the
+            # next entry's prefix, comes with the rest of the entry
+            return None
         return line_end + 1 + end + 1
 
     def _before_hole(self, buf: bytes, body: int, end: int) -> int:

@@ -79,6 +79,19 @@ def test_checkpoint_waits_for_an_unfinished_message() -> None:
     assert resumed[0].offset == batch.checkpoint
 
 
+def test_checkpoint_waits_for_a_tcp_segment_whose_next_message_is_begun() -> None:
+    """The last entry of a growing file holds a TCP segment's first message and the first
+    bytes of its next ("O", too few to read as a start line): it is not over yet."""
+    segment = (DATA / "tcp" / "same-length-segment.full").read_bytes()
+    second = segment.find(b"OPTIONS sip:", segment.find(b"Content-Length: 0"))
+    for cut in (second + 1, second + 20):
+        messages, _, _, batch = parse_bytes(segment[:cut])
+        assert messages == [] and batch.checkpoint == 0
+    flushed = parse_bytes(segment[:second + 1], final=True)[0]
+    assert [(m.call_id, m.problems) for m in flushed] == [
+        ("raw-opt-1@127.0.0.1", ["1 bytes after the message ignored"])]
+
+
 def test_final_flushes_the_last_message() -> None:
     data = SYSLOG.rstrip(b"\n")
     data = data[:data.rfind(b"\n")]  # the body's last line is missing
