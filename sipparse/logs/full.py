@@ -54,11 +54,18 @@ class FullLayout:
         self._skipping = False  # inside a line too long to keep, rejected by ``force``
 
     def checkpoint(self, done: int) -> int:
-        """Offset a later run must resume from: everything before ``done`` is read."""
-        return done
+        """Offset a later run must resume from: everything before ``done`` is read, but for
+        the segments whose dumps are still to come (``PacketBuilder.held``)."""
+        return min([done, *self.builder.held()])
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the entries of ``buf`` (file offset ``base``); return how many bytes are done."""
+        done = self._feed(buf, base, final)
+        if final:
+            self.builder.release()
+        return done
+
+    def _feed(self, buf: bytes, base: int, final: bool) -> int:
         if self._skipping:  # the rest of a line ``force`` gave up on: it goes up to its end
             if b"\n" not in buf:
                 return len(buf)

@@ -88,6 +88,7 @@ class _Segment:
 
     marker: Marker
     first: list[bytes]  # the lines of its first message
+    offset: int  # where its first dump begins: a later run resumes there while its dumps go on
     taken: int = 1  # messages its dumps took
     went_on: bool = False  # its last dump went on after the message it took
 
@@ -141,7 +142,8 @@ class SyslogLayout:
         before it, and store it a second time under another offset. The resume offset then
         goes back to that message's first line (its rows are skipped as already stored).
         """
-        resume = min([msg.offset for msg in self.open.values()] + [done])
+        resume = min([msg.offset for msg in self.open.values()] + self._segments_going_on() + self.builder.held()
+                     + [done])
         moved = True
         while moved:
             moved = False
@@ -150,6 +152,15 @@ class SyslogLayout:
                     resume, moved = offset, True
         self._overlapping = [(offset, end) for offset, end in self._overlapping if end > resume]
         return resume
+
+    def _segments_going_on(self) -> list[int]:
+        """Where the TCP segments begin whose dumps may go on: no line after the message a
+        dump took has shown yet whether a rest follows, a rest is being skipped, or a dump
+        after one that went on is open.  A later run that resumed after their first dump
+        could not tell what it took (see ``_Segment``), so it resumes there and reads that
+        dump again (its rows are already stored)."""
+        return [segment.offset for key, segment in self._segments.items()
+                if key in self._segment_rest or (segment.went_on and key in self.open)]
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the whole lines of ``buf`` (all of it when ``final``); return bytes done."""
@@ -222,10 +233,13 @@ class SyslogLayout:
         return len(buf)
 
     def flush(self) -> None:
-        """Close every open message (the data will not grow)."""
+        """Close every open message (the data will not grow: no dump is to come)."""
         for key, msg in list(self.open.items()):
             whole = _segment(msg) and msg.content_length is not None and msg.body >= msg.content_length
             self._close(key, None if whole else "log ended inside the message")
+        self._segment_rest.clear()
+        self._segments.clear()
+        self.builder.release()
 
     def _end_unprefixed(self) -> None:
         """Close the message whose lines came without a prefix, at the next prefixed line, if
@@ -508,7 +522,7 @@ class SyslogLayout:
         segment = self._segments.get(key)
         if msg.passed == 0:
             if segment is None or not segment.went_on or segment.marker != msg.marker or segment.first != msg.lines:
-                self._segments[key] = _Segment(msg.marker, list(msg.lines))  # type: ignore[arg-type]
+                self._segments[key] = _Segment(msg.marker, list(msg.lines), msg.offset)  # type: ignore[arg-type]
                 return False
         if msg.passed < segment.taken:  # type: ignore[union-attr]
             return True
@@ -518,6 +532,9 @@ class SyslogLayout:
 
     def _close(self, key: tuple, problem: str | None = None) -> None:
         msg = self.open.pop(key)
+        segment = self._segments.get(key)
+        if segment is not None:
+            segment.went_on = False
         if self.last is msg:
             self.last = None
         if self.open:  # another stream's message began while this one was open, perhaps inside it

@@ -7,7 +7,8 @@ message it is about.  So from a dump holding several messages only the one whose
 matches the marker is taken (each message then comes out once, from its own dump); when
 none matches, every message of the dump is taken.  When several match (two OPTIONS of one
 length), the dumps of one segment follow its messages' order: each dump of the same bytes
-takes the next of them.
+takes the next of them, and until the last of them is taken a later run resumes at the
+segment's first dump (``held``), which tells it what the dumps took.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class PacketBuilder:
         self.dialect = dialect
         self.out = out
         self._taken: dict[bytes, int] = {}  # such a segment -> the index of the message its last dump took
+        self._first_dump: dict[bytes, int] = {}  # such a segment, dumps to come -> its first dump's offset
 
     def packet(self, data: bytes, offset: int, end: int, body_offset: int, timestamp: datetime | None,
                marker: Marker | None, host: str | None = None, pid: int | None = None,
@@ -92,7 +94,7 @@ class PacketBuilder:
             self._emit(self.parser.record(data, frame, notes, self.source, offset, end, timestamp, direction,
                                           transport, peer, size, host, pid, self.dialect))
             return
-        chosen = enumerate(frames) if marker is None else self._chosen(data, frames, size)  # type: ignore[arg-type]
+        chosen = enumerate(frames) if marker is None else self._chosen(data, frames, size, offset)  # type: ignore[arg-type]
         for index, frame in chosen:
             start = offset if index == 0 else body_offset + frame.start
             self._emit(self.parser.record(data, frame, list(problems) if problems else [], self.source, start,
@@ -121,7 +123,15 @@ class PacketBuilder:
         """Record a piece of log that could not be read as SIP."""
         self.out.rejects.append(Reject(self.source, offset, end, reason, raw[:MAX_MESSAGE], timestamp, host))
 
-    def _chosen(self, data: bytes, frames: list[Frame], size: int) -> list[tuple[int, Frame]]:
+    def held(self) -> list[int]:
+        """Where the segments begin whose dumps are still to come (see the module doc)."""
+        return list(self._first_dump.values())
+
+    def release(self) -> None:
+        """Forget the dumps still to come: the log ends here."""
+        self._first_dump.clear()
+
+    def _chosen(self, data: bytes, frames: list[Frame], size: int, offset: int) -> list[tuple[int, Frame]]:
         """The frame whose length the marker announced, else every frame; of several of that
         length, the one after the frame the last dump of these bytes took."""
         fits = [index for index, frame in enumerate(frames) if frame.end - frame.start == size]
@@ -129,9 +139,14 @@ class PacketBuilder:
             return list(enumerate(frames))
         chosen = fits[0]
         if len(fits) > 1:
+            data = data[frames[0].start:frames[-1].end]  # the segment, whatever the log put around it
             last = self._taken.get(data, -1)
             chosen = next((index for index in fits if index > last), chosen)
             if len(self._taken) >= DUMPS_KEPT:
                 self._taken.clear()
             self._taken[data] = chosen
+            if chosen == fits[0]:
+                self._first_dump[data] = offset
+            if chosen == fits[-1]:
+                self._first_dump.pop(data, None)
         return [(0, frames[chosen])]

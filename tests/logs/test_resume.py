@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
+from tests.logs.test_samples import _BYE, _INFO, _as_syslog_channel, _segment_logged_twice
 
 
 def _head(data: bytes, messages: int, marker: bytes) -> bytes:
@@ -24,7 +26,11 @@ SYSLOG = SYSLOG[:SYSLOG.rfind(b"\n\n") + 2]
 MULTI_HOST = interleave(
     [imfile_lines((DATA / "asterisk-real" / "pjsip").read_bytes()[40000:62000], "pbx-a", 1),
      imfile_lines((DATA / "asterisk-real" / "full").read_bytes()[60000:80000], "pbx-b", 2)], seed=3)
-LOGS = {"full": FULL, "syslog": SYSLOG, "multi-host": MULTI_HOST}
+# TCP segments of two messages, each logged once per message (the second pair of one length)
+_SEGMENTS = (DATA / "tcp" / "same-length-segment.full").read_bytes()
+TCP_FULL = _SEGMENTS + _segment_logged_twice(_INFO, _BYE) + _SEGMENTS.replace(b"opt-", b"opu-")
+LOGS = {"full": FULL, "syslog": SYSLOG, "multi-host": MULTI_HOST, "tcp-full": TCP_FULL,
+        "tcp-imfile": b"".join(imfile_lines(TCP_FULL, "pbx-a", 4101)), "tcp-channel": _as_syslog_channel(_SEGMENTS)}
 
 
 def _incremental(data: bytes, cuts: list[int], batch_bytes: int) -> dict[int, tuple]:
@@ -77,6 +83,15 @@ def test_checkpoint_waits_for_an_unfinished_message() -> None:
     assert all(m.end <= batch.checkpoint for m in messages)
     resumed = parse_bytes(FULL, batch.checkpoint)[0]
     assert resumed[0].offset == batch.checkpoint
+
+
+@pytest.mark.parametrize("name", ["tcp-full", "tcp-imfile", "tcp-channel"])
+def test_a_run_ending_between_the_dumps_of_a_tcp_segment(name: str) -> None:
+    """Asterisk logs a segment of two messages once per message: a run that ends after the
+    first dump resumes at it, so that the next run knows which message the second is about."""
+    log = LOGS[name]
+    for cut in [at + 1 for at in range(len(log)) if log[at] == 10]:
+        assert _incremental(log, [cut], 1 << 20) == _whole(log), cut
 
 
 def test_checkpoint_waits_for_a_tcp_segment_whose_next_message_is_begun() -> None:

@@ -179,15 +179,22 @@ def _segment_logged_twice(first: bytes, second: bytes) -> bytes:
                     b"from TCP:10.0.0.1:5060 --->\n%s%s\n" % (len(about), first, second) for about in (first, second))
 
 
+def _info(body: bytes) -> bytes:
+    return (b"INFO sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+            b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 5 INFO\r\nContent-Type: application/dtmf-relay\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+_INFO = _info(b"Signal=5\r\nDuration=160\r\n")
+_BYE = (b"BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nFrom: <sip:a@h>;tag=1\r\n"
+        b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 6 BYE\r\nContent-Length: 0\r\n\r\n")
+
+
 @pytest.mark.parametrize("body", [b"", b"Signal=5\r\nDuration=160\r\n"], ids=["no-body", "body"])
 def test_a_tcp_segment_logged_twice_forwarded_line_by_line(body: bytes) -> None:
     """The pjsip file channel forwarded by imfile, and the same lines without Asterisk's prefix:
     each message of the segment is stored once, under its own marker, not once per dump."""
-    info = (b"INFO sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
-            b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 5 INFO\r\nContent-Type: application/dtmf-relay\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    bye = (b"BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nFrom: <sip:a@h>;tag=1\r\n"
-           b"To: <sip:x@h>;tag=2\r\nCall-ID: tcp-1\r\nCSeq: 6 BYE\r\nContent-Length: 0\r\n\r\n")
+    info, bye = _info(body), _BYE
     for first, second in ((info, bye), (bye, info)):
         channel = _segment_logged_twice(first, second) + b"[Nov 29 14:00:02] VERBOSE[2926] pbx.c: next\n"
         forwarded = b"".join(imfile_lines(channel, "pbx-a", 4101))
