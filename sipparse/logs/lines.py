@@ -170,6 +170,8 @@ class SyslogLayout:
         match, find = self.dialect.prefix.match, buf.find
         fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
+            if fast is not None and not self.open and self._segment_rest:
+                self._rest_ends_at(buf, pos, limit)
             if fast is not None and not self.open and not self._segment_rest:
                 # the C reader takes each message it can read whole, and the empty lines
                 # between them (most syslog logs have one after each message)
@@ -346,13 +348,27 @@ class SyslogLayout:
         self.last = None
         return True
 
+    def _rest_ends_at(self, buf: bytes, pos: int, limit: int) -> None:
+        """End the rest of a TCP segment being skipped when the line at ``pos`` is Asterisk's
+        own in its stream, as ``_asterisk_line`` would: the C reader may then read from it."""
+        nl = buf.find(b"\n", pos, limit)
+        end = nl if nl >= 0 else limit
+        m = self.dialect.prefix.match(buf, pos, end)
+        if m is None:
+            return
+        key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
+        if key in self._segment_rest and self._asterisk_parts(buf[m.end():end]) != (None, None):
+            self._segment_rest.discard(key)
+
+    def _asterisk_parts(self, content: bytes) -> tuple[Any, Any]:
+        """(origin, marker) matches of a line's text, each None where it has none."""
+        origin = self.rules.origin.match(content)
+        marker = self.rules.marker.match(content, origin.end() if origin is not None else 0)
+        return origin, marker
+
     def _asterisk_line(self, m, key: tuple, msg: _Open | None, content: bytes, start: int, end: int) -> bool:
         """Handle a marker or another Asterisk-prefixed line; False for anything else."""
-        pos = 0
-        origin = self.rules.origin.match(content)
-        if origin is not None:
-            pos = origin.end()
-        marker = self.rules.marker.match(content, pos)
+        origin, marker = self._asterisk_parts(content)
         if marker is None and origin is None:
             return False
         self._segment_rest.discard(key)

@@ -1106,6 +1106,18 @@ static Py_ssize_t asterisk_marker_at(const unsigned char *d, Py_ssize_t i, Py_ss
     return at == i ? -1 : -2;
 }
 
+/* Whether a line's text d[i:n] begins with Asterisk's origin (perhaps behind its own time stamp,
+ * as imfile forwards the file channel): a dialplan line, which ends the rest of a segment as
+ * a marker does (lines.py's _asterisk_parts). */
+static int is_origin_line(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    if (i < n && d[i] == '[') {
+        Py_ssize_t close;
+        if (full_prefix(d + i, n - i, &close) != 1) return 0;
+        i += close + 2;
+    }
+    return match_origin(d, i, n) >= 0;
+}
+
 /* Whether a marker announces a TCP (TLS, WebSocket) packet: not UDP, as packets.Marker.stream. */
 static int is_stream_marker(const unsigned char *d, const Marker *mk) {
     if (mk->transport_end - mk->transport != 3) return 1;
@@ -1130,7 +1142,7 @@ static int segment_ends(const unsigned char *d, const Py_ssize_t *starts, const 
     while (at < limit && d[at] == '\n') at++;
     SyslogPrefix next;
     Py_ssize_t end = stream_line(kind, d, at, limit, pos, first, &next);
-    return end >= 0 && asterisk_marker_at(d, next.end, end) >= 0;
+    return end >= 0 && (asterisk_marker_at(d, next.end, end) >= 0 || is_origin_line(d, next.end, end));
 }
 
 /* A message read whole: where the data goes on, the prefixed lines it took, and the packet
