@@ -3,7 +3,8 @@
 The lock is keyed by the log's absolute path (not its inode), so ``sipparse ingest`` and
 ``sipparse rotate`` of ``/var/log/asterisk/pjsip`` exclude each other across a rename, and
 runs over other files, or other hosts writing to the same database, never wait for it.
-Lock files live in ``$SIPPARSE_LOCK_DIR``, else ``/run/lock/sipparse`` when writable, else
+Lock files live in ``$SIPPARSE_LOCK_DIR``, else, for root, ``/run/sipparse`` (else
+``$XDG_RUNTIME_DIR/sipparse``), and for other users ``/run/lock/sipparse`` when writable, else
 ``$XDG_RUNTIME_DIR/sipparse``, else ``/tmp/sipparse-<uid>``; they are created mode 0600 in
 a directory of mode 0700 (or the shared ``/run/lock`` one owned by the same user).
 The kernel drops a flock when its holder dies, so a SIGKILLed run never leaves a stale lock.
@@ -15,6 +16,7 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -28,17 +30,27 @@ class LockBusy(SipparseError):
 
 def lock_dir() -> Path:
     """The directory for lock files (see the module docstring for the order)."""
-    if os.environ.get("SIPPARSE_LOCK_DIR"):
-        candidates = [Path(os.environ["SIPPARSE_LOCK_DIR"])]
-    else:
-        candidates = [Path("/run/lock/sipparse")]
-        if os.environ.get("XDG_RUNTIME_DIR"):
-            candidates.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "sipparse")
-        candidates.append(Path(f"/tmp/sipparse-{os.getuid()}"))
+    candidates = lock_dir_candidates(os.environ, os.getuid())
     for directory in candidates:
         if _usable_dir(directory):
             return directory
     raise SipparseError(f"no usable lock directory (tried {', '.join(map(str, candidates))})")
+
+
+def lock_dir_candidates(environ: Mapping[str, str], uid: int, run: Path = Path("/run"),
+                        tmp: Path = Path("/tmp")) -> list[Path]:
+    """Where lock files may go, in order of preference.
+
+    Root never takes a name in a directory every user may write to (``/run/lock``, ``/tmp``):
+    another user could make it first, and root would then fall back to the next one, or find
+    none, and cron's runs would fail or, as the name comes and goes, stop excluding each other.
+    """
+    if environ.get("SIPPARSE_LOCK_DIR"):
+        return [Path(environ["SIPPARSE_LOCK_DIR"])]
+    runtime = [Path(environ["XDG_RUNTIME_DIR"]) / "sipparse"] if environ.get("XDG_RUNTIME_DIR") else []
+    if uid == 0:
+        return [run / "sipparse", *runtime]
+    return [run / "lock" / "sipparse", *runtime, tmp / f"sipparse-{uid}"]
 
 
 def _usable_dir(directory: Path) -> bool:

@@ -197,6 +197,27 @@ def test_a_symlink_planted_at_a_lock_file_is_not_followed(tmp_path: Path) -> Non
     assert victim.read_text() == "precious\n"
 
 
+def _shared_dir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    path.chmod(0o1777)  # /run/lock, /tmp
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's lock directory")
+def test_another_user_cannot_take_roots_lock_directory(tmp_path: Path) -> None:
+    from sipparse.logs.locks import _usable_dir, lock_dir_candidates
+
+    run_dir, tmp = tmp_path / "run", _shared_dir(tmp_path / "tmp")
+    _shared_dir(run_dir / "lock")
+    for planted in (run_dir / "lock" / "sipparse", tmp / "sipparse-0"):  # made by user nobody first
+        planted.mkdir(mode=0o700)
+        os.chown(planted, 65534, 65534)
+    candidates = lock_dir_candidates({}, 0, run=run_dir, tmp=tmp)
+    usable = [directory for directory in candidates if _usable_dir(directory)]
+    assert usable and usable[0] == candidates[0]
+    assert all(stat.S_IMODE(d.parent.stat().st_mode) & 0o002 == 0 for d in candidates), candidates
+
+
 # -- rotate as root and symlinks -------------------------------------------------------------
 
 @pytest.fixture
