@@ -26,6 +26,7 @@ from functools import cached_property
 from itertools import chain
 from pathlib import Path
 from typing import Any, SupportsIndex
+from urllib.parse import quote
 
 from sipparse.errors import DatabaseError
 from sipparse.memory import Mappings
@@ -215,8 +216,7 @@ class SQLiteStore(Store):
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
             try:
-                self._con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                            check_same_thread=False)
+                self._con = connect_existing(path, BUSY_TIMEOUT_MS / 1000)
                 self._set_pragmas()
                 self._checkpointer = WalCheckpointer(path) if path != ":memory:" else None
                 self._bound_path = self._binder_path(path)
@@ -473,7 +473,7 @@ class WalCheckpointer:
     def _run(self) -> None:
         try:
             # no waiting for locks: a checkpoint that would wait for the writer gives up
-            con = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+            con = connect_existing(self._path, 0)
             page_size = con.execute("PRAGMA page_size").fetchone()[0]
         except sqlite3.Error as exc:
             log.debug("no background checkpoints: %s", exc)
@@ -545,12 +545,29 @@ def _unopenable(path: str) -> str | None:
     return None
 
 
+def connect_existing(path: str, timeout: float) -> sqlite3.Connection:
+    """A connection to the database file at ``path`` that never creates it (``mode=rw``).
+
+    SQLite creates a missing file through a symbolic link planted at its name: run as root
+    with the database in a directory another user writes to, that would make a file of
+    root's anywhere. ``_create_private`` makes the file first, without following links.
+    """
+    if path == ":memory:":
+        return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    uri = f"file:{quote(os.path.abspath(path))}?mode=rw"
+    return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+
+
 def _create_private(path: Path, shown: str) -> None:
-    """Create the database file (and its directory) readable by the user only."""
+    """Create the database file (and its directory) readable by the user only, never through a link."""
     try:
         if not path.parent.exists():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        if not path.exists():  # a link to nothing: SQLite would create its target
+            raise DatabaseError(f"{shown}: refusing to create the database file: {path} is a symbolic link "
+                                f"to {os.readlink(path)}, which does not exist") from None
     except OSError as exc:
         raise DatabaseError(f"{shown}: cannot create the database file: {exc.strerror or exc}") from None

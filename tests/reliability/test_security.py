@@ -182,6 +182,31 @@ def test_files_sipparse_creates_are_not_world_writable_even_under_umask_0(tmp_pa
         assert not mode & 0o077 or path.is_dir() and not mode & 0o022, f"{path} is open to others ({mode:04o})"
 
 
+def test_a_symlink_planted_where_the_database_goes_creates_nothing_at_its_target(tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    target = tmp_path / "etc" / "nologin"
+    target.parent.mkdir()
+    (tmp_path / "db.sqlite").symlink_to(target)
+    line = assert_one_line_error(run(ingest_argv(f"sqlite:///{tmp_path / 'db.sqlite'}", str(log))))
+    assert "symbolic link" in line, line
+    assert list(target.parent.iterdir()) == []
+
+
+def test_sqlite_is_never_left_to_create_the_database_file(tmp_path: Path) -> None:
+    """Made by a link planted between the creation of the file and its opening."""
+    import sqlite3
+
+    from sipparse.store.sqlite import connect_existing
+
+    target = tmp_path / "etc" / "nologin"
+    target.parent.mkdir()
+    (tmp_path / "db.sqlite").symlink_to(target)
+    with pytest.raises(sqlite3.OperationalError):
+        connect_existing(str(tmp_path / "db.sqlite"), 0)
+    assert list(target.parent.iterdir()) == []
+
+
 def test_a_symlink_planted_at_a_lock_file_is_not_followed(tmp_path: Path) -> None:
     from sipparse.logs.locks import lock_path_for
 
