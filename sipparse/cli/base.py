@@ -21,6 +21,7 @@ import click
 from sipparse import __version__
 from sipparse.config import Settings, resolve_settings
 from sipparse.errors import NoSchema, SipparseError
+from sipparse.query.render import visible_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,7 +129,7 @@ class App:
         from sipparse.store import open_store
 
         if note:
-            click.echo(f"Note: {why}", err=True)
+            echo_line(f"Note: {why}", err=True)
         return open_store(parse_db_url("sqlite:///:memory:"))
 
 
@@ -212,6 +213,12 @@ def _escape_what_the_output_cannot_encode() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def echo_line(text: str, err: bool = False) -> None:
+    """Print a summary, warning or error line, its file names and log text shown as escapes
+    where a terminal would act on them."""
+    click.echo(visible_line(text), err=err)
+
+
 def run(args: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning library errors into one line and exit 1."""
     argv = sys.argv[1:] if args is None else args
@@ -232,7 +239,7 @@ def run(args: list[str] | None = None) -> None:
     except SipparseError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"Error: {exc}", err=True)
+        echo_line(f"Error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -245,5 +252,5 @@ def run(args: list[str] | None = None) -> None:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:
             traceback.print_exc()
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        echo_line(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(1)

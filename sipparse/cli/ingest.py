@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from sipparse.cli.base import App, cli, pass_app
+from sipparse.cli.base import App, cli, echo_line, pass_app
 from sipparse.config import config_location
 from sipparse.errors import ConfigError, LogFileError, SipparseError
 from sipparse.ingest import (
@@ -62,7 +62,7 @@ def _config_error(settings: Any, key: str, reason: str) -> ConfigError:
 
 
 def _warn(reason: str) -> None:
-    click.echo(f"Warning: {reason}", err=True)
+    echo_line(f"Warning: {reason}", err=True)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -158,7 +158,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
         with app.open_store(reading=dry_run, note_missing=False) as store:
             summary = ingest_paths(store, targets, options)
     if not quiet:
-        click.echo(summary.line(dry_run=dry_run))
+        echo_line(summary.line(dry_run=dry_run))
     elif not follow:  # the summary line names them; cron, which mails stderr, must hear too
         summary.warnings += [f"{path}: no such file, nor a rotated generation of it"
                              for path in summary.missing if not rotated_siblings(path)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sipparse.cli.base import App, cli, pass_app
+from sipparse.cli.base import App, cli, echo_line, pass_app
 from sipparse.errors import ConfigError
 from sipparse.rotate import (
     IngestFn,
@@ -72,14 +72,14 @@ def rotate(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
     targets = expand_paths(paths or default_paths(app.settings))
     with ExitStack() as stack:
         ingest = _ingest_function(app, stack, fmt, year, tz) if options.ingest else None
-        summary = rotate_paths(targets, options, ingest, click.echo if verbose else None)
+        summary = rotate_paths(targets, options, ingest, echo_line if verbose else None)
     if not quiet and not verbose:
         for result in summary.results:
             if result.outcome is Outcome.BUSY:
-                click.echo(f"skipped {result.path}: being processed by another sipparse run", err=True)
+                echo_line(f"skipped {result.path}: being processed by another sipparse run", err=True)
     *earlier, last = summary.errors or [None]
     for error in earlier:
-        click.echo(f"Error: {error}", err=True)
+        echo_line(f"Error: {error}", err=True)
     if last:
         raise RotateError(last)
 

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 # C0 controls but LF, DEL, C1 controls, and the bidi embeddings, overrides and isolates
 _UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
 
 
@@ -130,6 +131,13 @@ def visible(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_escape, text)
+
+
+def visible_line(text: str) -> str:
+    """``text`` as one line a terminal only shows: ``visible`` with line ends escaped too. For
+    messages naming files or quoting logs, which another user may fill with escape sequences
+    (a log file named to set the terminal's title) or line ends (a forged second line)."""
+    return _UNSAFE_IN_A_LINE.sub(_escape, text)
 
 
 def _escape(match: re.Match[str]) -> str:

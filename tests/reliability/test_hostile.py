@@ -149,6 +149,23 @@ def test_injection_looking_values_are_stored_verbatim_never_run(db_url: str, tmp
     assert len(call_ids(db_url)) == 3  # every table is still there and holds what it held
 
 
+TITLE = "\x1b]0;owned\x07\x1b[2J\nError: forged"  # sets the title, clears the screen, adds a line
+
+
+def test_file_names_made_to_drive_a_terminal_show_as_escapes(sqlite_url: str, tmp_path: Path) -> None:
+    """Another user writing the log directory names files that a glob or rotate then prints."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / f"short{TITLE}").write_bytes(b"x\n")
+    (logs / f"dir{TITLE}").mkdir()
+    runs = [run(ingest_argv(sqlite_url, str(logs / "*"))), run(ingest_argv(sqlite_url, str(logs / f"dir{TITLE}"))),
+            run([*sipparse_argv(), "--db", sqlite_url, "rotate", "-v", "--min-size", "1", str(logs / "short*")])]
+    for done in runs:
+        shown = done.stdout + done.stderr
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\x0aError: forged" in shown, shown
+        assert "\x1b" not in shown and "\x07" not in shown and "\nError: forged" not in shown, shown
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_invalid_utf8_and_nul_bytes_are_kept_losslessly(db_url: str, tmp_path: Path, dialect: str) -> None:
     msg = sip_message("OPTIONS sip:a@b SIP/2.0", "utf8@hostile", "1 OPTIONS", branch="u", from_tag="u")
