@@ -33,6 +33,9 @@ _FULL_REFERENCE = (
 # in the bundled directory (an installed data package) only: its README and package files
 _SKIPPED_SUFFIXES = (".md", ".py", ".pyc", ".txt", ".rst", ".orig", ".rej", "~")
 MAX_DEPTH = 200
+# The longest bundled expansion is 5,200 characters; a file whose patterns each use the one
+# below twice doubles its size at each level, 2^30 characters from 30 lines.
+MAX_EXPANDED_CHARS = 1 << 20
 _UNDECODED = re.compile("[\udc80-\udcff]")
 # Ruby's \s: a no-break space in a pattern line belongs to the name or the regex
 _RUBY_SPACE = " \t\n\v\f\r"
@@ -287,15 +290,24 @@ class _Expander:
         if len(stack) > MAX_DEPTH:
             raise GrokError(f"pattern %{{{stack[-1]}}} nests deeper than {MAX_DEPTH} levels")
         out: list[str] = []
-        pos = 0
+        pos = size = 0
         while (m := self._next_reference(text, pos)) is not None:
             out.append(text[pos:m.start()])
             body = self._resolve_reference(m, stack)
             name = m.group("name")
             out.append(f"(?<{name}>{body})" if m.group("subname") else f"(?:{body})")
+            size += len(out[-2]) + len(out[-1])
+            self._check_size(size, stack)
             pos = m.end()
         out.append(text[pos:])
         return "".join(out)
+
+    def _check_size(self, size: int, stack: tuple[str, ...]) -> None:
+        """Refuse an expansion past ``MAX_EXPANDED_CHARS`` before it takes all memory."""
+        if size > MAX_EXPANDED_CHARS:
+            what = f"pattern %{{{stack[-1]}}}{self._where(stack[-1])}" if stack else "the expression"
+            raise GrokError(f"{what} expands to more than {MAX_EXPANDED_CHARS} characters "
+                            "(patterns that each use the next one several times?)")
 
     def _resolve_reference(self, m: Any, stack: tuple[str, ...]) -> str:
         """``resolve``; an undefined name cut short by a character names may not hold (as

@@ -63,6 +63,16 @@ def test_undefined_pattern_names_the_user(tmp_path: Path) -> None:
         lib.compile("%{NOPE:x}")
 
 
+def test_patterns_that_double_at_each_level_are_refused_before_they_fill_memory(tmp_path: Path) -> None:
+    """30 lines, each using the next twice: 2^30 characters if expanded."""
+    lines = [f"W{i} %{{W{i + 1}}}%{{W{i + 1}}}" for i in range(30)] + ["W30 x"]
+    lib = library_with(tmp_path, {"mine": "\n".join(lines) + "\n"})
+    with pytest.raises(GrokError, match=r"%\{W\d+\} at .*mine:\d+ expands to more than 1048576 characters"):
+        lib.compile("%{W0}")
+    with pytest.raises(GrokError, match=r"the expression expands to more than"):
+        lib.compile("%{W20}" * 300)
+
+
 def test_cycles_are_errors_naming_the_chain(tmp_path: Path) -> None:
     lib = library_with(tmp_path, {"mine": "A a%{B}\nB b%{A}\nSELF %{SELF}\n"})
     with pytest.raises(GrokError, match=r"%\{A\} refers to itself \(A -> B -> A\) at .*mine:1"):
