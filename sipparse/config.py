@@ -251,6 +251,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML config file; unreadable, invalid or mistyped files are a ConfigError."""
     try:
         with open(path, "rb") as fh:
+            _refuse_writable_by_others(path, os.fstat(fh.fileno()))
             data = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
@@ -316,6 +317,21 @@ def _check_rotate_section(path: Path, table: Any) -> None:
             check_section({key: value})
         except ConfigError as exc:
             raise ConfigError(f"{config_location(path, 'rotate', key)}: {exc}") from None
+
+
+def _refuse_writable_by_others(path: Path, st: os.stat_result) -> None:
+    """Like cron and sshd with their files: a config file another user may change is refused.
+
+    Its postrotate runs as the user who rotates, root from cron, and its database URL and
+    paths say where that user writes: whoever may change it could run commands as root.
+    """
+    owners = {0, os.geteuid()}
+    if st.st_uid not in owners:
+        raise ConfigError(f"config file {path} belongs to another user (uid {st.st_uid}), who could make "
+                          f"this run do anything it may; run: chown {os.geteuid()} {path}")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"config file {path} may be changed by other users, who could make this run "
+                          f"do anything it may; run: chmod go-w {path}")
 
 
 def _refuse_exposed_password(path: Path, data: dict[str, Any]) -> None:

@@ -43,6 +43,29 @@ def test_a_config_file_with_a_password_readable_by_others_is_refused(tmp_path: P
     assert PASSWORD not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("mode", [0o664, 0o646])
+def test_a_config_file_other_users_may_change_is_refused(tmp_path: Path, mode: int) -> None:
+    """Its postrotate would run as root: whoever may write it could run anything as root."""
+    path = tmp_path / "sipparse.toml"
+    path.write_text(f'[rotate]\npostrotate = "touch {tmp_path / "owned"}"\n')
+    path.chmod(mode)
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3))
+    line = assert_one_line_error(run([*sipparse_argv(), "--config", str(path), "--db",
+                                      f"sqlite:///{tmp_path / 'db.sqlite'}", "rotate", "--min-size", "1", str(log)]))
+    assert f"chmod go-w {path}" in line, line
+    assert not (tmp_path / "owned").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user")
+def test_a_config_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sipparse.toml"
+    path.write_text("[ingest]\n")
+    os.chown(path, 65534, 65534)
+    line = assert_one_line_error(run([*sipparse_argv(), "--config", str(path), "info"]))
+    assert "belongs to another user (uid 65534)" in line, line
+
+
 def test_a_private_config_file_with_a_password_is_used(tmp_path: Path) -> None:
     path = _config(tmp_path, 0o600)
     done = run([*sipparse_argv(), "--config", str(path), "calls"])
