@@ -260,6 +260,8 @@ def copy_and_truncate(path: str, target: str) -> int:
         st = os.fstat(src)
         if not stat.S_ISREG(st.st_mode):
             raise RotateError(f"refusing to rotate {path}: not a regular file")
+        if st.st_nlink > 1:  # another name may be a file of someone else (/etc/shadow), emptied too
+            raise RotateError(f"refusing to truncate {path}: it has {st.st_nlink} hard links")
         return _copy_then_truncate(src, target, st)
     finally:
         os.close(src)

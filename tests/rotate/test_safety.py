@@ -65,6 +65,16 @@ def test_a_dangling_symlink_generation_is_refused_too(logdir: Path, tmp_path: Pa
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_copytruncate_refuses_a_log_hard_linked_to_another_file(logdir: Path, victim: Path) -> None:
+    """Where fs.protected_hardlinks is off, a user may link /etc/shadow in as the log."""
+    victim.write_bytes(b"precious\n" * 100)
+    os.link(victim, logdir / "pjsip")
+    summary, _ = rotate(logdir / "pjsip", copytruncate=True)
+    assert summary.results[0].outcome is Outcome.FAILED
+    assert "2 hard links" in summary.errors[0], summary.errors
+    assert victim.read_bytes() == b"precious\n" * 100 and names(logdir) == ["pjsip"]
+
+
 def test_new_file_is_never_created_through_a_planted_link(logdir: Path, victim: Path) -> None:
     st = victim.stat()
     prepared = prepare_like(str(logdir / "pjsip"), st)
