@@ -30,6 +30,7 @@ import glob
 import os
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import time
@@ -483,18 +484,31 @@ def _postrotate(path: str, options: RotateOptions, say: Report, done_to: str | N
     # with a shell, the log path is $1, as in logrotate's scripts
     argv = ["/bin/sh", "-c", command, "sh", path] if options.shell else shlex.split(command)
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=POSTROTATE_TIMEOUT, check=False,
-                              env=postrotate_environment(os.environ))
+        returncode = _run_bounded(argv)
     except FileNotFoundError:
         say(f"ran postrotate {command!r}: command not found")
         return f"postrotate command not found: {argv[0]} ({done_to})"
     except subprocess.TimeoutExpired:
         say(f"ran postrotate {command!r}: timed out")
         return f"postrotate {command!r} still running after {POSTROTATE_TIMEOUT:.0f} s ({done_to})"
-    say(f"ran postrotate {command!r} (exit {done.returncode})")
-    if done.returncode:
-        return f"postrotate {command!r} exited with status {done.returncode} ({done_to})"
+    say(f"ran postrotate {command!r} (exit {returncode})")
+    if returncode:
+        return f"postrotate {command!r} exited with status {returncode} ({done_to})"
     return None
+
+
+def _run_bounded(argv: list[str]) -> int:
+    """Run the postrotate command in a process group of its own, all of it killed past
+    ``POSTROTATE_TIMEOUT``: killed alone, a shell would leave what it started (``a; b``,
+    ``b &``) running as root, holding the output cron mails open."""
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=postrotate_environment(os.environ),
+                          process_group=0) as child:
+        try:
+            return child.wait(timeout=POSTROTATE_TIMEOUT)
+        except BaseException:  # past its time, or this run interrupted (^C reaches our group only)
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
 
 
 def postrotate_environment(environ: Any) -> dict[str, str]:

@@ -145,6 +145,28 @@ def test_shell_syntax_without_shell_is_refused_before_anything_moves(tmp_path: P
     assert names(log.parent) == ["pjsip"]
 
 
+def test_a_postrotate_past_its_time_is_killed_with_what_it_started(tmp_path: Path, log: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shell's child would outlive the shell killed alone, holding cron's output open."""
+    monkeypatch.setattr("sipparse.rotate.POSTROTATE_TIMEOUT", 1.0)
+    child = tmp_path / "child"
+    command = f"sleep 60 & echo $! > {child}; wait"
+    result = invoke(tmp_path, "--no-ingest", "--shell", "--postrotate", command, str(log))
+    assert "still running after 1 s" in str(result.exception), result.output
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the postrotate command's child outlived it"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def run_sipparse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sipparse", "--db", f"sqlite:///{tmp_path / 'x.db'}", *args],
                           capture_output=True, text=True, timeout=60)
