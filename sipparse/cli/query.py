@@ -18,7 +18,7 @@ from sipparse.query import ladder
 from sipparse.query import show as show_lib
 from sipparse.query import stats as stats_lib
 from sipparse.query.errors import QueryError
-from sipparse.query.render import Terminal
+from sipparse.query.render import Terminal, is_tty, visible_bytes
 from sipparse.query.times import Clock, parse_time_bound
 
 
@@ -85,6 +85,12 @@ def _echo(text: str) -> None:
         click.echo(text)
 
 
+def _echo_raw(data: bytes) -> None:
+    """The messages byte for byte into a file or a pipe; on a terminal, which would act on
+    the escape sequences anyone can put in a header, with those shown as escapes."""
+    click.echo(visible_bytes(data) if is_tty(sys.stdout) else data, nl=False)
+
+
 def _handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -123,7 +129,7 @@ def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | Non
     if fmt == "json":
         _echo(show_lib.render_show_json(messages, clock))
     elif fmt == "raw":
-        click.echo(show_lib.render_show_raw(messages, clock, several=len(found) > 1), nl=False)
+        _echo_raw(show_lib.render_show_raw(messages, clock, several=len(found) > 1))
     elif fmt == "ladder":
         _echo(ladder.render_ladder(messages, found, clock, _terminal()))
     else:

@@ -40,13 +40,13 @@ class Terminal:
     @classmethod
     def detect(cls, stream: TextIO) -> Terminal:
         """Decide from the stream and the environment (COLUMNS, NO_COLOR)."""
-        is_tty = _isatty(stream)
+        on_tty = is_tty(stream)
         width = _columns_env()
-        if width is None and is_tty:
+        if width is None and on_tty:
             width = shutil.get_terminal_size().columns
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-        fancy = is_tty and encoding.startswith("utf")
-        color = is_tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        fancy = on_tty and encoding.startswith("utf")
+        color = on_tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
         return cls(width=width, fancy=fancy, color=color)
 
     def paint(self, text: str, style: str | None) -> str:
@@ -60,7 +60,7 @@ class Terminal:
         return "…" if self.fancy else "~"
 
 
-def _isatty(stream: TextIO) -> bool:
+def is_tty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -138,6 +138,12 @@ def visible_line(text: str) -> str:
     messages naming files or quoting logs, which another user may fill with escape sequences
     (a log file named to set the terminal's title) or line ends (a forged second line)."""
     return _UNSAFE_IN_A_LINE.sub(_escape, text)
+
+
+def visible_bytes(data: bytes) -> str:
+    """Logged bytes for a terminal: ``visible``, invalid UTF-8 as ``\\xff``, and CRLF as the
+    line end a terminal shows of it (SIP's lines end so; a lone CR would rewrite a line)."""
+    return visible(data.replace(b"\r\n", b"\n").decode("utf-8", "backslashreplace"))
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -28,3 +28,37 @@ def test_a_display_name_the_encoding_lacks_is_escaped_not_an_error(tmp_path: Pat
     listed = sipparse(db, "calls", "--format", "json", "--utc", encoding="latin-1")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)[0]["from_sip"].startswith('"山田 太郎"')
+
+
+def test_show_raw_on_a_terminal_shows_escape_sequences_as_escapes(tmp_path: Path) -> None:
+    """Anyone can put them in a header; into a pipe the bytes stay as logged."""
+    import pty
+
+    hostile = '"\x1b]0;owned\x07\x1b[2J\x9b2J"'.encode()
+    log = tmp_path / "pjsip.log"
+    log.write_bytes(make_log(1).replace(b'"Alice 0"', hostile))
+    db = tmp_path / "sip.db"
+    assert sipparse(db, "ingest", "--no-progress", "--tz", "UTC", str(log), encoding="utf-8").returncode == 0
+    assert hostile in sipparse(db, "show", "0-call", "--format", "raw", encoding="utf-8").stdout
+    leader, follower = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "sipparse", "--db", f"sqlite:///{db}", "show", "0-call",
+                           "--format", "raw"], stdout=follower, stderr=subprocess.DEVNULL) as child:
+        os.close(follower)
+        shown = _read_all(leader)
+        assert child.wait(timeout=60) == 0
+    assert b'"\\x1b]0;owned\\x07\\x1b[2J\\x9b2J"' in shown, shown
+    assert b"\x1b" not in shown and b"\x07" not in shown and b"\xc2\x9b" not in shown
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
