@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import tzinfo
 from typing import Any
@@ -23,7 +22,7 @@ from sipparse.ingest import (
 from sipparse.logs.files import rotated_siblings
 from sipparse.logs.follow import stop_on_signals
 from sipparse.query.errors import QueryError
-from sipparse.query.render import visible
+from sipparse.query.render import to_json, visible
 from sipparse.query.times import zone_by_name
 
 
@@ -182,7 +181,7 @@ def rejects(app: App, limit: int, fmt: str) -> None:
     with app.open_store(reading=True) as store:
         rows = [_reject_view(row) for row in list_rejects(store, limit)]
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(to_json(rows))
         return
     _print_table(rows)
 

@@ -18,7 +18,7 @@ from sipparse.query import ladder
 from sipparse.query import show as show_lib
 from sipparse.query import stats as stats_lib
 from sipparse.query.errors import QueryError
-from sipparse.query.render import Terminal, is_tty, visible_bytes
+from sipparse.query.render import Terminal, is_tty, visible, visible_bytes
 from sipparse.query.times import Clock, parse_time_bound
 
 
@@ -83,6 +83,11 @@ def _terminal() -> Terminal:
 def _echo(text: str) -> None:
     if text:
         click.echo(text)
+
+
+def _for_the_output(text: str) -> str:
+    """Whole values into a file or a pipe; on a terminal, what it would act on as escapes."""
+    return visible(text) if is_tty(sys.stdout) else text
 
 
 def _echo_raw(data: bytes) -> None:
@@ -206,7 +211,7 @@ def calls(
     if fmt == "json":
         _echo(calls_lib.render_calls_json(rows, clock))
     elif fmt == "csv":
-        _echo(calls_lib.render_calls_csv(rows, clock))
+        _echo(_for_the_output(calls_lib.render_calls_csv(rows, clock)))
     elif rows:
         _echo(calls_lib.render_calls_table(rows, clock, _terminal()))
     else:

@@ -261,8 +261,16 @@ def _rule(widths: list[int], term: Terminal, light: bool = False) -> str:
 
 
 def to_json(value: Any) -> str:
-    """Stable JSON for scripts: keys in the order given, UTF-8 kept, bytes as text."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    """Stable JSON for scripts: keys in the order given, UTF-8 kept, bytes as text; the
+    characters a terminal acts on that ``json`` leaves as they are (C1 controls such as
+    U+009B, which some terminals read as ESC [, and bidi overrides) as ``\\u`` escapes: the
+    same values once parsed, and nothing for a terminal showing it to act on."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    return _UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _json_default(value: Any) -> Any:
