@@ -420,7 +420,7 @@ class Run:
                              partial(self._prepared, lf, calls_ahead=True), shares=not self.options.dry_run)
         if not lf.compressed:
             try:
-                worker.check = open(lf.path, "rb")  # the parent's view of the file the child reads
+                worker.check = os.fdopen(files.open_fd(lf.path), "rb")  # the parent's view of the file the child reads
             except OSError:
                 pass  # gone meanwhile: the child reports it
         return worker

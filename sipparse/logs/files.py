@@ -21,6 +21,7 @@ than the checkpoint says it was (same fingerprint, read again from 0; storage de
 
 from __future__ import annotations
 
+import errno
 import glob
 import gzip
 import io
@@ -83,9 +84,26 @@ def fingerprint_of(head: bytes, finished: bool = False) -> str | None:
     return sha1_hex(head[:end])
 
 
+def open_fd(path: str, flags: int = 0) -> int:
+    """A descriptor of ``path`` for reading; a symbolic link is followed only if root or this
+    user made it. One of another user, planted where they may write (``/var/log/asterisk`` is
+    often the ``asterisk`` user's) and named by a glob, would have this run read for them a
+    file they may not: its first line quoted in a warning, SIP in it stored."""
+    flags |= os.O_RDONLY | os.O_CLOEXEC
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    owner = os.lstat(path).st_uid
+    if owner not in (0, os.geteuid()):
+        raise PermissionError(errno.EPERM, f"a symbolic link of another user (uid {owner}), not followed", path)
+    return os.open(path, flags)
+
+
 def is_gzip(path: str) -> bool:
     """Whether a file is gzip-compressed, by its magic bytes (the name may not say it)."""
-    with open(path, "rb") as fh:
+    with os.fdopen(open_fd(path), "rb") as fh:
         return fh.read(2) == GZIP_MAGIC
 
 
@@ -196,7 +214,7 @@ def open_log(path: str, compressed: bool, settled: bool = False) -> BinaryIO:
     ``settled``: the file has stopped changing, so gzip data that ends early is read up to
     there (``CutGzipFile``) instead of raising EOFError.
     """
-    raw = open(path, "rb")
+    raw = os.fdopen(open_fd(path), "rb")
     if not compressed:
         return raw
     fh = CutGzipFile(fileobj=raw, mode="rb")
@@ -226,7 +244,7 @@ def _skip(fh: BinaryIO, count: int) -> None:
 
 def _gzip_size(path: str) -> int:
     """The decompressed size from the gzip trailer (ISIZE, modulo 2**32), read in O(1)."""
-    with open(path, "rb") as fh:
+    with os.fdopen(open_fd(path), "rb") as fh:
         fh.seek(0, io.SEEK_END)
         if fh.tell() < 18:
             return 0

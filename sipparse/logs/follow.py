@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import BinaryIO, Literal
 
+from sipparse.logs.files import open_fd
+
 log = logging.getLogger(__name__)
 
 # How long a renamed-away file is still watched after it last grew: the writer keeps
@@ -108,7 +110,7 @@ def _open(path: str) -> Opened | Literal[False] | None:
     Opened without waiting (O_NONBLOCK: a FIFO does not wait for a writer; it changes
     nothing for a regular file)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_fd(path, os.O_NONBLOCK)
     except OSError:
         return None
     st = os.fstat(fd)

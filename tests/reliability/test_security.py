@@ -18,6 +18,7 @@ from tests.reliability.helpers import (
     ingest_argv,
     make_log,
     run,
+    select,
     sipparse_argv,
 )
 
@@ -264,6 +265,25 @@ def test_another_user_cannot_take_roots_lock_directory(tmp_path: Path) -> None:
     usable = [directory for directory in candidates if _usable_dir(directory)]
     assert usable and usable[0] == candidates[0]
     assert all(stat.S_IMODE(d.parent.stat().st_mode) & 0o002 == 0 for d in candidates), candidates
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a link of another user")
+def test_a_symlink_another_user_planted_among_the_logs_is_not_followed(tmp_path: Path) -> None:
+    """The log directory's owner links in a file only root may read, for a glob to take."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "pjsip").write_bytes(make_log(1))
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root:$y$hash:19000::::::\n" + make_log(2, prefix="secret"))
+    secret.chmod(0o600)
+    (logs / "planted").symlink_to(secret)
+    os.lchown(logs / "planted", 65534, 65534)
+    (logs / "mine").symlink_to(logs / "pjsip")  # root's own links are followed
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    line = assert_one_line_error(run(ingest_argv(db_url, str(logs / "*"))))
+    assert "planted: a symbolic link of another user (uid 65534), not followed" in line, line
+    assert select(db_url, "SELECT COUNT(*) FROM sip_transactions WHERE call_id LIKE 'secret%'") == [(0,)]
+    assert select(db_url, "SELECT COUNT(*) FROM sip_transactions") == [(6,)]
 
 
 # -- rotate as root and symlinks -------------------------------------------------------------
