@@ -21,7 +21,7 @@ import click
 from sipparse import __version__
 from sipparse.config import Settings, resolve_settings
 from sipparse.errors import NoSchema, SipparseError
-from sipparse.query.render import visible_line
+from sipparse.query.render import visible, visible_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -166,12 +166,18 @@ def cli(ctx: click.Context, db_url: str | None, config_file: str | None, debug: 
 
 
 def _log_to_stderr(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
+
+
+class _VisibleFormatter(logging.Formatter):
+    """Log lines with the file names and log text in them shown as escapes where a terminal
+    would act on them, line ends too; a traceback keeps its lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        shown = logging.makeLogRecord({**record.__dict__, "msg": visible_line(record.getMessage()), "args": None})
+        return visible(super().format(shown))
 
 
 # The group's options, offered again after each command's name ("every command takes --db").

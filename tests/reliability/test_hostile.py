@@ -20,6 +20,7 @@ from tests.reliability.helpers import (
     entry,
     ingest_argv,
     ingest_ok,
+    make_log,
     measured,
     raw_messages,
     run,
@@ -164,6 +165,15 @@ def test_file_names_made_to_drive_a_terminal_show_as_escapes(sqlite_url: str, tm
         shown = done.stdout + done.stderr
         assert "\\x1b]0;owned\\x07\\x1b[2J\\x0aError: forged" in shown, shown
         assert "\x1b" not in shown and "\x07" not in shown and "\nError: forged" not in shown, shown
+
+
+def test_debug_lines_show_file_names_as_escapes(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / f"pjsip{TITLE}"
+    log.write_bytes(make_log(2))
+    done = run([*ingest_argv(sqlite_url, str(log)), "--debug"])
+    assert done.returncode == 0, done.stderr
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\x0aError: forged" in done.stderr, done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
