@@ -34,7 +34,8 @@ def lock_dir() -> Path:
     for directory in candidates:
         if _usable_dir(directory):
             return directory
-    raise SipparseError(f"no usable lock directory (tried {', '.join(map(str, candidates))})")
+    raise SipparseError(f"no usable lock directory (tried {', '.join(map(str, candidates))}): "
+                        "name one, writable by this user only, with SIPPARSE_LOCK_DIR")
 
 
 def lock_dir_candidates(environ: Mapping[str, str], uid: int, run: Path = Path("/run"),

@@ -286,6 +286,17 @@ def test_a_symlink_another_user_planted_among_the_logs_is_not_followed(tmp_path:
     assert select(db_url, "SELECT COUNT(*) FROM sip_transactions") == [(6,)]
 
 
+def test_no_usable_lock_directory_says_how_to_name_one(tmp_path: Path) -> None:
+    taken = tmp_path / "not-a-directory"
+    taken.write_text("")
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(1))
+    done = run(ingest_argv(f"sqlite:///{tmp_path / 'db.sqlite'}", str(log)),
+               env=child_env(SIPPARSE_LOCK_DIR=str(taken)))
+    line = assert_one_line_error(done)
+    assert f"(tried {taken})" in line and "SIPPARSE_LOCK_DIR" in line, line
+
+
 # -- rotate as root and symlinks -------------------------------------------------------------
 
 @pytest.fixture
