@@ -1014,12 +1014,23 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     tails: dict[str, Tail] = {}
     try:
         while not stop.is_set():
-            for path in expand_paths(paths):
-                tail = tails.setdefault(path, Tail(path))
-                run.follow(tail)
+            look_at_each(run, tails, expand_paths(paths))
             stop.wait(poll_seconds)
     finally:
         for tail in tails.values():
             tail.close()
     summary.finished = time.monotonic()
     return summary
+
+
+def look_at_each(run: Run, tails: dict[str, Tail], matched: list[str]) -> None:
+    """One look at each followed path: those the globs match now, and those they matched
+    before until their files are drained. A file deleted for good (or renamed out of the
+    glob) is read to its end and then closed, instead of being held open, its last lines
+    unread and its disk space not freed, for as long as the service runs."""
+    for path in matched:
+        tails.setdefault(path, Tail(path))
+    for path, tail in list(tails.items()):
+        run.follow(tail)
+        if path not in matched and not tail.opened():
+            del tails[path]

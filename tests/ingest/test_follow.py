@@ -6,11 +6,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
+from sipparse import ingest
+from sipparse.config import parse_db_url
+from sipparse.logs import follow
 from tests.ingest.helpers import count, dump, ingest_ok, sipparse_bin
 from tests.ingest.siplog import call_messages, make_log, syslog_message
 
@@ -145,3 +152,43 @@ def test_a_fifo_put_where_the_followed_log_was_is_waited_out(sqlite_url: str, tm
             raise
     assert proc.returncode == 0, err
     assert err.count(f"{log} is not a regular file; waiting for one there") == 1, err
+
+
+@contextmanager
+def following(db_url: str, *paths: str) -> Iterator[None]:
+    """``follow_paths`` over ``paths`` in a thread of this process, stopped on leaving."""
+    from sipparse.store import open_store
+
+    stop = threading.Event()
+    options = ingest.IngestOptions(tz=UTC, workers=0)
+    with open_store(parse_db_url(db_url)) as store:
+        thread = threading.Thread(target=ingest.follow_paths, args=(store, list(paths), options, stop))
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+
+def open_files() -> list[str]:
+    return [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")]
+
+
+def test_a_file_deleted_from_a_followed_glob_is_read_to_its_end_and_closed(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host's log removed for good on a log server: its last lines are stored, and it is
+    not held open (its disk space kept) for as long as the service runs."""
+    monkeypatch.setattr(follow, "DRAIN_SECONDS", 0.5)
+    blocks = messages(2)
+    log = tmp_path / "pbx1.log"
+    log.write_bytes(blocks[0])
+    with following(db_url, str(tmp_path / "*.log")):
+        assert wait_for(db_url, 1, LATENCY) <= LATENCY
+        with open(log, "ab") as fh:
+            fh.write(b"".join(blocks[1:]))
+        log.unlink()
+        assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
+        time.sleep(1.5)
+        assert not [name for name in open_files() if name.startswith(str(log))]
