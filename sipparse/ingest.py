@@ -282,8 +282,9 @@ class Run:
     """One ingest run over some paths: planning, reading, writing, counting."""
 
     def __init__(self, store: Any, options: IngestOptions, summary: IngestSummary,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, following: bool = False) -> None:
         self.store = store
+        self.following = following
         self.stop = stop or threading.Event()
         self.options = options
         self.batch_bytes = options.batch_bytes or store.batch_bytes
@@ -345,7 +346,7 @@ class Run:
         plan = []
         for sibling in siblings:
             st_mtime = _mtime(sibling)
-            fresh = last_look is not None and st_mtime is not None and st_mtime > last_look
+            fresh = last_look is not None and st_mtime is not None and st_mtime >= last_look
             work = self._plan_file(sibling, final=settled(st_mtime), known=fresh)
             if work is not None:
                 plan.append(work)
@@ -582,12 +583,27 @@ class Run:
         except LockBusy:
             return  # another run (a rotate, a cron ingest) is on it; look again next time
         with lock:
-            tail.refresh()
-            for opened in tail.opened():
-                if opened.changed():
-                    opened.grew_at = time.monotonic()
-                    self._follow_read(opened, tail.path)
+            rotated = tail.refresh()
+            for opened in tail.draining:
+                self._follow_changed(opened, tail.path)
+            if rotated:
+                self._read_rotated(tail.path)
+            if tail.current is not None:
+                self._follow_changed(tail.current, tail.path)
             tail.expire()
+
+    def _follow_changed(self, opened: Opened, path: str) -> None:
+        if opened.changed():
+            opened.grew_at = time.monotonic()
+            self._follow_read(opened, path)
+
+    def _read_rotated(self, path: str) -> None:
+        """The rotated generations of a followed path that hold unread data, as a run's
+        start reads them: two rotations between two looks leave a generation that was at the
+        path only meanwhile, never opened here."""
+        self.checkpoints.clear()  # the looks since the last plan moved them
+        self._seen.clear()
+        self.read_all(self._plan_siblings(path))
 
     def _follow_read(self, opened: Opened, path: str) -> None:
         lf = files.inspect_open(opened.fh, path)
@@ -621,6 +637,12 @@ class Run:
                 f"as gzip does: the {cp.offset} bytes before them are read")
 
     def _fail(self, reason: str) -> None:
+        """A file that could not be read: the run's failure, or a follower's warning (a look
+        reads a rotated generation that a later one, or a person, may make readable again;
+        the service goes on, and its stop is no failure)."""
+        if self.following:
+            log.warning("%s", reason)
+            return
         log.info("%s", reason)
         self.summary.failed.append(reason)
 
@@ -1010,7 +1032,7 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     """
     options = replace(options, progress=False)
     summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
-    run = Run(store, options, summary, stop)
+    run = Run(store, options, summary, stop, following=True)
     tails: dict[str, Tail] = {}
     try:
         while not stop.is_set():

@@ -57,19 +57,22 @@ class Tail:
         self.draining: list[Opened] = []
         self.refused = False  # what is at the path is no regular file, and that was said
 
-    def refresh(self) -> None:
-        """Notice a rename or deletion of the path and open whatever is there now."""
+    def refresh(self) -> bool:
+        """Notice a rename or deletion of the path and open whatever is there now; whether
+        the file followed until now left the path (a rotation, when another came in its place)."""
         try:
             st = os.stat(self.path)
         except OSError:
             st = None
         cur = self.current
-        if cur is not None and (st is None or (st.st_ino, st.st_dev) != (cur.inode, cur.device)):
+        left = cur is not None and (st is None or (st.st_ino, st.st_dev) != (cur.inode, cur.device))
+        if left:
             cur.grew_at = time.monotonic()
             self.draining.append(cur)
             self.current = None
         if self.current is None and st is not None:
             self.current = self._open_regular()
+        return left
 
     def _open_regular(self) -> Opened | None:
         """The file at the path, opened; None (said once) when it is not a regular file:

@@ -18,6 +18,7 @@ import pytest
 from sipparse import ingest
 from sipparse.config import parse_db_url
 from sipparse.logs import follow
+from sipparse.logs.locks import LogLock
 from tests.ingest.helpers import count, dump, ingest_ok, sipparse_bin
 from tests.ingest.siplog import call_messages, make_log, syslog_message
 
@@ -192,3 +193,24 @@ def test_a_file_deleted_from_a_followed_glob_is_read_to_its_end_and_closed(
         assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
         time.sleep(1.5)
         assert not [name for name in open_files() if name.startswith(str(log))]
+
+
+def test_two_rotations_between_two_looks_lose_no_generation(db_url: str, tmp_path: Path) -> None:
+    """The file that was at the path only between two looks (rotated again before it was
+    seen) is read from the rotated generations, as a run's start reads them."""
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    with following(db_url, str(log)):
+        assert wait_for(db_url, 1, LATENCY) <= LATENCY
+        with LogLock(log).acquire(wait=True):  # no look in between
+            log.rename(tmp_path / "pjsip.1")
+            log.write_bytes(blocks[1])
+            (tmp_path / "pjsip.1").rename(tmp_path / "pjsip.2")
+            log.rename(tmp_path / "pjsip.1")
+            log.write_bytes(b"".join(blocks[2:]))
+        assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "whole").write_bytes(b"".join(blocks))
+    ingest_ok(ref, str(tmp_path / "whole"))
+    assert dump(db_url) == dump(ref)
