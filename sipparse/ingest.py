@@ -576,8 +576,11 @@ class Run:
         s.calls.update(counts.call_ids)
         self.bar.set_postfix_str(f"{s.messages / max(s.seconds, 1e-3):.0f} msg/s")
 
-    def follow(self, tail: Tail) -> None:
-        """One look at a followed path: drain renamed-away files, then read the current one."""
+    def follow(self, tail: Tail, rotated_elsewhere: bool = False) -> None:
+        """One look at a followed path: drain renamed-away files, then read the current one.
+
+        :param rotated_elsewhere: read the path's rotated generations too (a SIGHUP said so).
+        """
         try:
             lock = LogLock(tail.path).acquire(wait=False)
         except LockBusy:
@@ -586,7 +589,7 @@ class Run:
             rotated = tail.refresh()
             for opened in tail.draining:
                 self._follow_changed(opened, tail.path)
-            if rotated:
+            if rotated or rotated_elsewhere:
                 self._read_rotated(tail.path)
             if tail.current is not None:
                 self._follow_changed(tail.current, tail.path)
@@ -994,7 +997,8 @@ OUTAGE_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], options: IngestOptions,
-                           stop: threading.Event, warn: Callable[[str], None]) -> IngestSummary:
+                           stop: threading.Event, warn: Callable[[str], None],
+                           hangup: threading.Event | None = None) -> IngestSummary:
     """``follow_paths`` as a service needs it: while the database is out of reach (a restart,
     a network cut), wait and try again, then catch up from the stored checkpoints.
 
@@ -1011,7 +1015,7 @@ def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], 
                 if outages:
                     warn(f"{store.url.redacted()}: reached again after {outages} attempt(s): following on")
                     outages = 0
-                return follow_paths(store, paths, options, stop, summary=summary)
+                return follow_paths(store, paths, options, stop, summary=summary, hangup=hangup)
         except DatabaseError as exc:
             if not exc.unreachable:
                 raise
@@ -1024,11 +1028,13 @@ def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], 
 
 
 def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop: threading.Event,
-                 poll_seconds: float = 0.25, summary: IngestSummary | None = None) -> IngestSummary:
+                 poll_seconds: float = 0.25, summary: IngestSummary | None = None,
+                 hangup: threading.Event | None = None) -> IngestSummary:
     """Catch up like ``ingest_paths``, then tail the paths until ``stop`` is set.
 
     Each path's lock is taken only for the moment of each read, so ``sipparse rotate`` can
     still rotate a followed log; what each look reads is committed before the next look.
+    When ``hangup`` is set (SIGHUP), the next look reads each path's rotated generations too.
     """
     options = replace(options, progress=False)
     summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
@@ -1036,7 +1042,7 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     tails: dict[str, Tail] = {}
     try:
         while not stop.is_set():
-            look_at_each(run, tails, expand_paths(paths))
+            look_at_each(run, tails, expand_paths(paths), rotated_elsewhere=taken(hangup))
             stop.wait(poll_seconds)
     finally:
         for tail in tails.values():
@@ -1045,7 +1051,15 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     return summary
 
 
-def look_at_each(run: Run, tails: dict[str, Tail], matched: list[str]) -> None:
+def taken(event: threading.Event | None) -> bool:
+    """Whether ``event`` was set since it was last taken (it is cleared)."""
+    if event is None or not event.is_set():
+        return False
+    event.clear()
+    return True
+
+
+def look_at_each(run: Run, tails: dict[str, Tail], matched: list[str], rotated_elsewhere: bool = False) -> None:
     """One look at each followed path: those the globs match now, and those they matched
     before until their files are drained. A file deleted for good (or renamed out of the
     glob) is read to its end and then closed, instead of being held open, its last lines
@@ -1053,6 +1067,6 @@ def look_at_each(run: Run, tails: dict[str, Tail], matched: list[str]) -> None:
     for path in matched:
         tails.setdefault(path, Tail(path))
     for path, tail in list(tails.items()):
-        run.follow(tail)
+        run.follow(tail, rotated_elsewhere)
         if path not in matched and not tail.opened():
             del tails[path]

@@ -16,7 +16,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import BinaryIO, Literal
@@ -123,9 +123,21 @@ def _open(path: str) -> Opened | Literal[False] | None:
     return Opened(os.fdopen(fd, "rb"), st.st_ino, st.st_dev)
 
 
-@contextmanager
-def stop_on_signals(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[threading.Event]:
+def stop_on_signals() -> AbstractContextManager[threading.Event]:
     """An event set by SIGINT/SIGTERM, so a follow loop finishes its batch and stops cleanly."""
+    return event_on_signals((signal.SIGINT, signal.SIGTERM))
+
+
+def look_again_on_hangup() -> AbstractContextManager[threading.Event]:
+    """An event set by SIGHUP, which logrotate's ``postrotate`` sends to the programs that
+    read a log: its default action would end the service. A follow loop takes it as a word
+    that logs were rotated, and looks at the rotated generations of every path."""
+    return event_on_signals((signal.SIGHUP,))
+
+
+@contextmanager
+def event_on_signals(signums: tuple[int, ...]) -> Iterator[threading.Event]:
+    """An event set by any of these signals, for as long as the context lasts."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:

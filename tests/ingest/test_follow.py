@@ -214,3 +214,25 @@ def test_two_rotations_between_two_looks_lose_no_generation(db_url: str, tmp_pat
     (tmp_path / "whole").write_bytes(b"".join(blocks))
     ingest_ok(ref, str(tmp_path / "whole"))
     assert dump(db_url) == dump(ref)
+
+
+def test_sighup_is_taken_as_a_rotation_not_an_end(sqlite_url: str, tmp_path: Path) -> None:
+    """logrotate's ``postrotate`` sends SIGHUP to what reads the log: the service goes on
+    reading, the rotated generations included, and SIGTERM still ends it cleanly."""
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(sqlite_url, 1, 20) < 20
+        log.rename(tmp_path / "pjsip.1")
+        log.write_bytes(b"".join(blocks[1:]))
+        proc.send_signal(signal.SIGHUP)
+        assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "messages new" in out
