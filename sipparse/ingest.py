@@ -1007,7 +1007,19 @@ def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], 
     run, as it ends a cron run. ``warn`` hears of each outage once, and of its end.
     """
     summary = IngestSummary()
-    paths = list(paths)
+    with ExitStack() as stack:
+        paths = _follow_locks(stack, paths, options, stop, summary)
+        if summary.busy:
+            warn(f"another sipparse ingest --follow follows {', '.join(summary.busy)}: left to it")
+        if paths:
+            _follow_while_reachable(open_store, paths, options, stop, warn, hangup, summary)
+    summary.finished = time.monotonic()
+    return summary
+
+
+def _follow_while_reachable(open_store: Callable[[], Any], paths: list[str], options: IngestOptions,
+                            stop: threading.Event, warn: Callable[[str], None],
+                            hangup: threading.Event | None, summary: IngestSummary) -> None:
     outages = 0
     while not stop.is_set():
         try:
@@ -1015,7 +1027,8 @@ def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], 
                 if outages:
                     warn(f"{store.url.redacted()}: reached again after {outages} attempt(s): following on")
                     outages = 0
-                return follow_paths(store, paths, options, stop, summary=summary, hangup=hangup)
+                follow_paths(store, paths, options, stop, summary=summary, hangup=hangup)
+                return
         except DatabaseError as exc:
             if not exc.unreachable:
                 raise
@@ -1023,8 +1036,34 @@ def follow_through_outages(open_store: Callable[[], Any], paths: Iterable[str], 
                 warn(f"{exc}; trying again every few seconds (what is read meanwhile stays in the log)")
             stop.wait(OUTAGE_PAUSES[min(outages, len(OUTAGE_PAUSES) - 1)])
             outages += 1
-    summary.finished = time.monotonic()
-    return summary
+
+
+def _follow_locks(stack: ExitStack, paths: Iterable[str], options: IngestOptions, stop: threading.Event,
+                  summary: IngestSummary) -> list[str]:
+    """The paths (or globs) no other ``--follow`` follows, each locked for as long as this one
+    does: a second one (a unit started twice, a shell beside the service) would only double
+    every look. A path followed already is left to it, or waited for with ``--wait``."""
+    followed = []
+    for path in sorted(set(paths), key=os.path.abspath):
+        lock = LogLock(path, role="follow")
+        if _acquired(lock, options.wait, stop):
+            stack.callback(lock.release)
+            followed.append(path)
+        else:
+            summary.busy.append(path)
+    return followed
+
+
+def _acquired(lock: LogLock, wait: bool, stop: threading.Event) -> bool:
+    """Whether ``lock`` was taken: at once, or with ``wait`` before ``stop`` is set (a
+    blocking flock would not hear SIGTERM)."""
+    while True:
+        try:
+            lock.acquire(wait=wait, timeout=0.25 if wait else None)
+            return True
+        except LockBusy:
+            if not wait or stop.is_set():
+                return False
 
 
 def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop: threading.Event,

@@ -66,12 +66,13 @@ def _usable_dir(directory: Path) -> bool:
     return os.access(directory, os.W_OK | os.X_OK)
 
 
-def lock_path_for(log_path: str | os.PathLike[str]) -> Path:
-    """The lock file of one log path: a digest of its absolute path, plus its name for humans."""
+def lock_path_for(log_path: str | os.PathLike[str], role: str = "") -> Path:
+    """The lock file of one log path: a digest of its absolute path, plus its name for humans
+    (and the role of the lock, when it is not the one of reading the log)."""
     absolute = os.path.abspath(os.fspath(log_path))
     digest = sha1_hex(absolute.encode("utf-8", "surrogateescape"))[:16]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(absolute))[:40]
-    return lock_dir() / f"{name}.{digest}.lock"
+    return lock_dir() / f"{name}.{digest}{'.' + role if role else ''}.lock"
 
 
 class LogLock:
@@ -80,9 +81,9 @@ class LogLock:
     Use as ``with LogLock(path).acquire(wait=False): ...``.
     """
 
-    def __init__(self, log_path: str | os.PathLike[str]) -> None:
+    def __init__(self, log_path: str | os.PathLike[str], role: str = "") -> None:
         self.log_path = os.fspath(log_path)
-        self.path = lock_path_for(log_path)
+        self.path = lock_path_for(log_path, role)
         self._fd: int | None = None
 
     def acquire(self, wait: bool = False, timeout: float | None = None) -> LogLock:

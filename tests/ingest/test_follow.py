@@ -236,3 +236,30 @@ def test_sighup_is_taken_as_a_rotation_not_an_end(sqlite_url: str, tmp_path: Pat
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "messages new" in out
+
+
+def test_a_second_follower_of_a_log_says_so_and_exits_or_waits(sqlite_url: str, tmp_path: Path) -> None:
+    """A unit started twice, or a shell beside the service: the second ``--follow`` of a log
+    leaves it to the first (exit 0), or with ``--wait`` takes over when the first ends."""
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(sqlite_url, 1, 20) < 20
+    waiting = subprocess.Popen([*argv, "--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 0, second.stderr
+        assert "another sipparse ingest --follow follows" in second.stderr
+        assert waiting.poll() is None
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+        with open(log, "ab") as fh:
+            fh.write(b"".join(blocks[1:]))
+        assert wait_for(sqlite_url, len(blocks), 10) < 10
+    finally:
+        for proc in (first, waiting):
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+    assert waiting.returncode == 0
