@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 from sipparse.logs.files import open_fd
 
@@ -55,7 +55,7 @@ class Tail:
         self.path = path
         self.current: Opened | None = None
         self.draining: list[Opened] = []
-        self.refused = False  # what is at the path is no regular file, and that was said
+        self.refused: str | None = None  # why what is at the path is not followed, said once
 
     def refresh(self) -> bool:
         """Notice a rename or deletion of the path and open whatever is there now; whether
@@ -75,15 +75,17 @@ class Tail:
         return left
 
     def _open_regular(self) -> Opened | None:
-        """The file at the path, opened; None (said once) when it is not a regular file:
-        opening a FIFO (an rsyslog ``ompipe``) would wait for a writer, signals and all."""
+        """The file at the path, opened; None (said once) when it is not a regular file
+        (opening a FIFO, an rsyslog ``ompipe``, would wait for a writer, signals and all) or
+        may not be read (a rotation that created it for another user): it is looked at
+        again each time, and read from its start once it can be."""
         opened = _open(self.path)
-        if opened is not False:
-            self.refused = False
+        if not isinstance(opened, str):
+            self.refused = None
             return opened
-        if not self.refused:
-            self.refused = True
-            log.warning("%s is not a regular file; waiting for one there", self.path)
+        if opened != self.refused:
+            self.refused = opened
+            log.warning("%s", opened)
         return None
 
     def expire(self) -> None:
@@ -107,19 +109,22 @@ class Tail:
         self.current, self.draining = None, []
 
 
-def _open(path: str) -> Opened | Literal[False] | None:
-    """``path`` opened for reading; None when it cannot be, False when it is no regular file.
+def _open(path: str) -> Opened | str | None:
+    """``path`` opened for reading; None when nothing is there (any more), else why it is
+    not followed.
 
     Opened without waiting (O_NONBLOCK: a FIFO does not wait for a writer; it changes
     nothing for a regular file)."""
     try:
         fd = open_fd(path, os.O_NONBLOCK)
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}; trying again until it can be read"
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        return False
+        return f"{path} is not a regular file; waiting for one there"
     return Opened(os.fdopen(fd, "rb"), st.st_ino, st.st_dev)
 
 

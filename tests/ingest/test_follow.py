@@ -21,6 +21,7 @@ from sipparse.logs import follow
 from sipparse.logs.locks import LogLock
 from tests.ingest.helpers import count, dump, ingest_ok, sipparse_bin
 from tests.ingest.siplog import call_messages, make_log, syslog_message
+from tests.reliability.test_files import _can_drop_capabilities, _without_file_permission_overrides
 
 LATENCY = 2.0
 
@@ -263,3 +264,32 @@ def test_a_second_follower_of_a_log_says_so_and_exits_or_waits(sqlite_url: str, 
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
     assert waiting.returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop its file permission overrides")
+def test_a_followed_file_that_may_not_be_read_is_said_and_read_once_it_may(sqlite_url: str, tmp_path: Path) -> None:
+    """A rotation that creates the new log for another user: said at once (not at the stop,
+    hours later, nor never), looked at again, and read from its start once it may be."""
+    if not _can_drop_capabilities():
+        pytest.skip("cannot drop capabilities here (no CAP_SETPCAP)")
+    blocks = messages(2)
+    log, errors = tmp_path / "pjsip", tmp_path / "stderr"
+    log.write_bytes(blocks[0])
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    with open(errors, "w") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True,
+                                preexec_fn=_without_file_permission_overrides)
+    try:
+        assert wait_for(sqlite_url, 1, 20) < 20
+        log.rename(tmp_path / "pjsip.1")
+        log.write_bytes(b"".join(blocks[1:]))
+        log.chmod(0o000)
+        time.sleep(1.0)
+        assert f"cannot read {log}: Permission denied" in errors.read_text()
+        log.chmod(0o644)
+        assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0, errors.read_text()
+    assert errors.read_text().count("Permission denied") == 1
