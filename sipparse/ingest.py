@@ -1076,10 +1076,13 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     When ``hangup`` is set (SIGHUP), the next look reads each path's rotated generations too.
     """
     options = replace(options, progress=False)
-    summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
-    run = Run(store, options, summary, stop, following=True)
-    tails: dict[str, Tail] = {}
+    # opened before the catch-up: a file deleted after it, before the first look, is still read
+    tails = {path: Tail(path) for path in expand_paths(paths)}
     try:
+        for tail in tails.values():
+            tail.refresh()
+        summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
+        run = Run(store, options, summary, stop, following=True)
         while not stop.is_set():
             look_at_each(run, tails, expand_paths(paths), rotated_elsewhere=taken(hangup))
             stop.wait(poll_seconds)

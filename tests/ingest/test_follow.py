@@ -293,3 +293,20 @@ def test_a_followed_file_that_may_not_be_read_is_said_and_read_once_it_may(sqlit
         proc.communicate(timeout=30)
     assert proc.returncode == 0, errors.read_text()
     assert errors.read_text().count("Permission denied") == 1
+
+
+def test_a_file_deleted_before_the_first_look_is_read_from_where_the_catch_up_left_it(
+        db_url: str, tmp_path: Path) -> None:
+    """The files are opened before the catch-up: a file deleted between the catch-up and the
+    first look (here, both passed over it: another run held it) is still read to its end."""
+    blocks = messages(2)
+    log = tmp_path / "pbx1.log"
+    log.write_bytes(b"".join(blocks))
+    lock = LogLock(log).acquire(wait=True)
+    with following(db_url, str(tmp_path / "*.log")):
+        started = time.monotonic()
+        while str(log) not in open_files() and time.monotonic() - started < 5:
+            time.sleep(0.05)
+        log.unlink()
+        lock.release()
+        assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
