@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from functools import cached_property, update_wrapper
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -225,6 +225,23 @@ def echo_line(text: str, err: bool = False) -> None:
     click.echo(visible_line(text), err=err)
 
 
+def discard_from_now_on(stream: TextIO) -> None:
+    """Send what is written to ``stream`` to /dev/null: its reader has gone, and what is still
+    buffered for it would fail again when Python flushes it at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
+def warn(reason: str) -> None:
+    """``Warning: reason`` on stderr. A stderr gone (journald restarted, the reader of a pipe
+    ended) takes the warnings with it, not a running ``ingest --follow``."""
+    try:
+        echo_line(f"Warning: {reason}", err=True)
+    except OSError:
+        discard_from_now_on(sys.stderr)
+
+
 def run(args: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning library errors into one line and exit 1."""
     argv = sys.argv[1:] if args is None else args
@@ -251,9 +268,7 @@ def run(args: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except _OutputClosed:
-        # what is still buffered for stdout would fail again when Python flushes it at exit
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        discard_from_now_on(sys.stdout)
         sys.exit(0)
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sipparse.cli.base import App, cli, echo_line, pass_app
+from sipparse.cli.base import App, cli, echo_line, pass_app, warn
 from sipparse.config import config_location
 from sipparse.errors import ConfigError, LogFileError, SipparseError
 from sipparse.ingest import (
@@ -58,10 +58,6 @@ def parse_tz(name: str | None) -> tzinfo | None:
 def _config_error(settings: Any, key: str, reason: str) -> ConfigError:
     """A bad [ingest] value is the config file's error (exit 1), not an option the user typed."""
     return ConfigError(f"{config_location(settings.config_path, 'ingest', key)}: [ingest] {key}: {reason}")
-
-
-def _warn(reason: str) -> None:
-    echo_line(f"Warning: {reason}", err=True)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -151,7 +147,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
     targets = list(paths) or _as_list(app.settings.get("ingest", "paths")) or DEFAULT_PATHS
     if follow:
         with stop_on_signals() as stop, look_again_on_hangup() as hangup:
-            summary = follow_through_outages(app.open_store, targets, options, stop, _warn, hangup)
+            summary = follow_through_outages(app.open_store, targets, options, stop, warn, hangup)
     else:
         # a dry run writes nothing, no file either, and has no use for the stored rows
         with app.open_store(reading=dry_run, note_missing=False) as store:
@@ -162,7 +158,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
         summary.warnings += [f"{path}: no such file, nor a rotated generation of it"
                              for path in summary.missing if not rotated_siblings(path)]
     for reason in summary.warnings:
-        _warn(reason)
+        warn(reason)
     if summary.failed:
         more = f" (and {len(summary.failed) - 1} more)" if len(summary.failed) > 1 else ""
         raise LogFileError(summary.failed[0] + more)

@@ -332,6 +332,34 @@ def test_follow_waits_out_a_server_restart(server: RestartableServer, db: str, t
     _same_as_clean_run(db, tmp_path, log)
 
 
+def test_follow_outlives_an_outage_said_to_a_stderr_that_is_gone(server: RestartableServer, db: str,
+                                                                 tmp_path: Path) -> None:
+    """journald restarted, or the reader of a pipe ended: the warning of an outage has nowhere
+    to go, and the service goes on all the same, catches up, and stops cleanly."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(10))
+    proc = _background(db, "--follow", str(log))
+    try:
+        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
+        assert proc.stderr is not None
+        proc.stderr.close()
+        server.halt()
+        with open(log, "ab") as fh:
+            fh.write(make_log(10, first=10))
+        time.sleep(2.0)  # the follower meets the server down, and would say so
+        assert proc.poll() is None
+        server.resume()
+        assert _wait_for(lambda: _stored(db) == 120, timeout=90, proc=proc), "not caught up after the restart"
+    finally:
+        if server.proc is None or server.proc.poll() is not None:
+            server.resume()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert "messages new" in out
+    _same_as_clean_run(db, tmp_path, log)
+
+
 def test_follow_outlives_the_server_closing_its_idle_session(server: RestartableServer, db: str,
                                                              tmp_path: Path) -> None:
     """A server whose ``wait_timeout`` is shorter than a quiet spell of the log closes the
