@@ -581,6 +581,9 @@ class Run:
 
         :param rotated_elsewhere: read the path's rotated generations too (a SIGHUP said so).
         """
+        if tail.unchanged() and not rotated_elsewhere:
+            tail.expire()
+            return
         try:
             lock = LogLock(tail.path).acquire(wait=False)
         except LockBusy:

@@ -18,7 +18,7 @@ import pytest
 from sipparse import ingest
 from sipparse.config import parse_db_url
 from sipparse.logs import follow
-from sipparse.logs.locks import LogLock
+from sipparse.logs.locks import LogLock, lock_path_for
 from tests.ingest.helpers import count, dump, ingest_ok, sipparse_bin
 from tests.ingest.siplog import call_messages, make_log, syslog_message
 from tests.reliability.test_files import _can_drop_capabilities, _without_file_permission_overrides
@@ -310,3 +310,16 @@ def test_a_file_deleted_before_the_first_look_is_read_from_where_the_catch_up_le
         log.unlink()
         lock.release()
         assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
+
+
+def test_a_quiet_log_is_looked_at_without_taking_its_lock(sqlite_url: str, tmp_path: Path) -> None:
+    """Four looks a second at every file of a glob, for as long as the logs are quiet: a few
+    stats each, not the lock (a file opened, truncated and written) that a read takes."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(messages(1)[0])
+    with following(sqlite_url, str(log)):
+        assert wait_for(sqlite_url, 1, LATENCY) <= LATENCY
+        time.sleep(0.5)
+        before = lock_path_for(log).stat().st_mtime_ns
+        time.sleep(1.0)
+        assert lock_path_for(log).stat().st_mtime_ns == before
