@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -501,8 +502,8 @@ class Store(ABC):
 
     def _error(self, what: str, exc: Exception) -> DatabaseError:
         reason = str(getattr(exc, "msg", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if self.url.password:
-            reason = reason.replace(self.url.password, "***")
+        if self.url.password:  # as a word of its own: a short one may be part of the user name
+            reason = re.sub(rf"(?<!\w){re.escape(self.url.password)}(?!\w)", "***", reason)
         return DatabaseError(f"{self.url.redacted()}: cannot {what}: {reason}", unreachable=self._is_unreachable(exc))
 
     def _is_unreachable(self, exc: Exception) -> bool:

@@ -244,6 +244,17 @@ def test_wrong_password_names_the_server_not_the_password(limited_user) -> None:
 
 
 @pytest.mark.mysql
+def test_a_password_that_is_part_of_the_user_name_leaves_the_name_whole(limited_user) -> None:  # type: ignore[no-untyped-def]
+    """The password is hidden where it stands as a word of its own, not inside another word:
+    an account ``app_ro`` with the password ``ro`` was shown as ``app_***``."""
+    host, port, database, user, _ = limited_user
+    with pytest.raises(DatabaseError) as caught:
+        open_store(f"mysql://{user}:{user[-2:]}@{host}:{port}/{database}")
+    message = str(caught.value)
+    assert f"user '{user}'@" in message, message
+
+
+@pytest.mark.mysql
 def test_tables_are_utf8mb4_with_binary_collation(mysql_url: str) -> None:
     with open_store(mysql_url) as store:
         rows = store.fetchall(
