@@ -56,7 +56,7 @@ class FullLayout:
     def checkpoint(self, done: int) -> int:
         """Offset a later run must resume from: everything before ``done`` is read, but for
         the segments whose dumps are still to come (``PacketBuilder.held``)."""
-        return min([done, *self.builder.held()])
+        return min([done, *self.builder.held(done)])
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the entries of ``buf`` (file offset ``base``); return how many bytes are done."""

@@ -142,7 +142,7 @@ class SyslogLayout:
         before it, and store it a second time under another offset. The resume offset then
         goes back to that message's first line (its rows are skipped as already stored).
         """
-        resume = min([msg.offset for msg in self.open.values()] + self._segments_going_on() + self.builder.held()
+        resume = min([msg.offset for msg in self.open.values()] + self._segments_going_on() + self.builder.held(done)
                      + [done])
         moved = True
         while moved:

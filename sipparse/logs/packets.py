@@ -25,6 +25,9 @@ from sipparse.sip.sdp import sdp_text
 
 MAX_MESSAGE = 1 << 20  # bytes kept of one message or log line; larger ones are rejected
 DUMPS_KEPT = 64  # segments of several messages of one length remembered, for the dumps still to come
+# Log past a segment's dumps, beyond which its next dump is not waited for: Asterisk logs them
+# one after the other, with at most a few entries of other threads between them.
+DUMPS_SLACK = 256 << 10
 
 
 class Marker(NamedTuple):
@@ -59,7 +62,8 @@ class PacketBuilder:
         self.dialect = dialect
         self.out = out
         self._taken: dict[bytes, int] = {}  # such a segment -> the index of the message its last dump took
-        self._first_dump: dict[bytes, int] = {}  # such a segment, dumps to come -> its first dump's offset
+        # such a segment, dumps to come -> its first dump's offset, and where its dumps must have come by
+        self._first_dump: dict[bytes, tuple[int, int]] = {}
 
     def packet(self, data: bytes, offset: int, end: int, body_offset: int, timestamp: datetime | None,
                marker: Marker | None, host: str | None = None, pid: int | None = None,
@@ -123,9 +127,13 @@ class PacketBuilder:
         """Record a piece of log that could not be read as SIP."""
         self.out.rejects.append(Reject(self.source, offset, end, reason, raw[:MAX_MESSAGE], timestamp, host))
 
-    def held(self) -> list[int]:
-        """Where the segments begin whose dumps are still to come (see the module doc)."""
-        return list(self._first_dump.values())
+    def held(self, done: int) -> list[int]:
+        """Where the segments begin whose dumps are still to come (see the module doc), the
+        log read up to ``done``. A segment whose next dump has not come within its dumps'
+        length and ``DUMPS_SLACK`` is logged once only: held for good, it would keep every
+        later run re-reading the log from it."""
+        self._first_dump = {data: hold for data, hold in self._first_dump.items() if hold[1] > done}
+        return [offset for offset, _ in self._first_dump.values()]
 
     def release(self) -> None:
         """Forget the dumps still to come: the log ends here."""
@@ -146,7 +154,7 @@ class PacketBuilder:
                 self._taken.clear()
             self._taken[data] = chosen
             if chosen == fits[0]:
-                self._first_dump[data] = offset
+                self._first_dump[data] = (offset, offset + len(fits) * len(data) + DUMPS_SLACK)
             if chosen == fits[-1]:
                 self._first_dump.pop(data, None)
         return [(0, frames[chosen])]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sipparse.logs.packets import DUMPS_SLACK
 from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
 from tests.logs.test_samples import _BYE, _INFO, _as_syslog_channel, _segment_logged_twice
 
@@ -92,6 +93,19 @@ def test_a_run_ending_between_the_dumps_of_a_tcp_segment(name: str) -> None:
     log = LOGS[name]
     for cut in [at + 1 for at in range(len(log)) if log[at] == 10]:
         assert _incremental(log, [cut], 1 << 20) == _whole(log), cut
+
+
+@pytest.mark.parametrize("channel", ["full", "syslog"])
+def test_a_tcp_segment_dumped_once_holds_the_checkpoint_only_for_a_while(channel: str) -> None:
+    """A segment of two messages of one length logged once, its next dump never coming: the
+    checkpoint waits for that dump only while it could still come, not for the rest of the
+    log, which every later run would otherwise read again."""
+    once = _SEGMENTS[:_SEGMENTS.index(b"\n[") + 1]
+    later = (DATA / "asterisk-real" / "full").read_bytes() * 3
+    log = once + later if channel == "full" else _as_syslog_channel(once + later)
+    assert len(log) > DUMPS_SLACK
+    assert parse_bytes(log)[3].checkpoint == len(log)
+    assert parse_bytes(log[:len(once) * 4])[3].checkpoint == 0
 
 
 def test_checkpoint_waits_for_a_tcp_segment_whose_next_message_is_begun() -> None:
