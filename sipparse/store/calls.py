@@ -70,6 +70,7 @@ Figures:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +92,9 @@ INPUT_COLUMNS: tuple[str, ...] = (
 )
 BUSY = {486, 600}
 NO_ANSWER = {408, 480}
+# CSeqs of one method whose first request a long dialog's summary keeps for a late final
+# response (``_first_of_waiting_cseqs``): its memory does not grow with how long it went on
+WAITING_CSEQS = 8
 _OPPOSITE = {"in": "out", "out": "in"}
 Row = Mapping[str, Any]
 
@@ -251,9 +255,10 @@ def representatives(rows: list[_Row]) -> list[_Row]:
     """The rows of ``rows`` (normal) that the summary of a dialog without an INVITE takes
     anything from: the first, the first request, the last with a time stamp, the last final
     response and the request it answers (``_summarize_dialog``, ``_build``), in order, and of
-    each request method the first request of its highest CSeq, which a final response in
-    rows added later may answer. The representatives of rows added to others are those of
-    both sides' representatives: a long dialog is summarised from its rows a page at a time."""
+    each request method the first request of each CSeq a final response in rows added later
+    may answer (``_first_of_waiting_cseqs``). The representatives of rows added to others are
+    those of both sides' representatives: a long dialog is summarised from its rows a page at
+    a time."""
     ordered = list(rows)
     _order(ordered)
     if not ordered:
@@ -261,20 +266,28 @@ def representatives(rows: list[_Row]) -> list[_Row]:
     decided = _latest_final(ordered)
     picks = [ordered[0], next((r for r in ordered if r.method), None),
              next((r for r in reversed(ordered) if r.timestamp is not None), None),
-             decided, _answered_request(ordered, decided), *_first_of_highest_cseqs(ordered)]
+             decided, _answered_request(ordered, decided), *_first_of_waiting_cseqs(ordered)]
     return [r for r in ordered if any(r is p for p in picks)]
 
 
-def _first_of_highest_cseqs(rows: list[_Row]) -> list[_Row]:
-    """Of each CSeq method, the first request of its highest CSeq (a client's next request
-    has a higher one, its retransmissions the same)."""
-    firsts: dict[str | None, _Row] = {}
+def _first_of_waiting_cseqs(rows: list[_Row]) -> list[_Row]:
+    """Of each CSeq method, the first request of each of its newest ``WAITING_CSEQS`` CSeqs
+    from the highest a final response answered on: a client's next request has a higher
+    CSeq, its retransmissions the same, and a late final response may answer a request its
+    client already sent again under the next CSeq (a REGISTER's 200 OK after its retry)."""
+    answered: dict[str | None, int] = {}
     for row in rows:
-        if row.status_code is None:
-            first = firsts.get(row.cseq_method)
-            if first is None or (row.cseq or 0) > (first.cseq or 0):
-                firsts[row.cseq_method] = row
-    return list(firsts.values())
+        if (row.status_code or 0) >= 200:
+            answered[row.cseq_method] = max(answered.get(row.cseq_method, 0), row.cseq or 0)
+    firsts: dict[tuple[str | None, int | None], _Row] = {}
+    for row in rows:
+        if row.status_code is None and (row.cseq or 0) >= answered.get(row.cseq_method, 0):
+            firsts.setdefault((row.cseq_method, row.cseq), row)
+    by_method: dict[str | None, list[_Row]] = {}
+    for (method, _), row in firsts.items():
+        by_method.setdefault(method, []).append(row)
+    return [row for waiting in by_method.values()
+            for row in heapq.nlargest(WAITING_CSEQS, waiting, key=lambda r: r.cseq or 0)]
 
 
 def _answered_request(rows: list[_Row], response: _Row | None) -> _Row | None:

@@ -47,6 +47,19 @@ def resent_registrations(refreshes: int) -> list[SipMessage]:
     return dialog.messages
 
 
+def late_answer(refreshes: int) -> list[SipMessage]:
+    """A REGISTER refreshed ``refreshes`` times, then sent twice under two CSeqs, the 200 OK
+    to the first coming after the second: its setup is from the request it answers, however
+    many pages before it that request is."""
+    dialog = CallBuilder("reg-3@phone", SOURCE, START, caller="1001", callee="1001", step_ms=60_000)
+    for _ in range(refreshes):
+        dialog.request("REGISTER").response(200)
+    answered = dialog.request("REGISTER").messages[-1].cseq
+    dialog.request("REGISTER").response(200)
+    dialog.messages[-1].cseq = answered
+    return dialog.messages
+
+
 def subscription(notifies: int) -> list[SipMessage]:
     dialog = CallBuilder("sub-1@phone", SOURCE, START, step_ms=30_000).request("SUBSCRIBE").response(200)
     for _ in range(notifies):
@@ -102,8 +115,8 @@ def in_batches(store: Any, messages: list[SipMessage], size: int) -> None:
 
 @pytest.mark.parametrize("dialog", [registrations(60), subscription(40), odd(registrations(60)),
                                     with_an_invite(registrations(30)), forked(subscription(40)),
-                                    two_hosts(registrations(30)), resent_registrations(12)],
-                         ids=["register", "subscribe", "odd", "invite", "forked", "two-hosts", "resent"])
+                                    two_hosts(registrations(30)), resent_registrations(12), late_answer(13)],
+                         ids=["register", "subscribe", "odd", "invite", "forked", "two-hosts", "resent", "late-answer"])
 def test_a_long_dialog_written_in_many_batches_ends_as_written_at_once(db_url: str, tmp_path: Path,
                                                                          dialog: list[SipMessage]) -> None:
     with open_store(db_url) as store:
