@@ -28,7 +28,7 @@ from typing import Any
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.full import LOOSE_MARKER, UNREAD_MARKER, marker_of
-from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
+from sipparse.logs.packets import DUMPS_SLACK, MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
 from sipparse.sip.framing import START_LINE
@@ -124,6 +124,9 @@ class SyslogLayout:
         # (see ``_close_whole``)
         self._segment_rest: set[tuple] = set()
         self._segments: dict[tuple, _Segment] = {}
+        # a stream's segment whose next dump is still to come when another TCP message of the
+        # stream came whole between its dumps (see ``_taken_before``)
+        self._waiting: dict[tuple, _Segment] = {}
         self.line_no = 0
         self.skip_partial = False
         self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
@@ -142,8 +145,8 @@ class SyslogLayout:
         before it, and store it a second time under another offset. The resume offset then
         goes back to that message's first line (its rows are skipped as already stored).
         """
-        resume = min([msg.offset for msg in self.open.values()] + self._segments_going_on() + self.builder.held(done)
-                     + [done])
+        resume = min([msg.offset for msg in self.open.values()] + self._segments_going_on(done)
+                     + self.builder.held(done) + [done])
         moved = True
         while moved:
             moved = False
@@ -153,14 +156,23 @@ class SyslogLayout:
         self._overlapping = [(offset, end) for offset, end in self._overlapping if end > resume]
         return resume
 
-    def _segments_going_on(self) -> list[int]:
+    def _segments_going_on(self, done: int) -> list[int]:
         """Where the TCP segments begin whose dumps may go on: no line after the message a
         dump took has shown yet whether a rest follows, a rest is being skipped, or a dump
-        after one that went on is open.  A later run that resumed after their first dump
-        could not tell what it took (see ``_Segment``), so it resumes there and reads that
-        dump again (its rows are already stored)."""
-        return [segment.offset for key, segment in self._segments.items()
-                if key in self._segment_rest or (segment.went_on and key in self.open)]
+        went on past its message and the next may still come (``_awaited``), perhaps after
+        other messages of the stream (``_waiting``).  A later run that resumed after their
+        first dump could not tell what it took (see ``_Segment``), so it resumes there and
+        reads that dump again (its rows are already stored)."""
+        going_on = [segment.offset for key, segment in self._segments.items()
+                    if key in self._segment_rest or (segment.went_on and self._awaited(key, segment, done))]
+        return going_on + [segment.offset for key, segment in self._waiting.items()
+                           if self._awaited(key, segment, done)]
+
+    def _awaited(self, key: tuple, segment: _Segment, done: int) -> bool:
+        """Whether the next dump of a segment that went on past its message may still come,
+        the log read up to ``done``: it is open, or the log has not yet gone ``DUMPS_SLACK``
+        past the segment (other messages of the stream may come between two dumps)."""
+        return _dump_of(self.open.get(key), segment) or done - segment.offset < DUMPS_SLACK
 
     def feed(self, buf: bytes, base: int, final: bool) -> int:
         """Read the whole lines of ``buf`` (all of it when ``final``); return bytes done."""
@@ -241,6 +253,7 @@ class SyslogLayout:
             self._close(key, None if whole else "log ended inside the message")
         self._segment_rest.clear()
         self._segments.clear()
+        self._waiting.clear()
         self.builder.release()
 
     def _end_unprefixed(self) -> None:
@@ -536,10 +549,14 @@ class SyslogLayout:
         """Whether an earlier dump of ``msg``'s segment took the message ``msg`` now holds (see
         ``_Segment``); notes the segment of a dump's first message, and what each dump takes."""
         segment = self._segments.get(key)
-        if msg.passed == 0:
-            if segment is None or not segment.went_on or segment.marker != msg.marker or segment.first != msg.lines:
+        if msg.passed == 0 and not _repeats(segment, msg):
+            waiting = self._waiting.pop(key, None)
+            if segment is not None and segment.went_on and segment.first != msg.lines:
+                self._waiting[key] = segment  # another message between its dumps: the next may follow
+            if not _repeats(waiting, msg):
                 self._segments[key] = _Segment(msg.marker, list(msg.lines), msg.offset)  # type: ignore[arg-type]
                 return False
+            segment = self._segments[key] = waiting
         if msg.passed < segment.taken:  # type: ignore[union-attr]
             return True
         segment.taken += 1  # type: ignore[union-attr]
@@ -549,7 +566,9 @@ class SyslogLayout:
     def _close(self, key: tuple, problem: str | None = None) -> None:
         msg = self.open.pop(key)
         segment = self._segments.get(key)
-        if segment is not None:
+        if segment is not None and msg.marker is not None and msg.marker.stream:
+            # a TCP message of the stream ends the dumps of its segment, whose next message
+            # it was or after whose dumps it came (``_waiting`` keeps a segment it came between)
             segment.went_on = False
         if self.last is msg:
             self.last = None
@@ -625,6 +644,17 @@ def _as_announced(msg: _Open, more: Sequence[bytes] = ()) -> bool:
         return True
     lines = msg.lines + list(more) if more else msg.lines
     return sum(decoded_length(_strip_cr(line)) + 2 for line in lines) == msg.marker.size  # type: ignore[union-attr]
+
+
+def _repeats(segment: _Segment | None, msg: _Open) -> bool:
+    """Whether ``msg``, the first message of a dump, repeats the dump of ``segment`` that went
+    on past the message it took: the next dump of that segment."""
+    return segment is not None and segment.went_on and segment.marker == msg.marker and segment.first == msg.lines
+
+
+def _dump_of(msg: _Open | None, segment: _Segment) -> bool:
+    """Whether an open message may be a dump of ``segment``: it came under its marker."""
+    return msg is not None and msg.marker == segment.marker
 
 
 def _segment(msg: _Open) -> bool:

@@ -30,8 +30,13 @@ MULTI_HOST = interleave(
 # TCP segments of two messages, each logged once per message (the second pair of one length)
 _SEGMENTS = (DATA / "tcp" / "same-length-segment.full").read_bytes()
 TCP_FULL = _SEGMENTS + _segment_logged_twice(_INFO, _BYE) + _SEGMENTS.replace(b"opt-", b"opu-")
+# another TCP message of the stream logged between the two dumps of a segment
+_SECOND_DUMP = _SEGMENTS.index(b"\n[") + 1
+TCP_BETWEEN = (_SEGMENTS[:_SECOND_DUMP] + b"[Dec  2 17:16:33] VERBOSE[2931] res_pjsip_logger.c: <--- Received SIP "
+               b"request (%d bytes) from TCP:10.0.0.1:5060 --->\n%s\n" % (len(_BYE), _BYE) + _SEGMENTS[_SECOND_DUMP:])
 LOGS = {"full": FULL, "syslog": SYSLOG, "multi-host": MULTI_HOST, "tcp-full": TCP_FULL,
-        "tcp-imfile": b"".join(imfile_lines(TCP_FULL, "pbx-a", 4101)), "tcp-channel": _as_syslog_channel(_SEGMENTS)}
+        "tcp-imfile": b"".join(imfile_lines(TCP_FULL, "pbx-a", 4101)), "tcp-channel": _as_syslog_channel(_SEGMENTS),
+        "tcp-between": b"".join(imfile_lines(TCP_BETWEEN, "pbx-a", 4101))}
 
 
 def _incremental(data: bytes, cuts: list[int], batch_bytes: int) -> dict[int, tuple]:
@@ -86,7 +91,7 @@ def test_checkpoint_waits_for_an_unfinished_message() -> None:
     assert resumed[0].offset == batch.checkpoint
 
 
-@pytest.mark.parametrize("name", ["tcp-full", "tcp-imfile", "tcp-channel"])
+@pytest.mark.parametrize("name", ["tcp-full", "tcp-imfile", "tcp-channel", "tcp-between"])
 def test_a_run_ending_between_the_dumps_of_a_tcp_segment(name: str) -> None:
     """Asterisk logs a segment of two messages once per message: a run that ends after the
     first dump resumes at it, so that the next run knows which message the second is about."""

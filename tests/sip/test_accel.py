@@ -23,7 +23,7 @@ from sipparse.logs import LogParser, ParseOptions
 from sipparse.sip import accel
 from tests.logs.helpers import DATA, SOURCE, imfile_lines
 from tests.logs.test_robustness import _asterisk_entry, _trying, cut_entries
-from tests.logs.test_samples import _with_repeat_summaries
+from tests.logs.test_samples import _INFO, _segment_logged_twice, _with_repeat_summaries
 from tests.sip.test_torture import SENTINEL, _entries, _full, _syslog
 
 needs_scanner = pytest.mark.skipif(accel.scan_message is None, reason="the C scanner is not built")
@@ -393,6 +393,60 @@ def _parse_syslog(data: bytes, scanner: bool, read: int, final: bool, dialect: s
 @given(_syslog_logs(rfc5424=False), st.sampled_from([64, 500, 1 << 16]), st.booleans())
 def test_generated_syslog_logs_read_the_same(log: bytes, read: int, final: bool) -> None:
     assert _parse_syslog(log, True, read, final) == _parse_syslog(log, False, read, final)
+
+
+_OK = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+       b"To: <sip:x@h>;tag=2\r\nCall-ID: udp-2\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+@needs_scanner
+@pytest.mark.parametrize("transport", [b"UDP", b"TCP"])
+def test_a_message_of_the_stream_between_the_dumps_of_a_tcp_segment(transport: bytes) -> None:
+    """A stream's message logged between the two dumps of a segment of two messages of one
+    length: the second dump still takes the second message, whether the C reader took the
+    message between or Python did, and whatever the batch size."""
+    segment = (DATA / "tcp" / "same-length-segment.full").read_bytes()
+    second = segment.index(b"\n[") + 1
+    between = (b"[Dec  2 17:16:33] VERBOSE[2931] res_pjsip_logger.c: <--- Received SIP response (%d bytes) "
+               b"from %s:10.0.0.1:5060 --->\n%s\n" % (len(_OK), transport, _OK))
+    channel = segment[:second] + between + segment[second:] + b"[Dec  2 17:16:34] VERBOSE[2931] pbx.c: next\n"
+    log = b"".join(imfile_lines(channel, "pbx-a", 4101))
+    for read in (64, 500, 1 << 16):
+        fast, slow = (_parse_syslog(log, scanner, read, False) for scanner in (True, False))
+        assert fast == slow
+        assert [(m.call_id, m.cseq) for m in fast[0]] == [
+            ("raw-opt-1@127.0.0.1", 1), ("udp-2", 1), ("raw-opt-2@127.0.0.1", 2)], read
+
+
+@needs_scanner
+def test_a_tcp_message_sent_again_after_a_segment_it_began_is_stored_again() -> None:
+    """A 200 OK at the head of a segment of two messages of different lengths, logged twice,
+    then sent again alone (until the ACK comes): the third dump is a message of its own."""
+    ok = _OK.replace(b"UDP", b"TCP")
+    alone = (b"[Nov 29 14:00:01] VERBOSE[2926] res_pjsip_logger.c: <--- Received SIP response (%d bytes) "
+             b"from TCP:10.0.0.1:5060 --->\n%s\n" % (len(ok), ok))
+    channel = _segment_logged_twice(ok, _INFO) + alone + b"[Nov 29 14:00:02] VERBOSE[2926] pbx.c: next\n"
+    log = b"".join(imfile_lines(channel, "pbx-a", 4101))
+    for scanner in (True, False):
+        messages = _parse_syslog(log, scanner, 64, True)[0]
+        assert [(m.call_id, m.sip_method) for m in messages] == [
+            ("udp-2", "200 OK"), ("tcp-1", "INFO"), ("udp-2", "200 OK")], scanner
+
+
+@needs_scanner
+def test_a_message_without_marker_after_a_tcp_segment_holds_one_checkpoint() -> None:
+    """A TCP segment's rest, then a UDP message the C reader takes whole, then a message
+    without a marker still open: the checkpoint is the same whether the C reader or Python
+    read the UDP message, the segment's first dump, whose next dump may still come."""
+    prefix = b"Nov 29 12:00:01 pbx2 asterisk[77]: "
+    invite = [b"INVITE sip:1000@pbx SIP/2.0#015", b"Content-Length: 0#015", b"#015"]
+    lines = ([b"<--- Received SIP request (50 bytes) from TCP:10.0.0.1:5060 --->", *invite, *invite,
+              b"<--- Received SIP request (82 bytes) from UDP:10.0.0.1:5060 --->", *invite, b"#015",
+              b"SIP/2.0 200 OK#015", b"Call-ID: q#015", b"#015"])
+    log = b"".join(prefix + line + b"\n" for line in lines)
+    fast, slow = (_parse_syslog(log, scanner, 500, False) for scanner in (True, False))
+    assert fast == slow
+    assert fast[2][-1][0] == 0
 
 
 @needs_scanner
