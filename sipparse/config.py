@@ -157,7 +157,8 @@ def _with_net_timeouts(db_url: DatabaseURL, database: dict[str, Any], config_pat
     given = {name: database[name] for name in NET_TIMEOUTS if name in database and name not in db_url.options}
     for name, seconds in given.items():
         if seconds < 0:
-            raise ConfigError(f"config file {config_path}: [database] {name} must be 0 or more seconds, not {seconds}")
+            raise ConfigError(f"{config_location(config_path, 'database', name)}: [database] {name} must be 0 or more "
+                              f"seconds, not {seconds}")
     if not given:
         return db_url
     return replace(db_url, options={**db_url.options, **{name: str(value) for name, value in given.items()}})
@@ -367,7 +368,7 @@ def resolve_settings(
     if db_url.is_mysql and db_url.password is None:
         password = env.get(ENV_DB_PASSWORD) or database.get("password")
         if password:
-            db_url = DatabaseURL(**{**db_url.__dict__, "password": str(password)})
+            db_url = replace(db_url, password=str(password))
     if db_url.is_mysql:
         db_url = _with_net_timeouts(db_url, database, config_path)
     return Settings(db_url=db_url, config_path=config_path, config=config, debug=debug)

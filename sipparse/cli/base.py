@@ -21,7 +21,7 @@ import click
 from sipparse import __version__
 from sipparse.config import Settings, resolve_settings
 from sipparse.errors import NoSchema, SipparseError
-from sipparse.query.render import visible, visible_line
+from sipparse.query.render import visible, visible_line, writes_utf8
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -214,8 +214,7 @@ def _escape_what_the_output_cannot_encode() -> None:
     a display name in CJK or a Call-ID with a symbol becomes an escape such as ``\u5c71``,
     as a character a terminal would act on does, instead of ending the command with an error."""
     for stream in (sys.stdout, sys.stderr):
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+        if not writes_utf8(stream) and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
 
 

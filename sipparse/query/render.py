@@ -23,9 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-# C0 controls but LF, DEL, C1 controls, and the bidi embeddings, overrides and isolates
-_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# DEL, C1 controls, and the bidi embeddings, overrides and isolates
+_UNSAFE_BEYOND_C0 = "\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x09\x0b-\x1f{_UNSAFE_BEYOND_C0}]")  # C0 controls but LF, and those
+_UNSAFE_IN_A_LINE = re.compile(f"[\x00-\x1f{_UNSAFE_BEYOND_C0}]")
 _ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
 
 
@@ -44,8 +45,7 @@ class Terminal:
         width = _columns_env()
         if width is None and on_tty:
             width = shutil.get_terminal_size().columns
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-        fancy = on_tty and encoding.startswith("utf")
+        fancy = on_tty and writes_utf8(stream)
         color = on_tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
         return cls(width=width, fancy=fancy, color=color)
 
@@ -58,6 +58,12 @@ class Terminal:
     @property
     def ellipsis(self) -> str:
         return "…" if self.fancy else "~"
+
+
+def writes_utf8(stream: TextIO) -> bool:
+    """Whether the stream's encoding is UTF-8 (``utf-8``, ``UTF8``, ``utf_8``)."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    return encoding.startswith("utf")
 
 
 def is_tty(stream: TextIO) -> bool:
