@@ -220,20 +220,23 @@ def calls(
 
 @cli.command()
 @range_options
+@click.option("--host", metavar="HOST", help="Only the calls and messages this Asterisk host logged.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @display_options
 @pass_app
 @_handles_errors
-def stats(app: App, since: str | None, until: str | None, fmt: str, utc: bool, tz: str | None) -> None:
+def stats(app: App, since: str | None, until: str | None, host: str | None, fmt: str, utc: bool,
+          tz: str | None) -> None:
     """Traffic and failure figures: ASR, NER, failures, setup times, durations, causes.
 
-    Example: sipparse stats --since 1d
+    Example: sipparse stats --since 1d --host pbx-a
     """
     clock = _clock(utc, tz)
     start, end = _bound(since, clock, "--since"), _bound(until, clock, "--until")
+    host = host.strip() if host else None  # as typed, spaces around it are not the host's
     with _store(app) as store:
-        figures = stats_lib.compute(stats_lib.gather(store, start, end), clock)
+        figures = stats_lib.compute(stats_lib.gather(store, start, end, host), clock)
     if fmt == "json":
-        _echo(stats_lib.render_stats_json(figures, start, end))
+        _echo(stats_lib.render_stats_json(figures, start, end, host))
     else:
-        _echo(stats_lib.render_stats_text(figures, clock, _terminal(), start, end))
+        _echo(stats_lib.render_stats_text(figures, clock, _terminal(), start, end, host))

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sipparse.query.calls import setup_text
+from sipparse.query.calls import host_condition, setup_text
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, cut, render_table, to_json
 from sipparse.query.show import Store
@@ -43,10 +43,12 @@ ANSWERED = ("answered", "completed")
 
 
 class _Query:
-    """The WHERE of the calls (by start) and messages (by timestamp) in the range."""
+    """The WHERE of the calls (by start) and messages (by timestamp) in the range, and of
+    one host's, where ``host`` is given (its calls as ``calls --host`` finds them)."""
 
-    def __init__(self, since: datetime | None, until: datetime | None, backend: str) -> None:
-        self.since, self.until, self.backend = since, until, backend
+    def __init__(self, since: datetime | None, until: datetime | None, backend: str,
+                 host: str | None = None) -> None:
+        self.since, self.until, self.backend, self.host = since, until, backend, host
 
     def group(self, *columns: str) -> str:
         """GROUP BY that leaves the range to the time index: SQLite would rather scan a whole
@@ -54,8 +56,19 @@ class _Query:
         plus = "+" if self.backend == "sqlite" else ""
         return " GROUP BY " + ", ".join(plus + c for c in columns)
 
-    def where(self, column: str, *extra: str) -> tuple[str, list[Any]]:
-        parts, params = list(extra), []
+    def calls(self, *extra: str) -> tuple[str, list[Any]]:
+        """Calls that began in the range (and that the host logged), meeting ``extra``."""
+        if self.host is None:
+            return self._where("first_seen", list(extra), [])
+        return self._where("first_seen", [*extra, host_condition(self.backend)], [self.host, self.host])
+
+    def messages(self) -> tuple[str, list[Any]]:
+        """Messages logged in the range (by the host)."""
+        if self.host is None:
+            return self._where("timestamp", [], [])
+        return self._where("timestamp", ["host = ?"], [self.host])
+
+    def _where(self, column: str, parts: list[str], params: list[Any]) -> tuple[str, list[Any]]:
         for op, moment in ((">=", self.since), ("<", self.until)):
             if moment is not None:
                 parts.append(f"{column} {op} ?")
@@ -73,32 +86,34 @@ def _duration_bucket_sql() -> str:
     return f"CASE {whens} ELSE {len(DURATION_BUCKETS) - 1} END"
 
 
-def gather(store: Store, since: datetime | None = None, until: datetime | None = None) -> dict[str, list[dict]]:
+def gather(store: Store, since: datetime | None = None, until: datetime | None = None,
+           host: str | None = None) -> dict[str, list[dict]]:
     """Every figure's raw material, aggregated by the database: memory stays small however
-    many calls the range holds (setup times are grouped by value to give exact percentiles)."""
-    q = _Query(since, until, store.backend)
+    many calls the range holds (setup times are grouped by value to give exact percentiles).
+    With ``host``, only the calls and messages that Asterisk host logged."""
+    q = _Query(since, until, store.backend, host)
     calls = "kind = 'call'"
     failing = f"{calls} AND state IN {_in(FAILING_STATES)}"
     queries = {
         "outcomes": ("SELECT state, final_status, final_reason, COUNT(*) AS n FROM calls",
-                     q.where("first_seen", calls), q.group("state", "final_status", "final_reason")),
+                     q.calls(calls), q.group("state", "final_status", "final_reason")),
         "setup": ("SELECT setup_ms, COUNT(*) AS n FROM calls",
-                  q.where("first_seen", calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
+                  q.calls(calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
                   q.group("setup_ms")),
         "durations": (f"SELECT {_duration_bucket_sql()} AS bucket, COUNT(*) AS n FROM calls",
-                      q.where("first_seen", calls, "duration_s IS NOT NULL"), " GROUP BY 1"),
-        "to_users": ("SELECT to_user AS who, COUNT(*) AS n FROM calls", q.where("first_seen", failing),
+                      q.calls(calls, "duration_s IS NOT NULL"), " GROUP BY 1"),
+        "to_users": ("SELECT to_user AS who, COUNT(*) AS n FROM calls", q.calls(failing),
                      q.group("to_user") + f" ORDER BY n DESC, who LIMIT {TOP}"),
-        "from_users": ("SELECT from_user AS who, COUNT(*) AS n FROM calls", q.where("first_seen", failing),
+        "from_users": ("SELECT from_user AS who, COUNT(*) AS n FROM calls", q.calls(failing),
                        q.group("from_user") + f" ORDER BY n DESC, who LIMIT {TOP}"),
         "causes": ("SELECT q850_cause, COUNT(*) AS n FROM calls",
-                   q.where("first_seen", calls, "state = 'completed'"), q.group("q850_cause")),
+                   q.calls(calls, "state = 'completed'"), q.group("q850_cause")),
         "minutes": ("SELECT SUBSTR(first_seen, 1, 16) AS minute, COUNT(*) AS n FROM calls",
-                    q.where("first_seen", calls), " GROUP BY 1"),
+                    q.calls(calls), " GROUP BY 1"),
         "kinds": ("SELECT kind, COUNT(*) AS n, SUM(retransmissions) AS retransmissions FROM calls",
-                  q.where("first_seen"), q.group("kind")),
+                  q.calls(), q.group("kind")),
         "messages": ("SELECT method, status_code, COUNT(*) AS n FROM sip_transactions",
-                     q.where("timestamp"), q.group("method", "status_code")),
+                     q.messages(), q.group("method", "status_code")),
     }
     return {name: store.fetchall(head + where + tail, tuple(params))
             for name, (head, (where, params), tail) in queries.items()}
@@ -259,9 +274,11 @@ def _floor(moment: datetime, minutes: int, clock: Clock) -> datetime:
     return clock.to_utc(midnight + timedelta(minutes=elapsed - elapsed % minutes))
 
 
-def render_stats_json(stats: dict[str, Any], since: datetime | None, until: datetime | None) -> str:
-    """The figures for scripts, with the range they cover (UTC, None: unbounded)."""
-    return to_json({"since": stored_text(since), "until": stored_text(until), **stats})
+def render_stats_json(stats: dict[str, Any], since: datetime | None, until: datetime | None,
+                      host: str | None = None) -> str:
+    """The figures for scripts, with the range they cover (UTC, None: unbounded) and the host
+    they are of (None: every host)."""
+    return to_json({"since": stored_text(since), "until": stored_text(until), "host": host, **stats})
 
 
 def render_stats_text(
@@ -270,9 +287,10 @@ def render_stats_text(
     term: Terminal,
     since: datetime | None = None,
     until: datetime | None = None,
+    host: str | None = None,
 ) -> str:
     """The figures for people: a summary, then one small table per topic."""
-    sections = [_summary(stats, clock, since, until)]
+    sections = [_summary(stats, clock, since, until, host)]
     sections += [
         s
         for s in (
@@ -334,13 +352,15 @@ def _percent(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "n/a"
 
 
-def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until: datetime | None) -> str:
+def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until: datetime | None,
+             host: str | None) -> str:
     c = stats["calls"]
     start, end = format_time(since, clock, 0) or "the beginning", format_time(until, clock, 0) or "now"
     span = f"{start} to {end} ({clock.label})"
     dialogs = ", ".join(f"{k} {n}" for k, n in sorted(stats["dialogs"].items())) or "none"
     lines = [
         f"Range:            {span}",
+        *([f"Host:             {host}"] if host is not None else []),
         f"Calls attempted:  {c['attempted']}",
         f"  answered:       {c['answered']} (BYE seen: {c['completed']})",
         f"  failed:         {c['failed']}",

@@ -451,6 +451,37 @@ def test_host_finds_a_call_that_host_logged_after_another_one(db_url: str, tmp_p
     assert calls_json(db_url, "--host", "pbx3") == []
 
 
+def test_stats_of_one_host_count_its_calls_and_messages(traffic) -> None:  # type: ignore[no-untyped-def]
+    """``stats --host`` gives one PBX's figures: the calls ``calls --host`` lists, and the
+    messages that host logged."""
+    db_url, scenarios = traffic
+    mine = [s for s in scenarios if s.host == "pbx2"]
+    figures = json.loads(ok(db_url, "stats", "--host", " pbx2", "--format", "json"))
+    assert figures["host"] == "pbx2"
+    assert 0 < figures["calls"]["attempted"] == len(calls_of(mine)) < len(calls_of(scenarios))
+    assert figures["calls"]["answered"] == sum(s.final == 200 for s in calls_of(mine))
+    assert figures["messages"]["total"] == sum(len(s.messages) for s in mine)
+    assert figures["dialogs"] == {k: n for k in ("call", "register")
+                                  if (n := sum(s.kind == k for s in mine))}
+    assert "Host:             pbx2" in ok(db_url, "stats", "--host", "pbx2")
+    assert json.loads(ok(db_url, "stats", "--format", "json"))["host"] is None
+    nobody = json.loads(ok(db_url, "stats", "--host", "pbx9", "--format", "json"))
+    assert nobody["calls"]["attempted"] == nobody["messages"]["total"] == 0
+
+
+def test_stats_of_a_host_include_the_trunk_calls_another_host_logged_first(db_url: str, tmp_path: Path) -> None:
+    logs = {"pbx1": make_log(2, host="pbx1"), "pbx2": make_log(1, host="pbx2")}
+    for host, text in logs.items():
+        log = tmp_path / f"{host}.log"
+        log.write_bytes(text)
+        ok(db_url, "ingest", "--no-progress", "--tz", "UTC", "--year", "2025", str(log))
+    figures = {host: json.loads(ok(db_url, "stats", "--host", host, "--format", "json")) for host in logs}
+    assert figures["pbx2"]["calls"]["attempted"] == len(calls_json(db_url, "--host", "pbx2")) == 1
+    assert figures["pbx1"]["calls"]["attempted"] == 2
+    total = json.loads(ok(db_url, "stats", "--format", "json"))["messages"]["total"]
+    assert figures["pbx1"]["messages"]["total"] + figures["pbx2"]["messages"]["total"] == total
+
+
 @pytest.mark.parametrize("command", [["calls"], ["stats"], ["rejects"], ["show", "9-3973"]])
 def test_debug_shows_the_traceback_of_a_database_error(tmp_path, command: list[str],  # type: ignore[no-untyped-def]
                                                        capsys: pytest.CaptureFixture[str]) -> None:
