@@ -72,6 +72,7 @@ RETRYABLE = {
     1317,  # query interrupted: KILL QUERY from an operator, or a shutdown starting
     1969,  # MariaDB's max_statement_time reached (a busy server): the batch runs again
     1060, 1061, 1062,  # duplicate column / index / key: another process migrated at the same time
+    1091,  # the index to drop is gone: another process's migration dropped it first
     2006, 2013, 2055,  # connection lost: reconnect and run the transaction again
 }
 CONNECTION_LOST = {2006, 2013, 2055}

@@ -294,3 +294,42 @@ def test_sqlite_unwritable_place_is_one_line_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(DatabaseError, match=r"^sqlite:///.*/file/sip\.db: cannot create the database file"):
         open_store(f"sqlite:///{blocker}/sip.db")
+
+
+@pytest.mark.mysql
+def test_an_index_another_host_drops_first_does_not_fail_the_migration(
+    mysql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two PBXs upgraded at once migrate one database: the index this one saw is gone by the
+    time its DROP INDEX runs (MySQL error 1091), because the other host dropped it."""
+    from sipparse.store.mysql import MySQLStore
+
+    with open_store(mysql_url) as store:
+        store.execute("CREATE INDEX ix_sip_transactions_status_code ON sip_transactions (status_code)")
+        store.execute(f"DELETE FROM schema_version WHERE version = {store.placeholder}", (schema.CURRENT_VERSION,))
+        store.execute(f"INSERT INTO schema_version (version) VALUES ({store.placeholder})", (2,))
+        store.commit()
+    looked = MySQLStore.indexes
+
+    def other_host_drops_it_after_the_look(self: MySQLStore) -> set[str]:
+        seen = looked(self)
+        if "ix_sip_transactions_status_code" in seen:
+            _other_host(mysql_url, "DROP INDEX ix_sip_transactions_status_code ON sip_transactions")
+        return seen
+
+    monkeypatch.setattr(MySQLStore, "indexes", other_host_drops_it_after_the_look)
+    with open_store(mysql_url) as store:
+        assert schema_version(store) == schema.CURRENT_VERSION
+        assert not set(schema.dropped_indexes(store.backend)) & looked(store)
+
+
+def _other_host(db_url: str, statement: str) -> None:
+    """Run ``statement`` on a connection of its own, as another host's sipparse would."""
+    import mysql.connector
+
+    url = parse_db_url(db_url)
+    con = mysql.connector.connect(
+        host=url.host, port=url.port, user=url.user, password=url.password or "", database=url.database
+    )
+    con.cursor().execute(statement)
+    con.close()
