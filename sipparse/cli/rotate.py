@@ -44,18 +44,20 @@ from sipparse.rotate import (
 @click.option("--format", "fmt", metavar="DIALECT", help="Ingest step: as `sipparse ingest --format`.")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Ingest step: as `sipparse ingest --year`.")
 @click.option("--tz", metavar="ZONE", help="Ingest step: as `sipparse ingest --tz`.")
+@click.option("--host", metavar="NAME", help="Ingest step: as `sipparse ingest --host`.")
 @click.option("-v", "--verbose", is_flag=True, help="Print one line per action.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @pass_app
 def rotate(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, tz: str | None,
-           verbose: bool, quiet: bool, **given: Any) -> None:
+           host: str | None, verbose: bool, quiet: bool, **given: Any) -> None:
     """Rotate log files without losing a line: ingest, rename, reopen, compress, expire.
 
     PATH defaults to the config's [rotate] or [ingest] paths, else /var/log/asterisk/pjsip.
     Options may also be set in the config file's [rotate] section (keep, min_size, max_age,
     compress, delaycompress, dateext, copytruncate, postrotate, shell, ingest, wait, timeout);
     the command line wins; the ingest step reads the files as `sipparse ingest` would
-    (config [ingest] tz, format, year, or --tz, --format, --year). A missing file is skipped.
+    (config [ingest] tz, format, year, host, or --tz, --format, --year, --host). A missing
+    file is skipped.
 
     Examples (the --postrotate command makes the writer reopen its file):
 
@@ -71,7 +73,7 @@ def rotate(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
     options = options_from(app.settings.section("rotate"), given)
     targets = expand_paths(paths or default_paths(app.settings))
     with ExitStack() as stack:
-        ingest = _ingest_function(app, stack, fmt, year, tz) if options.ingest else None
+        ingest = _ingest_function(app, stack, fmt, year, tz, host) if options.ingest else None
         summary = rotate_paths(targets, options, ingest, echo_line if verbose else None)
     if not quiet and not verbose:
         for result in summary.results:
@@ -85,9 +87,9 @@ def rotate(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
 
 
 def _ingest_function(app: App, stack: ExitStack, fmt: str | None, year: int | None,
-                     tz: str | None) -> IngestFn:
+                     tz: str | None, host: str | None) -> IngestFn:
     """Ingest one path with the settings of ``sipparse ingest``, while rotate holds its lock."""
     from sipparse.cli.ingest import build_options
 
-    options = build_options(app, fmt, year, tz, None, ())
+    options = build_options(app, fmt, year, tz, host, ())
     return ingest_with_lock_held(stack.enter_context(app.open_store()), options)

@@ -87,3 +87,19 @@ def test_old_generations_are_read_before_max_age_deletes_them(db_url: str, log: 
     reference = f"sqlite:///{tmp_path / 'ref.db'}"
     ingest_ok(reference, str(DATA / "pjsip-full.log"))
     assert dump(db_url) == dump(reference)
+
+
+def test_rotate_host_labels_what_its_ingest_step_reads(db_url: str, log: Path) -> None:
+    """Each PBX rotates its own pjsip log into a shared database: the rows its ingest step
+    writes carry its name, as `ingest --host` would give them."""
+    from tests.ingest.helpers import open_db
+
+    result = rotate(db_url, "--host", "pbx-a", str(log))
+    assert result.exit_code == 0, (result.output, result.exception)
+    store = open_db(db_url)
+    try:
+        hosts = {r["host"] for r in store.fetchall("SELECT DISTINCT host FROM sip_transactions")}
+        call_hosts = {r["host"] for r in store.fetchall("SELECT DISTINCT host FROM calls")}
+    finally:
+        store.close()
+    assert hosts == call_hosts == {"pbx-a"}
