@@ -34,6 +34,14 @@ def schema_version(store: Store) -> int:
     return 1 if "sip_transactions" in tables else 0
 
 
+def schema_revision(store: Store) -> int:
+    """The revision of the current version the database has (``schema`` says what they are)."""
+    if "schema_revision" not in store.tables():
+        return 0
+    found = store.query("SELECT MAX(revision) FROM schema_revision")
+    return int(found[0][0]) if found and found[0][0] is not None else 0
+
+
 def migrate(store: Store, create: bool = True) -> int:
     """Create or upgrade the schema; return the version found before. ``create=False``: an
     empty database raises ``NoSchema`` instead.
@@ -43,6 +51,7 @@ def migrate(store: Store, create: bool = True) -> int:
     ingest holds SQLite's write lock, instead of waiting for the ingest to end.
     """
     found = schema_version(store)
+    unrevised = found == schema.CURRENT_VERSION and schema_revision(store) < schema.CURRENT_REVISION
     store.rollback()  # MySQL: end the read's snapshot; SQLite: nothing is open
     if not found and not create:
         from sipparse.errors import NoSchema
@@ -50,7 +59,7 @@ def migrate(store: Store, create: bool = True) -> int:
         raise NoSchema(f"{store.url.redacted()}: no sipparse tables yet: nothing has been ingested into it")
     if found > schema.CURRENT_VERSION:
         raise_newer(store, found)
-    if found < schema.CURRENT_VERSION:
+    if found < schema.CURRENT_VERSION or (create and unrevised):  # a reader has no use for a revision
         _upgrade_or_explain(store, found, create)
     return found
 
@@ -85,14 +94,25 @@ def raise_newer(store: Store, found: int) -> None:
 
 
 def _upgrade(store: Store) -> None:
-    found = schema_version(store)
-    if found >= schema.CURRENT_VERSION:
+    found, revision = schema_version(store), schema_revision(store)
+    if found >= schema.CURRENT_VERSION and revision >= schema.CURRENT_REVISION:
         return
-    log.info("migrating %s from schema version %d to %d", store.url.redacted(), found, schema.CURRENT_VERSION)
+    log.info("migrating %s from schema version %d.%d to %d.%d", store.url.redacted(), found, revision,
+             schema.CURRENT_VERSION, schema.CURRENT_REVISION)
     for statement in schema.create_tables(store.backend):
         store.execute(statement)
     _add_missing_columns(store, "sip_transactions", schema.message_columns(store.backend))
     _add_missing_columns(store, "calls", schema.call_columns(store.backend))
+    _add_missing_columns(store, "checkpoints", schema.CHECKPOINT_COLUMNS)
+    if found < schema.CURRENT_VERSION:
+        _upgrade_version(store, found)
+    if revision < schema.CURRENT_REVISION:
+        store.execute(f"INSERT INTO schema_revision (revision, applied_at) VALUES ({store.placeholder}, "
+                      f"{store.placeholder})", (schema.CURRENT_REVISION, store.fmt_time(_now())))
+
+
+def _upgrade_version(store: Store, found: int) -> None:
+    """The steps of the versions after ``found``: numbers, indexes, the Logstash rows filled."""
     if store.refs_calls and found == 1:
         _number_version_1_calls(store)
     elif store.refs_calls:

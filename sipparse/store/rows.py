@@ -108,7 +108,8 @@ class Checkpoint:
 
     ``fingerprint`` identifies the file by its first bytes (it survives renames and
     compression); ``size``, ``inode``, ``device`` and ``mtime`` are what was seen when the
-    checkpoint was written, to notice truncation, rotation or replacement.
+    checkpoint was written, to notice truncation, rotation or replacement. ``host`` is the
+    machine whose file it is (``ingest --host``): each PBX has its own /var/log/asterisk/pjsip.
     """
 
     fingerprint: str
@@ -118,6 +119,7 @@ class Checkpoint:
     inode: int | None = None
     device: int | None = None
     mtime: float | None = None
+    host: str | None = None
 
 
 def utc_naive(value: datetime | None) -> datetime | None:
@@ -274,7 +276,7 @@ def reject_rows(rejects: Sequence[Reject], now: datetime, fmt_time: TimeFormat) 
 def checkpoint_rows(checkpoints: Sequence[Checkpoint], now: datetime, fmt_time: TimeFormat) -> RowList:
     """``checkpoints`` rows in ``schema.CHECKPOINT_COLUMNS`` order."""
     stamp = fmt_time(now)
-    return clip_rows([(c.fingerprint, c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp)
+    return clip_rows([(c.fingerprint, c.path, c.offset, c.size, c.inode, c.device, c.mtime, stamp, c.host)
                       for c in checkpoints], _CHECKPOINT_CLIPS)
 
 

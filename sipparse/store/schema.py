@@ -18,6 +18,13 @@ SQLite database (``CALL_REF``) and indexes ``sip_transactions`` by that number i
 the Call-ID (``SQLITE_INDEXES``). Every step is idempotent
 (``IF NOT EXISTS``, and a column or index that already exists, or is already gone, is
 skipped), so two processes may migrate at once.
+
+Revisions are the changes within a version that the code of that version keeps writing
+beside: a column added that it leaves NULL. Several hosts write one MySQL database and are
+upgraded one at a time; a new version would have each host not yet upgraded refuse the
+database (``raise_newer``) until it is, so such a change is a revision, counted in
+``schema_revision``, a table older code never reads. Revision 1 (of version 4) records the
+host that read a file in its checkpoint (``checkpoints.host``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CURRENT_VERSION = 4
+CURRENT_REVISION = 1
 TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 
@@ -164,6 +172,8 @@ CHECKPOINT_COLUMNS: tuple[Column, ...] = (
     _int("device", "BIGINT UNSIGNED"),
     Column("mtime", "REAL", "DOUBLE"),
     _time("updated_at"),
+    # the host whose file it is (``ingest --host``): every PBX logs to the same path (revision 1)
+    _varchar("host", 255),
 )
 
 # name -> (table, columns, unique?)
@@ -249,6 +259,7 @@ def create_messages_v1(backend: str) -> str:
 
 
 VERSION_COLUMNS = (Column("version", "INTEGER", "INT"), _time("applied_at"))
+REVISION_COLUMNS = (Column("revision", "INTEGER", "INT"), _time("applied_at"))
 
 
 def create_tables(backend: str) -> list[str]:
@@ -259,6 +270,7 @@ def create_tables(backend: str) -> list[str]:
         _create_table("rejects", REJECT_COLUMNS, backend),
         _create_table("checkpoints", CHECKPOINT_COLUMNS, backend, key="fingerprint"),
         _create_table("schema_version", VERSION_COLUMNS, backend, key="version"),
+        _create_table("schema_revision", REVISION_COLUMNS, backend, key="revision"),
     ]
 
 

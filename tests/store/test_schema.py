@@ -16,7 +16,7 @@ from sipparse.config import parse_db_url
 from sipparse.errors import DatabaseError
 from sipparse.query.show import fetch_messages
 from sipparse.sip.message import Source
-from sipparse.store import migrate, open_store, schema
+from sipparse.store import Checkpoint, migrate, open_store, schema
 from sipparse.store.migrate import schema_version
 from tests.store.factory import completed_call
 from tests.store.helpers import calls_table, count, refs_agree
@@ -333,3 +333,34 @@ def _other_host(db_url: str, statement: str) -> None:
     )
     con.cursor().execute(statement)
     con.close()
+
+
+def _as_revision_0(db_url: str) -> None:
+    """The version-4 database of a sipparse before revision 1: no ``checkpoints.host``."""
+    with open_store(db_url) as store:
+        store.execute("DROP TABLE schema_revision")
+        store.execute(f"ALTER TABLE checkpoints DROP COLUMN {store.q('host')}")
+        store.commit()
+
+
+def test_revision_1_adds_the_checkpoint_host_and_keeps_the_version_older_hosts_know(db_url: str) -> None:
+    """Hosts are upgraded one at a time: the first one's migration adds a column the others
+    leave NULL, and leaves the version at the one they accept, so they go on ingesting."""
+    _as_revision_0(db_url)
+    with open_store(db_url) as store:
+        assert "host" in store.columns("checkpoints")
+        assert schema_version(store) == 4 and migrate.schema_revision(store) == schema.CURRENT_REVISION
+        older = store.upsert_sql("checkpoints", schema.CHECKPOINT_COLUMNS[:-1], "fingerprint")
+        store._transaction(lambda: store.executemany(older, [("fp-older", "/var/log/asterisk/pjsip", 10, 10,
+                                                               1, 2, 1.5, None)]))
+        assert store.write_batch(completed_call("c1", SOURCE, START).messages).inserted == 7
+        assert store.get_checkpoint("fp-older") == Checkpoint("fp-older", "/var/log/asterisk/pjsip", 10, 10, 1, 2, 1.5)
+
+
+def test_a_reader_does_not_migrate_a_revision(db_url: str) -> None:
+    """`calls` or `show` with an account that may only SELECT reads a database an older
+    sipparse made: nothing they read is in a revision."""
+    _as_revision_0(db_url)
+    with open_store(db_url, create=False) as store:
+        assert "host" not in store.columns("checkpoints")
+        assert migrate.schema_revision(store) == 0
