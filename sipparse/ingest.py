@@ -360,7 +360,7 @@ class Run:
     def _last_look(self, path: str, siblings: list[str]) -> float | None:
         """The newest mtime recorded in a checkpoint of this path or its siblings."""
         names = sorted({os.path.abspath(p) for p in [path, *siblings]})
-        stored = self.store.newest_checkpoint_mtime(names)
+        stored = self.store.newest_checkpoint_mtime(names, self.host)
         times = [cp.mtime for cp in self.checkpoints.values()
                  if cp is not None and cp.mtime is not None and cp.path in names]
         times += [stored] if stored is not None else []
@@ -536,7 +536,7 @@ class Run:
         previous batch) or in a ``ParseWorker`` (``calls_ahead``: the worker summarises the
         batch's calls too, and sends no message objects)."""
         _label_host(batch.messages, batch.rejects, self.host)
-        cp = make_checkpoint(lf, batch.checkpoint, batch.end)
+        cp = make_checkpoint(lf, batch.checkpoint, batch.end, self.host)
         rows = None
         if not self.options.dry_run:
             rows = self.store.prepare_batch(batch.messages, batch.rejects, [cp], calls_ahead=calls_ahead)
@@ -954,10 +954,10 @@ def _mtime(path: str) -> float | None:
         return None
 
 
-def make_checkpoint(lf: LogFile, offset: int, end: int) -> Any:
-    """The checkpoint stored with a batch: resume at ``offset``, ``end`` bytes seen."""
+def make_checkpoint(lf: LogFile, offset: int, end: int, host: str | None = None) -> Any:
+    """The checkpoint stored with a batch: resume at ``offset``, ``end`` bytes seen, on ``host``."""
     return Checkpoint(fingerprint=lf.fingerprint, path=os.path.abspath(lf.path), offset=offset, size=end,
-                      inode=lf.inode, device=lf.device, mtime=lf.mtime)
+                      inode=lf.inode, device=lf.device, mtime=lf.mtime, host=host)
 
 
 def make_parse_options(options: IngestOptions) -> Any:

@@ -236,13 +236,21 @@ class Store(ABC):
                            f"WHERE {self.q('fingerprint')} = {self.placeholder}", (fingerprint,))
         return rows.checkpoint_from_row(found[0]) if found else None
 
-    def newest_checkpoint_mtime(self, paths: Sequence[str]) -> float | None:
-        """The newest file mtime recorded in a checkpoint of any of these (absolute) paths."""
+    def newest_checkpoint_mtime(self, paths: Sequence[str], host: str | None = None) -> float | None:
+        """The newest file mtime recorded in a checkpoint of any of these (absolute) paths on
+        ``host``. Every PBX logs to the same path: another's look says nothing of this one's
+        files. A checkpoint that names no host (written before revision 1, or by a sipparse
+        not yet upgraded) may be any host's, and counts."""
         if not paths:
             return None
         marks = ", ".join([self.placeholder] * len(paths))
+        params = [rows.storable(p) for p in paths]
+        on_host = ""
+        if host is not None:
+            on_host = f" AND ({self.q('host')} = {self.placeholder} OR {self.q('host')} IS NULL)"
+            params.append(rows.clip_host(host))
         found = self._read(f"SELECT MAX({self.q('mtime')}) FROM {self.q(CHECKPOINTS_TABLE)} "
-                           f"WHERE {self.q('path')} IN ({marks})", [rows.storable(p) for p in paths])
+                           f"WHERE {self.q('path')} IN ({marks}){on_host}", params)
         return None if not found or found[0][0] is None else float(found[0][0])
 
     def checkpoints(self) -> list[Checkpoint]:

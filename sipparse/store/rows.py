@@ -411,6 +411,14 @@ def sanitize(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [tuple(storable(v) if isinstance(v, str) else v for v in row) for row in rows]
 
 
+_CHECKPOINT_HOST_CLIP = next(c.clip for c in schema.CHECKPOINT_COLUMNS if c.name == "host")
+
+
+def clip_host(host: str) -> str:
+    """``host`` as a checkpoint stores it, to look checkpoints up by it."""
+    return storable(host)[:_CHECKPOINT_HOST_CLIP]
+
+
 def storable(value: str) -> str:
     """``value`` as ``sanitize`` stores it, so that a lookup by a value read from the system
     (a file name of undecodable bytes) finds the row that holds it."""

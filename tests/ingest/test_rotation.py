@@ -223,3 +223,26 @@ def test_a_rotated_file_read_after_the_next_one_gives_the_calls_of_the_log_in_or
     ingest_ok(in_order, str(tmp_path / "pjsip"))
     assert dump_calls(db_url) == dump_calls(in_order)
     assert "\tcompleted\t" in dump_calls(db_url)[0]
+
+
+def test_another_hosts_checkpoint_of_the_same_path_does_not_hide_a_rotated_generation(
+        db_url: str, tmp_path: Path) -> None:
+    """Every PBX logs to /var/log/asterisk/pjsip: a look another host took at its own file
+    there, later than this host's last, says nothing of what this host has read since."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3, first=9, host="pbx-a"))
+    later = time.time() + 3600
+    os.utime(log, (later, later))  # pbx-a ingests its own pjsip after pbx-b's rotation below
+    ingest_ok(db_url, "--host", "pbx-a", str(log))
+    log.write_bytes(A)
+    ingest_ok(db_url, "--host", "pbx-b", str(log))
+    os.rename(log, tmp_path / "pjsip.1")
+    log.write_bytes(B)  # a whole generation lived and was rotated between two runs of pbx-b
+    os.utime(tmp_path / "pjsip.1", (1, 1))
+    os.rename(log, tmp_path / "pjsip.0")
+    (tmp_path / "pjsip.0").touch()
+    log.write_bytes(C)
+    ingest_ok(db_url, "--host", "pbx-b", str(log))
+    with open_store(db_url) as store:
+        found = store.fetchall("SELECT host, COUNT(*) AS n FROM sip_transactions GROUP BY host ORDER BY host")
+    assert [(r["host"], r["n"]) for r in found] == [("pbx-a", message_count(3)), ("pbx1", message_count(9))]

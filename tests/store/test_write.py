@@ -162,6 +162,19 @@ def test_checkpoints_are_stored_and_replaced(db_url: str) -> None:
         assert store.get_checkpoint("missing") is None
 
 
+def test_the_newest_look_at_a_path_is_each_hosts_own(db_url: str) -> None:
+    """Every PBX logs to /var/log/asterisk/pjsip; a checkpoint that names no host (an older
+    sipparse's) may be any host's, so it counts for each."""
+    pjsip = "/var/log/asterisk/pjsip"
+    with open_store(db_url) as store:
+        store.write_batch([], [], [Checkpoint("fp-a", pjsip, 10, 10, mtime=30.0, host="pbx-a"),
+                                   Checkpoint("fp-b", pjsip, 10, 10, mtime=20.0, host="pbx-b"),
+                                   Checkpoint("fp-old", pjsip + ".1", 10, 10, mtime=15.0)])
+        assert store.newest_checkpoint_mtime([pjsip, pjsip + ".1"], "pbx-b") == 20.0
+        assert store.newest_checkpoint_mtime([pjsip, pjsip + ".1"], "pbx-c") == 15.0
+        assert store.newest_checkpoint_mtime([pjsip, pjsip + ".1"]) == 30.0
+
+
 def test_a_failed_batch_stores_neither_rows_nor_checkpoint(db_url: str) -> None:
     messages = completed_call("c1", SOURCE, START).messages
     with open_store(db_url) as store:
