@@ -47,6 +47,15 @@ READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
 # What logrotate and `sipparse rotate` call a rotated generation of NAME: NAME.1, NAME.2.gz,
 # NAME-20261129, NAME-20261129-2, NAME-20261129.1.gz, NAME.1.gz ...
 _ROTATED_SUFFIX = re.compile(r"(?:[.-][0-9][0-9._-]*)?(?:\.gz)?")
+# What logrotate's ``dateext`` appends: ``dateformat`` (``-%Y%m%d`` by default; ``-%Y-%m-%d``,
+# ``-%Y%m%d%H``, ``.%Y-%m-%d``...), then ``-N`` for a second rotation the same day (`sipparse
+# rotate`) or the epoch seconds of ``%s``; or ``-%s`` alone.
+_DATE = r"(?:19|20)[0-9]{2}[-_.]?[0-9]{2}[-_.]?[0-9]{2}(?:[-_T]?[0-9]{2}){0,3}"
+_DATED = rf"[-._](?:{_DATE}(?:[-_.][0-9]+){{0,2}}|[0-9]{{9,10}})"
+# A generation's compressed form: logrotate's ``compressext`` for its usual ``compresscmd``s
+_COMPRESSED = r"(?:\.(?:gz|bz2|xz|lzma|zst|lz4|Z))?"
+# NAME's extension, which logrotate's ``extension`` keeps last: pjsip.log -> pjsip.1.log, pjsip.2.log.gz
+_EXTENSION = re.compile(r"(.+)(\.[^.]*[^.0-9][^.]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,15 +277,30 @@ def rotated_siblings(path: str) -> list[str]:
         entries = os.listdir(directory)
     except OSError:
         return []
+    kept_extension = _kept_extension_pattern(name)
     found = []
     for entry in entries:
-        if entry != name and entry.startswith(name) and _ROTATED_SUFFIX.fullmatch(entry, len(name)):
+        if entry == name:
+            continue
+        if (entry.startswith(name) and _ROTATED_SUFFIX.fullmatch(entry, len(name))) or (
+                kept_extension is not None and kept_extension.fullmatch(entry)):
             full = os.path.join(directory, entry)
             try:
                 found.append((os.stat(full).st_mtime, full))
             except OSError:
                 continue
     return [full for _, full in sorted(found)]
+
+
+def _kept_extension_pattern(name: str) -> re.Pattern[str] | None:
+    """The names of NAME's generations made with logrotate's ``extension``, which keeps NAME's
+    extension after the number or date (``pjsip.1.log``, ``pjsip-20261129.log.gz``); None when
+    NAME has no extension."""
+    parts = _EXTENSION.fullmatch(name)
+    if parts is None:
+        return None
+    stem, extension = map(re.escape, parts.groups())
+    return re.compile(rf"{stem}(?:\.[0-9]+|{_DATED}){extension}{_COMPRESSED}")
 
 
 def _reason(exc: BaseException) -> str:

@@ -116,3 +116,16 @@ def test_expand_paths_globs_and_duplicates(tmp_path: Path) -> None:
     a, b = write(tmp_path / "a.log", LOG), write(tmp_path / "b.log", LOG)
     got = expand_paths([str(tmp_path / "*.log"), str(a), str(tmp_path / "missing*"), str(b)])
     assert got == [str(a), str(b), str(tmp_path / "missing*")]
+
+
+def test_generations_named_by_logrotate_extension_keep_the_log_s_extension(tmp_path: Path) -> None:
+    """logrotate's ``extension .log`` puts the number (or date) before the extension and the
+    compression's after it: ``pjsip.1.log``, ``pjsip.2.log.gz``, ``pjsip-20261129.log``."""
+    names = ["pjsip.2.log.gz", "pjsip-20261129.log", "pjsip.1.log"]
+    for age, name in enumerate(names):
+        path = write(tmp_path / name, LOG)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    for other in ["pjsip.log", "pjsip.txt", "pjsip.1.txt", "pjsipx.1.log", "pjsip.log.lock"]:
+        write(tmp_path / other, LOG)
+    found = [os.path.basename(p) for p in files.rotated_siblings(str(tmp_path / "pjsip.log"))]
+    assert found == names

@@ -246,3 +246,15 @@ def test_another_hosts_checkpoint_of_the_same_path_does_not_hide_a_rotated_gener
     with open_store(db_url) as store:
         found = store.fetchall("SELECT host, COUNT(*) AS n FROM sip_transactions GROUP BY host ORDER BY host")
     assert [(r["host"], r["n"]) for r in found] == [("pbx-a", message_count(3)), ("pbx1", message_count(9))]
+
+
+def test_a_generation_named_by_logrotate_extension_is_finished(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip.log"
+    log.write_bytes(A)
+    ingest_ok(sqlite_url, str(log))
+    with open(log, "ab") as fh:  # written after the run, before logrotate's rename
+        fh.write(B)
+    os.rename(log, tmp_path / "pjsip.1.log")  # logrotate: extension .log
+    log.write_bytes(C)
+    ingest_ok(sqlite_url, str(log))
+    assert dump(sqlite_url) == one_run(tmp_path, A, B, C)
