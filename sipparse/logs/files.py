@@ -44,9 +44,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 << 10
 READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
 
-# What logrotate and `sipparse rotate` call a rotated generation of NAME: NAME.1, NAME.2.gz,
-# NAME-20261129, NAME-20261129-2, NAME-20261129.1.gz, NAME.1.gz ...
-_ROTATED_SUFFIX = re.compile(r"(?:[.-][0-9][0-9._-]*)?(?:\.gz)?")
 # What logrotate's ``dateext`` appends: ``dateformat`` (``-%Y%m%d`` by default; ``-%Y-%m-%d``,
 # ``-%Y%m%d%H``, ``.%Y-%m-%d``...), then ``-N`` for a second rotation the same day (`sipparse
 # rotate`) or the epoch seconds of ``%s``; or ``-%s`` alone.
@@ -54,6 +51,9 @@ _DATE = r"(?:19|20)[0-9]{2}[-_.]?[0-9]{2}[-_.]?[0-9]{2}(?:[-_T]?[0-9]{2}){0,3}"
 _DATED = rf"[-._](?:{_DATE}(?:[-_.][0-9]+){{0,2}}|[0-9]{{9,10}})"
 # A generation's compressed form: logrotate's ``compressext`` for its usual ``compresscmd``s
 _COMPRESSED = r"(?:\.(?:gz|bz2|xz|lzma|zst|lz4|Z))?"
+# What logrotate and `sipparse rotate` append to NAME for a rotated generation: NAME.1,
+# NAME.2.gz, NAME-20261129, NAME-20261129-2, NAME-20261129.1.gz; never NAME-2 (another log)
+_ROTATED_SUFFIX = re.compile(rf"(?:\.[0-9]+|{_DATED}){_COMPRESSED}")
 # NAME's extension, which logrotate's ``extension`` keeps last: pjsip.log -> pjsip.1.log, pjsip.2.log.gz
 _EXTENSION = re.compile(r"(.+)(\.[^.]*[^.0-9][^.]*)")
 

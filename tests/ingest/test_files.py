@@ -129,3 +129,19 @@ def test_generations_named_by_logrotate_extension_keep_the_log_s_extension(tmp_p
         write(tmp_path / other, LOG)
     found = [os.path.basename(p) for p in files.rotated_siblings(str(tmp_path / "pjsip.log"))]
     assert found == names
+
+
+def test_only_names_logrotate_gives_generations_are_taken_for_them(tmp_path: Path) -> None:
+    """``pbx-2`` is another PBX's log, not a generation of ``pbx``: a dash is followed by a
+    date in logrotate's names (``dateext``), a dot by a number."""
+    generations = ["pbx.log.1", "pbx.log.2.gz", "pbx.log-20261203", "pbx.log-20261204-2", "pbx.log-2026120405.bz2",
+                   "pbx.log-1764806400", "pbx.log-2026-12-05.xz"]
+    for age, name in enumerate(generations):
+        path = write(tmp_path / name, LOG)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    for other in ["pbx.log-2", "pbx-2.log", "pbx.log-1.2", "pbx.log.1-old", "pbx.log.20261203.bak"]:
+        write(tmp_path / other, LOG)
+    assert [os.path.basename(p) for p in files.rotated_siblings(str(tmp_path / "pbx.log"))] == generations
+    write(tmp_path / "pbx", LOG)
+    assert files.rotated_siblings(str(tmp_path / "pbx-2")) == []
+    assert files.rotated_siblings(str(tmp_path / "pbx")) == []

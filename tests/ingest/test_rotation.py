@@ -258,3 +258,14 @@ def test_a_generation_named_by_logrotate_extension_is_finished(sqlite_url: str, 
     log.write_bytes(C)
     ingest_ok(sqlite_url, str(log))
     assert dump(sqlite_url) == one_run(tmp_path, A, B, C)
+
+
+def test_another_pbx_s_log_is_not_taken_for_a_generation(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pbx"
+    log.write_bytes(A)
+    ingest_ok(sqlite_url, str(log))
+    (tmp_path / "pbx-2").write_bytes(B)  # the second PBX's log, written since
+    with open(log, "ab") as fh:
+        fh.write(C)
+    ingest_ok(sqlite_url, str(log))
+    assert dump(sqlite_url) == one_run(tmp_path, A, C)
