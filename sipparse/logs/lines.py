@@ -39,6 +39,7 @@ _SEPARATORS = (b"#015", b"", b"\r")
 _BOM = "\ufeff".encode()  # SYSLOG_BOM, after the prefix of the lines of an RFC 5424 message in UTF-8
 _ORIGIN_LEADS = frozenset(b"[VNWEDSTF")
 _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
+_CONTENT_TYPE_NAMES = (b"content-type", b"c")
 _MAX_DIGITS = 18  # a longer number (a Content-Length, a pid) is unreadable: no column, and not int(), takes it
 # A line whose text before its first ":" is, stripped and lower-cased, a Content-Length name.
 _CONTENT_LENGTH_LINE = re.compile(
@@ -325,10 +326,12 @@ class SyslogLayout:
                 self._append(key, msg, content[:glued], end)
             self._asterisk_line(m, key, self.open.get(key), content[glued:], start, end)
             return
-        # A body may begin with a start line (message/sipfrag); past its first line, a start
-        # line means the Content-Length was too large and the next message has begun.
+        # A body may begin with a start line (message/sipfrag); past its first line, or in a
+        # body of another type, a start line means the Content-Length was larger than the body
+        # logged and the next message has begun.
         in_sized_body = msg is not None and msg.in_body and msg.content_length is not None
-        if (not in_sized_body or msg.body) and not _segment_goes_on(msg) and START_LINE.match(_strip_cr(content)):
+        if (not in_sized_body or msg.body or not _carries_message(msg.lines)) and not _segment_goes_on(msg) \
+                and START_LINE.match(_strip_cr(content)):
             msg = self._start(m, key, msg, start, end)
         if msg is None:
             self._skip(m, content, start, end)
@@ -689,6 +692,16 @@ def _content_length_in(text: bytes, end: int) -> int | None:
         return None
     value = _strip_cr(found.group(1)).strip()
     return int(value) if value.isdigit() and len(value) <= _MAX_DIGITS else None
+
+
+def _carries_message(lines: list[bytes]) -> bool:
+    """Whether a header section logged as lines has a ``message/*`` Content-Type (a sipfrag,
+    a whole SIP message): the only bodies that begin with a start line."""
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in _CONTENT_TYPE_NAMES:
+            return value.lstrip().lower().startswith(b"message/")
+    return False
 
 
 def _content_length(lines: list[bytes]) -> int | None:

@@ -1,0 +1,60 @@
+"""Damaged logs (lines cut, glued, truncated): each damage is a counted reject or a message
+stored as cut, and every message before and after it is still read."""
+
+from __future__ import annotations
+
+import pytest
+
+from sipparse.sip import accel
+from tests.logs.helpers import DATA, parse_bytes
+
+SYSLOG_MESSAGES = (DATA / "pjsip-syslog.log").read_bytes().split(b"\n\n")
+
+
+@pytest.fixture(params=["c", "python"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs with the C reader and with Python's alone: they must agree."""
+    if request.param == "python":
+        monkeypatch.setattr(accel, "reader", None)
+    elif accel.reader is None:
+        pytest.skip("C scanner not built")
+    return request.param
+
+
+def _summary(data: bytes, **options: object) -> tuple[list[tuple], list[tuple], int]:
+    messages, rejects, skipped, _ = parse_bytes(data, final=True, **options)
+    return ([(m.offset, m.sip_method, m.call_id) for m in messages], [(r.offset, r.reason) for r in rejects],
+            skipped)
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 300])
+def test_a_syslog_body_logged_shorter_than_its_content_length_keeps_the_next_message(
+        reader: str, batch_bytes: int) -> None:
+    """An INVITE whose SDP lines never made it to the log (Content-Length 129, no body line):
+    the next message's start line ends it, where the INVITE took that message as its body."""
+    invite = SYSLOG_MESSAGES[0].split(b"\n")
+    cut = b"\n".join(invite[:12]) + b"\n"
+    assert cut.endswith(b"#015\n") and b"Content-Length:   129" in cut
+    data = cut + SYSLOG_MESSAGES[1] + b"\n\n"
+    messages, rejects, skipped, _ = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [(0, "INVITE"), (len(cut), "100 Trying")]
+    assert messages[0].raw_message.endswith(b"Content-Length:   129\r\n\r\n")
+    assert any("Content-Length 129" in problem for problem in messages[0].problems)
+    assert messages[1].raw_message.startswith(b"SIP/2.0 100 Trying\r\n")
+    assert not rejects and skipped == 0
+
+
+def _syslog(lines: list[bytes], pid: int = 6541) -> bytes:
+    return b"".join(b"Nov 29 14:09:10 pbx1 asterisk[%d]: %s\n" % (pid, line) for line in lines)
+
+
+def test_a_syslog_sipfrag_body_still_begins_with_its_start_line(reader: str) -> None:
+    """A NOTIFY's message/sipfrag body is a status line: it stays the NOTIFY's body."""
+    notify = _syslog([b"NOTIFY sip:a@127.0.0.1 SIP/2.0#015", b"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-1#015",
+                      b"From: <sip:b@127.0.0.1>;tag=1#015", b"To: <sip:a@127.0.0.1>;tag=2#015",
+                      b"Call-ID: refer-1#015", b"CSeq: 2 NOTIFY#015", b"Event: refer#015",
+                      b"Content-Type: message/sipfrag;version=2.0#015", b"Content-Length: 16#015", b"#015",
+                      b"SIP/2.0 200 OK#015"])
+    messages, rejects, _, _ = parse_bytes(notify + b"\n" + SYSLOG_MESSAGES[1] + b"\n\n", dialect="syslog", final=True)
+    assert [m.sip_method for m in messages] == ["NOTIFY", "100 Trying"] and not rejects
+    assert messages[0].raw_message.endswith(b"\r\n\r\nSIP/2.0 200 OK\r\n") and not messages[0].problems
