@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Any, BinaryIO, Protocol
 
@@ -504,7 +504,8 @@ class Run:
             self._fail(reason)
 
     def _parse_options_for(self, lf: LogFile, fh: BinaryIO, final: bool) -> Any:
-        """Per-file options: the dialect is detected from the file's head, never from mid-file.
+        """Per-file options: the dialect is detected from the file's head, never from mid-file;
+        yearless time stamps take their year from the file's last change (``written_at``).
 
         :raises UnknownLogFormat: no dialect fits the head, which holds whole lines; or the
             format given (not ``auto``) fits none of them.
@@ -528,7 +529,7 @@ class Run:
                 if holds_log_lines(head) and not any(fits_dialect(head, d) for d in _dialects_read_as(opts, dialect)):
                     raise UnknownLogFormat(lf.path, head, forced=dialect)
                 self._dialects[key] = dialect
-        return replace(self.parse_options, dialect=self._dialects[key], final=final)
+        return replace(self.parse_options, dialect=self._dialects[key], final=final, now=written_at(lf))
 
     def _prepared(self, lf: LogFile, batch: Any, nbytes: int, calls_ahead: bool = False) -> _Prepared:
         """The batch's counts, checkpoint and rows (``Store.prepare_batch``), its host labels set:
@@ -945,6 +946,13 @@ def _label_host(messages: list[Any], rejects: list[Any], host: str) -> None:
     for record in rejects:
         if record.host is None:
             record.host = host
+
+
+def written_at(lf: LogFile) -> datetime:
+    """When ``lf`` was last written (never later than now): the "now" its yearless time stamps
+    must not pass. A log of December read the next November is last year's, not this one's,
+    and one of 29 November read on 3 December of the following year is not this year's."""
+    return datetime.fromtimestamp(min(lf.mtime, time.time()), UTC)
 
 
 def _mtime(path: str) -> float | None:

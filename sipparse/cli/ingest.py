@@ -105,7 +105,7 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
 @click.option("--format", "fmt", metavar="auto|syslog|rfc5424|syslog-protocol|full|NAME",
               help="Log dialect (default auto, detected per file; NAME: a [[dialects]] entry of the config).")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Year of yearless syslog timestamps "
-              "(default: inferred so that no timestamp lies in the future).")
+              "(default: inferred so that no timestamp lies after the file's last change).")
 @click.option("--tz", metavar="ZONE", help="Zone of zoneless timestamps: IANA name or UTC (default: local).")
 @click.option("--host", metavar="NAME", help="Host label for messages whose log names none "
               "(default: [ingest] host, else this machine's name).")

@@ -53,7 +53,7 @@ class ParseOptions:
     :param dialect: ``"auto"``, ``"syslog"``, ``"rfc5424"``, ``"full"`` or a user dialect name
     :param year: year of yearless time stamps (default: inferred, never in the future)
     :param tz: zone of zoneless time stamps (default: the local zone)
-    :param now: reference time for the year inference (default: now)
+    :param now: reference time for the year inference (default: now; ingest gives the file's mtime)
     :param patterns: a ``sipparse.grok.PatternLibrary`` (default: the bundled one)
     :param user_dialects: ``[[dialects]]`` tables: name, line, fields, layout
     :param final: the data will not grow: close an unfinished last message as it is

@@ -3,7 +3,8 @@
 Syslog and Asterisk's default time stamps have no year and no zone.  The year is
 ``ParseOptions.year`` when given, else inferred: the latest year that does not put the
 time stamp in the future relative to ``now`` (so a log of December 31st read on January
-1st is last year's).  One day of slack absorbs clock skew between hosts, which must not
+1st is last year's; ingest's ``now`` is the file's mtime, so a log read a year late is
+not moved to the current year).  One day of slack absorbs clock skew between hosts, which must not
 throw a message a year back.  Zoneless times are in ``tz`` (default: the local zone).
 
 Time stamps repeat (a log has one per second at most for most lines), so every distinct

@@ -401,3 +401,17 @@ def test_a_patterns_dir_that_is_not_there_is_a_usage_error_as_in_grok(tmp_path: 
     assert ingest.exit_code == grok.exit_code == 2
     assert ingest.stderr.splitlines()[-1] == grok.stderr.splitlines()[-1] == (
         f"Error: Invalid value for '--patterns-dir': Directory '{gone}' does not exist.")
+
+
+def test_a_yearless_log_read_a_year_on_takes_the_year_it_was_last_written(sqlite_url: str, tmp_path: Path) -> None:
+    """The sample's 29 November, in a file last written on 30 November two years ago, is
+    that year's: not this year's (perhaps still ahead), nor last year's."""
+    year = time.gmtime().tm_year - 2
+    log = tmp_path / "pjsip"
+    log.write_bytes((Path(__file__).parents[1] / "data" / "pjsip-syslog.log").read_bytes())
+    written = time.mktime((year, 11, 30, 12, 0, 0, 0, 0, -1))
+    os.utime(log, (written, written))
+    ingest_ok(sqlite_url, str(log))
+    with open_db(sqlite_url) as store:
+        years = {str(r[0])[:4] for r in store.query("SELECT DISTINCT timestamp FROM sip_transactions")}
+    assert years == {str(year)}
