@@ -29,6 +29,8 @@ _SYSLOG = re.compile(
     r"(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)"
     r"(?:[.,](?P<f>\d+))?(?: (?P<y>\d{4}))?"
 )
+_LEAP_SECOND = re.compile(r"(?<=\d\d:\d\d):60(?!\d)")
+_ONE_SECOND = timedelta(seconds=1)
 
 
 class TimestampParser:
@@ -60,6 +62,24 @@ class TimestampParser:
         return value
 
     def _parse(self, text: str) -> datetime | None:
+        value = self._read(text)
+        if value is None and ":60" in text:
+            return self._leap_second(text)
+        return value
+
+    def _leap_second(self, text: str) -> datetime | None:
+        """A time of a leap second (``23:59:60``, which no datetime holds) as the next
+        minute's first instant: a second late at most, and in order with its neighbours."""
+        leap = _LEAP_SECOND.search(text)
+        if leap is None:
+            return None
+        value = self._read(f"{text[:leap.start()]}:59{text[leap.end():]}")
+        try:
+            return None if value is None else value + _ONE_SECOND
+        except OverflowError:  # the last second of year 9999
+            return None
+
+    def _read(self, text: str) -> datetime | None:
         if not text:
             return None
         if text[0].isdigit():

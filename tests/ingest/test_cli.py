@@ -415,3 +415,17 @@ def test_a_yearless_log_read_a_year_on_takes_the_year_it_was_last_written(sqlite
     with open_db(sqlite_url) as store:
         years = {str(r[0])[:4] for r in store.query("SELECT DISTINCT timestamp FROM sip_transactions")}
     assert years == {str(year)}
+
+
+@pytest.mark.parametrize(("name", "stamp"), [("pjsip-full.log", r"[Dec 31 23:59:60]"),
+                                             ("pjsip-syslog.log", "Dec 31 23:59:60")])
+def test_messages_logged_in_a_leap_second_are_stored_at_the_next_days_start(sqlite_url: str, tmp_path: Path,
+                                                                           name: str, stamp: str) -> None:
+    sample = (Path(__file__).parents[1] / "data" / name).read_text()
+    log = tmp_path / "pjsip"
+    log.write_text(sample.replace(stamp.replace("Dec 31 23:59:60", "Nov 29 14:09:10"), stamp))
+    ingest_ok(sqlite_url, "--year", "2016", str(log))
+    with open_db(sqlite_url) as store:
+        stamps = {str(r[0]) for r in store.query("SELECT timestamp FROM sip_transactions WHERE call_id = ?",
+                                                  ("1-6347@127.0.0.1",))}
+    assert "2017-01-01 00:00:00" in stamps and "None" not in stamps

@@ -62,6 +62,26 @@ def test_zones_and_fractions() -> None:
     assert parse("not a time") is None
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Dec 31 23:59:60", datetime(2017, 1, 1)),
+    ("Dec 31 23:59:60.250", datetime(2017, 1, 1, 0, 0, 0, 250000)),
+    ("Dec 31 23:59:60 2016", datetime(2017, 1, 1)),
+    ("2016-12-31T23:59:60Z", datetime(2017, 1, 1)),
+    ("2016-12-31 23:59:60,5", datetime(2017, 1, 1, 0, 0, 0, 500000)),
+    ("2017-01-01T00:59:60+01:00", datetime(2017, 1, 1)),
+    ("31/12/2016 23:59:60", datetime(2017, 1, 1)),
+])
+def test_a_leap_second_is_the_next_minutes_first(text: str, expected: datetime) -> None:
+    """UTC inserts 23:59:60 now and then (31 December 2016 the last time); syslog and
+    Asterisk write it as the clock showed it."""
+    assert TimestampParser(year=2016, tz=UTC)(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Dec 31 23:60:00", "Dec 31 23:59:61", "2016-12-31T23:59:600"])
+def test_no_other_second_or_minute_past_59_is_read(text: str) -> None:
+    assert TimestampParser(year=2016, tz=UTC)(text) is None
+
+
 @pytest.mark.parametrize("text, year, zone", [
     ("0001-01-01T00:00:00+01:00", None, UTC),  # before year 1 in UTC
     ("9999-12-31T23:59:59-14:00", None, UTC),  # after year 9999 in UTC
