@@ -4,19 +4,23 @@ Syslog and Asterisk's default time stamps have no year and no zone.  The year is
 ``ParseOptions.year`` when given, else inferred: the latest year that does not put the
 time stamp in the future relative to ``now`` (so a log of December 31st read on January
 1st is last year's; ingest's ``now`` is the file's mtime, so a log read a year late is
-not moved to the current year).  One day of slack absorbs clock skew between hosts, which must not
-throw a message a year back.  Zoneless times are in ``tz`` (default: the local zone).
+not moved to the current year).  One day of slack absorbs clock skew between hosts,
+which must not throw a message a year back.  Zoneless times are in ``tz`` (default: the
+local zone).
+
+A zoneless time of the hour that repeats when summer time ends is read as the meaning
+nearer the time parsed before it, so a log crossing that hour stays in order.
 
 Time stamps repeat (a log has one per second at most for most lines), so every distinct
-text is parsed once: ISO 8601 by ``datetime.fromisoformat``, the syslog shape by a
-compiled pattern, anything else (a customised Asterisk ``dateformat``, a user dialect)
-by python-dateutil.
+text is parsed once (but for those of a repeated hour): ISO 8601 by
+``datetime.fromisoformat``, the syslog shape by a compiled pattern, anything else (a
+customised Asterisk ``dateformat``, a user dialect) by python-dateutil.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateutil_parser
 from dateutil import tz as dateutil_tz
@@ -49,6 +53,9 @@ class TimestampParser:
         now = now if now is not None else datetime.now(UTC)
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         self._cache: dict[str | bytes, datetime | None] = {}
+        self._may_repeat = not isinstance(self.tz, timezone)  # a fixed offset has no repeated hour
+        self._last: datetime | None = None  # the latest time parsed
+        self._repeated = False  # whether the time being parsed is one of a repeated hour
 
     def __call__(self, text: str | bytes) -> datetime | None:
         try:
@@ -58,7 +65,12 @@ class TimestampParser:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        value = self._cache[text] = self._parse(decoded.strip())
+        self._repeated = False
+        value = self._parse(decoded.strip())
+        if value is not None:
+            self._last = value
+        if not self._repeated:  # which of the two it is depends on the time before it
+            self._cache[text] = value
         return value
 
     def _parse(self, text: str) -> datetime | None:
@@ -135,7 +147,19 @@ class TimestampParser:
         year 1 east of Greenwich, of year 9999 west of it)."""
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
+            if self._may_repeat and value.utcoffset() > value.replace(fold=1).utcoffset():  # type: ignore[operator]
+                return self._nearer_meaning(value)
         try:
             return value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
             return None
+
+    def _nearer_meaning(self, value: datetime) -> datetime:
+        """Of a local time that is twice (the hour that repeats when summer time ends), the
+        meaning nearer the time parsed before, so a log that crosses the hour stays in order;
+        the first (summer-time) one when nothing was parsed before. Such a time is not
+        cached: its meaning changes as the log goes on."""
+        self._repeated = True
+        first, second = (v.astimezone(UTC).replace(tzinfo=None) for v in (value, value.replace(fold=1)))
+        last = self._last
+        return second if last is not None and abs(second - last) <= abs(first - last) else first

@@ -9,7 +9,9 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +19,7 @@ from click.testing import CliRunner
 from sipparse.cli import cli
 from sipparse.logs.locks import LogLock
 from tests.ingest.helpers import count, dump, ingest, ingest_ok, open_db, run_process, sipparse_bin
-from tests.ingest.siplog import make_log, message_count
+from tests.ingest.siplog import call_messages, full_message, make_log, message_count, syslog_message
 
 SUMMARY = re.compile(r"^(\d+) files, (\d+) bytes, (\d+) messages new, (\d+) calls, (\d+) rejected, "
                      r"[0-9.]+ s, [0-9.]+ MiB/s")
@@ -429,3 +431,26 @@ def test_messages_logged_in_a_leap_second_are_stored_at_the_next_days_start(sqli
         stamps = {str(r[0]) for r in store.query("SELECT timestamp FROM sip_transactions WHERE call_id = ?",
                                                   ("1-6347@127.0.0.1",))}
     assert "2017-01-01 00:00:00" in stamps and "None" not in stamps
+
+
+@pytest.mark.parametrize("dialect", ["full", "syslog"])
+def test_a_log_through_the_repeated_hour_stays_in_order(sqlite_url: str, tmp_path: Path, dialect: str) -> None:
+    """A call every 10 minutes from 01:30 summer time to 03:30 winter time in Berlin, the
+    night of 26 October 2025: 02:00 to 02:59 is logged twice, and each second time is the
+    later hour's (the nearer one to the message before it)."""
+    first = datetime(2025, 10, 25, 23, 30)
+    instants = [first + timedelta(minutes=10 * n) for n in range(19)]
+    chunks = []
+    for n, instant in enumerate(instants):
+        wall = instant.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+        for direction, headers, body in call_messages(n):
+            chunks.append(full_message(wall, direction, headers, body) if dialect == "full"
+                          else syslog_message(wall, "pbx1", headers, body))
+    log = tmp_path / "pjsip"
+    log.write_bytes(b"".join(chunks))
+    ingest_ok(sqlite_url, "--tz", "Europe/Berlin", "--year", "2025", str(log))
+    with open_db(sqlite_url) as store:
+        stored = dict(store.query("SELECT DISTINCT call_id, timestamp FROM sip_transactions"))
+    assert {cid: str(ts) for cid, ts in stored.items()} == {
+        call_messages(n)[0][1][4].removeprefix("Call-ID: "): f"{instant:%Y-%m-%d %H:%M:%S}"
+        for n, instant in enumerate(instants)}

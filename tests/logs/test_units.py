@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -80,6 +82,37 @@ def test_a_leap_second_is_the_next_minutes_first(text: str, expected: datetime) 
 @pytest.mark.parametrize("text", ["Dec 31 23:60:00", "Dec 31 23:59:61", "2016-12-31T23:59:600"])
 def test_no_other_second_or_minute_past_59_is_read(text: str) -> None:
     assert TimestampParser(year=2016, tz=UTC)(text) is None
+
+
+REPEATED_HOUR = [  # Berlin, 26 October 2025: 02:00 to 02:59 twice, the second time an hour later
+    ("Oct 26 01:59:59", datetime(2025, 10, 25, 23, 59, 59)), ("Oct 26 02:00:00", datetime(2025, 10, 26, 0, 0)),
+    ("Oct 26 02:59:59", datetime(2025, 10, 26, 0, 59, 59)), ("Oct 26 02:00:00", datetime(2025, 10, 26, 1, 0)),
+    ("Oct 26 02:00:00", datetime(2025, 10, 26, 1, 0)), ("2025-10-26 02:30:00", datetime(2025, 10, 26, 1, 30)),
+    ("Oct 26 02:59:59", datetime(2025, 10, 26, 1, 59, 59)), ("Oct 26 03:00:00", datetime(2025, 10, 26, 2, 0)),
+]
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_a_time_of_the_repeated_hour_is_the_one_nearer_the_time_before(local: bool, monkeypatch: pytest.MonkeyPatch
+                                                                      ) -> None:
+    if local:  # the machine's zone (dateutil's tzlocal), as when --tz is not given
+        monkeypatch.setenv("TZ", "Europe/Berlin")
+        time.tzset()
+    try:
+        parse = TimestampParser(year=2025, tz=None if local else ZoneInfo("Europe/Berlin"))
+        assert [parse(text) for text, _ in REPEATED_HOUR] == [expected for _, expected in REPEATED_HOUR]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_time_of_the_repeated_hour_read_first_is_the_summer_one_then_the_nearer_one() -> None:
+    parse = TimestampParser(year=2025, tz=ZoneInfo("Europe/Berlin"))
+    assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 0, 30)
+    assert parse("Oct 26 03:30:00") == datetime(2025, 10, 26, 2, 30)
+    assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 1, 30)
+    assert parse("Oct 26 01:00:00") == datetime(2025, 10, 25, 23, 0)
+    assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 0, 30)
 
 
 @pytest.mark.parametrize("text, year, zone", [
