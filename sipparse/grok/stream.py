@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 
 from sipparse.grok.alarm import TimeLimitExpired, time_limit
+from sipparse.grok.convert import LongInt
 from sipparse.grok.errors import GrokTimeout
 from sipparse.grok.library import required_literal
 from sipparse.grok.matcher import Grok, MultiGrok
@@ -35,20 +37,30 @@ _strict_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 def _dumps(fields: Any) -> str:
     """Fields as JSON; a ``:float`` beyond a double (``1e999``, Ruby's Infinity) goes as the
-    string ``"Infinity"``, since JSON has no such number and a parser would refuse the line."""
+    string ``"Infinity"``, since JSON has no such number and a parser would refuse the line.
+    An ``:int`` past Python's digit limit (a :class:`LongInt`) goes as a number with every digit."""
     try:
         return _strict_dumps(fields)
     except ValueError:
-        return _strict_dumps(_finite(fields))
+        longs: list[LongInt] = []
+        marker = f"long-int-{secrets.token_hex(8)}-"
+        text = _strict_dumps(_encodable(fields, longs, marker))
+        for index, number in enumerate(longs):
+            text = text.replace(f'"{marker}{index}"', number.text, 1)
+        return text
 
 
-def _finite(value: Any) -> Any:
+def _encodable(value: Any, longs: list[LongInt], marker: str) -> Any:
+    """``value`` with non-finite floats as strings and long integers as numbered markers."""
     if isinstance(value, float) and not math.isfinite(value):
         return {math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")
+    if isinstance(value, LongInt):
+        longs.append(value)
+        return f"{marker}{len(longs) - 1}"
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: _encodable(item, longs, marker) for key, item in value.items()}
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [_encodable(item, longs, marker) for item in value]
     return value
 
 

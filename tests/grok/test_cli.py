@@ -140,3 +140,15 @@ def test_a_reader_that_stops_early_is_not_a_failure(tmp_path: Path, expressions:
         stderr = proc.stderr.read()
         assert proc.wait(timeout=60) == 0, stderr
     assert stderr == b""
+
+
+def test_an_integer_beyond_the_digit_limit_is_written_in_full(runner: CliRunner) -> None:
+    """Ruby's ``to_i`` has no digit limit: the JSON number has every digit."""
+    long_number = "1" + "0" * 5000
+    stdin = f"{long_number} a\n-{long_number}_1 b\n12 c\n"
+    result = runner.invoke(cli, ["grok", "match", "%{NOTSPACE:n:int} %{WORD:w}"], input=stdin)
+    assert result.exit_code == 0, result.output
+    out = result.output.splitlines()
+    assert out[0] == f'{{"n": {long_number}, "w": "a"}}'
+    assert out[1] == f'{{"n": -{long_number}1, "w": "b"}}'
+    assert json.loads(out[2]) == {"n": 12, "w": "c"}

@@ -33,3 +33,13 @@ def test_a_non_ascii_character_reads_as_any_other_non_number(text: str) -> None:
     plain = "".join(c if c.isascii() else "x" for c in text)
     assert to_int(text) == to_int(plain)
     assert to_float(text) == to_float(plain)
+
+
+@pytest.mark.parametrize("digits", [4300, 4301, 5000, 20000])
+def test_an_integer_of_any_length_converts_exactly(digits: int) -> None:
+    """Ruby's ``to_i`` gives a Bignum however long the digits run; Python's int parsing stops
+    at 4300 digits by default."""
+    text = "9" * digits
+    assert to_int(text) == 10**digits - 1
+    assert to_int("-" + "0" * 6000 + text + ".5") == -(10**digits - 1)
+    assert repr(to_int(text)) == text
