@@ -254,7 +254,9 @@ def _compile(translation: Translation, expression: str) -> Any:
             return re.compile(translation.pattern, FLAGS)
         except re.error:
             pass
-        except (RecursionError, OverflowError) as exc:
+        except RecursionError:
+            raise GrokError(f"bad regex in grok expression {_short(expression)}: regex nests too deeply") from None
+        except OverflowError as exc:
             raise GrokError(f"grok expression {_short(expression)} is too large: {exc}") from None
     import regex
 
@@ -262,7 +264,9 @@ def _compile(translation: Translation, expression: str) -> Any:
         return regex.compile(translation.pattern, regex.DOTALL | regex.MULTILINE | regex.V0)
     except regex.error as exc:
         raise GrokError(f"bad regex in grok expression {_short(expression)}: {exc}") from None
-    except (RecursionError, OverflowError) as exc:
+    except RecursionError:
+        raise GrokError(f"bad regex in grok expression {_short(expression)}: regex nests too deeply") from None
+    except OverflowError as exc:
         raise GrokError(f"grok expression {_short(expression)} is too large: {exc}") from None
 
 

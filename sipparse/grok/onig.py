@@ -166,7 +166,12 @@ def translate(source: str, line_mode: bool = False) -> Translation:
     lies within one line and is the match a search of that line alone would find.
     ``line_safe`` is False when that could not be guaranteed.
     """
-    return _Translator(source, line_mode).run()
+    translator = _Translator(source, line_mode)
+    try:
+        return translator.run()
+    except RecursionError:
+        # Oniguruma has a depth limit too ("parse depth limit over"); Python's stack is lower
+        raise OnigSyntaxError("regex nests too deeply", translator.pos) from None
 
 
 class _Translator:

@@ -152,3 +152,19 @@ def test_an_integer_beyond_the_digit_limit_is_written_in_full(runner: CliRunner)
     assert out[0] == f'{{"n": {long_number}, "w": "a"}}'
     assert out[1] == f'{{"n": -{long_number}1, "w": "b"}}'
     assert json.loads(out[2]) == {"n": 12, "w": "c"}
+
+
+@pytest.mark.parametrize("opener", ["(", "(?:", "(?<n>", "[", "(?="])
+def test_a_regex_nested_too_deeply_is_a_bad_regex_error(
+    opener: str, runner: CliRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sipparse.cli.base import run
+
+    closer = "]" if opener == "[" else ")"
+    expression = opener * 3000 + "x" + closer * 3000
+    with pytest.raises(SystemExit) as exit_info:
+        run(["grok", "match", expression])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: bad regex in grok expression ") and "nests too deeply" in err
+    assert err.count("\n") == 1
