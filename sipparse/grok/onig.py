@@ -18,14 +18,16 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
     becomes a scoped group ``(?i:...)`` closed with the enclosing group.
 ``\\d`` ``\\w`` ``\\s`` ``\\b`` (and ``\\D \\W \\S \\B``)
     ASCII-only in Ruby: written as ``[0-9]``, ``[a-zA-Z0-9_]``, ``[\\t\\n\\v\\f\\r ]`` and
-    ``(?a:\\b)``, so the rest of the pattern keeps Unicode semantics.
+    ``(?a:\\b)``, so the rest of the pattern keeps Unicode semantics. ``\\B`` matches an
+    empty string in Ruby but not in Python's ``re``: ``(?:(?a:\\B)|\\A\\Z)``.
 ``\\h`` ``\\H``
     a hex digit in Ruby (not horizontal space as in PCRE): ``[0-9a-fA-F]``.
 ``\\A`` ``\\z`` ``\\Z``
     ``\\z`` (very end) is Python's ``\\Z``; Ruby's ``\\Z`` (end or before a final newline)
     becomes ``(?=\\n?\\Z)``.
 ``\\e`` ``\\cX`` ``\\xH`` ``\\x{HHHH}`` ``\\u{HHHH}`` ``\\R``
-    escape, control, one-digit and braced hex escapes, linebreak: spelled out.
+    escape, control, one-digit and braced hex escapes, linebreak: spelled out (``\\R`` as
+    Ruby's atomic ``(?>\\r\\n|[\\n\\v\\f\\r\\x85\\u2028\\u2029])``: it never gives back the ``\\n``).
 ``(?<name>...)`` ``(?'name'...)`` ``\\k<name>`` ``\\k'name'`` ``\\g<name>``
     named groups are renamed ``(?P<gN>...)`` (Ruby allows a name twice, Python does not);
     the caller maps ``gN`` back to the name. Backreferences follow the latest group of the
@@ -69,8 +71,8 @@ _ASCII_IN_CLASS = {"d": "0-9", "w": "a-zA-Z0-9_", "s": "\\t\\n\\v\\f\\r ", "h": 
 _OUT_OF_CLASS = {
     "d": "[0-9]", "D": "[^0-9]", "w": "[a-zA-Z0-9_]", "W": "[^a-zA-Z0-9_]",
     "s": "[\\t\\n\\v\\f\\r ]", "S": "[^\\t\\n\\v\\f\\r ]", "h": "[0-9a-fA-F]", "H": "[^0-9a-fA-F]",
-    "b": "(?a:\\b)", "B": "(?a:\\B)", "A": "\\A", "z": "\\Z", "Z": "(?=\\n?\\Z)",
-    "R": "(?:\\r\\n|[\\n\\v\\f\\r\\x85\\u2028\\u2029])",
+    "b": "(?a:\\b)", "B": "(?:(?a:\\B)|\\A\\Z)", "A": "\\A", "z": "\\Z", "Z": "(?=\\n?\\Z)",
+    "R": "(?>\\r\\n|[\\n\\v\\f\\r\\x85\\u2028\\u2029])",
 }
 # In line mode (see ``translate``) these may not match a newline.
 _LINE_MODE = {

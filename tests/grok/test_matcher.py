@@ -98,3 +98,34 @@ def test_pathological_pattern_times_out_instead_of_hanging() -> None:
 def test_safe_patterns_use_the_standard_library() -> None:
     g = bundled().compile("%{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:msg}")
     assert not g.uses_regex_module and g.line_regex is not None
+
+
+@pytest.mark.parametrize("expression", [r"\B", r"(?<x>\B)", r"^\B$", r"\B\p{L}*"])
+def test_not_a_word_boundary_matches_an_empty_line(expression: str) -> None:
+    """In Ruby an empty string has no word boundary, so ``\\B`` matches it; Python's ``re``
+    refuses ``\\B`` on an empty string."""
+    assert grok_match(expression, "") == {}
+
+
+def test_an_empty_line_matches_not_a_word_boundary_in_grok_match(tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from sipparse.cli import cli
+
+    result = CliRunner().invoke(cli, ["grok", "match", r"^\B$"], input="\n")
+    assert result.output.splitlines() == ["{}"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "text", "fields"),
+    [
+        (r"a(?<r>\R)", "a\r\nb", {"r": "\r\n"}),
+        (r"a\R\n", "a\r\n", None),  # Ruby's \R is atomic: it does not give back the \n of \r\n
+        (r"a\R\n", "a\n\n", {}),
+        (r"a(?<r>\R)", "a\u2028", {"r": "\u2028"}),
+        (r"a\R\p{L}", "a\r\nb", {}),
+        (r"a\R\n\p{L}", "a\r\nb", None),
+    ],
+)
+def test_linebreak_escape_is_atomic_as_in_ruby(expression: str, text: str, fields: dict[str, str] | None) -> None:
+    assert grok_match(expression, text) == fields
