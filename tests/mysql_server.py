@@ -36,9 +36,11 @@ def free_port() -> int:
 
 
 class ThrowawayServer:
-    """One mariadbd/mysqld process with its own datadir, socket and port."""
+    """One mariadbd/mysqld process with its own datadir, socket and port; ``options`` are
+    further server options (``--binlog-format=STATEMENT``), as a DBA's my.cnf may set them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        self.options = options
         self.server = find_binary("mariadbd", "mysqld")
         self.installer = find_binary("mariadb-install-db", "mysql_install_db")
         self.tmp: Path | None = None
@@ -83,7 +85,7 @@ class ThrowawayServer:
             [self.server, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={self.port}",
              "--bind-address=127.0.0.1", f"--pid-file={self.tmp / 'server.pid'}", "--skip-name-resolve",
              "--innodb-buffer-pool-size=128M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200",
-             "--innodb-lock-wait-timeout=20", *user],
+             "--innodb-lock-wait-timeout=20", *user, *self.options],
             stdout=log, stderr=subprocess.STDOUT,
         )
         self._wait_ready()
@@ -117,9 +119,10 @@ class ThrowawayServer:
 
 
 @contextmanager
-def throwaway_server_url() -> Iterator[str | None]:
-    """A root URL of a throwaway server while the block runs, or None when none can run here."""
-    server = ThrowawayServer()
+def throwaway_server_url(*options: str) -> Iterator[str | None]:
+    """A root URL of a throwaway server (started with ``options``) while the block runs, or
+    None when none can run here."""
+    server = ThrowawayServer(*options)
     if not server.available:
         yield None
         return

@@ -110,6 +110,11 @@ LOADED_TABLES = ("sip_transactions", "rejects")
 # ER_LOAD_INFILE_CAPABILITY_DISABLED, and ER_NOT_SUPPORTED_YET (proxies such as Vitess).
 LOAD_REFUSED = {1148, 3948, 2068, 4166, 1235}
 DUPLICATE_ENTRY = 1062
+# ER_BINLOG_STMT_MODE_AND_ROW_ENGINE: binlog_format=STATEMENT, and an account that may not
+# change its session's (``_log_rows_not_statements``)
+BINLOG_STATEMENT_REFUSED = 1665
+BINLOG_HINT = ("the server logs statements, binlog_format=STATEMENT: set it to MIXED or ROW, or grant "
+               "this account BINLOG ADMIN (MariaDB) or SESSION_VARIABLES_ADMIN (MySQL) to log its writes as rows")
 DATA_FILE = "rows"
 LOAD_DIR_PREFIX = "sipparse-load-"
 STALE_LOAD_DIR = 3600.0  # seconds: a load directory older than this was left by a killed process
@@ -224,9 +229,24 @@ class MySQLStore(Store):
         cursor.execute("SET time_zone = '+00:00'")
         cursor.execute("SELECT @@max_allowed_packet")
         (allowed,) = cursor.fetchone()
+        self._log_rows_not_statements(cursor)
         cursor.close()
         self.commit()
         self._fit_packet_budget(int(allowed))
+
+    def _log_rows_not_statements(self, cursor: Any) -> None:
+        """On a server that writes its binary log as statements (``binlog_format=STATEMENT``),
+        log this session's writes as rows where needed (``MIXED``): InnoDB refuses to log a
+        write made at READ COMMITTED as a statement (error 1665), so every batch would fail.
+        Setting it takes BINLOG ADMIN (MariaDB) or SESSION_VARIABLES_ADMIN (MySQL); without,
+        a write fails with the hint of ``BINLOG_HINT``, and reads go on as before."""
+        try:
+            cursor.execute("SELECT @@log_bin, @@binlog_format")
+            logging_on, binlog_format = cursor.fetchone()
+            if int(logging_on) and str(binlog_format).upper() == "STATEMENT":
+                cursor.execute("SET SESSION binlog_format = 'MIXED'")
+        except self._connector.Error as exc:  # not allowed, or a server without these variables
+            log.debug("session binlog_format left as it is: %s", exc)
 
     def _fit_packet_budget(self, allowed: int) -> None:
         """Keep every INSERT under this server's ``max_allowed_packet``. A server set lower
@@ -489,6 +509,8 @@ class MySQLStore(Store):
         timeout as the connection lost it leaves: that line says it may have been one."""
         if not _timed_out(exc):
             error = super()._error(what, exc)
+            if getattr(exc, "errno", None) == BINLOG_STATEMENT_REFUSED:
+                return DatabaseError(f"{error} ({BINLOG_HINT})")
             read_timeout = self._net_timeouts(self._connector).get("read_timeout")
             lost = getattr(exc, "errno", None) in CONNECTION_LOST or self._dead_handle(exc)
             if what == "connect" or not lost or not read_timeout:

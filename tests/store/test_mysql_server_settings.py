@@ -1,0 +1,85 @@
+"""A MySQL/MariaDB server set up as DBAs set them up: statement binary logging, old table
+defaults, global session limits. sipparse must ingest, query and purge there as anywhere."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import pytest
+
+from sipparse.errors import DatabaseError
+from sipparse.sip.message import Source
+from sipparse.store import open_store
+from tests.conftest import _admin_connect
+from tests.mysql_server import ThrowawayServer
+from tests.store.factory import mixed_traffic
+from tests.store.helpers import count
+
+pytestmark = pytest.mark.mysql
+SOURCE = Source("/var/log/asterisk/pjsip", "fp-dba")
+START = datetime(2025, 2, 1, 18, 32, 31)
+GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX"  # the README's
+# what a production my.cnf often has that a fresh server has not
+DBA_OPTIONS = (
+    "--log-bin=mysql-bin", "--server-id=1", "--binlog-format=STATEMENT",
+)
+
+
+@pytest.fixture(scope="module")
+def dba_root_url() -> Iterator[str]:
+    """A root URL of a throwaway server started with ``DBA_OPTIONS`` (an external server's
+    options are not ours to change: the tests skip there)."""
+    server = ThrowawayServer(*DBA_OPTIONS)
+    if os.environ.get("SIPPARSE_TEST_MYSQL_URL") or not server.available:
+        pytest.skip("needs a throwaway MySQL/MariaDB server (mariadbd/mysqld) to start with other options")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dba_url(dba_root_url: str) -> Iterator[str]:
+    """A fresh database on that server, created as the server's defaults make it."""
+    name = "sipparse_d_" + uuid.uuid4().hex[:12]
+    con = _admin_connect(dba_root_url)
+    con.cursor().execute(f"CREATE DATABASE `{name}`")
+    parts = urlsplit(dba_root_url)
+    try:
+        yield f"mysql://root@{parts.hostname}:{parts.port}/{name}"
+    finally:
+        con.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        con.close()
+
+
+def test_statement_binary_logging_does_not_stop_an_ingest(dba_url: str) -> None:
+    """binlog_format=STATEMENT (with the binary log on): InnoDB refuses to log a write made at
+    READ COMMITTED as a statement (error 1665). The session logs its own writes as rows
+    instead, as binlog_format=MIXED would."""
+    messages = mixed_traffic(SOURCE, 20, START)
+    with open_store(dba_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        assert count(store, "calls") == 20
+        assert store.purge(datetime(2030, 1, 1))["messages"] == len(messages)
+
+
+def test_an_account_that_may_not_log_rows_is_told_which_setting_refuses_it(dba_root_url: str, dba_url: str) -> None:
+    """Without the privilege to change its session's binlog_format, the write fails with
+    what to change, not only the server's words about storage engines."""
+    database = urlsplit(dba_url).path.lstrip("/")
+    user, password = "sp" + uuid.uuid4().hex[:8], "pw-" + uuid.uuid4().hex
+    admin = _admin_connect(dba_root_url)
+    admin.cursor().execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+    admin.cursor().execute(f"GRANT {GRANTS} ON `{database}`.* TO '{user}'@'%'")
+    parts = urlsplit(dba_root_url)
+    try:
+        with pytest.raises(DatabaseError) as refused:
+            open_store(f"mysql://{user}:{password}@{parts.hostname}:{parts.port}/{database}")
+    finally:
+        admin.cursor().execute(f"DROP USER '{user}'@'%'")
+        admin.close()
+    assert "binlog_format=STATEMENT: set it to MIXED or ROW" in str(refused.value)
