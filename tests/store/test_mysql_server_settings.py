@@ -10,7 +10,9 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 
+from sipparse.cli import cli
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Source
 from sipparse.store import open_store
@@ -26,7 +28,10 @@ GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX"  # the README's
 # what a production my.cnf often has that a fresh server has not
 DBA_OPTIONS = (
     "--log-bin=mysql-bin", "--server-id=1", "--binlog-format=STATEMENT",
+    "--max-join-size=10",
 )
+# limits set with SET GLOBAL (they have no server option), which each new session takes
+GLOBAL_LIMITS = ("sql_select_limit = 10", "sql_safe_updates = 1")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,12 @@ def dba_root_url() -> Iterator[str]:
     if os.environ.get("SIPPARSE_TEST_MYSQL_URL") or not server.available:
         pytest.skip("needs a throwaway MySQL/MariaDB server (mariadbd/mysqld) to start with other options")
     try:
-        yield server.start()
+        url = server.start()
+        admin = _admin_connect(url)
+        for setting in GLOBAL_LIMITS:
+            admin.cursor().execute(f"SET GLOBAL {setting}")
+        admin.close()
+        yield url
     finally:
         server.stop()
 
@@ -83,3 +93,23 @@ def test_an_account_that_may_not_log_rows_is_told_which_setting_refuses_it(dba_r
         admin.cursor().execute(f"DROP USER '{user}'@'%'")
         admin.close()
     assert "binlog_format=STATEMENT: set it to MIXED or ROW" in str(refused.value)
+
+
+def test_global_limits_of_a_dba_bound_no_query_of_sipparse(dba_url: str) -> None:
+    """sql_select_limit, max_join_size and sql_safe_updates set globally (a guard for people
+    at the mysql prompt) would cut sipparse's reads short, refuse its joins and its purge's
+    DELETEs: its sessions set their own values."""
+    messages = mixed_traffic(SOURCE, 30, START)
+    with open_store(dba_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        assert count(store, "calls") == 30
+        assert len(store.fetchall("SELECT call_id FROM calls")) == 30
+    for args in (["calls", "--limit", "100"], ["stats"]):
+        result = CliRunner().invoke(cli, ["--db", dba_url, *args])
+        assert result.exit_code == 0, result.output
+    listed = CliRunner().invoke(cli, ["--db", dba_url, "calls", "--limit", "100"]).output
+    assert listed.count("@fp-dba\n") == 24  # the INVITE dialogs of the 30 (sql_select_limit is 10)
+    result = CliRunner().invoke(cli, ["--db", dba_url, "purge", "--older-than", "1d"])
+    assert result.exit_code == 0, result.output
+    with open_store(dba_url) as store:
+        assert count(store, "sip_transactions") == count(store, "calls") == 0
