@@ -214,6 +214,10 @@ class Store(ABC):
         backend whose client gives up on a server that does not answer lifts that limit."""
         yield
 
+    def conform_tables(self) -> None:  # noqa: B027 (optional hook)
+        """Give tables that exist already (an earlier version's, or the Logstash pipeline's)
+        the table options the current schema needs, before columns and indexes are added."""
+
     def _lock_calls(self, call_ids: Sequence[str]) -> None:  # noqa: B027 (optional hook)
         """Serialise writers that touch the same calls (SQLite already has one writer)."""
 

@@ -101,6 +101,7 @@ def _upgrade(store: Store) -> None:
              schema.CURRENT_VERSION, schema.CURRENT_REVISION)
     for statement in schema.create_tables(store.backend):
         store.execute(statement)
+    store.conform_tables()
     _add_missing_columns(store, "sip_transactions", schema.message_columns(store.backend))
     _add_missing_columns(store, "calls", schema.call_columns(store.backend))
     _add_missing_columns(store, "checkpoints", schema.CHECKPOINT_COLUMNS)

@@ -61,6 +61,7 @@ from typing import Any, AnyStr
 from sipparse.config import NET_TIMEOUTS
 from sipparse.errors import DatabaseError
 from sipparse.sip.accel import c_module
+from sipparse.store import schema
 from sipparse.store.base import Store, _split_row_template, multi_row_sql
 from sipparse.store.rows import naive_times, text_time, utc_naive
 from sipparse.store.schema import Column
@@ -484,6 +485,16 @@ class MySQLStore(Store):
         marks = ", ".join(["(%s, 0)"] * len(call_ids))
         self.execute(f"INSERT INTO `calls` (`call_id`, `message_count`) VALUES {marks} "
                      "ON DUPLICATE KEY UPDATE `call_id` = `call_id`", list(call_ids))
+
+    def conform_tables(self) -> None:
+        """Rebuild a table of a row format that cannot hold the schema's indexes (COMPACT,
+        REDUNDANT: see ``schema.TABLE_OPTIONS``), as the migration may take long."""
+        found = self.query("SELECT table_name, row_format FROM information_schema.tables "
+                           "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
+        for table, row_format in found:
+            if str(table) in schema.TABLE_NAMES and str(row_format).lower() not in schema.LONG_INDEX_ROW_FORMATS:
+                log.info("rebuilding %s with ROW_FORMAT=DYNAMIC (it was %s)", table, row_format)
+                self.execute(f"ALTER TABLE {self.q(str(table))} ROW_FORMAT=DYNAMIC")
 
     def tables(self) -> set[str]:
         found = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")

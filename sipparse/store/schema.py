@@ -33,7 +33,12 @@ from dataclasses import dataclass
 
 CURRENT_VERSION = 4
 CURRENT_REVISION = 1
-TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+# DYNAMIC, not the server's default row format: COMPACT (MySQL 5.6's default, still set by
+# some my.cnf files) indexes at most 767 bytes of a column, less than a utf8mb4 VARCHAR(255),
+# and keeps 768 bytes of every text inline, more than a row of ours may hold in all.
+TABLE_OPTIONS = "ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+# row formats that hold what TABLE_OPTIONS's does
+LONG_INDEX_ROW_FORMATS = {"dynamic", "compressed"}
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,8 @@ def create_messages_v1(backend: str) -> str:
     return _create_table("sip_transactions", V1_MESSAGE_COLUMNS, backend)
 
 
+TABLE_NAMES = ("sip_transactions", "calls", "rejects", "checkpoints", "schema_version",
+               "schema_revision")  # create_tables's
 VERSION_COLUMNS = (Column("version", "INTEGER", "INT"), _time("applied_at"))
 REVISION_COLUMNS = (Column("revision", "INTEGER", "INT"), _time("applied_at"))
 

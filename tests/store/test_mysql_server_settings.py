@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sipparse.cli import cli
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Source
-from sipparse.store import open_store
+from sipparse.store import Store, open_store, schema
 from tests.conftest import _admin_connect
 from tests.mysql_server import ThrowawayServer
 from tests.store.factory import mixed_traffic
@@ -29,6 +29,7 @@ GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX"  # the README's
 DBA_OPTIONS = (
     "--log-bin=mysql-bin", "--server-id=1", "--binlog-format=STATEMENT",
     "--max-join-size=10",
+    "--innodb-default-row-format=compact",  # MySQL 5.6's: an index holds 767 bytes of a column
 )
 # limits set with SET GLOBAL (they have no server option), which each new session takes
 GLOBAL_LIMITS = ("sql_select_limit = 10", "sql_safe_updates = 1")
@@ -113,3 +114,42 @@ def test_global_limits_of_a_dba_bound_no_query_of_sipparse(dba_url: str) -> None
     assert result.exit_code == 0, result.output
     with open_store(dba_url) as store:
         assert count(store, "sip_transactions") == count(store, "calls") == 0
+
+
+def _legacy_table(root_url: str, url: str, options: str) -> None:
+    """The Logstash pipeline's table (schema version 1) as its JDBC output or a DBA created it:
+    with ``options`` instead of sipparse's, and two rows whose Call-IDs differ in case only."""
+    admin = _admin_connect(root_url)
+    cursor = admin.cursor()
+    cursor.execute(f"USE `{urlsplit(url).path.lstrip('/')}`")
+    cursor.execute(schema.create_messages_v1("mysql").replace(schema.TABLE_OPTIONS, options))
+    cursor.execute("INSERT INTO sip_transactions (call_id, sip_method, from_sip, to_sip, cseq, cseq_method, "
+                   "timestamp, direction, raw_message) VALUES "
+                   "('abc@pbx', 'INVITE', '<sip:a@pbx>;tag=1', '<sip:b@pbx>', 1, 'INVITE', '2025-01-01 10:00:00', "
+                   "'in', 'INVITE one'), "
+                   "('ABC@pbx', 'INVITE', '<sip:a@pbx>;tag=2', '<sip:b@pbx>', 1, 'INVITE', '2025-01-01 10:00:01', "
+                   "'in', 'INVITE two')")
+    admin.commit()
+    admin.close()
+
+
+def _table_options(store: Store) -> dict[str, tuple[str, str, str]]:
+    found = store.fetchall("SELECT table_name AS t, engine AS e, row_format AS f, table_collation AS c "
+                           "FROM information_schema.tables WHERE table_schema = DATABASE()")
+    return {r["t"]: (r["e"], r["f"], r["c"]) for r in found}
+
+
+def test_tables_take_the_row_format_their_long_indexes_need(dba_url: str) -> None:
+    """A server whose default row format is COMPACT (MySQL 5.6, or a my.cnf kept from it)
+    indexes 767 bytes of a column: less than a VARCHAR(255) of utf8mb4. The tables are
+    DYNAMIC, which indexes 3072."""
+    with open_store(dba_url) as store:
+        assert store.write_batch(mixed_traffic(SOURCE, 3, START)).inserted
+        assert {options[1] for options in _table_options(store).values()} == {"Dynamic"}
+
+
+def test_a_compact_table_of_logstash_is_migrated(dba_root_url: str, dba_url: str) -> None:
+    _legacy_table(dba_root_url, dba_url, "ENGINE=InnoDB ROW_FORMAT=COMPACT DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+    with open_store(dba_url) as store:
+        assert _table_options(store)["sip_transactions"][1] == "Dynamic"
+        assert count(store, "calls") == 2
