@@ -487,14 +487,21 @@ class MySQLStore(Store):
                      "ON DUPLICATE KEY UPDATE `call_id` = `call_id`", list(call_ids))
 
     def conform_tables(self) -> None:
-        """Rebuild a table of a row format that cannot hold the schema's indexes (COMPACT,
-        REDUNDANT: see ``schema.TABLE_OPTIONS``), as the migration may take long."""
-        found = self.query("SELECT table_name, row_format FROM information_schema.tables "
+        """Rebuild a table that is not InnoDB (MyISAM has no transactions: a batch's rows and
+        its checkpoint would not commit together, which exactly-once ingest rests on), or
+        whose row format cannot hold the schema's indexes (COMPACT, REDUNDANT: see
+        ``schema.TABLE_OPTIONS``). A rebuild may take long: the migration has no timeouts."""
+        found = self.query("SELECT table_name, engine, row_format FROM information_schema.tables "
                            "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
-        for table, row_format in found:
-            if str(table) in schema.TABLE_NAMES and str(row_format).lower() not in schema.LONG_INDEX_ROW_FORMATS:
-                log.info("rebuilding %s with ROW_FORMAT=DYNAMIC (it was %s)", table, row_format)
-                self.execute(f"ALTER TABLE {self.q(str(table))} ROW_FORMAT=DYNAMIC")
+        for table, engine, row_format in found:
+            if str(table) not in schema.TABLE_NAMES:
+                continue
+            changes = [] if str(engine).lower() == "innodb" else ["ENGINE=InnoDB"]
+            if changes or str(row_format).lower() not in schema.LONG_INDEX_ROW_FORMATS:
+                changes.append("ROW_FORMAT=DYNAMIC")
+            if changes:
+                log.info("rebuilding %s (%s %s) with %s", table, engine, row_format, " ".join(changes))
+                self.execute(f"ALTER TABLE {self.q(str(table))} {' '.join(changes)}")
 
     def tables(self) -> set[str]:
         found = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")

@@ -153,3 +153,13 @@ def test_a_compact_table_of_logstash_is_migrated(dba_root_url: str, dba_url: str
     with open_store(dba_url) as store:
         assert _table_options(store)["sip_transactions"][1] == "Dynamic"
         assert count(store, "calls") == 2
+
+
+def test_a_myisam_table_of_logstash_is_converted_to_innodb(dba_root_url: str, dba_url: str) -> None:
+    """MyISAM has no transactions: a batch's rows and its checkpoint would not commit or roll
+    back together, and exactly-once ingest rests on that. The migration converts the table."""
+    _legacy_table(dba_root_url, dba_url, "ENGINE=MyISAM DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+    with open_store(dba_url) as store:
+        assert {options[0] for options in _table_options(store).values()} == {"InnoDB"}
+        assert _table_options(store)["sip_transactions"][1] == "Dynamic"
+        assert count(store, "calls") == 2
