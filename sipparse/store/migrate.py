@@ -51,7 +51,8 @@ def migrate(store: Store, create: bool = True) -> int:
     ingest holds SQLite's write lock, instead of waiting for the ingest to end.
     """
     found = schema_version(store)
-    unrevised = found == schema.CURRENT_VERSION and schema_revision(store) < schema.CURRENT_REVISION
+    current = schema.version(store.backend)
+    unrevised = found >= current and schema_revision(store) < schema.CURRENT_REVISION
     store.rollback()  # MySQL: end the read's snapshot; SQLite: nothing is open
     if not found and not create:
         from sipparse.errors import NoSchema
@@ -59,7 +60,7 @@ def migrate(store: Store, create: bool = True) -> int:
         raise NoSchema(f"{store.url.redacted()}: no sipparse tables yet: nothing has been ingested into it")
     if found > schema.CURRENT_VERSION:
         raise_newer(store, found)
-    if found < schema.CURRENT_VERSION or (create and unrevised):  # a reader has no use for a revision
+    if found < current or (create and unrevised):  # a reader has no use for a revision
         _upgrade_or_explain(store, found, create)
     return found
 
@@ -78,7 +79,7 @@ def _upgrade_or_explain(store: Store, found: int, create: bool) -> None:
             raise
         where = f"{store.url.redacted()}: "
         raise DatabaseError(
-            f"{where}schema version {found} is older than this sipparse's ({schema.CURRENT_VERSION}) "
+            f"{where}schema version {found} is older than this sipparse's ({schema.version(store.backend)}) "
             f"and this account cannot migrate it ({str(exc).removeprefix(where)}); run sipparse "
             "ingest once with an account that may alter the tables"
         ) from None
@@ -95,17 +96,18 @@ def raise_newer(store: Store, found: int) -> None:
 
 def _upgrade(store: Store) -> None:
     found, revision = schema_version(store), schema_revision(store)
-    if found >= schema.CURRENT_VERSION and revision >= schema.CURRENT_REVISION:
+    current = schema.version(store.backend)
+    if found >= current and revision >= schema.CURRENT_REVISION:
         return
     log.info("migrating %s from schema version %d.%d to %d.%d", store.url.redacted(), found, revision,
-             schema.CURRENT_VERSION, schema.CURRENT_REVISION)
+             max(found, current), schema.CURRENT_REVISION)
     for statement in schema.create_tables(store.backend):
         store.execute(statement)
     store.conform_tables()
     _add_missing_columns(store, "sip_transactions", schema.message_columns(store.backend))
     _add_missing_columns(store, "calls", schema.call_columns(store.backend))
     _add_missing_columns(store, "checkpoints", schema.CHECKPOINT_COLUMNS)
-    if found < schema.CURRENT_VERSION:
+    if found < current:
         _upgrade_version(store, found)
     if revision < schema.CURRENT_REVISION:
         store.execute(f"INSERT INTO schema_revision (revision, applied_at) VALUES ({store.placeholder}, "
@@ -128,7 +130,7 @@ def _upgrade_version(store: Store, found: int) -> None:
     if found == 1:
         _fill_version_1_rows(store)
     store.execute(f"INSERT INTO schema_version (version, applied_at) VALUES ({store.placeholder}, "
-                  f"{store.placeholder})", (schema.CURRENT_VERSION, store.fmt_time(_now())))
+                  f"{store.placeholder})", (schema.version(store.backend), store.fmt_time(_now())))
 
 
 def _add_missing_columns(store: Store, table: str, columns: tuple[schema.Column, ...]) -> None:

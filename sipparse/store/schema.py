@@ -23,8 +23,10 @@ Revisions are the changes within a version that the code of that version keeps w
 beside: a column added that it leaves NULL. Several hosts write one MySQL database and are
 upgraded one at a time; a new version would have each host not yet upgraded refuse the
 database (``raise_newer``) until it is, so such a change is a revision, counted in
-``schema_revision``, a table older code never reads. Revision 1 (of version 4) records the
-host that read a file in its checkpoint (``checkpoints.host``).
+``schema_revision``, a table older code never reads. Revision 1 records the host that read
+a file in its checkpoint (``checkpoints.host``). For the same reason a version that changes
+one backend's tables only leaves the other's databases at the version before
+(``BACKEND_VERSIONS``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from dataclasses import dataclass
 
 CURRENT_VERSION = 4
 CURRENT_REVISION = 1
+# The version a database of each backend is brought to and stamped with: the last one that
+# changed its tables. Version 4 changed SQLite's only, so a MySQL database stays at 3, and
+# the hosts on version 3 that share it, not yet upgraded, do not refuse it.
+BACKEND_VERSIONS = {"sqlite": 4, "mysql": 3}
 # DYNAMIC, not the server's default row format: COMPACT (MySQL 5.6's default, still set by
 # some my.cnf files) indexes at most 767 bytes of a column, less than a utf8mb4 VARCHAR(255),
 # and keeps 768 bytes of every text inline, more than a row of ours may hold in all.
@@ -209,6 +215,11 @@ SQLITE_INDEXES = {
     "ix_sip_transactions_call_ref": ("sip_transactions", ("call_ref",), False),
 }
 SQLITE_DROPPED_INDEXES = {**DROPPED_INDEXES, "ix_sip_transactions_call_id": "sip_transactions"}
+
+
+def version(backend: str) -> int:
+    """The version of the current schema on ``backend`` (``BACKEND_VERSIONS``)."""
+    return BACKEND_VERSIONS[backend]
 
 
 def message_columns(backend: str) -> tuple[Column, ...]:
