@@ -93,11 +93,17 @@ def build_options(app: App, fmt: str | None, year: int | None, tz: str | None, h
         dialect=dialect,
         year=year,
         tz=zone,
-        host=host or settings.get("ingest", "host"),
+        host=_host_label(host or settings.get("ingest", "host")),
         patterns_dirs=settings.patterns_dirs() + list(patterns_dirs),
         user_dialects=dialects,
         **flags,
     )
+
+
+def _host_label(host: str | None) -> str | None:
+    """The label as ``calls --host`` and ``stats --host`` look it up: spaces typed around a
+    name are not the host's. One of spaces only names no host."""
+    return host.strip() or None if host else None
 
 
 @cli.command()

@@ -454,3 +454,13 @@ def test_a_log_through_the_repeated_hour_stays_in_order(sqlite_url: str, tmp_pat
     assert {cid: str(ts) for cid, ts in stored.items()} == {
         call_messages(n)[0][1][4].removeprefix("Call-ID: "): f"{instant:%Y-%m-%d %H:%M:%S}"
         for n, instant in enumerate(instants)}
+
+
+def test_host_label_is_stored_without_the_spaces_typed_around_it(sqlite_url: str, tmp_path: Path) -> None:
+    """`calls --host` and `stats --host` take the spaces around a name as typed, not as the
+    host's: the label ingest stores must be the same name, or they never find its calls."""
+    (tmp_path / "pjsip").write_bytes((Path(__file__).parents[1] / "data" / "pjsip-full.log").read_bytes())
+    ingest_ok(sqlite_url, "--host", " pbx-a ", str(tmp_path / "pjsip"))
+    assert {row.split("\t")[10] for row in dump(sqlite_url)} == {"pbx-a"}
+    found = CliRunner().invoke(cli, ["--db", sqlite_url, "calls", "--host", "pbx-a", "--format", "json"])
+    assert found.exit_code == 0 and json.loads(found.output)
