@@ -32,7 +32,6 @@ import signal
 import socket
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -268,7 +267,7 @@ def start_offset(lf: LogFile, cp: Any, final: bool = False) -> int | None:
     if cp is None:
         return 0
     if lf.compressed:
-        if lf.size == cp.size & 0xFFFFFFFF:
+        if lf.size == (cp.size & 0xFFFFFFFF if lf.codec in (None, "gzip") else cp.size):  # gzip's size is mod 4 GiB
             return cp.offset if final and cp.offset < cp.size else None
         return cp.offset
     if lf.size < cp.offset or lf.size < cp.size:
@@ -406,7 +405,7 @@ class Run:
     def _start_worker(self, work: Work) -> ParseWorker | None:
         lf = work.file
         try:
-            with files.open_log(lf.path, lf.compressed) as fh:
+            with files.open_log(lf.path, lf.codec) as fh:
                 parser = self.parser_for(lf, fh, work.start, work.final)
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
@@ -414,7 +413,7 @@ class Run:
         except UnknownLogFormat as exc:
             self.summary.warnings.append(str(exc))
             return None
-        except (OSError, EOFError, zlib.error) as exc:
+        except files.READ_ERRORS as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return None
         worker = ParseWorker(parser, lf, work.start, self.batch_bytes, work.final,
@@ -430,11 +429,11 @@ class Run:
         """Read one file from its start offset, committing batch by batch."""
         lf = work.file
         try:
-            fh = files.open_at(lf.path, lf.compressed, work.start, settled(lf.mtime))  # a gzip file is read up to start
+            fh = files.open_at(lf.path, lf.codec, work.start, settled(lf.mtime))  # a gzip file is read up to start
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
             return
-        except (OSError, EOFError, zlib.error) as exc:
+        except files.READ_ERRORS as exc:
             self._fail(f"cannot read {lf.path}: {getattr(exc, 'strerror', None) or exc}")
             return
         with fh:
@@ -497,7 +496,7 @@ class Run:
                 position = item.counts.end
                 storing.put(item)
                 del item  # not held while the next one is parsed or received
-        except (OSError, EOFError, zlib.error) as exc:
+        except files.READ_ERRORS as exc:
             reason = f"cannot read {lf.path} at byte {position}: {getattr(exc, 'strerror', None) or exc}"
             if isinstance(exc, EOFError) and lf.compressed:  # being compressed right now, perhaps
                 reason += f" (read up to there once unchanged for {SETTLED_SECONDS / 60:.0f} minutes)"
@@ -636,8 +635,8 @@ class Run:
             return
         if cut_short:
             self.summary.warnings.append(
-                f"{work.file.path}: its gzip data ends early, after {cp.offset} bytes: the messages "
-                "up to there are stored (one cut there is a reject)")
+                f"{work.file.path}: its {work.file.codec or 'gzip'} data ends early, after {cp.offset} bytes: "
+                "the messages up to there are stored (one cut there is a reject)")
         if trailing:
             self.summary.warnings.append(
                 f"{work.file.path}: its gzip data is followed by bytes that are not gzip, ignored "
@@ -816,7 +815,7 @@ class ParseWorker:
         map_large_blocks()  # this process only: its batches' buffers go back to the kernel
         sizes = pipeline_sizes(max(0, lf.size - start), batch_bytes)
         try:
-            with fewer_collections(), files.open_at(lf.path, lf.compressed, start, settled(lf.mtime)) as fh:
+            with fewer_collections(), files.open_at(lf.path, lf.codec, start, settled(lf.mtime)) as fh:
                 batches = parser.parse(planned(fh, lf, start, self.final), batch_bytes=batch_bytes, read_sizes=sizes)
                 for item in prepared_in_turn(batches, start, partial(self._share, prepare)):
                     exit_if_orphaned(self.parent)  # where die_with cannot ask the kernel
@@ -827,7 +826,7 @@ class ParseWorker:
                 if getattr(fh, "trailing", False):
                     self.handover.put(_TRAILING)
             self.handover.put(None)
-        except (OSError, EOFError, zlib.error) as exc:
+        except files.READ_ERRORS as exc:
             self.handover.put(_Failure(str(getattr(exc, "strerror", None) or exc), isinstance(exc, EOFError)))
         except BaseException as exc:  # anything else still ends the parent's wait
             self.handover.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))

@@ -21,10 +21,12 @@ than the checkpoint says it was (same fingerprint, read again from 0; storage de
 
 from __future__ import annotations
 
+import bz2
 import errno
 import glob
 import gzip
 import io
+import lzma
 import os
 import re
 import stat
@@ -41,8 +43,12 @@ from sipparse.errors import LogFileError
 FINGERPRINT_MIN_BYTES = 512
 FINGERPRINT_MAX_BYTES = 4096
 GZIP_MAGIC = b"\x1f\x8b"
+# What logrotate's usual ``compresscmd``s write, by their magic bytes; read as gzip is
+MAGICS = {"gzip": GZIP_MAGIC, "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 HEAD_BYTES = 64 << 10
 READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
+# What reading a log may raise: the file's own errors, and its compressed data's
+READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 # What logrotate's ``dateext`` appends: ``dateformat`` (``-%Y%m%d`` by default; ``-%Y-%m-%d``,
 # ``-%Y%m%d%H``, ``.%Y-%m-%d``...), then ``-N`` for a second rotation the same day (`sipparse
@@ -62,9 +68,10 @@ _EXTENSION = re.compile(r"(.+)(\.[^.]*[^.0-9][^.]*)")
 class LogFile:
     """One log file as found on disk, with the identity ingest keys its checkpoint by.
 
-    ``size`` is the on-disk size for plain files and the decompressed size (from the gzip
-    trailer, modulo 4 GiB) for compressed ones; ``fingerprint`` is None while the file is
-    too short to have one.
+    ``size`` is the on-disk size for plain files and the decompressed size for compressed
+    ones (from the gzip trailer, modulo 4 GiB; bzip2 and xz ones are decompressed to learn
+    it); ``fingerprint`` is None while the file is too short to have one. ``codec`` names
+    the compression (``gzip``, ``bzip2``, ``xz``) of a compressed file.
     """
 
     path: str
@@ -74,6 +81,7 @@ class LogFile:
     device: int
     mtime: float
     compressed: bool
+    codec: str | None = None
 
 
 def fingerprint_of(head: bytes, finished: bool = False) -> str | None:
@@ -112,30 +120,38 @@ def open_fd(path: str, flags: int = 0) -> int:
 
 def is_gzip(path: str) -> bool:
     """Whether a file is gzip-compressed, by its magic bytes (the name may not say it)."""
+    return codec_of(path) == "gzip"
+
+
+def codec_of(path: str) -> str | None:
+    """The compression of a file (``gzip``, ``bzip2``, ``xz``) by its magic bytes (the name
+    may not say it: ``compressext`` is free), None for a plain file."""
     with os.fdopen(open_fd(path), "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
+        head = fh.read(6)
+    return next((codec for codec, magic in MAGICS.items() if head.startswith(magic)), None)
 
 
 def inspect(path: str, finished: bool = False) -> LogFile | None:
     """Look at a log file cheaply (stat + its first bytes); None when it does not exist.
 
-    ``finished``: the file is known not to grow any more (gzip files never do), so a short
-    one gets a fingerprint too (``fingerprint_of``).
-    Raises LogFileError when it exists but cannot be read.
+    ``finished``: the file is known not to grow any more (compressed files never do), so a
+    short one gets a fingerprint too (``fingerprint_of``), and bzip2 or xz data that ends
+    early is measured up to there, as it is read (``open_log``'s ``settled``).
+    Raises LogFileError when it exists but cannot be read, or not decompressed to its end.
     """
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise LogFileError(f"{path} is not a regular file")
-        compressed = is_gzip(path)
-        head = read_head(path, compressed, FINGERPRINT_MAX_BYTES)
-        size = _gzip_size(path) if compressed else st.st_size
+        codec = codec_of(path)
+        head = read_head(path, codec, FINGERPRINT_MAX_BYTES)
+        size = _decompressed_size(path, codec, finished) if codec else st.st_size
     except FileNotFoundError:
         return None
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+    except READ_ERRORS as exc:  # gzip.BadGzipFile is an OSError
         raise LogFileError(f"cannot read {path}: {_reason(exc)}") from None
-    return LogFile(path, fingerprint_of(head, finished or compressed), size, st.st_ino, st.st_dev,
-                   st.st_mtime, compressed)
+    return LogFile(path, fingerprint_of(head, finished or codec is not None), size, st.st_ino, st.st_dev,
+                   st.st_mtime, codec is not None, codec)
 
 
 def inspect_open(fh: BinaryIO, path: str) -> LogFile:
@@ -148,13 +164,13 @@ def inspect_open(fh: BinaryIO, path: str) -> LogFile:
 def read_head_of(fh: BinaryIO, lf: LogFile) -> bytes:
     """The first bytes of an open log, without moving its position (plain files) or by path (gzip)."""
     if lf.compressed:
-        return read_head(lf.path, True)
+        return read_head(lf.path, lf.codec or "gzip")
     return os.pread(fh.fileno(), HEAD_BYTES, 0)
 
 
-def read_head(path: str, compressed: bool, limit: int = HEAD_BYTES) -> bytes:
-    """The first ``limit`` bytes of a file, decompressed when it is gzip."""
-    with open_log(path, compressed) as fh:
+def read_head(path: str, codec: str | None, limit: int = HEAD_BYTES) -> bytes:
+    """The first ``limit`` bytes of a file, decompressed when it is compressed (``codec``)."""
+    with open_log(path, codec) as fh:
         return _read_upto(fh, limit)
 
 
@@ -174,9 +190,9 @@ def _read_upto(fh: BinaryIO, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class CutGzipFile(gzip.GzipFile):
-    """A gzip stream whose data may end early (a compression cut short by a full disk or a
-    crash): it yields all it holds, then ends as if whole, and says so in ``cut_short``.
+class _CutReads:
+    """A compressed stream whose data may end early (a compression cut short by a full disk
+    or a crash): it yields all it holds, then ends as if whole, and says so in ``cut_short``.
 
     Only for a file that has stopped changing: one still being compressed ends early too,
     and read as it is, its last message would be taken cut. Others raise EOFError there.
@@ -184,7 +200,7 @@ class CutGzipFile(gzip.GzipFile):
     Bytes after the last member that are not another member (padding a copy tool or a
     filesystem left, a stray write) end the data too, as gzip(1) ends it ("trailing garbage
     ignored"), and ``trailing`` says so: Python's gzip raises there, after the data, and
-    the file's last messages would never be read.
+    the file's last messages would never be read. (bzip2 and xz streams end so of themselves.)
     """
 
     cut_short = False
@@ -198,7 +214,8 @@ class CutGzipFile(gzip.GzipFile):
         pieces, got = [], 0
         while not (self.cut_short or self.trailing) and (wanted < 0 or got < wanted):
             try:
-                piece = self.read1(READ_PIECE if wanted < 0 else min(READ_PIECE, wanted - got))
+                step = READ_PIECE if wanted < 0 else min(READ_PIECE, wanted - got)
+                piece = self.read1(step)  # type: ignore[attr-defined]  # the stream's own
             except EOFError:
                 if not self.tolerant:
                     raise
@@ -217,25 +234,51 @@ class CutGzipFile(gzip.GzipFile):
         return b"".join(pieces)
 
 
-def open_log(path: str, compressed: bool, settled: bool = False) -> BinaryIO:
-    """Open a log for reading as a binary stream of its (decompressed) bytes.
+class CutGzipFile(_CutReads, gzip.GzipFile):
+    """A gzip stream read as ``_CutReads`` says."""
 
-    ``settled``: the file has stopped changing, so gzip data that ends early is read up to
-    there (``CutGzipFile``) instead of raising EOFError.
+
+class CutBZ2File(_CutReads, bz2.BZ2File):
+    """A bzip2 stream (logrotate's ``compresscmd bzip2``) read as ``_CutReads`` says."""
+
+
+class CutLZMAFile(_CutReads, lzma.LZMAFile):
+    """An xz stream (logrotate's ``compresscmd xz``) read as ``_CutReads`` says."""
+
+
+def _decompressing(codec: str, raw: BinaryIO) -> _CutReads:
+    """``raw``'s bytes decompressed as ``codec`` says."""
+    if codec == "gzip":
+        return CutGzipFile(fileobj=raw, mode="rb")
+    if codec == "bzip2":
+        return CutBZ2File(raw, mode="rb")
+    return CutLZMAFile(raw, mode="rb")
+
+
+def open_log(path: str, codec: str | None, settled: bool = False) -> BinaryIO:
+    """Open a log for reading as a binary stream of its (decompressed) bytes; ``codec`` is
+    its compression (``codec_of``), None for a plain file.
+
+    ``settled``: the file has stopped changing, so compressed data that ends early is read up
+    to there (``_CutReads``) instead of raising EOFError.
     """
     raw = os.fdopen(open_fd(path), "rb")
-    if not compressed:
+    if not codec:
         return raw
-    fh = CutGzipFile(fileobj=raw, mode="rb")
+    try:
+        fh = _decompressing(codec, raw)
+    except BaseException:
+        raw.close()
+        raise
     fh.tolerant = settled
     return fh  # type: ignore[return-value]
 
 
-def open_at(path: str, compressed: bool, offset: int, settled: bool = False) -> BinaryIO:
+def open_at(path: str, codec: str | None, offset: int, settled: bool = False) -> BinaryIO:
     """Open a log positioned at ``offset`` of its decompressed bytes (``settled``: see open_log)."""
-    fh = open_log(path, compressed, settled)
+    fh = open_log(path, codec, settled)
     if offset:
-        if compressed:
+        if codec:
             _skip(fh, offset)
         else:
             fh.seek(offset)
@@ -249,6 +292,18 @@ def _skip(fh: BinaryIO, count: int) -> None:
         if not chunk:
             return
         count -= len(chunk)
+
+
+def _decompressed_size(path: str, codec: str, settled: bool) -> int:
+    """The size of a compressed file's data: gzip's from its trailer, bzip2's and xz's (whose
+    streams do not hold it) by decompressing it all, in bounded pieces."""
+    if codec == "gzip":
+        return _gzip_size(path)
+    size = 0
+    with open_log(path, codec, settled) as fh:
+        while piece := fh.read(READ_PIECE):
+            size += len(piece)
+    return size
 
 
 def _gzip_size(path: str) -> int:
@@ -306,4 +361,6 @@ def _kept_extension_pattern(name: str) -> re.Pattern[str] | None:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, EOFError):
+        return "its compressed data ends early (being compressed still, or cut short)"
     return str(exc) or type(exc).__name__

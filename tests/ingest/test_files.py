@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from sipparse.logs import files
 from tests.ingest.siplog import make_log
 
 LOG = make_log(3)
+COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 
 
 @dataclass
@@ -65,7 +68,7 @@ def test_identity_survives_rename_and_gzip(tmp_path: Path) -> None:
     assert live and renamed and compressed
     assert live.fingerprint == renamed.fingerprint == compressed.fingerprint
     assert compressed.compressed and compressed.size == len(LOG) == live.size
-    with files.open_at(str(packed), True, 100) as fh:
+    with files.open_at(str(packed), "gzip", 100) as fh:
         assert fh.read() == LOG[100:]
 
 
@@ -145,3 +148,26 @@ def test_only_names_logrotate_gives_generations_are_taken_for_them(tmp_path: Pat
     write(tmp_path / "pbx", LOG)
     assert files.rotated_siblings(str(tmp_path / "pbx-2")) == []
     assert files.rotated_siblings(str(tmp_path / "pbx")) == []
+
+
+@pytest.mark.parametrize("suffix", [".bz2", ".xz"])
+def test_identity_survives_bzip2_and_xz(tmp_path: Path, suffix: str) -> None:
+    live = files.inspect(str(write(tmp_path / "pjsip", LOG)))
+    packed = write(tmp_path / f"pjsip.2{suffix}", COMPRESSORS[suffix](LOG))
+    compressed = files.inspect(str(packed))
+    assert live and compressed
+    assert compressed.fingerprint == live.fingerprint
+    assert compressed.compressed and compressed.size == len(LOG)
+    with files.open_at(str(packed), compressed.codec, 100) as fh:
+        assert fh.read() == LOG[100:]
+
+
+@pytest.mark.parametrize("suffix", [".bz2", ".xz"])
+def test_bzip2_or_xz_data_that_does_not_decompress_is_a_clear_error(tmp_path: Path, suffix: str) -> None:
+    whole = COMPRESSORS[suffix](LOG * 20)
+    cut = write(tmp_path / f"pjsip.2{suffix}", whole[: len(whole) // 2])
+    with pytest.raises(LogFileError, match=rf"cannot read .*pjsip\.2\{suffix}: .*ends early"):
+        files.inspect(str(cut))
+    broken = write(tmp_path / f"pjsip.3{suffix}", whole[:40] + bytes(200) + whole[240:])
+    with pytest.raises(LogFileError, match=rf"cannot read .*pjsip\.3\{suffix}: "):
+        files.inspect(str(broken))

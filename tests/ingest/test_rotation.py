@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
 import shutil
 import time
@@ -14,7 +16,7 @@ import pytest
 
 from sipparse.store import Checkpoint, open_store
 from sipparse.store.base import Store
-from tests.ingest.helpers import checkpoints, count, dump, dump_calls, ingest_ok
+from tests.ingest.helpers import checkpoints, count, dump, dump_calls, ingest_ok, run_process
 from tests.ingest.siplog import full_message, make_log, message_count
 
 A, B, C = make_log(3, first=0), make_log(3, first=3), make_log(3, first=6)
@@ -268,4 +270,30 @@ def test_another_pbx_s_log_is_not_taken_for_a_generation(sqlite_url: str, tmp_pa
     with open(log, "ab") as fh:
         fh.write(C)
     ingest_ok(sqlite_url, str(log))
+    assert dump(sqlite_url) == one_run(tmp_path, A, C)
+
+
+@pytest.mark.parametrize(("suffix", "compress"), [(".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_a_bzip2_or_xz_generation_is_finished_like_a_gzip_one(sqlite_url: str, tmp_path: Path, suffix: str,
+                                                              compress: Any) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A + B[:700])  # cut inside a message
+    ingest_ok(sqlite_url, str(log))
+    (tmp_path / f"pjsip.2{suffix}").write_bytes(compress(A + B))  # logrotate: compresscmd bzip2 / xz
+    log.write_bytes(C)
+    ingest_ok(sqlite_url, str(log))
+    assert dump(sqlite_url) == one_run(tmp_path, A, B, C)
+    assert ingest_ok(sqlite_url, str(log)).startswith("0 files,")
+
+
+def test_a_bzip2_generation_that_does_not_decompress_is_a_counted_error(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(sqlite_url, str(log))
+    whole = bz2.compress(A + B)
+    (tmp_path / "pjsip.2.bz2").write_bytes(whole[:40] + bytes(100) + whole[140:])
+    log.write_bytes(C)
+    result = run_process(sqlite_url, str(log))
+    assert result.returncode == 1
+    assert result.stderr == f"Error: cannot read {tmp_path / 'pjsip.2.bz2'}: Invalid data stream\n"
     assert dump(sqlite_url) == one_run(tmp_path, A, C)
