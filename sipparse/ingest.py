@@ -299,6 +299,7 @@ class Run:
         self._seen: set[tuple[int, int]] = set()
         self._dialects: dict[str, str] = {}
         self._unknown_formats: set[str | None] = set()  # followed files already reported
+        self._said: set[str] = set()  # files in a compression not read, already reported
         # batches stored in a transaction not yet committed: counts, bytes, inserted, duplicates
         self._uncounted: list[tuple[BatchCounts, int, int, int]] = []
 
@@ -315,6 +316,11 @@ class Run:
     def _plan_file(self, path: str, final: bool, known: bool) -> Work | None:
         try:
             lf = files.inspect(path, finished=final)
+        except files.UnreadCompression as exc:
+            if known and path not in self._said:  # said once, not at every look of a follow
+                self._said.add(path)
+                self.summary.warnings.append(str(exc))
+            return None
         except LogFileError as exc:
             if known:
                 self._fail(str(exc))

@@ -45,6 +45,8 @@ FINGERPRINT_MAX_BYTES = 4096
 GZIP_MAGIC = b"\x1f\x8b"
 # What logrotate's usual ``compresscmd``s write, by their magic bytes; read as gzip is
 MAGICS = {"gzip": GZIP_MAGIC, "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+# ... and those Python's standard library cannot decompress: such a file is said, not read
+UNREAD_MAGICS = {"zstd": b"\x28\xb5\x2f\xfd", "lz4": b"\x04\x22\x4d\x18", "compress": b"\x1f\x9d"}
 HEAD_BYTES = 64 << 10
 READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
 # What reading a log may raise: the file's own errors, and its compressed data's
@@ -62,6 +64,19 @@ _COMPRESSED = r"(?:\.(?:gz|bz2|xz|lzma|zst|lz4|Z))?"
 _ROTATED_SUFFIX = re.compile(rf"(?:\.[0-9]+|{_DATED}){_COMPRESSED}")
 # NAME's extension, which logrotate's ``extension`` keeps last: pjsip.log -> pjsip.1.log, pjsip.2.log.gz
 _EXTENSION = re.compile(r"(.+)(\.[^.]*[^.0-9][^.]*)")
+
+
+class UnreadCompression(LogFileError):
+    """A log compressed by a program whose format is not read (zstd, lz4, compress)."""
+
+    def __init__(self, path: str, codec: str) -> None:
+        super().__init__(
+            f"{path} not read: it is {codec}-compressed, which sipparse does not decompress. Have logrotate "
+            f"compress with gzip, bzip2 or xz (compresscmd), or decompress it ({_UNPACK[codec]}) for the "
+            "next run to read it")
+
+
+_UNPACK = {"zstd": "zstd -d", "lz4": "lz4 -d", "compress": "uncompress"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +140,16 @@ def is_gzip(path: str) -> bool:
 
 def codec_of(path: str) -> str | None:
     """The compression of a file (``gzip``, ``bzip2``, ``xz``) by its magic bytes (the name
-    may not say it: ``compressext`` is free), None for a plain file."""
+    may not say it: ``compressext`` is free), None for a plain file.
+
+    :raises UnreadCompression: it is compressed in a format that is not read: read as plain,
+        its binary data would be passed over in silence, or taken for an unknown log format.
+    """
     with os.fdopen(open_fd(path), "rb") as fh:
         head = fh.read(6)
+    unread = next((codec for codec, magic in UNREAD_MAGICS.items() if head.startswith(magic)), None)
+    if unread is not None:
+        raise UnreadCompression(path, unread)
     return next((codec for codec, magic in MAGICS.items() if head.startswith(magic)), None)
 
 

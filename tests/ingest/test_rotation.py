@@ -297,3 +297,30 @@ def test_a_bzip2_generation_that_does_not_decompress_is_a_counted_error(sqlite_u
     assert result.returncode == 1
     assert result.stderr == f"Error: cannot read {tmp_path / 'pjsip.2.bz2'}: Invalid data stream\n"
     assert dump(sqlite_url) == one_run(tmp_path, A, C)
+
+
+ZSTD_FRAME = bytes.fromhex("28b52ffd2000690000") + b"x" * 600  # what `zstd` writes first; the rest is not read
+LZ4_FRAME = bytes.fromhex("04224d18647040") + b"x" * 600
+COMPRESS_Z = bytes.fromhex("1f9d90") + b"x" * 600  # compress(1), logrotate's oldest compresscmd
+
+
+@pytest.mark.parametrize(("name", "data", "why"), [
+    ("pjsip.2.zst", ZSTD_FRAME, "zstd"), ("pjsip.2.lz4", LZ4_FRAME, "lz4"), ("pjsip.2.Z", COMPRESS_Z, "compress"),
+])
+def test_a_generation_compressed_in_a_way_not_read_is_said_once(sqlite_url: str, tmp_path: Path, name: str,
+                                                               data: bytes, why: str) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(sqlite_url, str(log))
+    (tmp_path / name).write_bytes(data)  # logrotate: compresscmd zstd, lz4 or compress
+    log.write_bytes(A + C)
+    result = run_process(sqlite_url, "--quiet", str(log))
+    assert result.returncode == 0
+    said = result.stderr.splitlines()
+    assert len(said) == 1 and str(tmp_path / name) in said[0] and f"{why}-compressed" in said[0], said
+    assert "gzip, bzip2 or xz" in said[0]
+    assert dump(sqlite_url) == one_run(tmp_path, A, C)
+    with open(log, "ab") as fh:
+        fh.write(B)
+    again = run_process(sqlite_url, "--quiet", str(log))
+    assert (again.returncode, again.stderr) == (0, "")  # said once, for the run that found it new
