@@ -596,9 +596,10 @@ class Run:
             return  # another run (a rotate, a cron ingest) is on it; look again next time
         with lock:
             rotated = tail.refresh()
+            copied = tail.current is not None and tail.current.truncated()
             for opened in tail.draining:
                 self._follow_changed(opened, tail.path)
-            if rotated or rotated_elsewhere:
+            if rotated or rotated_elsewhere or copied:  # a copytruncate's copy holds the lines before it
                 self._read_rotated(tail.path)
             if tail.current is not None:
                 self._follow_changed(tail.current, tail.path)
@@ -630,7 +631,7 @@ class Run:
                 if lf.fingerprint not in self._unknown_formats:  # said once, not at every look
                     self._unknown_formats.add(lf.fingerprint)
                     log.warning("%s", exc)
-        opened.seen = lf.size
+        opened.seen, opened.fingerprint = lf.size, lf.fingerprint
 
     def _gzip_ended(self, work: Work, cut_short: bool, trailing: bool) -> None:
         """Say that a gzip file's data ended early, or was followed by bytes that are not

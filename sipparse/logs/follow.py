@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import BinaryIO
 
-from sipparse.logs.files import open_fd
+from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of, open_fd
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class Opened:
     device: int
     seen: int = -1
     grew_at: float = 0.0
+    fingerprint: str | None = None  # what the file started with at the last look
 
     def size(self) -> int:
         return os.fstat(self.fh.fileno()).st_size
@@ -46,6 +47,18 @@ class Opened:
     def changed(self) -> bool:
         """Whether the file's size differs from the last look (grown, or truncated)."""
         return self.size() != self.seen
+
+    def truncated(self) -> bool:
+        """Whether the file was emptied in place since the last look (a copytruncate): it is
+        smaller than it was, or starts with other bytes (it has grown past its old size
+        since). What was written to it just before is then only in the copy."""
+        if self.seen < 0:
+            return False
+        if self.size() < self.seen:
+            return True
+        if self.fingerprint is None:
+            return False
+        return fingerprint_of(os.pread(self.fh.fileno(), FINGERPRINT_MAX_BYTES, 0)) != self.fingerprint
 
 
 class Tail:

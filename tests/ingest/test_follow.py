@@ -323,3 +323,25 @@ def test_a_quiet_log_is_looked_at_without_taking_its_lock(sqlite_url: str, tmp_p
         before = lock_path_for(log).stat().st_mtime_ns
         time.sleep(1.0)
         assert lock_path_for(log).stat().st_mtime_ns == before
+
+
+def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(db_url: str, tmp_path: Path) -> None:
+    """logrotate's ``copytruncate`` between two looks: what was written since the last look
+    is now only in the copy (``pjsip.1``), and is read from there."""
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    with following(db_url, str(log)):
+        assert wait_for(db_url, 1, LATENCY) <= LATENCY
+        with LogLock(log).acquire(wait=True):  # no look in between
+            with open(log, "ab") as fh:
+                fh.write(blocks[1])
+            (tmp_path / "pjsip.1").write_bytes(log.read_bytes())  # copytruncate
+            with open(log, "r+b") as fh:
+                fh.truncate(0)
+                fh.write(b"".join(blocks[2:]))
+        assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "whole").write_bytes(b"".join(blocks))
+    ingest_ok(ref, str(tmp_path / "whole"))
+    assert dump(db_url) == dump(ref)
