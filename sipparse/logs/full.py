@@ -10,7 +10,9 @@ file that will not grow, is taken as it is).
 Asterisk formats each entry into a buffer of 8192 bytes (``LOGMSG_SIZE`` in logger.c): the
 entry of a message of more than about 8 KB (a WebRTC INVITE with its ICE candidates) is cut
 at 8191 bytes, without its LF, and the next entry follows on the same line.  Such a next
-entry is found where the cut one ends, and the cut message is stored as cut.
+entry is found where the cut one ends, and the cut message is stored as cut.  A line cut
+anywhere else (a disk that filled up) may have a packet logger entry glued to it too: its
+prefix and origin right before its marker, inside the line, begin it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from sipparse.sip.framing import frame_packet
 # ASTERISK_PJSIP_MARKER do not read is a reject, not a line skipped as no SIP.
 LOOSE_MARKER = re.compile(rb"<--- (?:Received|Transmitting) SIP ")
 UNREAD_MARKER = "a packet logger marker in a shape the log's dialect does not read"
+
+# The opening of a packet logger marker, where one is looked for at any offset.
+_MARKER_TEXT = re.compile(re.escape(b"<--- "))
 
 # The length of an entry Asterisk cut (logger.c formats it into a buffer of LOGMSG_SIZE, 8192 bytes).
 CUT_ENTRY = 8191
@@ -78,7 +83,7 @@ class FullLayout:
 
     def _feed_entries(self, buf: bytes, base: int, final: bool) -> int:
         """``feed`` in Python: any prefix pattern, every entry through ``_entry``."""
-        starts = self._with_glued(buf, list(self._entries(buf)))
+        starts = self._with_glued(buf, self._with_marker_entries(buf, list(self._entries(buf))))
         # lines before the first entry: the tail of an entry begun before this buffer
         done = starts[0].start() if starts else (len(buf) if final else buf.rfind(b"\n") + 1)
         self.builder.out.skipped += buf.count(b"\n", 0, done)
@@ -138,6 +143,34 @@ class FullLayout:
             match = prefix.match(buf, hit.start() + 1)
             if match:
                 yield match
+
+    def _with_marker_entries(self, buf: bytes, starts: list[re.Match[bytes]]) -> list[re.Match[bytes]]:
+        """``starts`` with the packet logger entries that begin inside a line: the line before
+        them was cut without its LF (a disk that filled up, a copy stopped short), and the
+        entry's prefix and origin come right before its marker (as ``full_entry_starts`` finds)."""
+        by_offset = {match.start(): match for match in starts}
+        glued = []
+        for hit in _MARKER_TEXT.finditer(buf):
+            line = buf.rfind(b"\n", 0, hit.start()) + 1
+            own = by_offset.get(line)
+            marker = self._marker(buf, own) if own is not None else None
+            if marker is None or marker.start() != hit.start():
+                # after the line's own prefix: an origin there with its own stamp is the entry's
+                entry = self._entry_before(buf, own.end() + 1 if own is not None else line + 1, hit.start())
+                if entry is not None:
+                    glued.append(entry)
+        if not glued:
+            return starts
+        return sorted(starts + glued, key=lambda match: match.start())
+
+    def _entry_before(self, buf: bytes, start: int, marker: int) -> re.Match[bytes] | None:
+        """The entry whose prefix and origin lie in ``buf[start:marker]``, ending at the marker."""
+        while (match := self._glued.search(buf, start, marker)) is not None:
+            origin = self.rules.origin.match(buf, match.end())
+            if origin is not None and origin.end() == marker:
+                return match
+            start = match.start() + 1
+        return None
 
     def _with_glued(self, buf: bytes, starts: list[re.Match[bytes]]) -> list[re.Match[bytes]]:
         """``starts`` with the entries that follow a cut one on its line (see the module doc)."""

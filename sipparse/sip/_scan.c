@@ -364,7 +364,34 @@ static int full_prefix(const unsigned char *line, Py_ssize_t n, Py_ssize_t *clos
 
 #define FULL_ENTRY_STARTS_DOC \
     "full_entry_starts(buf) -> list[int] | None: offsets of the lines that begin a log entry, " \
-    "or None when a line's time stamp needs the regex to decide."
+    "and of the packet logger entries glued to a cut line, or None when a time stamp needs the regex to decide."
+
+static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n);
+
+/* Where the entry whose packet logger marker is at d[marker] begins, on the line that begins
+ * at d[line]: the '[' of its prefix, the origin between them ending at the marker.  line when
+ * the marker is the line's own entry's (or no prefix is found), -1 when only the regex can tell.
+ * An entry begins inside a line when the line before it was cut without its LF.  `own` is where
+ * the text of the line's own entry begins (-1 when no entry begins the line): an origin there
+ * with its own time stamp is that entry's (read_full_entries leaves it to Python). */
+static Py_ssize_t entry_of_marker(const unsigned char *d, Py_ssize_t line, Py_ssize_t own, Py_ssize_t marker,
+                                  Py_ssize_t n) {
+    if (own >= 0 && match_origin(d, own, n) == marker) return line; /* the usual line, found at once */
+    for (Py_ssize_t b = marker - 1; b > own && b > line; b--) {
+        Py_ssize_t close;
+        if (d[b] != '[') continue;
+        int found = full_prefix(d + b, n - b, &close);
+        if (found && match_origin(d, b + close + 2, n) == marker) return found < 0 ? -1 : b;
+    }
+    return line;
+}
+
+static int append_offset(PyObject *list, Py_ssize_t offset) {
+    PyObject *at = PyLong_FromSsize_t(offset);
+    int failed = !at || PyList_Append(list, at) < 0;
+    Py_XDECREF(at);
+    return failed ? -1 : 0;
+}
 
 static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
     (void)self;
@@ -374,28 +401,33 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
     PyObject *starts = PyList_New(0);
     if (!starts) return NULL;
     Py_ssize_t pos = 0;
+    const unsigned char *marker = memmem(data, (size_t)size, "<--- ", 5);
     while (pos < size) {
+        Py_ssize_t own = -1;
         if (data[pos] == '[') {
             int found = full_prefix(data + pos, size - pos, &close);
-            if (found < 0) {
-                Py_DECREF(starts);
-                Py_RETURN_NONE;
-            }
-            if (found) {
-                PyObject *at = PyLong_FromSsize_t(pos);
-                if (!at || PyList_Append(starts, at) < 0) {
-                    Py_XDECREF(at);
-                    Py_DECREF(starts);
-                    return NULL;
-                }
-                Py_DECREF(at);
-            }
+            if (found < 0) goto undecided;
+            if (found && append_offset(starts, pos) < 0) goto failed;
+            if (found) own = pos + close + 2;
         }
         const unsigned char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
+        Py_ssize_t line_end = nl ? nl - data : size;
+        for (; marker && marker - data < line_end; marker = memmem(marker + 5, (size_t)(size - (marker + 5 - data)),
+                                                                   "<--- ", 5)) {
+            Py_ssize_t glued = entry_of_marker(data, pos, own, marker - data, size);
+            if (glued < 0) goto undecided;
+            if (glued > pos && append_offset(starts, glued) < 0) goto failed;
+        }
         if (!nl) break;
-        pos = nl - data + 1;
+        pos = line_end + 1;
     }
     return starts;
+undecided:
+    Py_DECREF(starts);
+    Py_RETURN_NONE;
+failed:
+    Py_DECREF(starts);
+    return NULL;
 }
 
 static int starts_with(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, const char *word) {

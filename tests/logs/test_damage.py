@@ -58,3 +58,41 @@ def test_a_syslog_sipfrag_body_still_begins_with_its_start_line(reader: str) -> 
     messages, rejects, _, _ = parse_bytes(notify + b"\n" + SYSLOG_MESSAGES[1] + b"\n\n", dialect="syslog", final=True)
     assert [m.sip_method for m in messages] == ["NOTIFY", "100 Trying"] and not rejects
     assert messages[0].raw_message.endswith(b"\r\n\r\nSIP/2.0 200 OK\r\n") and not messages[0].problems
+
+
+FULL_ENTRIES = [b"[" + entry + b"\n" for entry in (DATA / "pjsip-full.log").read_bytes().lstrip(b"[").split(b"\n[")]
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300, 64])
+@pytest.mark.parametrize("cut", [150, 30])
+def test_a_full_entry_that_begins_inside_a_cut_line_still_gives_its_message(
+        reader: str, batch_bytes: int, cut: int) -> None:
+    """An entry cut without its LF (a disk full, a copy stopped short), the next entry glued to
+    it: the glued entry's message is read, the cut one as what is left of it."""
+    first, cut_entry, glued, last = FULL_ENTRIES[0], FULL_ENTRIES[1][:cut], FULL_ENTRIES[2], FULL_ENTRIES[3]
+    data = first + cut_entry + glued + last
+    messages, rejects, skipped, batch = parse_bytes(data, dialect="full", final=True, batch_bytes=batch_bytes)
+    whole = [(m.offset, m.raw_message) for m in parse_bytes(first + glued + last, dialect="full", final=True)[0]]
+    shift = len(cut_entry)
+    found = [(m.offset, m.raw_message) for m in messages]
+    assert found[0] == whole[0]
+    assert found[-2:] == [(offset + shift, raw) for offset, raw in whole[1:]]
+    assert len(found) == 3 and batch.checkpoint == len(data)
+    if cut == 30:  # cut before its marker: no packet entry, a line skipped
+        assert not rejects and skipped == 1
+    else:  # cut in its packet's headers, before the Call-ID
+        assert [(r.offset, r.reason) for r in rejects] == [(len(first), "no Call-ID header")] and skipped == 0
+        assert rejects[0].raw == cut_entry[cut_entry.index(b"\n") + 1:]
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 300])
+def test_a_full_entry_glued_to_a_cut_dialplan_line_still_gives_its_message(reader: str, batch_bytes: int) -> None:
+    """A dialplan line cut short, the packet logger's entry glued to it: a line skipped, then
+    the message, where the whole was one reject for a marker no pattern reads."""
+    dialplan = b'[Nov 29 14:09:10] VERBOSE[6573] pbx.c: Executing [1000@default:1] Dial("PJSIP/1000'
+    data = FULL_ENTRIES[0] + dialplan + FULL_ENTRIES[2] + FULL_ENTRIES[3]
+    messages, rejects, skipped, _ = parse_bytes(data, dialect="full", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [
+        (0, "INVITE"), (len(FULL_ENTRIES[0]) + len(dialplan), "180 Ringing"),
+        (len(data) - len(FULL_ENTRIES[3]), "INVITE")]
+    assert not rejects and skipped == 1
