@@ -41,8 +41,8 @@ def range_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--since",
         metavar="WHEN",
-        help="Only from this time on: 1h, 30m, 2d (before now), '2025-02-01 18:00' or an ISO date "
-        "(read in the display zone unless it has one).",
+        help="Only from this time on: 1h, 30m, 2d (before now), '2025-02-01 18:00', an ISO date or "
+        "14:00 (today) (read in the display zone unless it has one).",
     )(func)
 
 

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -102,12 +102,13 @@ def parse_time_bound(text: str, clock: Clock) -> datetime:
         if _RELATIVE.fullmatch(value):
             seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _RELATIVE_PART.findall(value))
             return clock.now_utc - timedelta(seconds=seconds)
-        return clock.to_utc(_parse_absolute(value))
+        return clock.to_utc(_parse_absolute(value, clock.to_display(clock.now_utc).date()))
     except (OverflowError, ValueError):  # before year 1 or after 9999, once in UTC
         raise QueryError(f"time {value!r} is out of range (years 1 to 9999)") from None
 
 
-def _parse_absolute(value: str) -> datetime:
+def _parse_absolute(value: str, today: date) -> datetime:
+    """A date and time as typed; a time of day alone (``14:00``, ``2pm``) is ``today``'s."""
     if _SPELT_AGE.fullmatch(value):
         raise QueryError(f"cannot read time {value!r}: write an age as 1h, 30m, 2d or 1w")
     try:
@@ -116,8 +117,13 @@ def _parse_absolute(value: str) -> datetime:
         pass
     from dateutil import parser as dateutil_parser  # only for the rare free-form date
 
+    new_year, this_day = datetime(datetime.now().year, 1, 1), datetime(today.year, today.month, today.day)
     try:
-        return dateutil_parser.parse(value, default=datetime(datetime.now().year, 1, 1))
+        moment = dateutil_parser.parse(value, default=new_year)
+        if moment.date() == new_year.date():  # no date typed, or 1 January
+            on_this_day = dateutil_parser.parse(value, default=this_day)
+            moment = on_this_day if on_this_day.date() == today else moment
+        return moment
     except (ValueError, OverflowError):
         raise QueryError(
             f"cannot read time {value!r}: use e.g. 1h, 30m, 2d, '2025-02-01 18:00' or 2025-02-01T18:00:00Z"

@@ -53,6 +53,24 @@ def test_now_and_free_form_dates() -> None:
     assert parse_time_bound("Feb 1 2025 18:30", UTC_CLOCK) == datetime(2025, 2, 1, 18, 30)
 
 
+@pytest.mark.parametrize(("text", "clock", "utc"), [
+    ("14:00", UTC_CLOCK, datetime(2025, 2, 1, 14, 0)),
+    ("14:30:15", UTC_CLOCK, datetime(2025, 2, 1, 14, 30, 15)),
+    ("2pm", UTC_CLOCK, datetime(2025, 2, 1, 14, 0)),
+    ("14:00", BERLIN, datetime(2025, 2, 1, 13, 0)),
+    ("14:00Z", BERLIN, datetime(2025, 2, 1, 14, 0)),
+    # 07:00 on 2 February in Auckland (UTC+13) when it is 18:00 on the 1st in UTC
+    ("14:00", Clock(zone=zone_by_name("Pacific/Auckland"), now_utc=NOW), datetime(2025, 2, 2, 1, 0)),
+])
+def test_a_time_of_day_alone_is_today_in_the_display_zone(text: str, clock: Clock, utc: datetime) -> None:
+    assert parse_time_bound(text, clock) == utc
+
+
+def test_a_date_without_its_time_of_day_is_not_today() -> None:
+    assert parse_time_bound("Jan 1 2025 14:00", UTC_CLOCK) == datetime(2025, 1, 1, 14, 0)
+    assert parse_time_bound("Feb 2024", UTC_CLOCK) == datetime(2024, 2, 1)
+
+
 @pytest.mark.parametrize("text", ["", "yesterday-ish", "1x", "2025-13-45"])
 def test_unreadable_times_are_one_line_errors(text: str) -> None:
     with pytest.raises(QueryError) as info:
