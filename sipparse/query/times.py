@@ -108,7 +108,8 @@ def parse_time_bound(text: str, clock: Clock) -> datetime:
 
 
 def _parse_absolute(value: str, today: date) -> datetime:
-    """A date and time as typed; a time of day alone (``14:00``, ``2pm``) is ``today``'s."""
+    """A date and time as typed: a time of day alone (``14:00``, ``2pm``) is ``today``'s, a date
+    without its year (``Feb 1 18:00``) is of ``today``'s year."""
     if _SPELT_AGE.fullmatch(value):
         raise QueryError(f"cannot read time {value!r}: write an age as 1h, 30m, 2d or 1w")
     try:
@@ -117,7 +118,7 @@ def _parse_absolute(value: str, today: date) -> datetime:
         pass
     from dateutil import parser as dateutil_parser  # only for the rare free-form date
 
-    new_year, this_day = datetime(datetime.now().year, 1, 1), datetime(today.year, today.month, today.day)
+    new_year, this_day = datetime(today.year, 1, 1), datetime(today.year, today.month, today.day)
     try:
         moment = dateutil_parser.parse(value, default=new_year)
         if moment.date() == new_year.date():  # no date typed, or 1 January

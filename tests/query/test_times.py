@@ -71,6 +71,13 @@ def test_a_date_without_its_time_of_day_is_not_today() -> None:
     assert parse_time_bound("Feb 2024", UTC_CLOCK) == datetime(2024, 2, 1)
 
 
+def test_a_date_without_its_year_is_of_the_display_zones_year() -> None:
+    """At 18:00 UTC on 31 December it is already 1 January in Auckland."""
+    auckland = Clock(zone=zone_by_name("Pacific/Auckland"), now_utc=datetime(2024, 12, 31, 18, 0))
+    assert parse_time_bound("Jan 1 09:00", auckland) == datetime(2024, 12, 31, 20, 0)
+    assert parse_time_bound("Feb 1 18:30", UTC_CLOCK) == datetime(2025, 2, 1, 18, 30)
+
+
 @pytest.mark.parametrize("text", ["", "yesterday-ish", "1x", "2025-13-45"])
 def test_unreadable_times_are_one_line_errors(text: str) -> None:
     with pytest.raises(QueryError) as info:
