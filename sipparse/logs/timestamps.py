@@ -54,6 +54,7 @@ class TimestampParser:
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         self._cache: dict[str | bytes, datetime | None] = {}
         self._may_repeat = not isinstance(self.tz, timezone)  # a fixed offset has no repeated hour
+        self._offset_changes: dict[int, bool] = {}  # by day (ordinal): whether the zone's offset changes
         self._last: datetime | None = None  # the latest time parsed
         self._repeated = False  # whether the time being parsed is one of a repeated hour
 
@@ -147,12 +148,27 @@ class TimestampParser:
         year 1 east of Greenwich, of year 9999 west of it)."""
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
-            if self._may_repeat and value.utcoffset() > value.replace(fold=1).utcoffset():  # type: ignore[operator]
+            if self._may_repeat and self._offset_changes_on(value) and (
+                    value.utcoffset() > value.replace(fold=1).utcoffset()):  # type: ignore[operator]
                 return self._nearer_meaning(value)
         try:
             return value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
             return None
+
+    def _offset_changes_on(self, value: datetime) -> bool:
+        """Whether the zone's offset changes on ``value``'s day: only then may its time be
+        twice. Asked once a day, as telling a repeated time from the offsets of its two
+        meanings takes as long as reading it (ten times that in the machine's zone)."""
+        day = value.toordinal()
+        changes = self._offset_changes.get(day)
+        if changes is None:
+            if len(self._offset_changes) >= _CACHE_LIMIT:
+                self._offset_changes.clear()
+            midnight = value.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+            last = value.replace(hour=23, minute=59, second=59, microsecond=999999, fold=1)
+            changes = self._offset_changes[day] = midnight.utcoffset() != last.utcoffset()
+        return changes
 
     def _nearer_meaning(self, value: datetime) -> datetime:
         """Of a local time that is twice (the hour that repeats when summer time ends), the

@@ -106,6 +106,16 @@ def test_a_time_of_the_repeated_hour_is_the_one_nearer_the_time_before(local: bo
         time.tzset()
 
 
+def test_a_repeated_hour_that_ends_the_day_is_told_too() -> None:
+    """Santiago's clocks go from 24:00 back to 23:00 on 5 April 2025."""
+    parse = TimestampParser(year=2025, tz=ZoneInfo("America/Santiago"))
+    stamps = ["Apr  5 23:59:59", "Apr  5 23:00:00", "Apr  5 23:20:00", "Apr  5 23:40:00", "Apr  5 23:59:59",
+              "Apr  6 00:00:00"]
+    assert [parse(text) for text in stamps] == [
+        datetime(2025, 4, 6, 2, 59, 59), datetime(2025, 4, 6, 3, 0), datetime(2025, 4, 6, 3, 20),
+        datetime(2025, 4, 6, 3, 40), datetime(2025, 4, 6, 3, 59, 59), datetime(2025, 4, 6, 4, 0)]
+
+
 def test_a_time_of_the_repeated_hour_read_first_is_the_summer_one_then_the_nearer_one() -> None:
     parse = TimestampParser(year=2025, tz=ZoneInfo("Europe/Berlin"))
     assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 0, 30)
