@@ -19,8 +19,11 @@ customised Asterisk ``dateformat``, a user dialect) by python-dateutil.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateutil_parser
 from dateutil import tz as dateutil_tz
@@ -49,7 +52,7 @@ class TimestampParser:
         self, year: int | None = None, tz: tzinfo | None = None, now: datetime | None = None
     ) -> None:
         self.year = year
-        self.tz = tz if tz is not None else dateutil_tz.tzlocal()
+        self.tz = tz if tz is not None else local_zone(os.environ.get("TZ"))
         now = now if now is not None else datetime.now(UTC)
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         self._cache: dict[str | bytes, datetime | None] = {}
@@ -179,3 +182,21 @@ class TimestampParser:
         first, second = (v.astimezone(UTC).replace(tzinfo=None) for v in (value, value.replace(fold=1)))
         last = self._last
         return second if last is not None and abs(second - last) <= abs(first - last) else first
+
+
+@cache
+def local_zone(tz_variable: str | None) -> tzinfo:
+    """The machine's zone as the C library finds it (``TZ``, else ``/etc/localtime``), with
+    its rules for every date, as ``--tz`` naming it reads times: dateutil's ``tzlocal`` has
+    only today's two offsets (wrong for a past year whose were other) and reads a time of
+    the hour summer time skips with the offset after it. ``tzlocal`` still serves a ``TZ``
+    that names no zone file (a POSIX rule like ``CET-1CEST,M3.5.0,M10.5.0/3``) or one it
+    cannot read."""
+    name = (tz_variable or "").lstrip(":")
+    try:
+        if tz_variable is None or name.startswith("/"):
+            with open(name or "/etc/localtime", "rb") as fh:
+                return ZoneInfo.from_file(fh)
+        return ZoneInfo(name) if name else UTC
+    except (OSError, ValueError, ZoneInfoNotFoundError):
+        return dateutil_tz.tzlocal()

@@ -95,12 +95,31 @@ REPEATED_HOUR = [  # Berlin, 26 October 2025: 02:00 to 02:59 twice, the second t
 @pytest.mark.parametrize("local", [False, True])
 def test_a_time_of_the_repeated_hour_is_the_one_nearer_the_time_before(local: bool, monkeypatch: pytest.MonkeyPatch
                                                                       ) -> None:
-    if local:  # the machine's zone (dateutil's tzlocal), as when --tz is not given
+    if local:  # the machine's zone, as when --tz is not given
         monkeypatch.setenv("TZ", "Europe/Berlin")
         time.tzset()
     try:
         parse = TimestampParser(year=2025, tz=None if local else ZoneInfo("Europe/Berlin"))
         assert [parse(text) for text, _ in REPEATED_HOUR] == [expected for _, expected in REPEATED_HOUR]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize(("zone", "text", "expected"), [
+    ("Europe/Berlin", "Mar 30 02:30:00", datetime(2025, 3, 30, 1, 30)),  # the hour skipped: the offset before it
+    (":Europe/Moscow", "2012-06-01 12:00:00", datetime(2012, 6, 1, 8, 0)),  # UTC+4 from 2011 to 2014
+    ("America/Sao_Paulo", "2015-01-10 12:00:00", datetime(2015, 1, 10, 14, 0)),  # summer time until 2019
+])
+def test_the_machines_zone_reads_as_when_named(zone: str, text: str, expected: datetime,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --tz, a time is read with the rules of the machine's zone for its date, as
+    with --tz naming that zone: not with today's offsets."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert TimestampParser(year=2025)(text) == expected
+        assert TimestampParser(year=2025, tz=ZoneInfo(zone.lstrip(":")))(text) == expected
     finally:
         monkeypatch.undo()
         time.tzset()
