@@ -44,11 +44,12 @@ stacked quantifiers ``X?*`` ``X**`` ``X+*`` ...
     lazy, ``X?+`` possessive, ``X+??`` is ``(?:X+)??``); Python calls them "multiple
     repeat", so the reduced form is written.
 ``[[:alnum:]]`` and classes nested in classes, ``&&`` intersections
-    Ruby unions nested classes; POSIX classes are Unicode-aware. Nested classes are
-    flattened where possible, otherwise written as an alternation of one-character atoms
-    (``(?:[...]|[^\\W_])``), negation as ``(?:(?!...)(?s:.))``, intersection as
-    ``(?:(?=A)B)``. ``[:upper:]``, ``[:lower:]``, ``[:punct:]``, ``[:graph:]``,
-    ``[:print:]`` and ``\\p{...}`` need the ``regex`` module.
+    Ruby unions nested classes. POSIX classes have Ruby's Unicode meaning (``alpha`` is
+    the Alphabetic property, ``punct`` punctuation plus ``$+<=>^`|~``, ``space``
+    White_Space...), written out as code point ranges so stdlib ``re`` reads them. Nested
+    classes are flattened where possible, otherwise written as an alternation of
+    one-character atoms (``(?:[...]|[^a])``), negation as ``(?:(?!...)(?s:.))``,
+    intersection as ``(?:(?=A)B)``. ``\\p{...}`` needs the ``regex`` module.
 lookbehind
     Python's ``re`` wants fixed width; a pattern that ``re`` refuses is compiled with
     ``regex``, which accepts variable-width lookbehind as Oniguruma does.
@@ -64,6 +65,8 @@ Known difference: ``(?i)`` folds case by Unicode rules in both engines, but Ruby
 
 from __future__ import annotations
 
+import array
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -81,13 +84,17 @@ _LINE_MODE = {
 }
 _SIMPLE_ESCAPES = {"n": "\\n", "t": "\\t", "r": "\\r", "f": "\\f", "v": "\\v", "a": "\\a", "e": "\\x1b"}
 _REGEX_ONLY_ESCAPES = {"G", "K", "X"}
-# POSIX bracket classes: a fragment usable inside a Python class, or an atom.
-_POSIX_FRAGMENT = {
-    "digit": "\\d", "space": "\\s", "word": "\\w", "xdigit": "0-9A-Fa-f", "blank": " \\t",
-    "cntrl": "\\x00-\\x1f\\x7f-\\x9f", "ascii": "\\x00-\\x7f",
+# POSIX bracket classes, Ruby's Unicode meaning (its tool/enc-unicode.rb), as ``regex``
+# module text; ``_posix_items`` turns each into ranges stdlib ``re`` reads.
+_GRAPH = "[^\\p{White_Space}\\p{Cc}\\p{Cs}\\p{Cn}]"
+_POSIX_PROPERTIES = {
+    "alpha": "\\p{Alphabetic}", "alnum": "[\\p{Alphabetic}\\p{Nd}]", "digit": "\\p{Nd}",
+    "upper": "\\p{Uppercase}", "lower": "\\p{Lowercase}", "space": "\\p{White_Space}",
+    "blank": "[\\p{Zs}\\t]", "cntrl": "\\p{Cc}", "word": "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}]",
+    # Ruby's punct also holds the ASCII symbols $+<=>^`|~ (Onigmo 6)
+    "punct": "[\\p{P}$+<=>^`|~]", "graph": _GRAPH, "print": f"(?:{_GRAPH}|\\p{{Zs}})",
+    "xdigit": "[0-9A-Fa-f]", "ascii": "[\\x00-\\x7f]",
 }
-_POSIX_ATOM = {"alnum": "[^\\W_]", "alpha": "[^\\W\\d_]"}
-_POSIX_REGEX_ONLY = {"upper", "lower", "punct", "graph", "print"}
 _WIDE = {".", "[^\\t\\n\\v\\f\\r ]"}
 _SIMPLE_QUANTS = ("?", "*", "+", "??", "*?", "+?")
 # Oniguruma's ReduceTypeTable: row = inner quantifier, column = outer quantifier.
@@ -555,13 +562,8 @@ class _Translator:
         _merge(node, inner)
 
     def _posix(self, name: str, negated: bool) -> _ClassNode:
-        if name in _POSIX_FRAGMENT:
-            return _ClassNode(items=[_POSIX_FRAGMENT[name]], negated=negated)
-        if name in _POSIX_ATOM:
-            return _ClassNode(atoms=[_POSIX_ATOM[name]], negated=negated)
-        if name in _POSIX_REGEX_ONLY:
-            self.out.needs_regex = True
-            return _ClassNode(items=[f"[:{name}:]"], negated=negated)
+        if name in _POSIX_PROPERTIES:
+            return _ClassNode(items=[_posix_items(name)], negated=negated)
         raise OnigSyntaxError(f"invalid POSIX bracket type [:{name}:]", self.pos)
 
     def _class_item(self, node: _ClassNode) -> None:
@@ -615,6 +617,29 @@ def _known_property(name: str) -> bool:
     except regex.error:
         return False
     return True
+
+
+@functools.cache
+def _posix_items(name: str) -> str:
+    """A POSIX class as the ranges of a Python class, read off the ``regex`` module's
+    Unicode tables once: stdlib ``re`` has no ``\\p{...}``, and the fast paths need ``re``."""
+    import regex
+
+    spans = regex.finditer(_POSIX_PROPERTIES[name] + "+", _every_character())
+    return "".join(
+        _range_item(m.start(), m.end() - 1) for m in spans
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _every_character() -> str:
+    return array.array("I", range(0x110000)).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _range_item(low: int, high: int) -> str:
+    if low == high:
+        return f"\\U{low:08x}"
+    return f"\\U{low:08x}-\\U{high:08x}"
 
 
 def _merge(node: _ClassNode, inner: _ClassNode) -> None:

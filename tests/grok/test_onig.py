@@ -98,7 +98,7 @@ def test_an_unclosed_group_is_reported_where_it_opens(source: str) -> None:
 
 def test_regex_module_features_are_flagged() -> None:
     assert translate(r"\p{Greek}+").needs_regex
-    assert translate(r"[[:upper:]]").needs_regex
+    assert not translate(r"[[:upper:]]").needs_regex
     assert not translate(r"[[:alnum:]]").needs_regex
 
 
@@ -133,3 +133,30 @@ def test_an_unknown_property_is_reported_where_it_is_written(source: str, pos: i
     with pytest.raises(OnigSyntaxError, match="invalid character property name") as caught:
         translate(source)
     assert caught.value.pos == pos
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "found"),
+    [
+        (r"[[:punct:]]+", "a$+<=>^`|~!-b", "$+<=>^`|~!-"),  # Ruby adds these ASCII symbols
+        (r"[[:punct:]]", "€©", None),  # other symbols are not punctuation
+        (r"[[:^punct:]]+", "$ab$", "ab"),
+        (r"[[:alpha:]]+", "²1कि", "कि"),  # Alphabetic: a vowel sign counts, a superscript not
+        (r"[[:alpha:]]+", "_Ⅻé", "Ⅻé"),
+        (r"[[:alnum:]]+", "²a1_", "a1"),
+        (r"[[:upper:]]+", "aⅫB", "ⅫB"),
+        (r"[[:lower:]]+", "Aªb", "ªb"),
+        (r"[[:space:]]", "\x1c\x1f", None),  # not White_Space, though Python's \s says so
+        (r"[[:space:]]+", "a\u00a0\u2028 b", "\u00a0\u2028 "),
+        (r"[[:blank:]]+", "a\u00a0\u3000\tb", "\u00a0\u3000\t"),
+        (r"[[:word:]]+", "-a\u0301\u203fb-", "a\u0301\u203fb"),
+        (r"[[:graph:]]+", " a€\u200b ", "a€\u200b"),
+        (r"[[:print:]]+", "\x01a b\x02", "a b"),
+        (r"[[:cntrl:]]", "\u200b\u00ad", None),
+        (r"[[:digit:]]+", "²١2", "١2"),
+        (r"[[:alpha:][:digit:]]+", "-é1-", "é1"),
+    ],
+)
+def test_posix_brackets_have_rubys_unicode_meaning(source: str, text: str, found: str | None) -> None:
+    assert finds(source, text) == found
+    assert not translate(source).needs_regex  # stdlib re reads them: the fast paths stay open
