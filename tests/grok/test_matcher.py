@@ -129,3 +129,18 @@ def test_an_empty_line_matches_not_a_word_boundary_in_grok_match(tmp_path: objec
 )
 def test_linebreak_escape_is_atomic_as_in_ruby(expression: str, text: str, fields: dict[str, str] | None) -> None:
     assert grok_match(expression, text) == fields
+
+
+@pytest.mark.parametrize(
+    ("expression", "text", "fields"),
+    [
+        (r"\b(?<w>[a-z]+)\b", "éab cd", {"w": "cd"}),  # é is a word character to \b in Ruby
+        (r"(?<w>[a-z]+)\b", "abé cd", {"w": "cd"}),
+        (r"\b(?<w>[a-z]+)", "中ab", None),
+        (r"x\B", "xé", {}),
+        (r"%{WORD:w}", "Čab", None),  # \w stays ASCII, and no match begins inside a word
+        (r"%{WORD:w}", "Č ab", {"w": "ab"}),
+    ],
+)
+def test_word_boundary_is_unicode_as_in_ruby(expression: str, text: str, fields: dict[str, str] | None) -> None:
+    assert grok_match(expression, text) == fields
