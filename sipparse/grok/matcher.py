@@ -9,7 +9,8 @@
   a converted empty string is 0 and kept.
 * A field set twice: a string becomes ``[old, new]``, a list grows, any other value
   (an ``:int`` result) is kept and the new one dropped.
-* A field reference ``[a][b]`` builds nested objects.
+* A field reference ``[a][b]`` builds nested objects; under a field that already holds a
+  string, list or number it is dropped and that value kept.
 * Matching is an unanchored search. A match that runs past its time limit raises
   :class:`GrokTimeout`, never taken for a non-match.
 """
@@ -159,12 +160,18 @@ def _visit_plan(
 
 
 def _handle(fields: Fields, path: tuple[str, ...], value: Any) -> None:
-    """Set one captured value the way the grok filter's ``handle`` does."""
+    """Set one captured value the way the grok filter's ``handle`` does.
+
+    Logstash cannot set ``[a][b]`` where ``[a]`` already holds a string, a list or a
+    number: the value there stays and the new one is dropped.
+    """
     target = fields
     for key in path[:-1]:
         nested = target.get(key)
-        if not isinstance(nested, dict):
+        if nested is None:
             nested = target[key] = {}
+        elif not isinstance(nested, dict):
+            return
         target = nested
     key = path[-1]
     old = target.get(key)

@@ -144,3 +144,23 @@ def test_linebreak_escape_is_atomic_as_in_ruby(expression: str, text: str, field
 )
 def test_word_boundary_is_unicode_as_in_ruby(expression: str, text: str, fields: dict[str, str] | None) -> None:
     assert grok_match(expression, text) == fields
+
+
+@pytest.mark.parametrize(
+    ("expression", "text", "fields"),
+    [
+        # Logstash cannot set [a][b] under a string, a list or a number: the first value stays
+        ("%{WORD:[a]} %{WORD:[a][b]}", "x y", {"a": "x"}),
+        ("%{WORD:a} %{WORD:[a][b]}", "x y", {"a": "x"}),
+        ("%{WORD:a} %{WORD:a} %{WORD:[a][b]}", "x y z", {"a": ["x", "y"]}),
+        ("%{INT:a:int} %{WORD:[a][b]}", "1 y", {"a": 1}),
+        ("%{WORD:[a][b]} %{WORD:[a][b][c]}", "x y", {"a": {"b": "x"}}),
+        # and a value under an object is not replaced by a string
+        ("%{WORD:[a][b]} %{WORD:[a]}", "x y", {"a": {"b": "x"}}),
+        ("%{WORD:[a][b]} %{WORD:[a][c]}", "x y", {"a": {"b": "x", "c": "y"}}),
+    ],
+)
+def test_a_field_reference_under_a_value_keeps_the_value(
+    expression: str, text: str, fields: dict[str, object]
+) -> None:
+    assert grok_match(expression, text) == fields
