@@ -488,20 +488,28 @@ class MySQLStore(Store):
 
     def conform_tables(self) -> None:
         """Rebuild a table that is not InnoDB (MyISAM has no transactions: a batch's rows and
-        its checkpoint would not commit together, which exactly-once ingest rests on), or
-        whose row format cannot hold the schema's indexes (COMPACT, REDUNDANT: see
-        ``schema.TABLE_OPTIONS``). A rebuild may take long: the migration has no timeouts."""
-        found = self.query("SELECT table_name, engine, row_format FROM information_schema.tables "
-                           "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
-        for table, engine, row_format in found:
+        its checkpoint would not commit together, which exactly-once ingest rests on), whose
+        row format cannot hold the schema's indexes (COMPACT, REDUNDANT: see
+        ``schema.TABLE_OPTIONS``), or whose text is not utf8mb4_bin (a latin1 or _ci table of
+        Logstash's JDBC output: a _ci collation takes abc@pbx and ABC@pbx for one Call-ID).
+        A rebuild may take long: the migration has no timeouts."""
+        found = self.query(
+            "SELECT t.table_name, t.engine, t.row_format, t.table_collation, "
+            "(SELECT COUNT(*) FROM information_schema.columns AS c WHERE c.table_schema = t.table_schema "
+            "AND c.table_name = t.table_name AND c.collation_name <> %s) "
+            "FROM information_schema.tables AS t WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'",
+            (schema.COLLATION,))
+        for table, engine, row_format, collation, other_columns in found:
             if str(table) not in schema.TABLE_NAMES:
                 continue
             changes = [] if str(engine).lower() == "innodb" else ["ENGINE=InnoDB"]
             if changes or str(row_format).lower() not in schema.LONG_INDEX_ROW_FORMATS:
                 changes.append("ROW_FORMAT=DYNAMIC")
+            if collation != schema.COLLATION or other_columns:
+                changes.append(f"CONVERT TO CHARACTER SET {schema.CHARSET} COLLATE {schema.COLLATION}")
             if changes:
-                log.info("rebuilding %s (%s %s) with %s", table, engine, row_format, " ".join(changes))
-                self.execute(f"ALTER TABLE {self.q(str(table))} {' '.join(changes)}")
+                log.info("rebuilding %s (%s %s %s) with %s", table, engine, row_format, collation, ", ".join(changes))
+                self.execute(f"ALTER TABLE {self.q(str(table))} {', '.join(changes)}")
 
     def tables(self) -> set[str]:
         found = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")

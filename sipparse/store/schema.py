@@ -42,7 +42,8 @@ BACKEND_VERSIONS = {"sqlite": 4, "mysql": 3}
 # DYNAMIC, not the server's default row format: COMPACT (MySQL 5.6's default, still set by
 # some my.cnf files) indexes at most 767 bytes of a column, less than a utf8mb4 VARCHAR(255),
 # and keeps 768 bytes of every text inline, more than a row of ours may hold in all.
-TABLE_OPTIONS = "ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+CHARSET, COLLATION = "utf8mb4", "utf8mb4_bin"
+TABLE_OPTIONS = f"ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET={CHARSET} COLLATE={COLLATION}"
 # row formats that hold what TABLE_OPTIONS's does
 LONG_INDEX_ROW_FORMATS = {"dynamic", "compressed"}
 

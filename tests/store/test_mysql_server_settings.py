@@ -163,3 +163,20 @@ def test_a_myisam_table_of_logstash_is_converted_to_innodb(dba_root_url: str, db
         assert {options[0] for options in _table_options(store).values()} == {"InnoDB"}
         assert _table_options(store)["sip_transactions"][1] == "Dynamic"
         assert count(store, "calls") == 2
+
+
+@pytest.mark.parametrize("charset", ["latin1", "utf8mb4 COLLATE=utf8mb4_general_ci"])
+def test_a_case_insensitive_table_of_logstash_is_converted_to_binary_collation(dba_root_url: str, dba_url: str,
+                                                                              charset: str) -> None:
+    """Call-IDs are case-sensitive (RFC 3261): in a _ci collation abc@pbx and ABC@pbx would be
+    one call, and a latin1 column cannot hold every header. The migration converts the table
+    to utf8mb4_bin before it builds the calls."""
+    _legacy_table(dba_root_url, dba_url, f"ENGINE=InnoDB DEFAULT CHARSET={charset}")
+    with open_store(dba_url) as store:
+        assert {options[2] for options in _table_options(store).values()} == {"utf8mb4_bin"}
+        collations = store.fetchall("SELECT DISTINCT collation_name AS c FROM information_schema.columns "
+                                    "WHERE table_schema = DATABASE() AND collation_name IS NOT NULL")
+        assert [r["c"] for r in collations] == ["utf8mb4_bin"]
+        assert sorted(r["call_id"] for r in store.fetchall("SELECT call_id FROM calls")) == ["ABC@pbx", "abc@pbx"]
+        store.write_batch(mixed_traffic(SOURCE, 2, START))
+        assert store.fetchall("SELECT COUNT(*) AS n FROM calls WHERE call_id = ?", ("CALL-0@FP-DBA",)) == [{"n": 0}]
