@@ -44,6 +44,7 @@ import glob
 import importlib
 import logging
 import os
+import re
 import shutil
 import stat
 import struct
@@ -199,7 +200,8 @@ class MySQLStore(Store):
         if url.options.get("ssl_disabled", "").lower() in ("1", "true", "yes"):
             args["ssl_disabled"] = True
         if "option_files" in args:
-            args["option_groups"] = ["client", "sipparse"]
+            # what the URL gives wins over the files, as the connector's own reading has it
+            return {**_option_file_args(connector, args.pop("option_files")), **args}
         return args
 
     def _net_timeouts(self, connector: Any) -> dict[str, int]:
@@ -561,6 +563,41 @@ class MySQLStore(Store):
 
     def _is_db_error(self, exc: Exception) -> bool:
         return isinstance(exc, self._connector.Error)
+
+
+OPTION_GROUPS = ("client", "sipparse")
+# the escapes of an option file's values, as the mysql client reads them (mysys' my_default.c)
+OPTION_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "s": " ", '"': '"', "'": "'", "\\": "\\"}
+
+
+def _option_file_args(connector: Any, files: str) -> dict[str, Any]:
+    """The connection options of ``files``' ``[client]`` and ``[sipparse]`` groups, their text
+    read as the mysql client reads it (``option_value``): the connector's reading keeps a
+    password's quotes and a comment after it, so ``password="p#ss"`` would be refused."""
+    found = connector.optionfiles.read_option_files(option_files=files, option_groups=list(OPTION_GROUPS))
+    return {name: option_value(value) if isinstance(value, str) else value for name, value in found.items()}
+
+
+def option_value(raw: str) -> str:
+    """An option file's value as the mysql client reads it: a ``#`` outside quotes starts a
+    comment, one pair of enclosing quotes is dropped, and ``\\n \\t \\r \\b \\s \\" \\' \\\\``
+    are escapes (any other backslash stays)."""
+    value = _without_end_comment(raw).strip()
+    if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]:
+        value = value[1:-1]
+    return re.sub(r"\\(.)", lambda escape: OPTION_ESCAPES.get(escape[1], escape[0]), value, flags=re.DOTALL)
+
+
+def _without_end_comment(raw: str) -> str:
+    """``raw`` up to its first ``#`` outside quotes (a backslash in quotes escapes a quote)."""
+    quote, escaped = "", False
+    for index, char in enumerate(raw):
+        if char in "'\"" and not escaped:
+            quote = "" if quote == char else (quote or char)
+        if not quote and char == "#":
+            return raw[:index]
+        escaped = bool(quote) and char == "\\" and not escaped
+    return raw
 
 
 def _timed_out(exc: Exception) -> bool:

@@ -20,6 +20,7 @@ from sipparse.cli import cli, run
 from sipparse.errors import DatabaseError, NoSchema
 from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store, schema
+from sipparse.store.mysql import option_value
 from tests.conftest import _admin_connect
 from tests.store.factory import mixed_traffic
 from tests.store.helpers import calls_table, count
@@ -136,6 +137,31 @@ def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: P
         assert store.write_batch(messages).inserted == len(messages)
         assert len(calls_table(store)) == 12
         assert store.purge(datetime(2030, 1, 1))["messages"] == len(messages)
+
+
+@pytest.mark.parametrize(("raw", "read"), [
+    ('"p#ss w0rd"', "p#ss w0rd"), ("'p#ss w0rd'  # a comment", "p#ss w0rd"), ("p#ss", "p"),
+    ('"x\\"y"', 'x"y'), ("a\\tb\\sc", "a\tb c"), ('"a\\qb"', "a\\qb"), ("plain  ", "plain"),
+])
+def test_option_file_values_read_as_my_print_defaults_shows_them(raw: str, read: str) -> None:
+    assert option_value(raw) == read
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("written", ['"p#ss w0rd"', "'p#ss w0rd'  # the password of sipparse", '"p#ss\\sw0rd"'])
+def test_an_option_file_password_is_read_as_the_mysql_client_reads_it(mysql_root_url: str, tmp_path: Path,
+                                                                       written: str) -> None:
+    """In quotes, a ``#`` is part of the password and the quotes are not; after them a ``#``
+    starts a comment; ``\\s`` is a space: as ``mysql --defaults-file`` reads the same file."""
+    with _account(mysql_root_url, GRANTS) as (host, port, database, user, _):
+        admin = _admin_connect(mysql_root_url)
+        admin.cursor().execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'p#ss w0rd'")
+        admin.close()
+        option_file = tmp_path / "my.cnf"
+        option_file.write_text(f"[client]\nuser = {user}\npassword = {written}\n")
+        os.chmod(option_file, 0o600)
+        with open_store(f"mysql://{host}:{port}/{database}?option_files={option_file}") as store:
+            assert store.checkpoints() == []
 
 
 @pytest.mark.mysql
