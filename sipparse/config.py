@@ -124,7 +124,26 @@ def _parse_sqlite(text: str) -> DatabaseURL:
     return DatabaseURL(scheme="sqlite", path=unquote(path))
 
 
+# the user name that starts the user part of a MySQL URL (its password may hold anything)
+_USER = re.compile(r"[^/?#:]*(?::|$)")
+# what follows the user part of a MySQL URL: host[:port]/database[?options]
+_AFTER_USER = re.compile(r"[^@/?#:\s]+(?::\d*)?/[^/?#@]+(?:\?.*)?", re.DOTALL)
+
+
+def _encoded_user_part(text: str) -> str:
+    """``text`` with the ``/ ? # @`` of its password percent-encoded, where they were typed
+    as they are: the user part ends at the first ``@`` that a host, a port and a database
+    follow (an ``@`` of the options, a socket's path, comes after those)."""
+    head, rest = text.split("://", 1)
+    for at in (i for i, char in enumerate(rest) if char == "@"):
+        if _USER.match(rest, 0, at) and _AFTER_USER.fullmatch(rest, at + 1):
+            user_part = rest[:at].translate({ord(c): f"%{ord(c):02X}" for c in "/?#@"})
+            return f"{head}://{user_part}{rest[at:]}"
+    return text
+
+
 def _parse_mysql(text: str) -> DatabaseURL:
+    text = _encoded_user_part(text)
     try:
         parts = urlsplit(text)
         port = parts.port

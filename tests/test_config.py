@@ -26,6 +26,21 @@ def test_mysql_url_parts() -> None:
     assert "s@cret" not in url.redacted() and "s@cret" not in repr(url)
 
 
+@pytest.mark.parametrize("url", [
+    "mysql://sip:p/s?s#w@rd@db.example:3307/sip?unix_socket=/run/a@b/mysqld.sock",
+    "mysql://sip:p%2Fs%3Fs%23w%40rd@db.example:3307/sip?unix_socket=/run/a@b/mysqld.sock",
+])
+def test_a_password_with_url_delimiters_is_read_whole_encoded_or_not(url: str) -> None:
+    """A generated password holds any of / ? # @: percent-encoded as RFC 3986 wants, or as
+    typed (the host, port and database after the last @ of the user part say where it ends)."""
+    parsed = parse_db_url(url)
+    assert (parsed.user, parsed.password, parsed.host, parsed.port, parsed.database) == (
+        "sip", "p/s?s#w@rd", "db.example", 3307, "sip")
+    assert parsed.options == {"unix_socket": "/run/a@b/mysqld.sock"}
+    no_user = parse_db_url("mysql://db.example/sip?option_files=/home/a@b/my.cnf")
+    assert (no_user.user, no_user.host, no_user.options) == (None, "db.example", {"option_files": "/home/a@b/my.cnf"})
+
+
 @pytest.mark.parametrize("bad", ["nonsense", "sqlite://", "sqlite:/x.db", "mysql://host-only", "mysql://h:notaport/db",
                                  "mysql://u@h/db?evil=1"])
 def test_bad_urls_are_one_line_config_errors(bad: str) -> None:

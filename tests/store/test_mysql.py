@@ -139,6 +139,18 @@ def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: P
         assert store.purge(datetime(2030, 1, 1))["messages"] == len(messages)
 
 
+@pytest.mark.mysql
+@pytest.mark.parametrize("written", ["p/ss?w#rd@1", "p%2Fss%3Fw%23rd%401"])
+def test_a_password_with_url_delimiters_connects_encoded_or_not(mysql_root_url: str, written: str) -> None:
+    with _account(mysql_root_url, GRANTS) as (host, port, database, user, _):
+        admin = _admin_connect(mysql_root_url)
+        admin.cursor().execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'p/ss?w#rd@1'")
+        admin.close()
+        result = CliRunner().invoke(cli, ["--db", f"mysql://{user}:{written}@{host}:{port}/{database}", "calls"])
+        assert result.exit_code == 0, result.output
+        assert "w#rd" not in result.output
+
+
 @pytest.mark.parametrize(("raw", "read"), [
     ('"p#ss w0rd"', "p#ss w0rd"), ("'p#ss w0rd'  # a comment", "p#ss w0rd"), ("p#ss", "p"),
     ('"x\\"y"', 'x"y'), ("a\\tb\\sc", "a\tb c"), ('"a\\qb"', "a\\qb"), ("plain  ", "plain"),
