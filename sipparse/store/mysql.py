@@ -110,6 +110,11 @@ ROWS_PER_STATEMENT = 500
 # (escaping a reject's raw bytes in SQL text can double them), see ``_fit_packet_budget``.
 MAX_PACKET_BUDGET = 4 * 1024 * 1024
 MIN_PACKET_BUDGET = 64 * 1024
+# ER_NET_PACKET_TOO_LARGE, CR_NET_PACKET_TOO_LARGE: one message (or reject) larger than any
+# statement the server takes, which no smaller statement can carry
+PACKET_TOO_LARGE = {1153, 2020}
+PACKET_HINT = ("the server's max_allowed_packet is {} bytes, less than a message of this batch needs: "
+               "raise it in the server's my.cnf and with SET GLOBAL max_allowed_packet")
 STATEMENT_CACHE = 16  # prepared statements kept per connection (one per SQL and row count)
 LOADED_TABLES = ("sip_transactions", "rejects")
 # The server or client will not load local files: ER_NOT_ALLOWED_COMMAND, MySQL 8's
@@ -155,6 +160,7 @@ class MySQLStore(Store):
     backend = "mysql"
     placeholder = "%s"
     packet_budget = MAX_PACKET_BUDGET  # lowered on connect where max_allowed_packet is smaller
+    max_allowed_packet = 0  # the server's, read on connect
     counts_upserts = True  # without CLIENT_FOUND_ROWS: 1 inserted, 2 changed, 0 unchanged
     overlaps_writes = True  # the server loads one batch while the next is parsed
     batch_bytes = 4 << 20  # a transaction waits for a server: fewer of them (10% on a 64 MiB ingest)
@@ -241,7 +247,8 @@ class MySQLStore(Store):
         self._log_rows_not_statements(cursor)
         cursor.close()
         self.commit()
-        self._fit_packet_budget(int(allowed))
+        self.max_allowed_packet = int(allowed)
+        self._fit_packet_budget(self.max_allowed_packet)
 
     def _log_rows_not_statements(self, cursor: Any) -> None:
         """On a server that writes its binary log as statements (``binlog_format=STATEMENT``),
@@ -545,6 +552,8 @@ class MySQLStore(Store):
             error = super()._error(what, exc)
             if getattr(exc, "errno", None) == BINLOG_STATEMENT_REFUSED:
                 return DatabaseError(f"{error} ({BINLOG_HINT})")
+            if getattr(exc, "errno", None) in PACKET_TOO_LARGE:
+                return DatabaseError(f"{error} ({PACKET_HINT.format(self.max_allowed_packet)})")
             read_timeout = self._net_timeouts(self._connector).get("read_timeout")
             lost = getattr(exc, "errno", None) in CONNECTION_LOST or self._dead_handle(exc)
             if what == "connect" or not lost or not read_timeout:

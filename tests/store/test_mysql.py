@@ -394,3 +394,16 @@ def test_calls_of_long_from_and_to_fit_a_server_of_small_packets(mysql_url: str)
     with open_store(mysql_url) as store:
         assert store.write_batch(messages).inserted == len(messages)
         assert count(store, "calls") == 600
+
+
+@pytest.mark.mysql
+@pytest.mark.usefixtures("small_packets")
+def test_a_message_larger_than_max_allowed_packet_is_a_clear_error(mysql_url: str) -> None:
+    """No statement can carry it: the error says how large the server lets a packet be and
+    how to raise it, not only that a packet was too big."""
+    messages = mixed_traffic(SOURCE, 3, START)
+    messages[1] = replace(messages[1], raw_message=messages[1].raw_message + b"X" * (2 << 20))
+    with open_store(mysql_url) as store, pytest.raises(DatabaseError) as refused:
+        store.write_batch(messages)
+    assert "max_allowed_packet is 1048576 bytes" in str(refused.value)
+    assert "SET GLOBAL max_allowed_packet" in str(refused.value)
