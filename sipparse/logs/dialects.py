@@ -100,10 +100,14 @@ def compile_bytes(
     grok = library.compile(expression)
     pattern = grok.regex.pattern.encode("utf-8")
     trusted = builtin and from_bundled_files(library, expression)
-    if grok.needs_regex_module or (grok.uses_regex_module and not trusted):
-        regex: Any = GuardedPattern(pattern, flags, grok.timeout, expression)
-    else:
-        regex = re.compile(pattern, flags)
+    regex: Any = None
+    if not grok.needs_regex_module and not (grok.uses_regex_module and not trusted):
+        try:
+            regex = re.compile(pattern, flags)
+        except re.error:  # a str pattern's escape bytes have not (a POSIX class's \U ranges)
+            pass
+    if regex is None:
+        regex = GuardedPattern(pattern, flags, grok.timeout, expression)
     groups: dict[str, int] = {}
     for group, spec in grok.group_fields.items():
         field = str(spec[0] if isinstance(spec, tuple) else spec)
