@@ -1001,11 +1001,12 @@ def check_dialect(name: str, user_dialects: list[dict[str, Any]]) -> None:
         raise SipparseError(f"unknown log format {name!r}: choose one of {', '.join(known)}")
 
 
-def list_rejects(store: Any, limit: int = 50) -> list[dict[str, Any]]:
-    """The most recent stored rejects, newest first."""
+def list_rejects(store: Any, limit: int = 50, host: str | None = None) -> list[dict[str, Any]]:
+    """The most recent stored rejects, newest first; with ``host``, that host's only."""
+    where, params = ("WHERE host = ? ", [host]) if host else ("", [])
     return list(store.fetchall(
         "SELECT id, source_file, source_offset, source_end, reason, timestamp, host, raw "
-        "FROM rejects ORDER BY id DESC LIMIT ?", (int(limit),)))
+        f"FROM rejects {where}ORDER BY id DESC LIMIT ?", (*params, int(limit))))
 
 
 

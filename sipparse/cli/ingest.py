@@ -173,15 +173,16 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
 @cli.command()
 @click.option("--limit", type=click.IntRange(1, (1 << 63) - 1), default=50, show_default=True,
               help="How many (newest first).")
+@click.option("--host", metavar="HOST", help="Only the rejects of this Asterisk host's logs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_app
-def rejects(app: App, limit: int, fmt: str) -> None:
-    """List the pieces of logs that could not be parsed: file, offset, reason, raw text.
+def rejects(app: App, limit: int, host: str | None, fmt: str) -> None:
+    """List the pieces of logs that could not be parsed: host, file, offset, reason, raw text.
 
     Example: sipparse rejects --limit 10 --format json
     """
     with app.open_store(reading=True) as store:
-        rows = [_reject_view(row) for row in list_rejects(store, limit)]
+        rows = [_reject_view(row) for row in list_rejects(store, limit, _host_label(host))]
     if fmt == "json":
         click.echo(to_json(rows))
         return
@@ -202,9 +203,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     if not rows:
         click.echo("no rejects stored")
         return
-    header = ["id", "file", "offset", "reason", "raw"]
-    cells = [[str(r["id"]), visible(str(r["file"])), str(r["offset"]), visible(str(r["reason"])),
-              _one_line(r["raw"], 60)] for r in rows]
+    header = ["id", "host", "file", "offset", "reason", "raw"]  # every PBX logs to the same path
+    cells = [[str(r["id"]), visible(str(r["host"] or "")), visible(str(r["file"])), str(r["offset"]),
+              visible(str(r["reason"])), _one_line(r["raw"], 60)] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     for line in [header, ["-" * w for w in widths], *cells]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())

@@ -464,3 +464,21 @@ def test_host_label_is_stored_without_the_spaces_typed_around_it(sqlite_url: str
     assert {row.split("\t")[10] for row in dump(sqlite_url)} == {"pbx-a"}
     found = CliRunner().invoke(cli, ["--db", sqlite_url, "calls", "--host", "pbx-a", "--format", "json"])
     assert found.exit_code == 0 and json.loads(found.output)
+
+
+def test_rejects_name_their_host_and_host_lists_one_hosts(db_url: str, tmp_path: Path) -> None:
+    """Every PBX of a shared database logs to the same path: the file alone does not say
+    whose log a reject came from."""
+    broken = b"[Mar  1 12:00:00] VERBOSE[6541] res_pjsip_logger.c: <--- Received SIP request (90 bytes) " \
+             b"from UDP:10.0.0.5:5060 --->\nINVITE sip:x SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\n" \
+             b"CSeq: banana\n\n"
+    log = tmp_path / "pjsip"
+    for host, first in (("pbx-a", 0), ("pbx-b", 1)):
+        log.write_bytes(make_log(1, "full", first) + broken + make_log(1, "full", first + 2))
+        ingest_ok(db_url, "--host", host, "--format", "full", str(log))
+    table = CliRunner().invoke(cli, ["--db", db_url, "rejects"])
+    assert table.exit_code == 0 and table.output.split()[:3] == ["id", "host", "file"], table.output
+    assert "pbx-a" in table.output and "pbx-b" in table.output
+    listed = CliRunner().invoke(cli, ["--db", db_url, "rejects", "--host", "pbx-b", "--format", "json"])
+    rows = json.loads(listed.output)
+    assert rows and {row["host"] for row in rows} == {"pbx-b"}
