@@ -1,6 +1,7 @@
 """Create the schema on first use, and bring older ones to the current version in place.
 
-The version lives in ``schema_version`` (one row per version applied). A database with a
+The version lives in ``schema_version`` (one row per version applied), the revision (the
+changes older code writes beside) in ``schema_revision``. A database with a
 ``sip_transactions`` table but no ``schema_version`` is a version-1 database: the table the
 Logstash pipeline wrote. Every step checks what exists before adding it, so a migration
 interrupted half-way, or run by two processes at once, finishes cleanly on the next open.
@@ -35,7 +36,7 @@ def schema_version(store: Store) -> int:
 
 
 def schema_revision(store: Store) -> int:
-    """The revision of the current version the database has (``schema`` says what they are)."""
+    """The schema revision of the database: 0 before any (``schema`` says what they are)."""
     if "schema_revision" not in store.tables():
         return 0
     found = store.query("SELECT MAX(revision) FROM schema_revision")
