@@ -40,7 +40,7 @@ from typing import Any
 
 from sipparse.config import Settings
 from sipparse.errors import ConfigError, LogFileError, SipparseError
-from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of, glob_files
+from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of, glob_files, is_generation_name
 from sipparse.logs.locks import LockBusy, LogLock
 from sipparse.rotate_fs import (
     Generation,
@@ -57,7 +57,6 @@ from sipparse.rotate_fs import (
 )
 
 DEFAULT_LOG = "/var/log/asterisk/pjsip"
-NOT_A_LOG_NAME = re.compile(r"(\.[0-9]+|-[0-9]{8}(-[0-9]+)?)(\.gz)?$|\.gz$|^\.")  # generations, temp files
 SHELL_SYNTAX = re.compile(r"[$`|;&<>]")
 IngestFn = Callable[[str], int]  # ingest one log path (and its siblings) to its end, lock held; bytes read
 Report = Callable[[str], None]
@@ -278,14 +277,18 @@ def default_paths(settings: Settings) -> list[str]:
 
 
 def expand_paths(patterns: Iterable[str]) -> list[str]:
-    """Expand glob patterns, leaving out rotated generations (``*.log`` must not match ``x.log.1``)
-    and directories, as ingest does. Only a match's own name counts: ``./*`` or a directory
-    ``.logs/`` holds logs too."""
+    """Expand glob patterns, leaving out rotated generations (``*.log`` must not match ``x.log.1``
+    nor ``x.1.log``: ``is_generation_name``), temp files (a leading dot) and directories, as
+    ingest does. Only a match's own name counts: ``./*`` or a directory ``.logs/`` holds logs too."""
     out: list[str] = []
     for pattern in patterns:
         matches = glob_files(pattern) if glob.has_magic(pattern) else [pattern]
-        out.extend(m for m in matches if not NOT_A_LOG_NAME.search(os.path.basename(m)) and m not in out)
+        out.extend(m for m in matches if not _not_a_log(m) and m not in out)
     return out
+
+
+def _not_a_log(path: str) -> bool:
+    return os.path.basename(path).startswith(".") or is_generation_name(path)
 
 
 def rotate_paths(paths: Iterable[str], options: RotateOptions, ingest: IngestFn | None = None,

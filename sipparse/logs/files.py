@@ -64,6 +64,10 @@ _COMPRESSED = r"(?:\.(?:gz|bz2|xz|lzma|zst|lz4|Z))?"
 _ROTATED_SUFFIX = re.compile(rf"(?:\.[0-9]+|{_DATED}){_COMPRESSED}")
 # NAME's extension, which logrotate's ``extension`` keeps last: pjsip.log -> pjsip.1.log, pjsip.2.log.gz
 _EXTENSION = re.compile(r"(.+)(\.[^.]*[^.0-9][^.]*)")
+# A name ending as a generation's does, whatever its log: pjsip.1, pjsip.log-20261203, x.2.gz, x.xz
+_GENERATION_END = re.compile(rf"(?:(?:\.[0-9]+|{_DATED}){_COMPRESSED}|\.(?:gz|bz2|xz|lzma|zst|lz4|Z))\Z")
+# ... or a name logrotate's ``extension`` gives: STEM.1.log of STEM.log
+_KEPT_EXTENSION_GENERATION = re.compile(rf"(.+)(?:\.[0-9]+|{_DATED})(\.[^.]*[^.0-9][^.]*){_COMPRESSED}")
 
 
 class UnreadCompression(LogFileError):
@@ -345,6 +349,18 @@ def glob_files(pattern: str) -> list[str]:
     run of ingest and of rotate; a directory named as such is still reported by them.
     """
     return sorted(p for p in glob.glob(pattern) if not os.path.isdir(p))
+
+
+def is_generation_name(path: str) -> bool:
+    """Whether ``path`` is named as a rotated generation is: a number or a date appended to
+    a log's name (``pjsip.1``, ``pjsip-20261129``), a compression's suffix (``pjsip.2.bz2``),
+    or, where the log it was rotated from is beside it, a number or date before that log's
+    extension (``pjsip.1.log`` of ``pjsip.log``; ``10.0.0.5.log`` alone is a host's log)."""
+    directory, name = os.path.split(path)
+    if _GENERATION_END.search(name):
+        return True
+    kept = _KEPT_EXTENSION_GENERATION.fullmatch(name)
+    return kept is not None and os.path.lexists(os.path.join(directory, kept[1] + kept[2]))
 
 
 def rotated_siblings(path: str) -> list[str]:

@@ -297,3 +297,17 @@ def test_a_postrotate_run_again_that_fails_says_so(tmp_path: Path, log: Path) ->
     assert done.returncode == 1
     assert done.stderr == (f"Error: postrotate 'false' exited with status 1 (run again: {log}.1 was written "
                            f"to after {log} was created)\n")
+
+
+def test_a_glob_passes_over_generations_logrotate_left(tmp_path: Path, log: Path) -> None:
+    """Generations compressed with bzip2 or xz, named by ``extension .log`` or by a
+    ``dateformat`` of its own are not logs to rotate; a host's log named by its address is."""
+    directory = log.parent
+    generations = ["pjsip.2.bz2", "pjsip.3.xz", "pjsip.log.1.zst", "pjsip.1.log", "pjsip.2.log.gz",
+                   "pjsip.log-2026-12-03", "pjsip-20261201.log"]
+    for name in [*generations, "pjsip.log", "10.0.0.5.log"]:
+        append_lines(directory / name, name)
+    result = invoke(tmp_path, "--no-ingest", "--no-compress", str(directory / "*"))
+    assert (result.exit_code, result.output) == (0, "")
+    rotated = ["10.0.0.5.log.1", "pjsip.1", "pjsip.log.1"]
+    assert names(directory) == sorted([*generations, *rotated, "10.0.0.5.log", "pjsip", "pjsip.log"])
