@@ -321,15 +321,85 @@ def _skip(fh: BinaryIO, count: int) -> None:
 
 
 def _decompressed_size(path: str, codec: str, settled: bool) -> int:
-    """The size of a compressed file's data: gzip's from its trailer, bzip2's and xz's (whose
-    streams do not hold it) by decompressing it all, in bounded pieces."""
+    """The size of a compressed file's data: gzip's from its trailer, xz's from its index,
+    bzip2's (whose streams do not hold it) by decompressing it all."""
     if codec == "gzip":
         return _gzip_size(path)
+    if codec == "xz":
+        size = _xz_size(path)
+        if size is not None:
+            return size
+    return _size_by_reading(path, codec, settled)
+
+
+def _size_by_reading(path: str, codec: str, settled: bool) -> int:
+    """The size of a compressed file's data, decompressed in bounded pieces and counted."""
     size = 0
     with open_log(path, codec, settled) as fh:
         while piece := fh.read(READ_PIECE):
             size += len(piece)
     return size
+
+
+def _xz_size(path: str) -> int | None:
+    """The size of an xz file's data as the indexes of its streams say it, read from the end
+    in O(streams); None when they cannot be read so (cut short, padded: ``_size_by_reading``
+    then tells what can be decompressed). The data itself is checked as it is read."""
+    with os.fdopen(open_fd(path), "rb") as fh:
+        end = fh.seek(0, io.SEEK_END)
+        total = 0
+        while end > 0:
+            try:
+                found = _xz_stream_before(fh, end)
+            except ValueError:
+                return None
+            if found is None:
+                return None
+            start, size = found
+            total, end = total + size, start
+        return total
+
+
+def _xz_stream_before(fh: BinaryIO, end: int) -> tuple[int, int] | None:
+    """(start, data size) of the xz stream that ends at ``end``, from its footer and index."""
+    if end < 24:
+        return None
+    fh.seek(end - 12)
+    footer = fh.read(12)
+    if footer[10:] != b"YZ":
+        return None
+    index_size = (struct.unpack("<I", footer[4:8])[0] + 1) * 4
+    if index_size > end - 24:
+        return None
+    fh.seek(end - 12 - index_size)
+    index = fh.read(index_size)
+    if not index or index[0] != 0:
+        return None
+    records, pos = _varint(index, 1)
+    blocks = data = 0
+    for _ in range(records):
+        unpadded, pos = _varint(index, pos)
+        uncompressed, pos = _varint(index, pos)
+        blocks += (unpadded + 3) & ~3
+        data += uncompressed
+    start = end - 12 - index_size - blocks - 12
+    if start < 0:
+        return None
+    fh.seek(start)
+    return (start, data) if fh.read(6) == MAGICS["xz"] else None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An xz multibyte integer at ``pos``: (value, position after it)."""
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("bad xz index")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
 
 
 def _gzip_size(path: str) -> int:

@@ -171,3 +171,17 @@ def test_bzip2_or_xz_data_that_does_not_decompress_is_a_clear_error(tmp_path: Pa
     broken = write(tmp_path / f"pjsip.3{suffix}", whole[:40] + bytes(200) + whole[240:])
     with pytest.raises(LogFileError, match=rf"cannot read .*pjsip\.3\{suffix}: "):
         files.inspect(str(broken))
+
+
+def test_the_size_of_xz_data_is_read_from_its_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not by decompressing it all at every run, as bzip2 data must be."""
+    one = write(tmp_path / "pjsip.2.xz", lzma.compress(LOG))
+    two = write(tmp_path / "pjsip.3.xz", lzma.compress(LOG) + lzma.compress(LOG[:1000], check=lzma.CHECK_SHA256))
+    sizes = {path: files.inspect(str(path)).size for path in (one, two)}  # type: ignore[union-attr]
+    assert sizes == {one: len(LOG), two: len(LOG) + 1000}
+
+    def refused(*args: object) -> int:
+        raise AssertionError("decompressed to learn its size")
+
+    monkeypatch.setattr(files, "_size_by_reading", refused)
+    assert [files.inspect(str(path)).size for path in (one, two)] == [len(LOG), len(LOG) + 1000]  # type: ignore[union-attr]
