@@ -161,9 +161,8 @@ def inspect(path: str, finished: bool = False) -> LogFile | None:
     """Look at a log file cheaply (stat + its first bytes); None when it does not exist.
 
     ``finished``: the file is known not to grow any more (compressed files never do), so a
-    short one gets a fingerprint too (``fingerprint_of``), and bzip2 or xz data that ends
-    early is measured up to there, as it is read (``open_log``'s ``settled``).
-    Raises LogFileError when it exists but cannot be read, or not decompressed to its end.
+    short one gets a fingerprint too (``fingerprint_of``).
+    Raises LogFileError when it exists but cannot be read, or its head not decompressed.
     """
     try:
         st = os.stat(path)
@@ -171,7 +170,7 @@ def inspect(path: str, finished: bool = False) -> LogFile | None:
             raise LogFileError(f"{path} is not a regular file")
         codec = codec_of(path)
         head = read_head(path, codec, FINGERPRINT_MAX_BYTES)
-        size = _decompressed_size(path, codec, finished) if codec else st.st_size
+        size = _decompressed_size(path, codec) if codec else st.st_size
     except FileNotFoundError:
         return None
     except READ_ERRORS as exc:  # gzip.BadGzipFile is an OSError
@@ -320,22 +319,24 @@ def _skip(fh: BinaryIO, count: int) -> None:
         count -= len(chunk)
 
 
-def _decompressed_size(path: str, codec: str, settled: bool) -> int:
+def _decompressed_size(path: str, codec: str) -> int:
     """The size of a compressed file's data: gzip's from its trailer, xz's from its index,
-    bzip2's (whose streams do not hold it) by decompressing it all."""
+    bzip2's (whose streams do not hold it) by decompressing it all. Data that ends early is
+    measured up to there: whether that is an error (a file being compressed still) is for
+    its reading to say (``open_log``'s ``settled``), as for a gzip file."""
     if codec == "gzip":
         return _gzip_size(path)
     if codec == "xz":
         size = _xz_size(path)
         if size is not None:
             return size
-    return _size_by_reading(path, codec, settled)
+    return _size_by_reading(path, codec)
 
 
-def _size_by_reading(path: str, codec: str, settled: bool) -> int:
+def _size_by_reading(path: str, codec: str) -> int:
     """The size of a compressed file's data, decompressed in bounded pieces and counted."""
     size = 0
-    with open_log(path, codec, settled) as fh:
+    with open_log(path, codec, settled=True) as fh:
         while piece := fh.read(READ_PIECE):
             size += len(piece)
     return size

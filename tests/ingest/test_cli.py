@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import os
 import re
 import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -339,6 +344,27 @@ def test_gzip_data_that_ends_early_is_read_up_to_there_once_settled(sqlite_url: 
     assert readable.count(b"Call-ID:") in (stored, stored + 1)  # + the message cut there
     again = run_process(sqlite_url, "--workers", workers, str(cut))
     assert again.returncode == 0 and again.stderr == "" and count(sqlite_url) == stored
+
+
+@pytest.mark.parametrize(("codec", "compress"), [("bzip2", partial(bz2.compress, compresslevel=1)),
+                                                 ("xz", lzma.compress)])
+def test_bzip2_or_xz_data_that_ends_early_is_read_up_to_there_once_settled(
+        sqlite_url: str, tmp_path: Path, codec: str, compress: Callable[[bytes], bytes]) -> None:
+    """As gzip data that ends early is (bzip2 data in blocks of 100 kB of log, whole ones)."""
+    packed = compress(make_log(60))
+    cut = tmp_path / f"pjsip.2.{codec}"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])
+    fresh = run_process(sqlite_url, str(cut))
+    assert fresh.returncode == 1 and "once unchanged for 5 minutes" in fresh.stderr, fresh.stderr
+    assert count(sqlite_url) == 0
+    old = time.time() - 600
+    os.utime(cut, (old, old))
+    first = run_process(sqlite_url, str(cut))
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.startswith(f"Warning: {cut}: its {codec} data ends early, after ")
+    assert 0 < count(sqlite_url) < message_count(60)
+    again = run_process(sqlite_url, str(cut))
+    assert (again.returncode, again.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
