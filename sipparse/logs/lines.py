@@ -6,7 +6,8 @@ message when the length is missing.  Streams are kept apart, so lines of several
 (an rsyslog server writing every forwarder into one file) or several processes may
 interleave, even inside a message.  ``#015`` ends a line as CR did; a header/body
 separator logged as a line that is just ``#015``; a line without a prefix continues the
-previous line (rsyslog wrapped it).  Asterisk's own prefix may sit inside the syslog one
+previous line (rsyslog wrapped it), and a prefix inside a line begins a line glued to a cut
+one (see ``SyslogLayout._glued_line``).  Asterisk's own prefix may sit inside the syslog one
 (imfile forwarding the ``pjsip`` file channel, or Asterisk logging to syslog, when the
 whole packet is on one line with ``#012`` escapes).
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from sipparse.logs.dialects import AsteriskRules, Dialect
+from sipparse.logs.dialects import AsteriskRules, Dialect, unanchored
 from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.full import LOOSE_MARKER, UNREAD_MARKER, marker_of
 from sipparse.logs.packets import DUMPS_SLACK, MAX_MESSAGE, Marker, PacketBuilder
@@ -52,6 +53,12 @@ _BULK_BYTES = 4 << 10  # how far ahead a message's lines are looked for at once
 _REPEATED = re.compile(rb" ?message repeated ([0-9]{1,9}) times: \[(.*?)\]?\Z", re.S)
 # A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
 _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
+# A time of day, as every bundled prefix's time stamp has one: where a line may hold another
+# line's prefix, glued to it (see ``SyslogLayout._glued_line``), which begins at most
+# ``_CLOCK_LEAD`` bytes before it.
+_CLOCK = re.compile(rb"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_CLOCK_LEAD = 64
+CUT_LINE = "log line cut short, the next line glued to it"
 _SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
                          b"A" * 26 + b"a" * 26 + b"0" * 10)
 _SHAPE_CLASS = {ord("A"): b"[A-Z]", ord("a"): b"[a-z]", ord("0"): b"[0-9]"}
@@ -114,6 +121,7 @@ class SyslogLayout:
         self._ts = groups["timestamp"]
         self._key = tuple(groups[f] for f in ("host", "program", "pid") if f in groups) or (self._ts,)
         self._host = groups.get("host")
+        self._glued_prefix = unanchored(dialect.prefix)
         self._pid = groups.get("pid")
         self.open: dict[tuple, _Open] = {}
         # (offset, end) of messages read whole while another stream's was open: one that
@@ -181,6 +189,7 @@ class SyslogLayout:
         pos = self._skip_partial(buf)
         limit = max(limit, pos)
         match, find = self.dialect.prefix.match, buf.find
+        glued = -1  # where a line glued to a cut one begins (its prefix is not at a line start)
         fast = self.builder.reader_context(self.timestamps) if self._fast else None
         while pos < limit:
             if fast is not None and not self.open and self._segment_rest:
@@ -202,22 +211,48 @@ class SyslogLayout:
                 nl = limit
             end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl  # a CRLF log file
             after = base + min(nl + 1, limit)  # a final line may lack its LF
-            m = match(buf, pos, end)
+            m = match(buf, pos, end) if pos != glued else self._glued_prefix.match(buf, pos, end)
             if m is None and self._others:
                 m = self._other_format(buf, pos, end)
             if m is None:
                 self._continuation(buf[pos:end], nl > pos, after)
-            else:
-                self._end_unprefixed()
-                self._line(m, buf[m.end():end], base + pos, after)
-                msg = self.last
-                if msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok \
-                        and type(m) is not _Renumbered:
-                    nl = self._bulk(msg, m, buf, nl, limit, base)
+                pos = nl + 1
+                continue
+            glued = self._glued_line(buf, m.end(), end) if _CLOCK.search(buf, m.end(), end) else -1
+            if glued > 0:  # the line was cut short: it ends where the glued one begins
+                end, nl, after = glued, glued - 1, base + glued
+            self._end_unprefixed()
+            self._line(m, buf[m.end():end], base + pos, after)
+            msg = self.last
+            if glued > 0:
+                self._cut_short(m)
+            elif msg is not None and len(msg.lines) == 1 and not msg.in_body and self._bulk_ok \
+                    and type(m) is not _Renumbered:
+                nl = self._bulk(msg, m, buf, nl, limit, base)
             pos = nl + 1
         if final:
             self.flush()
         return limit
+
+    def _glued_line(self, buf: bytes, start: int, end: int) -> int:
+        """Where a line glued to the one whose text is ``buf[start:end]`` begins, -1 when none:
+        a log truncated inside a line, then appended to, holds the next line right after the
+        cut one's last byte, without an LF between them.  Looked for only where the text
+        holds a time of day, which every bundled prefix has."""
+        for clock in _CLOCK.finditer(buf, start, end):
+            found = self._glued_prefix.search(buf, max(start + 1, clock.start() - _CLOCK_LEAD), end)
+            if found is not None and found.start() <= clock.start():
+                return found.start()
+        return -1
+
+    def _cut_short(self, m) -> None:
+        """The stream's message whose line was cut short, its end lost: a reject that says so."""
+        key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
+        if key not in self.open:
+            return
+        msg = self._pop(key)
+        text = decode_escapes(b"\n".join(msg.lines) + b"\n").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.builder.reject(msg.offset, msg.end, CUT_LINE, text, self.timestamps(msg.timestamp), _text(msg.host))
 
     def _other_format(self, buf: bytes, pos: int, end: int) -> _Renumbered | None:
         """The line's prefix in another bundled format, read as one of this file's own.
@@ -486,6 +521,8 @@ class SyslogLayout:
             contents = contents[:text.count(b"\n", 0, hit.start())]
         if _BOM in text:  # a line's byte order mark, which its prefix takes when read alone: ``_line`` reads it
             contents = contents[:next((k for k, c in enumerate(contents) if c.startswith(_BOM)), len(contents))]
+        if _CLOCK.search(text):  # perhaps a line glued to a cut one: ``_line`` reads that line
+            contents = contents[:next((k for k, c in enumerate(contents) if _CLOCK.search(c)), len(contents))]
         if b"<--- " in text:  # perhaps a marker after a message Asterisk cut: ``_line`` reads that line
             contents = contents[:next((k for k, c in enumerate(contents) if c.find(b"<--- ", 1) > 0), len(contents))]
         taken, closed = self._take(msg, contents, text)
@@ -567,6 +604,18 @@ class SyslogLayout:
         return False
 
     def _close(self, key: tuple, problem: str | None = None) -> None:
+        msg = self._pop(key)
+        if not msg.lines:
+            self.builder.reject(msg.offset, msg.end, "a packet marker with no message after it", b"",
+                                self.timestamps(msg.timestamp), _text(msg.host))
+            return
+        text = decode_escapes(b"\n".join(msg.lines) + b"\n")
+        text = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.builder.packet(text, msg.offset, msg.end, msg.offset, self.timestamps(msg.timestamp), msg.marker,
+                            *self._who(msg.host, msg.pid), problems=[problem] if problem else None)
+
+    def _pop(self, key: tuple) -> _Open:
+        """Take a stream's open message out of the reading, whatever becomes of it."""
         msg = self.open.pop(key)
         segment = self._segments.get(key)
         if segment is not None and msg.marker is not None and msg.marker.stream:
@@ -577,14 +626,7 @@ class SyslogLayout:
             self.last = None
         if self.open:  # another stream's message began while this one was open, perhaps inside it
             self._overlapping.append((msg.offset, msg.end))
-        if not msg.lines:
-            self.builder.reject(msg.offset, msg.end, "a packet marker with no message after it", b"",
-                                self.timestamps(msg.timestamp), _text(msg.host))
-            return
-        text = decode_escapes(b"\n".join(msg.lines) + b"\n")
-        text = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        self.builder.packet(text, msg.offset, msg.end, msg.offset, self.timestamps(msg.timestamp), msg.marker,
-                            *self._who(msg.host, msg.pid), problems=[problem] if problem else None)
+        return msg
 
     def _sweep(self) -> None:
         for key, msg in list(self.open.items()):

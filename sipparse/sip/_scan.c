@@ -996,6 +996,23 @@ static int holds_late_marker(const unsigned char *c, Py_ssize_t n) {
     return 0;
 }
 
+/* Whether a line's text d[i:n] holds, after its first byte, a time of day behind which a
+ * prefix begins: perhaps a line glued to this one, cut short, which lines.py's _glued_line
+ * decides.  The stamp's date is 7 bytes before its time ("Nov 29 "), or 11 ("2026-11-29T"). */
+static int holds_glued_prefix(int kind, const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    Py_ssize_t date = kind == SYSLOG_RFC5424 ? 11 : 7;
+    const unsigned char *c = memchr(d + i, ':', (size_t)(n - i));
+    for (; c; c = memchr(c + 1, ':', (size_t)(d + n - c - 1))) {
+        Py_ssize_t at = c - d; /* the first colon of HH:MM:SS */
+        if (at - 2 - date <= i || n - at < 6 || !all_digits(d + at - 2, 2) || !all_digits(d + at + 1, 2) ||
+            d[at + 3] != ':' || !all_digits(d + at + 4, 2))
+            continue;
+        SyslogPrefix p;
+        if (match_syslog_prefix(kind, d, at - 2 - date, n, &p)) return 1;
+    }
+    return 0;
+}
+
 /* Content-Length of a header line as lines._content_length reads it: -2 not such a line,
  * -1 unreadable, else the value. */
 static long long content_length_line(const unsigned char *c, Py_ssize_t n) {
@@ -1264,7 +1281,9 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
     }
     /* lines.py reads the start line without the CR (#015) it may end with */
     Py_ssize_t bare_len = text_len >= 4 && memcmp(text + text_len - 4, "#015", 4) == 0 ? text_len - 4 : text_len;
-    if (is_asterisk_text(text, text_len) || !is_start_line(text, bare_len)) return 0;
+    if (is_asterisk_text(text, text_len) || !is_start_line(text, bare_len) ||
+        holds_glued_prefix(kind, d, text_start, text_start + text_len))
+        return 0;
 
     /* the lines of the message: contents [starts[k], ends[k]) */
     Py_ssize_t starts[MAX_LINES], ends[MAX_LINES];
@@ -1277,7 +1296,7 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
         if (end < 0) return 0;
         const unsigned char *c = d + line.end;
         Py_ssize_t n = end - line.end;
-        if (is_stop(c, n) || holds_late_marker(c, n)) return 0;
+        if (is_stop(c, n) || holds_late_marker(c, n) || holds_glued_prefix(kind, d, line.end, end)) return 0;
         starts[count] = line.end, ends[count++] = end;
         prefixed++;
         total += n + 1;

@@ -96,3 +96,29 @@ def test_a_full_entry_glued_to_a_cut_dialplan_line_still_gives_its_message(reade
         (0, "INVITE"), (len(FULL_ENTRIES[0]) + len(dialplan), "180 Ringing"),
         (len(data) - len(FULL_ENTRIES[3]), "INVITE")]
     assert not rejects and skipped == 1
+
+
+def _glued_syslog(cut_at: int, glued_host: bytes = b"pbx1") -> tuple[bytes, int]:
+    """The INVITE's fourth line cut short, the 100 Trying's first line glued to it (a log
+    truncated, then appended to), then the 180 Ringing: the data and where the Trying begins."""
+    invite = SYSLOG_MESSAGES[0].split(b"\n")
+    cut = b"\n".join(invite[:3]) + b"\n" + invite[3][:cut_at]
+    trying = SYSLOG_MESSAGES[1].replace(b" pbx1 ", b" " + glued_host + b" ")
+    return cut + trying + b"\n\n" + SYSLOG_MESSAGES[2] + b"\n\n", len(cut)
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300])
+@pytest.mark.parametrize(("cut_at", "glued_host"), [(50, b"pbx1"), (70, b"pbx1"), (50, b"pbx2")])
+def test_a_syslog_line_glued_to_a_cut_one_still_gives_its_message(
+        reader: str, batch_bytes: int, cut_at: int, glued_host: bytes) -> None:
+    """The glued line begins the next message, which is read; the message of the cut line,
+    its end lost, is a reject that says so, where it took the next message's lines as its own."""
+    data, glued = _glued_syslog(cut_at, glued_host)
+    messages, rejects, skipped, batch = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [
+        (glued, "100 Trying"), (data.index(b"\n\n", glued) + 2, "180 Ringing")]
+    assert messages[0].raw_message == parse_bytes(SYSLOG_MESSAGES[1] + b"\n", final=True)[0][0].raw_message
+    assert [(r.offset, r.end, r.reason) for r in rejects] == [
+        (0, glued, "log line cut short, the next line glued to it")]
+    assert rejects[0].raw.startswith(b"INVITE sip:1000@127.0.0.1:5070 SIP/2.0\r\n") and skipped == 0
+    assert batch.checkpoint == len(data)
