@@ -522,7 +522,8 @@ class SyslogLayout:
         if _BOM in text:  # a line's byte order mark, which its prefix takes when read alone: ``_line`` reads it
             contents = contents[:next((k for k, c in enumerate(contents) if c.startswith(_BOM)), len(contents))]
         if _CLOCK.search(text):  # perhaps a line glued to a cut one: ``_line`` reads that line
-            contents = contents[:next((k for k, c in enumerate(contents) if _CLOCK.search(c)), len(contents))]
+            contents = contents[:next((k for k, c in enumerate(contents)
+                                       if _CLOCK.search(c) and self._glued_line(c, 0, len(c)) > 0), len(contents))]
         if b"<--- " in text:  # perhaps a marker after a message Asterisk cut: ``_line`` reads that line
             contents = contents[:next((k for k, c in enumerate(contents) if c.find(b"<--- ", 1) > 0), len(contents))]
         taken, closed = self._take(msg, contents, text)

@@ -122,3 +122,13 @@ def test_a_syslog_line_glued_to_a_cut_one_still_gives_its_message(
         (0, glued, "log line cut short, the next line glued to it")]
     assert rejects[0].raw.startswith(b"INVITE sip:1000@127.0.0.1:5070 SIP/2.0\r\n") and skipped == 0
     assert batch.checkpoint == len(data)
+
+
+def test_a_date_header_is_no_line_glued_to_a_cut_one(reader: str) -> None:
+    """A time of day inside a line is looked at as a glued line's stamp, and a Date header's
+    is none: the message is read whole, every line of it taken at once as before."""
+    invite = SYSLOG_MESSAGES[0].replace(b"Max-Forwards: 70", b"Date: Sat, 29 Nov 2026 14:09:10 GMT", 1)
+    messages, rejects, skipped, _ = parse_bytes(invite + b"\n\n" + SYSLOG_MESSAGES[1] + b"\n\n", dialect="syslog",
+                                                final=True)
+    assert [m.sip_method for m in messages] == ["INVITE", "100 Trying"] and not rejects and skipped == 0
+    assert b"\r\nDate: Sat, 29 Nov 2026 14:09:10 GMT\r\n" in messages[0].raw_message
