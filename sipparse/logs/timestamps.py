@@ -175,13 +175,16 @@ class TimestampParser:
 
     def _nearer_meaning(self, value: datetime) -> datetime:
         """Of a local time that is twice (the hour that repeats when summer time ends), the
-        meaning nearer the time parsed before, so a log that crosses the hour stays in order;
-        the first (summer-time) one when nothing was parsed before. Such a time is not
-        cached: its meaning changes as the log goes on."""
+        meaning nearer the time parsed before, so a log that crosses the hour stays in order.
+        With none before (a run resuming within the hour), the later one unless it is after
+        ``now`` (ingest's: when the log was last written), which is right for runs less
+        than an hour apart. Such a time is not cached: its meaning changes as the log goes on."""
         self._repeated = True
         first, second = (v.astimezone(UTC).replace(tzinfo=None) for v in (value, value.replace(fold=1)))
         last = self._last
-        return second if last is not None and abs(second - last) <= abs(first - last) else first
+        if last is None:
+            return second if second <= self.now.astimezone(UTC).replace(tzinfo=None) else first
+        return second if abs(second - last) <= abs(first - last) else first
 
 
 @cache

@@ -12,8 +12,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-
-
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -459,21 +457,37 @@ def test_messages_logged_in_a_leap_second_are_stored_at_the_next_days_start(sqli
     assert "2017-01-01 00:00:00" in stamps and "None" not in stamps
 
 
+REPEATED_HOUR_CALLS = [datetime(2025, 10, 25, 23, 30) + timedelta(minutes=10 * n) for n in range(19)]
+
+
+def _calls_at(instants: list[datetime], first: int, dialect: str) -> bytes:
+    """Calls numbered from ``first``, each logged at its instant (UTC) on a Berlin clock."""
+    chunks = []
+    for n, instant in enumerate(instants, first):
+        wall = instant.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+        for direction, headers, body in call_messages(n):
+            chunks.append(full_message(wall, direction, headers, body) if dialect == "full"
+                          else syslog_message(wall, "pbx1", headers, body))
+    return b"".join(chunks)
+
+
+def _stored_call_times(db_url: str) -> dict[str, str]:
+    with open_db(db_url) as store:
+        return {cid: str(ts) for cid, ts in store.query("SELECT DISTINCT call_id, timestamp FROM sip_transactions")}
+
+
+def _call_times(instants: list[datetime]) -> dict[str, str]:
+    return {call_messages(n)[0][1][4].removeprefix("Call-ID: "): f"{instant:%Y-%m-%d %H:%M:%S}"
+            for n, instant in enumerate(instants)}
+
+
 @pytest.mark.parametrize("dialect", ["full", "syslog"])
 def test_a_log_through_the_repeated_hour_stays_in_order(sqlite_url: str, tmp_path: Path, dialect: str) -> None:
     """A call every 10 minutes from 01:30 summer time to 03:30 winter time in Berlin, the
     night of 26 October 2025: 02:00 to 02:59 is logged twice, and each second time is the
     later hour's (the nearer one to the message before it)."""
-    first = datetime(2025, 10, 25, 23, 30)
-    instants = [first + timedelta(minutes=10 * n) for n in range(19)]
-    chunks = []
-    for n, instant in enumerate(instants):
-        wall = instant.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
-        for direction, headers, body in call_messages(n):
-            chunks.append(full_message(wall, direction, headers, body) if dialect == "full"
-                          else syslog_message(wall, "pbx1", headers, body))
     log = tmp_path / "pjsip"
-    log.write_bytes(b"".join(chunks))
+    log.write_bytes(_calls_at(REPEATED_HOUR_CALLS, 0, dialect))
     ingest_ok(sqlite_url, "--tz", "Europe/Berlin", "--year", "2025", str(log))
     with open_db(sqlite_url) as store:
         stored = dict(store.query("SELECT DISTINCT call_id, timestamp FROM sip_transactions"))
@@ -508,3 +522,20 @@ def test_rejects_name_their_host_and_host_lists_one_hosts(db_url: str, tmp_path:
     listed = CliRunner().invoke(cli, ["--db", db_url, "rejects", "--host", "pbx-b", "--format", "json"])
     rows = json.loads(listed.output)
     assert rows and {row["host"] for row in rows} == {"pbx-b"}
+
+
+    assert _stored_call_times(sqlite_url) == _call_times(REPEATED_HOUR_CALLS)
+
+
+def test_runs_every_few_minutes_through_the_repeated_hour_store_it_in_order(sqlite_url: str, tmp_path: Path) -> None:
+    """A run that resumes within the repeated hour has no message before its first: that
+    one is the meaning nearer the time the log was last written."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(b"")
+    for start, end in [(0, 5), (5, 7), (7, 11), (11, 13), (13, 19)]:  # runs resume at 02:20 and 02:30 twice
+        with log.open("ab") as fh:
+            fh.write(_calls_at(REPEATED_HOUR_CALLS[start:end], start, "full"))
+        written = (REPEATED_HOUR_CALLS[end - 1] + timedelta(minutes=2)).replace(tzinfo=UTC).timestamp()
+        os.utime(log, (written, written))
+        ingest_ok(sqlite_url, "--tz", "Europe/Berlin", "--year", "2025", str(log))
+    assert _stored_call_times(sqlite_url) == _call_times(REPEATED_HOUR_CALLS)

@@ -127,7 +127,7 @@ def test_the_machines_zone_reads_as_when_named(zone: str, text: str, expected: d
 
 def test_a_repeated_hour_that_ends_the_day_is_told_too() -> None:
     """Santiago's clocks go from 24:00 back to 23:00 on 5 April 2025."""
-    parse = TimestampParser(year=2025, tz=ZoneInfo("America/Santiago"))
+    parse = TimestampParser(year=2025, tz=ZoneInfo("America/Santiago"), now=datetime(2025, 4, 6, 3))
     stamps = ["Apr  5 23:59:59", "Apr  5 23:00:00", "Apr  5 23:20:00", "Apr  5 23:40:00", "Apr  5 23:59:59",
               "Apr  6 00:00:00"]
     assert [parse(text) for text in stamps] == [
@@ -135,8 +135,18 @@ def test_a_repeated_hour_that_ends_the_day_is_told_too() -> None:
         datetime(2025, 4, 6, 3, 40), datetime(2025, 4, 6, 3, 59, 59), datetime(2025, 4, 6, 4, 0)]
 
 
-def test_a_time_of_the_repeated_hour_read_first_is_the_summer_one_then_the_nearer_one() -> None:
-    parse = TimestampParser(year=2025, tz=ZoneInfo("Europe/Berlin"))
+@pytest.mark.parametrize(("now", "expected"), [(datetime(2025, 10, 26, 1, 25), datetime(2025, 10, 26, 0, 30)),
+                                             (datetime(2025, 10, 26, 1, 35), datetime(2025, 10, 26, 1, 30)),
+                                             (datetime(2026, 12, 3), datetime(2025, 10, 26, 1, 30))])
+def test_a_time_of_the_repeated_hour_read_first_is_the_later_one_unless_that_is_yet_to_come(
+        now: datetime, expected: datetime) -> None:
+    """A run resuming within the hour: 02:30 is 01:30 UTC, unless the log was last written
+    before that (``now``, ingest's mtime), so it is 00:30 UTC."""
+    assert TimestampParser(year=2025, tz=ZoneInfo("Europe/Berlin"), now=now)("Oct 26 02:30:00") == expected
+
+
+def test_a_time_of_the_repeated_hour_is_then_the_nearer_one() -> None:
+    parse = TimestampParser(year=2025, tz=ZoneInfo("Europe/Berlin"), now=datetime(2025, 10, 26, 0, 35))
     assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 0, 30)
     assert parse("Oct 26 03:30:00") == datetime(2025, 10, 26, 2, 30)
     assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 1, 30)
