@@ -20,7 +20,7 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sipparse.query.calls import host_condition, setup_text
@@ -246,10 +246,13 @@ def _bar_starts(first: datetime, last: datetime, step: int, clock: Clock) -> lis
     summer time (that day's bar is 23 or 25 hours long); shorter ones are ``step`` minutes."""
     starts = [_floor(first, step, clock)]
     while True:
-        if step < _DAY:
-            following = starts[-1] + timedelta(minutes=step)
-        else:
-            following = clock.to_utc(clock.to_display(starts[-1]).replace(tzinfo=None) + timedelta(minutes=step))
+        try:
+            if step < _DAY:
+                following = starts[-1] + timedelta(minutes=step)
+            else:
+                following = clock.to_utc(clock.to_display(starts[-1]).replace(tzinfo=None) + timedelta(minutes=step))
+        except OverflowError:  # past the end of year 9999
+            return starts
         if following > last:
             return starts
         starts.append(following)
@@ -268,10 +271,12 @@ def _floor(moment: datetime, minutes: int, clock: Clock) -> datetime:
     """The start of the bar ``moment`` (naive UTC) falls in, counted from midnight in the
     display zone: a bar of a day is a day of the clock on the wall, as its label says, not
     one that starts at 01:00 because the day began in UTC."""
-    wall = clock.to_display(moment).replace(tzinfo=None)
+    shown = clock.to_display(moment)
+    wall = shown.replace(tzinfo=None)
     midnight = wall.replace(hour=0, minute=0, second=0, microsecond=0)
     elapsed = int((wall - midnight).total_seconds() // 60)
-    return clock.to_utc(midnight + timedelta(minutes=elapsed - elapsed % minutes))
+    start = midnight + timedelta(minutes=elapsed - elapsed % minutes)
+    return start if shown.tzinfo is UTC else clock.to_utc(start)  # UTC: the zone cannot show it
 
 
 def render_stats_json(stats: dict[str, Any], since: datetime | None, until: datetime | None,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sipparse.query.errors import QueryError
 
+_UTC_OFFSET = "+00:00"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _RELATIVE = re.compile(r"(?:\s*(\d+)\s*([smhdw]))+\s*", re.IGNORECASE)
 _RELATIVE_PART = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
@@ -77,9 +78,14 @@ class Clock:
         return str(getattr(self.zone, "key", None) or self.zone.tzname(None) or self.zone)
 
     def to_display(self, utc: datetime) -> datetime:
-        """A naive UTC time as an aware time in the display zone."""
+        """A naive UTC time as an aware time in the display zone; in UTC when that zone's
+        would be before year 1 or after 9999 (a log's time in the first hours of year 1,
+        west of Greenwich), which no datetime holds."""
         aware = utc.replace(tzinfo=UTC)
-        return aware.astimezone(self.zone) if self.zone is not None else aware.astimezone()
+        try:
+            return aware.astimezone(self.zone) if self.zone is not None else aware.astimezone()
+        except OverflowError:
+            return aware
 
     def to_utc(self, local: datetime) -> datetime:
         """A time typed by the user (naive: in the display zone) as naive UTC."""
@@ -179,7 +185,12 @@ def format_time(value: object, clock: Clock, digits: int | None = None, date: bo
         text += "." + fraction.rstrip("0") if moment.microsecond else ""
     else:
         text += "." + fraction[:digits] if digits else ""
-    return text + _offset_if_repeated(shown, clock)
+    return text + (_UTC_OFFSET if _shown_in_utc_instead(shown, clock) else _offset_if_repeated(shown, clock))
+
+
+def _shown_in_utc_instead(shown: datetime, clock: Clock) -> bool:
+    """Whether ``to_display`` gave UTC for want of the display zone's time (see there)."""
+    return shown.tzinfo is UTC and clock.zone is not UTC
 
 
 def _offset_if_repeated(shown: datetime, clock: Clock) -> str:

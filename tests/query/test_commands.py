@@ -496,3 +496,20 @@ def test_debug_shows_the_traceback_of_a_database_error(tmp_path, command: list[s
         assert exc.value.code == 1
         assert err.endswith("cannot open the database: file is not a database\n")
         assert ("Traceback (most recent call last)" in err) == bool(debug), err
+
+
+@pytest.mark.parametrize(("stamp", "zone", "shown"), [
+    ("0001-01-01T00:30:00Z", "America/New_York", "-01-01 00:30:00+00:00"),
+    ("9999-12-31T23:30:00Z", "Asia/Tokyo", "9999-12-31 23:30:00+00:00"),
+])
+def test_a_time_the_display_zone_cannot_hold_is_shown_in_utc(sqlite_url: str, tmp_path: Path, stamp: str,
+                                                             zone: str, shown: str) -> None:
+    """A log's time in the first hours of year 1 (or last of 9999) is a time of the previous
+    (next) year west (east) of Greenwich, which no datetime holds: said in UTC, not a crash."""
+    sample = (Path(__file__).parents[1] / "data" / "pjsip-rfc5424.log").read_text()
+    log = tmp_path / "pjsip"
+    log.write_text("\n".join(stamp + line[line.index(" "):] if line else line for line in sample.split("\n")))
+    ok(sqlite_url, "ingest", "--tz", "UTC", "--quiet", str(log))
+    assert shown in ok(sqlite_url, "calls", "--tz", zone)
+    assert shown in ok(sqlite_url, "show", "1-6347@127.0.0.1", "--tz", zone)
+    assert shown in ok(sqlite_url, "stats", "--tz", zone)
