@@ -489,11 +489,7 @@ def test_a_log_through_the_repeated_hour_stays_in_order(sqlite_url: str, tmp_pat
     log = tmp_path / "pjsip"
     log.write_bytes(_calls_at(REPEATED_HOUR_CALLS, 0, dialect))
     ingest_ok(sqlite_url, "--tz", "Europe/Berlin", "--year", "2025", str(log))
-    with open_db(sqlite_url) as store:
-        stored = dict(store.query("SELECT DISTINCT call_id, timestamp FROM sip_transactions"))
-    assert {cid: str(ts) for cid, ts in stored.items()} == {
-        call_messages(n)[0][1][4].removeprefix("Call-ID: "): f"{instant:%Y-%m-%d %H:%M:%S}"
-        for n, instant in enumerate(instants)}
+    assert _stored_call_times(sqlite_url) == _call_times(REPEATED_HOUR_CALLS)
 
 
 def test_host_label_is_stored_without_the_spaces_typed_around_it(sqlite_url: str, tmp_path: Path) -> None:
@@ -522,9 +518,6 @@ def test_rejects_name_their_host_and_host_lists_one_hosts(db_url: str, tmp_path:
     listed = CliRunner().invoke(cli, ["--db", db_url, "rejects", "--host", "pbx-b", "--format", "json"])
     rows = json.loads(listed.output)
     assert rows and {row["host"] for row in rows} == {"pbx-b"}
-
-
-    assert _stored_call_times(sqlite_url) == _call_times(REPEATED_HOUR_CALLS)
 
 
 def test_runs_every_few_minutes_through_the_repeated_hour_store_it_in_order(sqlite_url: str, tmp_path: Path) -> None:
