@@ -232,7 +232,7 @@ def render_ladder(
 
 def _title(call_ids: Sequence[str], hops: Sequence[Hop], clock: Clock) -> list[str]:
     start = next((h.moment for h in hops if h.moment), None)
-    day = clock.to_display(start).strftime("%Y-%m-%d") if start else "?"
+    day = clock.to_display(start).date().isoformat() if start else "?"
     title = [f"{day} ({clock.label})"]
     if len(call_ids) == 1:
         title[0] = f"Call-ID {visible(call_ids[0])}  {title[0]}"

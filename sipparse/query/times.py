@@ -179,7 +179,7 @@ def format_time(value: object, clock: Clock, digits: int | None = None, date: bo
     if moment is None:
         return ""
     shown = clock.to_display(moment)
-    text = shown.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+    text = f"{shown.date().isoformat()} {shown:%H:%M:%S}" if date else f"{shown:%H:%M:%S}"  # %Y: "999"
     fraction = f"{shown.microsecond:06d}"
     if digits is None:
         text += "." + fraction.rstrip("0") if moment.microsecond else ""

@@ -499,7 +499,7 @@ def test_debug_shows_the_traceback_of_a_database_error(tmp_path, command: list[s
 
 
 @pytest.mark.parametrize(("stamp", "zone", "shown"), [
-    ("0001-01-01T00:30:00Z", "America/New_York", "-01-01 00:30:00+00:00"),
+    ("0001-01-01T00:30:00Z", "America/New_York", "0001-01-01 00:30:00+00:00"),
     ("9999-12-31T23:30:00Z", "Asia/Tokyo", "9999-12-31 23:30:00+00:00"),
 ])
 def test_a_time_the_display_zone_cannot_hold_is_shown_in_utc(sqlite_url: str, tmp_path: Path, stamp: str,

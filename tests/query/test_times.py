@@ -118,6 +118,11 @@ def test_display_in_zone() -> None:
     assert iso_time("2025-07-01 18:00:00", BERLIN) == "2025-07-01T20:00:00+02:00"
 
 
+def test_a_year_before_1000_is_shown_with_four_digits_as_stored() -> None:
+    assert format_time("0999-02-01 18:32:31", UTC_CLOCK) == "0999-02-01 18:32:31"
+    assert format_time("0001-01-01 00:30:00", BERLIN) == "0001-01-01 01:23:28"  # Berlin's mean solar time
+
+
 @pytest.mark.parametrize(
     ("stored", "shown"),
     [("2026-10-25 00:30:00", "2026-10-25 02:30:00+02:00"),  # the first 02:30, summer time
