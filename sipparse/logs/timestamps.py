@@ -60,6 +60,7 @@ class TimestampParser:
         self._offset_changes: dict[int, bool] = {}  # by day (ordinal): whether the zone's offset changes
         self._last: datetime | None = None  # the latest time parsed
         self._repeated = False  # whether the time being parsed is one of a repeated hour
+        self._names: dict[str, tzinfo] | None = None  # the zone's abbreviations, once dateutil needs them
 
     def __call__(self, text: str | bytes) -> datetime | None:
         try:
@@ -120,9 +121,11 @@ class TimestampParser:
 
     def _from_dateutil(self, text: str) -> datetime | None:
         # Parsed with two different default years: if they disagree, the text had no year.
+        if self._names is None:
+            self._names = abbreviations(self.tz, self.now)
         try:
-            first = dateutil_parser.parse(text, default=datetime(2000, 1, 1))
-            second = dateutil_parser.parse(text, default=datetime(2004, 1, 1))
+            first = dateutil_parser.parse(text, default=datetime(2000, 1, 1), tzinfos=self._names)
+            second = dateutil_parser.parse(text, default=datetime(2004, 1, 1), tzinfos=self._names)
         except (ValueError, OverflowError):
             return None
         if first.year == second.year:
@@ -203,3 +206,20 @@ def local_zone(tz_variable: str | None) -> tzinfo:
         return ZoneInfo(name) if name else UTC
     except (OSError, ValueError, ZoneInfoNotFoundError):
         return dateutil_tz.tzlocal()
+
+
+def abbreviations(zone: tzinfo, around: datetime) -> dict[str, tzinfo]:
+    """The names ``zone`` gives its offsets (``CET``, ``CEST``) in the year either side of
+    ``around``, each as its offset: what a dateformat with ``%Z`` writes, which tells the
+    two meanings of a repeated hour apart. Looked at weekly, the nearest week last (a name
+    whose offset changed keeps the one of the log's time); dateutil knows none of them."""
+    names: dict[str, tzinfo] = {}
+    for week in sorted(range(-53, 54), key=abs, reverse=True):
+        try:
+            moment = (around + timedelta(weeks=week)).astimezone(zone)
+        except (OverflowError, ValueError):
+            continue
+        name, offset = moment.tzname(), moment.utcoffset()
+        if name and offset is not None:
+            names[name] = timezone(offset, name)
+    return names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -152,6 +153,21 @@ def test_a_time_of_the_repeated_hour_is_then_the_nearer_one() -> None:
     assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 1, 30)
     assert parse("Oct 26 01:00:00") == datetime(2025, 10, 25, 23, 0)
     assert parse("Oct 26 02:30:00") == datetime(2025, 10, 26, 0, 30)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2025-10-26 02:30:00 CEST", datetime(2025, 10, 26, 0, 30)),  # the repeated hour: the name says which
+    ("2025-10-26 02:30:00 CET", datetime(2025, 10, 26, 1, 30)),
+    ("Sun Oct 26 02:30:00 CEST 2025", datetime(2025, 10, 26, 0, 30)),
+    ("Oct 26 02:30:00.5 CEST", datetime(2025, 10, 26, 0, 30, 0, 500000)),
+    ("2025-07-01 12:00:00 CET", datetime(2025, 7, 1, 11, 0)),  # as written, though summer time was on
+])
+def test_a_zone_name_of_the_zone_is_read_with_its_offset(text: str, expected: datetime) -> None:
+    """A dateformat with %Z writes the zone's abbreviation, which tells the two 02:30s apart."""
+    parse = TimestampParser(tz=ZoneInfo("Europe/Berlin"), now=datetime(2025, 11, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dateutil's UnknownTimezoneWarning
+        assert parse(text) == expected
 
 
 @pytest.mark.parametrize("text, year, zone", [
