@@ -275,7 +275,8 @@ def _floor(moment: datetime, minutes: int, clock: Clock) -> datetime:
     wall = shown.replace(tzinfo=None)
     midnight = wall.replace(hour=0, minute=0, second=0, microsecond=0)
     elapsed = int((wall - midnight).total_seconds() // 60)
-    start = midnight + timedelta(minutes=elapsed - elapsed % minutes)
+    # of a repeated hour, the start in the same one of the two as the moment (fold)
+    start = (midnight + timedelta(minutes=elapsed - elapsed % minutes)).replace(fold=shown.fold)
     return start if shown.tzinfo is UTC else clock.to_utc(start)  # UTC: the zone cannot show it
 
 

@@ -139,6 +139,16 @@ def test_histogram_bars_begin_on_the_hour_and_at_midnight_of_the_display_zone() 
     assert all(b["start"].endswith(":00:00") for b in hours["calls_per_minute"]["bars"])
 
 
+def test_histogram_of_the_second_of_two_repeated_hours_begins_in_it() -> None:
+    """Calls at 02:30 and 02:50 of the second 02:00 to 03:00 in Berlin (winter time, 25
+    October 2026): no bars of the first one, an hour earlier, come before them."""
+    berlin = Clock(zone=ZoneInfo("Europe/Berlin"))
+    first = int((datetime(2026, 10, 25, 1, 30) - START).total_seconds() // 60)
+    bars = compute(aggregate([call("completed", 200, minute=first + m) for m in (0, 20)]), berlin)["calls_per_minute"]
+    assert bars["bars"][0] == {"start": "2026-10-25 02:30:00+01:00", "count": 1}
+    assert len(bars["bars"]) == 21
+
+
 def test_every_duration_lands_in_one_bucket() -> None:
     seconds = [0, 9.9, 10, 59, 60, 299, 300, 899, 900, 3599, 3600, 86400]
     f = figures([call("completed", 200, duration_s=s) for s in seconds])
