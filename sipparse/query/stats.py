@@ -277,7 +277,12 @@ def _floor(moment: datetime, minutes: int, clock: Clock) -> datetime:
     elapsed = int((wall - midnight).total_seconds() // 60)
     # of a repeated hour, the start in the same one of the two as the moment (fold)
     start = (midnight + timedelta(minutes=elapsed - elapsed % minutes)).replace(fold=shown.fold)
-    return start if shown.tzinfo is UTC else clock.to_utc(start)  # UTC: the zone cannot show it
+    if shown.tzinfo is UTC:  # the zone's, or one it cannot show (see Clock.to_display)
+        return start
+    try:
+        return clock.to_utc(start)
+    except (OverflowError, ValueError):  # the machine's zone, at the first hours of year 1
+        return moment
 
 
 def render_stats_json(stats: dict[str, Any], since: datetime | None, until: datetime | None,

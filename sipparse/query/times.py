@@ -199,7 +199,10 @@ def _offset_if_repeated(shown: datetime, clock: Clock) -> str:
     02:05 above 02:55 without telling which 02:05 it is."""
     wall = shown.replace(tzinfo=None)
     if clock.zone is None:  # the machine's zone: a naive time's timestamp() reads its fold
-        repeated = wall.replace(fold=0).timestamp() != wall.replace(fold=1).timestamp()
+        try:
+            repeated = wall.replace(fold=0).timestamp() != wall.replace(fold=1).timestamp()
+        except (OverflowError, ValueError):  # it looks a day either side: year 0 or 10000
+            return ""
     else:
         repeated = wall.replace(tzinfo=clock.zone, fold=0).utcoffset() != wall.replace(
             tzinfo=clock.zone, fold=1).utcoffset()

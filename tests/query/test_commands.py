@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -513,3 +514,24 @@ def test_a_time_the_display_zone_cannot_hold_is_shown_in_utc(sqlite_url: str, tm
     assert shown in ok(sqlite_url, "calls", "--tz", zone)
     assert shown in ok(sqlite_url, "show", "1-6347@127.0.0.1", "--tz", zone)
     assert shown in ok(sqlite_url, "stats", "--tz", zone)
+
+
+@pytest.mark.parametrize(("stamp", "zone", "shown"), [
+    ("0001-01-01T00:30:00Z", "Asia/Tokyo", "0001-01-01 09:48:59"),
+    ("0001-01-01T00:30:00Z", "America/New_York", "0001-01-01 00:30:00+00:00"),
+    ("9999-12-31T23:30:00Z", "Asia/Tokyo", "9999-12-31 23:30:00+00:00"),
+])
+def test_the_first_and_last_hours_of_datetime_show_in_the_machines_zone(
+        sqlite_url: str, tmp_path: Path, stamp: str, zone: str, shown: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = (Path(__file__).parents[1] / "data" / "pjsip-rfc5424.log").read_text()
+    log = tmp_path / "pjsip"
+    log.write_text("\n".join(stamp + line[line.index(" "):] if line else line for line in sample.split("\n")))
+    ok(sqlite_url, "ingest", "--tz", "UTC", "--quiet", str(log))
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        for command in (["calls"], ["show", "1-6347@127.0.0.1"], ["stats"]):
+            assert shown in ok(sqlite_url, *command), command
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -118,6 +118,23 @@ def test_display_in_zone() -> None:
     assert iso_time("2025-07-01 18:00:00", BERLIN) == "2025-07-01T20:00:00+02:00"
 
 
+@pytest.mark.parametrize(("zone", "stored", "shown"), [
+    ("America/New_York", "0001-01-01 00:30:00", "0001-01-01 00:30:00+00:00"),  # year 0 in New York
+    ("America/New_York", "9999-12-31 23:30:00", "9999-12-31 18:30:00"),
+    ("Asia/Tokyo", "0001-01-01 00:30:00", "0001-01-01 09:48:59"),
+    ("Asia/Tokyo", "9999-12-31 23:30:00", "9999-12-31 23:30:00+00:00"),  # year 10000 in Tokyo
+])
+def test_the_first_and_last_hours_of_datetime_show_in_the_machines_zone(
+        zone: str, stored: str, shown: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert format_time(stored, Clock(now_utc=NOW)) == shown
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_a_year_before_1000_is_shown_with_four_digits_as_stored() -> None:
     assert format_time("0999-02-01 18:32:31", UTC_CLOCK) == "0999-02-01 18:32:31"
     assert format_time("0001-01-01 00:30:00", BERLIN) == "0001-01-01 01:23:28"  # Berlin's mean solar time
