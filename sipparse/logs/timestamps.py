@@ -165,7 +165,7 @@ class TimestampParser:
     def _offset_changes_on(self, value: datetime) -> bool:
         """Whether the zone's offset changes on ``value``'s day: only then may its time be
         twice. Asked once a day, as telling a repeated time from the offsets of its two
-        meanings takes as long as reading it (ten times that in the machine's zone)."""
+        meanings takes about half as long as reading it."""
         day = value.toordinal()
         changes = self._offset_changes.get(day)
         if changes is None:
