@@ -44,13 +44,16 @@ def parse_older_than(text: str, now: datetime | None = None) -> datetime:
     try:
         if match:
             return now - timedelta(**{UNITS[match.group(2).lower()]: int(match.group(1))})
-        try:
-            moment = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise ValueError(f"{text!r} is neither an age (30d, 12h, 90m) nor a date (2025-01-31)") from None
-        return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:
         raise ValueError(f"{text!r} reaches before year 1") from None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an age (30d, 12h, 90m) nor a date (2025-01-31)") from None
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):  # a naive time's local offset is looked up a day either side
+        raise ValueError(f"{text!r} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def purge(store: Store, older_than: datetime, batch_size: int = 5000, dry_run: bool = False,

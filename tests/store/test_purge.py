@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,21 @@ def test_dates() -> None:
 def test_bad_ages(text: str) -> None:
     with pytest.raises(ValueError, match="neither an age"):
         parse_older_than(text)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00", "9999-12-31 23:00",
+                                  "0001-01-01 01:00"])
+def test_a_date_outside_the_years_utc_holds_is_said_so(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past year 9999 or before year 1 once in UTC, whichever way (a local time of the
+    machine's zone: New York for the one, Tokyo for the other)."""
+    monkeypatch.setenv("TZ", "America/New_York" if text.startswith("9") else "Asia/Tokyo")
+    time.tzset()
+    try:
+        with pytest.raises(ValueError, match=re.escape(f"{text!r} is out of range (years 1 to 9999 in UTC)")):
+            parse_older_than(text)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_cli_purge(db_url: str) -> None:
