@@ -36,7 +36,9 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
 ``(?<name>...)`` ``(?'name'...)`` ``\\k<name>`` ``\\k'name'`` ``\\g<name>``
     named groups are renamed ``(?P<gN>...)`` (Ruby allows a name twice, Python does not);
     the caller maps ``gN`` back to the name. Backreferences follow the latest group of the
-    name; subexpression calls need the ``regex`` module (``(?&gN)``).
+    name; subexpression calls need the ``regex`` module (``(?&gN)``). A group that calls
+    itself before consuming a character (``(?<a>\\g<a>x|y)``) is refused, as Oniguruma
+    refuses "never ending recursion".
 ``(...)``
     in Ruby, plain groups do not capture when the pattern has named groups: they become
     ``(?:...)``. Without named groups they keep their numbers for ``\\1`` references.
@@ -148,6 +150,9 @@ class _Atom:
     height: int = 0
     wide: bool = False
     quantifiable: bool = True
+    # whether it always consumes a character, and the groups it calls before it does
+    consumes: bool = True
+    head_calls: frozenset[str] = frozenset()
 
     def render(self) -> str:
         return self.text + self.quant
@@ -199,11 +204,19 @@ class _Translator:
         self.max_height = 0
         self.wide_count = 0
         self.alternation = False
+        # for refusing left recursion: group key (Python name, or number) -> calls at its head
+        self.head_calls: dict[str, frozenset[str]] = {}
+        self.group_consumes: dict[str, bool] = {}
+        self.call_at: dict[str, int] = {}
+        self.plain_groups = 0
+        self.seq_consumes = True
+        self.seq_calls: frozenset[str] = frozenset()
 
     def run(self) -> Translation:
         text = self.sequence(dotall=True, extended=False)
         if self.pos < len(self.src):
             raise OnigSyntaxError("unmatched ')'", self.pos)
+        self._refuse_left_recursion()
         self.out.pattern = text
         self.out.risky = self.max_height >= 2 or self.wide_count >= 3
         return self.out
@@ -228,7 +241,32 @@ class _Translator:
             else:
                 atoms.append(self.atom(dotall, extended))
         self.alternation = any(a.text == "|" and not a.quantifiable for a in atoms)
+        self._note_heads(atoms)
         return "".join(a.render() for a in atoms)
+
+    def _note_heads(self, atoms: list[_Atom]) -> None:
+        """Whether every alternative consumes a character, and the calls made before one does."""
+        consumes, calls, head = True, set(), True
+        for atom in atoms + [_Atom("|", quantifiable=False)]:
+            if atom.text == "|" and not atom.quantifiable:
+                consumes, head = consumes and not head, True
+            elif head:
+                calls |= atom.head_calls
+                head = not atom.consumes
+        self.seq_consumes, self.seq_calls = consumes, frozenset(calls)
+
+    def _refuse_left_recursion(self) -> None:
+        """Oniguruma refuses a group that calls itself before consuming a character; the
+        ``regex`` module would recurse until memory runs out."""
+        for key in self.head_calls:
+            seen, todo = set(), list(self.head_calls[key])
+            while todo:
+                callee = todo.pop()
+                if callee == key:
+                    raise OnigSyntaxError("never ending recursion", self.call_at.get(key, 0))
+                if callee not in seen:
+                    seen.add(callee)
+                    todo.extend(self.head_calls.get(callee, ()))
 
     def _skip_extended(self, c: str) -> bool:
         if c.isspace():
@@ -255,7 +293,7 @@ class _Translator:
         if c == "\n" and self.line_mode:
             return _Atom("(?!)")
         if c in "^$":
-            return _Atom(c, quantifiable=False)
+            return _Atom(c, quantifiable=False, consumes=False)
         if c in "{}":
             return _Atom("\\" + c)
         return _Atom(c)
@@ -267,29 +305,38 @@ class _Translator:
             if end < 0:
                 raise OnigSyntaxError("unterminated comment", p)
             self.pos = end + 1
-            return _Atom("", quantifiable=False)
+            return _Atom("", quantifiable=False, consumes=False)
         for opener in ("?:", "?=", "?!", "?<=", "?<!", "?>"):
             if src.startswith(opener, p):
                 self.pos += len(opener)
-                return self._close("(" + opener, dotall, extended, atomic=opener == "?>", at=p - 1)
+                atom = self._close("(" + opener, dotall, extended, atomic=opener == "?>", at=p - 1)
+                atom.consumes = atom.consumes and opener in ("?:", "?>")
+                return atom
         if src.startswith("?<", p) or src.startswith("?'", p) or src.startswith("?P<", p):
             return self._named_group(dotall, extended, p - 1)
         if src.startswith("?", p):
             return self._scoped_options(dotall, extended, p - 1)
-        return self._close("(" if self.capture_plain else "(?:", dotall, extended, at=p - 1)
+        if not self.capture_plain:
+            return self._close("(?:", dotall, extended, at=p - 1)
+        self.plain_groups += 1
+        return self._close("(", dotall, extended, at=p - 1, key=str(self.plain_groups))
 
-    def _close(self, opener: str, dotall: bool, extended: bool, atomic: bool = False, at: int = 0) -> _Atom:
+    def _close(self, opener: str, dotall: bool, extended: bool, atomic: bool = False, at: int = 0,
+               key: str | None = None) -> _Atom:
         """The group opened at ``at`` (where an unclosed one is reported), up to its ``)``."""
         before = self.max_height
         self.max_height = 0
         inner = self.sequence(dotall, extended)
+        consumes, calls = self.seq_consumes, self.seq_calls
+        if key is not None:
+            self.head_calls[key], self.group_consumes[key] = calls, consumes
         if self.pos >= len(self.src):
             raise OnigSyntaxError("end pattern with unmatched parenthesis", at)
         self.pos += 1
         # alternatives that overlap under a repeat backtrack like a nested repeat
         height = 0 if atomic else max(self.max_height, 1 if self.alternation else 0)
         self.max_height = max(before, self.max_height)
-        return _Atom(opener + inner + ")", height=height)
+        return _Atom(opener + inner + ")", height=height, consumes=consumes, head_calls=calls)
 
     def _named_group(self, dotall: bool, extended: bool, at: int) -> _Atom:
         p = self.pos + (2 if self.src.startswith("?P<", self.pos) else 1)
@@ -302,7 +349,7 @@ class _Translator:
         py_name = f"g{len(self.out.groups)}"
         self.out.groups.append((py_name, name))
         self.names[name] = py_name
-        return self._close(f"(?P<{py_name}>", dotall, extended, at=at)
+        return self._close(f"(?P<{py_name}>", dotall, extended, at=at, key=py_name)
 
     _OPTIONS = re.compile(r"\?([imx]*)(?:-([imx]*))?([:)])")
 
@@ -325,7 +372,8 @@ class _Translator:
         self.pos += 1
         case, dotall, extended, _ = self._parse_options(dotall, extended)
         rest = self.sequence(dotall, extended)
-        return _Atom(f"(?{case}:{rest})" if case else f"(?:{rest})", quantifiable=False)
+        return _Atom(f"(?{case}:{rest})" if case else f"(?:{rest})", quantifiable=False,
+                     consumes=self.seq_consumes, head_calls=self.seq_calls)
 
     def _scoped_options(self, dotall: bool, extended: bool, at: int) -> _Atom:
         case, dotall, extended, _ = self._parse_options(dotall, extended)
@@ -365,10 +413,12 @@ class _Translator:
         if not atoms or not atoms[-1].quantifiable:
             raise OnigSyntaxError("target of repeat operator is not specified", start)
         atom = atoms[-1]
+        consumes, calls = atom.consumes and not _may_repeat_zero(quant), atom.head_calls
         if atom.quant:
             atom = atoms[-1] = self._stack(atom, quant)
         else:
             atom.quant = quant
+        atom.consumes, atom.head_calls = consumes, calls
         self._account(atom)
 
     def _stack(self, atom: _Atom, outer: str) -> _Atom:
@@ -410,13 +460,13 @@ class _Translator:
         self.pos += 1
         if c in _OUT_OF_CLASS:
             text = (_LINE_MODE if self.line_mode and c in _LINE_MODE else _OUT_OF_CLASS)[c]
-            return _Atom(text, wide=text in _WIDE, quantifiable=c not in "bBAzZ")
+            return _Atom(text, wide=text in _WIDE, quantifiable=c not in "bBAzZ", consumes=c not in "bBAzZ")
         if c in "kg":
             return self._reference(c)
         if c in _REGEX_ONLY_ESCAPES:
             self.out.needs_regex = True
             self.out.line_safe = False
-            return _Atom("\\" + c, quantifiable=c == "X")
+            return _Atom("\\" + c, quantifiable=c == "X", consumes=c == "X")
         if c in "pP":
             return _Atom(self._property(c))
         if c.isdigit():
@@ -438,9 +488,11 @@ class _Translator:
         else:
             raise OnigSyntaxError(f"undefined name <{name}> reference", p)
         if kind == "k":
-            return _Atom(f"(?P={target})" if not name.isdigit() else f"(?:\\{name})")
+            return _Atom(f"(?P={target})" if not name.isdigit() else f"(?:\\{name})", consumes=False)
         self.out.needs_regex = True
-        return _Atom(f"(?&{target})" if not name.isdigit() else f"(?{name})")
+        self.call_at.setdefault(target, p - 2)
+        return _Atom(f"(?&{target})" if not name.isdigit() else f"(?{name})",
+                     consumes=self.group_consumes.get(target, True), head_calls=frozenset({target}))
 
     def _property(self, c: str) -> str:
         m = re.compile(r"\{(\^?)([\w ]+)\}").match(self.src, self.pos)
@@ -611,6 +663,11 @@ class _Translator:
             self.pos = octal.end() if octal and octal.group() else self.pos
             return _class_literal(chr(int(octal.group() or "0", 8)) if octal else e)
         return _class_literal(self._char_value(e))
+
+
+def _may_repeat_zero(quant: str) -> bool:
+    """Whether a quantifier (``?``, ``*``, ``{0,3}``...) lets its atom match nothing."""
+    return quant[0] in "?*" or (quant[0] == "{" and int(quant[1:].split(",")[0].strip("}?") or 0) == 0)
 
 
 def _known_property(name: str) -> bool:

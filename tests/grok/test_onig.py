@@ -160,3 +160,30 @@ def test_an_unknown_property_is_reported_where_it_is_written(source: str, pos: i
 def test_posix_brackets_have_rubys_unicode_meaning(source: str, text: str, found: str | None) -> None:
     assert finds(source, text) == found
     assert not translate(source).needs_regex  # stdlib re reads them: the fast paths stay open
+
+
+@pytest.mark.parametrize(
+    "source",
+    [r"(?<a>\g<a>x|y)", r"(?<a>y|\g<a>x)", r"(?<a>x?\g<a>)", r"(?<a>(?:x|)\g<a>y|z)", r"(?<a>(?<b>\g<a>)z|y)",
+     r"(?<a>^\b\g<a>)", r"(?<a>x*+\g<a>)", r"(a\g<1>?|(\g<1>))",
+     r"(?<a>(?=x)\g<a>|y)"],
+)
+def test_left_recursive_calls_are_refused_as_oniguruma_does(source: str) -> None:
+    with pytest.raises(OnigSyntaxError, match="never ending recursion"):
+        translate(source)
+
+
+@pytest.mark.parametrize(
+    "source", [r"(?<a>x\g<a>|y)", r"(?<a>\(\g<a>*\)|x)", r"(?<a>x{2}\g<a>?)", r"(?<a>y)\g<a>\g<a>",
+               r"(?<b>z)(?<a>\g<b>\g<a>?)"],
+)
+def test_calls_after_a_consumed_character_are_accepted(source: str) -> None:
+    assert translate(source).needs_regex
+
+
+def test_a_left_recursive_pattern_is_one_line_error() -> None:
+    from sipparse.grok import GrokError
+    from tests.grok.helpers import bundled
+
+    with pytest.raises(GrokError, match=r"bad regex in grok expression .*never ending recursion"):
+        bundled().compile(r"(?<a>\g<a>x|y)")
