@@ -44,8 +44,9 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
     ``(?:...)``. Without named groups they keep their numbers for ``\\1`` references.
 ``(?>...)`` ``*+`` ``++`` ``?+``
     atomic groups and possessive quantifiers: native in Python 3.11's ``re``.
-``X{n,m}+``
-    not possessive in Ruby but a stacked ``+``: ``(?:X{n,m})+``.
+``X{n,m}+`` ``X{n}?``
+    not possessive in Ruby but a stacked ``+``: ``(?:X{n,m})+``; likewise ``X{n}?`` is an
+    optional ``(?:X{n})?``, not a lazy ``X{n}`` (``{n,m}?`` stays lazy).
 stacked quantifiers ``X?*`` ``X**`` ``X+*`` ...
     Oniguruma accepts them and reduces them by its table (``X?*`` is ``X*``, ``X+?`` stays
     lazy, ``X?+`` possessive, ``X+??`` is ``(?:X+)??``); Python calls them "multiple
@@ -396,7 +397,8 @@ class _Translator:
             self.pos = m.end()
             low, comma, high = m.group(1) or "0", m.group(2), m.group(3)
             text = "{" + low + comma + high + "}"
-            if self.pos < len(src) and src[self.pos] == "?":
+            # Ruby reads ``X{n}?`` as an optional ``X{n}``, not a lazy one: the ``?`` stacks
+            if comma and self.pos < len(src) and src[self.pos] == "?":
                 self.pos += 1
                 text += "?"
             return text, False

@@ -42,6 +42,12 @@ def finds(source: str, text: str) -> str | None:
         (r"a**b", "aab", "aab"),
         (r"a+*b", "b", "b"),
         (r"a{2}+", "aaaaa", "aaaa"),  # {n}+ is not possessive in Ruby
+        (r"^a{2}?$", "", ""),  # {n}? is optional in Ruby, not a lazy {n}
+        (r"^a{2}?$", "aa", "aa"),
+        (r"xa{2}?", "xa", "x"),
+        (r"^(?:ab){1}?c", "c", "c"),
+        (r"a{1,2}?", "aa", "a"),  # {n,m}? stays lazy
+        (r"a{2,}?", "aaa", "aa"),
         (r"a++a", "aaa", None),  # possessive
         (r"(?>a+)a", "aaa", None),  # atomic
         (r"[[:alnum:]]+", "-Čierný中_", "Čierný中"),  # POSIX classes are Unicode-aware
