@@ -36,7 +36,8 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
 ``(?<name>...)`` ``(?'name'...)`` ``\\k<name>`` ``\\k'name'`` ``\\g<name>``
     named groups are renamed ``(?P<gN>...)`` (Ruby allows a name twice, Python does not);
     the caller maps ``gN`` back to the name. Backreferences follow the latest group of the
-    name; subexpression calls need the ``regex`` module (``(?&gN)``). A group that calls
+    name; subexpression calls need the ``regex`` module (``(?&gN)``) and, as in Ruby, may
+    come before the group they call. A group that calls
     itself before consuming a character (``(?<a>\\g<a>x|y)``) is refused, as Oniguruma
     refuses "never ending recursion".
 ``(...)``
@@ -212,11 +213,14 @@ class _Translator:
         self.plain_groups = 0
         self.seq_consumes = True
         self.seq_calls: frozenset[str] = frozenset()
+        # calls to groups not yet seen (Ruby allows them): (name, position), by placeholder index
+        self.forward_calls: list[tuple[str, int]] = []
 
     def run(self) -> Translation:
         text = self.sequence(dotall=True, extended=False)
         if self.pos < len(self.src):
             raise OnigSyntaxError("unmatched ')'", self.pos)
+        text = self._resolve_forward_calls(text)
         self._refuse_left_recursion()
         self.out.pattern = text
         self.out.risky = self.max_height >= 2 or self.wide_count >= 3
@@ -255,6 +259,19 @@ class _Translator:
                 calls |= atom.head_calls
                 head = not atom.consumes
         self.seq_consumes, self.seq_calls = consumes, frozenset(calls)
+
+    def _resolve_forward_calls(self, text: str) -> str:
+        """Point each call written before its group at that group, now that all are known."""
+        for index, (name, pos) in enumerate(self.forward_calls):
+            if name not in self.names:
+                raise OnigSyntaxError(f"undefined name <{name}> reference", pos)
+            target = self.names[name]
+            text = text.replace(_forward_placeholder(index), f"(?&{target})", 1)
+            for key, calls in self.head_calls.items():
+                if _forward_placeholder(index) in calls:
+                    self.head_calls[key] = calls - {_forward_placeholder(index)} | {target}
+            self.call_at.setdefault(target, pos)
+        return text
 
     def _refuse_left_recursion(self) -> None:
         """Oniguruma refuses a group that calls itself before consuming a character; the
@@ -487,6 +504,11 @@ class _Translator:
             target = name
         elif name in self.names:
             target = self.names[name]
+        elif kind == "g":
+            target = _forward_placeholder(len(self.forward_calls))
+            self.forward_calls.append((name, p))
+            self.out.needs_regex = True
+            return _Atom(target, head_calls=frozenset({target}))
         else:
             raise OnigSyntaxError(f"undefined name <{name}> reference", p)
         if kind == "k":
@@ -665,6 +687,11 @@ class _Translator:
             self.pos = octal.end() if octal and octal.group() else self.pos
             return _class_literal(chr(int(octal.group() or "0", 8)) if octal else e)
         return _class_literal(self._char_value(e))
+
+
+def _forward_placeholder(index: int) -> str:
+    """Stands for a call until its group is read; noncharacters no pattern holds."""
+    return f"\ufdd0{index}\ufdd1"
 
 
 def _may_repeat_zero(quant: str) -> bool:

@@ -164,3 +164,20 @@ def test_a_field_reference_under_a_value_keeps_the_value(
     expression: str, text: str, fields: dict[str, object]
 ) -> None:
     assert grok_match(expression, text) == fields
+
+
+@pytest.mark.parametrize(
+    ("expression", "text", "fields"),
+    [
+        (r"^\g<b>-(?<b>[0-9]+)$", "12-34", {"b": "34"}),  # Ruby calls a group defined later
+        (r"^\g<b>-(?<b>[0-9]+)$", "12-x", None),
+        (r"^(?<a>x\g<b>?)(?<b>y\g<a>?)$", "xyxy", {"a": "xyx", "b": "y"}),
+    ],
+)
+def test_a_call_may_name_a_group_defined_later(expression: str, text: str, fields: dict[str, str] | None) -> None:
+    assert grok_match(expression, text) == fields
+
+
+def test_a_call_to_a_group_never_defined_is_refused() -> None:
+    with pytest.raises(GrokError, match=r"undefined name <c> reference at position 3"):
+        grok_match(r"(\g<c>)(?<b>x)", "x")

@@ -193,3 +193,8 @@ def test_a_left_recursive_pattern_is_one_line_error() -> None:
 
     with pytest.raises(GrokError, match=r"bad regex in grok expression .*never ending recursion"):
         bundled().compile(r"(?<a>\g<a>x|y)")
+
+
+def test_a_left_recursion_through_a_later_group_is_refused() -> None:
+    with pytest.raises(OnigSyntaxError, match="never ending recursion"):
+        translate(r"(?<a>\g<b>x|y)(?<b>\g<a>z)")
