@@ -42,7 +42,8 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
     refuses "never ending recursion".
 ``(...)``
     in Ruby, plain groups do not capture when the pattern has named groups: they become
-    ``(?:...)``. Without named groups they keep their numbers for ``\\1`` references.
+    ``(?:...)``. Without named groups they keep their numbers for ``\\1`` references; with
+    them a numbered reference (``\\1``, ``\\k<1>``, ``\\g<1>``) is an error, as in Ruby.
 ``(?>...)`` ``*+`` ``++`` ``?+``
     atomic groups and possessive quantifiers: native in Python 3.11's ``re``.
 ``X{n,m}+`` ``X{n}?``
@@ -501,6 +502,7 @@ class _Translator:
         name = src[p + 1:end]
         self.pos = end + 1
         if name.isdigit():
+            self._numbered_reference(p)
             target = name
         elif name in self.names:
             target = self.names[name]
@@ -531,9 +533,17 @@ class _Translator:
         negate = (c == "P") != bool(m.group(1))
         return ("\\P" if negate else "\\p") + "{" + m.group(2) + "}"
 
+    def _numbered_reference(self, pos: int) -> None:
+        """Ruby numbers no group once some have names: ``\\1`` there is an error, where
+        Python would take it for the first named group."""
+        if not self.capture_plain:
+            raise OnigSyntaxError("numbered backref/call is not allowed. (use name)", pos)
+
     def _digits(self, first: str) -> str:
         m = re.compile(r"\d*").match(self.src, self.pos)
         digits = first + (m.group() if m else "")
+        if first != "0" and len(digits) == 1:  # \\1-\\9 are always backreferences in Ruby
+            self._numbered_reference(self.pos - 2)
         if first == "0":
             octal = re.compile(r"[0-7]{0,2}").match(self.src, self.pos)
             self.pos = octal.end() if octal else self.pos

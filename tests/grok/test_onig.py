@@ -198,3 +198,17 @@ def test_a_left_recursive_pattern_is_one_line_error() -> None:
 def test_a_left_recursion_through_a_later_group_is_refused() -> None:
     with pytest.raises(OnigSyntaxError, match="never ending recursion"):
         translate(r"(?<a>\g<b>x|y)(?<b>\g<a>z)")
+
+
+@pytest.mark.parametrize("source", [r"(?<a>x) (b)\1", r"(?<a>\w+) \1", r"\k<1>(?<a>x)", r"(?<a>x)\g<1>",
+                                    r"(?<a>x)\k'1'"])
+def test_numbered_references_beside_named_groups_are_refused_as_in_ruby(source: str) -> None:
+    """Ruby numbers no group when some have names, so ``\\1`` there is an error, not a
+    reference to the first named group."""
+    with pytest.raises(OnigSyntaxError, match=r"numbered backref/call is not allowed. \(use name\)"):
+        translate(source)
+
+
+@pytest.mark.parametrize(("source", "text", "found"), [(r"(b)\1", "abb", "bb"), (r"(?<a>x)\k<a>", "xx", "xx")])
+def test_numbered_references_without_named_groups_still_work(source: str, text: str, found: str) -> None:
+    assert finds(source, text) == found
