@@ -59,7 +59,8 @@ stacked quantifiers ``X?*`` ``X**`` ``X+*`` ...
     White_Space...), written out as code point ranges so stdlib ``re`` reads them. Nested
     classes are flattened where possible, otherwise written as an alternation of
     one-character atoms (``(?:[...]|[^a])``), negation as ``(?:(?!...)(?s:.))``,
-    intersection as ``(?:(?=A)B)``. ``\\p{...}`` needs the ``regex`` module.
+    intersection as ``(?:(?=A)B)``. ``\\p{...}`` needs the ``regex`` module, except the
+    POSIX names (``\\p{Alpha}``, ``\\p{Punct}``...), which mean what the brackets mean.
 lookbehind
     Python's ``re`` wants fixed width; a pattern that ``re`` refuses is compiled with
     ``regex``, which accepts variable-width lookbehind as Oniguruma does.
@@ -488,7 +489,8 @@ class _Translator:
             self.out.line_safe = False
             return _Atom("\\" + c, quantifiable=c == "X", consumes=c == "X")
         if c in "pP":
-            return _Atom(self._property(c))
+            posix = self._posix_property(c)
+            return _Atom(self._property(c) if posix is None else self._class_atom(posix))
         if c.isdigit():
             return _Atom(self._digits(c))
         return _Atom(self._char_escape(c))
@@ -519,6 +521,18 @@ class _Translator:
         self.call_at.setdefault(target, p - 2)
         return _Atom(f"(?&{target})" if not name.isdigit() else f"(?{name})",
                      consumes=self.group_consumes.get(target, True), head_calls=frozenset({target}))
+
+    _PROPERTY_NAME = re.compile(r"\{(\^?)([\w -]+)\}")
+
+    def _posix_property(self, c: str) -> _ClassNode | None:
+        """``\\p{Alpha}``, ``\\p{Punct}``...: Ruby gives these names its POSIX brackets' meaning
+        (the ``regex`` module's ``Punct`` has no ``$``), so they are the same ranges."""
+        m = self._PROPERTY_NAME.match(self.src, self.pos)
+        key = re.sub(r"[ _-]", "", m.group(2)).lower() if m else ""
+        if not m or key not in _POSIX_PROPERTIES:
+            return None
+        self.pos = m.end()
+        return _ClassNode(items=[_posix_items(key)], negated=(c == "P") != bool(m.group(1)))
 
     def _property(self, c: str) -> str:
         m = re.compile(r"\{(\^?)([\w ]+)\}").match(self.src, self.pos)
@@ -688,7 +702,11 @@ class _Translator:
             _merge(node, _ClassNode(items=[_ASCII_IN_CLASS[e.lower()]], negated=True))
             return None
         if e in "pP":
-            node.items.append(self._property(e))
+            posix = self._posix_property(e)
+            if posix is None:
+                node.items.append(self._property(e))
+            else:
+                _merge(node, posix)
             return None
         if e == "b":
             return "\\x08"

@@ -212,3 +212,20 @@ def test_numbered_references_beside_named_groups_are_refused_as_in_ruby(source: 
 @pytest.mark.parametrize(("source", "text", "found"), [(r"(b)\1", "abb", "bb"), (r"(?<a>x)\k<a>", "xx", "xx")])
 def test_numbered_references_without_named_groups_still_work(source: str, text: str, found: str) -> None:
     assert finds(source, text) == found
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "found"),
+    [
+        (r"\p{Punct}+", "a$+<=>^`|~!b", "$+<=>^`|~!"),  # Ruby's POSIX punct, as [[:punct:]]
+        (r"\p{punct}+", "a$!b", "$!"),  # names ignore case, spaces, '-' and '_'
+        (r"\p{X_Digit}+", "g0fF１", "0fF"),  # ASCII only, not the fullwidth digit
+        (r"\P{Alpha}+", "ab12cd", "12"),
+        (r"\p{^Alpha}+", "ab12cd", "12"),
+        (r"[\p{Alpha}\d]+", "-ab12-", "ab12"),
+        (r"[^\p{Space}]+", " ab ", "ab"),
+        (r"[x\P{Digit}]+", "12ab3", "ab"),
+    ],
+)
+def test_posix_names_as_properties_mean_what_the_brackets_mean(source: str, text: str, found: str) -> None:
+    assert finds(source, text) == found
