@@ -30,7 +30,7 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
 ``\\A`` ``\\z`` ``\\Z``
     ``\\z`` (very end) is Python's ``\\Z``; Ruby's ``\\Z`` (end or before a final newline)
     becomes ``(?=\\n?\\Z)``.
-``\\e`` ``\\cX`` ``\\xH`` ``\\x{HHHH}`` ``\\u{HHHH}`` ``\\R``
+``\\e`` ``\\cX`` ``\\C-X`` ``\\M-X`` ``\\xH`` ``\\x{HHHH}`` ``\\u{HHHH}`` ``\\R``
     escape, control, one-digit and braced hex escapes, linebreak: spelled out (``\\R`` as
     Ruby's atomic ``(?>\\r\\n|[\\n\\v\\f\\r\\x85\\u2028\\u2029])``: it never gives back the ``\\n``).
 ``(?<name>...)`` ``(?'name'...)`` ``\\k<name>`` ``\\k'name'`` ``\\g<name>``
@@ -599,12 +599,37 @@ class _Translator:
                 raise OnigSyntaxError("invalid code point value", self.pos)
             self.pos = hit.end()
             return chr(value)
-        if c == "c":
+        if c in "CM":
+            kind = "control" if c == "C" else "meta"
             if self.pos >= len(src):
-                raise OnigSyntaxError("end pattern at control", self.pos)
+                raise OnigSyntaxError(f"end pattern at {kind}", self.pos)
+            if src[self.pos] != "-":
+                raise OnigSyntaxError(f"invalid {kind}-code syntax", self.pos)
             self.pos += 1
-            return chr(ord(src[self.pos - 1]) & 0x1F)
+            return self._control() if c == "C" else chr(ord(self._escaped_operand("meta")) & 0xFF | 0x80)
+        if c == "c":
+            return self._control()
         return c
+
+    def _control(self) -> str:
+        """The character after ``\\c`` or ``\\C-`` as a control code (Ruby: ``\\c?`` is DEL)."""
+        if self.src.startswith("?", self.pos):
+            self.pos += 1
+            return "\x7f"
+        return chr(ord(self._escaped_operand("control")) & 0x9F)
+
+    def _escaped_operand(self, kind: str) -> str:
+        """The next character, or the value of the escape there (``\\M-\\C-a``)."""
+        if self.pos >= len(self.src):
+            raise OnigSyntaxError(f"end pattern at {kind}", self.pos)
+        c = self.src[self.pos]
+        self.pos += 1
+        if c != "\\":
+            return c
+        if self.pos >= len(self.src):
+            raise OnigSyntaxError("end pattern at escape", self.pos)
+        self.pos += 1
+        return self._char_value(self.src[self.pos - 1])
 
     # -- character classes --------------------------------------------------------------
 

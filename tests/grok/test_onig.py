@@ -229,3 +229,25 @@ def test_numbered_references_without_named_groups_still_work(source: str, text: 
 )
 def test_posix_names_as_properties_mean_what_the_brackets_mean(source: str, text: str, found: str) -> None:
     assert finds(source, text) == found
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "found"),
+    [
+        (r"\C-a", "C-a\x01", "\x01"),  # Ruby's control escape, like \ca
+        (r"[\C-a]+", "Cb\x01", "\x01"),  # not a range from C to a
+        (r"\c?", "\x1f\x7f", "\x7f"),  # \c? is DEL
+        (r"\C-?", "\x7f", "\x7f"),
+        (r"\M-a", "M-a\xe1", "\xe1"),  # meta: the code with bit 7 set
+        (r"\M-\C-a", "\x81", "\x81"),
+        (r"\C-\M-a", "\x81", "\x81"),
+    ],
+)
+def test_control_and_meta_escapes_as_in_ruby(source: str, text: str, found: str) -> None:
+    assert finds(source, text) == found
+
+
+@pytest.mark.parametrize("source", [r"\C", r"\Ca", r"\M", r"\M+a", r"\M-"])
+def test_malformed_control_and_meta_escapes_are_errors(source: str) -> None:
+    with pytest.raises(OnigSyntaxError):
+        translate(source)
