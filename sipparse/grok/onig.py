@@ -64,6 +64,8 @@ stacked quantifiers ``X?*`` ``X**`` ``X+*`` ...
 lookbehind
     Python's ``re`` wants fixed width; a pattern that ``re`` refuses is compiled with
     ``regex``, which accepts variable-width lookbehind as Oniguruma does.
+``(?(<name>)yes|no)`` ``(?('name')...)`` ``(?(1)...)``
+    conditionals: Python's ``(?(gN)yes|no)``.
 ``(?#...)``
     comments are dropped.
 
@@ -334,6 +336,8 @@ class _Translator:
                 return atom
         if src.startswith("?<", p) or src.startswith("?'", p) or src.startswith("?P<", p):
             return self._named_group(dotall, extended, p - 1)
+        if src.startswith("?(", p):
+            return self._conditional(dotall, extended, p - 1)
         if src.startswith("?", p):
             return self._scoped_options(dotall, extended, p - 1)
         if not self.capture_plain:
@@ -370,6 +374,26 @@ class _Translator:
         self.out.groups.append((py_name, name))
         self.names[name] = py_name
         return self._close(f"(?P<{py_name}>", dotall, extended, at=at, key=py_name)
+
+    _CONDITION = re.compile(r"\?\((?:<(\w+)>|'(\w+)'|([0-9]+))\)")
+
+    def _conditional(self, dotall: bool, extended: bool, at: int) -> _Atom:
+        """``(?(<name>)yes|no)``, ``(?('name')...)``, ``(?(1)...)``: native in stdlib ``re``."""
+        m = self._CONDITION.match(self.src, self.pos)
+        if not m:
+            raise OnigSyntaxError("invalid conditional pattern", self.pos + 1)
+        name = m.group(1) or m.group(2)
+        if name is None:
+            self._numbered_reference(self.pos + 1)
+            target = m.group(3)
+        elif name in self.names:
+            target = self.names[name]
+        else:
+            raise OnigSyntaxError(f"undefined name <{name}> reference", self.pos + 1)
+        self.pos = m.end()
+        atom = self._close(f"(?({target})", dotall, extended, at=at)
+        atom.consumes = atom.consumes and self.alternation
+        return atom
 
     _OPTIONS = re.compile(r"\?([imx]*)(?:-([imx]*))?([:)])")
 

@@ -251,3 +251,23 @@ def test_control_and_meta_escapes_as_in_ruby(source: str, text: str, found: str)
 def test_malformed_control_and_meta_escapes_are_errors(source: str) -> None:
     with pytest.raises(OnigSyntaxError):
         translate(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "found"),
+    [
+        (r"(?<q><)?a(?(<q>)>|!)", "<a> a!", "<a>"),
+        (r"(?<q><)?a(?(<q>)>|!)", "<a! a!", "a!"),
+        (r"(?<q><)?a(?('q')>)", "a>", "a"),
+        (r"(<)?a(?(1)>|!)", "a! <a>", "a!"),
+    ],
+)
+def test_conditionals_as_in_ruby(source: str, text: str, found: str) -> None:
+    assert finds(source, text) == found
+    assert not translate(source).needs_regex
+
+
+@pytest.mark.parametrize("source", [r"(?(<q>)a)", r"(?<q>x)(?(q)a)", r"(?<q>x)(?(1)a)"])
+def test_malformed_conditionals_are_errors(source: str) -> None:
+    with pytest.raises(OnigSyntaxError):
+        translate(source)
