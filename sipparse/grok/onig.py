@@ -219,12 +219,17 @@ class _Translator:
         self.seq_calls: frozenset[str] = frozenset()
         # calls to groups not yet seen (Ruby allows them): (name, position), by placeholder index
         self.forward_calls: list[tuple[str, int]] = []
+        self.calls: list[tuple[str, int]] = []  # (name, position) of every call by name
+        self.defined: dict[str, int] = {}  # how many groups have each name
 
     def run(self) -> Translation:
         text = self.sequence(dotall=True, extended=False)
         if self.pos < len(self.src):
             raise OnigSyntaxError("unmatched ')'", self.pos)
         text = self._resolve_forward_calls(text)
+        for name, pos in self.calls:
+            if self.defined.get(name, 0) > 1:  # Ruby cannot tell which group is meant
+                raise OnigSyntaxError(f"multiplex definition name <{name}> call", pos)
         self._refuse_left_recursion()
         self.out.pattern = text
         self.out.risky = self.max_height >= 2 or self.wide_count >= 3
@@ -373,6 +378,7 @@ class _Translator:
         py_name = f"g{len(self.out.groups)}"
         self.out.groups.append((py_name, name))
         self.names[name] = py_name
+        self.defined[name] = self.defined.get(name, 0) + 1
         return self._close(f"(?P<{py_name}>", dotall, extended, at=at, key=py_name)
 
     _CONDITION = re.compile(r"\?\((?:<(\w+)>|'(\w+)'|([0-9]+))\)")
@@ -527,6 +533,8 @@ class _Translator:
             raise OnigSyntaxError(f"invalid \\{kind} reference", p)
         name = src[p + 1:end]
         self.pos = end + 1
+        if kind == "g" and not name.isdigit():
+            self.calls.append((name, p))
         if name.isdigit():
             self._numbered_reference(p)
             target = name

@@ -271,3 +271,9 @@ def test_conditionals_as_in_ruby(source: str, text: str, found: str) -> None:
 def test_malformed_conditionals_are_errors(source: str) -> None:
     with pytest.raises(OnigSyntaxError):
         translate(source)
+
+
+@pytest.mark.parametrize("source", [r"(?<a>x)(?<a>y)\g<a>", r"\g<a>(?<a>x)(?<a>y)", r"(?<a>x)\g<a>(?<a>y)"])
+def test_a_call_to_a_name_defined_twice_is_refused_as_in_ruby(source: str) -> None:
+    with pytest.raises(OnigSyntaxError, match=r"multiplex definition name <a> call"):
+        translate(source)
