@@ -221,13 +221,12 @@ class MySQLStore(Store):
 
     @contextmanager
     def long_statements(self) -> Iterator[None]:
-        """Run the block on a connection without read and write timeouts: a schema
+        """Run the block on a connection without read and write timeouts, nor MariaDB's
+        ``max_statement_time`` (a DBA may set it globally against runaway queries): a schema
         migration's ALTER TABLE rewrites the whole table, which takes as long as the table is
-        large. The limits come back with the next connection, made when the block succeeds
-        (a failed block fails the open, which closes the store)."""
-        if not self._net_timeouts(self._connector):
-            yield
-            return
+        large, and would be interrupted on every try. The limits come back with the next
+        connection, made when the block succeeds (a failed block fails the open, which
+        closes the store)."""
         self._long_statements = True
         self._reconnect()
         try:
@@ -242,6 +241,8 @@ class MySQLStore(Store):
         cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.execute("SET time_zone = '+00:00'")
         cursor.execute(f"SET SESSION {', '.join(UNLIMITED_SESSION)}")
+        if self._long_statements:
+            self._lift_statement_time(cursor)
         cursor.execute("SELECT @@max_allowed_packet")
         (allowed,) = cursor.fetchone()
         self._log_rows_not_statements(cursor)
@@ -249,6 +250,14 @@ class MySQLStore(Store):
         self.commit()
         self.max_allowed_packet = int(allowed)
         self._fit_packet_budget(self.max_allowed_packet)
+
+    def _lift_statement_time(self, cursor: Any) -> None:
+        """No ``max_statement_time`` for this session (MariaDB; MySQL's max_execution_time
+        bounds SELECTs only, which a migration's rebuilds are not)."""
+        try:
+            cursor.execute("SET SESSION max_statement_time = 0")
+        except self._connector.Error as exc:  # not MariaDB
+            log.debug("max_statement_time not lifted: %s", exc)
 
     def _log_rows_not_statements(self, cursor: Any) -> None:
         """On a server that writes its binary log as statements (``binlog_format=STATEMENT``),

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sipparse.cli import cli
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Source
-from sipparse.store import Store, open_store, schema
+from sipparse.store import Store, migrate, open_store, schema
 from tests.conftest import _admin_connect
 from tests.mysql_server import ThrowawayServer
 from tests.store.factory import mixed_traffic
@@ -180,3 +180,27 @@ def test_a_case_insensitive_table_of_logstash_is_converted_to_binary_collation(d
         assert sorted(r["call_id"] for r in store.fetchall("SELECT call_id FROM calls")) == ["ABC@pbx", "abc@pbx"]
         store.write_batch(mixed_traffic(SOURCE, 2, START))
         assert store.fetchall("SELECT COUNT(*) AS n FROM calls WHERE call_id = ?", ("CALL-0@FP-DBA",)) == [{"n": 0}]
+
+
+def test_a_migration_outlasts_a_global_max_statement_time(dba_root_url: str, dba_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A max_statement_time set against runaway queries interrupts a migration that rebuilds
+    a large table on every try (error 1969, retried until the tries run out), so the schema
+    never comes up: the migration, run once, goes without it, as without the read timeout."""
+    _legacy_table(dba_root_url, dba_url, schema.TABLE_OPTIONS)
+    upgrade = migrate._upgrade
+
+    def slow_upgrade(store: Store) -> None:
+        store.query("SELECT SUM(seq % 7) FROM seq_1_to_5000000")  # some 0.4 s, as a rebuild takes longer
+        upgrade(store)
+
+    monkeypatch.setattr(migrate, "_upgrade", slow_upgrade)
+    admin = _admin_connect(dba_root_url)
+    admin.cursor().execute("SET GLOBAL max_statement_time = 0.1")
+    try:
+        with open_store(dba_url) as store:
+            assert count(store, "calls") == 2
+            assert store.query("SELECT @@max_statement_time")[0][0] == 0.1  # the limit is back
+    finally:
+        admin.cursor().execute("SET GLOBAL max_statement_time = 0")
+        admin.close()
