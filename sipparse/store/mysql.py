@@ -188,7 +188,7 @@ class MySQLStore(Store):
     def _connect_args(self, connector: Any) -> dict[str, Any]:
         url = self.url
         args: dict[str, Any] = {
-            "host": url.host, "port": url.port or 3306, "database": url.database,
+            "host": url.host, "database": url.database,
             "charset": "utf8mb4", "collation": "utf8mb4_bin", "autocommit": False,
             "use_pure": not getattr(connector, "HAVE_CEXT", False), "connection_timeout": CONNECT_TIMEOUT,
             "client_flags": [-connector.constants.ClientFlag.FOUND_ROWS],
@@ -197,6 +197,8 @@ class MySQLStore(Store):
             # the server name the file it wants).
             "allow_local_infile_in_path": self._load_dir,
         }
+        if url.port:  # else the option file's, or 3306
+            args["port"] = url.port
         if url.user:
             args["user"] = url.user
         if url.password is not None:

@@ -140,6 +140,18 @@ def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: P
 
 
 @pytest.mark.mysql
+def test_the_port_of_an_option_file_is_used_when_the_url_gives_none(limited_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """As ``mysql --defaults-file`` connects: a server on another port than 3306 is named
+    once, in the option file the password is in already."""
+    host, port, database, user, password = limited_user
+    option_file = tmp_path / "my.cnf"
+    option_file.write_text(f"[client]\nuser = {user}\npassword = {password}\nport = {port}\n")
+    os.chmod(option_file, 0o600)
+    with open_store(f"mysql://{host}/{database}?option_files={option_file}") as store:
+        assert store.checkpoints() == []
+
+
+@pytest.mark.mysql
 @pytest.mark.parametrize("written", ["p/ss?w#rd@1", "p%2Fss%3Fw%23rd%401"])
 def test_a_password_with_url_delimiters_connects_encoded_or_not(mysql_root_url: str, written: str) -> None:
     with _account(mysql_root_url, GRANTS) as (host, port, database, user, _):
