@@ -84,11 +84,13 @@ CONNECTION_LOST = {2006, 2013, 2055}
 UNREACHABLE = {1040, 1203, 1226, 1053, 1927, 2002, 2003, *CONNECTION_LOST}
 URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
 CONNECT_TIMEOUT = 10  # seconds to connect and be greeted
-# Limits a DBA may set globally to guard people at the mysql prompt, which every new session
-# takes: they would cut a read of sipparse short (sql_select_limit), refuse its reads of a
-# large table (max_join_size, lifted by sql_big_selects) and its DELETEs by time
-# (sql_safe_updates: no key in the WHERE).
-UNLIMITED_SESSION = ("sql_select_limit = 18446744073709551615", "sql_big_selects = 1", "sql_safe_updates = 0")
+# Settings a DBA may change globally, which every new session takes: limits that guard people
+# at the mysql prompt would cut a read of sipparse short (sql_select_limit), refuse its reads
+# of a large table (max_join_size, lifted by sql_big_selects) and its DELETEs by time
+# (sql_safe_updates: no key in the WHERE); completion_type=RELEASE would close the
+# connection at every COMMIT.
+OWN_SESSION_SETTINGS = ("sql_select_limit = 18446744073709551615", "sql_big_selects = 1", "sql_safe_updates = 0",
+                        "completion_type = 0")
 # Seconds the client waits for the server to answer a statement (read_timeout) or to take
 # what it sends (write_timeout) before it takes the connection for lost, unless the URL or
 # the config file says otherwise. A server that stops (SIGSTOP, a hung VM) or a network path
@@ -242,7 +244,7 @@ class MySQLStore(Store):
         cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.execute("SET time_zone = '+00:00'")
-        cursor.execute(f"SET SESSION {', '.join(UNLIMITED_SESSION)}")
+        cursor.execute(f"SET SESSION {', '.join(OWN_SESSION_SETTINGS)}")
         if self._long_statements:
             self._lift_statement_time(cursor)
         cursor.execute("SELECT @@max_allowed_packet")

@@ -204,3 +204,19 @@ def test_a_migration_outlasts_a_global_max_statement_time(dba_root_url: str, dba
     finally:
         admin.cursor().execute("SET GLOBAL max_statement_time = 0")
         admin.close()
+
+
+def test_a_global_completion_type_does_not_end_the_session_at_each_commit(dba_root_url: str, dba_url: str) -> None:
+    """completion_type=RELEASE (2) closes the connection at every COMMIT: the session goes
+    back to plain COMMITs (0), as it does for the other session settings a DBA may change."""
+    admin = _admin_connect(dba_root_url)
+    admin.cursor().execute("SET GLOBAL completion_type = 2")
+    try:
+        with open_store(dba_url) as store:
+            messages = mixed_traffic(SOURCE, 5, START)
+            assert store.write_batch(messages).inserted == len(messages)
+            assert count(store, "calls") == 5
+            assert store.retries == 0
+    finally:
+        admin.cursor().execute("SET GLOBAL completion_type = 0")
+        admin.close()
