@@ -18,7 +18,9 @@ code. Its server-side prepared statements would spare the server the parsing of 
 (about 1.8 times the rows per second), but the extension leaks memory on every parameter
 it binds (some hundred bytes per message, never given back), which a long ``--follow`` run
 cannot afford. The pure-Python connector has no such leak, and there prepared statements
-(prepared once per connection, values in the binary protocol) beat its slow escaping.
+(prepared once per connection, values in the binary protocol) beat its slow escaping; on a
+server that holds no more of them (``max_prepared_stmt_count``, counted over all its
+sessions) the connection sends the connector's own SQL text instead.
 
 ``sip_transactions`` and ``rejects`` rows go by ``LOAD DATA LOCAL INFILE ... IGNORE``
 instead when server and client allow it: the server reads them as tab-separated data rather
@@ -124,6 +126,7 @@ LOADED_TABLES = ("sip_transactions", "rejects")
 # ER_LOAD_INFILE_CAPABILITY_DISABLED, and ER_NOT_SUPPORTED_YET (proxies such as Vitess).
 LOAD_REFUSED = {1148, 3948, 2068, 4166, 1235}
 DUPLICATE_ENTRY = 1062
+TOO_MANY_PREPARED = 1461  # ER_MAX_PREPARED_STMT_COUNT_REACHED: max_prepared_stmt_count, for the whole server
 # ER_BINLOG_STMT_MODE_AND_ROW_ENGINE: binlog_format=STATEMENT, and an account that may not
 # change its session's (``_log_rows_not_statements``)
 BINLOG_STATEMENT_REFUSED = 1665
@@ -175,6 +178,7 @@ class MySQLStore(Store):
         self._loads: dict[str, bytes] = {}  # INSERT -> its LOAD DATA (which names the directory)
         self._load_dir = _private_dir()
         self._can_load = True
+        self._can_prepare = True  # the pure connector's INSERTs, until the server refuses (TOO_MANY_PREPARED)
         self.loaded_rows = getattr(self, "loaded_rows", 0)  # rows given to loads that were kept
         try:
             self._con = connector.connect(**self._connect_args(connector))
@@ -345,7 +349,13 @@ class MySQLStore(Store):
         if " VALUES (" in sql:
             if hasattr(self._con, "prepare_for_mysql"):
                 return self._insert_text(sql, seq)
-            return self._insert_prepared(sql, seq)
+            if self._can_prepare:
+                return self._insert_prepared(sql, seq)
+        return self._executemany_plain(sql, seq)
+
+    def _executemany_plain(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        """The connector's own executemany: an INSERT's rows as one multi-row statement of
+        SQL text, anything else one statement a row."""
         cursor = self._con.cursor()
         try:
             cursor.executemany(sql, seq)
@@ -435,7 +445,16 @@ class MySQLStore(Store):
                 cursor.execute(text, list(chain.from_iterable(part)))
             except self._connector.Error as exc:
                 _raise_encode_error(exc)
-                raise
+                if getattr(exc, "errno", None) != TOO_MANY_PREPARED:
+                    raise
+                # the server holds no more prepared statements (for all its sessions): this
+                # connection sends SQL text instead, a statement of ROWS_PER_STATEMENT rows at a time
+                log.debug("prepared statement refused (%s): SQL text on this connection", exc)
+                _close_quietly(self._statements.pop((sql, len(part)))[0])
+                self._can_prepare = False
+                rest = seq[start:]
+                return total + sum(self._executemany_plain(sql, rest[at:at + ROWS_PER_STATEMENT])
+                                   for at in range(0, len(rest), ROWS_PER_STATEMENT))
             except (SystemError, RuntimeError, ValueError, OverflowError, struct.error) as exc:
                 # A value the binary protocol cannot carry: the C extension reports it only as
                 # a SystemError or RuntimeError, so find it and say what it is.

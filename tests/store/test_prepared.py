@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store
 from sipparse.store.mysql import STATEMENT_CACHE, MySQLStore
+from tests.conftest import _admin_connect
 from tests.store.factory import mixed_traffic
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-prepared")
@@ -124,3 +126,27 @@ def test_memory_stays_flat_over_many_batches(mysql_url: str) -> None:
     # the allocator's high-water mark wanders by a few MiB; a leak only grows (the C
     # extension's prepared statements: by 2 to 3 MiB a batch here)
     assert min(sizes[-6:]) - max(sizes[2:8]) < 8192, found
+
+
+@pytest.fixture
+def no_prepared_statements(mysql_root_url: str) -> Iterator[None]:
+    """A server that holds no more prepared statements: its max_prepared_stmt_count reached
+    (the count is for all sessions: other applications may have taken them all), here 0."""
+    admin = _admin_connect(mysql_root_url)
+    cursor = admin.cursor()
+    cursor.execute("SELECT @@GLOBAL.max_prepared_stmt_count")
+    (was,) = cursor.fetchone()
+    cursor.execute("SET GLOBAL max_prepared_stmt_count = 0")
+    try:
+        yield
+    finally:
+        cursor.execute(f"SET GLOBAL max_prepared_stmt_count = {int(was)}")
+        admin.close()
+
+
+@pytest.mark.mysql
+@pytest.mark.usefixtures("no_prepared_statements")
+def test_pure_connector_without_prepared_statements_stores_the_same(mysql_url: str, sqlite_url: str) -> None:
+    """Error 1461 (max_prepared_stmt_count) for the pure connector's prepared INSERTs: the
+    rows go as SQL text instead, as the C extension sends them."""
+    assert write_sample(mysql_url) == write_sample(sqlite_url)
