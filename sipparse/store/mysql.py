@@ -551,6 +551,21 @@ class MySQLStore(Store):
             if changes:
                 log.info("rebuilding %s (%s %s %s) with %s", table, engine, row_format, collation, ", ".join(changes))
                 self.execute(f"ALTER TABLE {self.q(str(table))} {', '.join(changes)}")
+            self._widen_columns(str(table))
+
+    def _widen_columns(self, table: str) -> None:
+        """Give a column narrower than the schema's (a table made by hand for Logstash: a
+        VARCHAR(255) Call-ID, a TEXT message, a TIMESTAMP without microseconds) the schema's
+        type, one ALTER a column: strict mode would refuse a longer value, stopping every
+        ingest at its batch, and a DATETIME would drop the microseconds. A wider one stays."""
+        wanted = {c.name: c.mysql for c in schema.TABLE_COLUMNS.get(table, ())}
+        found = self.query("SELECT column_name, column_type FROM information_schema.columns "
+                           "WHERE table_schema = DATABASE() AND table_name = %s", (table,))
+        for name, column_type in found:
+            kind = wanted.get(str(name))
+            if kind and schema.narrower(str(column_type), kind):
+                log.info("widening %s.%s from %s to %s", table, name, column_type, kind)
+                self.execute(f"ALTER TABLE {self.q(table)} MODIFY {self.q(str(name))} {kind}")
 
     def tables(self) -> set[str]:
         found = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")

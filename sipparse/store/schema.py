@@ -31,6 +31,7 @@ one backend's tables only leaves the other's databases at the version before
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CURRENT_VERSION = 4
@@ -277,6 +278,44 @@ def create_messages_v1(backend: str) -> str:
 
 TABLE_NAMES = ("sip_transactions", "calls", "rejects", "checkpoints", "schema_version",
                "schema_revision")  # create_tables's
+# the MySQL columns of each table but its surrogate ``id``
+TABLE_COLUMNS = {"sip_transactions": MESSAGE_COLUMNS, "calls": CALL_COLUMNS, "rejects": REJECT_COLUMNS,
+                 "checkpoints": CHECKPOINT_COLUMNS}
+# what a MySQL type holds: characters or bytes of text, bytes of an integer, fractional digits
+# of a time (TIMESTAMP below any DATETIME: it ends in 2038)
+_CAPACITY = {"tinytext": 255, "tinyblob": 255, "text": 65535, "blob": 65535, "mediumtext": 1 << 24,
+             "mediumblob": 1 << 24, "longtext": 1 << 32, "longblob": 1 << 32, "tinyint": 1, "smallint": 2,
+             "mediumint": 3, "int": 4, "integer": 4, "bigint": 8, "timestamp": -1, "datetime": 0}
+_TEXT_KINDS = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob",
+               "longblob", "binary", "varbinary"}
+_INT_KINDS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+_TYPE = re.compile(r"\s*(\w+)\s*(?:\((\d+)\))?")
+
+
+def narrower(found: str, wanted: str) -> bool:
+    """Whether a column of MySQL type ``found`` holds less than one of ``wanted`` does: a
+    shorter text, a smaller integer, a time of fewer fractional digits. Types of other
+    families (a text where a time is wanted) are not compared: converting them is no
+    widening."""
+    have, want = _measure(found), _measure(wanted)
+    return have is not None and want is not None and have[0] == want[0] and have[1] < want[1]
+
+
+def _measure(column_type: str) -> tuple[str, int] | None:
+    """A type's family (text, integer, time) and what it holds, or None for any other."""
+    match = _TYPE.match(column_type.lower())
+    if not match:
+        return None
+    kind, size = match[1], int(match[2] or 0)
+    if kind in _TEXT_KINDS:
+        return "text", size if kind in ("char", "varchar", "binary", "varbinary") else _CAPACITY[kind]
+    if kind in _INT_KINDS:
+        return "integer", _CAPACITY[kind]
+    if kind in ("timestamp", "datetime"):
+        return "time", _CAPACITY[kind] + size
+    return None
+
+
 VERSION_COLUMNS = (Column("version", "INTEGER", "INT"), _time("applied_at"))
 REVISION_COLUMNS = (Column("revision", "INTEGER", "INT"), _time("applied_at"))
 

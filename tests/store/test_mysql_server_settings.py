@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -220,3 +221,32 @@ def test_a_global_completion_type_does_not_end_the_session_at_each_commit(dba_ro
     finally:
         admin.cursor().execute("SET GLOBAL completion_type = 0")
         admin.close()
+
+
+HAND_MADE_TABLE = """CREATE TABLE sip_transactions (
+  id INT AUTO_INCREMENT PRIMARY KEY, call_id VARCHAR(255), sip_method VARCHAR(64), from_sip VARCHAR(255),
+  to_sip VARCHAR(255), cseq INT, cseq_method VARCHAR(255), sdp_content TEXT, timestamp TIMESTAMP NULL,
+  status_code SMALLINT, direction VARCHAR(3), raw_message TEXT
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
+
+
+def test_narrower_columns_of_a_table_made_by_hand_are_widened(dba_root_url: str, dba_url: str) -> None:
+    """A table made by hand for Logstash's JDBC output with types of its own: a Call-ID of
+    more than 255 characters, a message of more than 64 KiB or a microsecond would be
+    refused by strict mode, stopping every ingest at that batch, or cut. The migration
+    widens such columns to sipparse's types (never narrows one)."""
+    admin = _admin_connect(dba_root_url)
+    admin.cursor().execute(f"USE `{urlsplit(dba_url).path.lstrip('/')}`")
+    admin.cursor().execute(HAND_MADE_TABLE)
+    admin.close()
+    messages = mixed_traffic(SOURCE, 3, START)
+    messages[0] = replace(messages[0], call_id="c" * 400, raw_message=messages[0].raw_message + b"X" * 70000,
+                          timestamp=START.replace(microsecond=123456))
+    with open_store(dba_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        found = store.fetchall("SELECT LENGTH(call_id) AS c, LENGTH(raw_message) AS r, timestamp AS t "
+                               "FROM sip_transactions ORDER BY r DESC LIMIT 1")
+        kept = store.fetchall("SELECT column_type AS t FROM information_schema.columns "
+                              "WHERE table_schema = DATABASE() AND column_name IN ('sip_method', 'cseq_method')")
+    assert found == [{"c": 400, "r": len(messages[0].raw_message), "t": "2025-02-01 18:32:31.123456"}]
+    assert sorted(r["t"] for r in kept) == ["mediumtext", "varchar(255)"]  # widened to sipparse's, or kept wider
