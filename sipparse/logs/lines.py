@@ -53,10 +53,10 @@ _BULK_BYTES = 4 << 10  # how far ahead a message's lines are looked for at once
 _REPEATED = re.compile(rb" ?message repeated ([0-9]{1,9}) times: \[(.*?)\]?\Z", re.S)
 # A superset of START_LINE's matches, at any line start: where a run of lines may hold a new message.
 _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
-# A time of day, as every bundled prefix's time stamp has one: where a line may hold another
-# line's prefix, glued to it (see ``SyslogLayout._glued_line``), which begins at most
-# ``_CLOCK_LEAD`` bytes before it.
-_CLOCK = re.compile(rb"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+# A time of day (from the colon after its hour: a literal first byte, found 25 times faster), as
+# every bundled prefix's time stamp has one: where a line may hold another line's prefix,
+# glued to it (see ``SyslogLayout._glued_line``), which begins at most ``_CLOCK_LEAD`` bytes before.
+_CLOCK = re.compile(rb":[0-9]{2}:[0-9]{2}")
 _CLOCK_LEAD = 64
 CUT_LINE = "log line cut short, the next line glued to it"
 _SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -214,11 +214,16 @@ class SyslogLayout:
             m = match(buf, pos, end) if pos != glued else self._glued_prefix.match(buf, pos, end)
             if m is None and self._others:
                 m = self._other_format(buf, pos, end)
+            own_end = -1 if m is None else m.end()
+            glued = self._glued_line(buf, pos, end, own_end) if _CLOCK.search(buf, max(pos, own_end), end) else -1
+            if glued > 0 and (m is None or glued < own_end):  # a line cut in its prefix: no stream's, a reject
+                self.builder.reject(base + pos, base + glued, CUT_LINE, buf[pos:glued])
+                pos = glued
+                continue
             if m is None:
                 self._continuation(buf[pos:end], nl > pos, after)
                 pos = nl + 1
                 continue
-            glued = self._glued_line(buf, m.end(), end) if _CLOCK.search(buf, m.end(), end) else -1
             if glued > 0:  # the line was cut short: it ends where the glued one begins
                 end, nl, after = glued, glued - 1, base + glued
             self._end_unprefixed()
@@ -234,15 +239,20 @@ class SyslogLayout:
             self.flush()
         return limit
 
-    def _glued_line(self, buf: bytes, start: int, end: int) -> int:
-        """Where a line glued to the one whose text is ``buf[start:end]`` begins, -1 when none:
-        a log truncated inside a line, then appended to, holds the next line right after the
-        cut one's last byte, without an LF between them.  Looked for only where the text
-        holds a time of day, which every bundled prefix has."""
+    def _glued_line(self, buf: bytes, start: int, end: int, own_end: int = -1) -> int:
+        """Where a line glued to the one in ``buf[start:end]`` begins, -1 when none: a log
+        truncated inside a line, then appended to, holds the next line right after the cut
+        one's last byte, without an LF between them.  Looked for only where the line holds a
+        time of day, which every bundled prefix has.  ``own_end``: where the line's own prefix
+        ends, if it has one; a glued line's prefix may begin inside it (the line was cut in its
+        prefix) when it ends past it, and a whole line right after it (imfile forwarding
+        another syslog file) is the line's text, not glued."""
         for clock in _CLOCK.finditer(buf, start, end):
-            found = self._glued_prefix.search(buf, max(start + 1, clock.start() - _CLOCK_LEAD), end)
-            if found is not None and found.start() <= clock.start():
-                return found.start()
+            at = max(start + 1, clock.start() - _CLOCK_LEAD)
+            while (found := self._glued_prefix.search(buf, at, end)) is not None and found.start() <= clock.start():
+                if found.start() > own_end or (found.start() < own_end < found.end()):
+                    return found.start()
+                at = found.start() + 1
         return -1
 
     def _cut_short(self, m) -> None:

@@ -132,3 +132,21 @@ def test_a_date_header_is_no_line_glued_to_a_cut_one(reader: str) -> None:
                                                 final=True)
     assert [m.sip_method for m in messages] == ["INVITE", "100 Trying"] and not rejects and skipped == 0
     assert b"\r\nDate: Sat, 29 Nov 2026 14:09:10 GMT\r\n" in messages[0].raw_message
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 300])
+@pytest.mark.parametrize("cut_at", [10, 25])
+def test_a_syslog_line_glued_to_one_cut_inside_its_prefix_still_gives_its_message(
+        reader: str, batch_bytes: int, cut_at: int) -> None:
+    """A line cut inside its prefix has no stream: it is a reject, and the line glued to it
+    is read; it was taken, with the lines after it, as the rest of the INVITE's last line."""
+    invite = SYSLOG_MESSAGES[0].split(b"\n")
+    whole = b"\n".join(invite[:4]) + b"\n"
+    data = whole + invite[4][:cut_at] + SYSLOG_MESSAGES[1] + b"\n\n" + SYSLOG_MESSAGES[2] + b"\n\n"
+    glued = len(whole) + cut_at
+    messages, rejects, _, _ = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages if m.offset] == [
+        (glued, "100 Trying"), (data.index(b"\n\n", glued) + 2, "180 Ringing")]
+    assert (len(whole), glued, "log line cut short, the next line glued to it", invite[4][:cut_at]) in [
+        (r.offset, r.end, r.reason, r.raw) for r in rejects]
+    assert all(b"100 Trying" not in m.raw_message for m in messages if m.offset == 0)
