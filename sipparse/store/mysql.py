@@ -556,16 +556,22 @@ class MySQLStore(Store):
     def _widen_columns(self, table: str) -> None:
         """Give a column narrower than the schema's (a table made by hand for Logstash: a
         VARCHAR(255) Call-ID, a TEXT message, a TIMESTAMP without microseconds) the schema's
-        type, one ALTER a column: strict mode would refuse a longer value, stopping every
-        ingest at its batch, and a DATETIME would drop the microseconds. A wider one stays."""
+        type, and let one declared NOT NULL (but a key) take NULL, one ALTER a column:
+        strict mode would refuse a longer value or a message without the field, stopping
+        every ingest at its batch, and a DATETIME would drop the microseconds. A wider
+        column keeps its type."""
         wanted = {c.name: c.mysql for c in schema.TABLE_COLUMNS.get(table, ())}
-        found = self.query("SELECT column_name, column_type FROM information_schema.columns "
+        found = self.query("SELECT column_name, column_type, is_nullable, column_key FROM information_schema.columns "
                            "WHERE table_schema = DATABASE() AND table_name = %s", (table,))
-        for name, column_type in found:
+        for name, column_type, nullable, key in found:
             kind = wanted.get(str(name))
-            if kind and schema.narrower(str(column_type), kind):
-                log.info("widening %s.%s from %s to %s", table, name, column_type, kind)
-                self.execute(f"ALTER TABLE {self.q(table)} MODIFY {self.q(str(name))} {kind}")
+            if not kind:
+                continue
+            wider = schema.narrower(str(column_type), kind)
+            if wider or (str(nullable) == "NO" and str(key) != "PRI"):
+                new_type = kind if wider else str(column_type)
+                log.info("changing %s.%s from %s to %s NULL", table, name, column_type, new_type)
+                self.execute(f"ALTER TABLE {self.q(table)} MODIFY {self.q(str(name))} {new_type} NULL")
 
     def tables(self) -> set[str]:
         found = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")

@@ -250,3 +250,22 @@ def test_narrower_columns_of_a_table_made_by_hand_are_widened(dba_root_url: str,
                               "WHERE table_schema = DATABASE() AND column_name IN ('sip_method', 'cseq_method')")
     assert found == [{"c": 400, "r": len(messages[0].raw_message), "t": "2025-02-01 18:32:31.123456"}]
     assert sorted(r["t"] for r in kept) == ["mediumtext", "varchar(255)"]  # widened to sipparse's, or kept wider
+
+
+def test_not_null_columns_of_a_table_made_by_hand_take_null(dba_root_url: str, dba_url: str) -> None:
+    """``sdp_content TEXT NOT NULL``, ``status_code INT NOT NULL``: a message without SDP, a
+    request, would be refused by strict mode at every ingest. The migration lets the columns
+    sipparse may leave empty take NULL, keeping their types."""
+    admin = _admin_connect(dba_root_url)
+    admin.cursor().execute(f"USE `{urlsplit(dba_url).path.lstrip('/')}`")
+    admin.cursor().execute(HAND_MADE_TABLE.replace("sdp_content TEXT", "sdp_content LONGTEXT NOT NULL")
+                           .replace("status_code SMALLINT", "status_code INT NOT NULL"))
+    admin.close()
+    messages = mixed_traffic(SOURCE, 3, START)
+    with open_store(dba_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        found = store.fetchall("SELECT column_name AS c, column_type AS t, is_nullable AS n "
+                               "FROM information_schema.columns WHERE table_schema = DATABASE() "
+                               "AND column_name IN ('sdp_content', 'status_code')")
+    assert sorted((r["c"], r["t"].split("(")[0], r["n"]) for r in found) == [("sdp_content", "longtext", "YES"),
+                                                                             ("status_code", "int", "YES")]
