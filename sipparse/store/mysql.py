@@ -114,6 +114,10 @@ ROWS_PER_STATEMENT = 500
 # (escaping a reject's raw bytes in SQL text can double them), see ``_fit_packet_budget``.
 MAX_PACKET_BUDGET = 4 * 1024 * 1024
 MIN_PACKET_BUDGET = 64 * 1024
+# mysql-connector-python logs in with the native, SHA-256 and a few enterprise plugins only,
+# not with MariaDB's ed25519 or gssapi
+AUTH_PLUGIN_HINT = ("mysql-connector-python cannot log in with it: give the account one it can, e.g. "
+                    "ALTER USER ... IDENTIFIED VIA mysql_native_password USING PASSWORD('...') on MariaDB")
 # ER_NET_PACKET_TOO_LARGE, CR_NET_PACKET_TOO_LARGE: one message (or reject) larger than any
 # statement the server takes, which no smaller statement can carry
 PACKET_TOO_LARGE = {1153, 2020}
@@ -607,6 +611,8 @@ class MySQLStore(Store):
                 return DatabaseError(f"{error} ({BINLOG_HINT})")
             if getattr(exc, "errno", None) in PACKET_TOO_LARGE:
                 return DatabaseError(f"{error} ({PACKET_HINT.format(self.max_allowed_packet)})")
+            if what == "connect" and "Authentication plugin" in str(exc) and "not supported" in str(exc):
+                return DatabaseError(f"{error} ({AUTH_PLUGIN_HINT})", unreachable=error.unreachable)
             read_timeout = self._net_timeouts(self._connector).get("read_timeout")
             lost = getattr(exc, "errno", None) in CONNECTION_LOST or self._dead_handle(exc)
             if what == "connect" or not lost or not read_timeout:

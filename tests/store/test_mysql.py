@@ -419,3 +419,22 @@ def test_a_message_larger_than_max_allowed_packet_is_a_clear_error(mysql_url: st
         store.write_batch(messages)
     assert "max_allowed_packet is 1048576 bytes" in str(refused.value)
     assert "SET GLOBAL max_allowed_packet" in str(refused.value)
+
+
+@pytest.mark.mysql
+def test_an_account_of_an_authentication_plugin_the_connector_lacks_is_told_what_to_use(mysql_root_url: str) -> None:
+    """MariaDB's ed25519, which a DBA may choose for new accounts: mysql-connector-python
+    cannot log in with it, and the line says which plugin to give the account instead."""
+    with _account(mysql_root_url, GRANTS) as (host, port, database, user, password):
+        admin = _admin_connect(mysql_root_url)
+        try:
+            admin.cursor().execute("INSTALL SONAME 'auth_ed25519'")
+        except Exception as exc:  # MySQL, or installed already
+            if "already" not in str(exc):
+                pytest.skip(f"no ed25519 plugin on this server: {exc}")
+        admin.cursor().execute(f"ALTER USER '{user}'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('{password}')")
+        admin.close()
+        with pytest.raises(DatabaseError) as refused:
+            open_store(f"mysql://{user}:{password}@{host}:{port}/{database}")
+    assert "'client_ed25519' is not supported" in str(refused.value)
+    assert "IDENTIFIED VIA mysql_native_password" in str(refused.value)
