@@ -31,6 +31,7 @@ DBA_OPTIONS = (
     "--log-bin=mysql-bin", "--server-id=1", "--binlog-format=STATEMENT",
     "--max-join-size=10",
     "--innodb-default-row-format=compact",  # MySQL 5.6's: an index holds 767 bytes of a column
+    "--explicit-defaults-for-timestamp=OFF",  # MariaDB's before 10.10: a TIMESTAMP updates itself
 )
 # limits set with SET GLOBAL (they have no server option), which each new session takes
 GLOBAL_LIMITS = ("sql_select_limit = 10", "sql_safe_updates = 1")
@@ -269,3 +270,21 @@ def test_not_null_columns_of_a_table_made_by_hand_take_null(dba_root_url: str, d
                                "AND column_name IN ('sdp_content', 'status_code')")
     assert sorted((r["c"], r["t"].split("(")[0], r["n"]) for r in found) == [("sdp_content", "longtext", "YES"),
                                                                              ("status_code", "int", "YES")]
+
+
+def test_the_times_of_a_table_made_by_hand_survive_its_migration(dba_root_url: str, dba_url: str) -> None:
+    """Without explicit_defaults_for_timestamp, a ``timestamp TIMESTAMP`` column is ``ON
+    UPDATE CURRENT_TIMESTAMP``: the migration's UPDATEs of the Logstash rows (their method,
+    From and To parts) would set every message's time to the moment of the migration. The
+    column becomes DATETIME(6) before any row is updated."""
+    admin = _admin_connect(dba_root_url)
+    cursor = admin.cursor()
+    cursor.execute(f"USE `{urlsplit(dba_url).path.lstrip('/')}`")
+    cursor.execute(HAND_MADE_TABLE.replace("timestamp TIMESTAMP NULL", "timestamp TIMESTAMP"))
+    cursor.execute("INSERT INTO sip_transactions (call_id, sip_method, from_sip, to_sip, timestamp, raw_message) "
+                   "VALUES ('abc@pbx', 'INVITE', '<sip:a@pbx>;tag=1', '<sip:b@pbx>', '2025-01-01 10:00:00', 'x')")
+    admin.commit()
+    admin.close()
+    with open_store(dba_url) as store:
+        assert store.fetchall("SELECT timestamp, from_user FROM sip_transactions") == [
+            {"timestamp": "2025-01-01 10:00:00", "from_user": "a"}]
