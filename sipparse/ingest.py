@@ -315,7 +315,9 @@ class Run:
 
     def _plan_file(self, path: str, final: bool, known: bool) -> Work | None:
         try:
-            lf = files.inspect(path, finished=final)
+            lf = files.inspect(path, finished=final, sized=False)
+            if lf is not None and lf.fingerprint is not None and (known or self._checkpoint(lf.fingerprint)):
+                lf = files.with_size(lf)  # bzip2 data decompressed all to be measured: not an old one's
         except files.UnreadCompression as exc:
             if known and path not in self._said:  # said once, not at every look of a follow
                 self._said.add(path)
@@ -332,7 +334,7 @@ class Run:
                 self.summary.missing.append(path)
             return None
         if lf.fingerprint is None:
-            if known and lf.size:
+            if known and lf.size > 0:
                 self.summary.short.append(path)
             return None
         if (lf.device, lf.inode) in self._seen:

@@ -32,7 +32,7 @@ import re
 import stat
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from sipparse.digest import sha1_hex
@@ -51,6 +51,7 @@ HEAD_BYTES = 64 << 10
 READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
 # What reading a log may raise: the file's own errors, and its compressed data's
 READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+UNKNOWN_SIZE = -1  # of bzip2 data not decompressed yet (``inspect``'s ``sized``)
 
 # What logrotate's ``dateext`` appends: ``dateformat`` (``-%Y%m%d`` by default; ``-%Y-%m-%d``,
 # ``-%Y%m%d%H``, ``.%Y-%m-%d``...), then ``-N`` for a second rotation the same day (`sipparse
@@ -157,11 +158,13 @@ def codec_of(path: str) -> str | None:
     return next((codec for codec, magic in MAGICS.items() if head.startswith(magic)), None)
 
 
-def inspect(path: str, finished: bool = False) -> LogFile | None:
+def inspect(path: str, finished: bool = False, sized: bool = True) -> LogFile | None:
     """Look at a log file cheaply (stat + its first bytes); None when it does not exist.
 
     ``finished``: the file is known not to grow any more (compressed files never do), so a
     short one gets a fingerprint too (``fingerprint_of``).
+    ``sized``: learn the size of bzip2 data, which takes decompressing it all; else its
+    ``size`` is ``UNKNOWN_SIZE`` until ``with_size`` learns it.
     Raises LogFileError when it exists but cannot be read, or its head not decompressed.
     """
     try:
@@ -170,13 +173,30 @@ def inspect(path: str, finished: bool = False) -> LogFile | None:
             raise LogFileError(f"{path} is not a regular file")
         codec = codec_of(path)
         head = read_head(path, codec, FINGERPRINT_MAX_BYTES)
-        size = _decompressed_size(path, codec) if codec else st.st_size
+        if not codec:
+            size = st.st_size
+        elif codec == "bzip2" and not sized:
+            size = UNKNOWN_SIZE
+        else:
+            size = _decompressed_size(path, codec)
     except FileNotFoundError:
         return None
     except READ_ERRORS as exc:  # gzip.BadGzipFile is an OSError
         raise LogFileError(f"cannot read {path}: {_reason(exc)}") from None
     return LogFile(path, fingerprint_of(head, finished or codec is not None), size, st.st_ino, st.st_dev,
                    st.st_mtime, codec is not None, codec)
+
+
+def with_size(lf: LogFile) -> LogFile:
+    """``lf`` with its size learnt, when ``inspect`` left it unknown (``sized``).
+
+    Raises LogFileError when its data cannot be decompressed."""
+    if lf.size != UNKNOWN_SIZE or lf.codec is None:
+        return lf
+    try:
+        return replace(lf, size=_decompressed_size(lf.path, lf.codec))
+    except READ_ERRORS as exc:
+        raise LogFileError(f"cannot read {lf.path}: {_reason(exc)}") from None
 
 
 def inspect_open(fh: BinaryIO, path: str) -> LogFile:

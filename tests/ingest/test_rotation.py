@@ -324,3 +324,26 @@ def test_a_generation_compressed_in_a_way_not_read_is_said_once(sqlite_url: str,
         fh.write(B)
     again = run_process(sqlite_url, "--quiet", str(log))
     assert (again.returncode, again.stderr) == (0, "")  # said once, for the run that found it new
+
+
+def test_bzip2_history_never_read_is_not_decompressed_at_every_run(sqlite_url: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generations older than sipparse's first look at the log are left alone: learning the
+    size of bzip2 data takes decompressing it all, which is not done for them."""
+    from sipparse.logs import files
+
+    for n in range(2, 5):
+        old = tmp_path / f"pjsip.{n}.bz2"
+        old.write_bytes(bz2.compress(make_log(3, first=10 * n)))
+        os.utime(old, (1, 1))
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(sqlite_url, str(log))
+    measured: list[str] = []
+    real = files._size_by_reading
+    monkeypatch.setattr(files, "_size_by_reading", lambda path, codec: measured.append(path) or real(path, codec))
+    with open(log, "ab") as fh:
+        fh.write(B)
+    ingest_ok(sqlite_url, str(log))
+    assert measured == []
+    assert dump(sqlite_url) == one_run(tmp_path, A, B)
