@@ -1101,6 +1101,8 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     try:
         for tail in tails.values():
             tail.refresh()
+            if tail.current is not None:
+                tail.current.note_start()
         summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
         run = Run(store, options, summary, stop, following=True)
         while not stop.is_set():

@@ -48,17 +48,21 @@ class Opened:
         """Whether the file's size differs from the last look (grown, or truncated)."""
         return self.size() != self.seen
 
+    def note_start(self) -> None:
+        """Note what the file starts with before the run catches up, so that a copytruncate
+        before the first look is noticed as one (``truncated``)."""
+        self.fingerprint = self._head_fingerprint()
+
+    def _head_fingerprint(self) -> str | None:
+        return fingerprint_of(os.pread(self.fh.fileno(), FINGERPRINT_MAX_BYTES, 0))
+
     def truncated(self) -> bool:
         """Whether the file was emptied in place since the last look (a copytruncate): it is
         smaller than it was, or starts with other bytes (it has grown past its old size
         since). What was written to it just before is then only in the copy."""
-        if self.seen < 0:
-            return False
-        if self.size() < self.seen:
+        if 0 <= self.seen and self.size() < self.seen:
             return True
-        if self.fingerprint is None:
-            return False
-        return fingerprint_of(os.pread(self.fh.fileno(), FINGERPRINT_MAX_BYTES, 0)) != self.fingerprint
+        return self.fingerprint is not None and self._head_fingerprint() != self.fingerprint
 
 
 class Tail:

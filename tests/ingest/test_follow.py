@@ -345,3 +345,31 @@ def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(db_url:
     (tmp_path / "whole").write_bytes(b"".join(blocks))
     ingest_ok(ref, str(tmp_path / "whole"))
     assert dump(db_url) == dump(ref)
+
+
+def test_a_copytruncate_while_the_follower_catches_up_is_noticed(sqlite_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the catch-up and the first look there is no last look to compare with: what
+    the log started with tells the copytruncate apart."""
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    catch_up = ingest.ingest_paths
+
+    def then_copytruncate(*args: object, **kwargs: object) -> object:
+        done = catch_up(*args, **kwargs)  # type: ignore[arg-type]
+        with open(log, "ab") as fh:
+            fh.write(blocks[1])
+        (tmp_path / "pjsip.1").write_bytes(log.read_bytes())
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+            fh.write(b"".join(blocks[2:]))
+        return done
+
+    monkeypatch.setattr(ingest, "ingest_paths", then_copytruncate)
+    with following(sqlite_url, str(log)):
+        assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "whole").write_bytes(b"".join(blocks))
+    ingest_ok(ref, str(tmp_path / "whole"))
+    assert dump(sqlite_url) == dump(ref)
