@@ -321,7 +321,7 @@ class Run:
         except files.UnreadCompression as exc:
             if known and path not in self._said:  # said once, not at every look of a follow
                 self._said.add(path)
-                self.summary.warnings.append(str(exc))
+                self._warn(str(exc))
             return None
         except LogFileError as exc:
             if known:
@@ -650,6 +650,14 @@ class Run:
             self.summary.warnings.append(
                 f"{work.file.path}: its gzip data is followed by bytes that are not gzip, ignored "
                 f"as gzip does: the {cp.offset} bytes before them are read")
+
+    def _warn(self, reason: str) -> None:
+        """A warning: in the run's summary, or said at once by a follower (a service's summary
+        comes only when it stops)."""
+        if self.following:
+            log.warning("%s", reason)
+        else:
+            self.summary.warnings.append(reason)
 
     def _fail(self, reason: str) -> None:
         """A file that could not be read: the run's failure, or a follower's warning (a look

@@ -373,3 +373,20 @@ def test_a_copytruncate_while_the_follower_catches_up_is_noticed(sqlite_url: str
     (tmp_path / "whole").write_bytes(b"".join(blocks))
     ingest_ok(ref, str(tmp_path / "whole"))
     assert dump(sqlite_url) == dump(ref)
+
+
+def test_a_generation_in_a_compression_not_read_is_said_while_following(sqlite_url: str, tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """Said when found, once: a service's summary comes only when it stops."""
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    with following(sqlite_url, str(log)):
+        assert wait_for(sqlite_url, 1, LATENCY) <= LATENCY
+        (tmp_path / "pjsip.2.zst").write_bytes(bytes.fromhex("28b52ffd2000690000") + b"x" * 600)
+        log.rename(tmp_path / "pjsip.1")
+        log.write_bytes(b"".join(blocks[1:]))
+        assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
+        time.sleep(0.5)
+        said = [r.getMessage() for r in caplog.records if "zstd-compressed" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'pjsip.2.zst'} not read"), said
