@@ -1,4 +1,4 @@
-"""Log files as ingest sees them: identity that survives rotation, gzip, rotated siblings.
+"""Log files as ingest sees them: identity that survives rotation, compression, rotated siblings.
 
 A log file is identified by a *fingerprint* of its first bytes, not by its name or inode:
 logrotate renames ``pjsip`` to ``pjsip.1`` and later compresses it to ``pjsip.2.gz``, and
@@ -11,8 +11,8 @@ yet and is left for a later run: it holds at most one small message, and that me
 read, from offset 0, as soon as the file has grown past the threshold. A short file that
 will not grow any more (a rotated generation left untouched, or gzip-compressed) is
 identified by all of its bytes instead (``finished``), so that a quiet host's one OPTIONS
-exchange is not lost when logrotate moves it away. For gzip files the fingerprint is taken
-over the decompressed bytes, so compression keeps the identity.
+exchange is not lost when logrotate moves it away. For compressed files (gzip, bzip2, xz)
+the fingerprint is taken over the decompressed bytes, so compression keeps the identity.
 
 copytruncate is recognised without any help from the rotating tool: the truncated file
 either starts with other bytes (another fingerprint: a new file, read from 0) or is smaller
@@ -43,7 +43,7 @@ from sipparse.errors import LogFileError
 FINGERPRINT_MIN_BYTES = 512
 FINGERPRINT_MAX_BYTES = 4096
 GZIP_MAGIC = b"\x1f\x8b"
-# What logrotate's usual ``compresscmd``s write, by their magic bytes; read as gzip is
+# What logrotate's usual ``compresscmd``s write, by their magic bytes: all are read
 MAGICS = {"gzip": GZIP_MAGIC, "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 # ... and those Python's standard library cannot decompress: such a file is said, not read
 UNREAD_MAGICS = {"zstd": b"\x28\xb5\x2f\xfd", "lz4": b"\x04\x22\x4d\x18", "compress": b"\x1f\x9d"}
