@@ -48,7 +48,7 @@ MAGICS = {"gzip": GZIP_MAGIC, "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 # ... and those Python's standard library cannot decompress: such a file is said, not read
 UNREAD_MAGICS = {"zstd": b"\x28\xb5\x2f\xfd", "lz4": b"\x04\x22\x4d\x18", "compress": b"\x1f\x9d"}
 HEAD_BYTES = 64 << 10
-READ_PIECE = 1 << 20  # decompressed bytes per step of ``CutGzipFile.read``
+READ_PIECE = 1 << 20  # decompressed bytes per step of ``_CutReads.read``
 # What reading a log may raise: the file's own errors, and its compressed data's
 READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 UNKNOWN_SIZE = -1  # of bzip2 data not decompressed yet (``inspect``'s ``sized``)
@@ -136,11 +136,6 @@ def open_fd(path: str, flags: int = 0) -> int:
     if owner not in (0, os.geteuid()):
         raise PermissionError(errno.EPERM, f"a symbolic link of another user (uid {owner}), not followed", path)
     return os.open(path, flags)
-
-
-def is_gzip(path: str) -> bool:
-    """Whether a file is gzip-compressed, by its magic bytes (the name may not say it)."""
-    return codec_of(path) == "gzip"
 
 
 def codec_of(path: str) -> str | None:
@@ -267,7 +262,7 @@ class _CutReads:
                 self.cut_short = True
                 break
             except gzip.BadGzipFile as exc:
-                # raised for a member's magic bytes only; the first member's were checked (is_gzip)
+                # raised for a member's magic bytes only; the first member's were checked (codec_of)
                 if not str(exc).startswith("Not a gzipped file"):
                     raise
                 self.trailing = True
