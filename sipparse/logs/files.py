@@ -209,8 +209,9 @@ def read_head_of(fh: BinaryIO, lf: LogFile) -> bytes:
 
 
 def read_head(path: str, codec: str | None, limit: int = HEAD_BYTES) -> bytes:
-    """The first ``limit`` bytes of a file, decompressed when it is compressed (``codec``)."""
-    with open_log(path, codec) as fh:
+    """The first ``limit`` bytes of a file, decompressed when it is compressed (``codec``);
+    of data that ends before, what could be decoded (read whole, not lost with the EOFError)."""
+    with open_log(path, codec, settled=True) as fh:
         return _read_upto(fh, limit)
 
 

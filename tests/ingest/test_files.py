@@ -185,3 +185,11 @@ def test_the_size_of_xz_data_is_read_from_its_index(tmp_path: Path, monkeypatch:
 
     monkeypatch.setattr(files, "_size_by_reading", refused)
     assert [files.inspect(str(path)).size for path in (one, two)] == [len(LOG), len(LOG) + 1000]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".xz"])
+def test_a_generation_cut_short_within_its_first_kilobytes_keeps_its_identity(tmp_path: Path, suffix: str) -> None:
+    """Its head is what could be decoded, as for a longer one: not nothing."""
+    packed = COMPRESSORS[suffix](LOG[:3000])
+    cut = files.inspect(str(write(tmp_path / f"pjsip.2{suffix}", packed[: len(packed) * 3 // 4])), finished=True)
+    assert cut is not None and cut.fingerprint == files.fingerprint_of(LOG)
