@@ -643,11 +643,11 @@ class Run:
         if cp is None or cp.offset <= work.start:
             return
         if cut_short:
-            self.summary.warnings.append(
+            self._warn(
                 f"{work.file.path}: its {work.file.codec or 'gzip'} data ends early, after {cp.offset} bytes: "
                 "the messages up to there are stored (one cut there is a reject)")
         if trailing:
-            self.summary.warnings.append(
+            self._warn(
                 f"{work.file.path}: its gzip data is followed by bytes that are not gzip, ignored "
                 f"as gzip does: the {cp.offset} bytes before them are read")
 

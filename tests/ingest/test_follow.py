@@ -3,6 +3,7 @@ and a copytruncate; SIGTERM stops it with everything committed."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import subprocess
@@ -390,3 +391,25 @@ def test_a_generation_in_a_compression_not_read_is_said_while_following(sqlite_u
         time.sleep(0.5)
         said = [r.getMessage() for r in caplog.records if "zstd-compressed" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'pjsip.2.zst'} not read"), said
+
+
+def test_a_generation_whose_gzip_data_ends_early_is_said_while_following(sqlite_url: str, tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Said when read, as a run says it in its summary: a service's comes only when it stops."""
+    blocks = messages(3)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    with following(sqlite_url, str(log)):
+        assert wait_for(sqlite_url, 1, LATENCY) <= LATENCY
+        with LogLock(log).acquire(wait=True):  # rotated, and compressed by a run cut short
+            whole = log.read_bytes() + b"".join(blocks[1:12])
+            packed = gzip.compress(whole)
+            cut = tmp_path / "pjsip.2.gz"
+            cut.write_bytes(packed[: len(packed) * 9 // 10])
+            os.utime(cut, (time.time() - 600, time.time() - 600))
+            log.unlink()
+            log.write_bytes(b"".join(blocks[12:]))
+        assert wait_for(sqlite_url, 4, LATENCY) <= LATENCY
+        time.sleep(0.5)
+        said = [r.getMessage() for r in caplog.records if "data ends early" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{cut}: its gzip data ends early"), said
