@@ -237,6 +237,11 @@ class FullLayout:
             # message, begun but too short yet to read as one ("OPTIONS sip:x"); it, or the
             # next entry's prefix, comes with the rest of the entry
             return None
+        if payload[end + 1:].strip():
+            # bytes after Asterisk's LF that begin no entry (garbage, a hole): they are the
+            # entry's up to the next one, as when a batch holds both (a "bytes after the
+            # message ignored" problem; a hole ``_before_hole`` leaves out), so wait for it
+            return None
         return line_end + 1 + end + 1
 
     def _before_hole(self, buf: bytes, body: int, end: int) -> int:

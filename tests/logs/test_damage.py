@@ -150,3 +150,19 @@ def test_a_syslog_line_glued_to_one_cut_inside_its_prefix_still_gives_its_messag
     assert (len(whole), glued, "log line cut short, the next line glued to it", invite[4][:cut_at]) in [
         (r.offset, r.end, r.reason, r.raw) for r in rejects]
     assert all(b"100 Trying" not in m.raw_message for m in messages if m.offset == 0)
+
+
+@pytest.mark.parametrize("garbage", [bytes(range(256)) * 4, b"\x01\x02 junk\n" * 30, b"#" * 5000])
+def test_garbage_after_a_full_entry_gives_the_same_records_in_any_batch(reader: str, garbage: bytes) -> None:
+    """Binary garbage between two entries: the message before it is the same record (its end,
+    its problems) whether or not a batch ended between its packet and the garbage; it was a
+    message with "bytes after the message ignored" in one, one without them in the other."""
+    data = FULL_ENTRIES[0] + FULL_ENTRIES[1] + garbage + FULL_ENTRIES[2] + FULL_ENTRIES[3]
+    expected = parse_bytes(data, dialect="full", final=True)
+    assert expected[0][1].end == len(FULL_ENTRIES[0]) + len(FULL_ENTRIES[1]) + len(garbage)
+    assert expected[0][1].problems == [f"{len(garbage.rstrip())} bytes after the message ignored"]
+    for batch_bytes in (997, 300, 64):
+        messages, rejects, skipped, batch = parse_bytes(data, dialect="full", final=True, batch_bytes=batch_bytes)
+        assert [(m.offset, m.end, m.raw_message, m.problems) for m in messages] == [
+            (m.offset, m.end, m.raw_message, m.problems) for m in expected[0]]
+        assert (len(rejects), skipped, batch.checkpoint) == (len(expected[1]), expected[2], len(data))
