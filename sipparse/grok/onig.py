@@ -37,7 +37,8 @@ compile, in Python, so each expression is parsed once and rewritten. Every trans
     named groups are renamed ``(?P<gN>...)`` (Ruby allows a name twice, Python does not);
     the caller maps ``gN`` back to the name. Backreferences follow the latest group of the
     name; subexpression calls need the ``regex`` module (``(?&gN)``) and, as in Ruby, may
-    come before the group they call. A group that calls
+    come before the group they call; relative ``\\k<-1>`` ``\\g<+1>`` are made absolute, and
+    ``\\g<0>`` (the whole pattern) is allowed beside named groups. A group that calls
     itself before consuming a character (``(?<a>\\g<a>x|y)``) is refused, as Oniguruma
     refuses "never ending recursion".
 ``(...)``
@@ -226,6 +227,7 @@ class _Translator:
         text = self.sequence(dotall=True, extended=False)
         if self.pos < len(self.src):
             raise OnigSyntaxError("unmatched ')'", self.pos)
+        self.head_calls["0"] = self.seq_calls  # \\g<0> calls the whole pattern
         text = self._resolve_forward_calls(text)
         for name, pos in self.calls:
             if self.defined.get(name, 0) > 1:  # Ruby cannot tell which group is meant
@@ -531,12 +533,13 @@ class _Translator:
         end = src.find(close, p + 1) if close else -1
         if end < 0:
             raise OnigSyntaxError(f"invalid \\{kind} reference", p)
-        name = src[p + 1:end]
+        name = self._absolute(src[p + 1:end], kind, p)
         self.pos = end + 1
         if kind == "g" and not name.isdigit():
             self.calls.append((name, p))
         if name.isdigit():
-            self._numbered_reference(p)
+            if not (kind == "g" and name == "0"):  # the whole pattern has no number to refuse
+                self._numbered_reference(p)
             target = name
         elif name in self.names:
             target = self.names[name]
@@ -553,6 +556,17 @@ class _Translator:
         self.call_at.setdefault(target, p - 2)
         return _Atom(f"(?&{target})" if not name.isdigit() else f"(?{name})",
                      consumes=self.group_consumes.get(target, True), head_calls=frozenset({target}))
+
+    def _absolute(self, name: str, kind: str, pos: int) -> str:
+        """A relative group number (``\\k<-1>``: the group opened last, ``\\g<+1>``: the next
+        one) as an absolute one; any other name as it is."""
+        if not re.fullmatch(r"[+-][0-9]+", name):
+            return name
+        self._numbered_reference(pos)
+        number = self.plain_groups + 1 - int(name[1:]) if name[0] == "-" else self.plain_groups + int(name[1:])
+        if number < 1 or (name[0] == "+" and kind == "k"):
+            raise OnigSyntaxError(f"invalid backref number/name <{name}>", pos)
+        return str(number)
 
     _PROPERTY_NAME = re.compile(r"\{(\^?)([\w -]+)\}")
 

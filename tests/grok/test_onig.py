@@ -277,3 +277,29 @@ def test_malformed_conditionals_are_errors(source: str) -> None:
 def test_a_call_to_a_name_defined_twice_is_refused_as_in_ruby(source: str) -> None:
     with pytest.raises(OnigSyntaxError, match=r"multiplex definition name <a> call"):
         translate(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "found"),
+    [
+        (r"(a)(b)\k<-1>", "abb", "abb"),  # relative backreferences and calls, as in Ruby
+        (r"(a)(b)\k<-2>", "aba", "aba"),
+        (r"(a)\g<+1>(b)", "abb", "abb"),
+        (r"(a|b)\g<-1>", "ab", "ab"),
+    ],
+)
+def test_relative_references(source: str, text: str, found: str) -> None:
+    t = translate(source)
+    assert __import__("regex").search(t.pattern, text, FLAGS).group() == found
+
+
+def test_a_whole_pattern_call_is_allowed_beside_named_groups() -> None:
+    import regex
+
+    t = translate(r"\((?<x>[a-z]*)(?:\g<0>[a-z]*)?\)")
+    assert regex.search(t.pattern, "((ab)c)", FLAGS).group() == "((ab)c)"
+
+
+def test_a_left_recursive_whole_pattern_call_is_refused() -> None:
+    with pytest.raises(OnigSyntaxError, match="never ending recursion"):
+        translate(r"a|\g<0>b")
