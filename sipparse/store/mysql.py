@@ -249,7 +249,8 @@ class MySQLStore(Store):
 
     def _setup_session(self) -> None:
         cursor = self._con.cursor()
-        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        # READ WRITE: a global transaction_read_only (tx_read_only) would refuse every write
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE")
         cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.execute("SET time_zone = '+00:00'")
         cursor.execute(f"SET SESSION {', '.join(OWN_SESSION_SETTINGS)}")

@@ -208,11 +208,14 @@ def test_a_migration_outlasts_a_global_max_statement_time(dba_root_url: str, dba
         admin.close()
 
 
-def test_a_global_completion_type_does_not_end_the_session_at_each_commit(dba_root_url: str, dba_url: str) -> None:
-    """completion_type=RELEASE (2) closes the connection at every COMMIT: the session goes
-    back to plain COMMITs (0), as it does for the other session settings a DBA may change."""
+@pytest.mark.parametrize(("setting", "default"), [("completion_type", 0), ("tx_read_only", 0)])
+def test_a_global_transaction_default_does_not_stop_the_writes(dba_root_url: str, dba_url: str, setting: str,
+                                                               default: int) -> None:
+    """completion_type=RELEASE (2) closes the connection at every COMMIT; tx_read_only
+    (transaction_read_only on MySQL) makes every transaction refuse writes: the session
+    goes back to the defaults, as it does for the other session settings a DBA may change."""
     admin = _admin_connect(dba_root_url)
-    admin.cursor().execute("SET GLOBAL completion_type = 2")
+    admin.cursor().execute(f"SET GLOBAL {setting} = {2 if setting == 'completion_type' else 1}")
     try:
         with open_store(dba_url) as store:
             messages = mixed_traffic(SOURCE, 5, START)
@@ -220,7 +223,7 @@ def test_a_global_completion_type_does_not_end_the_session_at_each_commit(dba_ro
             assert count(store, "calls") == 5
             assert store.retries == 0
     finally:
-        admin.cursor().execute("SET GLOBAL completion_type = 0")
+        admin.cursor().execute(f"SET GLOBAL {setting} = {default}")
         admin.close()
 
 
