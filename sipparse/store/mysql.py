@@ -90,9 +90,12 @@ CONNECT_TIMEOUT = 10  # seconds to connect and be greeted
 # at the mysql prompt would cut a read of sipparse short (sql_select_limit), refuse its reads
 # of a large table (max_join_size, lifted by sql_big_selects) and its DELETEs by time
 # (sql_safe_updates: no key in the WHERE); completion_type=RELEASE would close the
-# connection at every COMMIT.
-OWN_SESSION_SETTINGS = ("sql_select_limit = 18446744073709551615", "sql_big_selects = 1", "sql_safe_updates = 0",
-                        "completion_type = 0")
+# connection at every COMMIT, and transaction_read_only (tx_read_only) refuse every write.
+# Each by itself: a database that lacks one still takes the others.
+OWN_SESSION_SETTINGS = (
+    "SET SESSION sql_select_limit = 18446744073709551615", "SET SESSION sql_big_selects = 1",
+    "SET SESSION sql_safe_updates = 0", "SET SESSION completion_type = 0", "SET SESSION TRANSACTION READ WRITE",
+)
 # Seconds the client waits for the server to answer a statement (read_timeout) or to take
 # what it sends (write_timeout) before it takes the connection for lost, unless the URL or
 # the config file says otherwise. A server that stops (SIGSTOP, a hung VM) or a network path
@@ -249,11 +252,14 @@ class MySQLStore(Store):
 
     def _setup_session(self) -> None:
         cursor = self._con.cursor()
-        # READ WRITE: a global transaction_read_only (tx_read_only) would refuse every write
-        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE")
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         cursor.execute("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.execute("SET time_zone = '+00:00'")
-        cursor.execute(f"SET SESSION {', '.join(OWN_SESSION_SETTINGS)}")
+        for statement in OWN_SESSION_SETTINGS:
+            try:
+                cursor.execute(statement)
+            except self._connector.Error as exc:  # a MySQL-protocol database without it (TiDB, Vitess)
+                log.debug("%s: %s", statement, exc)
         if self._long_statements:
             self._lift_statement_time(cursor)
         cursor.execute("SELECT @@max_allowed_packet")
