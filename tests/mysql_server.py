@@ -84,6 +84,9 @@ class ThrowawayServer:
         self.proc = subprocess.Popen(
             [self.server, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={self.port}",
              "--bind-address=127.0.0.1", f"--pid-file={self.tmp / 'server.pid'}", "--skip-name-resolve",
+             # its temporary tables in its own directory: a shared /tmp may be swept by others
+             # while a statement uses one ("Error on delete of '/tmp/#sql-temptable-...'")
+             f"--tmpdir={self.tmp}",
              "--innodb-buffer-pool-size=128M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200",
              "--innodb-lock-wait-timeout=20", *user, *self.options],
             stdout=log, stderr=subprocess.STDOUT,
