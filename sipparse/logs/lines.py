@@ -216,6 +216,8 @@ class SyslogLayout:
                 m = self._other_format(buf, pos, end)
             own_end = -1 if m is None else m.end()
             glued = self._glued_line(buf, pos, end, own_end) if _CLOCK.search(buf, max(pos, own_end), end) else -1
+            if glued > own_end >= 0 and self._announced_body(m, buf[own_end:end]):
+                glued = -1
             if glued > 0 and (m is None or glued < own_end):  # a line cut in its prefix: no stream's, a reject
                 self.builder.reject(base + pos, base + glued, CUT_LINE, buf[pos:glued])
                 pos = glued
@@ -254,6 +256,16 @@ class SyslogLayout:
                     return found.start()
                 at = found.start() + 1
         return -1
+
+    def _announced_body(self, m, content: bytes) -> bool:
+        """Whether a line's text, whole to its LF, is body its stream's message announced: the
+        message is in its body, whose Content-Length leaves room for every byte of the line.
+        A prefix inside such a line is quoted text (a MESSAGE or NOTIFY quoting a log line),
+        not a line glued to a cut one; a cut line's message would lose its end."""
+        key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
+        msg = self.open.get(key)
+        return msg is not None and msg.in_body and msg.content_length is not None \
+            and msg.body + decoded_length(_strip_cr(content)) <= msg.content_length
 
     def _cut_short(self, m) -> None:
         """The stream's message whose line was cut short, its end lost: a reject that says so."""

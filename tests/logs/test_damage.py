@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sipparse.logs.lines import CUT_LINE
 from sipparse.sip import accel
 from tests.logs.helpers import DATA, parse_bytes
 
@@ -166,3 +167,43 @@ def test_garbage_after_a_full_entry_gives_the_same_records_in_any_batch(reader: 
         assert [(m.offset, m.end, m.raw_message, m.problems) for m in messages] == [
             (m.offset, m.end, m.raw_message, m.problems) for m in expected[0]]
         assert (len(rejects), skipped, batch.checkpoint) == (len(expected[1]), expected[2], len(data))
+
+
+def _quoting_message(body_lines: list[bytes]) -> bytes:
+    """A MESSAGE whose text/plain body is ``body_lines`` (CRLF each), logged by syslog."""
+    body = b"".join(line + b"\r\n" for line in body_lines)
+    return _syslog([b"MESSAGE sip:a@127.0.0.1 SIP/2.0#015", b"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-2#015",
+                    b"From: <sip:b@127.0.0.1>;tag=1#015", b"To: <sip:a@127.0.0.1>#015", b"Call-ID: quote-1#015",
+                    b"CSeq: 1 MESSAGE#015", b"Content-Type: text/plain#015",
+                    b"Content-Length: %d#015" % len(body), b"#015"] + [line + b"#015" for line in body_lines])
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300])
+@pytest.mark.parametrize("body_lines", [
+    [b"see: Dec  3 06:00:00 pbx1 asterisk[123]: hello"],
+    [b"first", b"log> Dec  3 06:00:00 pbx1 asterisk[123]: <--- Received SIP request (9 bytes) from UDP:1.2.3.4:5060",
+     b"last line"],
+])
+def test_a_body_line_quoting_a_syslog_line_is_no_line_glued_to_a_cut_one(
+        reader: str, batch_bytes: int, body_lines: list[bytes]) -> None:
+    """A text body that quotes a log line, prefix and all, after its first byte: the bytes its
+    Content-Length announces are body, so the message is read whole, not taken as cut."""
+    message = _quoting_message(body_lines)
+    data = message + b"\n" + SYSLOG_MESSAGES[1] + b"\n\n"
+    messages, rejects, skipped, _ = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [(0, "MESSAGE"), (len(message) + 1, "100 Trying")]
+    assert messages[0].raw_message.endswith(b"\r\n\r\n" + b"".join(line + b"\r\n" for line in body_lines))
+    assert not messages[0].problems and not rejects and skipped == 0
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 300])
+def test_a_cut_body_line_whose_glued_line_overruns_the_content_length_is_still_cut(
+        reader: str, batch_bytes: int) -> None:
+    """A body line cut short, the next message's first line glued to it: more bytes than the
+    Content-Length leaves, so the line is cut, as in a header."""
+    message = _quoting_message([b"a short text body"])
+    cut = message[:message.rindex(b"a short") + 3]
+    data = cut + SYSLOG_MESSAGES[1] + b"\n\n"
+    messages, rejects, skipped, _ = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [(len(cut), "100 Trying")]
+    assert [(r.offset, r.end, r.reason) for r in rejects] == [(0, len(cut), CUT_LINE)] and skipped == 0
