@@ -76,14 +76,14 @@ class FullLayout:
                 return len(buf)
             self._skipping = False
         if self._fast and not _may_end_hole(buf):  # a hole (see ``_before_hole``): Python reads around it
-            offsets = accel.reader.full_entry_starts(buf)
+            offsets = accel.reader.full_entry_starts(buf, final)
             if offsets is not None:
                 return self._feed_fast(buf, base, final, self._glued_offsets(buf, offsets))
         return self._feed_entries(buf, base, final)
 
     def _feed_entries(self, buf: bytes, base: int, final: bool) -> int:
         """``feed`` in Python: any prefix pattern, every entry through ``_entry``."""
-        starts = self._with_glued(buf, self._with_marker_entries(buf, list(self._entries(buf))))
+        starts = self._with_glued(buf, self._with_marker_entries(buf, list(self._entries(buf)), final))
         # lines before the first entry: the tail of an entry begun before this buffer
         done = starts[0].start() if starts else (len(buf) if final else buf.rfind(b"\n") + 1)
         self.builder.out.skipped += buf.count(b"\n", 0, done)
@@ -144,10 +144,12 @@ class FullLayout:
             if match:
                 yield match
 
-    def _with_marker_entries(self, buf: bytes, starts: list[re.Match[bytes]]) -> list[re.Match[bytes]]:
+    def _with_marker_entries(self, buf: bytes, starts: list[re.Match[bytes]],
+                             final: bool) -> list[re.Match[bytes]]:
         """``starts`` with the packet logger entries that begin inside a line: the line before
         them was cut without its LF (a disk that filled up, a copy stopped short), and the
-        entry's prefix and origin come right before its marker (as ``full_entry_starts`` finds)."""
+        entry's prefix and origin come right before its marker (as ``full_entry_starts`` finds),
+        unless the line lies in the packet of the entry before it (see ``_announced``)."""
         by_offset = {match.start(): match for match in starts}
         glued = []
         for hit in _MARKER_TEXT.finditer(buf):
@@ -161,7 +163,28 @@ class FullLayout:
                     glued.append(entry)
         if not glued:
             return starts
-        return sorted(starts + glued, key=lambda match: match.start())
+        out: list[re.Match[bytes]] = []
+        for match in sorted(starts + glued, key=lambda match: match.start()):
+            if not (out and match in glued and self._announced(buf, out[-1], match.start(), final)):
+                out.append(match)
+        return out
+
+    def _announced(self, buf: bytes, entry: re.Match[bytes], inside: int, final: bool) -> bool:
+        """Whether ``buf[inside]`` lies in the packet of the packet logger ``entry``, whole:
+        the packet is the size its marker announces, and Asterisk's LF and the next entry (or
+        the end of the data) right after it.  A prefix there is the packet's text (a MESSAGE
+        quoting a log entry), not an entry glued to a cut line.  When the data ends before
+        the packet would, only more data tells: none comes once ``final``."""
+        marker = self._marker(buf, entry)
+        if marker is None:
+            return False
+        body = buf.find(b"\n", marker.end()) + 1
+        end = body + marker_of(marker, self.rules.marker_groups).size
+        if body == 0 or end - body > MAX_MESSAGE or buf.find(b"\n", inside) >= end:
+            return False
+        if end >= len(buf):
+            return end == len(buf) or not final
+        return buf[end] == 10 and (end + 1 == len(buf) or self._glued.match(buf, end + 1) is not None)
 
     def _entry_before(self, buf: bytes, start: int, marker: int) -> re.Match[bytes] | None:
         """The entry whose prefix and origin lie in ``buf[start:marker]``, ending at the marker."""

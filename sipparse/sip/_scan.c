@@ -363,8 +363,9 @@ static int full_prefix(const unsigned char *line, Py_ssize_t n, Py_ssize_t *clos
 }
 
 #define FULL_ENTRY_STARTS_DOC \
-    "full_entry_starts(buf) -> list[int] | None: offsets of the lines that begin a log entry, " \
-    "and of the packet logger entries glued to a cut line, or None when a time stamp needs the regex to decide."
+    "full_entry_starts(buf, final=False) -> list[int] | None: offsets of the lines that begin a log entry, " \
+    "and of the packet logger entries glued to a cut line (not those inside the packet its marker announces " \
+    "before them), or None when a time stamp needs the regex to decide."
 
 static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n);
 
@@ -386,6 +387,8 @@ static Py_ssize_t entry_of_marker(const unsigned char *d, Py_ssize_t line, Py_ss
     return line;
 }
 
+static int announced_packet(const unsigned char *d, Py_ssize_t own, Py_ssize_t inside, Py_ssize_t n, int final);
+
 static int append_offset(PyObject *list, Py_ssize_t offset) {
     PyObject *at = PyLong_FromSsize_t(offset);
     int failed = !at || PyList_Append(list, at) < 0;
@@ -397,10 +400,11 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
     (void)self;
     const unsigned char *data;
     Py_ssize_t size, close;
-    if (!PyArg_ParseTuple(args, "y#", &data, &size)) return NULL;
+    int final = 0;
+    if (!PyArg_ParseTuple(args, "y#|p", &data, &size, &final)) return NULL;
     PyObject *starts = PyList_New(0);
     if (!starts) return NULL;
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, entry_text = -1; /* where the text of the last entry found begins */
     const unsigned char *marker = memmem(data, (size_t)size, "<--- ", 5);
     while (pos < size) {
         Py_ssize_t own = -1;
@@ -408,7 +412,7 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
             int found = full_prefix(data + pos, size - pos, &close);
             if (found < 0) goto undecided;
             if (found && append_offset(starts, pos) < 0) goto failed;
-            if (found) own = pos + close + 2;
+            if (found) own = entry_text = pos + close + 2;
         }
         const unsigned char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
         Py_ssize_t line_end = nl ? nl - data : size;
@@ -416,7 +420,11 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
                                                                    "<--- ", 5)) {
             Py_ssize_t glued = entry_of_marker(data, pos, own, marker - data, size);
             if (glued < 0) goto undecided;
-            if (glued > pos && append_offset(starts, glued) < 0) goto failed;
+            if (glued > pos && !(entry_text >= 0 && announced_packet(data, entry_text, glued, size, final))) {
+                if (append_offset(starts, glued) < 0) goto failed;
+                entry_text = glued + 1;
+                if (full_prefix(data + glued, size - glued, &close) > 0) entry_text = glued + close + 2;
+            }
         }
         if (!nl) break;
         pos = line_end + 1;
@@ -531,6 +539,27 @@ enum {
 };
 
 #define MAX_MESSAGE (1 << 20)
+
+/* Whether d[inside] lies in the packet of the packet logger entry whose text begins at d[own],
+ * whole: the size its marker announces, then Asterisk's LF and the next entry (or the end of the
+ * data).  A prefix there is the packet's text, not an entry glued to a cut line (logs/full.py's
+ * _announced, which says why; `final`: no more data will come). */
+static int announced_packet(const unsigned char *d, Py_ssize_t own, Py_ssize_t inside, Py_ssize_t n, int final) {
+    Py_ssize_t origin_end = match_origin(d, own, n), close;
+    Marker mk;
+    if (origin_end < 0 || !match_marker(d, origin_end, n, &mk) || mk.size_end - mk.size_start > 9) return 0;
+    const unsigned char *nl = memchr(d + mk.end, '\n', (size_t)(n - mk.end));
+    if (!nl) return 0;
+    Py_ssize_t size = 0;
+    for (Py_ssize_t k = mk.size_start; k < mk.size_end; k++) size = size * 10 + (d[k] - '0');
+    Py_ssize_t end = nl - d + 1 + size;
+    const unsigned char *inside_nl = memchr(d + inside, '\n', (size_t)(n - inside));
+    if (size > MAX_MESSAGE || (inside_nl && inside_nl - d >= end)) return 0;
+    if (end >= n) return end == n || !final;
+    return d[end] == '\n' &&
+           (end + 1 == n || (d[end + 1] == '[' && full_prefix(d + end + 1, n - end - 1, &close) > 0));
+}
+
 #define MESSAGE_FIELDS 40
 
 /* cache.get(key) when it is there and true: a new reference; else NULL, with an exception

@@ -207,3 +207,27 @@ def test_a_cut_body_line_whose_glued_line_overruns_the_content_length_is_still_c
     messages, rejects, skipped, _ = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
     assert [(m.offset, m.sip_method) for m in messages] == [(len(cut), "100 Trying")]
     assert [(r.offset, r.end, r.reason) for r in rejects] == [(0, len(cut), CUT_LINE)] and skipped == 0
+
+
+def _full_entry(packet: bytes) -> bytes:
+    return (b"[Nov 29 14:09:10] VERBOSE[6573] res_pjsip_logger.c: <--- Received SIP request (%d bytes) from "
+            b"UDP:127.0.0.1:661 --->\n" % len(packet)) + packet + b"\n"
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300, 64])
+def test_a_full_packet_quoting_a_packet_logger_entry_is_no_entry_glued_to_a_cut_one(
+        reader: str, batch_bytes: int) -> None:
+    """A text body that quotes a packet logger entry, prefix and all, inside a line: the packet
+    is as long as its marker announces, Asterisk's LF and the next entry right after it, so the
+    quote is body, where it was taken as an entry glued to a cut line."""
+    body = (b"first\r\nlog> [Dec  3 06:00:00] VERBOSE[123][C-0001] res_pjsip_logger.c: <--- Received SIP request "
+            b"(9 bytes) from UDP:1.2.3.4:5060 --->\r\nlast line\r\n")
+    packet = (b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-2\r\n"
+              b"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: quote-1\r\nCSeq: 1 MESSAGE\r\n"
+              b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    entry = _full_entry(packet)
+    messages, rejects, skipped, batch = parse_bytes(entry + FULL_ENTRIES[1], dialect="full", final=True,
+                                                    batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [(0, "MESSAGE"), (len(entry), "100 Trying")]
+    assert messages[0].raw_message == packet and not messages[0].problems
+    assert not rejects and skipped == 0 and batch.checkpoint == len(entry) + len(FULL_ENTRIES[1])
