@@ -59,6 +59,7 @@ _STARTISH = rb"[!%'*+\-.0-9A-Z_`a-z~]+ +[^ \r\n]+ +SIP/\d\.\d|SIP/\d\.\d +\d{3}"
 _CLOCK = re.compile(rb":[0-9]{2}:[0-9]{2}")
 _CLOCK_LEAD = 64
 CUT_LINE = "log line cut short, the next line glued to it"
+CUT_REST = "the rest of a log line cut short, after the line glued to it"
 _SHAPE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
                          b"A" * 26 + b"a" * 26 + b"0" * 10)
 _SHAPE_CLASS = {ord("A"): b"[A-Z]", ord("a"): b"[a-z]", ord("0"): b"[0-9]"}
@@ -137,6 +138,11 @@ class SyslogLayout:
         # stream came whole between its dumps (see ``_taken_before``)
         self._waiting: dict[tuple, _Segment] = {}
         self.line_no = 0
+        # the number of a glued line that ended whole (its CR) or came from another stream than
+        # the line it cut: the line after it, without a prefix, is the rest of the cut line (see
+        # ``_rest_of_cut``), not its own
+        self._glued_whole = -1
+        self._cut_key: tuple | None = None  # the stream of the last line cut short, when known
         self.skip_partial = False
         self._runners: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
         self._stops = _stops_pattern(rules) if bulk else None
@@ -211,7 +217,11 @@ class SyslogLayout:
                 nl = limit
             end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl  # a CRLF log file
             after = base + min(nl + 1, limit)  # a final line may lack its LF
-            m = match(buf, pos, end) if pos != glued else self._glued_prefix.match(buf, pos, end)
+            if pos != glued:
+                m = match(buf, pos, end)
+            else:
+                m = self._glued_prefix.match(buf, pos, end)
+                self._glued_whole = self.line_no + 1 if self._ends_cut_line(m, buf, pos, end, nl) else -1
             if m is None and self._others:
                 m = self._other_format(buf, pos, end)
             own_end = -1 if m is None else m.end()
@@ -220,10 +230,14 @@ class SyslogLayout:
                 glued = -1
             if glued > 0 and (m is None or glued < own_end):  # a line cut in its prefix: no stream's, a reject
                 self.builder.reject(base + pos, base + glued, CUT_LINE, buf[pos:glued])
+                self._cut_key = None
                 pos = glued
                 continue
             if m is None:
-                self._continuation(buf[pos:end], nl > pos, after)
+                if self._glued_whole == self.line_no and nl > pos:
+                    self._rest_of_cut(buf[pos:end], base + pos, after)
+                else:
+                    self._continuation(buf[pos:end], nl > pos, after)
                 pos = nl + 1
                 continue
             if glued > 0:  # the line was cut short: it ends where the glued one begins
@@ -267,9 +281,26 @@ class SyslogLayout:
         return msg is not None and msg.in_body and msg.content_length is not None \
             and msg.body + decoded_length(_strip_cr(content)) <= msg.content_length
 
+    def _ends_cut_line(self, m, buf: bytes, pos: int, end: int, nl: int) -> bool:
+        """Whether the line after the glued line at ``pos``, if it has no prefix, is the rest
+        of the line it cut: the glued line ended whole (a CR, ``#015``, before its LF), or it
+        is another stream's (two writers of one file, each cutting the other's lines)."""
+        if end < nl or buf.endswith(b"#015", pos, end):
+            return True
+        key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
+        return self._cut_key is not None and key != self._cut_key
+
+    def _rest_of_cut(self, content: bytes, start: int, end: int) -> None:
+        """A line without a prefix right after a glued line that ended whole: two writers of
+        one file, the line glued into the one the other was writing, whose rest comes after
+        it.  Not the glued line's (which would take it as its own line's end): a reject."""
+        self._glued_whole = -1
+        self.last = None
+        self.builder.reject(start, end, CUT_REST, content)
+
     def _cut_short(self, m) -> None:
         """The stream's message whose line was cut short, its end lost: a reject that says so."""
-        key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
+        key = self._cut_key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
         if key not in self.open:
             return
         msg = self._pop(key)

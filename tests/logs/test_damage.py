@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipparse.logs.lines import CUT_LINE
+from sipparse.logs.lines import CUT_LINE, CUT_REST
 from sipparse.sip import accel
 from tests.logs.helpers import DATA, parse_bytes
 
@@ -231,3 +231,26 @@ def test_a_full_packet_quoting_a_packet_logger_entry_is_no_entry_glued_to_a_cut_
     assert [(m.offset, m.sip_method) for m in messages] == [(0, "MESSAGE"), (len(entry), "100 Trying")]
     assert messages[0].raw_message == packet and not messages[0].problems
     assert not rejects and skipped == 0 and batch.checkpoint == len(entry) + len(FULL_ENTRIES[1])
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300])
+def test_the_rest_of_a_line_another_writer_cut_is_a_reject_not_part_of_that_writers_message(
+        reader: str, batch_bytes: int) -> None:
+    """Two writers of one file: the INVITE's line cut short by the 100 Trying's first line (of
+    another pid), the cut line's rest on the line after it, without a prefix.  The Trying's
+    first line ended whole (its #015), so that rest is not its own: a reject, where it was
+    appended to the Trying's start line and the Trying was lost."""
+    invite = SYSLOG_MESSAGES[0].split(b"\n")
+    trying = SYSLOG_MESSAGES[1].replace(b"asterisk[6541]", b"asterisk[7000]").split(b"\n")
+    cut_line = invite[4]
+    head, rest = cut_line[:60], cut_line[60:]
+    data = (b"\n".join(invite[:4]) + b"\n" + head + trying[0] + b"\n" + rest + b"\n"
+            + b"\n".join(trying[1:]) + b"\n\n" + SYSLOG_MESSAGES[2] + b"\n\n")
+    messages, rejects, skipped, _ = parse_bytes(data, dialect="syslog", final=True, batch_bytes=batch_bytes)
+    glued = data.index(trying[0])
+    assert [(m.offset, m.sip_method, m.problems) for m in messages] == [
+        (glued, "100 Trying", []), (data.index(SYSLOG_MESSAGES[2]), "180 Ringing", [])]
+    rest_at = glued + len(trying[0]) + 1
+    assert [(r.offset, r.end, r.raw) for r in rejects] == [
+        (0, glued, rejects[0].raw), (rest_at, rest_at + len(rest) + 1, rest)]
+    assert [r.reason for r in rejects] == [CUT_LINE, CUT_REST] and skipped == 0
