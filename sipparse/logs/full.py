@@ -146,12 +146,13 @@ class FullLayout:
 
     def _with_marker_entries(self, buf: bytes, starts: list[re.Match[bytes]],
                              final: bool) -> list[re.Match[bytes]]:
-        """``starts`` with the packet logger entries that begin inside a line: the line before
-        them was cut without its LF (a disk that filled up, a copy stopped short), and the
-        entry's prefix and origin come right before its marker (as ``full_entry_starts`` finds),
-        unless the line lies in the packet of the entry before it (see ``_announced``)."""
+        """``starts`` with the entries that begin inside a line: the line before them was cut
+        without its LF (a disk that filled up, a copy stopped short).  A packet logger entry's
+        prefix and origin come right before its marker; another entry's prefix and origin
+        follow the text of the line's own entry, if it has one (as ``full_entry_starts``
+        finds); unless the line lies in the packet of the entry before it (see ``_announced``)."""
         by_offset = {match.start(): match for match in starts}
-        glued = []
+        glued = self._plain_entries_inside_lines(buf, by_offset)
         for hit in _MARKER_TEXT.finditer(buf):
             line = buf.rfind(b"\n", 0, hit.start()) + 1
             own = by_offset.get(line)
@@ -165,6 +166,8 @@ class FullLayout:
             return starts
         out: list[re.Match[bytes]] = []
         for match in sorted(starts + glued, key=lambda match: match.start()):
+            if out and match.start() == out[-1].start():
+                continue
             if not (out and match in glued and self._announced(buf, out[-1], match.start(), final)):
                 out.append(match)
         return out
@@ -174,7 +177,8 @@ class FullLayout:
         the packet is the size its marker announces, and Asterisk's LF and the next entry (or
         the end of the data) right after it.  A prefix there is the packet's text (a MESSAGE
         quoting a log entry), not an entry glued to a cut line.  When the data ends before
-        the packet would, only more data tells: none comes once ``final``."""
+        the packet would, only more data tells (none comes once ``final``), unless a line
+        after ``inside`` begins an entry before that end: the packet was cut."""
         marker = self._marker(buf, entry)
         if marker is None:
             return False
@@ -183,8 +187,31 @@ class FullLayout:
         if body == 0 or end - body > MAX_MESSAGE or buf.find(b"\n", inside) >= end:
             return False
         if end >= len(buf):
-            return end == len(buf) or not final
+            return (end == len(buf) or not final) and not self._entry_line_before(buf, inside, end)
         return buf[end] == 10 and (end + 1 == len(buf) or self._glued.match(buf, end + 1) is not None)
+
+    def _plain_entries_inside_lines(self, buf: bytes, by_offset: dict[int, re.Match[bytes]]) -> list[re.Match[bytes]]:
+        """The entries without a marker whose prefix and origin begin inside a line (after the
+        text of the line's own entry, if it has one): glued to a cut line."""
+        found = []
+        for match in self._glued.finditer(buf):
+            line = buf.rfind(b"\n", 0, match.start()) + 1
+            own = by_offset.get(line)
+            if match.start() == line or (own is not None and match.start() < own.end()):
+                continue
+            origin = self.rules.origin.match(buf, match.end())
+            if origin is not None and not buf.startswith(b"<--- ", origin.end()):  # a marker's: ``_entry_before``
+                found.append(match)
+        return found
+
+    def _entry_line_before(self, buf: bytes, start: int, end: int) -> bool:
+        """Whether a line of ``buf[start:end]`` (from the line after ``start``'s) begins an entry."""
+        at = buf.find(b"\n", start, end)
+        while at >= 0:
+            if self._glued.match(buf, at + 1) is not None:
+                return True
+            at = buf.find(b"\n", at + 1, end)
+        return False
 
     def _entry_before(self, buf: bytes, start: int, marker: int) -> re.Match[bytes] | None:
         """The entry whose prefix and origin lie in ``buf[start:marker]``, ending at the marker."""

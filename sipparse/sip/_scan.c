@@ -389,11 +389,39 @@ static Py_ssize_t entry_of_marker(const unsigned char *d, Py_ssize_t line, Py_ss
 
 static int announced_packet(const unsigned char *d, Py_ssize_t own, Py_ssize_t inside, Py_ssize_t n, int final);
 
+static int starts_with(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, const char *word);
+
 static int append_offset(PyObject *list, Py_ssize_t offset) {
     PyObject *at = PyLong_FromSsize_t(offset);
     int failed = !at || PyList_Append(list, at) < 0;
     Py_XDECREF(at);
     return failed ? -1 : 0;
+}
+
+/* Appends to `starts` the entries without a marker whose prefix and origin begin in d[from:line_end]
+ * (after the text of the line's own entry): glued to a cut line, as logs/full.py's
+ * _plain_entries_inside_lines finds, but those in a whole packet (announced_packet).  A '[' is rare
+ * in a line, so this costs a memchr per line.  -1 when only the regex can tell or on error (an
+ * exception set), else 0; `entry_text` follows the last entry found. */
+static int plain_entries_inside(const unsigned char *d, Py_ssize_t from, Py_ssize_t line_end, Py_ssize_t n,
+                                int final, PyObject *starts, Py_ssize_t *entry_text) {
+    Py_ssize_t close, appended = 0;
+    for (const unsigned char *b = from < line_end ? memchr(d + from, '[', (size_t)(line_end - from)) : NULL; b;
+         b = b + 1 < d + line_end ? memchr(b + 1, '[', (size_t)(d + line_end - b - 1)) : NULL) {
+        Py_ssize_t at = b - d;
+        int found = full_prefix(b, n - at, &close);
+        Py_ssize_t origin_end = found ? match_origin(d, at + close + 2, n) : -1;
+        /* no entry whatever its stamp, or a packet logger one (entry_of_marker's) */
+        if (origin_end < 0 || starts_with(d, origin_end, n, "<--- ")) continue;
+        if (found < 0) return -1;
+        if (*entry_text >= 0 && announced_packet(d, *entry_text, at, n, final)) continue;
+        if (append_offset(starts, at) < 0) return -1;
+        *entry_text = at + close + 2;
+        appended = 1;
+    }
+    /* a packet logger entry found on this line may come after one found here */
+    if (appended && PyList_Sort(starts) < 0) return -1;
+    return 0;
 }
 
 static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
@@ -426,10 +454,14 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
                 if (full_prefix(data + glued, size - glued, &close) > 0) entry_text = glued + close + 2;
             }
         }
+        int plain = plain_entries_inside(data, own >= 0 ? own : pos + 1, line_end, size, final, starts, &entry_text);
+        if (plain < 0) goto plain_failed;
         if (!nl) break;
         pos = line_end + 1;
     }
     return starts;
+plain_failed:
+    if (PyErr_Occurred()) goto failed;
 undecided:
     Py_DECREF(starts);
     Py_RETURN_NONE;
@@ -555,7 +587,11 @@ static int announced_packet(const unsigned char *d, Py_ssize_t own, Py_ssize_t i
     Py_ssize_t end = nl - d + 1 + size;
     const unsigned char *inside_nl = memchr(d + inside, '\n', (size_t)(n - inside));
     if (size > MAX_MESSAGE || (inside_nl && inside_nl - d >= end)) return 0;
-    if (end >= n) return end == n || !final;
+    if (end >= n) { /* a line after inside's that begins an entry before the end: the packet was cut */
+        for (const unsigned char *lf = inside_nl; lf && lf + 1 < d + n; lf = memchr(lf + 1, '\n', (size_t)(d + n - lf - 1)))
+            if (lf[1] == '[' && full_prefix(lf + 1, d + n - lf - 1, &close) != 0) return 0;
+        return end == n || !final;
+    }
     return d[end] == '\n' &&
            (end + 1 == n || (d[end + 1] == '[' && full_prefix(d + end + 1, n - end - 1, &close) > 0));
 }

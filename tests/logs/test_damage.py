@@ -215,13 +215,15 @@ def _full_entry(packet: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300, 64])
-def test_a_full_packet_quoting_a_packet_logger_entry_is_no_entry_glued_to_a_cut_one(
-        reader: str, batch_bytes: int) -> None:
-    """A text body that quotes a packet logger entry, prefix and all, inside a line: the packet
-    is as long as its marker announces, Asterisk's LF and the next entry right after it, so the
+@pytest.mark.parametrize("quote", [
+    b"res_pjsip_logger.c: <--- Received SIP request (9 bytes) from UDP:1.2.3.4:5060 --->",
+    b'pbx.c: Executing [1000@default:1] Dial("PJSIP/1000")'])
+def test_a_full_packet_quoting_a_log_entry_is_no_entry_glued_to_a_cut_one(
+        reader: str, batch_bytes: int, quote: bytes) -> None:
+    """A text body that quotes a log entry, prefix and all, inside a line: the packet is as
+    long as its marker announces, Asterisk's LF and the next entry right after it, so the
     quote is body, where it was taken as an entry glued to a cut line."""
-    body = (b"first\r\nlog> [Dec  3 06:00:00] VERBOSE[123][C-0001] res_pjsip_logger.c: <--- Received SIP request "
-            b"(9 bytes) from UDP:1.2.3.4:5060 --->\r\nlast line\r\n")
+    body = b"first\r\nlog> [Dec  3 06:00:00] VERBOSE[123][C-0001] " + quote + b"\r\nlast line\r\n"
     packet = (b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-2\r\n"
               b"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: quote-1\r\nCSeq: 1 MESSAGE\r\n"
               b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
@@ -254,3 +256,19 @@ def test_the_rest_of_a_line_another_writer_cut_is_a_reject_not_part_of_that_writ
     assert [(r.offset, r.end, r.raw) for r in rejects] == [
         (0, glued, rejects[0].raw), (rest_at, rest_at + len(rest) + 1, rest)]
     assert [r.reason for r in rejects] == [CUT_LINE, CUT_REST] and skipped == 0
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300, 64])
+def test_a_full_dialplan_entry_glued_to_a_cut_packet_is_an_entry_of_its_own(reader: str, batch_bytes: int) -> None:
+    """A packet logger entry cut short, a dialplan entry glued to it, then a packet entry: the
+    dialplan entry is a line skipped, and what is left of the cut one is stored as logged, where
+    the dialplan line was taken as the cut packet's text."""
+    dialplan = b'[Nov 29 14:09:10] VERBOSE[6573][C-00000001] pbx.c: Executing [1000@default:1] Dial("PJSIP/1000")\n'
+    cut = FULL_ENTRIES[1][:150]
+    data = FULL_ENTRIES[0] + cut + dialplan + FULL_ENTRIES[2]
+    messages, rejects, skipped, batch = parse_bytes(data, dialect="full", final=True, batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [(0, "INVITE"), (len(data) - len(FULL_ENTRIES[2]),
+                                                                           "180 Ringing")]
+    assert [(r.offset, r.end, r.reason, r.raw) for r in rejects] == [
+        (len(FULL_ENTRIES[0]), len(FULL_ENTRIES[0]) + len(cut), "no Call-ID header", cut[cut.index(b"\n") + 1:])]
+    assert skipped == 1 and batch.checkpoint == len(data)
