@@ -21,6 +21,7 @@ than the checkpoint says it was (same fingerprint, read again from 0; storage de
 
 from __future__ import annotations
 
+import _compression
 import bz2
 import errno
 import glob
@@ -284,7 +285,44 @@ class CutBZ2File(_CutReads, bz2.BZ2File):
 
 
 class CutLZMAFile(_CutReads, lzma.LZMAFile):
-    """An xz stream (logrotate's ``compresscmd xz``) read as ``_CutReads`` says."""
+    """An xz stream (logrotate's ``compresscmd xz``) read as ``_CutReads`` says, stream
+    padding included: Python's own reader takes zero bytes after a stream for data that
+    ends early (at the file's end) or for trailing garbage (before another stream)."""
+
+    def __init__(self, raw: BinaryIO, mode: str = "rb") -> None:
+        super().__init__(raw, mode=mode)
+        self._buffer = io.BufferedReader(_compression.DecompressReader(
+            self._fp, _PaddedXZDecompressor, trailing_error=lzma.LZMAError))
+
+
+class _PaddedXZDecompressor:
+    """An xz stream's decompressor that first passes over the zero bytes of stream padding
+    before it; given nothing but padding, it is at an end (what follows may be nothing)."""
+
+    def __init__(self) -> None:
+        self._stream: lzma.LZMADecompressor | None = None
+        self._padding_only = False
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        if self._stream is None:
+            data = data.lstrip(b"\0")
+            self._padding_only = not data
+            if not data:
+                return b""
+            self._stream = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+        return self._stream.decompress(data, max_length)
+
+    @property
+    def eof(self) -> bool:
+        return self._padding_only or (self._stream is not None and self._stream.eof)
+
+    @property
+    def needs_input(self) -> bool:
+        return self._stream is None or self._stream.needs_input
+
+    @property
+    def unused_data(self) -> bytes:
+        return b"" if self._stream is None else self._stream.unused_data
 
 
 def _decompressing(codec: str, raw: BinaryIO) -> _CutReads:
@@ -360,12 +398,12 @@ def _size_by_reading(path: str, codec: str) -> int:
 
 def _xz_size(path: str) -> int | None:
     """The size of an xz file's data as the indexes of its streams say it, read from the end
-    in O(streams); None when they cannot be read so (cut short, padded: ``_size_by_reading``
+    in O(streams), stream padding passed over; None when they cannot be read so (cut short: ``_size_by_reading``
     then tells what can be decompressed). The data itself is checked as it is read."""
     with os.fdopen(open_fd(path), "rb") as fh:
         end = fh.seek(0, io.SEEK_END)
         total = 0
-        while end > 0:
+        while (end := _before_padding(fh, end)) > 0:
             try:
                 found = _xz_stream_before(fh, end)
             except ValueError:
@@ -375,6 +413,16 @@ def _xz_size(path: str) -> int | None:
             start, size = found
             total, end = total + size, start
         return total
+
+
+def _before_padding(fh: BinaryIO, end: int) -> int:
+    """Where the xz stream padding (zero bytes, in fours) that ends at ``end`` starts."""
+    while end >= 4:
+        fh.seek(end - 4)
+        if fh.read(4) != bytes(4):
+            break
+        end -= 4
+    return end
 
 
 def _xz_stream_before(fh: BinaryIO, end: int) -> tuple[int, int] | None:

@@ -6,6 +6,8 @@ import bz2
 import gzip
 import lzma
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -193,3 +195,27 @@ def test_a_generation_cut_short_within_its_first_kilobytes_keeps_its_identity(tm
     packed = COMPRESSORS[suffix](LOG[:3000])
     cut = files.inspect(str(write(tmp_path / f"pjsip.2{suffix}", packed[: len(packed) * 3 // 4])), finished=True)
     assert cut is not None and cut.fingerprint == files.fingerprint_of(LOG)
+
+
+@pytest.mark.skipif(shutil.which("xz") is None, reason="xz is not installed")
+def test_an_xz_file_with_stream_padding_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zero bytes after a stream (stream padding) are valid xz: ``xz -t`` accepts them, between
+    two streams as after the last, and so does reading: not data that ends early."""
+    plain = write(tmp_path / "pjsip.2", LOG)
+    subprocess.run(["xz", "-k", str(plain)], check=True)
+    stream = (tmp_path / "pjsip.2.xz").read_bytes()
+    padded = write(tmp_path / "pjsip.3.xz", stream + bytes(8) + lzma.compress(LOG[:1000]) + bytes(4))
+    subprocess.run(["xz", "-t", str(padded)], check=True)
+    lf = files.inspect(str(padded))
+    assert lf is not None and lf.size == len(LOG) + 1000
+    with files.open_log(str(padded), "xz", settled=True) as fh:
+        assert fh.read() == LOG + LOG[:1000]
+        assert not fh.cut_short  # type: ignore[attr-defined]
+    with files.open_log(str(padded), "xz") as fh:
+        assert fh.read() == LOG + LOG[:1000]
+
+    def refused(*args: object) -> int:
+        raise AssertionError("decompressed to learn its size")
+
+    monkeypatch.setattr(files, "_size_by_reading", refused)
+    assert files.inspect(str(padded)).size == len(LOG) + 1000  # type: ignore[union-attr]
