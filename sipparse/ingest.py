@@ -319,8 +319,7 @@ class Run:
             if lf is not None and lf.fingerprint is not None and (known or self._checkpoint(lf.fingerprint)):
                 lf = files.with_size(lf)  # bzip2 data decompressed all to be measured: not an old one's
         except files.UnreadCompression as exc:
-            if known and path not in self._said:  # said once, not at every look of a follow
-                self._said.add(path)
+            if known and self._first_to_say(exc):
                 self._warn(str(exc))
             return None
         except LogFileError as exc:
@@ -345,6 +344,33 @@ class Run:
         self._seen.add((lf.device, lf.inode))
         start = start_offset(lf, cp, final or lf.compressed)
         return None if start is None else Work(lf, start, final or lf.compressed)
+
+    def _first_to_say(self, unread: files.UnreadCompression) -> bool:
+        """Whether a file in a compression not read is to be said now: once, not at every
+        look of a follow, nor at every run of cron whose glob (``old/pjsip*``) names it. A
+        checkpoint of its own bytes (``files.unread_mark``), with no offset read, keeps it said."""
+        if unread.path in self._said:
+            return False
+        self._said.add(unread.path)
+        mark = files.unread_mark(unread.path, unread.codec)
+        if mark is None:
+            return True
+        if self._checkpoint(mark) is not None:
+            return False
+        said = self._said_checkpoint(unread.path, mark)
+        if said is not None and not self.options.dry_run:
+            self.store.write_batch([], [], [said])
+        return True
+
+    def _said_checkpoint(self, path: str, mark: str) -> Checkpoint | None:
+        """The checkpoint that marks a file in a compression not read as said (None: it is
+        gone); it has no mtime, so it is no look at the log's generations (``_last_look``)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return Checkpoint(fingerprint=mark, path=os.path.abspath(path), offset=0, size=st.st_size,
+                          inode=st.st_ino, device=st.st_dev, host=self.host)
 
     def _plan_siblings(self, path: str) -> list[Work]:
         """Rotated generations with unread data; one never seen is read if written since our last look."""

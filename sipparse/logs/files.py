@@ -76,6 +76,7 @@ class UnreadCompression(LogFileError):
     """A log compressed by a program whose format is not read (zstd, lz4, compress)."""
 
     def __init__(self, path: str, codec: str) -> None:
+        self.path, self.codec = path, codec
         super().__init__(
             f"{path} not read: it is {codec}-compressed, which sipparse does not decompress. Have logrotate "
             f"compress with gzip, bzip2 or xz (compresscmd), or decompress it ({_UNPACK[codec]}) for the "
@@ -152,6 +153,18 @@ def codec_of(path: str) -> str | None:
     if unread is not None:
         raise UnreadCompression(path, unread)
     return next((codec for codec, magic in MAGICS.items() if head.startswith(magic)), None)
+
+
+def unread_mark(path: str, codec: str) -> str | None:
+    """An identity of a file in a compression not read (``UnreadCompression``), by its own
+    first bytes as they are (its data cannot be reached): kept through renames, as a
+    fingerprint is; None when it cannot be read. It never equals a fingerprint (a SHA-1 alone)."""
+    try:
+        with os.fdopen(open_fd(path), "rb") as fh:
+            head = fh.read(FINGERPRINT_MAX_BYTES)
+    except OSError:
+        return None
+    return f"{codec}:{sha1_hex(head)}"
 
 
 def inspect(path: str, finished: bool = False, sized: bool = True) -> LogFile | None:

@@ -7,6 +7,7 @@ import gzip
 import lzma
 import os
 import shutil
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -347,3 +348,30 @@ def test_bzip2_history_never_read_is_not_decompressed_at_every_run(sqlite_url: s
     ingest_ok(sqlite_url, str(log))
     assert measured == []
     assert dump(sqlite_url) == one_run(tmp_path, A, B)
+
+
+@pytest.mark.skipif(shutil.which("zstd") is None, reason="zstd is not installed")
+def test_a_generation_not_read_that_a_glob_names_is_said_once_over_runs(sqlite_url: str, tmp_path: Path) -> None:
+    """``[ingest] paths = ["old/pjsip*"]`` names it at every run of cron: said by the first
+    run only, and not again when logrotate renames it (``pjsip.3.zst`` -> ``pjsip.4.zst``)."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "pjsip.2").write_bytes(make_log(3))
+    plain = old / "pjsip.3"
+    plain.write_bytes(make_log(3, first=10))
+    subprocess.run(["zstd", "-q", "--rm", str(plain)], check=True)
+    pattern = str(old / "pjsip*")
+    first = run_process(sqlite_url, "--quiet", pattern)
+    assert first.returncode == 0
+    said = first.stderr.splitlines()
+    assert len(said) == 1 and f"{old / 'pjsip.3.zst'} not read" in said[0], said
+    again = run_process(sqlite_url, "--quiet", pattern)
+    assert (again.returncode, again.stderr) == (0, "")
+    (old / "pjsip.3.zst").rename(old / "pjsip.4.zst")
+    renamed = run_process(sqlite_url, "--quiet", pattern)
+    assert (renamed.returncode, renamed.stderr) == (0, "")
+    (old / "pjsip.5").write_bytes(make_log(3, first=20))
+    subprocess.run(["zstd", "-q", "--rm", str(old / "pjsip.5")], check=True)
+    another = run_process(sqlite_url, "--quiet", pattern)
+    assert another.returncode == 0 and len(another.stderr.splitlines()) == 1
+    assert f"{old / 'pjsip.5.zst'} not read" in another.stderr
