@@ -40,7 +40,13 @@ from typing import Any
 
 from sipparse.config import Settings
 from sipparse.errors import ConfigError, LogFileError, SipparseError
-from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of, glob_files, is_generation_name
+from sipparse.logs.files import (
+    FINGERPRINT_MAX_BYTES,
+    fingerprint_of,
+    glob_files,
+    is_generation_name,
+    rotated_siblings,
+)
 from sipparse.logs.locks import LockBusy, LogLock
 from sipparse.rotate_fs import (
     Generation,
@@ -344,10 +350,11 @@ def _rotate_locked(path: str, options: RotateOptions, ingest: IngestFn | None, s
     generations = scan_generations(path, options.dateext)
     if st.st_size == 0 or st.st_size < options.min_size:
         say(f"skipped {path}: {st.st_size} bytes, below the minimum size for rotation")
-        if _expired(generations, options, None) and options.ingest and ingest is not None:
+        aged = generations + left_generations(path, generations)
+        if _expired(aged, options, None) and options.ingest and ingest is not None:
             # a generation may still hold lines never read (a database down for days)
             say(f"ingested {ingest(path)} bytes from {path} and its generations before deleting old ones")
-        _prune_by_age(generations, options, None, say)
+        _prune_by_age(aged, options, None, say)
         error = None
         if _writer_left_behind(st, generations, options):
             newest = generations[0].base
@@ -553,7 +560,31 @@ def _prune(path: str, newest: str, options: RotateOptions, say: Report) -> None:
         for gen in generations[options.keep:]:
             _delete(gen, say)
         generations = generations[: options.keep]
-    _prune_by_age(generations, options, newest, say)
+    left = left_generations(path, generations)
+    by_age = sorted(generations + left, key=lambda gen: gen.mtime, reverse=True)
+    for gen in by_age[options.keep:]:
+        if gen in left:
+            _delete(gen, say)
+            by_age.remove(gen)
+    _prune_by_age(by_age, options, newest, say)
+
+
+def left_generations(path: str, own: list[Generation]) -> list[Generation]:
+    """The generations of ``path`` named otherwise than this rotation names its own
+    (``own``): left by an earlier logrotate setup (``compresscmd bzip2`` or ``xz``,
+    ``extension .log``) or by ``dateext`` switched on or off. They are never renamed, but
+    count for keep and max-age, oldest first: else they would stay for good. A symbolic
+    link among them is passed over."""
+    known = {name for gen in own for name in gen.files}
+    left = []
+    for name in rotated_siblings(path):
+        try:
+            st = os.lstat(name)
+        except FileNotFoundError:
+            continue
+        if name not in known and stat.S_ISREG(st.st_mode):
+            left.append(Generation((0, 0), name, plain=name, mtime=st.st_mtime))
+    return left
 
 
 def _prune_by_age(generations: list[Generation], options: RotateOptions, newest: str | None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -210,3 +212,48 @@ def test_config_section_then_command_line(tmp_path: Path) -> None:
 def test_bad_config_values_are_config_errors(config: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         options_from(config, {})
+
+
+def _left_by_logrotate(directory: Path, name: str, tool: str | None, age_days: int) -> Path:
+    """A generation an earlier logrotate setup left: written, compressed by ``tool``, aged."""
+    path = directory / name
+    append_lines(path, name)
+    if tool is not None:
+        subprocess.run([tool, "-q", str(path)], check=True)
+        path = path.with_name(f"{name}.{'bz2' if tool == 'bzip2' else 'xz'}")
+    when = NOON - age_days * 86400
+    os.utime(path, (when, when))
+    return path
+
+
+@pytest.mark.skipif(shutil.which("bzip2") is None or shutil.which("xz") is None, reason="bzip2 or xz is missing")
+def test_generations_an_earlier_logrotate_left_are_pruned_by_keep_oldest_first(tmp_path: Path) -> None:
+    """``compresscmd bzip2`` / ``xz`` and ``extension .log`` generations count as generations:
+    beyond keep the oldest go, never renamed; the log's own are kept."""
+    directory = tmp_path / "log"
+    directory.mkdir()
+    log = directory / "pjsip.log"
+    _left_by_logrotate(directory, "pjsip.log.3", "bzip2", 3)
+    _left_by_logrotate(directory, "pjsip.log.4", "xz", 4)
+    _left_by_logrotate(directory, "pjsip.2.log", None, 2)
+    _left_by_logrotate(directory, "pjsip.5.log", "xz", 5)
+    append_lines(log, "now")
+    summary, actions = rotate(log, keep=3, now=NOON)
+    assert summary.results[0].outcome is Outcome.ROTATED
+    assert names(directory) == ["pjsip.2.log", "pjsip.log", "pjsip.log.1", "pjsip.log.3.bz2"]
+    assert f"deleted {directory / 'pjsip.5.log.xz'}" in actions
+
+
+@pytest.mark.skipif(shutil.which("bzip2") is None or shutil.which("xz") is None, reason="bzip2 or xz is missing")
+@pytest.mark.parametrize("rotated", [True, False])
+def test_generations_an_earlier_logrotate_left_are_pruned_by_max_age(tmp_path: Path, rotated: bool) -> None:
+    """Whether the log is rotated or too small to be."""
+    directory = tmp_path / "log"
+    directory.mkdir()
+    log = directory / "pjsip"
+    _left_by_logrotate(directory, "pjsip.2", "bzip2", 10)
+    _left_by_logrotate(directory, "pjsip.3", "xz", 40)
+    _left_by_logrotate(directory, "pjsip-20261001", "xz", 50)
+    append_lines(log, "now", 50 if rotated else 1)
+    rotate(log, max_age=30 * 86400.0, now=NOON, min_size=0 if rotated else 1 << 20)
+    assert names(directory) == (["pjsip", "pjsip.1", "pjsip.2.bz2"] if rotated else ["pjsip", "pjsip.2.bz2"])

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sipparse.cli import cli
-from tests.ingest.helpers import dump, ingest_ok
+from tests.ingest.helpers import count, dump, ingest_ok
+from tests.ingest.siplog import make_log
 from tests.rotate.helpers import names
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -88,3 +91,24 @@ def test_old_generations_are_read_before_max_age_deletes_them(db_url: str, log: 
     reference = f"sqlite:///{tmp_path / 'ref.db'}"
     ingest_ok(reference, "--year", "2025", str(DATA / "pjsip-full.log"))
     assert dump(db_url) == dump(reference)
+
+
+@pytest.mark.skipif(shutil.which("xz") is None, reason="xz is not installed")
+def test_a_generation_an_earlier_logrotate_left_is_read_before_keep_deletes_it(db_url: str, log: Path,
+                                                                              tmp_path: Path) -> None:
+    """Its lines never read (written after ingest's last look) are stored first."""
+    ingest_ok(db_url, str(log))
+    before = count(db_url)
+    left = log.parent / "pjsip.2"
+    left.write_bytes(make_log(3, first=50))
+    subprocess.run(["xz", str(left)], check=True)
+    time.sleep(0.01)
+    with open(log, "ab") as fh:  # the log goes on, newer than what was left
+        fh.write(make_log(2, first=90))
+    result = rotate(db_url, "--keep", "1", str(log))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert names(log.parent) == ["pjsip", "pjsip.1"]
+    reference = f"sqlite:///{tmp_path / 'ref.db'}"
+    (tmp_path / "left").write_bytes(make_log(3, first=50))
+    ingest_ok(reference, str(tmp_path / "left"))
+    assert count(db_url) >= before + count(reference) > before
