@@ -317,6 +317,8 @@ class Run:
         try:
             lf = files.inspect(path, finished=final, sized=False)
             if lf is not None and lf.fingerprint is not None and (known or self._checkpoint(lf.fingerprint)):
+                if read_whole_unchanged(lf, self._checkpoint(lf.fingerprint)):
+                    return None
                 lf = files.with_size(lf)  # bzip2 data decompressed all to be measured: not an old one's
         except files.UnreadCompression as exc:
             if known and self._first_to_say(exc):
@@ -343,7 +345,19 @@ class Run:
             return None  # not planned, so not seen: named itself (``pjsip*``), it is read
         self._seen.add((lf.device, lf.inode))
         start = start_offset(lf, cp, final or lf.compressed)
+        if start is None and cp is not None:
+            self._remember_read_whole(lf, cp)
         return None if start is None else Work(lf, start, final or lf.compressed)
+
+    def _remember_read_whole(self, lf: LogFile, cp: Checkpoint) -> None:
+        """Have the checkpoint of a bzip2 generation read to its end name this very file
+        (inode, mtime), so that later runs skip it unmeasured (``read_whole_unchanged``):
+        its data's size is in no header, and learning it takes decompressing it all."""
+        if lf.codec != "bzip2" or cp.offset < lf.size or self.options.dry_run or read_whole_unchanged(lf, cp):
+            return
+        refreshed = make_checkpoint(lf, cp.offset, lf.size, self.host)
+        self.store.write_batch([], [], [refreshed])
+        self.checkpoints[refreshed.fingerprint] = refreshed
 
     def _first_to_say(self, unread: files.UnreadCompression) -> bool:
         """Whether a file in a compression not read is to be said now: once, not at every
@@ -955,6 +969,13 @@ class _Planned:
         data = self._fh.read(self._left if size < 0 else min(size, self._left))
         self._left -= len(data)
         return data
+
+
+def read_whole_unchanged(lf: LogFile, cp: Checkpoint | None) -> bool:
+    """Whether ``lf`` is a compressed file whose checkpoint says it was read to its end
+    while it was this same file (device, inode) last changed at the same time."""
+    return (lf.compressed and cp is not None and cp.mtime is not None and cp.offset >= cp.size
+            and (cp.device, cp.inode) == (lf.device, lf.inode) and abs(cp.mtime - lf.mtime) < 1e-6)
 
 
 def settled(mtime: float | None) -> bool:

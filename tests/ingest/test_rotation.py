@@ -375,3 +375,31 @@ def test_a_generation_not_read_that_a_glob_names_is_said_once_over_runs(sqlite_u
     another = run_process(sqlite_url, "--quiet", pattern)
     assert another.returncode == 0 and len(another.stderr.splitlines()) == 1
     assert f"{old / 'pjsip.5.zst'} not read" in another.stderr
+
+
+@pytest.mark.skipif(shutil.which("bzip2") is None, reason="bzip2 is not installed")
+def test_a_bzip2_generation_read_to_its_end_is_not_decompressed_again_while_unchanged(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its data's size is not in the file: it is learnt once, by the run that finds it
+    compressed; later runs skip it while it is the same file, unchanged (inode, mtime)."""
+    from sipparse.logs import files
+
+    log = tmp_path / "pjsip"
+    log.write_bytes(A)
+    ingest_ok(sqlite_url, str(log))
+    log.rename(tmp_path / "pjsip.2")  # logrotate: compresscmd bzip2, delaycompress
+    subprocess.run(["bzip2", str(tmp_path / "pjsip.2")], check=True)
+    log.write_bytes(B)
+    measured: list[str] = []
+    real = files._size_by_reading
+    monkeypatch.setattr(files, "_size_by_reading", lambda path, codec: measured.append(path) or real(path, codec))
+    ingest_ok(sqlite_url, str(log))
+    assert measured == [str(tmp_path / "pjsip.2.bz2")]
+    with open(log, "ab") as fh:
+        fh.write(C)
+    ingest_ok(sqlite_url, str(log))
+    assert measured == [str(tmp_path / "pjsip.2.bz2")]  # not again
+    assert dump(sqlite_url) == one_run(tmp_path, A, B, C)
+    os.utime(tmp_path / "pjsip.2.bz2")  # changed, as far as can be told: measured again
+    ingest_ok(sqlite_url, str(log))
+    assert measured == [str(tmp_path / "pjsip.2.bz2")] * 2
