@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sipparse.cli import cli
 from tests.ingest.helpers import dump, ingest_ok, sipparse_bin
 from tests.ingest.siplog import make_log
 
@@ -134,3 +136,25 @@ def test_the_readme_logrotate_example_loses_no_line(sqlite_url: str, tmp_path: P
     (tmp_path / "whole").write_bytes(b"".join(parts))
     ingest_ok(ref, str(tmp_path / "whole"))
     assert dump(sqlite_url) == dump(ref)
+
+
+@needs_logrotate
+@pytest.mark.parametrize("tool", ["bzip2", "xz"])
+def test_sipparse_rotate_taking_over_prunes_what_logrotate_left(sqlite_url: str, tmp_path: Path, tool: str) -> None:
+    """An admin moving from logrotate (``compresscmd bzip2`` or ``xz``) to `sipparse rotate`:
+    the generations left count for ``--keep`` (oldest gone first), and no line is lost."""
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    logs = tmp_path / "asterisk"
+    logs.mkdir()
+    log = logs / "pjsip"
+    extension = ".bz2" if tool == "bzip2" else ".xz"
+    extra = f"    compresscmd {shutil.which(tool)}\n    compressext {extension}\n"
+    parts = rotate_rounds(tmp_path, log, readme_config_for(log, extra), sqlite_url, str(log))
+    assert sorted(os.listdir(logs)) == ["pjsip", "pjsip.1", f"pjsip.2{extension}", f"pjsip.3{extension}"]
+    last = make_log(3, first=40)
+    log.write_bytes(last)
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, "rotate", "--tz", "UTC", "--keep", "2", str(log)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert sorted(os.listdir(logs)) == ["pjsip", "pjsip.1", "pjsip.2.gz"]
+    assert stored_once(tmp_path, sqlite_url, [*parts, last])
