@@ -351,7 +351,7 @@ def test_bzip2_history_never_read_is_not_decompressed_at_every_run(sqlite_url: s
 
 
 @pytest.mark.skipif(shutil.which("zstd") is None, reason="zstd is not installed")
-def test_a_generation_not_read_that_a_glob_names_is_said_once_over_runs(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_generation_not_read_that_a_glob_names_is_said_once_over_runs(db_url: str, tmp_path: Path) -> None:
     """``[ingest] paths = ["old/pjsip*"]`` names it at every run of cron: said by the first
     run only, and not again when logrotate renames it (``pjsip.3.zst`` -> ``pjsip.4.zst``)."""
     old = tmp_path / "old"
@@ -361,45 +361,45 @@ def test_a_generation_not_read_that_a_glob_names_is_said_once_over_runs(sqlite_u
     plain.write_bytes(make_log(3, first=10))
     subprocess.run(["zstd", "-q", "--rm", str(plain)], check=True)
     pattern = str(old / "pjsip*")
-    first = run_process(sqlite_url, "--quiet", pattern)
+    first = run_process(db_url, "--quiet", pattern)
     assert first.returncode == 0
     said = first.stderr.splitlines()
     assert len(said) == 1 and f"{old / 'pjsip.3.zst'} not read" in said[0], said
-    again = run_process(sqlite_url, "--quiet", pattern)
+    again = run_process(db_url, "--quiet", pattern)
     assert (again.returncode, again.stderr) == (0, "")
     (old / "pjsip.3.zst").rename(old / "pjsip.4.zst")
-    renamed = run_process(sqlite_url, "--quiet", pattern)
+    renamed = run_process(db_url, "--quiet", pattern)
     assert (renamed.returncode, renamed.stderr) == (0, "")
     (old / "pjsip.5").write_bytes(make_log(3, first=20))
     subprocess.run(["zstd", "-q", "--rm", str(old / "pjsip.5")], check=True)
-    another = run_process(sqlite_url, "--quiet", pattern)
+    another = run_process(db_url, "--quiet", pattern)
     assert another.returncode == 0 and len(another.stderr.splitlines()) == 1
     assert f"{old / 'pjsip.5.zst'} not read" in another.stderr
 
 
 @pytest.mark.skipif(shutil.which("bzip2") is None, reason="bzip2 is not installed")
 def test_a_bzip2_generation_read_to_its_end_is_not_decompressed_again_while_unchanged(
-        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its data's size is not in the file: it is learnt once, by the run that finds it
     compressed; later runs skip it while it is the same file, unchanged (inode, mtime)."""
     from sipparse.logs import files
 
     log = tmp_path / "pjsip"
     log.write_bytes(A)
-    ingest_ok(sqlite_url, str(log))
+    ingest_ok(db_url, str(log))
     log.rename(tmp_path / "pjsip.2")  # logrotate: compresscmd bzip2, delaycompress
     subprocess.run(["bzip2", str(tmp_path / "pjsip.2")], check=True)
     log.write_bytes(B)
     measured: list[str] = []
     real = files._size_by_reading
     monkeypatch.setattr(files, "_size_by_reading", lambda path, codec: measured.append(path) or real(path, codec))
-    ingest_ok(sqlite_url, str(log))
+    ingest_ok(db_url, str(log))
     assert measured == [str(tmp_path / "pjsip.2.bz2")]
     with open(log, "ab") as fh:
         fh.write(C)
-    ingest_ok(sqlite_url, str(log))
+    ingest_ok(db_url, str(log))
     assert measured == [str(tmp_path / "pjsip.2.bz2")]  # not again
-    assert dump(sqlite_url) == one_run(tmp_path, A, B, C)
+    assert dump(db_url) == one_run(tmp_path, A, B, C)
     os.utime(tmp_path / "pjsip.2.bz2")  # changed, as far as can be told: measured again
-    ingest_ok(sqlite_url, str(log))
+    ingest_ok(db_url, str(log))
     assert measured == [str(tmp_path / "pjsip.2.bz2")] * 2
