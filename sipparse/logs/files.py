@@ -21,7 +21,6 @@ than the checkpoint says it was (same fingerprint, read again from 0; storage de
 
 from __future__ import annotations
 
-import _compression
 import bz2
 import errno
 import glob
@@ -304,8 +303,8 @@ class CutLZMAFile(_CutReads, lzma.LZMAFile):
 
     def __init__(self, raw: BinaryIO, mode: str = "rb") -> None:
         super().__init__(raw, mode=mode)
-        self._buffer = io.BufferedReader(_compression.DecompressReader(
-            self._fp, _PaddedXZDecompressor, trailing_error=lzma.LZMAError))
+        reader = type(self._buffer.raw)  # the standard library's (its module moved in Python 3.14)
+        self._buffer = io.BufferedReader(reader(self._fp, _PaddedXZDecompressor, trailing_error=lzma.LZMAError))
 
 
 class _PaddedXZDecompressor:
