@@ -267,7 +267,7 @@ def start_offset(lf: LogFile, cp: Any, final: bool = False) -> int | None:
     if cp is None:
         return 0
     if lf.compressed:
-        if lf.size == (cp.size & 0xFFFFFFFF if lf.codec in (None, "gzip") else cp.size):  # gzip's size is mod 4 GiB
+        if lf.size == (cp.size & 0xFFFFFFFF if lf.codec == "gzip" else cp.size):  # gzip's size is mod 4 GiB
             return cp.offset if final and cp.offset < cp.size else None
         return cp.offset
     if lf.size < cp.offset or lf.size < cp.size:
@@ -684,7 +684,7 @@ class Run:
             return
         if cut_short:
             self._warn(
-                f"{work.file.path}: its {work.file.codec or 'gzip'} data ends early, after {cp.offset} bytes: "
+                f"{work.file.path}: its {work.file.codec} data ends early, after {cp.offset} bytes: "
                 "the messages up to there are stored (one cut there is a reject)")
         if trailing:
             self._warn(

@@ -101,8 +101,12 @@ class LogFile:
     inode: int
     device: int
     mtime: float
-    compressed: bool
     codec: str | None = None
+
+    @property
+    def compressed(self) -> bool:
+        """Whether its data is compressed (``codec`` says how)."""
+        return self.codec is not None
 
 
 def fingerprint_of(head: bytes, finished: bool = False) -> str | None:
@@ -192,7 +196,7 @@ def inspect(path: str, finished: bool = False, sized: bool = True) -> LogFile | 
     except READ_ERRORS as exc:  # gzip.BadGzipFile is an OSError
         raise LogFileError(f"cannot read {path}: {_reason(exc)}") from None
     return LogFile(path, fingerprint_of(head, finished or codec is not None), size, st.st_ino, st.st_dev,
-                   st.st_mtime, codec is not None, codec)
+                   st.st_mtime, codec)
 
 
 def with_size(lf: LogFile) -> LogFile:
@@ -211,13 +215,14 @@ def inspect_open(fh: BinaryIO, path: str) -> LogFile:
     """Like ``inspect`` for a plain file already open (it may have been renamed since)."""
     st = os.fstat(fh.fileno())
     head = os.pread(fh.fileno(), FINGERPRINT_MAX_BYTES, 0)
-    return LogFile(path, fingerprint_of(head), st.st_size, st.st_ino, st.st_dev, st.st_mtime, False)
+    return LogFile(path, fingerprint_of(head), st.st_size, st.st_ino, st.st_dev, st.st_mtime)
 
 
 def read_head_of(fh: BinaryIO, lf: LogFile) -> bytes:
-    """The first bytes of an open log, without moving its position (plain files) or by path (gzip)."""
-    if lf.compressed:
-        return read_head(lf.path, lf.codec or "gzip")
+    """The first bytes of an open log, without moving its position (plain files) or by path
+    (compressed ones)."""
+    if lf.codec:
+        return read_head(lf.path, lf.codec)
     return os.pread(fh.fileno(), HEAD_BYTES, 0)
 
 

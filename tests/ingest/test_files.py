@@ -107,12 +107,12 @@ def test_rotated_siblings_are_found_oldest_first(tmp_path: Path) -> None:
     ],
 )
 def test_start_offset(tmp_path: Path, size: int, cp: Cp | None, final: bool, expected: int | None) -> None:
-    lf = files.LogFile("p", "fp", size, 1, 1, 0.0, compressed=False)
+    lf = files.LogFile("p", "fp", size, 1, 1, 0.0)
     assert start_offset(lf, cp, final) == expected
 
 
 def test_start_offset_of_gzip_uses_the_trailer_size() -> None:
-    lf = files.LogFile("p.gz", "fp", 450, 1, 1, 0.0, compressed=True)
+    lf = files.LogFile("p.gz", "fp", 450, 1, 1, 0.0, codec="gzip")
     assert start_offset(lf, Cp(400, 450)) is None
     assert start_offset(lf, Cp(400, 430)) == 400
     assert start_offset(lf, Cp(400, 450), final=True) == 400
