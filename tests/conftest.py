@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,6 +77,22 @@ def _admin_connect(root_url: str):  # type: ignore[no-untyped-def]
     parts = urlsplit(root_url)
     return mysql.connector.connect(host=parts.hostname, port=parts.port or 3306,
                                    user=parts.username or "root", password=parts.password or "")
+
+
+@contextmanager
+def server_global(root_url: str, name: str, value: object) -> Iterator[None]:
+    """The server's global ``name`` set to ``value`` for the block (each new session takes
+    it), then restored."""
+    admin = _admin_connect(root_url)
+    cursor = admin.cursor()
+    cursor.execute(f"SELECT @@GLOBAL.{name}")
+    (was,) = cursor.fetchone()
+    cursor.execute(f"SET GLOBAL {name} = %s", (value,))
+    try:
+        yield
+    finally:
+        cursor.execute(f"SET GLOBAL {name} = %s", (was,))
+        admin.close()
 
 
 @pytest.fixture

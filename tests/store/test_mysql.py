@@ -21,7 +21,7 @@ from sipparse.errors import DatabaseError, NoSchema
 from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store, schema
 from sipparse.store.mysql import option_value
-from tests.conftest import _admin_connect
+from tests.conftest import _admin_connect, server_global
 from tests.store.factory import mixed_traffic
 from tests.store.helpers import calls_table, count
 from tests.store.test_mysql_load import server_local_infile
@@ -364,17 +364,8 @@ def test_a_short_batch_is_its_own_transaction_retried_after_a_lost_session(mysql
 def small_packets(mysql_root_url: str) -> Iterator[None]:
     """The server's ``max_allowed_packet`` at 1 MiB (MySQL 5.x's default) and local loads off,
     so rows go by INSERT; both restored afterwards."""
-    admin = _admin_connect(mysql_root_url)
-    cursor = admin.cursor()
-    cursor.execute("SELECT @@GLOBAL.max_allowed_packet")
-    (was,) = cursor.fetchone()
-    cursor.execute("SET GLOBAL max_allowed_packet = 1048576")
-    try:
-        with server_local_infile(mysql_root_url, False):
-            yield
-    finally:
-        cursor.execute(f"SET GLOBAL max_allowed_packet = {int(was)}")
-        admin.close()
+    with server_global(mysql_root_url, "max_allowed_packet", 1048576), server_local_infile(mysql_root_url, False):
+        yield
 
 
 @pytest.mark.mysql

@@ -32,7 +32,7 @@ from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.store import open_store, rows
 from sipparse.store.base import MESSAGE_TABLE
 from sipparse.store.mysql import LOAD_DIR_PREFIX, STALE_LOAD_DIR, MySQLStore
-from tests.conftest import _admin_connect
+from tests.conftest import _admin_connect, server_global
 from tests.store.factory import mixed_traffic
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-load")
@@ -119,16 +119,8 @@ def check_same(load: dict[str, Any], insert: dict[str, Any]) -> None:
 @contextmanager
 def server_local_infile(root_url: str, on: bool) -> Iterator[None]:
     """The server's ``local_infile`` set for the block (MySQL 8 ships with it off), then restored."""
-    admin = _admin_connect(root_url)
-    cursor = admin.cursor()
-    cursor.execute("SELECT @@GLOBAL.local_infile")
-    (was,) = cursor.fetchone()
-    cursor.execute(f"SET GLOBAL local_infile = {int(on)}")
-    try:
+    with server_global(root_url, "local_infile", int(on)):
         yield
-    finally:
-        cursor.execute(f"SET GLOBAL local_infile = {int(was)}")
-        admin.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sipparse.cli import cli
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Source
 from sipparse.store import Store, migrate, open_store, schema
-from tests.conftest import _admin_connect
+from tests.conftest import _admin_connect, server_global
 from tests.mysql_server import ThrowawayServer
 from tests.store.factory import mixed_traffic
 from tests.store.helpers import count
@@ -197,34 +197,22 @@ def test_a_migration_outlasts_a_global_max_statement_time(dba_root_url: str, dba
         upgrade(store)
 
     monkeypatch.setattr(migrate, "_upgrade", slow_upgrade)
-    admin = _admin_connect(dba_root_url)
-    admin.cursor().execute("SET GLOBAL max_statement_time = 0.1")
-    try:
-        with open_store(dba_url) as store:
-            assert count(store, "calls") == 2
-            assert store.query("SELECT @@max_statement_time")[0][0] == 0.1  # the limit is back
-    finally:
-        admin.cursor().execute("SET GLOBAL max_statement_time = 0")
-        admin.close()
+    with server_global(dba_root_url, "max_statement_time", 0.1), open_store(dba_url) as store:
+        assert count(store, "calls") == 2
+        assert store.query("SELECT @@max_statement_time")[0][0] == 0.1  # the limit is back
 
 
-@pytest.mark.parametrize(("setting", "default"), [("completion_type", 0), ("tx_read_only", 0)])
+@pytest.mark.parametrize(("setting", "value"), [("completion_type", 2), ("tx_read_only", 1)])
 def test_a_global_transaction_default_does_not_stop_the_writes(dba_root_url: str, dba_url: str, setting: str,
-                                                               default: int) -> None:
+                                                               value: int) -> None:
     """completion_type=RELEASE (2) closes the connection at every COMMIT; tx_read_only
     (transaction_read_only on MySQL) makes every transaction refuse writes: the session
     goes back to the defaults, as it does for the other session settings a DBA may change."""
-    admin = _admin_connect(dba_root_url)
-    admin.cursor().execute(f"SET GLOBAL {setting} = {2 if setting == 'completion_type' else 1}")
-    try:
-        with open_store(dba_url) as store:
-            messages = mixed_traffic(SOURCE, 5, START)
-            assert store.write_batch(messages).inserted == len(messages)
-            assert count(store, "calls") == 5
-            assert store.retries == 0
-    finally:
-        admin.cursor().execute(f"SET GLOBAL {setting} = {default}")
-        admin.close()
+    with server_global(dba_root_url, setting, value), open_store(dba_url) as store:
+        messages = mixed_traffic(SOURCE, 5, START)
+        assert store.write_batch(messages).inserted == len(messages)
+        assert count(store, "calls") == 5
+        assert store.retries == 0
 
 
 HAND_MADE_TABLE = """CREATE TABLE sip_transactions (

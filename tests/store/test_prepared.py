@@ -24,7 +24,7 @@ import pytest
 from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store
 from sipparse.store.mysql import STATEMENT_CACHE, MySQLStore
-from tests.conftest import _admin_connect
+from tests.conftest import server_global
 from tests.store.factory import mixed_traffic
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-prepared")
@@ -132,16 +132,8 @@ def test_memory_stays_flat_over_many_batches(mysql_url: str) -> None:
 def no_prepared_statements(mysql_root_url: str) -> Iterator[None]:
     """A server that holds no more prepared statements: its max_prepared_stmt_count reached
     (the count is for all sessions: other applications may have taken them all), here 0."""
-    admin = _admin_connect(mysql_root_url)
-    cursor = admin.cursor()
-    cursor.execute("SELECT @@GLOBAL.max_prepared_stmt_count")
-    (was,) = cursor.fetchone()
-    cursor.execute("SET GLOBAL max_prepared_stmt_count = 0")
-    try:
+    with server_global(mysql_root_url, "max_prepared_stmt_count", 0):
         yield
-    finally:
-        cursor.execute(f"SET GLOBAL max_prepared_stmt_count = {int(was)}")
-        admin.close()
 
 
 @pytest.mark.mysql
