@@ -72,6 +72,16 @@ def dump(db_url: str) -> list[str]:
     return sorted("\t".join(_canon(row[c]) for c in COLUMNS) for row in rows)
 
 
+def one_run(tmp_path: Path, *parts: bytes) -> list[str]:
+    """``dump`` of a database that one run filled from ``parts`` written as one file: what
+    any sequence of runs over the same bytes must store."""
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    whole = tmp_path / "ref.log"
+    whole.write_bytes(b"".join(parts))
+    ingest_ok(ref, str(whole))
+    return dump(ref)
+
+
 def dump_calls(db_url: str) -> list[str]:
     """The canonical content of calls (the moment each row was written ignored, and its
     number, which depends on the order calls were stored in: checked to agree with the

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.helpers import checkpoints, dump, ingest_ok, run_process, sipparse_bin
+from tests.ingest.helpers import checkpoints, dump, ingest_ok, one_run, run_process, sipparse_bin
 from tests.ingest.siplog import make_log
 
 TRIALS = 10
@@ -90,7 +90,7 @@ def test_database_gone_between_runs_then_back(mysql_url: str, tmp_path: Path) ->
     assert down.stderr.startswith("Error: ") and len(down.stderr.splitlines()) == 1, down.stderr
     _admin(mysql_url, f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     ingest_ok(mysql_url, str(log))
-    assert dump(mysql_url) == reference(tmp_path, data)
+    assert dump(mysql_url) == one_run(tmp_path, data)
 
 
 @pytest.mark.mysql
@@ -112,7 +112,7 @@ def test_database_dropped_during_a_run(mysql_url: str, tmp_path: Path) -> None:
     assert err.startswith("Error: ") and len(err.splitlines()) == 1 and "Traceback" not in err, err
     _admin(mysql_url, f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     ingest_ok(mysql_url, str(log))
-    assert dump(mysql_url) == reference(tmp_path, data)
+    assert dump(mysql_url) == one_run(tmp_path, data)
 
 
 def _has_checkpoint(mysql_url: str) -> bool:
@@ -120,13 +120,6 @@ def _has_checkpoint(mysql_url: str) -> bool:
         return bool(checkpoints(mysql_url))
     except Exception:  # the schema may not exist yet
         return False
-
-
-def reference(tmp_path: Path, data: bytes) -> list[str]:
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(data)
-    ingest_ok(ref, str(tmp_path / "whole"))
-    return dump(ref)
 
 
 @pytest.fixture
@@ -159,7 +152,7 @@ def test_sqlite_on_a_full_disk_exits_1_and_the_next_run_catches_up(small_filesys
     assert checkpoints(db_url) == before
     subprocess.run(["mount", "-o", "remount,size=200m", str(small_filesystem)], check=True)
     assert run_process(db_url, str(log)).returncode == 0
-    assert dump(db_url) == reference(tmp_path, data)
+    assert dump(db_url) == one_run(tmp_path, data)
 
 
 def test_the_summary_counts_only_what_was_committed(sqlite_url: str, tmp_path: Path,

@@ -20,7 +20,7 @@ from sipparse import ingest
 from sipparse.config import parse_db_url
 from sipparse.logs import follow
 from sipparse.logs.locks import LogLock, lock_path_for
-from tests.ingest.helpers import count, dump, ingest_ok, sipparse_bin
+from tests.ingest.helpers import count, dump, ingest_ok, one_run, sipparse_bin
 from tests.ingest.siplog import call_messages, make_log, syslog_message
 from tests.reliability.test_files import _can_drop_capabilities, _without_file_permission_overrides
 
@@ -79,10 +79,7 @@ def test_follow_latency_rotation_and_sigterm(db_url: str, tmp_path: Path) -> Non
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "messages new" in out
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(b"".join(blocks))
-    ingest_ok(ref, str(tmp_path / "whole"))
-    assert dump(db_url) == dump(ref)
+    assert dump(db_url) == one_run(tmp_path, *blocks)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -99,10 +96,7 @@ def test_signal_during_catch_up_stops_at_a_batch_boundary(sqlite_url: str, tmp_p
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     ingest_ok(sqlite_url, str(log))  # the next run picks up where the stopped one committed
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(data)
-    ingest_ok(ref, str(tmp_path / "whole"))
-    assert dump(sqlite_url) == dump(ref)
+    assert dump(sqlite_url) == one_run(tmp_path, data)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -124,10 +118,7 @@ def test_signal_during_catch_up_in_a_parse_worker_stops_it(sqlite_url: str, tmp_
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     ingest_ok(sqlite_url, str(log))
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(data)
-    ingest_ok(ref, str(tmp_path / "whole"))
-    assert dump(sqlite_url) == dump(ref)
+    assert dump(sqlite_url) == one_run(tmp_path, data)
 
 
 def test_a_fifo_put_where_the_followed_log_was_is_waited_out(sqlite_url: str, tmp_path: Path) -> None:
@@ -212,10 +203,7 @@ def test_two_rotations_between_two_looks_lose_no_generation(db_url: str, tmp_pat
             log.rename(tmp_path / "pjsip.1")
             log.write_bytes(b"".join(blocks[2:]))
         assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(b"".join(blocks))
-    ingest_ok(ref, str(tmp_path / "whole"))
-    assert dump(db_url) == dump(ref)
+    assert dump(db_url) == one_run(tmp_path, *blocks)
 
 
 def test_sighup_is_taken_as_a_rotation_not_an_end(sqlite_url: str, tmp_path: Path) -> None:
@@ -342,10 +330,7 @@ def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(db_url:
                 fh.truncate(0)
                 fh.write(b"".join(blocks[2:]))
         assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(b"".join(blocks))
-    ingest_ok(ref, str(tmp_path / "whole"))
-    assert dump(db_url) == dump(ref)
+    assert dump(db_url) == one_run(tmp_path, *blocks)
 
 
 def test_a_copytruncate_while_the_follower_catches_up_is_noticed(sqlite_url: str, tmp_path: Path,
@@ -370,10 +355,7 @@ def test_a_copytruncate_while_the_follower_catches_up_is_noticed(sqlite_url: str
     monkeypatch.setattr(ingest, "ingest_paths", then_copytruncate)
     with following(sqlite_url, str(log)):
         assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    (tmp_path / "whole").write_bytes(b"".join(blocks))
-    ingest_ok(ref, str(tmp_path / "whole"))
-    assert dump(sqlite_url) == dump(ref)
+    assert dump(sqlite_url) == one_run(tmp_path, *blocks)
 
 
 def test_a_generation_in_a_compression_not_read_is_said_while_following(sqlite_url: str, tmp_path: Path,

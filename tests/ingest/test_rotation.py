@@ -17,18 +17,10 @@ import pytest
 
 from sipparse.store import Checkpoint, open_store
 from sipparse.store.base import Store
-from tests.ingest.helpers import checkpoints, count, dump, dump_calls, ingest_ok, run_process
+from tests.ingest.helpers import checkpoints, count, dump, dump_calls, ingest_ok, one_run, run_process
 from tests.ingest.siplog import full_message, make_log, message_count
 
 A, B, C = make_log(3, first=0), make_log(3, first=3), make_log(3, first=6)
-
-
-def one_run(tmp_path: Path, *parts: bytes) -> list[str]:
-    ref = f"sqlite:///{tmp_path / 'ref.db'}"
-    whole = tmp_path / "ref.log"
-    whole.write_bytes(b"".join(parts))
-    ingest_ok(ref, str(whole))
-    return dump(ref)
 
 
 def test_rename_rotation_finishes_the_old_file(db_url: str, tmp_path: Path) -> None:
