@@ -314,6 +314,17 @@ def test_a_quiet_log_is_looked_at_without_taking_its_lock(sqlite_url: str, tmp_p
         assert lock_path_for(log).stat().st_mtime_ns == before
 
 
+def copytruncate_between(log: Path, before: bytes, after: bytes) -> None:
+    """``before`` written to ``log``, then logrotate's ``copytruncate`` (the copy is
+    ``log``.1), then ``after`` written to the emptied ``log``."""
+    with open(log, "ab") as fh:
+        fh.write(before)
+    log.with_name(log.name + ".1").write_bytes(log.read_bytes())
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+        fh.write(after)
+
+
 def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(db_url: str, tmp_path: Path) -> None:
     """logrotate's ``copytruncate`` between two looks: what was written since the last look
     is now only in the copy (``pjsip.1``), and is read from there."""
@@ -323,12 +334,7 @@ def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(db_url:
     with following(db_url, str(log)):
         assert wait_for(db_url, 1, LATENCY) <= LATENCY
         with LogLock(log).acquire(wait=True):  # no look in between
-            with open(log, "ab") as fh:
-                fh.write(blocks[1])
-            (tmp_path / "pjsip.1").write_bytes(log.read_bytes())  # copytruncate
-            with open(log, "r+b") as fh:
-                fh.truncate(0)
-                fh.write(b"".join(blocks[2:]))
+            copytruncate_between(log, blocks[1], b"".join(blocks[2:]))
         assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
     assert dump(db_url) == one_run(tmp_path, *blocks)
 
@@ -344,12 +350,7 @@ def test_a_copytruncate_while_the_follower_catches_up_is_noticed(sqlite_url: str
 
     def then_copytruncate(*args: object, **kwargs: object) -> object:
         done = catch_up(*args, **kwargs)  # type: ignore[arg-type]
-        with open(log, "ab") as fh:
-            fh.write(blocks[1])
-        (tmp_path / "pjsip.1").write_bytes(log.read_bytes())
-        with open(log, "r+b") as fh:
-            fh.truncate(0)
-            fh.write(b"".join(blocks[2:]))
+        copytruncate_between(log, blocks[1], b"".join(blocks[2:]))
         return done
 
     monkeypatch.setattr(ingest, "ingest_paths", then_copytruncate)
