@@ -298,14 +298,14 @@ class SyslogLayout:
         self.last = None
         self.builder.reject(start, end, CUT_REST, content)
 
-    def _cut_short(self, m) -> None:
+    def _cut_short(self, m: re.Match[bytes]) -> None:
         """The stream's message whose line was cut short, its end lost: a reject that says so."""
         key = self._cut_key = m.group(*self._key) if len(self._key) > 1 else (m.group(self._key[0]),)
         if key not in self.open:
             return
         msg = self._pop(key)
-        text = decode_escapes(b"\n".join(msg.lines) + b"\n").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        self.builder.reject(msg.offset, msg.end, CUT_LINE, text, self.timestamps(msg.timestamp), _text(msg.host))
+        self.builder.reject(msg.offset, msg.end, CUT_LINE, _wire_text(msg.lines), self.timestamps(msg.timestamp),
+                            _text(msg.host))
 
     def _other_format(self, buf: bytes, pos: int, end: int) -> _Renumbered | None:
         """The line's prefix in another bundled format, read as one of this file's own.
@@ -663,10 +663,8 @@ class SyslogLayout:
             self.builder.reject(msg.offset, msg.end, "a packet marker with no message after it", b"",
                                 self.timestamps(msg.timestamp), _text(msg.host))
             return
-        text = decode_escapes(b"\n".join(msg.lines) + b"\n")
-        text = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        self.builder.packet(text, msg.offset, msg.end, msg.offset, self.timestamps(msg.timestamp), msg.marker,
-                            *self._who(msg.host, msg.pid), problems=[problem] if problem else None)
+        self.builder.packet(_wire_text(msg.lines), msg.offset, msg.end, msg.offset, self.timestamps(msg.timestamp),
+                            msg.marker, *self._who(msg.host, msg.pid), problems=[problem] if problem else None)
 
     def _pop(self, key: tuple) -> _Open:
         """Take a stream's open message out of the reading, whatever becomes of it."""
@@ -768,6 +766,11 @@ def _segment_goes_on(msg: _Open | None) -> bool:
     its Content-Length completed but that is not the message its marker announced."""
     return msg is not None and msg.marker is not None and msg.marker.stream and msg.in_body \
         and msg.content_length is not None and msg.body >= msg.content_length
+
+
+def _wire_text(lines: list[bytes]) -> bytes:
+    """A message's logged lines as they went on the wire: escapes decoded, each line ending in CRLF."""
+    return decode_escapes(b"\n".join(lines) + b"\n").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def _strip_cr(content: bytes) -> bytes:
