@@ -58,17 +58,22 @@ UNKNOWN_SIZE = -1  # of bzip2 data not decompressed yet (``inspect``'s ``sized``
 # rotate`) or the epoch seconds of ``%s``; or ``-%s`` alone.
 _DATE = r"(?:19|20)[0-9]{2}[-_.]?[0-9]{2}[-_.]?[0-9]{2}(?:[-_T]?[0-9]{2}){0,3}"
 _DATED = rf"[-._](?:{_DATE}(?:[-_.][0-9]+){{0,2}}|[0-9]{{9,10}})"
-# A generation's compressed form: logrotate's ``compressext`` for its usual ``compresscmd``s
-_COMPRESSED = r"(?:\.(?:gz|bz2|xz|lzma|zst|lz4|Z))?"
+# A generation's number, or its date (``dateext``)
+_GENERATION = rf"(?:\.[0-9]+|{_DATED})"
+# A compressed generation's suffix: logrotate's ``compressext`` for its usual ``compresscmd``s
+_COMPRESSION_SUFFIX = r"\.(?:gz|bz2|xz|lzma|zst|lz4|Z)"
+_COMPRESSED = rf"(?:{_COMPRESSION_SUFFIX})?"
+# A name's extension: a suffix that is not a number (``.log``, not ``.1``)
+_EXTENSION_TEXT = r"\.[^.]*[^.0-9][^.]*"
 # What logrotate and `sipparse rotate` append to NAME for a rotated generation: NAME.1,
 # NAME.2.gz, NAME-20261129, NAME-20261129-2, NAME-20261129.1.gz; never NAME-2 (another log)
-_ROTATED_SUFFIX = re.compile(rf"(?:\.[0-9]+|{_DATED}){_COMPRESSED}")
+_ROTATED_SUFFIX = re.compile(rf"{_GENERATION}{_COMPRESSED}")
 # NAME's extension, which logrotate's ``extension`` keeps last: pjsip.log -> pjsip.1.log, pjsip.2.log.gz
-_EXTENSION = re.compile(r"(.+)(\.[^.]*[^.0-9][^.]*)")
+_EXTENSION = re.compile(rf"(.+)({_EXTENSION_TEXT})")
 # A name ending as a generation's does, whatever its log: pjsip.1, pjsip.log-20261203, x.2.gz, x.xz
-_GENERATION_END = re.compile(rf"(?:(?:\.[0-9]+|{_DATED}){_COMPRESSED}|\.(?:gz|bz2|xz|lzma|zst|lz4|Z))\Z")
+_GENERATION_END = re.compile(rf"(?:{_GENERATION}{_COMPRESSED}|{_COMPRESSION_SUFFIX})\Z")
 # ... or a name logrotate's ``extension`` gives: STEM.1.log of STEM.log
-_KEPT_EXTENSION_GENERATION = re.compile(rf"(.+)(?:\.[0-9]+|{_DATED})(\.[^.]*[^.0-9][^.]*){_COMPRESSED}")
+_KEPT_EXTENSION_GENERATION = re.compile(rf"(.+){_GENERATION}({_EXTENSION_TEXT}){_COMPRESSED}")
 
 
 class UnreadCompression(LogFileError):
@@ -545,7 +550,7 @@ def _kept_extension_pattern(name: str) -> re.Pattern[str] | None:
     if parts is None:
         return None
     stem, extension = map(re.escape, parts.groups())
-    return re.compile(rf"{stem}(?:\.[0-9]+|{_DATED}){extension}{_COMPRESSED}")
+    return re.compile(rf"{stem}{_GENERATION}{extension}{_COMPRESSED}")
 
 
 def _reason(exc: BaseException) -> str:
