@@ -477,7 +477,7 @@ class Run:
         """Read one file from its start offset, committing batch by batch."""
         lf = work.file
         try:
-            fh = files.open_at(lf.path, lf.codec, work.start, settled(lf.mtime))  # a gzip file is read up to start
+            fh = files.open_at(lf.path, lf.codec, work.start, settled(lf.mtime))  # compressed: read up to start
         except FileNotFoundError:
             self.summary.missing.append(lf.path)
             return
@@ -676,8 +676,8 @@ class Run:
         opened.seen, opened.fingerprint = lf.size, lf.fingerprint
 
     def _gzip_ended(self, work: Work, cut_short: bool, trailing: bool) -> None:
-        """Say that a gzip file's data ended early, or was followed by bytes that are not
-        gzip: in the run that read up to there (later runs find nothing new in it, and say
+        """Say that a compressed file's data ended early, or (gzip) was followed by bytes that
+        are not gzip: in the run that read up to there (later runs find nothing new in it, and say
         nothing)."""
         cp = self.checkpoints.get(work.file.fingerprint or "")
         if cp is None or cp.offset <= work.start:

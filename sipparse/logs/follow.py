@@ -3,7 +3,8 @@
 A ``Tail`` follows a path, not a file. When logrotate renames the file away, the old file
 is still open here and is drained (read to its end, and again while its writer has not yet
 reopened) before it is let go; the new file at the path is opened as soon as it appears.
-Truncation in place (copytruncate) is visible as the open file shrinking. The reading
+Truncation in place (copytruncate) is visible as the open file shrinking, or starting with
+other bytes once it has grown past its old size (``Opened.truncated``). The reading
 itself is done by the caller (sipparse.ingest), which keeps its checkpoints in storage.
 """
 
