@@ -49,9 +49,7 @@ def test_a_server_not_listening_is_out_of_reach_not_a_refusal() -> None:
 def test_a_full_server_is_out_of_reach_for_now(mysql_root_url: str) -> None:
     """Too many connections passes, as a restart does: ``ingest --follow`` waits for it."""
     with _account(mysql_root_url, GRANTS) as (host, port, database, user, password):
-        con = _admin_connect(mysql_root_url)
-        con.cursor().execute(f"ALTER USER '{user}'@'%' WITH MAX_USER_CONNECTIONS 1")
-        con.close()
+        alter_account(mysql_root_url, user, "WITH MAX_USER_CONNECTIONS 1")
         url = f"mysql://{user}:{password}@{host}:{port}/{database}"
         with open_store(url), pytest.raises(DatabaseError) as caught:
             open_store(url)
@@ -125,12 +123,26 @@ def test_a_read_only_account_on_an_older_schema_is_told_to_migrate_it(mysql_root
         assert "run sipparse ingest once with an account that may alter the tables" in result.stderr
 
 
+def alter_account(root_url: str, user: str, change: str) -> None:
+    """``ALTER USER`` of a test account: its password, its limits."""
+    admin = _admin_connect(root_url)
+    try:
+        admin.cursor().execute(f"ALTER USER '{user}'@'%' {change}")
+    finally:
+        admin.close()
+
+
+def private_file(path: Path, text: str) -> Path:
+    """``path`` holding ``text``, readable by its owner only, as an option file with a password must be."""
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
+
+
 @pytest.mark.mysql
 def test_minimal_grants_with_password_from_option_file(limited_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     host, port, database, user, password = limited_user
-    option_file = tmp_path / "my.cnf"
-    option_file.write_text(f"[client]\nuser = {user}\npassword = {password}\n")
-    os.chmod(option_file, 0o600)
+    option_file = private_file(tmp_path / "my.cnf", f"[client]\nuser = {user}\npassword = {password}\n")
     url = f"mysql://{host}:{port}/{database}?option_files={option_file}"
     with open_store(url) as store:  # creates the schema with these grants only
         messages = mixed_traffic(SOURCE, 12, START)
@@ -144,9 +156,7 @@ def test_the_port_of_an_option_file_is_used_when_the_url_gives_none(limited_user
     """As ``mysql --defaults-file`` connects: a server on another port than 3306 is named
     once, in the option file the password is in already."""
     host, port, database, user, password = limited_user
-    option_file = tmp_path / "my.cnf"
-    option_file.write_text(f"[client]\nuser = {user}\npassword = {password}\nport = {port}\n")
-    os.chmod(option_file, 0o600)
+    option_file = private_file(tmp_path / "my.cnf", f"[client]\nuser = {user}\npassword = {password}\nport = {port}\n")
     with open_store(f"mysql://{host}/{database}?option_files={option_file}") as store:
         assert store.checkpoints() == []
 
@@ -155,9 +165,7 @@ def test_the_port_of_an_option_file_is_used_when_the_url_gives_none(limited_user
 @pytest.mark.parametrize("written", ["p/ss?w#rd@1", "p%2Fss%3Fw%23rd%401"])
 def test_a_password_with_url_delimiters_connects_encoded_or_not(mysql_root_url: str, written: str) -> None:
     with _account(mysql_root_url, GRANTS) as (host, port, database, user, _):
-        admin = _admin_connect(mysql_root_url)
-        admin.cursor().execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'p/ss?w#rd@1'")
-        admin.close()
+        alter_account(mysql_root_url, user, "IDENTIFIED BY 'p/ss?w#rd@1'")
         result = CliRunner().invoke(cli, ["--db", f"mysql://{user}:{written}@{host}:{port}/{database}", "calls"])
         assert result.exit_code == 0, result.output
         assert "w#rd" not in result.output
@@ -178,12 +186,8 @@ def test_an_option_file_password_is_read_as_the_mysql_client_reads_it(mysql_root
     """In quotes, a ``#`` is part of the password and the quotes are not; after them a ``#``
     starts a comment; ``\\s`` is a space: as ``mysql --defaults-file`` reads the same file."""
     with _account(mysql_root_url, GRANTS) as (host, port, database, user, _):
-        admin = _admin_connect(mysql_root_url)
-        admin.cursor().execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'p#ss w0rd'")
-        admin.close()
-        option_file = tmp_path / "my.cnf"
-        option_file.write_text(f"[client]\nuser = {user}\npassword = {written}\n")
-        os.chmod(option_file, 0o600)
+        alter_account(mysql_root_url, user, "IDENTIFIED BY 'p#ss w0rd'")
+        option_file = private_file(tmp_path / "my.cnf", f"[client]\nuser = {user}\npassword = {written}\n")
         with open_store(f"mysql://{host}:{port}/{database}?option_files={option_file}") as store:
             assert store.checkpoints() == []
 
