@@ -95,18 +95,17 @@ def server_global(root_url: str, name: str, value: object) -> Iterator[None]:
         admin.close()
 
 
-@pytest.fixture
-def mysql_url(mysql_root_url: str) -> Iterator[str]:
-    """A fresh, empty MySQL database for one test, dropped afterwards."""
+@contextmanager
+def fresh_database(root_url: str, options: str = "CHARACTER SET utf8mb4") -> Iterator[str]:
+    """A fresh, empty database on ``root_url``'s server, created with ``options`` (empty:
+    the server's defaults), as a URL of the same account; dropped afterwards."""
     name = "sipparse_t_" + uuid.uuid4().hex[:12]
-    con = _admin_connect(mysql_root_url)
-    con.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    parts = urlsplit(mysql_root_url)
+    con = _admin_connect(root_url)
+    con.cursor().execute(f"CREATE DATABASE `{name}` {options}")
+    parts = urlsplit(root_url)
     auth = parts.username or "root"
     if parts.password:
         auth += ":" + parts.password
-    MYSQL_STATUS.setdefault("tests", "0")
-    MYSQL_STATUS["tests"] = str(int(MYSQL_STATUS["tests"]) + 1)
     try:
         yield f"mysql://{auth}@{parts.hostname}:{parts.port or 3306}/{name}"
     finally:
@@ -114,6 +113,15 @@ def mysql_url(mysql_root_url: str) -> Iterator[str]:
             con.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
             con.close()
+
+
+@pytest.fixture
+def mysql_url(mysql_root_url: str) -> Iterator[str]:
+    """A fresh, empty MySQL database for one test, dropped afterwards."""
+    MYSQL_STATUS.setdefault("tests", "0")
+    MYSQL_STATUS["tests"] = str(int(MYSQL_STATUS["tests"]) + 1)
+    with fresh_database(mysql_root_url) as url:
+        yield url
 
 
 @pytest.fixture

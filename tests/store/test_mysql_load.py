@@ -32,7 +32,7 @@ from sipparse.sip.message import Reject, SipMessage, Source
 from sipparse.store import open_store, rows
 from sipparse.store.base import MESSAGE_TABLE
 from sipparse.store.mysql import LOAD_DIR_PREFIX, STALE_LOAD_DIR, MySQLStore
-from tests.conftest import _admin_connect, server_global
+from tests.conftest import fresh_database, server_global
 from tests.store.factory import mixed_traffic
 
 SOURCE = Source("/var/log/asterisk/pjsip", "fp-load")
@@ -130,16 +130,10 @@ def local_infile(mysql_root_url: str) -> Iterator[None]:
 
 
 @pytest.fixture
-def other_mysql_url(mysql_url: str, mysql_root_url: str) -> Iterator[str]:
+def other_mysql_url(mysql_root_url: str) -> Iterator[str]:
     """A second fresh database on the same server."""
-    name = "sipparse_t_" + uuid.uuid4().hex[:12]
-    con = _admin_connect(mysql_root_url)
-    con.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        yield mysql_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        con.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        con.close()
+    with fresh_database(mysql_root_url) as url:
+        yield url
 
 
 @pytest.mark.mysql

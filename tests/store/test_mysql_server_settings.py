@@ -17,7 +17,7 @@ from sipparse.cli import cli
 from sipparse.errors import DatabaseError
 from sipparse.sip.message import Source
 from sipparse.store import Store, migrate, open_store, schema
-from tests.conftest import _admin_connect, server_global
+from tests.conftest import _admin_connect, fresh_database, server_global
 from tests.mysql_server import ThrowawayServer
 from tests.store.factory import mixed_traffic
 from tests.store.helpers import count
@@ -58,15 +58,8 @@ def dba_root_url() -> Iterator[str]:
 @pytest.fixture
 def dba_url(dba_root_url: str) -> Iterator[str]:
     """A fresh database on that server, created as the server's defaults make it."""
-    name = "sipparse_d_" + uuid.uuid4().hex[:12]
-    con = _admin_connect(dba_root_url)
-    con.cursor().execute(f"CREATE DATABASE `{name}`")
-    parts = urlsplit(dba_root_url)
-    try:
-        yield f"mysql://root@{parts.hostname}:{parts.port}/{name}"
-    finally:
-        con.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        con.close()
+    with fresh_database(dba_root_url, options="") as url:
+        yield url
 
 
 def test_statement_binary_logging_does_not_stop_an_ingest(dba_url: str) -> None:
