@@ -25,9 +25,10 @@ REBUILD_CHUNK = 2000
 ADDRESS_CHUNK = 20000
 
 
-def schema_version(store: Store) -> int:
-    """The version of the schema in the database: 0 when empty, 1 for the Logstash table."""
-    tables = store.tables()
+def schema_version(store: Store, tables: set[str] | None = None) -> int:
+    """The version of the schema in the database: 0 when empty, 1 for the Logstash table.
+    ``tables``: the database's, when listed already."""
+    tables = store.tables() if tables is None else tables
     if "schema_version" in tables:
         found = store.query("SELECT MAX(version) FROM schema_version")
         if found and found[0][0] is not None:
@@ -35,12 +36,19 @@ def schema_version(store: Store) -> int:
     return 1 if "sip_transactions" in tables else 0
 
 
-def schema_revision(store: Store) -> int:
-    """The schema revision of the database: 0 before any (``schema`` says what they are)."""
-    if "schema_revision" not in store.tables():
+def schema_revision(store: Store, tables: set[str] | None = None) -> int:
+    """The schema revision of the database: 0 before any (``schema`` says what they are).
+    ``tables``: the database's, when listed already."""
+    if "schema_revision" not in (store.tables() if tables is None else tables):
         return 0
     found = store.query("SELECT MAX(revision) FROM schema_revision")
     return int(found[0][0]) if found and found[0][0] is not None else 0
+
+
+def _version_and_revision(store: Store) -> tuple[int, int]:
+    """The database's schema version and revision, its tables listed once for both."""
+    tables = store.tables()
+    return schema_version(store, tables), schema_revision(store, tables)
 
 
 def migrate(store: Store, create: bool = True) -> int:
@@ -51,9 +59,9 @@ def migrate(store: Store, create: bool = True) -> int:
     open but the first after an upgrade) is then read by ``calls`` or ``show`` while an
     ingest holds SQLite's write lock, instead of waiting for the ingest to end.
     """
-    found = schema_version(store)
+    found, revision = _version_and_revision(store)
     current = schema.version(store.backend)
-    unrevised = found >= current and schema_revision(store) < schema.CURRENT_REVISION
+    unrevised = found >= current and revision < schema.CURRENT_REVISION
     store.rollback()  # MySQL: end the read's snapshot; SQLite: nothing is open
     if not found and not create:
         from sipparse.errors import NoSchema
@@ -96,7 +104,7 @@ def raise_newer(store: Store, found: int) -> None:
 
 
 def _upgrade(store: Store) -> None:
-    found, revision = schema_version(store), schema_revision(store)
+    found, revision = _version_and_revision(store)
     current = schema.version(store.backend)
     if found >= current and revision >= schema.CURRENT_REVISION:
         return
