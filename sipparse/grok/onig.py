@@ -578,7 +578,7 @@ class _Translator:
         if not m or key not in _POSIX_PROPERTIES:
             return None
         self.pos = m.end()
-        return _ClassNode(items=[_posix_items(key)], negated=(c == "P") != bool(m.group(1)))
+        return self._posix(key, negated=(c == "P") != bool(m.group(1)))
 
     def _property(self, c: str) -> str:
         m = re.compile(r"\{(\^?)([\w ]+)\}").match(self.src, self.pos)
