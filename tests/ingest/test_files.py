@@ -124,13 +124,19 @@ def test_expand_paths_globs_and_duplicates(tmp_path: Path) -> None:
     assert got == [str(a), str(b), str(tmp_path / "missing*")]
 
 
+def write_oldest_first(directory: Path, names: list[str]) -> None:
+    """A log under each of ``names``, each newer than the one before (``rotated_siblings``
+    lists generations by mtime)."""
+    for age, name in enumerate(names):
+        path = write(directory / name, LOG)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+
+
 def test_generations_named_by_logrotate_extension_keep_the_log_s_extension(tmp_path: Path) -> None:
     """logrotate's ``extension .log`` puts the number (or date) before the extension and the
     compression's after it: ``pjsip.1.log``, ``pjsip.2.log.gz``, ``pjsip-20261129.log``."""
     names = ["pjsip.2.log.gz", "pjsip-20261129.log", "pjsip.1.log"]
-    for age, name in enumerate(names):
-        path = write(tmp_path / name, LOG)
-        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    write_oldest_first(tmp_path, names)
     for other in ["pjsip.log", "pjsip.txt", "pjsip.1.txt", "pjsipx.1.log", "pjsip.log.lock"]:
         write(tmp_path / other, LOG)
     found = [os.path.basename(p) for p in files.rotated_siblings(str(tmp_path / "pjsip.log"))]
@@ -142,9 +148,7 @@ def test_only_names_logrotate_gives_generations_are_taken_for_them(tmp_path: Pat
     date in logrotate's names (``dateext``), a dot by a number."""
     generations = ["pbx.log.1", "pbx.log.2.gz", "pbx.log-20261203", "pbx.log-20261204-2", "pbx.log-2026120405.bz2",
                    "pbx.log-1764806400", "pbx.log-2026-12-05.xz"]
-    for age, name in enumerate(generations):
-        path = write(tmp_path / name, LOG)
-        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    write_oldest_first(tmp_path, generations)
     for other in ["pbx.log-2", "pbx-2.log", "pbx.log-1.2", "pbx.log.1-old", "pbx.log.20261203.bak"]:
         write(tmp_path / other, LOG)
     assert [os.path.basename(p) for p in files.rotated_siblings(str(tmp_path / "pbx.log"))] == generations
