@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC
 from pathlib import Path
 
@@ -166,8 +166,14 @@ def following(db_url: str, *paths: str) -> Iterator[None]:
 
 
 def open_files() -> list[str]:
-    return [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
-            if os.path.exists(f"/proc/self/fd/{fd}")]
+    """The existing files this process holds open; a descriptor closed while they are listed
+    is left out."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            if os.path.exists(f"/proc/self/fd/{fd}"):
+                found.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return found
 
 
 def test_a_file_deleted_from_a_followed_glob_is_read_to_its_end_and_closed(
