@@ -255,26 +255,28 @@ def _in_pattern(library: Any, expression: str, exc: Exception) -> GrokError:
 
 
 def _compile(translation: Translation, expression: str) -> Any:
+    """``_compile_either``, a pattern too deep or too large for either engine said as such."""
+    try:
+        return _compile_either(translation, expression)
+    except RecursionError:
+        raise GrokError(f"bad regex in grok expression {_short(expression)}: regex nests too deeply") from None
+    except OverflowError as exc:
+        raise GrokError(f"grok expression {_short(expression)} is too large: {exc}") from None
+
+
+def _compile_either(translation: Translation, expression: str) -> Any:
     """Prefer stdlib ``re``; the ``regex`` module for its features or a risky pattern."""
     if not (translation.needs_regex or translation.risky):
         try:
             return re.compile(translation.pattern, FLAGS)
         except re.error:
             pass
-        except RecursionError:
-            raise GrokError(f"bad regex in grok expression {_short(expression)}: regex nests too deeply") from None
-        except OverflowError as exc:
-            raise GrokError(f"grok expression {_short(expression)} is too large: {exc}") from None
     import regex
 
     try:
         return regex.compile(translation.pattern, regex.DOTALL | regex.MULTILINE | regex.V0)
     except regex.error as exc:
         raise GrokError(f"bad regex in grok expression {_short(expression)}: {exc}") from None
-    except RecursionError:
-        raise GrokError(f"bad regex in grok expression {_short(expression)}: regex nests too deeply") from None
-    except OverflowError as exc:
-        raise GrokError(f"grok expression {_short(expression)} is too large: {exc}") from None
 
 
 def _re_compiles(pattern: str) -> bool:
