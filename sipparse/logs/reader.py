@@ -82,7 +82,7 @@ class Batch:
 class _Compiled:
     """Everything compiled from one pattern library, shared by the parsers using it."""
 
-    _cache: dict[tuple[int, str], _Compiled] = {}
+    _cache: dict[tuple[int, str], tuple[Any, _Compiled]] = {}  # by library: (library, its dialects)
 
     def __init__(self, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> None:
         self.dialects: dict[str, Dialect] = build_dialects(library, user_dialects)
@@ -105,10 +105,13 @@ class _Compiled:
 
     @classmethod
     def get(cls, library: Any, user_dialects: Sequence[Mapping[str, Any]]) -> _Compiled:
+        """The dialects of ``library`` and ``user_dialects``, compiled once. The entry holds the
+        library too: keyed by ``id`` alone, a library collected since could leave its id, and
+        its dialects, to a new one (a patterns dir's overrides then went unread)."""
         key = (id(library), repr(list(user_dialects)))
         if key not in cls._cache:
-            cls._cache[key] = cls(library, user_dialects)
-        return cls._cache[key]
+            cls._cache[key] = (library, cls(library, user_dialects))
+        return cls._cache[key][1]
 
 
 class LogParser:

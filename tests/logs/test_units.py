@@ -385,3 +385,17 @@ def test_a_redefined_marker_without_a_capture_the_reader_needs_is_refused_by_nam
     with pytest.raises(SipparseError, match=r"^pattern %\{ASTERISK_PJSIP_MARKER\} at .*mine:1 must capture verb "
                                             r"\(it captures: v, kind, bytes, transport, peer\)$"):
         parse_bytes((DATA / "pjsip-full.log").read_bytes()[:4000], patterns=PatternLibrary.load(extra_dirs=[tmp_path]))
+
+
+def test_each_pattern_library_reads_with_its_own_overrides(tmp_path: Path) -> None:
+    """Libraries made one after another, each dropped before the next: a new one may be given
+    the address of the last, and must still read with its own prefix, not the last one's."""
+    data = (DATA / "pjsip-syslog.log").read_bytes()[:6000].replace(b"pbx1 asterisk", b"[pbx1] asterisk")
+    for n in range(20):
+        mine = tmp_path / str(n)
+        mine.mkdir()
+        host = r"\[(?<host>[a-z0-9]+)\]" if n % 2 else r"(?<host>\S+)"
+        (mine / "mine").write_text(rf"ASTERISK_SYSLOG_LINE (?<timestamp>%{{SYSLOGTIMESTAMP}}) {host} "
+                                   r"(?<program>[a-z]+)\[(?<pid>[0-9]+)\]: ?" "\n")
+        messages, _, _, _ = parse_bytes(data, dialect="syslog", patterns=PatternLibrary.load(extra_dirs=[mine]))
+        assert {m.host for m in messages} == {"pbx1" if n % 2 else "[pbx1]"}, n
