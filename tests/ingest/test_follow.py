@@ -365,6 +365,11 @@ def test_a_copytruncate_while_the_follower_catches_up_is_noticed(sqlite_url: str
     assert dump(sqlite_url) == one_run(tmp_path, *blocks)
 
 
+def said_in(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    """What was logged so far that holds ``text``."""
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
 def test_a_generation_in_a_compression_not_read_is_said_while_following(sqlite_url: str, tmp_path: Path,
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     """Said when found, once: a service's summary comes only when it stops."""
@@ -378,7 +383,7 @@ def test_a_generation_in_a_compression_not_read_is_said_while_following(sqlite_u
         log.write_bytes(b"".join(blocks[1:]))
         assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
         time.sleep(0.5)
-        said = [r.getMessage() for r in caplog.records if "zstd-compressed" in r.getMessage()]
+        said = said_in(caplog, "zstd-compressed")
     assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'pjsip.2.zst'} not read"), said
 
 
@@ -400,5 +405,5 @@ def test_a_generation_whose_gzip_data_ends_early_is_said_while_following(sqlite_
             log.write_bytes(b"".join(blocks[12:]))
         assert wait_for(sqlite_url, 4, LATENCY) <= LATENCY
         time.sleep(0.5)
-        said = [r.getMessage() for r in caplog.records if "data ends early" in r.getMessage()]
+        said = said_in(caplog, "data ends early")
     assert len(said) == 1 and said[0].startswith(f"{cut}: its gzip data ends early"), said

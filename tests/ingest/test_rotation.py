@@ -23,13 +23,15 @@ from tests.ingest.siplog import full_message, make_log, message_count
 A, B, C = make_log(3, first=0), make_log(3, first=3), make_log(3, first=6)
 
 
-def test_rename_rotation_finishes_the_old_file(db_url: str, tmp_path: Path) -> None:
-    log = tmp_path / "pjsip"
+@pytest.mark.parametrize(("name", "generation"), [("pjsip", "pjsip.1"),
+                                                ("pjsip.log", "pjsip.1.log")])  # logrotate: extension .log
+def test_rename_rotation_finishes_the_old_file(db_url: str, tmp_path: Path, name: str, generation: str) -> None:
+    log = tmp_path / name
     log.write_bytes(A)
     ingest_ok(db_url, str(log))
     with open(log, "ab") as fh:  # written after the run, before the rename
         fh.write(B)
-    os.rename(log, tmp_path / "pjsip.1")
+    os.rename(log, tmp_path / generation)
     log.write_bytes(C)
     out = ingest_ok(db_url, str(log))
     assert out.startswith("2 files,")
@@ -241,18 +243,6 @@ def test_another_hosts_checkpoint_of_the_same_path_does_not_hide_a_rotated_gener
     with open_store(db_url) as store:
         found = store.fetchall("SELECT host, COUNT(*) AS n FROM sip_transactions GROUP BY host ORDER BY host")
     assert [(r["host"], r["n"]) for r in found] == [("pbx-a", message_count(3)), ("pbx1", message_count(9))]
-
-
-def test_a_generation_named_by_logrotate_extension_is_finished(sqlite_url: str, tmp_path: Path) -> None:
-    log = tmp_path / "pjsip.log"
-    log.write_bytes(A)
-    ingest_ok(sqlite_url, str(log))
-    with open(log, "ab") as fh:  # written after the run, before logrotate's rename
-        fh.write(B)
-    os.rename(log, tmp_path / "pjsip.1.log")  # logrotate: extension .log
-    log.write_bytes(C)
-    ingest_ok(sqlite_url, str(log))
-    assert dump(sqlite_url) == one_run(tmp_path, A, B, C)
 
 
 def test_another_pbx_s_log_is_not_taken_for_a_generation(sqlite_url: str, tmp_path: Path) -> None:
