@@ -168,10 +168,18 @@ include(file="{included}")
 """
 
 
+# A template users pick that the example does not: the RFC 5424 message itself, in one more file.
+PROTOCOL23_ACTION = ('    action(type="omfile" file="/var/log/asterisk-sip/protocol23.log"\n'
+                     '           template="RSYSLOG_SyslogProtocol23Format")\n')
+
+
 def central(root: Path, port: int) -> Rsyslogd:
-    """The log server of ``examples/rsyslog/logserver.conf``, listening on ``port`` tcp+udp."""
+    """The log server of ``examples/rsyslog/logserver.conf``, listening on ``port`` tcp+udp,
+    also writing every host into ``protocol23.log`` with RSYSLOG_SyslogProtocol23Format."""
     out = root / "logs"
+    all_log = '    action(type="omfile" file="/var/log/asterisk-sip/all.log"'
     included = adapt("rsyslog/logserver.conf", [
+        (all_log, PROTOCOL23_ACTION + all_log),
         ("/var/log/asterisk-sip", str(out)),
         ('input(type="imudp" port="514"', f'input(type="imudp" address="127.0.0.1" port="{port}"'),
         ('input(type="imtcp" port="514"', f'input(type="imtcp" address="127.0.0.1" port="{port}"'),

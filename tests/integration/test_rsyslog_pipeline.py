@@ -1,7 +1,8 @@
 """Asterisk -> real rsyslogd -> ``sipparse ingest`` -> database, with the configs of examples/.
 
 Two runs of a real log server (``examples/rsyslog/logserver.conf``), each writing every host
-into ONE traditional file and one RFC 3339 file per host:
+into ONE traditional file and one RFC 3339 file per host (and, beyond the example, every host
+into ONE RSYSLOG_SyslogProtocol23Format file):
 
 * the syslog channel (``syslog.local0 => verbose``): real SIP messages, one syslog message
   each with CR/LF inside, from four Asterisk hosts: two forwarding rsyslogds of
@@ -58,6 +59,7 @@ class Run:
 
     traditional: list[Path]  # every host in one file, RSYSLOG_TraditionalFileFormat
     rfc3339: list[Path]  # one file per host, RSYSLOG_FileFormat
+    protocol23: list[Path]  # every host in one file, RSYSLOG_SyslogProtocol23Format
     expected: list[dict[str, Any]]
 
 
@@ -167,7 +169,7 @@ def syslog_channel_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
                                                "peer": message.peer}
                 for (host, message), stamp in zip(sent, stamps, strict=True)]
     out = root / "logs"
-    return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), expected)
+    return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), [out / "protocol23.log"], expected)
 
 
 # -- run (b): the file channel read by imfile, two hosts into one file ------------------------
@@ -210,7 +212,7 @@ def imfile_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     expected = [expected_row(m, host) | {"transport": m.transport, "peer": m.peer}
                 for host, path in sources.items() for m in read_full_log(path)]
     out = root / "logs"
-    return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), expected)
+    return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), [out / "protocol23.log"], expected)
 
 
 # -- reading the database back ----------------------------------------------------------------
@@ -259,7 +261,7 @@ def _assert_all_came_out(url: str, run: Run, fields: tuple[str, ...]) -> None:
         f"\nfirst missing: {next(iter(missing), None)}\nfirst extra:   {next(iter(extra), None)}")
 
 
-TEMPLATES = ["traditional", "rfc3339"]
+TEMPLATES = ["traditional", "rfc3339", "protocol23"]
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -420,5 +422,5 @@ def test_rotate_while_rsyslog_writes_loses_no_message(tmp_path: Path, sqlite_url
         _stop(server)
     assert _markers(log) > 0, "rsyslog did not reopen all.log after the HUP"
     _ingest(sqlite_url, [log])
-    run = Run([], [], [expected_row(m, "pbx-r") for m in messages])
+    run = Run([], [], [], [expected_row(m, "pbx-r") for m in messages])
     _assert_all_came_out(sqlite_url, run, COMPARED)

@@ -202,19 +202,24 @@ def test_detect_from_the_middle(name: str, dialect: str) -> None:
     assert detect_dialect(data[middle:middle + 65536]) == dialect
 
 
-def _as_syslog_protocol(data: bytes, structured: bytes = b"-") -> bytes:
-    """RSYSLOG_FileFormat lines rewritten as RSYSLOG_SyslogProtocol23Format writes them."""
+def _as_syslog_protocol(data: bytes, structured: bytes = b"-", before: bytes = b" ") -> bytes:
+    """RSYSLOG_FileFormat lines rewritten as RSYSLOG_SyslogProtocol23Format writes them;
+    ``before``: what separates the structured data from the message."""
     line = re.compile(rb"(?m)^(\S+) (\S+) ([^\[: ]+)\[(\d+)\]: ")
-    return line.sub(lambda m: b"<134>1 %s %s %s %s - %s " % (m[1], m[2], m[3], m[4], structured), data)
+    return line.sub(lambda m: b"<134>1 %s %s %s %s - %s%s" % (m[1], m[2], m[3], m[4], structured, before), data)
 
 
 @pytest.mark.parametrize("name", ["pjsip-rfc5424.log", "asterisk-real/rsyslog-fileformat.log"])
 @pytest.mark.parametrize("structured", [b"-", rb'[meta sequenceId="7"][origin ip="10.0.0.5" x="a\]b"]'])
-def test_the_rfc5424_message_format_itself(name: str, structured: bytes) -> None:
+@pytest.mark.parametrize("before", [b" ", b"  "])
+def test_the_rfc5424_message_format_itself(name: str, structured: bytes, before: bytes) -> None:
     """The same log through rsyslog's protocol-23 template: the same messages, from the
-    PRI, version, structured data and all."""
+    PRI, version, structured data and all. A message that reached rsyslog in RFC 3164 (from
+    /dev/log, or forwarded so) keeps the space after its tag's colon as its first byte, and
+    the template writes it after its own: ``<134>1 ... asterisk 2899 - -  VERBOSE[2931]: ...``
+    (rsyslog 8.2302)."""
     rfc3339 = (DATA / name).read_bytes()
-    protocol = _as_syslog_protocol(rfc3339, structured)
+    protocol = _as_syslog_protocol(rfc3339, structured, before)
     assert protocol.startswith(b"<134>1 ") and protocol.count(b"<134>1 ") > 100
     assert detect_dialect(protocol[:65536]) == "syslog-protocol"
     plain, _, _, _ = parse_bytes(rfc3339)
