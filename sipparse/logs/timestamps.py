@@ -13,8 +13,9 @@ nearer the time parsed before it, so a log crossing that hour stays in order.
 
 Time stamps repeat (a log has one per second at most for most lines), so every distinct
 text is parsed once (but for those of a repeated hour): ISO 8601 by
-``datetime.fromisoformat``, the syslog shape by a compiled pattern, anything else (a
-customised Asterisk ``dateformat``, a user dialect) by python-dateutil.
+``datetime.fromisoformat``, the syslog shape by a compiled pattern, seconds since 1970
+(Asterisk's ``dateformat = %s``) as UTC, anything else (a customised Asterisk
+``dateformat``, a user dialect) by python-dateutil.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ _SYSLOG = re.compile(
     r"(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)"
     r"(?:[.,](?P<f>\d+))?(?: (?P<y>\d{4}))?"
 )
+# Seconds since 1970 (Asterisk's ``dateformat = %s``, or ``%s.%3q``): nine digits or more, so
+# not an ISO 8601 basic date (``20261129``), which ``fromisoformat`` reads first.
+_EPOCH = re.compile(r"(?P<s>[0-9]{9,12})(?:[.,](?P<f>[0-9]{1,9}))?")
+_EPOCH_START = datetime(1970, 1, 1)
 _LEAP_SECOND = re.compile(r"(?<=\d\d:\d\d):60(?!\d)")
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -104,6 +109,9 @@ class TimestampParser:
                 return self._to_utc(datetime.fromisoformat(text.replace(",", ".")))
             except ValueError:
                 pass
+            epoch = _EPOCH.fullmatch(text)
+            if epoch:
+                return _from_epoch(epoch)
         match = _SYSLOG.fullmatch(text)
         if match:
             return self._from_syslog(match)
@@ -188,6 +196,15 @@ class TimestampParser:
         if last is None:
             return second if second <= self.now.astimezone(UTC).replace(tzinfo=None) else first
         return second if abs(second - last) <= abs(first - last) else first
+
+
+def _from_epoch(match: re.Match[str]) -> datetime | None:
+    """Seconds since 1970 as naive UTC: no zone shifts them, whatever ``tz`` says."""
+    fraction = int((match["f"] or "0")[:6].ljust(6, "0"))
+    try:
+        return _EPOCH_START + timedelta(seconds=int(match["s"]), microseconds=fraction)
+    except OverflowError:
+        return None
 
 
 @cache

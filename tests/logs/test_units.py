@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import tomllib
 import warnings
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -295,6 +296,44 @@ def test_an_application_log_is_no_syslog_without_a_colon() -> None:
     app = b"".join(b"2026-11-29 14:09:1%d,123 INFO app.module started\n" % i for i in range(10))
     assert detect_dialect(app) is None
     assert detect_dialect(app.replace(b" INFO app.module ", b" pbx asterisk[6541] ")) == "rfc5424"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1795961195", datetime(2026, 11, 29, 14, 6, 35)),
+    ("1795961195.123", datetime(2026, 11, 29, 14, 6, 35, 123000)),
+    ("1795961195,000042", datetime(2026, 11, 29, 14, 6, 35, 42)),
+    ("999999999", datetime(2001, 9, 9, 1, 46, 39)),
+])
+def test_seconds_since_the_epoch_are_utc_whatever_the_zone(text: str, expected: datetime) -> None:
+    """Asterisk's ``dateformat = %s`` (or ``%s.%3q``) writes the seconds since 1970, which no
+    zone shifts."""
+    assert TimestampParser(tz=ZoneInfo("Europe/Paris"))(text) == expected
+    assert TimestampParser(tz=UTC, year=2020)(text) == expected
+
+
+def test_a_full_log_with_epoch_time_stamps_reads_through_a_user_dialect() -> None:
+    """The ``[[dialects]]`` table the README gives for ``dateformat = %s.%3q``: detected
+    among the built-in dialects, every message at its time."""
+    spec = readme_dialect("asterisk-epoch")
+    data = (DATA / "asterisk-real/pjsip").read_bytes()
+    epoch = re.sub(rb"(?m)^\[Nov 29 14:(\d\d):(\d\d)\]",
+                   lambda m: b"[%d.250]" % (1795960800 + int(m[1]) * 60 + int(m[2])), data)
+    assert epoch.count(b"\n[1795961") > 100
+    plain, _, skipped, _ = parse_bytes(data)
+    got, rejects, epoch_skipped, _ = parse_bytes(epoch, user_dialects=[spec])
+    assert not rejects and epoch_skipped == skipped and len(got) == len(plain) > 0
+    assert [m.timestamp for m in got] == [m.timestamp + timedelta(microseconds=250000) for m in plain]
+    assert [m.raw_message for m in got] == [m.raw_message for m in plain]
+
+
+def readme_dialect(name: str) -> dict[str, object]:
+    """The ``[[dialects]]`` table of that name in the README, as a user would copy it."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for block in re.findall(r"```toml\n(.*?)```", readme, re.S):
+        for table in tomllib.loads(block).get("dialects", []):
+            if table["name"] == name:
+                return table
+    raise AssertionError(f"the README gives no [[dialects]] table named {name!r}")
 
 
 def test_user_dialect_from_configuration() -> None:
