@@ -19,7 +19,7 @@ from sipparse.grok import PatternLibrary
 from sipparse.logs import detect_dialect
 from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.timestamps import TimestampParser
-from tests.logs.helpers import DATA, parse_bytes
+from tests.logs.helpers import DATA, imfile_lines, interleave, parse_bytes
 
 UTC = UTC
 
@@ -334,6 +334,27 @@ def readme_dialect(name: str) -> dict[str, object]:
             if table["name"] == name:
                 return table
     raise AssertionError(f"the README gives no [[dialects]] table named {name!r}")
+
+
+def test_rfc3339_lines_without_a_procid_read_through_the_readme_dialect() -> None:
+    """imfile's lines forwarded in RFC 5424 (RSYSLOG_SyslogProtocol23Format) and written by
+    RSYSLOG_FileFormat: ``2026-...+00:00 pbx-a.example.com asterisk [Nov 29 14:06:35] ...``, no
+    PROCID, no colon. No built-in dialect reads them; the README's table reads them as the
+    same lines with a traditional prefix, hosts named by FQDN or address kept apart."""
+    channel = (DATA / "asterisk-real/pjsip").read_bytes()
+    streams = [imfile_lines(channel.replace(b"@127.0.0.1", b"@" + host.encode()), host, 4101)
+               for host in ("pbx-a.example.com", "192.0.2.10")]
+    traditional = interleave(streams, seed=5)
+    rfc3339 = re.sub(rb"(?m)^Nov 29 (\S+) (\S+) asterisk\[4101\]: ",
+                     rb"2026-11-29T\1.000000+00:00 \2 asterisk ", traditional)
+    assert rfc3339.count(b" asterisk [Nov 29 ") > 100 and detect_dialect(rfc3339) is None
+    spec = readme_dialect("rfc3339-no-procid")
+    plain, _, skipped, _ = parse_bytes(traditional)
+    got, rejects, rfc3339_skipped, _ = parse_bytes(rfc3339, user_dialects=[spec])
+    assert not rejects and rfc3339_skipped == skipped and len(got) == len(plain) > 200
+    fields = ("call_id", "sip_method", "cseq", "timestamp", "host", "raw_message", "direction", "transport", "peer")
+    assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
+    assert {m.pid for m in got} == {None}
 
 
 def test_user_dialect_from_configuration() -> None:
