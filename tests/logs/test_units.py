@@ -312,9 +312,9 @@ def test_seconds_since_the_epoch_are_utc_whatever_the_zone(text: str, expected: 
 
 
 def test_a_full_log_with_epoch_time_stamps_reads_through_a_user_dialect() -> None:
-    """The ``[[dialects]]`` table the README gives for ``dateformat = %s.%3q``: detected
-    among the built-in dialects, every message at its time."""
-    spec = readme_dialect("asterisk-epoch")
+    """The ``[[dialects]]`` table the README gives for any Asterisk ``dateformat``, on
+    ``%s.%3q``: detected among the built-in dialects, every message at its time."""
+    spec = readme_dialect("asterisk-any-dateformat")
     data = (DATA / "asterisk-real/pjsip").read_bytes()
     epoch = re.sub(rb"(?m)^\[Nov 29 14:(\d\d):(\d\d)\]",
                    lambda m: b"[%d.250]" % (1795960800 + int(m[1]) * 60 + int(m[2])), data)
@@ -324,6 +324,27 @@ def test_a_full_log_with_epoch_time_stamps_reads_through_a_user_dialect() -> Non
     assert not rejects and epoch_skipped == skipped and len(got) == len(plain) > 0
     assert [m.timestamp for m in got] == [m.timestamp + timedelta(microseconds=250000) for m in plain]
     assert [m.raw_message for m in got] == [m.raw_message for m in plain]
+
+
+@pytest.mark.parametrize("dateformat", ["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S %Z", "%a %b %e %H:%M:%S %Y"])
+def test_a_full_log_with_another_dateformat_reads_through_the_readme_dialect(dateformat: str) -> None:
+    """Asterisk's ``dateformat`` is any strftime format; what no built-in prefix reads, the
+    README's table does, at the time each entry was logged (by Asterisk in Paris)."""
+    data = (DATA / "asterisk-real/pjsip").read_bytes()
+    paris = ZoneInfo("Europe/Paris")
+    stamp = re.compile(rb"(?m)^\[Nov 29 (\d\d):(\d\d):(\d\d)\]")
+
+    def restamped(m: re.Match[bytes]) -> bytes:
+        when = datetime(2026, 11, 29, *map(int, m.groups()), tzinfo=UTC).astimezone(paris)
+        return b"[%s]" % when.strftime(dateformat).encode()
+
+    changed = stamp.sub(restamped, data)
+    assert changed.count(b"\n[") == data.count(b"\n[") and detect_dialect(changed) is None
+    plain, _, skipped, _ = parse_bytes(data)
+    spec = readme_dialect("asterisk-any-dateformat")
+    got, rejects, changed_skipped, _ = parse_bytes(changed, tz=paris, user_dialects=[spec])
+    assert not rejects and changed_skipped == skipped and len(got) == len(plain) > 0
+    assert [(m.timestamp, m.raw_message) for m in got] == [(m.timestamp, m.raw_message) for m in plain]
 
 
 def readme_dialect(name: str) -> dict[str, object]:
