@@ -46,6 +46,11 @@ BUILTIN = {
 LAYOUTS = ("full", "syslog")
 MARKER_FIELDS = ("verb", "bytes", "transport", "peer")  # what ``full.marker_of`` reads
 FIELDS = ("timestamp", "host", "program", "pid")
+STREAM_FIELDS = ("host", "program", "pid")  # what tells the streams of a syslog-layout log apart
+# An empty capture after a syslog-layout prefix that captures none of STREAM_FIELDS: the one
+# stream all its lines are (``Dialect.groups["stream"]``). Not the time stamp, which rsyslog's
+# RFC 3339 ones change from line to line of one message: each line was a stream of its own.
+ONE_STREAM = "sipparse_one_stream"
 DETECT_LINES = 200
 
 
@@ -238,17 +243,22 @@ def _compile(library: Any, name: str, expression: str, layout: str, mapping: dic
         library.compile(expression)
         prefix = _message_as_lookahead(expression, mapping.get("message", "message"))
         regex, groups = compile_bytes(library, f"^(?:{prefix})", builtin=builtin)
+        fields = _fields(groups, mapping)
+        if layout == "syslog" and not any(field in fields for field in STREAM_FIELDS):
+            regex, groups = compile_bytes(library, f"^(?:{prefix})(?<{ONE_STREAM}>)", builtin=builtin)
+            fields = _fields(groups, mapping) | {"stream": groups[ONE_STREAM]}
     except GrokError as exc:
         raise GrokError(f"dialect {name!r}: {exc}") from None
-    fields = {}
-    for field in FIELDS:
-        source = mapping.get(field, field)
-        if source in groups:
-            fields[field] = groups[source]
     if "timestamp" not in fields:
+        captured = ", ".join(group for group in groups if group != ONE_STREAM) or "none"
         raise ConfigError(f"dialect {name!r}: its line expression {expression!r} captures no "
-                          f"{mapping.get('timestamp', 'timestamp')} field (it captures: {', '.join(groups) or 'none'})")
+                          f"{mapping.get('timestamp', 'timestamp')} field (it captures: {captured})")
     return Dialect(name, layout, regex, fields)
+
+
+def _fields(groups: dict[str, int], mapping: dict[str, str]) -> dict[str, int]:
+    """The group number of each of ``FIELDS`` the expression captures, by the user's names."""
+    return {field: groups[mapping.get(field, field)] for field in FIELDS if mapping.get(field, field) in groups}
 
 
 def _message_as_lookahead(expression: str, field: str) -> str:

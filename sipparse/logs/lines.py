@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from sipparse.logs.dialects import AsteriskRules, Dialect, unanchored
+from sipparse.logs.dialects import STREAM_FIELDS, AsteriskRules, Dialect, unanchored
 from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.full import LOOSE_MARKER, UNREAD_MARKER, marker_of
 from sipparse.logs.packets import DUMPS_SLACK, MAX_MESSAGE, Marker, PacketBuilder
@@ -120,7 +120,7 @@ class SyslogLayout:
         self.timestamps = timestamps
         groups = dialect.groups
         self._ts = groups["timestamp"]
-        self._key = tuple(groups[f] for f in ("host", "program", "pid") if f in groups) or (self._ts,)
+        self._key = tuple(groups[f] for f in STREAM_FIELDS if f in groups) or (groups.get("stream", self._ts),)
         self._host = groups.get("host")
         self._glued_prefix = unanchored(dialect.prefix)
         self._pid = groups.get("pid")

@@ -390,6 +390,22 @@ def test_user_dialect_from_configuration() -> None:
         parse_bytes(data, user_dialects=[{"name": "bad", "line": "%{INT:x} "}])
 
 
+def test_a_user_dialect_that_captures_no_stream_field_reads_every_line_as_one_stream() -> None:
+    """A ``[[dialects]]`` prefix that captures the time stamp only: rsyslog's RFC 3339 time
+    stamps differ from line to line of one message (imfile stamps each line as it reads
+    it), and each line was taken as a stream of its own, so no message was ever whole."""
+    data = (DATA / "pjsip-rfc5424.log").read_bytes()
+    tick = iter(range(10**6))
+    stamped = re.sub(rb"(?m)^(2026-11-29T\d\d:\d\d:\d\d)\.\d{6}",
+                     lambda m: b"%s.%06d" % (m[1], next(tick) % 10**6), data)
+    spec = {"name": "stamp-only", "line": "%{TIMESTAMP_ISO8601:timestamp} [^ ]+ [^ ]+: "}
+    plain, _, _, _ = parse_bytes(stamped)
+    got, rejects, _, _ = parse_bytes(stamped, dialect="stamp-only", user_dialects=[spec])
+    assert not rejects and len(got) == len(plain) > 300
+    assert [(m.call_id, m.timestamp, m.raw_message) for m in got] == [(m.call_id, m.timestamp, m.raw_message)
+                                                                     for m in plain]
+
+
 @pytest.mark.parametrize("host", [r"\p{L}+[0-9]", "[[:lower:]]+[0-9]", r"(?<=<|&<)[a-z]+[0-9]"])
 def test_a_user_prefix_in_syntax_only_the_regex_module_has_reads_as_written(host: str) -> None:
     """``\\p{L}``, ``[[:lower:]]`` or a variable-width lookbehind: stdlib ``re`` refused the
