@@ -206,8 +206,16 @@ def syslog_forwarder(root: Path, host: str, port: int, protocol: str) -> Rsyslog
     return daemon
 
 
-def imfile_forwarder(root: Path, host: str, port: int, logfile: Path) -> Rsyslogd:
-    """An Asterisk host of ``examples/rsyslog/asterisk-host-imfile.conf`` reading ``logfile``."""
+# What the README has an imfile input add to read each entry of the file whole: its start
+# line, LF written as "#012" (imfile's own escape is "\n"), the last entry sent after a second.
+WHOLE_ENTRIES = 'startmsg.regex="^\\\\[" escapeLF.replacement="#012" readTimeout="1"'
+
+
+def imfile_forwarder(root: Path, host: str, port: int, logfile: Path, whole_entries: bool = False) -> Rsyslogd:
+    """An Asterisk host of ``examples/rsyslog/asterisk-host-imfile.conf`` reading ``logfile``,
+    line by line or (``whole_entries``) an entry at a time."""
     changes = forwarding(port, "tcp") + [("/var/log/asterisk/pjsip", str(logfile))]
+    if whole_entries:
+        changes.append(('tag="asterisk:"', f'tag="asterisk:" {WHOLE_ENTRIES}'))
     included = adapt("rsyslog/asterisk-host-imfile.conf", changes)
     return Rsyslogd(root, f"imfile-{host}", IMFILE_WRAPPER % {"host": host}, included)

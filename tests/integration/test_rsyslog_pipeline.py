@@ -215,6 +215,31 @@ def imfile_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), [out / "protocol23.log"], expected)
 
 
+@pytest.fixture(scope="module")
+def imfile_entries_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """One Asterisk host whose imfile reads the file channel an entry at a time, as the README
+    says (``rsyslog.WHOLE_ENTRIES``): each SIP message is one syslog message."""
+    rsyslog.require_rsyslogd()
+    _samples()
+    root = tmp_path_factory.mktemp("imfile-entries")
+    port = rsyslog.free_port_pair()
+    log = root / "pbx-e.pjsip"
+    log.write_bytes(b"")
+    server = rsyslog.central(root, port).start()
+    forwarder = None
+    try:
+        _wait_ready(server, port, root / "logs")
+        forwarder = rsyslog.imfile_forwarder(root, "pbx-e", port, log, whole_entries=True).start()
+        _append_interleaved([(REAL_PJSIP.read_bytes(), log)])
+        _wait_for_counts(root / "logs", {"pbx-e": _markers(REAL_PJSIP)})
+    finally:
+        _stop(*([forwarder] if forwarder else []), server)
+    expected = [expected_row(m, "pbx-e") | {"transport": m.transport, "peer": m.peer}
+                for m in read_full_log(REAL_PJSIP)]
+    out = root / "logs"
+    return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), [out / "protocol23.log"], expected)
+
+
 # -- reading the database back ----------------------------------------------------------------
 
 
@@ -289,6 +314,15 @@ def test_imfile_two_hosts_one_file_messages_come_out_as_sent(imfile_run: Run, te
     _ingest(db_url, getattr(imfile_run, template))
     _assert_all_came_out(db_url, imfile_run, COMPARED + ("transport", "peer"))
     assert _rows(db_url, "rejects") == []
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_imfile_whole_entries_come_out_as_sent(imfile_entries_run: Run, template: str, sqlite_url: str) -> None:
+    entries = getattr(imfile_entries_run, template)
+    assert b"--->#012" in entries[0].read_bytes(), "imfile did not send each entry whole"
+    _ingest(sqlite_url, entries)
+    _assert_all_came_out(sqlite_url, imfile_entries_run, COMPARED + ("transport", "peer"))
+    assert _rows(sqlite_url, "rejects") == []
 
 
 def test_big_messages_pass_whole(syslog_channel_run: Run) -> None:

@@ -304,8 +304,9 @@ def test_repeat_summaries_under_a_marker_only_the_regex_module_reads(tmp_path: P
 @pytest.mark.parametrize("escaped", [True, False], ids=["escapeLF-on", "escapeLF-off"])
 def test_imfile_reading_whole_entries(escaped: bool) -> None:
     """imfile with ``startmsg.regex="^\\["`` forwards each entry of the pjsip file as one
-    message: on one line with ``#012``/``#015`` (escapeLF, the default), or with its LFs as
-    they are, the lines after the first then without a prefix."""
+    message: on one line with ``#012``/``#015`` (``escapeLF.replacement="#012"``; the CR
+    escaped by rsyslog's parser), or with its LFs as they are (``escapeLF="off"``), the lines
+    after the first then without a prefix."""
     channel = (DATA / "asterisk-real" / "pjsip").read_bytes()
     forwarded = b""
     for entry in re.split(rb"(?m)^(?=\[)", channel)[1:]:
