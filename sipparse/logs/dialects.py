@@ -44,6 +44,7 @@ BUILTIN = {
     "syslog-protocol": ("%{ASTERISK_SYSLOG_PROTOCOL_LINE}", "syslog"),
 }
 LAYOUTS = ("full", "syslog")
+TABLE_KEYS = ("name", "line", "expression", "pattern", "fields", "layout", "kind")  # of a [[dialects]] table
 MARKER_FIELDS = ("verb", "bytes", "transport", "peer")  # what ``full.marker_of`` reads
 FIELDS = ("timestamp", "host", "program", "pid")
 STREAM_FIELDS = ("host", "program", "pid")  # what tells the streams of a syslog-layout log apart
@@ -230,7 +231,24 @@ def _user_dialect(library: Any, spec: Mapping[str, Any]) -> Dialect:
     layout = spec.get("layout", spec.get("kind", "syslog"))
     if layout not in LAYOUTS:
         raise ConfigError(f"dialect {name!r}: layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    return _compile(library, str(name), str(line), layout, dict(spec.get("fields") or {}))
+    return _compile(library, str(name), str(line), layout, _mapping(str(name), spec))
+
+
+def _mapping(name: str, spec: Mapping[str, Any]) -> dict[str, str]:
+    """A table's ``fields``, checked as the config's other sections are: a key misspelt (in the
+    table or in ``fields``) or of the wrong type would leave a field unread, and every message
+    without its host, with no word of why."""
+    unknown = sorted(set(spec) - set(TABLE_KEYS))
+    if unknown:
+        raise ConfigError(f"dialect {name!r}: unknown key {unknown[0]!r} (known: name, line, fields, layout)")
+    fields = spec.get("fields") or {}
+    if not isinstance(fields, Mapping) or not all(isinstance(value, str) for value in fields.values()):
+        raise ConfigError(f"dialect {name!r}: fields must be a table of field = capture names, not {fields!r}")
+    known = (*FIELDS, "message")
+    for field in fields:
+        if field not in known:
+            raise ConfigError(f"dialect {name!r}: fields names no field {field!r} (known: {', '.join(known)})")
+    return dict(fields)
 
 
 def _compile(library: Any, name: str, expression: str, layout: str, mapping: dict[str, str]) -> Dialect:
@@ -249,10 +267,14 @@ def _compile(library: Any, name: str, expression: str, layout: str, mapping: dic
             fields = _fields(groups, mapping) | {"stream": groups[ONE_STREAM]}
     except GrokError as exc:
         raise GrokError(f"dialect {name!r}: {exc}") from None
+    captured = ", ".join(group for group in groups if group != ONE_STREAM) or "none"
     if "timestamp" not in fields:
-        captured = ", ".join(group for group in groups if group != ONE_STREAM) or "none"
         raise ConfigError(f"dialect {name!r}: its line expression {expression!r} captures no "
                           f"{mapping.get('timestamp', 'timestamp')} field (it captures: {captured})")
+    for field, source in mapping.items():
+        if source not in groups:
+            raise ConfigError(f"dialect {name!r}: fields.{field} is {source!r}, which its line expression "
+                              f"{expression!r} does not capture (it captures: {captured})")
     return Dialect(name, layout, regex, fields)
 
 

@@ -445,6 +445,30 @@ def test_a_broken_user_dialect_is_named(line: str, error: str) -> None:
         parse_bytes(b"x\n", user_dialects=[{"name": "mine", "line": line}])
 
 
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ({"feilds": {"host": "h"}}, r"^dialect 'mine': unknown key 'feilds' \(known: name, line, fields, layout\)$"),
+        ({"fields": "h"}, r"^dialect 'mine': fields must be a table of field = capture names, not 'h'$"),
+        ({"fields": {"host": 3}}, r"^dialect 'mine': fields must be a table of field = capture names, "
+                                  r"not \{'host': 3\}$"),
+        ({"fields": {"hots": "h"}}, r"^dialect 'mine': fields names no field 'hots' \(known: timestamp, host, program, "
+                                    r"pid, message\)$"),
+        ({"fields": {"host": "hostname"}}, r"^dialect 'mine': fields\.host is 'hostname', which its line expression "
+                                           r"'%\{INT:timestamp\} %\{HOSTNAME:h\} ' does not capture \(it captures: "
+                                           r"timestamp, h\)$"),
+    ],
+)
+def test_a_dialect_table_that_would_be_read_otherwise_than_written_is_refused(table: dict[str, object],
+                                                                               error: str) -> None:
+    """Every other section of the config names a key misspelt or mistyped; a [[dialects]]
+    table took it silently (a host it names unread, every message without its host) or
+    failed with an unexpected ValueError."""
+    spec = {"name": "mine", "line": "%{INT:timestamp} %{HOSTNAME:h} ", **table}
+    with pytest.raises(SipparseError, match=error):
+        parse_bytes(b"x\n", user_dialects=[spec])
+
+
 def test_a_broken_override_of_a_dialect_prefix_is_named(tmp_path: Path) -> None:
     (tmp_path / "mine").write_text("ASTERISK_SYSLOG_LINE %{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host}: \n")
     with pytest.raises(SipparseError, match=r"^dialect 'syslog': its line expression '%\{ASTERISK_SYSLOG_LINE\}' "
