@@ -173,12 +173,22 @@ PROTOCOL23_ACTION = ('    action(type="omfile" file="/var/log/asterisk-sip/proto
                      '           template="RSYSLOG_SyslogProtocol23Format")\n')
 
 
-def central(root: Path, port: int) -> Rsyslogd:
+# The example's escaping, and what other log servers set instead (each a real deployment's).
+ESCAPING = {
+    "example": [],
+    "unescaped": [('parser.escapeControlCharactersOnReceive="on"', 'parser.escapeControlCharactersOnReceive="off"')],
+    "all-escaped": [('parser.escapeControlCharacterTab="off"',
+                     'parser.escapeControlCharacterTab="on"\n    parser.escape8BitCharactersOnReceive="on"')],
+}
+
+
+def central(root: Path, port: int, escaping: str = "example") -> Rsyslogd:
     """The log server of ``examples/rsyslog/logserver.conf``, listening on ``port`` tcp+udp,
-    also writing every host into ``protocol23.log`` with RSYSLOG_SyslogProtocol23Format."""
+    also writing every host into ``protocol23.log`` with RSYSLOG_SyslogProtocol23Format;
+    ``escaping``: a key of ``ESCAPING``."""
     out = root / "logs"
     all_log = '    action(type="omfile" file="/var/log/asterisk-sip/all.log"'
-    included = adapt("rsyslog/logserver.conf", [
+    included = adapt("rsyslog/logserver.conf", ESCAPING[escaping] + [
         (all_log, PROTOCOL23_ACTION + all_log),
         ("/var/log/asterisk-sip", str(out)),
         ('input(type="imudp" port="514"', f'input(type="imudp" address="127.0.0.1" port="{port}"'),

@@ -172,6 +172,46 @@ def syslog_channel_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return Run([out / "all.log"], sorted((out / "hosts").glob("pbx-*.log")), [out / "protocol23.log"], expected)
 
 
+def _with_text(message: Logged) -> Logged:
+    """The message with a header holding a TAB and UTF-8 (a display name, a subject), which the
+    escaping settings write three ways: as they are, as ``#011`` and ``#303#251``."""
+    extra = "Subject:\tH\u00e9llo w\u00f6rld \u2713\r\n".encode()
+    raw = message.raw.replace(b"\r\nCall-ID:", b"\r\n" + extra + b"Call-ID:", 1)
+    return Logged(message.direction, message.transport, message.peer, raw)
+
+
+@pytest.fixture(scope="module", params=[name for name in rsyslog.ESCAPING if name != "example"])
+def escaping_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A log server escaping otherwise than the example, fed the syslog channel of two hosts
+    straight (an FQDN and an address as host names, one tag without its pid)."""
+    rsyslog.require_rsyslogd()
+    _samples()
+    root = tmp_path_factory.mktemp(f"escaping-{request.param}")
+    port = rsyslog.free_port_pair()
+    server = rsyslog.central(root, port, request.param).start()
+    hosts = ["pbx1.example.com", "192.0.2.10"]
+    sent: list[tuple[str, Logged, str]] = []
+    try:
+        _wait_ready(server, port, root / "logs")
+        tcp = senders.OctetCountedSender(port)
+        for i, message in enumerate(read_full_log(REAL_PJSIP)[:40]):
+            host, message = hosts[i % 2], _with_text(message)
+            stamp = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+            payload = senders.network_message(stamp, host, senders.asterisk_text(message))
+            tcp.send(payload if i % 4 else payload.replace(b" asterisk[2899]: ", b" asterisk: ", 1))
+            sent.append((host, message, str(stamp)))
+        tcp.close()
+        _wait_for_counts(root / "logs", {host: sum(1 for h, _, _ in sent if h == host) for host in hosts})
+    finally:
+        _stop(server)
+    expected = [expected_row(message, host) | {"timestamp": stamp, "transport": message.transport,
+                                               "peer": message.peer} for host, message, stamp in sent]
+    out = root / "logs"
+    written = (out / "all.log").read_bytes()
+    assert (b"\tH\xc3\xa9llo" in written) if request.param == "unescaped" else (b"#011H#303#251llo" in written)
+    return Run([out / "all.log"], sorted((out / "hosts").glob("*.log")), [out / "protocol23.log"], expected)
+
+
 # -- run (b): the file channel read by imfile, two hosts into one file ------------------------
 
 
@@ -322,6 +362,13 @@ def test_imfile_whole_entries_come_out_as_sent(imfile_entries_run: Run, template
     assert b"--->#012" in entries[0].read_bytes(), "imfile did not send each entry whole"
     _ingest(sqlite_url, entries)
     _assert_all_came_out(sqlite_url, imfile_entries_run, COMPARED + ("transport", "peer"))
+    assert _rows(sqlite_url, "rejects") == []
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_escaping_gives_the_messages_as_sent(escaping_run: Run, template: str, sqlite_url: str) -> None:
+    _ingest(sqlite_url, getattr(escaping_run, template))
+    _assert_all_came_out(sqlite_url, escaping_run, COMPARED + ("transport", "peer", "timestamp"))
     assert _rows(sqlite_url, "rejects") == []
 
 
