@@ -70,7 +70,28 @@ class UnknownLogFormat(LogFileError):
         super().__init__(
             f"{path} not read: no known log format in its first lines (the first: {first!r}). "
             "Describe its line prefix in a [[dialects]] table of the "
-            "config (README, Log dialects), or name a known format with --format")
+            "config (README, Log dialects), or name a known format with --format" + _readme_table_for(head))
+
+
+# Shapes no built-in dialect reads that the README gives a [[dialects]] table for, by their
+# first line: a log of one is told that table, so that its user knows what to write.
+_README_TABLES = (
+    (re.compile(rb"\[[^\]\n]+\] (?:VERBOSE|NOTICE|WARNING|ERROR|DEBUG|DTMF|SECURITY|TRACE|FATAL)\[[0-9]+\]"),
+     "an Asterisk file channel with another dateformat", "asterisk-any-dateformat"),
+    (re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2}) "
+                rb"[^ \n]+ [^ \[:\n]+ "),
+     "RFC 3339 syslog lines whose tag has no PROCID", "rfc3339-no-procid"),
+)
+
+
+def _readme_table_for(head: bytes) -> str:
+    """``; it looks like SHAPE: the README's TABLE table reads it`` when the first line of
+    ``head`` has a shape of ``_README_TABLES``, else nothing."""
+    first = next(iter(_sample_lines(head)), b"")
+    for pattern, shape, table in _README_TABLES:
+        if pattern.match(first):
+            return f"; it looks like {shape}: the README's {table} table reads it"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

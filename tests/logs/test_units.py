@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sipparse.errors import ConfigError, SipparseError
 from sipparse.grok import PatternLibrary
 from sipparse.logs import detect_dialect
+from sipparse.logs.dialects import UnknownLogFormat
 from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.timestamps import TimestampParser
 from tests.logs.helpers import DATA, imfile_lines, interleave, parse_bytes
@@ -376,6 +377,24 @@ def test_rfc3339_lines_without_a_procid_read_through_the_readme_dialect() -> Non
     fields = ("call_id", "sip_method", "cseq", "timestamp", "host", "raw_message", "direction", "transport", "peer")
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
     assert {m.pid for m in got} == {None}
+
+
+@pytest.mark.parametrize("first, table", [
+    (b"[1795961195.123] VERBOSE[2931][C-00000001] res_pjsip_logger.c: <--- Received SIP", "asterisk-any-dateformat"),
+    (b"[2026-11-29 15:06:35 +0100] NOTICE[2931] chan_pjsip.c: hello", "asterisk-any-dateformat"),
+    (b"2026-11-29T14:06:35.123392+00:00 pbx1.example.com asterisk [Nov 29 14:06:35] VERBOSE[2931] x",
+     "rfc3339-no-procid"),
+    (b"2026-11-29 14:09:10,123 INFO app started", None),
+])
+def test_a_log_in_no_known_format_is_told_the_readme_table_for_its_shape(first: bytes, table: str | None) -> None:
+    """A shape the README gives a [[dialects]] table for is named with that table, so that its
+    user knows what to write; any other is only told to describe its prefix."""
+    message = str(UnknownLogFormat("odd.log", first + b"\n" + first + b"\n"))
+    assert "Describe its line prefix in a [[dialects]] table" in message
+    if table is None:
+        assert "README's" not in message
+    else:
+        assert message.endswith(f"the README's {table} table reads it")
 
 
 def test_user_dialect_from_configuration() -> None:
