@@ -486,7 +486,7 @@ class SyslogLayout:
         info = marker_of(marker, self.rules.marker_groups)
         rest = content[marker.end():]
         if rest.strip():  # the whole packet on this line (Asterisk's syslog channel)
-            packet = decode_escapes(rest)
+            packet = decode_escapes(_imfile_lfs(rest))
             if packet.endswith(b"\r\n\n"):  # Asterisk's LF after it, kept by $DropTrailingLFOnReception off
                 packet = packet[:-1]
             self.builder.packet(packet, start, end, start, self.timestamps(m.group(self._ts)),
@@ -766,6 +766,15 @@ def _segment_goes_on(msg: _Open | None) -> bool:
     its Content-Length completed but that is not the message its marker announced."""
     return msg is not None and msg.marker is not None and msg.marker.stream and msg.in_body \
         and msg.content_length is not None and msg.body >= msg.content_length
+
+
+def _imfile_lfs(rest: bytes) -> bytes:
+    """A packet after its marker with imfile's own LF escape (``\\n``: ``startmsg.regex`` joins
+    an entry's lines so, rsyslog 8.2302) turned back into LFs. Asterisk writes an LF right after
+    the marker, never a backslash: only such a line is read so, and a backslash and ``n`` of
+    the message's own text cannot be told from the escape there (imfile leaves a backslash as
+    it is)."""
+    return rest.replace(b"\\n", b"\n") if rest.startswith(b"\\n") else rest
 
 
 def _wire_text(lines: list[bytes]) -> bytes:

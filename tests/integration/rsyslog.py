@@ -217,15 +217,18 @@ def syslog_forwarder(root: Path, host: str, port: int, protocol: str) -> Rsyslog
 
 
 # What the README has an imfile input add to read each entry of the file whole: its start
-# line, LF written as "#012" (imfile's own escape is "\n"), the last entry sent after a second.
-WHOLE_ENTRIES = 'startmsg.regex="^\\\\[" escapeLF.replacement="#012" readTimeout="1"'
+# line, the last entry sent after a second; the entry's LFs as imfile's own "\n", or as "#012".
+WHOLE_ENTRIES = {
+    "lf-escaped": 'startmsg.regex="^\\\\[" readTimeout="1"',
+    "lf-as-012": 'startmsg.regex="^\\\\[" escapeLF.replacement="#012" readTimeout="1"',
+}
 
 
-def imfile_forwarder(root: Path, host: str, port: int, logfile: Path, whole_entries: bool = False) -> Rsyslogd:
+def imfile_forwarder(root: Path, host: str, port: int, logfile: Path, whole_entries: str | None = None) -> Rsyslogd:
     """An Asterisk host of ``examples/rsyslog/asterisk-host-imfile.conf`` reading ``logfile``,
-    line by line or (``whole_entries``) an entry at a time."""
+    line by line or an entry at a time (``whole_entries``: a key of ``WHOLE_ENTRIES``)."""
     changes = forwarding(port, "tcp") + [("/var/log/asterisk/pjsip", str(logfile))]
-    if whole_entries:
-        changes.append(('tag="asterisk:"', f'tag="asterisk:" {WHOLE_ENTRIES}'))
+    if whole_entries is not None:
+        changes.append(('tag="asterisk:"', f'tag="asterisk:" {WHOLE_ENTRIES[whole_entries]}'))
     included = adapt("rsyslog/asterisk-host-imfile.conf", changes)
     return Rsyslogd(root, f"imfile-{host}", IMFILE_WRAPPER % {"host": host}, included)

@@ -301,18 +301,18 @@ def test_repeat_summaries_under_a_marker_only_the_regex_module_reads(tmp_path: P
     assert [r.reason for r in rejects] == [r.reason for r in expected_rejects] and len(rejects) == 1
 
 
-@pytest.mark.parametrize("escaped", [True, False], ids=["escapeLF-on", "escapeLF-off"])
-def test_imfile_reading_whole_entries(escaped: bool) -> None:
+@pytest.mark.parametrize("lf", [b"#012", b"\\n", None], ids=["escapeLF-#012", "escapeLF-default", "escapeLF-off"])
+def test_imfile_reading_whole_entries(lf: bytes | None) -> None:
     """imfile with ``startmsg.regex="^\\["`` forwards each entry of the pjsip file as one
-    message: on one line with ``#012``/``#015`` (``escapeLF.replacement="#012"``; the CR
-    escaped by rsyslog's parser), or with its LFs as they are (``escapeLF="off"``), the lines
-    after the first then without a prefix."""
+    message: on one line, its LFs as imfile's own escape (``\\n``, rsyslog 8.2302) or as
+    ``escapeLF.replacement="#012"``, its CRs as ``#015`` (rsyslog's parser), or with its LFs
+    as they are (``escapeLF="off"``), the lines after the first then without a prefix."""
     channel = (DATA / "asterisk-real" / "pjsip").read_bytes()
     forwarded = b""
     for entry in re.split(rb"(?m)^(?=\[)", channel)[1:]:
         text = entry.removesuffix(b"\n")  # imfile joins the entry's lines, its last LF ends the message
-        if escaped:
-            text = text.replace(b"\r", b"#015").replace(b"\n", b"#012")
+        if lf is not None:
+            text = text.replace(b"\n", lf).replace(b"\r", b"#015")
         forwarded += b"%s pbx-a asterisk: %s\n" % (entry[1:16], text)
     expected, _, _, _ = parse_bytes(channel)
     messages, rejects, _, batch = parse_bytes(forwarded, batch_bytes=4096)
