@@ -41,7 +41,7 @@ def range_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--since",
         metavar="WHEN",
-        help="Only from this time on: 1h, 30m, 2d (before now), '2025-02-01 18:00', an ISO date or "
+        help="Only from this time on: 1h, 30m, 2d (before now; -1h too), '2025-02-01 18:00', an ISO date or "
         "14:00 (today) (read in the display zone unless it has one).",
     )(func)
 

@@ -95,7 +95,8 @@ class Clock:
 
 
 def parse_time_bound(text: str, clock: Clock) -> datetime:
-    """``1h``, ``30m``, ``2d``, ``1h30m`` (that long before now), ``now``, or a date/time.
+    """``1h``, ``30m``, ``2d``, ``1h30m`` (that long before now, also written ``-1h`` as
+    journalctl does), ``now``, or a date/time.
 
     A date or time without a zone is read in the display zone; the result is naive UTC.
     """
@@ -104,10 +105,13 @@ def parse_time_bound(text: str, clock: Clock) -> datetime:
         raise QueryError("empty time: use e.g. 1h, 30m, 2d or '2025-02-01 18:00'")
     if value.lower() == "now":
         return clock.now_utc
+    age = value[1:] if value.startswith("-") else value
     try:
-        if _RELATIVE.fullmatch(value):
-            seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _RELATIVE_PART.findall(value))
+        if _RELATIVE.fullmatch(age):
+            seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _RELATIVE_PART.findall(age))
             return clock.now_utc - timedelta(seconds=seconds)
+        if value.startswith(("-", "+")):  # dateutil would take -1 for 1 January, -18:00 for 18:00
+            raise QueryError(f"cannot read time {value!r}: write an age as 1h or -1h, 30m, 2d or 1w")
         return clock.to_utc(_parse_absolute(value, clock.to_display(clock.now_utc).date()))
     except (OverflowError, ValueError):  # before year 1 or after 9999, once in UTC
         raise QueryError(f"time {value!r} is out of range (years 1 to 9999)") from None

@@ -108,6 +108,7 @@ def test_time_user_host_and_kind_filters(traffic) -> None:  # type: ignore[no-un
     now = datetime.now(UTC).replace(tzinfo=None)
     recent = {s.call_id for s in calls_of(scenarios) if s.start >= now - timedelta(hours=1)}
     assert recent and ids(calls_json(db_url, "--since", "1h")) == recent
+    assert ids(calls_json(db_url, "--since", "-1h")) == recent  # journalctl's way of writing it
     older = {s.call_id for s in calls_of(scenarios) if s.start < now - timedelta(days=1)}
     assert older and ids(calls_json(db_url, "--until", "1d")) == older
     def where(test) -> set[str]:  # type: ignore[no-untyped-def]

@@ -36,6 +36,22 @@ def test_relative_bounds_are_before_now(text: str, delta: timedelta) -> None:
     assert parse_time_bound(text, UTC_CLOCK) == NOW - delta
 
 
+@pytest.mark.parametrize(("text", "delta"), [
+    ("-1h", timedelta(hours=1)), ("-30m", timedelta(minutes=30)), ("-2d", timedelta(days=2)),
+    ("-1h30m", timedelta(minutes=90)), ("- 10s", timedelta(seconds=10)),
+])
+def test_an_age_with_a_minus_sign_is_that_long_before_now_as_journalctl_reads_it(text: str, delta: timedelta) -> None:
+    """``-1h`` was read as 01:00 today and ``-30m`` as 00:30: a query that silently missed
+    everything but the last hours, or took in the whole day."""
+    assert parse_time_bound(text, UTC_CLOCK) == NOW - delta
+
+
+@pytest.mark.parametrize("text", ["-5", "+1h", "-18:00", "-2025-02-01", "+2d"])
+def test_other_signed_times_are_refused_not_read_as_a_day_or_an_hour(text: str) -> None:
+    with pytest.raises(QueryError, match="cannot read time"):
+        parse_time_bound(text, UTC_CLOCK)
+
+
 def test_absolute_times_are_read_in_the_display_zone() -> None:
     assert parse_time_bound("2025-02-01 18:00", UTC_CLOCK) == datetime(2025, 2, 1, 18, 0)
     # Berlin is UTC+1 in February
