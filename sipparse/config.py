@@ -202,12 +202,12 @@ class Settings:
     def get(self, section: str, key: str, default: Any = None) -> Any:
         return self.section(section).get(key, default)
 
-    def patterns_dirs(self, check: bool = True) -> list[str]:
-        """``[grok] patterns_dir`` as a list (the file may give one string). With ``check``, a
-        directory that is not there is the config file's error, named with the file."""
+    def patterns_dirs(self) -> list[str]:
+        """``[grok] patterns_dir`` as a list (the file may give one string). A directory that
+        is not there is the config file's error, named with the file."""
         value = self.get("grok", "patterns_dir", [])
         directories = [value] if isinstance(value, str) else [str(item) for item in value]
-        for directory in directories if check else ():
+        for directory in directories:
             if not os.path.isdir(directory):
                 raise ConfigError(f"{config_location(self.config_path, 'grok', 'patterns_dir')}: "
                                   f"[grok] patterns_dir: {directory} "

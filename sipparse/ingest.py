@@ -1042,6 +1042,14 @@ def make_parse_options(options: IngestOptions) -> Any:
                         patterns=patterns, user_dialects=list(options.user_dialects), final=False)
 
 
+def check_options(options: IngestOptions) -> None:
+    """Load the pattern files and compile the dialects as a run does before it reads a byte,
+    so that ``sipparse info`` finds a config file the next run would fail on."""
+    from sipparse.logs.dialects import build_dialects
+
+    build_dialects(make_parse_options(options).patterns, options.user_dialects)
+
+
 def _dialects_read_as(options: Any, name: str) -> list[Any]:
     """The compiled dialect of that name (from the run's pattern library and [[dialects]]),
     and those whose lines a log of it is read with too (a syslog log whose format changed)."""

@@ -264,12 +264,41 @@ def test_a_bad_database_after_the_command_is_one_line_exit_1(capsys: pytest.Capt
 def test_info_shows_a_patterns_dir_given_as_one_string(tmp_path: Path) -> None:
     """``patterns_dir = "/etc/sipparse/patterns"`` (a string, as the file may give it) was
     listed a character a line."""
+    (tmp_path / "patterns").mkdir()
     config = tmp_path / "sipparse.toml"
-    config.write_text('[grok]\npatterns_dir = "/etc/sipparse/patterns"\n')
+    config.write_text(f'[grok]\npatterns_dir = "{tmp_path}/patterns"\n')
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/x.db", "--config", str(config), "info"])
     assert result.exit_code == 0, result.output
     assert [line for line in result.output.splitlines() if line.startswith("user patterns")] == [
-        "user patterns: /etc/sipparse/patterns"]
+        f"user patterns: {tmp_path}/patterns"]
+
+
+@pytest.mark.parametrize("text, says", [
+    ('[ingest]\ntz = "Mars/Olympus"\n', "line 2: [ingest] tz: unknown time zone 'Mars/Olympus'"),
+    ('[ingest]\nformat = "sylog"\n', "line 2: [ingest] format: unknown log format 'sylog'"),
+    ('[ingest]\nyear = 99999\n', "line 2: [ingest] year: 99999 is not in the range 1970 to 9999"),
+    ('[grok]\npatterns_dir = "TMP/gone"\n', "[grok] patterns_dir: TMP/gone does not exist"),
+    ('[[dialects]]\nname = "pbx"\nline = "%{NOSUCHPATTERN:x} %{GREEDYDATA:message}"\n', "NOSUCHPATTERN"),
+    ('[[dialects]]\nname = 3\n', "a [[dialects]] entry needs a name and a line expression"),
+], ids=["tz", "format", "year", "patterns-dir", "dialect-pattern", "dialect-name"])
+def test_info_refuses_a_config_the_next_ingest_would_refuse(tmp_path: Path, text: str, says: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """``sipparse info`` is how a deployment is checked: it said all was well with a config
+    file on which every cron ingest then failed. It now stops with ingest's own error line."""
+    from sipparse.cli import run
+
+    config = tmp_path / "sipparse.toml"
+    config.write_text(text.replace("TMP", str(tmp_path)))
+    config.chmod(0o600)
+    said = []
+    for command in (["info"], ["ingest", "--dry-run", "--no-progress", str(SEED)]):
+        with pytest.raises(SystemExit) as exc:
+            run(["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", *command])
+        assert exc.value.code == 1
+        said.append(capsys.readouterr().err)
+    assert said[0] == said[1]
+    assert said[0].startswith("Error: ") and says.replace("TMP", str(tmp_path)) in said[0]
+    assert said[0].count("\n") == 1 and "unexpected" not in said[0]
 
 
 @pytest.mark.parametrize("command", [["grok", "list"], ["ingest", "--no-progress", "x.log"]])

@@ -10,16 +10,22 @@ from sipparse.cli.base import App, cli, pass_app
 @cli.command()
 @pass_app
 def info(app: App) -> None:
-    """Show the database, config file, pattern directories and parser in use."""
+    """Show the database, config file, pattern directories and parser in use.
+
+    The config file's [ingest], [grok] and [[dialects]] are checked first, as ingest would.
+    """
+    from sipparse.cli.ingest import build_options
     from sipparse.grok import bundled_patterns_dir
+    from sipparse.ingest import check_options
     from sipparse.sip import accel, parser
     from sipparse.store import calls, mysql, rows, sqlite
 
     settings = app.settings
+    check_options(build_options(app, None, None, None, None, ()))
     click.echo(f"database: {settings.db_url.redacted()}")
     click.echo(f"config file: {settings.config_path or '(none)'}")
     click.echo(f"bundled patterns: {bundled_patterns_dir()}")
-    for directory in settings.patterns_dirs(check=False):
+    for directory in settings.patterns_dirs():
         click.echo(f"user patterns: {directory}")
     click.echo(f"C reader: {_c_state(accel.scan_message is not None, 'the Python parser')}")
     click.echo(f"C reader of addresses and start lines: {_c_state(parser.ADDRESSES_IN_C, 'the regular expressions')}")
