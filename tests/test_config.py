@@ -349,3 +349,19 @@ def test_a_config_error_gives_the_line_of_the_key(tmp_path: Path, text: str, say
         run(["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "ingest", "--dry-run", "x.log"])
     assert exc.value.code == 1
     assert capsys.readouterr().err.startswith(f"Error: config file {config}, {says}")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--db", "", "info"], ["info", "--db", ""], ["--config", "", "info"], ["calls", "--config", ""],
+    ["--db", "", "ingest", "--dry-run", str(SEED)],
+])
+def test_an_empty_db_or_config_option_is_bad_usage_not_the_default(tmp_path: Path, argv: list[str]) -> None:
+    """``sipparse --db "$URL" ingest`` in a crontab whose URL is unset ingested into the
+    embedded default database, and ``--config ""`` read /etc/sipparse/sipparse.toml, as if
+    neither option had been given."""
+    env = {"SIPPARSE_DB": f"sqlite:///{tmp_path}/env.db", "SIPPARSE_CONFIG": None, "XDG_DATA_HOME": str(tmp_path)}
+    result = CliRunner().invoke(cli, argv, env=env)
+    assert result.exit_code == 2, result.output
+    option = "--db" if "--db" in argv else "--config"
+    assert f"Invalid value for '{option}': empty" in result.output
+    assert not list(tmp_path.iterdir())
