@@ -62,6 +62,19 @@ def _bound(text: str | None, clock: Clock, option: str) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
 
 
+def _range(since: str | None, until: str | None, clock: Clock) -> tuple[datetime | None, datetime | None]:
+    """``--since`` and ``--until`` as naive UTC. A range that ends before it starts (the two
+    swapped: ``--since 1h --until 2h``) holds nothing, and is refused rather than answered
+    with nothing."""
+    start, end = _bound(since, clock, "--since"), _bound(until, clock, "--until")
+    if start is not None and end is not None and end <= start:
+        shown = {name: f"{clock.to_display(moment):%Y-%m-%d %H:%M:%S}" for name, moment in
+                 (("since", start), ("until", end))}
+        raise click.BadParameter(f"{until!r} ({shown['until']}) is not after --since {since!r} "
+                                 f"({shown['since']}): the range holds nothing", param_hint="'--until'")
+    return start, end
+
+
 @contextmanager
 def _store(app: App) -> Iterator[Any]:
     """The configured store, closed afterwards; library errors become one line and exit 1."""
@@ -191,9 +204,10 @@ def calls(
     Example: sipparse calls --since 1h --status failed
     """
     clock = _clock(utc, tz)
+    start, end = _range(since, until, clock)
     flt = calls_lib.CallFilter(
-        since=_bound(since, clock, "--since"),
-        until=_bound(until, clock, "--until"),
+        since=start,
+        until=end,
         from_user=from_user,
         to_user=to_user,
         status=status,
@@ -232,7 +246,7 @@ def stats(app: App, since: str | None, until: str | None, host: str | None, fmt:
     Example: sipparse stats --since 1d --host pbx-a
     """
     clock = _clock(utc, tz)
-    start, end = _bound(since, clock, "--since"), _bound(until, clock, "--until")
+    start, end = _range(since, until, clock)
     host = host.strip() if host else None  # as typed, spaces around it are not the host's
     with _store(app) as store:
         figures = stats_lib.compute(stats_lib.gather(store, start, end, host), clock)

@@ -371,6 +371,18 @@ def test_bad_usage_exits_2(sqlite_url: str, args: list[str]) -> None:
     assert "Traceback" not in result.output and "unexpected" not in result.output
 
 
+@pytest.mark.parametrize("args", [
+    ["calls", "--since", "1h", "--until", "2h"], ["stats", "--since", "1h", "--until", "2h"],
+    ["calls", "--utc", "--since", "2025-02-01", "--until", "2025-02-01"],
+])
+def test_a_range_that_ends_before_it_starts_is_bad_usage_not_empty(sqlite_url: str, args: list[str]) -> None:
+    """``--since 1h --until 2h`` (the two swapped) answered "No calls match", and stats all
+    zeros, as if nothing had happened in the hour."""
+    result = run(sqlite_url, *args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--until'" in result.stderr and "is not after --since" in result.stderr
+
+
 @pytest.mark.parametrize("command", [["calls"], ["stats"], ["show", "x"]])
 def test_unreachable_database_is_one_line_exit_1(command: list[str]) -> None:
     result = CliRunner().invoke(cli, ["--db", "mysql://nobody@127.0.0.1:1/sip", *command])
