@@ -72,7 +72,17 @@ def match(app: App, expressions: tuple[str, ...], patterns_dirs: tuple[str, ...]
     def warn(line: int, error: Exception) -> None:
         click.echo(f"line {line}: {error}", err=True)
 
-    match_stream(matcher, sys.stdin.buffer, sys.stdout.buffer, warn)
+    match_stream(matcher, _standard("stdin", "grok match reads the lines to match from it"),
+                 _standard("stdout", "grok match writes its JSON lines to it"), warn)
+
+
+def _standard(name: str, why: str) -> Any:
+    """The binary buffer of sys.stdin or sys.stdout; Python sets one that was closed when it
+    started (cron's ``<&-``) to None, which is said as such rather than as an AttributeError."""
+    stream = getattr(sys, name)
+    if stream is None:
+        raise click.ClickException(f"{name} is closed: {why}")
+    return stream.buffer
 
 
 @grok.command("list")

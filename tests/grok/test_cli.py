@@ -168,3 +168,17 @@ def test_a_regex_nested_too_deeply_is_a_bad_regex_error(
     err = capsys.readouterr().err
     assert err.startswith("Error: bad regex in grok expression ") and "nests too deeply" in err
     assert err.count("\n") == 1
+
+
+def test_a_closed_stdin_is_one_clear_line_exit_1(tmp_path: Path) -> None:
+    """Run from cron or a unit with stdin closed (``<&-``), grok match ended with 'unexpected
+    AttributeError: 'NoneType' object has no attribute 'buffer''."""
+    import subprocess
+
+    from tests.reliability.helpers import child_env, sipparse_argv
+
+    argv = [*sipparse_argv(), "--db", f"sqlite:///{tmp_path}/x.db", "grok", "match", "%{INT:x}"]
+    result = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *argv], capture_output=True, text=True,
+                            env=child_env(), timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "Error: stdin is closed: grok match reads the lines to match from it\n"
