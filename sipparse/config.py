@@ -235,6 +235,9 @@ CONFIG_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
     "ingest": {"paths": (str, list), "host": (str,), "tz": (str,), "year": (int,), "format": (str,)},
     "grok": {"patterns_dir": (str, list)},
 }
+# Keys whose empty value would be taken for an absent key, the default: a template's
+# `url = ""` left to fill in would write into the embedded database.
+_NOT_EMPTY = {"url", "tz", "format", "host"}
 _TYPE_NAMES = {str: "a string", list: "a list of strings", int: "an integer", dict: "a table"}
 
 
@@ -304,6 +307,9 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
                 kinds = " or ".join(_TYPE_NAMES[kind] for kind in wanted)
                 raise ConfigError(f"{config_location(path, section, key)}: [{section}] {key} must be {kinds}, "
                                   f"not {value!r}")
+            if isinstance(value, str) and not value.strip() and key in _NOT_EMPTY:
+                raise ConfigError(f"{config_location(path, section, key)}: [{section}] {key} is empty: "
+                                  "give a value, or leave the key out")
     _check_rotate_section(path, data.get("rotate", {}))
     dialects = data.get("dialects", [])
     if not isinstance(dialects, list) or not all(isinstance(item, dict) for item in dialects):

@@ -365,3 +365,20 @@ def test_an_empty_db_or_config_option_is_bad_usage_not_the_default(tmp_path: Pat
     option = "--db" if "--db" in argv else "--config"
     assert f"Invalid value for '{option}': empty" in result.output
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("section, key", [("database", "url"), ("ingest", "tz"), ("ingest", "format"),
+                                          ("ingest", "host")])
+def test_an_empty_value_in_the_config_file_is_refused_not_the_default(
+        tmp_path: Path, section: str, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``url = ""`` (a template's value left to fill in) wrote into the embedded default
+    database, and ``tz = ""`` read times in the machine's zone, as if the key were absent."""
+    from sipparse.cli import run
+
+    config = tmp_path / "sipparse.toml"
+    config.write_text(f'[{section}]\n{key} = ""\n')
+    with pytest.raises(SystemExit) as exc:
+        run(["--config", str(config), "info"])
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == (f"Error: config file {config}, line 2: [{section}] {key} is empty: "
+                                       "give a value, or leave the key out\n")
