@@ -121,7 +121,20 @@ def _parse_sqlite(text: str) -> DatabaseURL:
     if not rest.startswith("/") or len(rest) < 2:
         raise ConfigError(f"bad SQLite URL {text!r}: use sqlite:///relative.db or sqlite:////absolute.db")
     path = rest[1:].split("?", 1)[0]
-    return DatabaseURL(scheme="sqlite", path=unquote(path))
+    return DatabaseURL(scheme="sqlite", path=_home_expanded(unquote(path)))
+
+
+def _home_expanded(path: str) -> str:
+    """A path with its leading ``~`` or ``~user`` made the home directory, as a shell would:
+    in a URL, a crontab's or a TOML file's, no shell does it, and SQLite would make a
+    directory named ``~`` where the command runs."""
+    if not path.startswith("~"):
+        return path
+    expanded = os.path.expanduser(path)
+    if expanded.startswith("~"):
+        head = path.split("/", 1)[0]
+        raise ConfigError(f"cannot expand {head} in {path}: no user {head[1:]!r} on this machine")
+    return expanded
 
 
 # the user name that starts the user part of a MySQL URL (its password may hold anything)
@@ -153,6 +166,8 @@ def _parse_mysql(text: str) -> DatabaseURL:
     if not parts.hostname or not database or "/" in database:
         raise ConfigError(f"bad MySQL URL {_shown(text)!r}: expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
     options = dict(parse_qsl(parts.query))
+    if "option_files" in options:
+        options["option_files"] = _home_expanded(options["option_files"])
     unknown = set(options) - {"option_files", "unix_socket", "charset", "ssl_ca", "ssl_disabled", *NET_TIMEOUTS}
     if unknown:
         raise ConfigError(f"unknown option {sorted(unknown)[0]!r} in MySQL URL {_shown(text)!r}")

@@ -382,3 +382,22 @@ def test_an_empty_value_in_the_config_file_is_refused_not_the_default(
     assert exc.value.code == 1
     assert capsys.readouterr().err == (f"Error: config file {config}, line 2: [{section}] {key} is empty: "
                                        "give a value, or leave the key out\n")
+
+
+def test_a_tilde_in_a_database_url_is_the_home_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No shell expands ``~`` inside a URL or a TOML string: ``sqlite:///~/sip.db`` made a
+    directory named ``~`` in the current one (which ``rm -rf ~`` then takes for the home),
+    and ``option_files=~/.my.cnf`` was a file not found."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert parse_db_url("sqlite:///~/sip.db").path == f"{home}/sip.db"
+    assert parse_db_url("mysql://u@h/db?option_files=~/.my.cnf").options["option_files"] == f"{home}/.my.cnf"
+    assert parse_db_url("sqlite:///a~/sip.db").path == "a~/sip.db"
+    with pytest.raises(ConfigError, match="no user 'nosuchuser' on this machine"):
+        parse_db_url("sqlite:///~nosuchuser/sip.db")
+    result = CliRunner().invoke(cli, ["--db", "sqlite:///~/sip.db", "ingest", "--year", "2025", "--tz", "UTC",
+                                      "--no-progress", str(SEED)], env={"SIPPARSE_CONFIG": None})
+    assert result.exit_code == 0, result.output
+    assert (home / "sip.db").is_file() and not (tmp_path / "~").exists()
