@@ -243,6 +243,8 @@ def _keep(value: Any) -> int:
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(value)
+    if not value >= 0:  # below 0 would not wait at all, NaN would wait for ever
+        raise ConfigError(f"must be 0 or more seconds, not {value}")
     return float(value)
 
 

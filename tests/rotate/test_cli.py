@@ -229,6 +229,21 @@ def test_keep_zero_is_refused(tmp_path: Path, log: Path) -> None:
     assert names(log.parent) == ["pjsip"]  # nothing rotated
 
 
+@pytest.mark.parametrize("seconds", ["-1", "nan"])
+def test_a_lock_timeout_below_zero_or_not_a_number_is_refused(tmp_path: Path, log: Path, seconds: str) -> None:
+    """``--timeout -1`` gave up at once, as --no-wait, and ``nan`` waited for ever; neither
+    was said, and the log was rotated as if the value meant something."""
+    result = invoke(tmp_path, "--no-ingest", "--timeout", seconds, str(log))
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert f"Error: --timeout: must be 0 or more seconds, not {float(seconds)}" in result.output  # type: ignore[attr-defined]
+    config = tmp_path / "sipparse.toml"
+    config.write_text("[rotate]\ntimeout = -5\n")
+    result = invoke(tmp_path, "--config", str(config), "--no-ingest", str(log))
+    assert result.exit_code == 1
+    assert "line 2: [rotate] timeout: must be 0 or more seconds, not -5" in str(result.exception)  # type: ignore[attr-defined]
+    assert names(log.parent) == ["pjsip"]  # nothing rotated
+
+
 HUP_WRITER = """
 import os, signal, sys, time
 path = sys.argv[1]
