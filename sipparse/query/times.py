@@ -41,12 +41,28 @@ def zone_by_name(name: str) -> tzinfo:
 
 
 def local_zone_name() -> str:
-    """The machine's zone as a name a user recognises (IANA name when it can be found)."""
-    tz_env = os.environ.get("TZ", "").lstrip(":")
-    if tz_env and "/" in tz_env and not tz_env.startswith("/"):
-        return tz_env
+    """The machine's zone as a name a user recognises (IANA name when it can be found): the
+    one TZ sets, as the C library reads it, else /etc/localtime's."""
+    if "TZ" in os.environ:
+        return _tz_variable_name(os.environ["TZ"].lstrip(":"))
+    return _zone_file_name("/etc/localtime")
+
+
+def _tz_variable_name(value: str) -> str:
+    """TZ's zone: a zone file's path by its IANA name, a POSIX rule (``EST5EDT``, ``JST-9``) as
+    written. An empty TZ, or one that is neither (``Bogus/Zone``), is UTC to the C library."""
+    if value.startswith("/"):
+        return _zone_file_name(value)
     try:
-        target = str(Path("/etc/localtime").resolve())
+        ZoneInfo(value)
+        return value
+    except (ZoneInfoNotFoundError, ValueError):
+        return value if any(char.isdigit() for char in value) else "UTC"
+
+
+def _zone_file_name(path: str) -> str:
+    try:
+        target = str(Path(path).resolve())
     except OSError:
         target = ""
     if "zoneinfo/" in target:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -146,6 +147,26 @@ def test_the_first_and_last_hours_of_datetime_show_in_the_machines_zone(
     time.tzset()
     try:
         assert format_time(stored, Clock(now_utc=NOW)) == shown
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize(("tz", "label"), [
+    ("Europe/Berlin", "Europe/Berlin"), (":Europe/Berlin", "Europe/Berlin"),
+    ("/usr/share/zoneinfo/America/New_York", "America/New_York"), ("EST5EDT", "EST5EDT"),
+    ("JST-9", "JST-9"), ("Bogus/Zone", "UTC"), ("", "UTC"),
+])
+def test_the_machines_zone_is_named_as_tz_sets_it(tz: str, label: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With TZ=/usr/share/zoneinfo/America/New_York or TZ=EST5EDT, New York's times were shown
+    under a heading naming /etc/localtime's zone (Etc/UTC); with a TZ the C library does not
+    know, UTC times under that name."""
+    if tz.startswith("/") and not Path(tz).exists():
+        pytest.skip(f"{tz} not installed")
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        assert Clock(now_utc=NOW).label == label
     finally:
         monkeypatch.undo()
         time.tzset()
