@@ -110,8 +110,9 @@ def job_home(user: str | None) -> str | None:
 
 def url_without_password(url: DatabaseURL) -> str:
     """The URL as the jobs should see it: everything but the password (options kept)."""
-    if url.is_sqlite:
-        return _absolute_sqlite(f"sqlite:///{url.path}")
+    if url.is_sqlite:  # the path as the URL must spell it for the jobs to read it back
+        path = (url.path or "").replace("%", "%25").replace("?", "%3F")
+        return _absolute_sqlite(f"sqlite:///{path}")
     user = f"{url.user}@" if url.user else ""
     port = f":{url.port}" if url.port else ""
     query = "&".join(f"{k}={v}" for k, v in sorted(url.options.items()))

@@ -227,3 +227,16 @@ def test_printed_jobs_run_from_a_bare_cron_environment(tmp_path: Path, shared_di
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM sip_transactions").fetchone()[0] > 0
     assert sorted(os.listdir(log.parent)) == ["pjsip", "pjsip.1"]
+
+
+@pytest.mark.parametrize("name", ["q%3Fx.db", "q%2541.db", "q%23x.db", "a b.db"])
+def test_the_jobs_open_the_sqlite_file_they_were_given(tmp_path: Path, name: str) -> None:
+    """The path went into the jobs decoded: ``q%3Fx.db`` (the file ``q?x.db``) became
+    ``sqlite:///.../q?x.db``, which the jobs read as the file ``q``, and ``q%2541.db``
+    (``q%41.db``) became ``qA.db``."""
+    from sipparse.config import parse_db_url
+
+    given = f"sqlite:///{tmp_path}/{name}"
+    out, _ = cron_print("--db", given, "cron", "print")
+    for job in commands(out):
+        assert parse_db_url(job[job.index("--db") + 1]).path == parse_db_url(given).path
