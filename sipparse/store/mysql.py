@@ -42,6 +42,7 @@ when it first connects (``load_c_extension``), and an SQLite run never maps it.
 
 from __future__ import annotations
 
+import configparser
 import glob
 import importlib
 import logging
@@ -62,7 +63,7 @@ from operator import itemgetter
 from typing import Any, AnyStr
 
 from sipparse.config import NET_TIMEOUTS
-from sipparse.errors import DatabaseError
+from sipparse.errors import ConfigError, DatabaseError
 from sipparse.sip.accel import c_module
 from sipparse.store import schema
 from sipparse.store.base import Store, _split_row_template, multi_row_sql
@@ -649,7 +650,14 @@ def _option_file_args(connector: Any, files: str) -> dict[str, Any]:
     """The connection options of ``files``' ``[client]`` and ``[sipparse]`` groups, their text
     read as the mysql client reads it (``option_value``): the connector's reading keeps a
     password's quotes and a comment after it, so ``password="p#ss"`` would be refused."""
-    found = connector.optionfiles.read_option_files(option_files=files, option_groups=list(OPTION_GROUPS))
+    try:
+        found = connector.optionfiles.read_option_files(option_files=files, option_groups=list(OPTION_GROUPS))
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        # the file's fault, not the server's: no retry mends it. The parser's own text goes on
+        # with the offending line, which may be the password's.
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise ConfigError(f"option file {files}: cannot read it{where}: {str(exc).splitlines()[0]}") from None
     return {name: option_value(value) if isinstance(value, str) else value for name, value in found.items()}
 
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from sipparse.cli import cli, run
-from sipparse.errors import DatabaseError, NoSchema
+from sipparse.errors import ConfigError, DatabaseError, NoSchema
 from sipparse.sip.message import SipMessage, Source
 from sipparse.store import open_store, schema
 from sipparse.store.mysql import option_value
@@ -169,6 +169,26 @@ def test_a_password_with_url_delimiters_connects_encoded_or_not(mysql_root_url: 
         result = CliRunner().invoke(cli, ["--db", f"mysql://{user}:{written}@{host}:{port}/{database}", "calls"])
         assert result.exit_code == 0, result.output
         assert "w#rd" not in result.output
+
+
+@pytest.mark.parametrize("text", [b"[client\npassword = x\n", b"\xff\xfe[client]\npassword = x\n"])
+def test_an_option_file_that_cannot_be_read_is_one_line_naming_it(tmp_path: Path, text: bytes,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``[client`` without its bracket ended the command with 'unexpected
+    MissingSectionHeaderError' and the parser's lines; one not in UTF-8 named no file, and
+    was taken for a server out of reach, which ``ingest --follow`` waits on for ever."""
+
+    option_file = tmp_path / "my.cnf"
+    option_file.write_bytes(text)
+    option_file.chmod(0o600)
+    url = f"mysql://sip@127.0.0.1:1/sip?option_files={option_file}"
+    with pytest.raises(ConfigError, match=f"option file {option_file}: "):
+        open_store(url)
+    with pytest.raises(SystemExit) as exc:
+        run(["--db", url, "calls"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and err.startswith(f"Error: option file {option_file}: ")
+    assert err.count("\n") == 1 and "unexpected" not in err and "\\x0a" not in err
 
 
 @pytest.mark.parametrize(("raw", "read"), [
