@@ -1067,11 +1067,13 @@ def check_dialect(name: str, user_dialects: list[dict[str, Any]]) -> None:
 
 
 def list_rejects(store: Any, limit: int = 50, host: str | None = None) -> list[dict[str, Any]]:
-    """The most recent stored rejects, newest first; with ``host``, that host's only."""
+    """The most recent stored rejects, newest first (``limit`` 0: all); with ``host``, that
+    host's only."""
     where, params = ("WHERE host = ? ", [host]) if host else ("", [])
+    last = "LIMIT ?" if limit else ""
     return list(store.fetchall(
         "SELECT id, source_file, source_offset, source_end, reason, timestamp, host, raw "
-        f"FROM rejects {where}ORDER BY id DESC LIMIT ?", (*params, int(limit))))
+        f"FROM rejects {where}ORDER BY id DESC {last}", (*params, *([int(limit)] if limit else []))))
 
 
 

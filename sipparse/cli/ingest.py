@@ -171,8 +171,8 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
 
 
 @cli.command()
-@click.option("--limit", type=click.IntRange(1, (1 << 63) - 1), default=50, show_default=True,
-              help="How many (newest first).")
+@click.option("--limit", type=click.IntRange(0, (1 << 63) - 1), default=50, show_default=True,
+              help="How many (newest first; 0: no limit, as calls --limit).")
 @click.option("--host", metavar="HOST", help="Only the rejects of this Asterisk host's logs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_app

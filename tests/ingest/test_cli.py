@@ -189,6 +189,20 @@ def test_rejects_are_stored_counted_and_listed(db_url: str, tmp_path: Path) -> N
         assert str(row["id"]) in table.output
 
 
+def test_rejects_limit_0_lists_them_all_as_calls_does(sqlite_url: str, tmp_path: Path) -> None:
+    """``calls --limit 0`` is every call; ``rejects --limit 0`` was refused as out of range."""
+    broken = b"".join(b"Mar  1 12:00:%02d pbx1 asterisk[6541]: INVITE sip:x SIP/2.0\n"
+                      b"Mar  1 12:00:00 pbx1 asterisk[6541]: CSeq: banana\n"
+                      b"Mar  1 12:00:00 pbx1 asterisk[6541]: #015\n\n" % (n % 60) for n in range(55))
+    (tmp_path / "pjsip").write_bytes(make_log(1) + broken + make_log(1, first=1))
+    ingest_ok(sqlite_url, str(tmp_path / "pjsip"))
+    stored = count(sqlite_url, "rejects")
+    assert stored > 50
+    listed = CliRunner().invoke(cli, ["--db", sqlite_url, "rejects", "--format", "json", "--limit", "0"])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.output)) == stored
+
+
 def test_no_rejects(sqlite_url: str, tmp_path: Path) -> None:
     (tmp_path / "pjsip").write_bytes(make_log(1))
     ingest_ok(sqlite_url, str(tmp_path / "pjsip"))
