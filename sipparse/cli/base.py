@@ -147,9 +147,10 @@ def _sqlite_file_exists(url: Any) -> bool:
     return True
 
 
-def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """An empty ``--db`` or ``--config`` (``--db "$URL"`` with URL unset) is refused: taken
-    for not given, it would read or write the default database, or /etc's config file."""
+def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An empty ``--db``, ``--config`` or ``--tz`` (``--db "$URL"`` with URL unset) is refused:
+    taken for not given, it would read or write the default database, read /etc's config
+    file, or read times in the machine's zone."""
     if value is not None and not value.strip():
         raise click.BadParameter("empty: give a value, or leave the option out", ctx=ctx, param=param)
     return value
@@ -157,10 +158,10 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="sipparse")
-@click.option("--db", "db_url", metavar="URL", callback=_not_empty,
+@click.option("--db", "db_url", metavar="URL", callback=not_empty,
               help="Database: sqlite:///PATH or mysql://USER@HOST[:PORT]/DB "
               "(else $SIPPARSE_DB, else the config file, else the embedded SQLite default).")
-@click.option("--config", "config_file", metavar="FILE", callback=_not_empty, help="TOML config file "
+@click.option("--config", "config_file", metavar="FILE", callback=not_empty, help="TOML config file "
               "(else $SIPPARSE_CONFIG, else /etc/sipparse/sipparse.toml when present).")
 @click.option("--debug", is_flag=True, help="Log details to stderr and show tracebacks.")
 @click.pass_context
@@ -191,9 +192,9 @@ class _VisibleFormatter(logging.Formatter):
 
 # The group's options, offered again after each command's name ("every command takes --db").
 COMMAND_OPTIONS = (
-    click.option("--db", "command_db", metavar="URL", callback=_not_empty,
+    click.option("--db", "command_db", metavar="URL", callback=not_empty,
                  help="Database URL, as `sipparse --db` (this one wins)."),
-    click.option("--config", "command_config", metavar="FILE", callback=_not_empty,
+    click.option("--config", "command_config", metavar="FILE", callback=not_empty,
                  help="TOML config file, as `sipparse --config`."),
     click.option("--debug", "command_debug", is_flag=True, help="Log details to stderr and show tracebacks."),
 )

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sipparse.cli.base import App, cli, echo_line, pass_app, warn
+from sipparse.cli.base import App, cli, echo_line, not_empty, pass_app, warn
 from sipparse.config import config_location
 from sipparse.errors import ConfigError, LogFileError, SipparseError
 from sipparse.ingest import (
@@ -112,7 +112,8 @@ def _host_label(host: str | None) -> str | None:
               help="Log dialect (default auto, detected per file; NAME: a [[dialects]] entry of the config).")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Year of yearless syslog timestamps "
               "(default: inferred so that no timestamp lies after the file's last change).")
-@click.option("--tz", metavar="ZONE", help="Zone of zoneless timestamps: IANA name or UTC (default: local).")
+@click.option("--tz", metavar="ZONE", callback=not_empty,
+              help="Zone of zoneless timestamps: IANA name or UTC (default: local).")
 @click.option("--host", metavar="NAME", help="Host label for messages whose log names none "
               "(default: [ingest] host, else this machine's name).")
 @click.option("--patterns-dir", "patterns_dirs", multiple=True, metavar="DIR",

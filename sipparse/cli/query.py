@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from sipparse.cli.base import App, cli, pass_app
+from sipparse.cli.base import App, cli, not_empty, pass_app
 from sipparse.errors import SipparseError
 from sipparse.query import calls as calls_lib
 from sipparse.query import ladder
@@ -28,6 +28,7 @@ def display_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--tz",
         "tz",
         metavar="ZONE",
+        callback=not_empty,
         help="Show times in this zone (IANA name, e.g. Europe/Berlin) instead of local time.",
     )(func)
     return click.option("--utc", is_flag=True, help="Show times in UTC instead of local time.")(func)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sipparse.cli.base import App, cli, echo_line, pass_app
+from sipparse.cli.base import App, cli, echo_line, not_empty, pass_app
 from sipparse.errors import ConfigError
 from sipparse.rotate import (
     IngestFn,
@@ -43,7 +43,7 @@ from sipparse.rotate import (
 @click.option("--timeout", type=float, metavar="SECONDS", help="Longest wait for a lock (default 600).")
 @click.option("--format", "fmt", metavar="DIALECT", help="Ingest step: as `sipparse ingest --format`.")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Ingest step: as `sipparse ingest --year`.")
-@click.option("--tz", metavar="ZONE", help="Ingest step: as `sipparse ingest --tz`.")
+@click.option("--tz", metavar="ZONE", callback=not_empty, help="Ingest step: as `sipparse ingest --tz`.")
 @click.option("--host", metavar="NAME", help="Ingest step: as `sipparse ingest --host`.")
 @click.option("-v", "--verbose", is_flag=True, help="Print one line per action.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")

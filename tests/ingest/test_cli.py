@@ -203,6 +203,17 @@ def test_rejects_limit_0_lists_them_all_as_calls_does(sqlite_url: str, tmp_path:
     assert len(json.loads(listed.output)) == stored
 
 
+@pytest.mark.parametrize("command", [["ingest"], ["rotate", "--no-ingest"]])
+def test_an_empty_tz_is_bad_usage_not_the_machines_zone(sqlite_url: str, tmp_path: Path, command: list[str]) -> None:
+    """``--tz "$ZONE"`` with ZONE unset read every zoneless time in the machine's zone (or
+    the config's), as if no --tz had been given: hours off, without a word."""
+    (tmp_path / "pjsip").write_bytes(make_log(1))
+    result = CliRunner().invoke(cli, ["--db", sqlite_url, *command, "--tz", "", str(tmp_path / "pjsip")])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--tz': empty" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pjsip"]
+
+
 def test_no_rejects(sqlite_url: str, tmp_path: Path) -> None:
     (tmp_path / "pjsip").write_bytes(make_log(1))
     ingest_ok(sqlite_url, str(tmp_path / "pjsip"))

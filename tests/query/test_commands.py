@@ -371,6 +371,17 @@ def test_bad_usage_exits_2(sqlite_url: str, args: list[str]) -> None:
     assert "Traceback" not in result.output and "unexpected" not in result.output
 
 
+SEED = Path(__file__).parents[1] / "data" / "seed-call.log"
+
+
+@pytest.mark.parametrize("command", [["calls"], ["stats"], ["show", "9-3973"]])
+def test_an_empty_tz_is_bad_usage(sqlite_url: str, command: list[str]) -> None:
+    """``--tz "$ZONE"`` with ZONE unset showed the machine's zone as if no --tz had been given."""
+    ok(sqlite_url, "ingest", "--year", "2025", "--tz", "UTC", "--quiet", str(SEED))
+    empty = run(sqlite_url, *command, "--tz", "")
+    assert empty.exit_code == 2 and "Invalid value for '--tz': empty" in empty.stderr
+
+
 @pytest.mark.parametrize("args", [
     ["calls", "--since", "1h", "--until", "2h"], ["stats", "--since", "1h", "--until", "2h"],
     ["calls", "--utc", "--since", "2025-02-01", "--until", "2025-02-01"],
