@@ -79,10 +79,11 @@ class Clock:
 
     @classmethod
     def from_options(cls, utc: bool = False, tz: str | None = None) -> Clock:
-        """``--utc`` wins over ``--tz ZONE``, which wins over the local zone."""
+        """``--utc`` wins over ``--tz ZONE``, which wins over the local zone (``local``, as
+        ingest's ``--tz`` names it)."""
         if utc:
             return cls(zone=UTC)
-        return cls(zone=zone_by_name(tz) if tz else None)
+        return cls(zone=zone_by_name(tz) if tz and tz.lower() != "local" else None)
 
     @property
     def label(self) -> str:

@@ -375,11 +375,13 @@ SEED = Path(__file__).parents[1] / "data" / "seed-call.log"
 
 
 @pytest.mark.parametrize("command", [["calls"], ["stats"], ["show", "9-3973"]])
-def test_an_empty_tz_is_bad_usage(sqlite_url: str, command: list[str]) -> None:
-    """``--tz "$ZONE"`` with ZONE unset showed the machine's zone as if no --tz had been given."""
+def test_an_empty_tz_is_bad_usage_and_local_is_the_machines_zone(sqlite_url: str, command: list[str]) -> None:
+    """``--tz "$ZONE"`` with ZONE unset showed the machine's zone as if no --tz had been given;
+    ``--tz local``, which ingest takes, was refused as an unknown zone."""
     ok(sqlite_url, "ingest", "--year", "2025", "--tz", "UTC", "--quiet", str(SEED))
     empty = run(sqlite_url, *command, "--tz", "")
     assert empty.exit_code == 2 and "Invalid value for '--tz': empty" in empty.stderr
+    assert ok(sqlite_url, *command, "--tz", "local") == ok(sqlite_url, *command)
 
 
 @pytest.mark.parametrize("args", [
