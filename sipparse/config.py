@@ -139,15 +139,20 @@ def _home_expanded(path: str) -> str:
 
 # the user name that starts the user part of a MySQL URL (its password may hold anything)
 _USER = re.compile(r"[^/?#:]*(?::|$)")
-# what follows the user part of a MySQL URL: host[:port]/database[?options]
+# what follows the user part of a MySQL URL: host[:port]/database[?options]; the whole of
+# a URL without a user part
 _AFTER_USER = re.compile(r"[^@/?#:\s]+(?::\d*)?/[^/?#@]+(?:\?.*)?", re.DOTALL)
 
 
 def _encoded_user_part(text: str) -> str:
     """``text`` with the ``/ ? # @`` of its password percent-encoded, where they were typed
     as they are: the user part ends at the first ``@`` that a host, a port and a database
-    follow (an ``@`` of the options, a socket's path, comes after those)."""
+    follow (an ``@`` of the options, a socket's path, comes after those). A URL that reads
+    whole without a user part keeps its ``@`` in the options: ``db:3306/sip?option_files=
+    /home/jdoe@corp/my.cnf`` has no password ``3306/sip?option_files=/home/jdoe``."""
     head, rest = text.split("://", 1)
+    if _AFTER_USER.fullmatch(rest):
+        return text
     for at in (i for i, char in enumerate(rest) if char == "@"):
         if _USER.match(rest, 0, at) and _AFTER_USER.fullmatch(rest, at + 1):
             user_part = rest[:at].translate({ord(c): f"%{ord(c):02X}" for c in "/?#@"})
@@ -380,12 +385,20 @@ def _refuse_exposed_password(path: Path, data: dict[str, Any]) -> None:
     database = data.get("database", {})
     if not isinstance(database, dict):
         return
-    url = str(database.get("url", ""))
-    has_password = bool(database.get("password")) or ("@" in url and ":" in url.split("://", 1)[-1].split("@")[0])
+    has_password = bool(database.get("password")) or _url_has_password(str(database.get("url", "")))
     if has_password and os.stat(path).st_mode & (stat.S_IRGRP | stat.S_IROTH):
         raise ConfigError(
             f"config file {path} holds a database password and is readable by other users; run: chmod 600 {path}"
         )
+
+
+def _url_has_password(url: str) -> bool:
+    """Whether a URL holds a password; one that does not parse is read the crude way (a ``:``
+    before an ``@``), since its text is in the file all the same."""
+    try:
+        return parse_db_url(url).password is not None if url else False
+    except ConfigError:
+        return "@" in url and ":" in url.split("://", 1)[-1].split("@")[0]
 
 
 def resolve_settings(

@@ -134,6 +134,30 @@ def test_world_readable_config_with_password_refused(tmp_path: Path) -> None:
     assert resolve_settings(config_option=str(conf), environ={}).db_url.password == "pw"
 
 
+@pytest.mark.parametrize("url", [
+    "mysql://db.example:3306/sip?option_files=/home/jdoe@corp.example/my.cnf",
+    "mysql://sip@db.example/sip?unix_socket=/run/my:sql@x/s.sock",
+])
+def test_a_readable_config_whose_url_has_no_password_is_not_refused(tmp_path: Path, url: str) -> None:
+    """An ``@`` after a ``:`` anywhere in the URL (a home directory named after a domain
+    account) was taken for a password, and the file refused."""
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[database]\nurl = "{url}"\n')
+    os.chmod(conf, 0o644)
+    assert resolve_settings(config_option=str(conf), environ={}).db_url.password is None
+
+
+def test_an_at_sign_in_the_options_of_a_url_with_a_port_and_no_user_stays_in_them() -> None:
+    """``mysql://db.example:3306/sip?option_files=/home/jdoe@corp.example/my.cnf`` was read as
+    user db.example, password ``3306/sip?option_files=/home/jdoe``, host corp.example and
+    database my.cnf."""
+    url = parse_db_url("mysql://db.example:3306/sip?option_files=/home/jdoe@corp.example/my.cnf")
+    assert (url.user, url.password, url.host, url.port, url.database) == (None, None, "db.example", 3306, "sip")
+    assert url.options == {"option_files": "/home/jdoe@corp.example/my.cnf"}
+    raw = parse_db_url("mysql://sip:3306/x@db.example/sip")  # a password typed as it is: 3306/x
+    assert (raw.user, raw.password, raw.host, raw.database) == ("sip", "3306/x", "db.example", "sip")
+
+
 def test_cli_bad_url_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from sipparse.cli import run
 
