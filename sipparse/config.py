@@ -334,6 +334,33 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
     dialects = data.get("dialects", [])
     if not isinstance(dialects, list) or not all(isinstance(item, dict) for item in dialects):
         raise ConfigError(f"config file {path}: dialects must be [[dialects]] tables")
+    for table in dialects:
+        _check_dialect_keys(path, table)
+
+
+# What a [[dialects]] table may hold (the first of each line: the documented names), and the
+# fields its ``fields`` may name: those of sipparse.logs.dialects.FIELDS and the message.
+DIALECT_KEYS = ("name", "line", "fields", "layout", "expression", "pattern", "kind")
+DIALECT_FIELDS = ("timestamp", "host", "program", "pid", "message")
+
+
+def _check_dialect_keys(path: Path, table: dict[str, Any]) -> None:
+    """A misspelt ``layuot`` left the dialect a syslog one, a misspelt field read nothing."""
+    for key in table:
+        if key not in DIALECT_KEYS:
+            raise ConfigError(f"{config_location(path, 'dialects', key)}: unknown key {key!r} in [[dialects]] "
+                              f"(known: {', '.join(DIALECT_KEYS[:4])})")
+    fields = table.get("fields", {})
+    if not isinstance(fields, dict):
+        raise ConfigError(f"{config_location(path, 'dialects', 'fields')}: [[dialects]] fields must be a table "
+                          f"such as {{ timestamp = \"ts\" }}, not {fields!r}")
+    for field_name, capture in fields.items():
+        if field_name not in DIALECT_FIELDS:
+            raise ConfigError(f"{config_location(path, 'dialects', 'fields')}: unknown field {field_name!r} in "
+                              f"[[dialects]] fields (known: {', '.join(DIALECT_FIELDS)})")
+        if not isinstance(capture, str):
+            raise ConfigError(f"{config_location(path, 'dialects', 'fields')}: [[dialects]] fields {field_name} "
+                              f"must be the name of a capture, not {capture!r}")
 
 
 def _url_source(db_option: str | None, env: dict[str, str], database: dict[str, Any],

@@ -231,8 +231,15 @@ def test_info_says_when_the_c_extensions_are_turned_off(tmp_path: Path) -> None:
     (b'[rotate]\ncompress = "yes"\n', "[rotate] compress: must be true or false, not 'yes'"),
     (b'[rotate]\npostrotate = 5\n', "[rotate] postrotate: bad value 5"),
     (b'[rotate]\npaths = "/var/log/asterisk/pjsip"\n', "[rotate] paths must be a list of strings"),
+    (b'[[dialects]]\nname = "relay"\nline = "%{SYSLOGBASE}"\nlayuot = "full"\n',
+     "line 4: unknown key 'layuot' in [[dialects]] (known: name, line, fields, layout)"),
+    (b'[[dialects]]\nname = "relay"\nline = "%{SYSLOGBASE}"\nfields = { timestmp = "ts" }\n',
+     "line 4: unknown field 'timestmp' in [[dialects]] fields (known: timestamp, host, program, pid, message)"),
+    (b'[[dialects]]\nname = "relay"\nline = "%{SYSLOGBASE}"\nfields = { host = 3 }\n',
+     "line 4: [[dialects]] fields host must be the name of a capture, not 3"),
 ], ids=["tz", "paths", "paths-item", "year", "misspelt", "database", "dialects", "not-utf8", "section", "top-key",
-        "rotate-misspelt", "rotate-size", "rotate-bool", "rotate-postrotate", "rotate-paths"])
+        "rotate-misspelt", "rotate-size", "rotate-bool", "rotate-postrotate", "rotate-paths",
+        "dialect-misspelt", "dialect-field-misspelt", "dialect-field-type"])
 def test_config_values_of_the_wrong_kind_are_named_with_their_file(tmp_path: Path, text: bytes, says: str,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from sipparse.cli import run
@@ -425,3 +432,10 @@ def test_a_tilde_in_a_database_url_is_the_home_directory(tmp_path: Path, monkeyp
                                       "--no-progress", str(SEED)], env={"SIPPARSE_CONFIG": None})
     assert result.exit_code == 0, result.output
     assert (home / "sip.db").is_file() and not (tmp_path / "~").exists()
+
+
+def test_the_fields_a_dialect_may_name_are_those_the_reader_reads() -> None:
+    from sipparse.config import DIALECT_FIELDS
+    from sipparse.logs.dialects import FIELDS
+
+    assert set(DIALECT_FIELDS) == {*FIELDS, "message"}
