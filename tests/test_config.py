@@ -439,3 +439,16 @@ def test_the_fields_a_dialect_may_name_are_those_the_reader_reads() -> None:
     from sipparse.logs.dialects import FIELDS
 
     assert set(DIALECT_FIELDS) == {*FIELDS, "message"}
+
+
+def test_an_sqlite_path_that_is_not_utf8_is_opened(tmp_path: Path) -> None:
+    """A file name in Latin-1 bytes (``db-\\xe9.db``, as an older system names it) ended the
+    command with 'unexpected UnicodeEncodeError ... surrogates not allowed'."""
+    path = os.fsdecode(os.fsencode(str(tmp_path)) + b"/db-\xe9.db")
+    url = f"sqlite:///{path}"
+    stored = CliRunner().invoke(cli, ["--db", url, "ingest", "--year", "2025", "--tz", "UTC", "--no-progress",
+                                      str(SEED)], env={"SIPPARSE_CONFIG": None})
+    assert stored.exit_code == 0, stored.output
+    assert b"db-\xe9.db" in os.listdir(os.fsencode(str(tmp_path)))
+    listed = CliRunner().invoke(cli, ["--db", url, "calls", "--format", "json"])
+    assert listed.exit_code == 0 and len(json.loads(listed.output)) == 1, listed.output

@@ -554,7 +554,7 @@ def connect_existing(path: str, timeout: float) -> sqlite3.Connection:
     """
     if path == ":memory:":
         return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    uri = f"file:{quote(os.path.abspath(path))}?mode=rw"
+    uri = f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode=rw"  # bytes: a name not in UTF-8 too
     return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
 
 
