@@ -434,11 +434,14 @@ def test_a_tilde_in_a_database_url_is_the_home_directory(tmp_path: Path, monkeyp
     assert (home / "sip.db").is_file() and not (tmp_path / "~").exists()
 
 
-def test_the_fields_a_dialect_may_name_are_those_the_reader_reads() -> None:
-    from sipparse.config import DIALECT_FIELDS
-    from sipparse.logs.dialects import FIELDS
+def test_the_keys_and_fields_a_dialect_may_name_are_those_the_reader_reads() -> None:
+    """The config file checks [[dialects]] tables without importing the readers (every command
+    reads it), so it keeps its own lists: they must stay those of the readers."""
+    from sipparse.config import DIALECT_FIELDS, DIALECT_KEYS
+    from sipparse.logs.dialects import FIELDS, TABLE_KEYS
 
     assert set(DIALECT_FIELDS) == {*FIELDS, "message"}
+    assert set(DIALECT_KEYS) == set(TABLE_KEYS)
 
 
 def test_an_sqlite_path_that_is_not_utf8_is_opened(tmp_path: Path) -> None:
