@@ -113,8 +113,8 @@ class PacketBuilder:
         parser = self.parser
         return (self.source, self.dialect, self.out.messages, SipMessage, parser._starts, parser._start_of,
                 parser._cseqs, parser._cseq, parser._vias, parser._via, parser._addresses, parser._address,
-                parser._q850, sdp_text, timestamps._cache, timestamps, slow, parser._c_address, parser._c_via,
-                parser._c_start, CACHE_LIMIT)
+                parser.reason_and_cause, sdp_text, timestamps._cache, timestamps, slow, parser._c_address,
+                parser._c_via, parser._c_start, CACHE_LIMIT)
 
     def _emit(self, record: SipMessage | Reject) -> None:
         if record.__class__ is SipMessage:

@@ -826,8 +826,20 @@ static int emit_record(const unsigned char *p, const Scan *sc, const Envelope *e
     args[a++] = Py_NewRef(values[6]); /* user agent */
     args[a++] = Py_NewRef(values[7]); /* content type */
     args[a++] = PyLong_FromLongLong(s.content_length);
-    args[a++] = Py_NewRef(values[8]); /* reason */
-    args[a++] = PyObject_IsTrue(values[8]) == 1 ? PyObject_CallOneArg(ctx[CX_Q850_OF], values[8]) : Py_NewRef(Py_None);
+    if (PyObject_IsTrue(values[8]) == 1 && args[3]) { /* reason, and its Q.850 cause */
+        PyObject *reason = PyObject_CallFunctionObjArgs(ctx[CX_Q850_OF], values[8], args[3], NULL);
+        if (reason && PyTuple_Check(reason) && PyTuple_GET_SIZE(reason) == 2) {
+            args[a++] = Py_NewRef(PyTuple_GET_ITEM(reason, 0));
+            args[a++] = Py_NewRef(PyTuple_GET_ITEM(reason, 1));
+        } else {
+            if (reason && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "reason reader: a pair expected");
+            a += 2;
+        }
+        Py_XDECREF(reason);
+    } else {
+        args[a++] = Py_NewRef(values[8]);
+        args[a++] = Py_NewRef(Py_None);
+    }
     if (is_plain_sdp_type(values[7])) {
         args[a++] = sdp_text_of(p + s.body_start, s.end - s.body_start);
     } else if (PyObject_IsTrue(values[7]) == 1) {

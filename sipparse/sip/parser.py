@@ -190,13 +190,16 @@ class MessageParser:
             via_top, branch = self._vias.get(via) or self._via(via)
         else:
             via_top = branch = None
+        q850 = None
+        if reason:
+            reason, q850 = self.reason_and_cause(reason, raw)
         addresses = self._addresses
         return SipMessage(
             source, offset, end, raw, timestamp, *start, call_id,
             from_sip, *(addresses.get(from_sip) or self._address(from_sip)),
             to_sip, *(addresses.get(to_sip) or self._address(to_sip)),
             cseq, cseq_method, via_top, branch, contact, agent, content_type,
-            content_length, reason, self._q850(reason) if reason else None,
+            content_length, reason, q850,
             sdp_text(content_type, data[body_start:body_end]) if content_type else None,
             direction, transport, peer, marker_bytes, host, pid, dialect, problems,
         )
@@ -255,6 +258,30 @@ class MessageParser:
     def _q850(self, reason: str) -> int | None:
         """The Q.850 cause of a Reason header value."""
         return _int(self._search(self.g.q850, "cause", reason))
+
+    def reason_and_cause(self, reason: str, raw: bytes) -> tuple[str, int | None]:
+        """The Reason header of a message that has one, and its Q.850 cause (``_scan.c`` too)."""
+        q850 = self._q850(reason)
+        return (reason, q850) if q850 is not None else self._every_reason(raw, reason)
+
+    def _every_reason(self, raw: bytes, first: str) -> tuple[str, int | None]:
+        """The Reason headers of a message as one value, and its Q.850 cause, when the first
+        carries none.
+
+        RFC 3326 gives a message one Reason header per protocol, and SBCs and carriers send
+        ``Reason: SIP;cause=480`` and ``Reason: Q.850;cause=19`` on lines of their own, in
+        either order; RFC 3261 7.3.1 lets such lines be read as one, comma-separated. Only a
+        message whose first Reason has no Q.850 cause comes here, so the others pay nothing.
+        """
+        text = raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+        head = text.split("\n\n", 1)[0].partition("\n")[2]
+        name_group, value_group = self._header_groups
+        values = [_FOLD.sub(" ", m.group(value_group)).strip() for m in self.g.header.regex.finditer(head)
+                  if self._names[m.group(name_group)] == "reason"]
+        if len(values) < 2:
+            return first, None
+        joined = ", ".join(values)
+        return joined, self._q850(joined)
 
     def _start_line(self, line: str) -> tuple | None:
         """(sip_method, method, request_uri, status_code, reason_phrase) of the first line."""

@@ -100,3 +100,32 @@ def test_a_long_run_of_token_characters_before_the_message_is_skipped() -> None:
     data = b"a" * 100_000 + b"\r\nOPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n"
     [frame] = frame_packet(data, False)
     assert frame.start == 100_002 and frame.problems == ["100002 bytes before the message ignored"]
+
+
+def _bye_with_reasons(*reasons: str) -> bytes:
+    """A BYE as Asterisk's file logger writes it, with these Reason header lines."""
+    lines = ["BYE sip:100@10.0.0.5 SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1",
+             "From: <sip:200@10.0.0.1>;tag=b", "To: <sip:100@10.0.0.5>;tag=a", "Call-ID: r1",
+             "CSeq: 5 BYE", *(f"Reason: {r}" for r in reasons), "Content-Length: 0", "", ""]
+    message = "\r\n".join(lines)
+    marker = ("[Mar  1 12:00:09] VERBOSE[1] res_pjsip_logger.c: <--- Transmitting SIP request "
+              f"({len(message)} bytes) to UDP:10.0.0.5:5060 --->\n")
+    return (marker + message + "\n").encode()
+
+
+@pytest.mark.parametrize("scanner", [False, True])
+@pytest.mark.parametrize(("reasons", "cause"), [
+    # RFC 3326: one Reason per protocol, as carriers and SBCs send them, in either order
+    (('SIP;cause=480;text="Temporarily Unavailable"', "Q.850;cause=19"), 19),
+    (("Q.850;cause=16", 'SIP;cause=200;text="Call completed elsewhere"'), 16),
+    (('SIP;cause=200;text="x"',), None),
+])
+def test_the_q850_cause_of_several_reason_headers(reasons: tuple[str, ...], cause: int | None,
+                                                  scanner: bool) -> None:
+    from tests.sip.test_accel import _parse, needs_scanner  # noqa: PLC0415 (the scanner's test helpers)
+
+    if scanner and needs_scanner.args[0]:
+        pytest.skip("the C scanner is not built")
+    messages, rejects, _ = _parse(_bye_with_reasons(*reasons), scanner, "full")
+    assert not rejects and [m.q850_cause for m in messages] == [cause]
+    assert cause is None or f"cause={cause}" in (messages[0].reason_header or "")
