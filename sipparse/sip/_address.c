@@ -21,7 +21,9 @@
  *                  and ":"; then, when what follows the longest run of characters other
  *                  than ":@;?>" is "@", or is ":" with an "@" somewhere after it, that run
  *                  is the user; then the host: "[hex digits, colons, dots]", else the
- *                  longest run of characters other than ":;?>" and blanks.
+ *                  longest run of characters other than ":;?>" and blanks. A "tel" URI
+ *                  (the scheme in any case) without a user has no host: what would be its
+ *                  host, the number, is its user (RFC 3966; MessageParser._uri_parts).
  *   SIP_TAG_PARAM, SIP_VIA_BRANCH  the first ";" followed by blanks, the name in any case,
  *                  blanks, "=", blanks and at least one character other than ";," and
  *                  blanks: those characters are the value.
@@ -137,6 +139,7 @@ static int uri_parts(const char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t user[
         i++;
     if (i >= b || s[i] != ':')
         return 0;
+    int tel = i - a == 3 && (s[a] | 0x20) == 't' && (s[a + 1] | 0x20) == 'e' && (s[a + 2] | 0x20) == 'l';
     i++;
     Py_ssize_t run = i;
     while (run < b && !strchr(":@;?>", s[run]))
@@ -147,21 +150,22 @@ static int uri_parts(const char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t user[
         user[1] = run;
         i = at + 1;
     }
+    Py_ssize_t *part = tel && user[1] <= user[0] ? user : host;
     if (i < b && s[i] == '[') {
         Py_ssize_t j = i + 1;
         while (j < b && is_hex_or_colon_or_dot(s[j]))
             j++;
         if (j > i + 1 && j < b && s[j] == ']') {
-            host[0] = i;
-            host[1] = j + 1;
+            part[0] = i;
+            part[1] = j + 1;
             return 1;
         }
     }
     Py_ssize_t j = i;
     while (j < b && !strchr(":;?>", s[j]) && !is_blank(s[j]))
         j++;
-    host[0] = i;
-    host[1] = j;
+    part[0] = i;
+    part[1] = j;
     return 1;
 }
 

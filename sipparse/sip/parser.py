@@ -369,7 +369,12 @@ class MessageParser:
         m = rule.regex.match(uri.strip())
         if m is None:
             return None, None
-        return m.group(rule.groups["user"]) or None, m.group(rule.groups["host"]) or None
+        user, host = m.group(rule.groups["user"]) or None, m.group(rule.groups["host"]) or None
+        # RFC 3966: a tel: URI has no host; its number, which the URI rule reads as the host,
+        # is who the call is from or to, as a SIP URI's user is (HOMER's and Kamailio's $fU)
+        if user is None and "scheme" in rule.groups and m.group(rule.groups["scheme"]).lower() == "tel":
+            return host, None
+        return user, host
 
     @staticmethod
     def _search(rule: Rule, group: str, text: str | None) -> str | None:

@@ -129,3 +129,18 @@ def test_the_q850_cause_of_several_reason_headers(reasons: tuple[str, ...], caus
     messages, rejects, _ = _parse(_bye_with_reasons(*reasons), scanner, "full")
     assert not rejects and [m.q850_cause for m in messages] == [cause]
     assert cause is None or f"cause={cause}" in (messages[0].reason_header or "")
+
+
+@pytest.mark.parametrize(("value", "user", "host"), [
+    # RFC 3966: the number of a tel: URI is who the call is from or to, as a SIP URI's user
+    ("<tel:+4930123456;phone-context=+49>;tag=a", "+4930123456", None),
+    ("tel:+4930123456;tag=a", "+4930123456", None),
+    ('"Tel" <TEL:1000>;tag=a', "1000", None),
+    ("<sip:+4930123456@gw.example;user=phone>;tag=a", "+4930123456", "gw.example"),
+    ('"tel:" <sip:gw.example>;tag=a', None, "gw.example"),
+])
+def test_the_user_of_a_tel_uri_is_its_number(value: str, user: str | None, host: str | None) -> None:
+    m = parse(f"INVITE sip:x@y SIP/2.0\r\nCall-ID: c\r\nFrom: {value}\r\nTo: {value}\r\nCSeq: 1 INVITE\r\n\r\n")
+    assert isinstance(m, SipMessage)
+    assert (m.from_user, m.from_host, m.from_tag) == (user, host, "a")
+    assert (m.to_user, m.to_host) == (user, host)
