@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sipparse.query.media import media_summary
@@ -223,17 +223,35 @@ def render_ladder(
     # "+0.000s" that reads like an instant answer.
     digits = 3 if has_fraction(h.moment for h in hops) else 0
     previous: datetime | None = None
+    day = _first_day(hops, clock)
     for hop in hops:
+        # the title gives the first day; a call past midnight says when the next one begins,
+        # or 00:00:09 would read as before the 23:59:58 above it
+        if hop.moment is not None and (today := clock.to_display(hop.moment).date()) != day:
+            day = today
+            lines.append(_day_line(today, layout, term))
         lines += _hop_lines(hop, names, layout, term, clock, previous, digits)
         previous = hop.moment or previous
     lines.append(_bars(layout, term).render(term))
     return "\n".join(lines)
 
 
-def _title(call_ids: Sequence[str], hops: Sequence[Hop], clock: Clock) -> list[str]:
+def _first_day(hops: Sequence[Hop], clock: Clock) -> date | None:
+    """The day, in the zone shown, of the first message with a time stamp."""
     start = next((h.moment for h in hops if h.moment), None)
-    day = clock.to_display(start).date().isoformat() if start else "?"
-    title = [f"{day} ({clock.label})"]
+    return clock.to_display(start).date() if start else None
+
+
+def _day_line(day: date, layout: _Layout, term: Terminal) -> str:
+    """The date in the time column, where a new day begins."""
+    canvas = _bars(layout, term)
+    canvas.put(0, day.isoformat(), "bold")
+    return canvas.render(term)
+
+
+def _title(call_ids: Sequence[str], hops: Sequence[Hop], clock: Clock) -> list[str]:
+    day = _first_day(hops, clock)
+    title = [f"{day.isoformat() if day else '?'} ({clock.label})"]
     if len(call_ids) == 1:
         title[0] = f"Call-ID {visible(call_ids[0])}  {title[0]}"
     else:

@@ -6,7 +6,7 @@ from datetime import UTC
 
 from sipparse.query.ladder import build_hops, endpoint_order, render_ladder, top_via_sent_by, uri_hostport
 from sipparse.query.render import Terminal
-from sipparse.query.times import Clock
+from sipparse.query.times import Clock, zone_by_name
 from tests.query.helpers import message
 
 CLOCK = Clock(zone=UTC)
@@ -119,3 +119,22 @@ def test_hostile_values_reach_the_ladder_as_escapes() -> None:
     out = render_ladder(rows, [evil], CLOCK, Terminal(width=120, fancy=True))
     assert not any(ch in out for ch in "\x1b\x07\x08\u202e")
     assert "Call-ID c\\x1b]0;pwned\\x07\\u202e" in out and "10.0.0.9\\x1b[2J:5060" in out
+
+
+def test_a_call_past_midnight_says_when_the_day_changes() -> None:
+    """The title gives the day the call began; a message of a later day (in the zone shown)
+    is preceded by its date, or 00:00:09 would read as before the 23:59:58 above it."""
+    rows = [
+        message(1, "INVITE", ts="2025-12-31 23:59:58"),
+        message(2, "200 OK", ts="2025-12-31 23:59:59"),
+        message(3, "ACK", ts="2026-01-01 00:00:00", cseq_method="ACK"),
+        message(4, "BYE", cseq=2, cseq_method="BYE", ts="2026-01-01 00:00:09"),
+    ]
+    lines = render_ladder(rows, ["c1"], CLOCK, Terminal()).splitlines()
+    assert lines[0].endswith("2025-12-31 (UTC)")
+    marks = [n for n, line in enumerate(lines) if line.startswith("2026-01-01")]
+    assert len(marks) == 1 and lines[marks[0] + 1].startswith("00:00:00") and "ACK" in lines[marks[0] + 1]
+    assert not any(line.startswith("2025-12-31") for line in lines)
+    # seen from Berlin, where it is an hour later, the whole call lies in the new year
+    berlin = render_ladder(rows, ["c1"], Clock(zone=zone_by_name("Europe/Berlin")), Terminal()).splitlines()
+    assert "2026-01-01" in berlin[0] and not any(line.startswith("2026-01-01") for line in berlin)
