@@ -165,13 +165,68 @@ static int in_initial(const Info *row, const Info *rows, Py_ssize_t n) {
     return 0;
 }
 
+/* _answered_before_the_log, but for the deciding response: the INVITE requests, at least
+ * one, all have a To tag. */
+static int only_reinvites(const Info *rows, Py_ssize_t n) {
+    int reinvite = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i].method != M_INVITE)
+            continue;
+        if (!rows[i].to_tag_truthy)
+            return 0;
+        reinvite = 1;
+    }
+    return reinvite;
+}
+
 static int is_invite_final(const Info *r) {
     return OR_ZERO(r->has_code, r->code) >= 200 && r->cseq_method == M_INVITE;
 }
 
+/* Whether a response answers an INVITE request logged (its CSeq and From tag), which, with
+ * no initial INVITE logged, is a re-INVITE; -1 on error. */
+static int answers_reinvite(const Info *r, const Info *rows, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Info *q = &rows[i];
+        if (q->method != M_INVITE || q->has_cseq != r->has_cseq || (q->has_cseq && q->cseq != r->cseq))
+            continue;
+        int same = PyObject_RichCompareBool(COLUMN(q, FROM_TAG), COLUMN(r, FROM_TAG), Py_EQ);
+        if (same != 0)
+            return same;
+    }
+    return 0;
+}
+
+/* _without_reinvite_answers: whether the answers to re-INVITEs are left out, with no initial
+ * INVITE logged: a final INVITE response answers none, or one is a 2xx; -1 on error. */
+static int drops_reinvite_answers(const Info *rows, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Info *r = &rows[i];
+        if (!is_invite_final(r))
+            continue;
+        if (r->code < 300)
+            return 1;
+        int answers = answers_reinvite(r, rows, n);
+        if (answers <= 0)
+            return answers < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Whether a final INVITE response may decide: it answers an initial INVITE or, when none
+ * was logged, no re-INVITE that was (where ``drop`` says those are left out); -1 on error. */
+static int may_decide(const Info *r, const Info *rows, Py_ssize_t n, int any_initial, int drop) {
+    if (any_initial)
+        return in_initial(r, rows, n);
+    if (!drop)
+        return 1;
+    int answers = answers_reinvite(r, rows, n);
+    return answers < 0 ? -1 : !answers;
+}
+
 /* _deciding_invite_response: the first 2xx to an initial INVITE, else the final response to
- * the last initial INVITE (none while it has none). */
-static Info *deciding_invite_response(Info *rows, Py_ssize_t n) {
+ * the last initial INVITE (none while it has none); -1 on error, else 0. */
+static int deciding_invite_response(Info *rows, Py_ssize_t n, Info **out) {
     int any_initial = 0;
     long long last_initial = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -182,14 +237,26 @@ static Info *deciding_invite_response(Info *rows, Py_ssize_t n) {
             last_initial = cseq;
         any_initial = 1;
     }
+    *out = NULL;
+    int drop = any_initial ? 0 : drops_reinvite_answers(rows, n);
+    if (drop < 0)
+        return -1;
     Info *first_final = NULL;
     long long last_cseq = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Info *r = &rows[i];
-        if (!is_invite_final(r) || (any_initial && !in_initial(r, rows, n)))
+        if (!is_invite_final(r))
             continue;
-        if (r->code < 300)
-            return r;
+        int decides = may_decide(r, rows, n, any_initial, drop);
+        if (decides <= 0) {
+            if (decides < 0)
+                return -1;
+            continue;
+        }
+        if (r->code < 300) {
+            *out = r;
+            return 0;
+        }
         long long cseq = OR_ZERO(r->has_cseq, r->cseq);
         if (first_final == NULL || cseq > last_cseq)
             last_cseq = cseq;
@@ -197,13 +264,21 @@ static Info *deciding_invite_response(Info *rows, Py_ssize_t n) {
             first_final = r;
     }
     if (first_final == NULL)
-        return NULL;
+        return 0;
     if (any_initial)
         last_cseq = last_initial;
-    for (Info *r = first_final; r < rows + n; r++)
-        if (is_invite_final(r) && (!any_initial || in_initial(r, rows, n)) && OR_ZERO(r->has_cseq, r->cseq) == last_cseq)
-            return r;
-    return NULL;  /* the last initial INVITE has no final response yet */
+    for (Info *r = first_final; r < rows + n; r++) {
+        if (!is_invite_final(r) || OR_ZERO(r->has_cseq, r->cseq) != last_cseq)
+            continue;
+        int decides = may_decide(r, rows, n, any_initial, drop);
+        if (decides < 0)
+            return -1;
+        if (decides) {
+            *out = r;
+            return 0;
+        }
+    }
+    return 0;  /* the last initial INVITE has no final response yet */
 }
 
 /* _state */
@@ -419,11 +494,26 @@ static int ending_bye(Info *rows, Py_ssize_t n, const Info *answer, Info **out) 
     return 0;
 }
 
+/* _summarize_mid_call */
+static PyObject *summarize_mid_call(PyObject *call_id, Info *rows, Py_ssize_t n, const Info *caller_side) {
+    Info *bye = first_of(rows, n, M_BYE);
+    PyObject *hangup = Py_None;
+    if (bye != NULL && hangup_by(caller_side, bye, 0, &hangup) < 0)
+        return NULL;
+    Outcome o = {text_call, bye != NULL ? text_completed : text_answered, caller_side, NULL, Py_NewRef(Py_None),
+                 Py_NewRef(Py_None), NULL, bye, hangup, cause_of(bye, NULL, NULL)};
+    return build(call_id, rows, n, &o);
+}
+
 /* _summarize_call */
 static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     Info *invite = initial_invite(rows, n);
     Info *caller_side = invite != NULL ? invite : first_invite_response(rows, n);
-    Info *decided = deciding_invite_response(rows, n);
+    Info *decided;
+    if (deciding_invite_response(rows, n, &decided) < 0)
+        return NULL;
+    if (decided == NULL && only_reinvites(rows, n))
+        return summarize_mid_call(call_id, rows, n, caller_side);
     int answered = decided != NULL && decided->code < 300;
     Info *bye = NULL;
     if (answered && ending_bye(rows, n, decided, &bye) < 0)

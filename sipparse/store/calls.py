@@ -25,7 +25,11 @@ INVITE decides; without one, the final response (>= 200) to the last initial INV
 while that INVITE has none (a call challenged with 407 and ringing with credentials is in
 progress, not failed with the 407). When no INVITE request was logged, INVITE responses
 without a To tag on the request side cannot be told apart, so every final INVITE response
-counts as initial.
+counts as initial, but for those to a re-INVITE that was logged (its CSeq and From tag)
+once a 2xx says the dialog was established. A call whose log began mid-call, after it was
+answered, may then hold re-INVITEs and no response to its initial INVITE: it is
+``answered`` (``completed`` once a BYE is seen) with no final status, setup time, answer
+time nor duration to tell.
 
 State of a ``call``, first rule that applies:
   ``completed``   answered (a 2xx decided) and a BYE of its dialog was seen;
@@ -330,11 +334,26 @@ def _latest_final(rows: list[_Row]) -> _Row | None:
     return latest
 
 
+def _without_reinvite_answers(rows: list[_Row], finals: list[_Row]) -> list[_Row]:
+    """Of the final INVITE responses of a call whose initial INVITE was not logged, those
+    that do not answer a logged re-INVITE (its CSeq and From tag: the two sides of a dialog
+    number their requests apart), once a 2xx or such a response says the dialog was
+    established; a 481 to a re-INVITE of a dialog the other side does not know is all there
+    is to tell."""
+    reinvites = {(r.cseq, r.from_tag) for r in rows if r.method == "INVITE"}
+    if not reinvites:
+        return finals
+    own = [r for r in finals if (r.cseq, r.from_tag) not in reinvites]
+    return own if own or any(r.status_code < 300 for r in finals) else finals
+
+
 def _deciding_invite_response(rows: list[_Row]) -> _Row | None:
     initial = {r.cseq for r in rows if r.method == "INVITE" and not r.to_tag}
     # final responses (>= 200) to INVITE; the test is inline, as it runs once per row
     finals = [r for r in rows if (r.status_code or 0) >= 200 and r.cseq_method == "INVITE"
               and (not initial or r.cseq in initial)]
+    if not initial:
+        finals = _without_reinvite_answers(rows, finals)
     answered = [r for r in finals if r.status_code < 300]
     if answered:
         return answered[0]
@@ -447,11 +466,20 @@ def _summarize_ordered(call_id: str, ordered: list[_Row]) -> CallSummary:
     return _summarize_dialog(call_id, kind, ordered)
 
 
+def _answered_before_the_log(rows: list[_Row], methods: list[str | None], decided: _Row | None) -> bool:
+    """Whether the call's INVITEs are all re-INVITEs, with no response to its initial INVITE
+    either: the log began mid-call (its start rotated away before the first ingest), after
+    the call was answered."""
+    return decided is None and "INVITE" in methods and all(r.to_tag for r in rows if r.method == "INVITE")
+
+
 def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -> CallSummary:
     invite = _initial_invite(rows, methods)
     caller_side = invite or _first_invite_response(rows)  # who called whom, and the caller's tag
     decided = _deciding_invite_response(rows)
     code = decided.status_code if decided else None
+    if _answered_before_the_log(rows, methods, decided):
+        return _summarize_mid_call(call_id, rows, methods, caller_side)
     answered = code is not None and code < 300
     bye = _ending_bye(rows, methods, decided) if answered and decided else None
     cancel = _first(rows, methods, "CANCEL")
@@ -468,6 +496,19 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
         answered_at=answered_at, ended_at=ended_at,
         hangup_by=_hangup_by(caller_side, bye, cancelled) if state in ("completed", "cancelled") else None,
         q850_cause=_cause(bye, cancel, decided),
+    )
+
+
+def _summarize_mid_call(call_id: str, rows: list[_Row], methods: list[str | None],
+                        caller_side: _Row | None) -> CallSummary:
+    """A call answered before its log began: ``answered``, or ``completed`` once a BYE is
+    seen, with no final status, setup time, answer time nor duration to tell."""
+    bye = _first(rows, methods, "BYE")
+    state = "completed" if bye else "answered"
+    return _build(
+        call_id, "call", state, rows, caller_side, None, setup_ms=None, duration_s=None,
+        answered_at=None, ended_at=bye.timestamp if bye else None,
+        hangup_by=_hangup_by(caller_side, bye, False) if bye else None, q850_cause=_cause(bye),
     )
 
 

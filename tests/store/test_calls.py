@@ -139,6 +139,33 @@ def test_reinvite_does_not_change_the_outcome() -> None:
     assert (s.state, s.final_status) == ("answered", 200)
 
 
+def test_a_log_that_begins_after_the_invite_holds_its_reinvite_not_its_setup(either_summary_module: None) -> None:
+    """A log read from mid-call (its start rotated away before the first ingest) holds a
+    re-INVITE for hold and its 200 OK: the call was answered before the log began, and that
+    200 OK is not its answer, so it has no setup time, answer time nor duration to give."""
+    b = CallBuilder("c", SOURCE, START, step_ms=100).request("INVITE").response(180).response(200).request("ACK")
+    b.step_ms = 20_000
+    b.request("INVITE").response(200).request("ACK")
+    b.request("BYE", by="callee", q850=16).response(200)
+    s = summarize("c", rows_of(b.messages[4:]))
+    assert (s.state, s.final_status, s.setup_ms, s.answered_at, s.duration_s) == ("completed", None, None, None, None)
+    assert (s.hangup_by, s.q850_cause, s.message_count) == ("callee", 16, 5)
+    s = summarize("c", rows_of(b.messages[4:7]))
+    assert (s.state, s.final_status, s.setup_ms, s.answered_at) == ("answered", None, None, None)
+    # a 200 OK to the INVITE itself, logged though its INVITE was not, is still the answer
+    s = summarize("c", rows_of(b.messages[2:]))
+    assert (s.state, s.final_status, s.answered_at) == ("completed", 200, b.messages[2].timestamp)
+
+
+def test_a_reinvite_to_a_dialog_that_does_not_exist_fails(either_summary_module: None) -> None:
+    """A phone refreshing a call that a restarted Asterisk no longer knows gets 481: with no
+    2xx to say the dialog was ever established, that answer is all there is to tell."""
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(200).request("ACK")
+    b.request("INVITE").response(481).request("ACK")
+    s = summarize("c", rows_of(b.messages[3:]))
+    assert (s.state, s.final_status) == ("failed", 481)
+
+
 def test_cancel_race_with_200_is_answered() -> None:
     b = CallBuilder("c", SOURCE, START).request("INVITE").response(180)
     b.request("CANCEL", in_dialog=False).response(200).response(200, method="INVITE").request("ACK")
