@@ -1,17 +1,25 @@
 """ITU-T Q.850 cause values in words, as SIP carries them in ``Reason: Q.850;cause=N``.
 
-The table is the standard's list of cause values (ITU-T Q.850 (05/98), Table 1), with the
-wording Asterisk and most SIP stacks print.
+The table is the standard's list of cause values (ITU-T Q.850 (05/98), Table 1, with the
+later 14 and 24), with the wording Asterisk and most SIP stacks print, and the values
+Asterisk's own table adds: 0, which it puts in the Reason of every 487 after a CANCEL, and
+the barred-call causes 52 and 54 (ANSI T1.113).
 """
 
 from __future__ import annotations
 
 CAUSES: dict[int, str] = {
+    0: "Not defined",
     1: "Unallocated (unassigned) number",
     2: "No route to specified transit network",
     3: "No route to destination",
+    4: "Send special information tone",
+    5: "Misdialled trunk prefix",
     6: "Channel unacceptable",
     7: "Call awarded and being delivered in an established channel",
+    8: "Preemption",
+    9: "Preemption - circuit reserved for reuse",
+    14: "QoR: ported number",
     16: "Normal clearing",
     17: "User busy",
     18: "No user responding",
@@ -20,6 +28,7 @@ CAUSES: dict[int, str] = {
     21: "Call rejected",
     22: "Number changed",
     23: "Redirection to new destination",
+    24: "Call rejected due to feature at the destination",
     25: "Exchange routing error",
     26: "Non-selected user clearing",
     27: "Destination out of order",
@@ -36,9 +45,13 @@ CAUSES: dict[int, str] = {
     47: "Resource unavailable, unspecified",
     49: "Quality of service not available",
     50: "Requested facility not subscribed",
+    52: "Outgoing call barred",
+    53: "Outgoing calls barred within CUG",
+    54: "Incoming call barred",
     55: "Incoming calls barred within CUG",
     57: "Bearer capability not authorized",
     58: "Bearer capability not presently available",
+    62: "Inconsistency in designated outgoing access information and subscriber class",
     63: "Service or option not available, unspecified",
     65: "Bearer capability not implemented",
     66: "Channel type not implemented",

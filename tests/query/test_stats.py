@@ -162,6 +162,12 @@ def test_q850_words() -> None:
     assert cause_text(34) == "34 No circuit/channel available"
     assert cause_text(127) == "127 Interworking, unspecified"
     assert cause_text(250) == "250 Unknown cause"
+    # Asterisk puts cause 0 (its AST_CAUSE_NOTDEFINED) in the Reason of every 487 after a
+    # CANCEL, and the barred-call causes 52 and 54 in its own table
+    assert cause_text(0) == "0 Not defined"
+    assert cause_text(52) == "52 Outgoing call barred"
+    assert cause_text(54) == "54 Incoming call barred"
+    assert cause_text(24) == "24 Call rejected due to feature at the destination"
     assert cause_text(None) == ""
 
 
