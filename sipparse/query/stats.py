@@ -10,6 +10,8 @@ Definitions (calls are INVITE dialogs of the ``calls`` table, counted by when th
   setup time  first initial INVITE to the deciding final response of answered calls
               (post-dial delay, auth round trip included), nearest-rank percentiles;
   duration    answer to BYE of completed calls, in buckets;
+  ACD         average call duration: the mean of those durations (ITU-T E.411), and
+              talk time, their sum (minutes of use);
   BYE causes  the Q.850 cause of the BYE's Reason header of completed calls.
 Messages are counted by their own timestamps; retransmissions over every dialog kind.
 """
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sipparse.query.calls import host_condition, setup_text
+from sipparse.query.calls import host_condition, seconds_text, setup_text
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, cut, render_table, to_json
 from sipparse.query.show import Store
@@ -100,7 +102,8 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
         "setup": ("SELECT setup_ms, COUNT(*) AS n FROM calls",
                   q.calls(calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
                   q.group("setup_ms")),
-        "durations": (f"SELECT {_duration_bucket_sql()} AS bucket, COUNT(*) AS n FROM calls",
+        "durations": (f"SELECT {_duration_bucket_sql()} AS bucket, COUNT(*) AS n, SUM(duration_s) AS seconds "
+                      "FROM calls",
                       q.calls(calls, "duration_s IS NOT NULL"), " GROUP BY 1"),
         "to_users": ("SELECT to_user AS who, COUNT(*) AS n FROM calls", q.calls(failing),
                      q.group("to_user") + f" ORDER BY n DESC, who LIMIT {TOP}"),
@@ -160,6 +163,7 @@ def compute(data: dict[str, list[dict]], clock: Clock) -> dict[str, Any]:
         "failures": _failures(outcomes),
         "setup_ms": _setup(data["setup"]),
         "duration": _durations(data["durations"]),
+        **_talk(data["durations"]),
         "messages": _messages(data["messages"]),
         "dialogs": {str(k["kind"]): int(k["n"]) for k in data["kinds"]},
         "retransmissions": sum(int(k.get("retransmissions") or 0) for k in data["kinds"]),
@@ -201,6 +205,14 @@ def _setup(rows: Sequence[dict]) -> dict[str, Any]:
 def _durations(rows: Sequence[dict]) -> list[dict[str, Any]]:
     counts = {int(r["bucket"]): int(r["n"]) for r in rows}
     return [{"bucket": label, "count": counts.get(i, 0)} for i, (label, _) in enumerate(DURATION_BUCKETS)]
+
+
+def _talk(rows: Sequence[dict]) -> dict[str, Any]:
+    """ACD (the mean duration of the calls whose duration is known) and their talk time in
+    all, in seconds: what a carrier's report puts beside ASR."""
+    count = sum(int(r["n"]) for r in rows)
+    total = sum(float(r.get("seconds") or 0) for r in rows)
+    return {"acd_s": round(total / count, 3) if count else None, "talk_time_s": round(total, 3)}
 
 
 def _messages(rows: Sequence[dict]) -> dict[str, Any]:
@@ -382,10 +394,19 @@ def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until:
         f"ASR:              {_percent(c['answered'], c['attempted'])} (answered / attempted)",
         f"NER:              {_percent(c['answered'] + c['user_ended'], c['attempted'])}"
         " (answered + ended by the user side / attempted)",
+        f"ACD:              {_acd_text(stats)}",
         f"Dialogs by kind:  {dialogs}",
         f"Retransmissions:  {stats['retransmissions']}",
     ]
     return "\n".join(lines)
+
+
+def _acd_text(stats: dict[str, Any]) -> str:
+    if stats["acd_s"] is None:
+        return "n/a"
+    timed = sum(d["count"] for d in stats["duration"])
+    return (f"{seconds_text(stats['acd_s'])} (mean duration of {timed} completed calls; "
+            f"talk time {seconds_text(stats['talk_time_s'])})")
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]], term: Terminal) -> str:

@@ -339,6 +339,9 @@ def test_stats_figures_match_the_traffic(traffic) -> None:  # type: ignore[no-un
     assert figures["dialogs"] == {"call": len(calls), "register": 1}
     completed = [s for s in calls if s.state == "completed"]
     assert sum(b["count"] for b in figures["duration"]) == len(completed)
+    talk = sum(s.talk_s for s in completed)
+    assert figures["talk_time_s"] == pytest.approx(talk)
+    assert figures["acd_s"] == pytest.approx(talk / len(completed))
     assert {b["text"]: b["count"] for b in figures["bye_causes"]}["16 Normal clearing"] == sum(
         s.cause == 16 for s in completed)
     assert sum(b["count"] for b in figures["calls_per_minute"]["bars"]) == len(calls)

@@ -36,12 +36,15 @@ def aggregate(calls: list[dict]) -> dict[str, list[dict]]:
 
     answered = [c for c in calls if c["state"] in ("answered", "completed") and c["setup_ms"] is not None]
     failing = [dict(c, who=c["to_user"]) for c in calls if c["state"] in ("failed", "busy", "no-answer")]
-    durations = [{"bucket": next(i for i, (_, top) in enumerate(DURATION_BUCKETS) if c["duration_s"] < top)}
-                 for c in calls if c["duration_s"] is not None]
+    timed = [c for c in calls if c["duration_s"] is not None]
+    buckets = [next(i for i, (_, top) in enumerate(DURATION_BUCKETS) if c["duration_s"] < top) for c in timed]
+    durations = [{"bucket": b, "n": buckets.count(b),
+                  "seconds": sum(c["duration_s"] for c, o in zip(timed, buckets, strict=True) if o == b)}
+                 for b in sorted(set(buckets))]
     return {
         "outcomes": grouped(calls, "state", "final_status", "final_reason"),
         "setup": grouped(answered, "setup_ms"),
-        "durations": grouped(durations, "bucket"),
+        "durations": durations,
         "to_users": sorted(grouped(failing, "who"), key=lambda r: -r["n"])[:5],
         "from_users": sorted(grouped([dict(c, who=c["from_user"]) for c in failing], "who"), key=lambda r: -r["n"]),
         "causes": grouped([c for c in calls if c["state"] == "completed"], "q850_cause"),
@@ -147,6 +150,16 @@ def test_histogram_of_the_second_of_two_repeated_hours_begins_in_it() -> None:
     bars = compute(aggregate([call("completed", 200, minute=first + m) for m in (0, 20)]), berlin)["calls_per_minute"]
     assert bars["bars"][0] == {"start": "2026-10-25 02:30:00+01:00", "count": 1}
     assert len(bars["bars"]) == 21
+
+
+def test_acd_is_the_mean_duration_of_the_calls_whose_duration_is_known() -> None:
+    calls = [call("completed", 200, duration_s=s) for s in (30, 90, 187.5)] + [call("answered", 200),
+                                                                              call("busy", 486)]
+    f = figures(calls)
+    assert (f["acd_s"], f["talk_time_s"]) == (102.5, 307.5)
+    text = render_stats_text(f, CLOCK, Terminal())
+    assert "ACD:              1:42 (mean duration of 3 completed calls; talk time 5:08)" in text
+    assert "ACD:              n/a" in render_stats_text(figures([call("busy", 486)]), CLOCK, Terminal())
 
 
 def test_every_duration_lands_in_one_bucket() -> None:
