@@ -67,8 +67,16 @@ def sipparse_program(argv0: str | None = None, executable: str | None = None) ->
         script = argv0 if os.sep in argv0 else shutil.which(argv0)
         if script and os.path.isfile(script):
             return [os.path.realpath(script)]
-    found = shutil.which("sipparse")
+    found = _beside(python) or shutil.which("sipparse")
     return [os.path.realpath(found)] if found else [python, "-m", "sipparse"]
+
+
+def _beside(python: str) -> str | None:
+    """The ``sipparse`` script of the interpreter's own install (a venv's ``bin``): the one that
+    runs this very code, where PATH may name another install, or none (``python -m sipparse``,
+    a venv not activated)."""
+    script = os.path.join(os.path.dirname(python), "sipparse")
+    return script if os.path.isfile(script) and os.access(script, os.X_OK) else None
 
 
 def global_args(settings: Settings, db_text: str | None, home: str | None = None) -> tuple[list[str], bool]:

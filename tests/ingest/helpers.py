@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from sipparse.cli import cli
 from sipparse.config import parse_db_url
+from tests.program import installed_sipparse
 
 COLUMNS = ["call_id", "sip_method", "from_sip", "to_sip", "cseq", "cseq_method", "sdp_content", "timestamp",
            "status_code", "direction", "host", "raw_message"]
@@ -33,7 +33,7 @@ def ingest_ok(db_url: str, *args: str) -> str:
 
 def sipparse_bin() -> list[str]:
     """The installed command, else the module: tests run the real process."""
-    exe = shutil.which("sipparse")
+    exe = installed_sipparse()
     return [exe] if exe else [sys.executable, "-m", "sipparse"]
 
 

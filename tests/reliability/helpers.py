@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 from sipparse.config import parse_db_url
 from tests.mysql_server import ThrowawayServer
+from tests.program import installed_sipparse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ def cut_at_message(data: bytes, fraction: float) -> int:
 # -- running sipparse ------------------------------------------------------------------
 
 def sipparse_argv() -> list[str]:
-    exe = shutil.which("sipparse")
+    exe = installed_sipparse()
     return [exe] if exe else [sys.executable, "-m", "sipparse"]
 
 

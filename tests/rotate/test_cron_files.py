@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.program import installed_sipparse
 from tests.rotate import crontab
 
 CRON = Path(__file__).resolve().parents[2] / "cron"
@@ -75,7 +76,7 @@ def deployment(tmp_path: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "sip.db"}"\n'
                       f'[ingest]\npaths = ["{logdir / "pjsip"}"]\ntz = "UTC"\n[rotate]\nkeep = 2\n')
     env, _ = cron_file()
-    program_dir = os.path.dirname(shutil.which("sipparse") or "")
+    program_dir = os.path.dirname(installed_sipparse() or "")
     return {"PATH": f"{program_dir}:{env['PATH']}", "SHELL": env["SHELL"], "HOME": str(tmp_path),
             "SIPPARSE_CONFIG": str(config), "SIPPARSE_LOCK_DIR": str(tmp_path / "locks"), "LANG": "C.UTF-8"}
 
@@ -125,7 +126,7 @@ def test_systemd_units_pair_up_and_run_sipparse_oneshot() -> None:
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_analyze_verifies_the_units_without_a_warning(tmp_path: Path) -> None:
-    program = shutil.which("sipparse")
+    program = installed_sipparse()
     assert program
     for name in UNITS:
         text = (CRON / name).read_text().replace("/usr/local/bin/sipparse", program)

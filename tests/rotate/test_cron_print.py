@@ -17,9 +17,10 @@ from click.testing import CliRunner
 
 from sipparse.cli import cli
 from sipparse.schedule import sipparse_program
+from tests.program import installed_sipparse
 from tests.rotate import crontab
 
-SIPPARSE = shutil.which("sipparse")
+SIPPARSE = installed_sipparse()
 
 
 @pytest.fixture(autouse=True)
@@ -202,9 +203,15 @@ def test_program_is_found_from_how_sipparse_was_started(tmp_path: Path) -> None:
     assert sipparse_program(str(link), "/venv/bin/python") == [str(script)]
     main = str(Path(__file__).parents[2] / "sipparse" / "__main__.py")
     assert sipparse_program(main, "/opt/venv/bin/python") == ["/opt/venv/bin/python", "-m", "sipparse"]
-    installed = [os.path.realpath(SIPPARSE or "")]
+    on_path = shutil.which("sipparse")  # an interpreter without a script of its own: PATH's
+    installed = [os.path.realpath(on_path)] if on_path else ["/x/python", "-m", "sipparse"]
     assert sipparse_program("/usr/bin/pytest", "/x/python") == installed
     assert sipparse_program("/usr/lib/python3/pytest/__main__.py", "/x/python") == installed
+    # started otherwise (python -m sipparse, pytest), the script of the interpreter's own venv,
+    # whatever PATH finds
+    python = script.parent / "python"
+    script.chmod(0o755)
+    assert sipparse_program("/usr/bin/pytest", str(python)) == [str(script)]
 
 
 @pytest.mark.skipif(SIPPARSE is None, reason="sipparse is not installed as a command")
