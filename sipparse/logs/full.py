@@ -125,10 +125,35 @@ class FullLayout:
         return last_end
 
     def force(self, buf: bytes, base: int) -> int:
-        """Give up on an entry too large to keep: reject its first bytes, skip the rest."""
-        self.builder.reject(base, base + len(buf), f"log entry larger than {MAX_MESSAGE} bytes", buf)
+        """Give up on an entry too large to keep: reject its first bytes, skip the rest.
+
+        A packet whole by its Content-Length at the entry's head is stored first, as
+        ``_entry`` stores it: only what follows it (a line without a prefix) is too large.
+        Until more than ``MAX_MESSAGE`` bytes follow it, the entry may still end as a
+        message and a few bytes ignored: 0, wait for more."""
+        packet_end = self._whole_packet_end(buf, 0) or 0
+        if packet_end:
+            if len(buf) - packet_end <= MAX_MESSAGE:
+                return 0
+            self._entry(buf, base, self._glued.match(buf), packet_end)
+        self.builder.reject(base + packet_end, base + len(buf), f"log entry larger than {MAX_MESSAGE} bytes",
+                            buf[packet_end:])
         self._skipping = not buf.endswith(b"\n")
         return len(buf)
+
+    def _whole_packet_end(self, buf: bytes, start: int) -> int | None:
+        """Where the packet of the packet logger entry at ``start`` ends, Asterisk's LF
+        included, when it is whole by its Content-Length within ``MAX_MESSAGE``; else None."""
+        match = self._glued.match(buf, start)
+        marker = self._marker(buf, match) if match is not None else None
+        if marker is None:
+            return None
+        body = buf.find(b"\n", marker.end(), marker.end() + MAX_MESSAGE) + 1
+        payload = buf[body:body + MAX_MESSAGE + 1]
+        frames = frame_packet(payload, True) if body else []
+        if not frames or frames[-1].content_length is None or payload[frames[-1].end:frames[-1].end + 1] != b"\n":
+            return None
+        return body + frames[-1].end + 1
 
     def _entries(self, buf: bytes) -> Iterator[re.Match[bytes]]:
         prefix = self.dialect.prefix
@@ -331,12 +356,25 @@ class FullLayout:
         body = line_end + 1 if line_end >= 0 else end
         end = self._before_hole(buf, body, end)
         stop = end - 1 if end > body and buf[end - 1] == 10 else end  # the LF Asterisk writes after the packet
+        if stop - body > MAX_MESSAGE and self._split_oversized(buf, base, match, end):
+            return
         timestamp = self.timestamps(match.group(self._ts_group))
         problems = None if stop - body <= MAX_MESSAGE else ["packet cut at 1 MiB"]
         if end - match.start() == CUT_ENTRY and stop == end and self._glued.match(buf, end):
             problems = [f"Asterisk cut its log entry at {CUT_ENTRY} bytes"]
         self.builder.packet(buf[body:min(stop, body + MAX_MESSAGE)], base + match.start(), base + end, base + body,
                             timestamp, marker_of(marker, self.rules.marker_groups), problems=problems)
+
+    def _split_oversized(self, buf: bytes, base: int, match: re.Match[bytes], end: int) -> bool:
+        """Store a whole packet, then reject what follows it in its entry, when that is more
+        than ``MAX_MESSAGE`` bytes, as ``force`` does when no batch holds the entry whole."""
+        packet_end = self._whole_packet_end(buf, match.start())
+        if packet_end is None or end - packet_end <= MAX_MESSAGE:
+            return False
+        self._entry(buf, base, match, packet_end)
+        self.builder.reject(base + packet_end, base + end, f"log entry larger than {MAX_MESSAGE} bytes",
+                            buf[packet_end:end])
+        return True
 
 
 # What a marker announcing more digits than int() converts is read as: more than any

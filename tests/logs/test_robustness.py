@@ -113,7 +113,7 @@ def test_ten_megabyte_line_is_bounded() -> None:
     for good, dialect in ((GOOD_SYSLOG, "syslog"), (GOOD_FULL, "full")):
         data = good + huge + good
         messages, rejects, _, batch = parse_bytes(data, dialect=dialect, batch_bytes=1 << 20)
-        assert len(messages) >= 2 * _count(good) - 1
+        assert len(messages) == 2 * _count(good)
         assert all(len(r.raw) <= MAX_MESSAGE for r in rejects)
         assert all(len(m.raw_message) <= MAX_MESSAGE for m in messages)
         assert batch.checkpoint == len(data)
@@ -241,3 +241,33 @@ def test_a_marker_in_a_shape_no_pattern_reads_is_a_reject_not_a_skipped_line() -
     messages, rejects, _, _ = parse_bytes(forwarded)
     assert len(rejects) == 154 and {r.host for r in rejects} == {"pbx-a"}
     assert len(messages) == 154 and {m.direction for m in messages} == {None}  # the lines after it still are SIP
+
+
+
+@pytest.mark.parametrize("batch_bytes", [64 << 10, 8 << 20])
+def test_a_whole_entry_before_a_line_too_long_to_keep_is_stored(batch_bytes: int) -> None:
+    """The entry before a line too long to keep (one without a prefix: the entry's, by the
+    ``full`` layout's rule) is whole by its Content-Length: its message is stored and the
+    line is the reject. It went into the reject with the line when no batch held both, and
+    was stored with the line as "bytes after the message ignored" when one did."""
+    data = GOOD_FULL + b"x" * (2 << 20) + b"\n" + GOOD_FULL
+    messages, rejects, _, batch = parse_bytes(data, dialect="full", batch_bytes=batch_bytes)
+    alone, _, _, _ = parse_bytes(GOOD_FULL, dialect="full")
+    second = len(data) - len(GOOD_FULL)
+    assert [(m.offset, m.end, m.raw_message, m.problems) for m in messages] == [
+        (m.offset, m.end, m.raw_message, m.problems) for m in alone] + [
+        (m.offset + second, m.end + second, m.raw_message, m.problems) for m in alone]
+    assert [(r.offset, r.reason, r.raw) for r in rejects] == [
+        (len(GOOD_FULL), f"log entry larger than {MAX_MESSAGE} bytes", b"x" * MAX_MESSAGE)]
+    assert batch.checkpoint == len(data)
+
+
+def test_a_whole_entry_before_a_line_too_long_still_being_written_is_stored() -> None:
+    """The same line still being written when a run reads it: the message before it is
+    stored then, and the next run, resumed inside the line, reads what follows it."""
+    data = GOOD_FULL + b"x" * (2 << 20)
+    messages, rejects, _, batch = parse_bytes(data, dialect="full", batch_bytes=64 << 10)
+    assert len(messages) == _count(GOOD_FULL) and len(rejects) == 1
+    data += b"x" * 10 + b"\n" + GOOD_FULL
+    messages, rejects, _, _ = parse_bytes(data, batch.checkpoint, dialect="full", batch_bytes=64 << 10)
+    assert len(messages) == _count(GOOD_FULL) and not rejects
