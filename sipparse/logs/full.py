@@ -128,14 +128,18 @@ class FullLayout:
         """Give up on an entry too large to keep: reject its first bytes, skip the rest.
 
         A packet whole by its Content-Length at the entry's head is stored first, as
-        ``_entry`` stores it: only what follows it (a line without a prefix) is too large.
-        Until more than ``MAX_MESSAGE`` bytes follow it, the entry may still end as a
-        message and a few bytes ignored: 0, wait for more."""
+        ``_entry`` stores it: only what follows it (a line without a prefix) is too large,
+        or a hole of NULs, which the reader passes over. Until more than ``MAX_MESSAGE``
+        bytes follow it, the entry may still end as a message and a few bytes ignored: 0,
+        wait for more."""
         packet_end = self._whole_packet_end(buf, 0) or 0
         if packet_end:
-            if len(buf) - packet_end <= MAX_MESSAGE:
+            hole = buf[packet_end:packet_end + 1] == b"\0"  # the reader passes over it
+            if len(buf) - packet_end <= MAX_MESSAGE and not hole:
                 return 0
             self._entry(buf, base, self._glued.match(buf), packet_end)
+            if hole:
+                return packet_end
         self.builder.reject(base + packet_end, base + len(buf), f"log entry larger than {MAX_MESSAGE} bytes",
                             buf[packet_end:])
         self._skipping = not buf.endswith(b"\n")

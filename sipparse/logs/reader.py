@@ -172,7 +172,7 @@ class LogParser:
             buf = end_holes(buf, layout.dialect.prefix, self._other_prefixes)
             done = layout.feed(buf, pos, at_eof and self.options.final)
             if done == 0 and len(buf) > MAX_MESSAGE + batch_bytes:
-                done = layout.force(buf, pos)
+                done = _hole_at_head(buf) or layout.force(buf, pos)
             carry, pos = buf[done:], pos + done
             yield Batch(out.messages, out.rejects, out.skipped, layout.checkpoint(pos), read_end)
             out.messages, out.rejects, out.skipped = [], [], 0
@@ -222,6 +222,13 @@ def end_holes(buf: bytes, prefix: re.Pattern[bytes], others: Sequence[Any] = ())
         else:
             data[end - 1] = 0
     return bytes(data) if ended and data is not None else buf
+
+
+def _hole_at_head(buf: bytes) -> int:
+    """The length of the run of NULs ``buf`` begins with: a hole (see ``end_holes``) longer
+    than a batch and 1 MiB, where no line ends, passed over as a shorter one is rather than
+    given up on as a line too long to keep. Its end, in a later batch, is ended as usual."""
+    return len(buf) - len(buf.lstrip(b"\0")) if buf[:1] == b"\0" else 0
 
 
 def _hole_ends(buf: bytes) -> Iterator[int]:

@@ -271,3 +271,18 @@ def test_a_whole_entry_before_a_line_too_long_still_being_written_is_stored() ->
     data += b"x" * 10 + b"\n" + GOOD_FULL
     messages, rejects, _, _ = parse_bytes(data, batch.checkpoint, dialect="full", batch_bytes=64 << 10)
     assert len(messages) == _count(GOOD_FULL) and not rejects
+
+
+@pytest.mark.parametrize("dialect", ["syslog", "full"])
+def test_a_hole_larger_than_a_batch_is_passed_over(dialect: str) -> None:
+    """A hole of NULs longer than a batch and 1 MiB (a writer's crash leaves as many MiB
+    unwritten as it had in its page cache) is passed over, as a shorter one is: it was a
+    reject of 1 MiB of NULs, "log line longer than 1048576 bytes"."""
+    good = GOOD_FULL if dialect == "full" else GOOD_SYSLOG
+    data = good + b"\x00" * (2 << 20) + good
+    expected, _, _, _ = parse_bytes(data, dialect=dialect, batch_bytes=8 << 20)
+    messages, rejects, _, batch = parse_bytes(data, dialect=dialect, batch_bytes=64 << 10)
+    assert len(expected) == 2 * _count(good, dialect=dialect)
+    assert [(m.offset, m.end, m.raw_message, m.problems) for m in messages] == [
+        (m.offset, m.end, m.raw_message, m.problems) for m in expected]
+    assert not rejects and batch.checkpoint == len(data)
