@@ -44,6 +44,7 @@ DETECT_BYTES = 64 << 10
 # Dialects whose bundled prefix has a time stamp of fixed shape (see SyslogLayout's bulk reading).
 _BULK_DIALECTS = ("syslog",)
 _NULS = re.compile(rb"\x00+")
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which editors and some tools put at a text file's head
 
 
 @dataclass
@@ -160,6 +161,8 @@ class LogParser:
                 # a hole before the first line (see ``end_holes``) is no part of any message,
                 # and a large one would be carried whole while the dialect waits for a line
                 stripped = buf.lstrip(b"\0")
+                if pos == 0 and stripped.startswith(_BOM):  # marks the file's text, no line's
+                    stripped = stripped[len(_BOM):]
                 pos += len(buf) - len(stripped)
                 buf = stripped
                 layout = self._layout(buf, out, at_eof)

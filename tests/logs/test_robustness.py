@@ -286,3 +286,18 @@ def test_a_hole_larger_than_a_batch_is_passed_over(dialect: str) -> None:
     assert [(m.offset, m.end, m.raw_message, m.problems) for m in messages] == [
         (m.offset, m.end, m.raw_message, m.problems) for m in expected]
     assert not rejects and batch.checkpoint == len(data)
+
+
+@pytest.mark.parametrize("dialect", ["syslog", "rfc5424", "full", "rsyslog-channel"])
+def test_a_utf8_byte_order_mark_at_the_head_of_a_file_is_no_part_of_its_first_line(dialect: str) -> None:
+    """A file saved by an editor or a tool that marks UTF-8 text (Notepad, PowerShell's
+    ``Out-File``) begins with EF BB BF: its first line is read as it would be without it,
+    where it was a reject, "log line cut short, the next line glued to it"."""
+    good = {"syslog": GOOD_SYSLOG, "full": GOOD_FULL, "rfc5424": (DATA / "pjsip-rfc5424.log").read_bytes()[:6000],
+            "rsyslog-channel": (DATA / "asterisk-real" / "rsyslog-traditional.log").read_bytes()[:60000]}[dialect]
+    good = good[:good.rfind(b"\n") + 1]
+    expected, _, _, whole = parse_bytes(good)
+    messages, rejects, _, batch = parse_bytes(b"\xef\xbb\xbf" + good)
+    assert expected and not rejects and batch.checkpoint == whole.checkpoint + 3
+    assert [(m.offset, m.end, m.raw_message, m.timestamp) for m in messages] == [
+        (m.offset + 3, m.end + 3, m.raw_message, m.timestamp) for m in expected]
