@@ -170,8 +170,8 @@ class IngestSummary:
 def expand_paths(patterns: Iterable[str]) -> list[str]:
     """Expand globs; a pattern matching nothing is kept as is (reported missing later).
 
-    A glob takes no directories (``files.glob_files``). The same file named twice (or by
-    two globs) is kept once, in first-seen order.
+    A glob takes no directories, FIFOs, sockets nor devices (``files.glob_files``). The
+    same file named twice (or by two globs) is kept once, in first-seen order.
     """
     seen: set[str] = set()
     out: list[str] = []

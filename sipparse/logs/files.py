@@ -500,12 +500,23 @@ def _gzip_size(path: str) -> int:
 
 
 def glob_files(pattern: str) -> list[str]:
-    """What a glob names that could be a log, sorted: everything it matches but directories.
+    """What a glob names that could be a log, sorted: everything it matches but directories,
+    FIFOs, sockets and devices.
 
-    ``/var/log/asterisk/*`` also matches Asterisk's own ``cdr-csv/``, which would fail every
-    run of ingest and of rotate; a directory named as such is still reported by them.
+    ``/var/log/asterisk/*`` also matches Asterisk's own ``cdr-csv/`` (or an rsyslog ``ompipe``
+    FIFO, a log linked to ``/dev/null``), which would fail every run of ingest and of rotate;
+    one named as such is still reported by them, and so is a match that cannot be looked at
+    (a symlink loop, a dangling link).
     """
-    return sorted(p for p in glob.glob(pattern) if not os.path.isdir(p))
+    return sorted(p for p in glob.glob(pattern) if _may_be_a_log(p))
+
+
+def _may_be_a_log(path: str) -> bool:
+    """Whether ``path`` is a regular file, or cannot be looked at (to be reported)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def is_generation_name(path: str) -> bool:

@@ -7,6 +7,7 @@ import gzip
 import lzma
 import os
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from sipparse.errors import LogFileError
 from sipparse.ingest import expand_paths, start_offset
 from sipparse.logs import files
+from tests.ingest.helpers import count, ingest
 from tests.ingest.siplog import make_log
 
 LOG = make_log(3)
@@ -122,6 +124,30 @@ def test_expand_paths_globs_and_duplicates(tmp_path: Path) -> None:
     a, b = write(tmp_path / "a.log", LOG), write(tmp_path / "b.log", LOG)
     got = expand_paths([str(tmp_path / "*.log"), str(a), str(tmp_path / "missing*"), str(b)])
     assert got == [str(a), str(b), str(tmp_path / "missing*")]
+
+
+def test_a_glob_passes_over_what_is_no_file(tmp_path: Path, sqlite_url: str) -> None:
+    """A glob over a log directory may match a FIFO (an rsyslog ``ompipe``), a socket, or a
+    link to a device (``/dev/null``, where a log was silenced): never a log to read, as a
+    directory is not, and each made every cron run of ingest (and rotate) exit 1. Named
+    itself, it is still reported; a name that cannot be looked at (a symlink loop) is still
+    taken, to be reported."""
+    log = write(tmp_path / "pjsip", LOG)
+    os.mkfifo(tmp_path / "pjsip.fifo")
+    (tmp_path / "pjsip.null").symlink_to("/dev/null")
+    (tmp_path / "pjsip.d").mkdir()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "pjsip.sock"))
+        assert expand_paths([str(tmp_path / "pjsip*")]) == [str(log)]
+        result = ingest(sqlite_url, str(tmp_path / "pjsip*"))
+    assert result.exit_code == 0, result.output
+    alone = f"sqlite:///{tmp_path / 'alone.db'}"
+    assert ingest(alone, str(log)).exit_code == 0
+    assert count(sqlite_url) == count(alone) > 0
+    (tmp_path / "pjsip.loop").symlink_to(tmp_path / "pjsip.loop")
+    assert expand_paths([str(tmp_path / "pjsip*")]) == [str(log), str(tmp_path / "pjsip.loop")]
+    result = ingest(sqlite_url, str(tmp_path / "pjsip.fifo"))
+    assert result.exit_code == 1 and str(result.exception) == f"{tmp_path / 'pjsip.fifo'} is not a regular file"
 
 
 def write_oldest_first(directory: Path, names: list[str]) -> None:
