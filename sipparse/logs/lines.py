@@ -416,10 +416,10 @@ class SyslogLayout:
             return
         # A body may begin with a start line (message/sipfrag); past its first line, or in a
         # body of another type, a start line means the Content-Length was larger than the body
-        # logged and the next message has begun.
+        # logged and the next message has begun, unless the marker says the packet holds it.
         in_sized_body = msg is not None and msg.in_body and msg.content_length is not None
         if (not in_sized_body or msg.body or not _carries_message(msg.lines)) and not _segment_goes_on(msg) \
-                and START_LINE.match(_strip_cr(content)):
+                and START_LINE.match(_strip_cr(content)) and not (in_sized_body and _announced_body(msg, content)):
             msg = self._start(m, key, msg, start, end)
         if msg is None:
             self._skip(m, content, start, end)
@@ -759,6 +759,21 @@ def _segment(msg: _Open) -> bool:
     whole under one marker: lines without a prefix (rsyslog wrote the packet whole, see
     ``_end_unprefixed``), or a TCP (TLS, WebSocket) segment."""
     return msg.marker is not None and (msg.unprefixed or msg.marker.stream)
+
+
+def _announced_body(msg: _Open, content: bytes) -> bool:
+    """Whether a line of ``msg``'s sized body is its body though it reads as a start line
+    (a text body quoting SIP): its Content-Length and its marker's size both hold it. The
+    marker's is Asterisk's count of the packet's bytes, which no sender sets: a MESSAGE
+    anyone may send cannot have quoted lines taken for a message of another call. Without
+    a marker (or past its size) the line begins the next message, as the Content-Length
+    may be larger than the body logged (empty lines dropped, a line cut)."""
+    if msg.marker is None:
+        return False
+    size = decoded_length(_strip_cr(content)) + 2
+    if msg.body + size > msg.content_length:  # type: ignore[operator]
+        return False
+    return sum(decoded_length(_strip_cr(line)) + 2 for line in msg.lines) + size <= msg.marker.size
 
 
 def _segment_goes_on(msg: _Open | None) -> bool:

@@ -7,7 +7,7 @@ import pytest
 
 from sipparse.logs.lines import CUT_LINE, CUT_REST
 from sipparse.sip import accel
-from tests.logs.helpers import DATA, parse_bytes
+from tests.logs.helpers import DATA, imfile_lines, parse_bytes
 
 SYSLOG_MESSAGES = (DATA / "pjsip-syslog.log").read_bytes().split(b"\n\n")
 
@@ -272,3 +272,24 @@ def test_a_full_dialplan_entry_glued_to_a_cut_packet_is_an_entry_of_its_own(read
     assert [(r.offset, r.end, r.reason, r.raw) for r in rejects] == [
         (len(FULL_ENTRIES[0]), len(FULL_ENTRIES[0]) + len(cut), "no Call-ID header", cut[cut.index(b"\n") + 1:])]
     assert skipped == 1 and batch.checkpoint == len(data)
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300])
+@pytest.mark.parametrize("first", [b"hello", b"SIP/2.0 486 Busy Here"])
+def test_a_body_quoting_sip_messages_forges_none_where_the_marker_announces_its_size(
+        reader: str, batch_bytes: int, first: bytes) -> None:
+    """A MESSAGE anyone may send, its text body quoting a response of another call, forwarded
+    line by line by imfile (the marker keeps Asterisk's prefix): the marker announces the
+    packet's size, so the quoted lines are body. They were read as a message of their own,
+    stored with that call's Call-ID, and made its summary answered."""
+    body = (first + b"\r\nSIP/2.0 200 OK\r\nCall-ID: 1-6347@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+            b"INVITE sip:a@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n")
+    packet = (b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-2\r\n"
+              b"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: quote-1\r\nCSeq: 1 MESSAGE\r\n"
+              b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    lines = imfile_lines(_full_entry(packet) + FULL_ENTRIES[1], "pbx-a", 4101)
+    data = b"".join(lines)
+    messages, rejects, skipped, batch = parse_bytes(data, final=True, batch_bytes=batch_bytes)
+    assert [(m.sip_method, m.call_id) for m in messages] == [("MESSAGE", "quote-1"), ("100 Trying", "1-6347@127.0.0.1")]
+    assert messages[0].raw_message == packet and not messages[0].problems
+    assert not rejects and batch.checkpoint == len(data)
