@@ -51,6 +51,7 @@ class FullLayout:
         self.builder = builder
         self.timestamps = timestamps
         self._ts_group = dialect.groups["timestamp"]
+        self._size_group = rules.marker_groups["bytes"]
         self._lead_byte = _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
         # the prefix at any offset, not only at a line start: an entry after a cut one
@@ -179,27 +180,44 @@ class FullLayout:
         without its LF (a disk that filled up, a copy stopped short).  A packet logger entry's
         prefix and origin come right before its marker; another entry's prefix and origin
         follow the text of the line's own entry, if it has one (as ``full_entry_starts``
-        finds); unless the line lies in the packet of the entry before it (see ``_announced``)."""
+        finds); unless the line lies in the packet of the entry before it (see ``_announced``).
+        So too a line that begins as an entry inside the packet of the line's entry before it:
+        that packet's text however it looks (a MESSAGE, which anyone may send, quoting a
+        packet logger entry and a message of another call)."""
         by_offset = {match.start(): match for match in starts}
+        after = dict(zip(by_offset, [*by_offset][1:], strict=False))  # the line-start entry after each
         glued = self._plain_entries_inside_lines(buf, by_offset)
+        packet_ends: dict[int, int] = {}  # the end its marker announces, of each packet logger entry of a line
+        quoting = False  # whether the line-start entry after one lies before that end
         for hit in _MARKER_TEXT.finditer(buf):
             line = buf.rfind(b"\n", 0, hit.start()) + 1
             own = by_offset.get(line)
             marker = self._marker(buf, own) if own is not None else None
-            if marker is None or marker.start() != hit.start():
+            if marker is not None and marker.start() == hit.start():
+                if line in after:  # the entry after it on a line of its own: inside the packet?
+                    packet_ends[line] = end = self._announced_end(buf, marker)
+                    quoting = quoting or after[line] < end
+            else:
                 # after the line's own prefix: an origin there with its own stamp is the entry's
                 entry = self._entry_before(buf, own.end() + 1 if own is not None else line + 1, hit.start())
                 if entry is not None:
                     glued.append(entry)
-        if not glued:
+        if not glued and not quoting:
             return starts
         out: list[re.Match[bytes]] = []
         for match in sorted(starts + glued, key=lambda match: match.start()):
             if out and match.start() == out[-1].start():
                 continue
-            if not (out and match in glued and self._announced(buf, out[-1], match.start(), final)):
+            inside = out and (match in glued or match.start() < packet_ends.get(out[-1].start(), -1))
+            if not (inside and self._announced(buf, out[-1], match.start(), final)):
                 out.append(match)
         return out
+
+    def _announced_end(self, buf: bytes, marker: re.Match[bytes]) -> int:
+        """Where the packet after ``marker`` ends as the marker announces it (-1: unknown)."""
+        body = buf.find(b"\n", marker.end()) + 1
+        size = marker.group(self._size_group)
+        return body + int(size) if body and len(size) <= 9 else -1
 
     def _announced(self, buf: bytes, entry: re.Match[bytes], inside: int, final: bool) -> bool:
         """Whether ``buf[inside]`` lies in the packet of the packet logger ``entry``, whole:
@@ -217,7 +235,11 @@ class FullLayout:
             return False
         if end >= len(buf):
             return (end == len(buf) or not final) and not self._entry_line_before(buf, inside, end)
-        return buf[end] == 10 and (end + 1 == len(buf) or self._glued.match(buf, end + 1) is not None)
+        if buf[end] != 10:
+            return False
+        if end + 1 < len(buf) and not final and buf.find(b"\n", end + 1) < 0:
+            return True  # the next line not whole yet: only its prefix, once whole, tells
+        return end + 1 == len(buf) or self._glued.match(buf, end + 1) is not None
 
     def _plain_entries_inside_lines(self, buf: bytes, by_offset: dict[int, re.Match[bytes]]) -> list[re.Match[bytes]]:
         """The entries without a marker whose prefix and origin begin inside a line (after the

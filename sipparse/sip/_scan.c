@@ -364,8 +364,8 @@ static int full_prefix(const unsigned char *line, Py_ssize_t n, Py_ssize_t *clos
 
 #define FULL_ENTRY_STARTS_DOC \
     "full_entry_starts(buf, final=False) -> list[int] | None: offsets of the lines that begin a log entry, " \
-    "and of the packet logger entries glued to a cut line (not those inside the packet its marker announces " \
-    "before them), or None when a time stamp needs the regex to decide."
+    "and of the packet logger entries glued to a cut line (not those, nor lines, inside the packet its marker " \
+    "announces before them), or None when a time stamp needs the regex to decide."
 
 static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n);
 
@@ -388,6 +388,8 @@ static Py_ssize_t entry_of_marker(const unsigned char *d, Py_ssize_t line, Py_ss
 }
 
 static int announced_packet(const unsigned char *d, Py_ssize_t own, Py_ssize_t inside, Py_ssize_t n, int final);
+
+static Py_ssize_t announced_end(const unsigned char *d, Py_ssize_t marker, Py_ssize_t n);
 
 static int starts_with(const unsigned char *d, Py_ssize_t i, Py_ssize_t n, const char *word);
 
@@ -433,14 +435,18 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
     PyObject *starts = PyList_New(0);
     if (!starts) return NULL;
     Py_ssize_t pos = 0, entry_text = -1; /* where the text of the last entry found begins */
+    Py_ssize_t packet_end = -1; /* where the packet of that entry ends as announced, when it has one */
     const unsigned char *marker = memmem(data, (size_t)size, "<--- ", 5);
     while (pos < size) {
         Py_ssize_t own = -1;
         if (data[pos] == '[') {
             int found = full_prefix(data + pos, size - pos, &close);
             if (found < 0) goto undecided;
+            /* a line inside the whole packet of the entry before it is that packet's text (a
+             * MESSAGE quoting a log entry), however it looks: no entry of its own */
+            if (found && pos < packet_end && announced_packet(data, entry_text, pos, size, final)) found = 0;
             if (found && append_offset(starts, pos) < 0) goto failed;
-            if (found) own = entry_text = pos + close + 2;
+            if (found) own = entry_text = pos + close + 2, packet_end = -1;
         }
         const unsigned char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
         Py_ssize_t line_end = nl ? nl - data : size;
@@ -448,14 +454,17 @@ static PyObject *full_entry_starts(PyObject *self, PyObject *args) {
                                                                    "<--- ", 5)) {
             Py_ssize_t glued = entry_of_marker(data, pos, own, marker - data, size);
             if (glued < 0) goto undecided;
+            if (glued == pos && own >= 0 && entry_text == own) packet_end = announced_end(data, marker - data, size);
             if (glued > pos && !(entry_text >= 0 && announced_packet(data, entry_text, glued, size, final))) {
                 if (append_offset(starts, glued) < 0) goto failed;
-                entry_text = glued + 1;
+                entry_text = glued + 1, packet_end = -1;
                 if (full_prefix(data + glued, size - glued, &close) > 0) entry_text = glued + close + 2;
             }
         }
+        Py_ssize_t text_before = entry_text;
         int plain = plain_entries_inside(data, own >= 0 ? own : pos + 1, line_end, size, final, starts, &entry_text);
         if (plain < 0) goto plain_failed;
+        if (entry_text != text_before) packet_end = -1;
         if (!nl) break;
         pos = line_end + 1;
     }
@@ -592,8 +601,22 @@ static int announced_packet(const unsigned char *d, Py_ssize_t own, Py_ssize_t i
             if (lf[1] == '[' && full_prefix(lf + 1, d + n - lf - 1, &close) != 0) return 0;
         return end == n || !final;
     }
-    return d[end] == '\n' &&
-           (end + 1 == n || (d[end + 1] == '[' && full_prefix(d + end + 1, n - end - 1, &close) > 0));
+    if (d[end] != '\n') return 0;
+    /* the next line not whole yet: only its prefix, once whole, tells */
+    if (end + 1 < n && !final && !memchr(d + end + 1, '\n', (size_t)(n - end - 1))) return 1;
+    return end + 1 == n || (d[end + 1] == '[' && full_prefix(d + end + 1, n - end - 1, &close) > 0);
+}
+
+/* Where the packet after the packet logger marker at d[marker] ends, as the marker announces
+ * it (the end of the line after it when it announces no size a packet has: -1 when unread). */
+static Py_ssize_t announced_end(const unsigned char *d, Py_ssize_t marker, Py_ssize_t n) {
+    Marker mk;
+    if (!match_marker(d, marker, n, &mk) || mk.size_end - mk.size_start > 9) return -1;
+    const unsigned char *nl = memchr(d + mk.end, '\n', (size_t)(n - mk.end));
+    if (!nl) return -1;
+    Py_ssize_t size = 0;
+    for (Py_ssize_t k = mk.size_start; k < mk.size_end; k++) size = size * 10 + (d[k] - '0');
+    return nl - d + 1 + size;
 }
 
 #define MESSAGE_FIELDS 40

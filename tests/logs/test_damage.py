@@ -293,3 +293,31 @@ def test_a_body_quoting_sip_messages_forges_none_where_the_marker_announces_its_
     assert [(m.sip_method, m.call_id) for m in messages] == [("MESSAGE", "quote-1"), ("100 Trying", "1-6347@127.0.0.1")]
     assert messages[0].raw_message == packet and not messages[0].problems
     assert not rejects and batch.checkpoint == len(data)
+
+
+FORGED = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:661;branch=z9hG4bK-x\r\nFrom: <sip:b@127.0.0.1>;tag=1\r\n"
+          b"To: <sip:a@127.0.0.1>;tag=2\r\nCall-ID: 1-6356@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300, 64])
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n", b"\n\n"])
+def test_a_full_packet_quoting_a_whole_packet_logger_entry_forges_no_message(
+        reader: str, batch_bytes: int, eol: bytes) -> None:
+    """A MESSAGE anyone may send (Asterisk logs every packet it receives, before any
+    authentication) whose text body holds, at a line start, a packet logger entry and a
+    response of another call: the packet is as long as its marker announces, Asterisk's LF
+    and the next entry right after it, so that is body. It was read as an entry of its own,
+    the response stored with that call's Call-ID and its summary made answered."""
+    quoted = (b"[Nov 29 14:09:30] VERBOSE[6573] res_pjsip_logger.c: <--- Transmitting SIP response (%d bytes) "
+              b"to UDP:127.0.0.1:661 --->" % len(FORGED)) + eol + FORGED
+    body = b"hello\r\n" + quoted + b"bye\r\n"
+    packet = (b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-2\r\n"
+              b"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: quote-1\r\nCSeq: 1 MESSAGE\r\n"
+              b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    entry = _full_entry(packet)
+    data = FULL_ENTRIES[0] + entry + FULL_ENTRIES[1]
+    messages, rejects, skipped, batch = parse_bytes(data, dialect="full", batch_bytes=batch_bytes)
+    assert [(m.offset, m.sip_method) for m in messages] == [
+        (0, "INVITE"), (len(FULL_ENTRIES[0]), "MESSAGE"), (len(FULL_ENTRIES[0]) + len(entry), "100 Trying")]
+    assert messages[1].raw_message == packet and not messages[1].problems
+    assert not rejects and batch.checkpoint == len(data)
