@@ -82,6 +82,7 @@ class _Open:
     content_length: int | None = None
     body: int = 0
     unprefixed: bool = False  # its lines follow its marker without a prefix (see ``_continuation``)
+    packet_at: int = -1  # the file offset of its first such line: where its packet begins
     passed: int = 0  # messages of its TCP segment passed over: earlier dumps took them (see ``_Segment``)
 
 
@@ -242,6 +243,14 @@ class SyslogLayout:
                 continue
             if glued > 0:  # the line was cut short: it ends where the glued one begins
                 end, nl, after = glued, glued - 1, base + glued
+            elif self.last is not None and self.last.unprefixed:
+                inside = self._in_packet(self.last, buf, base, pos, limit, final)
+                if inside is None:  # only the data after the packet tells: wait for it
+                    return pos
+                if inside:
+                    self._continuation(buf[pos:end], True, after)
+                    pos = nl + 1
+                    continue
             self._end_unprefixed()
             self._line(m, buf[m.end():end], base + pos, after)
             msg = self.last
@@ -365,6 +374,22 @@ class SyslogLayout:
         self.skip_partial = False
         return nl + 1
 
+    def _in_packet(self, msg: _Open, buf: bytes, base: int, pos: int, limit: int, final: bool) -> bool | None:
+        """Whether the prefixed line at ``buf[pos]`` is text of the packet of ``msg``, whose
+        lines came without a prefix (see ``_continuation``): it lies in the packet, whole as
+        its marker announces it, rsyslog's LF and the next line's prefix right after it (a
+        MESSAGE, which anyone may send, quoting a line of the syslog channel and a response
+        of another call). None when the data ends before that tells."""
+        if msg.marker is None or msg.packet_at < 0 or not 0 < msg.marker.size <= MAX_MESSAGE:
+            return False
+        end = msg.packet_at + msg.marker.size - base  # where rsyslog's LF is, if the packet is whole
+        if not pos < end:
+            return False
+        if end + 1 >= limit:  # the line after it is not there (yet)
+            return None if not final else end + 1 == limit and buf[end] == 10
+        return buf[end] == 10 and (self.dialect.prefix.match(buf, end + 1) is not None
+                                   or any(match(buf, end + 1) for match, _ in self._others))
+
     def _continuation(self, content: bytes, written: bool, end: int) -> None:
         """A line without a prefix (``written``: it held a byte, a CR at least, before its LF).
 
@@ -378,6 +403,8 @@ class SyslogLayout:
         it (a line cut in two)."""
         msg = self.last
         if msg is not None and written and (msg.unprefixed or (not msg.lines and msg.marker is not None)):
+            if not msg.unprefixed:
+                msg.packet_at = msg.end
             msg.unprefixed = True
             self._append(next(key for key, open_msg in self.open.items() if open_msg is msg), msg, content, end)
         elif msg is not None and msg.lines and content:

@@ -321,3 +321,30 @@ def test_a_full_packet_quoting_a_whole_packet_logger_entry_forges_no_message(
         (0, "INVITE"), (len(FULL_ENTRIES[0]), "MESSAGE"), (len(FULL_ENTRIES[0]) + len(entry), "100 Trying")]
     assert messages[1].raw_message == packet and not messages[1].problems
     assert not rejects and batch.checkpoint == len(data)
+
+
+@pytest.mark.parametrize("batch_bytes", [1 << 20, 997, 300])
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n"])
+def test_a_packet_quoting_a_syslog_channel_line_forges_no_message_through_an_rsyslog_that_does_not_escape(
+        reader: str, batch_bytes: int, eol: bytes) -> None:
+    """Asterisk's syslog channel through ``$EscapeControlCharactersOnReceive off``: a message's
+    lines follow its marker line without a prefix, and a MESSAGE anyone may send can hold a
+    line with one, a packet logger marker and a response of another call. The packet is as
+    long as its marker announces, rsyslog's LF and the next line right after it, so that line
+    is the packet's text. It ended the MESSAGE and began a message of its own. (Its lines are
+    read as CRLF-ended, as every line of such a packet: a bare LF in a body reads as one.)"""
+    prefix = b"Nov 29 14:00:01 vm asterisk[2899]: VERBOSE[2926]: res_pjsip_logger.c:322 in logging_on_rx_msg: "
+    quoted = prefix + b"<--- Transmitting SIP response (%d bytes) to UDP:127.0.0.1:661 --->" % len(FORGED)
+    quoted += eol + FORGED
+    body = b"hello\r\n" + quoted + b"bye\r\n"
+    packet = (b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-2\r\n"
+              b"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: quote-1\r\nCSeq: 1 MESSAGE\r\n"
+              b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    after = FULL_ENTRIES[1].split(b"--->\n", 1)[1][:-1]
+    data = b"".join(prefix + b"<--- Received SIP request (%d bytes) from UDP:127.0.0.1:661 --->\n" % len(p) + p + b"\n"
+                    for p in (packet, after))
+    messages, rejects, _, batch = parse_bytes(data, batch_bytes=batch_bytes)
+    assert [(m.sip_method, m.call_id) for m in messages] == [("MESSAGE", "quote-1"), ("100 Trying", "1-6347@127.0.0.1")]
+    assert messages[0].raw_message.startswith(packet.split(b"--->")[0])
+    assert (messages[0].raw_message, messages[0].problems) == (packet, []) or eol == b"\n"
+    assert not rejects and batch.checkpoint == len(data)
