@@ -254,3 +254,31 @@ def test_a_message_read_whole_across_the_checkpoint_is_not_read_again() -> None:
     _, second = parse(data, "syslog", start=first[-1].checkpoint)
     assert [m.offset for batch in second for m in batch.messages] == [0, len(lines[0]) + 1]
     assert {**by_offset(first), **by_offset(second)} == by_offset(parse(data, "syslog")[1])
+
+
+FORGED = sip_message("SIP/2.0 200 OK", "call-7@192.0.2.10", "1 INVITE", branch="a7", from_tag="f7", to_tag="t7")
+QUOTED = [b"hello", b"SIP/2.0 200 OK", b"INVITE sip:bob@pbx.example SIP/2.0", b"Call-ID: call-7@192.0.2.10",
+          b"CSeq: 1 INVITE", b"Content-Length: 0", b"", *FORGED.split(b"\r\n")]
+# the log lines of another call's message as the dialect writes them: a body line holding
+# a packet logger marker line of the imfile relay is that line, which no reader tells from
+# the log's own (see README, What is not promised); nor rsyslog's escapes from a body's text
+QUOTABLE = {"full": QUOTED + entry("out", FORGED, WHEN, "full").split(b"\n"),
+            "syslog": QUOTED + entry("out", FORGED, WHEN, "syslog").replace(b"#015", b"").split(b"\n")[1:]}
+
+
+@FUZZ
+@given(data=st.data(), dialect=st.sampled_from(["full", "syslog"]), batch_bytes=st.sampled_from([1 << 20, 500, 64]))
+def test_a_text_body_quoting_log_lines_forges_no_message(data: st.DataObject, dialect: str, batch_bytes: int) -> None:
+    """A MESSAGE anyone may send, its text body any mix of start lines, headers and log lines
+    (entries of the log's own dialect) quoting another call: read as one message, its bytes
+    whole, and the call's own messages after it as they are."""
+    lines = data.draw(st.lists(st.sampled_from(QUOTABLE[dialect]), max_size=30))
+    body = b"".join(line.rstrip(b"\r") + b"\r\n" for line in lines)
+    message = sip_message("MESSAGE sip:bob@pbx.example SIP/2.0", "quote-1", "1 MESSAGE", branch="q", from_tag="q")
+    message = message.replace(b"Content-Length: 0\r\n\r\n", b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+                              % len(body)) + body
+    log = entry("in", message, WHEN, dialect) + b"".join(entry(d, m, WHEN, dialect) for d, m in call(7))
+    _, batches = parse(log, dialect, batch_bytes=batch_bytes)
+    messages = [m for batch in batches for m in batch.messages]
+    assert [m.call_id for m in messages] == ["quote-1"] + ["call-7@192.0.2.10"] * 6
+    assert messages[0].raw_message == message and not [r for batch in batches for r in batch.rejects]
