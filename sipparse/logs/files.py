@@ -135,8 +135,12 @@ def open_fd(path: str, flags: int = 0) -> int:
     """A descriptor of ``path`` for reading; a symbolic link is followed only if root or this
     user made it. One of another user, planted where they may write (``/var/log/asterisk`` is
     often the ``asterisk`` user's) and named by a glob, would have this run read for them a
-    file they may not: its first line quoted in a warning, SIP in it stored."""
-    flags |= os.O_RDONLY | os.O_CLOEXEC
+    file they may not: its first line quoted in a warning, SIP in it stored.
+
+    Opened without waiting (O_NONBLOCK, which changes nothing for a regular file): a FIFO
+    that took the log's place after it was looked at (an rsyslog ``ompipe``) would have the
+    opening wait for a writer, for ever, the run holding its locks."""
+    flags |= os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
     try:
         return os.open(path, flags | os.O_NOFOLLOW)
     except OSError as exc:

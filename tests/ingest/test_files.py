@@ -7,6 +7,7 @@ import gzip
 import lzma
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -148,6 +149,28 @@ def test_a_glob_passes_over_what_is_no_file(tmp_path: Path, sqlite_url: str) -> 
     assert expand_paths([str(tmp_path / "pjsip*")]) == [str(log), str(tmp_path / "pjsip.loop")]
     result = ingest(sqlite_url, str(tmp_path / "pjsip.fifo"))
     assert result.exit_code == 1 and str(result.exception) == f"{tmp_path / 'pjsip.fifo'} is not a regular file"
+
+
+def test_a_fifo_that_takes_a_logs_place_after_the_look_at_it_is_not_waited_on(tmp_path: Path) -> None:
+    """Between the look at a log (a regular file) and its opening, another file may take its
+    place. A FIFO there (an rsyslog ``ompipe``) made the opening wait for a writer, for ever:
+    the run held its locks, and every later cron run passed over the busy logs. A log is
+    opened without waiting: a FIFO without a writer reads as nothing."""
+    fifo = tmp_path / "pjsip"
+    os.mkfifo(fifo)
+
+    def waited(signum: int, frame: object) -> None:
+        raise TimeoutError("the opening waited for a writer")
+
+    previous = signal.signal(signal.SIGALRM, waited)
+    signal.alarm(5)
+    try:
+        with os.fdopen(files.open_fd(str(fifo)), "rb") as fh:
+            assert fh.read() == b""
+        assert files.read_head(str(fifo), None) == b""
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def write_oldest_first(directory: Path, names: list[str]) -> None:
