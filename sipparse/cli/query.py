@@ -163,7 +163,7 @@ def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | Non
     "--status",
     metavar="STATUS",
     help="answered, completed, failed, busy, cancelled, no-answer, "
-    "in-progress, a code like 503, a class like 4xx; several separated by commas.",
+    "redirected, in-progress, a code like 503, a class like 4xx; several separated by commas.",
 )
 @click.option("--host", metavar="HOST", help="Only calls logged by this Asterisk host.")
 @click.option(

@@ -7,8 +7,8 @@ filter over millions of messages costs an index range scan over calls, not messa
 of these separated by commas. States are those of the summary (sipparse.store.calls):
 ``answered`` means the call was answered, whether or not its BYE has been seen yet (so it
 includes ``completed``); every other state matches only itself: ``failed`` is a final
-response >= 300 other than busy (486/600), no-answer (408/480, or 487 without CANCEL) and
-cancelled (CANCEL then 487).
+response >= 400 other than busy (486/600), no-answer (408/480, or 487 without CANCEL) and
+cancelled (CANCEL then 487); a 3xx is ``redirected``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ STATES: dict[str, tuple[str, ...]] = {
     "busy": ("busy",),
     "cancelled": ("cancelled",),
     "no-answer": ("no-answer",),
+    "redirected": ("redirected",),
     "in-progress": ("in-progress",),
 }
 KINDS = ("call", "register", "options", "other", "all")
@@ -52,6 +53,7 @@ STATE_STYLES: dict[str, str | None] = {
     "busy": "yellow",
     "no-answer": "yellow",
     "cancelled": "yellow",
+    "redirected": "yellow",
 }
 _CODE = re.compile(r"\d\d\d")  # any a log may hold, 999 included (RFC 3261 bounds none)
 _CLASS = re.compile(r"(\d)xx", re.IGNORECASE)

@@ -178,6 +178,7 @@ def _call_counts(states: Counter[str], attempted: int, answered: int) -> dict[st
     return {
         "attempted": attempted, "answered": answered, "completed": states["completed"],
         "failed": states["failed"], "busy": states["busy"], "no_answer": states["no-answer"],
+        "redirected": states["redirected"],
         "cancelled": states["cancelled"], "in_progress": states["in-progress"],
     }
 
@@ -389,6 +390,7 @@ def _summary(stats: dict[str, Any], clock: Clock, since: datetime | None, until:
         f"  failed:         {c['failed']}",
         f"  busy:           {c['busy']}",
         f"  no answer:      {c['no_answer']}",
+        f"  redirected:     {c['redirected']}",
         f"  cancelled:      {c['cancelled']}",
         f"  in progress:    {c['in_progress']}",
         f"ASR:              {_percent(c['answered'], c['attempted'])} (answered / attempted)",

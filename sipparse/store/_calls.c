@@ -45,7 +45,7 @@ typedef struct {
 
 static PyObject *text_call, *text_register, *text_options, *text_other;
 static PyObject *text_completed, *text_answered, *text_cancelled, *text_in_progress, *text_busy,
-    *text_no_answer, *text_failed, *text_caller, *text_callee, *text_in, *text_out;
+    *text_no_answer, *text_redirected, *text_failed, *text_caller, *text_callee, *text_in, *text_out;
 
 /* Days from 0001-01-01 to a proleptic Gregorian date. */
 static long long days_from_civil(long long y, long long m, long long d) {
@@ -297,6 +297,8 @@ static PyObject *state_of(const Info *decided, int cancelled, int answered, int 
         return text_busy;
     if (code == 408 || code == 480 || code == 487)
         return text_no_answer;
+    if (code < 400)
+        return text_redirected;
     return text_failed;
 }
 
@@ -671,7 +673,7 @@ PyMODINIT_FUNC PyInit__calls(void) {
         || intern(&text_other, "other") || intern(&text_completed, "completed")
         || intern(&text_answered, "answered") || intern(&text_cancelled, "cancelled")
         || intern(&text_in_progress, "in-progress") || intern(&text_busy, "busy")
-        || intern(&text_no_answer, "no-answer") || intern(&text_failed, "failed") || intern(&text_caller, "caller")
+        || intern(&text_no_answer, "no-answer") || intern(&text_redirected, "redirected") || intern(&text_failed, "failed") || intern(&text_caller, "caller")
         || intern(&text_callee, "callee") || intern(&text_in, "in") || intern(&text_out, "out"))
         return NULL;
     return PyModule_Create(&module_def);

@@ -37,6 +37,8 @@ State of a ``call``, first rule that applies:
   ``cancelled``   a CANCEL was seen and the deciding response is 487 or there is none yet;
   ``busy``        the deciding response is 486 Busy Here or 600 Busy Everywhere;
   ``no-answer``   408 or 480, or 487 without a CANCEL;
+  ``redirected``  a 3xx (the caller was sent elsewhere and tried no further in this dialog;
+                  sngrep's DIVERTED): not a failure;
   ``failed``      any other final response >= 300 (a 401/407 nobody answered included);
   ``in-progress`` no final response yet.
 
@@ -44,7 +46,7 @@ For ``register``, ``options`` and ``other`` the deciding response is the last fi
 response of the dialog (a REGISTER refreshed for days reports how it stands now); of those
 logged in the same second, the one to the highest CSeq (the 200 OK to a REGISTER sent again
 with credentials, not the 401 before it, whichever of them was stored first), and the
-state is ``completed`` for 2xx, then ``busy``/``no-answer``/``failed`` as above, else
+state is ``completed`` for 2xx, then ``busy``/``no-answer``/``redirected``/``failed`` as above, else
 ``in-progress``.
 
 Figures:
@@ -379,6 +381,8 @@ def _state(code: int | None, cancelled: bool, answered: bool, bye: bool) -> str:
         return "busy"
     if code in NO_ANSWER or code == 487:
         return "no-answer"
+    if code < 400:
+        return "redirected"
     return "failed"
 
 

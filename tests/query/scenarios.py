@@ -52,6 +52,8 @@ class Scenario:
             return "cancelled"
         if self.final in (486, 600):
             return "busy"
+        if self.final < 400:
+            return "redirected"
         return "no-answer" if self.final in (408, 480, 487) else "failed"
 
 
@@ -141,6 +143,7 @@ def standard(now: datetime) -> list[Scenario]:
         Scenario("cancel-1@pbx", t + 11 * m, 487, cancel=True),
         Scenario("noans-1@pbx", t + 12 * m, 480, to_user="301"),
         Scenario("decl-1@pbx", t + 13 * m, 603, to_user="302"),
+        Scenario("moved-1@pbx", t + 14 * m, 302, to_user="304"),
         Scenario("ring-1@pbx", now - 1 * m, None, to_user="303"),
         Scenario("old-1@pbx", now - timedelta(days=3), 200, talk_s=10, setup_ms=400),
         Scenario("reg-1@pbx", t, None, kind="register"),

@@ -74,6 +74,8 @@ def test_every_call_is_listed_newest_first_with_its_state(traffic) -> None:  # t
         ("in-progress", lambda s: s.final is None),
         ("cancelled", lambda s: s.cancel),
         ("no-answer", lambda s: s.final == 480),
+        ("redirected", lambda s: s.final == 302),
+        ("3xx", lambda s: s.final == 302),
         ("486", lambda s: s.final == 486),
         ("4xx", lambda s: s.final is not None and 400 <= s.final < 500),
         ("busy,503", lambda s: s.final in (486, 503)),
@@ -326,6 +328,7 @@ def test_stats_figures_match_the_traffic(traffic) -> None:  # type: ignore[no-un
     assert figures["calls"]["attempted"] == len(calls)
     assert figures["calls"]["answered"] == len(answered)
     assert figures["calls"]["busy"] == sum(s.state == "busy" for s in calls)
+    assert figures["calls"]["redirected"] == sum(s.state == "redirected" for s in calls) == 1
     assert figures["asr"] == round(100 * len(answered) / len(calls), 2)
     assert figures["ner"] == round(100 * (len(answered) + len(user_ended)) / len(calls), 2)
     setups = [float(s.setup_ms) for s in answered]

@@ -82,11 +82,22 @@ def test_hangup_by(by: str) -> None:
         (600, "busy"),
         (603, "failed"),
         (404, "failed"),
+        (302, "redirected"),  # sent elsewhere, not a failure (sngrep's DIVERTED)
+        (300, "redirected"),
+        (399, "redirected"),
     ],
 )
 def test_final_codes_without_cancel(code: int, state: str) -> None:
     b = CallBuilder("c", SOURCE, START).request("INVITE").response(180).response(code).request("ACK")
     assert summary(b).state == state
+
+
+def test_a_redirect_followed_in_the_same_dialog_is_decided_by_the_new_invite() -> None:
+    b = CallBuilder("c", SOURCE, START, step_ms=100)
+    b.request("INVITE").response(302).request("ACK")
+    b._to_tag = None  # the 302's To tag starts no dialog
+    b.request("INVITE", in_dialog=False).response(180).response(486).request("ACK")
+    assert (summary(b).state, summary(b).final_status) == ("busy", 486)
 
 
 def test_auth_challenge_then_answer_is_decided_by_the_second_invite() -> None:

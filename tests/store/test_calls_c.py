@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(calls._C_CALLS is None, reason="the C module is 
 
 START = datetime(2026, 2, 1, 12, 0, 0)
 METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "NOTIFY", ""]
-CODES = [100, 180, 183, 200, 202, 401, 407, 408, 480, 486, 487, 500, 503, 600, 603, 0, -1, 199, 299, 300]
+CODES = [100, 180, 183, 200, 202, 302, 399, 401, 407, 408, 480, 486, 487, 500, 503, 600, 603, 0, -1, 199, 299, 300]
 TAGS = [None, "", "a", "b", "c"]
 
 
