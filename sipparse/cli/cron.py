@@ -5,14 +5,18 @@ from __future__ import annotations
 import getpass
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
 from sipparse.cli.base import App, cli, pass_app
 from sipparse.config import ENV_DB
+from sipparse.errors import ConfigError
 from sipparse.rotate import parse_size
 from sipparse.schedule import (
     Jobs,
+    check_user_name,
     crontab,
     global_args,
     job_home,
@@ -60,14 +64,17 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
         sipparse cron print --format systemd --log /var/log/remote/pjsip.log
     """
     user = user or getpass.getuser()
+    with _bad_usage():
+        check_user_name(user)
     db_text = app.db_option or os.environ.get(ENV_DB)
     # another user's home, where the jobs find their default database when given none
     home = None if db_text or app.settings.get("database", "url") else job_home(user)
     args, stripped = global_args(app.settings, db_text, home)
-    jobs = Jobs(program=sipparse_program(), user=user, mailto=mailto,
-                every=every, rotate_at=_clock(rotate_at), min_size=min_size if parse_size(min_size) else None,
-                postrotate=postrotate, shell=shell, logs=[os.path.abspath(p) for p in logs], global_args=args)
-    validate_jobs(jobs)
+    with _bad_usage():
+        jobs = Jobs(program=sipparse_program(), user=user, mailto=mailto,
+                    every=every, rotate_at=_clock(rotate_at), min_size=min_size if parse_size(min_size) else None,
+                    postrotate=postrotate, shell=shell, logs=[os.path.abspath(p) for p in logs], global_args=args)
+        validate_jobs(jobs)
     if stripped:
         click.echo(PASSWORD_NOTE, err=True)
     if home is not None and not os.path.isdir(home):
@@ -77,6 +84,16 @@ def print_jobs(app: App, fmt: str, user: str | None, logs: tuple[str, ...], mail
         click.echo(systemd_bundle(systemd_units(jobs)), nl=False)
     else:
         click.echo(crontab(jobs, with_user=fmt == "cron.d"), nl=False)
+
+
+@contextmanager
+def _bad_usage() -> Iterator[None]:
+    """A value of the options no schedule can take is bad usage (exit 2), as a --rotate-at no
+    clock shows, not a failure of the run."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _clock(text: str) -> tuple[int, int]:
