@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.ingest.siplog import make_log
 from tests.program import installed_sipparse
 from tests.rotate import crontab
 
 CRON = Path(__file__).resolve().parents[2] / "cron"
 UNITS = [f"sipparse-{job}.{kind}" for job in ("ingest", "rotate") for kind in ("service", "timer")]
+UNITS.append("sipparse-follow.service")
 
 
 def cron_file() -> tuple[dict[str, str], list[crontab.Job]]:
@@ -122,6 +127,62 @@ def test_systemd_units_pair_up_and_run_sipparse_oneshot() -> None:
         assert timer["Timer"]["Unit"] == f"sipparse-{job}.service"
         assert timer["Install"]["WantedBy"] == "timers.target"
     assert unit("sipparse-ingest.timer")["Timer"]["OnCalendar"] == "*:0/5"
+
+
+def test_the_follow_service_runs_ingest_follow_for_good() -> None:
+    """``ingest --follow`` as the long-lived service that replaces a Logstash pipeline: up
+    from boot, started again whenever it ends (a database that refused it; a SIGHUP in the
+    instant before its handlers are set, which systemd takes for a clean end), reloaded with
+    the SIGHUP that has it read the rotated generations, stopped with SIGTERM."""
+    follow = unit("sipparse-follow.service")
+    service = follow["Service"]
+    argv = shlex.split(service["ExecStart"])
+    assert argv[0].startswith("/") and argv[1:] == ["ingest", "--follow", "--quiet"]
+    assert service["Type"] == "exec"  # a wrong ExecStart path fails the start, not later
+    assert shlex.split(service["ExecReload"])[1:] == ["-HUP", "$MAINPID"]
+    assert service["Restart"] == "always" and int(service["RestartSec"]) >= 5
+    assert service.get("KillSignal", "SIGTERM") == "SIGTERM"
+    assert "mariadb.service" in follow["Unit"]["After"].split()
+    assert follow["Install"]["WantedBy"] == "multi-user.target"
+
+
+def wait_rows(db: Path, rows: int, limit: float = 20) -> int:
+    """The rows stored once there are ``rows`` of them, or after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while True:
+        with contextlib.suppress(sqlite3.Error):
+            if (found := count_rows(db)) >= rows or time.monotonic() > deadline:
+                return found
+        time.sleep(0.1)
+
+
+def test_the_follow_service_command_reloads_and_stops_as_systemd_asks(deployment: dict[str, str],
+                                                                      tmp_path: Path) -> None:
+    """The unit's ExecStart, run with the unit's signals: the catch-up, a rename rotation,
+    ``systemctl reload`` (its ExecReload) and ``systemctl stop`` (SIGTERM: exit 0, quiet,
+    everything committed, so the next start adds nothing)."""
+    service = unit("sipparse-follow.service")["Service"]
+    argv = shlex.split(service["ExecStart"])
+    argv[0] = shutil.which("sipparse", path=deployment["PATH"]) or argv[0]
+    log, db = tmp_path / "log" / "pjsip", tmp_path / "sip.db"
+    proc = subprocess.Popen(argv, env=deployment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        caught_up = wait_rows(db, 383)
+        assert caught_up == 383
+        log.rename(log.with_name("pjsip.1"))
+        log.write_bytes(make_log(5, first=100))
+        reload = [word.replace("$MAINPID", str(proc.pid)) for word in shlex.split(service["ExecReload"])]
+        assert subprocess.run(reload, timeout=30).returncode == 0
+        assert wait_rows(db, caught_up + 30) == caught_up + 30
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (0, "", "")
+    again = subprocess.run([*argv[:2], "--quiet", str(log) + "*"], env=deployment, capture_output=True,
+                           text=True, timeout=60)
+    assert (again.returncode, again.stderr) == (0, "")
+    assert count_rows(db) == caught_up + 30
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
