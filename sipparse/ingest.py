@@ -60,6 +60,9 @@ BUILTIN_DIALECTS = ("auto", *BUILTIN)
 # A rotated plain file untouched this long is taken as finished: its writer has moved on,
 # so an unterminated last message is flushed instead of waited for.
 SETTLED_SECONDS = 300.0
+# A compressed file a follow's glob matches is read once it has not changed for this long
+# (gzip(1) writes its output for as long as it compresses, then gives it the input's mtime).
+COMPRESSING_SECONDS = 1.0
 
 
 class ProgressBar(Protocol):
@@ -661,6 +664,10 @@ class Run:
         self.read_all(self._plan_siblings(path))
 
     def _follow_read(self, opened: Opened, path: str) -> None:
+        head = os.pread(opened.fh.fileno(), files.FINGERPRINT_MAX_BYTES, 0)
+        if files.compressed_head(head):
+            self._follow_compressed(opened, path)
+            return
         lf = files.inspect_open(opened.fh, path)
         if lf.fingerprint is None:
             return
@@ -674,6 +681,22 @@ class Run:
                     self._unknown_formats.add(lf.fingerprint)
                     log.warning("%s", exc)
         opened.seen, opened.fingerprint = lf.size, lf.fingerprint
+
+    def _follow_compressed(self, opened: Opened, path: str) -> None:
+        """A compressed file a followed glob matches (``old/pjsip*`` and logrotate's
+        ``olddir``): its bytes are no log lines, so it is read whole as a run reads it, by its
+        path (while the file there is still this one). One changed in the last
+        ``COMPRESSING_SECONDS`` may still be being written by its compressor: it is looked at
+        again at the next look, not read cut."""
+        st = os.fstat(opened.fh.fileno())
+        if time.time() - st.st_mtime < COMPRESSING_SECONDS:
+            return
+        opened.seen = st.st_size
+        self._seen.discard((opened.device, opened.inode))  # read before, perhaps while still written
+        self.checkpoints.clear()  # the looks since the last plan moved them
+        work = self._plan_file(path, final=True, known=True)
+        if work is not None and (work.file.device, work.file.inode) == (opened.device, opened.inode):
+            self.read_all([work])
 
     def _gzip_ended(self, work: Work, cut_short: bool, trailing: bool) -> None:
         """Say that a compressed file's data ended early, or (gzip) was followed by bytes that

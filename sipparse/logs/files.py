@@ -167,6 +167,11 @@ def codec_of(path: str) -> str | None:
     return next((codec for codec, magic in MAGICS.items() if head.startswith(magic)), None)
 
 
+def compressed_head(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is compressed, in a format read or not."""
+    return any(head.startswith(magic) for magic in (*MAGICS.values(), *UNREAD_MAGICS.values()))
+
+
 def unread_mark(path: str, codec: str) -> str | None:
     """An identity of a file in a compression not read (``UnreadCompression``), by its own
     first bytes as they are (its data cannot be reached): kept through renames, as a

@@ -407,3 +407,28 @@ def test_a_generation_whose_gzip_data_ends_early_is_said_while_following(sqlite_
         time.sleep(0.5)
         said = said_in(caplog, "data ends early")
     assert len(said) == 1 and said[0].startswith(f"{cut}: its gzip data ends early"), said
+
+
+def test_a_compressed_generation_a_followed_glob_matches_is_decompressed_and_read(
+        db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """logrotate with ``olddir old``, ``copytruncate`` and ``compress`` (no delaycompress):
+    the lines written since the last look are only in ``old/pjsip.1.gz``, which the followed
+    glob ``old/pjsip*`` (README: name olddir's generations too) matches. It is read as a run
+    reads it, not taken for a plain log in no known format and passed over."""
+    blocks = messages(2)
+    log, old = tmp_path / "pjsip", tmp_path / "old"
+    old.mkdir()
+    log.write_bytes(blocks[0])
+    with following(db_url, str(log), str(old / "pjsip*")):
+        assert wait_for(db_url, 1, LATENCY) <= LATENCY
+        with LogLock(log).acquire(wait=True):  # no look at the log in between
+            packed = tmp_path / "packing.gz"
+            packed.write_bytes(gzip.compress(log.read_bytes() + blocks[1]))
+            packed.rename(old / "pjsip.1.gz")
+            with open(log, "r+b") as fh:
+                fh.truncate(0)
+                fh.write(b"".join(blocks[2:]))
+        assert wait_for(db_url, len(blocks), LATENCY) <= LATENCY
+        time.sleep(0.5)
+    assert dump(db_url) == one_run(tmp_path, *blocks)
+    assert not said_in(caplog, "no known log format")
