@@ -691,12 +691,12 @@ class Run:
         st = os.fstat(opened.fh.fileno())
         if time.time() - st.st_mtime < COMPRESSING_SECONDS:
             return
-        opened.seen = st.st_size
         self._seen.discard((opened.device, opened.inode))  # read before, perhaps while still written
         self.checkpoints.clear()  # the looks since the last plan moved them
         work = self._plan_file(path, final=True, known=True)
         if work is not None and (work.file.device, work.file.inode) == (opened.device, opened.inode):
             self.read_all([work])
+        opened.seen = st.st_size  # after the read: one an outage cut short is looked at again
 
     def _gzip_ended(self, work: Work, cut_short: bool, trailing: bool) -> None:
         """Say that a compressed file's data ended early, or (gzip) was followed by bytes that
@@ -1129,21 +1129,26 @@ def _follow_while_reachable(open_store: Callable[[], Any], paths: list[str], opt
                             stop: threading.Event, warn: Callable[[str], None],
                             hangup: threading.Event | None, summary: IngestSummary) -> None:
     outages = 0
-    while not stop.is_set():
-        try:
-            with open_store() as store:
-                if outages:
-                    warn(f"{store.url.redacted()}: reached again after {outages} attempt(s): following on")
-                    outages = 0
-                follow_paths(store, paths, options, stop, summary=summary, hangup=hangup)
-                return
-        except DatabaseError as exc:
-            if not exc.unreachable:
-                raise
-            if not outages:
-                warn(f"{exc}; trying again every few seconds (what is read meanwhile stays in the log)")
-            stop.wait(OUTAGE_PAUSES[min(outages, len(OUTAGE_PAUSES) - 1)])
-            outages += 1
+    # kept open through an outage: a log deleted meanwhile still holds its unread lines
+    tails: dict[str, Tail] = {}
+    try:
+        while not stop.is_set():
+            try:
+                with open_store() as store:
+                    if outages:
+                        warn(f"{store.url.redacted()}: reached again after {outages} attempt(s): following on")
+                        outages = 0
+                    follow_paths(store, paths, options, stop, summary=summary, hangup=hangup, tails=tails)
+                    return
+            except DatabaseError as exc:
+                if not exc.unreachable:
+                    raise
+                if not outages:
+                    warn(f"{exc}; trying again every few seconds (what is read meanwhile stays in the log)")
+                stop.wait(OUTAGE_PAUSES[min(outages, len(OUTAGE_PAUSES) - 1)])
+                outages += 1
+    finally:
+        close_tails(tails)
 
 
 def _follow_locks(stack: ExitStack, paths: Iterable[str], options: IngestOptions, stop: threading.Event,
@@ -1176,16 +1181,21 @@ def _acquired(lock: LogLock, wait: bool, stop: threading.Event) -> bool:
 
 def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop: threading.Event,
                  poll_seconds: float = 0.25, summary: IngestSummary | None = None,
-                 hangup: threading.Event | None = None) -> IngestSummary:
+                 hangup: threading.Event | None = None, tails: dict[str, Tail] | None = None) -> IngestSummary:
     """Catch up like ``ingest_paths``, then tail the paths until ``stop`` is set.
 
     Each path's lock is taken only for the moment of each read, so ``sipparse rotate`` can
     still rotate a followed log; what each look reads is committed before the next look.
     When ``hangup`` is set (SIGHUP), the next look reads each path's rotated generations too.
+    ``tails``: the files followed by an earlier call, left open for the caller to close (a
+    follow resumed after a database outage reads those deleted meanwhile to their end).
     """
     options = replace(options, progress=False)
+    own = tails is None
+    tails = {} if tails is None else tails
     # opened before the catch-up: a file deleted after it, before the first look, is still read
-    tails = {path: Tail(path) for path in expand_paths(paths)}
+    for path in expand_paths(paths):
+        tails.setdefault(path, Tail(path))
     try:
         for tail in tails.values():
             tail.refresh()
@@ -1197,10 +1207,17 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
             look_at_each(run, tails, expand_paths(paths), rotated_elsewhere=taken(hangup))
             stop.wait(poll_seconds)
     finally:
-        for tail in tails.values():
-            tail.close()
+        if own:
+            close_tails(tails)
     summary.finished = time.monotonic()
     return summary
+
+
+def close_tails(tails: dict[str, Tail]) -> None:
+    """Let go of every followed file (a deleted one's disk space is freed only then)."""
+    for tail in tails.values():
+        tail.close()
+    tails.clear()
 
 
 def taken(event: threading.Event | None) -> bool:

@@ -332,6 +332,35 @@ def test_follow_waits_out_a_server_restart(server: RestartableServer, db: str, t
     _same_as_clean_run(db, tmp_path, log)
 
 
+def test_follow_reads_a_log_deleted_during_an_outage_to_its_end(server: RestartableServer, db: str,
+                                                                  tmp_path: Path) -> None:
+    """The followed log deleted and made again while the server is down (a rotation that
+    deletes, a cleanup): its last lines were never stored, and are only in the file the
+    follower holds open. It keeps it open through the outage and reads it to its end."""
+    log = tmp_path / "pjsip"
+    before, during, after = make_log(10), make_log(10, first=10), make_log(10, first=20)
+    log.write_bytes(before)
+    proc = _background(db, "--follow", str(log))
+    try:
+        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
+        server.halt()
+        with open(log, "ab") as fh:
+            fh.write(during)
+        time.sleep(2.0)  # the follower meets the server down
+        log.unlink()
+        log.write_bytes(after)
+        server.resume()
+        assert _wait_for(lambda: _stored(db) == 180, timeout=90, proc=proc), "the deleted log's end was lost"
+    finally:
+        if server.proc is None or server.proc.poll() is not None:
+            server.resume()
+        proc.terminate()
+        done = _finish(proc)
+    assert done.returncode == 0, done.stderr
+    want, got = reference(tmp_path, {"deleted": before + during, "pjsip": after}), Content.of(db)
+    assert (got.messages, got.calls) == (want.messages, want.calls)
+
+
 def test_follow_outlives_an_outage_said_to_a_stderr_that_is_gone(server: RestartableServer, db: str,
                                                                  tmp_path: Path) -> None:
     """journald restarted, or the reader of a pipe ended: the warning of an outage has nowhere
