@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from functools import partial
@@ -303,6 +303,8 @@ class Run:
         self._dialects: dict[str, str] = {}
         self._unknown_formats: set[str | None] = set()  # followed files already reported
         self._said: set[str] = set()  # files in a compression not read, already reported
+        # followed path -> (when a short generation settles, the last look it is new since)
+        self._settling: dict[str, tuple[float, float]] = {}
         # batches stored in a transaction not yet committed: counts, bytes, inserted, duplicates
         self._uncounted: list[tuple[BatchCounts, int, int, int]] = []
 
@@ -389,10 +391,11 @@ class Run:
         return Checkpoint(fingerprint=mark, path=os.path.abspath(path), offset=0, size=st.st_size,
                           inode=st.st_ino, device=st.st_dev, host=self.host)
 
-    def _plan_siblings(self, path: str) -> list[Work]:
-        """Rotated generations with unread data; one never seen is read if written since our last look."""
+    def _plan_siblings(self, path: str, since: float | None = None) -> list[Work]:
+        """Rotated generations with unread data; one never seen is read if written since our
+        last look (or since ``since``, an earlier one)."""
         siblings = files.rotated_siblings(path)
-        last_look = self._last_look(path, siblings)
+        last_look = self._last_look(path, siblings) if since is None else since
         plan = []
         for sibling in siblings:
             st_mtime = _mtime(sibling)
@@ -632,7 +635,8 @@ class Run:
 
         :param rotated_elsewhere: read the path's rotated generations too (a SIGHUP said so).
         """
-        if tail.unchanged() and not rotated_elsewhere:
+        settling = self._settled_short(tail.path)
+        if tail.unchanged() and not rotated_elsewhere and settling is None:
             tail.expire()
             return
         try:
@@ -644,8 +648,9 @@ class Run:
             copied = tail.current is not None and tail.current.truncated()
             for opened in tail.draining:
                 self._follow_changed(opened, tail.path)
-            if rotated or rotated_elsewhere or copied:  # a copytruncate's copy holds the lines before it
-                self._read_rotated(tail.path)
+            # a copytruncate's copy holds the lines before it
+            if rotated or rotated_elsewhere or copied or settling is not None:
+                self._read_rotated(tail.path, settling)
             if tail.current is not None:
                 self._follow_changed(tail.current, tail.path)
             tail.expire()
@@ -655,13 +660,40 @@ class Run:
             opened.grew_at = time.monotonic()
             self._follow_read(opened, path)
 
-    def _read_rotated(self, path: str) -> None:
+    def _read_rotated(self, path: str, since: float | None = None) -> None:
         """The rotated generations of a followed path that hold unread data, as a run's
         start reads them: two rotations between two looks leave a generation that was at the
-        path only meanwhile, never opened here."""
+        path only meanwhile, never opened here.
+
+        :param since: the last look to tell new generations by, when not the stored one.
+        """
         self.checkpoints.clear()  # the looks since the last plan moved them
         self._seen.clear()
-        self.read_all(self._plan_siblings(path))
+        look = self._last_look(path, files.rotated_siblings(path)) if since is None else since
+        self.read_all(self._plan_siblings(path, look))
+        self._await_short(path, look)
+
+    def _await_short(self, path: str, look: float | None) -> None:
+        """Note when the newest generations of ``path`` too short to be identified (a quiet
+        host's one OPTIONS exchange) will be, once left alone ``SETTLED_SECONDS``: a follow
+        reads them then, by the same last look (the live log's reads move the stored one
+        past them), instead of at the next rotation, a day later."""
+        earlier = self._settling.pop(path, None)
+        if look is None:
+            return
+        due = []
+        for sibling in files.rotated_siblings(path):
+            with suppress(OSError):
+                st = os.stat(sibling)
+                if 0 < st.st_size < files.FINGERPRINT_MIN_BYTES and st.st_mtime >= look and not settled(st.st_mtime):
+                    due.append(st.st_mtime + SETTLED_SECONDS)
+        if due:
+            self._settling[path] = (min(due), look if earlier is None else min(look, earlier[1]))
+
+    def _settled_short(self, path: str) -> float | None:
+        """The last look to read ``path``'s generations by, once a short one has settled."""
+        pending = self._settling.get(path)
+        return pending[1] if pending is not None and time.time() > pending[0] else None
 
     def _follow_read(self, opened: Opened, path: str) -> None:
         head = os.pread(opened.fh.fileno(), files.FINGERPRINT_MAX_BYTES, 0)

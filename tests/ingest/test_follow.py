@@ -432,3 +432,27 @@ def test_a_compressed_generation_a_followed_glob_matches_is_decompressed_and_rea
         time.sleep(0.5)
     assert dump(db_url) == one_run(tmp_path, *blocks)
     assert not said_in(caplog, "no known log format")
+
+
+def test_a_generation_too_short_to_fingerprint_is_read_once_settled_while_following(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quiet host's log holding one OPTIONS exchange, rotated: it has no identity while it
+    may grow, and gets one (all its bytes) once left alone ``SETTLED_SECONDS``. A follower
+    reads it then, not only at the next rotation or start, a day later."""
+    monkeypatch.setattr(ingest, "SETTLED_SECONDS", 1.0)
+    from datetime import datetime
+
+    short = syslog_message(datetime(2025, 3, 1, 11, 0, 0), "pbx1",
+                           ["OPTIONS sip:1@h SIP/2.0", "Call-ID: q", "CSeq: 1 OPTIONS"], [])
+    assert len(short) < 512
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    with following(db_url, str(log)):
+        assert wait_for(db_url, 1, LATENCY) <= LATENCY
+        with LogLock(log).acquire(wait=True):  # no look in between
+            log.rename(tmp_path / "pjsip.2")
+            (tmp_path / "pjsip.1").write_bytes(short)
+            log.write_bytes(b"".join(blocks[1:]))
+        assert wait_for(db_url, len(blocks) + 1, 1.0 + LATENCY) <= 1.0 + LATENCY
+    assert dump(db_url) == one_run(tmp_path, blocks[0], short, *blocks[1:])
