@@ -696,8 +696,7 @@ class Run:
         return pending[1] if pending is not None and time.time() > pending[0] else None
 
     def _follow_read(self, opened: Opened, path: str) -> None:
-        head = os.pread(opened.fh.fileno(), files.FINGERPRINT_MAX_BYTES, 0)
-        if files.compressed_head(head):
+        if files.compressed_head(os.pread(opened.fh.fileno(), files.MAGIC_BYTES, 0)):
             self._follow_compressed(opened, path)
             return
         lf = files.inspect_open(opened.fh, path)

@@ -47,6 +47,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAGICS = {"gzip": GZIP_MAGIC, "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 # ... and those Python's standard library cannot decompress: such a file is said, not read
 UNREAD_MAGICS = {"zstd": b"\x28\xb5\x2f\xfd", "lz4": b"\x04\x22\x4d\x18", "compress": b"\x1f\x9d"}
+MAGIC_BYTES = max(len(magic) for magic in (*MAGICS.values(), *UNREAD_MAGICS.values()))
 HEAD_BYTES = 64 << 10
 READ_PIECE = 1 << 20  # decompressed bytes per step of ``_CutReads.read``
 # What reading a log may raise: the file's own errors, and its compressed data's
