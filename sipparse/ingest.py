@@ -494,7 +494,7 @@ class Run:
             try:
                 self.read_stream(lf, fh, work.start, work.final)
             except UnknownLogFormat as exc:
-                self.summary.warnings.append(str(exc))
+                self._unknown_format(lf, exc)
             self._gzip_ended(work, getattr(fh, "cut_short", False), getattr(fh, "trailing", False))
 
     def read_stream(self, lf: LogFile, fh: BinaryIO, start: int, final: bool) -> None:
@@ -708,9 +708,7 @@ class Run:
             try:
                 self.read_stream(lf, opened.fh, start, final=False)
             except UnknownLogFormat as exc:
-                if lf.fingerprint not in self._unknown_formats:  # said once, not at every look
-                    self._unknown_formats.add(lf.fingerprint)
-                    log.warning("%s", exc)
+                self._unknown_format(lf, exc)
         opened.seen, opened.fingerprint = lf.size, lf.fingerprint
 
     def _follow_compressed(self, opened: Opened, path: str) -> None:
@@ -744,6 +742,15 @@ class Run:
             self._warn(
                 f"{work.file.path}: its gzip data is followed by bytes that are not gzip, ignored "
                 f"as gzip does: the {cp.offset} bytes before them are read")
+
+    def _unknown_format(self, lf: LogFile, exc: UnknownLogFormat) -> None:
+        """A file in no known log format: in the run's summary, or said at once by a
+        follower, once per file (not at every look, nor at every rotation that plans it)."""
+        if lf.fingerprint in self._unknown_formats:
+            return
+        if self.following:
+            self._unknown_formats.add(lf.fingerprint)
+        self._warn(str(exc))
 
     def _warn(self, reason: str) -> None:
         """A warning: in the run's summary, or said at once by a follower (a service's summary

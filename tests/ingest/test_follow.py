@@ -456,3 +456,23 @@ def test_a_generation_too_short_to_fingerprint_is_read_once_settled_while_follow
             log.write_bytes(b"".join(blocks[1:]))
         assert wait_for(db_url, len(blocks) + 1, 1.0 + LATENCY) <= 1.0 + LATENCY
     assert dump(db_url) == one_run(tmp_path, blocks[0], short, *blocks[1:])
+
+
+def test_a_compressed_file_in_no_known_format_is_said_while_following(sqlite_url: str, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """``/var/log/asterisk/*`` followed: a rotated CSV file there (``cdr.1.gz``) is in no
+    known log format. Said when found, once, as a plain file in no known format is: a
+    service's summary comes only when it stops."""
+    blocks, logs = messages(1), tmp_path / "asterisk"
+    logs.mkdir()
+    (logs / "pjsip").write_bytes(b"".join(blocks))
+    with following(sqlite_url, str(logs / "*")):
+        assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
+        other = b"".join(b'"100","200","default","%d","ANSWERED"\n' % n for n in range(40))
+        packed = tmp_path / "packing"
+        packed.write_bytes(gzip.compress(other))
+        os.utime(packed, (time.time() - 60, time.time() - 60))
+        packed.rename(logs / "cdr.1.gz")
+        time.sleep(2.5)
+        said = said_in(caplog, "no known log format")
+    assert len(said) == 1 and said[0].startswith(f"{logs / 'cdr.1.gz'} not read"), said
