@@ -1243,6 +1243,9 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
         run = Run(store, options, summary, stop, following=True)
         while not stop.is_set():
             look_at_each(run, tails, expand_paths(paths), rotated_elsewhere=taken(hangup))
+            if store.file_gone():  # opened again, as the next cron run would: see follow_through_outages
+                raise DatabaseError(f"{store.url.redacted()}: the database file was removed or replaced",
+                                    unreachable=True)
             stop.wait(poll_seconds)
     finally:
         if own:

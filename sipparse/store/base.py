@@ -152,6 +152,11 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def file_gone(self) -> bool:
+        """Whether the database's file was removed or replaced since it was opened (a server
+        database has none): a long-lived writer would go on writing into it unseen."""
+        return False
+
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement with the backend's placeholders; return the affected row count."""

@@ -199,6 +199,7 @@ class SQLiteStore(Store):
     backend = "sqlite"
     placeholder = "?"
     _bound_path: str | None = None  # the file's name for BINDER; None: the sqlite3 module binds
+    _file_id: tuple[int, int] | None = None  # the file opened (``file_gone``)
     overlaps_writes = False
     batches_per_commit = BATCHES_PER_COMMIT
     defers_calls = True
@@ -218,6 +219,7 @@ class SQLiteStore(Store):
             try:
                 self._con = connect_existing(path, BUSY_TIMEOUT_MS / 1000)
                 self._set_pragmas()
+                self._file_id = _file_id(path)
                 self._checkpointer = WalCheckpointer(path) if path != ":memory:" else None
                 self._bound_path = self._binder_path(path)
                 return
@@ -233,6 +235,9 @@ class SQLiteStore(Store):
                 time.sleep(0.05)
             except sqlite3.Error as exc:
                 raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+
+    def file_gone(self) -> bool:
+        return self._file_id is not None and _file_id(self.url.path or "") != self._file_id
 
     def _set_pragmas(self) -> None:
         self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -543,6 +548,17 @@ def _unopenable(path: str) -> str | None:
         name = os.path.basename(path)
         return f"{directory} is not writable ({exc.strerror or exc}), where SQLite keeps {name}-wal and {name}-shm"
     return None
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """The device and inode of a database file; None for one in memory, or gone."""
+    if path == ":memory:":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return st.st_dev, st.st_ino
 
 
 def connect_existing(path: str, timeout: float) -> sqlite3.Connection:

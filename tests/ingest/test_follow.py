@@ -476,3 +476,30 @@ def test_a_compressed_file_in_no_known_format_is_said_while_following(sqlite_url
         time.sleep(2.5)
         said = said_in(caplog, "no known log format")
     assert len(said) == 1 and said[0].startswith(f"{logs / 'cdr.1.gz'} not read"), said
+
+
+def test_a_sqlite_database_removed_while_following_is_made_again(tmp_path: Path) -> None:
+    """``rm sip.db*`` (starting afresh) or ``mv sip.db old.db`` while the service runs: the
+    follower does not go on writing, for good, into a file no one can open any more. It
+    opens the database at its path again, as the next cron run would, and reads the logs
+    into it from their start."""
+    blocks = messages(2)
+    log, db = tmp_path / "pjsip", tmp_path / "sip.db"
+    log.write_bytes(blocks[0])
+    url = f"sqlite:///{db}"
+    argv = [*sipparse_bin(), "--db", url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(url, 1, 20) < 20
+        for name in ("sip.db", "sip.db-wal", "sip.db-shm"):
+            with suppress(FileNotFoundError):
+                (tmp_path / name).rename(tmp_path / f"old-{name}")
+        with open(log, "ab") as fh:
+            fh.write(b"".join(blocks[1:]))
+        assert wait_for(url, len(blocks), 5) <= 5
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert dump(url) == one_run(tmp_path, *blocks)
