@@ -718,7 +718,7 @@ class Run:
         ``COMPRESSING_SECONDS`` may still be being written by its compressor: it is looked at
         again at the next look, not read cut."""
         st = os.fstat(opened.fh.fileno())
-        if time.time() - st.st_mtime < COMPRESSING_SECONDS:
+        if 0 <= time.time() - st.st_mtime < COMPRESSING_SECONDS:
             return
         self._seen.discard((opened.device, opened.inode))  # read before, perhaps while still written
         self.checkpoints.clear()  # the looks since the last plan moved them

@@ -503,3 +503,20 @@ def test_a_sqlite_database_removed_while_following_is_made_again(tmp_path: Path)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert dump(url) == one_run(tmp_path, *blocks)
+
+
+def test_a_compressed_generation_stamped_in_the_future_is_read_while_following(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """gzip(1) gives its output the input's mtime: one written on a host whose clock runs
+    ahead, or before this one's was set back, is not taken for one still being written."""
+    blocks = messages(2)
+    log, old = tmp_path / "pjsip", tmp_path / "old"
+    old.mkdir()
+    log.write_bytes(blocks[0])
+    with following(sqlite_url, str(log), str(old / "pjsip*")):
+        assert wait_for(sqlite_url, 1, LATENCY) <= LATENCY
+        packed = tmp_path / "packing.gz"
+        packed.write_bytes(gzip.compress(b"".join(blocks[1:])))
+        os.utime(packed, (time.time() + 3600, time.time() + 3600))
+        packed.rename(old / "pjsip.1.gz")
+        assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
