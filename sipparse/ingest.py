@@ -669,11 +669,15 @@ class Run:
         """
         self.checkpoints.clear()  # the looks since the last plan moved them
         self._seen.clear()
-        look = self._last_look(path, files.rotated_siblings(path)) if since is None else since
+        look = self.last_look(path) if since is None else since
         self.read_all(self._plan_siblings(path, look))
-        self._await_short(path, look)
+        self.await_short(path, look)
 
-    def _await_short(self, path: str, look: float | None) -> None:
+    def last_look(self, path: str) -> float | None:
+        """The last look at ``path`` and its rotated generations (``_last_look``)."""
+        return self._last_look(path, files.rotated_siblings(path))
+
+    def await_short(self, path: str, look: float | None) -> None:
         """Note when the newest generations of ``path`` too short to be identified (a quiet
         host's one OPTIONS exchange) will be, once left alone ``SETTLED_SECONDS``: a follow
         reads them then, by the same last look (the live log's reads move the stored one
@@ -1239,8 +1243,11 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
             tail.refresh()
             if tail.current is not None:
                 tail.current.note_start()
-        summary = ingest_paths(store, paths, options, summary=summary, stop=stop)
-        run = Run(store, options, summary, stop, following=True)
+        run = Run(store, options, summary or IngestSummary(), stop, following=True)
+        looks = {path: run.last_look(path) for path in tails}  # before the catch-up moves them
+        summary = ingest_paths(store, paths, options, summary=run.summary, stop=stop)
+        for path, look in looks.items():  # short generations the catch-up left to settle
+            run.await_short(path, look)
         while not stop.is_set():
             look_at_each(run, tails, expand_paths(paths), rotated_elsewhere=taken(hangup))
             if store.file_gone():  # opened again, as the next cron run would: see follow_through_outages

@@ -520,3 +520,24 @@ def test_a_compressed_generation_stamped_in_the_future_is_read_while_following(
         os.utime(packed, (time.time() + 3600, time.time() + 3600))
         packed.rename(old / "pjsip.1.gz")
         assert wait_for(sqlite_url, len(blocks), LATENCY) <= LATENCY
+
+
+def test_a_short_generation_found_by_the_catch_up_is_read_once_settled(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service (re)started just after a quiet host's log was rotated: its catch-up finds
+    that short generation not yet settled, and the follower reads it once it is."""
+    monkeypatch.setattr(ingest, "SETTLED_SECONDS", 1.0)
+    from datetime import datetime
+
+    short = syslog_message(datetime(2025, 3, 1, 11, 0, 0), "pbx1",
+                           ["OPTIONS sip:1@h SIP/2.0", "Call-ID: q", "CSeq: 1 OPTIONS"], [])
+    blocks = messages(2)
+    log = tmp_path / "pjsip"
+    log.write_bytes(blocks[0])
+    ingest_ok(db_url, str(log))
+    log.rename(tmp_path / "pjsip.2")
+    (tmp_path / "pjsip.1").write_bytes(short)
+    log.write_bytes(b"".join(blocks[1:]))
+    with following(db_url, str(log)):
+        assert wait_for(db_url, len(blocks) + 1, 1.0 + LATENCY) <= 1.0 + LATENCY
+    assert dump(db_url) == one_run(tmp_path, blocks[0], short, *blocks[1:])
