@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +304,28 @@ def test_deadlock_victim_is_rolled_back_and_retried(server: RestartableServer, d
     _same_as_clean_run(db, tmp_path, log)
 
 
+def _follow_across_an_outage(server: RestartableServer, db: str, log: Path, while_down: Callable[[], None],
+                             once_back: Callable[[], None]) -> subprocess.CompletedProcess[str]:
+    """``ingest --follow`` of ``log`` (ten calls, 60 messages, in it) through a halt of the
+    server: ``while_down`` runs while it is halted, ``once_back`` once it is back; the
+    follower's end, stopped with SIGTERM once 180 messages are stored."""
+    proc = _background(db, "--follow", str(log))
+    try:
+        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
+        server.halt()
+        while_down()
+        time.sleep(2.0)  # the follower meets the server down
+        server.resume()
+        once_back()
+        assert _wait_for(lambda: _stored(db) == 180, timeout=90, proc=proc), "not all stored after the outage"
+    finally:
+        if server.proc is None or server.proc.poll() is not None:
+            server.resume()
+        proc.terminate()
+        done = _finish(proc)
+    return done
+
+
 @pytest.mark.slow
 def test_follow_waits_out_a_server_restart(server: RestartableServer, db: str, tmp_path: Path) -> None:
     """``ingest --follow`` runs as a service: a restart of the server costs a wait, not the
@@ -311,22 +333,12 @@ def test_follow_waits_out_a_server_restart(server: RestartableServer, db: str, t
     log = tmp_path / "pjsip"
     before, during, after = make_log(10), make_log(10, first=10), make_log(10, first=20)
     log.write_bytes(before)
-    proc = _background(db, "--follow", str(log))
-    try:
-        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
-        server.halt()
+
+    def append(data: bytes) -> None:
         with open(log, "ab") as fh:
-            fh.write(during)
-        time.sleep(2.0)  # the follower meets the server down
-        server.resume()
-        with open(log, "ab") as fh:
-            fh.write(after)
-        assert _wait_for(lambda: _stored(db) == 180, timeout=90, proc=proc), "not caught up after the restart"
-    finally:
-        if server.proc is None or server.proc.poll() is not None:
-            server.resume()
-        proc.terminate()
-        done = _finish(proc)
+            fh.write(data)
+
+    done = _follow_across_an_outage(server, db, log, lambda: append(during), lambda: append(after))
     assert done.returncode == 0, done.stderr
     assert "trying again" in done.stderr and "reached again" in done.stderr
     _same_as_clean_run(db, tmp_path, log)
@@ -340,22 +352,15 @@ def test_follow_reads_a_log_deleted_during_an_outage_to_its_end(server: Restarta
     log = tmp_path / "pjsip"
     before, during, after = make_log(10), make_log(10, first=10), make_log(10, first=20)
     log.write_bytes(before)
-    proc = _background(db, "--follow", str(log))
-    try:
-        assert _wait_for(lambda: _stored(db) == 60, proc=proc), "the first messages were not stored"
-        server.halt()
+
+    def write_then_replace() -> None:
         with open(log, "ab") as fh:
             fh.write(during)
         time.sleep(2.0)  # the follower meets the server down
         log.unlink()
         log.write_bytes(after)
-        server.resume()
-        assert _wait_for(lambda: _stored(db) == 180, timeout=90, proc=proc), "the deleted log's end was lost"
-    finally:
-        if server.proc is None or server.proc.poll() is not None:
-            server.resume()
-        proc.terminate()
-        done = _finish(proc)
+
+    done = _follow_across_an_outage(server, db, log, write_then_replace, lambda: None)
     assert done.returncode == 0, done.stderr
     want, got = reference(tmp_path, {"deleted": before + during, "pjsip": after}), Content.of(db)
     assert (got.messages, got.calls) == (want.messages, want.calls)
