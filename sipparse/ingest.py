@@ -1135,10 +1135,12 @@ def list_rejects(store: Any, limit: int = 50, host: str | None = None) -> list[d
     """The most recent stored rejects, newest first (``limit`` 0: all); with ``host``, that
     host's only."""
     where, params = ("WHERE host = ? ", [host]) if host else ("", [])
-    last = "LIMIT ?" if limit else ""
+    last = ""
+    if limit:
+        last, params = "LIMIT ?", [*params, int(limit)]
     return list(store.fetchall(
         "SELECT id, source_file, source_offset, source_end, reason, timestamp, host, raw "
-        f"FROM rejects {where}ORDER BY id DESC {last}", (*params, *([int(limit)] if limit else []))))
+        f"FROM rejects {where}ORDER BY id DESC {last}", tuple(params)))
 
 
 

@@ -133,12 +133,13 @@ class FullLayout:
         or a hole of NULs, which the reader passes over. Until more than ``MAX_MESSAGE``
         bytes follow it, the entry may still end as a message and a few bytes ignored: 0,
         wait for more."""
-        packet_end = self._whole_packet_end(buf, 0) or 0
+        head = self._glued.match(buf)
+        packet_end = self._whole_packet_end(buf, head) or 0
         if packet_end:
             hole = buf[packet_end:packet_end + 1] == b"\0"  # the reader passes over it
             if len(buf) - packet_end <= MAX_MESSAGE and not hole:
                 return 0
-            self._entry(buf, base, self._glued.match(buf), packet_end)
+            self._entry(buf, base, head, packet_end)
             if hole:
                 return packet_end
         self.builder.reject(base + packet_end, base + len(buf), f"log entry larger than {MAX_MESSAGE} bytes",
@@ -146,10 +147,9 @@ class FullLayout:
         self._skipping = not buf.endswith(b"\n")
         return len(buf)
 
-    def _whole_packet_end(self, buf: bytes, start: int) -> int | None:
-        """Where the packet of the packet logger entry at ``start`` ends, Asterisk's LF
-        included, when it is whole by its Content-Length within ``MAX_MESSAGE``; else None."""
-        match = self._glued.match(buf, start)
+    def _whole_packet_end(self, buf: bytes, match: re.Match[bytes] | None) -> int | None:
+        """Where the packet of the packet logger entry whose prefix is ``match`` ends, Asterisk's
+        LF included, when it is whole by its Content-Length within ``MAX_MESSAGE``; else None."""
         marker = self._marker(buf, match) if match is not None else None
         if marker is None:
             return None
@@ -394,7 +394,7 @@ class FullLayout:
     def _split_oversized(self, buf: bytes, base: int, match: re.Match[bytes], end: int) -> bool:
         """Store a whole packet, then reject what follows it in its entry, when that is more
         than ``MAX_MESSAGE`` bytes, as ``force`` does when no batch holds the entry whole."""
-        packet_end = self._whole_packet_end(buf, match.start())
+        packet_end = self._whole_packet_end(buf, match)
         if packet_end is None or end - packet_end <= MAX_MESSAGE:
             return False
         self._entry(buf, base, match, packet_end)
