@@ -98,7 +98,7 @@ def progress_bar(enabled: bool, total: int) -> ProgressBar:
 class IngestOptions:
     """How to read the logs; mirrors the options of ``sipparse ingest``.
 
-    :param dialect: "auto", "syslog", "rfc5424", "syslog-protocol", "full" or a user dialect name.
+    :param dialect: "auto", "syslog", "rfc5424", "syslog-protocol", "full", "json" or a user dialect name.
     :param year: year of yearless syslog timestamps (None: inferred).
     :param tz: zone of zoneless timestamps (None: the machine's local zone).
     :param host: label for messages whose log line names no host (None: this machine).

@@ -6,13 +6,15 @@ the built-in ones) plus a layout:
 * ``full`` layout (Asterisk's file channels): each log entry starts with a prefixed line;
   the packet logger's entry is a ``<--- Received/Transmitting ... --->`` marker followed
   by the raw packet, unprefixed.
+* ``json`` layout (a file channel with logger.conf's ``[json]`` formatter): one JSON object
+  per entry and line, the packet logger's marker and packet in its ``message``.
 * ``syslog`` layout (rsyslog): every logged line carries the prefix; a SIP message is a
   run of lines of one (host, program, pid) stream, or a whole packet on one line with
   ``#012`` escapes (Asterisk's syslog channel).
 
 Built in: ``full``, ``syslog`` (traditional time stamps), ``rfc5424`` (RFC 3339 time
-stamps) and ``syslog-protocol`` (the RFC 5424 message itself: PRI, version, structured
-data).  Users add their own in the configuration, with no code change::
+stamps), ``syslog-protocol`` (the RFC 5424 message itself: PRI, version, structured
+data) and ``json``.  Users add their own in the configuration, with no code change::
 
     [[dialects]]
     name = "mylog"
@@ -42,6 +44,7 @@ BUILTIN = {
     "syslog": ("%{ASTERISK_SYSLOG_LINE}", "syslog"),
     "rfc5424": ("%{ASTERISK_RFC5424_LINE}", "syslog"),
     "syslog-protocol": ("%{ASTERISK_SYSLOG_PROTOCOL_LINE}", "syslog"),
+    "json": ("%{ASTERISK_JSON_LINE}", "json"),
 }
 LAYOUTS = ("full", "syslog")
 TABLE_KEYS = ("name", "line", "expression", "pattern", "fields", "layout", "kind")  # of a [[dialects]] table

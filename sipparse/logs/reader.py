@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 from sipparse.errors import ConfigError
 from sipparse.logs.dialects import Dialect, asterisk_rules, build_dialects, detect_dialect
 from sipparse.logs.full import FullLayout
+from sipparse.logs.jsonl import JsonLayout
 from sipparse.logs.lines import SyslogLayout
 from sipparse.logs.packets import MAX_MESSAGE, Output, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
@@ -182,7 +183,7 @@ class LogParser:
             if at_eof:
                 return
 
-    def _layout(self, buf: bytes, out: Output, at_eof: bool) -> FullLayout | SyslogLayout | None:
+    def _layout(self, buf: bytes, out: Output, at_eof: bool) -> FullLayout | SyslogLayout | JsonLayout | None:
         if not buf:
             return None
         if self.dialect is None:
@@ -194,6 +195,8 @@ class LogParser:
         if dialect.layout == "full":
             return FullLayout(dialect, self._compiled.rules, builder, self._timestamps,
                               fast=dialect.name == "full" and self._compiled.fast_full)
+        if dialect.layout == "json":
+            return JsonLayout(dialect, self._compiled.rules, builder, self._timestamps)
         others = self._compiled.others(dialect)
         self._other_prefixes = [other.prefix for other in others]
         return SyslogLayout(dialect, self._compiled.rules, builder, self._timestamps,

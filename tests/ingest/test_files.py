@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from sipparse.errors import LogFileError
 from sipparse.ingest import expand_paths, start_offset
 from sipparse.logs import files
-from tests.ingest.helpers import count, ingest
+from tests.ingest.helpers import count, dump, dump_calls, ingest, ingest_ok
 from tests.ingest.siplog import make_log
+from tests.logs.helpers import DATA, asterisk_json
 
 LOG = make_log(3)
 COMPRESSORS = {".gz": gzip.compress, ".bz2": partial(bz2.compress, compresslevel=1), ".xz": lzma.compress}
@@ -272,3 +273,21 @@ def test_an_xz_file_with_stream_padding_is_read_whole(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(files, "_size_by_reading", refused)
     assert files.inspect(str(padded)).size == len(LOG) + 1000  # type: ignore[union-attr]
+
+
+def test_a_json_channel_stores_what_the_full_channel_stores(db_url: str, tmp_path: Path) -> None:
+    """logger.conf's ``[json]`` formatter: told by itself, or named with --format, appended
+    to between runs; the rows and calls are those of the same log written by the default one."""
+    full = (DATA / "asterisk-real" / "full").read_bytes()
+    data = asterisk_json(full)
+    log = tmp_path / "pjsip"
+    cut = data.index(b"\n", len(data) // 2) + 40  # mid-line
+    log.write_bytes(data[:cut])
+    ingest_ok(db_url, str(log))
+    log.write_bytes(data)
+    ingest_ok(db_url, "--format", "json", str(log))
+    reference = f"sqlite:///{tmp_path / 'full.db'}"
+    (tmp_path / "full").write_bytes(full)
+    ingest_ok(reference, str(tmp_path / "full"))
+    assert dump(db_url) == dump(reference)
+    assert dump_calls(db_url) == dump_calls(reference)

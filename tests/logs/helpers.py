@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import random
+import re
 from datetime import UTC
 from pathlib import Path
 
@@ -67,3 +69,29 @@ def interleave(streams: list[list[bytes]], seed: int) -> bytes:
         run = rng.randint(1, 6)
         out += streams[i][cursors[i]:cursors[i] + run]
         cursors[i] += run
+
+
+_FULL_ENTRY = re.compile(rb"(?m)^\[([^\]\n]+)\] ([A-Z]+)\[([0-9]+)\](?:\[(C-[0-9a-f]+)\])? ([^ \n]+): ")
+CUT_AT = 8191  # Asterisk's LOGMSG_SIZE buffer, less its NUL
+
+
+def asterisk_json(full_log: bytes, hostname: str = "pbx1", reorder: bool = False) -> bytes:
+    """A ``full`` log written again as logger.conf's ``[json]`` formatter writes it: each entry
+    one line of compact JSON (jansson: UTF-8 as it is), cut at 8191 bytes as Asterisk cuts it.
+    ``reorder``: the keys in another order, as a jansson that does not keep insertion order
+    writes them."""
+    starts = list(_FULL_ENTRY.finditer(full_log))
+    out = []
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(full_log)
+        stamp, level, lwp, callid, module = m.groups()
+        entry = {"hostname": hostname, "timestamp": stamp.decode(),
+                 "identifiers": {"lwp": int(lwp), "callid": f"[{callid.decode()}]" if callid else ""},
+                 "logmsg": {"location": {"filename": module.decode(), "function": "logging_on_rx_msg", "line": 163},
+                            "level": level.decode(), "message": full_log[m.end():end].decode("utf-8")}}
+        if reorder:
+            entry = dict(reversed(entry.items()))
+            entry["logmsg"] = dict(reversed(entry["logmsg"].items()))
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        out.append(line[:CUT_AT] + b"\n")
+    return b"".join(out)

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sipparse.logs.packets import DUMPS_SLACK
-from tests.logs.helpers import DATA, imfile_lines, interleave, key, parse_bytes
+from tests.logs.helpers import DATA, asterisk_json, imfile_lines, interleave, key, parse_bytes
 from tests.logs.test_samples import _BYE, _INFO, _as_syslog_channel, _segment_logged_twice
 
 
@@ -36,7 +36,8 @@ TCP_BETWEEN = (_SEGMENTS[:_SECOND_DUMP] + b"[Dec  2 17:16:33] VERBOSE[2931] res_
                b"request (%d bytes) from TCP:10.0.0.1:5060 --->\n%s\n" % (len(_BYE), _BYE) + _SEGMENTS[_SECOND_DUMP:])
 LOGS = {"full": FULL, "syslog": SYSLOG, "multi-host": MULTI_HOST, "tcp-full": TCP_FULL,
         "tcp-imfile": b"".join(imfile_lines(TCP_FULL, "pbx-a", 4101)), "tcp-channel": _as_syslog_channel(_SEGMENTS),
-        "tcp-between": b"".join(imfile_lines(TCP_BETWEEN, "pbx-a", 4101))}
+        "tcp-between": b"".join(imfile_lines(TCP_BETWEEN, "pbx-a", 4101)), "json": asterisk_json(FULL),
+        "tcp-json": asterisk_json(TCP_FULL)}
 
 
 def _incremental(data: bytes, cuts: list[int], batch_bytes: int) -> dict[int, tuple]:
