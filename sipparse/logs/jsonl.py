@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import json
 import re
+from typing import NamedTuple
 
 from sipparse.logs.dialects import AsteriskRules, Dialect
 from sipparse.logs.full import CUT_ENTRY, LOOSE_MARKER, UNREAD_MARKER, marker_of
-from sipparse.logs.packets import MAX_MESSAGE, PacketBuilder
+from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 
 CUT_PROBLEM = f"Asterisk cut its log entry at {CUT_ENTRY} bytes"
+JSON_CUT = "log entry cut short inside its JSON (rsyslog's maxMessageSize, 8 KiB unless set)"
 NOT_JSON = "a log entry of the json format that is not the JSON Asterisk writes"
 # A JSON string's text in a cut entry: its closing quote may be gone with the cut.
 _STRING = rb'"((?:[^"\\\n]|\\[^\n])*)("?)'
@@ -90,50 +92,75 @@ class JsonLayout:
         if b"<--- " not in text:  # no packet: a dialplan line, a NOTICE, a blank line
             self.builder.out.skipped += 1
             return
-        try:
-            entry = json.loads(text)
-        except ValueError:
-            self._cut_or_broken(text, offset, end)
-            return
-        logmsg = entry.get("logmsg") if isinstance(entry, dict) else None
-        message = logmsg.get("message") if isinstance(logmsg, dict) else None
-        if not isinstance(message, str):
-            self.builder.reject(offset, end, NOT_JSON, line)
-            return
-        stamp = entry.get("timestamp")
-        self._message(message.encode("utf-8", "surrogatepass"), stamp if isinstance(stamp, str) else None,
-                      offset, end, line)
-
-    def _cut_or_broken(self, text: bytes, offset: int, end: int) -> None:
-        """An entry that does not decode: Asterisk's cut one is read up to the cut."""
-        message = _CUT_MESSAGE.search(text) if len(text) == CUT_ENTRY else None
-        if message is None or message.group(2):  # whole, yet the entry does not decode
+        entry = entry_of(text)
+        # a file channel's line is cut only by Asterisk's buffer; another (a disk that filled up) is a reject
+        if entry is None or (entry.cut and len(text) != CUT_ENTRY):
             self.builder.reject(offset, end, NOT_JSON, text)
             return
-        stamp = _CUT_TIMESTAMP.search(text, 0, message.start())
-        self._message(_decoded(message.group(1)).encode("utf-8", "surrogatepass"),
-                      _decoded(stamp.group(1)) if stamp is not None else None, offset, end, text, CUT_PROBLEM)
+        self._message(entry.message, entry.timestamp, offset, end, text, CUT_PROBLEM if entry.cut else None)
 
     def _message(self, message: bytes, stamp: str | None, offset: int, end: int, raw: bytes,
                  problem: str | None = None) -> None:
-        """The packet logger's ``message``: its marker line, then the packet and Asterisk's LF."""
         timestamp = self.timestamps(stamp) if stamp else None
-        marker = self.rules.marker.match(message)
-        if marker is None:
+        found = packet_of(message, self.rules, cut=problem is not None)
+        if found is None:
             if LOOSE_MARKER.match(message):
                 self.builder.reject(offset, end, UNREAD_MARKER, raw, timestamp)
             else:  # a dialplan line or a NOTICE that quotes a marker: no packet
                 self.builder.out.skipped += 1
             return
-        body = message.find(b"\n", marker.end()) + 1 or len(message)
-        packet = message[body:]
-        if problem is None and packet.endswith(b"\n"):
-            packet = packet[:-1]  # the LF Asterisk writes after the packet
+        marker, packet = found
         problems = [problem] if problem else None
         if len(packet) > MAX_MESSAGE:
             packet, problems = packet[:MAX_MESSAGE], ["packet cut at 1 MiB"]
-        self.builder.packet(packet, offset, end, offset, timestamp, marker_of(marker, self.rules.marker_groups),
-                            problems=problems)
+        self.builder.packet(packet, offset, end, offset, timestamp, marker, problems=problems)
+
+
+def packet_of(message: bytes, rules: AsteriskRules, cut: bool = False) -> tuple[Marker, bytes] | None:
+    """The marker and packet of a packet logger's ``message`` (its marker line, the packet,
+    Asterisk's LF), or None when it is no packet logger's. ``cut``: the message was cut, so
+    its last LF is the packet's own."""
+    marker = rules.marker.match(message)
+    if marker is None:
+        return None
+    body = message.find(b"\n", marker.end()) + 1 or len(message)
+    packet = message[body:]
+    if not cut and packet.endswith(b"\n"):
+        packet = packet[:-1]  # the LF Asterisk writes after the packet
+    return marker_of(marker, rules.marker_groups), packet
+
+
+class Entry(NamedTuple):
+    """What a ``[json]`` entry logged: its ``message`` (UTF-8) and its time stamp's text."""
+
+    message: bytes
+    timestamp: str | None
+    cut: bool  # the JSON ends inside the message: ``message`` is what came before the cut
+
+
+def entry_of(text: bytes) -> Entry | None:
+    """The entry a line of the ``[json]`` formatter holds (``text``: the line, without its LF
+    or any syslog prefix), or None when it holds none. A line whose JSON ends inside the
+    message's string was cut: its message is read up to the cut."""
+    try:
+        entry = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: a line of thousands of nested brackets
+        return _cut_entry(text)
+    logmsg = entry.get("logmsg") if isinstance(entry, dict) else None
+    message = logmsg.get("message") if isinstance(logmsg, dict) else None
+    if not isinstance(message, str):
+        return None
+    stamp = entry.get("timestamp")
+    return Entry(message.encode("utf-8", "surrogatepass"), stamp if isinstance(stamp, str) else None, False)
+
+
+def _cut_entry(text: bytes) -> Entry | None:
+    message = _CUT_MESSAGE.search(text)
+    if message is None or message.group(2):  # no message, or a whole one: the JSON is broken elsewhere
+        return None
+    stamp = _CUT_TIMESTAMP.search(text, 0, message.start())
+    return Entry(_decoded(message.group(1)).encode("utf-8", "surrogatepass"),
+                 _decoded(stamp.group(1)) if stamp is not None else None, True)
 
 
 def _decoded(text: bytes) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from sipparse.logs.dialects import STREAM_FIELDS, AsteriskRules, Dialect, unanchored
 from sipparse.logs.escapes import decode_escapes, decoded_length
 from sipparse.logs.full import LOOSE_MARKER, UNREAD_MARKER, marker_of
+from sipparse.logs.jsonl import JSON_CUT, entry_of, packet_of
 from sipparse.logs.packets import DUMPS_SLACK, MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
@@ -430,6 +431,8 @@ class SyslogLayout:
         if lead == b"<" or (lead and lead[0] in _ORIGIN_LEADS):
             if self._asterisk_line(m, key, msg, content, start, end):
                 return
+        elif lead == b"{" and self._json_entry(m, key, msg, content, start, end):
+            return
         if msg is None and key in self._segment_rest:
             self.builder.out.skipped += 1
             if key in self._segments:
@@ -523,6 +526,28 @@ class SyslogLayout:
             return True
         self.open[key] = self.last = _Open(start, end, m.group(self._ts), self._group(m, self._host),
                                            self._group(m, self._pid), info, self.line_no)
+        return True
+
+    def _json_entry(self, m, key: tuple, msg: _Open | None, content: bytes, start: int, end: int) -> bool:
+        """A line of logger.conf's ``[json]`` formatter (``syslog.local0 => [json]verbose``, or
+        imfile forwarding a ``[json]`` file channel): a whole entry, its packet whole in its
+        ``message``, or cut by rsyslog's ``maxMessageSize``; False when it is no such line."""
+        entry = entry_of(content.rstrip(b"\r")) if b"<--- " in content else None
+        if entry is None:
+            return False
+        self._segment_rest.discard(key)
+        if msg is not None:
+            self._close(key)
+        found = packet_of(entry.message, self.rules, entry.cut)
+        if found is None:
+            self._skip(m, entry.message, start, end)
+            return True
+        marker, packet = found
+        problems = [JSON_CUT] if entry.cut else None
+        self.builder.packet(packet[:MAX_MESSAGE], start, end, start, self.timestamps(m.group(self._ts)), marker,
+                            *self._who(m.group(self._host) if self._host else None,
+                                       m.group(self._pid) if self._pid else None), problems=problems)
+        self.last = None
         return True
 
     def _start(self, m, key: tuple, msg: _Open | None, start: int, end: int) -> _Open:

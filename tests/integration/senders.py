@@ -13,6 +13,7 @@ TCP (octet-counted framing, RFC 6587, the only framing that carries an LF inside
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,19 @@ def asterisk_text(message: Logged) -> str:
     else:
         where, tid = "res_pjsip_logger.c:322 in logging_on_tx_msg", 2926
     return f"VERBOSE[{tid}]: {where}: {message.marker()}\n{message.raw.decode()}\n"
+
+
+def asterisk_json_text(message: Logged, stamp: datetime) -> str:
+    """The text Asterisk's ``[json]`` formatter passes to syslog() for the same dump
+    (``syslog.local0 => [json]verbose``): one line of compact JSON, UTF-8 as it is, then an LF."""
+    if message.direction == "in":
+        function, line, tid = "logging_on_rx_msg", 354, 2931
+    else:
+        function, line, tid = "logging_on_tx_msg", 322, 2926
+    entry = {"hostname": "", "timestamp": rfc3164_time(stamp), "identifiers": {"lwp": tid, "callid": ""},
+             "logmsg": {"location": {"filename": "res_pjsip_logger.c", "function": function, "line": line},
+                        "level": "VERBOSE", "message": f"{message.marker()}\n{message.raw.decode()}\n"}}
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def rfc3164_time(stamp: datetime) -> str:

@@ -95,3 +95,14 @@ def asterisk_json(full_log: bytes, hostname: str = "pbx1", reorder: bool = False
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         out.append(line[:CUT_AT] + b"\n")
     return b"".join(out)
+
+
+def syslog_json(json_log: bytes, host: str = "vm", pid: int = 2899) -> bytes:
+    """A ``[json]`` formatter's entries as rsyslog writes them, each behind its syslog prefix:
+    Asterisk's ``syslog.local0 => [json]verbose`` channel, or imfile forwarding a ``[json]``
+    file channel (the time stamp is the entry's own, as the two differ by no second here)."""
+    out = []
+    for line in json_log.splitlines():
+        stamp = json.loads(line)["timestamp"] if line.endswith(b"}") else "Nov 29 14:00:00"
+        out.append(b"%s %s asterisk[%d]: %s\n" % (stamp.encode(), host.encode(), pid, line))
+    return b"".join(out)

@@ -6,20 +6,9 @@ from __future__ import annotations
 import pytest
 
 from sipparse.logs.lines import CUT_LINE, CUT_REST
-from sipparse.sip import accel
 from tests.logs.helpers import DATA, imfile_lines, parse_bytes
 
 SYSLOG_MESSAGES = (DATA / "pjsip-syslog.log").read_bytes().split(b"\n\n")
-
-
-@pytest.fixture(params=["c", "python"])
-def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test runs with the C reader and with Python's alone: they must agree."""
-    if request.param == "python":
-        monkeypatch.setattr(accel, "reader", None)
-    elif accel.reader is None:
-        pytest.skip("C scanner not built")
-    return request.param
 
 
 def _summary(data: bytes, **options: object) -> tuple[list[tuple], list[tuple], int]:

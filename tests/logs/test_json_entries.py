@@ -12,12 +12,16 @@ from hypothesis import strategies as st
 
 from sipparse.logs import detect_dialect
 from sipparse.logs.full import UNREAD_MARKER
-from sipparse.logs.jsonl import CUT_PROBLEM, NOT_JSON
+from sipparse.logs.jsonl import CUT_PROBLEM, JSON_CUT, NOT_JSON
 from sipparse.sip import SipMessage
-from tests.logs.helpers import CUT_AT, DATA, asterisk_json, parse_bytes
+from tests.logs.helpers import CUT_AT, DATA, asterisk_json, interleave, parse_bytes, syslog_json
 from tests.logs.test_samples import _BYE, _INFO, _segment_logged_twice
 
 FULL_LOGS = ("pjsip-full.log", "asterisk-real/full", "asterisk-real/pjsip")
+_SAMPLE = (DATA / "pjsip-full.log").read_bytes()
+HEAD = _SAMPLE[:_SAMPLE.index(b"\n[", 5000) + 1]  # the sample's first entries, whole
+# JSON nested deeper than Python's decoder recurses
+NESTED = b'{"a":' + b"[" * 100000 + b'"<--- Received SIP request (3 bytes) from UDP:x --->"\n'
 
 
 def _fields(m: SipMessage) -> tuple:
@@ -54,7 +58,7 @@ def test_the_format_is_told_from_its_first_lines() -> None:
     ("1738434751.5", datetime(2025, 2, 1, 18, 32, 31, 500000)),
 ])
 def test_the_time_stamp_is_read_in_any_dateformat(stamp: str, expected: datetime) -> None:
-    full = re.sub(rb"(?m)^\[[^\]\n]+\]", b"[" + stamp.encode() + b"]", (DATA / "pjsip-full.log").read_bytes()[:5000])
+    full = re.sub(rb"(?m)^\[[^\]\n]+\]", b"[" + stamp.encode() + b"]", HEAD)
     messages = parse_bytes(asterisk_json(full))[0]
     assert messages and {m.timestamp for m in messages} == {expected}
 
@@ -94,7 +98,7 @@ def _large_invite(padding: int, filler: str) -> bytes:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(padding=st.integers(0, 12), filler=st.sampled_from(["generation 0", "\u00e9\u00e8\u00ea", "\t\"q\"\\"]))
 def test_an_entry_asterisk_cut_is_stored_as_cut_and_the_next_one_read(padding: int, filler: str) -> None:
-    after = (DATA / "pjsip-full.log").read_bytes()[:5000]
+    after = HEAD
     full = _large_invite(padding, filler) + after
     data = asterisk_json(full)
     assert len(data.split(b"\n")[0]) == CUT_AT
@@ -129,3 +133,51 @@ def test_a_line_longer_than_a_batch_and_a_mebibyte_is_rejected_and_the_next_read
     messages, rejects, _, _ = parse_bytes(b"".join([lines[0], huge, *lines[1:]]), batch_bytes=1 << 16)
     assert len(messages) == len(lines)
     assert len(rejects) == 1 and "longer than" in rejects[0].reason
+
+
+@pytest.mark.parametrize("name", FULL_LOGS)
+def test_json_entries_through_syslog_give_the_messages_of_the_full_channel(name: str, reader: str) -> None:
+    """``syslog.local0 => [json]verbose`` through rsyslog, or imfile forwarding a ``[json]``
+    file channel: each entry behind a syslog prefix, read as the C reader leaves it."""
+    full = (DATA / name).read_bytes()
+    data = syslog_json(asterisk_json(full))
+    messages, rejects, _, batch = parse_bytes(data)
+    assert rejects == []
+    assert [_fields(m) for m in messages] == [_fields(m) for m in parse_bytes(full)[0]]
+    assert {(m.host, m.pid, m.dialect) for m in messages} == {("vm", 2899, "syslog")}
+    assert batch.checkpoint == len(data)
+
+
+def test_json_entries_of_two_hosts_interleaved_keep_apart(reader: str) -> None:
+    json_log = asterisk_json((DATA / "pjsip-full.log").read_bytes())
+    lines = [syslog_json(json_log, "pbx-a", 1).splitlines(keepends=True),
+             syslog_json(json_log.replace(b"@127.0.0.1", b"@10.9.9.9"), "pbx-b", 2).splitlines(keepends=True)]
+    messages, rejects, _, _ = parse_bytes(interleave(lines, seed=5))
+    assert rejects == []
+    assert len(messages) == 2 * json_log.count(b"\n")
+    assert {m.host for m in messages if "@10.9.9.9" in m.call_id} == {"pbx-b"}
+
+
+def test_a_json_entry_rsyslog_cut_is_stored_as_cut(reader: str) -> None:
+    line = syslog_json(asterisk_json(_large_invite(0, "generation 0")))
+    cut = line[:8096] + b"\n"  # rsyslog's maxMessageSize
+    after = syslog_json(asterisk_json(HEAD))
+    messages, rejects, _, _ = parse_bytes(cut + after)
+    assert rejects == []
+    assert messages[0].call_id == "big-1" and JSON_CUT in messages[0].problems
+    assert len(messages) == 1 + after.count(b"\n")
+
+
+def test_a_json_line_of_nested_brackets_is_a_reject() -> None:
+    lines = asterisk_json(HEAD).splitlines(keepends=True)
+    messages, rejects, _, _ = parse_bytes(b"".join([lines[0], NESTED, *lines[1:]]))
+    assert len(messages) == len(parse_bytes(HEAD)[0])
+    assert [r.reason for r in rejects] == [NOT_JSON]
+
+
+def test_a_syslog_line_of_nested_brackets_is_no_crash(reader: str) -> None:
+    hostile = b"Nov 29 14:00:00 vm asterisk[2899]: " + NESTED
+    json_log = syslog_json(asterisk_json(HEAD))
+    messages, rejects, _, _ = parse_bytes(hostile + json_log)
+    assert len(messages) == json_log.count(b"\n")
+    assert len(rejects) == 1
