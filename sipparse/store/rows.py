@@ -7,7 +7,8 @@ column is fine (no value too long, no integer too large) costs one ``max`` over 
 batch that holds such a value is rewritten, row by row.
 
 Values of indexed ``VARCHAR`` columns are clipped here, on both backends, so SQLite and MySQL
-store the same thing and strict MySQL never refuses a batch for one absurdly long Call-ID.
+store the same thing and strict MySQL never refuses a batch for one absurdly long Call-ID;
+the row's ``problems`` (a reject's ``reason``) says what was cut, and from how long.
 """
 
 from __future__ import annotations
@@ -87,19 +88,28 @@ _SLOT_SPECS = _slot_specs(_PLAIN_ATTRIBUTES) if _C_ROWS is not None else None
 @dataclass(frozen=True, slots=True)
 class Clips:
     """How a row layout's VARCHAR values are cut: ``limits`` (index, declared length) for the
-    checks, which run in C where they can, and the indexes whose values keep their digest."""
+    checks, which run in C where they can, and the indexes whose values keep their digest.
+
+    ``note_at``: the index of the row's text column that says what was cut (a message's
+    ``problems``, a reject's ``reason``), so that a value stored shorter than it was logged
+    is never taken for the whole; ``names`` name the columns in that note."""
 
     limits: Limits
     apart: frozenset[int]
+    names: tuple[str, ...] = ()
+    note_at: int | None = None
 
 
-def clips(columns: Sequence[schema.Column]) -> Clips:
-    """The clipped columns of a row layout: the VARCHAR columns, with their declared length."""
+def clips(columns: Sequence[schema.Column], note: str | None = None) -> Clips:
+    """The clipped columns of a row layout: the VARCHAR columns, with their declared length;
+    each cut is said in the column named ``note``, where there is one."""
+    names = tuple(c.name for c in columns)
     return Clips(tuple((index, c.clip) for index, c in enumerate(columns) if c.clip),
-                 frozenset(index for index, c in enumerate(columns) if c.clip and c.keeps_apart))
+                 frozenset(index for index, c in enumerate(columns) if c.clip and c.keeps_apart),
+                 names, None if note is None else names.index(note))
 
 
-_MESSAGE_CLIPS = clips(ROW_COLUMNS)
+_MESSAGE_CLIPS = clips(ROW_COLUMNS, "problems")
 
 
 @dataclass(slots=True)
@@ -243,10 +253,15 @@ def clip_rows(rows: RowList, cuts: Clips) -> RowList:
 
 
 def _clip_row(row: tuple[Any, ...], cuts: Clips) -> tuple[Any, ...]:
+    notes = []
     for index, limit in cuts.limits:
         value = row[index]
         if isinstance(value, str) and len(value) > limit:
             row = _replace(row, index, clipped(value, limit) if index in cuts.apart else value[:limit])
+            notes.append(f"{cuts.names[index]} of {len(value)} characters cut to {limit}")
+    if notes and cuts.note_at is not None:
+        said = row[cuts.note_at]
+        row = _replace(row, cuts.note_at, "; ".join([said, *notes] if said else notes))
     return row
 
 
@@ -259,7 +274,7 @@ def clipped(value: str, limit: int) -> str:
     return value[:max(0, limit - len(digest))] + digest[:limit]
 
 
-_REJECT_CLIPS = clips(schema.REJECT_COLUMNS)
+_REJECT_CLIPS = clips(schema.REJECT_COLUMNS, "reason")
 _CHECKPOINT_CLIPS = clips(schema.CHECKPOINT_COLUMNS)
 
 

@@ -453,3 +453,38 @@ def test_an_account_of_an_authentication_plugin_the_connector_lacks_is_told_what
             open_store(f"mysql://{user}:{password}@{host}:{port}/{database}")
     assert "'client_ed25519' is not supported" in str(refused.value)
     assert "IDENTIFIED VIA mysql_native_password" in str(refused.value)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("sql_mode", ["DEFAULT", "''", "'ORACLE'", "'ANSI_QUOTES'"])
+def test_a_value_too_long_for_its_column_is_cut_and_said(mysql_root_url: str, mysql_url: str, tmp_path: Path,
+                                                         sql_mode: str) -> None:
+    """A 300-character From user (and a 600-character Call-ID) is longer than its VARCHAR:
+    whatever sql_mode the server gives new sessions, the message is stored, cut, with the cut
+    in its ``problems``, and the rest of the batch with it."""
+    from tests.ingest.helpers import ingest_ok
+    from tests.ingest.siplog import make_log
+
+    user, call_id = "u" * 300, "c" * 600 + "@pbx"
+    log = make_log(3).replace(b"<sip:alice1@", b"<sip:" + user.encode() + b"@").replace(
+        b"Call-ID: 2-call@10.0.0.3", b"Call-ID: " + call_id.encode())
+    (tmp_path / "pjsip").write_bytes(log)
+    admin = _admin_connect(mysql_root_url)
+    cursor = admin.cursor()
+    cursor.execute("SELECT @@GLOBAL.sql_mode")
+    (was,) = cursor.fetchone()
+    cursor.execute(f"SET GLOBAL sql_mode = {sql_mode}")
+    try:
+        ingest_ok(mysql_url, "--year", "2025", str(tmp_path / "pjsip"))
+    finally:
+        cursor.execute("SET GLOBAL sql_mode = %s", (was,))
+        admin.close()
+    with open_store(mysql_url) as store:
+        assert count(store, "sip_transactions") == 18
+        cut = store.query("SELECT from_user, from_sip, problems FROM sip_transactions WHERE from_sip LIKE '%uuuu%'")
+        long_ids = store.query("SELECT call_id, problems FROM sip_transactions WHERE call_id LIKE 'cccc%'")
+    assert len(cut) == 6 and len(long_ids) == 6
+    assert {(u, f"<sip:{user}@" in f, p) for u, f, p in cut} == {
+        ("u" * 255, True, "from_user of 300 characters cut to 255")}
+    assert {p for _, p in long_ids} == {"call_id of 604 characters cut to 512"}
+    assert {len(c) for c, _ in long_ids} == {512}

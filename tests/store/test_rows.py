@@ -28,6 +28,7 @@ def reference_row(message: SipMessage) -> dict[str, Any]:
     """What a message row must hold, written the slow and obvious way."""
     out: dict[str, Any] = {}
     problems = list(message.problems) + ([rows.NO_TIME_STAMP] if message.timestamp is None else [])
+    cuts: list[str] = []  # said after the numbers too large
     for column in rows.ROW_COLUMNS:
         name = ATTRIBUTES.get(column.name, column.name)
         value = message.source.path if name == "source.path" else (
@@ -41,9 +42,11 @@ def reference_row(message: SipMessage) -> dict[str, Any]:
             if not -limit <= value <= limit:
                 problems.append(f"{column.name} {value} too large to store")
                 value = None
-        elif isinstance(value, str) and column.clip:
+        elif isinstance(value, str) and column.clip and len(value) > column.clip:
+            cuts.append(f"{column.name} of {len(value)} characters cut to {column.clip}")
             value = rows.clipped(value, column.clip) if column.name == "call_id" else value[:column.clip]
         out[column.name] = value
+    problems += cuts
     out["problems"] = "; ".join(problems) if problems else None
     return out
 
@@ -74,6 +77,9 @@ def test_one_long_value_clips_that_value_only() -> None:
     assert got == [reference_row(m) for m in messages]
     assert (len(got[3]["from_user"]), len(got[3]["host"]), got[3]["direction"]) == (255, 255, "inbound!")
     assert got[2]["from_user"] == messages[2].from_user
+    assert got[3]["problems"] == ("direction of 9 characters cut to 8; from_user of 300 characters cut to 255; "
+                                  "host of 256 characters cut to 255")
+    assert got[2]["problems"] is None
 
 
 def test_one_huge_integer_is_null_with_a_note_and_keeps_earlier_notes() -> None:
