@@ -70,28 +70,38 @@ def migrate(store: Store, create: bool = True) -> int:
     if found > schema.CURRENT_VERSION:
         raise_newer(store, found)
     if found < current or (create and unrevised):  # a reader has no use for a revision
-        _upgrade_or_explain(store, found, create)
+        _upgrade_or_explain(store, found, revision, create)
     return found
 
 
-def _upgrade_or_explain(store: Store, found: int, create: bool) -> None:
-    """Migrate; a reader (``create=False``: show, calls, stats) whose account may only SELECT
-    is told that the schema is older than this sipparse and how to bring it up, not just
-    that a CREATE or ALTER it never meant to run was denied."""
+def _upgrade_or_explain(store: Store, found: int, revision: int, create: bool) -> None:
+    """Migrate; an account that may not (a reader's, SELECT only; an ingesting host's that a
+    DBA gave only SELECT, INSERT, UPDATE and DELETE, migrating the schema himself) is told
+    that the schema is older than this sipparse and how to bring it up, not just that a
+    CREATE or ALTER it never meant to run was denied. A database without any of sipparse's
+    tables yet is no older schema: its denial says what it is."""
     from sipparse.errors import DatabaseError
 
     try:
         with store.long_statements():
             store._transaction(lambda: _upgrade(store))
     except DatabaseError as exc:
-        if create or exc.unreachable:
+        if exc.unreachable or (create and not found):
             raise
         where = f"{store.url.redacted()}: "
-        raise DatabaseError(
-            f"{where}schema version {found} is older than this sipparse's ({schema.version(store.backend)}) "
-            f"and this account cannot migrate it ({str(exc).removeprefix(where)}); run sipparse "
-            "ingest once with an account that may alter the tables"
-        ) from None
+        advice = ("run sipparse ingest once with an account that may create and alter the tables "
+                  "(GRANT CREATE, ALTER, INDEX), then this one goes on") if create else (
+                  "run sipparse ingest once with an account that may alter the tables")
+        raise DatabaseError(f"{where}{_older(store, found, revision)} and this account cannot migrate it "
+                            f"({str(exc).removeprefix(where)}); {advice}") from None
+
+
+def _older(store: Store, found: int, revision: int) -> str:
+    """What the database's schema lacks: a version, or only a revision of the current one."""
+    current = schema.version(store.backend)
+    if found < current:
+        return f"schema version {found} is older than this sipparse's ({current})"
+    return f"schema revision {revision} is older than this sipparse's ({schema.CURRENT_REVISION})"
 
 
 def raise_newer(store: Store, found: int) -> None:

@@ -123,6 +123,35 @@ def test_a_read_only_account_on_an_older_schema_is_told_to_migrate_it(mysql_root
         assert "run sipparse ingest once with an account that may alter the tables" in result.stderr
 
 
+@pytest.mark.mysql
+def test_an_account_without_create_or_alter_ingests_into_a_current_schema_and_is_told_of_an_older_one(
+        mysql_root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DBA who grants the ingesting hosts SELECT, INSERT, UPDATE and DELETE only, and migrates
+    the schema with another account: ingest works while the schema is current; once it is older than this
+    sipparse (a revision behind), the one line says so and how to bring it up, not only that
+    a CREATE it never meant to run was denied."""
+    seed = Path(__file__).parents[1] / "data" / "seed-call.log"
+    with _account(mysql_root_url, "SELECT, INSERT, UPDATE, DELETE") as (host, port, database, user, password):
+        root_url = f"{mysql_root_url.rsplit('/', 1)[0]}/{database}"
+        open_store(root_url).close()
+        url = f"mysql://{user}:{password}@{host}:{port}/{database}"
+        argv = ["--db", url, "ingest", "--tz", "UTC", "--year", "2025", "--no-progress"]
+        assert CliRunner().invoke(cli, [*argv, str(seed)]).exit_code == 0
+        admin = _admin_connect(mysql_root_url)
+        admin.cursor().execute(f"USE `{database}`")
+        admin.cursor().execute("DELETE FROM schema_revision")
+        admin.cursor().execute("ALTER TABLE checkpoints DROP COLUMN host")
+        admin.close()
+        with pytest.raises(SystemExit) as refused:
+            run([*argv, "--host", "pbx-2", str(seed)])
+        assert refused.value.code == 1
+        said = capsys.readouterr().err
+        assert said.count("\n") == 1 and "CREATE command denied" in said, said
+        assert f"schema revision 0 is older than this sipparse's ({schema.CURRENT_REVISION})" in said
+        assert said.endswith("run sipparse ingest once with an account that may create and alter the tables "
+                             "(GRANT CREATE, ALTER, INDEX), then this one goes on\n")
+
+
 def alter_account(root_url: str, user: str, change: str) -> None:
     """``ALTER USER`` of a test account: its password, its limits."""
     admin = _admin_connect(root_url)
