@@ -538,8 +538,8 @@ class Store(ABC):
         self._call_cache.begin()
         versions = self._number_calls(list(batch.summaries.by_call)) if self.refs_calls else None
         inserted = self._insert_messages(batch)
-        insert = self.insert_ignore_sql(REJECTS_TABLE, schema.REJECT_COLUMNS)
-        stored_rejects = self._insert_chunks(insert, batch.rejects, [len(r[5]) + 512 for r in batch.rejects])
+        stored_rejects = self._insert_rows(REJECTS_TABLE, schema.REJECT_COLUMNS, batch.rejects,
+                                           [len(r[5]) + 512 for r in batch.rejects])
         if batch.checkpoints:
             upsert = self.upsert_sql(CHECKPOINTS_TABLE, schema.CHECKPOINT_COLUMNS, "fingerprint")
             self.executemany(upsert, batch.checkpoints)
@@ -554,8 +554,12 @@ class Store(ABC):
 
     def _insert_messages(self, batch: PreparedBatch) -> int:
         """Insert the batch's message rows, skipping those stored already."""
-        insert = self.insert_ignore_sql(MESSAGE_TABLE, rows.ROW_COLUMNS)
-        return self._insert_chunks(insert, batch.messages.rows, batch.sizes)
+        return self._insert_rows(MESSAGE_TABLE, rows.ROW_COLUMNS, batch.messages.rows, batch.sizes)
+
+    def _insert_rows(self, table: str, columns: Sequence[schema.Column], values: Sequence[tuple[Any, ...]],
+                     sizes: list[int] | None) -> int:
+        """INSERT IGNORE ``values`` into ``table``, in statements under the packet budget."""
+        return self._insert_chunks(self.insert_ignore_sql(table, columns), values, sizes)
 
     def _number_calls(self, call_ids: list[str]) -> dict[str, tuple[Any, Any]]:
         """The versions of the calls that have a ``calls`` row (``_call_versions``, which
@@ -619,7 +623,7 @@ class Store(ABC):
             return None
         return [3 * n + 512 for n in map(len, map(_raw_message, messages))]
 
-    def _insert_chunks(self, sql: str, values: list[tuple[Any, ...]], sizes: list[int] | None) -> int:
+    def _insert_chunks(self, sql: str, values: Sequence[tuple[Any, ...]], sizes: list[int] | None) -> int:
         """executemany in pieces that stay well under the server's max_allowed_packet."""
         if sizes is None or self.packet_budget is None:
             return self.executemany(sql, values)

@@ -65,9 +65,9 @@ from typing import Any, AnyStr
 from sipparse.config import NET_TIMEOUTS
 from sipparse.errors import ConfigError, DatabaseError
 from sipparse.sip.accel import c_module
-from sipparse.store import schema
+from sipparse.store import oversize, schema
 from sipparse.store.base import Store, _split_row_template, multi_row_sql
-from sipparse.store.rows import naive_times, text_time, utc_naive
+from sipparse.store.rows import as_list, naive_times, text_time, utc_naive
 from sipparse.store.schema import Column
 
 log = logging.getLogger(__name__)
@@ -523,6 +523,37 @@ class MySQLStore(Store):
         if table in LOADED_TABLES:
             self._loads[sql] = load_data_sql(self._load_dir, table, names)
         return sql
+
+    def _insert_rows(self, table: str, columns: Sequence[Column], values: Sequence[tuple[Any, ...]],
+                     sizes: list[int] | None) -> int:
+        """INSERT IGNORE ``values``; a row no statement of the server's ``max_allowed_packet``
+        carries goes by itself (``_insert_oversized``), in its place among the others."""
+        allowed = self.max_allowed_packet
+        if not values or sizes is None or 2 * max(sizes) + oversize.OVERHEAD <= allowed:
+            return super()._insert_rows(table, columns, values, sizes)
+        listed = as_list(values)
+        large = [index for index, row in enumerate(listed) if not oversize.fits(row, allowed)]
+        inserted, start = 0, 0
+        for index in large:
+            inserted += super()._insert_rows(table, columns, listed[start:index], sizes[start:index])
+            inserted += self._insert_oversized(table, columns, listed[index])
+            start = index + 1
+        return inserted + super()._insert_rows(table, columns, listed[start:], sizes[start:])
+
+    def _insert_oversized(self, table: str, columns: Sequence[Column], row: tuple[Any, ...]) -> int:
+        """Insert a row larger than any statement: its long values empty, then each by an
+        UPDATE of its own, cut where even that is too large (``oversize``). 0 when the row
+        was stored already."""
+        names = [c.name for c in columns]
+        note = "problems" if "problems" in names else "reason"
+        parts = oversize.split(row, names, names.index(note), self.max_allowed_packet)
+        if not super()._insert_rows(table, columns, [parts.row], None):
+            return 0
+        key = (row[names.index("source_fingerprint")], row[names.index("source_offset")])
+        for index, value in parts.later:
+            self.execute(f"UPDATE {self.q(table)} SET {self.q(names[index])} = %s "
+                         "WHERE `source_fingerprint` = %s AND `source_offset` = %s", (value, *key))
+        return 1
 
     def upsert_sql(self, table: str, columns: Sequence[Column], key: str) -> str:
         names = ", ".join(self.q(c.name) for c in columns)

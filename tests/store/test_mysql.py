@@ -454,15 +454,46 @@ def test_calls_of_long_from_and_to_fit_a_server_of_small_packets(mysql_url: str)
 
 @pytest.mark.mysql
 @pytest.mark.usefixtures("small_packets")
-def test_a_message_larger_than_max_allowed_packet_is_a_clear_error(mysql_url: str) -> None:
-    """No statement can carry it: the error says how large the server lets a packet be and
-    how to raise it, not only that a packet was too big."""
+def test_a_message_larger_than_max_allowed_packet_is_stored_cut_and_said(mysql_url: str) -> None:
+    """No statement can carry its 2 MiB: it is stored with as much of it as the server takes,
+    its ``problems`` say what was cut and why, and the rest of the batch is stored. Before,
+    the batch failed, and with it every later run over the same log."""
     messages = mixed_traffic(SOURCE, 3, START)
-    messages[1] = replace(messages[1], raw_message=messages[1].raw_message + b"X" * (2 << 20))
-    with open_store(mysql_url) as store, pytest.raises(DatabaseError) as refused:
-        store.write_batch(messages)
-    assert "max_allowed_packet is 1048576 bytes" in str(refused.value)
-    assert "SET GLOBAL max_allowed_packet" in str(refused.value)
+    raw = messages[1].raw_message + b"X" * (2 << 20)
+    messages[1] = replace(messages[1], raw_message=raw)
+    with open_store(mysql_url) as store:
+        assert store.write_batch(messages).inserted == len(messages)
+        (stored, problems), = store.query("SELECT raw_message, problems FROM sip_transactions WHERE source_offset = %s",
+                                          (messages[1].offset,))
+        others = store.query("SELECT raw_message FROM sip_transactions WHERE source_offset <> %s ORDER BY id",
+                             (messages[1].offset,))
+    assert raw.startswith(stored) and 900_000 < len(stored) < 1 << 20
+    assert problems == (f"raw_message of {len(raw)} bytes cut to {len(stored)}: the server's max_allowed_packet "
+                        "is 1048576 bytes")
+    assert [bytes(r) for r, in others] == [m.raw_message for m in messages if m is not messages[1]]
+
+
+@pytest.mark.mysql
+@pytest.mark.usefixtures("small_packets")
+def test_a_message_whose_row_outgrows_max_allowed_packet_is_stored_whole(mysql_url: str, tmp_path: Path) -> None:
+    """An INVITE of 700 KB of SDP: its raw text and its SDP each fit in a packet of 1 MiB, its
+    row does not. It is stored whole, as are the messages around it, and ingest exits 0."""
+    from tests.ingest.helpers import ingest_ok
+    from tests.reliability.helpers import entry, make_log, sip_message
+
+    body = ["v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0", "m=audio 4000 RTP/AVP 0",
+            *["a=x-pad:" + "p" * 990 for _ in range(700)]]
+    big = sip_message("INVITE sip:bob@pbx.example SIP/2.0", "big-1@192.0.2.10", "1 INVITE", branch="zz1",
+                      from_tag="fz", body=body)
+    (tmp_path / "pjsip").write_bytes(make_log(3) + entry("in", big, datetime(2025, 6, 1, 9, 0, 5), "full")
+                                     + make_log(3, first=10))
+    ingest_ok(mysql_url, "--year", "2025", str(tmp_path / "pjsip"))
+    with open_store(mysql_url) as store:
+        assert count(store, "sip_transactions") == 37
+        (raw, sdp, problems), = store.query("SELECT raw_message, sdp_content, problems FROM sip_transactions "
+                                            "WHERE call_id = 'big-1@192.0.2.10'")
+    assert (bytes(raw), problems) == (big, None)
+    assert sdp.startswith("v=0") and len(sdp) > 690_000
 
 
 @pytest.mark.mysql
