@@ -3,6 +3,7 @@ defaults, global session limits. sipparse must ingest, query and purge there as 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -272,3 +273,27 @@ def test_the_times_of_a_table_made_by_hand_survive_its_migration(dba_root_url: s
     with open_store(dba_url) as store:
         assert store.fetchall("SELECT timestamp, from_user FROM sip_transactions") == [
             {"timestamp": "2025-01-01 10:00:00", "from_user": "a"}]
+
+
+@pytest.mark.parametrize("sql_mode", ["ORACLE", "ANSI_QUOTES", ""])
+def test_a_global_sql_mode_and_a_latin1_database_change_nothing(dba_root_url: str, sql_mode: str) -> None:
+    """MariaDB's ``sql_mode=ORACLE`` or ``ANSI_QUOTES`` (a double-quoted string is a name there),
+    or no strict mode at all, set globally; a database whose default charset is latin1. Each
+    session sets its own sql_mode and the tables their own charset: ingest, every query and
+    purge work, and a From display name outside latin1 (and outside the BMP) comes back as
+    it was logged."""
+    name = "Zoë 😀 Ωmega"
+    messages = [replace(m, from_display=name, from_sip=f'"{name}" <sip:zoe@pbx.example>;tag=z')
+                for m in mixed_traffic(SOURCE, 5, START)]
+    with server_global(dba_root_url, "sql_mode", sql_mode), \
+            fresh_database(dba_root_url, "CHARACTER SET latin1") as url:
+        with open_store(url) as store:
+            assert store.write_batch(messages).inserted == len(messages)
+        for args in (["calls"], ["stats"], ["rejects"], ["show", messages[0].call_id, "--format", "json"]):
+            result = CliRunner().invoke(cli, ["--db", url, *args])
+            assert result.exit_code == 0, result.output
+        assert {m["from_sip"] for m in json.loads(result.stdout)} == {f'"{name}" <sip:zoe@pbx.example>;tag=z'}
+        result = CliRunner().invoke(cli, ["--db", url, "purge", "--older-than", "1d"])
+        assert result.exit_code == 0, result.output
+        with open_store(url) as store:
+            assert count(store, "sip_transactions") == count(store, "calls") == 0
