@@ -15,6 +15,7 @@ keep every message, and its row reports how it stands now anyway.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -64,51 +65,77 @@ def purge(store: Store, older_than: datetime, batch_size: int = 5000, dry_run: b
     for name, (key, age, fallback) in TARGETS.items():
         table = store.q(TABLES[name])
         counts[name] = 0
-        for where in (f"{store.q(age)} < {store.placeholder}",
-                      f"{store.q(age)} IS NULL AND {store.q(fallback)} < {store.placeholder}"):
-            params = [cutoff]
+        for where in (f"{table}.{store.q(age)} < {store.placeholder}",
+                      f"{table}.{store.q(age)} IS NULL AND {table}.{store.q(fallback)} < {store.placeholder}"):
+            found = _Rows(table, where, [cutoff])
+            gone = found
             if name == "messages":
-                where, params = f"{where} AND {_not_of_a_kept_call(store)}", [cutoff, cutoff]
+                found = _Rows(f"{table} {_kept_call_join(store)}",
+                              f"{where} AND {store.q(TABLES['calls'])}.{store.q('call_id')} IS NULL", [cutoff, cutoff])
+                gone = _Rows(table, f"{where} AND NOT EXISTS ({_kept_call(store)})", [cutoff, cutoff])
             if dry_run:
-                counts[name] += _count(store, table, where, params)
+                counts[name] += _count(store, found)
             else:
-                counts[name] += _delete(store, table, store.q(key), where, params, batch_size)
+                counts[name] += _delete(store, f"{table}.{store.q(key)}", found, gone, batch_size)
     return counts
 
 
-def _not_of_a_kept_call(store: Store) -> str:
-    """The condition that a message is not of a call (kind ``call``) whose ``calls`` row purge
-    keeps (its last message, or when that has no timestamp its last update, not older than
-    the cut-off)."""
+@dataclass(frozen=True)
+class _Rows:
+    """Rows to purge: the table (or join) they are read from, the condition, its parameters."""
+
+    source: str
+    where: str
+    params: list[Any]
+
+
+def _kept_call(store: Store) -> str:
+    """The ``calls`` row that purge keeps of a message's call, if any: a call (kind ``call``)
+    whose last message, or when that has no timestamp its last update, is not older than the
+    cut-off."""
     calls, messages, call_id = store.q(TABLES["calls"]), store.q(TABLES["messages"]), store.q("call_id")
     _, age, fallback = TARGETS["calls"]
-    return (f"NOT EXISTS (SELECT 1 FROM {calls} WHERE {calls}.{call_id} = {messages}.{call_id} "
+    return (f"SELECT 1 FROM {calls} WHERE {calls}.{call_id} = {messages}.{call_id} "
             f"AND {calls}.{store.q('kind')} = 'call' "
-            f"AND COALESCE({calls}.{store.q(age)}, {calls}.{store.q(fallback)}) >= {store.placeholder})")
+            f"AND COALESCE({calls}.{store.q(age)}, {calls}.{store.q(fallback)}) >= {store.placeholder}")
 
 
-def _count(store: Store, table: str, where: str, params: list[Any]) -> int:
-    return int(store._read(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)[0][0])
+def _kept_call_join(store: Store) -> str:
+    """``_kept_call`` as a LEFT JOIN, for finding old messages without one.
+
+    As ``NOT EXISTS`` MariaDB may run it by reading every kept call first (the subquery
+    "materialized"), which for a purge of the oldest day of a month reads the whole ``calls``
+    table, once per round of ``batch_size`` messages; an outer join on the Call-ID is done
+    by one lookup of its primary key per old message, on every server."""
+    calls, messages, call_id = store.q(TABLES["calls"]), store.q(TABLES["messages"]), store.q("call_id")
+    _, age, fallback = TARGETS["calls"]
+    return (f"LEFT JOIN {calls} ON {calls}.{call_id} = {messages}.{call_id} "
+            f"AND {calls}.{store.q('kind')} = 'call' "
+            f"AND COALESCE({calls}.{store.q(age)}, {calls}.{store.q(fallback)}) >= {store.placeholder}")
 
 
-def _delete(store: Store, table: str, key: str, where: str, params: list[Any], batch_size: int) -> int:
+def _count(store: Store, found: _Rows) -> int:
+    return int(store._read(f"SELECT COUNT(*) FROM {found.source} WHERE {found.where}", found.params)[0][0])
+
+
+def _delete(store: Store, key: str, found: _Rows, gone: _Rows, batch_size: int) -> int:
     total = 0
     while True:
-        found, deleted = store._transaction(lambda: _delete_round(store, table, key, where, params, batch_size))
+        seen, deleted = store._transaction(lambda: _delete_round(store, key, found, gone, batch_size))
         total += deleted
-        if found < batch_size:
+        if seen < batch_size:
             return total
 
 
-def _delete_round(store: Store, table: str, key: str, where: str, params: list[Any], batch_size: int,
-                  ) -> tuple[int, int]:
+def _delete_round(store: Store, key: str, found: _Rows, gone: _Rows, batch_size: int) -> tuple[int, int]:
     """How many old rows were found, and how many of them were deleted."""
-    keys = [r[0] for r in store.query(f"SELECT {key} FROM {table} WHERE {where} LIMIT {int(batch_size)}",
-                                      params)]
+    keys = [r[0] for r in store.query(f"SELECT {key} FROM {found.source} WHERE {found.where} "
+                                      f"LIMIT {int(batch_size)}", found.params)]
     if not keys:
         return 0, 0
     marks = ", ".join([store.placeholder] * len(keys))
     # The age is asked again: between the SELECT and the DELETE an ingest may have committed
     # a newer message of a call (its ``last_seen`` moved past the cut-off), whose row must
     # stay, or the call's messages would be left without their summary.
-    return len(keys), store.execute(f"DELETE FROM {table} WHERE {key} IN ({marks}) AND {where}", [*keys, *params])
+    return len(keys), store.execute(f"DELETE FROM {gone.source} WHERE {key} IN ({marks}) AND {gone.where}",
+                                    [*keys, *gone.params])
