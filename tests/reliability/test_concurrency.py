@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import server_global
 from tests.reliability.helpers import (
     Content,
     assert_sane,
@@ -66,6 +67,60 @@ def test_two_hosts_ingest_into_one_mysql_at_once(mysql_url: str, tmp_path: Path)
     counts = {int(line.split("\t")[0][5:].split("@")[0]): int(line.split("\t")[9]) for line in got.calls}
     both = set(range(150, 600))  # pbx-a logged 0..599, pbx-b 150..749
     assert {n for n, count in counts.items() if count == 12} == both  # one row per call, both hosts' messages
+
+
+@pytest.mark.mysql
+@pytest.mark.slow
+def test_three_cron_hosts_and_two_followers_into_one_mysql_store_what_runs_one_by_one_store(
+        mysql_root_url: str, mysql_url: str, tmp_path: Path) -> None:
+    """Five Asterisk hosts into one database at once, their calls crossing hosts (each Call-ID
+    is logged by up to five of them): three cron runs of small batches, twice, while two
+    ``--follow`` runs store what their logs get, idle meanwhile for longer than the server's
+    ``wait_timeout`` (2 s). Every run exits 0 (deadlocks and closed sessions are retried),
+    and the messages and calls are those of one run per log into a fresh database."""
+    hosts = ["pbx-a", "pbx-b", "pbx-c", "pbx-d", "pbx-e"]
+    paths = {host: tmp_path / host / "pjsip" for host in hosts}
+    for path in paths.values():
+        path.parent.mkdir()
+        path.write_bytes(b"")
+    env = child_env(SIPPARSE_LOCK_DIR=os.environ["SIPPARSE_LOCK_DIR"])
+    with server_global(mysql_root_url, "wait_timeout", 2):
+        followers = [subprocess.Popen(ingest_argv(mysql_url, "--follow", str(paths[host])), env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for host in hosts[3:]]
+        try:
+            for round_ in range(2):
+                for index, host in enumerate(hosts):
+                    with open(paths[host], "ab") as log:
+                        log.write(_host_log(host, 200 * round_ + 50 * index, 200))
+                cron = [subprocess.Popen(ingest_argv(mysql_url, "--batch-bytes", "16384", str(paths[host])),
+                                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                        for host in hosts[:3]]
+                for proc in cron:
+                    _, err = proc.communicate(timeout=180)
+                    assert proc.returncode == 0 and "Traceback" not in err, err
+                wanted = 200 * 6 * len(hosts) * (round_ + 1)
+                deadline = time.monotonic() + 120
+                while len(messages(mysql_url)) < wanted and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                time.sleep(3)  # idle past wait_timeout: the followers' sessions are closed
+        finally:
+            for proc in followers:
+                proc.terminate()
+            said = [proc.communicate(timeout=60)[1] for proc in followers]
+    assert [proc.returncode for proc in followers] == [0, 0], said
+    assert not any("Traceback" in err or "Error" in err for err in said), said
+    assert_sane(mysql_url)
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    for path in paths.values():
+        copy = tmp_path / "ref" / path.parent.name / "pjsip"
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(path.read_bytes())
+        ingest_ok(ref, str(copy))
+    got, want = Content.of(mysql_url), Content.of(ref)
+    assert got.messages == want.messages
+    assert got.calls == want.calls
+    assert len(got.calls) == 600  # calls 0..599, most of them logged by several hosts
 
 
 class _Writer(threading.Thread):
