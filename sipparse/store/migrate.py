@@ -128,6 +128,8 @@ def _upgrade(store: Store) -> None:
     _add_missing_columns(store, "checkpoints", schema.CHECKPOINT_COLUMNS)
     if found < current:
         _upgrade_version(store, found)
+    else:  # a revision: its indexes
+        _conform_indexes(store)
     if revision < schema.CURRENT_REVISION:
         store.execute(f"INSERT INTO schema_revision (revision, applied_at) VALUES ({store.placeholder}, "
                       f"{store.placeholder})", (schema.CURRENT_REVISION, store.fmt_time(_now())))
@@ -139,6 +141,16 @@ def _upgrade_version(store: Store, found: int) -> None:
         _number_version_1_calls(store)
     elif store.refs_calls:
         _number_calls(store)
+    _conform_indexes(store)
+    if found == 1:
+        _fill_version_1_rows(store)
+    store.execute(f"INSERT INTO schema_version (version, applied_at) VALUES ({store.placeholder}, "
+                  f"{store.placeholder})", (schema.version(store.backend), store.fmt_time(_now())))
+
+
+def _conform_indexes(store: Store) -> None:
+    """Create the current indexes the database lacks, then drop those it no longer has (a
+    query is never without an index it uses meanwhile)."""
     existing = store.indexes()
     for name in schema.indexes(store.backend):
         if name not in existing:
@@ -146,10 +158,6 @@ def _upgrade_version(store: Store, found: int) -> None:
     for name in schema.dropped_indexes(store.backend):
         if name in existing:
             store.execute(schema.drop_index(name, store.backend))
-    if found == 1:
-        _fill_version_1_rows(store)
-    store.execute(f"INSERT INTO schema_version (version, applied_at) VALUES ({store.placeholder}, "
-                  f"{store.placeholder})", (schema.version(store.backend), store.fmt_time(_now())))
 
 
 def _add_missing_columns(store: Store, table: str, columns: tuple[schema.Column, ...]) -> None:

@@ -24,9 +24,10 @@ beside: a column added that it leaves NULL. Several hosts write one MySQL databa
 upgraded one at a time; a new version would have each host not yet upgraded refuse the
 database (``raise_newer``) until it is, so such a change is a revision, counted in
 ``schema_revision``, a table older code never reads. Revision 1 records the host that read
-a file in its checkpoint (``checkpoints.host``). For the same reason a version that changes
-one backend's tables only leaves the other's databases at the version before
-(``BACKEND_VERSIONS``).
+a file in its checkpoint (``checkpoints.host``); revision 2 indexes MySQL's messages by
+Call-ID and host instead of Call-ID alone (an index older code does not name). For the
+same reason a version that changes one backend's tables only leaves the other's databases at
+the version before (``BACKEND_VERSIONS``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import re
 from dataclasses import dataclass
 
 CURRENT_VERSION = 4
-CURRENT_REVISION = 1
+CURRENT_REVISION = 2
 # The version a database of each backend is brought to and stamped with: the last one that
 # changed its tables. Version 4 changed SQLite's only, so a MySQL database stays at 3, and
 # the hosts on version 3 that share it, not yet upgraded, do not refuse it.
@@ -192,7 +193,9 @@ CHECKPOINT_COLUMNS: tuple[Column, ...] = (
 # name -> (table, columns, unique?)
 MESSAGE_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "uq_sip_transactions_source": ("sip_transactions", ("source_fingerprint", "source_offset"), True),
-    "ix_sip_transactions_call_id": ("sip_transactions", ("call_id",), False),
+    # the host too (revision 2): ``calls --host`` asks of each call whether that host logged
+    # any of its messages, which the index then answers without reading them
+    "ix_sip_transactions_call_id_host": ("sip_transactions", ("call_id", "host"), False),
     "ix_sip_transactions_timestamp": ("sip_transactions", ("timestamp",), False),
 }
 # name -> table, of indexes that earlier versions created
@@ -200,6 +203,7 @@ DROPPED_INDEXES: dict[str, str] = {
     "ix_sip_transactions_from_user": "sip_transactions",
     "ix_sip_transactions_to_user": "sip_transactions",
     "ix_sip_transactions_status_code": "sip_transactions",
+    "ix_sip_transactions_call_id": "sip_transactions",  # by Call-ID and host since revision 2
 }
 OTHER_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "ix_calls_first_seen": ("calls", ("first_seen",), False),
@@ -213,10 +217,10 @@ OTHER_INDEXES: dict[str, tuple[str, tuple[str, ...], bool]] = {
 INDEXES = {**MESSAGE_INDEXES, **OTHER_INDEXES}
 # SQLite indexes the messages of a call by its ``CALL_REF`` instead (version 4)
 SQLITE_INDEXES = {
-    **{k: v for k, v in INDEXES.items() if k != "ix_sip_transactions_call_id"},
+    **{k: v for k, v in INDEXES.items() if k != "ix_sip_transactions_call_id_host"},
     "ix_sip_transactions_call_ref": ("sip_transactions", ("call_ref",), False),
 }
-SQLITE_DROPPED_INDEXES = {**DROPPED_INDEXES, "ix_sip_transactions_call_id": "sip_transactions"}
+SQLITE_DROPPED_INDEXES = DROPPED_INDEXES
 
 
 def version(backend: str) -> int:

@@ -89,3 +89,21 @@ def test_purge_reads_the_old_rows_by_time(store: Store) -> None:
     cutoff = START + timedelta(minutes=5)
     assert _scans(store, _sent(store, lambda: purge(store, cutoff, dry_run=True))) == []
     assert _scans(store, _sent(store, lambda: purge(store, cutoff))) == []
+
+
+def test_a_host_is_looked_for_in_the_index_of_a_call_s_messages(store: Store) -> None:
+    """``calls --host`` and ``stats --host`` ask of each call whether that host logged any of
+    its messages: the index answers (``Using index``), no message row is read. A host that
+    logged none of them (a PBX name mistyped) asks it of every call in the range."""
+    since, until = START + timedelta(minutes=20), START + timedelta(minutes=25)
+    for run in (lambda: list_calls(store, CallFilter(host="pbx-z")),
+                lambda: gather(store, since, until, host="pbx-z")):
+        for sql, params in _sent(store, run):
+            if "m.host" not in sql:
+                continue
+            cursor = store._con.cursor(dictionary=True)  # type: ignore[attr-defined]
+            cursor.execute("EXPLAIN " + sql, params or None)
+            lookups = [row for row in cursor.fetchall() if row["table"] == "m"]
+            cursor.close()
+            assert [(row["key"], "Using index" in str(row["Extra"])) for row in lookups] == [
+                ("ix_sip_transactions_call_id_host", True)], sql

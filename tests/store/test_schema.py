@@ -359,6 +359,23 @@ def test_revision_1_adds_the_checkpoint_host_and_keeps_the_version_older_hosts_k
         assert store.get_checkpoint("fp-older") == Checkpoint("fp-older", "/var/log/asterisk/pjsip", 10, 10, 1, 2, 1.5)
 
 
+@pytest.mark.mysql
+def test_revision_2_indexes_mysql_messages_by_call_id_and_host(mysql_url: str) -> None:
+    """A MySQL database of revision 1 (messages indexed by Call-ID alone) gets the index by
+    Call-ID and host in place of it, and older hosts, which name no index, write beside it."""
+    with open_store(mysql_url) as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+        store.execute("CREATE INDEX ix_sip_transactions_call_id ON sip_transactions (call_id)")
+        store.execute("DROP INDEX ix_sip_transactions_call_id_host ON sip_transactions")
+        store.execute("DELETE FROM schema_revision WHERE revision = 2")
+        store.commit()
+    with open_store(mysql_url) as store:
+        assert migrate.schema_revision(store) == 2 and schema_version(store) == 3
+        assert "ix_sip_transactions_call_id_host" in store.indexes()
+        assert "ix_sip_transactions_call_id" not in store.indexes()
+        assert count(store, "sip_transactions") == 7
+
+
 def test_a_reader_does_not_migrate_a_revision(db_url: str) -> None:
     """`calls` or `show` with an account that may only SELECT reads a database an older
     sipparse made: nothing they read is in a revision."""
