@@ -13,12 +13,19 @@ The config file is TOML (``--config FILE``, else ``SIPPARSE_CONFIG``, else
     [grok]
     patterns_dir = ["/etc/sipparse/patterns"]
 
+A relative path in the config file (a log path or glob, a patterns directory, an SQLite
+file, a MySQL option file or CA file) is read from the directory of the config file, as
+nginx and logrotate read theirs: cron runs in $HOME and systemd in /, and the file must name
+the same files there as by hand. Paths given on the command line or in the environment stay
+relative to the current directory.
+
 The embedded default database is an SQLite file, ``$XDG_DATA_HOME/sipparse/sipparse.db``
 (``~/.local/share/sipparse/sipparse.db``), so the tool works on a fresh machine.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import stat
@@ -428,6 +435,48 @@ def _url_has_password(url: str) -> bool:
         return "@" in url and ":" in url.split("://", 1)[-1].split("@")[0]
 
 
+# The config keys whose values are file system paths (a string or a list of strings), read
+# from the config file's directory when relative; the database URL's are in URL_PATH_OPTIONS.
+PATH_KEYS = (("ingest", "paths"), ("rotate", "paths"), ("grok", "patterns_dir"))
+URL_PATH_OPTIONS = ("option_files", "ssl_ca")
+
+
+def anchored(path: str, base: str) -> str:
+    """``path`` of a config file in ``base``: ``~`` is the home directory, a relative path is
+    read from ``base`` (escaped in a glob, where a ``[`` of the directory's name is no class)."""
+    path = os.path.expanduser(path)
+    if os.path.isabs(path):
+        return path
+    return os.path.join(glob.escape(base) if glob.has_magic(path) else base, path)
+
+
+def _anchored_config(config: dict[str, Any], base: str) -> dict[str, Any]:
+    """The config with the relative paths of PATH_KEYS read from ``base``."""
+    out = dict(config)
+    for section, key in PATH_KEYS:
+        table = out.get(section)
+        if not isinstance(table, dict) or key not in table:
+            continue
+        value = table[key]
+        value = anchored(value, base) if isinstance(value, str) else [anchored(str(v), base) for v in value]
+        out[section] = {**table, key: value}
+    return out
+
+
+def _anchored_url(db_url: DatabaseURL, base: str) -> DatabaseURL:
+    """A config file's URL with its relative SQLite file and option paths read from ``base``."""
+    if db_url.is_sqlite and db_url.path:
+        return db_url if db_url.path == ":memory:" else replace(db_url, path=anchored(db_url.path, base))
+    options = {name: anchored(value, base) if name in URL_PATH_OPTIONS and value else value
+               for name, value in db_url.options.items()}
+    return replace(db_url, options=options)
+
+
+def config_base(config_path: Path | None) -> str | None:
+    """The directory relative paths of the config file are read from."""
+    return os.path.dirname(os.path.abspath(config_path)) if config_path else None
+
+
 def resolve_settings(
     db_option: str | None = None,
     config_option: str | None = None,
@@ -438,6 +487,9 @@ def resolve_settings(
     env = dict(os.environ if environ is None else environ)
     config_path = find_config_file(config_option, env)
     config = load_config_file(config_path) if config_path else {}
+    base = config_base(config_path)
+    if base:
+        config = _anchored_config(config, base)
     database = config.get("database", {}) if isinstance(config.get("database"), dict) else {}
     url_text = db_option or env.get(ENV_DB) or database.get("url") or default_db_url(env)
     try:
@@ -445,6 +497,8 @@ def resolve_settings(
     except ConfigError as exc:
         source = _url_source(db_option, env, database, config_path)
         raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
+    if base and not db_option and not env.get(ENV_DB) and database.get("url"):
+        db_url = _anchored_url(db_url, base)
     if db_url.is_mysql and db_url.password is None:
         password = env.get(ENV_DB_PASSWORD) or database.get("password")
         if password:

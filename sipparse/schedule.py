@@ -17,7 +17,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 
-from sipparse.config import DatabaseURL, Settings, default_db_url, parse_db_url
+from sipparse.config import URL_PATH_OPTIONS, DatabaseURL, Settings, default_db_url, parse_db_url
 from sipparse.errors import ConfigError
 from sipparse.rotate import check_postrotate
 
@@ -123,7 +123,8 @@ def url_without_password(url: DatabaseURL) -> str:
         return _absolute_sqlite(f"sqlite:///{path}")
     user = f"{url.user}@" if url.user else ""
     port = f":{url.port}" if url.port else ""
-    query = "&".join(f"{k}={v}" for k, v in sorted(url.options.items()))
+    options = {k: os.path.abspath(v) if k in URL_PATH_OPTIONS and v else v for k, v in url.options.items()}
+    query = "&".join(f"{k}={v}" for k, v in sorted(options.items()))
     return f"mysql://{user}{url.host}{port}/{url.database}" + (f"?{query}" if query else "")
 
 

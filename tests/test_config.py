@@ -95,7 +95,7 @@ def test_resolution_order(tmp_path: Path) -> None:
     conf = tmp_path / "c.toml"
     conf.write_text('[database]\nurl = "sqlite:///from-config.db"\n')
     env = {"SIPPARSE_CONFIG": str(conf)}
-    assert resolve_settings(environ=env).db_url.path == "from-config.db"
+    assert resolve_settings(environ=env).db_url.path == str(tmp_path / "from-config.db")
     env["SIPPARSE_DB"] = "sqlite:///from-env.db"
     assert resolve_settings(environ=env).db_url.path == "from-env.db"
     assert resolve_settings("sqlite:///from-option.db", environ=env).db_url.path == "from-option.db"
@@ -455,3 +455,58 @@ def test_an_sqlite_path_that_is_not_utf8_is_opened(tmp_path: Path) -> None:
     assert b"db-\xe9.db" in os.listdir(os.fsencode(str(tmp_path)))
     listed = CliRunner().invoke(cli, ["--db", url, "calls", "--format", "json"])
     assert listed.exit_code == 0 and len(json.loads(listed.output)) == 1, listed.output
+
+
+def _config_in(directory: Path, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "sipparse.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_relative_paths_of_a_config_file_are_relative_to_its_directory(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cron runs in $HOME and systemd in /: a config file that worked by hand must name the same
+    files there, so its relative paths are read from its own directory, as nginx or logrotate's
+    include do."""
+    etc = tmp_path / "etc"
+    (etc / "patterns").mkdir(parents=True)
+    path = _config_in(etc, '[database]\nurl = "mysql://u@h/db?option_files=my.cnf&ssl_ca=ca.pem"\n'
+                           '[ingest]\npaths = ["logs/*.log", "/abs/pjsip", "~/home.log"]\n'
+                           '[rotate]\npaths = ["logs/pjsip"]\n[grok]\npatterns_dir = "patterns"\n')
+    monkeypatch.chdir(tmp_path)
+    settings = resolve_settings(config_option=str(path.relative_to(tmp_path)), environ={})
+    assert settings.db_url.options == {"option_files": str(etc / "my.cnf"), "ssl_ca": str(etc / "ca.pem")}
+    assert settings.get("ingest", "paths") == [str(etc / "logs/*.log"), "/abs/pjsip",
+                                               os.path.expanduser("~/home.log")]
+    assert settings.get("rotate", "paths") == [str(etc / "logs/pjsip")]
+    assert settings.patterns_dirs() == [str(etc / "patterns")]
+    sqlite = _config_in(tmp_path / "etc2", '[database]\nurl = "sqlite:///data/sip.db"\n')
+    assert resolve_settings(config_option=str(sqlite), environ={}).db_url.path == str(tmp_path / "etc2/data/sip.db")
+    memory = _config_in(tmp_path / "etc3", '[database]\nurl = "sqlite:///:memory:"\n')
+    assert resolve_settings(config_option=str(memory), environ={}).db_url.path == ":memory:"
+
+
+def test_relative_paths_of_the_command_line_and_environment_stay_relative_to_the_cwd(tmp_path: Path) -> None:
+    path = _config_in(tmp_path / "etc", '[database]\nurl = "sqlite:///in-config.db"\n')
+    assert resolve_settings(db_option="sqlite:///x.db", config_option=str(path), environ={}).db_url.path == "x.db"
+    from_env = resolve_settings(config_option=str(path), environ={"SIPPARSE_DB": "sqlite:///y.db"})
+    assert from_env.db_url.path == "y.db"
+
+
+def test_a_glob_in_a_config_directory_with_glob_characters_is_anchored_literally(tmp_path: Path) -> None:
+    etc = tmp_path / "etc[1]"
+    path = _config_in(etc, '[ingest]\npaths = "*.log"\n')
+    (etc / "a.log").write_text("")
+    from glob import glob
+    pattern = resolve_settings(config_option=str(path), environ={}).get("ingest", "paths")
+    assert glob(pattern) == [str(etc / "a.log")]
+
+
+def test_info_says_where_relative_config_paths_are_read_from(tmp_path: Path) -> None:
+    path = _config_in(tmp_path / "etc", '[database]\nurl = "sqlite:///sip.db"\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "info"])
+    assert result.exit_code == 0, result.output
+    assert f"relative paths of the config file: from {tmp_path / 'etc'}" in result.output
+    assert f"database: sqlite:///{tmp_path / 'etc' / 'sip.db'}" in result.output

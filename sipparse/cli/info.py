@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sipparse.cli.base import App, cli, pass_app
+from sipparse.config import config_base
 
 
 @cli.command()
@@ -24,6 +25,8 @@ def info(app: App) -> None:
     check_options(build_options(app, None, None, None, None, ()))
     click.echo(f"database: {settings.db_url.redacted()}")
     click.echo(f"config file: {settings.config_path or '(none)'}")
+    if settings.config_path:
+        click.echo(f"relative paths of the config file: from {config_base(settings.config_path)}")
     click.echo(f"bundled patterns: {bundled_patterns_dir()}")
     for directory in settings.patterns_dirs():
         click.echo(f"user patterns: {directory}")

@@ -248,3 +248,12 @@ def test_the_jobs_open_the_sqlite_file_they_were_given(tmp_path: Path, name: str
     out, _ = cron_print("--db", given, "cron", "print")
     for job in commands(out):
         assert parse_db_url(job[job.index("--db") + 1]).path == parse_db_url(given).path
+
+
+def test_a_relative_option_file_of_the_db_option_is_made_absolute_for_the_jobs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cron runs the jobs in $HOME: a relative option file of --db would name another file."""
+    monkeypatch.chdir(tmp_path)
+    out, _ = cron_print("--db", "mysql://sip@db/sip?option_files=my.cnf&ssl_ca=ca.pem", "cron", "print")
+    assert commands(out)[0][1:3] == ["--db", f"mysql://sip@db/sip?option_files={tmp_path}/my.cnf"
+                                             f"&ssl_ca={tmp_path}/ca.pem"]
