@@ -3,10 +3,16 @@
 The lock is keyed by the log's absolute path (not its inode), so ``sipparse ingest`` and
 ``sipparse rotate`` of ``/var/log/asterisk/pjsip`` exclude each other across a rename, and
 runs over other files, or other hosts writing to the same database, never wait for it.
-Lock files live in ``$SIPPARSE_LOCK_DIR``, else, for root, ``/run/sipparse`` (else
-``$XDG_RUNTIME_DIR/sipparse``), and for other users ``/run/lock/sipparse`` when writable, else
-``$XDG_RUNTIME_DIR/sipparse``, else ``/tmp/sipparse-<uid>``; they are created mode 0600 in
-a directory of mode 0700 (or the shared ``/run/lock`` one owned by the same user).
+
+Lock files live where every user's runs meet: root's cron ingest and an admin's ingest by
+hand of the same file must exclude each other. That is ``/run/lock`` (Debian's
+``/var/lock``: root's, mode 1777), or ``$SIPPARSE_LOCK_DIR``, as ``sipparse-NAME.DIGEST.lock``
+files of mode 0644 (a flock needs only a file one may read, whatever the umask). As any
+user may make a name there first, a name is taken only when it is a plain file (not a
+link, no second name) and belongs to root, to the user running, or to a user who may read
+the log itself (so could run sipparse on it); else, and where there is no shared directory,
+the lock file goes to a directory of this user only: for root ``/run/sipparse``, else
+``$XDG_RUNTIME_DIR/sipparse``, else ``/tmp/sipparse-<uid>`` (mode 0700, files 0600).
 The kernel drops a flock when its holder dies, so a SIGKILLed run never leaves a stale lock.
 """
 
@@ -14,7 +20,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import grp
 import os
+import pwd
+import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,13 +32,15 @@ from types import TracebackType
 from sipparse.digest import sha1_hex
 from sipparse.errors import SipparseError
 
+SHARED_DIR = Path("/run/lock")
+
 
 class LockBusy(SipparseError):
     """Another sipparse process holds the lock of this log file."""
 
 
 def lock_dir() -> Path:
-    """The directory for lock files (see the module docstring for the order)."""
+    """The directory of this user's own lock files (see the module docstring for the order)."""
     candidates = lock_dir_candidates(os.environ, os.getuid())
     for directory in candidates:
         if _usable_dir(directory):
@@ -38,20 +49,36 @@ def lock_dir() -> Path:
                         "name one, writable by this user only, with SIPPARSE_LOCK_DIR")
 
 
+def shared_lock_dir(environ: Mapping[str, str] | None = None, default: Path = SHARED_DIR) -> Path | None:
+    """The directory all users' runs share (``$SIPPARSE_LOCK_DIR`` when it is one), if any."""
+    env = os.environ if environ is None else environ
+    directory = Path(env["SIPPARSE_LOCK_DIR"]) if env.get("SIPPARSE_LOCK_DIR") else default
+    return directory if is_shared_dir(directory) else None
+
+
+def is_shared_dir(directory: Path) -> bool:
+    """A real directory of root that every user may write to and where only a file's owner
+    may remove it (the sticky bit): nobody can take away another user's lock file there."""
+    try:
+        st = directory.lstat()
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and st.st_mode & stat.S_ISVTX != 0
+            and st.st_mode & stat.S_IWOTH != 0)
+
+
 def lock_dir_candidates(environ: Mapping[str, str], uid: int, run: Path = Path("/run"),
                         tmp: Path = Path("/tmp")) -> list[Path]:
-    """Where lock files may go, in order of preference.
-
-    Root never takes a name in a directory every user may write to (``/run/lock``, ``/tmp``):
-    another user could make it first, and root would then fall back to the next one, or find
-    none, and cron's runs would fail or, as the name comes and goes, stop excluding each other.
-    """
-    if environ.get("SIPPARSE_LOCK_DIR"):
-        return [Path(environ["SIPPARSE_LOCK_DIR"])]
+    """This user's own lock directories, in order of preference: where a lock goes when no
+    shared one can take it. Root never makes its own in a directory every user may write to
+    (``/tmp``): another user could make the name first."""
+    given = environ.get("SIPPARSE_LOCK_DIR")
+    if given and not is_shared_dir(Path(given)):
+        return [Path(given)]
     runtime = [Path(environ["XDG_RUNTIME_DIR"]) / "sipparse"] if environ.get("XDG_RUNTIME_DIR") else []
     if uid == 0:
         return [run / "sipparse", *runtime]
-    return [run / "lock" / "sipparse", *runtime, tmp / f"sipparse-{uid}"]
+    return [*runtime, tmp / f"sipparse-{uid}"]
 
 
 def _usable_dir(directory: Path) -> bool:
@@ -66,13 +93,77 @@ def _usable_dir(directory: Path) -> bool:
     return os.access(directory, os.W_OK | os.X_OK)
 
 
-def lock_path_for(log_path: str | os.PathLike[str], role: str = "") -> Path:
-    """The lock file of one log path: a digest of its absolute path, plus its name for humans
-    (and the role of the lock, when it is not the one of reading the log)."""
+def lock_name(log_path: str | os.PathLike[str], role: str = "") -> str:
+    """The lock file's name for one log path: a digest of its absolute path, plus its name for
+    humans (and the role of the lock, when it is not the one of reading the log)."""
     absolute = os.path.abspath(os.fspath(log_path))
     digest = sha1_hex(absolute.encode("utf-8", "surrogateescape"))[:16]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(absolute))[:40]
-    return lock_dir() / f"{name}.{digest}{'.' + role if role else ''}.lock"
+    return f"{name}.{digest}{'.' + role if role else ''}.lock"
+
+
+def lock_path_for(log_path: str | os.PathLike[str], role: str = "") -> Path:
+    """Where the lock file of one log path is first looked for: the shared directory, when
+    there is one, else this user's own."""
+    shared = shared_lock_dir()
+    name = lock_name(log_path, role)
+    return shared / f"sipparse-{name}" if shared else lock_dir() / name
+
+
+def may_read(uid: int, st: os.stat_result) -> bool:
+    """Whether user ``uid`` may read a file of status ``st`` by its mode bits."""
+    if st.st_mode & stat.S_IROTH or uid == 0:
+        return True
+    if uid == st.st_uid:
+        return st.st_mode & stat.S_IRUSR != 0
+    if not st.st_mode & stat.S_IRGRP:
+        return False
+    try:
+        user = pwd.getpwuid(uid)
+        return user.pw_gid == st.st_gid or user.pw_name in grp.getgrgid(st.st_gid).gr_mem
+    except KeyError:
+        return False
+
+
+def _honoured(lock: os.stat_result, log_path: str) -> bool:
+    """Whether a lock file found in the shared directory is one to meet other runs at: a
+    plain file of root, of this user, or of a user who may read the log (or no log yet)."""
+    if not stat.S_ISREG(lock.st_mode) or lock.st_nlink != 1:
+        return False
+    if lock.st_uid in (0, os.geteuid()):
+        return True
+    try:
+        return may_read(lock.st_uid, os.stat(log_path))
+    except OSError:
+        return True
+
+
+def _open_shared(path: Path, log_path: str) -> int | None:
+    """An fd of the lock file ``path`` of the shared directory, made when absent; None when
+    the name there is not one to honour (a link, another user's file, ...)."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            except FileExistsError:
+                continue  # another run made it in between: open theirs
+            except OSError:
+                return None
+            os.fchmod(fd, 0o644)  # readable by the other users' runs whatever the umask
+            return fd
+        except OSError:
+            return None  # a symbolic link (ELOOP), or a file we may not read
+        if _honoured(os.fstat(fd), log_path):
+            return fd
+        os.close(fd)
+        return None
+    return None
+
+
+def _open_own(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
 class LogLock:
@@ -83,11 +174,21 @@ class LogLock:
 
     def __init__(self, log_path: str | os.PathLike[str], role: str = "") -> None:
         self.log_path = os.fspath(log_path)
+        self.role = role
         self.path = lock_path_for(log_path, role)
         self._fd: int | None = None
 
+    def _open(self) -> int:
+        """The shared lock file, or this user's own where the shared one is not to be used."""
+        if self.path.name.startswith("sipparse-") and is_shared_dir(self.path.parent):
+            fd = _open_shared(self.path, self.log_path)
+            if fd is not None:
+                return fd
+            self.path = lock_dir() / lock_name(self.log_path, self.role)
+        return _open_own(self.path)
+
     def acquire(self, wait: bool = False, timeout: float | None = None) -> LogLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = self._open()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
@@ -101,8 +202,7 @@ class LogLock:
                     os.close(fd)
                     raise LockBusy(f"{self.log_path} is being processed by another sipparse run") from None
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        _note_pid(fd)
         self._fd = fd
         return self
 
@@ -124,3 +224,12 @@ class LogLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def _note_pid(fd: int) -> None:
+    """Write the holder's pid into a lock file of this user's (another's is only read)."""
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or st.st_nlink != 1 or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+        return
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())

@@ -252,19 +252,114 @@ def _shared_dir(path: Path) -> Path:
     return path
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="root's lock directory")
-def test_another_user_cannot_take_roots_lock_directory(tmp_path: Path) -> None:
-    from sipparse.logs.locks import _usable_dir, lock_dir_candidates
+@pytest.fixture
+def shared_locks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory like /run/lock (root's, mode 1777) that other users can reach, as the lock directory."""
+    import shutil
+    import tempfile
 
-    run_dir, tmp = tmp_path / "run", _shared_dir(tmp_path / "tmp")
-    _shared_dir(run_dir / "lock")
-    for planted in (run_dir / "lock" / "sipparse", tmp / "sipparse-0"):  # made by user nobody first
-        planted.mkdir(mode=0o700)
-        os.chown(planted, 65534, 65534)
-    candidates = lock_dir_candidates({}, 0, run=run_dir, tmp=tmp)
-    usable = [directory for directory in candidates if _usable_dir(directory)]
-    assert usable and usable[0] == candidates[0]
-    assert all(stat.S_IMODE(d.parent.stat().st_mode) & 0o002 == 0 for d in candidates), candidates
+    if os.geteuid() != 0:
+        pytest.skip("a shared directory of root and a run of another user")
+    path = Path(tempfile.mkdtemp(prefix="sipparse-shared-", dir="/tmp"))
+    path.chmod(0o1777)
+    monkeypatch.setenv("SIPPARSE_LOCK_DIR", str(path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# A run of user nobody that takes the lock of argv[1] (umask 077, as a careful admin's),
+# says so, and holds it until its stdin closes; or, given "try", says whether it could.
+# It imports as root: the Python of the tests may sit in root's home.
+_NOBODY_LOCK = """
+import os, sys
+from sipparse.logs.locks import LockBusy, LogLock
+os.umask(0o077)
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+try:
+    lock = LogLock(sys.argv[1]).acquire(wait=False)
+except LockBusy:
+    print("busy", flush=True)
+    sys.exit(0)
+print("held", flush=True)
+if sys.argv[2:] != ["try"]:
+    sys.stdin.read()
+"""
+
+
+def _nobody_lock(log: Path, *args: str) -> subprocess.Popen[str]:
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", _NOBODY_LOCK, str(log), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=child_env(), cwd="/")
+
+
+def _world_readable_log(directory: Path) -> Path:
+    log = directory / "pjsip"
+    log.write_bytes(make_log(1))
+    log.chmod(0o644)
+    return log
+
+
+def test_root_and_another_user_exclude_each_other_on_one_log(shared_locks: Path, tmp_path: Path) -> None:
+    """Root's cron ingest and an admin's ingest by hand of the same file take the same lock."""
+    from sipparse.logs.locks import LockBusy, LogLock
+
+    log = _world_readable_log(tmp_path)
+    holder = _nobody_lock(log)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockBusy):
+            LogLock(log).acquire(wait=False)
+    finally:
+        holder.communicate("", timeout=30)
+    [made] = shared_locks.iterdir()
+    assert made.name.startswith("sipparse-pjsip.") and stat.S_IMODE(made.stat().st_mode) == 0o644
+    with LogLock(log).acquire(wait=False):
+        out, _ = _nobody_lock(log, "try").communicate(timeout=30)
+        assert out.strip() == "busy"
+
+
+def test_the_lock_of_a_user_who_may_not_read_the_log_is_not_honoured(shared_locks: Path, tmp_path: Path) -> None:
+    """Any user may make a name in /run/lock first; one who cannot read the log could otherwise
+    stop every cron run over it by holding a lock file of its name."""
+    from sipparse.logs.locks import LogLock
+
+    log = _world_readable_log(tmp_path)
+    holder = _nobody_lock(log)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        log.chmod(0o600)
+        with LogLock(log).acquire(wait=False) as lock:
+            assert lock.path.parent != shared_locks
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_a_symlink_planted_in_the_shared_lock_directory_is_not_followed(shared_locks: Path,
+                                                                        tmp_path: Path) -> None:
+    from sipparse.logs.locks import lock_path_for
+
+    log = _world_readable_log(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    planted = lock_path_for(log)
+    assert planted.parent == shared_locks
+    planted.symlink_to(victim)
+    os.lchown(planted, 65534, 65534)
+    done = run(ingest_argv(f"sqlite:///{tmp_path / 'db.sqlite'}", str(log)), env=child_env())
+    assert done.returncode == 0, done.stderr
+    assert victim.read_text() == "precious\n" and planted.is_symlink()
+
+
+def test_locks_go_to_the_shared_run_lock_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sipparse.logs.locks import SHARED_DIR, is_shared_dir, lock_dir_candidates, lock_path_for
+
+    if not is_shared_dir(SHARED_DIR):
+        pytest.skip(f"no shared {SHARED_DIR} here")
+    monkeypatch.delenv("SIPPARSE_LOCK_DIR")
+    assert lock_path_for("/var/log/asterisk/pjsip").parent == SHARED_DIR
+    assert all(stat.S_IMODE(d.parent.stat().st_mode) & 0o002 == 0
+               for d in lock_dir_candidates({}, 0) if d.parent.exists())
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a link of another user")
