@@ -185,6 +185,8 @@ def event_on_signals(signums: tuple[int, ...]) -> Iterator[threading.Event]:
             previous[signum] = signal.signal(signum, handler)
         except ValueError:  # not the main thread: the caller stops us through the event
             pass
+    if previous:  # held since the start (sipparse/__init__.py): one sent meanwhile comes now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, previous)
     try:
         yield stop
     finally:

@@ -7,6 +7,7 @@ import gzip
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -232,6 +233,41 @@ def test_sighup_is_taken_as_a_rotation_not_an_end(sqlite_url: str, tmp_path: Pat
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "messages new" in out
+
+
+def test_sighup_is_held_from_the_first_import_of_a_follower() -> None:
+    """Held before click and the parser load (most of a start): a SIGHUP of logrotate or
+    ``systemctl reload`` then waits for the follower instead of ending it."""
+    code = ("import signal, sys; sys.argv[1:] = ['ingest', '--follow']; import sipparse; "
+            "print(signal.SIGHUP in signal.pthread_sigmask(signal.SIG_BLOCK, []), 'sipparse.cli' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def _signal_masks(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/status") as status:
+        return {k: int(v, 16) for k, v in (line.split(":\t") for line in status) if k in ("SigBlk", "SigCgt")}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+def test_a_sighup_while_a_follower_starts_does_not_end_it(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(b"".join(messages(1)))
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(mask & 1 << (signal.SIGHUP - 1) for mask in _signal_masks(proc.pid).values()):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.001)
+        handled_already = _signal_masks(proc.pid)["SigCgt"] & 1 << (signal.SIGHUP - 1)
+        proc.send_signal(signal.SIGHUP)
+        assert not handled_already  # held while it was still starting
+        assert wait_for(sqlite_url, 1, 20) < 20 and proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
 
 
 def test_a_second_follower_of_a_log_says_so_and_exits_or_waits(sqlite_url: str, tmp_path: Path) -> None:
