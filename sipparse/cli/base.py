@@ -7,7 +7,9 @@ click's usage errors keep exit 2; a traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import io
 import logging
 import os
 import sys
@@ -44,6 +46,40 @@ COMMAND_MODULES = {
 
 class _OutputClosed(Exception):
     """The reader of stdout went away (``sipparse grok match ... | head``): not a failure."""
+
+
+class OutputWriteError(OSError):
+    """stdout could not be written (a full disk, ``> /dev/full``, an I/O error): a failure
+    of its own, told as such rather than as an unexpected OSError of nowhere."""
+
+
+class _StdoutFile(io.FileIO):
+    """stdout's file, whose write errors say they are stdout's (a broken pipe stays one:
+    click and ``_OutputClosed`` take it as the reader gone)."""
+
+    def write(self, data: Any) -> int | None:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise _as_output_error(exc) from None
+
+
+def _as_output_error(exc: OSError) -> OSError:
+    if exc.errno == errno.EPIPE or isinstance(exc, OutputWriteError):
+        return exc
+    return OutputWriteError(exc.errno, exc.strerror)
+
+
+def _tell_stdout_write_errors() -> None:
+    """Put ``_StdoutFile`` under sys.stdout when it is a plain file, pipe or terminal."""
+    out = sys.stdout
+    if type(out) is not io.TextIOWrapper or type(out.buffer) not in (io.BufferedWriter, io.FileIO):
+        return  # a test's capture, or already done
+    out.flush()
+    raw = _StdoutFile(out.fileno(), "w", closefd=False)
+    buffer = raw if type(out.buffer) is io.FileIO else io.BufferedWriter(raw)  # PYTHONUNBUFFERED
+    sys.stdout = io.TextIOWrapper(buffer, encoding=out.encoding, errors=out.errors,
+                                  line_buffering=out.line_buffering, write_through=out.write_through)
 
 
 def _stdout_closed() -> bool:
@@ -257,9 +293,12 @@ def run(args: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning library errors into one line and exit 1."""
     argv = sys.argv[1:] if args is None else args
     debug = "--debug" in argv
+    _tell_stdout_write_errors()
     _escape_what_the_output_cannot_encode()
     try:
         cli.main(args=argv, prog_name="sipparse", standalone_mode=False)
+        if sys.stdout is not None:  # None: started with stdout closed, and click printed nothing
+            sys.stdout.flush()  # what is still buffered fails here, not unseen at exit
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(1)
@@ -281,6 +320,12 @@ def run(args: list[str] | None = None) -> None:
     except _OutputClosed:
         discard_from_now_on(sys.stdout)
         sys.exit(0)
+    except OutputWriteError as exc:
+        discard_from_now_on(sys.stdout)
+        if debug:
+            traceback.print_exc()
+        echo_line(f"Error: cannot write the output: {exc.strerror}", err=True)
+        sys.exit(1)
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:
             traceback.print_exc()
