@@ -1,8 +1,9 @@
 """One ingest or rotate at a time per log file: a local ``flock`` on a lock file.
 
-The lock is keyed by the log's absolute path (not its inode), so ``sipparse ingest`` and
-``sipparse rotate`` of ``/var/log/asterisk/pjsip`` exclude each other across a rename, and
-runs over other files, or other hosts writing to the same database, never wait for it.
+The lock is keyed by the log's path (not its inode), resolved through symbolic links
+(``lock_key``), so ``sipparse ingest`` and ``sipparse rotate`` of ``/var/log/asterisk/pjsip``
+exclude each other across a rename, and through any link to it, and runs over other files,
+or other hosts writing to the same database, never wait for it.
 
 Lock files live where every user's runs meet: root's cron ingest and an admin's ingest by
 hand of the same file must exclude each other. That is ``/run/lock`` (Debian's
@@ -93,10 +94,23 @@ def _usable_dir(directory: Path) -> bool:
     return os.access(directory, os.W_OK | os.X_OK)
 
 
+def lock_key(log_path: str | os.PathLike[str]) -> str:
+    """The path a lock is keyed by: the log's directory with its symbolic links and ``..``
+    resolved, and the log itself when it is a link. Runs through ``/var/log/pjsip-link``, a
+    linked directory or a relative name then meet at one lock. The key stays a path, not an
+    inode: a rotation renames the file, never the name the next runs lock."""
+    path = os.path.join(os.getcwd(), os.fspath(log_path))
+    directory, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    resolved = os.path.join(os.path.realpath(directory), name)
+    return os.path.realpath(resolved) if os.path.islink(resolved) else resolved
+
+
 def lock_name(log_path: str | os.PathLike[str], role: str = "") -> str:
-    """The lock file's name for one log path: a digest of its absolute path, plus its name for
-    humans (and the role of the lock, when it is not the one of reading the log)."""
-    absolute = os.path.abspath(os.fspath(log_path))
+    """The lock file's name for one log path: a digest of its key (``lock_key``), plus its
+    name for humans (and the role of the lock, when it is not the one of reading the log)."""
+    absolute = lock_key(log_path)
     digest = sha1_hex(absolute.encode("utf-8", "surrogateescape"))[:16]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(absolute))[:40]
     return f"{name}.{digest}{'.' + role if role else ''}.lock"

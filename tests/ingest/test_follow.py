@@ -297,6 +297,42 @@ def test_a_second_follower_of_a_log_says_so_and_exits_or_waits(sqlite_url: str, 
     assert waiting.returncode == 0
 
 
+def test_one_log_under_other_spellings_has_one_lock(tmp_path: Path) -> None:
+    """A symbolic link to the log, a linked directory or a ``..`` name the same file: runs
+    through any of them exclude each other, as those through the one path do."""
+    from sipparse.logs.locks import LockBusy
+
+    real = tmp_path / "logs"
+    real.mkdir()
+    log = real / "pjsip"
+    log.write_bytes(b"")
+    (tmp_path / "pjsip-link").symlink_to(log)
+    (tmp_path / "linked").symlink_to(real)
+    spellings = [tmp_path / "pjsip-link", tmp_path / "linked" / "pjsip", real / ".." / "logs" / "pjsip"]
+    with LogLock(log, role="follow").acquire(wait=False):
+        for spelling in spellings:
+            with pytest.raises(LockBusy):
+                LogLock(spelling, role="follow").acquire(wait=False)
+    assert LogLock(real / "other").path != LogLock(log).path
+
+
+def test_a_second_follower_through_a_symlink_leaves_the_log_to_the_first(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pjsip"
+    log.write_bytes(b"".join(messages(1)))
+    (tmp_path / "current").symlink_to(log)
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress"]
+    first = subprocess.Popen([*argv, str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(sqlite_url, 1, 20) < 20
+        second = subprocess.run([*argv, str(tmp_path / "current")], capture_output=True, text=True, timeout=30)
+        assert second.returncode == 0, second.stderr
+        assert "another sipparse ingest --follow follows" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop its file permission overrides")
 def test_a_followed_file_that_may_not_be_read_is_said_and_read_once_it_may(sqlite_url: str, tmp_path: Path) -> None:
     """A rotation that creates the new log for another user: said at once (not at the stop,
