@@ -47,7 +47,7 @@ from sipparse.logs import files
 from sipparse.logs.dialects import BUILTIN, UnknownLogFormat
 from sipparse.logs.files import LogFile
 from sipparse.logs.follow import Opened, Tail
-from sipparse.logs.locks import LockBusy, LogLock
+from sipparse.logs.locks import LockBusy, LogLock, lock_key
 from sipparse.memory import keep_freed_heap, map_large_blocks
 from sipparse.store.base import fewer_collections
 from sipparse.store.rows import Checkpoint
@@ -1238,8 +1238,8 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
     own = tails is None
     tails = {} if tails is None else tails
     # opened before the catch-up: a file deleted after it, before the first look, is still read
-    for path in expand_paths(paths):
-        tails.setdefault(path, Tail(path))
+    paths = list(paths)
+    add_tails(tails, expand_paths(paths), paths)
     try:
         for tail in tails.values():
             tail.refresh()
@@ -1251,7 +1251,9 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
         for path, look in looks.items():  # short generations the catch-up left to settle
             run.await_short(path, look)
         while not stop.is_set():
-            look_at_each(run, tails, expand_paths(paths), rotated_elsewhere=taken(hangup))
+            matched = expand_paths(paths)
+            add_tails(tails, matched, paths)
+            look_at_each(run, tails, matched, rotated_elsewhere=taken(hangup))
             if store.file_gone():  # opened again, as the next cron run would: see follow_through_outages
                 raise DatabaseError(f"{store.url.redacted()}: the database file was removed or replaced",
                                     unreachable=True)
@@ -1261,6 +1263,24 @@ def follow_paths(store: Any, paths: Iterable[str], options: IngestOptions, stop:
             close_tails(tails)
     summary.finished = time.monotonic()
     return summary
+
+
+def add_tails(tails: dict[str, Tail], matched: Iterable[str], paths: Iterable[str]) -> None:
+    """A Tail for each matched file not followed yet, but for a file a glob matched that another
+    ``--follow`` follows (by name, or through a glob of its own): its follow lock, keyed by the
+    file, is busy, and the file is left to it until a later look finds the lock free. A path
+    given by name is locked by the caller (``_follow_locks``), not here."""
+    given = {lock_key(path) for path in paths if not glob.has_magic(path)}
+    for path in matched:
+        if path in tails:
+            continue
+        tail = Tail(path)
+        if lock_key(path) not in given:
+            try:
+                tail.claim = LogLock(path, role="follow").acquire(wait=False)
+            except LockBusy:
+                continue
+        tails[path] = tail
 
 
 def close_tails(tails: dict[str, Tail]) -> None:
@@ -1283,9 +1303,7 @@ def look_at_each(run: Run, tails: dict[str, Tail], matched: list[str], rotated_e
     before until their files are drained. A file deleted for good (or renamed out of the
     glob) is read to its end and then closed, instead of being held open, its last lines
     unread and its disk space not freed, for as long as the service runs."""
-    for path in matched:
-        tails.setdefault(path, Tail(path))
     for path, tail in list(tails.items()):
         run.follow(tail, rotated_elsewhere)
         if path not in matched and not tail.opened():
-            del tails[path]
+            tails.pop(path).close()  # lets go of its follow lock

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import BinaryIO
 
 from sipparse.logs.files import FINGERPRINT_MAX_BYTES, fingerprint_of, open_fd
+from sipparse.logs.locks import LogLock
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Tail:
         self.current: Opened | None = None
         self.draining: list[Opened] = []
         self.refused: str | None = None  # why what is at the path is not followed, said once
+        self.claim: LogLock | None = None  # the follow lock of a file a glob matched, held
 
     def refresh(self) -> bool:
         """Notice a rename or deletion of the path and open whatever is there now; whether
@@ -138,6 +140,9 @@ class Tail:
         for item in self.opened():
             item.fh.close()
         self.current, self.draining = None, []
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
 
 
 def _open(path: str) -> Opened | str | None:

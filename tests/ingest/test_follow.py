@@ -333,6 +333,47 @@ def test_a_second_follower_through_a_symlink_leaves_the_log_to_the_first(sqlite_
     assert first.returncode == 0
 
 
+def test_a_file_that_a_glob_and_a_path_name_has_one_follower(sqlite_url: str, tmp_path: Path) -> None:
+    """``--follow 'logs/*'`` beside ``--follow logs/pjsip``: the second leaves the file to
+    the first, as it would with the same spelling, instead of both looking at it."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "pjsip"
+    log.write_bytes(b"".join(messages(1)))
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress"]
+    first = subprocess.Popen([*argv, str(logs / "*")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(sqlite_url, 1, 20) < 20
+        second = subprocess.run([*argv, str(log)], capture_output=True, text=True, timeout=30)
+        assert second.returncode == 0, second.stderr
+        assert "another sipparse ingest --follow follows" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
+def test_a_glob_leaves_out_the_files_another_follower_follows(tmp_path: Path) -> None:
+    """Taken again at a later look, once that follower has let go."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("pjsip", "other"):
+        (logs / name).write_bytes(b"")
+    tails: dict[str, follow.Tail] = {}
+    matched = [str(logs / "other"), str(logs / "pjsip")]
+    with LogLock(logs / "pjsip", role="follow").acquire(wait=False):
+        ingest.add_tails(tails, matched, [str(logs / "*")])
+        assert sorted(tails) == [str(logs / "other")]
+    ingest.add_tails(tails, matched, [str(logs / "*")])
+    assert sorted(tails) == matched
+    ingest.close_tails(tails)  # lets go of their follow locks
+    given: dict[str, follow.Tail] = {}  # a path given by name is locked by the caller (_follow_locks), not again here
+    with LogLock(logs / "pjsip", role="follow").acquire(wait=False):
+        ingest.add_tails(given, [str(logs / "pjsip")], [str(logs / "pjsip")])
+    assert list(given) == [str(logs / "pjsip")]
+    ingest.close_tails(given)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop its file permission overrides")
 def test_a_followed_file_that_may_not_be_read_is_said_and_read_once_it_may(sqlite_url: str, tmp_path: Path) -> None:
     """A rotation that creates the new log for another user: said at once (not at the stop,
