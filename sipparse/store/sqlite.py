@@ -208,6 +208,7 @@ class SQLiteStore(Store):
     def __init__(self, url: Any, create: bool = True) -> None:
         self._multi_row: dict[str, str] = {}  # one-row INSERT -> its ROWS_PER_STATEMENT-row form
         self._packing = Mappings(KEPT_PACKINGS)  # buffers of packed rows (``pack_rows``)
+        self._reading = not create  # a command that only reads: a read-only file will do
         super().__init__(url, create)
 
     def _connect(self) -> None:
@@ -228,6 +229,9 @@ class SQLiteStore(Store):
                 # does not wait for: two processes opening a fresh database at once (cron's
                 # ingest meeting rotate) retry here instead of failing.
                 if "locked" not in str(exc) or time.monotonic() > deadline:
+                    if self._reading and on_read_only_fs(path):
+                        self._connect_read_only(path)
+                        return
                     reason = _unopenable(path) or exc
                     raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {reason}") from None
                 if getattr(self, "_con", None) is not None:
@@ -235,6 +239,29 @@ class SQLiteStore(Store):
                 time.sleep(0.05)
             except sqlite3.Error as exc:
                 raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+
+    def _connect_read_only(self, path: str) -> None:
+        """Open a database on a read-only file system (a snapshot, a read-only mount). Without
+        the ``-shm`` file beside it, which WAL mode would make and cannot, SQLite reads it as
+        immutable, as nothing can change it there."""
+        if getattr(self, "_con", None) is not None:
+            self._con.close()
+        uri = f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode=ro"
+        try:
+            try:  # a copy with its -wal and -shm files: its last rows are in the -wal
+                self._con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                self._con.execute("PRAGMA schema_version")
+            except sqlite3.OperationalError:
+                self._con.close()
+                self._con = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None,
+                                            check_same_thread=False)
+            self._con.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._con.execute("PRAGMA temp_store = MEMORY")
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.url.redacted()}: cannot open the database: {exc}") from None
+        self._file_id = _file_id(path)
+        self._checkpointer = None
+        self._bound_path = None
 
     def file_gone(self) -> bool:
         return self._file_id is not None and _file_id(self.url.path or "") != self._file_id
@@ -548,6 +575,14 @@ def _unopenable(path: str) -> str | None:
         name = os.path.basename(path)
         return f"{directory} is not writable ({exc.strerror or exc}), where SQLite keeps {name}-wal and {name}-shm"
     return None
+
+
+def on_read_only_fs(path: str) -> bool:
+    """Whether the file system of ``path`` is mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
