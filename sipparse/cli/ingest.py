@@ -20,7 +20,7 @@ from sipparse.ingest import (
     list_rejects,
 )
 from sipparse.logs.files import rotated_siblings
-from sipparse.logs.follow import look_again_on_hangup, stop_on_signals
+from sipparse.logs.follow import look_again_on_hangup, notify_systemd, stop_on_signals
 from sipparse.query.errors import QueryError
 from sipparse.query.render import to_json, visible
 from sipparse.query.times import zone_by_name
@@ -154,6 +154,7 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
     targets = list(paths) or _as_list(app.settings.get("ingest", "paths")) or DEFAULT_PATHS
     if follow:
         with stop_on_signals() as stop, look_again_on_hangup() as hangup:
+            notify_systemd("READY=1")
             summary = follow_through_outages(app.open_store, targets, options, stop, warn, hangup)
     else:
         # a dry run writes nothing, no file either, and has no use for the stored rows

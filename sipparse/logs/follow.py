@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import stat
 import threading
 import time
@@ -162,6 +163,24 @@ def _open(path: str) -> Opened | str | None:
         os.close(fd)
         return f"{path} is not a regular file; waiting for one there"
     return Opened(os.fdopen(fd, "rb"), st.st_ino, st.st_dev)
+
+
+def notify_systemd(state: str) -> bool:
+    """Tell systemd how a ``Type=notify`` service is (``READY=1``), as ``sd_notify`` does;
+    whether it was told (outside such a unit there is no ``$NOTIFY_SOCKET``: nothing to do).
+    With ``READY=1`` sent once SIGHUP is handled, ``systemctl reload`` waits for it."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address.startswith(("/", "@")):
+        return False
+    target = "\0" + address[1:] if address.startswith("@") else address  # an abstract socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(target)
+            sock.sendall(state.encode())
+    except OSError as exc:
+        log.warning("cannot tell systemd %s at %s: %s", state, address, exc)
+        return False
+    return True
 
 
 def stop_on_signals() -> AbstractContextManager[threading.Event]:

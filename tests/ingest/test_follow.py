@@ -270,6 +270,31 @@ def test_a_sighup_while_a_follower_starts_does_not_end_it(sqlite_url: str, tmp_p
     assert proc.returncode == 0, err
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+def test_a_follower_tells_systemd_it_is_ready_once_sighup_is_handled(sqlite_url: str, tmp_path: Path) -> None:
+    """Under ``Type=notify``, ``systemctl start`` returns, and a ``systemctl reload`` runs, only
+    after READY=1: by then a SIGHUP is taken as a rotation, even one sent at once."""
+    import socket
+
+    log = tmp_path / "pjsip"
+    log.write_bytes(b"".join(messages(1)))
+    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress", str(log)]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify"))
+        notify.settimeout(30)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")})
+        try:
+            assert notify.recv(100) == b"READY=1"
+            assert _signal_masks(proc.pid)["SigCgt"] & 1 << (signal.SIGHUP - 1)
+            proc.send_signal(signal.SIGHUP)
+            assert wait_for(sqlite_url, 1, 20) < 20 and proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
 def test_a_second_follower_of_a_log_says_so_and_exits_or_waits(sqlite_url: str, tmp_path: Path) -> None:
     """A unit started twice, or a shell beside the service: the second ``--follow`` of a log
     leaves it to the first (exit 0), or with ``--wait`` takes over when the first ends."""

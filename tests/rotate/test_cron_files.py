@@ -131,14 +131,14 @@ def test_systemd_units_pair_up_and_run_sipparse_oneshot() -> None:
 
 def test_the_follow_service_runs_ingest_follow_for_good() -> None:
     """``ingest --follow`` as the long-lived service that replaces a Logstash pipeline: up
-    from boot, started again whenever it ends (a database that refused it; a SIGHUP in the
-    instant before its handlers are set, which systemd takes for a clean end), reloaded with
-    the SIGHUP that has it read the rotated generations, stopped with SIGTERM."""
+    from boot, started again whenever it ends (a database that refused it), reloaded with
+    the SIGHUP that has it read the rotated generations once it said it is ready, stopped
+    with SIGTERM."""
     follow = unit("sipparse-follow.service")
     service = follow["Service"]
     argv = shlex.split(service["ExecStart"])
     assert argv[0].startswith("/") and argv[1:] == ["ingest", "--follow", "--quiet"]
-    assert service["Type"] == "exec"  # a wrong ExecStart path fails the start, not later
+    assert service["Type"] == "notify"  # a wrong ExecStart path fails the start; a reload waits for it
     assert shlex.split(service["ExecReload"])[1:] == ["-HUP", "$MAINPID"]
     assert service["Restart"] == "always" and int(service["RestartSec"]) >= 5
     assert service.get("KillSignal", "SIGTERM") == "SIGTERM"
