@@ -159,6 +159,7 @@ def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | Non
 @range_options
 @click.option("--from-user", metavar="USER", help="Only calls from this user (% for a pattern).")
 @click.option("--to-user", metavar="USER", help="Only calls to this user (% for a pattern).")
+@click.option("--user", metavar="USER", help="Only calls from or to this user (% for a pattern).")
 @click.option(
     "--status",
     metavar="STATUS",
@@ -192,6 +193,7 @@ def calls(
     until: str | None,
     from_user: str | None,
     to_user: str | None,
+    user: str | None,
     status: str | None,
     host: str | None,
     kind: str,
@@ -211,6 +213,7 @@ def calls(
         until=end,
         from_user=from_user,
         to_user=to_user,
+        user=user,
         status=status,
         host=host,
         kind=kind,

@@ -71,13 +71,15 @@ class CallFilter:
     host: str | None = None
     kind: str = "call"
     limit: int | None = 50
+    user: str | None = None  # either side: the from or the to user
 
     def __post_init__(self) -> None:
         """Users, host and patterns without the spaces around them as typed: stored ones have
         none, and MySQL's collation ignores trailing spaces where SQLite compares them, so
         ``'1000 '`` would find calls on one and none on the other."""
-        self.from_user, self.to_user, self.host = (
-            value.strip() if value else value for value in (self.from_user, self.to_user, self.host))
+        self.from_user, self.to_user, self.user, self.host = (
+            value.strip() if value else value
+            for value in (self.from_user, self.to_user, self.user, self.host))
 
 
 def status_condition(text: str) -> tuple[str, list[Any]]:
@@ -107,9 +109,38 @@ def _one_status(word: str) -> tuple[str, list[Any]]:
     )
 
 
+# A phone number as people write and paste it: digits, a leading +, RFC 3966's visual
+# separators (``-`` ``.`` ``(`` ``)``) and spaces, maybe with a ``%`` of a pattern
+_WRITTEN_NUMBER = re.compile(r"\+?[\d\s().%-]*\d[\d\s().%-]*")
+_SEPARATORS = re.compile(r"[\s().-]")
+
+
+def user_spellings(value: str) -> list[str]:
+    """What a typed user may be stored as: itself, and for a number written with separators
+    (``+33 1 23 45 67 89``, ``(555) 010-0200``) the same without them, as a SIP URI's user
+    carries it. Both are looked for: a user name may hold a dash (``555-0100``) as sent."""
+    spellings = [value]
+    if _WRITTEN_NUMBER.fullmatch(value):
+        compact = _SEPARATORS.sub("", value)
+        if compact != value:
+            spellings.append(compact)
+    return spellings
+
+
 def _user_condition(column: str, value: str, backend: str) -> tuple[str, list[Any]]:
-    """Exact match, or a LIKE pattern when the user wrote ``%``."""
-    return like_condition(column, value, backend) if "%" in value else (f"{column} = ?", [value])
+    """Exact match, or a LIKE pattern when the user wrote ``%``, of each of its spellings."""
+    spellings = user_spellings(value)
+    if "%" not in value:
+        return f"{column} IN ({', '.join('?' for _ in spellings)})", spellings
+    parts = [like_condition(column, spelling, backend) for spelling in spellings]
+    return "(" + " OR ".join(sql for sql, _ in parts) + ")", [arg for _, args in parts for arg in args]
+
+
+def _either_user_condition(value: str, backend: str) -> tuple[str, list[Any]]:
+    """``--user``: the from or the to user, as sngrep's filter and HOMER's search look at both."""
+    from_sql, from_args = _user_condition("from_user", value, backend)
+    to_sql, to_args = _user_condition("to_user", value, backend)
+    return f"({from_sql} OR {to_sql})", from_args + to_args
 
 
 def host_condition(backend: str) -> str:
@@ -145,6 +176,10 @@ def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
             sql, args = _user_condition(column, value, backend)
             parts.append(sql)
             params += args
+    if flt.user:
+        sql, args = _either_user_condition(flt.user, backend)
+        parts.append(sql)
+        params += args
     if flt.host:
         parts.append(host_condition(backend))
         params += [flt.host, flt.host]

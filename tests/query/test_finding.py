@@ -1,0 +1,51 @@
+"""Finding a call at 3 a.m. from what is at hand: a number on either side, a piece of a Call-ID."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from click.testing import CliRunner, Result
+
+from sipparse.cli import cli
+from tests.query.scenarios import Scenario, build, store_all
+
+
+def run(db_url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--db", db_url, *args], catch_exceptions=False)
+
+
+def found(db_url: str, *args: str) -> set[str]:
+    result = run(db_url, "calls", "--format", "json", "--limit", "0", *args)
+    assert result.exit_code == 0, result.output
+    return {r["call_id"] for r in json.loads(result.stdout)}
+
+
+def _store(db_url: str, users: dict[str, tuple[str, str]]) -> None:
+    t = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+    store_all(db_url, [build(Scenario(call_id, t + timedelta(seconds=n), 200, from_user=a, to_user=b))
+                       for n, (call_id, (a, b)) in enumerate(users.items())])
+
+
+def test_user_finds_a_number_on_either_side_of_the_call(db_url: str) -> None:
+    """sngrep's filter and HOMER's search look at both ends: a customer who says "my calls
+    with 1000 fail" does not say which way they went."""
+    _store(db_url, {"out@pbx": ("1000", "2000"), "in@pbx": ("3000", "1000"), "other@pbx": ("3000", "2000"),
+                    "self@pbx": ("1000", "1000")})
+    assert found(db_url, "--user", "1000") == {"out@pbx", "in@pbx", "self@pbx"}
+    assert found(db_url, "--user", "2%") == {"out@pbx", "other@pbx"}
+    assert found(db_url, "--user", "1000", "--from-user", "3000") == {"in@pbx"}
+    assert found(db_url, "--user", "4000") == set()
+
+
+def test_a_number_typed_with_spaces_or_dashes_finds_the_number_as_sent(db_url: str) -> None:
+    """A number is read out and pasted as people write it (``+33 1 23 45 67 89``,
+    ``555-0100``, ``(555) 010-0200``); a SIP URI's user carries it without the separators."""
+    _store(db_url, {"fr@pbx": ("+33123456789", "100"), "us@pbx": ("100", "5550100"),
+                    "dashed@pbx": ("555-0100", "100"), "paren@pbx": ("100", "5550100200")})
+    assert found(db_url, "--from-user", "+33 1 23 45 67 89") == {"fr@pbx"}
+    assert found(db_url, "--user", "+33.1.23.45.67.89") == {"fr@pbx"}
+    assert found(db_url, "--to-user", "555-0100") == {"us@pbx"}
+    assert found(db_url, "--from-user", "555-0100") == {"dashed@pbx"}  # as stored, too
+    assert found(db_url, "--user", "(555) 010-0200") == {"paren@pbx"}
+    assert found(db_url, "--user", "+33 1%") == {"fr@pbx"}
