@@ -9,7 +9,14 @@ class QueryError(SipparseError):
 
 
 class CallNotFound(QueryError):
-    """No stored message has this Call-ID, and no Call-ID starts with it."""
+    """No stored message has this Call-ID, and no Call-ID starts with it or holds it."""
+
+    def __init__(self, message: str, close: list[str] | None = None) -> None:
+        """:param close: stored Call-IDs like the one asked for, offered in the message."""
+        self.close = close or []
+        lines = [message + ("; close ones:" if self.close else "")]
+        lines += [f"  {visible(cid)}" for cid in self.close]
+        super().__init__("\n".join(lines))
 
 
 class AmbiguousCallId(QueryError):

@@ -259,7 +259,7 @@ def test_ambiguous_and_unknown_call_ids_exit_1(traffic) -> None:  # type: ignore
     assert "busy-1@pbx" in result.stderr and "busy-2@pbx" in result.stderr
     result = run(db_url, "show", "nosuchcall")
     assert result.exit_code == 1
-    assert result.stderr == "Error: no call with Call-ID 'nosuchcall' (nor one starting with it)\n"
+    assert result.stderr == "Error: no call with Call-ID 'nosuchcall' (nor one starting with it or holding it)\n"
 
 
 def test_show_several_legs_interleaved(traffic) -> None:  # type: ignore[no-untyped-def]

@@ -49,3 +49,41 @@ def test_a_number_typed_with_spaces_or_dashes_finds_the_number_as_sent(db_url: s
     assert found(db_url, "--from-user", "555-0100") == {"dashed@pbx"}  # as stored, too
     assert found(db_url, "--user", "(555) 010-0200") == {"paren@pbx"}
     assert found(db_url, "--user", "+33 1%") == {"fr@pbx"}
+
+
+def _calls(db_url: str, *call_ids: str) -> None:
+    t = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+    store_all(db_url, [build(Scenario(call_id, t, 200)) for call_id in call_ids])
+
+
+def shown(db_url: str, text: str) -> set[str]:
+    result = run(db_url, "show", text, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return {m["call_id"] for m in json.loads(result.stdout)}
+
+
+def test_show_finds_a_call_by_a_piece_of_its_call_id(db_url: str) -> None:
+    """What is at hand is often not the start of a Call-ID: the random part a phone's log
+    shows without the ``@host``'s neighbour, the end of a hex id, a word in the middle."""
+    _calls(db_url, "a84b4c76e66710@pc33.atlanta.com", "5f3c9e1d7a2b@10.0.0.5", "5f3c9e1d7a2c@10.0.0.5")
+    assert shown(db_url, "e66710") == {"a84b4c76e66710@pc33.atlanta.com"}
+    assert shown(db_url, "atlanta") == {"a84b4c76e66710@pc33.atlanta.com"}
+    assert shown(db_url, "d7a2c@10.0.0.5") == {"5f3c9e1d7a2c@10.0.0.5"}
+    result = run(db_url, "show", "@10.0.0.5")
+    assert result.exit_code == 1
+    assert "5f3c9e1d7a2b@10.0.0.5" in result.stderr and "5f3c9e1d7a2c@10.0.0.5" in result.stderr
+
+
+def test_show_of_an_unknown_call_id_names_the_close_ones(db_url: str) -> None:
+    """A digit mistyped or misread from a screenshot: the error offers the Call-IDs close to it."""
+    _calls(db_url, "7-6947@127.0.0.1", "8-6947@127.0.0.1", "zzz-unrelated@host")
+    result = run(db_url, "show", "7-6948@127.0.0.1")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: no call with Call-ID '7-6948@127.0.0.1' (nor one starting with it or holding it); "
+        "close ones:")
+    close = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert close[0] == "7-6947@127.0.0.1" and "zzz-unrelated@host" not in close
+    result = run(db_url, "show", "nothing-like-any")
+    assert result.stderr == ("Error: no call with Call-ID 'nothing-like-any' "
+                             "(nor one starting with it or holding it)\n")
