@@ -104,6 +104,23 @@ def _for_the_output(text: str) -> str:
     return visible(text) if is_tty(sys.stdout) else text
 
 
+OUTPUT_CHUNK = 1 << 16  # characters written at once by _echo_pieces
+
+
+def _echo_pieces(pieces: Iterator[str], newline: bool) -> None:
+    """Output written as it is made, in chunks, so that its size is not held in memory."""
+    shown = visible if is_tty(sys.stdout) else str
+    chunk: list[str] = []
+    size = 0
+    for piece in pieces:
+        chunk.append(piece)
+        size += len(piece)
+        if size >= OUTPUT_CHUNK:
+            click.echo(shown("".join(chunk)), nl=False)
+            chunk, size = [], 0
+    click.echo(shown("".join(chunk)), nl=newline)
+
+
 def _echo_raw(data: bytes) -> None:
     """The messages byte for byte into a file or a pipe; on a terminal, which would act on
     the escape sequences anyone can put in a header, with those shown as escapes."""
@@ -225,12 +242,12 @@ def calls(
         except QueryError as exc:
             raise click.BadParameter(str(exc), param_hint="'--status'") from None
     with _store(app) as store:
+        if fmt in ("json", "csv"):
+            render = calls_lib.iter_calls_json if fmt == "json" else calls_lib.iter_calls_csv
+            _echo_pieces(render(calls_lib.iter_calls(store, flt), clock), newline=fmt == "json")
+            return
         rows = calls_lib.list_calls(store, flt)
-    if fmt == "json":
-        _echo(calls_lib.render_calls_json(rows, clock))
-    elif fmt == "csv":
-        _echo(_for_the_output(calls_lib.render_calls_csv(rows, clock)))
-    elif rows:
+    if rows:
         _echo(calls_lib.render_calls_table(rows, clock, _terminal()))
     else:
         click.echo("No calls match.", err=True)

@@ -13,15 +13,18 @@ cancelled (CANCEL then 487); a 3xx is ``redirected``.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sipparse.query.errors import QueryError
 from sipparse.query.q850 import cause_text
-from sipparse.query.render import Terminal, render_table, to_csv, to_json
+from sipparse.query.render import Terminal, render_table, to_json
 from sipparse.query.show import Store, like_condition
 from sipparse.query.times import Clock, bound_param, format_time, has_fraction, iso_time, stored_text
 
@@ -207,6 +210,51 @@ def list_calls(store: Store, flt: CallFilter) -> list[dict[str, Any]]:
     return store.fetchall(sql, tuple(params))
 
 
+PAGE_SIZE = 5000  # calls read per query by iter_calls
+
+
+def iter_calls(store: Store, flt: CallFilter, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+    """``list_calls`` a page at a time, for output that can be written as it is read: a
+    million calls as one list took 6 GB. Each page starts after the last call of the one
+    before in the order of ``calls_query`` (keyset paging: an index range, never an OFFSET
+    that reads again what was skipped); calls with no first time come last, as there."""
+    size = page_size or PAGE_SIZE
+    left = flt.limit
+    for timed in (True, False):
+        if not timed and (flt.since is not None or flt.until is not None):
+            return  # a time range holds no call without a time
+        after: dict[str, Any] | None = None
+        while left is None or left > 0:
+            want = size if left is None else min(size, left)
+            sql, params = _page_query(flt, store.backend, timed, after, want)
+            rows = store.fetchall(sql, tuple(params))
+            yield from rows
+            left = None if left is None else left - len(rows)
+            if len(rows) < want:
+                break
+            after = rows[-1]
+
+
+def _page_query(flt: CallFilter, backend: str, timed: bool, after: dict[str, Any] | None,
+                size: int) -> tuple[str, list[Any]]:
+    """The SELECT of the page of ``size`` calls after the call ``after`` (None: the first),
+    among those with a first time (``timed``) or those without."""
+    where, params = where_clause(flt, backend)
+    parts = [where[len(" WHERE "):]] if where else []
+    parts.append("first_seen IS NOT NULL" if timed else "first_seen IS NULL")
+    if after is not None and timed:
+        # a range on first_seen the index serves, less the calls of its last second already given
+        parts.append("first_seen <= ? AND NOT (first_seen = ? AND call_id >= ?)")
+        params += [after["first_seen"], after["first_seen"], after["call_id"]]
+    elif after is not None:
+        parts.append("call_id < ?")
+        params.append(after["call_id"])
+    columns = ", ".join(CALL_COLUMNS + LATER_COLUMNS)
+    sql = (f"SELECT {columns} FROM calls WHERE {' AND '.join(parts)} "
+           f"ORDER BY first_seen DESC, call_id DESC LIMIT ?")
+    return sql, [*params, size]
+
+
 def final_text(call: dict[str, Any]) -> str:
     """``486 Busy Here``, or empty while no final response has been seen."""
     if call.get("final_status") is None:
@@ -305,12 +353,38 @@ def call_json(call: dict[str, Any], clock: Clock) -> dict[str, Any]:
     return out
 
 
-def render_calls_json(calls: Sequence[dict[str, Any]], clock: Clock) -> str:
-    return to_json([call_json(c, clock) for c in calls])
+def render_calls_json(calls: Iterable[dict[str, Any]], clock: Clock) -> str:
+    return "".join(iter_calls_json(calls, clock))
 
 
-def render_calls_csv(calls: Sequence[dict[str, Any]], clock: Clock) -> str:
+def iter_calls_json(calls: Iterable[dict[str, Any]], clock: Clock) -> Iterator[str]:
+    """The JSON array of the calls in pieces, one call each, as ``to_json`` writes it whole
+    (no newline after the closing bracket)."""
+    first = True
+    for call in calls:
+        yield ("[\n" if first else ",\n") + textwrap.indent(to_json(call_json(call, clock)), "  ")
+        first = False
+    yield "[]" if first else "\n]"
+
+
+CSV_HEADERS = (*CALL_COLUMNS, "start", "q850_text", *LATER_COLUMNS)  # call_json's keys
+
+
+def render_calls_csv(calls: Iterable[dict[str, Any]], clock: Clock) -> str:
     """CSV with the JSON's fields, one call per line."""
-    records = [call_json(c, clock) for c in calls]
-    headers = list(records[0]) if records else [*CALL_COLUMNS, "start", "q850_text", *LATER_COLUMNS]
-    return to_csv(headers, [[r[h] for h in headers] for r in records])
+    return "".join(iter_calls_csv(calls, clock)).rstrip("\n")
+
+
+def iter_calls_csv(calls: Iterable[dict[str, Any]], clock: Clock) -> Iterator[str]:
+    """RFC 4180 CSV in lines (a field holding a line end stays in its quoted line): the
+    header, then one call each; whole values, NULL as an empty field."""
+    yield _csv_line(CSV_HEADERS)
+    for call in calls:
+        record = call_json(call, clock)
+        yield _csv_line(["" if record[h] is None else record[h] for h in CSV_HEADERS])
+
+
+def _csv_line(values: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
