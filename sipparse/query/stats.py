@@ -97,8 +97,8 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
     calls = "kind = 'call'"
     failing = f"{calls} AND state IN {_in(FAILING_STATES)}"
     queries = {
-        "outcomes": ("SELECT state, final_status, final_reason, COUNT(*) AS n FROM calls",
-                     q.calls(calls), q.group("state", "final_status", "final_reason")),
+        "outcomes": ("SELECT state, final_status, final_reason, q850_cause, COUNT(*) AS n FROM calls",
+                     q.calls(calls), q.group("state", "final_status", "final_reason", "q850_cause")),
         "setup": ("SELECT setup_ms, COUNT(*) AS n FROM calls",
                   q.calls(calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
                   q.group("setup_ms")),
@@ -184,16 +184,37 @@ def _call_counts(states: Counter[str], attempted: int, answered: int) -> dict[st
 
 
 def _failures(outcomes: Sequence[dict]) -> list[dict[str, Any]]:
-    """Calls by final status >= 300, most frequent first, with the reason phrase seen most."""
+    """Calls by final status >= 300, most frequent first, with the reason phrase seen most
+    and the Q.850 causes the calls carried (a 503 of a trunk out of channels, 34, is not one
+    of a network down, 38), most frequent first, those with none as a cause of None."""
     codes: Counter[int] = Counter()
     reasons: dict[int, Counter[str]] = {}
+    causes: dict[int, Counter[int | None]] = {}
     for row in outcomes:
         code = row.get("final_status")
         if code is not None and int(code) >= 300:
-            codes[int(code)] += int(row["n"])
-            reasons.setdefault(int(code), Counter())[str(row.get("final_reason") or "")] += int(row["n"])
-    return [{"status": code, "reason": reasons[code].most_common(1)[0][0], "count": n}
+            code, n = int(code), int(row["n"])
+            codes[code] += n
+            reasons.setdefault(code, Counter())[str(row.get("final_reason") or "")] += n
+            cause = row.get("q850_cause")
+            causes.setdefault(code, Counter())[None if cause is None else int(cause)] += n
+    return [{"status": code, "reason": reasons[code].most_common(1)[0][0], "count": n,
+             "q850_causes": _cause_counts(causes[code])}
             for code, n in sorted(codes.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def _cause_counts(counts: Counter[int | None]) -> list[dict[str, Any]]:
+    """Causes most frequent first (then by value, no cause last)."""
+    order = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or 0))
+    return [{"cause": cause, "text": None if cause is None else cause_text(cause), "count": n}
+            for cause, n in order]
+
+
+def causes_text(causes: Sequence[dict[str, Any]]) -> str:
+    """``17 User busy``; several with their counts: ``34 No circuit/channel available 3, none 1``."""
+    if len(causes) == 1:
+        return causes[0]["text"] or ""
+    return ", ".join(f"{c['text'] or 'none'} {c['count']}" for c in causes)
 
 
 def _setup(rows: Sequence[dict]) -> dict[str, Any]:
@@ -320,8 +341,8 @@ def render_stats_text(
         for s in (
             _table(
                 "Failures by final status",
-                ["status", "reason", "calls"],
-                [[f["status"], f["reason"], f["count"]] for f in stats["failures"]],
+                ["status", "reason", "Q.850 cause", "calls"],
+                [[f["status"], f["reason"], causes_text(f["q850_causes"]), f["count"]] for f in stats["failures"]],
                 term,
             ),
             _setup_text(stats["setup_ms"]),

@@ -42,7 +42,7 @@ def aggregate(calls: list[dict]) -> dict[str, list[dict]]:
                   "seconds": sum(c["duration_s"] for c, o in zip(timed, buckets, strict=True) if o == b)}
                  for b in sorted(set(buckets))]
     return {
-        "outcomes": grouped(calls, "state", "final_status", "final_reason"),
+        "outcomes": grouped(calls, "state", "final_status", "final_reason", "q850_cause"),
         "setup": grouped(answered, "setup_ms"),
         "durations": durations,
         "to_users": sorted(grouped(failing, "who"), key=lambda r: -r["n"])[:5],
@@ -91,6 +91,26 @@ def test_ratios_and_counts() -> None:
     assert f["bye_causes"] == [{"cause": 16, "text": "16 Normal clearing", "count": 1}]
     assert f["messages"] == {"total": 5, "requests": {"INVITE": 3}, "responses": {"200": 2}}
     assert f["retransmissions"] == 2
+
+
+def test_failures_by_status_name_the_q850_causes_behind_them() -> None:
+    """A 503 is a trunk out of channels (34) or a network down (38): what to do about it at
+    3 a.m. differs, and sngrep and HOMER show the Reason header beside the status."""
+    calls = ([call("failed", 503, q850_cause=34)] * 3 + [call("failed", 503, q850_cause=38)]
+             + [call("failed", 503)] + [call("busy", 486, q850_cause=17)] * 2)
+    f = figures(calls)
+    assert f["failures"] == [
+        {"status": 503, "reason": "Service Unavailable", "count": 5, "q850_causes": [
+            {"cause": 34, "text": cause_text(34), "count": 3}, {"cause": 38, "text": cause_text(38), "count": 1},
+            {"cause": None, "text": None, "count": 1}]},
+        {"status": 486, "reason": "Busy Here", "count": 2, "q850_causes": [
+            {"cause": 17, "text": "17 User busy", "count": 2}]}]
+    lines = render_stats_text(f, CLOCK, Terminal()).splitlines()
+    head = lines.index("Failures by final status")
+    assert lines[head + 1].split() == ["status", "reason", "Q.850", "cause", "calls"]
+    assert lines[head + 3] == ("   503  Service Unavailable  34 No circuit/channel available 3, "
+                               "38 Network out of order 1, none 1      5")
+    assert lines[head + 4].startswith("   486  Busy Here            17 User busy")
 
 
 def test_ratios_shown_are_the_exact_ones_rounded_once() -> None:
