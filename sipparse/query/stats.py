@@ -113,6 +113,8 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
                    q.calls(calls, "state = 'completed'"), q.group("q850_cause")),
         "minutes": ("SELECT SUBSTR(first_seen, 1, 16) AS minute, COUNT(*) AS n FROM calls",
                     q.calls(calls), " GROUP BY 1"),
+        "hosts": ("SELECT host, state, final_status, COUNT(*) AS n FROM calls",
+                  q.calls(calls), q.group("host", "state", "final_status")),
         "kinds": ("SELECT kind, COUNT(*) AS n, SUM(retransmissions) AS retransmissions FROM calls",
                   q.calls(), q.group("kind")),
         "messages": ("SELECT method, status_code, COUNT(*) AS n FROM sip_transactions",
@@ -171,7 +173,28 @@ def compute(data: dict[str, list[dict]], clock: Clock) -> dict[str, Any]:
         "top_failing_sources": _top(data["from_users"]),
         "bye_causes": _bye_causes(data["causes"]),
         "calls_per_minute": _histogram(data["minutes"], clock),
+        "hosts": by_host(data.get("hosts", [])),
     }
+
+
+def by_host(rows: Sequence[dict]) -> list[dict[str, Any]]:
+    """Attempts, answers, failures (failed, busy, no answer), ASR and NER of each Asterisk
+    host, most calls first: in a database several PBXs write into, which one is failing.
+    Each call counts once, under its row's host (the one that logged its first request),
+    so the hosts add up to the whole; ``--host`` also counts a trunk call the other logged."""
+    figures: dict[str | None, Counter[str]] = {}
+    for row in rows:
+        counts = figures.setdefault(row.get("host"), Counter())
+        n, state = int(row["n"]), str(row["state"])
+        counts["attempted"] += n
+        counts["answered"] += n if state in ANSWERED else 0
+        counts["failing"] += n if state in FAILING_STATES else 0
+        counts["user_ended"] += n if row.get("final_status") in USER_ENDED else 0
+    order = sorted(figures.items(), key=lambda item: (-item[1]["attempted"], item[0] is None, item[0] or ""))
+    return [{"host": host, "attempted": c["attempted"], "answered": c["answered"], "failing": c["failing"],
+             "user_ended": c["user_ended"], "asr": ratio(c["answered"], c["attempted"]),
+             "ner": ratio(c["answered"] + c["user_ended"], c["attempted"])}
+            for host, c in order]
 
 
 def _call_counts(states: Counter[str], attempted: int, answered: int) -> dict[str, int]:
@@ -339,6 +362,7 @@ def render_stats_text(
     sections += [
         s
         for s in (
+            _hosts_text(stats.get("hosts", []), term),
             _table(
                 "Failures by final status",
                 ["status", "reason", "Q.850 cause", "calls"],
@@ -382,6 +406,18 @@ def render_stats_text(
     if term.width is None:
         return text
     return "\n".join(cut(line, term.width, term.ellipsis) for line in text.split("\n"))
+
+
+def _hosts_text(hosts: Sequence[dict[str, Any]], term: Terminal) -> str:
+    """The hosts side by side, when there are several to compare."""
+    if len(hosts) < 2:
+        return ""
+    headers = ["host", "attempted", "answered", "failing", "ASR", "NER"]
+    rows = [[h["host"] if h["host"] is not None else "(none)", h["attempted"], h["answered"], h["failing"],
+             _percent(h["answered"], h["attempted"]), _percent(h["answered"] + h["user_ended"], h["attempted"])]
+            for h in hosts]
+    return ("By host (each call under the host that logged its first request)\n"
+            + render_table(headers, rows, term, align_right=[h != "host" for h in headers]))
 
 
 def _per(minutes: int) -> str:
