@@ -250,7 +250,7 @@ def calls(
     if rows:
         _echo(calls_lib.render_calls_table(rows, clock, _terminal()))
     else:
-        click.echo("No calls match.", err=True)
+        click.echo(calls_lib.no_match_text(flt), err=True)
 
 
 @cli.command()

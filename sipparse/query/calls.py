@@ -146,6 +146,19 @@ def _either_user_condition(value: str, backend: str) -> tuple[str, list[Any]]:
     return f"({from_sql} OR {to_sql})", from_args + to_args
 
 
+def no_match_text(flt: CallFilter) -> str:
+    """What to say when no call matches: with a user written as a shell or sngrep pattern
+    (``100*``), how to write it. ``*`` and ``?`` stand for themselves (``*97`` is a feature
+    code a user dials), so such a filter quietly finds nothing."""
+    for option, value in (("--from-user", flt.from_user), ("--to-user", flt.to_user), ("--user", flt.user)):
+        if value and "%" not in value and ("*" in value or "?" in value):
+            pattern = value.replace("*", "%").replace("?", "_")
+            pattern = "'" + pattern.replace("'", "'\"'\"'") + "'"  # as a shell takes it whole
+            how = "% (any text) and _ (one character)" if "?" in value else "%"
+            return f"No calls match. A pattern is written with {how}: {option} {pattern}."
+    return "No calls match."
+
+
 def host_condition(backend: str) -> str:
     """Calls any of whose messages this host logged (two placeholders, the host twice).
 

@@ -87,3 +87,18 @@ def test_show_of_an_unknown_call_id_names_the_close_ones(db_url: str) -> None:
     result = run(db_url, "show", "nothing-like-any")
     assert result.stderr == ("Error: no call with Call-ID 'nothing-like-any' "
                              "(nor one starting with it or holding it)\n")
+
+
+def test_a_shell_wildcard_that_finds_nothing_is_answered_with_the_way_to_write_it(db_url: str) -> None:
+    """sngrep's and a shell's habit, ``100*``, finds nothing: ``*`` is a character a user
+    may hold (``*97``, a feature code), and a pattern is written with ``%``, as in SQL."""
+    _store(db_url, {"vm@pbx": ("1000", "*97"), "out@pbx": ("1001", "2000")})
+    result = run(db_url, "calls", "--from-user", "100*")
+    assert result.exit_code == 0
+    assert result.stderr == "No calls match. A pattern is written with %: --from-user '100%'.\n"
+    assert run(db_url, "calls", "--user", "20?0").stderr == (
+        "No calls match. A pattern is written with % (any text) and _ (one character): --user '20_0'.\n")
+    assert found(db_url, "--to-user", "*97") == {"vm@pbx"}
+    assert run(db_url, "calls", "--to-user", "*98").stderr == (
+        "No calls match. A pattern is written with %: --to-user '%98'.\n")
+    assert run(db_url, "calls", "--to-user", "3000").stderr == "No calls match.\n"
