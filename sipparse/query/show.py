@@ -188,18 +188,22 @@ def show_call(store: Store, given: Sequence[str]) -> tuple[list[str], list[dict[
 
 
 def render_show_table(messages: list[dict[str, Any]], clock: Clock, term: Terminal) -> str:
-    """The seed's query result: one row per message, multi-line SDP kept whole."""
-    headers = [c if c != "timestamp" else f"timestamp ({clock.label})" for c in TABLE_COLUMNS]
+    """The seed's query result: one row per message, multi-line SDP kept whole; and the host
+    that logged each, where several did (a trunk call between two PBXs is logged by both,
+    and its messages would read as each sent twice)."""
+    several_hosts = len({m.get("host") for m in messages}) > 1
+    columns = (*TABLE_COLUMNS, "host") if several_hosts else TABLE_COLUMNS
+    headers = [c if c != "timestamp" else f"timestamp ({clock.label})" for c in columns]
     digits = 3 if has_fraction(m.get("timestamp") for m in messages) else 0
-    rows = [[_table_value(m, c, clock, digits) for c in TABLE_COLUMNS] for m in messages]
+    rows = [[_table_value(m, c, clock, digits) for c in columns] for m in messages]
     return render_table(
         headers,
         rows,
         term,
         styles=[_status_style(m) for m in messages],
-        align_right=[c in ("id", "cseq") for c in TABLE_COLUMNS],
-        keep=[c in ("id", "sip_method", "cseq", "timestamp", "direction") for c in TABLE_COLUMNS],
-        drop=[TABLE_COLUMNS.index(c) for c in ("sdp_content", "direction", "cseq", "id")],
+        align_right=[c in ("id", "cseq") for c in columns],
+        keep=[c in ("id", "sip_method", "cseq", "timestamp", "direction", "host") for c in columns],
+        drop=[columns.index(c) for c in ("sdp_content", "direction", "cseq", "id")],
     )
 
 

@@ -102,3 +102,17 @@ def test_a_shell_wildcard_that_finds_nothing_is_answered_with_the_way_to_write_i
     assert run(db_url, "calls", "--to-user", "*98").stderr == (
         "No calls match. A pattern is written with %: --to-user '%98'.\n")
     assert run(db_url, "calls", "--to-user", "3000").stderr == "No calls match.\n"
+
+
+def test_show_of_a_call_two_hosts_logged_says_which_host_logged_each_message(db_url: str) -> None:
+    """A trunk call between two PBXs is logged by both, each message twice: without the
+    host, the table reads as every message sent twice."""
+    t = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+    store_all(db_url, [build(Scenario("trunk@pbx", t, 486, host="pbx-a")),
+                       build(Scenario("trunk@pbx", t, 486, host="pbx-b")),
+                       build(Scenario("local@pbx", t, 486, host="pbx-a"))])
+    lines = run(db_url, "show", "trunk@pbx").stdout.splitlines()
+    assert lines[0].split()[-1] == "host"
+    rows = [line.split() for line in lines[2:] if line.split()[0].isdigit()]  # not SDP lines, nor rules
+    assert sorted(row[-1] for row in rows) == ["pbx-a"] * 4 + ["pbx-b"] * 4
+    assert "host" not in run(db_url, "show", "local@pbx").stdout.splitlines()[0].split()
