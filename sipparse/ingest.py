@@ -1131,19 +1131,6 @@ def check_dialect(name: str, user_dialects: list[dict[str, Any]]) -> None:
         raise SipparseError(f"unknown log format {name!r}: choose one of {', '.join(known)}")
 
 
-def list_rejects(store: Any, limit: int = 50, host: str | None = None) -> list[dict[str, Any]]:
-    """The most recent stored rejects, newest first (``limit`` 0: all); with ``host``, that
-    host's only."""
-    where, params = ("WHERE host = ? ", [host]) if host else ("", [])
-    last = ""
-    if limit:
-        last, params = "LIMIT ?", [*params, int(limit)]
-    return list(store.fetchall(
-        "SELECT id, source_file, source_offset, source_end, reason, timestamp, host, raw "
-        f"FROM rejects {where}ORDER BY id DESC {last}", tuple(params)))
-
-
-
 # seconds between attempts to reach a database out of reach, for a followed log
 OUTAGE_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)
 

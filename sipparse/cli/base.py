@@ -37,7 +37,7 @@ COMMAND_MODULES = {
     "info": "info",
     "ingest": "ingest",
     "purge": "purge",
-    "rejects": "ingest",
+    "rejects": "query",
     "rotate": "rotate",
     "show": "query",
     "stats": "query",

@@ -1,4 +1,4 @@
-"""`sipparse ingest` and `sipparse rejects`: thin adapters over sipparse.ingest."""
+"""`sipparse ingest`: a thin adapter over sipparse.ingest."""
 
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from sipparse.ingest import (
     check_dialect,
     follow_through_outages,
     ingest_paths,
-    list_rejects,
 )
 from sipparse.logs.files import rotated_siblings
 from sipparse.logs.follow import look_again_on_hangup, notify_systemd, stop_on_signals
 from sipparse.query.errors import QueryError
-from sipparse.query.render import to_json, visible
 from sipparse.query.times import zone_by_name
 
 
@@ -170,49 +168,3 @@ def ingest(app: App, paths: tuple[str, ...], fmt: str | None, year: int | None, 
     if summary.failed:
         more = f" (and {len(summary.failed) - 1} more)" if len(summary.failed) > 1 else ""
         raise LogFileError(summary.failed[0] + more)
-
-
-@cli.command()
-@click.option("--limit", type=click.IntRange(0, (1 << 63) - 1), default=50, show_default=True,
-              help="How many (newest first; 0: no limit, as calls --limit).")
-@click.option("--host", metavar="HOST", help="Only the rejects of this Asterisk host's logs.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_app
-def rejects(app: App, limit: int, host: str | None, fmt: str) -> None:
-    """List the pieces of logs that could not be parsed: host, file, offset, reason, raw text.
-
-    Example: sipparse rejects --limit 10 --format json
-    """
-    with app.open_store(reading=True) as store:
-        rows = [_reject_view(row) for row in list_rejects(store, limit, _host_label(host))]
-    if fmt == "json":
-        click.echo(to_json(rows))
-        return
-    _print_table(rows)
-
-
-def _reject_view(row: dict[str, Any]) -> dict[str, Any]:
-    raw = row.get("raw")
-    if isinstance(raw, (bytes, bytearray)):
-        raw = bytes(raw).decode("utf-8", errors="backslashreplace")
-    ts = row.get("timestamp")
-    return {"id": row.get("id"), "file": row.get("source_file"), "offset": row.get("source_offset"),
-            "end": row.get("source_end"), "reason": row.get("reason"),
-            "timestamp": None if ts is None else str(ts), "host": row.get("host"), "raw": raw}
-
-
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        click.echo("no rejects stored")
-        return
-    header = ["id", "host", "file", "offset", "reason", "raw"]  # every PBX logs to the same path
-    cells = [[str(r["id"]), visible(str(r["host"] or "")), visible(str(r["file"])), str(r["offset"]),
-              visible(str(r["reason"])), _one_line(r["raw"], 60)] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    for line in [header, ["-" * w for w in widths], *cells]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-
-
-def _one_line(text: str | None, width: int) -> str:
-    flat = visible((text or "").replace("\r", "\\r").replace("\n", "\\n"))
-    return flat if len(flat) <= width else flat[: width - 3] + "..."

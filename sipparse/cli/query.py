@@ -1,4 +1,4 @@
-"""``sipparse show``, ``calls`` and ``stats``: troubleshooting from the terminal."""
+"""``sipparse show``, ``calls``, ``stats`` and ``rejects``: troubleshooting from the terminal."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from sipparse.query import ladder
 from sipparse.query import show as show_lib
 from sipparse.query import stats as stats_lib
 from sipparse.query.errors import QueryError
-from sipparse.query.render import Terminal, is_tty, visible, visible_bytes
-from sipparse.query.times import Clock, parse_time_bound
+from sipparse.query.rejects import list_rejects
+from sipparse.query.render import Terminal, is_tty, to_json, visible, visible_bytes
+from sipparse.query.times import Clock, format_time, parse_time_bound
 
 
 def display_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -275,3 +276,57 @@ def stats(app: App, since: str | None, until: str | None, host: str | None, fmt:
         _echo(stats_lib.render_stats_json(figures, start, end, host))
     else:
         _echo(stats_lib.render_stats_text(figures, clock, _terminal(), start, end, host))
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(0, (1 << 63) - 1), default=50, show_default=True,
+              help="How many (newest first; 0: no limit, as calls --limit).")
+@click.option("--host", metavar="HOST", help="Only the rejects of this Asterisk host's logs.")
+@range_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@display_options
+@pass_app
+@_handles_errors
+def rejects(app: App, limit: int, host: str | None, since: str | None, until: str | None, fmt: str, utc: bool,
+            tz: str | None) -> None:
+    """List the pieces of logs that could not be parsed: time, host, file, offset, reason, raw text.
+
+    Example: sipparse rejects --since 1h --limit 10 --format json
+    """
+    clock = _clock(utc, tz)
+    start, end = _range(since, until, clock)
+    host = host.strip() or None if host else None  # as typed, spaces around it are not the host's
+    with app.open_store(reading=True) as store:
+        rows = [_reject_view(row) for row in list_rejects(store, limit, host, start, end)]
+    if fmt == "json":
+        click.echo(to_json(rows))
+        return
+    _print_rejects(rows, clock)
+
+
+def _reject_view(row: dict[str, Any]) -> dict[str, Any]:
+    raw = row.get("raw")
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw).decode("utf-8", errors="backslashreplace")
+    ts = row.get("timestamp")
+    return {"id": row.get("id"), "file": row.get("source_file"), "offset": row.get("source_offset"),
+            "end": row.get("source_end"), "reason": row.get("reason"),
+            "timestamp": None if ts is None else str(ts), "host": row.get("host"), "raw": raw}
+
+
+def _print_rejects(rows: list[dict[str, Any]], clock: Clock) -> None:
+    if not rows:
+        click.echo("No rejects match.", err=True)  # as calls says it: nothing on stdout
+        return
+    header = ["id", f"time ({clock.label})", "host", "file", "offset", "reason", "raw"]  # one path, many PBXs
+    cells = [[str(r["id"]), format_time(r["timestamp"], clock, digits=0), visible(str(r["host"] or "")),
+              visible(str(r["file"])), str(r["offset"]), visible(str(r["reason"])), _one_line(r["raw"], 60)]
+             for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    for line in [header, ["-" * w for w in widths], *cells]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _one_line(text: str | None, width: int) -> str:
+    flat = visible((text or "").replace("\r", "\\r").replace("\n", "\\n"))
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
