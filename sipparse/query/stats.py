@@ -111,7 +111,8 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
                        q.group("from_user") + f" ORDER BY n DESC, who LIMIT {TOP}"),
         "causes": ("SELECT q850_cause, COUNT(*) AS n FROM calls",
                    q.calls(calls, "state = 'completed'"), q.group("q850_cause")),
-        "minutes": ("SELECT SUBSTR(first_seen, 1, 16) AS minute, COUNT(*) AS n FROM calls",
+        "minutes": ("SELECT SUBSTR(first_seen, 1, 16) AS minute, COUNT(*) AS n, "
+                    f"SUM(CASE WHEN state IN {_in(FAILING_STATES)} THEN 1 ELSE 0 END) AS failing FROM calls",
                     q.calls(calls), " GROUP BY 1"),
         "hosts": ("SELECT host, state, final_status, COUNT(*) AS n FROM calls",
                   q.calls(calls), q.group("host", "state", "final_status")),
@@ -283,17 +284,22 @@ def _bye_causes(rows: Sequence[dict]) -> list[dict[str, Any]]:
 
 
 def _histogram(rows: Sequence[dict], clock: Clock) -> dict[str, Any]:
-    """Calls begun per bar of 1, 5, 15... minutes: the smallest bar that keeps it short."""
-    minutes = sorted((m, int(r["n"])) for r in rows if (m := as_datetime(f"{r['minute']}:00")) is not None)
+    """Calls begun per bar of 1, 5, 15... minutes: the smallest bar that keeps it short; and
+    of those the failing ones (failed, busy, no answer), which show when trouble began."""
+    minutes = sorted((m, int(r["n"]), int(r.get("failing") or 0))
+                     for r in rows if (m := as_datetime(f"{r['minute']}:00")) is not None)
     if not minutes:
         return {"minutes_per_bar": 1, "bars": []}
     span = (minutes[-1][0] - minutes[0][0]).total_seconds() / 60 + 1
     step = _bar_minutes(span)
     starts = _bar_starts(minutes[0][0], minutes[-1][0], step, clock)
     counts: Counter[int] = Counter()
-    for moment, n in minutes:
+    failing: Counter[int] = Counter()
+    for moment, n, failed in minutes:
         counts[bisect_right(starts, moment) - 1] += n
-    bars = [{"start": format_time(start, clock, digits=0), "count": counts[i]} for i, start in enumerate(starts)]
+        failing[bisect_right(starts, moment) - 1] += failed
+    bars = [{"start": format_time(start, clock, digits=0), "count": counts[i], "failing": failing[i]}
+            for i, start in enumerate(starts)]
     return {"minutes_per_bar": step, "bars": bars}
 
 
@@ -395,9 +401,11 @@ def render_stats_text(
                 term,
             ),
             _bars(
-                f"Calls per {_per(stats['calls_per_minute']['minutes_per_bar'])} ({clock.label})",
+                f"Calls per {_per(stats['calls_per_minute']['minutes_per_bar'])} ({clock.label}); "
+                f"{_failing_mark(term)}: failed, busy or not answered",
                 [(b["start"], b["count"]) for b in stats["calls_per_minute"]["bars"]],
                 term,
+                failing=[int(b.get("failing") or 0) for b in stats["calls_per_minute"]["bars"]],
             ),
         )
         if s
@@ -492,19 +500,30 @@ def _messages_text(messages: dict[str, Any], term: Terminal) -> str:
     return _table(f"Messages ({messages['total']})", ["method / status", "messages"], rows, term)
 
 
-def _bars(title: str, items: list[tuple[str, int]], term: Terminal) -> str:
-    """A text histogram: label, count, and a bar scaled to the largest count."""
+def _bars(title: str, items: list[tuple[str, int]], term: Terminal, failing: list[int] | None = None) -> str:
+    """A text histogram: label, count, and a bar scaled to the largest count; with
+    ``failing``, each item's failing count after its count, and that share of its bar
+    drawn with another mark at its end."""
     if not items or not any(n for _, n in items):
         return ""
     label_width = max(len(label) for label, _ in items)
     count_width = max(len(str(n)) for _, n in items)
-    room = min(50, (term.width or 80) - label_width - count_width - 3)
+    failed = [str(f) if f else "" for f in failing] if failing is not None else None
+    failed_width = max(map(len, failed)) + 1 if failed is not None else 0
+    room = min(50, (term.width or 80) - label_width - count_width - failed_width - 3)
     largest = max(n for _, n in items)
     mark = "█" if term.fancy else "#"
     lines = [title]
-    for label, n in items:
-        bar = mark * (math.ceil(n * max(1, room) / largest) if n else 0)
+    for index, (label, n) in enumerate(items):
+        length = math.ceil(n * max(1, room) / largest) if n else 0
+        bad = round(length * failing[index] / n) if failing is not None and n else 0
+        bar = mark * (length - bad) + _failing_mark(term) * bad
+        extra = failed[index].rjust(failed_width - 1) + " " if failed is not None else ""
         lines.append(
-            f"{label.ljust(label_width)} {str(n).rjust(count_width)} {cut(bar, max(1, room))}".rstrip()
+            f"{label.ljust(label_width)} {str(n).rjust(count_width)} {extra}{cut(bar, max(1, room))}".rstrip()
         )
     return "\n".join(lines)
+
+
+def _failing_mark(term: Terminal) -> str:
+    return "░" if term.fancy else "x"

@@ -48,7 +48,9 @@ def aggregate(calls: list[dict]) -> dict[str, list[dict]]:
         "to_users": sorted(grouped(failing, "who"), key=lambda r: -r["n"])[:5],
         "from_users": sorted(grouped([dict(c, who=c["from_user"]) for c in failing], "who"), key=lambda r: -r["n"]),
         "causes": grouped([c for c in calls if c["state"] == "completed"], "q850_cause"),
-        "minutes": grouped([{"minute": c["first_seen"][:16]} for c in calls], "minute"),
+        "minutes": [dict(r, failing=sum(c["first_seen"][:16] == r["minute"] and c["state"] in
+                                        ("failed", "busy", "no-answer") for c in calls))
+                    for r in grouped([{"minute": c["first_seen"][:16]} for c in calls], "minute")],
         "kinds": [{"kind": "call", "n": len(calls), "retransmissions": 2}],
         "messages": [{"method": "INVITE", "status_code": None, "n": 3}, {"method": None, "status_code": 200, "n": 2}],
     }
@@ -168,7 +170,7 @@ def test_histogram_of_the_second_of_two_repeated_hours_begins_in_it() -> None:
     berlin = Clock(zone=ZoneInfo("Europe/Berlin"))
     first = int((datetime(2026, 10, 25, 1, 30) - START).total_seconds() // 60)
     bars = compute(aggregate([call("completed", 200, minute=first + m) for m in (0, 20)]), berlin)["calls_per_minute"]
-    assert bars["bars"][0] == {"start": "2026-10-25 02:30:00+01:00", "count": 1}
+    assert bars["bars"][0] == {"start": "2026-10-25 02:30:00+01:00", "count": 1, "failing": 0}
     assert len(bars["bars"]) == 21
 
 

@@ -1,4 +1,4 @@
-"""``stats`` of a database that several Asterisk hosts write into: which one is failing."""
+"""``stats`` at 3 a.m.: which Asterisk host of a shared database is failing, and since when."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sipparse.cli import cli
 from sipparse.query.render import Terminal
 from sipparse.query.stats import by_host, render_stats_text
 from tests.query.scenarios import standard, store_all
-from tests.query.test_stats import CLOCK, figures
+from tests.query.test_stats import CLOCK, call, figures
 
 
 def row(host: str | None, state: str, final: int | None, n: int) -> dict:
@@ -51,3 +51,17 @@ def test_one_host_alone_is_not_compared_with_itself() -> None:
     stats = {"hosts": by_host([row("pbx-a", "completed", 200, 3)])}
     assert stats["hosts"]
     assert "By host" not in render_stats_text({**figures([]), **stats}, CLOCK, Terminal())
+
+
+def test_the_calls_per_time_bars_show_the_failing_ones_so_when_it_began_shows() -> None:
+    calls = ([call("completed", 200, minute=0)] * 4 + [call("completed", 200, minute=1)] * 2
+             + [call("failed", 503, minute=1)] * 2 + [call("cancelled", 487, minute=2)])
+    f = figures(calls)
+    assert [(b["count"], b["failing"]) for b in f["calls_per_minute"]["bars"]] == [(4, 0), (4, 2), (1, 0)]
+    lines = render_stats_text(f, CLOCK, Terminal()).splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("Calls per minute"))
+    assert lines[head] == "Calls per minute (UTC); x: failed, busy or not answered"
+    assert lines[head + 1:head + 4] == [
+        "2025-02-01 18:00:00 4   " + "#" * 50,
+        "2025-02-01 18:01:00 4 2 " + "#" * 25 + "x" * 25,
+        "2025-02-01 18:02:00 1   " + "#" * 13]
