@@ -247,9 +247,11 @@ def calls(
             render = calls_lib.iter_calls_json if fmt == "json" else calls_lib.iter_calls_csv
             _echo_pieces(render(calls_lib.iter_calls(store, flt), clock), newline=fmt == "json")
             return
-        rows = calls_lib.list_calls(store, flt)
+        rows, more = calls_lib.list_calls_cut(store, flt)
     if rows:
         _echo(calls_lib.render_calls_table(rows, clock, _terminal()))
+        if more:
+            click.echo(calls_lib.cut_text(len(rows)), err=True)
     else:
         click.echo(calls_lib.no_match_text(flt), err=True)
 

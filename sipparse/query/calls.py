@@ -18,7 +18,7 @@ import io
 import re
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -221,6 +221,20 @@ def list_calls(store: Store, flt: CallFilter) -> list[dict[str, Any]]:
     """The calls matching the filter, newest first."""
     sql, params = calls_query(flt, store.backend)
     return store.fetchall(sql, tuple(params))
+
+
+def list_calls_cut(store: Store, flt: CallFilter) -> tuple[list[dict[str, Any]], bool]:
+    """``list_calls``, and whether the limit left out calls that match: one more is asked
+    for, so that a table of the 50 newest does not pass for all of them."""
+    if flt.limit is None:
+        return list_calls(store, flt), False
+    rows = list_calls(store, replace(flt, limit=flt.limit + 1))
+    return rows[:flt.limit], len(rows) > flt.limit
+
+
+def cut_text(count: int) -> str:
+    """The line that says a table holds only the newest calls that match."""
+    return f"The {count} newest calls; more match (--limit 0 for all of them)."
 
 
 PAGE_SIZE = 5000  # calls read per query by iter_calls

@@ -116,3 +116,13 @@ def test_show_of_a_call_two_hosts_logged_says_which_host_logged_each_message(db_
     rows = [line.split() for line in lines[2:] if line.split()[0].isdigit()]  # not SDP lines, nor rules
     assert sorted(row[-1] for row in rows) == ["pbx-a"] * 4 + ["pbx-b"] * 4
     assert "host" not in run(db_url, "show", "local@pbx").stdout.splitlines()[0].split()
+
+
+def test_a_table_cut_by_the_limit_says_so_on_stderr(db_url: str) -> None:
+    """Fifty rows look like all of them: the default --limit cut the list without a word."""
+    _store(db_url, {f"c{n}@pbx": ("1000", "2000") for n in range(5)})
+    cut = run(db_url, "calls", "--limit", "3")
+    assert len(cut.stdout.splitlines()) == 2 + 3
+    assert cut.stderr == "The 3 newest calls; more match (--limit 0 for all of them).\n"
+    whole = run(db_url, "calls", "--limit", "5")
+    assert len(whole.stdout.splitlines()) == 2 + 5 and whole.stderr == ""
