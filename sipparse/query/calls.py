@@ -118,16 +118,22 @@ _WRITTEN_NUMBER = re.compile(r"\+?[\d\s().%-]*\d[\d\s().%-]*")
 _SEPARATORS = re.compile(r"[\s().-]")
 
 
+# A URI pasted from a From or To header: its user (RFC 3261 19.1.1, RFC 3966), up to the
+# host or the first parameter
+_PASTED_URI = re.compile(r"<?(?:sips?|tel):([^@;>]+)(?:[@;>].*)?", re.IGNORECASE)
+
+
 def user_spellings(value: str) -> list[str]:
-    """What a typed user may be stored as: itself, and for a number written with separators
-    (``+33 1 23 45 67 89``, ``(555) 010-0200``) the same without them, as a SIP URI's user
-    carries it. Both are looked for: a user name may hold a dash (``555-0100``) as sent."""
-    spellings = [value]
-    if _WRITTEN_NUMBER.fullmatch(value):
-        compact = _SEPARATORS.sub("", value)
-        if compact != value:
-            spellings.append(compact)
-    return spellings
+    """What a typed user may be stored as: itself; the user of a URI pasted from a header
+    (``sip:1000@10.0.0.5``, ``tel:+33-1-23-45-67-89``); and for a number written with
+    separators (``+33 1 23 45 67 89``, ``(555) 010-0200``) the same without them, as a SIP
+    URI's user carries it. All are looked for: a user name may hold a dash (``555-0100``)."""
+    uri = _PASTED_URI.fullmatch(value)
+    spellings = [value, uri.group(1)] if uri else [value]
+    for spelling in list(spellings):
+        if _WRITTEN_NUMBER.fullmatch(spelling):
+            spellings.append(_SEPARATORS.sub("", spelling))
+    return list(dict.fromkeys(spellings))
 
 
 def _user_condition(column: str, value: str, backend: str) -> tuple[str, list[Any]]:

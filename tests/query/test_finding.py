@@ -126,3 +126,14 @@ def test_a_table_cut_by_the_limit_says_so_on_stderr(db_url: str) -> None:
     assert cut.stderr == "The 3 newest calls; more match (--limit 0 for all of them).\n"
     whole = run(db_url, "calls", "--limit", "5")
     assert len(whole.stdout.splitlines()) == 2 + 5 and whole.stderr == ""
+
+
+def test_a_uri_pasted_from_a_header_finds_its_user(db_url: str) -> None:
+    """What is at hand is often a From or To header's URI (``sip:1000@10.0.0.5``,
+    ``tel:+33-1-23-45-67-89``, ``<sip:+331...;user=phone@gw>``): its user is the number."""
+    _store(db_url, {"a@pbx": ("1000", "2000"), "b@pbx": ("+33123456789", "3000")})
+    assert found(db_url, "--from-user", "sip:1000@10.0.0.5:5060") == {"a@pbx"}
+    assert found(db_url, "--user", "<sips:2000@pbx.example.com;transport=tls>") == {"a@pbx"}
+    assert found(db_url, "--user", "tel:+33-1-23-45-67-89") == {"b@pbx"}
+    assert found(db_url, "--user", "sip:+33123456789@gw;user=phone") == {"b@pbx"}
+    assert found(db_url, "--user", "sip:30%@gw") == {"b@pbx"}
