@@ -97,8 +97,9 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
     calls = "kind = 'call'"
     failing = f"{calls} AND state IN {_in(FAILING_STATES)}"
     queries = {
-        "outcomes": ("SELECT state, final_status, final_reason, q850_cause, COUNT(*) AS n FROM calls",
-                     q.calls(calls), q.group("state", "final_status", "final_reason", "q850_cause")),
+        # by host too: the By host table comes from the same pass over the calls
+        "outcomes": ("SELECT state, final_status, final_reason, q850_cause, host, COUNT(*) AS n FROM calls",
+                     q.calls(calls), q.group("state", "final_status", "final_reason", "q850_cause", "host")),
         "setup": ("SELECT setup_ms, COUNT(*) AS n FROM calls",
                   q.calls(calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
                   q.group("setup_ms")),
@@ -114,8 +115,6 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
         "minutes": ("SELECT SUBSTR(first_seen, 1, 16) AS minute, COUNT(*) AS n, "
                     f"SUM(CASE WHEN state IN {_in(FAILING_STATES)} THEN 1 ELSE 0 END) AS failing FROM calls",
                     q.calls(calls), " GROUP BY 1"),
-        "hosts": ("SELECT host, state, final_status, COUNT(*) AS n FROM calls",
-                  q.calls(calls), q.group("host", "state", "final_status")),
         "kinds": ("SELECT kind, COUNT(*) AS n, SUM(retransmissions) AS retransmissions FROM calls",
                   q.calls(), q.group("kind")),
         "messages": ("SELECT method, status_code, COUNT(*) AS n FROM sip_transactions",
@@ -174,7 +173,7 @@ def compute(data: dict[str, list[dict]], clock: Clock) -> dict[str, Any]:
         "top_failing_sources": _top(data["from_users"]),
         "bye_causes": _bye_causes(data["causes"]),
         "calls_per_minute": _histogram(data["minutes"], clock),
-        "hosts": by_host(data.get("hosts", [])),
+        "hosts": by_host(outcomes),
     }
 
 
