@@ -163,12 +163,13 @@ def show(app: App, call_ids: tuple[str, ...], fmt: str, utc: bool, tz: str | Non
     clock = _clock(utc, tz)
     with _store(app) as store:
         found, messages = show_lib.show_call(store, call_ids)
+        delays = show_lib.post_dial_delays(store, found) if fmt == "ladder" else {}
     if fmt == "json":
         _echo(show_lib.render_show_json(messages, clock))
     elif fmt == "raw":
         _echo_raw(show_lib.render_show_raw(messages, clock, several=len(found) > 1))
     elif fmt == "ladder":
-        _echo(ladder.render_ladder(messages, found, clock, _terminal()))
+        _echo(ladder.render_ladder(messages, found, clock, _terminal(), delays))
     else:
         _echo(show_lib.render_show_table(messages, clock, _terminal()))
 

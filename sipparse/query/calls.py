@@ -17,7 +17,7 @@ import csv
 import io
 import re
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from sipparse.query.errors import QueryError
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, render_table, to_json
-from sipparse.query.show import Store, like_condition
+from sipparse.query.show import Store, absent_call_columns, call_column_list, like_condition
 from sipparse.query.times import Clock, bound_param, format_time, has_fraction, iso_time, stored_text
 
 STATES: dict[str, tuple[str, ...]] = {
@@ -46,8 +46,9 @@ CALL_COLUMNS = (
 )
 # Summary columns the JSON and CSV give after the readable extras, so that the columns a CSV
 # had before keep their places: the leg's direction (``in``: Asterisk received the INVITE,
-# ``out``: it placed the call) tells a B2BUA's two legs apart; answer and end times as stored.
-LATER_COLUMNS = ("direction", "answered_at", "ended_at")
+# ``out``: it placed the call) tells a B2BUA's two legs apart; answer and end times as stored;
+# the post-dial delay.
+LATER_COLUMNS = ("direction", "answered_at", "ended_at", "pdd_ms")
 TIME_COLUMNS = ("first_seen", "last_seen", "answered_at", "ended_at")
 STATE_STYLES: dict[str, str | None] = {
     "answered": "green",
@@ -212,10 +213,11 @@ def where_clause(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
-def calls_query(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
-    """The whole SELECT, newest first (the index on first_seen serves order and range)."""
+def calls_query(flt: CallFilter, backend: str, absent: Collection[str] = ()) -> tuple[str, list[Any]]:
+    """The whole SELECT, newest first (the index on first_seen serves order and range);
+    ``absent``: columns of a revision the database does not have yet, read as NULL."""
     where, params = where_clause(flt, backend)
-    columns = ", ".join(CALL_COLUMNS + LATER_COLUMNS)
+    columns = call_column_list(CALL_COLUMNS + LATER_COLUMNS, absent)
     sql = f"SELECT {columns} FROM calls{where} ORDER BY first_seen DESC, call_id DESC"
     if flt.limit is not None:
         sql += " LIMIT ?"
@@ -225,7 +227,7 @@ def calls_query(flt: CallFilter, backend: str) -> tuple[str, list[Any]]:
 
 def list_calls(store: Store, flt: CallFilter) -> list[dict[str, Any]]:
     """The calls matching the filter, newest first."""
-    sql, params = calls_query(flt, store.backend)
+    sql, params = calls_query(flt, store.backend, absent_call_columns(store))
     return store.fetchall(sql, tuple(params))
 
 
@@ -253,13 +255,14 @@ def iter_calls(store: Store, flt: CallFilter, page_size: int | None = None) -> I
     that reads again what was skipped); calls with no first time come last, as there."""
     size = page_size or PAGE_SIZE
     left = flt.limit
+    absent = absent_call_columns(store)
     for timed in (True, False):
         if not timed and (flt.since is not None or flt.until is not None):
             return  # a time range holds no call without a time
         after: dict[str, Any] | None = None
         while left is None or left > 0:
             want = size if left is None else min(size, left)
-            sql, params = _page_query(flt, store.backend, timed, after, want)
+            sql, params = _page_query(flt, store.backend, timed, after, want, absent)
             rows = store.fetchall(sql, tuple(params))
             yield from rows
             left = None if left is None else left - len(rows)
@@ -269,9 +272,9 @@ def iter_calls(store: Store, flt: CallFilter, page_size: int | None = None) -> I
 
 
 def _page_query(flt: CallFilter, backend: str, timed: bool, after: dict[str, Any] | None,
-                size: int) -> tuple[str, list[Any]]:
+                size: int, absent: Collection[str] = ()) -> tuple[str, list[Any]]:
     """The SELECT of the page of ``size`` calls after the call ``after`` (None: the first),
-    among those with a first time (``timed``) or those without."""
+    among those with a first time (``timed``) or those without; ``absent`` as in ``calls_query``."""
     where, params = where_clause(flt, backend)
     parts = [where[len(" WHERE "):]] if where else []
     parts.append("first_seen IS NOT NULL" if timed else "first_seen IS NULL")
@@ -282,7 +285,7 @@ def _page_query(flt: CallFilter, backend: str, timed: bool, after: dict[str, Any
     elif after is not None:
         parts.append("call_id < ?")
         params.append(after["call_id"])
-    columns = ", ".join(CALL_COLUMNS + LATER_COLUMNS)
+    columns = call_column_list(CALL_COLUMNS + LATER_COLUMNS, absent)
     sql = (f"SELECT {columns} FROM calls WHERE {' AND '.join(parts)} "
            f"ORDER BY first_seen DESC, call_id DESC LIMIT ?")
     return sql, [*params, size]
@@ -336,6 +339,7 @@ TABLE_HEADERS = (
     "to",
     "state",
     "final",
+    "pdd",
     "setup",
     "duration",
     "msgs",
@@ -354,6 +358,7 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
             c.get("to_user"),
             c.get("state"),
             final_text(c),
+            setup_text(c.get("pdd_ms"), timed_finely(c)),
             setup_text(c.get("setup_ms"), timed_finely(c)),
             seconds_text(c.get("duration_s"), timed_finely(c)),
             c.get("message_count"),
@@ -368,9 +373,9 @@ def render_calls_table(calls: Sequence[dict[str, Any]], clock: Clock, term: Term
         rows,
         term,
         styles=styles,
-        align_right=[h in ("setup", "duration", "msgs") for h in TABLE_HEADERS],
-        keep=[h in ("start", "state", "setup", "duration", "msgs") for h in TABLE_HEADERS],
-        drop=[TABLE_HEADERS.index(h) for h in ("msgs", "setup", "hangup / cause", "duration", "final")],
+        align_right=[h in ("pdd", "setup", "duration", "msgs") for h in TABLE_HEADERS],
+        keep=[h in ("start", "state", "pdd", "setup", "duration", "msgs") for h in TABLE_HEADERS],
+        drop=[TABLE_HEADERS.index(h) for h in ("pdd", "msgs", "setup", "hangup / cause", "duration", "final")],
         least=[CALL_ID_WIDTH if h == "call_id" else 0 for h in TABLE_HEADERS],
     )
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from sipparse.query.calls import setup_text
 from sipparse.query.media import media_summary
 from sipparse.query.render import Terminal, cut, visible
 from sipparse.query.times import Clock, as_datetime, has_fraction
@@ -209,19 +210,21 @@ def _layout(names: list[str], hops: Sequence[Hop], term: Terminal) -> _Layout:
 
 
 def render_ladder(
-    messages: Sequence[dict[str, Any]], call_ids: Sequence[str], clock: Clock, term: Terminal
+    messages: Sequence[dict[str, Any]], call_ids: Sequence[str], clock: Clock, term: Terminal,
+    delays: Mapping[str, Any] | None = None,
 ) -> str:
-    """The whole diagram as text (legs of several Call-IDs interleaved by time)."""
+    """The whole diagram as text (legs of several Call-IDs interleaved by time); ``delays``:
+    the post-dial delay of each call that has one, named in the title."""
     hops = build_hops(messages, call_ids)
     if not hops:
         return ""
     names = endpoint_order(hops)
     layout = _layout(names, hops, term)
-    lines = _title(call_ids, hops, clock) + _header(names, layout, term)
     # A log stamped to the second (Asterisk's default dateformat) says nothing finer: its
     # times and gaps are shown in whole seconds, as the message table shows them, not as
     # "+0.000s" that reads like an instant answer.
     digits = 3 if has_fraction(h.moment for h in hops) else 0
+    lines = _title(call_ids, hops, clock, delays or {}, digits > 0) + _header(names, layout, term)
     previous: datetime | None = None
     day = _first_day(hops, clock)
     for hop in hops:
@@ -249,13 +252,18 @@ def _day_line(day: date, layout: _Layout, term: Terminal) -> str:
     return canvas.render(term)
 
 
-def _title(call_ids: Sequence[str], hops: Sequence[Hop], clock: Clock) -> list[str]:
+def _title(call_ids: Sequence[str], hops: Sequence[Hop], clock: Clock, delays: Mapping[str, Any],
+           fine: bool) -> list[str]:
     day = _first_day(hops, clock)
     title = [f"{day.isoformat() if day else '?'} ({clock.label})"]
+
+    def delay(call_id: str) -> str:
+        return f"  PDD {setup_text(delays[call_id], fine)}" if delays.get(call_id) is not None else ""
+
     if len(call_ids) == 1:
-        title[0] = f"Call-ID {visible(call_ids[0])}  {title[0]}"
+        title[0] = f"Call-ID {visible(call_ids[0])}  {title[0]}{delay(call_ids[0])}"
     else:
-        title += [f"[{n}] Call-ID {visible(cid)}" for n, cid in enumerate(call_ids, start=1)]
+        title += [f"[{n}] Call-ID {visible(cid)}{delay(cid)}" for n, cid in enumerate(call_ids, start=1)]
     return title + [""]
 
 

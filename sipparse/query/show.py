@@ -10,8 +10,9 @@ one that matches none names the Call-IDs close to it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from sipparse.query.errors import AmbiguousCallId, CallNotFound
 from sipparse.query.render import Terminal, render_table, to_json
@@ -40,6 +41,31 @@ class Store(Protocol):
     backend: str
 
     def fetchall(self, sql: str, params: Sequence[Any] = ...) -> list[dict[str, Any]]: ...
+
+    def columns(self, table: str) -> set[str]: ...
+
+
+# ``calls`` columns a schema revision added (sipparse.store.schema): a reader does not apply a
+# revision (its account may only SELECT), so a database an earlier sipparse made lacks them
+# until the next ingest, and they read as NULL until then.
+REVISED_CALL_COLUMNS = ("pdd_ms",)
+
+
+_ABSENT: WeakKeyDictionary[Any, frozenset[str]] = WeakKeyDictionary()
+
+
+def absent_call_columns(store: Store) -> frozenset[str]:
+    """The revised ``calls`` columns this database does not have yet, looked up once a store:
+    on MySQL the look costs a round trip to information_schema, more than a ``calls`` query,
+    and a reader never adds them."""
+    if (absent := _ABSENT.get(store)) is None:
+        absent = _ABSENT[store] = frozenset(REVISED_CALL_COLUMNS) - store.columns("calls")
+    return absent
+
+
+def call_column_list(columns: Sequence[str], absent: Collection[str]) -> str:
+    """A SELECT list of ``calls`` columns, NULL in place of those ``absent``."""
+    return ", ".join(f"NULL AS {c}" if c in absent else c for c in columns)
 
 
 def resolve_call_ids(store: Store, given: Sequence[str]) -> list[str]:
@@ -179,6 +205,15 @@ def fetch_messages(store: Store, call_ids: Sequence[str]) -> list[dict[str, Any]
     if store.refs_calls:
         return store.fetchall(fetch_messages_sql(len(call_ids), by_ref=True), (*call_ids, *call_ids))
     return store.fetchall(fetch_messages_sql(len(call_ids)), tuple(call_ids))
+
+
+def post_dial_delays(store: Store, call_ids: Sequence[str]) -> dict[str, Any]:
+    """The post-dial delay of each of these calls that has one, from its ``calls`` row."""
+    if not call_ids or absent_call_columns(store):
+        return {}
+    marks = ", ".join("?" for _ in call_ids)
+    rows = store.fetchall(f"SELECT call_id, pdd_ms FROM calls WHERE call_id IN ({marks})", tuple(call_ids))
+    return {r["call_id"]: r["pdd_ms"] for r in rows if r["pdd_ms"] is not None}
 
 
 def show_call(store: Store, given: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:

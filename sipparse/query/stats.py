@@ -8,7 +8,9 @@ Definitions (calls are INVITE dialogs of the ``calls`` table, counted by when th
               (network effectiveness ratio, ITU-T E.425: what the network failed to
               deliver is what is left);
   setup time  first initial INVITE to the deciding final response of answered calls
-              (post-dial delay, auth round trip included), nearest-rank percentiles;
+              (auth round trip included), nearest-rank percentiles;
+  PDD         post-dial delay of every call that has one (``calls.pdd_ms``: first INVITE to
+              its first response but 100 Trying, answered or not), percentiles likewise;
   duration    answer to BYE of completed calls, in buckets;
   ACD         average call duration: the mean of those durations (ITU-T E.411), and
               talk time, their sum (minutes of use);
@@ -28,7 +30,7 @@ from typing import Any
 from sipparse.query.calls import host_condition, seconds_text, setup_text
 from sipparse.query.q850 import cause_text
 from sipparse.query.render import Terminal, cut, render_table, to_json
-from sipparse.query.show import Store
+from sipparse.query.show import Store, absent_call_columns
 from sipparse.query.times import Clock, as_datetime, bound_param, format_time, stored_text
 
 USER_ENDED = frozenset({480, 486, 487, 600, 603})
@@ -103,6 +105,8 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
         "setup": ("SELECT setup_ms, COUNT(*) AS n FROM calls",
                   q.calls(calls, f"state IN {_in(ANSWERED)}", "setup_ms IS NOT NULL"),
                   q.group("setup_ms")),
+        "pdd": ("SELECT pdd_ms, COUNT(*) AS n FROM calls", q.calls(calls, "pdd_ms IS NOT NULL"),
+                q.group("pdd_ms")),
         "durations": (f"SELECT {_duration_bucket_sql()} AS bucket, COUNT(*) AS n, SUM(duration_s) AS seconds "
                       "FROM calls",
                       q.calls(calls, "duration_s IS NOT NULL"), " GROUP BY 1"),
@@ -120,8 +124,11 @@ def gather(store: Store, since: datetime | None = None, until: datetime | None =
         "messages": ("SELECT method, status_code, COUNT(*) AS n FROM sip_transactions",
                      q.messages(), q.group("method", "status_code")),
     }
-    return {name: store.fetchall(head + where + tail, tuple(params))
-            for name, (head, (where, params), tail) in queries.items()}
+    if "pdd_ms" in absent_call_columns(store):  # a revision the next ingest adds
+        del queries["pdd"]
+    found = {name: store.fetchall(head + where + tail, tuple(params))
+             for name, (head, (where, params), tail) in queries.items()}
+    return {"pdd": [], **found}
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -163,7 +170,8 @@ def compute(data: dict[str, list[dict]], clock: Clock) -> dict[str, Any]:
         "asr": ratio(answered, attempted),
         "ner": ratio(answered + user_ended, attempted),
         "failures": _failures(outcomes),
-        "setup_ms": _setup(data["setup"]),
+        "setup_ms": _percentiles(data["setup"], "setup_ms"),
+        "pdd_ms": _percentiles(data["pdd"], "pdd_ms"),
         "duration": _durations(data["durations"]),
         **_talk(data["durations"]),
         "messages": _messages(data["messages"]),
@@ -240,8 +248,9 @@ def causes_text(causes: Sequence[dict[str, Any]]) -> str:
     return ", ".join(f"{c['text'] or 'none'} {c['count']}" for c in causes)
 
 
-def _setup(rows: Sequence[dict]) -> dict[str, Any]:
-    counts = [(float(r["setup_ms"]), int(r["n"])) for r in rows]
+def _percentiles(rows: Sequence[dict], column: str) -> dict[str, Any]:
+    """Count, p50/p95/p99 and max of a column's values grouped with their counts."""
+    counts = [(float(r[column]), int(r["n"])) for r in rows]
     return {"count": sum(n for _, n in counts), "p50": weighted_percentile(counts, 50),
             "p95": weighted_percentile(counts, 95), "p99": weighted_percentile(counts, 99),
             "max": max((v for v, _ in counts), default=None)}
@@ -374,7 +383,8 @@ def render_stats_text(
                 [[f["status"], f["reason"], causes_text(f["q850_causes"]), f["count"]] for f in stats["failures"]],
                 term,
             ),
-            _setup_text(stats["setup_ms"]),
+            "\n".join(filter(None, (_setup_text(stats["setup_ms"], "Setup time", "answered calls"),
+                                     _setup_text(stats["pdd_ms"], "Post-dial delay", "calls")))),
             _bars(
                 "Call duration (completed calls)",
                 [(d["bucket"], d["count"]) for d in stats["duration"]],
@@ -482,14 +492,15 @@ def _table(title: str, headers: list[str], rows: list[list[Any]], term: Terminal
     return title + "\n" + render_table(headers, rows, term, align_right=right)
 
 
-def _setup_text(setup: dict[str, Any]) -> str:
+def _setup_text(setup: dict[str, Any], name: str, of: str) -> str:
+    """``Setup time (answered calls, n=12): p50 1.200s, ...``: percentiles of milliseconds."""
     if not setup["count"]:
         return ""
     names = ("p50", "p95", "p99", "max")
     # as calls shows them: a log stamped to the second gives whole seconds, not "0.000s"
     fine = any(float(setup[k]) % 1000 for k in names)
     shown = ", ".join(f"{k} {setup_text(setup[k], fine)}" for k in names)
-    return f"Setup time (answered calls, n={setup['count']}): {shown}"
+    return f"{name} ({of}, n={setup['count']}): {shown}"
 
 
 def _messages_text(messages: dict[str, Any], term: Terminal) -> str:

@@ -281,6 +281,32 @@ static int deciding_invite_response(Info *rows, Py_ssize_t n, Info **out) {
     return 0;  /* the last initial INVITE has no final response yet */
 }
 
+/* _pdd_response: the first response to an initial INVITE that is not 100 Trying, but a
+ * 401/407 challenge to one that a later initial INVITE (higher CSeq) answered. */
+static const Info *pdd_response(const Info *rows, Py_ssize_t n) {
+    int any_initial = 0;
+    long long last_initial = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i].method != M_INVITE || rows[i].to_tag_truthy)
+            continue;
+        long long cseq = OR_ZERO(rows[i].has_cseq, rows[i].cseq);
+        if (!any_initial || cseq > last_initial)
+            last_initial = cseq;
+        any_initial = 1;
+    }
+    if (!any_initial)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Info *r = &rows[i];
+        if (OR_ZERO(r->has_code, r->code) <= 100 || r->cseq_method != M_INVITE || !in_initial(r, rows, n))
+            continue;
+        if ((r->code == 401 || r->code == 407) && OR_ZERO(r->has_cseq, r->cseq) < last_initial)
+            continue;
+        return r;
+    }
+    return NULL;
+}
+
 /* _state */
 static PyObject *state_of(const Info *decided, int cancelled, int answered, int bye) {
     if (answered)
@@ -417,6 +443,7 @@ typedef struct {
     PyObject *setup_ms, *duration_s;  /* new references */
     const Info *answered, *ended;
     PyObject *hangup_by, *q850_cause;  /* borrowed */
+    PyObject *pdd_ms;  /* a new reference, or NULL for None */
 } Outcome;
 
 /* _request_direction: the direction of the request a row is or answers (a response's is
@@ -458,16 +485,21 @@ static PyObject *build(PyObject *call_id, Info *rows, Py_ssize_t n, Outcome *o) 
             break;
         }
     }
+    PyObject *pdd_ms = o->pdd_ms != NULL ? o->pdd_ms : Py_NewRef(Py_None);
+    o->pdd_ms = NULL;
     result = Py_BuildValue(
-        "(OOOOOOOOOOOONNOOnnOOO)", call_id, o->kind, o->state, COLUMN(&rows[0], TIMESTAMP), last_seen,
+        "(OOOOOOOOOOOONNOOnnOOON)", call_id, o->kind, o->state, COLUMN(&rows[0], TIMESTAMP), last_seen,
         COLUMN(head, FROM_USER), COLUMN(head, TO_USER), COLUMN(head, FROM_SIP), COLUMN(head, TO_SIP),
         request_direction(head), o->decided ? COLUMN(o->decided, STATUS_CODE) : Py_None,
         o->decided ? COLUMN(o->decided, REASON_PHRASE) : Py_None, o->setup_ms, o->duration_s,
-        time_of(o->answered), time_of(o->ended), n, repeated, o->hangup_by, o->q850_cause, COLUMN(head, HOST));
+        time_of(o->answered), time_of(o->ended), n, repeated, o->hangup_by, o->q850_cause, COLUMN(head, HOST),
+        pdd_ms);
     o->setup_ms = o->duration_s = NULL;  /* stolen by N */
+    return result;
 done:
     Py_XDECREF(o->setup_ms);
     Py_XDECREF(o->duration_s);
+    Py_XDECREF(o->pdd_ms);
     return result;
 }
 
@@ -503,7 +535,7 @@ static PyObject *summarize_mid_call(PyObject *call_id, Info *rows, Py_ssize_t n,
     if (bye != NULL && hangup_by(caller_side, bye, 0, &hangup) < 0)
         return NULL;
     Outcome o = {text_call, bye != NULL ? text_completed : text_answered, caller_side, NULL, Py_NewRef(Py_None),
-                 Py_NewRef(Py_None), NULL, bye, hangup, cause_of(bye, NULL, NULL)};
+                 Py_NewRef(Py_None), NULL, bye, hangup, cause_of(bye, NULL, NULL), NULL};
     return build(call_id, rows, n, &o);
 }
 
@@ -527,12 +559,16 @@ static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     if ((state == text_completed || state == text_cancelled) && hangup_by(caller_side, bye, cancelled, &hangup) < 0)
         return NULL;
     Outcome o = {text_call, state, caller_side, decided, NULL, NULL, answered ? decided : NULL, bye, hangup,
-                 cause_of(bye, cancel, decided)};
+                 cause_of(bye, cancel, decided), NULL};
     o.setup_ms = millis_between(invite, decided);
     o.duration_s = answered && bye != NULL ? seconds_between(decided, bye) : Py_NewRef(Py_None);
-    if (o.setup_ms == NULL || o.duration_s == NULL) {
+    const Info *pdd = pdd_response(rows, n);  /* when found, the first INVITE is an initial one */
+    if (pdd != NULL)
+        o.pdd_ms = millis_between(invite, pdd);
+    if (o.setup_ms == NULL || o.duration_s == NULL || (pdd != NULL && o.pdd_ms == NULL)) {
         Py_XDECREF(o.setup_ms);
         Py_XDECREF(o.duration_s);
+        Py_XDECREF(o.pdd_ms);
         return NULL;
     }
     return build(call_id, rows, n, &o);
@@ -582,7 +618,7 @@ static PyObject *summarize_dialog(PyObject *call_id, PyObject *kind, Info *rows,
     if (answered_request(rows, n, decided, &answered) < 0)
         return NULL;
     Outcome o = {kind, state_of(decided, 0, 0, 0), request, decided, NULL, Py_NewRef(Py_None), NULL, NULL,
-                 Py_None, cause_of(decided, NULL, NULL)};
+                 Py_None, cause_of(decided, NULL, NULL), NULL};
     if ((o.setup_ms = millis_between(answered, decided)) == NULL) {
         Py_DECREF(o.duration_s);
         return NULL;

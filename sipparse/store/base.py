@@ -895,7 +895,7 @@ class Store(ABC):
         return rows.clip_rows([
             (s.call_id, s.kind, s.state, first, last, s.from_user, s.to_user, s.from_sip,
              s.to_sip, s.direction, s.final_status, s.final_reason, s.setup_ms, s.duration_s, answered,
-             ended, s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host, now)
+             ended, s.message_count, s.retransmissions, s.hangup_by, s.q850_cause, s.host, now, s.pdd_ms)
             for s, first, last, answered, ended in zip(summaries, *_every_fourth(times), strict=True)
         ], CALL_CLIPS)
 

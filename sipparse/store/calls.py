@@ -55,6 +55,13 @@ Figures:
                  auth round trip included); of a dialog without an INVITE, the round trip
                  of the request the deciding response answers (a REGISTER refreshed for
                  days took a second, not days); NULL while none;
+  ``pdd_ms``     post-dial delay (RFC 6076 "Session Request Delay"): first initial INVITE
+                 to the first response to an initial INVITE that is not 100 Trying (a 18x,
+                 or the final response when none came first), in milliseconds. A 401/407
+                 challenge answered by a later initial INVITE is not it (RFC 6076 4.2: the
+                 caller hears nothing of it), so the delay runs on to the ringing of the
+                 INVITE with credentials. NULL for other kinds, and while not known: no
+                 such response yet, or no initial INVITE logged (the log began mid-call);
   ``duration_s`` answer (first 2xx) to the first BYE of the dialog it made, in seconds
                  (a BYE to another fork that answered too does not end the call); NULL
                  unless completed;
@@ -97,6 +104,7 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "q850_cause", "host",
 )
 BUSY = {486, 600}
+CHALLENGES = {401, 407}
 NO_ANSWER = {408, 480}
 # CSeqs of one method whose first request a long dialog's summary keeps for a late final
 # response (``_first_of_waiting_cseqs``): its memory does not grow with how long it went on
@@ -160,6 +168,7 @@ class CallSummary:
     hangup_by: str | None
     q850_cause: int | None
     host: str | None
+    pdd_ms: int | None = None
 
 
 def to_datetime(value: datetime | str | None) -> datetime | None:
@@ -368,6 +377,18 @@ def _deciding_invite_response(rows: list[_Row]) -> _Row | None:
     return next((r for r in finals if (r.cseq or 0) == last_cseq), None)
 
 
+def _pdd_response(rows: list[_Row]) -> _Row | None:
+    """The response that ends the post-dial delay: the first to an initial INVITE that is
+    not 100 Trying (hop by hop, it says nothing of the callee), but a 401/407 challenge to an
+    INVITE that a later initial INVITE (higher CSeq) answered with credentials."""
+    initial = {r.cseq for r in rows if r.method == "INVITE" and not r.to_tag}
+    if not initial:
+        return None
+    last_cseq = max(c or 0 for c in initial)
+    return next((r for r in rows if (r.status_code or 0) > 100 and r.cseq_method == "INVITE"
+                 and r.cseq in initial and not (r.status_code in CHALLENGES and (r.cseq or 0) < last_cseq)), None)
+
+
 def _state(code: int | None, cancelled: bool, answered: bool, bye: bool) -> str:
     if answered:
         return "completed" if bye else "answered"
@@ -493,6 +514,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
     answered_at = decided.timestamp if answered and decided else None
     ended_at = bye.timestamp if bye else None
     duration = round((ended_at - answered_at).total_seconds(), 6) if ended_at and answered_at else None
+    pdd = _pdd_response(rows)
     return _build(
         call_id, "call", state, rows, caller_side, decided,
         setup_ms=_millis(start, decided.timestamp if decided else None),
@@ -500,6 +522,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
         answered_at=answered_at, ended_at=ended_at,
         hangup_by=_hangup_by(caller_side, bye, cancelled) if state in ("completed", "cancelled") else None,
         q850_cause=_cause(bye, cancel, decided),
+        pdd_ms=_millis(start, pdd.timestamp) if pdd else None,  # pdd: the first INVITE is initial
     )
 
 

@@ -25,9 +25,11 @@ upgraded one at a time; a new version would have each host not yet upgraded refu
 database (``raise_newer``) until it is, so such a change is a revision, counted in
 ``schema_revision``, a table older code never reads. Revision 1 records the host that read
 a file in its checkpoint (``checkpoints.host``); revision 2 indexes MySQL's messages by
-Call-ID and host instead of Call-ID alone (an index older code does not name). For the
-same reason a version that changes one backend's tables only leaves the other's databases at
-the version before (``BACKEND_VERSIONS``).
+Call-ID and host instead of Call-ID alone (an index older code does not name); revision 3
+holds the post-dial delay of each call (``calls.pdd_ms``), which older code leaves NULL in
+the rows it writes and keeps in the rows it updates. For the same reason a version that
+changes one backend's tables only leaves the other's databases at the version before
+(``BACKEND_VERSIONS``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import re
 from dataclasses import dataclass
 
 CURRENT_VERSION = 4
-CURRENT_REVISION = 2
+CURRENT_REVISION = 3
 # The version a database of each backend is brought to and stamped with: the last one that
 # changed its tables. Version 4 changed SQLite's only, so a MySQL database stays at 3, and
 # the hosts on version 3 that share it, not yet upgraded, do not refuse it.
@@ -163,6 +165,8 @@ CALL_COLUMNS: tuple[Column, ...] = (
     _int("q850_cause", "INT"),
     _varchar("host", 255),
     _time("updated_at"),
+    # the post-dial delay (revision 3): last, where the revision's ALTER TABLE put it
+    _int("pdd_ms"),
 )
 
 REJECT_COLUMNS: tuple[Column, ...] = (

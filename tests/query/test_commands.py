@@ -567,3 +567,41 @@ def test_the_first_and_last_hours_of_datetime_show_in_the_machines_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def _pdd(sc: Scenario) -> int | None:
+    """A scenario's post-dial delay: its INVITE gets 100 Trying, then its final response."""
+    return sc.setup_ms if sc.final is not None else None
+
+
+def test_calls_give_the_post_dial_delay_in_json_csv_and_the_table(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    rows = calls_json(db_url)
+    assert {r["call_id"]: r["pdd_ms"] for r in rows} == {s.call_id: _pdd(s) for s in calls_of(scenarios)}
+    assert list(rows[0])[-1] == "pdd_ms"  # after the columns a CSV had before, which keep their places
+    text = ok(db_url, "calls", "--format", "csv", "--limit", "0")
+    by_id = {r["call_id"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert by_id["ans-1@pbx"]["pdd_ms"] == "800"
+    table = ok(db_url, "calls", "--utc", "--limit", "0", columns="200").splitlines()
+    assert "pdd" in table[0].split()
+    row = next(line for line in table if line.endswith(" ans-1@pbx"))
+    assert "0.800s" in row.split()
+
+
+def test_show_names_the_post_dial_delay_in_the_ladder_title(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, _ = traffic
+    ladder = ok(db_url, "show", "ans-1@pbx", "--format", "ladder", "--utc")
+    assert ladder.splitlines()[0].endswith("(UTC)  PDD 0.800s")
+    legs = ok(db_url, "show", "busy-1@pbx", "up-1@pbx", "--format", "ladder", "--utc").splitlines()
+    assert "[1] Call-ID busy-1@pbx  PDD 1.500s" in legs and "[2] Call-ID up-1@pbx  PDD 0.900s" in legs
+
+
+def test_stats_give_post_dial_delay_percentiles(traffic) -> None:  # type: ignore[no-untyped-def]
+    db_url, scenarios = traffic
+    figures = json.loads(ok(db_url, "stats", "--format", "json"))
+    delays = [float(d) for s in calls_of(scenarios) if (d := _pdd(s)) is not None]
+    assert figures["pdd_ms"] == {"count": len(delays), "p50": percentile(delays, 50),
+                                 "p95": percentile(delays, 95), "p99": percentile(delays, 99), "max": max(delays)}
+    text = ok(db_url, "stats")
+    setup = next(n for n, line in enumerate(text.splitlines()) if line.startswith("Setup time"))
+    assert text.splitlines()[setup + 1].startswith(f"Post-dial delay (calls, n={len(delays)}): p50 ")

@@ -44,6 +44,7 @@ def aggregate(calls: list[dict]) -> dict[str, list[dict]]:
     return {
         "outcomes": grouped(calls, "state", "final_status", "final_reason", "q850_cause"),
         "setup": grouped(answered, "setup_ms"),
+        "pdd": grouped([c for c in calls if c.get("pdd_ms") is not None], "pdd_ms"),
         "durations": durations,
         "to_users": sorted(grouped(failing, "who"), key=lambda r: -r["n"])[:5],
         "from_users": sorted(grouped([dict(c, who=c["from_user"]) for c in failing], "who"), key=lambda r: -r["n"]),

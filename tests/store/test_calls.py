@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -343,3 +344,45 @@ def test_the_setup_of_a_register_refreshed_for_hours_is_its_latest_round_trip(ei
     s = summary(b)
     assert (s.state, s.setup_ms) == ("completed", 100)
     assert summary(CallBuilder("d", SOURCE, START).response(200, to_tag=False, method="REGISTER")).setup_ms is None
+
+
+
+@pytest.mark.parametrize(("steps", "pdd"), [
+    (lambda b: b.request("INVITE").response(100).response(180).response(200).request("ACK"), 200),
+    (lambda b: b.request("INVITE").response(183).response(180).response(200), 100),
+    (lambda b: b.request("INVITE").response(100).response(200).request("ACK"), 200),  # no 18x: the answer
+    (lambda b: b.request("INVITE").response(100).response(486).request("ACK"), 200),  # nor a failure's
+    (lambda b: b.request("INVITE").response(100), None),  # only Trying yet
+    (lambda b: b.request("INVITE"), None),  # no response yet
+    (lambda b: b.request("REGISTER").response(200, to_tag=False), None),  # not a call
+    (lambda b: b.request("INVITE").repeat().response(100).response(180), 700),  # from the first INVITE
+])
+def test_post_dial_delay_is_the_first_invite_to_its_first_response_but_trying(
+        either_summary_module: None, steps: Callable[[CallBuilder], object], pdd: int | None) -> None:
+    b = CallBuilder("c", SOURCE, START, step_ms=100)
+    steps(b)
+    assert summary(b).pdd_ms == pdd
+
+
+def test_post_dial_delay_of_a_challenged_call_runs_to_the_credentials_ringing(either_summary_module: None) -> None:
+    """A 401/407 challenge that the caller answers with credentials is not what the caller
+    waits to hear (RFC 6076 4.2 leaves it out of the session request delay): the delay runs
+    from the first INVITE to the ringing of the one with credentials, as setup_ms runs to its
+    answer. A challenge nobody answered is the only response there is."""
+    s = summary(_challenged("c"))  # INVITE +100, 407 +200, ACK, INVITE +400, 100 +500, 180 +600
+    assert s.pdd_ms == 500
+    unanswered = CallBuilder("d", SOURCE, START, step_ms=100).request("INVITE").response(407).request("ACK")
+    assert summary(unanswered).pdd_ms == 100
+
+
+def test_post_dial_delay_is_unknown_when_the_log_began_mid_call(either_summary_module: None) -> None:
+    b = CallBuilder("c", SOURCE, START, step_ms=100).request("INVITE").response(180).response(200).request("ACK")
+    b.request("INVITE").response(200).request("ACK").request("BYE").response(200)
+    assert summarize("c", rows_of(b.messages)).pdd_ms == 100
+    assert summarize("c", rows_of(b.messages[1:])).pdd_ms is None  # its INVITE was not logged
+    assert summarize("c", rows_of(b.messages[4:])).pdd_ms is None  # only a re-INVITE
+
+
+def test_post_dial_delay_of_a_log_stamped_to_the_second(either_summary_module: None) -> None:
+    b = CallBuilder("c", SOURCE, START, step_ms=1500).request("INVITE").response(100).response(180)
+    assert summary(b).pdd_ms == 3000

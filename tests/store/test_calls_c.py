@@ -66,6 +66,34 @@ def test_c_summary_equals_the_python_one(rows: list[tuple[Any, ...]]) -> None:
     assert [type(v) for v in made] == [type(v) for v in expected]
 
 
+def _invite_rows() -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    """Rows of INVITE dialogs: initial INVITEs (no To tag) and re-INVITEs, their provisional,
+    challenge and final responses, CANCEL and BYE, few CSeqs: the post-dial delay's cases."""
+    def rows(methods: st.SearchStrategy[Any], codes: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.builds(
+            _row, st.integers(0, 10**6),
+            st.one_of(st.none(), st.integers(0, 10**7).map(lambda us: START + timedelta(microseconds=us))),
+            methods, codes, st.sampled_from([None, 1, 1, 2, 3]),
+            st.sampled_from(["INVITE", "INVITE", "CANCEL", "BYE"]),
+            st.sampled_from(["a", "b"]), st.sampled_from([None, None, "a", "b"]),
+            st.sampled_from(["z9hG4bK1", "z9hG4bK2"]), st.sampled_from(["in", "out"]),
+            st.one_of(st.none(), st.integers(0, 127)),
+        )
+    requests = rows(st.sampled_from(["INVITE", "INVITE", "ACK", "CANCEL", "BYE"]), st.none())
+    responses = rows(st.none(), st.sampled_from([100, 180, 183, 200, 401, 407, 486, 487]))
+    return st.lists(st.one_of(requests, responses), min_size=1, max_size=12)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_invite_rows())
+def test_c_summary_of_invite_dialogs_equals_the_python_one(rows: list[tuple[Any, ...]]) -> None:
+    """Calls, with the post-dial delay's cases (Trying, ringing, challenges) weighted in."""
+    made, expected = _both("c3", rows)
+    assert made is not None
+    assert list(made) == expected
+    assert [type(v) for v in made] == [type(v) for v in expected]
+
+
 @settings(max_examples=300, deadline=None)
 @given(_rows(offsets=st.integers(-(10**16), 10**16), ints=st.integers(-(2**70), 2**70)))
 def test_c_summary_declines_or_equals_on_extreme_values(rows: list[tuple[Any, ...]]) -> None:

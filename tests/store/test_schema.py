@@ -367,10 +367,10 @@ def test_revision_2_indexes_mysql_messages_by_call_id_and_host(mysql_url: str) -
         store.write_batch(completed_call("c1", SOURCE, START).messages)
         store.execute("CREATE INDEX ix_sip_transactions_call_id ON sip_transactions (call_id)")
         store.execute("DROP INDEX ix_sip_transactions_call_id_host ON sip_transactions")
-        store.execute("DELETE FROM schema_revision WHERE revision = 2")
+        store.execute("DELETE FROM schema_revision WHERE revision >= 2")
         store.commit()
     with open_store(mysql_url) as store:
-        assert migrate.schema_revision(store) == 2 and schema_version(store) == 3
+        assert migrate.schema_revision(store) == schema.CURRENT_REVISION and schema_version(store) == 3
         assert "ix_sip_transactions_call_id_host" in store.indexes()
         assert "ix_sip_transactions_call_id" not in store.indexes()
         assert count(store, "sip_transactions") == 7
@@ -399,3 +399,50 @@ def test_a_mysql_database_keeps_version_3_which_version_4_did_not_change(mysql_u
     _other_host(mysql_url, "INSERT INTO schema_version (version) VALUES (4)")  # stamped by an earlier release
     with open_store(mysql_url) as store:
         assert schema_version(store) == 4
+
+
+def _as_revision_2(db_url: str) -> None:
+    """The database of a sipparse at revision 2, with a call stored: no ``calls.pdd_ms``."""
+    with open_store(db_url) as store:
+        store.write_batch(completed_call("c1", SOURCE, START).messages)
+        store.execute("DELETE FROM schema_revision")
+        store.execute(f"INSERT INTO schema_revision (revision) VALUES ({store.placeholder})", (2,))
+        store.execute(f"ALTER TABLE calls DROP COLUMN {store.q('pdd_ms')}")
+        store.commit()
+
+
+def test_revision_3_adds_the_post_dial_delay_beside_older_hosts(db_url: str) -> None:
+    """The first upgraded host adds ``calls.pdd_ms``; hosts still at revision 2 go on writing
+    their calls rows without it, and the calls they write anew have none."""
+    _as_revision_2(db_url)
+    with open_store(db_url) as store:
+        assert "pdd_ms" in store.columns("calls")
+        assert migrate.schema_revision(store) == schema.CURRENT_REVISION == 3
+        assert schema_version(store) == schema.version(store.backend)
+        store.write_batch(completed_call("c2", SOURCE, START, offset=5000).messages)
+        assert [c["pdd_ms"] for c in calls_table(store)] == [None, 500]  # c1 as revision 2 left it
+        older = [c for c in schema.call_columns(store.backend) if c.name != "pdd_ms"]
+        row = store.fetchall(f"SELECT {', '.join(store.q(c.name) for c in older)} FROM calls WHERE call_id = 'c2'")[0]
+        c2 = {**row, "retransmissions": 1}  # as revision 2 would write it again
+        c3 = {**row, "call_id": "c3", **({"call_ref": 99} if store.refs_calls else {})}
+        upsert = store.upsert_sql("calls", older, "call_id")
+        store._transaction(lambda: store.executemany(upsert, [tuple(r[c.name] for c in older) for r in (c2, c3)]))
+        found = store.fetchall("SELECT call_id, retransmissions, pdd_ms FROM calls ORDER BY call_id")
+        assert [tuple(r.values()) for r in found] == [("c1", 0, None), ("c2", 1, 500), ("c3", 0, None)]
+
+
+@pytest.mark.parametrize("command", [["calls", "--format", "json"], ["stats", "--format", "json"],
+                                     ["show", "c1", "--format", "ladder"]])
+def test_a_reader_of_a_revision_2_database_reads_no_post_dial_delay(db_url: str, command: list[str]) -> None:
+    """`calls`, `stats` and `show` do not apply a revision (an account that may only SELECT):
+    on a database an earlier sipparse made they answer as before, the delay unknown."""
+    from click.testing import CliRunner
+
+    from sipparse.cli import cli
+
+    _as_revision_2(db_url)
+    result = CliRunner().invoke(cli, ["--db", db_url, *command, "--utc"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "pdd_ms" in result.output or "PDD" not in result.output
+    with open_store(db_url, create=False) as store:
+        assert "pdd_ms" not in store.columns("calls") and migrate.schema_revision(store) == 2

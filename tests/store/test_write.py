@@ -220,6 +220,7 @@ def test_calls_summary_is_the_same_whatever_the_batches(db_url: str, sqlite_url:
         assert len(message_keys(store)) == len(messages)
     states = {c["state"] for c in expected}
     assert {"completed", "answered", "busy", "cancelled", "no-answer", "failed", "in-progress"} <= states
+    assert {c["pdd_ms"] for c in expected} == {None, 250, 500}  # the post-dial delays are compared too
 
 
 def test_rewriting_overlapping_batches_changes_nothing(db_url: str) -> None:
