@@ -8,7 +8,7 @@ of these separated by commas. States are those of the summary (sipparse.store.ca
 ``answered`` means the call was answered, whether or not its BYE has been seen yet (so it
 includes ``completed``); every other state matches only itself: ``failed`` is a final
 response >= 400 other than busy (486/600), no-answer (408/480, or 487 without CANCEL) and
-cancelled (CANCEL then 487); a 3xx is ``redirected``.
+cancelled (CANCEL, or the caller's BYE before any answer, then 487); a 3xx is ``redirected``.
 """
 
 from __future__ import annotations

@@ -375,9 +375,9 @@ static int hangup_by(const Info *invite, const Info *bye, int cancelled, PyObjec
 }
 
 /* _cause: the first Q.850 cause of these rows (NULL ones skipped); borrowed. */
-static PyObject *cause_of(const Info *a, const Info *b, const Info *c) {
-    const Info *rows[3] = {a, b, c};
-    for (int i = 0; i < 3; i++)
+static PyObject *cause_of(const Info *a, const Info *b, const Info *c, const Info *d) {
+    const Info *rows[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
         if (rows[i] != NULL && COLUMN(rows[i], Q850_CAUSE) != Py_None)
             return COLUMN(rows[i], Q850_CAUSE);
     return Py_None;
@@ -528,6 +528,30 @@ static int ending_bye(Info *rows, Py_ssize_t n, const Info *answer, Info **out) 
     return 0;
 }
 
+/* _abandoning_bye: the first BYE from the caller (the caller side's From tag); -1 on error,
+ * else 0. */
+static int abandoning_bye(Info *rows, Py_ssize_t n, const Info *caller_side, Info **out) {
+    *out = NULL;
+    if (caller_side == NULL)
+        return 0;
+    PyObject *tag = COLUMN(caller_side, FROM_TAG);
+    int truthy = PyObject_IsTrue(tag);
+    if (truthy <= 0)
+        return truthy;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i].method != M_BYE)
+            continue;
+        int same = PyObject_RichCompareBool(COLUMN(&rows[i], FROM_TAG), tag, Py_EQ);
+        if (same < 0)
+            return -1;
+        if (same) {
+            *out = &rows[i];
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* _summarize_mid_call */
 static PyObject *summarize_mid_call(PyObject *call_id, Info *rows, Py_ssize_t n, const Info *caller_side) {
     Info *bye = first_of(rows, n, M_BYE);
@@ -535,7 +559,7 @@ static PyObject *summarize_mid_call(PyObject *call_id, Info *rows, Py_ssize_t n,
     if (bye != NULL && hangup_by(caller_side, bye, 0, &hangup) < 0)
         return NULL;
     Outcome o = {text_call, bye != NULL ? text_completed : text_answered, caller_side, NULL, Py_NewRef(Py_None),
-                 Py_NewRef(Py_None), NULL, bye, hangup, cause_of(bye, NULL, NULL), NULL};
+                 Py_NewRef(Py_None), NULL, bye, hangup, cause_of(bye, NULL, NULL, NULL), NULL};
     return build(call_id, rows, n, &o);
 }
 
@@ -553,13 +577,16 @@ static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     if (answered && ending_bye(rows, n, decided, &bye) < 0)
         return NULL;
     Info *cancel = first_of(rows, n, M_CANCEL);
-    int cancelled = cancel != NULL && !answered;
+    Info *abandoned = NULL;
+    if (!answered && abandoning_bye(rows, n, caller_side, &abandoned) < 0)
+        return NULL;
+    int cancelled = (cancel != NULL || abandoned != NULL) && !answered;
     PyObject *state = state_of(decided, cancelled, answered, bye != NULL);
     PyObject *hangup = Py_None;
     if ((state == text_completed || state == text_cancelled) && hangup_by(caller_side, bye, cancelled, &hangup) < 0)
         return NULL;
     Outcome o = {text_call, state, caller_side, decided, NULL, NULL, answered ? decided : NULL, bye, hangup,
-                 cause_of(bye, cancel, decided), NULL};
+                 cause_of(bye, cancel, abandoned, decided), NULL};
     o.setup_ms = millis_between(invite, decided);
     o.duration_s = answered && bye != NULL ? seconds_between(decided, bye) : Py_NewRef(Py_None);
     const Info *pdd = pdd_response(rows, n);  /* when found, the first INVITE is an initial one */
@@ -618,7 +645,7 @@ static PyObject *summarize_dialog(PyObject *call_id, PyObject *kind, Info *rows,
     if (answered_request(rows, n, decided, &answered) < 0)
         return NULL;
     Outcome o = {kind, state_of(decided, 0, 0, 0), request, decided, NULL, Py_NewRef(Py_None), NULL, NULL,
-                 Py_None, cause_of(decided, NULL, NULL), NULL};
+                 Py_None, cause_of(decided, NULL, NULL, NULL), NULL};
     if ((o.setup_ms = millis_between(answered, decided)) == NULL) {
         Py_DECREF(o.duration_s);
         return NULL;

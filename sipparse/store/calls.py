@@ -34,7 +34,9 @@ time nor duration to tell.
 State of a ``call``, first rule that applies:
   ``completed``   answered (a 2xx decided) and a BYE of its dialog was seen;
   ``answered``    a 2xx decided, no BYE yet;
-  ``cancelled``   a CANCEL was seen and the deciding response is 487 or there is none yet;
+  ``cancelled``   the caller gave up: a CANCEL was seen, or a BYE from the caller before any
+                  answer (some phones hang up a ringing call so), and the deciding response
+                  is 487 or there is none yet;
   ``busy``        the deciding response is 486 Busy Here or 600 Busy Everywhere;
   ``no-answer``   408 or 480, or 487 without a CANCEL;
   ``redirected``  a 3xx (the caller was sent elsewhere and tried no further in this dialog;
@@ -68,8 +70,8 @@ Figures:
   ``hangup_by``  ``caller`` when the BYE's From tag is the initial INVITE's From tag (or the
                  call was cancelled), ``callee`` when it is the other side's tag; when the
                  INVITE was not logged, its responses carry its From tag;
-  ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's, else the
-                 deciding response's;
+  ``q850_cause`` the Q.850 cause of the BYE's Reason header, else the CANCEL's (or that of
+                 the caller's BYE that took its place), else the deciding response's;
   ``retransmissions`` rows that repeat an earlier row's (CSeq, method or status,
                  direction, Via branch, To tag, host): a UDP retransmission, or the same
                  message logged twice (the 180s of two forks of one INVITE differ in their
@@ -430,6 +432,14 @@ def _ending_bye(rows: list[_Row], methods: list[str | None], answer: _Row) -> _R
     return next((r for r in rows if r.method == "BYE" and (r.from_tag == tag or r.to_tag == tag)), None)
 
 
+def _abandoning_bye(rows: list[_Row], methods: list[str | None], caller_side: _Row | None) -> _Row | None:
+    """The first BYE the caller sent (the initial INVITE's From tag), which on a call not
+    answered takes the place of a CANCEL: some phones hang up a ringing call with it."""
+    if caller_side is None or not caller_side.from_tag or "BYE" not in methods:
+        return None
+    return next((r for r in rows if r.method == "BYE" and r.from_tag == caller_side.from_tag), None)
+
+
 def _first_invite_response(rows: list[_Row]) -> _Row | None:
     """The first response to an INVITE: its From and To are the INVITE's."""
     return next((r for r in rows if r.status_code is not None and r.cseq_method == "INVITE"), None)
@@ -508,7 +518,8 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
     answered = code is not None and code < 300
     bye = _ending_bye(rows, methods, decided) if answered and decided else None
     cancel = _first(rows, methods, "CANCEL")
-    cancelled = cancel is not None and not answered
+    abandoned = None if answered else _abandoning_bye(rows, methods, caller_side)
+    cancelled = (cancel is not None or abandoned is not None) and not answered
     state = _state(code, cancelled, answered, bye is not None)
     start = invite.timestamp if invite else None
     answered_at = decided.timestamp if answered and decided else None
@@ -521,7 +532,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
         duration_s=max(0.0, duration) if duration is not None else None,
         answered_at=answered_at, ended_at=ended_at,
         hangup_by=_hangup_by(caller_side, bye, cancelled) if state in ("completed", "cancelled") else None,
-        q850_cause=_cause(bye, cancel, decided),
+        q850_cause=_cause(bye, cancel, abandoned, decided),
         pdd_ms=_millis(start, pdd.timestamp) if pdd else None,  # pdd: the first INVITE is initial
     )
 

@@ -386,3 +386,30 @@ def test_post_dial_delay_is_unknown_when_the_log_began_mid_call(either_summary_m
 def test_post_dial_delay_of_a_log_stamped_to_the_second(either_summary_module: None) -> None:
     b = CallBuilder("c", SOURCE, START, step_ms=1500).request("INVITE").response(100).response(180)
     assert summary(b).pdd_ms == 3000
+
+
+def test_a_caller_who_sends_bye_before_any_final_response_cancelled_the_call(either_summary_module: None) -> None:
+    """Some phones hang up a ringing call with BYE instead of CANCEL; the callee answers it
+    481 or 200 and ends the INVITE with 487. The caller abandoned it, as with a CANCEL."""
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(100).response(180)
+    b.request("BYE", q850=16).response(481)
+    s = summary(b)
+    assert (s.state, s.final_status, s.hangup_by, s.q850_cause) == ("cancelled", None, "caller", 16)
+    b._cseq = 1  # the INVITE's
+    s = summary(b.response(487, method="INVITE").request("ACK"))
+    assert (s.state, s.final_status, s.hangup_by, s.q850_cause) == ("cancelled", 487, "caller", 16)
+    assert (s.setup_ms, s.duration_s, s.answered_at) == (1250, None, None)
+
+
+def test_a_bye_before_a_busy_answer_leaves_the_call_busy(either_summary_module: None) -> None:
+    """The callee's answer decides, as when a CANCEL crosses a 486."""
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(180).request("BYE").response(481)
+    b._cseq = 1  # the INVITE's
+    s = summary(b.response(486, method="INVITE"))
+    assert (s.state, s.final_status, s.hangup_by) == ("busy", 486, None)
+
+
+def test_a_487_without_cancel_nor_bye_is_still_no_answer(either_summary_module: None) -> None:
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(180).response(487).request("ACK")
+    s = summary(b)
+    assert (s.state, s.hangup_by) == ("no-answer", None)
