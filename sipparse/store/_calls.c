@@ -21,7 +21,7 @@ enum { ID, TIMESTAMP, SIP_METHOD, METHOD, STATUS_CODE, REASON_PHRASE, CSEQ, CSEQ
        TO_USER, FROM_SIP, TO_SIP, FROM_TAG, TO_TAG, VIA_BRANCH, DIRECTION, Q850_CAUSE, HOST, N_COLUMNS };
 
 /* The request methods the rules name; OTHER is any other text, NONE a missing one. */
-enum { M_NONE, M_OTHER, M_INVITE, M_BYE, M_CANCEL, M_REGISTER, M_OPTIONS };
+enum { M_NONE, M_OTHER, M_INVITE, M_ACK, M_BYE, M_CANCEL, M_REGISTER, M_OPTIONS };
 
 /* Beyond this many rows the retransmissions are counted with a set, not pairwise. */
 #define PAIRWISE_MAX 64
@@ -100,6 +100,8 @@ static int method_of(PyObject *value, int *truthy) {
     *truthy = PyUnicode_GET_LENGTH(value) > 0;
     if (PyUnicode_CompareWithASCIIString(value, "INVITE") == 0)
         return M_INVITE;
+    if (PyUnicode_CompareWithASCIIString(value, "ACK") == 0)
+        return M_ACK;
     if (PyUnicode_CompareWithASCIIString(value, "BYE") == 0)
         return M_BYE;
     if (PyUnicode_CompareWithASCIIString(value, "CANCEL") == 0)
@@ -166,17 +168,24 @@ static int in_initial(const Info *row, const Info *rows, Py_ssize_t n) {
 }
 
 /* _answered_before_the_log, but for the deciding response: the INVITE requests, at least
- * one, all have a To tag. */
-static int only_reinvites(const Info *rows, Py_ssize_t n) {
-    int reinvite = 0;
+ * one, all have a To tag; or there are none, nor responses to one, but an ACK or BYE. */
+static int answered_before_the_log(const Info *rows, Py_ssize_t n) {
+    int reinvite = 0, ack_or_bye = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        if (rows[i].method == M_ACK || rows[i].method == M_BYE)
+            ack_or_bye = 1;
         if (rows[i].method != M_INVITE)
             continue;
         if (!rows[i].to_tag_truthy)
             return 0;
         reinvite = 1;
     }
-    return reinvite;
+    if (reinvite || !ack_or_bye)
+        return reinvite;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (rows[i].has_code && rows[i].cseq_method == M_INVITE)
+            return 0;
+    return 1;
 }
 
 static int is_invite_final(const Info *r) {
@@ -570,8 +579,8 @@ static PyObject *summarize_call(PyObject *call_id, Info *rows, Py_ssize_t n) {
     Info *decided;
     if (deciding_invite_response(rows, n, &decided) < 0)
         return NULL;
-    if (decided == NULL && only_reinvites(rows, n))
-        return summarize_mid_call(call_id, rows, n, caller_side);
+    if (decided == NULL && answered_before_the_log(rows, n))
+        return summarize_mid_call(call_id, rows, n, caller_side != NULL ? caller_side : first_of(rows, n, M_ACK));
     int answered = decided != NULL && decided->code < 300;
     Info *bye = NULL;
     if (answered && ending_bye(rows, n, decided, &bye) < 0)
@@ -659,7 +668,7 @@ static PyObject *kind_of(const Info *rows, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
         int methods[2] = {rows[i].method, rows[i].cseq_method};
         for (int k = 0; k < 2; k++) {
-            if (methods[k] == M_INVITE)
+            if (methods[k] == M_INVITE || methods[k] == M_ACK || methods[k] == M_BYE)
                 return text_call;
             seen_register |= methods[k] == M_REGISTER;
             seen_options |= methods[k] == M_OPTIONS;

@@ -15,8 +15,9 @@ stored them first, which differs between concurrent runs. The host name settles 
 so the summary does not depend on which host's rows were stored first.
 
 Kind (from the methods seen, requests or CSeq methods):
-  ``call`` an INVITE was seen; else ``register`` a REGISTER; else ``options`` an OPTIONS;
-  else ``other`` (SUBSCRIBE, NOTIFY, MESSAGE, ... dialogs).
+  ``call`` an INVITE, ACK or BYE was seen (ACK and BYE exist only in an INVITE dialog: a log
+  that began mid-call may hold nothing else); else ``register`` a REGISTER; else ``options``
+  an OPTIONS; else ``other`` (SUBSCRIBE, NOTIFY, MESSAGE, ... dialogs).
 
 The deciding response of a ``call``: the initial INVITEs are the INVITE requests without a
 To tag (a re-INVITE inside the dialog has one, and never decides the outcome; a second
@@ -27,9 +28,10 @@ progress, not failed with the 407). When no INVITE request was logged, INVITE re
 without a To tag on the request side cannot be told apart, so every final INVITE response
 counts as initial, but for those to a re-INVITE that was logged (its CSeq and From tag)
 once a 2xx says the dialog was established. A call whose log began mid-call, after it was
-answered, may then hold re-INVITEs and no response to its initial INVITE: it is
-``answered`` (``completed`` once a BYE is seen) with no final status, setup time, answer
-time nor duration to tell.
+answered, may then hold re-INVITEs and no response to its initial INVITE, or no INVITE nor
+response to one at all, only its ACK or BYE: it is ``answered`` (``completed`` once a BYE is
+seen) with no final status, setup time, answer time nor duration to tell (with no INVITE nor
+response to one, the ACK, which the caller sends, tells who called whom).
 
 State of a ``call``, first rule that applies:
   ``completed``   answered (a 2xx decided) and a BYE of its dialog was seen;
@@ -252,7 +254,8 @@ def is_normal(rows: Sequence[Sequence[Any]]) -> bool:
 def _kind(rows: list[_Row], methods: list[str | None]) -> str:
     """The kind of dialog; ``methods`` holds each row's request method (None for responses)."""
     seen = {*methods, *map(_cseq_method, rows)}
-    for method, kind in (("INVITE", "call"), ("REGISTER", "register"), ("OPTIONS", "options")):
+    for method, kind in (("INVITE", "call"), ("ACK", "call"), ("BYE", "call"), ("REGISTER", "register"),
+                         ("OPTIONS", "options")):
         if method in seen:
             return kind
     return "other"
@@ -503,9 +506,13 @@ def _summarize_ordered(call_id: str, ordered: list[_Row]) -> CallSummary:
 
 def _answered_before_the_log(rows: list[_Row], methods: list[str | None], decided: _Row | None) -> bool:
     """Whether the call's INVITEs are all re-INVITEs, with no response to its initial INVITE
-    either: the log began mid-call (its start rotated away before the first ingest), after
-    the call was answered."""
-    return decided is None and "INVITE" in methods and all(r.to_tag for r in rows if r.method == "INVITE")
+    either, or it has no INVITE nor response to one at all but an ACK or BYE: the log began
+    mid-call (its start rotated away before the first ingest), after the call was answered."""
+    if decided is not None:
+        return False
+    if "INVITE" in methods:
+        return all(r.to_tag for r in rows if r.method == "INVITE")
+    return ("ACK" in methods or "BYE" in methods) and _first_invite_response(rows) is None
 
 
 def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -> CallSummary:
@@ -514,7 +521,7 @@ def _summarize_call(call_id: str, rows: list[_Row], methods: list[str | None]) -
     decided = _deciding_invite_response(rows)
     code = decided.status_code if decided else None
     if _answered_before_the_log(rows, methods, decided):
-        return _summarize_mid_call(call_id, rows, methods, caller_side)
+        return _summarize_mid_call(call_id, rows, methods, caller_side or _first(rows, methods, "ACK"))
     answered = code is not None and code < 300
     bye = _ending_bye(rows, methods, decided) if answered and decided else None
     cancel = _first(rows, methods, "CANCEL")

@@ -413,3 +413,31 @@ def test_a_487_without_cancel_nor_bye_is_still_no_answer(either_summary_module: 
     b = CallBuilder("c", SOURCE, START).request("INVITE").response(180).response(487).request("ACK")
     s = summary(b)
     assert (s.state, s.hangup_by) == ("no-answer", None)
+
+
+def _from_the_ack_on(by: str = "callee") -> list[dict[str, object]]:
+    """A call's rows from its ACK on: the log began after the call was answered."""
+    b = CallBuilder("c", SOURCE, START).request("INVITE").response(100).response(200).request("ACK")
+    b.request("BYE", by=by, q850=16).response(200)
+    return rows_of(b.messages)[3:]
+
+
+def test_a_call_seen_only_from_its_ack_on_is_a_call_answered_before_the_log(either_summary_module: None) -> None:
+    """ACK and BYE exist only in an INVITE dialog: with no INVITE nor response to one logged,
+    the call was answered before the log began, and its setup is not known."""
+    rows = _from_the_ack_on()
+    s = summarize("c", rows)
+    assert (s.kind, s.state, s.final_status, s.setup_ms, s.pdd_ms, s.duration_s) == (
+        "call", "completed", None, None, None, None)
+    assert (s.hangup_by, s.q850_cause, s.ended_at) == ("callee", 16, rows[1]["timestamp"])
+    assert (s.from_user, s.to_user, s.direction) == ("alice", "bob", "in")  # the ACK is the caller's
+    s = summarize("c", rows[:1])
+    assert (s.kind, s.state, s.hangup_by) == ("call", "answered", None)
+    s = summarize("c", _from_the_ack_on("caller")[1:])  # BYE and its 200 OK only
+    assert (s.kind, s.state, s.setup_ms) == ("call", "completed", None)
+
+
+def test_a_dialog_of_other_methods_is_not_made_a_call() -> None:
+    b = CallBuilder("c", SOURCE, START).request("SUBSCRIBE").response(202).request("NOTIFY").response(200)
+    assert calls.joined_kind("other", [tuple(r.values()) for r in rows_of(b.messages)]) == "other"
+    assert calls.joined_kind("other", [tuple(r[c] for c in INPUT_COLUMNS) for r in _from_the_ack_on()]) == "call"
