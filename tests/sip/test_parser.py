@@ -131,6 +131,38 @@ def test_the_q850_cause_of_several_reason_headers(reasons: tuple[str, ...], caus
     assert cause is None or f"cause={cause}" in (messages[0].reason_header or "")
 
 
+@pytest.mark.parametrize("scanner", [False, True])
+@pytest.mark.parametrize(("reason", "cause"), [
+    ('Q.850;text="a, b";cause=16', 16),  # a quoted comma is not the end of the value
+    ('Q.850;text="x;cause=99, \\"y\\"";cause=17', 17),  # nor is a quoted cause its cause
+    ('Q.850;cause=18;text="a, b"', 18),
+    ('Q.850;text="a, b", SIP;cause=200', None),  # SIP's cause is not the Q.850 one
+])
+def test_a_quoted_comma_before_the_cause_keeps_it(reason: str, cause: int | None, scanner: bool) -> None:
+    from tests.sip.test_accel import _parse, needs_scanner  # noqa: PLC0415 (the scanner's test helpers)
+
+    if scanner and needs_scanner.args[0]:
+        pytest.skip("the C scanner is not built")
+    messages, rejects, _ = _parse(_bye_with_reasons(reason), scanner, "full")
+    assert not rejects and [(m.reason_header, m.q850_cause) for m in messages] == [(reason, cause)]
+
+
+_QUOTED_TEXT = st.text(st.sampled_from('ab ,;="\\\t'), max_size=20).map(
+    lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+@given(st.lists(st.tuples(st.sampled_from(["text", "x-info", "location"]), _QUOTED_TEXT), max_size=3),
+       st.integers(0, 127), st.booleans())
+def test_any_quoted_params_around_the_cause_leave_it_read(params: list[tuple[str, str]], cause: int,
+                                                          before: bool) -> None:
+    """Whatever quoted strings (commas, semicolons, escaped quotes, "cause=" itself) stand
+    beside it, the Q.850 cause is read, and never one inside them."""
+    quoted = "".join(f";{name}={value}" for name, value in params)
+    reason = f"Q.850{quoted};cause={cause}" if before else f"Q.850;cause={cause}{quoted}"
+    assert PARSER.reason_and_cause(reason, b"")[1] == cause
+    assert PARSER.reason_and_cause(f"Q.850{quoted}, SIP;cause=200", b"")[1] is None
+
+
 @pytest.mark.parametrize(("value", "user", "host"), [
     # RFC 3966: the number of a tel: URI is who the call is from or to, as a SIP URI's user
     ("<tel:+4930123456;phone-context=+49>;tag=a", "+4930123456", None),
