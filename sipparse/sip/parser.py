@@ -76,6 +76,7 @@ STANDARD_START_RULES = {
 _START_RULES = ("request_line", "status_line")
 _STANDARD_PATTERNS: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {}
 _C_ADDRESS: Any = accel.c_module("sipparse.sip._address")
+REASON_SCAN = 4096  # characters of a Reason value in which its Q.850 cause is looked for (``_q850``)
 ADDRESSES_IN_C = _C_ADDRESS is not None  # for ``sipparse info`` (with the bundled address and start line rules)
 CACHE_LIMIT = 16384  # entries of each cache of a parser (start lines, CSeqs, Vias, addresses)
 _FOLD = re.compile(r"\n[ \t]+")
@@ -256,8 +257,10 @@ class MessageParser:
         return self._remember(self._starts, first, self._start_line(first))
 
     def _q850(self, reason: str) -> int | None:
-        """The Q.850 cause of a Reason header value."""
-        return _int(self._search(self.g.q850, "cause", reason))
+        """The Q.850 cause of a Reason header value, looked for in its first ``REASON_SCAN``
+        characters: a value of thousands of ``Q.850;"`` (anyone may send one in a MESSAGE or
+        a BYE) took SIP_Q850_CAUSE 10 s at 56 KB, and no real Reason is that long."""
+        return _int(self._search(self.g.q850, "cause", reason[:REASON_SCAN]))
 
     def reason_and_cause(self, reason: str, raw: bytes) -> tuple[str, int | None]:
         """The Reason header of a message that has one, and its Q.850 cause (``_scan.c`` too)."""
@@ -280,8 +283,8 @@ class MessageParser:
                   if self._names[m.group(name_group)] == "reason"]
         if len(values) < 2:
             return first, None
-        joined = ", ".join(values)
-        return joined, self._q850(joined)
+        causes = (self._q850(value) for value in values)  # each value's own REASON_SCAN
+        return ", ".join(values), next((cause for cause in causes if cause is not None), None)
 
     def _start_line(self, line: str) -> tuple | None:
         """(sip_method, method, request_uri, status_code, reason_phrase) of the first line."""

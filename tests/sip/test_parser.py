@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -161,6 +163,19 @@ def test_any_quoted_params_around_the_cause_leave_it_read(params: list[tuple[str
     reason = f"Q.850{quoted};cause={cause}" if before else f"Q.850;cause={cause}{quoted}"
     assert PARSER.reason_and_cause(reason, b"")[1] == cause
     assert PARSER.reason_and_cause(f"Q.850{quoted}, SIP;cause=200", b"")[1] is None
+
+
+@pytest.mark.parametrize("scanner", [False, True])
+def test_a_reason_of_thousands_of_open_quotes_is_read_at_once(scanner: bool) -> None:
+    """A value no Q.850 cause ends (56 KB of ``Q.850;"``) took its pattern 10 s a message."""
+    from tests.sip.test_accel import _parse, needs_scanner  # noqa: PLC0415 (the scanner's test helpers)
+
+    if scanner and needs_scanner.args[0]:
+        pytest.skip("the C scanner is not built")
+    started = time.monotonic()
+    messages, rejects, _ = _parse(_bye_with_reasons('Q.850;"' * 8000, "Q.850;cause=16"), scanner, "full")
+    assert time.monotonic() - started < 2  # 10 s before, under a millisecond after
+    assert not rejects and [m.q850_cause for m in messages] == [16]
 
 
 @pytest.mark.parametrize(("value", "user", "host"), [
