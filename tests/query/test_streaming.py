@@ -42,6 +42,9 @@ class Counting:
         self.sizes.append(len(rows))
         return rows
 
+    def columns(self, table: str) -> set[str]:
+        return self.store.columns(table)
+
 
 @pytest.mark.parametrize("limit", [None, 7, 9])
 def test_calls_are_read_a_page_at_a_time_in_the_order_of_one_query(many: str, limit: int | None) -> None:
