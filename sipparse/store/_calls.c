@@ -233,19 +233,26 @@ static int may_decide(const Info *r, const Info *rows, Py_ssize_t n, int any_ini
     return answers < 0 ? -1 : !answers;
 }
 
-/* _deciding_invite_response: the first 2xx to an initial INVITE, else the final response to
- * the last initial INVITE (none while it has none); -1 on error, else 0. */
-static int deciding_invite_response(Info *rows, Py_ssize_t n, Info **out) {
-    int any_initial = 0;
-    long long last_initial = 0;
+/* Whether any initial INVITE (one without a To tag) was logged; *last: the highest CSeq of them. */
+static int last_initial_invite(const Info *rows, Py_ssize_t n, long long *last) {
+    int any = 0;
+    *last = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (rows[i].method != M_INVITE || rows[i].to_tag_truthy)
             continue;
         long long cseq = OR_ZERO(rows[i].has_cseq, rows[i].cseq);
-        if (!any_initial || cseq > last_initial)
-            last_initial = cseq;
-        any_initial = 1;
+        if (!any || cseq > *last)
+            *last = cseq;
+        any = 1;
     }
+    return any;
+}
+
+/* _deciding_invite_response: the first 2xx to an initial INVITE, else the final response to
+ * the last initial INVITE (none while it has none); -1 on error, else 0. */
+static int deciding_invite_response(Info *rows, Py_ssize_t n, Info **out) {
+    long long last_initial;
+    int any_initial = last_initial_invite(rows, n, &last_initial);
     *out = NULL;
     int drop = any_initial ? 0 : drops_reinvite_answers(rows, n);
     if (drop < 0)
@@ -293,16 +300,8 @@ static int deciding_invite_response(Info *rows, Py_ssize_t n, Info **out) {
 /* _pdd_response: the first response to an initial INVITE that is not 100 Trying, but a
  * 401/407 challenge to one that a later initial INVITE (higher CSeq) answered. */
 static const Info *pdd_response(const Info *rows, Py_ssize_t n) {
-    int any_initial = 0;
-    long long last_initial = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (rows[i].method != M_INVITE || rows[i].to_tag_truthy)
-            continue;
-        long long cseq = OR_ZERO(rows[i].has_cseq, rows[i].cseq);
-        if (!any_initial || cseq > last_initial)
-            last_initial = cseq;
-        any_initial = 1;
-    }
+    long long last_initial;
+    int any_initial = last_initial_invite(rows, n, &last_initial);
     if (!any_initial)
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {

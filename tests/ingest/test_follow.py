@@ -345,11 +345,17 @@ def test_a_second_follower_through_a_symlink_leaves_the_log_to_the_first(sqlite_
     log = tmp_path / "pjsip"
     log.write_bytes(b"".join(messages(1)))
     (tmp_path / "current").symlink_to(log)
+    _second_follower_leaves_it(sqlite_url, str(log), str(tmp_path / "current"))
+
+
+def _second_follower_leaves_it(sqlite_url: str, first_spelling: str, second_spelling: str) -> None:
+    """A follower of ``first_spelling`` runs; one of ``second_spelling`` exits 0 at once,
+    saying another follows the file; the first stops cleanly on SIGTERM."""
     argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress"]
-    first = subprocess.Popen([*argv, str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([*argv, first_spelling], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(sqlite_url, 1, 20) < 20
-        second = subprocess.run([*argv, str(tmp_path / "current")], capture_output=True, text=True, timeout=30)
+        second = subprocess.run([*argv, second_spelling], capture_output=True, text=True, timeout=30)
         assert second.returncode == 0, second.stderr
         assert "another sipparse ingest --follow follows" in second.stderr
     finally:
@@ -365,17 +371,7 @@ def test_a_file_that_a_glob_and_a_path_name_has_one_follower(sqlite_url: str, tm
     logs.mkdir()
     log = logs / "pjsip"
     log.write_bytes(b"".join(messages(1)))
-    argv = [*sipparse_bin(), "--db", sqlite_url, "ingest", "--follow", "--tz", "UTC", "--no-progress"]
-    first = subprocess.Popen([*argv, str(logs / "*")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(sqlite_url, 1, 20) < 20
-        second = subprocess.run([*argv, str(log)], capture_output=True, text=True, timeout=30)
-        assert second.returncode == 0, second.stderr
-        assert "another sipparse ingest --follow follows" in second.stderr
-    finally:
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=30)
-    assert first.returncode == 0
+    _second_follower_leaves_it(sqlite_url, str(logs / "*"), str(log))
 
 
 def test_a_glob_leaves_out_the_files_another_follower_follows(tmp_path: Path) -> None:
