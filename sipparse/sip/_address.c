@@ -19,8 +19,8 @@
  *                  part of it), and from that ";" on the parameters (none without a ";").
  *   SIP_URI        (of the URI stripped) a scheme (a letter, then letters, digits, "+-.")
  *                  and ":"; then, when what follows the longest run of characters other
- *                  than ":@;?>" is "@", or is ":" with an "@" somewhere after it, that run
- *                  is the user; then the host: "[hex digits, colons, dots]", else the
+ *                  than ":@?>" is "@", or is ":" with an "@" somewhere after it, that run
+ *                  is the user (";" included: RFC 3261 25.1 user-unreserved); then the host: "[hex digits, colons, dots]", else the
  *                  longest run of characters other than ":;?>" and blanks. A "tel" URI
  *                  (the scheme in any case) without a user has no host: what would be its
  *                  host, the number, is its user (RFC 3966; MessageParser._uri_parts).
@@ -142,7 +142,7 @@ static int uri_parts(const char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t user[
     int tel = i - a == 3 && (s[a] | 0x20) == 't' && (s[a + 1] | 0x20) == 'e' && (s[a + 2] | 0x20) == 'l';
     i++;
     Py_ssize_t run = i;
-    while (run < b && !strchr(":@;?>", s[run]))
+    while (run < b && !strchr(":@?>", s[run]))
         run++;
     Py_ssize_t at = run < b && s[run] == ':' ? find_char(s, run + 1, b, '@') : run;  /* past a password */
     if (at >= 0 && at < b && s[at] == '@') {

@@ -55,7 +55,7 @@ STANDARD_ADDRESS_RULES = {
     "SIP_QUOTED_STRING": r'"(?:[^"\\]|\\[^\n])*"',
     "SIP_NAME_ADDR": r'[ \t]*(?<display>%{SIP_QUOTED_STRING}|[^<"\n]*?)[ \t]*<(?<uri>[^>\n]*)>(?<params>[^\n]*)',
     "SIP_ADDR_SPEC": r"[ \t]*(?<uri>[^;\n]*?)[ \t]*(?<params>;[^\n]*)?",
-    "SIP_URI": r"(?<scheme>[A-Za-z][A-Za-z0-9+\-.]*):(?:(?<user>[^:@;?>\n]*)(?::[^@\n]*)?@)?"
+    "SIP_URI": r"(?<scheme>[A-Za-z][A-Za-z0-9+\-.]*):(?:(?<user>[^:@?>\n]*)(?::[^@\n]*)?@)?"
                r"(?<host>\[[0-9A-Fa-f:.]+\]|[^:;?>\s]*)(?::(?<port>[0-9]+))?",
     "SIP_TAG_PARAM": r";[ \t]*[Tt][Aa][Gg][ \t]*=[ \t]*(?<tag>[^;, \t\n]+)",
     "SIP_VIA_BRANCH": r";[ \t]*[Bb][Rr][Aa][Nn][Cc][Hh][ \t]*=[ \t]*(?<branch>[^;, \t\n]+)",

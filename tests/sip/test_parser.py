@@ -191,3 +191,24 @@ def test_the_user_of_a_tel_uri_is_its_number(value: str, user: str | None, host:
     assert isinstance(m, SipMessage)
     assert (m.from_user, m.from_host, m.from_tag) == (user, host, "a")
     assert (m.to_user, m.to_host) == (user, host)
+
+
+@pytest.mark.parametrize("in_c", [True, False])
+@pytest.mark.parametrize(("value", "user", "host"), [
+    # RFC 3261 25.1: a user may hold ";" (user-unreserved), as carriers' numbers with number
+    # portability (RFC 4694 npdi, rn) or a subaddress (isub) in a user=phone URI do
+    ("<sip:+15551234567;npdi;rn=+15556660000@gw.example;user=phone>;tag=a",
+     "+15551234567;npdi;rn=+15556660000", "gw.example"),
+    ('"Sub" <sip:+4930123;isub=12@pbx.example:5060>;tag=a', "+4930123;isub=12", "pbx.example"),
+    ("<sip:al;x=1:pw@pbx.example>;tag=a", "al;x=1", "pbx.example"),
+    ("<sip:pbx.example;transport=tcp;lr>;tag=a", None, "pbx.example"),
+    ("<tel:+15551234567;npdi;rn=+15556660000>;tag=a", "+15551234567", None),
+])
+def test_a_user_with_parameters_is_the_whole_user(value: str, user: str | None, host: str | None,
+                                                   in_c: bool) -> None:
+    parser = MessageParser(Grammar.from_library(PatternLibrary.load()))
+    if not in_c:
+        parser._c_address = None
+    elif parser._c_address is None:
+        pytest.skip("the C reader of addresses is not built")
+    assert parser.address(value)[1:] == (user, host, "a")
