@@ -7,11 +7,13 @@ but with its lines joined by LF: no CR, and no line end after the last line.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _BOUNDARY = re.compile(r';\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.I)
 _PART_BLANK = re.compile(rb"\r\n\r\n|\n\r?\n")
-_PART_TYPE = re.compile(rb"^content-type[ \t]*:[ \t]*([^\r\n;]*)", re.I | re.M)
+_PART_TYPE = re.compile(rb"^content-type[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+MAX_NESTING = 4  # multipart parts inside multipart parts looked into for the SDP
 
 
 def sdp_text(content_type: str | None, body: bytes) -> str | None:
@@ -33,28 +35,50 @@ def _as_text(body: bytes) -> str | None:
     return text.rstrip("\n") or None
 
 
-def _from_multipart(content_type: str, body: bytes) -> str | None:
+def _from_multipart(content_type: str, body: bytes, depth: int = 0) -> str | None:
     match = _BOUNDARY.search(content_type)
     if match is None:
         return None
-    delimiter = b"--" + (match.group(1) or match.group(2)).encode("utf-8", "replace")
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        found = _sdp_part(part)
+    for part in _parts(body, (match.group(1) or match.group(2)).encode("utf-8", "replace")):
+        found = _sdp_part(part, depth)
         if found is not None:
             return found
     return None
 
 
-def _sdp_part(part: bytes) -> str | None:
-    # body-part = MIME-part-headers CRLF [body]; the part ends with the CRLF before "--"
+def _parts(body: bytes, boundary: bytes) -> list[bytes]:
+    """The body parts between the delimiter lines of ``boundary`` (RFC 2046 5.1.1): a line
+    of "--" and the boundary, "--" after it on the last, padding blanks allowed. A part's
+    content ends before the line end that precedes the next delimiter, so "--b" inside a
+    line, or a line "--b2", is content, not a delimiter of "b"."""
+    delimiters = list(_delimiter(boundary).finditer(body))
+    parts = []
+    for here, after in zip(delimiters, [*delimiters[1:], None], strict=False):
+        if here.group(1):  # the close delimiter: what follows is the epilogue
+            break
+        # a body cut short (a log's Content-Length, a truncated dump) keeps its last part
+        parts.append(body[here.end():after.start() if after is not None else len(body)])
+    return parts
+
+
+@functools.lru_cache(maxsize=64)
+def _delimiter(boundary: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"(?:\A|\r?\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?=\r?\n|\Z)")
+
+
+def _sdp_part(part: bytes, depth: int) -> str | None:
+    # body-part = MIME-part-headers CRLF [body]
     blank = _PART_BLANK.search(part)
     if blank is None:
         return None
     kind = _PART_TYPE.search(part, 0, blank.start())
-    if kind is None or kind.group(1).strip().lower() != b"application/sdp":
+    if kind is None:
         return None
-    content = part[blank.end():]
-    content = content[:-2] if content.endswith(b"\r\n") else content.removesuffix(b"\n")
-    return _as_text(content)
+    value = kind.group(1).decode("utf-8", "replace")
+    media = value.split(";", 1)[0].strip().lower()
+    if media == "application/sdp":
+        return _as_text(part[blank.end():])
+    # RFC 5621 3.1: a part may be multipart itself (the SDP among alternatives)
+    if media.startswith("multipart/") and depth < MAX_NESTING:
+        return _from_multipart(value, part[blank.end():], depth + 1)
+    return None

@@ -212,3 +212,34 @@ def test_a_user_with_parameters_is_the_whole_user(value: str, user: str | None, 
     elif parser._c_address is None:
         pytest.skip("the C reader of addresses is not built")
     assert parser.address(value)[1:] == (user, host, "a")
+
+
+SDP_BODY = b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+SDP_TEXT = "v=0\no=- 1 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\nm=audio 4000 RTP/AVP 0"
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    # RFC 5621 3.1: a part may itself be multipart, the SDP and its alternatives inside
+    ("multipart/mixed;boundary=outer",
+     b"--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
+     b"--inner\r\nContent-Type: application/sdp\r\n\r\n" + SDP_BODY + b"\r\n--inner--\r\n"
+     b"\r\n--outer\r\nContent-Type: application/pidf+xml\r\n\r\n<presence/>\r\n--outer--\r\n"),
+    # RFC 2046 5.1.1: a delimiter is a whole line; "--b" inside a line, or "--b2", is content
+    ("multipart/mixed;boundary=b",
+     b"--b\r\nContent-Type: text/plain\r\n\r\nsee --b-- below\r\n--b2 here\r\n"
+     b"--b\r\nContent-Type: application/sdp\r\n\r\n" + SDP_BODY + b"\r\n--b--\r\n"),
+])
+def test_the_sdp_of_a_nested_multipart_body(content_type: str, body: bytes) -> None:
+    assert sdp_text(content_type, body) == SDP_TEXT
+
+
+def test_the_sdp_of_a_multipart_body_nested_without_end_is_read_at_once() -> None:
+    started = time.monotonic()
+    deep = b"".join(b"--b\r\nContent-Type: multipart/mixed;boundary=b\r\n\r\n" for _ in range(5000))
+    assert sdp_text("multipart/mixed;boundary=b", deep) is None
+    assert time.monotonic() - started < 1
+
+
+def test_the_sdp_of_a_multipart_body_cut_before_its_close_delimiter() -> None:
+    body = b"--b\r\nContent-Type: application/isup\r\n\r\nxx\r\n--b\r\nContent-Type: application/sdp\r\n\r\n" + SDP_BODY
+    assert sdp_text("multipart/mixed; boundary=b", body) == SDP_TEXT
