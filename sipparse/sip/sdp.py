@@ -12,7 +12,8 @@ import re
 
 _BOUNDARY = re.compile(r';\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.I)
 _PART_BLANK = re.compile(rb"\r\n\r\n|\n\r?\n")
-_PART_TYPE = re.compile(rb"^content-type[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+# a part's Content-Type, also in the compact form a SIP stack may write there too (Wireshark reads it)
+_PART_TYPE = re.compile(rb"^(?:content-type|c)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 MAX_NESTING = 4  # multipart parts inside multipart parts looked into for the SDP
 
 

@@ -233,6 +233,13 @@ def test_the_sdp_of_a_nested_multipart_body(content_type: str, body: bytes) -> N
     assert sdp_text(content_type, body) == SDP_TEXT
 
 
+def test_the_sdp_of_a_part_typed_in_the_compact_form() -> None:
+    # a SIP stack writes its own compact "c:" in a part too, and Wireshark reads it so
+    body = b"--p9\r\nc: application/sdp\r\n\r\n" + SDP_BODY + b"\r\n--p9--\r\n"
+    assert sdp_text("multipart/mixed;boundary=p9", body) == SDP_TEXT
+    assert sdp_text("multipart/mixed;boundary=p9", body.replace(b"c:", b"cc:")) is None
+
+
 def test_the_sdp_of_a_multipart_body_nested_without_end_is_read_at_once() -> None:
     started = time.monotonic()
     deep = b"".join(b"--b\r\nContent-Type: multipart/mixed;boundary=b\r\n\r\n" for _ in range(5000))
