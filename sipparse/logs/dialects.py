@@ -79,8 +79,6 @@ class UnknownLogFormat(LogFileError):
 # Shapes no built-in dialect reads that the README gives a [[dialects]] table for, by their
 # first line: a log of one is told that table, so that its user knows what to write.
 _README_TABLES = (
-    (re.compile(rb"\[[^\]\n]+\] (?:VERBOSE|NOTICE|WARNING|ERROR|DEBUG|DTMF|SECURITY|TRACE|FATAL)\[[0-9]+\]"),
-     "an Asterisk file channel with another dateformat", "asterisk-any-dateformat"),
     (re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2}) "
                 rb"[^ \n]+ [^ \[:\n]+ "),
      "RFC 3339 syslog lines whose tag has no PROCID", "rfc3339-no-procid"),
@@ -236,7 +234,8 @@ def build_dialects(library: Any, user_dialects: Sequence[Mapping[str, Any]] = ()
 
 def asterisk_rules(library: Any) -> AsteriskRules:
     """Compile the ASTERISK_ORIGIN / ASTERISK_PJSIP_MARKER patterns."""
-    origin, _ = compile_bytes(library, r"(?:\[%{ASTERISK_TIMESTAMP}\] )?%{ASTERISK_ORIGIN}", 0, builtin=True)
+    origin, _ = compile_bytes(
+        library, r"(?:\[(?:%{ASTERISK_TIMESTAMP}|%{ASTERISK_OTHER_DATEFORMAT})\] )?%{ASTERISK_ORIGIN}", 0, builtin=True)
     marker, groups = compile_bytes(library, "%{ASTERISK_PJSIP_MARKER}", 0, builtin=True)
     missing = [name for name in MARKER_FIELDS if name not in groups]
     if missing:  # else the first marker read fails as an unexpected KeyError
