@@ -346,7 +346,15 @@ static int is_plain_iso_stamp(const unsigned char *t, Py_ssize_t n) {
     return clock_time(t, 11, n, ".,") == n;
 }
 
-static Py_ssize_t level_and_lwp_end(const unsigned char *d, Py_ssize_t i, Py_ssize_t n);
+/* ASTERISK_ANY_LEVEL then "[LWP]" at d[i]: a level of any name ([A-Za-z0-9_]+), and its LWP. */
+static int any_level_and_lwp(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    Py_ssize_t name = i;
+    while (i < n && (is_alpha(d[i]) || is_digit(d[i]) || d[i] == '_')) i++;
+    if (i == name || i >= n || d[i] != '[') return 0;
+    Py_ssize_t lwp = ++i;
+    while (i < n && is_digit(d[i])) i++;
+    return i > lwp && i < n && d[i] == ']';
+}
 
 /* Whether line (n bytes to the end of the data, line[0] == '[') begins with the bundled
  * ASTERISK_FULL_LINE: 1 yes, 0 no, -1 cannot tell (an ISO 8601 form only the regex knows).
@@ -362,7 +370,7 @@ static int full_prefix(const unsigned char *line, Py_ssize_t n, Py_ssize_t *clos
     if (is_upper(t[0]) && is_syslog_stamp(t, tn)) return 1;
     if (is_digit(t[0]) && is_plain_iso_stamp(t, tn)) return 1;
     /* ASTERISK_OTHER_DATEFORMAT: any other dateformat's stamp (no "[" in it), before a level and LWP */
-    if (!memchr(t, '[', (size_t)tn) && level_and_lwp_end(line, i + 2, n) >= 0) return 1;
+    if (!memchr(t, '[', (size_t)tn) && any_level_and_lwp(line, i + 2, n)) return 1;
     /* the other ASTERISK_TIMESTAMP forms: the syslog one (read above) or ISO 8601, which starts
      * with a digit and only the regex knows whole */
     return is_digit(t[0]) ? -1 : 0;
@@ -494,8 +502,8 @@ static int is_module_char(unsigned char c) {
     return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
 }
 
-/* ASTERISK_LEVEL then "[LWP]" at d[i]: the index after its "]", or -1. */
-static Py_ssize_t level_and_lwp_end(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+/* ASTERISK_ORIGIN at d[i]: the index after it, or -1 (then Python decides). */
+static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
     /* the level names by their first letter (most lines start with none of them) */
     const char *level;
     switch (i < n ? d[i] : 0) {
@@ -515,12 +523,7 @@ static Py_ssize_t level_and_lwp_end(const unsigned char *d, Py_ssize_t i, Py_ssi
     Py_ssize_t lwp = ++i;
     while (i < n && is_digit(d[i])) i++;
     if (i == lwp || i >= n || d[i] != ']') return -1;
-    return i + 1;
-}
-
-/* ASTERISK_ORIGIN at d[i]: the index after it, or -1 (then Python decides). */
-static Py_ssize_t match_origin(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
-    if ((i = level_and_lwp_end(d, i, n)) < 0) return -1;
+    i++;
     if (i < n && d[i] == '[') { /* [channel] */
         i++;
         while (i < n && d[i] != ']' && d[i] != '\n') i++;

@@ -349,6 +349,25 @@ def test_a_full_log_in_another_dateformat_is_read_as_full(reader: str, dateforma
     assert [(m.timestamp, m.raw_message) for m in got] == [(m.timestamp, m.raw_message) for m in plain]
 
 
+@pytest.mark.parametrize("level", [b"FAX", b"compliance", b"CEL_2"])
+def test_entries_of_any_level_begin_entries_in_another_dateformat(reader: str, level: bytes) -> None:
+    """A file channel in ``dateformat = %s`` logging ``*``: an entry of a level a module
+    registers (res_fax's FAX) or of logger.conf's ``custom_levels`` after a packet is an
+    entry of its own, skipped, not text after the packet, and no message is lost."""
+    data = (DATA / "asterisk-real/pjsip").read_bytes()
+    entry = re.compile(rb"(?m)^\[Nov 29 14:(\d\d):(\d\d)\] ")
+
+    def epoch_with_other_level(m: re.Match[bytes]) -> bytes:
+        stamp = b"[%d] " % (1795960800 + int(m[1]) * 60 + int(m[2]))
+        return stamp + level + b"[2931][C-00000001] res_fax.c: a line of another level\n" + stamp
+
+    changed = entry.sub(epoch_with_other_level, data)
+    plain, _, skipped, _ = parse_bytes(data)
+    got, rejects, changed_skipped, _ = parse_bytes(changed)
+    assert not rejects and changed_skipped == skipped + data.count(b"\n[Nov 29 ") + 1
+    assert [(m.raw_message, m.problems) for m in got] == [(m.raw_message, m.problems) for m in plain]
+
+
 def readme_dialect(name: str) -> dict[str, object]:
     """The ``[[dialects]]`` table of that name in the README, as a user would copy it."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
