@@ -368,6 +368,23 @@ def test_entries_of_any_level_begin_entries_in_another_dateformat(reader: str, l
     assert [(m.raw_message, m.problems) for m in got] == [(m.raw_message, m.problems) for m in plain]
 
 
+def test_an_imfile_relay_of_a_channel_in_another_dateformat_reads_as_the_default_one(reader: str) -> None:
+    """imfile forwarding a ``pjsip`` channel written with ``dateformat = %s``: Asterisk's own
+    prefix inside each syslog line, its epoch stamp and all, is read as with the default
+    stamp: every message, with the direction, transport and peer of its marker."""
+    channel = (DATA / "asterisk-real/pjsip").read_bytes()
+    epoch = re.sub(rb"(?m)^\[Nov 29 14:(\d\d):(\d\d)\]",
+                   lambda m: b"[%d]" % (1795960800 + int(m[1]) * 60 + int(m[2])), channel)
+    relayed = b"".join(imfile_lines(channel, "pbx-a", 4101))
+    relayed_epoch = b"".join(imfile_lines(epoch, "pbx-a", 4101))
+    assert relayed_epoch.count(b"asterisk[4101]: [1795961") > 100
+    fields = ("call_id", "sip_method", "cseq", "raw_message", "direction", "transport", "peer")
+    plain, _, skipped, _ = parse_bytes(relayed)
+    got, rejects, epoch_skipped, _ = parse_bytes(relayed_epoch)
+    assert not rejects and epoch_skipped == skipped and len(got) == len(plain) > 100
+    assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
+
+
 def readme_dialect(name: str) -> dict[str, object]:
     """The ``[[dialects]]`` table of that name in the README, as a user would copy it."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
