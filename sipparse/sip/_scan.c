@@ -356,6 +356,16 @@ static int any_level_and_lwp(const unsigned char *d, Py_ssize_t i, Py_ssize_t n)
     return i > lwp && i < n && d[i] == ']';
 }
 
+/* ASTERISK_BANNER at d[i]: "Asterisk VERSION built by ", a file channel's first line. */
+static int is_banner(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    static const char opening[] = "Asterisk ", closing[] = " built by ";
+    Py_ssize_t o = (Py_ssize_t)sizeof(opening) - 1, c = (Py_ssize_t)sizeof(closing) - 1;
+    if (n - i < o || memcmp(d + i, opening, (size_t)o)) return 0;
+    Py_ssize_t version = i += o;
+    while (i < n && d[i] != ' ' && d[i] != '\n') i++;
+    return i > version && n - i >= c && !memcmp(d + i, closing, (size_t)c);
+}
+
 /* Whether line (n bytes to the end of the data, line[0] == '[') begins with the bundled
  * ASTERISK_FULL_LINE: 1 yes, 0 no, -1 cannot tell (an ISO 8601 form only the regex knows).
  * *close is set to the index of the ']' after the time stamp. */
@@ -370,7 +380,7 @@ static int full_prefix(const unsigned char *line, Py_ssize_t n, Py_ssize_t *clos
     if (is_upper(t[0]) && is_syslog_stamp(t, tn)) return 1;
     if (is_digit(t[0]) && is_plain_iso_stamp(t, tn)) return 1;
     /* ASTERISK_OTHER_DATEFORMAT: any other dateformat's stamp (no "[" in it), before a level and LWP */
-    if (!memchr(t, '[', (size_t)tn) && any_level_and_lwp(line, i + 2, n)) return 1;
+    if (!memchr(t, '[', (size_t)tn) && (any_level_and_lwp(line, i + 2, n) || is_banner(line, i + 2, n))) return 1;
     /* the other ASTERISK_TIMESTAMP forms: the syslog one (read above) or ISO 8601, which starts
      * with a digit and only the regex knows whole */
     return is_digit(t[0]) ? -1 : 0;

@@ -385,6 +385,26 @@ def test_an_imfile_relay_of_a_channel_in_another_dateformat_reads_as_the_default
     assert [[getattr(m, f) for f in fields] for m in got] == [[getattr(m, f) for f in fields] for m in plain]
 
 
+@pytest.mark.parametrize("version", [b"22.10.1", b"certified/18.9-cert5"])
+def test_a_banner_after_a_logger_reload_begins_an_entry_in_another_dateformat(reader: str, version: bytes) -> None:
+    """A file channel writes its "Asterisk ... built by" banner whenever it opens the file
+    (``logger reload``, ``logger rotate``), also in the middle of the file: in
+    ``dateformat = %s`` it is a line skipped, not text after the packet before it."""
+    data = (DATA / "asterisk-real/pjsip").read_bytes()
+    entry = re.compile(rb"(?m)^\[Nov 29 14:(\d\d):(\d\d)\] ")
+    banner = b"Asterisk " + version + b" built by root @ vm on a x86_64 running Linux on 2026-11-29 14:00:04 UTC\n"
+
+    def epoch_after_a_reload(m: re.Match[bytes]) -> bytes:
+        stamp = b"[%d] " % (1795960800 + int(m[1]) * 60 + int(m[2]))
+        return stamp + banner + stamp
+
+    changed = entry.sub(epoch_after_a_reload, data)
+    plain, _, skipped, _ = parse_bytes(data)
+    got, rejects, changed_skipped, _ = parse_bytes(changed)
+    assert not rejects and changed_skipped == skipped + data.count(b"\n[Nov 29 ") + 1
+    assert [(m.raw_message, m.problems) for m in got] == [(m.raw_message, m.problems) for m in plain]
+
+
 def readme_dialect(name: str) -> dict[str, object]:
     """The ``[[dialects]]`` table of that name in the README, as a user would copy it."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
