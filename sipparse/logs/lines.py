@@ -202,11 +202,15 @@ class SyslogLayout:
         while pos < limit:
             if fast is not None and not self.open and self._segment_rest:
                 self._rest_ends_at(buf, pos, limit)
-            if fast is not None and not self.open and not self._segment_rest:
-                # the C reader takes each message it can read whole, and the empty lines
-                # between them (most syslog logs have one after each message)
-                after, lines, pending = accel.reader.syslog_messages(buf, pos, limit, base, fast, self._rfc5424)
+            if fast is not None and not self.open and not self._segment_rest and pos != glued:
+                # the C reader takes each message it can read whole, the empty lines between
+                # them (most syslog logs have one after each message) and the dialplan lines;
+                # not a line glued to a cut one, whose reading (``_glued_whole``) tells how the
+                # line after it reads
+                after, lines, skipped, pending = accel.reader.syslog_messages(buf, pos, limit, base, fast,
+                                                                              self._rfc5424)
                 if after > pos:
+                    self.builder.out.skipped += skipped
                     pos = self._read_fast(after, lines, pending) if lines else after
                     continue
             if fast is not None and buf[pos] == 10:

@@ -1013,7 +1013,9 @@ static PyObject *read_full_entries(PyObject *self, PyObject *args) {
  * other message is open: each next line with the same stream and prefix shape, up to the
  * one that completes the body by Content-Length.  Anything else on the way (another stream,
  * a line without prefix, a CR, an Asterisk line, a line that could start a message, a
- * message that does not end in the data) and it declines before changing anything. */
+ * message that does not end in the data) and it declines before changing anything.  Between
+ * messages it also skips the dialplan lines (Asterisk's own lines without a marker), as
+ * lines.py does. */
 
 /* A bundled syslog prefix at d[i] (line end at n): the spans of its groups. */
 typedef struct {
@@ -1321,9 +1323,20 @@ static int segment_ends(const unsigned char *d, const Py_ssize_t *starts, const 
 /* A message read whole: where the data goes on, the prefixed lines it took, and the packet
  * Python must frame (a new reference) or NULL when its record was emitted here. */
 typedef struct {
-    Py_ssize_t next, lines;
+    Py_ssize_t next, lines, skipped;
     PyObject *pending;
 } SyslogRead;
+
+/* Whether a line's text d[i:n], outside any message, is an Asterisk line without a packet
+ * logger marker (a dialplan line: its origin, perhaps behind its own time stamp, and no
+ * "<--- " anywhere, so neither the marker's pattern nor LOOSE_MARKER reads one): lines.py
+ * skips it as a line without SIP (_asterisk_line, then _skip). */
+static int is_plain_asterisk_line(int kind, const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    if (!is_origin_line(d, i, n) || holds_glued_prefix(kind, d, i, n)) return 0;
+    for (const unsigned char *c = d + i, *e = d + n; (c = memchr(c, '<', (size_t)(e - c))); c++)
+        if (e - c >= 5 && memcmp(c, "<--- ", 5) == 0) return 0;
+    return 1;
+}
 
 static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_t limit, Py_ssize_t base,
                                PyObject *ctx, int kind, SyslogRead *out);
@@ -1332,9 +1345,10 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
  * lines of a short message.
  *
  * read_syslog_message() again and again, over the empty lines between messages, until a
- * message is not read whole or one is left to Python: (next, lines, pending), where next is where
- * Python goes on, lines the prefixed lines read and pending that of the last message read,
- * if Python must frame it. A turn of Python's loop per message cost as much again as the
+ * message is not read whole or one is left to Python: (next, lines, skipped, pending), where next
+ * is where Python goes on, lines the prefixed lines read, skipped those of them that hold no SIP
+ * (dialplan lines between messages) and pending the packet of the last message read, if Python
+ * must frame it. A turn of Python's loop per message cost as much again as the
  * C reader's call itself. */
 static PyObject *syslog_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -1354,7 +1368,7 @@ static PyObject *syslog_messages(PyObject *self, PyObject *const *args, Py_ssize
         return NULL;
     }
     int kind = rfc5424 ? SYSLOG_RFC5424 : SYSLOG_TRADITIONAL;
-    Py_ssize_t lines = 0;
+    Py_ssize_t lines = 0, skipped = 0;
     SyslogRead read = {.pending = NULL};
     int status = 1;
     while (pos < limit && read.pending == NULL) {
@@ -1366,10 +1380,11 @@ static PyObject *syslog_messages(PyObject *self, PyObject *const *args, Py_ssize
         if (status <= 0) break;
         pos = read.next;
         lines += read.lines;
+        skipped += read.skipped;
     }
     PyBuffer_Release(&view);
     if (status < 0) return NULL;
-    return Py_BuildValue("nnN", pos, lines, read.pending ? read.pending : Py_NewRef(Py_None));
+    return Py_BuildValue("nnnN", pos, lines, skipped, read.pending ? read.pending : Py_NewRef(Py_None));
 }
 
 /* 1 with ``out`` filled when the message at d[pos] was read whole, 0 when it is left to
@@ -1384,6 +1399,10 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
         (kind == SYSLOG_TRADITIONAL && d[first.end - 1] != ' '))
         return 0;
 
+    if (is_plain_asterisk_line(kind, d, first.end, line_end)) {
+        out->next = line_end + 1, out->lines = 1, out->skipped = 1, out->pending = NULL;
+        return 1;
+    }
     Envelope env = {.offset = base + pos, .line = NULL, .host = NULL, .pid = NULL};
     Py_ssize_t count = 0, prefixed = 1, at = line_end + 1;
     const unsigned char *text = d + first.end;
@@ -1464,7 +1483,7 @@ static int read_syslog_message(const unsigned char *d, Py_ssize_t pos, Py_ssize_
         Scan s;
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(packet);
         int status = scan(p, PyBytes_GET_SIZE(packet), &s) ? emit_record(p, &s, &env, &PyTuple_GET_ITEM(ctx, 0)) : 0;
-        out->next = at, out->lines = prefixed, out->pending = NULL;
+        out->next = at, out->lines = prefixed, out->skipped = 0, out->pending = NULL;
         if (status == 1)
             result = 1;
         else if (status == 0) { /* Python frames the packet (several messages, a Reject...) */
@@ -1505,7 +1524,7 @@ static PyMethodDef METHODS[] = {
     {"full_entry_starts", full_entry_starts, METH_VARARGS, FULL_ENTRY_STARTS_DOC},
     {"read_full_entries", read_full_entries, METH_VARARGS, READ_FULL_ENTRIES_DOC},
     {"syslog_messages", (PyCFunction)(void (*)(void))syslog_messages, METH_FASTCALL,
-     "syslog_messages(buf, pos, limit, base, ctx, rfc5424) -> (next, lines, pending): see logs/lines.py."},
+     "syslog_messages(buf, pos, limit, base, ctx, rfc5424) -> (next, lines, skipped, pending): see logs/lines.py."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,12 +14,14 @@ import io
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sipparse.logs import LogParser, ParseOptions
+from sipparse.logs.lines import SyslogLayout
 from sipparse.sip import accel
 from tests.logs.helpers import DATA, SOURCE, imfile_lines
 from tests.logs.test_robustness import _asterisk_entry, _trying, cut_entries
@@ -513,3 +515,120 @@ def test_sdp_type_in_c_is_the_python_reading(content_type: str) -> None:
     any other is left to sdp.py."""
     python = content_type.split(";", 1)[0].strip().lower() == "application/sdp"
     assert accel.reader.is_plain_sdp_type(content_type) == (python and content_type.isascii())
+
+
+# --- two PBXs in one file: dialplan lines and TCP messages between the other's lines -------
+
+_PBX_STREAMS = (b"pbx-a asterisk[4101]: ", b"pbx-b asterisk[4102]: ")
+_DIALPLAN_LINES = st.sampled_from([
+    b"[Nov 29 12:00:01] VERBOSE[9][C-0000001] pbx.c: Executing [1@from-internal:1] Dial(\"PJSIP/1\") in new stack",
+    b"VERBOSE[9] pbx.c: Executing", b"[Nov 29 12:00:01] NOTICE[9] chan_pjsip.c: a <--- b",
+    b"[Nov 29 12:00:01] VERBOSE[9] x.c: <--- Received SIP request", b"[x] not an origin",
+    b"[Nov 29 12:00:01] VERBOSE[9] pbx.c: cut Nov 29 12:00:01 {other}SIP/2.0 200 OK#015",
+    b"[Nov 29 12:00:01] VERBOSE[9] pbx.c: cut Nov 29 12:00:01 {other}[Nov 29 12:00:01] VERBOSE[42] "
+    b"res_pjsip_logger.c: <--- Received SIP request (10 bytes) from UDP:10.0.0.1:5060 --->",
+    b"[Nov 29 12:00:01] VERBOSE[9] pbx.c: x\rCR", b"[Nov 29 12:00:01] VERBOSE[9] pbx.c: message repeated 2 times",
+    b"message repeated 2 times: [ VERBOSE[9] pbx.c: x]", b"[Nov 29 12:00:01.250] VERBOSE[9] pbx.c: y",
+])
+
+
+@st.composite
+def _pbx_items(draw: st.DrawFn, stream: bytes) -> list[list[bytes]]:
+    """One PBX's lines as imfile forwards its file channel, grouped: each packet logger entry
+    (a message, or a TCP segment of two messages dumped for each) and each dialplan line."""
+    other = _PBX_STREAMS[1 - _PBX_STREAMS.index(stream)]
+    items: list[list[bytes]] = []
+    for _ in range(draw(st.integers(1, 5))):
+        stamp = draw(st.sampled_from([b"Nov 29 12:00:01", b"Nov  9 23:59:59"]))
+        prefix = stamp + b" " + stream
+        if draw(st.integers(0, 2)) == 0:
+            items.append([prefix + draw(_DIALPLAN_LINES).replace(b"{other}", other)])
+            continue
+        message = draw(_messages())
+        keep_cr = draw(st.integers(0, 5)) > 0
+        dump = [prefix + line for line in _as_rsyslog(message, keep_cr)]
+        transport = draw(st.sampled_from([b"UDP", b"TCP", b"TCP"]))
+        sizes = [len(message) + draw(st.sampled_from([0, 0, 0, 2]))]
+        if transport == b"TCP" and draw(st.integers(0, 3)) == 0:  # a segment of two messages
+            second = draw(_messages())
+            # its lines perhaps logged a second later, a day later (another stamp shape)
+            later = draw(st.sampled_from([prefix, b"Nov 10 00:00:00 " + stream]))
+            dump += [later + line for line in _as_rsyslog(second, keep_cr)]
+            sizes.append(len(second))
+        kind = b"response" if message.startswith(b"SIP/") else b"request"
+        inner = draw(st.sampled_from([b"[Nov 29 12:00:01] VERBOSE[42][C-0000001] res_pjsip_logger.c: ",
+                                      b"[Nov 29 12:00:01] VERBOSE[42] res_pjsip_logger.c: ", b""]))
+        for size in sizes:
+            marker = b"<--- Received SIP %s (%d bytes) from %s:10.0.0.1:5060 --->" % (kind, size, transport)
+            items.append([prefix + inner + marker] + dump)
+    return items
+
+
+@st.composite
+def _two_pbx_logs(draw: st.DrawFn) -> bytes:
+    """Two PBXs' entries in one file: mostly whole entries after one another, now and then
+    a line of one inside an entry of the other, and empty lines here and there."""
+    pending = [draw(_pbx_items(stream)) for stream in _PBX_STREAMS]
+    out: list[bytes] = []
+    while any(pending):
+        index = draw(st.sampled_from([k for k, items in enumerate(pending) if items]))
+        item = pending[index][0]
+        take = len(item) if draw(st.integers(0, 5)) else draw(st.integers(1, len(item)))
+        out += item[:take]
+        del item[:take]
+        if not item:
+            pending[index].pop(0)
+        if draw(st.integers(0, 6)) == 0:
+            out.append(b"")
+    return b"".join(line + b"\n" for line in out)
+
+
+@needs_scanner
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_two_pbx_logs(), st.sampled_from([64, 700, 1 << 16]), st.booleans())
+def test_two_pbxs_with_dialplan_lines_and_tcp_read_the_same(log: bytes, read: int, final: bool) -> None:
+    assert _parse_syslog(log, True, read, final) == _parse_syslog(log, False, read, final)
+
+
+def _count_python_lines(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The syslog lines the Python reader reads one by one from now on (the C reader's are not)."""
+    read: list[bytes] = []
+    line = SyslogLayout._line
+
+    def counting(self: SyslogLayout, m: Any, content: bytes, start: int, end: int) -> None:
+        read.append(content)
+        line(self, m, content, start, end)
+
+    monkeypatch.setattr(SyslogLayout, "_line", counting)
+    return read
+
+
+def _logged(prefix: bytes, *packets: tuple[bytes, bytes]) -> list[bytes]:
+    """Packet logger entries (marker transport, message) as imfile forwards them under ``prefix``."""
+    lines = []
+    for transport, message in packets:
+        lines.append(prefix + b"[Nov  9 23:59:59] VERBOSE[42] res_pjsip_logger.c: <--- Received SIP response "
+                     b"(%d bytes) from %s:10.0.0.1:5060 --->" % (len(message), transport))
+        lines += [prefix + line for line in message.replace(b"\r\n", b"#015\n").split(b"\n") if line]
+    return lines
+
+
+_PBX_A = b"Nov  9 23:59:59 pbx-a asterisk[4101]: "
+_PBX_B = b"Nov  9 23:59:59 pbx-b asterisk[4102]: "
+_DIALPLAN = b"[Nov  9 23:59:59] VERBOSE[9][C-00000001] pbx.c: Executing [1@from-internal:1] Dial(\"PJSIP/1\")"
+
+
+@needs_scanner
+def test_dialplan_lines_between_messages_stay_in_the_c_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dialplan line between two messages is skipped by the C reader, as Python skips it:
+    it no longer hands the line, and every message after it, back to Python's line loop."""
+    lines = _logged(_PBX_A, (b"UDP", _OK)) + [_PBX_A + _DIALPLAN, _PBX_B + _DIALPLAN] \
+        + _logged(_PBX_B, (b"UDP", _OK.replace(b"udp-2", b"udp-3")))
+    log = b"".join(line + b"\n" for line in lines)
+    slow = _parse_syslog(log, False, 1 << 16, True)
+    read = _count_python_lines(monkeypatch)
+    fast = _parse_syslog(log, True, 1 << 16, True)
+    assert fast == slow
+    assert sum(skipped for _, skipped in fast[2]) == 2  # the two dialplan lines
+    assert read == []
+
