@@ -1300,9 +1300,33 @@ static int is_stream_marker(const unsigned char *d, const Marker *mk) {
            ascii_lower(d[mk->transport + 2]) != 'p';
 }
 
+/* The stream's next line after d[at] (before limit), past empty lines and the whole lines of
+ * other streams, which lines.py reads without touching this stream's state (two PBXs in one
+ * file interleave their lines): its prefix in *p and its end; -1 when it is not there or this
+ * reader cannot tell (a line without a prefix, a CR, a line perhaps glued to a cut one, the
+ * stream under another stamp shape, more than OTHER_LINES lines of others). */
+#define OTHER_LINES 256
+static Py_ssize_t next_stream_line(int kind, const unsigned char *d, Py_ssize_t at, Py_ssize_t limit, Py_ssize_t pos,
+                                   const SyslogPrefix *first, SyslogPrefix *p) {
+    for (int others = 0; others <= OTHER_LINES; others++) {
+        while (at < limit && d[at] == '\n') at++;
+        Py_ssize_t end = stream_line(kind, d, at, limit, pos, first, p);
+        if (end >= 0 || at >= limit) return end;
+        const unsigned char *nl = memchr(d + at, '\n', (size_t)(limit - at));
+        if (!nl) return -1;
+        end = nl - d;
+        SyslogPrefix other;
+        if (memchr(d + at, '\r', (size_t)(end - at)) || !match_syslog_prefix(kind, d, at, end, &other) ||
+            same_stream(d, first, &other) || holds_glued_prefix(kind, d, other.end, end))
+            return -1;
+        at = end + 1;
+    }
+    return -1;
+}
+
 /* Whether a message of a TCP segment, complete by its Content-Length, is read whole here as
  * lines.py reads it: the bytes its marker announced (lines.py's _as_announced), and the next
- * line of its stream (after empty lines) a marker.  Else the segment may go on with the next
+ * line of its stream (after empty lines and other streams' lines) a marker.  Else the segment may go on with the next
  * message, or its rest is to be skipped (lines.py's _segment_rest): Python reads it. */
 static int segment_ends(const unsigned char *d, const Py_ssize_t *starts, const Py_ssize_t *ends, Py_ssize_t count,
                         const Marker *mk, int kind, Py_ssize_t at, Py_ssize_t limit, Py_ssize_t pos,
@@ -1314,9 +1338,8 @@ static int segment_ends(const unsigned char *d, const Py_ssize_t *starts, const 
     }
     for (Py_ssize_t i = mk->size_start; i < mk->size_end; i++) announced = announced * 10 + (d[i] - '0');
     if (size != announced) return 0;
-    while (at < limit && d[at] == '\n') at++;
     SyslogPrefix next;
-    Py_ssize_t end = stream_line(kind, d, at, limit, pos, first, &next);
+    Py_ssize_t end = next_stream_line(kind, d, at, limit, pos, first, &next);
     return end >= 0 && (asterisk_marker_at(d, next.end, end) >= 0 || is_origin_line(d, next.end, end));
 }
 

@@ -632,3 +632,51 @@ def test_dialplan_lines_between_messages_stay_in_the_c_reader(monkeypatch: pytes
     assert sum(skipped for _, skipped in fast[2]) == 2  # the two dialplan lines
     assert read == []
 
+
+@needs_scanner
+def test_a_tcp_message_before_the_other_pbxs_lines_stays_in_the_c_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TCP message of one PBX, then lines of the other, then the first one's next marker:
+    the message was the whole segment, and the C reader takes it, as it does when its
+    stream's next line comes right after it."""
+    tcp = _OK.replace(b"UDP", b"TCP")
+    lines = _logged(_PBX_A, (b"TCP", tcp)) + _logged(_PBX_B, (b"UDP", _OK.replace(b"udp-2", b"udp-3"))) \
+        + _logged(_PBX_A, (b"TCP", tcp.replace(b"udp-2", b"tcp-4"))) + [_PBX_A + _DIALPLAN]
+    log = b"".join(line + b"\n" for line in lines)
+    slow = _parse_syslog(log, False, 1 << 16, True)
+    read = _count_python_lines(monkeypatch)
+    fast = _parse_syslog(log, True, 1 << 16, True)
+    assert fast == slow
+    assert [m.call_id for m in fast[0]] == ["udp-2", "udp-3", "tcp-4"]
+    assert read == []
+
+
+@needs_scanner
+def test_the_rest_of_a_tcp_segment_a_day_later_reads_the_same() -> None:
+    """The second message of a TCP segment logged under another stamp shape (Nov  9, then
+    Nov 10), after the first one's whole message: it is the segment's rest, skipped, and
+    its own dump takes it, not a message without a marker."""
+    tcp = _OK.replace(b"UDP", b"TCP")
+    second = tcp.replace(b"200 OK", b"202 OK").replace(b"udp-2", b"tcp-3")
+    later = b"Nov 10 00:00:00 pbx-a asterisk[4101]: "
+    first_dump = _logged(_PBX_A, (b"TCP", tcp))
+    first_dump += [later + line for line in second.replace(b"\r\n", b"#015\n").split(b"\n") if line]
+    lines = first_dump + [_PBX_B + _DIALPLAN] + _logged(_PBX_A, (b"TCP", second))[:1] + first_dump[1:] \
+        + [_PBX_A + _DIALPLAN]
+    log = b"".join(line + b"\n" for line in lines)
+    fast, slow = (_parse_syslog(log, scanner, 1 << 16, True) for scanner in (True, False))
+    assert fast == slow
+    assert [(m.call_id, m.direction) for m in fast[0]] == [("udp-2", "in"), ("tcp-3", "in")]
+
+
+@needs_scanner
+def test_a_line_of_the_stream_glued_inside_the_other_pbxs_line_reads_the_same() -> None:
+    """After a TCP message, a line of its stream glued to a cut line of the other PBX: it is
+    the segment's rest, which Python skips, not the start of a message the C reader took
+    the TCP message without seeing."""
+    tcp = _OK.replace(b"UDP", b"TCP")
+    lines = _logged(_PBX_A, (b"TCP", tcp)) + [_PBX_B + _DIALPLAN + b" cut " + _PBX_A + b"SIP/2.0 202 OK#015"] \
+        + _logged(_PBX_A, (b"TCP", tcp.replace(b"udp-2", b"tcp-3"))) + [_PBX_A + _DIALPLAN]
+    log = b"".join(line + b"\n" for line in lines)
+    fast, slow = (_parse_syslog(log, scanner, 1 << 16, True) for scanner in (True, False))
+    assert fast == slow
+    assert fast[1] == []
