@@ -57,6 +57,7 @@ class Handover:
         self._depth = depth
         self._waiting: queue.Queue[Any] | None = None
         self._writer: threading.Thread | None = None
+        self.failure: Exception | None = None  # what ended the worker's writing, if anything
         # what the receiving thread got, and room for it: it receives the next item only once
         # ``get`` has taken the one before, so at most two batches are held here, the one
         # being stored and the next
@@ -100,7 +101,7 @@ class Handover:
         """Write each item handed over. After a failure the rest are dropped, and the socket is
         closed at once: the storing process then stops with an error instead of waiting, or
         of going on without a batch. The storing process gone (the socket broken) is no news;
-        an item that cannot be pickled is logged."""
+        an item that cannot be pickled is logged. The failure is kept in ``failure``."""
         assert self._waiting is not None
         while (item := self._waiting.get()) is not _END:
             if self._workers.fileno() < 0:
@@ -108,7 +109,8 @@ class Handover:
             try:
                 self._write(item)
             except Exception as exc:
-                if not isinstance(exc, OSError):
+                self.failure = exc
+                if not isinstance(exc, (OSError, MemoryError)):  # MemoryError: the worker's exit says it
                     log.error("cannot hand a batch over to the storing process: %s", exc)
                 self._workers.close()
 

@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -816,6 +817,7 @@ class _Failure:
 
     reason: str
     data_ended: bool = False  # an EOFError: gzip data that ends early
+    out_of_memory: bool = False  # a MemoryError: the run ends as one in this process would
 
 
 _CUT_SHORT = "gzip data cut short"  # what a parse worker sends after the last batch of such a file
@@ -881,6 +883,10 @@ PIPELINE_FIRST_BYTES = 256 << 10
 # writes: with one instead of two, run.py's 1 GiB ``full`` log took as long (100.4 s against
 # 100.7) and the worker's peak RSS went from 100 to 94 MiB.
 HANDOVER_DEPTH = 1
+# The exit status of a parse worker that could not hand a batch over for want of memory: the
+# storing process then ends the run as it would on a MemoryError of its own, not as a log
+# that could not be read.
+OUT_OF_MEMORY_STATUS = 12
 # The share of its time the storing process waited for batches above which the parse worker
 # leaves it batches to prepare (``ParseWorker._storing_waits``).
 SHARE_WHEN_IDLE = 0.35
@@ -950,10 +956,14 @@ class ParseWorker:
             self.handover.put(None)
         except files.READ_ERRORS as exc:
             self.handover.put(_Failure(str(getattr(exc, "strerror", None) or exc), isinstance(exc, EOFError)))
+        except MemoryError:
+            self.handover.put(_Failure("out of memory", out_of_memory=True))
         except BaseException as exc:  # anything else still ends the parent's wait
             self.handover.put(_Failure(f"parser failed: {type(exc).__name__}: {exc}"))
         finally:
             self.handover.close()
+        if isinstance(self.handover.failure, MemoryError):  # a batch too large to hand over
+            sys.exit(OUT_OF_MEMORY_STATUS)
 
     def _share(self, prepare: Callable[[Any, int], _Prepared], batch: Any, nbytes: int) -> _Prepared | _Unprepared:
         """The batch prepared here, unless the storing process is the idle side: then it
@@ -986,6 +996,8 @@ class ParseWorker:
             if item is None:
                 return
             if isinstance(item, _Failure):
+                if item.out_of_memory:
+                    raise MemoryError(item.reason)
                 raise (EOFError if item.data_ended else OSError)(item.reason)
             if isinstance(item, str) and item == _CUT_SHORT:
                 self.cut_short = True  # the gzip file's data ended early; what it held came
@@ -1002,6 +1014,8 @@ class ParseWorker:
             return self.handover.get()
         except EOFError:  # it ended without saying why (killed, or its parent's orphan)
             self.process.join(timeout=5)
+            if self.process.exitcode == OUT_OF_MEMORY_STATUS:
+                raise MemoryError("out of memory") from None
             raise OSError(f"parser process ended with status {self.process.exitcode}") from None
 
     def __enter__(self) -> ParseWorker:

@@ -44,6 +44,13 @@ COMMAND_MODULES = {
 }
 
 
+# What a run that could not allocate memory says: a process limit (``ulimit -v``, a
+# container's or a unit's MemoryMax) set below what a batch needs is the usual cause, and
+# what was committed before stays, so the next run with more memory resumes from it.
+OUT_OF_MEMORY = ("out of memory (a limit such as ulimit -v or a service's MemoryMax may be too low); "
+                 "what was stored is kept and the next run resumes from it")
+
+
 class _OutputClosed(Exception):
     """The reader of stdout went away (``sipparse grok match ... | head``): not a failure."""
 
@@ -325,6 +332,11 @@ def run(args: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         echo_line(f"Error: cannot write the output: {exc.strerror}", err=True)
+        sys.exit(1)
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        echo_line(f"Error: {OUT_OF_MEMORY}", err=True)
         sys.exit(1)
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:

@@ -507,8 +507,8 @@ class WalCheckpointer:
             # no waiting for locks: a checkpoint that would wait for the writer gives up
             con = connect_existing(self._path, 0)
             page_size = con.execute("PRAGMA page_size").fetchone()[0]
-        except sqlite3.Error as exc:
-            log.debug("no background checkpoints: %s", exc)
+        except (sqlite3.Error, MemoryError) as exc:
+            log.debug("no background checkpoints: %r", exc)
             return
         copied_before, copied_since_drop = 0, 0
         try:
@@ -527,8 +527,8 @@ class WalCheckpointer:
                     copied_since_drop = 0
                 if self._worth_cutting(frames * page_size):
                     con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error as exc:
-            log.debug("background checkpoints stopped: %s", exc)
+        except (sqlite3.Error, MemoryError) as exc:  # not a traceback of a thread on stderr
+            log.debug("background checkpoints stopped: %r", exc)
         finally:
             con.close()
 
