@@ -467,11 +467,16 @@ class Store(ABC):
         return self._guard("read", lambda: self._retried("read", lambda: self._read_committed(sql, params)))
 
     def _read_committed(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """A read that ends its transaction, so the next one sees what others committed."""
+        """A read that ends its transaction, so the next one sees what others committed. Left
+        by an exception (a Ctrl-C in the middle of the result), a failed rollback is not
+        raised in its place."""
         try:
-            return self.query(sql, params)
-        finally:
-            self.rollback()
+            rows = self.query(sql, params)
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self.rollback()
+        return rows
 
     def _transaction(self, work: Callable[[], T]) -> T:
         """Run ``work`` in one transaction; run it again on deadlock, lock wait timeout or a

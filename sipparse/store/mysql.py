@@ -343,12 +343,9 @@ class MySQLStore(Store):
             log.debug("close failed: %s", exc)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = self._con.cursor()
-        try:
+        with _closed_after(self._con.cursor()) as cursor:
             cursor.execute(sql, tuple(params) or None)
-            return cursor.rowcount
-        finally:
-            cursor.close()
+            return int(cursor.rowcount)
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         if not seq:
@@ -368,15 +365,13 @@ class MySQLStore(Store):
     def _executemany_plain(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         """The connector's own executemany: an INSERT's rows as one multi-row statement of
         SQL text, anything else one statement a row."""
-        cursor = self._con.cursor()
-        try:
-            cursor.executemany(sql, seq)
-            return cursor.rowcount
-        except self._connector.Error as exc:
-            _raise_encode_error(exc)
-            raise
-        finally:
-            cursor.close()
+        with _closed_after(self._con.cursor()) as cursor:
+            try:
+                cursor.executemany(sql, seq)
+            except self._connector.Error as exc:
+                _raise_encode_error(exc)
+                raise
+            return int(cursor.rowcount)
 
     def _insert_text(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
         """Multi-row INSERTs of ``ROWS_PER_STATEMENT`` rows as SQL text, every value converted
@@ -488,23 +483,22 @@ class MySQLStore(Store):
         return found
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self._con.cursor()
-        try:
+        with _closed_after(self._con.cursor()) as cursor:
             cursor.execute(sql, tuple(params) or None)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+            return list(cursor.fetchall())
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         def run() -> list[dict[str, Any]]:
-            cursor = self._con.cursor()
             try:
-                cursor.execute(qmark_to_format(sql), tuple(params) or None)
-                names = [d[0] for d in cursor.description or ()]
-                return [dict(zip(names, map(_plain_value, row), strict=True)) for row in cursor.fetchall()]
-            finally:
-                cursor.close()
-                self.rollback()
+                with _closed_after(self._con.cursor()) as cursor:
+                    cursor.execute(qmark_to_format(sql), tuple(params) or None)
+                    names = [d[0] for d in cursor.description or ()]
+                    rows = [dict(zip(names, map(_plain_value, row), strict=True)) for row in cursor.fetchall()]
+            except BaseException:
+                self._rollback_quietly()
+                raise
+            self.rollback()
+            return rows
 
         return self._guard("run the query", run)
 
@@ -886,6 +880,19 @@ def _raise_encode_error(exc: Exception) -> None:
     """Text the database cannot encode (lone surrogates): the caller cleans it and tries again."""
     if isinstance(exc.__cause__, UnicodeEncodeError):
         raise exc.__cause__ from None
+
+
+@contextmanager
+def _closed_after(cursor: Any) -> Iterator[Any]:
+    """``cursor``, closed on leaving. Left by an exception (a Ctrl-C that cut a result short,
+    a connection lost), a failure to close it ("Unread result found") is not raised in place
+    of that exception: the first failure is the one that says what happened."""
+    try:
+        yield cursor
+    except BaseException:
+        _close_quietly(cursor)
+        raise
+    cursor.close()
 
 
 def _close_quietly(cursor: Any) -> None:
