@@ -909,6 +909,19 @@ def pipeline_sizes(total: int, batch_bytes: int) -> list[int]:
     return ramp + [batch_bytes] * full + ([rest] if rest else []) + ramp[::-1]
 
 
+def worker_end(exitcode: int | None) -> str:
+    """How a parse worker that stopped sending batches ended, in words: a signal by its name
+    (SIGKILL: ``kill -9``, or the kernel's OOM killer), else its exit status."""
+    if exitcode is None:
+        return "the parse worker stopped answering"
+    if exitcode < 0:
+        try:
+            return f"the parse worker was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"the parse worker was killed by signal {-exitcode}"
+    return f"the parse worker ended with status {exitcode}"
+
+
 class ParseWorker:
     """Parses one file in a forked process and prepares its batches (``Run._prepared``: the
     rows and the new calls' summaries), handing them over a socket (``sipparse.handover``).
@@ -1016,7 +1029,7 @@ class ParseWorker:
             self.process.join(timeout=5)
             if self.process.exitcode == OUT_OF_MEMORY_STATUS:
                 raise MemoryError("out of memory") from None
-            raise OSError(f"parser process ended with status {self.process.exitcode}") from None
+            raise OSError(worker_end(self.process.exitcode)) from None
 
     def __enter__(self) -> ParseWorker:
         return self

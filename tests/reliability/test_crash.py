@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from tests.reliability.helpers import (
     Content,
     assert_sane,
+    checkpoints,
     child_env,
     connect,
     ingest_argv,
@@ -191,6 +193,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _committed(db_url: str) -> bool:
+    try:
+        return bool(checkpoints(db_url))
+    except Exception:  # no schema yet
+        return False
+
+
 def _gone(pid: int) -> bool:
     """Ended (a zombie nobody reaped holds no files either)."""
     try:
@@ -227,3 +236,35 @@ def test_sigkill_of_a_run_ends_its_parse_worker_too(db_url: str, tmp_path: Path)
     want = reference(tmp_path, {"pjsip": log.read_bytes()})
     got = Content.of(db_url)
     assert got.messages == want.messages and got.calls == want.calls
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_parse_worker_killed_mid_run_is_said_as_killed(db_url: str, tmp_path: Path) -> None:
+    """SIGKILL of the parse worker alone (the kernel's OOM killer picks the larger process):
+    the run stops at its last committed batch with one line that says the worker was
+    killed, by which signal (it said "parser process ended with status -9"), and the next
+    run stores what one clean run stores."""
+    log = tmp_path / "pjsip"
+    log.write_bytes(make_log(3000))
+    argv = ingest_argv(db_url, "--workers", "1", "--batch-bytes", "32768", str(log))
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        deadline = time.monotonic() + 20
+        while not (workers := _children(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert workers, "the run ended before its worker could be seen: a larger log is needed"
+        while not _committed(db_url) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert err.rstrip("\n").splitlines()[-1].endswith("the parse worker was killed by SIGKILL"), err
+    ingest_ok(db_url, str(log))
+    want = reference(tmp_path, {"pjsip": log.read_bytes()})
+    got = Content.of(db_url)
+    assert (got.messages, got.calls, got.checkpoints) == (want.messages, want.calls, want.checkpoints)
