@@ -85,6 +85,12 @@ CONNECTION_LOST = {2006, 2013, 2055}
 # account's hourly limits), shutting down, the session killed by a shutdown, no answer on
 # the socket or port, the connection lost
 UNREACHABLE = {1040, 1203, 1226, 1053, 1927, 2002, 2003, *CONNECTION_LOST}
+# refused by a count of connections (in all, of this user): the server counts a connection
+# until its thread has ended, a moment after the client closed it, so a connection made just
+# after closing one (``_reconnect``, twice in an open that migrates) may find its own old
+# one still counted. Such a refusal is tried again after each of these pauses (1.55 s in all).
+COUNT_REFUSALS = {1040, 1203, 1226}
+COUNT_REFUSAL_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
 URL_OPTIONS = ("unix_socket", "ssl_ca", "option_files")
 CONNECT_TIMEOUT = 10  # seconds to connect and be greeted
 # Settings a DBA may change globally, which every new session takes: limits that guard people
@@ -189,7 +195,7 @@ class MySQLStore(Store):
         self._can_prepare = True  # the pure connector's INSERTs, until the server refuses (TOO_MANY_PREPARED)
         self.loaded_rows = getattr(self, "loaded_rows", 0)  # rows given to loads that were kept
         try:
-            self._con = connector.connect(**self._connect_args(connector))
+            self._con = self._connection_counted_or_not(connector)
         except connector.Error as exc:
             raise self._error("connect", exc) from None
         except (OSError, ValueError) as exc:
@@ -299,6 +305,19 @@ class MySQLStore(Store):
         old my.cnf files) would refuse a statement of a few hundred larger messages, and
         with it every batch of the ingest."""
         self.packet_budget = max(MIN_PACKET_BUDGET, min(MAX_PACKET_BUDGET, allowed // 2))
+
+    def _connection_counted_or_not(self, connector: Any) -> Any:
+        """A new connection; refused by a count of connections, tried again a few times
+        (``COUNT_REFUSALS``), as the refusal may count one this process has just closed."""
+        for wait in COUNT_REFUSAL_WAITS:
+            try:
+                return connector.connect(**self._connect_args(connector))
+            except connector.Error as exc:
+                if getattr(exc, "errno", None) not in COUNT_REFUSALS:
+                    raise
+                log.debug("connection refused by a count, tried again in %.2f s: %s", wait, exc)
+                time.sleep(wait)
+        return connector.connect(**self._connect_args(connector))
 
     def _reconnect(self) -> None:
         self._statements = {}  # they died with the connection
