@@ -464,14 +464,15 @@ class Store(ABC):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         # a read is safe to repeat: e.g. a session the server dropped while the process was elsewhere
         self.commit_pending()  # it ends its transaction: the batches left open go in first
-        return self._guard("read", lambda: self._retried("read", lambda: self._read_committed(sql, params)))
+        return self._guard("read", lambda: self._retried("read", lambda: self._read_committed(
+            lambda: self.query(sql, params))))
 
-    def _read_committed(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """A read that ends its transaction, so the next one sees what others committed. Left
+    def _read_committed(self, read: Callable[[], T]) -> T:
+        """``read()`` in a transaction it ends, so the next one sees what others committed. Left
         by an exception (a Ctrl-C in the middle of the result), a failed rollback is not
         raised in its place."""
         try:
-            rows = self.query(sql, params)
+            rows = read()
         except BaseException:
             self._rollback_quietly()
             raise

@@ -508,18 +508,12 @@ class MySQLStore(Store):
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         def run() -> list[dict[str, Any]]:
-            try:
-                with _closed_after(self._con.cursor()) as cursor:
-                    cursor.execute(qmark_to_format(sql), tuple(params) or None)
-                    names = [d[0] for d in cursor.description or ()]
-                    rows = [dict(zip(names, map(_plain_value, row), strict=True)) for row in cursor.fetchall()]
-            except BaseException:
-                self._rollback_quietly()
-                raise
-            self.rollback()
-            return rows
+            with _closed_after(self._con.cursor()) as cursor:
+                cursor.execute(qmark_to_format(sql), tuple(params) or None)
+                names = [d[0] for d in cursor.description or ()]
+                return [dict(zip(names, map(_plain_value, row), strict=True)) for row in cursor.fetchall()]
 
-        return self._guard("run the query", run)
+        return self._guard("run the query", lambda: self._read_committed(run))
 
     def fmt_time(self, value: datetime | None) -> Any:
         return utc_naive(value)
