@@ -36,3 +36,19 @@ def test_a_closed_stdout_is_no_unexpected_error(tmp_path: Path, args: list[str])
                           env=child_env(), timeout=60)
     assert done.returncode == 0, done.stderr
     assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_ctrl_c_outside_a_command_ends_as_one_inside_does(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C that lands after click has returned (while the output is flushed) ends with
+    click's "Aborted!" and exit 1, like one inside a command, not with another line or code."""
+    from sipparse.cli import base
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as ended:
+        base.run(["--version"])
+    assert ended.value.code == 1
+    assert capsys.readouterr().err.strip() == "Aborted!"

@@ -306,7 +306,9 @@ def run(args: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="sipparse", standalone_mode=False)
         if sys.stdout is not None:  # None: started with stdout closed, and click printed nothing
             sys.stdout.flush()  # what is still buffered fails here, not unseen at exit
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns a Ctrl-C inside a command into Abort; one that lands outside it (while
+        # the output is flushed) ends the run the same way, with the contract's exit 1
         click.echo("Aborted!", err=True)
         sys.exit(1)
     except click.ClickException as exc:
@@ -321,9 +323,6 @@ def run(args: list[str] | None = None) -> None:
             traceback.print_exc()
         echo_line(f"Error: {exc}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
     except _OutputClosed:
         discard_from_now_on(sys.stdout)
         sys.exit(0)
