@@ -52,20 +52,31 @@ CACHE_KIB = 8 * 1024
 PAGE_SIZE = 16 * 1024
 # The writer copies the WAL into the database file itself (a checkpoint, with two fsyncs,
 # inside its COMMIT) only when the WAL holds this much; before that ``WalCheckpointer`` copies
-# each commit in the background. The WAL starts over only at a transaction that finds it all
-# copied, which a writer that begins its next transaction at once never does: so the WAL
-# grows by each commit until the writer copies the last one itself, and starts over. Each
-# commit of an ingest holds the index pages it changed, all over the Call-ID indexes, which
-# grow with the database: over 64 MiB a commit once a database passes a few hundred MiB, so a
-# lower limit made the writer copy, and wait for the disk, at every COMMIT. Measured on a
-# 1 GiB ``genlog.py`` ``full`` log: 64 MiB 63.4 s (28.6 s of it in COMMIT), 512 MiB 51.7-55.4 s
-# (6.4-6.9 s), 1 GiB 54.5 s (4.8 s, a WAL of 1.1 GB); 256 MiB logs no change. The WAL file
-# then reaches about this size during a large ingest (the last connection to close removes
-# it; ``WAL_KEPT_BYTES`` for one that stays open). A ``journal_size_limit`` of 64 MiB, which
-# cuts the file back at each start-over, cost 6 s of that 1 GiB ingest. A checkpoint moves
-# committed pages only, so a crash at any moment still leaves the rows and their checkpoint
-# together.
+# each commit in the background. The WAL starts over from its beginning only at a
+# transaction that finds it all copied (``WAL_RESTART_BYTES``). Each commit of an ingest
+# holds the index pages it changed, all over the Call-ID indexes, which grow with the
+# database: over 64 MiB a commit once a database passes a few hundred MiB, so a lower limit
+# made the writer copy, and wait for the disk, at every COMMIT. Measured on a 1 GiB
+# ``genlog.py`` ``full`` log: 64 MiB 63.4 s (28.6 s of it in COMMIT), 512 MiB 51.7-55.4 s
+# (6.4-6.9 s), 1 GiB 54.5 s (4.8 s, a WAL of 1.1 GB); 256 MiB logs no change. A
+# ``journal_size_limit`` of 64 MiB, which cuts the file back at each start-over, cost 6 s of
+# that 1 GiB ingest. A checkpoint moves committed pages only, so a crash at any moment still
+# leaves the rows and their checkpoint together.
 WAL_CHECKPOINT_BYTES = 512 << 20
+# Once the WAL holds this much, the writer waits before its next BEGIN for the background
+# copy of its last COMMIT to end (at most ``RESTART_WAIT_SECONDS``): a transaction that
+# begins with the WAL all copied writes it again from its start. Without that wait the
+# writer, which begins its next transaction at once, never found it all copied: the WAL grew
+# by each commit until ``WAL_CHECKPOINT_BYTES``, some 600 MB of fresh file pages, each of which
+# costs the kernel (and, on a virtual machine that hands freed memory back, its host) a page
+# fault, where a WAL that starts over rewrites pages still in memory. With it the WAL file
+# stays near 120 MB. Measured on ``genlog.py`` ``full`` logs, ``--workers 1``, alternating,
+# with other work on the machine (load 6): 256 MiB, kernel time 2.41-2.66 -> 2.18-2.31 s in
+# four pairs; 1 GiB 122.0 -> 115.9 s and 110.1 -> 87.9 s (kernel 12.6 -> 11.1 s, 11.8 -> 9.6 s).
+# A wait lasts one background copy (0.1-0.3 s under that load), some seven per 256 MiB; the
+# parse worker goes on meanwhile.
+WAL_RESTART_BYTES = 64 << 20
+RESTART_WAIT_SECONDS = 1.0
 # A WAL file larger than this that holds less than an eighth of it since it started over (a
 # ``--follow`` run's small commits after a large catch-up) is copied whole and cut to nothing
 # by ``WalCheckpointer``, between two transactions, instead of staying that large on disk for
@@ -291,6 +302,8 @@ class SQLiteStore(Store):
         return None
 
     def _begin(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.let_wal_start_over()
         self._con.execute("BEGIN IMMEDIATE")
         # the numbers of calls are the database's: another writer may have given some since
         self._refs, self._next_ref = {}, None
@@ -473,7 +486,8 @@ class WalCheckpointer:
     transaction (SQLite releases Python's lock for both). The WAL starts over from its
     beginning at the first transaction after a complete copy: between a cron run's small
     transactions, or during a large ingest after the writer's own copy of its last commit
-    (``WAL_CHECKPOINT_BYTES``). A crash at any moment loses nothing: the WAL keeps every
+    (``WAL_CHECKPOINT_BYTES``), or once the writer waited for a copy to end
+    (``WAL_RESTART_BYTES``). A crash at any moment loses nothing: the WAL keeps every
     committed page until it is in the database file. Started at the first nudge; a failure
     stops it quietly and the writer's own checkpoints (``wal_autocheckpoint``) carry on.
     A WAL file left large by a large ingest is emptied once commits are small again
@@ -485,14 +499,29 @@ class WalCheckpointer:
     def __init__(self, path: str) -> None:
         self._path = path
         self._wake = threading.Event()
+        self._copied = threading.Event()  # set when a copy has ended since the last nudge
+        self._held = 0  # bytes the WAL held since it started over, at the last copy
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self.waited = 0.0  # seconds writers waited in ``let_wal_start_over``
 
     def nudge(self) -> None:
         if self._thread is None and not self._stopping:
             self._thread = threading.Thread(target=self._run, name="sipparse-wal-checkpoint", daemon=True)
             self._thread.start()
+        self._copied.clear()
         self._wake.set()
+
+    def let_wal_start_over(self) -> None:
+        """Before a writer's BEGIN: once the WAL holds ``WAL_RESTART_BYTES``, wait for the copy
+        of the last commit to end, so that the transaction finds the WAL all copied and writes
+        it again from its start. A copy that a reader's snapshot keeps from finishing ends all
+        the same; a thread that has stopped is not waited for."""
+        if self._thread is None or self._held < WAL_RESTART_BYTES or self._copied.is_set():
+            return
+        started = time.monotonic()
+        self._copied.wait(RESTART_WAIT_SECONDS)
+        self.waited += time.monotonic() - started
 
     def stop(self) -> None:
         """Finish the checkpoint under way, if any, and end the thread."""
@@ -501,6 +530,8 @@ class WalCheckpointer:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.waited:
+            log.debug("writers waited %.2f s for the WAL to start over", self.waited)
 
     def _run(self) -> None:
         try:
@@ -522,6 +553,8 @@ class WalCheckpointer:
                 _busy, frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
                 copied_since_drop += _frames_copied_since(copied_before, copied) * page_size
                 copied_before = copied
+                self._held = frames * page_size
+                self._copied.set()
                 if copied_since_drop >= DROP_CACHE_BYTES:
                     drop_cached_pages(self._path)
                     copied_since_drop = 0
@@ -530,6 +563,8 @@ class WalCheckpointer:
         except (sqlite3.Error, MemoryError) as exc:  # not a traceback of a thread on stderr
             log.debug("background checkpoints stopped: %r", exc)
         finally:
+            self._held = 0  # no copy to wait for any more
+            self._copied.set()
             con.close()
 
     def _worth_cutting(self, held: int) -> bool:

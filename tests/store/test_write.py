@@ -401,6 +401,76 @@ def test_sqlite_empties_a_large_wal_once_its_commits_are_small(sqlite_url: str, 
         assert store.fetchall("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
 
 
+def _wal_sizes_over_batches(url: str, batches: int, reader: Any = None) -> tuple[list[int], float, int]:
+    """Write ``batches`` transactions of 200 calls each (their own file each), noting the WAL
+    file's size after each: the sizes, the seconds the writer waited for the WAL to start
+    over, and the rows stored."""
+    import os
+
+    wal = url.removeprefix("sqlite:///") + "-wal"
+    sizes = []
+    with open_store(url) as store:
+        for n in range(batches):
+            store.write_batch(mixed_traffic(Source(f"/var/log/pjsip-{n}", f"fp-wal-{n}"), 200, START))
+            sizes.append(os.path.getsize(wal))
+        waited = store._checkpointer.waited
+        stored = count(store, "sip_transactions")
+    return sizes, waited, stored
+
+
+def test_a_long_ingest_writes_its_sqlite_wal_again_from_the_start(sqlite_url: str, monkeypatch) -> None:
+    """Once the WAL holds ``WAL_RESTART_BYTES``, the writer lets the background copy of its
+    last commit end before it begins the next, which then writes the WAL from its start: the
+    file stays near that size instead of growing by every commit (fresh pages, each a fault).
+    The copies here start 0.1 s late, as a large commit's ends after the writer's next BEGIN."""
+    import sqlite3
+    import time
+    from urllib.parse import quote
+
+    import sipparse.store.sqlite as sqlite_store
+
+    class LateCopies(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if sql.startswith("PRAGMA wal_checkpoint"):
+                time.sleep(0.1)
+            return super().execute(sql, *args)
+
+    def connect_existing(path: str, timeout: float) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=timeout, isolation_level=None,
+                               check_same_thread=False, factory=LateCopies)
+
+    monkeypatch.setattr(sqlite_store, "connect_existing", connect_existing)
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", 1 << 20)
+    sizes, _waited, stored = _wal_sizes_over_batches(sqlite_url, 16)
+    per_batch = sizes[0]
+    assert per_batch > 256 << 10
+    assert max(sizes) < (1 << 20) + 4 * per_batch < 16 * per_batch, sizes
+    assert stored == 16 * len(mixed_traffic(SOURCE, 200, START))
+
+
+def test_a_reader_that_keeps_the_wal_from_starting_over_does_not_stall_the_writer(
+        sqlite_url: str, monkeypatch) -> None:
+    """A reader's open snapshot keeps the background copy from finishing, so the WAL cannot
+    start over: the writer still waits only for each copy to end, not for its time limit."""
+    import sqlite3
+
+    import sipparse.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", 1 << 20, raising=False)
+    with open_store(sqlite_url) as store:
+        store.write_batch(mixed_traffic(SOURCE, 1, START))
+    reader = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM sip_transactions").fetchone()  # holds its snapshot
+        sizes, waited, stored = _wal_sizes_over_batches(sqlite_url, 8)
+    finally:
+        reader.close()
+    assert sizes == sorted(sizes) and sizes[-1] > 4 * sizes[0], sizes  # it could not start over
+    assert waited < 8 * sqlite_store.RESTART_WAIT_SECONDS / 4, waited
+    assert stored == len(mixed_traffic(SOURCE, 1, START)) + 8 * len(mixed_traffic(SOURCE, 200, START))
+
+
 def test_write_batch_gives_the_collector_its_threshold_back(db_url: str) -> None:
     import gc
 
