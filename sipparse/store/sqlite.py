@@ -501,6 +501,7 @@ class WalCheckpointer:
         self._wake = threading.Event()
         self._copied = threading.Event()  # set when a copy has ended since the last nudge
         self._held = 0  # bytes the WAL held since it started over, at the last copy
+        self._too_slow = False  # a copy outlasted the wait: no more waits until the WAL starts over
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.waited = 0.0  # seconds writers waited in ``let_wal_start_over``
@@ -516,11 +517,15 @@ class WalCheckpointer:
         """Before a writer's BEGIN: once the WAL holds ``WAL_RESTART_BYTES``, wait for the copy
         of the last commit to end, so that the transaction finds the WAL all copied and writes
         it again from its start. A copy that a reader's snapshot keeps from finishing ends all
-        the same; a thread that has stopped is not waited for."""
-        if self._thread is None or self._held < WAL_RESTART_BYTES or self._copied.is_set():
+        the same; a thread that has stopped is not waited for. A copy that outlasts
+        ``RESTART_WAIT_SECONDS`` (a slow disk) ends the waits until the WAL starts over by
+        itself (``WAL_CHECKPOINT_BYTES``): the writer would otherwise wait for the disk at
+        every COMMIT."""
+        if (self._thread is None or self._held < WAL_RESTART_BYTES or self._too_slow
+                or self._copied.is_set()):
             return
         started = time.monotonic()
-        self._copied.wait(RESTART_WAIT_SECONDS)
+        self._too_slow = not self._copied.wait(RESTART_WAIT_SECONDS)
         self.waited += time.monotonic() - started
 
     def stop(self) -> None:
@@ -554,6 +559,8 @@ class WalCheckpointer:
                 copied_since_drop += _frames_copied_since(copied_before, copied) * page_size
                 copied_before = copied
                 self._held = frames * page_size
+                if self._held < WAL_RESTART_BYTES:
+                    self._too_slow = False
                 self._copied.set()
                 if copied_since_drop >= DROP_CACHE_BYTES:
                     drop_cached_pages(self._path)

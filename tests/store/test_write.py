@@ -418,11 +418,9 @@ def _wal_sizes_over_batches(url: str, batches: int, reader: Any = None) -> tuple
     return sizes, waited, stored
 
 
-def test_a_long_ingest_writes_its_sqlite_wal_again_from_the_start(sqlite_url: str, monkeypatch) -> None:
-    """Once the WAL holds ``WAL_RESTART_BYTES``, the writer lets the background copy of its
-    last commit end before it begins the next, which then writes the WAL from its start: the
-    file stays near that size instead of growing by every commit (fresh pages, each a fault).
-    The copies here start 0.1 s late, as a large commit's ends after the writer's next BEGIN."""
+def _copies_late(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Make each background copy of the WAL start ``seconds`` late (a large commit's, or a
+    slow disk's), by its connection."""
     import sqlite3
     import time
     from urllib.parse import quote
@@ -432,7 +430,7 @@ def test_a_long_ingest_writes_its_sqlite_wal_again_from_the_start(sqlite_url: st
     class LateCopies(sqlite3.Connection):
         def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
             if sql.startswith("PRAGMA wal_checkpoint"):
-                time.sleep(0.1)
+                time.sleep(seconds)
             return super().execute(sql, *args)
 
     def connect_existing(path: str, timeout: float) -> sqlite3.Connection:
@@ -440,12 +438,35 @@ def test_a_long_ingest_writes_its_sqlite_wal_again_from_the_start(sqlite_url: st
                                check_same_thread=False, factory=LateCopies)
 
     monkeypatch.setattr(sqlite_store, "connect_existing", connect_existing)
+
+
+def test_a_long_ingest_writes_its_sqlite_wal_again_from_the_start(sqlite_url: str, monkeypatch) -> None:
+    """Once the WAL holds ``WAL_RESTART_BYTES``, the writer lets the background copy of its
+    last commit end before it begins the next, which then writes the WAL from its start: the
+    file stays near that size instead of growing by every commit (fresh pages, each a fault).
+    The copies here start 0.1 s late, as a large commit's ends after the writer's next BEGIN."""
+    import sipparse.store.sqlite as sqlite_store
+
+    _copies_late(monkeypatch, 0.1)
     monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", 1 << 20)
-    sizes, _waited, stored = _wal_sizes_over_batches(sqlite_url, 16)
+    sizes, _waited, stored = _wal_sizes_over_batches(sqlite_url, 24)
     per_batch = sizes[0]
-    assert per_batch > 256 << 10
-    assert max(sizes) < (1 << 20) + 4 * per_batch < 16 * per_batch, sizes
-    assert stored == 16 * len(mixed_traffic(SOURCE, 200, START))
+    assert (1 << 20) < 2 * per_batch
+    assert max(sizes) < 12 * per_batch, sizes  # never started over: 24 batches' worth
+    assert stored == 24 * len(mixed_traffic(SOURCE, 200, START))
+
+
+def test_copies_slower_than_the_wait_end_the_waits_until_the_wal_starts_over(sqlite_url: str, monkeypatch) -> None:
+    """On a disk so slow that a copy outlasts ``RESTART_WAIT_SECONDS``, the writer waits once
+    and then goes on without waiting at each COMMIT."""
+    import sipparse.store.sqlite as sqlite_store
+
+    _copies_late(monkeypatch, 0.3)
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", 1 << 20)
+    monkeypatch.setattr(sqlite_store, "RESTART_WAIT_SECONDS", 0.05)
+    _sizes, waited, stored = _wal_sizes_over_batches(sqlite_url, 24)
+    assert 0.05 <= waited < 0.3, waited  # every COMMIT once the first copy ended: some 0.8 s
+    assert stored == 24 * len(mixed_traffic(SOURCE, 200, START))
 
 
 def test_a_reader_that_keeps_the_wal_from_starting_over_does_not_stall_the_writer(
