@@ -20,6 +20,9 @@ file and in the same run, since the machine is shared and absolute figures drift
 * ``sipparse ingest`` into MariaDB/MySQL: ``--mysql-url`` (a fresh database is created on
   that server and dropped afterwards), else the local server on 127.0.0.1:3306 as root when
   it answers, else a throwaway server (``tests/mysql_server.py``); ``--no-mysql`` skips it.
+  ``--mysql-server-option`` starts a throwaway server with those options (a tuned server,
+  see the README's "Tuning the MariaDB server for ingest"); on a throwaway server the check
+  also gives the CPU time the server itself spent on the ingest.
 
 Each ingest is checked afterwards: the database must hold exactly the messages the
 generator wrote (count, no rejects) and the same fields for every message of a sample of
@@ -215,18 +218,25 @@ def measure_parse(inp: Input) -> None:
                               check if ok else "FAILED: " + check))
 
 
-def measure_ingest(inp: Input, name: str, url: str, workers: int, reference: str | None) -> str:
-    """Ingest into ``url``, check the rows; return the digest of what was stored."""
+def measure_ingest(inp: Input, name: str, url: str, workers: int, reference: str | None,
+                   server_pid: int | None = None) -> str:
+    """Ingest into ``url``, check the rows; return the digest of what was stored. With
+    ``server_pid`` the check also gives the CPU time that server spent meanwhile."""
     argv = [*sipparse_command(), "--db", url, "ingest", "--tz", "UTC", "--year", "2026", "--no-progress",
             "--quiet", "--workers", str(workers), inp.path]
+    server_before = process_cpu(server_pid)
     seconds, cpu, rss, out = run_measured(argv)
+    server_after = process_cpu(server_pid)
+    server_note = ("" if server_before is None or server_after is None
+                   else f"; server {server_after - server_before:.1f} CPU-s")
     if out.returncode:
         inp.results.append(Result(name, seconds, cpu, None, rss, "FAILED: " + _last(out.stderr)))
         return ""
     count, rejects, digest, problems = check_store(url, inp)
     if reference is not None and digest != reference:
         problems.append("rows differ from the one-process SQLite run")
-    check = f"{count} rows, {rejects} rejects" + ("; " + "; ".join(problems) if problems else "; rows checked")
+    check = (f"{count} rows, {rejects} rejects" + ("; " + "; ".join(problems) if problems else "; rows checked")
+             + server_note)
     inp.results.append(Result(name, seconds, cpu, count, rss, ("FAILED: " if problems else "") + check))
     return digest
 
@@ -285,20 +295,49 @@ def _last(text: str) -> str:
 # -- MariaDB -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Server:
+    """A server to create benchmark databases on: its URL (without database), and the id of
+    its process when this run started it (its CPU time is then read from ``/proc``)."""
+
+    url: str
+    pid: int | None = None
+
+
 @contextlib.contextmanager
-def mysql_server(url: str | None) -> Iterator[str | None]:
-    """A server URL (without database) to create benchmark databases on, or None."""
-    if url:
-        yield url.rsplit("/", 1)[0]
+def mysql_server(url: str | None, options: tuple[str, ...] = ()) -> Iterator[Server | None]:
+    """The server to measure on, or None. ``options`` (``--mysql-server-option``) ask for a
+    throwaway server started with them, whatever else answers."""
+    if url and not options:
+        yield Server(url.rsplit("/", 1)[0])
         return
     local = "mysql://root@127.0.0.1:3306"
-    if _answers(local):
-        yield local
+    if not options and _answers(local):
+        yield Server(local)
         return
-    from tests.mysql_server import throwaway_server_url
+    from tests.mysql_server import ThrowawayServer
 
-    with throwaway_server_url() as root:
-        yield root.rsplit("/", 1)[0] if root else None
+    throwaway = ThrowawayServer(*options)
+    if not throwaway.available:
+        yield None
+        return
+    try:
+        root = throwaway.start()
+        assert throwaway.proc is not None
+        yield Server(root.rsplit("/", 1)[0], throwaway.proc.pid)
+    finally:
+        throwaway.stop()
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """User+system seconds of a process and all its threads so far (None: not known)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _answers(server: str) -> bool:
@@ -479,6 +518,10 @@ def main() -> int:
     ap.add_argument("--no-generate", action="store_true", help="measure only the --input logs")
     ap.add_argument("--mysql-url", help="a MySQL/MariaDB server to use (a fresh database is made on it)")
     ap.add_argument("--no-mysql", action="store_true", help="skip the MariaDB measurement")
+    ap.add_argument("--mysql-server-option", action="append", metavar="OPTION",
+                    help="measure MariaDB on a throwaway server started with this option, e.g. "
+                         "--mysql-server-option=--innodb-buffer-pool-size=1G (repeatable); the check "
+                         "then gives the server's own CPU time too")
     ap.add_argument("--mysql-max-mib", type=float, default=float("inf"),
                     help="measure MariaDB only on inputs up to this size (it is the slow one)")
     ap.add_argument("--workers", type=int, default=2, help="workers for the parallel ingest (default 2)")
@@ -503,7 +546,8 @@ def main() -> int:
 def run(args: argparse.Namespace, workdir: Path) -> int:
     inputs = [] if args.no_generate else generated_inputs(args, workdir)
     inputs += [Input(p, _detect(p), os.path.getsize(p), _expected(p)) for p in args.input or []]
-    with contextlib.nullcontext() if args.no_mysql else mysql_server(args.mysql_url) as server:
+    options = tuple(getattr(args, "mysql_server_option", None) or ())
+    with contextlib.nullcontext() if args.no_mysql else mysql_server(args.mysql_url, options) as server:
         for n, inp in enumerate(inputs):
             print(f"measuring {inp.path} ({inp.dialect}, {inp.mib:.0f} MiB) ...", file=sys.stderr, flush=True)
             measure_input(inp, args, workdir / f"db{n}", server, n)
@@ -527,7 +571,7 @@ def fresh_sqlite(dbdir: Path, name: str) -> str:
     return f"sqlite:///{dbdir}/{name}"
 
 
-def measure_input(inp: Input, args: argparse.Namespace, dbdir: Path, server: str | None, n: int) -> None:
+def measure_input(inp: Input, args: argparse.Namespace, dbdir: Path, server: Server | None, n: int) -> None:
     dbdir.mkdir(parents=True, exist_ok=True)
     measure_hardware(inp)
     measure_baselines(inp, int(args.pygrok_mib * (1 << 20)))
@@ -542,11 +586,12 @@ def measure_input(inp: Input, args: argparse.Namespace, dbdir: Path, server: str
     keep_best(inp, many)
     if server is not None and inp.mib <= args.mysql_max_mib:
         database = f"sipparse_bench_{os.getpid()}_{n}"
-        _admin(server, f"CREATE DATABASE `{database}`")
+        _admin(server.url, f"CREATE DATABASE `{database}`")
         try:
-            measure_ingest(inp, "sipparse ingest MariaDB", f"{server}/{database}", 0, reference or None)
+            measure_ingest(inp, "sipparse ingest MariaDB", f"{server.url}/{database}", 0, reference or None,
+                           server.pid)
         finally:
-            _admin(server, f"DROP DATABASE IF EXISTS `{database}`")
+            _admin(server.url, f"DROP DATABASE IF EXISTS `{database}`")
 
 
 if __name__ == "__main__":

@@ -59,3 +59,30 @@ def test_no_mysql_looks_for_no_server(bench: ModuleType, tmp_path: Path, monkeyp
     monkeypatch.setattr(bench, "mysql_server", no_server)
     args = argparse.Namespace(no_generate=True, input=None, no_mysql=True, mysql_url=None, workers=2, results="")
     assert bench.run(args, tmp_path) == 0
+
+
+def test_a_server_option_measures_on_a_throwaway_server_with_it_and_gives_its_cpu_time(
+        bench: ModuleType, tmp_path: Path) -> None:
+    from tests.mysql_server import ThrowawayServer
+
+    if not ThrowawayServer().available:
+        pytest.skip("no mariadbd or mysqld installed to start a throwaway server")
+    import mysql.connector
+
+    log = tmp_path / "x.log"
+    log.write_bytes((ROOT / "tests" / "data" / "seed-call.log").read_bytes())
+    inp = bench.Input(str(log), "syslog", log.stat().st_size, 5)
+    with bench.mysql_server("mysql://root@127.0.0.1:3306/test", ("--innodb-buffer-pool-size=64M",)) as server:
+        assert server.pid is not None and not server.url.endswith(":3306")
+        port = int(server.url.rsplit(":", 1)[1])
+        con = mysql.connector.connect(host="127.0.0.1", port=port, user="root")
+        try:
+            cursor = con.cursor()
+            cursor.execute("SELECT @@innodb_buffer_pool_size")
+            assert cursor.fetchone()[0] == 64 << 20
+            cursor.execute("CREATE DATABASE bench")
+        finally:
+            con.close()
+        bench.measure_ingest(inp, "sipparse ingest MariaDB", f"{server.url}/bench", 0, None, server.pid)
+    check = inp.get("sipparse ingest MariaDB").check
+    assert check.startswith("5 rows, 0 rejects; rows checked; server ") and check.endswith(" CPU-s"), check
