@@ -14,7 +14,9 @@ the built-in ones) plus a layout:
 
 Built in: ``full``, ``syslog`` (traditional time stamps), ``rfc5424`` (RFC 3339 time
 stamps), ``syslog-protocol`` (the RFC 5424 message itself: PRI, version, structured
-data) and ``json``.  Users add their own in the configuration, with no code change::
+data), ``json`` and ``console`` (the Asterisk CLI's output copied into a file: the
+``full`` layout with markers that begin a line, bare or behind ``[time] ``).  Users add
+their own in the configuration, with no code change::
 
     [[dialects]]
     name = "mylog"
@@ -45,6 +47,7 @@ BUILTIN = {
     "rfc5424": ("%{ASTERISK_RFC5424_LINE}", "syslog"),
     "syslog-protocol": ("%{ASTERISK_SYSLOG_PROTOCOL_LINE}", "syslog"),
     "json": ("%{ASTERISK_JSON_LINE}", "json"),
+    "console": ("%{ASTERISK_CONSOLE_LINE}", "full"),
 }
 LAYOUTS = ("full", "syslog")
 TABLE_KEYS = ("name", "line", "expression", "pattern", "fields", "layout", "kind")  # of a [[dialects]] table
@@ -332,10 +335,40 @@ def detect_dialect(
     lines = _sample_lines(head)
     best, best_score = None, 0
     for name, dialect in dialects.items():
+        if name == CONSOLE:  # whose few lines are told by their markers, below
+            continue
         score = sum(1 for line in lines if dialect.prefix.match(line))
         if score > best_score:
             best, best_score = name, score
-    return best
+    console = dialects.get(CONSOLE)
+    if console is None or not any(console.prefix.match(line) for line in lines):
+        return best
+    return CONSOLE if best is None or not _markers_behind_origin(lines, dialects[best]) else best
+
+
+CONSOLE = "console"
+_MARKER = re.compile(rb"<--- (?:Received|Transmitting) SIP ")
+
+
+def _markers_behind_origin(lines: Iterable[bytes], dialect: Dialect) -> int:
+    """How many of ``lines`` carry a packet logger marker that ``dialect`` reads: behind its
+    prefix and something more (Asterisk's origin, ``VERBOSE[2931] res_pjsip_logger.c: ``).
+
+    A console capture has a few lines that other dialects' prefixes match too (``[time]
+    ERROR[2931]: ...`` lines, which the CLI shows with their time stamp; every line of
+    ``asterisk -rvvvT``), and its markers begin a line (or follow ``[time] `` alone), never
+    behind an origin: it is a console capture when it has such markers and none behind an
+    origin. A text body quoting bare markers (a MESSAGE, which anyone may send) turns no
+    ``full`` log into one: its own packet's marker is read behind an origin."""
+    count = 0
+    for line in lines:
+        match = dialect.prefix.match(line)
+        if match is None:
+            continue
+        marker = _MARKER.search(line, match.end())
+        if marker is not None and marker.start() > match.end():
+            count += 1
+    return count
 
 
 def fits_dialect(head: bytes, dialect: Dialect) -> bool:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from operator import sub
 
-from sipparse.logs.dialects import AsteriskRules, Dialect, unanchored
+from sipparse.logs.dialects import CONSOLE, AsteriskRules, Dialect, unanchored
 from sipparse.logs.packets import MAX_MESSAGE, Marker, PacketBuilder
 from sipparse.logs.timestamps import TimestampParser
 from sipparse.sip import accel
@@ -34,6 +35,12 @@ UNREAD_MARKER = "a packet logger marker in a shape the log's dialect does not re
 
 # The opening of a packet logger marker, where one is looked for at any offset.
 _MARKER_TEXT = re.compile(re.escape(b"<--- "))
+
+# The note of a message of a console capture without time stamps.
+NO_CONSOLE_TIME = "no time stamp: the console shows none (asterisk -rvvvT shows them)"
+
+# A Content-Length header (or its compact form), its value in group 1.
+_COPIED_LENGTH = re.compile(rb"^(?:Content-Length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*$", re.I | re.M)
 
 # The length of an entry Asterisk cut (logger.c formats it into a buffer of LOGMSG_SIZE, 8192 bytes).
 CUT_ENTRY = 8191
@@ -52,11 +59,15 @@ class FullLayout:
         self.timestamps = timestamps
         self._ts_group = dialect.groups["timestamp"]
         self._size_group = rules.marker_groups["bytes"]
-        self._lead_byte = _literal_lead(dialect.prefix.pattern)
+        # a console capture's "[time] " is optional: its lines have no one first byte
+        self._lead_byte = None if dialect.name == CONSOLE else _literal_lead(dialect.prefix.pattern)
         self._lead = re.compile(re.escape(b"\n" + self._lead_byte)) if self._lead_byte else None
         # the prefix at any offset, not only at a line start: an entry after a cut one
         self._glued = unanchored(dialect.prefix)
         self._fast = fast and builder.parser.scan is not None and accel.reader is not None
+        # a console capture: the marker right after the prefix, no origin between; the
+        # lines after a packet are the CLI's own (prompts, dialplan lines), no SIP
+        self._console = dialect.name == CONSOLE
         self._skipping = False  # inside a line too long to keep, rejected by ``force``
 
     def checkpoint(self, done: int) -> int:
@@ -314,6 +325,10 @@ class FullLayout:
         line_end = buf.find(b"\n", match.end())
         if line_end < 0:
             return None
+        if self._console:  # the lines after a whole packet are the CLI's, no part of the entry
+            packet_end = self._whole_packet_end(buf, match) or self._copied_packet_end(buf, match, len(buf))
+            if packet_end is not None:
+                return packet_end
         if self._marker(buf, match) is None and not LOOSE_MARKER.search(buf, match.end(), line_end):
             return buf.rfind(b"\n") + 1
         # a marker, read or not (a reject then): its packet tells where the entry ends, so a
@@ -365,8 +380,46 @@ class FullLayout:
     def _marker(self, buf: bytes, match: re.Match[bytes]) -> re.Match[bytes] | None:
         origin = self.rules.origin.match(buf, match.end())
         if origin is None:
-            return None
+            return self.rules.marker.match(buf, match.end()) if self._console else None
         return self.rules.marker.match(buf, origin.end())
+
+    def _copied_packet_end(self, buf: bytes, match: re.Match[bytes], end: int) -> int | None:
+        """Where the packet of a console capture copied without its CRs ends (text copied
+        from a terminal or a web page loses them): its Content-Length counts each body line
+        with its CRLF, of which the copy kept the LF alone. Its body, so counted, ends at a
+        line end followed by the empty line Asterisk prints after a packet; None when it
+        does not (a body whose Content-Length says otherwise is left to the usual framing)."""
+        marker = self._marker(buf, match)
+        head = buf.find(b"\n", marker.end(), end) + 1 if marker is not None else 0
+        separator = buf.find(b"\n\n", head, end) if head else -1
+        if separator < 0 or b"\r" in buf[head:separator]:
+            return None
+        size = _COPIED_LENGTH.search(buf, head, separator + 1)
+        if size is None or len(size.group(1)) > 9:
+            return None
+        at, left = separator + 2, int(size.group(1))
+        while left > 0:
+            line_end = buf.find(b"\n", at, end)
+            if line_end < 0:
+                return None
+            left -= line_end - at + 2
+            at = line_end + 1
+        return at + 1 if left == 0 and buf[at:at + 1] == b"\n" else None
+
+    def _timestamp(self, match: re.Match[bytes]) -> datetime | None:
+        """The entry's time, None when its prefix has none (a console capture without ``-T``)."""
+        text = match.group(self._ts_group)
+        return None if text is None else self.timestamps(text)
+
+    def _console_packet_end(self, buf: bytes, match: re.Match[bytes], end: int) -> int:
+        """Where a console capture's packet ends: the lines after it that the CLI printed
+        before the next marker are skipped as no SIP, not stored as bytes of the message.
+        ``end`` when the packet is not whole by its Content-Length there."""
+        packet_end = self._whole_packet_end(buf, match) or self._copied_packet_end(buf, match, end)
+        if packet_end is None or packet_end >= end:
+            return end
+        self.builder.out.skipped += max(1, buf.count(b"\n", packet_end, end))
+        return packet_end
 
     def _entry(self, buf: bytes, base: int, match: re.Match[bytes], end: int) -> None:
         marker = self._marker(buf, match)
@@ -374,18 +427,22 @@ class FullLayout:
             line_end = buf.find(b"\n", match.end(), end)
             if LOOSE_MARKER.search(buf, match.end(), line_end if line_end >= 0 else end):
                 self.builder.reject(base + match.start(), base + end, UNREAD_MARKER, buf[match.start():end],
-                                    self.timestamps(match.group(self._ts_group)))
+                                    self._timestamp(match))
                 return
             self.builder.out.skipped += max(1, buf.count(b"\n", match.start(), end))
             return
+        if self._console:
+            end = self._console_packet_end(buf, match, end)
         line_end = buf.find(b"\n", marker.end(), end)
         body = line_end + 1 if line_end >= 0 else end
         end = self._before_hole(buf, body, end)
         stop = end - 1 if end > body and buf[end - 1] == 10 else end  # the LF Asterisk writes after the packet
         if stop - body > MAX_MESSAGE and self._split_oversized(buf, base, match, end):
             return
-        timestamp = self.timestamps(match.group(self._ts_group))
+        timestamp = self._timestamp(match)
         problems = None if stop - body <= MAX_MESSAGE else ["packet cut at 1 MiB"]
+        if match.group(self._ts_group) is None:
+            problems = [*(problems or []), NO_CONSOLE_TIME]
         if end - match.start() == CUT_ENTRY and stop == end and self._glued.match(buf, end):
             problems = [f"Asterisk cut its log entry at {CUT_ENTRY} bytes"]
         self.builder.packet(buf[body:min(stop, body + MAX_MESSAGE)], base + match.start(), base + end, base + body,

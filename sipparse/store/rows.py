@@ -48,6 +48,7 @@ _plain = attrgetter(*_PLAIN_ATTRIBUTES)
 _timestamp = attrgetter("timestamp")
 _problems = attrgetter("problems")
 NO_TIME_STAMP = "no time stamp: the log line's was not a date (or not one UTC can hold)"
+_NO_TIME = "no time stamp"  # how a message's own note on its missing time begins (a console capture's)
 _tzinfo = attrgetter("tzinfo")
 PROBLEMS_AT = ROW_NAMES.index("problems")
 CALL_ID_AT = ROW_NAMES.index("call_id")
@@ -190,7 +191,8 @@ def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: Times
     stamps = naive_times(list(map(_timestamp, messages)))
     problems = list(map(_problems, messages))
     if None in stamps:  # its log line's time stamp was no date, or none UTC can hold
-        problems = [p if s is not None else (*p, NO_TIME_STAMP) for p, s in zip(problems, stamps, strict=True)]
+        problems = [p if s is not None or any(note.startswith(_NO_TIME) for note in p) else (*p, NO_TIME_STAMP)
+                    for p, s in zip(problems, stamps, strict=True)]
     notes = [("; ".join(p) if p else None) for p in problems] if any(problems) else None
     times, stamp = fmt_times(stamps), fmt_times([now])[0]
     rows = None
