@@ -106,7 +106,7 @@ def _host_label(host: str | None) -> str | None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH|GLOB]...")
-@click.option("--format", "fmt", metavar="auto|syslog|rfc5424|syslog-protocol|full|json|console|NAME",
+@click.option("--format", "fmt", metavar="auto|syslog|rfc5424|syslog-protocol|full|json|console|docker|NAME",
               help="Log dialect (default auto, detected per file; NAME: a [[dialects]] entry of the config).")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Year of yearless syslog timestamps "
               "(default: inferred so that no timestamp lies after the file's last change).")

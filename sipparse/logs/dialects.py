@@ -14,8 +14,9 @@ the built-in ones) plus a layout:
 
 Built in: ``full``, ``syslog`` (traditional time stamps), ``rfc5424`` (RFC 3339 time
 stamps), ``syslog-protocol`` (the RFC 5424 message itself: PRI, version, structured
-data), ``json`` and ``console`` (the Asterisk CLI's output copied into a file: the
-``full`` layout with markers that begin a line, bare or behind ``[time] ``).  Users add
+data), ``json``, ``console`` (the Asterisk CLI's output copied into a file: the
+``full`` layout with markers that begin a line, bare or behind ``[time] ``) and ``docker``
+(that output as ``docker logs --timestamps`` shows it: every line behind Docker's time).  Users add
 their own in the configuration, with no code change::
 
     [[dialects]]
@@ -48,6 +49,7 @@ BUILTIN = {
     "syslog-protocol": ("%{ASTERISK_SYSLOG_PROTOCOL_LINE}", "syslog"),
     "json": ("%{ASTERISK_JSON_LINE}", "json"),
     "console": ("%{ASTERISK_CONSOLE_LINE}", "full"),
+    "docker": ("%{ASTERISK_DOCKER_LINE}", "syslog"),
 }
 LAYOUTS = ("full", "syslog")
 TABLE_KEYS = ("name", "line", "expression", "pattern", "fields", "layout", "kind")  # of a [[dialects]] table
@@ -88,13 +90,28 @@ _README_TABLES = (
 )
 
 
+# Shapes no dialect reads that a small change to the file or the command that wrote it makes
+# readable, by their first line with text, and what to do.
+_HINTS = (
+    (re.compile(rb"[A-Za-z0-9][A-Za-z0-9_.\-]* +\| "),
+     "; it looks like the output of docker compose logs: give that --timestamps (the docker format "
+     "reads it), or take the container's own docker logs"),
+    (re.compile(rb"[ \t]+(?:\[|<--- |[A-Z][a-z]{2} +[0-9]{1,2} |[0-9]{4}-[0-9]{2}-[0-9]{2})"),
+     "; its lines are indented (a copy from a web page or a mail?): remove the indentation"),
+)
+
+
 def _readme_table_for(head: bytes) -> str:
     """``; it looks like SHAPE: the README's TABLE table reads it`` when the first line of
-    ``head`` has a shape of ``_README_TABLES``, else nothing."""
+    ``head`` has a shape of ``_README_TABLES``, or what to do for a shape of ``_HINTS``; else
+    nothing."""
     first = next(iter(_sample_lines(head)), b"")
     for pattern, shape, table in _README_TABLES:
         if pattern.match(first):
             return f"; it looks like {shape}: the README's {table} table reads it"
+    for pattern, hint in _HINTS:
+        if pattern.match(first):
+            return hint
     return ""
 
 

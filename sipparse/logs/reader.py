@@ -97,7 +97,9 @@ class _Compiled:
         fast = bundled if (self.rules.origin.pattern, self.rules.marker.pattern) == rules else set()
         self.fast_full = "full" in fast
         self.fast_syslog = fast & {"syslog", "rfc5424"}
-        self.bundled_syslog = [d for name, d in self.dialects.items() if name in bundled and d.layout == "syslog"]
+        # rsyslog's formats, which a log may change between midway (not Docker's)
+        self.bundled_syslog = [d for name, d in self.dialects.items()
+                               if name in bundled and d.layout == "syslog" and name != "docker"]
 
     def others(self, dialect: Dialect) -> list[Dialect]:
         """The dialects whose prefix a line of a ``dialect`` log may have instead: a bundled

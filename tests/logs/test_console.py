@@ -17,7 +17,7 @@ import pytest
 
 from sipparse.logs.dialects import detect_dialect
 from sipparse.logs.full import NO_CONSOLE_TIME
-from tests.ingest.helpers import ingest_ok
+from tests.ingest.helpers import ingest, ingest_ok
 from tests.logs.helpers import parse_bytes
 
 CRLF = "\r\n"
@@ -146,3 +146,49 @@ def test_ingest_stores_a_console_capture(sqlite_url: str, tmp_path: Path) -> Non
                     ("200 OK", 5, "out", None, "console"), ("ACK", 5, "in", None, "console"),
                     ("BYE", 6, "in", None, "console"), ("200 OK", 6, "out", None, "console")]
     assert calls == [("301", "302", 200, 6)]
+
+
+def docker_lines(data: bytes, service: str = "") -> bytes:
+    """``data``, a console capture, as ``docker logs --timestamps`` shows it (``docker compose
+    logs --timestamps`` with a ``service``): each line behind the time Docker read it, the
+    CRs of the packet's lines kept."""
+    out = []
+    for i, line in enumerate(data.split(b"\n")[:-1]):
+        stamp = b"2026-12-03T09:15:%02d.%09dZ " % (10 + i // 12, 1000 * i + 7)
+        out.append((service.encode() + b"  | " if service else b"") + stamp + line + b"\n")
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("service", ["", "asterisk-1"])
+def test_docker_logs_with_time_stamps_are_read_as_the_console_they_show(service: str) -> None:
+    data = docker_lines(console_capture(), service)
+    assert detect_dialect(data) == "docker"
+    messages, rejects, _, _ = parse_bytes(data)
+    assert not rejects
+    assert [m.raw_message for m in messages] == [packet.encode() for _, _, packet in PACKETS]
+    assert [m.direction for m in messages] == ["in", "out", "out", "in", "in", "out"]
+    assert messages[0].timestamp == datetime(2026, 12, 3, 9, 15, 10, 2)  # its marker line's 2,007 ns
+    assert messages[0].sdp_content == SDP.replace("\r\n", "\n").rstrip("\n")
+    assert {m.host for m in messages} == {service or None}
+
+
+def test_an_rsyslog_log_is_not_read_as_a_docker_one() -> None:
+    """rsyslog's RFC 3339 time stamps have six digits of fractions and an offset, Docker's nine and Z."""
+    data = b"2026-12-03T09:15:10.123456+00:00 pbx asterisk[4410]: <--- Received SIP request (10 bytes) " \
+           b"from UDP:192.0.2.9:5060 --->\n"
+    assert detect_dialect(data) == "rfc5424"
+
+
+@pytest.mark.parametrize(("data", "hint"), [
+    (b"asterisk-1  | <--- Received SIP request (10 bytes) from UDP:192.0.2.9:5060 --->\n",
+     "docker compose logs: give that --timestamps"),
+    (b"    [Dec  3 09:15:10] VERBOSE[8812] res_pjsip_logger.c: <--- Received SIP request (10 bytes) "
+     b"from UDP:192.0.2.9:5060 --->\n", "its lines are indented"),
+])
+def test_a_shape_read_after_a_small_change_is_named_with_that_change(
+        sqlite_url: str, tmp_path: Path, data: bytes, hint: str) -> None:
+    log = tmp_path / "pasted.log"
+    log.write_bytes(data * 10)  # more than the 512 bytes a file is first read at
+    result = ingest(sqlite_url, str(log))
+    assert result.exit_code == 0
+    assert "not read: no known log format" in result.stderr and hint in result.stderr
