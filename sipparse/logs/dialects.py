@@ -112,7 +112,14 @@ def _readme_table_for(head: bytes) -> str:
     for pattern, hint in _HINTS:
         if pattern.match(first):
             return hint
+    if any(_CHAN_SIP_DUMP.match(line) for line in _sample_lines(head)):
+        return ("; it holds chan_sip's packet dumps (sip set debug on), which sipparse does not read: "
+                "it reads res_pjsip's packet logger (pjsip set logger on)")
     return ""
+
+
+# chan_sip's packet dump as the CLI shows it (the full layout's entries: full.CHAN_SIP_DUMP).
+_CHAN_SIP_DUMP = re.compile(rb"<--- (?:SIP read from |(?:Reliably )?Transmitting \()")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,12 @@ from sipparse.sip.framing import frame_packet
 LOOSE_MARKER = re.compile(rb"<--- (?:Received|Transmitting) SIP ")
 UNREAD_MARKER = "a packet logger marker in a shape the log's dialect does not read"
 
+# chan_sip's packet dump ("sip set debug on"), on the line after its entry's prefix: no
+# packet logger output, so a reject that says what it is rather than lines skipped unsaid.
+CHAN_SIP_DUMP = re.compile(rb"<--- (?:SIP read from |(?:Reliably )?Transmitting \()")
+CHAN_SIP_REASON = ("chan_sip's packet dump (sip set debug on), not read: sipparse reads res_pjsip's "
+                   "packet logger (pjsip set logger on)")
+
 # The opening of a packet logger marker, where one is looked for at any offset.
 _MARKER_TEXT = re.compile(re.escape(b"<--- "))
 
@@ -427,6 +433,10 @@ class FullLayout:
             line_end = buf.find(b"\n", match.end(), end)
             if LOOSE_MARKER.search(buf, match.end(), line_end if line_end >= 0 else end):
                 self.builder.reject(base + match.start(), base + end, UNREAD_MARKER, buf[match.start():end],
+                                    self._timestamp(match))
+                return
+            if line_end >= 0 and CHAN_SIP_DUMP.match(buf, line_end + 1, end):
+                self.builder.reject(base + match.start(), base + end, CHAN_SIP_REASON, buf[match.start():end],
                                     self._timestamp(match))
                 return
             self.builder.out.skipped += max(1, buf.count(b"\n", match.start(), end))

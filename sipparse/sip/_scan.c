@@ -930,6 +930,7 @@ done:
 }
 
 static int holds_late_marker(const unsigned char *c, Py_ssize_t n);
+static int opens_chan_sip_dump(const unsigned char *d, Py_ssize_t i, Py_ssize_t n);
 
 /* One packet logger entry of the full layout as a SipMessage: 1 done, 0 Python reads it, -1 error. */
 static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, Py_ssize_t base,
@@ -945,6 +946,8 @@ static int read_entry(const unsigned char *d, Py_ssize_t n, Py_ssize_t start, Py
         /* a marker the patterns do not read (another origin, another shape): Python rejects it */
         const unsigned char *eol = memchr(d + start, '\n', (size_t)(end - start));
         if (holds_late_marker(d + start, (eol ? eol - d : end) - start)) return 0;
+        /* chan_sip's packet dump, its marker on the entry's second line: Python rejects it, named */
+        if (eol && opens_chan_sip_dump(d, eol - d + 1, end)) return 0;
     }
     if (!marked && (origin_end >= 0 || (close + 2 < n && d[close + 2] != '['))) {
         /* no packet logger marker (a dialplan line...): full.py skips the entry, counting its
@@ -1108,6 +1111,13 @@ static int is_stop(const unsigned char *c, Py_ssize_t n) {
     if (n > 0 && c[0] == '[') return 1; /* an origin with its own time stamp: only the regex can tell */
     Marker mk;
     return match_origin(c, 0, n) >= 0 || match_marker(c, 0, n, &mk) || is_startish(c, n);
+}
+
+/* Whether d[i:n] begins as chan_sip's packet dump does ("sip set debug on"), as full.py's
+ * CHAN_SIP_DUMP: "<--- SIP read from UDP:...", "<--- (Reliably )Transmitting (NAT) to ...". */
+static int opens_chan_sip_dump(const unsigned char *d, Py_ssize_t i, Py_ssize_t n) {
+    return starts_with(d, i, n, "<--- SIP read from ") || starts_with(d, i, n, "<--- Transmitting (")
+        || starts_with(d, i, n, "<--- Reliably Transmitting (");
 }
 
 /* Whether a line's text holds "<--- " after its first byte: perhaps the marker of an entry
