@@ -365,9 +365,10 @@ def detect_dialect(
         if score > best_score:
             best, best_score = name, score
     console = dialects.get(CONSOLE)
-    if console is None or not any(console.prefix.match(line) for line in lines):
+    every = _all_lines(head)  # a capture may show much else before its first packet
+    if console is None or not any(console.prefix.match(line) for line in every):
         return best
-    return CONSOLE if best is None or not _markers_behind_origin(lines, dialects[best]) else best
+    return CONSOLE if best is None or not _markers_behind_origin(every, dialects[best]) else best
 
 
 CONSOLE = "console"
@@ -382,8 +383,10 @@ def _markers_behind_origin(lines: Iterable[bytes], dialect: Dialect) -> int:
     ERROR[2931]: ...`` lines, which the CLI shows with their time stamp; every line of
     ``asterisk -rvvvT``), and its markers begin a line (or follow ``[time] `` alone), never
     behind an origin: it is a console capture when it has such markers and none behind an
-    origin. A text body quoting bare markers (a MESSAGE, which anyone may send) turns no
-    ``full`` log into one: its own packet's marker is read behind an origin."""
+    origin, in all of ``lines`` (the whole head read for detection: a capture may show
+    200 lines of other output before its first packet). A text body quoting bare markers
+    (a MESSAGE, which anyone may send) turns no ``full`` log into one: its own packet's
+    marker is read behind an origin."""
     count = 0
     for line in lines:
         match = dialect.prefix.match(line)
@@ -396,14 +399,22 @@ def _markers_behind_origin(lines: Iterable[bytes], dialect: Dialect) -> int:
 
 
 def fits_dialect(head: bytes, dialect: Dialect) -> bool:
-    """Whether any of the first lines of ``head`` has the dialect's prefix."""
-    return any(dialect.prefix.match(line) for line in _sample_lines(head))
+    """Whether any of the first lines of ``head`` has the dialect's prefix (any of its lines,
+    for a console capture's, which only its markers have)."""
+    lines = _all_lines(head) if dialect.name == CONSOLE else _sample_lines(head)
+    return any(dialect.prefix.match(line) for line in lines)
 
 
 def holds_log_lines(head: bytes) -> bool:
     """Whether ``head`` has a whole line of text to judge a format by: not just blanks, NULs
     (the hole a copytruncate can leave) or a first line still being written."""
     return bool(_sample_lines(head[:head.rfind(b"\n") + 1]))
+
+
+def _all_lines(head: bytes) -> list[bytes]:
+    """Every line of ``head`` with text, as ``_sample_lines`` gives the first ones."""
+    lines = head.split(b"\n")
+    return [line.lstrip(b"\0") for line in lines if line.strip(b" \t\r\n\0")]
 
 
 def _sample_lines(head: bytes) -> Iterable[bytes]:

@@ -192,3 +192,15 @@ def test_a_shape_read_after_a_small_change_is_named_with_that_change(
     result = ingest(sqlite_url, str(log))
     assert result.exit_code == 0
     assert "not read: no known log format" in result.stderr and hint in result.stderr
+
+
+def test_a_capture_whose_first_packet_follows_much_other_cli_output_is_still_one() -> None:
+    """The CLI shows its warnings with Asterisk's prefix ("[time] WARNING[lwp]: ..."): 200 of
+    them before the first packet made the capture a ``full`` log, every packet skipped."""
+    warnings = b"".join(b"[Dec  3 09:1%d:00] WARNING[8812]: res_pjsip.c:4410 check: no contact %d\n" % (i % 10, i)
+                        for i in range(250))
+    data = warnings + console_capture()
+    assert detect_dialect(data) == "console"
+    messages, rejects, skipped, _ = parse_bytes(data)
+    assert not rejects and len(messages) == len(PACKETS)
+    assert skipped == 250 + 2 + len(PACKETS)
