@@ -17,6 +17,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <limits.h>
 #include <structmember.h>
 
@@ -189,10 +190,27 @@ static PyObject *entry_of(PyTypeObject *rowtype, Py_ssize_t place, PyObject *sta
     return entry;
 }
 
-/* summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (entries, by_call), or
+/* Whether an entry is normal as calls.is_normal says of a batch's entries: its timestamp a
+ * datetime or None; a request (no status code) with a method that is true, a response with
+ * no method and a reason phrase. 1 or 0; -1 with an exception set (a method's truth failed).
+ * The entry's fields are calls.INPUT_COLUMNS: timestamp, sip_method, method, status_code,
+ * reason_phrase at 1 to 5. */
+static int entry_normal(PyObject *entry) {
+    PyObject *stamp = PyTuple_GET_ITEM(entry, 1);
+    if (stamp != Py_None && !PyDateTime_Check(stamp))
+        return 0;
+    PyObject *method = PyTuple_GET_ITEM(entry, 3);
+    if (PyTuple_GET_ITEM(entry, 4) == Py_None)
+        return PyObject_IsTrue(method);
+    return method == Py_None && PyTuple_GET_ITEM(entry, 5) != Py_None;
+}
+
+/* summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (by_call, normal), or
  * None when some row is not a tuple wide enough or two rows may share a source key (then the
- * caller drops repeated rows in Python). ``entries`` has every row's entry; ``by_call`` maps
- * each Call-ID (rows without one are left out) to its entries, in row order. */
+ * caller drops repeated rows in Python). ``by_call`` maps each Call-ID (rows without one are
+ * left out) to its entries, in row order; ``normal`` is calls.is_normal of every row's entry,
+ * checked as each is made instead of in passes over them all afterwards. The fields must put
+ * an entry's method, status code and reason phrase at 3, 4 and 5, as INPUT_COLUMNS does. */
 static PyObject *summary_groups(PyObject *self, PyObject *args) {
     PyObject *rows, *stamps, *fields_arg, *key_at;
     Py_ssize_t call_id_at, fingerprint_at, offset_at;
@@ -223,9 +241,10 @@ static PyObject *summary_groups(PyObject *self, PyObject *args) {
         lowest = Py_MIN(lowest, fields[k]);
         widest = Py_MAX(widest, fields[k]);
     }
-    PyObject *result = NULL, *entries = NULL, *by_call = NULL;
+    PyObject *result = NULL, *by_call = NULL;
     if (PyErr_Occurred() || lowest < 0)
         goto done;
+
     for (Py_ssize_t r = 0; r < n; r++) {
         PyObject *row = PyList_GET_ITEM(rows, r);
         if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) <= widest) {
@@ -233,6 +252,10 @@ static PyObject *summary_groups(PyObject *self, PyObject *args) {
             Py_INCREF(result);
             goto done;
         }
+    }
+    if (count < 4) {  /* an entry's reason phrase, which entry_normal reads, is fields[3] */
+        PyErr_SetString(PyExc_ValueError, "summary_groups: fields up to the reason phrase expected");
+        goto done;
     }
     int differ = keys_differ(rows, fingerprint_at, offset_at);
     if (differ <= 0) {
@@ -242,33 +265,43 @@ static PyObject *summary_groups(PyObject *self, PyObject *args) {
         }
         goto done;
     }
-    entries = PyList_New(n);
-    by_call = entries ? PyDict_New() : NULL;
+    int normal = 1;
+    by_call = PyDict_New();
     for (Py_ssize_t r = 0; by_call != NULL && r < n; r++) {
         PyObject *row = PyList_GET_ITEM(rows, r);
         PyObject *entry = entry_of(rowtype, r, PyList_GET_ITEM(stamps, r), row, fields, count);
         if (entry == NULL)
             goto done;
-        PyList_SET_ITEM(entries, r, entry);
+        if (normal && (normal = entry_normal(entry)) < 0) {
+            Py_DECREF(entry);
+            goto done;
+        }
         PyObject *call_id = PyTuple_GET_ITEM(row, call_id_at);
-        if (call_id == Py_None)
+        if (call_id == Py_None) {
+            Py_DECREF(entry);
             continue;
+        }
         PyObject *group = PyDict_GetItemWithError(by_call, call_id);
         if (group == NULL) {
-            if (PyErr_Occurred() || (group = PyList_New(0)) == NULL)
+            if (PyErr_Occurred() || (group = PyList_New(0)) == NULL) {
+                Py_DECREF(entry);
                 goto done;
+            }
             int set = PyDict_SetItem(by_call, call_id, group);
             Py_DECREF(group);  /* the dict holds it */
-            if (set < 0)
+            if (set < 0) {
+                Py_DECREF(entry);
                 goto done;
+            }
         }
-        if (PyList_Append(group, entry) < 0)
+        int appended = PyList_Append(group, entry);
+        Py_DECREF(entry);  /* its group holds it */
+        if (appended < 0)
             goto done;
     }
     if (by_call != NULL)
-        result = PyTuple_Pack(2, entries, by_call);
+        result = Py_BuildValue("(OO)", by_call, normal ? Py_True : Py_False);
 done:
-    Py_XDECREF(entries);
     Py_XDECREF(by_call);
     PyMem_Free(fields);
     if (result == NULL && !PyErr_Occurred())
@@ -439,7 +472,7 @@ static PyMethodDef methods[] = {
      "descriptors, or pairs of them), then its time, its note (notes None: None) and now; None when a "
      "message is not exactly of the specs' type or a slot is not set."},
     {"summary_groups", summary_groups, METH_VARARGS,
-     "summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (entries, by_call), or None "
+     "summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (by_call, normal), or None "
      "when a row is not a wide enough tuple or two rows may share a source key."},
     {"encodable", encodable, METH_O,
      "encodable(rows) -> whether every str of these rows (a list of tuples) encodes to UTF-8."},
@@ -448,4 +481,9 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rows", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__rows(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rows(void) {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -379,8 +379,8 @@ def summary_inputs(batch: MessageRows) -> SummaryInputs:
     if _C_ROWS is not None and isinstance(rows, list) and isinstance(batch.stamps, list):
         grouped = _C_ROWS.summary_groups(rows, batch.stamps, CALL_ID_AT, _SUMMARY_AT, calls.ROW_TYPE, _SOURCE_KEY)
         if grouped is not None:  # in one pass in C: every row stored (one file, offsets increasing)
-            entries, by_call = grouped
-            return SummaryInputs(by_call, calls.is_normal(entries))
+            by_call, normal = grouped  # is_normal of every row, checked as its entry was made
+            return SummaryInputs(by_call, normal)
     entries = calls.as_rows(map(add, zip(count(), batch.stamps), map(_summary_fields, rows)))
     normal = calls.is_normal(entries)
     keys = list(map(_source_key, rows))

@@ -278,6 +278,36 @@ def test_summary_inputs_in_c_are_those_of_python(specs: list[tuple[Any, ...]], o
         assert all(type(entry) is calls.ROW_TYPE for entry in entries)
 
 
+def summary_row(place: int, call_id: Any, method: Any, code: Any, reason: Any) -> tuple[Any, ...]:
+    row = list(message_row(call_id, "fp1", place * 10, place))
+    for name, value in (("method", method), ("status_code", code), ("reason_phrase", reason)):
+        row[rows.ROW_NAMES.index(name)] = value
+    return tuple(row)
+
+
+# Whether a batch's summary inputs are normal is checked in C as they are made: the answer of
+# calls.is_normal over every row, those without a Call-ID too.
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from([None, "a", "b"]), st.sampled_from([None, "", "INVITE", 0]),
+                          st.sampled_from([None, 0, 180, 486]), st.sampled_from([None, "", "Ringing"]),
+                          st.sampled_from([None, START, "2025-02-01 18:32:31", START.replace(tzinfo=UTC)])),
+                min_size=1, max_size=8))
+def test_the_normal_check_in_c_is_that_of_python(specs: list[tuple[Any, ...]]) -> None:
+    if rows._C_ROWS is None:
+        return
+    table = [summary_row(n, call_id, method, code, reason)
+             for n, (call_id, method, code, reason, _) in enumerate(specs)]
+    stamps = [stamp for *_, stamp in specs]
+    by_call, normal = rows._C_ROWS.summary_groups(table, stamps, rows.CALL_ID_AT, rows._SUMMARY_AT, calls.ROW_TYPE,
+                                                  rows._SOURCE_KEY)
+    entries = calls.as_rows((n, stamp, *rows._summary_fields(row))
+                            for n, (row, stamp) in enumerate(zip(table, stamps, strict=True)))
+    assert normal is calls.is_normal(entries)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rows, "_C_ROWS", None)
+        assert rows.summary_inputs(rows.MessageRows(table, stamps)) == rows.SummaryInputs(by_call, normal)
+
+
 def test_summary_groups_declines_rows_it_cannot_read() -> None:
     if rows._C_ROWS is None:
         return
@@ -291,6 +321,8 @@ def test_summary_groups_declines_rows_it_cannot_read() -> None:
         group(short, [None], 0, (-1,), calls.ROW_TYPE, (1, 2))
     with pytest.raises(TypeError):
         group(short, [None], 0, (0,), dict, (1, 2))
+    with pytest.raises(ValueError, match="reason phrase"):  # too few fields to tell a normal entry
+        group(short, [None], 0, (0,), calls.ROW_TYPE, (1, 2))
 
 
 # The rows read from the messages' slots in C (_rows.slot_rows) are those attrgetter reads,
