@@ -723,9 +723,51 @@ done:
     return result;
 }
 
+/* Whether ``b`` < ``a`` as Python compares two tuples: the first pair of values that are not
+ * equal decides. 1 or 0; -1 with an exception set. */
+static int before(PyObject *b, PyObject *a, const int *at, int count) {
+    for (int k = 0; k < count; k++) {
+        PyObject *x = PyTuple_GET_ITEM(b, at[k]), *y = PyTuple_GET_ITEM(a, at[k]);
+        int same = PyObject_RichCompareBool(x, y, Py_EQ);
+        if (same != 1)
+            return same < 0 ? -1 : PyObject_RichCompareBool(x, y, Py_LT);
+    }
+    return 0;
+}
+
+/* in_log_order(rows) -> True when the rows (a list of tuples in INPUT_COLUMNS order) all have
+ * a datetime timestamp, a str host and an int id, and are in log order already: sorting them
+ * by (timestamp, host, id), as calls._order does, would change nothing. False when they all
+ * have those but are not in order; None when one does not (calls._order then decides). A
+ * batch's rows of a call are nearly always in order: this spares the sort's key tuples. */
+static PyObject *in_log_order(PyObject *self, PyObject *rows) {
+    static const int key[] = {TIMESTAMP, HOST, ID};
+    if (!PyList_Check(rows))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != N_COLUMNS || !PyDateTime_Check(PyTuple_GET_ITEM(row, TIMESTAMP))
+            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(row, HOST)) || !PyLong_CheckExact(PyTuple_GET_ITEM(row, ID)))
+            Py_RETURN_NONE;
+    }
+    /* the rows are borrowed: the comparisons (datetimes, str, int) run no Python code */
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int inverted = before(PyList_GET_ITEM(rows, i), PyList_GET_ITEM(rows, i - 1), key, 3);
+        if (inverted < 0)
+            return NULL;
+        if (inverted)
+            Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
     {"summarize", (PyCFunction)(void (*)(void))summarize, METH_FASTCALL,
      "summarize(call_id, rows): the CallSummary fields of ordered, normal rows, or None"},
+    {"in_log_order", in_log_order, METH_O,
+     "in_log_order(rows): whether rows that all have a timestamp, host and id are in log order; None when "
+     "one does not"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -146,3 +146,23 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(TypeError):
         calls._C_CALLS.summarize("x")
     assert calls._C_CALLS.summarize("x", []) is None
+
+
+# The C look at whether a call's rows are in log order already (``in_log_order``) leaves them as
+# the sort by (timestamp, host, id) does, in order or not, whatever is missing.
+@settings(max_examples=400)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 4)),
+                          st.one_of(st.none(), st.integers(0, 3).map(lambda s: START + timedelta(seconds=s))),
+                          st.sampled_from([None, "pbx-a", "pbx-b"])), max_size=8),
+       st.booleans())
+def test_rows_in_log_order_are_left_as_the_sort_leaves_them(keys: list[tuple[Any, ...]], presorted: bool) -> None:
+    rows = [calls.ROW_TYPE(id_, stamp, None, "INVITE", None, None, place, "INVITE", *[None] * 9, host)
+            for place, (id_, stamp, host) in enumerate(keys)]
+    if presorted:
+        rows.sort(key=calls._order_key)
+    ordered = list(rows)
+    calls._order(ordered)
+    assert [r.cseq for r in ordered] == [r.cseq for r in sorted(rows, key=calls._order_key)]
+    complete = all(r.timestamp and r.host is not None and r.id is not None for r in rows)
+    answer = calls._C_CALLS.in_log_order(rows)
+    assert answer is (None if not complete else [r.cseq for r in ordered] == [r.cseq for r in rows])
