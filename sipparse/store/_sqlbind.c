@@ -14,7 +14,7 @@
  *
  * The values are read off their objects first, then bound and stepped with Python's lock
  * released; the INSERT statements stay prepared between calls (forget() before the
- * connection closes). Rows can also be packed into one buffer (packed_size, pack_into) for
+ * connection closes). Rows can also be packed into one buffer (pack_rows) for
  * the trip from a parse worker, and inserted from it (insert_packed) without an object per
  * value.
  */
@@ -570,91 +570,110 @@ static Py_ssize_t packed_size(const Value *v) {
     return v->kind == V_NULL ? 1 : v->kind == V_INT || v->kind == V_DOUBLE ? 9 : 5 + (Py_ssize_t)v->as.span.size;
 }
 
-/* The values of the rows last read for packing, kept from call to call and grown as needed.
- * A batch's (some 3.5 MiB) came fresh at every call, and a parse worker maps every block of
- * 1 MiB or more afresh (sipparse.memory): each of its pages then cost a page fault, 900 a
- * batch. ``pack_of`` is the list they were read from (borrowed: compared, never used), with
- * its length, for pack_into to check. Used holding the GIL, and never across a call back into
- * Python code, so one call at a time uses it. */
-static Value *pack_scratch = NULL;
-static Py_ssize_t pack_scratch_count = 0;
-static struct {
-    PyObject *rows;
-    Py_ssize_t n, width, size;
-} pack_of = {NULL, 0, 0, 0};
+/* The packing of the last batch, kept from call to call and grown as needed: a batch's (some
+ * 4 MiB) came fresh at every call, and a parse worker maps every block of 1 MiB or more afresh
+ * (sipparse.memory): each of its pages then cost a page fault. ``packing_busy``: a call uses
+ * it (``take`` runs Python code, which may let another thread in); another call meanwhile
+ * packs into a block of its own. */
+static char *packing = NULL;
+static Py_ssize_t packing_capacity = 0;
+static int packing_busy = 0;
 
-/* Read the values of ``rows`` for packing: their packed size, -1 with an exception set on an
- * error, or -2 when they are not to be packed (the caller sends them as they are). */
-static Py_ssize_t read_for_packing(PyObject *rows) {
-    pack_of.rows = NULL;
+/* Room for ``more`` bytes after ``used`` in ``*out`` (of ``*capacity``), grown by half again
+ * at least; 0, or -1 with MemoryError. */
+static int reserve(char **out, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t more) {
+    if (used + more <= *capacity)
+        return 0;
+    if (more > PY_SSIZE_T_MAX / 2 - used) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t wanted = Py_MAX(used + more, *capacity + *capacity / 2);
+    char *grown = PyMem_Realloc(*out, (size_t)wanted);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *out = grown;
+    *capacity = wanted;
+    return 0;
+}
+
+/* Pack every value of ``rows`` into ``*out``: its size, -1 with an exception set on an error,
+ * or -2 when they are not to be packed (a row that is not a tuple of the first one's width, a
+ * value of no type this binds, a text that cannot be UTF-8: the caller sends them as they
+ * are). Each value is packed as it is read, while its object is in the cache: a pass that
+ * read every value first, then another that packed them, cost twice the trips to memory. */
+static Py_ssize_t pack_all(PyObject *rows, char **out, Py_ssize_t *capacity) {
     Py_ssize_t n = PyList_GET_SIZE(rows);
     Py_ssize_t width = n && PyTuple_Check(PyList_GET_ITEM(rows, 0)) ? PyTuple_GET_SIZE(PyList_GET_ITEM(rows, 0)) : -1;
     if (width < 1)
         return -2;
-    if (n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Value) / width) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (n * width > pack_scratch_count) {
-        Value *grown = PyMem_Realloc(pack_scratch, (size_t)(n * width) * sizeof(Value));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        pack_scratch = grown;
-        pack_scratch_count = n * width;
-    }
-    int read = read_rows_into(rows, n, width, width, pack_scratch);
-    if (read != 0) {
-        if (read > 0)
+    Py_ssize_t used = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width)
             return -2;
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-            return -1;
-        PyErr_Clear();
-        return -2;
+        for (Py_ssize_t c = 0; c < width; c++) {
+            Value v;
+            int read = read_value(PyTuple_GET_ITEM(row, c), &v);
+            if (read > 0)
+                return -2;
+            if (read < 0) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                    return -1;
+                PyErr_Clear();
+                return -2;
+            }
+            if (reserve(out, capacity, used, packed_size(&v)) < 0)
+                return -1;
+            used = pack_value(*out + used, &v) - *out;
+        }
     }
-    Py_ssize_t size = 0;
-    for (Py_ssize_t i = 0; i < n * width; i++)
-        size += packed_size(pack_scratch + i);
-    pack_of.rows = rows;
-    pack_of.n = n;
-    pack_of.width = width;
-    pack_of.size = size;
-    return size;
+    return used;
 }
 
-static void pack_values(char *at) {
-    for (Py_ssize_t i = 0; i < pack_of.n * pack_of.width; i++)
-        at = pack_value(at, pack_scratch + i);
-    pack_of.rows = NULL;
-}
-
-/* packed_size(rows): the size of the rows packed, or None when a value is not one this binds,
- * or a text cannot be UTF-8 (the rows then travel as they are); pack_into(rows, buffer)
- * then packs them into a writable buffer of that size. */
-static PyObject *rows_packed_size(PyObject *self, PyObject *args) {
-    PyObject *rows;
-    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &rows))
+/* pack_rows(rows, take) -> what ``take(size)`` gave (a writable buffer of ``size`` bytes),
+ * holding the rows packed; None when they are not to be packed (they then travel as they
+ * are). */
+static PyObject *pack_rows(PyObject *self, PyObject *args) {
+    PyObject *rows, *take;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &rows, &take))
         return NULL;
-    Py_ssize_t size = read_for_packing(rows);
+    int own = !packing_busy;
+    char *out = own ? packing : NULL;
+    Py_ssize_t capacity = own ? packing_capacity : 0;
+    packing_busy = 1;
+    Py_INCREF(rows);  /* ``take`` may run any Python code */
+    Py_ssize_t size = pack_all(rows, &out, &capacity);
+    PyObject *result = NULL;
     if (size == -2)
-        Py_RETURN_NONE;
-    return size < 0 ? NULL : PyLong_FromSsize_t(size);
-}
-
-static PyObject *pack_into(PyObject *self, PyObject *args) {
-    PyObject *rows;
-    Py_buffer buffer;
-    if (!PyArg_ParseTuple(args, "O!w*", &PyList_Type, &rows, &buffer))
-        return NULL;
-    if (rows != pack_of.rows || PyList_GET_SIZE(rows) != pack_of.n || buffer.len != pack_of.size) {
-        PyBuffer_Release(&buffer);
-        PyErr_SetString(PyExc_ValueError, "pack_into: not the rows of the last packed_size, or not its size");
-        return NULL;
+        result = Py_NewRef(Py_None);
+    else if (size >= 0)
+        result = PyObject_CallFunction(take, "n", size);
+    if (result != NULL && result != Py_None) {
+        Py_buffer buffer;
+        if (PyObject_GetBuffer(result, &buffer, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            Py_CLEAR(result);
+        } else {
+            if (buffer.len != size) {
+                PyErr_SetString(PyExc_ValueError, "pack_rows: take(size) gave a buffer of another size");
+                Py_CLEAR(result);
+            } else if (size > 0) {
+                memcpy(buffer.buf, out, (size_t)size);
+            }
+            PyBuffer_Release(&buffer);
+        }
     }
-    pack_values(buffer.buf);
-    PyBuffer_Release(&buffer);
-    Py_RETURN_NONE;
+    Py_DECREF(rows);
+    if (own) {
+        packing = out;
+        packing_capacity = capacity;
+        packing_busy = 0;
+    } else {
+        PyMem_Free(out);
+    }
+    return result;
 }
 
 /* The packed value at data[at:], into ``v`` (pointing into data); where the next one starts,
@@ -737,7 +756,7 @@ static PyObject *value_object(const Value *v) {
     }
 }
 
-/* unpack_rows(packed, rows, width) -> the list of row tuples pack_into packed. */
+/* unpack_rows(packed, rows, width) -> the list of row tuples pack_rows packed. */
 static PyObject *unpack_rows(PyObject *self, PyObject *args) {
     Py_buffer packed;
     Py_ssize_t n, width;
@@ -918,7 +937,7 @@ static PyObject *pick_rows(PyObject *self, PyObject *args) {
 }
 
 /* insert_packed(connection, path, many_sql, per, one_sql, packed, rows, width, last=None) ->
- * rows inserted: insert_rows of the rows pack_into packed, bound from the packed bytes. */
+ * rows inserted: insert_rows of the rows pack_rows packed, bound from the packed bytes. */
 static PyObject *insert_packed(PyObject *self, PyObject *args) {
     PyObject *connection, *many_sql, *one_sql, *last = Py_None;
     const char *path;
@@ -944,8 +963,9 @@ static PyMethodDef methods[] = {
     {"insert_rows", insert_rows, METH_VARARGS,
      "insert_rows(connection, path, many_sql, per, one_sql, rows, last=None) -> inserted rows, or None."},
     {"forget", forget, METH_O, "forget(connection): finalize the statements kept for the connection."},
-    {"packed_size", rows_packed_size, METH_VARARGS, "packed_size(rows) -> the size of the rows packed, or None."},
-    {"pack_into", pack_into, METH_VARARGS, "pack_into(rows, buffer): the rows of packed_size packed into buffer."},
+    {"pack_rows", pack_rows, METH_VARARGS,
+     "pack_rows(rows, take) -> take(size), a writable buffer of size bytes, holding the rows packed; None "
+     "when they are not to be packed."},
     {"unpack_rows", unpack_rows, METH_VARARGS, "unpack_rows(packed, rows, width) -> the rows packed."},
     {"row_offsets", row_offsets, METH_VARARGS, "row_offsets(packed, rows, width) -> where each row starts."},
     {"pick_rows", pick_rows, METH_VARARGS,

@@ -155,7 +155,7 @@ BIND_IN_C = BINDER is not None  # for ``sipparse info``
 
 
 class PackedRows:
-    """Rows packed into one buffer (``_sqlbind.pack_into``), as a parse worker sends a
+    """Rows packed into one buffer (``_sqlbind.pack_rows``), as a parse worker sends a
     batch's message rows: unpickling a bytes object costs the storing process nothing per
     row, and ``executemany`` binds the values from it without making an object of any.
     Packed in a worker (``SQLiteStore.pack_rows``) or received from one, ``data`` is a
@@ -334,11 +334,9 @@ class SQLiteStore(Store):
         (``Mappings``): a parse worker maps each large block afresh (``map_large_blocks``)."""
         if self._bound_path is None or not rows:
             return rows
-        size = BINDER.packed_size(rows)
-        if size is None:
+        buffer = BINDER.pack_rows(rows, self._packing.take)
+        if buffer is None:
             return rows
-        buffer = self._packing.take(size)
-        BINDER.pack_into(rows, buffer)
         return PackedRows(buffer.toreadonly(), len(rows), len(rows[0]))
 
     def _insert_messages(self, batch: PreparedBatch) -> int:

@@ -41,12 +41,8 @@ def count(store: Store, table: str) -> int:
 
 
 def pack(rows: list[tuple[Any, ...]]) -> bytes | None:
-    """``rows`` packed as a parse worker's store packs them (``_sqlbind.packed_size``, then
-    ``pack_into``), or None when they are not to be packed."""
+    """``rows`` packed as a parse worker's store packs them (``_sqlbind.pack_rows``), or None
+    when they are not to be packed."""
     assert BINDER is not None, "the C binding is not built here"
-    size = BINDER.packed_size(rows)
-    if size is None:
-        return None
-    buffer = bytearray(size)
-    BINDER.pack_into(rows, buffer)
-    return bytes(buffer)
+    buffer = BINDER.pack_rows(rows, bytearray)
+    return None if buffer is None else bytes(buffer)

@@ -245,6 +245,26 @@ def test_a_store_packs_large_batches_into_mappings_that_serve_again(sqlite_url: 
     assert BINDER.unpack_rows(small.data, 3, 4) == batches[0][:3] and held.data.readonly
 
 
+def test_packing_gives_the_packed_rows_to_the_buffer_take_gives() -> None:
+    """The rows are packed as they are read, then copied into what ``take(size)`` gives: a
+    buffer of another size is refused, and a ``take`` that packs other rows meanwhile (the
+    kept working memory is then in use) leaves each call its own rows."""
+    rows = [(n, f"text {n}", b"\x01" * n, None) for n in range(50)]
+    others = [(n, "other", b"", 2.5) for n in range(3000)]
+    with pytest.raises(ValueError, match="another size"):
+        BINDER.pack_rows(rows, lambda size: bytearray(size + 1))
+    inner: list[bytes] = []
+
+    def take(size: int) -> bytearray:
+        inner.append(pack(others))
+        return bytearray(size)
+
+    packed = BINDER.pack_rows(rows, take)
+    assert BINDER.unpack_rows(packed, len(rows), 4) == rows
+    assert BINDER.unpack_rows(inner[0], len(others), 4) == others
+    assert BINDER.unpack_rows(pack(rows), len(rows), 4) == rows
+
+
 @pytest.mark.parametrize("odd", [True, 2.5j, "lone \udcff surrogate", ("nested",)])
 def test_rows_it_cannot_pack_travel_as_they_are(odd: Any) -> None:
     assert pack([(1, 2, 3), (1, 2, odd)]) is None
