@@ -205,18 +205,36 @@ static int entry_normal(PyObject *entry) {
     return method == Py_None && PyTuple_GET_ITEM(entry, 5) != Py_None;
 }
 
-/* summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (by_call, normal), or
- * None when some row is not a tuple wide enough or two rows may share a source key (then the
- * caller drops repeated rows in Python). ``by_call`` maps each Call-ID (rows without one are
- * left out) to its entries, in row order; ``normal`` is calls.is_normal of every row's entry,
- * checked as each is made instead of in passes over them all afterwards. The fields must put
- * an entry's method, status code and reason phrase at 3, 4 and 5, as INPUT_COLUMNS does. */
+/* ``place`` appended to the list of ``call_id`` in ``places``, made if need be; 0, or -1 with
+ * an exception set. */
+static int append_place(PyObject *places, PyObject *call_id, PyObject *place) {
+    PyObject *list = PyDict_GetItemWithError(places, call_id);
+    if (list == NULL) {
+        if (PyErr_Occurred() || (list = PyList_New(0)) == NULL)
+            return -1;
+        int set = PyDict_SetItem(places, call_id, list);
+        Py_DECREF(list);  /* the dict holds it */
+        if (set < 0)
+            return -1;
+    }
+    return PyList_Append(list, place);
+}
+
+/* summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at, places=False) -> (by_call,
+ * normal), or None when some row is not a tuple wide enough or two rows may share a source key
+ * (then the caller drops repeated rows in Python). ``by_call`` maps each Call-ID (rows without
+ * one are left out) to its entries, in row order; ``normal`` is calls.is_normal of every row's
+ * entry, checked as each is made instead of in passes over them all afterwards. The fields
+ * must put an entry's method, status code and reason phrase at 3, 4 and 5, as INPUT_COLUMNS
+ * does. With ``places``, a third item maps each Call-ID to its entries' places (their first
+ * item), which a parse worker sends instead of the entries. */
 static PyObject *summary_groups(PyObject *self, PyObject *args) {
     PyObject *rows, *stamps, *fields_arg, *key_at;
     Py_ssize_t call_id_at, fingerprint_at, offset_at;
     PyTypeObject *rowtype;
-    if (!PyArg_ParseTuple(args, "O!O!nO!O!O!", &PyList_Type, &rows, &PyList_Type, &stamps, &call_id_at,
-                          &PyTuple_Type, &fields_arg, &PyType_Type, &rowtype, &PyTuple_Type, &key_at))
+    int with_places = 0;
+    if (!PyArg_ParseTuple(args, "O!O!nO!O!O!|p", &PyList_Type, &rows, &PyList_Type, &stamps, &call_id_at,
+                          &PyTuple_Type, &fields_arg, &PyType_Type, &rowtype, &PyTuple_Type, &key_at, &with_places))
         return NULL;
     if (!PyType_IsSubtype(rowtype, &PyTuple_Type) || PyTuple_GET_SIZE(key_at) != 2) {
         PyErr_SetString(PyExc_TypeError, "summary_groups: a tuple type and a (fingerprint, offset) pair expected");
@@ -241,7 +259,7 @@ static PyObject *summary_groups(PyObject *self, PyObject *args) {
         lowest = Py_MIN(lowest, fields[k]);
         widest = Py_MAX(widest, fields[k]);
     }
-    PyObject *result = NULL, *by_call = NULL;
+    PyObject *result = NULL, *by_call = NULL, *places = NULL;
     if (PyErr_Occurred() || lowest < 0)
         goto done;
 
@@ -267,6 +285,8 @@ static PyObject *summary_groups(PyObject *self, PyObject *args) {
     }
     int normal = 1;
     by_call = PyDict_New();
+    if (by_call != NULL && with_places && (places = PyDict_New()) == NULL)
+        goto done;
     for (Py_ssize_t r = 0; by_call != NULL && r < n; r++) {
         PyObject *row = PyList_GET_ITEM(rows, r);
         PyObject *entry = entry_of(rowtype, r, PyList_GET_ITEM(stamps, r), row, fields, count);
@@ -295,14 +315,19 @@ static PyObject *summary_groups(PyObject *self, PyObject *args) {
             }
         }
         int appended = PyList_Append(group, entry);
+        if (appended == 0 && places != NULL)
+            appended = append_place(places, call_id, PyTuple_GET_ITEM(entry, 0));
         Py_DECREF(entry);  /* its group holds it */
         if (appended < 0)
             goto done;
     }
-    if (by_call != NULL)
+    if (by_call != NULL && places != NULL)
+        result = Py_BuildValue("(OOO)", by_call, normal ? Py_True : Py_False, places);
+    else if (by_call != NULL)
         result = Py_BuildValue("(OO)", by_call, normal ? Py_True : Py_False);
 done:
     Py_XDECREF(by_call);
+    Py_XDECREF(places);
     PyMem_Free(fields);
     if (result == NULL && !PyErr_Occurred())
         PyErr_SetString(PyExc_ValueError, "summary_groups: bad field index");
@@ -388,14 +413,86 @@ static PyObject *slot_row(PyObject *message, const SlotPath *paths, Py_ssize_t w
     return row;
 }
 
-/* slot_rows(messages, specs, times, notes, now) -> [row, ...], each row the values at
- * ``specs`` then (times[i], notes[i], now); notes None stands for a None note each. None when
- * a message is not exactly of the type the specs are of, or has a slot that is not set. */
+/* The limits ``slot_rows`` checks each row against as it is made: (index, limit) pairs of
+ * integers and of texts, as ``larger_than`` and ``longer_than`` take them. */
+typedef struct {
+    Py_ssize_t ints, texts;
+    Py_ssize_t *int_at, *text_at;
+    long long *int_limit, *text_limit;
+} RowLimits;
+
+static PyObject *slot_rows_checked(PyObject *messages, PyObject *specs, PyObject *times, PyObject *notes,
+                                   PyObject *now, const RowLimits *limits, int *past);
+
+/* 0 when every value of ``row`` at the limits is within them, 1 when one is past its limit,
+ * 2 when one is of a type the checks do not decide (as ``exceeds`` answers for a batch). */
+static int row_past(PyObject *row, const RowLimits *limits) {
+    int answer = 0;
+    for (Py_ssize_t i = 0; i < limits->ints; i++) {
+        if (limits->int_at[i] >= PyTuple_GET_SIZE(row))
+            return 2;
+        int past = integer_past(PyTuple_GET_ITEM(row, limits->int_at[i]), limits->int_limit[i]);
+        if (past == 2)
+            return 2;
+        answer |= past;
+    }
+    for (Py_ssize_t i = 0; i < limits->texts; i++) {
+        if (limits->text_at[i] >= PyTuple_GET_SIZE(row))
+            return 2;
+        int past = text_past(PyTuple_GET_ITEM(row, limits->text_at[i]), limits->text_limit[i]);
+        if (past == 2)
+            return 2;
+        answer |= past;
+    }
+    return answer;
+}
+
+/* slot_rows(messages, specs, times, notes, now, ints=None, texts=None) -> [row, ...], each row
+ * the values at ``specs`` then (times[i], notes[i], now); notes None stands for a None note
+ * each. None when a message is not exactly of the type the specs are of, or has a slot that
+ * is not set. Given the limits ``ints`` and ``texts``, (rows, past): whether a value of the
+ * rows is past its limit, as larger_than and longer_than would answer, None when either would
+ * answer None; checked as each row is made, while its values are in the cache, instead of in
+ * two passes over the batch afterwards. */
 static PyObject *slot_rows(PyObject *self, PyObject *args) {
-    PyObject *messages, *specs, *times, *notes, *now;
-    if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyList_Type, &messages, &PyTuple_Type, &specs, &PyList_Type, &times,
-                          &notes, &now))
+    PyObject *messages, *specs, *times, *notes, *now, *ints = Py_None, *texts = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!O!OO|OO", &PyList_Type, &messages, &PyTuple_Type, &specs, &PyList_Type, &times,
+                          &notes, &now, &ints, &texts))
         return NULL;
+    if ((ints == Py_None) != (texts == Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "slot_rows: both limits or neither expected");
+        return NULL;
+    }
+    RowLimits limits = {0, 0, NULL, NULL, NULL, NULL};
+    int checked = ints != Py_None, past = 0;
+    if (checked) {
+        if ((limits.ints = read_limits(ints, &limits.int_at, &limits.int_limit)) < 0)
+            return NULL;
+        if ((limits.texts = read_limits(texts, &limits.text_at, &limits.text_limit)) < 0) {
+            PyMem_Free(limits.int_at);
+            PyMem_Free(limits.int_limit);
+            return NULL;
+        }
+    }
+    PyObject *made = slot_rows_checked(messages, specs, times, notes, now, checked ? &limits : NULL, &past);
+    if (checked) {
+        PyMem_Free(limits.int_at);
+        PyMem_Free(limits.int_limit);
+        PyMem_Free(limits.text_at);
+        PyMem_Free(limits.text_limit);
+    }
+    if (made == NULL || made == Py_None || !checked)
+        return made;
+    PyObject *verdict = past == 2 ? Py_None : past ? Py_True : Py_False;
+    PyObject *result = PyTuple_Pack(2, made, verdict);
+    Py_DECREF(made);
+    return result;
+}
+
+/* The rows of slot_rows, each checked against ``limits`` (NULL: none), the worst answer of
+ * ``row_past`` in ``*past``. */
+static PyObject *slot_rows_checked(PyObject *messages, PyObject *specs, PyObject *times, PyObject *notes,
+                                   PyObject *now, const RowLimits *limits, int *past) {
     Py_ssize_t n = PyList_GET_SIZE(messages), width = PyTuple_GET_SIZE(specs);
     if (PyList_GET_SIZE(times) != n || (notes != Py_None && (!PyList_Check(notes) || PyList_GET_SIZE(notes) != n))) {
         PyErr_SetString(PyExc_ValueError, "slot_rows: one time and one note (or notes None) per message expected");
@@ -422,6 +519,10 @@ static PyObject *slot_rows(PyObject *self, PyObject *args) {
             break;
         }
         PyList_SET_ITEM(rows, i, row);
+        if (limits != NULL && *past != 2) {
+            int answer = row_past(row, limits);
+            *past = answer == 2 ? 2 : *past | answer;
+        }
     }
     PyMem_Free(paths);
     return rows;
@@ -468,12 +569,14 @@ static PyMethodDef methods[] = {
      "larger_than(rows, limits) -> whether an int at an index of limits is larger in absolute value "
      "than its limit; None when a value is neither int nor None."},
     {"slot_rows", slot_rows, METH_VARARGS,
-     "slot_rows(messages, specs, times, notes, now) -> the rows: each message's values at specs (member "
-     "descriptors, or pairs of them), then its time, its note (notes None: None) and now; None when a "
-     "message is not exactly of the specs' type or a slot is not set."},
+     "slot_rows(messages, specs, times, notes, now, ints=None, texts=None) -> the rows: each message's "
+     "values at specs (member descriptors, or pairs of them), then its time, its note (notes None: None) "
+     "and now; None when a message is not exactly of the specs' type or a slot is not set. Given the "
+     "limits, (rows, whether a value is past its limit, or None when that is not decided here)."},
     {"summary_groups", summary_groups, METH_VARARGS,
-     "summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at) -> (by_call, normal), or None "
-     "when a row is not a wide enough tuple or two rows may share a source key."},
+     "summary_groups(rows, stamps, call_id_at, fields, rowtype, key_at, places=False) -> (by_call, normal), "
+     "with places (by_call, normal, each Call-ID's places), or None when a row is not a wide enough tuple "
+     "or two rows may share a source key."},
     {"encodable", encodable, METH_O,
      "encodable(rows) -> whether every str of these rows (a list of tuples) encodes to UTF-8."},
     {NULL, NULL, 0, NULL},

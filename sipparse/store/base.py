@@ -305,7 +305,7 @@ class Store(ABC):
                 rows.reject_rows(rejects, now, self.fmt_time),
                 rows.checkpoint_rows(checkpoints, now, self.fmt_time),
                 self._row_sizes(messages),
-                rows.summary_inputs(built),
+                rows.summary_inputs(built, places=calls_ahead),
             )
             return self._with_call_rows(prepared) if calls_ahead else prepared
 
@@ -327,7 +327,10 @@ class Store(ABC):
             # code) for the storing process's CallCache
             inputs = {c: list(map(tuple, entries)) for c, entries in by_call.items()}
         else:  # made there from the packed rows, for the few calls it needs them of
-            inputs = rows.PackedInputs(packed, {c: list(map(_place, entries)) for c, entries in by_call.items()})
+            places = batch.summaries.places
+            if places is None:
+                places = {c: list(map(_place, entries)) for c, entries in by_call.items()}
+            inputs = rows.PackedInputs(packed, places)
         return PreparedBatch(rows.MessageRows(packed, []), batch.rejects, batch.checkpoints, batch.sizes,
                              rows.SummaryInputs(inputs, batch.summaries.normal), call_rows, continued)
 

@@ -197,7 +197,11 @@ def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: Times
     times, stamp = fmt_times(stamps), fmt_times([now])[0]
     rows = None
     if _SLOT_SPECS is not None and isinstance(messages, list) and isinstance(times, list):
-        rows = _C_ROWS.slot_rows(messages, _SLOT_SPECS, times, notes, stamp)
+        made = _C_ROWS.slot_rows(messages, _SLOT_SPECS, times, notes, stamp, _INTS, _MESSAGE_CLIPS.limits)
+        if made is not None:
+            rows, past = made
+            if past is False:  # checked as the rows were made: no value to leave out or to cut
+                return MessageRows(rows, stamps)
     if rows is None:
         computed = zip(times, repeat(None) if notes is None else notes, repeat(stamp))
         rows = list(map(add, map(_plain, messages), computed))
@@ -325,6 +329,9 @@ class SummaryInputs:
     normal: bool
     # whether these are exactly the rows the transaction inserts, fit for the CallCache
     cacheable: bool = True
+    # each Call-ID's places in the batch (its inputs' ids), where ``summary_inputs`` was asked
+    # for them and made them in the same pass (else None)
+    places: dict[str, list[int]] | None = None
 
 
 class PackedInputs(Mapping[str, list[tuple[Any, ...]]]):
@@ -369,18 +376,22 @@ class PackedInputs(Mapping[str, list[tuple[Any, ...]]]):
         return len(self._positions)
 
 
-def summary_inputs(batch: MessageRows) -> SummaryInputs:
+def summary_inputs(batch: MessageRows, places: bool = False) -> SummaryInputs:
     """The ``calls.summarize_tuples`` input of each Call-ID of a batch, from its rows.
 
     A row's place in the batch stands in for its id (ids are given in batch order); a row
     repeated in the batch (same source and offset) is stored once, so it counts once.
+
+    :param places: also each Call-ID's places (``SummaryInputs.places``) where they come
+        from the same pass, for a parse worker (``PackedInputs``)
     """
     rows = batch.rows
     if _C_ROWS is not None and isinstance(rows, list) and isinstance(batch.stamps, list):
-        grouped = _C_ROWS.summary_groups(rows, batch.stamps, CALL_ID_AT, _SUMMARY_AT, calls.ROW_TYPE, _SOURCE_KEY)
+        grouped = _C_ROWS.summary_groups(rows, batch.stamps, CALL_ID_AT, _SUMMARY_AT, calls.ROW_TYPE, _SOURCE_KEY,
+                                         places)
         if grouped is not None:  # in one pass in C: every row stored (one file, offsets increasing)
-            by_call, normal = grouped  # is_normal of every row, checked as its entry was made
-            return SummaryInputs(by_call, normal)
+            # is_normal of every row, checked as its entry was made
+            return SummaryInputs(grouped[0], grouped[1], places=grouped[2] if places else None)
     entries = calls.as_rows(map(add, zip(count(), batch.stamps), map(_summary_fields, rows)))
     normal = calls.is_normal(entries)
     keys = list(map(_source_key, rows))

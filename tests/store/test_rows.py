@@ -276,6 +276,14 @@ def test_summary_inputs_in_c_are_those_of_python(specs: list[tuple[Any, ...]], o
     assert list(in_c.by_call) == list(in_python.by_call)  # calls in order of their first row
     for entries in in_c.by_call.values():
         assert all(type(entry) is calls.ROW_TYPE for entry in entries)
+    # a parse worker's: each call's places from the same pass, those of its entries
+    with_places = rows.summary_inputs(batch, places=True)
+    assert with_places.by_call == in_c.by_call and with_places.normal is in_c.normal
+    if with_places.places is not None:
+        assert with_places.places == {c: [e.id for e in entries] for c, entries in in_c.by_call.items()}
+        assert list(with_places.places) == list(in_c.by_call)
+    else:
+        assert not ordered  # only where the Python passes ran
 
 
 def summary_row(place: int, call_id: Any, method: Any, code: Any, reason: Any) -> tuple[Any, ...]:
@@ -346,6 +354,38 @@ def test_rows_read_from_slots_are_those_attrgetter_reads(values: list[tuple[Any,
     assert [tuple(map(type, row)) for row in made] == [tuple(map(type, row)) for row in expected]
 
 
+# Given the limits, slot_rows says whether a value is past one as the rows are made: the answer
+# of larger_than and longer_than over the rows made, None where either leaves it to Python.
+@settings(max_examples=150)
+@given(st.lists(st.tuples(texts, texts, numbers, numbers, st.sampled_from([None, 7, 2.5, b"x", "7"])),
+                min_size=1, max_size=8))
+def test_the_limits_checked_as_slot_rows_makes_the_rows_are_those_of_the_batch_checks(
+        values: list[tuple[Any, ...]]) -> None:
+    if rows._C_ROWS is None or rows._SLOT_SPECS is None:
+        return
+    messages = some(len(values))
+    for message, (call_id, user_agent, cseq, cause, odd) in zip(messages, values, strict=True):
+        message.call_id, message.user_agent, message.cseq, message.q850_cause = call_id, user_agent, cseq, cause
+        message.status_code = odd if message.status_code is not None else message.status_code
+    read = rows._C_ROWS.slot_rows
+    times, now = [None] * len(messages), "now"
+    made, past = read(messages, rows._SLOT_SPECS, times, None, now, rows._INTS, rows._MESSAGE_CLIPS.limits)
+    assert made == read(messages, rows._SLOT_SPECS, times, None, now)
+    ints = rows._C_ROWS.larger_than(made, rows._INTS)
+    texts_past = rows._C_ROWS.longer_than(made, rows._MESSAGE_CLIPS.limits)
+    assert past is (None if ints is None or texts_past is None else ints or texts_past)
+    assert outcome(lambda: rows.message_rows(messages, NOW, rows.text_times).rows) == outcome(
+        lambda: python_rows(messages))
+
+
+def outcome(make: Any) -> Any:
+    """What ``make()`` gives, or the type of the error it raises."""
+    try:
+        return make()
+    except TypeError as exc:
+        return type(exc)
+
+
 def test_slot_rows_declines_what_it_does_not_read() -> None:
     if rows._C_ROWS is None:
         return
@@ -370,6 +410,9 @@ def test_slot_rows_declines_what_it_does_not_read() -> None:
     assert read(odd_source, rows._SLOT_SPECS, times, None, now) is None
     unset = object.__new__(SipMessage)
     assert read([unset], rows._SLOT_SPECS, [None], None, now) is None
+    assert read([unset], rows._SLOT_SPECS, [None], None, now, rows._INTS, rows._MESSAGE_CLIPS.limits) is None
+    with pytest.raises(TypeError, match="both limits"):
+        read(plain, rows._SLOT_SPECS, times, None, now, rows._INTS)
     with pytest.raises(AttributeError):  # as attrgetter fails on it
         rows.message_rows([unset], NOW, rows.text_times)
     assert read(plain, ("call_id",), times, None, now) is None  # not a member descriptor
