@@ -84,6 +84,7 @@ def _slot_specs(attributes: tuple[str, ...]) -> tuple[Any, ...] | None:
 
 
 _SLOT_SPECS = _slot_specs(_PLAIN_ATTRIBUTES) if _C_ROWS is not None else None
+_STAMP_SPECS = _slot_specs(("timestamp", "problems")) if _C_ROWS is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +189,7 @@ def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: Times
 
     :param fmt_times: the backend's conversion of a list of naive UTC datetimes.
     """
-    stamps = naive_times(list(map(_timestamp, messages)))
-    problems = list(map(_problems, messages))
-    if None in stamps:  # its log line's time stamp was no date, or none UTC can hold
-        problems = [p if s is not None or any(note.startswith(_NO_TIME) for note in p) else (*p, NO_TIME_STAMP)
-                    for p, s in zip(problems, stamps, strict=True)]
-    notes = [("; ".join(p) if p else None) for p in problems] if any(problems) else None
+    stamps, notes = _stamps_and_notes(messages)
     times, stamp = fmt_times(stamps), fmt_times([now])[0]
     rows = None
     if _SLOT_SPECS is not None and isinstance(messages, list) and isinstance(times, list):
@@ -208,6 +204,22 @@ def message_rows(messages: Sequence[SipMessage], now: datetime, fmt_times: Times
     if _exceeds(rows, _INTS, _biggest_int):
         rows = [_within_int_limits(row) for row in rows]
     return MessageRows(clip_rows(rows, _MESSAGE_CLIPS), stamps)
+
+
+def _stamps_and_notes(messages: Sequence[SipMessage]) -> tuple[list[datetime | None], list[str | None] | None]:
+    """The messages' timestamps as naive UTC, and each one's note of its problems (None: no
+    message has any). The usual batch (every timestamp naive, no problem) is told in one pass
+    in C (``_rows.stamps_of``); the others are read here."""
+    if _STAMP_SPECS is not None and isinstance(messages, list):
+        read = _C_ROWS.stamps_of(messages, _STAMP_SPECS)
+        if read is not None and not any(read[1:]):
+            return read[0], None
+    stamps = naive_times(list(map(_timestamp, messages)))
+    problems = list(map(_problems, messages))
+    if None in stamps:  # its log line's time stamp was no date, or none UTC can hold
+        problems = [p if s is not None or any(note.startswith(_NO_TIME) for note in p) else (*p, NO_TIME_STAMP)
+                    for p, s in zip(problems, stamps, strict=True)]
+    return stamps, [("; ".join(p) if p else None) for p in problems] if any(problems) else None
 
 
 def _biggest_int(values: Iterable[Any]) -> int:

@@ -386,6 +386,31 @@ def outcome(make: Any) -> Any:
         return type(exc)
 
 
+# The timestamps and notes read in one pass in C (_rows.stamps_of) where every timestamp is
+# naive and no message has problems, else in Python: the same rows either way.
+@settings(max_examples=150)
+@given(st.lists(st.tuples(st.sampled_from([None, START, START.replace(tzinfo=UTC),
+                                           START.replace(tzinfo=timezone(timedelta(hours=2)))]),
+                          st.sampled_from([[], ["odd"], ["odd", "odder"]])), min_size=1, max_size=8))
+def test_timestamps_and_notes_read_in_c_are_those_read_in_python(values: list[tuple[Any, ...]]) -> None:
+    messages = some(len(values))
+    for message, (stamp, problems) in zip(messages, values, strict=True):
+        message.timestamp, message.problems = stamp, problems
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rows, "_STAMP_SPECS", None)
+        expected = rows.message_rows(messages, NOW, rows.text_times)
+    made = rows.message_rows(messages, NOW, rows.text_times)
+    assert made == expected
+    if rows._STAMP_SPECS is not None:
+        read = rows._C_ROWS.stamps_of(messages, rows._STAMP_SPECS)
+        assert read == ([m.timestamp for m in messages], any(s is not None and s.tzinfo is not None for s, _ in values),
+                        any(s is None for s, _ in values), any(p for _, p in values))
+        unset = object.__new__(SipMessage)
+        assert rows._C_ROWS.stamps_of([*messages, unset], rows._STAMP_SPECS) is None
+        messages[0].timestamp = "2025-02-01 18:32:31"  # not a datetime: read in Python
+        assert rows._C_ROWS.stamps_of(messages, rows._STAMP_SPECS) is None
+
+
 def test_slot_rows_declines_what_it_does_not_read() -> None:
     if rows._C_ROWS is None:
         return
