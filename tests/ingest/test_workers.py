@@ -25,6 +25,16 @@ def test_pipeline_reads_ramp_up_and_down_and_cover_the_file(total: int) -> None:
         assert sum(sizes) == total and sizes[-len(ramp):] == ramp[::-1]
 
 
+def test_a_batch_counts_its_distinct_call_ids_but_empty_ones() -> None:
+    from types import SimpleNamespace
+
+    messages = [SimpleNamespace(call_id=c) for c in ("a@h", None, "", "b@h", "a@h")]
+    batch = SimpleNamespace(messages=messages, rejects=[1], skipped_lines=3, end=99)
+    counts = ingest.BatchCounts.of(batch)
+    assert (counts.messages, counts.rejects, counts.skipped_lines, counts.end) == (5, 1, 3, 99)
+    assert counts.call_ids == {"a@h", "b@h"}
+
+
 def test_collections_are_restored_after_the_pipeline() -> None:
     before = gc.get_threshold()
     with pytest.raises(RuntimeError), fewer_collections(12345):
