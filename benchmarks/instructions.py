@@ -3,7 +3,7 @@
 drift with the machine's load, for comparing two versions on a shared machine.
 
 Usage: python3 benchmarks/instructions.py [--size 16M] [--dialect full|syslog|rfc5424]
-                                          [--input LOG] [--workers 0] [--keep DIR]
+                                          [--input LOG] [--workers 0] [--worker] [--keep DIR]
 
 Wall-clock figures on a shared machine move by a factor of two from one hour to the next,
 which hides any change of a few per cent. callgrind runs the program on a simulated CPU
@@ -13,6 +13,10 @@ new SQLite file) and once empty, so the interpreter's start-up is taken out; wha
 is given per message and per byte, and split into the parts of an ingest: SQLite's work,
 the binding of values (``_sqlbind``), the C readers of the log (``_scan``, ``_address``),
 and the rest (Python, the C library, the kernel's entry points as seen from user space).
+
+With ``--worker`` the parse worker of a one-worker ingest is counted alone: its run and its
+sending thread (callgrind collects inside them only), every batch prepared there (a worker
+otherwise leaves some to the storing process when that one waits, as timing decides).
 
 Instructions are not time: a cache miss or an atomic lock costs more than an add, and
 callgrind counts each byte of ``rep movsb`` (large copies) as one instruction. Use the
@@ -68,9 +72,44 @@ def parts(counts: dict[str, int]) -> dict[str, int]:
             for label, pattern in PARTS.items()}
 
 
-def ingest_argv(db: Path, log: Path, workers: int) -> list[str]:
-    return [sys.executable, "-m", "sipparse", "--db", f"sqlite:///{db}", "ingest", "--tz", "UTC",
-            "--no-progress", "--workers", str(workers), str(log)]
+# A one-worker ingest whose worker prepares every batch, its run and its sending thread each
+# inside a call of functools.reduce, which ``--toggle-collect`` names: callgrind counts them
+# alone, in the worker's own file.
+WORKER_ONLY = """
+import functools, sys
+from sipparse import handover, ingest
+ingest.ParseWorker._storing_waits = lambda self: False
+run, write_all = ingest.ParseWorker._run, handover.Handover._write_all
+ingest.ParseWorker._run = lambda self, *a: functools.reduce(lambda _x, _y: run(self, *a), [0, 0])
+handover.Handover._write_all = lambda self: functools.reduce(lambda _x, _y: write_all(self), [0, 0])
+from sipparse.cli import main
+sys.argv[0] = "sipparse"
+main()
+"""
+
+
+def ingest_argv(db: Path, log: Path, workers: int, worker_only: bool = False) -> list[str]:
+    start = [sys.executable, "-c", WORKER_ONLY] if worker_only else [sys.executable, "-m", "sipparse"]
+    return [*start, "--db", f"sqlite:///{db}", "ingest", "--tz", "UTC", "--no-progress", "--workers", str(workers),
+            str(log)]
+
+
+def worker_callgrind(db: Path, log: Path, out: Path) -> int:
+    """The instructions of the parse worker of a one-worker ingest, alone (``WORKER_ONLY``)."""
+    cmd = ["valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce",
+           f"--callgrind-out-file={out}.%p", *ingest_argv(db, log, 1, worker_only=True)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"instructions: the worker's run failed under valgrind:\n{done.stderr[-2000:]}")
+    return max(collected(path) for path in out.parent.glob(f"{out.name}.*"))
+
+
+def collected(out: Path) -> int:
+    """The instructions callgrind collected in one process's file (0 for the storing process's,
+    where it collected none)."""
+    text = subprocess.run(["callgrind_annotate", str(out)], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"([\d,]+) \([^)]*\)\s+PROGRAM TOTALS", text)
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 def messages_in(db: Path) -> int:
@@ -86,6 +125,8 @@ def main() -> int:
     ap.add_argument("--dialect", default="full", choices=["full", "syslog", "rfc5424"])
     ap.add_argument("--input", help="count the ingest of this log instead of a generated one")
     ap.add_argument("--workers", type=int, default=0, help="parse workers (default 0: one process)")
+    ap.add_argument("--worker", action="store_true",
+                    help="count the parse worker of a one-worker ingest alone, every batch prepared there")
     ap.add_argument("--keep", help="keep the log, the databases and callgrind's files in this directory")
     args = ap.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
@@ -107,6 +148,14 @@ def main() -> int:
         # checkout) would count in the first measured run and not in the second
         subprocess.run(ingest_argv(work / "empty.db", empty, args.workers), check=True, capture_output=True)
         Path(work / "empty.db").unlink()
+        if args.worker:
+            for stale in work.glob("callgrind.worker.*"):
+                stale.unlink()
+            count = worker_callgrind(work / "full.db", log, work / "callgrind.worker")
+            messages = messages_in(work / "full.db")
+            print(f"{log.name}: {os.path.getsize(log) / 2**20:.1f} MiB, {messages} messages, the parse worker "
+                  f"alone: {count / 1e6:,.0f} million instructions, {count / max(messages, 1):,.0f} a message")
+            return 0
         callgrind(ingest_argv(work / "full.db", log, args.workers), work / "callgrind.full")
         callgrind(ingest_argv(work / "empty.db", empty, args.workers), work / "callgrind.empty")
         total, counts = inclusive(work / "callgrind.full")
